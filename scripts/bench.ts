@@ -1,0 +1,184 @@
+// npm run bench: the same docker CLI workload against berthd and a reference dockerd (Debian's docker.io,
+// benchmark-only; skipped when absent) in one run, pair by pair (A B A B …), printing medians and ratios.
+// Only public tools: the docker CLI, /proc for memory, node's clock.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startEngine, TestEngine, ROOT } from '../test/helpers/engine';
+import { pushFixture, startRegistry, Registry } from '../test/fixtures';
+
+interface Engine { name: string; host: string; execRoot?: string; docker(args: string[], input?: string): { code: number; stdout: string; stderr: string }; pids(): number[] }
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const helperPss: Record<string, number> = {};
+const only = process.argv.slice(2);
+
+function dockerOn(host: string, configDir: string) {
+  return (args: string[], input?: string) => {
+    const r = spawnSync('docker', ['-H', host, ...args], { input, encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: configDir }, maxBuffer: 1 << 30, timeout: 600_000 });
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  };
+}
+
+function must(r: { code: number; stdout: string; stderr: string }, what: string) {
+  if (r.code !== 0) throw new Error(`${what}: ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+function rssOf(pid: number): number { // kB
+  try { return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+}
+function pssOf(pid: number): number { // kB
+  try { return Number(/Pss:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+}
+function childrenNamed(name: RegExp): number[] {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try { return name.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')); } catch { return false; }
+  });
+}
+
+interface Workload {
+  name: string;
+  target: string;
+  /** Prepares state before each timed run (not timed). */
+  setup?(e: Engine): void;
+  /** The timed part; returns a figure (ms, or a rate with `unit`). */
+  run(e: Engine): number;
+  teardown?(e: Engine): void;
+  unit?: 'ms' | 'MB/s' | 'MB';
+  higherIsBetter?: boolean;
+}
+
+function time(fn: () => void): number {
+  const t = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+function workloads(reg: Registry): Workload[] {
+  const busybox = `${reg.host}/library/busybox:latest`;
+  const big = `${reg.host}/bench/big:latest`;
+  // Only the bench's own containers: the reference dockerd may hold others'.
+  const rmAll = (e: Engine) => { const ids = e.docker(['ps', '-aq', '--filter', 'label=berth.bench']).stdout.split('\n').filter(Boolean); if (ids.length) e.docker(['rm', '-f', ...ids]); };
+  return [
+    { name: 'docker version (API round trip)', target: '—', run: (e) => time(() => must(e.docker(['version']), 'version')) },
+    {
+      name: 'cold pull, 5 layers 150 MB (10,000-file layer)', target: '≤ 0.75',
+      setup: (e) => { e.docker(['rmi', '-f', big]); },
+      run: (e) => time(() => must(e.docker(['pull', '-q', big]), 'pull big')),
+    },
+    { name: 're-pull of a present image', target: '≤ 1.0', setup: (e) => must(e.docker(['pull', '-q', big]), 'pull'), run: (e) => time(() => must(e.docker(['pull', '-q', big]), 're-pull')) },
+    {
+      name: 'docker run --rm busybox true', target: '≤ 0.5',
+      setup: (e) => must(e.docker(['pull', '-q', busybox]), 'pull busybox'),
+      run: (e) => time(() => must(e.docker(['run', '--rm', '--label', 'berth.bench=1', '--network', 'none', busybox, 'true']), 'run')),
+    },
+    {
+      name: 'start 20 detached containers (per container)', target: '≤ 0.5',
+      setup: (e) => { must(e.docker(['pull', '-q', busybox]), 'pull busybox'); rmAll(e); },
+      run: (e) => time(() => { for (let i = 0; i < 20; i++) must(e.docker(['run', '-d', '--label', 'berth.bench=1', '--network', 'none', busybox, 'sleep', '600']), 'run -d'); }) / 20,
+      teardown: (e) => {
+        // While 20 containers run: what each one's helper costs (berth-shim, or dockerd's containerd-shim).
+        const shims = childrenNamed(e.name === 'berthd' ? new RegExp(`berth-shim.*${e.execRoot ?? ''}`) : /containerd-shim.*berthref/);
+        if (shims.length) helperPss[e.name] = median(shims.map(pssOf)) / 1024;
+        rmAll(e);
+      },
+    },
+    {
+      name: 'docker exec CTR true', target: '≤ 0.75',
+      setup: (e) => { rmAll(e); must(e.docker(['run', '-d', '--name', 'bench-exec', '--label', 'berth.bench=1', '--network', 'none', busybox, 'sleep', '600']), 'run'); },
+      run: (e) => time(() => must(e.docker(['exec', 'bench-exec', 'true']), 'exec')),
+      teardown: rmAll,
+    },
+    {
+      name: 'docker logs of a 100 MB json-file log', target: '≥ 5 (throughput)', unit: 'MB/s', higherIsBetter: true,
+      setup: (e) => {
+        if (e.docker(['inspect', 'bench-logs']).code === 0) return;
+        must(e.docker(['run', '--name', 'bench-logs', '--network', 'none', busybox, 'sh', '-c',
+          'yes "berth bench log line: the quick brown fox jumps over the lazy dog 0123456789" | head -c 100000000']), 'log writer');
+      },
+      run: (e) => {
+        let bytes = 0;
+        const ms = time(() => { bytes = must(e.docker(['logs', 'bench-logs']), 'logs').length; });
+        if (bytes < 99_000_000) throw new Error(`logs returned only ${bytes} bytes`);
+        return bytes / 1e6 / (ms / 1000);
+      },
+    },
+  ];
+}
+
+async function main() {
+  const dockerdAvailable = spawnSync('sh', ['-c', 'command -v dockerd'], { stdio: 'ignore' }).status === 0;
+  const reg = await startRegistry();
+  let berth: TestEngine | undefined;
+  const results: string[] = [];
+  try {
+    process.stderr.write('building and pushing fixture images…\n');
+    await pushFixture(reg, 'busybox', 'library/busybox');
+    await pushFixture(reg, 'big', 'bench/big');
+    berth = await startEngine();
+    const dockerConfig = fs.mkdtempSync('/tmp/berth-bench-docker-');
+    const engines: Engine[] = [{
+      name: 'berthd', host: berth.host, execRoot: berth.execRoot, docker: dockerOn(berth.host, dockerConfig),
+      pids: () => [berth!.process().pid!],
+    }];
+    if (dockerdAvailable) {
+      const r = spawnSync('bash', [path.join(ROOT, 'scripts/ref-dockerd.sh'), 'start'], { encoding: 'utf8' });
+      if (r.status === 0) {
+        const host = r.stdout.trim();
+        engines.push({ name: 'dockerd', host, docker: dockerOn(host, dockerConfig), pids: () => [...childrenNamed(/^dockerd .*berth-ref/), ...childrenNamed(/^containerd .*berth-ref|^containerd --config \/run\/berth-ref/)] });
+      } else process.stderr.write(`reference dockerd unavailable: ${r.stderr}\n`);
+    } else {
+      process.stderr.write('dockerd is not installed (apt-get install docker.io for the reference): berthd figures only\n');
+    }
+
+    // Idle RSS right after start, before any work (and again after the workloads, below).
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleAtStart = engines.map((e) => e.pids().reduce((a, p) => a + rssOf(p), 0) / 1024);
+    const header = `${'workload'.padEnd(48)} ${'berthd'.padStart(12)} ${'dockerd'.padStart(12)} ${'ratio'.padStart(8)}  target (berthd/dockerd)`;
+    results.push(header, '-'.repeat(header.length + 10));
+    for (const w of workloads(reg)) {
+      if (only.length && !only.some((o) => w.name.includes(o))) continue;
+      const figures: Record<string, number[]> = {};
+      const ratios: number[] = [];
+      let failure = '';
+      try {
+        for (let i = 0; i < RUNS + 1; i++) { // the first pair warms up and is not counted
+          const pair: number[] = [];
+          for (const e of engines) {
+            w.setup?.(e);
+            const v = w.run(e);
+            if (i > 0) (figures[e.name] ??= []).push(v);
+            pair.push(v);
+          }
+          if (i > 0 && pair.length === 2) ratios.push(pair[0] / pair[1]);
+        }
+      } catch (err: any) {
+        failure = err.message.split('\n')[0].slice(0, 90);
+      } finally {
+        for (const e of engines) try { w.teardown?.(e); } catch { /* best effort */ }
+      }
+      const unit = w.unit ?? 'ms';
+      const fmt = (xs?: number[]) => xs?.length ? `${median(xs).toFixed(unit === 'ms' ? 0 : 1)} ${unit}` : 'n/a';
+      const ratio = ratios.length ? median(ratios).toFixed(2) : 'n/a';
+      results.push(`${w.name.padEnd(48)} ${fmt(figures.berthd).padStart(12)} ${fmt(figures.dockerd).padStart(12)} ${ratio.padStart(8)}  ${w.target}${failure ? `  [${failure}]` : ''}`);
+      process.stderr.write(results[results.length - 1] + '\n');
+    }
+    // Memory: idle daemon RSS and the per-container helper.
+    const mem = (e: Engine) => e.pids().reduce((a, p) => a + rssOf(p), 0) / 1024;
+    const row = (name: string, a: string, b: string, target: string) => results.push(`${name.padEnd(48)} ${a.padStart(12)} ${b.padStart(12)} ${''.padStart(8)}  ${target}`);
+    const mb = (v?: number, digits = 0) => (v === undefined ? 'n/a' : `${v.toFixed(digits)} MB`);
+    row('daemon RSS at idle, fresh start', mb(idleAtStart[0]), mb(idleAtStart[1]), 'berthd ≤ 60 MB');
+    row('daemon RSS at idle, after the workloads', mb(mem(engines[0])), mb(engines[1] && mem(engines[1])), '');
+    row('per-container helper PSS (shim), 20 running', mb(helperPss.berthd, 2), mb(helperPss.dockerd, 2), 'berthd ≤ 3 MB');
+  } finally {
+    await berth?.cleanup();
+    await reg.stop();
+  }
+  console.log('\n' + results.join('\n'));
+  console.log(`\n${RUNS} counted pairs per workload after one warm-up pair; ratio = median of per-pair berthd/dockerd.`);
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Berth's engine and tests need on Debian/Ubuntu, as root: system packages and npm dependencies.
+# Idempotent: a second run only checks. Usage: scripts/install-deps.sh [--test] [--ui]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=(runc iptables iproute2 containernetworking-plugins ca-certificates curl openssl gcc libc6-dev)
+if [[ " $* " == *" --test "* || " $* " == *" --demo "* ]]; then
+  # The tests' own registry and images: Debian's docker-registry, a static busybox, htpasswd for auth tests.
+  # attr: setfattr/getfattr for the volume copy-up test (xattrs must survive).
+  # skopeo cross-checks what the fixtures push; file(1) checks the hello-world binary is static; zstd writes zstd layers.
+  want+=(docker-registry busybox-static apache2-utils skopeo file zstd tmux attr)
+fi
+if [[ " $* " == *" --ui "* ]]; then
+  # A real VS Code (code-server) driven by headless Chromium, and what its native modules build against.
+  want+=(chromium ripgrep libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config python3 make g++)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lock file changed since the last install (a stamp of its hash), and never through a
+# node_modules link (a developer's shared install): npm ci would empty the folder it points to.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ -L node_modules ]]; then
+  echo "node_modules is a link; not reinstalling through it"
+elif [[ ! -d node_modules/.bin || "$(cat node_modules/.berth-lock-hash 2>/dev/null)" != "$lock_hash" ]]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.berth-lock-hash
+fi

@@ -1,0 +1,389 @@
+// Docker's image API: pull (/images/create) with streamed progress, list, inspect, history, tag, remove,
+// prune, save/load, push, /distribution/{name}/json and /auth. Only this file knows Docker's JSON shapes.
+import type { EngineServices } from '..';
+import { EngineError, invalidParameter, notImplemented, toEngineError, unavailable } from '../../errdefs';
+import type { Image, ImageService, Progress } from '../../images';
+import { throttled } from '../../images/progress';
+import { loadImages, saveImages } from '../../images/archive';
+import { pushImage } from '../../images/push';
+import { Credentials, EndpointError, familiarName, isDigest, loginDomain, parseReference, RegistryError } from '../../registry';
+import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
+import { compareVersions, RequestContext, Router } from '../router';
+
+export interface ImageRouteServices {
+  images: ImageService;
+}
+
+/** units.HumanSize: decimal units, 4 significant digits, as Docker prints sizes. */
+export function humanSize(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${Number(n.toPrecision(4))}${units[i]}`;
+}
+
+/** JSONProgress.String() of Docker (a 200-column terminal: bar and numbers). */
+export function progressBar(current: number, total: number): string {
+  if (current <= 0 && total <= 0) return '';
+  if (total <= 0) return humanSize(current).padStart(8);
+  const pct = Math.min(50, Math.floor(Math.floor((current / total) * 100) / 2));
+  const bar = `[${'='.repeat(pct)}>${' '.repeat(Math.max(0, 50 - pct))}] `;
+  const numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  return bar + numbers;
+}
+
+export function renderProgress(p: Progress): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (p.status || !p.aux) out.status = p.status;
+  if (p.layer || p.current !== undefined) {
+    out.progressDetail = p.current !== undefined ? { current: p.current, total: p.total } : {};
+    if (p.current !== undefined) out.progress = progressBar(p.current, p.total ?? 0);
+  }
+  if (p.id !== undefined) out.id = p.id;
+  if (p.aux) out.aux = p.aux;
+  return out;
+}
+
+/** X-Registry-Auth: base64url JSON of {username, password, serveraddress, identitytoken, registrytoken}. */
+export function registryAuth(header: string | string[] | undefined): Credentials | undefined {
+  const raw = Array.isArray(header) ? header[0] : header;
+  if (!raw) return undefined;
+  try {
+    const text = Buffer.from(raw.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8');
+    const j = JSON.parse(text);
+    if (!j || typeof j !== 'object') return undefined;
+    const creds: Credentials = {
+      username: j.username || undefined,
+      password: j.password || undefined,
+      identityToken: j.identitytoken || undefined,
+      registryToken: j.registrytoken || undefined,
+    };
+    if (!creds.username && j.auth) {
+      const [u, ...p] = Buffer.from(String(j.auth), 'base64').toString('utf8').split(':');
+      creds.username = u;
+      creds.password = p.join(':');
+    }
+    return creds.username || creds.identityToken || creds.registryToken ? creds : undefined;
+  } catch {
+    return undefined; // Docker ignores an unreadable auth header and pulls anonymously
+  }
+}
+
+/**
+ * A JSON-lines progress stream that starts the HTTP response only with its first line, so errors before any
+ * progress are plain HTTP errors (as dockerd answers "manifest unknown" with 404) and later ones go in-stream.
+ */
+function progressStream(ctx: RequestContext) {
+  let out: NodeJS.WritableStream | undefined;
+  const start = () => (out ??= ctx.stream(200, { 'Content-Type': 'application/json' }));
+  return {
+    write(p: Progress) {
+      start().write(JSON.stringify(renderProgress(p)) + '\n');
+    },
+    started: () => out !== undefined,
+    fail(err: EngineError) {
+      start().write(JSON.stringify({ errorDetail: { message: err.message }, error: err.message }) + '\n');
+    },
+    end() {
+      start().end();
+    },
+  };
+}
+
+async function sendTar(ctx: RequestContext, tar: NodeJS.ReadableStream): Promise<void> {
+  const out = ctx.stream(200, { 'Content-Type': 'application/x-tar' });
+  const { pipeline } = await import('node:stream/promises');
+  await pipeline(tar as any, out as any);
+}
+
+function unixSeconds(iso: string): number {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? 0 : Math.floor(t / 1000);
+}
+
+function containerConfig(img: Image): Record<string, unknown> {
+  const c = img.config.config ?? {};
+  return {
+    Hostname: '', Domainname: '', User: c.User ?? '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
+    ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
+    Tty: false, OpenStdin: false, StdinOnce: false,
+    Env: c.Env ?? null, Cmd: c.Cmd ?? null, Image: '', Volumes: c.Volumes ?? null, WorkingDir: c.WorkingDir ?? '',
+    Entrypoint: c.Entrypoint ?? null, OnBuild: (c as any).OnBuild ?? null, Labels: c.Labels ?? null,
+    ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+    ...((c as any).Healthcheck ? { Healthcheck: (c as any).Healthcheck } : {}),
+    ...((c as any).Shell ? { Shell: (c as any).Shell } : {}),
+  };
+}
+
+export function inspectImage(img: Image, dirs: string[]): Record<string, unknown> {
+  return {
+    Id: img.id,
+    RepoTags: img.repoTags,
+    RepoDigests: img.repoDigests,
+    Parent: '',
+    Comment: (img.config as any).comment ?? '',
+    Created: img.created,
+    DockerVersion: (img.config as any).docker_version ?? '',
+    Author: img.config.author ?? '',
+    Config: containerConfig(img),
+    Architecture: img.config.architecture ?? '',
+    ...(img.config.variant ? { Variant: img.config.variant } : {}),
+    Os: img.config.os ?? '',
+    Size: img.size,
+    GraphDriver: {
+      Data: dirs.length ? { LowerDir: dirs.slice(1).join(':') || undefined, UpperDir: dirs[0] } : null,
+      Name: 'overlay2',
+    },
+    RootFS: { Type: 'layers', Layers: img.config.rootfs?.diff_ids ?? [] },
+    Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+  };
+}
+
+/** Docker's `reference` filter: path.Match on the familiar name or name:tag; lists only the tags that match. */
+function referenceMatcher(pattern: string): (ref: string) => boolean {
+  const re = new RegExp('^' + pattern.split('').map((ch) => (ch === '*' ? '[^/]*' : ch === '?' ? '[^/]' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('') + '$');
+  return (ref) => re.test(ref) || re.test(ref.replace(/[:@][^:@/]*$/, '').replace(/@.*$/, ''));
+}
+
+const LIST_FILTERS = ['dangling', 'label', 'before', 'since', 'reference', 'until'] as const;
+
+export function registerImageRoutes(router: Router, s: EngineServices & ImageRouteServices): void {
+  const images = () => s.images;
+
+  router.post('/images/create', async (ctx) => {
+    const q = ctx.query;
+    if (q.get('fromSrc')) throw notImplemented('importing images from a tarball (docker import) is not supported');
+    const fromImage = q.get('fromImage');
+    if (!fromImage) throw invalidParameter('"fromImage" or "fromSrc" is required');
+    let refText = fromImage;
+    const tag = q.get('tag');
+    if (tag) {
+      if (isDigest(tag)) refText = `${fromImage}@${tag}`;
+      else if (/^[a-z0-9]+:/.test(tag) && tag.includes(':')) refText = `${fromImage}@${tag}`;
+      else refText = `${fromImage}:${tag}`;
+    }
+    parseReference(refText); // 400 before anything starts
+    const creds = registryAuth(ctx.req.headers['x-registry-auth']);
+    const out = progressStream(ctx);
+    try {
+      await images().pull(refText, { platform: q.get('platform') || undefined, creds, progress: throttled((p) => out.write(p)) });
+    } catch (e) {
+      const err = toEngineError(e);
+      if (!out.started()) throw err;
+      out.fail(err);
+    }
+    out.end();
+  });
+
+  router.get('/images/json', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters'), LIST_FILTERS);
+    let list = await images().list();
+    const dangling = filters.get('dangling');
+    if (dangling) {
+      const want = dangling[0] === 'true' || dangling[0] === '1';
+      if (!['true', 'false', '1', '0'].includes(dangling[0])) throw invalidParameter(`invalid filter 'dangling=${dangling[0]}'`);
+      list = list.filter((i) => (i.repoTags.length === 0) === want);
+    }
+    const labels = filters.get('label');
+    if (labels) list = list.filter((i) => matchLabels(labels, i.config.config?.Labels));
+    const refs = filters.get('reference');
+    if (refs) {
+      const matchers = refs.map(referenceMatcher);
+      const keep = (r: string) => matchers.some((m) => m(r));
+      list = list
+        .map((i) => ({ ...i, repoTags: i.repoTags.filter(keep), repoDigests: i.repoDigests.filter(keep) }))
+        .filter((i) => i.repoTags.length || i.repoDigests.length);
+    }
+    for (const key of ['before', 'since'] as const) {
+      const v = filters.get(key);
+      if (!v) continue;
+      const pivot = await images().get(v[0]);
+      const t = Date.parse(pivot.created);
+      list = list.filter((i) => (key === 'before' ? Date.parse(i.created) < t : Date.parse(i.created) > t));
+    }
+    const until = filters.get('until');
+    if (until) {
+      const ns = parseTimestampNano(until[0])!;
+      list = list.filter((i) => BigInt(Date.parse(i.created)) * 1_000_000n < ns);
+    }
+    list.sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+    const legacy = compareVersions(ctx.apiVersion, '1.44') < 0;
+    ctx.send(200, list.map((i) => ({
+      Containers: -1,
+      Created: unixSeconds(i.created),
+      Id: i.id,
+      Labels: i.config.config?.Labels ?? null,
+      ParentId: '',
+      RepoDigests: legacy && !i.repoDigests.length ? ['<none>@<none>'] : i.repoDigests,
+      RepoTags: legacy && !i.repoTags.length ? ['<none>:<none>'] : i.repoTags,
+      SharedSize: -1,
+      Size: i.size,
+      ...(legacy ? { VirtualSize: i.size } : {}),
+    })));
+  });
+
+  router.post('/images/prune', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters'), ['dangling', 'label', 'label!', 'until']);
+    const all = filters.get('dangling')?.[0] === 'false' || filters.get('dangling')?.[0] === '0';
+    const labels = filters.get('label');
+    const notLabels = filters.get('label!');
+    const until = filters.get('until') ? parseTimestampNano(filters.get('until')![0]) : undefined;
+    const res = await images().prune({
+      all,
+      keep: (img) => {
+        const l = img.config.config?.Labels ?? {};
+        if (labels && !matchLabels(labels, l)) return false;
+        if (notLabels && notLabels.some((f) => matchLabels([f], l))) return false;
+        if (until !== undefined && BigInt(Date.parse(img.created)) * 1_000_000n >= until) return false;
+        return true;
+      },
+    });
+    ctx.send(200, {
+      ImagesDeleted: res.deleted.length ? res.deleted.map((d) => (d.untagged ? { Untagged: d.untagged } : { Deleted: d.deleted })) : null,
+      SpaceReclaimed: res.spaceReclaimed,
+    });
+  });
+
+  router.get('/images/get', async (ctx) => {
+    const tar = await saveImages(images(), ctx.query.getAll('names'));
+    await sendTar(ctx, tar);
+  });
+
+  router.get('/images/:name*/get', async (ctx) => {
+    const tar = await saveImages(images(), [ctx.params.name]);
+    await sendTar(ctx, tar);
+  });
+
+  router.post('/images/load', async (ctx) => {
+    const quiet = ctx.query.get('quiet') === '1' || ctx.query.get('quiet') === 'true';
+    let out: NodeJS.WritableStream | undefined;
+    const start = () => (out ??= ctx.stream(200, { 'Content-Type': 'application/json' }));
+    try {
+      const res = await loadImages(images(), ctx.body() as any, (line) => {
+        if (!quiet) start().write(JSON.stringify({ status: line.replace(/ [a-f0-9]{12}$/, ''), progressDetail: {}, id: line.split(' ').pop() }) + '\n');
+      });
+      for (const line of res.loaded) start().write(JSON.stringify({ stream: `${line}\n` }) + '\n');
+    } catch (e) {
+      const err = toEngineError(e);
+      if (!out) throw err;
+      out.write(JSON.stringify({ errorDetail: { message: err.message }, error: err.message }) + '\n');
+    }
+    start().end();
+  });
+
+  router.post('/images/:name*/push', async (ctx) => {
+    const creds = registryAuth(ctx.req.headers['x-registry-auth']);
+    const out = progressStream(ctx);
+    try {
+      await pushImage(images(), ctx.params.name, ctx.query.get('tag') || undefined, creds, throttled((p) => out.write(p)));
+    } catch (e) {
+      const err = toEngineError(e);
+      if (!out.started()) throw err;
+      out.fail(err);
+    }
+    out.end();
+  });
+
+  router.get('/images/:name*/json', async (ctx) => {
+    const img = await images().get(ctx.params.name);
+    ctx.send(200, inspectImage(img, images().layerDirs(img)));
+  });
+
+  router.get('/images/:name*/history', async (ctx) => {
+    const img = await images().get(ctx.params.name);
+    const history = img.config.history ?? [];
+    const diffIds = img.config.rootfs?.diff_ids ?? [];
+    let layer = 0;
+    const rows = history.map((h) => {
+      let size = 0;
+      if (!h.empty_layer) {
+        const chain = img.chainIds[layer++];
+        try { size = chain ? images().snapshots.meta(chain).size : 0; } catch { size = 0; }
+      }
+      return { Id: '<missing>', Created: unixSeconds(h.created ?? ''), CreatedBy: h.created_by ?? '', Tags: null as string[] | null, Size: size, Comment: h.comment ?? '' };
+    });
+    if (!rows.length) {
+      for (let i = 0; i < diffIds.length; i++) rows.push({ Id: '<missing>', Created: unixSeconds(img.created), CreatedBy: '', Tags: null, Size: 0, Comment: '' });
+    }
+    rows.reverse();
+    if (rows.length) { rows[0].Id = img.id; rows[0].Tags = img.repoTags.length ? img.repoTags : null; }
+    ctx.send(200, rows);
+  });
+
+  router.post('/images/:name*/tag', async (ctx) => {
+    const repo = ctx.query.get('repo');
+    if (!repo) throw invalidParameter('repository name must have at least one component');
+    const tag = ctx.query.get('tag');
+    await images().tag(ctx.params.name, tag ? `${repo}:${tag}` : repo);
+    ctx.send(201);
+  });
+
+  router.delete('/images/:name*', async (ctx) => {
+    const truthy = (v: string | null) => v === '1' || v === 'true';
+    const res = await images().remove(ctx.params.name, { force: truthy(ctx.query.get('force')), noprune: truthy(ctx.query.get('noprune')) });
+    ctx.send(200, res.map((d) => (d.untagged ? { Untagged: d.untagged } : { Deleted: d.deleted })));
+  });
+
+  router.get('/distribution/:name*/json', async (ctx) => {
+    const creds = registryAuth(ctx.req.headers['x-registry-auth']);
+    const info = await distributionInspect(images(), ctx.params.name, creds);
+    ctx.send(200, info);
+  });
+
+  router.post('/auth', async (ctx) => {
+    const body = (await ctx.json<Record<string, string>>()) ?? {};
+    const creds: Credentials = { username: body.username, password: body.password, identityToken: body.identitytoken || undefined };
+    try {
+      await images().registry.login(body.serveraddress ?? '', creds);
+    } catch (e: any) {
+      if (e instanceof EngineError) throw e;
+      if (e?.status === 401 || /unauthorized|401/i.test(String(e?.message))) {
+        throw new EngineError('Forbidden', `login attempt to ${loginUrl(body.serveraddress)} failed with status: 401 Unauthorized`);
+      }
+      throw unavailable(e?.message ?? String(e));
+    }
+    ctx.send(200, { Status: 'Login Succeeded', IdentityToken: '' });
+  });
+}
+
+function loginUrl(server: string | undefined): string {
+  const d = loginDomain(server);
+  return d === 'docker.io' ? 'https://registry-1.docker.io/v2/' : `https://${d}/v2/`;
+}
+
+async function distributionInspect(images: ImageService, name: string, creds: Credentials | undefined) {
+  const ref = parseReference(name);
+  if (!ref.tag && !ref.digest) ref.tag = 'latest';
+  const { sha256 } = await import('../../content');
+  let lastErr: unknown;
+  for (const endpoint of images.registry.endpoints(ref.domain)) {
+    try {
+      const session = images.registry.open(endpoint, ref.path, endpoint.mirror ? undefined : creds, ['pull']);
+      const m = await session.getManifest(ref.digest ?? ref.tag!);
+      const body = JSON.parse(m.body.toString('utf8'));
+      const platforms = Array.isArray(body.manifests)
+        ? body.manifests.filter((d: any) => d.platform).map((d: any) => ({ architecture: d.platform.architecture, os: d.platform.os, ...(d.platform.variant ? { variant: d.platform.variant } : {}) }))
+        : [];
+      if (!platforms.length && body.config?.digest) {
+        const cfg = JSON.parse((await readSmall(session, body.config.digest)).toString('utf8'));
+        platforms.push({ architecture: cfg.architecture, os: cfg.os, ...(cfg.variant ? { variant: cfg.variant } : {}) });
+      }
+      return { Descriptor: { mediaType: m.mediaType, digest: sha256(m.body), size: m.body.length }, Platforms: platforms };
+    } catch (err) {
+      lastErr = err;
+      if (err instanceof EndpointError || (endpoint.mirror && err instanceof RegistryError)) continue;
+      break;
+    }
+  }
+  const e: any = lastErr;
+  if (e?.status === 404) throw new EngineError('NotFound', `${familiarName(ref)}: manifest unknown: ${e.message}`);
+  if (e?.status === 401 || e?.status === 403) throw new EngineError('Forbidden', `${e.message}`);
+  throw toEngineError(lastErr);
+}
+
+async function readSmall(session: { getBlob(d: string): Promise<{ body: NodeJS.ReadableStream }> }, digest: string): Promise<Buffer> {
+  const blob = await session.getBlob(digest);
+  const chunks: Buffer[] = [];
+  for await (const c of blob.body as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}

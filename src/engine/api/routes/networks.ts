@@ -1,0 +1,228 @@
+// /networks in Docker's shapes: create, list, inspect, remove, connect, disconnect, prune.
+import * as crypto from 'node:crypto';
+import type { EngineServices } from '..';
+import { invalidParameter, notFound } from '../../errdefs';
+import type { EndpointInfo, NetworkInfo, NetworkService } from '../../network';
+import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
+import { Router } from '../router';
+
+export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<string, unknown> {
+  const containers: Record<string, unknown> = {};
+  if (withContainers) {
+    for (const [id, c] of Object.entries(n.containers)) {
+      containers[id] = { Name: c.name, EndpointID: c.endpointId, MacAddress: c.macAddress, IPv4Address: c.ipv4Address, IPv6Address: '' };
+    }
+  }
+  const config = n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}) }] : [];
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: 'local',
+    Driver: n.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: n.predefined ? null : n.ipamOptions, Config: config },
+    Internal: n.internal,
+    Attachable: n.attachable,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: containers,
+    Options: n.options,
+    Labels: n.labels,
+  };
+}
+
+const LIST_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'] as const;
+
+/** Docker's filters.Match: the value as a regular expression (substring match), or plain substring if invalid. */
+function fuzzy(want: string[] | undefined, value: string): boolean {
+  if (!want) return true;
+  return want.some((w) => {
+    try {
+      return new RegExp(w).test(value);
+    } catch {
+      return value.includes(w);
+    }
+  });
+}
+
+function bool(values: string[] | undefined, key: string): boolean | undefined {
+  if (!values) return undefined;
+  const v = values[0]?.toLowerCase();
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw invalidParameter(`invalid filter '${key}=${values[0]}'`);
+}
+
+export function registerNetworkRoutes(router: Router, s: EngineServices): void {
+  router.get('/networks', (ctx) => {
+    const f = parseFilters(ctx.query.get('filters'), LIST_FILTERS);
+    const dangling = bool(f.get('dangling'), 'dangling');
+    const type = f.get('type');
+    if (type?.some((t) => t !== 'custom' && t !== 'builtin')) throw invalidParameter(`invalid filter: 'type'='${type.join(',')}'`);
+    const out = s.network.list().filter((n) =>
+      fuzzy(f.get('name'), n.name) &&
+      fuzzy(f.get('id'), n.id) &&
+      (!f.get('driver') || f.get('driver')!.includes(n.driver)) &&
+      (!f.get('scope') || f.get('scope')!.includes('local')) &&
+      (!type || type.includes(n.predefined ? 'builtin' : 'custom')) &&
+      matchLabels(f.get('label'), n.labels) &&
+      (dangling === undefined || dangling === (!n.predefined && Object.keys(n.containers).length === 0)));
+    ctx.send(200, out.map((n) => renderNetwork(n, false)));
+  });
+
+  router.get('/networks/:id', (ctx) => {
+    ctx.send(200, renderNetwork(s.network.get(ctx.params.id), true));
+  });
+
+  router.post('/networks/create', async (ctx) => {
+    const body = await ctx.json<any>();
+    if (!body || typeof body !== 'object') throw invalidParameter('network create needs a JSON body');
+    const ipam = body.IPAM ?? {};
+    const res = await s.network.create({
+      name: body.Name,
+      driver: body.Driver,
+      internal: body.Internal === true,
+      attachable: body.Attachable === true,
+      labels: body.Labels ?? {},
+      options: body.Options ?? {},
+      enableIPv6: body.EnableIPv6 === true,
+      checkDuplicate: body.CheckDuplicate !== false,
+      ipam: {
+        driver: ipam.Driver,
+        options: ipam.Options ?? {},
+        config: (ipam.Config ?? []).map((c: any) => ({ subnet: c.Subnet || undefined, gateway: c.Gateway || undefined, ipRange: c.IPRange || undefined })),
+      },
+    });
+    ctx.send(201, { Id: res.id, Warning: res.warning });
+  });
+
+  router.delete('/networks/:id', async (ctx) => {
+    await s.network.remove(ctx.params.id);
+    ctx.send(204);
+  });
+
+  /** The container a connect/disconnect names: by the containers subsystem when it knows, else by endpoint. */
+  const containerOf = (ref: unknown): string => {
+    if (typeof ref !== 'string' || !ref) throw invalidParameter('Container is required');
+    const id = s.resolveContainer?.(ref);
+    if (id) return id;
+    const known = s.network.list().flatMap((n) => Object.entries(n.containers)).find(([cid, c]) => cid === ref || c.name === ref || cid.startsWith(ref));
+    if (known) return known[0];
+    if (s.network.endpoint(ref)) return ref;
+    throw notFound(`No such container: ${ref}`);
+  };
+
+  router.post('/networks/:id/connect', async (ctx) => {
+    const body = (await ctx.json<any>()) ?? {};
+    const ep = body.EndpointConfig ?? {};
+    const cfg = { aliases: ep.Aliases ?? [], ipv4Address: ep.IPAMConfig?.IPv4Address || undefined };
+    const n = s.network.get(ctx.params.id);
+    const id = containerOf(body.Container);
+    // The containers subsystem records the connection (it survives restarts) and applies it if running.
+    if (s.containers && s.resolveContainer?.(id)) await s.containers.connectNetwork(id, n.name, cfg);
+    else await s.network.connect(n.name, id, cfg);
+    ctx.send(200);
+  });
+
+  router.post('/networks/:id/disconnect', async (ctx) => {
+    const body = (await ctx.json<any>()) ?? {};
+    const n = s.network.get(ctx.params.id);
+    const id = containerOf(body.Container);
+    if (s.containers && s.resolveContainer?.(id)) await s.containers.disconnectNetwork(id, n.name);
+    else await s.network.disconnect(n.name, id);
+    ctx.send(200);
+  });
+
+  router.post('/networks/prune', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters'), ['until', 'label', 'label!']);
+    const until = f.get('until')?.map((u) => parseUntil(u));
+    const deleted = await s.network.prune((n) => {
+      if (until && !until.every((t) => BigInt(Date.parse(n.created)) * 1_000_000n < t)) return false;
+      if (!matchLabels(f.get('label'), n.labels)) return false;
+      const not = f.get('label!');
+      if (not && not.some((l) => matchLabels([l], n.labels))) return false;
+      return true;
+    });
+    ctx.send(200, { NetworksDeleted: deleted });
+  });
+}
+
+/** `until` as a timestamp or a Go duration ("24h", "10m") before now, in nanoseconds. */
+function parseUntil(raw: string): bigint {
+  const d = /^(\d+(?:\.\d+)?)(h|m|s)$/.exec(raw);
+  if (d) {
+    const ms = Number(d[1]) * { h: 3600_000, m: 60_000, s: 1000 }[d[2] as 'h' | 'm' | 's'];
+    return BigInt(Date.now() - Math.round(ms)) * 1_000_000n;
+  }
+  return parseTimestampNano(raw)!;
+}
+
+/**
+ * A container's NetworkSettings in Docker's shape. `networkMode` is HostConfig.NetworkMode; `configured` the
+ * networks the container is set up for (names → aliases), shown with empty addresses while it is not running.
+ * The top-level IPAddress/Gateway/MacAddress fields describe the default bridge only, as in dockerd.
+ */
+export function renderNetworkSettings(
+  endpoint: EndpointInfo | undefined,
+  networkMode: string,
+  configured: Record<string, { aliases?: string[]; ipv4Address?: string }>,
+  networks: NetworkService,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    Bridge: '',
+    SandboxID: endpoint?.netnsPath ? crypto.createHash('sha256').update(endpoint.netnsPath).digest('hex') : '',
+    SandboxKey: endpoint?.netnsPath ?? '',
+    Ports: endpoint ? Object.fromEntries(Object.entries(endpoint.ports).map(([k, v]) => [k, v && v.map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort }))])) : {},
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: '',
+    Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    MacAddress: '',
+  };
+  const nets: Record<string, unknown> = {};
+  const attached = new Map((endpoint?.networks ?? []).map((a) => [a.networkName, a]));
+  // Configured keys may be IDs or "default"; Docker shows each network once, by name.
+  const canonical = (key: string) => { try { return networks.get(key).name; } catch { return key; } };
+  const cfgByName: Record<string, { aliases?: string[]; ipv4Address?: string }> = {};
+  for (const [k, v] of Object.entries(configured)) cfgByName[canonical(k)] = v;
+  configured = cfgByName;
+  const names = new Set([...Object.keys(configured), ...attached.keys()]);
+  if (names.size === 0 && ['host', 'none', 'bridge', 'default'].includes(networkMode)) names.add(networkMode === 'default' ? 'bridge' : networkMode);
+  for (const name of names) {
+    let id = '';
+    try { id = networks.get(name).id; } catch { /* removed since */ }
+    const a = attached.get(name);
+    const cfg = configured[name] ?? {};
+    nets[name] = {
+      IPAMConfig: cfg.ipv4Address ? { IPv4Address: cfg.ipv4Address } : null,
+      Links: null,
+      Aliases: a?.aliases.length ? a.aliases : cfg.aliases?.length ? cfg.aliases : null,
+      MacAddress: a?.macAddress ?? '',
+      DriverOpts: null,
+      NetworkID: id,
+      EndpointID: a?.endpointId ?? '',
+      Gateway: a?.gateway ?? '',
+      IPAddress: a?.ipAddress ?? '',
+      IPPrefixLen: a?.prefixLen ?? 0,
+      IPv6Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      DNSNames: a?.dnsNames.length ? a.dnsNames : null,
+    };
+    if (name === 'bridge' && a) {
+      Object.assign(out, { EndpointID: a.endpointId, Gateway: a.gateway, IPAddress: a.ipAddress, IPPrefixLen: a.prefixLen, MacAddress: a.macAddress });
+    }
+  }
+  out.Networks = nets;
+  return out;
+}

@@ -1,0 +1,196 @@
+// /_ping, /version, /info, /events in Docker's shapes.
+import type { EngineServices } from '..';
+import type { EngineEvent } from '../../events';
+import { nowNano } from '../../events';
+import { goArch, hostFacts } from '../../daemon/host';
+import { registryServiceConfig } from '../../registry/config';
+import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
+import { API_VERSION, MIN_API_VERSION, Router } from '../router';
+
+export const ENGINE_VERSION = process.env.BERTH_VERSION ?? '0.1.0';
+
+export function renderEvent(e: EngineEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  // Docker still sends the pre-1.22 fields for container and image events; old clients read them.
+  if (e.type === 'container' || e.type === 'image') {
+    out.status = e.action;
+    out.id = e.actor.id;
+    if (e.actor.attributes.image) out.from = e.actor.attributes.image;
+  }
+  return {
+    ...out,
+    Type: e.type,
+    Action: e.action,
+    Actor: { ID: e.actor.id, Attributes: e.actor.attributes },
+    scope: e.scope,
+    time: Number(e.timeNano / 1_000_000_000n),
+    timeNano: Number(e.timeNano),
+  };
+}
+
+const EVENT_FILTERS = ['container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'service', 'type', 'volume', 'config', 'secret'] as const;
+
+function eventMatcher(filters: Map<string, string[]>): (e: EngineEvent) => boolean {
+  const has = (key: string, ...candidates: (string | undefined)[]) => {
+    const want = filters.get(key);
+    if (!want) return true;
+    return want.some((w) => candidates.some((c) => c !== undefined && (c === w || (key !== 'event' && key !== 'type' && c.startsWith(w) && c.length === 64))));
+  };
+  return (e) => {
+    const a = e.actor.attributes;
+    if (!has('type', e.type)) return false;
+    // "exec_start: sh" matches the filter "exec_start", as in Docker.
+    if (!has('event', e.action, e.action.split(':')[0])) return false;
+    if (filters.has('container') && (e.type !== 'container' || !has('container', e.actor.id, a.name))) return false;
+    if (filters.has('image') && !has('image', a.image, e.type === 'image' ? e.actor.id : undefined, a.name && e.type === 'image' ? a.name : undefined)) return false;
+    if (filters.has('volume') && (e.type !== 'volume' || !has('volume', e.actor.id))) return false;
+    if (filters.has('network') && (e.type !== 'network' || !has('network', e.actor.id, a.name))) return false;
+    if (filters.has('daemon') && (e.type !== 'daemon' || !has('daemon', e.actor.id, a.name))) return false;
+    if (filters.has('scope') && !has('scope', e.scope)) return false;
+    if (!matchLabels(filters.get('label'), a)) return false;
+    return true;
+  };
+}
+
+export function registerSystemRoutes(router: Router, s: EngineServices): void {
+  const ping = (ctx: Parameters<Parameters<Router['get']>[1]>[0]) => {
+    ctx.send(200, ctx.req.method === 'HEAD' ? undefined : 'OK', {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-cache, no-store, must-revalidate',
+      'Pragma': 'no-cache',
+      'Docker-Experimental': 'false',
+      'Builder-Version': '1',
+      'Swarm': 'inactive',
+    });
+  };
+  router.get('/_ping', ping);
+  router.head('/_ping', ping);
+
+  router.get('/version', (ctx) => {
+    const h = hostFacts();
+    const runc = s.runcVersion();
+    const details = {
+      ApiVersion: API_VERSION,
+      Arch: goArch(),
+      BuildTime: process.env.BERTH_BUILD_TIME ?? '',
+      Experimental: 'false',
+      GitCommit: process.env.BERTH_COMMIT ?? '',
+      GoVersion: `node ${process.version}`,
+      KernelVersion: h.kernelVersion,
+      MinAPIVersion: MIN_API_VERSION,
+      Os: 'linux',
+    };
+    const components: unknown[] = [{ Name: 'Engine', Version: ENGINE_VERSION, Details: details }];
+    if (runc) components.push({ Name: 'runc', Version: runc.version, Details: { GitCommit: runc.commit } });
+    ctx.send(200, {
+      Platform: { Name: 'Berth Engine' },
+      Components: components,
+      Version: ENGINE_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: details.GitCommit,
+      GoVersion: details.GoVersion,
+      Os: 'linux',
+      Arch: goArch(),
+      KernelVersion: h.kernelVersion,
+      BuildTime: details.BuildTime,
+    });
+  });
+
+  router.get('/info', (ctx) => {
+    const cfg = s.config();
+    const h = hostFacts();
+    const c = s.counts();
+    const reg = registryServiceConfig(cfg.registryMirrors, cfg.insecureRegistries);
+    const runc = s.runcVersion();
+    const cgroupV2 = h.cgroupVersion === '2';
+    ctx.send(200, {
+      ID: s.engineId,
+      Containers: c.containers,
+      ContainersRunning: c.running,
+      ContainersPaused: c.paused,
+      ContainersStopped: c.stopped,
+      Images: c.images,
+      Driver: 'overlay2',
+      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Using metacopy', 'false'], ['Native Overlay Diff', 'true']],
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file', 'none'] },
+      MemoryLimit: true,
+      SwapLimit: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: true,
+      BridgeNfIptables: true,
+      BridgeNfIp6tables: true,
+      Debug: cfg.debug,
+      NFd: 0,
+      OomKillDisable: !cgroupV2,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: cfg.logDriver,
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: h.cgroupVersion,
+      NEventsListener: 0,
+      KernelVersion: h.kernelVersion,
+      OperatingSystem: h.os.name,
+      OSVersion: h.os.version,
+      OSType: 'linux',
+      Architecture: h.arch,
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: {
+        AllowNondistributableArtifactsCIDRs: null,
+        AllowNondistributableArtifactsHostnames: null,
+        InsecureRegistryCIDRs: reg.insecureCidrs,
+        IndexConfigs: Object.fromEntries(Object.entries(reg.indexConfigs).map(([k, v]) => [k, { Name: v.name, Mirrors: v.mirrors, Secure: v.secure, Official: v.official }])),
+        Mirrors: reg.mirrors,
+      },
+      NCPU: h.ncpu,
+      MemTotal: h.memTotal,
+      GenericResources: null,
+      DockerRootDir: cfg.dataRoot,
+      HttpProxy: process.env.HTTP_PROXY ?? process.env.http_proxy ?? '',
+      HttpsProxy: process.env.HTTPS_PROXY ?? process.env.https_proxy ?? '',
+      NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? '',
+      Name: h.hostname,
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: ENGINE_VERSION,
+      Runtimes: { runc: { path: runc?.path ?? 'runc' } },
+      DefaultRuntime: 'runc',
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: cfg.liveRestore,
+      Isolation: '',
+      InitBinary: '',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: runc?.commit ?? '' },
+      InitCommit: { ID: '' },
+      SecurityOptions: ['name=seccomp,profile=builtin', ...(cgroupV2 ? ['name=cgroupns'] : [])],
+      Warnings: runc ? [] : ['WARNING: runc is not installed; containers cannot start'],
+    });
+  });
+
+  router.get('/events', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters'), EVENT_FILTERS);
+    const since = parseTimestampNano(ctx.query.get('since'));
+    const until = parseTimestampNano(ctx.query.get('until'));
+    const out = ctx.stream(200, { 'Content-Type': 'application/json' });
+    const write = (e: EngineEvent) => out.write(JSON.stringify(renderEvent(e)) + '\n');
+    let timer: NodeJS.Timeout | undefined;
+    const sub = s.events.subscribe({ since, until, match: eventMatcher(filters) }, write);
+    for (const e of sub.history) write(e);
+    const done = new Promise<void>((resolve) => {
+      ctx.closed.then(resolve);
+      if (until !== undefined) {
+        const waitMs = Number((until - nowNano()) / 1_000_000n);
+        if (waitMs <= 0) resolve();
+        else timer = setTimeout(resolve, waitMs);
+      }
+    });
+    await done;
+    if (timer) clearTimeout(timer);
+    sub.unsubscribe();
+    out.end();
+  });
+}

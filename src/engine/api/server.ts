@@ -1,0 +1,294 @@
+// HTTP plumbing: listeners from `-H` (unix, tcp, tcp+TLS), one request path for normal and Upgrade requests,
+// and the one place engine errors become Docker's `{"message": …}` responses.
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Duplex, PassThrough, Readable } from 'node:stream';
+import { EngineError, invalidParameter, toEngineError } from '../errdefs';
+import { log } from '../log';
+import { RequestContext, Router, API_VERSION } from './router';
+
+export const MAX_JSON_BODY = 10 * 1024 * 1024;
+
+const STATUS_TEXT = http.STATUS_CODES;
+
+export interface ListenOptions {
+  hosts: string[];
+  tls?: { verify: boolean; ca?: string; cert?: string; key?: string };
+  socketGroup?: string;
+}
+
+export interface ApiServer {
+  addresses(): string[];
+  close(): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
+}
+
+export function parseHost(h: string): { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number } | { kind: 'fd' } {
+  if (h.startsWith('unix://')) return { kind: 'unix', path: h.slice('unix://'.length) };
+  if (h.startsWith('/')) return { kind: 'unix', path: h };
+  if (h.startsWith('tcp://')) {
+    const u = new URL(h.replace(/^tcp:/, 'http:'));
+    const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+    const port = u.port ? Number(u.port) : 2375;
+    return { kind: 'tcp', host, port };
+  }
+  if (h.startsWith('fd://')) return { kind: 'fd' };
+  throw invalidParameter(`invalid host: ${h}: unsupported protocol`);
+}
+
+function groupId(name: string): number | undefined {
+  try {
+    for (const line of fs.readFileSync('/etc/group', 'utf8').split('\n')) {
+      const [n, , gid] = line.split(':');
+      if (n === name) return Number(gid);
+    }
+  } catch { /* no /etc/group: no group */ }
+  return undefined;
+}
+
+/** A stale socket file (nothing answers) may be removed; a live one means another daemon owns it. */
+async function claimSocketPath(p: string): Promise<void> {
+  if (!fs.existsSync(p)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const s = net.connect(p);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`${p} is in use by another daemon (is berthd or dockerd already running?)`);
+  fs.rmSync(p, { force: true });
+}
+
+export async function listen(router: Router, opts: ListenOptions): Promise<ApiServer> {
+  const servers: { server: net.Server; address: string; cleanup?: () => void }[] = [];
+  try {
+    for (const h of opts.hosts) {
+      const target = parseHost(h);
+      if (target.kind === 'fd') throw invalidParameter('fd:// hosts (systemd socket activation) are not supported; use unix://');
+      let server: http.Server | https.Server;
+      if (target.kind === 'tcp' && opts.tls?.cert && opts.tls.key) {
+        server = https.createServer({
+          cert: fs.readFileSync(opts.tls.cert),
+          key: fs.readFileSync(opts.tls.key),
+          ca: opts.tls.ca ? fs.readFileSync(opts.tls.ca) : undefined,
+          requestCert: opts.tls.verify,
+          rejectUnauthorized: opts.tls.verify,
+        });
+      } else {
+        if (target.kind === 'tcp' && !isLoopback(target.host)) {
+          throw invalidParameter(`refusing to listen on ${h} without TLS: anyone who can reach it would control this host. Use --tlsverify with --tlscacert/--tlscert/--tlskey, or a unix socket`);
+        }
+        server = http.createServer();
+      }
+      server.keepAliveTimeout = 0;
+      server.requestTimeout = 0; // long pulls, follows and attaches
+      server.headersTimeout = 60_000;
+      server.on('request', (req, res) => void handle(router, req, { res }));
+      server.on('upgrade', (req, socket: net.Socket, head) => void handle(router, req, { socket, head }));
+      server.on('clientError', (_err, socket) => socket.destroy());
+      if (target.kind === 'unix') {
+        fs.mkdirSync(path.dirname(target.path), { recursive: true });
+        await claimSocketPath(target.path);
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(target.path, () => resolve());
+        });
+        fs.chmodSync(target.path, 0o660);
+        const gid = opts.socketGroup ? groupId(opts.socketGroup) : undefined;
+        if (gid !== undefined) fs.chownSync(target.path, 0, gid);
+        servers.push({ server, address: `unix://${target.path}`, cleanup: () => fs.rmSync(target.path, { force: true }) });
+      } else {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(target.port, target.host, () => resolve());
+        });
+        const a = server.address() as net.AddressInfo;
+        servers.push({ server, address: `tcp://${target.host.includes(':') ? `[${target.host}]` : target.host}:${a.port}` });
+      }
+    }
+  } catch (err) {
+    for (const s of servers) { s.server.close(); s.cleanup?.(); }
+    throw err;
+  }
+  return {
+    addresses: () => servers.map((s) => s.address),
+    async close() {
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
+        s.server.close(() => resolve());
+        (s.server as http.Server).closeAllConnections?.();
+        s.cleanup?.();
+      })));
+    },
+  };
+}
+
+function errorBody(err: EngineError): string {
+  return JSON.stringify({ message: err.message });
+}
+
+interface Transport {
+  res?: http.ServerResponse;
+  socket?: net.Socket;
+  head?: Buffer;
+}
+
+async function handle(router: Router, req: http.IncomingMessage, t: Transport): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://berth');
+  let responded = false;
+  let streaming = false;
+  const upgrade = !!t.socket;
+  const socket = t.socket ?? req.socket;
+  const closed = new Promise<void>((resolve) => {
+    if (t.res) t.res.once('close', () => resolve());
+    socket.once('close', () => resolve());
+  });
+
+  // With Upgrade, node leaves the body unread on the socket: the bytes after the headers are `head` + socket.
+  let upgradeBody: Readable | undefined;
+  if (upgrade) {
+    const length = Number(req.headers['content-length'] ?? 0);
+    const pass = new PassThrough();
+    let remaining = length;
+    const take = (chunk: Buffer) => {
+      if (remaining <= 0) return chunk;
+      const part = chunk.subarray(0, remaining);
+      remaining -= part.length;
+      pass.write(part);
+      if (remaining <= 0) pass.end();
+      return chunk.subarray(part.length);
+    };
+    if (length === 0) pass.end();
+    let rest = take(t.head ?? Buffer.alloc(0));
+    if (remaining > 0) {
+      const onData = (chunk: Buffer) => {
+        const left = take(chunk);
+        if (remaining <= 0) {
+          socket.off('data', onData);
+          socket.pause();
+          if (left.length) socket.unshift(left);
+        }
+      };
+      socket.on('data', onData);
+    } else if (rest.length) {
+      socket.unshift(rest);
+      rest = Buffer.alloc(0);
+    }
+    upgradeBody = pass;
+  }
+
+  const writeRaw = (status: number, headers: Record<string, string>, body?: string) => {
+    let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\n`;
+    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+    if (body !== undefined) head += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+    head += 'Connection: close\r\n\r\n';
+    socket.end(body === undefined ? head : head + body);
+  };
+
+  const baseHeaders = (): Record<string, string> => ({
+    'Api-Version': API_VERSION,
+    'Server': `Berth/${process.env.BERTH_VERSION ?? '0.1.0'} (linux)`,
+    'Ostype': 'linux',
+  });
+
+  const ctx: RequestContext = {
+    req,
+    params: {},
+    query: url.searchParams,
+    apiVersion: API_VERSION,
+    wantsUpgrade: upgrade,
+    closed,
+    body: () => upgradeBody ?? req,
+    async json<T>() {
+      const stream = upgradeBody ?? req;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_JSON_BODY) throw invalidParameter(`request body is larger than ${MAX_JSON_BODY} bytes`);
+        chunks.push(chunk);
+      }
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') return undefined;
+      try {
+        return JSON.parse(text) as T;
+      } catch (err: any) {
+        throw invalidParameter(`invalid JSON: ${err.message}`);
+      }
+    },
+    send(status, body, headers = {}) {
+      if (responded) return;
+      responded = true;
+      const h = { ...baseHeaders(), ...headers };
+      let text: string | undefined;
+      if (body !== undefined && status !== 204 && status !== 304) {
+        if (typeof body === 'string' || Buffer.isBuffer(body)) {
+          text = body.toString();
+          h['Content-Type'] ??= 'text/plain; charset=utf-8';
+        } else {
+          text = JSON.stringify(body) + '\n';
+          h['Content-Type'] = 'application/json';
+        }
+      }
+      if (t.res) {
+        if (text !== undefined) h['Content-Length'] = String(Buffer.byteLength(text));
+        t.res.writeHead(status, h);
+        t.res.end(req.method === 'HEAD' ? undefined : text);
+      } else {
+        writeRaw(status, h, text ?? '');
+      }
+    },
+    stream(status, headers) {
+      responded = true;
+      streaming = true;
+      if (t.res) {
+        t.res.writeHead(status, { ...baseHeaders(), ...headers });
+        t.res.flushHeaders();
+        return t.res;
+      }
+      let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\n`;
+      for (const [k, v] of Object.entries({ ...baseHeaders(), ...headers })) head += `${k}: ${v}\r\n`;
+      socket.write(head + 'Connection: close\r\n\r\n');
+      return socket;
+    },
+    hijack(contentType = 'application/vnd.docker.raw-stream') {
+      responded = true;
+      streaming = true;
+      if (upgrade) {
+        socket.write(
+          `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
+          Object.entries(baseHeaders()).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n',
+        );
+        socket.setNoDelay(true);
+        socket.resume();
+        return socket;
+      }
+      const res = t.res!;
+      res.writeHead(200, { ...baseHeaders(), 'Content-Type': contentType });
+      res.flushHeaders();
+      res.socket?.setNoDelay(true);
+      return Duplex.from({ readable: req, writable: res }) as Duplex;
+    },
+  };
+
+  try {
+    const { handler, params, apiVersion } = router.match(req.method ?? 'GET', url.pathname);
+    ctx.params = params;
+    ctx.apiVersion = apiVersion;
+    await handler(ctx);
+  } catch (e) {
+    const err = toEngineError(e);
+    if (err.kind === 'System') log.error('handler failed', { method: req.method, path: url.pathname, error: err.message });
+    else log.debug('request refused', { method: req.method, path: url.pathname, status: err.status, error: err.message });
+    if (!responded) {
+      ctx.send(err.status, err.status === 304 ? undefined : errorBody(err), { 'Content-Type': 'application/json' });
+    } else if (streaming) {
+      // Headers went out already: the only honest thing left is to cut the stream.
+      (t.res ?? socket).destroy();
+    }
+  }
+}

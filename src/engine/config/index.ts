@@ -1,0 +1,234 @@
+// daemon.json (Docker's format, the keys Berth understands) merged with command-line flags, as dockerd does:
+// unknown keys and keys given both ways are errors, so a typo never silently does nothing.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { invalidParameter } from '../errdefs';
+
+export interface AddressPool { base: string; size: number }
+
+export interface DaemonConfig {
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  configFile: string;
+  pidfile: string;
+  group: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  debug: boolean;
+  tls: { verify: boolean; ca?: string; cert?: string; key?: string } | undefined;
+  registryMirrors: string[];
+  insecureRegistries: string[];
+  logDriver: string;
+  logOpts: Record<string, string>;
+  defaultAddressPools: AddressPool[];
+  bip?: string;
+  /** The default network's host bridge (dockerd's `bridge`); derived from the data root when unset. */
+  bridge?: string;
+  liveRestore: boolean;
+}
+
+/** The keys of daemon.json that SIGHUP re-reads (as dockerd does for these). */
+export const RELOADABLE = ['registry-mirrors', 'insecure-registries', 'debug'] as const;
+
+const FILE_KEYS: Record<string, keyof DaemonConfig | 'tls-parts'> = {
+  'hosts': 'hosts',
+  'data-root': 'dataRoot',
+  'exec-root': 'execRoot',
+  'pidfile': 'pidfile',
+  'group': 'group',
+  'log-level': 'logLevel',
+  'debug': 'debug',
+  'tls': 'tls-parts',
+  'tlsverify': 'tls-parts',
+  'tlscacert': 'tls-parts',
+  'tlscert': 'tls-parts',
+  'tlskey': 'tls-parts',
+  'registry-mirrors': 'registryMirrors',
+  'insecure-registries': 'insecureRegistries',
+  'log-driver': 'logDriver',
+  'log-opts': 'logOpts',
+  'default-address-pools': 'defaultAddressPools',
+  'bip': 'bip',
+  'bridge': 'bridge',
+  'live-restore': 'liveRestore',
+};
+
+export interface FlagValues {
+  host?: string[];
+  dataRoot?: string;
+  execRoot?: string;
+  configFile?: string;
+  pidfile?: string;
+  group?: string;
+  logLevel?: string;
+  debug?: boolean;
+  tls?: boolean;
+  tlsverify?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+  registryMirror?: string[];
+  insecureRegistry?: string[];
+  liveRestore?: boolean;
+}
+
+// Flag name (commander's camelCase) → daemon.json key, for the "specified both ways" check.
+const FLAG_TO_FILE: Record<string, string> = {
+  host: 'hosts', dataRoot: 'data-root', execRoot: 'exec-root', pidfile: 'pidfile', group: 'group',
+  logLevel: 'log-level', debug: 'debug', tlsverify: 'tlsverify', tlscacert: 'tlscacert', tlscert: 'tlscert',
+  tlskey: 'tlskey', registryMirror: 'registry-mirrors', insecureRegistry: 'insecure-registries', liveRestore: 'live-restore',
+};
+
+export function defaults(): DaemonConfig {
+  const root = process.getuid?.() === 0;
+  const runtimeDir = process.env.XDG_RUNTIME_DIR ?? `/tmp/berth-${process.getuid?.() ?? 'user'}`;
+  return {
+    hosts: [root ? 'unix:///run/berth/berth.sock' : `unix://${runtimeDir}/berth/berth.sock`],
+    dataRoot: root ? '/var/lib/berth' : path.join(process.env.HOME ?? '/tmp', '.local/share/berth'),
+    execRoot: root ? '/run/berth' : path.join(runtimeDir, 'berth'),
+    configFile: root ? '/etc/berth/daemon.json' : path.join(process.env.HOME ?? '/tmp', '.config/berth/daemon.json'),
+    pidfile: '',
+    group: 'berth',
+    logLevel: 'info',
+    debug: false,
+    tls: undefined,
+    registryMirrors: [],
+    insecureRegistries: [],
+    logDriver: 'json-file',
+    logOpts: {},
+    defaultAddressPools: [],
+    liveRestore: true,
+  };
+}
+
+/** Reads daemon.json; a missing file at the default path is fine, a missing file that was asked for is not. */
+export function readConfigFile(file: string, required: boolean): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err: any) {
+    if (err.code === 'ENOENT' && !required) return {};
+    throw invalidParameter(`unable to configure the Berth daemon with file ${file}: ${err.message}`);
+  }
+  if (text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err: any) {
+    throw invalidParameter(`unable to configure the Berth daemon with file ${file}: ${err.message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw invalidParameter(`unable to configure the Berth daemon with file ${file}: not a JSON object`);
+  }
+  const unknown = Object.keys(parsed).filter((k) => !(k in FILE_KEYS));
+  if (unknown.length) {
+    throw invalidParameter(`the following directives don't match any configuration option: ${unknown.join(', ')}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function strings(key: string, v: unknown): string[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw invalidParameter(`${key} must be a list of strings`);
+  return v as string[];
+}
+
+/** Applies daemon.json keys onto a config (used at start and, for RELOADABLE keys, on SIGHUP). */
+export function applyFileKeys(cfg: DaemonConfig, file: Record<string, unknown>, only?: readonly string[]): DaemonConfig {
+  const out: DaemonConfig = { ...cfg };
+  for (const [key, value] of Object.entries(file)) {
+    if (only && !only.includes(key)) continue;
+    switch (key) {
+      case 'hosts': out.hosts = strings(key, value); break;
+      case 'data-root': out.dataRoot = String(value); break;
+      case 'exec-root': out.execRoot = String(value); break;
+      case 'pidfile': out.pidfile = String(value); break;
+      case 'group': out.group = String(value); break;
+      case 'log-level': out.logLevel = checkLevel(String(value)); break;
+      case 'debug': out.debug = value === true; break;
+      case 'registry-mirrors': out.registryMirrors = strings(key, value).map(normalizeMirror); break;
+      case 'insecure-registries': out.insecureRegistries = strings(key, value); break;
+      case 'log-driver':
+        if (value !== 'json-file' && value !== 'none') throw invalidParameter(`log driver not supported: ${value}`);
+        out.logDriver = value; break;
+      case 'log-opts': {
+        if (typeof value !== 'object' || value === null) throw invalidParameter('log-opts must be an object');
+        out.logOpts = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
+        break;
+      }
+      case 'default-address-pools': {
+        if (!Array.isArray(value)) throw invalidParameter('default-address-pools must be a list');
+        out.defaultAddressPools = value.map((p: any) => {
+          if (typeof p?.base !== 'string' || typeof p?.size !== 'number') throw invalidParameter('default-address-pools entries need base and size');
+          return { base: p.base, size: p.size };
+        });
+        break;
+      }
+      case 'bip': out.bip = String(value); break;
+      case 'bridge': out.bridge = String(value); break;
+      case 'live-restore': out.liveRestore = value === true; break;
+      case 'tls': case 'tlsverify': case 'tlscacert': case 'tlscert': case 'tlskey': {
+        const tls = out.tls ?? { verify: false };
+        if (key === 'tlsverify') tls.verify = value === true;
+        if (key === 'tlscacert') tls.ca = String(value);
+        if (key === 'tlscert') tls.cert = String(value);
+        if (key === 'tlskey') tls.key = String(value);
+        out.tls = tls;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function checkLevel(level: string): DaemonConfig['logLevel'] {
+  if (!['debug', 'info', 'warn', 'error', 'fatal'].includes(level)) throw invalidParameter(`unable to parse logging level: ${level}`);
+  return level as DaemonConfig['logLevel'];
+}
+
+export function normalizeMirror(m: string): string {
+  let u: URL;
+  try {
+    u = new URL(m);
+  } catch {
+    throw invalidParameter(`invalid mirror: "${m}" is not a valid URI`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalidParameter(`invalid mirror: unsupported scheme "${u.protocol.replace(':', '')}" in "${m}"`);
+  if (u.pathname !== '/' && u.pathname !== '') throw invalidParameter(`invalid mirror: path, query, or fragment at end of the URI "${m}"`);
+  return `${u.protocol}//${u.host}/`;
+}
+
+/** Flags win over defaults; a key in both flags and the file is an error, like dockerd. */
+export function resolveConfig(flags: FlagValues, explicitConfigFile: boolean): DaemonConfig {
+  let cfg = defaults();
+  if (flags.configFile) cfg.configFile = flags.configFile;
+  const file = readConfigFile(cfg.configFile, explicitConfigFile);
+  const both = Object.entries(FLAG_TO_FILE)
+    .filter(([flag, key]) => (flags as any)[flag] !== undefined && key in file)
+    .map(([, key]) => key);
+  if (both.length) {
+    throw invalidParameter(`the following directives are specified both as a flag and in the configuration file: ${both.join(', ')}`);
+  }
+  cfg = applyFileKeys(cfg, file);
+  if (flags.host?.length) cfg.hosts = flags.host;
+  if (flags.dataRoot) cfg.dataRoot = flags.dataRoot;
+  if (flags.execRoot) cfg.execRoot = flags.execRoot;
+  if (flags.pidfile) cfg.pidfile = flags.pidfile;
+  if (flags.group) cfg.group = flags.group;
+  if (flags.logLevel) cfg.logLevel = checkLevel(flags.logLevel);
+  if (flags.debug) cfg.debug = true;
+  if (flags.registryMirror?.length) cfg.registryMirrors = flags.registryMirror.map(normalizeMirror);
+  if (flags.insecureRegistry?.length) cfg.insecureRegistries = flags.insecureRegistry;
+  if (flags.liveRestore !== undefined) cfg.liveRestore = flags.liveRestore;
+  if (flags.tls || flags.tlsverify || flags.tlscert || flags.tlskey || flags.tlscacert) {
+    cfg.tls = {
+      verify: !!flags.tlsverify,
+      ca: flags.tlscacert ?? cfg.tls?.ca,
+      cert: flags.tlscert ?? cfg.tls?.cert,
+      key: flags.tlskey ?? cfg.tls?.key,
+    };
+  }
+  if (cfg.debug) cfg.logLevel = 'debug';
+  cfg.dataRoot = path.resolve(cfg.dataRoot);
+  cfg.execRoot = path.resolve(cfg.execRoot);
+  return cfg;
+}

@@ -1,0 +1,143 @@
+// Wires the subsystems together, owns the data-root lock, the pidfile and the signals.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createRouter, EngineServices, listen, ApiServer } from '../api';
+import { applyFileKeys, DaemonConfig, readConfigFile, RELOADABLE } from '../config';
+import { createEventBus } from '../events';
+import { log, setLogLevel } from '../log';
+import { runcInfo, RUNC_INSTALL_HINT } from './host';
+import { processAlive, writeFileAtomic } from '../util/fsx';
+import { createNetworkService } from '../network';
+import { createVolumeService } from '../volumes';
+import { createContainerService } from '../containers';
+import { createRuntime } from '../runtime';
+import { openImageService } from '../images';
+
+export interface Daemon {
+  config(): DaemonConfig;
+  addresses(): string[];
+  reload(): void;
+  stop(): Promise<void>;
+}
+
+/** Holds `<data-root>/berthd.pid` for as long as the daemon runs; a live holder means "refuse to start". */
+function lockDataRoot(dataRoot: string): () => void {
+  fs.mkdirSync(dataRoot, { recursive: true, mode: 0o711 });
+  const lock = path.join(dataRoot, 'berthd.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => {
+        try {
+          if (fs.readFileSync(lock, 'utf8') === String(process.pid)) fs.rmSync(lock);
+        } catch { /* already gone */ }
+      };
+    } catch (err: any) {
+      if (err.code !== 'EEXIST') throw err;
+      const holder = Number(fs.readFileSync(lock, 'utf8'));
+      if (holder && holder !== process.pid && processAlive(holder)) {
+        throw new Error(`another berthd (pid ${holder}) is already using data root ${dataRoot}; stop it first or choose another --data-root`);
+      }
+      fs.rmSync(lock, { force: true }); // stale: its owner died
+    }
+  }
+  throw new Error(`could not lock data root ${dataRoot}`);
+}
+
+
+function engineId(dataRoot: string): string {
+  const file = path.join(dataRoot, 'engine-id');
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    const id = crypto.randomUUID();
+    writeFileAtomic(file, id);
+    return id;
+  }
+}
+
+export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
+  let cfg = initial;
+  setLogLevel(cfg.logLevel);
+  const unlock = lockDataRoot(cfg.dataRoot);
+  let server: ApiServer | undefined;
+  try {
+    fs.mkdirSync(cfg.execRoot, { recursive: true, mode: 0o700 });
+    const runc = runcInfo();
+    if (!runc) log.warn(RUNC_INSTALL_HINT);
+    const events = createEventBus();
+    const network = createNetworkService({ dataRoot: cfg.dataRoot, events, bridgeName: cfg.bridge, bip: cfg.bip, defaultAddressPools: cfg.defaultAddressPools });
+    await network.init();
+    const volumes = createVolumeService({ dataRoot: cfg.dataRoot, events });
+    await volumes.init();
+    const images = openImageService(cfg.dataRoot, () => cfg, events);
+    const containers = createContainerService({
+      dataRoot: cfg.dataRoot,
+      runtime: createRuntime({ execRoot: cfg.execRoot, runcPath: runc?.path ?? 'runc' }),
+      images,
+      events,
+      network,
+      volumes,
+      logDefaults: () => ({ type: cfg.logDriver, config: cfg.logOpts }),
+    });
+    await containers.init();
+    const services: EngineServices = {
+      config: () => cfg,
+      events,
+      engineId: engineId(cfg.dataRoot),
+      startedAt: new Date(),
+      runcVersion: () => runc,
+      counts: () => ({ ...containers.counts(), images: images.count() }),
+      network,
+      volumes,
+      containers,
+      images,
+      resolveContainer: (ref) => { try { return containers.get(ref).id; } catch { return undefined; } },
+    };
+    const router = createRouter(services);
+    server = await listen(router, { hosts: cfg.hosts, tls: cfg.tls, socketGroup: cfg.group });
+    if (cfg.pidfile) writeFileAtomic(cfg.pidfile, String(process.pid));
+    log.info('API listen on', { addresses: server.addresses().join(',') });
+    log.info('Berth daemon has completed initialization', { dataRoot: cfg.dataRoot });
+
+    let stopping: Promise<void> | undefined;
+    const daemon: Daemon = {
+      config: () => cfg,
+      addresses: () => server!.addresses(),
+      reload() {
+        try {
+          const file = readConfigFile(cfg.configFile, false);
+          cfg = applyFileKeys(cfg, file, RELOADABLE);
+          setLogLevel(cfg.debug ? 'debug' : initial.logLevel);
+          events.publish('daemon', 'reload', services.engineId, {
+            name: require('node:os').hostname(),
+            'registry-mirrors': JSON.stringify(cfg.registryMirrors),
+            'insecure-registries': JSON.stringify(cfg.insecureRegistries),
+            debug: String(cfg.debug),
+          });
+          log.info('Reloaded configuration', { mirrors: cfg.registryMirrors.join(','), insecure: cfg.insecureRegistries.join(',') });
+        } catch (err: any) {
+          log.error('Error reloading configuration; keeping the old one', { error: err.message });
+        }
+      },
+      stop() {
+        stopping ??= (async () => {
+          log.info('Processing signal, shutting down');
+          await server!.close();
+          await containers.shutdown(cfg.liveRestore);
+          await network.close();
+          if (cfg.pidfile) fs.rmSync(cfg.pidfile, { force: true });
+          unlock();
+          log.info('Daemon shutdown complete');
+        })();
+        return stopping;
+      },
+    };
+    return daemon;
+  } catch (err) {
+    await server?.close();
+    unlock();
+    throw err;
+  }
+}

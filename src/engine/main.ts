@@ -1,0 +1,44 @@
+// berthd: the engine's command line, flags named like dockerd's.
+import { Command, Option } from 'commander';
+import { resolveConfig } from './config';
+import { startDaemon } from './daemon';
+import { isEngineError } from './errdefs';
+import { ENGINE_VERSION } from './api/routes/system';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const program = new Command('berthd')
+  .description('Berth engine: a Docker Engine API daemon running containers with runc')
+  .version(`Berth version ${ENGINE_VERSION}`, '-v, --version')
+  .option('-H, --host <socket>', 'daemon socket(s) to listen on (unix:///path, tcp://host:port)', collect)
+  .option('--tls', 'use TLS; implied by --tlsverify')
+  .option('--tlsverify', 'use TLS and verify the remote')
+  .option('--tlscacert <file>', 'trust certs signed only by this CA')
+  .option('--tlscert <file>', 'path to TLS certificate file')
+  .option('--tlskey <file>', 'path to TLS key file')
+  .option('--data-root <dir>', 'root directory of persistent Berth state (default /var/lib/berth)')
+  .option('--exec-root <dir>', 'root directory for execution state files (default /run/berth)')
+  .option('--config-file <file>', 'daemon configuration file (default /etc/berth/daemon.json)')
+  .option('-G, --group <name>', 'group for the unix socket (default berth)')
+  .option('-p, --pidfile <file>', 'path to use for the daemon PID file')
+  .addOption(new Option('-l, --log-level <level>', 'logging level').choices(['debug', 'info', 'warn', 'error', 'fatal']))
+  .option('-D, --debug', 'enable debug mode')
+  .option('--registry-mirror <url>', 'preferred registry mirror', collect)
+  .option('--insecure-registry <registry>', 'enable insecure registry communication', collect)
+  .option('--live-restore', 'keep containers running while the daemon is down')
+  .action(async (opts) => {
+    try {
+      const cfg = resolveConfig(opts, opts.configFile !== undefined);
+      const daemon = await startDaemon(cfg);
+      const shutdown = () => void daemon.stop().then(() => process.exit(0));
+      process.on('SIGTERM', shutdown);
+      process.on('SIGINT', shutdown);
+      process.on('SIGHUP', () => daemon.reload());
+    } catch (err: any) {
+      const msg = isEngineError(err) ? err.message : err?.message ?? String(err);
+      process.stderr.write(`berthd: failed to start daemon: ${msg}\n`);
+      process.exit(1);
+    }
+  });
+
+program.parseAsync(process.argv);

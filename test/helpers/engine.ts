@@ -1,0 +1,164 @@
+// Starts a real berthd (the built bundle) on a temporary socket and data root, and tears it down leaving no
+// processes or mounts behind. API tests use this; nothing talks to a shared engine.
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EngineClient } from '../../src/client';
+import { createNetworkService } from '../../src/engine/network';
+
+export const ROOT = path.resolve(__dirname, '../..');
+// BERTH_DIST lets parallel work build into its own folder instead of sharing dist/.
+export const DIST = process.env.BERTH_DIST ? path.resolve(process.env.BERTH_DIST) : path.join(ROOT, 'dist');
+export const ENGINE_JS = path.join(DIST, 'engine.js');
+
+export interface DockerResult { code: number; stdout: string; stderr: string }
+
+export interface TestEngine {
+  dir: string;
+  socket: string;
+  host: string;
+  dataRoot: string;
+  execRoot: string;
+  configFile: string;
+  client: EngineClient;
+  log(): string;
+  process(): ChildProcess;
+  /** Runs the real docker CLI against this engine. */
+  docker(args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): DockerResult;
+  dockerAsync(args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<DockerResult>;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash. */
+  kill9(): Promise<void>;
+  /** Starts berthd again on the same data root and socket. */
+  restart(): Promise<void>;
+  /** Stops the engine (if running) and removes everything it made. */
+  cleanup(): Promise<void>;
+}
+
+export interface StartOptions {
+  config?: Record<string, unknown>;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Reuse a directory (e.g. to restart on the same state); a new temp dir otherwise. */
+  dir?: string;
+}
+
+export function hasDockerCli(): boolean {
+  return spawnSync('docker', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+async function waitForSocket(client: EngineClient, child: ChildProcess, logFile: string, timeoutMs = 15000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`berthd exited with ${child.exitCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
+    try {
+      await client.ping();
+      return;
+    } catch (err) {
+      lastErr = err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`berthd did not answer within ${timeoutMs} ms: ${lastErr}\n${fs.readFileSync(logFile, 'utf8')}`);
+}
+
+function mountsUnder(dir: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m && (m === dir || m.startsWith(dir + '/')));
+}
+
+export async function startEngine(opts: StartOptions = {}): Promise<TestEngine> {
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
+  const socket = path.join(dir, 'berth.sock');
+  const dataRoot = path.join(dir, 'data');
+  const execRoot = path.join(dir, 'exec');
+  const configFile = path.join(dir, 'daemon.json');
+  const dockerConfig = path.join(dir, 'docker-config');
+  fs.mkdirSync(dockerConfig, { recursive: true });
+  if (opts.config || !fs.existsSync(configFile)) fs.writeFileSync(configFile, JSON.stringify(opts.config ?? {}, null, 2));
+  const logFile = path.join(dir, 'berthd.log');
+  let child: ChildProcess;
+  const client = new EngineClient(`unix://${socket}`);
+
+  const launch = async () => {
+    const out = fs.openSync(logFile, 'a');
+    child = spawn(process.execPath, [ENGINE_JS, '-H', `unix://${socket}`, '--data-root', dataRoot, '--exec-root', execRoot,
+      '--config-file', configFile, ...(opts.args ?? [])], { stdio: ['ignore', out, out], env: { ...process.env, ...opts.env } });
+    fs.closeSync(out);
+    await waitForSocket(client, child, logFile);
+  };
+  const exited = () => new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+
+  const dockerEnv = (env?: Record<string, string>) => ({ ...process.env, DOCKER_CONFIG: dockerConfig, DOCKER_HOST: `unix://${socket}`, ...env });
+  const engine: TestEngine = {
+    dir, socket, host: `unix://${socket}`, dataRoot, execRoot, configFile, client,
+    log: () => fs.readFileSync(logFile, 'utf8'),
+    process: () => child,
+    docker(args, o = {}) {
+      const r = spawnSync('docker', args, { input: o.input, env: dockerEnv(o.env), encoding: 'utf8', timeout: o.timeoutMs ?? 120000 });
+      return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    },
+    dockerAsync(args, o = {}) {
+      return new Promise((resolve) => {
+        const p = spawn('docker', args, { env: dockerEnv(o.env) });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d) => (stdout += d));
+        p.stderr.on('data', (d) => (stderr += d));
+        const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs ?? 120000);
+        p.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr }); });
+        if (o.input !== undefined) p.stdin.end(o.input);
+        else p.stdin.end();
+      });
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited();
+      }
+    },
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited();
+    },
+    async restart() {
+      await launch();
+    },
+    async cleanup() {
+      await engine.stop();
+      await client.close().catch(() => {});
+      // Whatever the engine left (it should leave nothing) must not outlive the test. Containers keep running
+      // across an engine stop (live-restore), so a test that did not remove its containers leaves them: end them.
+      const runcRoot = path.join(execRoot, 'runc');
+      if (fs.existsSync(runcRoot)) {
+        for (const id of spawnSync('runc', ['--root', runcRoot, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+          spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id]);
+        }
+      }
+      // Their network endpoints (namespaces, veths, NAT rules, the bridge) outlive them the same way: release
+      // them as the engine's next start would.
+      const endpoints = path.join(dataRoot, 'network', 'endpoints');
+      if (fs.existsSync(endpoints) && fs.readdirSync(endpoints).length) {
+        let cfg: any = {};
+        try { cfg = JSON.parse(fs.readFileSync(configFile, 'utf8')); } catch { /* defaults */ }
+        const network = createNetworkService({ dataRoot, idleBridgeMs: 0, bridgeName: cfg.bridge, bip: cfg.bip, defaultAddressPools: cfg['default-address-pools'] });
+        await network.init();
+        await network.reconcile(new Set());
+        await network.close();
+      }
+      for (const m of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await launch();
+  return engine;
+}
+
+export { mountsUnder };

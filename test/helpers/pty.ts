@@ -1,0 +1,48 @@
+// Runs a command under a real terminal (a detached tmux session) so -it flows are tested as a user types them.
+import { spawnSync } from 'node:child_process';
+
+let counter = 0;
+
+export interface PtySession {
+  /** Types keys (tmux send-keys syntax: 'Enter', 'C-p'). */
+  send(...keys: string[]): void;
+  screen(): string;
+  /** Waits until the screen matches. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  size(): { rows: number; cols: number };
+  close(): void;
+}
+
+export function hasTmux(): boolean {
+  return spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
+}
+
+export function startPty(command: string, opts: { cols?: number; rows?: number } = {}): PtySession {
+  const name = `berth-test-${process.pid}-${counter++}`;
+  const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
+  // The shell stays after the command so its exit status can be read from the screen.
+  const r = tmux('new-session', '-d', '-s', name, '-x', String(opts.cols ?? 100), '-y', String(opts.rows ?? 30),
+    `bash --norc --noprofile -c '${command.replace(/'/g, `'\\''`)}; echo EXIT=$?; sleep 600'`);
+  if (r.status !== 0) throw new Error(`tmux: ${r.stderr}`);
+  tmux('set-option', '-t', name, 'status', 'off');
+  const session: PtySession = {
+    send: (...keys) => { tmux('send-keys', '-t', name, ...keys); },
+    screen: () => tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', name).stdout,
+    async waitFor(re, timeoutMs = 20000) {
+      const deadline = Date.now() + timeoutMs;
+      let s = '';
+      while (Date.now() < deadline) {
+        s = session.screen();
+        if (re.test(s)) return s;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      throw new Error(`screen never matched ${re}:\n${s}`);
+    },
+    size() {
+      const [rows, cols] = tmux('display-message', '-p', '-t', name, '#{pane_height} #{pane_width}').stdout.trim().split(' ').map(Number);
+      return { rows, cols };
+    },
+    close: () => { tmux('kill-session', '-t', name); },
+  };
+  return session;
+}
