@@ -1,0 +1,444 @@
+// The image subsystem: records (Id = config digest), references (tags and digests), pulls, removal with
+// Docker's untag-vs-delete rules, prune, history, and garbage collection of blobs and snapshots.
+import * as path from 'node:path';
+import { ContentStore, createContentStore } from '../content';
+import { conflict, invalidParameter, notFound } from '../errdefs';
+import type { EventBus } from '../events';
+import {
+  createRegistryService, Credentials, DEFAULT_TAG, familiarName, familiarString, fullName, parseReference, Reference, RegistryService,
+} from '../registry';
+import { createSnapshotter, Snapshotter } from '../snapshots';
+import { parsePlatform } from './manifest';
+import { layerDescriptors, layerJobs, MAX_CONCURRENT_DOWNLOADS, pullLayers, PullContext, resolve, Semaphore } from './pull';
+import { Broadcast, Progress, ProgressSink } from './progress';
+import { createRecordStore, ImageRecord, LayerDescriptor, RecordStore } from './store';
+
+export type { Progress, ProgressSink } from './progress';
+export type { ImageRecord, LayerDescriptor } from './store';
+
+export interface ImageConfig {
+  architecture?: string;
+  os?: string;
+  variant?: string;
+  created?: string;
+  author?: string;
+  config?: {
+    Env?: string[];
+    Cmd?: string[];
+    Entrypoint?: string[];
+    WorkingDir?: string;
+    User?: string;
+    ExposedPorts?: Record<string, object>;
+    Volumes?: Record<string, object>;
+    Labels?: Record<string, string>;
+    StopSignal?: string;
+    [k: string]: unknown;
+  };
+  rootfs: { type: string; diff_ids: string[] };
+  history?: { created?: string; created_by?: string; empty_layer?: boolean; comment?: string; author?: string }[];
+  [k: string]: unknown;
+}
+
+export interface Image {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  created: string;
+  size: number;
+  config: ImageConfig;
+  chainIds: string[];
+}
+
+export interface DeleteResult { untagged?: string; deleted?: string }
+
+export interface PullOptions {
+  platform?: string;
+  creds?: Credentials;
+  progress: ProgressSink;
+}
+
+export interface ImageService {
+  get(refOrId: string): Promise<Image>;
+  list(): Promise<Image[]>;
+  /** The containers subsystem registers who uses an image, so rmi answers 409 like Docker. */
+  setUsageCheck(fn: (imageId: string) => string | undefined): void;
+  /** Overlay lowerdirs for an image, topmost first (the order overlayfs `lowerdir=` wants). */
+  layerDirs(image: Image): string[];
+  /** Pulls `ref` (tag defaults to latest); progress as Docker reports it. */
+  pull(ref: string, opts: PullOptions): Promise<Image>;
+  tag(source: string, target: string): Promise<void>;
+  remove(refOrId: string, opts?: { force?: boolean; noprune?: boolean }): Promise<DeleteResult[]>;
+  prune(opts: { all: boolean; keep?: (img: Image) => boolean }): Promise<{ deleted: DeleteResult[]; spaceReclaimed: number }>;
+  /** The stored record behind an image (layer blobs, diff IDs), for save and push. */
+  record(id: string): ImageRecord;
+  /** Registers an image whose config and layer blobs are in the content store and snapshots unpacked. */
+  register(record: Omit<ImageRecord, 'stored'>, refs: string[]): Promise<Image>;
+  /** Adds a full reference (docker.io/library/x:tag or …@digest) to an image. */
+  addRef(ref: Reference, id: string): void;
+  count(): number;
+  content: ContentStore;
+  snapshots: Snapshotter;
+  registry: RegistryService;
+  events: EventBus;
+  /** Removes blobs and snapshots no image references (and no pull is using). */
+  gc(): void;
+}
+
+export function refKey(ref: Reference): string {
+  let s = fullName(ref);
+  if (ref.tag) s += `:${ref.tag}`;
+  if (ref.digest) s += `@${ref.digest}`;
+  return s;
+}
+
+function parseKey(key: string): Reference {
+  const at = key.indexOf('@');
+  const name = at >= 0 ? key.slice(0, at) : key;
+  const digest = at >= 0 ? key.slice(at + 1) : undefined;
+  const colon = name.lastIndexOf(':');
+  const hasTag = colon > name.lastIndexOf('/');
+  const full = hasTag ? name.slice(0, colon) : name;
+  const slash = full.indexOf('/');
+  return { domain: full.slice(0, slash), path: full.slice(slash + 1), tag: hasTag ? name.slice(colon + 1) : undefined, digest };
+}
+
+const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+
+export interface ImageServiceOptions {
+  root: string;
+  content: ContentStore;
+  snapshots: Snapshotter;
+  registry: RegistryService;
+  events: EventBus;
+}
+
+export function createImageService(o: ImageServiceOptions): ImageService {
+  const records: RecordStore = createRecordStore(path.join(o.root));
+  const configs = new Map<string, ImageConfig>();
+  let usage: (imageId: string) => string | undefined = () => undefined;
+  const pulls = new Map<string, { broadcast: Broadcast; done: Promise<Image> }>();
+  const ctx: PullContext = { content: o.content, snapshots: o.snapshots, downloads: new Semaphore(MAX_CONCURRENT_DOWNLOADS), layerWork: new Map() };
+  let activePulls = 0;
+  /** Blobs and snapshots in use by pulls in progress: GC leaves them alone. */
+  const leases = new Set<string>();
+
+  const configOf = async (r: ImageRecord): Promise<ImageConfig> => {
+    let c = configs.get(r.id);
+    if (!c) {
+      c = JSON.parse((await o.content.read(r.configDigest)).toString('utf8')) as ImageConfig;
+      configs.set(r.id, c);
+    }
+    return c;
+  };
+
+  const sizeOf = (r: ImageRecord): number => {
+    let size = 0;
+    for (const c of r.chainIds) {
+      try { size += o.snapshots.meta(c).size; } catch { /* missing snapshot: counts nothing */ }
+    }
+    return size;
+  };
+
+  const toImage = async (r: ImageRecord): Promise<Image> => {
+    const config = await configOf(r);
+    const repoTags: string[] = [];
+    const repoDigests: string[] = [];
+    for (const [key, id] of records.refs()) {
+      if (id !== r.id) continue;
+      const ref = parseKey(key);
+      if (ref.digest) repoDigests.push(`${familiarName(ref)}@${ref.digest}`);
+      else repoTags.push(familiarString(ref));
+    }
+    return { id: r.id, repoTags: repoTags.sort(), repoDigests: repoDigests.sort(), created: config.created ?? r.stored, size: sizeOf(r), config, chainIds: r.chainIds };
+  };
+
+  const findId = (refOrId: string): string | undefined => {
+    const idLike = /^(sha256:)?([a-f0-9]{1,64})$/.exec(refOrId);
+    if (idLike && idLike[1] && idLike[2].length === 64) return records.get(refOrId) ? refOrId : undefined;
+    let ref: Reference | undefined;
+    try {
+      ref = parseReference(refOrId);
+    } catch { /* not a reference; maybe an ID prefix */ }
+    if (ref) {
+      if (!ref.tag && !ref.digest) ref.tag = DEFAULT_TAG;
+      const id = records.refs().get(refKey(ref));
+      if (id) return id;
+      if (ref.tag && ref.digest) {
+        const byDigest = records.refs().get(refKey({ ...ref, tag: undefined }));
+        if (byDigest) return byDigest;
+      }
+    }
+    if (idLike) {
+      const matches = records.all().filter((r) => r.id.slice(7).startsWith(idLike[2]));
+      if (matches.length === 1) return matches[0].id;
+    }
+    return undefined;
+  };
+
+  const mustFind = (refOrId: string): ImageRecord => {
+    const id = findId(refOrId);
+    const r = id ? records.get(id) : undefined;
+    if (!r) throw notFound(`No such image: ${refOrId}`);
+    return r;
+  };
+
+  const publish = (action: string, id: string, name?: string) => {
+    o.events.publish('image', action, id, name ? { name } : {});
+  };
+
+  const svc: ImageService = {
+    content: o.content,
+    snapshots: o.snapshots,
+    registry: o.registry,
+    events: o.events,
+    async get(refOrId) {
+      return toImage(mustFind(refOrId));
+    },
+    async list() {
+      return Promise.all(records.all().map(toImage));
+    },
+    setUsageCheck(fn) {
+      usage = fn;
+    },
+    layerDirs(image) {
+      return [...image.chainIds].reverse().map((c) => o.snapshots.dir(c));
+    },
+    count: () => records.all().length,
+    record(id) {
+      const r = records.get(id);
+      if (!r) throw notFound(`No such image: ${id}`);
+      return r;
+    },
+    addRef(ref, id) {
+      records.setRef(refKey(ref), id);
+    },
+
+    async pull(refText, opts) {
+      const ref = parseReference(refText);
+      if (!ref.tag && !ref.digest) ref.tag = DEFAULT_TAG;
+      const platform = parsePlatform(opts.platform);
+      const key = `${refKey(ref)}|${opts.platform ?? ''}`;
+      const running = pulls.get(key);
+      if (running) {
+        const stop = running.broadcast.follow(opts.progress);
+        try { return await running.done; } finally { stop(); }
+      }
+      const broadcast = new Broadcast();
+      const stop = broadcast.follow(opts.progress);
+      activePulls++;
+      const done = (async (): Promise<Image> => {
+        const shown = familiarString(ref);
+        const leased: string[] = [];
+        const lease = (k: string) => { leases.add(k); leased.push(k); };
+        try {
+          const resolved = await resolve(o.registry, ref, opts.creds, platform, shown);
+          const emit = broadcast.emit;
+          emit({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag });
+          const configDigest = resolved.manifest.config.digest;
+          lease(configDigest);
+          const existing = records.get(configDigest);
+          const haveAll = existing && existing.chainIds.every((c) => o.snapshots.has(c));
+          let record: ImageRecord;
+          if (existing && haveAll) {
+            record = existing;
+          } else {
+            if (!o.content.has(configDigest)) {
+              const blob = await resolved.session.getBlob(configDigest);
+              const chunks: Buffer[] = [];
+              let size = 0;
+              for await (const c of blob.body) {
+                size += (c as Buffer).length;
+                if (size > 8 * 1024 * 1024) { blob.body.destroy(); throw invalidParameter('image config too large'); }
+                chunks.push(c as Buffer);
+              }
+              await o.content.put(Buffer.concat(chunks), configDigest);
+            }
+            const config = JSON.parse((await o.content.read(configDigest)).toString('utf8')) as ImageConfig;
+            const diffIds = config.rootfs?.diff_ids ?? [];
+            const jobs = layerJobs(resolved.manifest, diffIds);
+            for (const j of jobs) { lease(j.desc.digest); lease(j.chainId); }
+            await pullLayers(ctx, resolved.session, jobs, emit);
+            record = {
+              id: configDigest,
+              configDigest,
+              chainIds: jobs.map((j) => j.chainId),
+              diffIds,
+              layers: layerDescriptors(resolved.manifest),
+              stored: new Date().toISOString(),
+            };
+            records.put(record);
+          }
+          const hadRef = records.refs().get(refKey(ref.tag ? ref : { ...ref, digest: resolved.repoDigest })) === record.id;
+          if (ref.tag) records.setRef(refKey(ref), record.id);
+          records.setRef(refKey({ ...ref, tag: undefined, digest: resolved.repoDigest }), record.id);
+          emit({ status: `Digest: ${resolved.repoDigest}` });
+          const upToDate = existing && haveAll && hadRef;
+          emit({ status: upToDate ? `Status: Image is up to date for ${shown}` : `Status: Downloaded newer image for ${shown}` });
+          publish('pull', familiarString(ref), familiarName(ref));
+          return await toImage(record);
+        } finally {
+          for (const k of leased) leases.delete(k);
+        }
+      })();
+      pulls.set(key, { broadcast, done });
+      try {
+        return await done;
+      } finally {
+        pulls.delete(key);
+        stop();
+        activePulls--;
+      }
+    },
+
+    async tag(source, target) {
+      const r = mustFind(source);
+      const ref = parseReference(target);
+      if (ref.digest) throw invalidParameter('refusing to create a tag with a digest reference');
+      if (!ref.tag) ref.tag = DEFAULT_TAG;
+      records.setRef(refKey(ref), r.id);
+      r.lastTagTime = new Date().toISOString();
+      records.put(r);
+      publish('tag', r.id, familiarString(ref));
+    },
+
+    async remove(refOrId, opts = {}) {
+      const r = mustFind(refOrId);
+      const out: DeleteResult[] = [];
+      const refsOf = () => [...records.refs()].filter(([, id]) => id === r.id).map(([k]) => k);
+      const untag = (key: string) => {
+        records.deleteRef(key);
+        const ref = parseKey(key);
+        const shown = ref.digest ? `${familiarName(ref)}@${ref.digest}` : familiarString(ref);
+        out.push({ untagged: shown });
+        publish('untag', r.id, shown);
+      };
+      const idLike = /^(sha256:)?[a-f0-9]{1,64}$/.test(refOrId) && r.id.slice(7).startsWith(refOrId.replace(/^sha256:/, ''));
+      const byRef = !idLike || findIdByRefOnly(refOrId) === r.id;
+      const user = usage(r.id);
+      if (byRef) {
+        const ref = parseReference(refOrId);
+        if (!ref.tag && !ref.digest) ref.tag = DEFAULT_TAG;
+        let key = refKey(ref);
+        if (!records.refs().has(key) && ref.tag && ref.digest) key = refKey({ ...ref, tag: undefined });
+        const refs = refsOf();
+        if (refs.length === 1 && user && !opts.force) {
+          throw conflict(`conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(user)} is using its referenced image ${shortId(r.id)}`);
+        }
+        untag(key);
+        const name = fullName(ref);
+        const left = refsOf();
+        if (!ref.digest && !left.some((k) => !parseKey(k).digest && fullName(parseKey(k)) === name)) {
+          for (const k of left) if (parseKey(k).digest && fullName(parseKey(k)) === name) untag(k);
+        }
+        if (refsOf().length > 0) return out;
+      } else {
+        const refs = refsOf();
+        const repos = new Set(refs.map((k) => fullName(parseKey(k))));
+        if (repos.size > 1 && !opts.force) {
+          throw conflict(`conflict: unable to delete ${shortId(r.id)} (must be forced) - image is referenced in multiple repositories`);
+        }
+        if (user && !opts.force) {
+          throw conflict(`conflict: unable to delete ${shortId(r.id)} (must be forced) - image is being used by stopped container ${shortId(user)}`);
+        }
+        for (const k of refs) untag(k);
+      }
+      if (user) {
+        // Forced while a container uses it: the container keeps its layers; the image stays, untagged.
+        return out;
+      }
+      records.delete(r.id);
+      configs.delete(r.id);
+      out.push({ deleted: r.id });
+      publish('delete', r.id);
+      if (!opts.noprune) for (const c of collect()) out.push({ deleted: c });
+      return out;
+    },
+
+    async prune({ all, keep }) {
+      const deleted: DeleteResult[] = [];
+      let space = 0;
+      for (const r of records.all()) {
+        if (usage(r.id)) continue;
+        const img = await toImage(r);
+        if (!all && img.repoTags.length > 0) continue;
+        if (keep && !keep(img)) continue;
+        const size = img.size;
+        for (const k of [...records.refs()].filter(([, id]) => id === r.id).map(([k]) => k)) {
+          records.deleteRef(k);
+          const ref = parseKey(k);
+          deleted.push({ untagged: ref.digest ? `${familiarName(ref)}@${ref.digest}` : familiarString(ref) });
+        }
+        records.delete(r.id);
+        configs.delete(r.id);
+        deleted.push({ deleted: r.id });
+        publish('delete', r.id);
+        space += size;
+      }
+      for (const c of collect()) deleted.push({ deleted: c });
+      o.events.publish('image', 'prune', '', { reclaimed: String(space) });
+      return { deleted, spaceReclaimed: space };
+    },
+
+    async register(rec, refs) {
+      const record: ImageRecord = { ...rec, stored: new Date().toISOString() };
+      records.put(record);
+      for (const k of refs) records.setRef(k, record.id);
+      return toImage(record);
+    },
+
+    gc() {
+      collect();
+    },
+  };
+
+  function findIdByRefOnly(refOrId: string): string | undefined {
+    try {
+      const ref = parseReference(refOrId);
+      if (!ref.tag && !ref.digest) ref.tag = DEFAULT_TAG;
+      return records.refs().get(refKey(ref));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes snapshots and blobs nothing references; returns the chain IDs of removed snapshots. */
+  function collect(): string[] {
+    const keepSnaps = new Set<string>();
+    const keepBlobs = new Set<string>();
+    for (const r of records.all()) {
+      r.chainIds.forEach((c) => keepSnaps.add(c));
+      keepBlobs.add(r.configDigest);
+      r.layers.forEach((l: LayerDescriptor) => keepBlobs.add(l.digest));
+    }
+    const removed: string[] = [];
+    for (const c of o.snapshots.list()) {
+      if (keepSnaps.has(c) || leases.has(c) || ctx.layerWork.has(c)) continue;
+      o.snapshots.remove(c);
+      removed.push(c);
+    }
+    for (const d of o.content.list()) {
+      if (keepBlobs.has(d) || leases.has(d)) continue;
+      o.content.delete(d);
+    }
+    return removed;
+  }
+
+  return svc;
+}
+
+/** The image subsystem with its stores under the data root; registry settings are re-read on every use (SIGHUP). */
+export function openImageService(dataRoot: string, config: () => { registryMirrors: string[]; insecureRegistries: string[]; configFile: string }, events: EventBus): ImageService {
+  
+  
+  
+  return createImageService({
+    root: path.join(dataRoot, 'image'),
+    content: createContentStore(path.join(dataRoot, 'content')),
+    snapshots: createSnapshotter(path.join(dataRoot, 'snapshots')),
+    registry: createRegistryService(() => {
+      const c = config();
+      return { mirrors: c.registryMirrors, insecure: c.insecureRegistries, certsDir: path.join(path.dirname(c.configFile), 'certs.d') };
+    }),
+    events,
+  });
+}
