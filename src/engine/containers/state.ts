@@ -1,0 +1,162 @@
+// The container lifecycle as an explicit state machine, restart policies with Docker's backoff, and the record
+// that is persisted (atomically) per container.
+import type { MountPoint, MountSpec } from '../volumes/mounts';
+import { system } from '../errdefs';
+
+export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+const TRANSITIONS: Record<Status, Status[]> = {
+  created: ['running', 'removing', 'exited'],
+  running: ['paused', 'exited', 'restarting', 'removing'],
+  paused: ['running', 'exited', 'removing'],
+  restarting: ['running', 'exited', 'removing'],
+  exited: ['running', 'restarting', 'removing'],
+  removing: ['dead', 'exited'],
+  dead: ['removing'],
+};
+
+export function canTransition(from: Status, to: Status): boolean {
+  return from === to || TRANSITIONS[from].includes(to);
+}
+
+export function assertTransition(id: string, from: Status, to: Status): void {
+  if (!canTransition(from, to)) throw system(`container ${id}: invalid state transition ${from} -> ${to}`);
+}
+
+export interface RestartPolicy { name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure'; maximumRetryCount: number }
+
+export function parseRestartPolicy(p: { name?: string; maximumRetryCount?: number } | undefined): RestartPolicy {
+  const name = (p?.name ?? '') as RestartPolicy['name'];
+  if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(name)) {
+    throw new Error(`invalid restart policy '${name}'`);
+  }
+  const max = p?.maximumRetryCount ?? 0;
+  if (max < 0) throw new Error('invalid restart policy: maximum retry count cannot be negative');
+  if (max > 0 && name !== 'on-failure') throw new Error(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  return { name, maximumRetryCount: max };
+}
+
+/** Docker's restartmanager: whether an exit should be followed by a restart. */
+export function shouldRestart(policy: RestartPolicy, exitCode: number, manuallyStopped: boolean, restartCount: number): boolean {
+  if (manuallyStopped) return false;
+  switch (policy.name) {
+    case 'always':
+    case 'unless-stopped':
+      return true;
+    case 'on-failure':
+      return exitCode !== 0 && (policy.maximumRetryCount === 0 || restartCount < policy.maximumRetryCount);
+    default:
+      return false;
+  }
+}
+
+const BACKOFF_START_MS = 100;
+const BACKOFF_MAX_MS = 60_000;
+const RESET_AFTER_MS = 10_000;
+
+/** Docker's backoff: 100 ms doubling to one minute; reset when the container ran at least 10 s. */
+export function nextBackoff(previousMs: number, ranForMs: number): number {
+  if (ranForMs >= RESET_AFTER_MS || previousMs <= 0) return BACKOFF_START_MS;
+  return Math.min(previousMs * 2, BACKOFF_MAX_MS);
+}
+
+export interface ContainerState {
+  status: Status;
+  pid: number;
+  exitCode: number;
+  error: string;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+  /** Set by stop/kill: policies `always`/`unless-stopped` then leave it down (until the engine restarts, for always). */
+  manuallyStopped: boolean;
+  restartCount: number;
+}
+
+export interface ContainerConfig {
+  hostname: string;
+  domainname: string;
+  user: string;
+  env: string[];
+  cmd: string[] | null;
+  entrypoint: string[] | null;
+  image: string;
+  workingDir: string;
+  labels: Record<string, string>;
+  exposedPorts: string[];
+  volumes: string[];
+  tty: boolean;
+  openStdin: boolean;
+  stdinOnce: boolean;
+  attachStdin: boolean;
+  attachStdout: boolean;
+  attachStderr: boolean;
+  stopSignal?: string;
+  stopTimeout?: number;
+}
+
+export interface Resources {
+  memory?: number;
+  memorySwap?: number;
+  memoryReservation?: number;
+  nanoCpus?: number;
+  cpuShares?: number;
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  pidsLimit?: number;
+  blkioWeight?: number;
+}
+
+export interface HostConfig {
+  restartPolicy: RestartPolicy;
+  autoRemove: boolean;
+  networkMode: string;
+  privileged: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  readonlyRootfs: boolean;
+  tmpfs: Record<string, string>;
+  shmSize: number;
+  ulimits: { name: string; soft: number; hard: number }[];
+  logConfig: { type: string; config: Record<string, string> };
+  resources: Resources;
+  sysctls: Record<string, string>;
+  groupAdd: string[];
+  oomScoreAdj: number;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+  extraHosts: string[];
+  /** Left as given for the volumes and networking issues (binds, mounts, port bindings, publish-all). */
+  binds: string[];
+  /** HostConfig.Mounts, VolumesFrom, VolumeDriver (volumes issue: src/engine/volumes/mounts.ts). */
+  mounts?: MountSpec[];
+  volumesFrom?: string[];
+  volumeDriver?: string;
+  portBindings: Record<string, { hostIp?: string; hostPort?: string }[] | null>;
+  publishAllPorts: boolean;
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  created: string;
+  imageId: string;
+  path: string;
+  args: string[];
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  state: ContainerState;
+  /** Overlay lower dirs of the image at create time (topmost first). */
+  layerDirs: string[];
+  logPath: string;
+  hostnamePath: string;
+  hostsPath: string;
+  resolvConfPath: string;
+  /** Network names the container is configured for, with aliases (networking issue). */
+  networks: Record<string, { aliases?: string[]; ipv4Address?: string }>;
+  /** Resolved volumes, binds and tmpfs mounts (what inspect shows as Mounts). */
+  mountPoints?: MountPoint[];
+}

@@ -1,0 +1,140 @@
+// Runs CNI plugins per the CNI spec (1.0.0): environment CNI_COMMAND/CNI_CONTAINERID/CNI_NETNS/CNI_IFNAME/
+// CNI_PATH, the network configuration on stdin, the result (or an error object) on stdout; a conflist is
+// executed as a chain, ADD in order with each plugin's result as the next one's prevResult, DEL in reverse
+// with the cached ADD result as prevResult.
+//
+// Why CNI plugins rather than hand-written netlink and iptables code: Debian's containernetworking-plugins are
+// the reference implementations, well kept, packaged on every distribution we target, and what podman
+// uses; bridge + host-local + portmap + firewall cover veths, IPAM, NAT, publishing and isolation.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { system, unavailable } from '../errdefs';
+
+export const CNI_VERSION = '1.0.0';
+
+export interface CniInterface { name: string; mac?: string; sandbox?: string }
+export interface CniIp { interface?: number; address: string; gateway?: string }
+export interface CniResult {
+  cniVersion: string;
+  interfaces?: CniInterface[];
+  ips?: CniIp[];
+  routes?: { dst: string; gw?: string }[];
+  dns?: unknown;
+}
+
+export interface CniConflist { cniVersion: string; name: string; plugins: Record<string, unknown>[] }
+
+export interface CniCall {
+  containerId: string;
+  netns: string;
+  ifName: string;
+  /** Runtime parameters for plugins that declare the capability (portMappings for portmap). */
+  runtimeConfig?: Record<string, unknown>;
+}
+
+const SEARCH = ['/usr/lib/cni', '/usr/libexec/cni', '/opt/cni/bin', '/usr/local/lib/cni'];
+
+export const CNI_INSTALL_HINT =
+  'the CNI plugins were not found. Install them with: apt-get install containernetworking-plugins (Debian/Ubuntu) or dnf install containernetworking-plugins (Fedora/RHEL)';
+
+let binDir: string | null | undefined;
+
+/** The directory holding the plugins (BERTH_CNI_PATH overrides), or undefined when they are not installed. */
+export function cniBinDir(): string | undefined {
+  if (binDir !== undefined) return binDir ?? undefined;
+  const candidates = [process.env.BERTH_CNI_PATH, ...SEARCH].filter(Boolean) as string[];
+  binDir = candidates.find((d) => ['bridge', 'host-local', 'portmap', 'firewall', 'loopback'].every((p) => fs.existsSync(path.join(d, p)))) ?? null;
+  return binDir ?? undefined;
+}
+
+export class CniError extends Error {
+  constructor(readonly plugin: string, readonly code: number | undefined, message: string) {
+    super(message);
+  }
+}
+
+async function execPlugin(type: string, command: 'ADD' | 'DEL' | 'CHECK', call: CniCall, conf: Record<string, unknown>): Promise<CniResult | undefined> {
+  const dir = cniBinDir();
+  if (!dir) throw unavailable(CNI_INSTALL_HINT);
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: call.containerId,
+    CNI_NETNS: call.netns,
+    CNI_IFNAME: call.ifName,
+    CNI_PATH: dir,
+  };
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(path.join(dir, type), [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
+    child.stdin.end(JSON.stringify(conf));
+  });
+  if (code !== 0) {
+    let msg = stderr.trim() || `exit status ${code}`;
+    let errCode: number | undefined;
+    try {
+      const e = JSON.parse(stdout);
+      errCode = e.code;
+      msg = [e.msg, e.details].filter(Boolean).join('; ');
+    } catch { /* not JSON */ }
+    throw new CniError(type, errCode, `plugin type="${type}" failed (${command.toLowerCase()}): ${msg}`);
+  }
+  if (command !== 'ADD') return undefined;
+  try {
+    return JSON.parse(stdout) as CniResult;
+  } catch {
+    throw new CniError(type, undefined, `plugin type="${type}" returned no valid result: ${stdout.slice(0, 200)}`);
+  }
+}
+
+function pluginConf(list: CniConflist, plugin: Record<string, unknown>, call: CniCall, prevResult?: CniResult): Record<string, unknown> {
+  const conf: Record<string, unknown> = { ...plugin, cniVersion: list.cniVersion, name: list.name };
+  const caps = plugin.capabilities as Record<string, boolean> | undefined;
+  if (caps && call.runtimeConfig) {
+    const rc = Object.fromEntries(Object.entries(call.runtimeConfig).filter(([k]) => caps[k]));
+    if (Object.keys(rc).length) conf.runtimeConfig = rc;
+  }
+  if (prevResult) conf.prevResult = prevResult;
+  return conf;
+}
+
+/** ADD through the chain; on failure the partial chain is deleted again so nothing is half-made. */
+export async function addNetworkList(list: CniConflist, call: CniCall): Promise<CniResult> {
+  let prev: CniResult | undefined;
+  try {
+    for (const p of list.plugins) prev = await execPlugin(String(p.type), 'ADD', call, pluginConf(list, p, call, prev));
+  } catch (err) {
+    await delNetworkList(list, call, prev).catch(() => {});
+    throw err;
+  }
+  if (!prev) throw system(`network ${list.name} has no plugins`);
+  return prev;
+}
+
+/** DEL through the chain in reverse; every plugin runs even if one fails, and the first failure is thrown. */
+export async function delNetworkList(list: CniConflist, call: CniCall, cached?: CniResult): Promise<void> {
+  let first: unknown;
+  for (const p of [...list.plugins].reverse()) {
+    try {
+      await execPlugin(String(p.type), 'DEL', call, pluginConf(list, p, call, cached));
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first) throw first;
+}
+
+export async function checkNetworkList(list: CniConflist, call: CniCall, cached: CniResult): Promise<void> {
+  for (const p of list.plugins) await execPlugin(String(p.type), 'CHECK', call, pluginConf(list, p, call, cached));
+}
+
+/** Brings up `lo` in a network namespace (the loopback plugin), as runc does for namespaces it creates. */
+export async function loopbackUp(netns: string, containerId: string): Promise<void> {
+  await execPlugin('loopback', 'ADD', { containerId, netns, ifName: 'lo' }, { cniVersion: CNI_VERSION, name: 'lo', type: 'loopback' });
+}

@@ -1,0 +1,286 @@
+// The host side the CNI plugins leave to their caller: bridges (created lazily by the bridge plugin, removed
+// here when their network's last endpoint goes), pinned network namespaces, the per-bridge isolation rules and
+// the shared CNI chains (which no plugin removes), a host-wide lock and subnet claims shared by every berthd on
+// the machine (tests run several at once).
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { log } from '../log';
+import { processAlive } from '../util/fsx';
+
+const run = promisify(execFile);
+
+export async function sh(cmd: string, args: string[], input?: string): Promise<string> {
+  if (input === undefined) {
+    const { stdout } = await run(cmd, args, { maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  }
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+    child.stdin!.end(input);
+  });
+}
+
+// ---- host-wide coordination between berthd instances ----
+
+// Shared by all engines of one user; root engines (the only ones that can do bridge networking) use /run.
+export const HOST_STATE_DIR = process.env.BERTH_NETWORK_HOST_DIR ??
+  (process.getuid?.() === 0 ? '/run/berth-network' : path.join(os.tmpdir(), `berth-network-${process.getuid?.()}`));
+
+
+// Marks code running under the lock, so nested calls in the same async flow do not wait for themselves.
+const holding = new AsyncLocalStorage<boolean>();
+
+let inProcess: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `fn` holding a lock shared by every berthd on this host: subnet choice and the shared iptables chains
+ * are host-wide, and two engines must not interleave there. A holder that died is detected by its pid.
+ */
+export function withHostLock<T>(fn: () => Promise<T>): Promise<T> {
+  if (holding.getStore()) return fn();
+  // Engines in one process (tests) queue here; engines in other processes meet at the lock file.
+  const run = () => holdFileLock(() => holding.run(true, fn));
+  const p = inProcess.then(run, run);
+  inProcess = p.catch(() => {});
+  return p;
+}
+
+async function holdFileLock<T>(fn: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(HOST_STATE_DIR, { recursive: true, mode: 0o700 });
+  const file = path.join(HOST_STATE_DIR, 'lock');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err: any) {
+      if (err.code !== 'EEXIST') throw err;
+      let holder = 0;
+      try { holder = Number(fs.readFileSync(file, 'utf8')); } catch { /* just released */ }
+      if ((holder && !processAlive(holder)) || Date.now() > deadline) {
+        if (Date.now() > deadline) log.warn('breaking a host network lock held too long', { holder });
+        fs.rmSync(file, { force: true });
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      if (fs.readFileSync(file, 'utf8') === String(process.pid)) fs.rmSync(file);
+    } catch { /* gone */ }
+  }
+}
+
+export interface SubnetClaim { subnet: string; dataRoot: string; networkId: string }
+
+const claimsDir = () => path.join(HOST_STATE_DIR, 'subnets');
+const claimFile = (subnet: string) => path.join(claimsDir(), subnet.replace('/', '_'));
+
+/**
+ * Subnets other engines on this host use, read under the host lock. A claim whose network record is gone (the
+ * engine's data root was deleted, or the network removed while the claim's owner crashed) is dropped.
+ */
+export function readClaims(): SubnetClaim[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(claimsDir());
+  } catch {
+    return [];
+  }
+  const out: SubnetClaim[] = [];
+  for (const n of names) {
+    const f = path.join(claimsDir(), n);
+    try {
+      const c = JSON.parse(fs.readFileSync(f, 'utf8')) as SubnetClaim;
+      if (!fs.existsSync(path.join(c.dataRoot, 'network', 'networks', `${c.networkId}.json`))) {
+        fs.rmSync(f, { force: true });
+        continue;
+      }
+      out.push(c);
+    } catch {
+      fs.rmSync(f, { force: true });
+    }
+  }
+  return out;
+}
+
+export function writeClaim(c: SubnetClaim): void {
+  fs.mkdirSync(claimsDir(), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(claimFile(c.subnet), JSON.stringify(c));
+}
+
+export function dropClaim(subnet: string, dataRoot: string): void {
+  try {
+    const c = JSON.parse(fs.readFileSync(claimFile(subnet), 'utf8')) as SubnetClaim;
+    if (c.dataRoot === dataRoot) fs.rmSync(claimFile(subnet), { force: true });
+  } catch { /* not claimed */ }
+}
+
+// ---- links, routes, namespaces ----
+
+export async function hostRoutes(): Promise<{ dst: string; dev?: string }[]> {
+  try {
+    return JSON.parse(await sh('ip', ['-j', '-4', 'route', 'show', 'table', 'main']));
+  } catch (err: any) {
+    log.warn('cannot read host routes', { error: err.message });
+    return [];
+  }
+}
+
+export function linkExists(name: string): boolean {
+  return fs.existsSync(`/sys/class/net/${name}`);
+}
+
+/** Deletes a bridge we made, unless something is still plugged into it. */
+export async function removeBridge(name: string): Promise<void> {
+  if (!linkExists(name)) return;
+  let ports: string[] = [];
+  try { ports = fs.readdirSync(`/sys/class/net/${name}/brif`); } catch { /* not a bridge */ }
+  if (ports.length) {
+    log.warn('bridge still has ports; leaving it', { bridge: name, ports: ports.join(',') });
+    return;
+  }
+  await sh('ip', ['link', 'del', name]).catch((err) => log.warn('cannot delete bridge', { bridge: name, error: err.message }));
+}
+
+const NETNS_DIR = '/run/netns';
+
+/** A pinned network namespace (`ip netns add`), so it outlives the container's processes until we DEL. */
+export async function createNetns(name: string): Promise<string> {
+  await sh('ip', ['netns', 'add', name]);
+  return path.join(NETNS_DIR, name);
+}
+
+export async function deleteNetns(nsPath: string): Promise<void> {
+  if (!nsPath.startsWith(NETNS_DIR + '/')) return;
+  if (!fs.existsSync(nsPath)) return;
+  await sh('ip', ['netns', 'del', path.basename(nsPath)]).catch((err) => log.warn('cannot delete netns', { netns: nsPath, error: err.message }));
+}
+
+/** Whether a netns path still names a namespace (a pinned file, or a live process's /proc/PID/ns/net). */
+export function netnsAlive(nsPath: string): boolean {
+  return fs.existsSync(nsPath);
+}
+
+// ---- iptables ----
+
+interface Table { chains: Set<string>; rules: string[] }
+
+async function saveTable(table: 'nat' | 'filter'): Promise<Table> {
+  const text = await sh('iptables-save', ['-t', table]);
+  const chains = new Set<string>();
+  const rules: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith(':')) chains.add(line.slice(1).split(' ')[0]);
+    else if (line.startsWith('-A ')) rules.push(line);
+  }
+  return { chains, rules };
+}
+
+/** A table's rules as iptables-save prints them ('' when iptables is missing). */
+export async function iptablesRules(table: 'nat' | 'filter'): Promise<string> {
+  return sh('iptables-save', ['-t', table]).catch(() => '');
+}
+
+async function restore(table: 'nat' | 'filter', commands: string[]): Promise<void> {
+  if (!commands.length) return;
+  await sh('iptables-restore', ['--noflush', '-w', '5'], `*${table}\n${commands.join('\n')}\nCOMMIT\n`);
+}
+
+const chainOf = (rule: string) => rule.split(' ')[1];
+const jumpOf = (rule: string) => / -j (\S+)/.exec(rule)?.[1];
+
+/**
+ * Removes every rule a CNI plugin tagged with this container's ID (`id: "<id>"` comments) and the per-container
+ * chains they jump to. The plugins' own DEL does this when it can; after a crash (netns gone, plugin failed)
+ * this is what guarantees nothing is left.
+ */
+export async function sweepContainerRules(containerId: string): Promise<void> {
+  const tag = `id: \\"${containerId}\\"`;
+  for (const table of ['nat', 'filter'] as const) {
+    const t = await saveTable(table);
+    const tagged = t.rules.filter((r) => r.includes(tag));
+    const chains = new Set(tagged.map(jumpOf).filter((j): j is string => !!j && /^CNI-(DN-)?[0-9a-f]{16,}$/.test(j)));
+    // Rules inside the per-container chains go with their chain; rules elsewhere are deleted one by one.
+    const cmds = tagged.filter((r) => !chains.has(chainOf(r))).map((r) => r.replace(/^-A /, '-D '));
+    for (const c of chains) if (t.chains.has(c)) cmds.push(`-F ${c}`, `-X ${c}`);
+    await restore(table, cmds).catch((err) => log.warn('cannot remove container rules', { table, container: containerId, error: err.message }));
+  }
+}
+
+/** The firewall plugin's same-bridge isolation rules for one bridge (the plugin never removes them). */
+export async function removeIsolationRules(bridge: string): Promise<void> {
+  const t = await saveTable('filter');
+  const mine = t.rules.filter((r) =>
+    (r.startsWith('-A CNI-ISOLATION-STAGE-1 ') && r.includes(` -i ${bridge} ! -o ${bridge} `)) ||
+    (r.startsWith('-A CNI-ISOLATION-STAGE-2 ') && r.includes(` -o ${bridge} `)));
+  await restore('filter', mine.map((r) => r.replace(/^-A /, '-D '))).catch((err) => log.warn('cannot remove isolation rules', { bridge, error: err.message }));
+}
+
+/**
+ * Isolation must be checked before the firewall plugin's per-container ACCEPTs: the plugin inserts its jump to
+ * CNI-ISOLATION-STAGE-1 first only when both jumps are made together, so one left from earlier (or another CNI
+ * user's) can end up behind CNI-FORWARD, and every container could then reach every network. Put it first.
+ */
+export async function ensureIsolationFirst(): Promise<void> {
+  const t = await saveTable('filter');
+  const fwd = t.rules.filter((r) => chainOf(r) === 'FORWARD');
+  const iso = fwd.findIndex((r) => jumpOf(r) === 'CNI-ISOLATION-STAGE-1');
+  const accept = fwd.findIndex((r) => jumpOf(r) === 'CNI-FORWARD');
+  if (iso < 0 || accept < 0 || iso < accept) return;
+  const rule = fwd[iso];
+  await restore('filter', [rule.replace(/^-A /, '-D '), rule.replace(/^-A FORWARD /, '-I FORWARD 1 ')]);
+}
+
+/**
+ * Removes the chains the CNI plugins share (CNI-HOSTPORT-*, CNI-FORWARD, CNI-ADMIN, CNI-ISOLATION-*) once no
+ * container uses them, so a host with no Berth containers carries no Berth rules. Runs under the host lock; a
+ * chain with anything in it beyond the plugins' fixed rules is left alone.
+ */
+export async function sweepSharedChains(): Promise<void> {
+  const nat = await saveTable('nat');
+  const natRules = (chain: string) => nat.rules.filter((r) => chainOf(r) === chain);
+  const natCmds: string[] = [];
+  const hasDnChains = [...nat.chains].some((c) => c.startsWith('CNI-DN-'));
+  if (nat.chains.has('CNI-HOSTPORT-DNAT') && natRules('CNI-HOSTPORT-DNAT').length === 0 && !hasDnChains) {
+    const chains = ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ'].filter((c) => nat.chains.has(c));
+    const referencedElsewhere = nat.rules.some((r) => !chains.includes(chainOf(r)) && !['PREROUTING', 'OUTPUT', 'POSTROUTING'].includes(chainOf(r)) && chains.includes(jumpOf(r) ?? ''));
+    if (!referencedElsewhere) {
+      natCmds.push(...nat.rules.filter((r) => ['PREROUTING', 'OUTPUT', 'POSTROUTING'].includes(chainOf(r)) && chains.includes(jumpOf(r) ?? '')).map((r) => r.replace(/^-A /, '-D ')));
+      for (const c of chains) natCmds.push(`-F ${c}`);
+      for (const c of chains) natCmds.push(`-X ${c}`);
+    }
+  }
+  await restore('nat', natCmds).catch((err) => log.warn('cannot remove shared CNI nat chains', { error: err.message }));
+
+  const filter = await saveTable('filter');
+  const rulesOf = (chain: string) => filter.rules.filter((r) => chainOf(r) === chain);
+  const filterCmds: string[] = [];
+  const fwd = rulesOf('CNI-FORWARD');
+  const s1 = rulesOf('CNI-ISOLATION-STAGE-1');
+  const s2 = rulesOf('CNI-ISOLATION-STAGE-2');
+  const isolationUnused = s1.every((r) => jumpOf(r) === 'RETURN') && s2.every((r) => jumpOf(r) === 'RETURN');
+  // The two groups go together, so that they come back together, in the order the plugin makes them.
+  if (isolationUnused && filter.chains.has('CNI-FORWARD') && fwd.every((r) => jumpOf(r) === 'CNI-ADMIN') && rulesOf('CNI-ADMIN').length === 0) {
+    filterCmds.push(...rulesOf('FORWARD').filter((r) => jumpOf(r) === 'CNI-FORWARD').map((r) => r.replace(/^-A /, '-D ')));
+    filterCmds.push('-F CNI-FORWARD', '-X CNI-FORWARD');
+    if (filter.chains.has('CNI-ADMIN')) filterCmds.push('-X CNI-ADMIN');
+  }
+  const firewallUnused = !filter.chains.has('CNI-FORWARD') || (fwd.every((r) => jumpOf(r) === 'CNI-ADMIN') && rulesOf('CNI-ADMIN').length === 0);
+  if (filter.chains.has('CNI-ISOLATION-STAGE-1') && isolationUnused && firewallUnused) {
+    filterCmds.push(...rulesOf('FORWARD').filter((r) => jumpOf(r) === 'CNI-ISOLATION-STAGE-1').map((r) => r.replace(/^-A /, '-D ')));
+    filterCmds.push('-F CNI-ISOLATION-STAGE-1', '-X CNI-ISOLATION-STAGE-1');
+    if (filter.chains.has('CNI-ISOLATION-STAGE-2')) filterCmds.push('-F CNI-ISOLATION-STAGE-2', '-X CNI-ISOLATION-STAGE-2');
+  }
+  await restore('filter', filterCmds).catch((err) => log.warn('cannot remove shared CNI filter chains', { error: err.message }));
+}

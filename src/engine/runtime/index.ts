@@ -1,0 +1,280 @@
+// Runs containers with runc through berth-shim (native/berth-shim.c: why it exists and is written in C is
+// explained there). berthd spawns one detached shim per start; the shim mounts the root filesystem, runs
+// `runc run -d`, reaps the container, writes its json-file log and, at the end, an exit file. berthd holds a
+// connection to the shim's socket: its close means "the shim is done, read the exit file" — the same path
+// works after berthd restarts (it just connects again).
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { conflict, invalidParameter, system } from '../errdefs';
+import { log } from '../log';
+import { writeFileAtomic } from '../util/fsx';
+
+export { buildSpec, mergeEnv, parseSize, DEFAULT_PATH, capabilities } from './spec';
+export type { SpecInput, Mount, Ulimit } from './spec';
+export { resolveUser } from './user';
+export type { ProcessUser } from './user';
+
+export interface ExitStatus {
+  exitCode: number;
+  oomKilled: boolean;
+  /** RFC3339Nano. */
+  finishedAt: string;
+  /** Set when the shim vanished without recording an exit (it was killed). */
+  error?: string;
+}
+
+export interface StartRequest {
+  id: string;
+  spec: Record<string, any>;
+  log?: { path: string; maxSize: number; maxFile: number };
+  /** The overlay to mount at spec.root.path before runc runs (unmounted by the shim when the container ends). */
+  overlay?: { lowerDirs: string[]; upperDir: string; workDir: string };
+}
+
+export interface RunningContainer {
+  pid: number;
+  /** Resolves when the shim has finished (output drained, runc state deleted, rootfs unmounted). */
+  exited: Promise<ExitStatus>;
+}
+
+export interface Runtime {
+  /** Starts the container; resolves once its process runs, rejects with runc's error otherwise. */
+  start(req: StartRequest): Promise<RunningContainer>;
+  /** After a berthd restart: the live container, or how it ended while berthd was away (undefined: never ran). */
+  reconnect(id: string): Promise<RunningContainer | ExitStatus | undefined>;
+  /** Sends a signal to the container's init (through the shim, which owns the pid). */
+  kill(id: string, signal: number): Promise<void>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  /** Host pids of every process in the container. */
+  pids(id: string): Promise<number[]>;
+  /** The container's cgroup directory for `controller` ('' on cgroup v2). */
+  cgroupDir(id: string, controller: string): string;
+  /** Applies new cgroup limits to a running container (runc update flags). */
+  update(id: string, args: string[]): Promise<void>;
+  /** Forgets the runtime state of a container whose shim has finished (no runc call needed). */
+  forget(id: string): void;
+  /** Force-removes whatever runc still holds for the container and forgets its runtime state; idempotent. */
+  cleanup(id: string, rootfs?: string): Promise<void>;
+  /** Ids of containers runc knows in this engine's root (to find leftovers). */
+  list(): Promise<string[]>;
+}
+
+export interface RuntimeOptions {
+  execRoot: string;
+  runcPath: string;
+  /** The berth-shim binary; default: bin/berth-shim next to the bundle. */
+  shimPath?: string;
+}
+
+export function signalNumber(sig: string | number | undefined, fallback = 'SIGKILL'): number {
+  if (sig === undefined || sig === '') return os.constants.signals[fallback as keyof typeof os.constants.signals];
+  if (typeof sig === 'number') return sig;
+  if (/^\d+$/.test(sig)) return Number(sig);
+  const name = (sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`) as keyof typeof os.constants.signals;
+  const n = os.constants.signals[name];
+  if (n === undefined) throw invalidParameter(`Invalid signal: ${sig}`);
+  return n;
+}
+
+export function defaultShimPath(): string {
+  return process.env.BERTH_SHIM ?? path.join(__dirname, 'bin', 'berth-shim');
+}
+
+function cgroupV2(): boolean {
+  return fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+}
+
+export function createRuntime(opts: RuntimeOptions): Runtime {
+  const shim = opts.shimPath ?? defaultShimPath();
+  const runcRoot = path.join(opts.execRoot, 'runc');
+  const stateDir = (id: string) => path.join(opts.execRoot, 'containers', id);
+  // Unix socket paths are limited to 108 bytes: a short name in a short directory.
+  const socketPath = (id: string) => path.join(opts.execRoot, 's', id.slice(0, 16));
+  const v2 = cgroupV2();
+  const cgroupDir = (id: string, controller: string) => (v2 ? `/sys/fs/cgroup/berth/${id}` : `/sys/fs/cgroup/${controller}/berth/${id}`);
+
+  const runc = (args: string[]) => new Promise<string>((resolve, reject) => {
+    execFile(opts.runcPath, ['--root', runcRoot, ...args], { encoding: 'utf8', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(system((stderr || err.message).trim().replace(/^time="[^"]*" level=\w+ msg="(.*)"$/m, '$1')));
+      else resolve(stdout);
+    });
+  });
+
+  const readExit = (id: string): ExitStatus | undefined => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(stateDir(id), 'exit'), 'utf8')) as ExitStatus;
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** Holds the shim's socket open; resolves with the exit status when the shim is gone. */
+  const watch = (id: string, pid: number, sock: net.Socket): RunningContainer => {
+    const exited = new Promise<ExitStatus>((resolve) => {
+      sock.on('error', () => { /* close follows */ });
+      sock.on('data', () => { /* nothing is sent on the holding connection */ });
+      sock.once('close', () => resolve(finish(id)));
+    });
+    sock.unref(); // a held connection must not keep berthd's event loop alive on shutdown
+    return { pid, exited };
+  };
+
+  const finish = async (id: string): Promise<ExitStatus> => {
+    const status = readExit(id);
+    if (status) return status;
+    // The shim died without an exit file (it was killed): make sure nothing of the container survives it.
+    log.warn('container shim disappeared; cleaning up', { id });
+    await runc(['kill', id, 'KILL']).catch(() => {});
+    await runc(['delete', '--force', id]).catch(() => {});
+    return { exitCode: 137, oomKilled: false, finishedAt: new Date().toISOString(), error: 'container shim exited unexpectedly' };
+  };
+
+  const connect = (id: string) => new Promise<net.Socket | undefined>((resolve) => {
+    const s = net.connect(socketPath(id));
+    s.once('connect', () => resolve(s));
+    s.once('error', () => resolve(undefined));
+  });
+
+  const request = async (id: string, line: string): Promise<string> => {
+    const s = await connect(id);
+    if (!s) throw conflict(`Container ${id} is not running`);
+    return new Promise((resolve, reject) => {
+      let buf = '';
+      s.on('data', (d) => {
+        buf += d;
+        const nl = buf.indexOf('\n');
+        if (nl >= 0) { s.destroy(); resolve(buf.slice(0, nl)); }
+      });
+      s.once('error', reject);
+      s.once('close', () => resolve(buf || 'err shim closed the connection'));
+      s.write(line + '\n');
+    });
+  };
+
+  return {
+    async start(req) {
+      const dir = stateDir(req.id);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      fs.mkdirSync(path.dirname(socketPath(req.id)), { recursive: true, mode: 0o700 });
+      fs.rmSync(path.join(dir, 'exit'), { force: true });
+      // tmpfs (exec-root): no fsync needed, the file only has to be whole when runc reads it.
+      writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(req.spec), 0o600);
+      const args = ['-i', req.id, '-b', dir, '-r', opts.runcPath, '-R', runcRoot, '-d', dir, '-S', socketPath(req.id)];
+      if (req.log) args.push('-l', req.log.path, '-s', String(req.log.maxSize), '-n', String(req.log.maxFile));
+      args.push('-o', v2 ? path.join(cgroupDir(req.id, 'memory'), 'memory.events') : path.join(cgroupDir(req.id, 'memory'), 'memory.oom_control'));
+      if (req.overlay) {
+        const lower = req.overlay.lowerDirs.join(':');
+        args.push('-M', `lowerdir=${lower},upperdir=${req.overlay.upperDir},workdir=${req.overlay.workDir}`, '-T', req.spec.root.path);
+      }
+      const child = spawn(shim, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const report = await new Promise<string>((resolve) => {
+        let out = '';
+        const status = child.stdio[3] as NodeJS.ReadableStream;
+        status.on('data', (d) => (out += d));
+        status.on('end', () => resolve(out));
+        status.on('error', () => resolve(out));
+        child.once('error', (err) => resolve(`err ${err.message}`));
+      });
+      child.stderr!.destroy();
+      child.unref();
+      const line = report.split('\n')[0];
+      if (!line.startsWith('ok ')) {
+        const message = line.startsWith('err ') ? line.slice(4) : stderr.trim() || 'container shim failed to start';
+        throw system(message.replace(/^runc run failed: /, ''));
+      }
+      const pid = Number(line.slice(3));
+      const sock = await connect(req.id);
+      if (!sock) return { pid, exited: finish(req.id) };
+      return watch(req.id, pid, sock);
+    },
+
+    async reconnect(id) {
+      const sock = await connect(id);
+      if (sock) {
+        let pid = 0;
+        try { pid = Number(fs.readFileSync(path.join(stateDir(id), 'pid'), 'utf8')); } catch { /* unknown */ }
+        return watch(id, pid, sock);
+      }
+      if (!fs.existsSync(stateDir(id))) return undefined;
+      return finish(id);
+    },
+
+    async kill(id, signal) {
+      const reply = await request(id, `kill ${signal}`);
+      if (reply !== 'ok') throw conflict(reply.startsWith('err container not running') ? `Container ${id} is not running` : `Cannot kill container: ${id}: ${reply.replace(/^err /, '')}`);
+    },
+
+    async pause(id) { await runc(['pause', id]); },
+    async resume(id) { await runc(['resume', id]); },
+
+    async pids(id) {
+      const out = await runc(['ps', '--format', 'json', id]);
+      return (JSON.parse(out || '[]') as number[]) ?? [];
+    },
+
+    cgroupDir,
+
+    async update(id, args) { await runc(['update', ...args, id]); },
+
+    forget(id) {
+      fs.rmSync(stateDir(id), { recursive: true, force: true });
+      fs.rmSync(socketPath(id), { force: true });
+    },
+
+    async cleanup(id, rootfs) {
+      await runc(['delete', '--force', id]).catch(() => {});
+      if (rootfs) await unmount(rootfs);
+      fs.rmSync(stateDir(id), { recursive: true, force: true });
+      fs.rmSync(socketPath(id), { force: true });
+    },
+
+    async list() {
+      try {
+        const out = await runc(['list', '--format', 'json']);
+        return ((JSON.parse(out || 'null') as { id: string }[] | null) ?? []).map((c) => c.id);
+      } catch {
+        return [];
+      }
+    },
+  };
+}
+
+/** Unmounts `target` if something is mounted there (lazily: a busy mount must not block removal). */
+export async function unmount(target: string): Promise<void> {
+  if (!isMountPoint(target)) return;
+  await new Promise<void>((resolve) => execFile('umount', ['-l', target], () => resolve()));
+}
+
+export function isMountPoint(target: string): boolean {
+  try {
+    const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+    return mountinfo.split('\n').some((l) => l.split(' ')[4] === target);
+  } catch {
+    return false;
+  }
+}
+
+/** Mounts an overlay (for export/archive of a stopped container). */
+export function mountOverlay(lowerDirs: string[], upperDir: string, workDir: string, target: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerDirs.join(':')},upperdir=${upperDir},workdir=${workDir}`, target], (err, _o, stderr) => {
+      if (err) reject(system(`error mounting root filesystem: ${stderr.trim() || err.message}`));
+      else resolve();
+    });
+  });
+}
+
+/** The host's hard limit on open files (a container never asks for more). */
+export function hostNofileHard(): number {
+  try {
+    const m = /Max open files\s+\S+\s+(\S+)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    if (m && m[1] !== 'unlimited') return Number(m[1]);
+  } catch { /* not linux */ }
+  return 1048576;
+}

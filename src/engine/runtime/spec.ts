@@ -1,0 +1,226 @@
+// OCI runtime spec generation: a pure function from what the container asks for (already resolved: args,
+// user ids, host limits) to runc's config.json. Docker's defaults live here: capabilities, masked and read-only
+// paths, the /proc /dev /sys mounts, device rules, seccomp, rlimits, cgroup resources.
+import { invalidParameter } from '../errdefs';
+import { defaultSeccompProfile, SeccompProfile } from './seccomp';
+import type { ProcessUser } from './user';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export const DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+export const ALL_CAPABILITIES = [
+  'CAP_AUDIT_CONTROL', 'CAP_AUDIT_READ', 'CAP_AUDIT_WRITE', 'CAP_BLOCK_SUSPEND', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER',
+  'CAP_KILL', 'CAP_LEASE', 'CAP_LINUX_IMMUTABLE', 'CAP_MAC_ADMIN', 'CAP_MAC_OVERRIDE', 'CAP_MKNOD', 'CAP_NET_ADMIN',
+  'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_RAW', 'CAP_PERFMON', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP',
+  'CAP_SETUID', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_CHROOT', 'CAP_SYS_MODULE', 'CAP_SYS_NICE', 'CAP_SYS_PACCT',
+  'CAP_SYS_PTRACE', 'CAP_SYS_RAWIO', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+];
+
+export const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export interface Mount { destination: string; type?: string; source?: string; options?: string[] }
+
+export interface Ulimit { name: string; soft: number; hard: number }
+
+export interface SpecInput {
+  rootfs: string;
+  readonlyRootfs?: boolean;
+  args: string[];
+  /** The container's Config.Env (image env merged with the request's). */
+  env: string[];
+  cwd: string;
+  user: ProcessUser;
+  hostname: string;
+  domainname?: string;
+  tty?: boolean;
+  /** 'private': a new network namespace with only `lo` (Docker's none); 'host': the host's; 'path': join netnsPath. */
+  network: { mode: 'private' | 'host' | 'path'; netnsPath?: string };
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  resources?: { memory?: number; memorySwap?: number; memoryReservation?: number; nanoCpus?: number; cpuShares?: number; cpuQuota?: number; cpuPeriod?: number; cpusetCpus?: string; cpusetMems?: string; pidsLimit?: number; blkioWeight?: number };
+  /** Files and directories bind-mounted in (hosts, hostname, resolv.conf; volumes later). */
+  mounts?: Mount[];
+  tmpfs?: Record<string, string>;
+  shmSize?: number;
+  ulimits?: Ulimit[];
+  /** The host's hard RLIMIT_NOFILE: a container never asks for more (runc would fail). */
+  hostNofileHard: number;
+  cgroupsPath: string;
+  sysctls?: Record<string, string>;
+  oomScoreAdj?: number;
+  readonlyPaths?: string[];
+  maskedPaths?: string[];
+  arch?: string;
+}
+
+/** Docker's CapAdd/CapDrop: names with or without the CAP_ prefix, any case, and "ALL". */
+export function capabilities(base: string[], add: string[] = [], drop: string[] = []): string[] {
+  const norm = (c: string) => {
+    const u = c.toUpperCase();
+    if (u === 'ALL') return u;
+    const name = u.startsWith('CAP_') ? u : `CAP_${u}`;
+    if (!ALL_CAPABILITIES.includes(name)) throw invalidParameter(`unknown capability: "${c}"`);
+    return name;
+  };
+  const adds = add.map(norm);
+  const drops = drop.map(norm);
+  let caps = adds.includes('ALL') ? [...ALL_CAPABILITIES] : [...base];
+  if (drops.includes('ALL')) caps = [];
+  for (const c of adds) if (c !== 'ALL' && !caps.includes(c)) caps.push(c);
+  return caps.filter((c) => !drops.includes(c) || adds.includes(c));
+}
+
+/** Replaces or appends KEY=value entries, as Docker's ReplaceOrAppendEnvValues. */
+export function mergeEnv(base: string[], overrides: string[]): string[] {
+  const out = [...base];
+  const index = new Map(out.map((e, i) => [e.split('=')[0], i]));
+  for (const e of overrides) {
+    const k = e.split('=')[0];
+    const i = index.get(k);
+    if (i === undefined) { index.set(k, out.length); out.push(e); } else out[i] = e;
+  }
+  return out;
+}
+
+/** "64m", "1g", "100" (bytes) → bytes, for tmpfs size options and log-opts. */
+export function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim());
+  if (!m) throw invalidParameter(`invalid size: '${s}'`);
+  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+  return Math.floor(Number(m[1]) * mult[m[2].toLowerCase()]);
+}
+
+const RLIMITS: Record<string, string> = {
+  core: 'RLIMIT_CORE', cpu: 'RLIMIT_CPU', data: 'RLIMIT_DATA', fsize: 'RLIMIT_FSIZE', locks: 'RLIMIT_LOCKS',
+  memlock: 'RLIMIT_MEMLOCK', msgqueue: 'RLIMIT_MSGQUEUE', nice: 'RLIMIT_NICE', nofile: 'RLIMIT_NOFILE',
+  nproc: 'RLIMIT_NPROC', rss: 'RLIMIT_RSS', rtprio: 'RLIMIT_RTPRIO', rttime: 'RLIMIT_RTTIME',
+  sigpending: 'RLIMIT_SIGPENDING', stack: 'RLIMIT_STACK', as: 'RLIMIT_AS',
+};
+
+export function buildSpec(input: SpecInput): Record<string, any> {
+  const privileged = !!input.privileged;
+  const caps = privileged ? [...ALL_CAPABILITIES] : capabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop);
+
+  let env = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${input.hostname}`];
+  if (input.tty) env.push('TERM=xterm');
+  env = mergeEnv(env, input.env);
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${input.user.home || '/'}`);
+
+  // Docker's containers get a high open-files limit; never above what this host allows (runc fails otherwise).
+  const nofile = Math.min(1048576, input.hostNofileHard);
+  const rlimits = new Map<string, { type: string; soft: number; hard: number }>([['nofile', { type: 'RLIMIT_NOFILE', soft: nofile, hard: nofile }]]);
+  for (const u of input.ulimits ?? []) {
+    const type = RLIMITS[u.name];
+    if (!type) throw invalidParameter(`invalid ulimit type: ${u.name}`);
+    const cap = (v: number) => (u.name === 'nofile' && v > input.hostNofileHard ? input.hostNofileHard : v);
+    rlimits.set(u.name, { type, soft: cap(u.soft), hard: cap(u.hard) });
+  }
+
+  const shm = input.shmSize && input.shmSize > 0 ? input.shmSize : 64 * 1024 * 1024;
+  const mounts: Mount[] = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shm}`] },
+  ];
+  for (const [dest, opts] of Object.entries(input.tmpfs ?? {})) {
+    if (!dest.startsWith('/')) throw invalidParameter(`invalid mount path: '${dest}' mount path must be absolute`);
+    const options = ['nosuid', 'nodev', 'noexec', ...(opts ? opts.split(',').filter(Boolean) : [])];
+    const at = mounts.findIndex((m) => m.destination === dest);
+    if (at >= 0) mounts.splice(at, 1);
+    mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options });
+  }
+  for (const m of input.mounts ?? []) {
+    const at = mounts.findIndex((x) => x.destination === m.destination);
+    if (at >= 0) mounts.splice(at, 1);
+    mounts.push(m);
+  }
+
+  const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (input.network.mode === 'private') namespaces.push({ type: 'network' });
+  else if (input.network.mode === 'path') namespaces.push({ type: 'network', path: input.network.netnsPath });
+  // With the host's network there is no network namespace; the UTS namespace still holds the hostname.
+
+  const r = input.resources ?? {};
+  const resources: Record<string, any> = {
+    devices: privileged ? [{ allow: true, access: 'rwm' }] : [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+      { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
+      { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
+      { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
+      { allow: true, type: 'c', major: 136, access: 'rwm' },
+      { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
+      { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' },
+    ],
+  };
+  if (r.memory || r.memoryReservation || r.memorySwap) {
+    resources.memory = {};
+    if (r.memory) resources.memory.limit = r.memory;
+    if (r.memoryReservation) resources.memory.reservation = r.memoryReservation;
+    // Docker: swap defaults to twice the memory limit; -1 is unlimited.
+    if (r.memory && r.memorySwap !== undefined && r.memorySwap !== 0) resources.memory.swap = r.memorySwap;
+    else if (r.memory) resources.memory.swap = r.memory * 2;
+  }
+  const cpu: Record<string, any> = {};
+  if (r.cpuShares) cpu.shares = r.cpuShares;
+  if (r.nanoCpus) {
+    cpu.period = 100000;
+    cpu.quota = Math.round((r.nanoCpus * 100000) / 1e9);
+  } else {
+    if (r.cpuQuota) cpu.quota = r.cpuQuota;
+    if (r.cpuPeriod) cpu.period = r.cpuPeriod;
+  }
+  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
+  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  if (Object.keys(cpu).length) resources.cpu = cpu;
+  if (r.pidsLimit && r.pidsLimit > 0) resources.pids = { limit: r.pidsLimit };
+  if (r.blkioWeight) resources.blockIO = { weight: r.blkioWeight };
+
+  const seccomp: SeccompProfile | undefined = privileged ? undefined : defaultSeccompProfile(caps, input.arch);
+
+  return {
+    ociVersion: '1.0.2-dev',
+    process: {
+      terminal: !!input.tty,
+      user: { uid: input.user.uid, gid: input.user.gid, additionalGids: input.user.additionalGids.length ? input.user.additionalGids : undefined },
+      args: input.args,
+      env,
+      cwd: input.cwd || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: caps },
+      rlimits: [...rlimits.values()],
+      noNewPrivileges: false,
+      oomScoreAdj: input.oomScoreAdj || undefined,
+    },
+    root: { path: input.rootfs, readonly: !!input.readonlyRootfs },
+    hostname: input.hostname,
+    domainname: input.domainname || undefined,
+    mounts,
+    linux: {
+      sysctl: input.sysctls && Object.keys(input.sysctls).length ? input.sysctls : undefined,
+      resources,
+      cgroupsPath: input.cgroupsPath,
+      namespaces,
+      seccomp,
+      maskedPaths: privileged ? [] : input.maskedPaths ?? MASKED_PATHS,
+      readonlyPaths: privileged ? [] : input.readonlyPaths ?? READONLY_PATHS,
+    },
+  };
+}
