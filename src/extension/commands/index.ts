@@ -1,0 +1,71 @@
+// Every command, one file each under commands/<noun>/<verb>.ts. activate() registers this list.
+import type { BerthCommand } from './command';
+import container_copyId from './container/copyId';
+import container_inspect from './container/inspect';
+import container_logs from './container/logs';
+import container_openInBrowser from './container/openInBrowser';
+import container_pause from './container/pause';
+import container_prune from './container/prune';
+import container_refresh from './container/refresh';
+import container_remove from './container/remove';
+import container_restart from './container/restart';
+import container_shell from './container/shell';
+import container_start from './container/start';
+import container_stop from './container/stop';
+import container_unpause from './container/unpause';
+import engine_diagnose from './engine/diagnose';
+import engine_installService from './engine/installService';
+import engine_openSettings from './engine/openSettings';
+import engine_restart from './engine/restart';
+import engine_showLog from './engine/showLog';
+import engine_start from './engine/start';
+import engine_stop from './engine/stop';
+import image_inspect from './image/inspect';
+import image_prune from './image/prune';
+import image_pull from './image/pull';
+import image_refresh from './image/refresh';
+import image_remove from './image/remove';
+import image_run from './image/run';
+import image_runInteractive from './image/runInteractive';
+import image_tag from './image/tag';
+import volume_create from './volume/create';
+import volume_inspect from './volume/inspect';
+import volume_prune from './volume/prune';
+import volume_refresh from './volume/refresh';
+import volume_remove from './volume/remove';
+
+export const COMMANDS: BerthCommand[] = [
+  container_copyId,
+  container_inspect,
+  container_logs,
+  container_openInBrowser,
+  container_pause,
+  container_prune,
+  container_refresh,
+  container_remove,
+  container_restart,
+  container_shell,
+  container_start,
+  container_stop,
+  container_unpause,
+  engine_diagnose,
+  engine_installService,
+  engine_openSettings,
+  engine_restart,
+  engine_showLog,
+  engine_start,
+  engine_stop,
+  image_inspect,
+  image_prune,
+  image_pull,
+  image_refresh,
+  image_remove,
+  image_run,
+  image_runInteractive,
+  image_tag,
+  volume_create,
+  volume_inspect,
+  volume_prune,
+  volume_refresh,
+  volume_remove,
+];

@@ -1,0 +1,63 @@
+// Engine lifecycle as the extension sees it: connect to the configured host; when nothing answers, start the
+// bundled berthd (root) or offer the systemd service (not root); on macOS/Windows explain what works today.
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Berth } from '../berth';
+import { bundledEngineLaunch, candidateHosts, startBundledEngine, stopEngine, systemdInstallCommand, SYSTEM_SOCKET } from './launcher';
+
+export function engineLogFile(berth: Berth): string {
+  return path.join(berth.context.globalStorageUri.fsPath, 'berthd.log');
+}
+
+/** Starts the bundled engine if allowed and possible; returns whether an engine answers afterwards. */
+export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<boolean> {
+  if (await berth.resolveHost()) { await berth.connect(); return true; }
+  const configured = berth.settings.host.trim();
+  if (process.platform !== 'linux') {
+    if (userAsked || !configured) {
+      const pick = await vscode.window.showInformationMessage(
+        `Berth's engine runs on Linux. On ${process.platform === 'darwin' ? 'macOS' : 'Windows'} a Linux VM backend is coming; meanwhile point "berth.engine.host" at an existing Docker-API engine (Docker, Podman, or berthd on a Linux host), or open a Linux host with Remote-SSH.`,
+        'Open Settings');
+      if (pick) await vscode.commands.executeCommand('workbench.action.openSettings', 'berth.engine.host');
+    }
+    return false;
+  }
+  if (configured && !userAsked) return false; // a configured engine is someone else's to start
+  if (!userAsked && !berth.settings.autoStart) return false;
+  if (process.getuid?.() !== 0) {
+    if (userAsked || !berth.context.globalState.get('berth.serviceOffered')) {
+      void berth.context.globalState.update('berth.serviceOffered', true);
+      const pick = await vscode.window.showWarningMessage(
+        'Berth: the engine needs root. Install it once as a systemd service (a "berth" group gets access to its socket, so VS Code never runs as root)?',
+        'Install Service', 'Diagnose');
+      if (pick === 'Install Service') await vscode.commands.executeCommand('berth.engine.installService');
+      if (pick === 'Diagnose') await vscode.commands.executeCommand('berth.engine.diagnose');
+    }
+    return false;
+  }
+  const host = configured || SYSTEM_SOCKET;
+  try {
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Starting the Berth engine' }, () =>
+      startBundledEngine(bundledEngineLaunch(berth.context.extensionPath, host), host, engineLogFile(berth)));
+    berth.output.appendLine(`started the bundled engine on ${host} (log: ${engineLogFile(berth)})`);
+  } catch (err) {
+    const pick = await vscode.window.showErrorMessage(`Berth: could not start the engine: ${(err as Error).message}`, 'Show Engine Log', 'Diagnose');
+    if (pick === 'Show Engine Log') await vscode.commands.executeCommand('berth.engine.showLog');
+    if (pick === 'Diagnose') await vscode.commands.executeCommand('berth.engine.diagnose');
+    return false;
+  }
+  await berth.connect();
+  return true;
+}
+
+export async function stopBundledEngine(berth: Berth): Promise<boolean> {
+  const host = candidateHosts(berth.settings.host)[0];
+  if (await stopEngine(host)) return true;
+  void vscode.window.showWarningMessage(`Berth: this engine was not started by Berth (or needs root to stop). If it runs as a service: sudo systemctl stop berth`);
+  return false;
+}
+
+export function installServiceCommand(berth: Berth): string {
+  return systemdInstallCommand(berth.context.extensionPath, os.userInfo().username);
+}

@@ -1,0 +1,35 @@
+// Pull progress from the engine's JSON message stream, free of `vscode` (the notification shows `text`).
+import type { JSONMessage } from '../../client/types';
+
+function formatBytes(n: number): string {
+  const u = ['B', 'kB', 'MB', 'GB'];
+  let i = 0;
+  while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
+}
+
+/** Sums per-layer progress (download then extract) into one fraction and a byte count. */
+export class PullProgress {
+  private layers = new Map<string, { current: number; total: number; done: boolean }>();
+  add(m: JSONMessage): void {
+    // Layer lines only: "Pulling from <repo>" carries the tag as its id.
+    if (!m.id || !m.status || /^(Pulling from|Digest:|Status:)/.test(m.status)) return;
+    let l = this.layers.get(m.id);
+    if (!l) this.layers.set(m.id, (l = { current: 0, total: 0, done: false }));
+    if (m.status === 'Downloading' && m.progressDetail?.total) { l.total = m.progressDetail.total; l.current = m.progressDetail.current ?? 0; }
+    if (/^(Download complete|Pull complete|Already exists)$/.test(m.status)) { l.done = true; if (l.total) l.current = l.total; }
+  }
+  get fraction(): number {
+    if (!this.layers.size) return 0;
+    let sum = 0;
+    for (const l of this.layers.values()) sum += l.done ? 1 : l.total ? l.current / l.total : 0;
+    return sum / this.layers.size;
+  }
+  get text(): string {
+    if (!this.layers.size) return 'resolving the manifest…';
+    let cur = 0, tot = 0, done = 0;
+    for (const l of this.layers.values()) { cur += l.current; tot += l.total; if (l.done) done++; }
+    return `${done}/${this.layers.size} layers${tot ? `, ${formatBytes(cur)} of ${formatBytes(tot)}` : ''}`;
+  }
+}
+

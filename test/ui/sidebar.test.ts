@@ -1,0 +1,321 @@
+// The extension in a real VS Code (code-server, whose extension host runs server-side as under Remote-SSH) driven by
+// headless Chromium: the packaged VSIX shows an engine's images and containers, runs a container from the palette,
+// sees it appear with no manual refresh (events), follows its logs across a restart, opens an exec shell and types
+// into it, stops and removes it from the context menu. Screenshots go to test/artifacts/ui/.
+//
+// Runs when code-server is set up (scripts/setup-ui.sh) or BERTH_TEST_UI=1 (which sets it up). The engine is a real
+// berthd when it serves containers and images, else the reference dockerd (BERTH_UI_ENGINE=ref|berthd forces one).
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EngineClient } from '../../src/client';
+import { ARTIFACTS, launchBrowser, packageVsix, startCodeServer, uiUnavailable, uiWanted, type CodeServer } from '../helpers/codeserver';
+import { ROOT, startEngine, type TestEngine } from '../helpers/engine';
+import { pushFixture, startRegistry, type Registry } from '../fixtures';
+
+const REF_HOST = 'unix:///run/berth-ref/docker.sock';
+const SHOTS = path.join(ARTIFACTS, 'ui');
+
+async function berthdServesContainers(engine: TestEngine): Promise<boolean> {
+  try {
+    await engine.client.listContainers({ all: true });
+    await engine.client.listImages();
+    return true;
+  } catch { return false; }
+}
+
+describe('UI: the Berth extension in code-server', function () {
+  this.timeout(600_000);
+  let engine: TestEngine | undefined;
+  let registry: Registry | undefined;
+  /** What the test pulls from the palette: busybox through berthd's registry mirror, or the registry's own name. */
+  let imageRef = '';
+  let host = '';
+  let client: EngineClient;
+  let cs: CodeServer | undefined;
+  let browser: any;
+  let page: any;
+  const name = `berth-ui-${process.pid}`;
+  const volumeName = `berth-ui-vol-${process.pid}`;
+  const interactiveName = `berth-ui-it-${process.pid}`;
+  let step = 0;
+  const shot = async (label: string) => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, `${String(++step).padStart(2, '0')}-${label}.png`) });
+  };
+
+  before(async function () {
+    if (!uiWanted()) {
+      console.log(`      SKIPPED the UI suite: ${uiUnavailable() ?? 'not requested'}. Set BERTH_TEST_UI=1 to set up code-server and run it.`);
+      return this.skip();
+    }
+    if (uiUnavailable()) execFileSync('bash', [path.join(ROOT, 'scripts/setup-ui.sh')], { stdio: 'inherit' });
+    registry = await startRegistry();
+    await pushFixture(registry, 'busybox', 'library/busybox');
+    const want = process.env.BERTH_UI_ENGINE;
+    if (want !== 'ref') {
+      engine = await startEngine({ config: { 'registry-mirrors': [registry.url] } });
+      if (want !== 'berthd' && !(await berthdServesContainers(engine))) {
+        console.log('      berthd does not serve containers and images yet: using the reference dockerd');
+        await engine.cleanup();
+        engine = undefined;
+      }
+    }
+    host = engine?.host ?? REF_HOST;
+    client = new EngineClient(host);
+    await client.negotiateApiVersion();
+    imageRef = engine ? 'busybox:latest' : `${registry.host}/library/busybox:latest`;
+    console.log(`      engine: ${engine ? 'berthd' : 'reference dockerd'} on ${host}; pulling ${imageRef}`);
+    const vsix = path.join(ROOT, 'dist/berth-ui-test.vsix');
+    packageVsix(vsix);
+    cs = await startCodeServer(vsix, { 'berth.engine.host': host, 'berth.logs.tail': 50 });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(cs.url);
+    await page.waitForSelector('.monaco-workbench', { timeout: 90_000 });
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => undefined);
+    await cs?.stop().catch(() => undefined);
+    await client?.removeContainer(name, { force: true }).catch(() => undefined);
+    await client?.removeContainer(interactiveName, { force: true }).catch(() => undefined);
+    await client?.removeImage(imageRef).catch(() => undefined);
+    await client?.removeVolume(volumeName).catch(() => undefined);
+    await client?.close().catch(() => undefined);
+    await engine?.cleanup();
+    await registry?.stop();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) await shot(`FAILED-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
+  });
+
+  // Rows of Berth's trees only (notifications are list rows too).
+  const row = (text: string) => page.locator(`.part.sidebar .monaco-list-row[aria-label*="${text}"]`).first();
+  const view = (title: string) => page.locator(`.pane:has(.pane-header[aria-label*="${title}"])`).first();
+  const terminalText = () => page.evaluate(() => [...(globalThis as any).document.querySelectorAll('.xterm-rows')].map((e: any) => e.textContent).join('\n'));
+  async function waitForTerminal(re: RegExp, timeout = 30_000): Promise<string> {
+    const deadline = Date.now() + timeout;
+    let text = '';
+    while (Date.now() < deadline) {
+      text = await terminalText();
+      if (re.test(text)) return text;
+      await page.waitForTimeout(250);
+    }
+    throw new Error(`terminal never showed ${re}; it shows:\n${text}`);
+  }
+  async function palette(commandTitle: string) {
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget', { state: 'visible' });
+    await page.keyboard.type(commandTitle);
+    await page.waitForTimeout(400);
+    await page.keyboard.press('Enter');
+  }
+  async function contextMenu(rowText: string, item: string) {
+    // Other clients may change the engine meanwhile (the tree re-renders under an open menu): retry a few times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await page.keyboard.press('Escape');
+        await row(rowText).click({ button: 'right', timeout: 5000 });
+        const entry = page.locator(`.monaco-menu .action-item:has-text("${item}")`).first();
+        await entry.waitFor({ state: 'visible', timeout: 5000 });
+        await entry.hover({ timeout: 5000 });
+        await entry.click({ timeout: 5000 });
+        // Under load a click can land while the menu still animates: the highlighted entry then runs on Enter.
+        const menu = page.locator('.context-view .monaco-menu').first();
+        if (!(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false))) await page.keyboard.press('Enter');
+        await menu.waitFor({ state: 'hidden', timeout: 3000 });
+        return;
+      } catch (err) {
+        if (attempt >= 4) throw err;
+      }
+    }
+  }
+  async function engineHasExec(): Promise<boolean> {
+    try {
+      await client.createExec('berth-ui-no-such-container', { Cmd: ['true'] });
+      return true;
+    } catch (err: any) {
+      return err?.status === 404 && /container/i.test(err.message);
+    }
+  }
+  async function berthLog(re: RegExp): Promise<RegExpExecArray> {
+    // The output channel reaches its log file a moment after it is written.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const m = re.exec(cs!.berthLog());
+      if (m) return m;
+      assert.ok(Date.now() < deadline, `Berth log shows ${re}: ${cs!.berthLog()}`);
+      await page.waitForTimeout(250);
+    }
+  }
+
+  it('opens the Berth sidebar connected to the engine, with the engine state in the status bar', async () => {
+    await page.locator('.activitybar [aria-label^="Berth"]').first().click().catch(() => undefined);
+    await view('Containers').waitFor({ timeout: 60_000 });
+    await page.locator('.statusbar-item:has-text("running")').first().waitFor({ timeout: 30_000 });
+    const status = await page.locator('.statusbar-item:has-text("Berth")').first().textContent();
+    assert.match(status, /Berth: \d+ running/);
+    await shot('sidebar');
+    await berthLog(/activated in ([\d.]+) ms/);
+    const log = cs!.berthLog();
+    console.log(`      ${/activated in .*/.exec(log)?.[0]}; ${/connected to .*/.exec(log)?.[0] ?? ''}`);
+  });
+
+  it('pulls an image from the palette with a progress notification, and the Images view shows it', async () => {
+    await client.removeImage(imageRef).catch(() => undefined);
+    await palette('Berth: Pull Image');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type(imageRef);
+    await page.keyboard.press('Enter');
+    await page.locator('.notifications-toasts .notification-list-item:has-text("Pulling")').first().waitFor({ timeout: 10_000 })
+      .then(() => shot('pull-progress'), () => console.log('      (the pull finished before its notification could be captured)'));
+    const repo = imageRef.replace(/:latest$/, '');
+    await row(repo).waitFor({ timeout: 60_000 });
+    await shot('pulled');
+    const images = await client.listImages();
+    assert.ok(images.some((i) => i.RepoTags?.includes(imageRef)), `the engine has ${imageRef}: ${JSON.stringify(images.map((i) => i.RepoTags))}`);
+  });
+
+  it('creates a volume from the palette and the Volumes view shows it', async function () {
+    try { await client.listVolumes(); } catch (err: any) {
+      console.log(`      SKIPPED volumes: the engine has no volumes API yet (${err.message})`);
+      return this.skip();
+    }
+    await palette('Berth: Create Volume');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type(volumeName);
+    await page.keyboard.press('Enter');
+    await row(volumeName).waitFor({ timeout: 20_000 });
+    await shot('volume-created');
+    assert.equal((await client.inspectVolume(volumeName)).Name, volumeName);
+  });
+
+  it('runs a container from the palette and shows it without a manual refresh', async () => {
+    await palette('Berth: Run Container');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type(imageRef);
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Enter'); // image
+    for (const answer of [name, '', 'GREETING=hi', '', `sh -c 'i=0; while true; do echo tick-$i-$GREETING; i=$((i+1)); sleep 1; done'`]) {
+      await page.waitForTimeout(400);
+      if (answer) await page.keyboard.type(answer);
+      await page.keyboard.press('Enter');
+    }
+    await page.waitForTimeout(400);
+    const t0 = Date.now();
+    await page.keyboard.press('Enter'); // Detached
+    await row(name).waitFor({ timeout: 15_000 });
+    console.log(`      the new container showed in the tree ${Date.now() - t0} ms after Enter`);
+    // It shows when created, then as running once started (the start event redraws the row).
+    await page.locator(`.part.sidebar .monaco-list-row[aria-label*="${name}"][aria-label*="Up"]`).first().waitFor({ timeout: 15_000 });
+    const inspect = await client.inspectContainer(name);
+    assert.equal(inspect.State.Running, true);
+    assert.ok(inspect.Config.Env?.includes('GREETING=hi'));
+    await shot('run-appeared');
+  });
+
+  it('inspects it as a read-only JSON document', async () => {
+    await contextMenu(name, 'Inspect');
+    const editor = page.locator('.editor-instance .view-lines').first();
+    await page.locator(`.tab[aria-label*="${name}.json"]`).first().waitFor({ timeout: 20_000 });
+    await page.waitForFunction((id: string) => (globalThis as any).document.querySelector('.editor-instance .view-lines')?.textContent?.includes(id), (await client.inspectContainer(name)).Id.slice(0, 24), { timeout: 20_000 });
+    assert.match(await editor.textContent(), /"Id":/);
+    // A content provider's document: typing does not change it.
+    await editor.click();
+    await page.keyboard.type('typed');
+    await page.waitForTimeout(300);
+    assert.doesNotMatch(await editor.textContent(), /typed/);
+    await shot('inspect');
+    await page.keyboard.press('Control+w');
+  });
+
+  it('opens the Diagnose report', async () => {
+    await palette('Berth: Diagnose');
+    await page.locator('.tab[aria-label*="Berth Diagnosis"]').first().waitFor({ timeout: 20_000 });
+    await page.waitForTimeout(1500);
+    await shot('diagnose');
+    await page.keyboard.press('Control+w');
+  });
+
+  it('follows the logs in a terminal, and keeps following across a restart', async () => {
+    await contextMenu(name, 'View Logs');
+    await waitForTerminal(/tick-\d+-hi/);
+    await shot('logs');
+    await client.restartContainer(name, { t: 1 });
+    await waitForTerminal(/started again — following[\s\S]*tick-0-hi[\s\S]*tick-1-hi/, 40_000);
+    await shot('logs-after-restart');
+  });
+
+  it('opens an exec shell and runs a typed command, showing the exit code', async function () {
+    if (!(await engineHasExec())) {
+      console.log('      SKIPPED exec: the engine has no exec yet');
+      return this.skip();
+    }
+    await contextMenu(name, 'Attach Shell');
+    await page.waitForTimeout(1500);
+    await page.keyboard.type('echo "answer-$((6*7))"; exit 3');
+    await page.keyboard.press('Enter');
+    await waitForTerminal(/answer-42[\s\S]*exited with code 3/);
+    await shot('exec');
+  });
+
+  it('runs an image interactively from its context menu, in a terminal attached to the new container', async function () {
+    if (!(await engineHasExec())) {
+      console.log('      SKIPPED run -it: the engine has no TTY attach yet (it comes with exec)');
+      return this.skip();
+    }
+    // A busybox tag row (every "latest" here is busybox: berthd has only it; the shared dockerd has busybox copies).
+    const tag = page.locator(`.part.sidebar .monaco-list-row[aria-label^="latest"]`).first();
+    await tag.click({ button: 'right' });
+    const entry = page.locator('.monaco-menu .action-item:has-text("Run Interactive")').first();
+    await entry.waitFor({ state: 'visible', timeout: 10_000 });
+    await entry.click();
+    for (const answer of [interactiveName, '', '', '', '']) { // name, ports, env, volumes, command (the image's sh)
+      await page.waitForTimeout(400);
+      if (answer) await page.keyboard.type(answer);
+      await page.keyboard.press('Enter');
+    }
+    await page.waitForTimeout(1500);
+    await page.keyboard.type('echo "interactive-$((3*3))"; exit 4');
+    await page.keyboard.press('Enter');
+    await waitForTerminal(/interactive-9[\s\S]*exited with code 4/);
+    await shot('run-interactive');
+    assert.equal((await client.inspectContainer(interactiveName)).State.ExitCode, 4);
+  });
+
+  it('stops and removes it from the context menu, the tree following', async () => {
+    await contextMenu(name, 'Stop');
+    const deadline = Date.now() + 30_000;
+    while (!(await row(name).getAttribute('aria-label').catch(() => ''))?.includes('Exited')) {
+      assert.ok(Date.now() < deadline, 'row shows the container exited');
+      await page.waitForTimeout(250);
+    }
+    await shot('stopped');
+    await contextMenu(name, 'Remove');
+    const confirm = page.locator('.monaco-dialog-box .monaco-button:has-text("Remove")').first();
+    await confirm.waitFor({ timeout: 10_000 });
+    await shot('remove-confirm');
+    await confirm.click();
+    await row(name).waitFor({ state: 'detached', timeout: 15_000 });
+    await assert.rejects(client.inspectContainer(name), /No such container/);
+    await shot('removed');
+  });
+
+  it('shows the Start Engine welcome when the engine goes away, and reconnects by itself when it is back', async function () {
+    if (!engine) {
+      console.log('      SKIPPED engine restart: the reference dockerd is shared and never stopped');
+      return this.skip();
+    }
+    await engine.stop();
+    await page.locator('.part.sidebar .welcome-view-content:has-text("No Berth engine answers yet")').first().waitFor({ timeout: 30_000 });
+    await page.locator('.statusbar-item:has-text("engine stopped")').first().waitFor({ timeout: 10_000 });
+    await shot('engine-stopped');
+    await engine.restart();
+    await row(volumeName).waitFor({ timeout: 30_000 });
+    await page.locator('.statusbar-item:has-text("running")').first().waitFor({ timeout: 10_000 });
+    await shot('engine-back');
+  });
+});
