@@ -31,6 +31,8 @@ async function berthdTarget(registry: Registry): Promise<Target | undefined> {
 async function refTarget(registry: Registry): Promise<Target | undefined> {
   if (!fs.existsSync(REF)) return undefined;
   const client = new EngineClient(`unix://${REF}`);
+  // A socket file left behind by a stopped reference daemon is not a reference daemon.
+  try { await client.ping(); } catch { await client.close(); return undefined; }
   await client.negotiateApiVersion();
   const image = `${registry.host}/library/busybox:latest`;
   for await (const m of client.pullImage(`${registry.host}/library/busybox`, 'latest')) if (m.error) throw new Error(m.error);
