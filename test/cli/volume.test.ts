@@ -41,7 +41,7 @@ describe('berth CLI: volumes', function () {
       Name: name('b'), Scope: 'local', Size: 'N/A', Status: 'N/A',
     });
     assert.equal(same(['volume', 'ls', '--filter', 'label=team=cli', '--format', 'table {{.Name}}\t{{.Labels}}\t{{.Driver}}']).stdout,
-      `VOLUME NAME${' '.repeat(Math.max(3, name('b').length + 3 - 11))}LABELS     DRIVER\n${name('b')}   team=cli   local\n`);
+      `VOLUME NAME${' '.repeat(Math.max(11, name('b').length) + 3 - 11)}LABELS     DRIVER\n${name('b')}${' '.repeat(Math.max(11, name('b').length) + 3 - name('b').length)}team=cli   local\n`);
     run(['volume', 'rm', anon.stdout.trim()]);
   });
 
