@@ -9,7 +9,7 @@ import * as zlib from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { HashingStream, sha256 } from '../content';
 import { notFound } from '../errdefs';
-import { unpackTar, UnsafeLayerError } from './unpack';
+import { spreadSubdirectories, unpackTar, UnsafeLayerError } from './unpack';
 
 export { UnsafeLayerError, safeRelative } from './unpack';
 
@@ -102,6 +102,7 @@ export function createSnapshotter(root: string): Snapshotter {
   const hex = (chainId: string) => chainId.replace(/^sha256:/, '');
   const base = (chainId: string) => path.join(root, hex(chainId));
   const inflight = new Map<string, Promise<SnapshotMeta>>();
+  let spread: Promise<void> | undefined; // once per start (the temp root is new each time), on the first unpack
 
   const s: Snapshotter = {
     root,
@@ -125,6 +126,7 @@ export function createSnapshotter(root: string): Snapshotter {
         return Promise.resolve(s.meta(chainId));
       }
       const work = (async () => {
+        await (spread ??= spreadSubdirectories(tmpRoot));
         const tmp = path.join(tmpRoot, crypto.randomBytes(8).toString('hex'));
         fs.mkdirSync(path.join(tmp, 'fs'), { recursive: true, mode: 0o755 });
         try {

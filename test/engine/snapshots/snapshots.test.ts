@@ -156,4 +156,13 @@ describe('snapshots: layer unpack', function () {
     assert.deepEqual(a, b);
     assert.deepEqual(snaps.list(), [d]);
   });
+
+  it('asks ext4 to spread layers being unpacked over block groups (chattr +T on the temp root)', async function () {
+    const probe = path.join(dir, 'probe');
+    fs.mkdirSync(probe);
+    if (spawnSync('chattr', ['+T', probe]).status !== 0) this.skip(); // the filesystem has no such flag
+    await unpack([{ name: 'f', body: 'x' }]);
+    const flags = spawnSync('lsattr', ['-d', path.join(dir, 'snapshots', '.tmp')], { encoding: 'utf8' }).stdout.split(' ')[0];
+    assert.match(flags, /T/);
+  });
 });
