@@ -24,6 +24,7 @@ export interface UnpackStats { size: number; files: number }
 /** Normalizes a tar name to a relative path, refusing anything that could leave the root. */
 export function safeRelative(name: string, what = 'path'): string {
   if (name.startsWith('/')) throw new UnsafeLayerError(`refusing to unpack ${what} ${JSON.stringify(name)}: absolute path`);
+  if (name.includes('\0')) throw new UnsafeLayerError(`refusing to unpack ${what} ${JSON.stringify(name)}: NUL in a name`);
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -100,7 +101,7 @@ class Applier {
   op(fields: string[], data?: Buffer): Promise<void> | undefined {
     let text = '';
     for (const f of fields) {
-      if (f.includes('\0')) throw new UnsafeLayerError(`refusing to unpack ${JSON.stringify(fields[1] ?? f)}: NUL in a name`);
+      if (f.includes('\0')) throw new UnsafeLayerError(`refusing to unpack ${JSON.stringify(f)}: NUL in a name or link target`);
       text += f + '\0';
     }
     this.push(Buffer.from(text, 'utf8'));

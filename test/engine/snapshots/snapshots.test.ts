@@ -131,6 +131,9 @@ describe('snapshots: layer unpack', function () {
     ['a hardlink to outside', [{ name: 'h', type: 'link', linkname: '../../etc/passwd' }]],
     ['a hardlink to a file it does not have', [{ name: 'h', type: 'link', linkname: 'etc/shadow' }]],
     ['a whiteout through a symlink', [{ name: 'l', type: 'symlink', linkname: '/' }, { name: 'l/.wh.etc', body: '' }]],
+    // A pax path may hold a NUL; it must not split the helper's NUL-separated record into a second operation.
+    ['a NUL in a name', [{ name: 'nul', body: 'x', pax: { path: 'a\0r\0/tmp/escaped' } }]],
+    ['a NUL in a symlink target', [{ name: 'l', type: 'symlink', linkname: 'x', pax: { linkpath: 'x\0r\0/tmp/escaped' } }]],
   ];
   for (const [what, entries] of hostile) {
     it(`refuses ${what} and leaves nothing behind`, async () => {
