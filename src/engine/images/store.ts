@@ -63,6 +63,7 @@ export function createRecordStore(root: string): RecordStore {
     },
     refs: () => refs,
     setRef(ref, id) {
+      if (refs.get(ref) === id) return; // a re-pull of a present image writes (and fsyncs) nothing
       refs.set(ref, id);
       saveRefs();
     },
