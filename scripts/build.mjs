@@ -2,6 +2,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -19,13 +20,57 @@ const undiciLite = {
   setup(b) { b.onResolve({ filter: /^undici$/ }, () => ({ path: path.join(root, 'src/client/undici-lite.ts') })); },
 };
 
+// The engine loads what only some requests need on first use, not at start (idle memory, issue 4): the registry
+// client's undici (the same slim undici as the extension: Agent and request() are all the engine uses),
+// tar-stream (save/load, unpack) and fzstd (zstd layers). Each import becomes a module of getters that requires
+// the real one the first time an export is read.
+const lazyEngineDeps = {
+  name: 'lazy-engine-deps',
+  setup(b) {
+    const real = { undici: path.join(root, 'src/client/undici-lite.ts'), 'tar-stream': 'tar-stream', fzstd: 'fzstd' };
+    const req = createRequire(path.join(root, 'package.json'));
+    const exportsOf = { undici: ['Agent', 'Dispatcher', 'request'], 'tar-stream': Object.keys(req('tar-stream')), fzstd: Object.keys(req('fzstd')) };
+    b.onResolve({ filter: /^(undici|tar-stream|fzstd)$/ }, (args) => (args.namespace === 'lazy' ? undefined : { path: args.path, namespace: 'lazy' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
+      resolveDir: root,
+      loader: 'js',
+      contents: `let real;\nconst load = () => real || (real = require(${JSON.stringify(real[args.path])}));\n` +
+        `for (const k of ${JSON.stringify(exportsOf[args.path])}) Object.defineProperty(exports, k, { enumerable: true, get: () => load()[k] });\n`,
+    }));
+  },
+};
+
 await Promise.all([
   build({ ...common, entryPoints: ['src/extension/extension.ts'], outfile: path.join(outdir, 'extension.js'), format: 'cjs', external: ['vscode', '@lydell/node-pty'], define,
     // The extension reports its activation time including the bundle's own load.
     banner: { js: 'globalThis.__berthLoadStart = performance.now(); globalThis.__berthLoadCpu = process.cpuUsage();' }, plugins: [undiciLite], minify: true }),
-  build({ ...common, entryPoints: ['src/engine/main.ts'], outfile: path.join(outdir, 'engine.js'), format: 'cjs', external: ['@lydell/node-pty'], define }),
+  build({ ...common, entryPoints: ['src/engine/main.ts'], outfile: path.join(outdir, 'engine.js'), format: 'cjs', external: ['@lydell/node-pty'], define, plugins: [lazyEngineDeps] }),
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: path.join(outdir, 'cli.js'), format: 'cjs', define }),
 ]);
+
+// V8 keeps a script's source in memory for its whole life, two bytes a character as soon as one character is
+// outside Latin-1. esbuild escapes strings, regexps and templates (charset ascii) but copies comments as they are,
+// so one '→' in a comment doubled the engine's resident source. What is left non-ASCII can only sit in comments:
+// escape it there too.
+//
+// esbuild turns each `import * as fs from 'node:fs'` into its own copy of the module: an object with a getter
+// closure per export (19 copies of fs, 19 of path, 8 of crypto…). Besides the heap, the copying runs hot enough at
+// start that V8 optimizes it with TurboFan, which alone maps some 4 MB more of node's binary. ESM has one
+// namespace object per module, so the engine keeps one per module as well. The build fails if esbuild's helper
+// ever reads differently, rather than quietly losing this.
+const enginePath = path.join(outdir, 'engine.js');
+let engineText = fs.readFileSync(enginePath, 'utf8');
+const toEsm = 'var __toESM = (mod, isNodeMode, target) => ';
+if (!engineText.includes(toEsm)) throw new Error(`esbuild's __toESM helper changed: update the one-namespace-per-module memo in scripts/build.mjs`);
+engineText = engineText.replace(toEsm, 'var __toESMMemo = [new WeakMap(), new WeakMap()], __toESM = (mod, isNodeMode) => {\n' +
+  '  if (mod === null || typeof mod !== "object" && typeof mod !== "function") return __toESMCopy(mod, isNodeMode);\n' +
+  '  const memo = __toESMMemo[isNodeMode ? 1 : 0];\n' +
+  '  let ns = memo.get(mod);\n' +
+  '  if (!ns) memo.set(mod, ns = __toESMCopy(mod, isNodeMode));\n' +
+  '  return ns;\n' +
+  '}, __toESMCopy = (mod, isNodeMode, target) => ');
+// eslint-disable-next-line no-control-regex
+fs.writeFileSync(enginePath, engineText.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 
 // C sources under src/engine/**/native/*.c become static binaries in dist/bin (the engine's per-container helper).
 const natives = [];
