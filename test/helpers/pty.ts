@@ -4,6 +4,8 @@ import { spawnSync } from 'node:child_process';
 let counter = 0;
 
 export interface PtySession {
+  /** The tmux session name (for resize-window and friends). */
+  name: string;
   /** Types keys (tmux send-keys syntax: 'Enter', 'C-p'). */
   send(...keys: string[]): void;
   screen(): string;
@@ -26,6 +28,7 @@ export function startPty(command: string, opts: { cols?: number; rows?: number }
   if (r.status !== 0) throw new Error(`tmux: ${r.stderr}`);
   tmux('set-option', '-t', name, 'status', 'off');
   const session: PtySession = {
+    name,
     send: (...keys) => { tmux('send-keys', '-t', name, ...keys); },
     screen: () => tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', name).stdout,
     async waitFor(re, timeoutMs = 20000) {

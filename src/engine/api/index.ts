@@ -11,6 +11,7 @@ import { registerDiskUsageRoutes } from './routes/df';
 import type { VolumeService } from '../volumes';
 import type { ContainerService } from '../containers';
 import { registerContainerRoutes } from './routes/containers';
+import { registerExecRoutes } from './routes/exec';
 import { registerImageRoutes } from './routes/images';
 import type { ImageService } from '../images';
 
@@ -41,6 +42,7 @@ export function createRouter(services: EngineServices): Router {
   registerNetworkRoutes(router, services);
   registerVolumeRoutes(router, services);
   registerContainerRoutes(router, services);
+  registerExecRoutes(router, services);
   registerDiskUsageRoutes(router, services);
   registerImageRoutes(router, services);
   return router;

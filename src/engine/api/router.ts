@@ -27,6 +27,8 @@ export interface RequestContext {
    * Docker's raw-stream content type and returns a duplex over the request/response.
    */
   hijack(contentType?: string): Duplex;
+  /** With Upgrade: the raw socket, nothing written yet (for protocols other than Docker's `tcp`, e.g. WebSocket). */
+  takeSocket(): import('node:net').Socket;
   /** Resolves when the client goes away. */
   closed: Promise<void>;
 }

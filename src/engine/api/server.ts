@@ -151,6 +151,8 @@ async function handle(router: Router, req: http.IncomingMessage, t: Transport): 
   // With Upgrade, node leaves the body unread on the socket: the bytes after the headers are `head` + socket.
   let upgradeBody: Readable | undefined;
   if (upgrade) {
+    // Paused until the route reads: input that arrives before it is ready (stdin) must wait, not be dropped.
+    socket.pause();
     const length = Number(req.headers['content-length'] ?? 0);
     const pass = new PassThrough();
     let remaining = length;
@@ -174,6 +176,7 @@ async function handle(router: Router, req: http.IncomingMessage, t: Transport): 
         }
       };
       socket.on('data', onData);
+      socket.resume();
     } else if (rest.length) {
       socket.unshift(rest);
       rest = Buffer.alloc(0);
@@ -255,6 +258,13 @@ async function handle(router: Router, req: http.IncomingMessage, t: Transport): 
       socket.write(head + 'Connection: close\r\n\r\n');
       return socket;
     },
+    takeSocket() {
+      if (!upgrade) throw invalidParameter('this endpoint needs an Upgrade request');
+      responded = true;
+      streaming = true;
+      socket.resume();
+      return socket;
+    },
     hijack(contentType = 'application/vnd.docker.raw-stream') {
       responded = true;
       streaming = true;
@@ -264,7 +274,7 @@ async function handle(router: Router, req: http.IncomingMessage, t: Transport): 
           Object.entries(baseHeaders()).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n',
         );
         socket.setNoDelay(true);
-        socket.resume();
+        // Left paused: the route's 'data' listener starts the flow, so no early input (stdin) is dropped.
         return socket;
       }
       const res = t.res!;

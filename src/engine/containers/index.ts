@@ -24,14 +24,17 @@ import type { VolumeService } from '../volumes';
 import { parseVolumesFrom, planMounts } from '../volumes/mounts';
 import { createMountPoints, releaseMounts, setupMounts, teardownMounts } from '../volumes/setup';
 import {
-  buildSpec, capabilities, hostNofileHard, isMountPoint, mergeEnv, mountOverlay, resolveUser, RunningContainer, Runtime, signalNumber, unmount,
+  buildSpec, capabilities, hostNofileHard, type ProcessSession, isMountPoint, mergeEnv, mountOverlay, resolveUser, RunningContainer, Runtime, signalNumber, unmount,
 } from '../runtime';
+import { createExecService, type ExecConfig, type ExecRecord, type ExecStart } from './exec';
 import { generateName, validateName } from './names';
 import {
   assertTransition, ContainerConfig, ContainerRecord, HostConfig, nextBackoff, parseRestartPolicy, Resources, RestartPolicy, shouldRestart, Status,
 } from './state';
 
 export type { ContainerRecord, ContainerConfig, HostConfig, Resources, RestartPolicy, Status } from './state';
+export type { ExecConfig, ExecRecord, ExecStart } from './exec';
+export type { ProcessSession, OutputStream } from '../runtime';
 export { parseRestartPolicy } from './state';
 
 /** What containers need from the image store (a subset of the images subsystem's ImageService). */
@@ -88,6 +91,17 @@ export interface ContainerService {
   logs(ref: string, opts: ReadOptions, sink: LogSink, signal?: AbortSignal): Promise<void>;
   /** Streams the container's output from now (and its past log with `logs`) until its next exit. */
   attachOutput(ref: string, opts: { stdout: boolean; stderr: boolean; logs: boolean; stream: boolean }, sink: LogSink, signal?: AbortSignal): Promise<void>;
+  /**
+   * The container's stdio from now on: at once when it runs, else from its next start (whose output waits for
+   * this session, so nothing is missed). Undefined when `signal` aborts first or the container goes away.
+   */
+  attach(ref: string, want: { stdin: boolean; stdout: boolean; stderr: boolean }, signal?: AbortSignal): Promise<ProcessSession | undefined>;
+  /** Window size of the container's TTY. */
+  resize(ref: string, rows: number, cols: number): Promise<void>;
+  createExec(ref: string, cfg: ExecConfig): string;
+  startExec(id: string, detach: boolean): Promise<ExecStart>;
+  inspectExec(id: string): ExecRecord;
+  resizeExec(id: string, rows: number, cols: number): Promise<void>;
   /** Bytes in the container's writable layer. */
   sizeRw(id: string): number;
   counts(): { containers: number; running: number; paused: number; stopped: number };
@@ -192,6 +206,8 @@ export function createContainerService(opts: ContainerServiceOptions): Container
   const locks = new Map<string, Promise<unknown>>();
   const runtime = opts.runtime;
   const nofile = hostNofileHard();
+  /** Attach requests waiting for a container's next start. */
+  const pendingAttaches = new Map<string, { want: { stdin: boolean; stdout: boolean; stderr: boolean }; resolve: (s: ProcessSession | undefined) => void }[]>();
   let shuttingDown = false;
 
   const dirOf = (id: string) => path.join(root, id);
@@ -315,6 +331,7 @@ export function createContainerService(opts: ContainerServiceOptions): Container
     const dir = dirOf(c.id);
     const upper = path.join(dir, 'upper');
     const layers = [upper, ...c.layerDirs];
+    let waiting: { want: { stdin: boolean; stdout: boolean; stderr: boolean }; resolve: (s: ProcessSession | undefined) => void }[] = [];
     try {
       const user = resolveUser(c.config.user, readFromLayers(layers, 'etc/passwd'), readFromLayers(layers, 'etc/group'), c.hostConfig.groupAdd);
       // Docker creates a missing WorkingDir in the container's own layer.
@@ -359,24 +376,34 @@ export function createContainerService(opts: ContainerServiceOptions): Container
         sysctls: c.hostConfig.sysctls,
         oomScoreAdj: c.hostConfig.oomScoreAdj,
       });
-      // TTYs (runc --console-socket) come with the interactive-containers work; until then output is piped.
-      spec.process.terminal = false;
       const logType = c.hostConfig.logConfig.type || opts.logDefaults().type;
       const limits = logLimits(c.hostConfig.logConfig.type ? c.hostConfig.logConfig.config : opts.logDefaults().config);
+      spec.process.terminal = !!c.config.tty;
+      waiting = pendingAttaches.get(c.id) ?? [];
+      pendingAttaches.delete(c.id);
       const handle = await runtime.start({
         id: c.id,
         spec,
+        openStdin: c.config.openStdin,
+        stdinOnce: c.config.stdinOnce,
+        holdOutput: waiting.length > 0,
         log: logType === 'none' ? undefined : { path: c.logPath, maxSize: limits.maxSize, maxFile: limits.maxFile },
         overlay: { lowerDirs: c.layerDirs.length ? c.layerDirs : [path.join(dir, 'empty')], upperDir: upper, workDir: path.join(dir, 'work') },
       });
       setStatus(c, 'running');
       Object.assign(c.state, { pid: handle.pid, exitCode: 0, error: '', oomKilled: false, startedAt: nowRfc3339Nano(), manuallyStopped: false });
       save(c);
+      execs.forgetContainer(c.id);
       watchRun(c, handle);
       publish(c, 'start');
+      if (waiting.length) {
+        await Promise.all(waiting.map((w) => runtime.attach(c.id, w.want).then(w.resolve, () => w.resolve(undefined))));
+        await runtime.release(c.id);
+      }
     } catch (err) {
       if (usesNetworkHook(c)) await opts.network!.detach(c.id).catch(() => {});
       if (opts.volumes && c.mountPoints) await teardownMounts(opts.volumes, c.id, c.mountPoints);
+      for (const w of waiting) w.resolve(undefined);
       const failure = startFailure(c, err);
       // Docker removes an AutoRemove container whose start failed; `docker run --rm` waits for exactly that.
       if (c.hostConfig.autoRemove) await doRemove(c, true, true).catch((e) => log.warn('auto-remove failed', { id: c.id, error: e.message }));
@@ -526,6 +553,9 @@ export function createContainerService(opts: ContainerServiceOptions): Container
     }
     setStatus(c, 'removing');
     save(c);
+    execs.forgetContainer(c.id);
+    for (const w of pendingAttaches.get(c.id) ?? []) w.resolve(undefined);
+    pendingAttaches.delete(c.id);
     if (usesNetworkHook(c)) await opts.network!.detach(c.id).catch(() => {});
     // The shim deleted runc's state and unmounted the root filesystem when the container ended; what a crash
     // may have left is handled at engine start.
@@ -549,6 +579,21 @@ export function createContainerService(opts: ContainerServiceOptions): Container
   };
 
   // ---------- recovery ----------
+
+  const execs = createExecService({
+    runtime,
+    events: opts.events,
+    running(ref) {
+      const c = lookup(ref);
+      if (c.state.status === 'paused') throw conflict(`Container ${c.id} is paused, unpause the container before exec`);
+      if (!live.has(c.id) || c.state.status !== 'running') throw conflict(`Container ${c.id} is not running`);
+      return c;
+    },
+    resolveUser(c, user) {
+      const layers = [path.join(dirOf(c.id), 'upper'), ...c.layerDirs];
+      return resolveUser(user, readFromLayers(layers, 'etc/passwd'), readFromLayers(layers, 'etc/group'), c.hostConfig.groupAdd);
+    },
+  });
 
   const init = async () => {
     fs.mkdirSync(root, { recursive: true, mode: 0o710 });
@@ -999,6 +1044,42 @@ export function createContainerService(opts: ContainerServiceOptions): Container
       }
       await readLogs(c.logPath, { stdout: o.stdout, stderr: o.stderr, timestamps: false, follow: true, tail: o.logs ? undefined : 0 }, sink, { raw: c.config.tty, stopped, signal: abort });
     },
+
+    async attach(ref, want, abort) {
+      const c = lookup(ref);
+      // The stream ends when the container's stdio closes; clients then ask for the exit code, so the stream
+      // is held until the exit is recorded (bounded: a shim that dies keeps nobody waiting long).
+      const untilRecorded = (s: ProcessSession | undefined): ProcessSession | undefined => {
+        if (!s) return s;
+        const exit = nextExit(c.id);
+        return { ...s, done: s.done.then((v) => Promise.race([exit, new Promise((r) => setTimeout(r, 3000).unref())]).then(() => v)) };
+      };
+      if (live.has(c.id) && c.state.status !== 'restarting') return untilRecorded(await runtime.attach(c.id, want));
+      return new Promise<ProcessSession | undefined>((outer) => {
+        const resolve = (s: ProcessSession | undefined) => outer(untilRecorded(s));
+        const entry = { want, resolve };
+        let list = pendingAttaches.get(c.id);
+        if (!list) pendingAttaches.set(c.id, (list = []));
+        list.push(entry);
+        abort?.addEventListener('abort', () => {
+          const l = pendingAttaches.get(c.id);
+          if (l?.includes(entry)) l.splice(l.indexOf(entry), 1);
+          resolve(undefined);
+        }, { once: true });
+      });
+    },
+
+    async resize(ref, rows, cols) {
+      const c = lookup(ref);
+      if (!live.has(c.id)) throw conflict(`Container ${c.id} is not running`);
+      if (!c.config.tty) return; // Docker ignores resizes of a container without a TTY
+      await runtime.resize(c.id, 'init', rows, cols);
+    },
+
+    createExec: (ref, cfg) => execs.create(ref, cfg),
+    startExec: (id, detach) => execs.start(id, detach),
+    inspectExec: (id) => execs.get(id),
+    resizeExec: (id, rows, cols) => execs.resize(id, rows, cols),
 
     sizeRw: (id) => apparentSize(path.join(dirOf(id), 'upper')),
 

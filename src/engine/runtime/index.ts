@@ -12,9 +12,11 @@ import { conflict, invalidParameter, system } from '../errdefs';
 import { log } from '../log';
 import { writeFileAtomic } from '../util/fsx';
 
-export { buildSpec, mergeEnv, parseSize, DEFAULT_PATH, capabilities } from './spec';
-export type { SpecInput, Mount, Ulimit } from './spec';
+export { buildSpec, buildExecProcess, mergeEnv, parseSize, DEFAULT_PATH, capabilities } from './spec';
+export type { SpecInput, ExecInput, Mount, Ulimit } from './spec';
 export { resolveUser } from './user';
+export type { ProcessSession, OutputStream } from './session';
+import { createSession, type ProcessSession } from './session';
 export type { ProcessUser } from './user';
 
 export interface ExitStatus {
@@ -32,6 +34,17 @@ export interface StartRequest {
   log?: { path: string; maxSize: number; maxFile: number };
   /** The overlay to mount at spec.root.path before runc runs (unmounted by the shim when the container ends). */
   overlay?: { lowerDirs: string[]; upperDir: string; workDir: string };
+  /** stdin: a pipe (openStdin), closed after the first attach's EOF (stdinOnce). A TTY comes from spec.process.terminal. */
+  openStdin?: boolean;
+  stdinOnce?: boolean;
+  /** Attach clients wait for this start: the shim reads no output until `release()` (or 5 s), so none is missed. */
+  holdOutput?: boolean;
+}
+
+export interface ExecRequest {
+  /** The OCI process (see buildExecProcess). */
+  process: Record<string, any>;
+  stdin: boolean;
 }
 
 export interface RunningContainer {
@@ -45,6 +58,16 @@ export interface Runtime {
   start(req: StartRequest): Promise<RunningContainer>;
   /** After a berthd restart: the live container, or how it ended while berthd was away (undefined: never ran). */
   reconnect(id: string): Promise<RunningContainer | ExitStatus | undefined>;
+  /** A stream to the container's init: its output from now on, and its stdin when asked for and open. */
+  attach(id: string, want: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<ProcessSession>;
+  /** Lets a start with holdOutput go on once its attach sessions are connected. */
+  release(id: string): Promise<void>;
+  /** Runs a process in the running container (runc exec, owned and reaped by the shim). */
+  exec(id: string, execId: string, req: ExecRequest): Promise<{ pid: number; session: ProcessSession }>;
+  /** Sets the window size of the container's TTY ('init') or of an exec's. */
+  resize(id: string, processId: string, rows: number, cols: number): Promise<void>;
+  /** The OCI spec the container was started with. */
+  spec(id: string): Record<string, any> | undefined;
   /** Sends a signal to the container's init (through the shim, which owns the pid). */
   kill(id: string, signal: number): Promise<void>;
   pause(id: string): Promise<void>;
@@ -139,20 +162,35 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     s.once('error', () => resolve(undefined));
   });
 
+  /** Sends one request line; resolves with the reply line and whatever followed it on the connection. */
+  const ask = (s: net.Socket, line: string) => new Promise<{ reply: string; rest: Buffer }>((resolve) => {
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      const nl = buf.indexOf(10);
+      if (nl < 0) return;
+      s.off('data', onData);
+      s.pause();
+      resolve({ reply: buf.subarray(0, nl).toString(), rest: buf.subarray(nl + 1) });
+    };
+    s.on('data', onData);
+    s.once('error', () => { /* close follows */ });
+    s.once('close', () => resolve({ reply: buf.toString() || 'err shim closed the connection', rest: Buffer.alloc(0) }));
+    s.write(line + '\n');
+  });
+
   const request = async (id: string, line: string): Promise<string> => {
     const s = await connect(id);
     if (!s) throw conflict(`Container ${id} is not running`);
-    return new Promise((resolve, reject) => {
-      let buf = '';
-      s.on('data', (d) => {
-        buf += d;
-        const nl = buf.indexOf('\n');
-        if (nl >= 0) { s.destroy(); resolve(buf.slice(0, nl)); }
-      });
-      s.once('error', reject);
-      s.once('close', () => resolve(buf || 'err shim closed the connection'));
-      s.write(line + '\n');
-    });
+    const { reply } = await ask(s, line);
+    s.destroy();
+    return reply;
+  };
+
+  /** runc's own words from a JSON log line ("time=… level=error msg=…" or {"msg": …}), else the text itself. */
+  const runcMessage = (text: string) => {
+    try { return String(JSON.parse(text).msg ?? text); } catch { /* plain text */ }
+    return text.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/m, '$1').replace(/\\"/g, '"');
   };
 
   return {
@@ -165,6 +203,9 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(req.spec), 0o600);
       const args = ['-i', req.id, '-b', dir, '-r', opts.runcPath, '-R', runcRoot, '-d', dir, '-S', socketPath(req.id)];
       if (req.log) args.push('-l', req.log.path, '-s', String(req.log.maxSize), '-n', String(req.log.maxFile));
+      if (req.spec.process?.terminal) args.push('-t');
+      if (req.openStdin) args.push('-I', ...(req.stdinOnce ? ['-O'] : []));
+      if (req.holdOutput) args.push('-W');
       args.push('-o', v2 ? path.join(cgroupDir(req.id, 'memory'), 'memory.events') : path.join(cgroupDir(req.id, 'memory'), 'memory.oom_control'));
       if (req.overlay) {
         const lower = req.overlay.lowerDirs.join(':');
@@ -203,6 +244,47 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       }
       if (!fs.existsSync(stateDir(id))) return undefined;
       return finish(id);
+    },
+
+    async attach(id, want) {
+      const s = await connect(id);
+      if (!s) throw conflict(`Container ${id} is not running`);
+      const { reply, rest } = await ask(s, `attach ${+want.stdin} ${+want.stdout} ${+want.stderr}`);
+      if (reply !== 'ok') { s.destroy(); throw conflict(`Container ${id} is not running`); }
+      const session = createSession(s, rest);
+      s.resume();
+      return session;
+    },
+
+    async release(id) { await request(id, 'go').catch(() => {}); },
+
+    async exec(id, execId, req) {
+      const file = path.join(stateDir(id), `exec-${execId}.json`);
+      writeFileAtomic(file, JSON.stringify(req.process), 0o600);
+      try {
+        const s = await connect(id);
+        if (!s) throw conflict(`Container ${id} is not running`);
+        const { reply, rest } = await ask(s, `exec ${execId} ${+!!req.process.terminal} ${+req.stdin} ${file}`);
+        if (!reply.startsWith('ok ')) {
+          s.destroy();
+          const message = runcMessage(reply.replace(/^err /, ''));
+          throw message === 'container not running' ? conflict(`Container ${id} is not running`) : system(message);
+        }
+        const session = createSession(s, rest);
+        s.resume();
+        return { pid: Number(reply.slice(3)), session };
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
+    },
+
+    async resize(id, processId, rows, cols) {
+      const reply = await request(id, `resize ${processId} ${rows} ${cols}`);
+      if (reply !== 'ok') throw conflict(reply.replace(/^err /, ''));
+    },
+
+    spec(id) {
+      try { return JSON.parse(fs.readFileSync(path.join(stateDir(id), 'config.json'), 'utf8')); } catch { return undefined; }
     },
 
     async kill(id, signal) {

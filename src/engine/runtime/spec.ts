@@ -224,3 +224,38 @@ export function buildSpec(input: SpecInput): Record<string, any> {
     },
   };
 }
+
+export interface ExecInput {
+  args: string[];
+  /** The exec's own Env, on top of the container's process env. */
+  env?: string[];
+  /** Empty: the container's working directory. */
+  cwd?: string;
+  /** Resolved from the exec's User; undefined: the container's user. */
+  user?: ProcessUser;
+  tty: boolean;
+  privileged: boolean;
+}
+
+/** The OCI process for `runc exec`: the container's process (caps, rlimits, env) with the exec's changes, as Docker does. */
+export function buildExecProcess(containerProcess: Record<string, any>, input: ExecInput): Record<string, any> {
+  if (!input.args.length) throw invalidParameter('No exec command specified');
+  let env: string[] = [...(containerProcess.env ?? [])];
+  if (input.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  env = mergeEnv(env, input.env ?? []);
+  const user = input.user
+    ? { uid: input.user.uid, gid: input.user.gid, additionalGids: input.user.additionalGids.length ? input.user.additionalGids : undefined }
+    : containerProcess.user;
+  if (input.user?.home) env = mergeEnv(env, [`HOME=${input.user.home}`]);
+  const caps = input.privileged ? { bounding: ALL_CAPABILITIES, effective: ALL_CAPABILITIES, permitted: ALL_CAPABILITIES, inheritable: ALL_CAPABILITIES } : containerProcess.capabilities;
+  return {
+    ...containerProcess,
+    terminal: input.tty,
+    args: input.args,
+    env,
+    cwd: input.cwd || containerProcess.cwd || '/',
+    user,
+    capabilities: caps,
+    consoleSize: undefined,
+  };
+}

@@ -445,24 +445,4 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     out ??= ctx.stream(200, { 'Content-Type': streamType(ctx, c.config.tty) });
     out.end();
   });
-
-  router.post('/containers/:id/attach', async (ctx) => {
-    const c = svc().get(ctx.params.id);
-    const stdout = bool(ctx.query.get('stdout'));
-    const stderr = bool(ctx.query.get('stderr'));
-    const logs = bool(ctx.query.get('logs'));
-    const stream = bool(ctx.query.get('stream'));
-    const conn = ctx.hijack(streamType(ctx, c.config.tty));
-    // Input (stdin) arrives with the interactive-containers work; until then it is read and dropped.
-    conn.on('data', () => {});
-    conn.on('error', () => {});
-    const abort = new AbortController();
-    ctx.closed.then(() => abort.abort());
-    try {
-      if (stdout || stderr) await svc().attachOutput(c.id, { stdout, stderr, logs, stream }, conn, abort.signal);
-      else if (stream) await svc().wait(c.id, 'next-exit').catch(() => {});
-    } finally {
-      conn.end();
-    }
-  });
 }

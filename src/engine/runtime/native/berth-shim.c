@@ -13,18 +13,33 @@
  *
  * What it does, in order:
  *  1. (optional) mounts the container's overlay root filesystem (-M data -T target), unmounting a stale one;
- *  2. creates pipes for the container's stdout/stderr and runs `runc run -d --pid-file` with them as stdio;
+ *  2. runs `runc run -d --pid-file` with pipes as the container's stdio (stdin a pipe with -I, else /dev/null), or
+ *     with -t a TTY: runc creates the pty and sends us its master over a console socket (--console-socket);
  *  3. reports "ok <pid>\n" or "err <message>\n" on fd 3 (a pipe from berthd) and closes it;
- *  4. copies the pipes into the json-file log ({"log","stream","time"} per line, RFC3339Nano UTC, split at
- *     16 KiB like Docker, rotated by max-size/max-file);
- *  5. serves a unix socket: berthd connects and holds the connection (its close tells berthd the shim is gone,
- *     also after berthd restarts and reconnects). Requests are lines: "kill <signo>\n" -> "ok\n" | "err ...\n".
- *     This socket is the seam for attach/stdin/resize (a TTY via runc --console-socket) later;
- *  6. when the container's init exits and its output is drained: reads the OOM-kill counter, runs
+ *  4. copies the container's output into the json-file log ({"log","stream","time"} per line, RFC3339Nano UTC,
+ *     split at 16 KiB like Docker, rotated by max-size/max-file) and to attached clients;
+ *  5. serves a unix socket (-S). berthd holds one connection open: its close tells berthd the shim is gone, also
+ *     after berthd restarts and reconnects. Requests are one line each:
+ *       "kill <signo>"                      -> "ok" | "err ..."
+ *       "resize <init|exec-id> <rows> <cols>" -> "ok" | "err ..."   (TIOCSWINSZ on the pty master)
+ *       "attach <stdin> <stdout> <stderr>"  -> "ok", then frames both ways (the container's init)
+ *       "exec <id> <tty> <stdin> <process.json>" -> "ok <pid>" | "err <runc's message>", then frames both ways
+ *       "go"                                -> "ok" (with -W: attach clients are connected, start reading output)
+ *     Frames use Docker's stdcopy header (type, 0,0,0, big-endian length): to us 0 = stdin data, 4 = stdin EOF;
+ *     from us 1 = stdout, 2 = stderr, 3 = exit code (decimal text, exec only, last frame);
+ *  6. exec processes: `runc exec --detach` (TTY over the console socket as above). runc exits once the process
+ *     runs, so the process is re-parented to us (the subreaper) and we reap it and report its exit code;
+ *  7. when the container's init exits and its output is drained: reads the OOM-kill counter, runs
  *     `runc delete`, unmounts the root filesystem, writes the exit file atomically (temp + rename):
  *     {"exitCode":N,"oomKilled":bool,"finishedAt":"RFC3339Nano"} and exits.
+ * Output to a client is buffered without blocking; while a client has more than 1 MiB unsent we stop reading the
+ * process (backpressure, as Docker's attach blocks the writer). Stdin likewise is read from a client only as
+ * fast as the process takes it.
  *
- * Usage: berth-shim -i ID -b BUNDLE -r RUNC -R RUNC_ROOT -d STATE_DIR -S SOCKET
+ * Why a TTY through runc's console socket rather than a pty library in berthd: the terminal must outlive berthd
+ * (live-restore) like the rest of the container's stdio, and the shim already owns that stdio.
+ *
+ * Usage: berth-shim -i ID -b BUNDLE -r RUNC -R RUNC_ROOT -d STATE_DIR -S SOCKET [-t] [-I [-O]] [-W]
  *                   [-l LOG -s MAX_SIZE -n MAX_FILE] [-o OOM_COUNTER_FILE] [-M OVERLAY_DATA -T ROOTFS]
  */
 #define _GNU_SOURCE
@@ -33,9 +48,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -47,7 +64,6 @@
 #include <unistd.h>
 
 #define MAX_LINE (16 * 1024) /* Docker splits log messages at 16 KiB */
-#define MAX_CLIENTS 16
 #define DRAIN_GRACE_MS 2000 /* after init exits, how long a stray holder of the pipes may keep them open */
 
 static const char *opt_id, *opt_bundle, *opt_runc, *opt_runc_root, *opt_dir, *opt_sock, *opt_log, *opt_oom;
@@ -130,37 +146,6 @@ static int run_runc(char *const extra[]) {
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   return status;
-}
-
-/* ---------- reaping: we are a subreaper, so any orphan of the container may land here ---------- */
-
-static pid_t container_pid = -1;
-static int container_exited = 0, exit_code = 0;
-/* Statuses reaped before we knew the container's pid (it can exit before `runc run -d` returns). */
-static struct { pid_t pid; int status; } early[64];
-static int n_early = 0;
-
-static int code_of(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 255;
-}
-
-static void note_reaped(pid_t pid, int status) {
-  if (container_pid > 0 && pid == container_pid) {
-    container_exited = 1;
-    exit_code = code_of(status);
-  } else if (container_pid <= 0 && n_early < 64) {
-    early[n_early].pid = pid;
-    early[n_early].status = status;
-    n_early++;
-  }
-}
-
-static void reap_all(void) {
-  int status;
-  pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) note_reaped(pid, status);
 }
 
 /* ---------- json-file log ---------- */
@@ -257,15 +242,15 @@ static void log_message(const char *stream, const unsigned char *msg, size_t len
   log_size += (long long)o;
 }
 
-struct stream {
+/* Appends the bytes of one output chunk to a stream's line buffer and writes every complete line to the log. */
+struct linebuf {
   const char *name;
-  int fd;
   unsigned char buf[MAX_LINE];
   size_t len;
 };
 
 /* Emits every complete line (with its newline) and 16 KiB chunks of an over-long one, keeping the rest. */
-static void stream_flush(struct stream *s, int all) {
+static void line_flush(struct linebuf *s, int all) {
   size_t start = 0;
   for (size_t i = 0; i < s->len; i++) {
     if (s->buf[i] == '\n') {
@@ -285,42 +270,579 @@ static void stream_flush(struct stream *s, int all) {
   s->len -= start;
 }
 
-/* Reads what is available; returns 0 at EOF. */
-static int stream_read(struct stream *s) {
-  ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
-  if (n < 0) return errno == EINTR || errno == EAGAIN;
-  if (n == 0) return 0;
-  s->len += (size_t)n;
-  stream_flush(s, 0);
-  return 1;
+static void line_add(struct linebuf *s, const unsigned char *data, size_t len) {
+  if (log_fd < 0) return;
+  while (len > 0) {
+    size_t room = sizeof s->buf - s->len, n = len < room ? len : room;
+    memcpy(s->buf + s->len, data, n);
+    s->len += n;
+    data += n;
+    len -= n;
+    line_flush(s, 0);
+  }
 }
 
-/* ---------- control socket ---------- */
+/* ---------- processes (the container's init and its exec processes) and clients ---------- */
 
-static int clients[MAX_CLIENTS];
-static int n_clients = 0;
+#define MAX_PROCS 1024   /* exec processes at once (Docker has no limit; 200 parallel execs are a test) */
+#define MAX_CLIENTS 1024
+#define IBUF_SIZE (FRAME_MAX + 8 + 256)
+#define FRAME_MAX (32 * 1024)        /* largest frame a client may send */
+#define CLIENT_HIGH_WATER (1 << 20) /* pending output per client before we stop reading the process (backpressure) */
+#define STDIN_CAP (FRAME_MAX + 8)
 
-static void client_request(int fd) {
-  char req[128];
-  ssize_t n = read(fd, req, sizeof req - 1);
+/* Frame types on attach/exec connections: Docker's stdcopy header (type, 3 zero bytes, big-endian length). */
+enum { F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_EXIT = 3, F_STDIN_EOF = 4 };
+
+struct proc {
+  int used;
+  char id[80];
+  int is_init, tty, stdin_once;
+  pid_t pid;
+  int exited, code;
+  long long exited_at;
+  int out_fd, err_fd; /* read ends; with a TTY out_fd is the pty master and err_fd is -1 */
+  int in_fd;          /* write end of stdin (a pipe, or a dup of the pty master); -1 when none or closed */
+  int master;         /* pty master for resize; -1 without a TTY */
+  size_t inlen;
+  int in_eof;  /* close in_fd once inbuf is written */
+  int session; /* exec: index of the client that started it, -1 once it left */
+  unsigned char *inbuf; /* STDIN_CAP bytes, allocated with the first stdin frame */
+};
+
+enum { C_LINE = 0, C_ATTACH = 1, C_EXEC = 2 };
+struct client {
+  int fd; /* -1: free slot */
+  int mode, proc, want_in, want_out, want_err, closing;
+  unsigned char *obuf;
+  size_t olen, ocap;
+  size_t ilen;
+  unsigned char *ibuf; /* IBUF_SIZE bytes while connected */
+};
+
+static struct proc procs[MAX_PROCS];
+static struct client clients[MAX_CLIENTS];
+static struct linebuf log_out = {.name = "stdout"}, log_err = {.name = "stderr"};
+
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+static struct proc *proc_new(const char *id) {
+  for (int i = 0; i < MAX_PROCS; i++) {
+    if (procs[i].used) continue;
+    struct proc *p = &procs[i];
+    memset(p, 0, sizeof *p);
+    p->used = 1;
+    snprintf(p->id, sizeof p->id, "%s", id);
+    p->out_fd = p->err_fd = p->in_fd = p->master = -1;
+    p->session = -1;
+    return p;
+  }
+  return NULL;
+}
+
+static struct proc *proc_find(const char *id) {
+  for (int i = 0; i < MAX_PROCS; i++)
+    if (procs[i].used && strcmp(procs[i].id, id) == 0) return &procs[i];
+  return NULL;
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static int code_of(int status);
+static int container_exited;
+static int claim_early(pid_t pid);
+static long long now_ms(void);
+static void note_reaped(pid_t pid, int status);
+
+/* Queues bytes for a client; writes at once when nothing is pending (keeps latency low for TTYs). */
+static void client_queue(struct client *c, const void *data, size_t len) {
+  if (c->fd < 0 || len == 0) return;
+  if (c->olen == 0) {
+    ssize_t n = write(c->fd, data, len);
+    if (n > 0) {
+      data = (const char *)data + n;
+      len -= (size_t)n;
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      c->closing = 2; /* broken: drop it */
+      return;
+    }
+    if (len == 0) return;
+  }
+  if (c->olen + len > c->ocap) {
+    size_t cap = c->ocap ? c->ocap : 16384;
+    while (cap < c->olen + len) cap *= 2;
+    unsigned char *nb = realloc(c->obuf, cap);
+    if (!nb) { c->closing = 2; return; }
+    c->obuf = nb;
+    c->ocap = cap;
+  }
+  memcpy(c->obuf + c->olen, data, len);
+  c->olen += len;
+}
+
+static void client_frame(struct client *c, int type, const void *data, size_t len) {
+  while (len > 0 || type == F_EXIT) {
+    size_t n = len > 0x7fffffff ? 0x7fffffff : len;
+    unsigned char h[8] = {(unsigned char)type, 0, 0, 0, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
+    client_queue(c, h, 8);
+    client_queue(c, data, n);
+    data = (const char *)data + n;
+    len -= n;
+    if (type == F_EXIT) break;
+  }
+}
+
+static void client_drop(struct client *c) {
+  int idx = (int)(c - clients);
+  for (int i = 0; i < MAX_PROCS; i++)
+    if (procs[i].used && procs[i].session == idx) procs[i].session = -1;
+  close_fd(&c->fd);
+  free(c->obuf);
+  free(c->ibuf);
+  c->obuf = c->ibuf = NULL;
+  c->olen = c->ocap = c->ilen = 0;
+  c->closing = 0;
+}
+
+/* A process's output chunk: to the log (init) and to the clients that follow it. */
+static void proc_output(struct proc *p, int type, const unsigned char *data, size_t len) {
+  if (p->is_init) line_add(type == F_STDERR ? &log_err : &log_out, data, len);
+  for (int i = 0; i < MAX_CLIENTS; i++) {
+    struct client *c = &clients[i];
+    if (c->fd < 0 || c->closing) continue;
+    if (p->is_init ? (c->mode == C_ATTACH && ((type == F_STDOUT && c->want_out) || (type == F_STDERR && c->want_err)))
+                   : (p->session == i))
+      client_frame(c, type, data, len);
+  }
+}
+
+/* Whether a client following this process has too much unsent output (then we stop reading the process). */
+static int proc_throttled(struct proc *p) {
+  for (int i = 0; i < MAX_CLIENTS; i++) {
+    struct client *c = &clients[i];
+    if (c->fd < 0 || c->olen < CLIENT_HIGH_WATER) continue;
+    if ((p->is_init && c->mode == C_ATTACH) || p->session == i) return 1;
+  }
+  return 0;
+}
+
+static unsigned char scratch[65536];
+
+/* Reads one chunk from a process's output fd; closes it at EOF (a pty master reads EIO once the slave is gone). */
+static void proc_read(struct proc *p, int *fd, int type) {
+  ssize_t n = read(*fd, scratch, sizeof scratch);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (n <= 0) {
-    close(fd);
-    for (int i = 0; i < n_clients; i++)
-      if (clients[i] == fd) clients[i] = clients[--n_clients];
+    if (p->is_init) line_flush(type == F_STDERR ? &log_err : &log_out, 1);
+    if (*fd == p->master) p->master = -1;
+    close_fd(fd);
     return;
   }
-  req[n] = 0;
-  int sig;
-  if (sscanf(req, "kill %d", &sig) == 1) {
-    if (container_exited) write_all(fd, "err container not running\n", 26);
-    else if (kill(container_pid, sig) == 0) write_all(fd, "ok\n", 3);
-    else {
-      char msg[160];
-      int l = snprintf(msg, sizeof msg, "err %s\n", strerror(errno));
-      write_all(fd, msg, (size_t)l);
+  proc_output(p, type, scratch, (size_t)n);
+}
+
+static void proc_write_stdin(struct proc *p) {
+  while (p->inlen > 0 && p->in_fd >= 0) {
+    ssize_t n = write(p->in_fd, p->inbuf, p->inlen);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n < 0) { /* the process closed its stdin: what is left cannot be delivered */
+      p->inlen = 0;
+      close_fd(&p->in_fd);
+      break;
     }
+    memmove(p->inbuf, p->inbuf + n, p->inlen - (size_t)n);
+    p->inlen -= (size_t)n;
+  }
+  if (p->inlen == 0 && p->in_eof && !p->tty) close_fd(&p->in_fd);
+}
+
+/* Ends a finished exec process: its exit code goes to its client, which is closed once its output is sent. */
+static void proc_end(struct proc *p) {
+  if (p->session >= 0) {
+    struct client *c = &clients[p->session];
+    char code[16];
+    int l = snprintf(code, sizeof code, "%d", p->code);
+    client_frame(c, F_EXIT, code, (size_t)l);
+    c->closing = 1;
+  }
+  close_fd(&p->out_fd);
+  close_fd(&p->err_fd);
+  close_fd(&p->in_fd);
+  close_fd(&p->master);
+  free(p->inbuf);
+  p->inbuf = NULL;
+  p->used = 0;
+}
+
+/* ---------- runc helpers for TTYs: the console socket (runc sends the pty master over it) ---------- */
+
+static int console_listen(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) { close(fd); errno = ENAMETOOLONG; return -1; }
+  strcpy(addr.sun_path, path);
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 1) < 0) { close(fd); return -1; }
+  chmod(path, 0600);
+  return fd;
+}
+
+static int console_recv(int lfd) {
+  int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  if (c < 0) return -1;
+  char name[512];
+  struct iovec iov = {.iov_base = name, .iov_len = sizeof name};
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  int fd = -1;
+  if (recvmsg(c, &msg, MSG_CMSG_CLOEXEC) >= 0) {
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+  }
+  close(c);
+  return fd;
+}
+
+/* Waits for `runc` (our child) to exit, receiving the pty master on `lfd` meanwhile when it is >= 0. Statuses of
+ * other children reaped meanwhile are recorded (note_reaped). Returns runc's wait status. */
+static int wait_runc(pid_t runc, int sfd, int lfd, int *master) {
+  int runc_status = 0, runc_done = 0;
+  for (;;) {
+    int st;
+    pid_t p;
+    /* Reap everything that is there: a SIGCHLD drained here must not leave another child a zombie. */
+    while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+      if (p == runc) { runc_status = st; runc_done = 1; }
+      else note_reaped(p, st);
+    }
+    if (runc_done) {
+      /* runc sends the master before it exits: pick it up if it is still queued */
+      if (lfd >= 0 && *master < 0) {
+        struct pollfd q = {.fd = lfd, .events = POLLIN};
+        if (poll(&q, 1, 0) > 0) *master = console_recv(lfd);
+      }
+      return runc_status;
+    }
+    struct pollfd fds[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lfd, .events = POLLIN}};
+    int r = poll(fds, lfd >= 0 && *master < 0 ? 2 : 1, 1000);
+    if (r < 0 && errno != EINTR) return -1;
+    if (r > 0 && fds[0].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {}
+    }
+    if (r > 0 && lfd >= 0 && *master < 0 && (fds[1].revents & POLLIN)) *master = console_recv(lfd);
+  }
+}
+
+/* Reads runc's error message from a pipe (runc prints it on stderr) into `out` as one line. */
+static void read_error(int fd, const char *fallback, char *out, size_t size) {
+  set_nonblock(fd);
+  ssize_t n = read(fd, out, size - 1);
+  if (n < 0) n = 0;
+  while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ')) n--;
+  for (ssize_t i = 0; i < n; i++)
+    if (out[i] == '\n') out[i] = ' ';
+  out[n] = 0;
+  if (n == 0) snprintf(out, size, "%s", fallback);
+}
+
+static int read_pid_file(const char *file) {
+  FILE *pf = fopen(file, "r");
+  int pid = 0;
+  if (pf) {
+    if (fscanf(pf, "%d", &pid) != 1) pid = 0;
+    fclose(pf);
+  }
+  return pid;
+}
+
+static void child_stdio(int in, int out, int err) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  dup2(in, 0);
+  dup2(out, 1);
+  dup2(err, 2);
+}
+
+/* ---------- exec: `runc exec --detach`; the process is re-parented to us (subreaper), so we reap it ---------- */
+
+static int sfd_global = -1;
+static char *runc_log_path;
+static char *console_path(void) {
+  char *p;
+  if (asprintf(&p, "%s.c", opt_sock) < 0) die("out of memory");
+  return p;
+}
+
+/* Starts an exec process for client `ci`. On failure writes "err ..." into `reply`. */
+static struct proc *start_exec(int ci, const char *id, int tty, int with_stdin, const char *process_json, char *reply, size_t rsize) {
+  if (container_exited) { snprintf(reply, rsize, "err container not running\n"); return NULL; }
+  if (proc_find(id)) { snprintf(reply, rsize, "err exec %s exists\n", id); return NULL; }
+  struct proc *p = proc_new(id);
+  if (!p) { snprintf(reply, rsize, "err too many exec processes\n"); return NULL; }
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, lfd = -1;
+  char *cpath = NULL, *pid_file = NULL;
+  if (asprintf(&pid_file, "%s/exec-%s.pid", opt_dir, id) < 0) die("out of memory");
+  unlink(pid_file);
+  if (pipe2(err, O_CLOEXEC) < 0 || (!tty && pipe2(out, O_CLOEXEC) < 0) || (!tty && with_stdin && pipe2(in, O_CLOEXEC) < 0)) {
+    snprintf(reply, rsize, "err pipe: %s\n", strerror(errno));
+    goto fail;
+  }
+  if (tty) {
+    cpath = console_path();
+    lfd = console_listen(cpath);
+    if (lfd < 0) { snprintf(reply, rsize, "err console socket: %s\n", strerror(errno)); goto fail; }
+  }
+  pid_t runc = fork();
+  if (runc < 0) { snprintf(reply, rsize, "err fork: %s\n", strerror(errno)); goto fail; }
+  if (runc == 0) {
+    int null = open("/dev/null", O_RDWR);
+    if (tty) child_stdio(null, null, err[1]);
+    else child_stdio(with_stdin ? in[0] : null, out[1], err[1]);
+    if (tty)
+      execlp(opt_runc, opt_runc, "--root", opt_runc_root, "--log", runc_log_path, "--log-format", "json", "exec", "--detach",
+             "--pid-file", pid_file, "--process", process_json, "--console-socket", cpath, opt_id, (char *)NULL);
+    else
+      execlp(opt_runc, opt_runc, "--root", opt_runc_root, "--log", runc_log_path, "--log-format", "json", "exec", "--detach",
+             "--pid-file", pid_file, "--process", process_json, opt_id, (char *)NULL);
+    _exit(127);
+  }
+  close_fd(&err[1]);
+  close_fd(&out[1]);
+  close_fd(&in[0]);
+  int master = -1;
+  int st = wait_runc(runc, sfd_global, lfd, &master);
+  if (lfd >= 0) { close(lfd); unlink(cpath); }
+  int pid = read_pid_file(pid_file);
+  unlink(pid_file);
+  if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || pid <= 0 || (tty && master < 0)) {
+    char msg[4096];
+    read_error(err[0], "runc exec failed", msg, sizeof msg);
+    snprintf(reply, rsize, "err %s\n", msg);
+    close_fd(&master);
+    goto fail;
+  }
+  /* Without a TTY the process inherited runc's stderr: from here on the pipe carries the process's stderr. */
+  if (tty) close_fd(&err[0]);
+  else {
+    p->out_fd = out[0];
+    p->err_fd = err[0];
+    set_nonblock(p->err_fd);
+  }
+  p->pid = pid;
+  p->tty = tty;
+  p->session = ci;
+  int early_status = claim_early(pid);
+  if (early_status != -1) {
+    p->exited = 1;
+    p->code = code_of(early_status);
+    p->exited_at = now_ms();
+  }
+  if (tty) {
+    p->master = master;
+    p->out_fd = master;
+    p->in_fd = with_stdin ? dup(master) : -1;
+    if (p->in_fd >= 0) { fcntl(p->in_fd, F_SETFD, FD_CLOEXEC); set_nonblock(p->in_fd); }
+    set_nonblock(master);
   } else {
-    write_all(fd, "err unknown request\n", 20);
+    p->in_fd = in[1];
+    if (p->in_fd >= 0) set_nonblock(p->in_fd);
+    set_nonblock(p->out_fd);
+  }
+  snprintf(reply, rsize, "ok %d\n", pid);
+  free(cpath);
+  free(pid_file);
+  return p;
+fail:
+  close_fd(&out[0]); close_fd(&out[1]); close_fd(&err[0]); close_fd(&err[1]); close_fd(&in[0]); close_fd(&in[1]);
+  if (lfd >= 0) { close(lfd); unlink(cpath); }
+  free(cpath);
+  free(pid_file);
+  p->used = 0;
+  return NULL;
+}
+
+/* ---------- reaping: we are a subreaper, so the container's init, exec processes and orphans land here ---------- */
+
+static pid_t container_pid = -1;
+static int container_exited = 0, exit_code = 0;
+/* Statuses reaped before we knew the container's pid (it can exit before `runc run -d` returns). */
+static struct { pid_t pid; int status; } early[64];
+static int n_early = 0;
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+static void note_reaped(pid_t pid, int status) {
+  if (container_pid > 0 && pid == container_pid) {
+    container_exited = 1;
+    exit_code = code_of(status);
+    return;
+  }
+  for (int i = 0; i < MAX_PROCS; i++) {
+    struct proc *p = &procs[i];
+    if (p->used && !p->is_init && p->pid == pid && !p->exited) {
+      p->exited = 1;
+      p->code = code_of(status);
+      p->exited_at = now_ms();
+      return;
+    }
+  }
+  /* Not known yet: the container's init before `runc run` returned, or an exec process that ended before
+   * `runc exec` did. Kept (the oldest overwritten) until start_exec or main claims it. */
+  early[n_early % 64].pid = pid;
+  early[n_early % 64].status = status;
+  n_early++;
+}
+
+/* The status of `pid` if it was reaped before we knew it; -1 otherwise. */
+static int claim_early(pid_t pid) {
+  int n = n_early < 64 ? n_early : 64;
+  for (int i = 0; i < n; i++)
+    if (early[i].pid == pid) {
+      early[i].pid = 0;
+      return early[i].status;
+    }
+  return -1;
+}
+
+static void reap_all(void) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) note_reaped(pid, status);
+}
+
+/* ---------- control socket: one line per request, then (attach, exec) a framed stream ---------- */
+
+static struct proc *init_proc;
+/* -W: the init's output is not read until berthd connected the attach clients that wait for this start ("go"),
+ * so `docker run` without -d sees the first bytes; the pipe or pty buffers them meanwhile. */
+static long long hold_until = 0;
+#define HOLD_MAX_MS 5000
+
+static void stdin_eof(struct proc *p) {
+  if (!p->used) return;
+  if (p->is_init && !p->stdin_once) return; /* without StdinOnce stdin stays open for the next attach */
+  if (p->tty) return;                         /* a terminal has no EOF to give; Docker keeps it open too */
+  p->in_eof = 1;
+  proc_write_stdin(p);
+}
+
+static void client_request(int ci, char *line) {
+  struct client *c = &clients[ci];
+  char reply[4200], id[80], json[4096];
+  int sig, a, b, d;
+  if (sscanf(line, "kill %d", &sig) == 1) {
+    if (container_exited) snprintf(reply, sizeof reply, "err container not running\n");
+    else if (kill(container_pid, sig) == 0) snprintf(reply, sizeof reply, "ok\n");
+    else snprintf(reply, sizeof reply, "err %s\n", strerror(errno));
+  } else if (sscanf(line, "attach %d %d %d", &a, &b, &d) == 3) {
+    c->mode = C_ATTACH;
+    c->proc = (int)(init_proc - procs);
+    c->want_in = a && init_proc->in_fd >= 0;
+    c->want_out = b;
+    c->want_err = d;
+    snprintf(reply, sizeof reply, "ok\n");
+  } else if (sscanf(line, "exec %79s %d %d %4095s", id, &a, &b, json) == 4) {
+    struct proc *p = start_exec(ci, id, a, b, json, reply, sizeof reply);
+    if (p) {
+      c->mode = C_EXEC;
+      c->proc = (int)(p - procs);
+      c->want_in = b;
+      c->want_out = c->want_err = 1;
+    }
+  } else if (strcmp(line, "go") == 0) {
+    hold_until = 0;
+    snprintf(reply, sizeof reply, "ok\n");
+  } else if (sscanf(line, "resize %79s %d %d", id, &a, &b) == 3) {
+    struct proc *p = proc_find(id);
+    struct winsize ws = {.ws_row = (unsigned short)a, .ws_col = (unsigned short)b};
+    if (!p || p->master < 0) snprintf(reply, sizeof reply, "err no such TTY: %s\n", id);
+    else if (ioctl(p->master, TIOCSWINSZ, &ws) < 0) snprintf(reply, sizeof reply, "err resize: %s\n", strerror(errno));
+    else snprintf(reply, sizeof reply, "ok\n");
+  } else {
+    snprintf(reply, sizeof reply, "err unknown request\n");
+  }
+  client_queue(c, reply, strlen(reply));
+}
+
+/* Handles what a client sent: request lines, then frames (stdin data, stdin EOF). Stops when the process's
+ * stdin buffer is full; the rest is parsed once it drained (backpressure reaches the client through the socket). */
+static void client_parse(int ci) {
+  struct client *c = &clients[ci];
+  size_t off = 0;
+  while (c->fd >= 0 && off < c->ilen) {
+    if (c->mode == C_LINE) {
+      unsigned char *nl = memchr(c->ibuf + off, '\n', c->ilen - off);
+      if (!nl) {
+        if (c->ilen - off > 8192) c->closing = 2;
+        break;
+      }
+      *nl = 0;
+      client_request(ci, (char *)c->ibuf + off);
+      off = (size_t)(nl - c->ibuf) + 1;
+      continue;
+    }
+    if (c->ilen - off < 8) break;
+    unsigned char *h = c->ibuf + off;
+    size_t len = ((size_t)h[4] << 24) | ((size_t)h[5] << 16) | ((size_t)h[6] << 8) | h[7];
+    if (len > FRAME_MAX) { c->closing = 2; break; }
+    if (c->ilen - off < 8 + len) break;
+    struct proc *p = &procs[c->proc];
+    if (h[0] == F_STDIN) {
+      if (c->want_in && p->used && p->in_fd >= 0 && !p->in_eof) {
+        if (!p->inbuf && !(p->inbuf = malloc(STDIN_CAP))) { c->closing = 2; break; }
+        if (p->inlen + len > STDIN_CAP) break;
+        memcpy(p->inbuf + p->inlen, h + 8, len);
+        p->inlen += len;
+        proc_write_stdin(p);
+      }
+    } else if (h[0] == F_STDIN_EOF) {
+      if (c->want_in) stdin_eof(p);
+      c->want_in = 0;
+    }
+    off += 8 + len;
+  }
+  memmove(c->ibuf, c->ibuf + off, c->ilen - off);
+  c->ilen -= off;
+}
+
+static void client_read(int ci) {
+  struct client *c = &clients[ci];
+  ssize_t n = read(c->fd, c->ibuf + c->ilen, IBUF_SIZE - c->ilen);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    /* Gone: a detach, not an end of input (berthd sends a stdin-EOF frame for that); an exec keeps running. */
+    client_drop(c);
+    return;
+  }
+  c->ilen += (size_t)n;
+  client_parse(ci);
+}
+
+static void client_flush(struct client *c) {
+  while (c->olen > 0) {
+    ssize_t n = write(c->fd, c->obuf, c->olen);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n < 0) { c->closing = 2; return; }
+    memmove(c->obuf, c->obuf + n, c->olen - (size_t)n);
+    c->olen -= (size_t)n;
   }
 }
 
@@ -333,7 +855,7 @@ static int listen_socket(void) {
   unlink(opt_sock);
   if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind %s: %s", opt_sock, strerror(errno));
   chmod(opt_sock, 0600);
-  if (listen(fd, 8) < 0) die("listen: %s", strerror(errno));
+  if (listen(fd, 1024) < 0) die("listen: %s", strerror(errno));
   return fd;
 }
 
@@ -374,15 +896,11 @@ static void unmount_rootfs(void) {
 
 /* ---------- main ---------- */
 
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int opt_tty = 0, opt_stdin = 0, opt_stdin_once = 0, opt_hold = 0;
 
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "i:b:r:R:d:S:l:s:n:o:M:T:")) != -1) {
+  while ((c = getopt(argc, argv, "i:b:r:R:d:S:l:s:n:o:M:T:tIOW")) != -1) {
     switch (c) {
       case 'i': opt_id = optarg; break;
       case 'b': opt_bundle = optarg; break;
@@ -396,10 +914,15 @@ int main(int argc, char **argv) {
       case 'o': opt_oom = optarg; break;
       case 'M': opt_mount_data = optarg; break;
       case 'T': opt_rootfs = optarg; break;
+      case 't': opt_tty = 1; break;
+      case 'I': opt_stdin = 1; break;
+      case 'O': opt_stdin_once = 1; break;
+      case 'W': opt_hold = 1; break;
       default: die("bad arguments");
     }
   }
   if (!opt_id || !opt_bundle || !opt_runc || !opt_runc_root || !opt_dir || !opt_sock) die("missing arguments");
+  for (int i = 0; i < MAX_CLIENTS; i++) clients[i].fd = -1;
 
   /* fd 3 is berthd's status pipe; anything else inherited must not leak into the container. */
   int status_fd = fcntl(3, F_GETFD) >= 0 ? 3 : -1;
@@ -413,6 +936,7 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) die("signalfd: %s", strerror(errno));
+  sfd_global = sfd;
 
   char report[8192];
   if (opt_rootfs && opt_mount_data) {
@@ -425,52 +949,51 @@ int main(int argc, char **argv) {
   }
 
   int lfd = listen_socket();
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, clfd = -1;
+  if (pipe2(err, O_CLOEXEC) < 0 || (!opt_tty && pipe2(out, O_CLOEXEC) < 0) || (!opt_tty && opt_stdin && pipe2(in, O_CLOEXEC) < 0))
+    die("pipe: %s", strerror(errno));
+  char *cpath = NULL;
+  if (opt_tty) {
+    cpath = console_path();
+    clfd = console_listen(cpath);
+    if (clfd < 0) die("console socket %s: %s", cpath, strerror(errno));
+  }
   if (opt_log) log_open(0);
 
-  char *pid_file = path_in_dir("pid"), *runc_log = path_in_dir("runc.log");
+  char *pid_file = path_in_dir("pid");
+  runc_log_path = path_in_dir("runc.log");
   unlink(pid_file);
   pid_t runc = fork();
   if (runc < 0) die("fork: %s", strerror(errno));
   if (runc == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    int null = open("/dev/null", O_RDONLY);
-    dup2(null, 0); /* stdin: issue 5 adds a pipe or a console socket here */
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    execlp(opt_runc, opt_runc, "--root", opt_runc_root, "--log", runc_log, "--log-format", "json", "run", "--detach",
-          "--pid-file", pid_file, "--bundle", opt_bundle, opt_id, (char *)NULL);
+    int null = open("/dev/null", O_RDWR);
+    if (opt_tty) {
+      child_stdio(null, null, err[1]);
+      execlp(opt_runc, opt_runc, "--root", opt_runc_root, "--log", runc_log_path, "--log-format", "json", "run", "--detach",
+             "--pid-file", pid_file, "--console-socket", cpath, "--bundle", opt_bundle, opt_id, (char *)NULL);
+    } else {
+      child_stdio(opt_stdin ? in[0] : null, out[1], err[1]);
+      execlp(opt_runc, opt_runc, "--root", opt_runc_root, "--log", runc_log_path, "--log-format", "json", "run", "--detach",
+             "--pid-file", pid_file, "--bundle", opt_bundle, opt_id, (char *)NULL);
+    }
     _exit(127);
   }
-  close(out[1]);
-  close(err[1]);
+  close_fd(&out[1]);
+  close_fd(&err[1]);
+  close_fd(&in[0]);
 
-  int runc_status = 0;
-  for (;;) {
-    int st;
-    pid_t p = waitpid(-1, &st, 0);
-    if (p < 0 && errno == EINTR) continue;
-    if (p < 0) die("waitpid: %s", strerror(errno));
-    if (p == runc) { runc_status = st; break; }
-    note_reaped(p, st);
-  }
+  int master = -1;
+  int runc_status = wait_runc(runc, sfd, clfd, &master);
+  if (clfd >= 0) { close(clfd); unlink(cpath); }
 
-  if (!WIFEXITED(runc_status) || WEXITSTATUS(runc_status) != 0) {
+  if (runc_status == -1 || !WIFEXITED(runc_status) || WEXITSTATUS(runc_status) != 0 || (opt_tty && master < 0)) {
     /* runc prints its error on stderr, which is the container's stderr pipe: it is the message, not output. */
-    int fl = fcntl(err[0], F_GETFL);
-    fcntl(err[0], F_SETFL, fl | O_NONBLOCK);
-    ssize_t n = read(err[0], report + 4, sizeof report - 6);
-    if (n < 0) n = 0;
-    while (n > 0 && (report[4 + n - 1] == '\n' || report[4 + n - 1] == ' ')) n--;
-    for (ssize_t i = 0; i < n; i++)
-      if (report[4 + i] == '\n') report[4 + i] = ' ';
-    memcpy(report, "err ", 4);
-    if (n == 0) n = snprintf(report + 4, sizeof report - 6, "runc run failed with status %d", code_of(runc_status));
-    report[4 + n] = '\n';
-    if (status_fd >= 0) write_all(status_fd, report, (size_t)n + 5);
+    char msg[8000];
+    char fallback[64];
+    snprintf(fallback, sizeof fallback, "runc run failed with status %d", runc_status == -1 ? -1 : code_of(runc_status));
+    read_error(err[0], fallback, msg, sizeof msg);
+    int l = snprintf(report, sizeof report, "err %s\n", msg);
+    if (status_fd >= 0) write_all(status_fd, report, (size_t)l);
     char *del[] = {"delete", "--force", (char *)opt_id, NULL};
     run_runc(del);
     unmount_rootfs();
@@ -478,14 +1001,34 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  FILE *pf = fopen(pid_file, "r");
-  int pid = 0;
-  if (!pf || fscanf(pf, "%d", &pid) != 1 || pid <= 0) die("no pid in %s", pid_file);
-  fclose(pf);
+  int pid = read_pid_file(pid_file);
+  if (pid <= 0) die("no pid in %s", pid_file);
   container_pid = pid;
-  for (int i = 0; i < n_early; i++)
-    if (early[i].pid == pid) { container_exited = 1; exit_code = code_of(early[i].status); }
+  int early_status = claim_early(pid);
+  if (early_status != -1) { container_exited = 1; exit_code = code_of(early_status); }
   reap_all();
+
+  init_proc = proc_new("init");
+  init_proc->is_init = 1;
+  init_proc->pid = pid;
+  init_proc->tty = opt_tty;
+  init_proc->stdin_once = opt_stdin_once;
+  if (opt_tty) {
+    close_fd(&err[0]);
+    init_proc->master = master;
+    init_proc->out_fd = master;
+    set_nonblock(master);
+    if (opt_stdin) {
+      init_proc->in_fd = dup(master);
+      fcntl(init_proc->in_fd, F_SETFD, FD_CLOEXEC);
+      set_nonblock(init_proc->in_fd);
+    }
+  } else {
+    init_proc->out_fd = out[0];
+    init_proc->err_fd = err[0];
+    init_proc->in_fd = in[1];
+    if (in[1] >= 0) set_nonblock(in[1]);
+  }
 
   if (status_fd >= 0) {
     int l = snprintf(report, sizeof report, "ok %d\n", pid);
@@ -498,51 +1041,95 @@ int main(int argc, char **argv) {
   dup2(null, 2);
   if (null > 2) close(null);
 
-  struct stream so = {.name = "stdout", .fd = out[0]}, se = {.name = "stderr", .fd = err[0]};
-  int open_streams = 2;
   long long exited_at = container_exited ? now_ms() : 0;
-  while (open_streams > 0) {
-    struct pollfd fds[4 + MAX_CLIENTS];
+  if (opt_hold) hold_until = now_ms() + HOLD_MAX_MS;
+  enum { K_SIG, K_LISTEN, K_OUT, K_ERR, K_IN, K_CLIENT };
+  struct pollfd fds[2 + 3 * MAX_PROCS + MAX_CLIENTS];
+  struct { int kind, idx; } what[2 + 3 * MAX_PROCS + MAX_CLIENTS];
+  while (init_proc->out_fd >= 0 || init_proc->err_fd >= 0) {
+    reap_all(); /* cheap, and nothing reaped elsewhere can be missed */
+    if (container_exited && !exited_at) exited_at = now_ms();
     int nf = 0;
-    fds[nf++] = (struct pollfd){.fd = sfd, .events = POLLIN};
-    fds[nf++] = (struct pollfd){.fd = lfd, .events = POLLIN};
-    fds[nf++] = (struct pollfd){.fd = so.fd, .events = POLLIN};
-    fds[nf++] = (struct pollfd){.fd = se.fd, .events = POLLIN};
-    for (int i = 0; i < n_clients; i++) fds[nf++] = (struct pollfd){.fd = clients[i], .events = POLLIN};
+    fds[nf] = (struct pollfd){.fd = sfd, .events = POLLIN}; what[nf++].kind = K_SIG;
+    fds[nf] = (struct pollfd){.fd = lfd, .events = POLLIN}; what[nf++].kind = K_LISTEN;
+    long long now = now_ms();
     int timeout = -1;
     if (container_exited) {
-      long long left = exited_at + DRAIN_GRACE_MS - now_ms();
+      long long left = exited_at + DRAIN_GRACE_MS - now;
       if (left <= 0) break;
       timeout = (int)left;
+    }
+    for (int i = 0; i < MAX_PROCS; i++) {
+      struct proc *p = &procs[i];
+      if (!p->used) continue;
+      if (!p->is_init && p->exited) {
+        long long left = p->exited_at + DRAIN_GRACE_MS - now;
+        if ((p->out_fd < 0 && p->err_fd < 0) || left <= 0) { proc_end(p); continue; }
+        if (timeout < 0 || left < timeout) timeout = (int)left;
+      }
+      int throttled = proc_throttled(p) || (p->is_init && hold_until > now);
+      if (p->is_init && hold_until > now && (timeout < 0 || hold_until - now < timeout)) timeout = (int)(hold_until - now);
+      if (p->out_fd >= 0 && !throttled) { fds[nf] = (struct pollfd){.fd = p->out_fd, .events = POLLIN}; what[nf].kind = K_OUT; what[nf++].idx = i; }
+      if (p->err_fd >= 0 && !throttled) { fds[nf] = (struct pollfd){.fd = p->err_fd, .events = POLLIN}; what[nf].kind = K_ERR; what[nf++].idx = i; }
+      if (p->in_fd >= 0 && p->inlen > 0) { fds[nf] = (struct pollfd){.fd = p->in_fd, .events = POLLOUT}; what[nf].kind = K_IN; what[nf++].idx = i; }
+    }
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+      struct client *cl = &clients[i];
+      if (cl->fd < 0) continue;
+      if (cl->closing == 2 || (cl->closing == 1 && cl->olen == 0)) { client_drop(cl); continue; }
+      short ev = 0;
+      if (!cl->closing && cl->ilen < IBUF_SIZE) ev |= POLLIN;
+      if (cl->olen > 0) ev |= POLLOUT;
+      fds[nf] = (struct pollfd){.fd = cl->fd, .events = ev}; what[nf].kind = K_CLIENT; what[nf++].idx = i;
     }
     int r = poll(fds, (nfds_t)nf, timeout);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) die("poll: %s", strerror(errno));
-    if (fds[0].revents) {
-      struct signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) == sizeof si) {}
-      reap_all();
-      if (container_exited && !exited_at) exited_at = now_ms();
-    }
-    if (fds[1].revents & POLLIN) {
-      int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-      if (cfd >= 0 && n_clients < MAX_CLIENTS) clients[n_clients++] = cfd;
-      else if (cfd >= 0) close(cfd);
-    }
-    for (int k = 2; k < 4; k++) {
-      struct stream *s = k == 2 ? &so : &se;
-      if (s->fd >= 0 && fds[k].revents && !stream_read(s)) {
-        stream_flush(s, 1);
-        close(s->fd);
-        s->fd = -1; /* poll ignores negative fds */
-        open_streams--;
+    for (int k = 0; k < nf; k++) {
+      if (!fds[k].revents) continue;
+      int i = what[k].idx;
+      switch (what[k].kind) {
+        case K_SIG: {
+          struct signalfd_siginfo si;
+          while (read(sfd, &si, sizeof si) == sizeof si) {}
+          reap_all();
+          if (container_exited && !exited_at) exited_at = now_ms();
+          break;
+        }
+        case K_LISTEN: {
+          int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+          if (cfd < 0) break;
+          int slot = -1;
+          for (int j = 0; j < MAX_CLIENTS && slot < 0; j++)
+            if (clients[j].fd < 0) slot = j;
+          if (slot < 0) { close(cfd); break; }
+          memset(&clients[slot], 0, sizeof clients[slot]);
+          clients[slot].ibuf = malloc(IBUF_SIZE);
+          if (!clients[slot].ibuf) { close(cfd); clients[slot].fd = -1; break; }
+          clients[slot].fd = cfd;
+          break;
+        }
+        case K_OUT: if (procs[i].used && procs[i].out_fd == fds[k].fd) proc_read(&procs[i], &procs[i].out_fd, F_STDOUT); break;
+        case K_ERR: if (procs[i].used && procs[i].err_fd == fds[k].fd) proc_read(&procs[i], &procs[i].err_fd, F_STDERR); break;
+        case K_IN:
+          if (procs[i].used) {
+            if (fds[k].revents & (POLLERR | POLLHUP)) { procs[i].inlen = 0; close_fd(&procs[i].in_fd); }
+            else proc_write_stdin(&procs[i]);
+          }
+          break;
+        case K_CLIENT:
+          if (clients[i].fd != fds[k].fd) break;
+          if (fds[k].revents & POLLOUT) client_flush(&clients[i]);
+          if (clients[i].fd >= 0 && (fds[k].revents & (POLLIN | POLLHUP | POLLERR))) client_read(i);
+          break;
       }
     }
-    for (int i = 4; i < nf; i++)
-      if (fds[i].revents) client_request(fds[i].fd);
+    /* Frames held back while a process's stdin buffer was full. */
+    for (int i = 0; i < MAX_CLIENTS; i++)
+      if (clients[i].fd >= 0 && clients[i].mode != C_LINE && clients[i].ilen > 0) client_parse(i);
   }
-  stream_flush(&so, 1);
-  stream_flush(&se, 1);
+  line_flush(&log_out, 1);
+  line_flush(&log_err, 1);
   /* Output is drained; if init has not been reaped yet (streams closed first), wait for it. */
   while (!container_exited) {
     int st;
@@ -556,6 +1143,21 @@ int main(int argc, char **argv) {
   char *del[] = {"delete", "--force", (char *)opt_id, NULL};
   run_runc(del);
   reap_all();
+  /* The kernel ended every exec process with the container: report their exits, then send what is pending. */
+  for (int i = 0; i < MAX_PROCS; i++) {
+    struct proc *p = &procs[i];
+    if (!p->used || p->is_init) continue;
+    if (!p->exited) { p->code = 137; }
+    proc_end(p);
+  }
+  for (int i = 0; i < MAX_CLIENTS; i++) {
+    struct client *cl = &clients[i];
+    if (cl->fd < 0) continue;
+    fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) & ~O_NONBLOCK);
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(cl->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (cl->olen) write_all(cl->fd, (const char *)cl->obuf, cl->olen);
+  }
   unmount_rootfs();
   write_exit_file(exit_code, oom);
   unlink(opt_sock);

@@ -1,0 +1,81 @@
+// A stream to a process inside a container, through its berth-shim: the container's init (attach) or an exec
+// process. The shim speaks Docker's stdcopy framing both ways (see native/berth-shim.c): it sends stdout (1),
+// stderr (2) and, for exec, the exit code (3); we send stdin (0) and stdin EOF (4).
+// Backpressure: `onOutput` returns false when its consumer is full; the socket is paused until `resume()`.
+import type * as net from 'node:net';
+
+export type OutputStream = 1 | 2;
+const STDIN = 0;
+const EXIT = 3;
+const STDIN_EOF = 4;
+/** The shim refuses frames above 32 KiB. */
+const MAX_FRAME = 32 * 1024;
+
+export interface ProcessSession {
+  /** Receives output chunks; return false to pause the process's output until `resume()` is called. */
+  onOutput(fn: (stream: OutputStream, chunk: Buffer) => boolean): void;
+  resume(): void;
+  /** Writes to the process's stdin; false means wait for `drain` (socket backpressure). */
+  write(data: Buffer): boolean;
+  once(event: 'drain', fn: () => void): void;
+  /** Ends the process's stdin (EOF), keeping its output coming. */
+  endStdin(): void;
+  /** Leaves the process alone (a detach): its stdin stays open. */
+  close(): void;
+  /** Resolves when the stream ends: with the exit code for exec, undefined for attach or a lost shim. */
+  readonly done: Promise<number | undefined>;
+}
+
+export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0)): ProcessSession {
+  let output: (stream: OutputStream, chunk: Buffer) => boolean = () => true;
+  let pending: Buffer = initial;
+  let exitCode: number | undefined;
+  let resolveDone!: (code: number | undefined) => void;
+  const done = new Promise<number | undefined>((r) => (resolveDone = r));
+
+  const parse = () => {
+    let off = 0;
+    while (pending.length - off >= 8) {
+      const type = pending[off];
+      const len = pending.readUInt32BE(off + 4);
+      if (pending.length - off < 8 + len) break;
+      const body = pending.subarray(off + 8, off + 8 + len);
+      off += 8 + len;
+      if (type === EXIT) exitCode = Number(body.toString());
+      else if ((type === 1 || type === 2) && !output(type, body)) sock.pause();
+    }
+    pending = off === pending.length ? Buffer.alloc(0) : pending.subarray(off);
+  };
+
+  sock.on('data', (d: Buffer) => {
+    pending = pending.length ? Buffer.concat([pending, d]) : d;
+    parse();
+  });
+  sock.on('error', () => { /* close follows */ });
+  sock.once('close', () => resolveDone(exitCode));
+
+  const frame = (type: number, data: Buffer) => {
+    const h = Buffer.alloc(8);
+    h[0] = type;
+    h.writeUInt32BE(data.length, 4);
+    return Buffer.concat([h, data]);
+  };
+
+  return {
+    onOutput(fn) {
+      output = fn;
+      if (pending.length) parse();
+    },
+    resume: () => sock.resume(),
+    write(data) {
+      if (sock.destroyed) return true;
+      let ok = true;
+      for (let off = 0; off < data.length; off += MAX_FRAME) ok = sock.write(frame(STDIN, data.subarray(off, off + MAX_FRAME)));
+      return ok;
+    },
+    once: (_ev, fn) => { sock.once('drain', fn); },
+    endStdin() { if (!sock.destroyed) sock.write(frame(STDIN_EOF, Buffer.alloc(0))); },
+    close: () => { sock.end(); sock.destroy(); },
+    done,
+  };
+}

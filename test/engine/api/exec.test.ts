@@ -1,0 +1,241 @@
+// Interactive containers with the real docker CLI against berthd: exec (exit codes, -e/-u/-w, stdin, detached,
+// 126/127, 409), TTYs under a real terminal (tmux) with resize, run -it, attach and detach with ctrl-p ctrl-q,
+// start -ai, the attach API's framing, WebSocket attach, and 200 parallel execs leaving nothing behind.
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { Registry, seedMirror, startRegistry } from '../../fixtures';
+import { hasDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { hasTmux, startPty } from '../../helpers/pty';
+
+describe('exec and attach with the real docker CLI', function () {
+  this.timeout(180000);
+  let reg: Registry;
+  let engine: TestEngine;
+  const names: string[] = [];
+
+  const ok = (args: string[], input?: string) => {
+    const r = engine.docker(args, { input });
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const sleeper = (name: string, extra: string[] = []) => {
+    names.push(name);
+    ok(['run', '-d', '--name', name, ...extra, 'busybox', 'sleep', '600']);
+    return name;
+  };
+  /** One API call over the engine's socket: status and body text. */
+  const api = (method: string, path: string, json?: unknown) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = http.request({ socketPath: engine.socket, method, path, headers: json === undefined ? {} : { 'Content-Type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(json === undefined ? undefined : JSON.stringify(json));
+  });
+  const dockerCmd = () => `DOCKER_HOST=${engine.host} docker`;
+
+  before(async function () {
+    if (!hasDockerCli()) {
+      console.log('    (docker CLI not on PATH: skipping)');
+      this.skip();
+    }
+    reg = await startRegistry();
+    await seedMirror(reg);
+    engine = await startEngine({ config: { 'registry-mirrors': [reg.url] } });
+    ok(['pull', '-q', 'busybox']);
+  });
+  after(async () => {
+    if (engine) for (const n of names) engine.docker(['rm', '-f', n]);
+    await engine?.cleanup();
+    await reg?.stop();
+  });
+
+  it('returns the command\'s exit code and honours -e, -u and -w', () => {
+    const c = sleeper('exec-basic');
+    const r = engine.docker(['exec', c, 'sh', '-c', 'exit 3']);
+    assert.equal(r.code, 3);
+    assert.equal(ok(['exec', '-e', 'GREETING=hi', '-w', '/tmp', '-u', '65534:65534', c, 'sh', '-c', 'echo $GREETING $(pwd) $(id -u):$(id -g)']), 'hi /tmp 65534:65534\n');
+    assert.equal(ok(['exec', '-u', 'nobody', c, 'id', '-un']), 'nobody\n');
+    const both = engine.docker(['exec', c, 'sh', '-c', 'echo out; echo err >&2']);
+    assert.equal(both.stdout, 'out\n');
+    assert.equal(both.stderr, 'err\n');
+  });
+
+  it('joins the container\'s namespaces: same hostname, pid namespace and filesystem', () => {
+    const c = sleeper('exec-ns', ['--hostname', 'insidebox']);
+    assert.equal(ok(['exec', c, 'hostname']), 'insidebox\n');
+    ok(['exec', c, 'sh', '-c', 'echo written-by-exec > /tmp/f']);
+    assert.match(ok(['exec', c, 'ps', '-o', 'pid,args']), /\n\s*1 sleep 600\n/);
+    assert.equal(ok(['exec', c, 'cat', '/tmp/f']), 'written-by-exec\n');
+  });
+
+  it('gives Docker\'s errors and exit codes for a missing binary, a non-executable file, and a stopped container', () => {
+    const c = sleeper('exec-errors');
+    const missing = engine.docker(['exec', c, 'nosuchcmd']);
+    assert.equal(missing.code, 127);
+    assert.match(missing.stdout + missing.stderr, /OCI runtime exec failed: .*executable file not found in \$PATH/);
+    const notExec = engine.docker(['exec', c, '/etc/passwd']);
+    assert.equal(notExec.code, 126, notExec.stdout + notExec.stderr);
+    ok(['stop', '-t', '0', c]);
+    const stopped = engine.docker(['exec', c, 'true']);
+    assert.equal(stopped.code, 1);
+    assert.match(stopped.stderr, /Error response from daemon: Container [0-9a-f]{64} is not running/);
+    ok(['pause', sleeper('exec-paused')]);
+    const paused = engine.docker(['exec', 'exec-paused', 'true']);
+    assert.match(paused.stderr, /is paused, unpause the container before exec/);
+    ok(['unpause', 'exec-paused']);
+  });
+
+  it('pipes stdin with -i (EOF reaches the process) and runs detached with -d', async () => {
+    const c = sleeper('exec-stdin');
+    assert.equal(ok(['exec', '-i', c, 'sh', '-c', 'wc -c; echo done'], 'x'.repeat(300_000)), '300000\ndone\n');
+    ok(['exec', '-d', c, 'sh', '-c', 'sleep 0.3; echo later > /tmp/detached']);
+    const deadline = Date.now() + 10_000;
+    while (engine.docker(['exec', c, 'cat', '/tmp/detached']).stdout !== 'later\n') {
+      assert.ok(Date.now() < deadline, 'the detached exec never wrote its file');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const events = await api('GET', `/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ container: [c] }))}`);
+    const actions = events.text.trim().split('\n').map((l) => JSON.parse(l).Action as string);
+    assert.ok(actions.includes('exec_create: sh -c wc -c; echo done'), actions.join(', '));
+    assert.ok(actions.some((a) => a.startsWith('exec_start: ')));
+    assert.ok(actions.some((a) => a.startsWith('exec_die')));
+  });
+
+  it('exec -it: a real TTY that takes typed input, resizes, and returns the exit code', async function () {
+    if (!hasTmux()) this.skip();
+    const c = sleeper('exec-tty');
+    const pty = startPty(`${dockerCmd()} exec -it ${c} sh`, { cols: 97, rows: 31 });
+    try {
+      await pty.waitFor(/# (\x1b\[6n)?$/m);
+      pty.send('echo $((6*7)); tty; echo $TERM; stty size', 'Enter');
+      await pty.waitFor(/^42\n\/dev\/pts\/\d+\nxterm\n31 97$/m);
+      spawn('tmux', ['resize-window', '-t', pty.name, '-x', '120', '-y', '40']).on('error', () => {});
+      await new Promise((r) => setTimeout(r, 500));
+      pty.send('stty size', 'Enter');
+      await pty.waitFor(/^40 120$/m);
+      pty.send('exit 5', 'Enter');
+      await pty.waitFor(/EXIT=5/);
+    } finally {
+      pty.close();
+    }
+  });
+
+  it('run -it is interactive; ctrl-p ctrl-q detaches and leaves it running; attach gets back in', async function () {
+    if (!hasTmux()) this.skip();
+    names.push('run-it');
+    const pty = startPty(`${dockerCmd()} run -it --name run-it busybox sh`);
+    try {
+      await pty.waitFor(/# (\x1b\[6n)?$/m);
+      pty.send('echo typed-$((2+3))', 'Enter');
+      await pty.waitFor(/^typed-5$/m);
+      pty.send('C-p', 'C-q');
+      await pty.waitFor(/EXIT=0/);
+    } finally {
+      pty.close();
+    }
+    assert.equal(ok(['inspect', '-f', '{{.State.Running}}', 'run-it']), 'true\n');
+    const again = startPty(`${dockerCmd()} attach run-it`);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      again.send('echo back-$((40+2))', 'Enter');
+      await again.waitFor(/^back-42$/m);
+      again.send('exit 7', 'Enter');
+      await again.waitFor(/EXIT=7/);
+    } finally {
+      again.close();
+    }
+    assert.equal(ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'run-it']), 'exited 7\n');
+  });
+
+  it('start -ai and run -i attach stdin; StdinOnce closes it at EOF; run shows the first output', () => {
+    names.push('start-ai');
+    ok(['create', '-i', '--name', 'start-ai', 'busybox', 'sh', '-c', 'echo started; cat; echo after-eof']);
+    const r = engine.docker(['start', '-ai', 'start-ai'], { input: 'from stdin\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'started\nfrom stdin\nafter-eof\n');
+    const run = engine.docker(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'tr a-z A-Z; exit 9'], { input: 'shout\n' });
+    assert.equal(run.code, 9);
+    assert.equal(run.stdout, 'SHOUT\n');
+    // Without -i, output from the very first moment is there (the shim holds it until attach is connected).
+    for (let i = 0; i < 5; i++) assert.equal(ok(['run', '--rm', 'busybox', 'echo', `first-${i}`]), `first-${i}\n`);
+  });
+
+  it('attach API: multiplexed frames without a TTY, logs replay, resize 409 on a stopped container', async () => {
+    const c = sleeper('attach-api');
+    ok(['exec', c, 'true']);
+    // A raw hijacked attach: the stream's framing as the CLI reads it.
+    const sock = net.connect(engine.socket);
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(`POST /v1.45/containers/${c}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    let got = Buffer.alloc(0);
+    sock.on('data', (d) => (got = Buffer.concat([got, d])));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.match(got.toString(), /^HTTP\/1.1 101 UPGRADED\r\nContent-Type: application\/vnd.docker.multiplexed-stream\r\n/);
+    sock.destroy();
+    names.push('attach-frames');
+    ok(['run', '-d', '--name', 'attach-frames', 'busybox', 'sh', '-c', 'sleep 1; echo to-out; echo to-err >&2; sleep 600']);
+    const sock2 = net.connect(engine.socket);
+    await new Promise((r) => sock2.once('connect', r));
+    sock2.write(`POST /containers/attach-frames/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    let body = Buffer.alloc(0);
+    sock2.on('data', (d) => (body = Buffer.concat([body, d])));
+    const deadline = Date.now() + 10_000;
+    while (!body.includes('to-err')) {
+      assert.ok(Date.now() < deadline, `no framed output: ${body.toString()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    sock2.destroy();
+    const frames = body.subarray(body.indexOf('\r\n\r\n') + 4);
+    assert.deepEqual([...frames.subarray(0, 8)], [1, 0, 0, 0, 0, 0, 0, 7]);
+    assert.equal(frames.subarray(8, 15).toString(), 'to-out\n');
+    assert.deepEqual([...frames.subarray(15, 23)], [2, 0, 0, 0, 0, 0, 0, 7]);
+    assert.equal((await api('POST', `/containers/${c}/resize?h=10&w=20`)).status, 200);
+    ok(['stop', '-t', '0', c]);
+    const stopped = await api('POST', `/containers/${c}/resize?h=10&w=20`);
+    assert.equal(stopped.status, 409);
+    assert.match(JSON.parse(stopped.text).message, /is not running/);
+  });
+
+  it('attach over a WebSocket: output as binary frames, input as stdin', async () => {
+    names.push('attach-ws');
+    ok(['run', '-d', '-i', '--name', 'attach-ws', 'busybox', 'sh', '-c', 'while read l; do echo "got $l"; done']);
+    const sock = net.connect(engine.socket);
+    await new Promise((r) => sock.once('connect', r));
+    const key = crypto.randomBytes(16).toString('base64');
+    sock.write(`GET /containers/attach-ws/attach/ws?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`);
+    let got = Buffer.alloc(0);
+    sock.on('data', (d) => (got = Buffer.concat([got, d])));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.match(got.toString(), /^HTTP\/1.1 101 Switching Protocols\r\n/);
+    assert.ok(got.toString().includes(crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC11B3A').digest('base64')));
+    const payload = Buffer.from('hello ws\n');
+    const mask = crypto.randomBytes(4);
+    const masked = Buffer.from(payload.map((b, i) => b ^ mask[i & 3]));
+    sock.write(Buffer.concat([Buffer.from([0x82, 0x80 | payload.length]), mask, masked]));
+    const deadline = Date.now() + 10_000;
+    while (!got.includes('got hello ws')) {
+      assert.ok(Date.now() < deadline, `no echo over the WebSocket: ${got.toString('latin1')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const frameAt = got.indexOf('\r\n\r\n') + 4;
+    assert.equal(got[frameAt], 0x82, 'a final binary frame');
+    sock.destroy();
+  });
+
+  it('runs 200 parallel short execs and leaves no process behind', async () => {
+    const c = sleeper('exec-many');
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => api('POST', `/containers/${c}/exec`, { Cmd: ['sh', '-c', `exit ${i % 7}`], AttachStdout: true })
+      .then((r) => JSON.parse(r.text).Id as string)
+      .then(async (id) => {
+        await api('POST', `/exec/${id}/start`, { Detach: false });
+        return JSON.parse((await api('GET', `/exec/${id}/json`)).text) as { ExitCode: number; Running: boolean };
+      })));
+    results.forEach((r, i) => assert.deepEqual([r.Running, r.ExitCode], [false, i % 7]));
+    assert.equal(ok(['top', c]).trim().split('\n').length, 2, 'only the container\'s own process is left');
+  });
+});
