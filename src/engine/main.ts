@@ -30,7 +30,16 @@ const program = new Command('berthd')
     try {
       const cfg = resolveConfig(opts, opts.configFile !== undefined);
       const daemon = await startDaemon(cfg);
-      const shutdown = () => void daemon.stop().then(() => process.exit(0));
+      // The first signal stops in order (bounded); a second one means "now".
+      let signalled = false;
+      const shutdown = () => {
+        if (signalled) {
+          daemon.stopNow();
+          process.exit(1);
+        }
+        signalled = true;
+        void daemon.stop().then((clean) => process.exit(clean ? 0 : 1));
+      };
       process.on('SIGTERM', shutdown);
       process.on('SIGINT', shutdown);
       process.on('SIGHUP', () => daemon.reload());

@@ -22,7 +22,44 @@ export interface ListenOptions {
 
 export interface ApiServer {
   addresses(): string[];
-  close(): Promise<void>;
+  /**
+   * Stops listening, ends the long-lived responses (event streams, log follows, attaches, waits, pull progress)
+   * at once, lets other requests in flight finish for up to graceMs, then cuts every connection still open and
+   * removes the socket files. Bounded: nothing a client holds open keeps it waiting longer.
+   */
+  close(graceMs?: number): Promise<void>;
+  /** Removes the socket files and drops every connection now, synchronously (a forced exit). */
+  closeNow(): void;
+}
+
+/** Connections and requests in flight, so that shutdown can end them (node's server.close() waits for them). */
+class Tracker {
+  readonly sockets = new Set<net.Socket>();
+  /** Sockets whose response is a stream (or a hijacked connection): open for as long as the client likes. */
+  readonly longLived = new WeakSet<net.Socket>();
+  /** One entry per request in flight; each settles when its handler returns or its client is gone. */
+  readonly requests = new Set<Promise<void>>();
+  closing = false;
+
+  socket(s: net.Socket) {
+    if (this.sockets.has(s)) return;
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+    if (this.closing) s.destroy();
+  }
+
+  request(done: Promise<void>) {
+    const settled = done.finally(() => this.requests.delete(settled));
+    this.requests.add(settled);
+  }
+
+  cutLongLived() {
+    for (const s of this.sockets) if (this.longLived.has(s)) s.destroy();
+  }
+
+  cutAll() {
+    for (const s of this.sockets) s.destroy();
+  }
 }
 
 function isLoopback(host: string): boolean {
@@ -66,6 +103,7 @@ async function claimSocketPath(p: string): Promise<void> {
 
 export async function listen(router: Router, opts: ListenOptions): Promise<ApiServer> {
   const servers: { server: net.Server; address: string; cleanup?: () => void }[] = [];
+  const tracker = new Tracker();
   try {
     for (const h of opts.hosts) {
       const target = parseHost(h);
@@ -88,8 +126,9 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
       server.keepAliveTimeout = 0;
       server.requestTimeout = 0; // long pulls, follows and attaches
       server.headersTimeout = 60_000;
-      server.on('request', (req, res) => void handle(router, req, { res }));
-      server.on('upgrade', (req, socket: net.Socket, head) => void handle(router, req, { socket, head }));
+      server.on('connection', (socket: net.Socket) => tracker.socket(socket));
+      server.on('request', (req, res) => handle(router, req, { res }, tracker));
+      server.on('upgrade', (req, socket: net.Socket, head) => handle(router, req, { socket, head }, tracker));
       server.on('clientError', (_err, socket) => socket.destroy());
       if (target.kind === 'unix') {
         fs.mkdirSync(path.dirname(target.path), { recursive: true });
@@ -117,12 +156,26 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
   }
   return {
     addresses: () => servers.map((s) => s.address),
-    async close() {
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
-        s.server.close(() => resolve());
-        (s.server as http.Server).closeAllConnections?.();
-        s.cleanup?.();
-      })));
+    async close(graceMs = 1000) {
+      tracker.closing = true;
+      for (const s of servers) {
+        s.server.close(); // no callback: it would wait for every connection, and cutAll() below ends them anyway
+        (s.server as http.Server).closeIdleConnections?.();
+      }
+      tracker.cutLongLived();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...tracker.requests]),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); }),
+      ]);
+      clearTimeout(timer);
+      tracker.cutAll();
+      for (const s of servers) s.cleanup?.();
+    },
+    closeNow() {
+      tracker.closing = true;
+      for (const s of servers) { s.server.close(); s.cleanup?.(); }
+      tracker.cutAll();
     },
   };
 }
@@ -137,16 +190,26 @@ interface Transport {
   head?: Buffer;
 }
 
-async function handle(router: Router, req: http.IncomingMessage, t: Transport): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://berth');
-  let responded = false;
-  let streaming = false;
-  const upgrade = !!t.socket;
+function handle(router: Router, req: http.IncomingMessage, t: Transport, tracker: Tracker): void {
   const socket = t.socket ?? req.socket;
+  tracker.socket(socket);
   const closed = new Promise<void>((resolve) => {
     if (t.res) t.res.once('close', () => resolve());
     socket.once('close', () => resolve());
   });
+  // For shutdown a request is over when its handler is done or its client has gone.
+  const served = serve(router, req, t, socket, closed, tracker).catch((err) => {
+    log.error('request failed', { method: req.method, path: req.url, error: err?.message ?? String(err) });
+    socket.destroy();
+  });
+  tracker.request(Promise.race([served, closed]));
+}
+
+async function serve(router: Router, req: http.IncomingMessage, t: Transport, socket: net.Socket, closed: Promise<void>, tracker: Tracker): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://berth');
+  let responded = false;
+  let streaming = false;
+  const upgrade = !!t.socket;
 
   // With Upgrade, node leaves the body unread on the socket: the bytes after the headers are `head` + socket.
   let upgradeBody: Readable | undefined;
@@ -248,6 +311,7 @@ async function handle(router: Router, req: http.IncomingMessage, t: Transport): 
     stream(status, headers) {
       responded = true;
       streaming = true;
+      tracker.longLived.add(socket);
       if (t.res) {
         t.res.writeHead(status, { ...baseHeaders(), ...headers });
         t.res.flushHeaders();
@@ -268,6 +332,7 @@ async function handle(router: Router, req: http.IncomingMessage, t: Transport): 
     hijack(contentType = 'application/vnd.docker.raw-stream') {
       responded = true;
       streaming = true;
+      tracker.longLived.add(socket);
       if (upgrade) {
         socket.write(
           `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +

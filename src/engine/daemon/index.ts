@@ -18,8 +18,23 @@ export interface Daemon {
   config(): DaemonConfig;
   addresses(): string[];
   reload(): void;
-  stop(): Promise<void>;
+  /**
+   * Orderly shutdown (the first SIGTERM/SIGINT), bounded: clients get SHUTDOWN_GRACE_MS to finish what is in
+   * flight, then every connection is cut; the whole stop is over within the deadline even if a step hangs.
+   * Resolves true when every step finished, false when the deadline cut it short.
+   */
+  stop(): Promise<boolean>;
+  /** Immediate exit (a second signal): drops connections, removes the socket, pidfile and data-root lock. */
+  stopNow(): void;
 }
+
+/** How long requests in flight may take to finish once shutdown starts. */
+export const SHUTDOWN_GRACE_MS = 1000;
+/**
+ * The bound on the whole stop. With live-restore containers keep running and nothing after the API takes long;
+ * without it, running containers get stopped first, as long as dockerd's default shutdown-timeout allows.
+ */
+const shutdownDeadlineMs = (liveRestore: boolean) => SHUTDOWN_GRACE_MS + (liveRestore ? 4_000 : 15_000);
 
 /** Holds `<data-root>/berthd.pid` for as long as the daemon runs; a live holder means "refuse to start". */
 function lockDataRoot(dataRoot: string): () => void {
@@ -98,10 +113,15 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
     const router = createRouter(services);
     server = await listen(router, { hosts: cfg.hosts, tls: cfg.tls, socketGroup: cfg.group });
     if (cfg.pidfile) writeFileAtomic(cfg.pidfile, String(process.pid));
+    const pidfile = cfg.pidfile;
+    const releaseFiles = () => {
+      if (pidfile) fs.rmSync(pidfile, { force: true });
+      unlock();
+    };
     log.info('API listen on', { addresses: server.addresses().join(',') });
     log.info('Berth daemon has completed initialization', { dataRoot: cfg.dataRoot });
 
-    let stopping: Promise<void> | undefined;
+    let stopping: Promise<boolean> | undefined;
     const daemon: Daemon = {
       config: () => cfg,
       addresses: () => server!.addresses(),
@@ -124,19 +144,38 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       stop() {
         stopping ??= (async () => {
           log.info('Processing signal, shutting down');
-          await server!.close();
-          await containers.shutdown(cfg.liveRestore);
-          await network.close();
-          if (cfg.pidfile) fs.rmSync(cfg.pidfile, { force: true });
-          unlock();
+          const step = async (what: string, fn: () => Promise<void>) => {
+            try { await fn(); } catch (err: any) { log.error(`Shutdown: ${what} failed`, { error: err?.message ?? String(err) }); }
+          };
+          const orderly = (async () => {
+            await step('closing the API', () => server!.close(SHUTDOWN_GRACE_MS));
+            await step('containers', () => containers.shutdown(cfg.liveRestore));
+            await step('network', () => network.close());
+            return true;
+          })();
+          let timer: NodeJS.Timeout | undefined;
+          const deadline = shutdownDeadlineMs(cfg.liveRestore);
+          const clean = await Promise.race([orderly, new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), deadline); })]);
+          clearTimeout(timer);
+          if (!clean) {
+            log.error(`Shutdown did not finish within ${deadline} ms; exiting anyway`);
+            server!.closeNow();
+          }
+          releaseFiles();
           log.info('Daemon shutdown complete');
+          return clean;
         })();
         return stopping;
+      },
+      stopNow() {
+        log.warn('Second signal: exiting at once');
+        server!.closeNow();
+        releaseFiles();
       },
     };
     return daemon;
   } catch (err) {
-    await server?.close();
+    server?.closeNow();
     unlock();
     throw err;
   }
