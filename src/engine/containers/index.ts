@@ -85,6 +85,8 @@ export interface ContainerService {
   update(ref: string, u: { restartPolicy?: { name?: string; maximumRetryCount?: number }; resources?: Resources }): Promise<string[]>;
   top(ref: string, psArgs?: string): Promise<{ titles: string[]; processes: string[][] }>;
   stats(ref: string): Promise<StatsSample | undefined>;
+  /** Bytes of the container's root filesystem: its writable layer (pass sizeRw when known) plus its image's layers. */
+  sizeRootFs(id: string, sizeRw?: number): number;
   changes(ref: string): Promise<{ path: string; kind: 0 | 1 | 2 }[]>;
   export(ref: string): Promise<{ stream: Readable; done: Promise<void> }>;
   prune(match: (c: ContainerRecord) => boolean): Promise<{ deleted: string[]; reclaimed: number }>;
@@ -1091,6 +1093,10 @@ export function createContainerService(opts: ContainerServiceOptions): Container
         else if (c.state.status === 'running' || c.state.status === 'restarting') running++;
       }
       return { containers: records.size, running, paused, stopped: records.size - running - paused };
+    },
+
+    sizeRootFs(id, sizeRw = svc.sizeRw(id)) {
+      return (records.get(id)?.layerDirs ?? []).reduce((a, d) => a + apparentSize(d), sizeRw);
     },
 
     async shutdown(liveRestore) {

@@ -29,16 +29,25 @@ export function readJson<T>(file: string): T | undefined {
   }
 }
 
-/** Apparent size in bytes of the files under a directory (what `docker ps -s` and prune report). */
+/** Apparent size in bytes of the files under a directory, each file once (what `docker ps -s` and prune report). */
 export function apparentSize(dir: string): number {
   let total = 0;
+  const seen = new Set<string>();
   const walk = (d: string) => {
     let entries: fs.Dirent[];
     try { entries = fs.readdirSync(d, { withFileTypes: true }); } catch { return; }
     for (const e of entries) {
       const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else try { total += fs.lstatSync(p).size; } catch { /* raced with a delete */ }
+      if (e.isDirectory()) { walk(p); continue; }
+      let st: fs.Stats;
+      try { st = fs.lstatSync(p); } catch { continue; } // raced with a delete
+      // A hard-linked file counts once, as du counts it (busybox's layer is one binary under ~300 names).
+      if (st.nlink > 1) {
+        const key = `${st.dev}:${st.ino}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      total += st.size;
     }
   };
   walk(dir);

@@ -173,6 +173,9 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     assert.equal(df.Images!.length, 2);
     const upper = ok(['image', 'inspect', '--format', '{{.GraphDriver.Data.UpperDir}}', 'busybox']).trim();
     assert.equal(busybox.Size, await directorySize(upper), 'image size is its unpacked layer on disk');
+    assert.equal(c.SizeRootFs, sizeRw + busybox.Size, 'SizeRootFs is the writable layer plus the image on disk');
+    const inspected = await engine.client.inspectContainer('writer', { size: true });
+    assert.deepEqual([inspected.SizeRw, inspected.SizeRootFs], [sizeRw, sizeRw + busybox.Size], 'inspect --size agrees');
     assert.equal(busybox.SharedSize, busybox.Size);
     assert.equal(withVol.SharedSize, busybox.Size);
     assert.equal(df.LayersSize, withVol.Size);

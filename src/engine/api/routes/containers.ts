@@ -7,7 +7,6 @@ import { MASKED_PATHS, READONLY_PATHS } from '../../runtime/spec';
 import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, RequestContext, Router } from '../router';
 import { renderNetworkSettings } from './networks';
-import { apparentSize } from '../../util/fsx';
 import { mountSpecFromApi, renderMountPoint, renderMountSpec } from './volumes';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -187,7 +186,7 @@ export function renderInspect(s: EngineServices, c: ContainerRecord, size: boole
   };
   if (size) {
     out.SizeRw = s.containers!.sizeRw(c.id);
-    out.SizeRootFs = (out.SizeRw as number) + c.layerDirs.reduce((a, d) => a + apparentSize(d), 0);
+    out.SizeRootFs = s.containers!.sizeRootFs(c.id, out.SizeRw as number);
   }
   return out;
 }
@@ -210,7 +209,7 @@ export function renderListItem(s: EngineServices, c: ContainerRecord, size: bool
   };
   if (size) {
     item.SizeRw = s.containers!.sizeRw(c.id);
-    item.SizeRootFs = (item.SizeRw as number) + c.layerDirs.reduce((a, d) => a + apparentSize(d), 0);
+    item.SizeRootFs = s.containers!.sizeRootFs(c.id, item.SizeRw as number);
   }
   return item;
 }
