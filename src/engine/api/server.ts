@@ -326,6 +326,7 @@ async function serve(router: Router, req: http.IncomingMessage, t: Transport, so
       if (!upgrade) throw invalidParameter('this endpoint needs an Upgrade request');
       responded = true;
       streaming = true;
+      tracker.longLived.add(socket);
       socket.resume();
       return socket;
     },
