@@ -98,6 +98,16 @@ function workloads(reg: Registry): Workload[] {
       teardown: rmAll,
     },
     {
+      name: 'TTY echo round trip (exec -it, one key)', target: 'reported',
+      setup: (e) => { rmAll(e); must(e.docker(['run', '-d', '--name', 'bench-tty', '--label', 'berth.bench=1', '--network', 'none', busybox, 'sleep', '600']), 'run'); },
+      run: (e) => {
+        const r = spawnSync(process.execPath, [path.join(__dirname, 'tty-echo.mjs'), e.host.replace(/^unix:\/\//, ''), 'bench-tty', '50'], { encoding: 'utf8', timeout: 60_000 });
+        if (r.status !== 0) throw new Error(`tty echo: ${r.stderr}`);
+        return Number(r.stdout.trim());
+      },
+      teardown: rmAll,
+    },
+    {
       name: 'docker logs of a 100 MB json-file log', target: '≥ 5 (throughput)', unit: 'MB/s', higherIsBetter: true,
       setup: (e) => {
         if (e.docker(['inspect', 'bench-logs']).code === 0) return;
@@ -166,7 +176,7 @@ async function main() {
         for (const e of engines) try { w.teardown?.(e); } catch { /* best effort */ }
       }
       const unit = w.unit ?? 'ms';
-      const fmt = (xs?: number[]) => xs?.length ? `${median(xs).toFixed(unit === 'ms' ? 0 : 1)} ${unit}` : 'n/a';
+      const fmt = (xs?: number[]) => xs?.length ? `${median(xs).toFixed(unit === 'ms' ? (median(xs) < 10 ? 2 : 0) : 1)} ${unit}` : 'n/a';
       const ratio = ratios.length ? median(ratios).toFixed(2) : 'n/a';
       results.push(`${w.name.padEnd(48)} ${fmt(figures.berthd).padStart(12)} ${fmt(figures.dockerd).padStart(12)} ${ratio.padStart(8)}  ${w.target}${failure ? `  [${failure}]` : ''}`);
       process.stderr.write(results[results.length - 1] + '\n');

@@ -1,7 +1,6 @@
 // The seeds' volume flows with the real docker CLI against berthd, images from the fixtures' registry mirror:
 // my-vol with busybox httpd, a read-only bind, the mysql-style run with several binds and -e, copy-up of an image
 // VOLUME, rm -v vs named volumes, system df against the disk, data through an engine kill -9 + restart.
-// (No `docker exec` in Berth yet: the file the seeds write through exec is written by the container's own command.)
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -80,7 +79,9 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     const mountpoint = ok(['volume', 'inspect', '--format', '{{ .Mountpoint }}', 'my-vol']).trim();
     assert.equal(mountpoint, path.join(engine.dataRoot, 'volumes/my-vol/_data'));
     ok(['run', '-d', '--name', 'web', '-p', '127.0.0.1::80', '--mount', 'source=my-vol,target=/www', 'busybox',
-      'sh', '-c', 'echo "hello from my-vol" > /www/index.html && exec httpd -f -p 80 -h /www']);
+      'httpd', '-f', '-p', '80', '-h', '/www']);
+    // The seeds write the page through exec, into the running container's volume.
+    ok(['exec', 'web', 'sh', '-c', 'echo "hello from my-vol" > /www/index.html']);
     const port = ok(['port', 'web', '80']).trim().split(':').pop();
     const page = await until(async () => { const r = await get(`http://127.0.0.1:${port}/index.html`); return r.status === 200 ? r : undefined; });
     assert.equal(page.body, 'hello from my-vol\n');
