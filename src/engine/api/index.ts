@@ -12,6 +12,7 @@ import type { VolumeService } from '../volumes';
 import type { ContainerService } from '../containers';
 import { registerContainerRoutes } from './routes/containers';
 import { registerExecRoutes } from './routes/exec';
+import { registerArchiveRoutes } from './routes/archive';
 import { registerImageRoutes } from './routes/images';
 import type { ImageService } from '../images';
 
@@ -43,6 +44,7 @@ export function createRouter(services: EngineServices): Router {
   registerVolumeRoutes(router, services);
   registerContainerRoutes(router, services);
   registerExecRoutes(router, services);
+  registerArchiveRoutes(router, services);
   registerDiskUsageRoutes(router, services);
   registerImageRoutes(router, services);
   return router;

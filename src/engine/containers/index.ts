@@ -27,6 +27,7 @@ import {
   buildSpec, capabilities, hostNofileHard, type ProcessSession, isMountPoint, mergeEnv, mountOverlay, resolveUser, RunningContainer, Runtime, signalNumber, unmount,
 } from '../runtime';
 import { createExecService, type ExecConfig, type ExecRecord, type ExecStart } from './exec';
+import { ContainerFs, createFsAccess } from './archive';
 import { generateName, validateName } from './names';
 import {
   assertTransition, ContainerConfig, ContainerRecord, HostConfig, nextBackoff, parseRestartPolicy, Resources, RestartPolicy, shouldRestart, Status,
@@ -89,6 +90,8 @@ export interface ContainerService {
   sizeRootFs(id: string, sizeRw?: number): number;
   changes(ref: string): Promise<{ path: string; kind: 0 | 1 | 2 }[]>;
   export(ref: string): Promise<{ stream: Readable; done: Promise<void> }>;
+  /** `docker cp`: the container's file system (running or not) until `release()`; see ./archive.ts. */
+  openFs(ref: string): Promise<ContainerFs>;
   prune(match: (c: ContainerRecord) => boolean): Promise<{ deleted: string[]; reclaimed: number }>;
   logs(ref: string, opts: ReadOptions, sink: LogSink, signal?: AbortSignal): Promise<void>;
   /** Streams the container's output from now (and its past log with `logs`) until its next exit. */
@@ -225,6 +228,12 @@ export function createContainerService(opts: ContainerServiceOptions): Container
     return next;
   };
 
+  // Copies hold a stopped container's root mounted; its start waits until they let go.
+  const fsAccess = createFsAccess({
+    rootfsOf, withLock, isLive: (id) => live.has(id), volumes: opts.volumes,
+    overlayOf: (c) => ({ lowerDirs: c.layerDirs.length ? c.layerDirs : [path.join(dirOf(c.id), 'empty')], upperDir: path.join(dirOf(c.id), 'upper'), workDir: path.join(dirOf(c.id), 'work') }),
+  });
+
   // Crash-safe against process death (temp + rename); no fsync on the start path, like containerd's
   // state files: a power loss may lose the newest transition, never corrupt the record.
   const save = (c: ContainerRecord) => {
@@ -330,6 +339,7 @@ export function createContainerService(opts: ContainerServiceOptions): Container
     const pending = restartTimers.get(c.id);
     if (pending) { clearTimeout(pending.timer); restartTimers.delete(c.id); }
     if (!automatic) { c.state.restartCount = 0; backoffs.delete(c.id); }
+    await fsAccess.idle(c.id);
     const dir = dirOf(c.id);
     const upper = path.join(dir, 'upper');
     const layers = [upper, ...c.layerDirs];
@@ -1010,6 +1020,8 @@ export function createContainerService(opts: ContainerServiceOptions): Container
       });
       return { stream: tar.stdout!, done };
     },
+
+    openFs: (ref) => fsAccess.open(lookup(ref), ref),
 
     async prune(match) {
       const deleted: string[] = [];

@@ -1,0 +1,76 @@
+// /containers/{id}/archive: Docker's HTTP side of `docker cp` (HEAD stat, GET tar, PUT extract). The work and its
+// confinement live in containers/archive.ts; here are only the query, the X-Docker-Container-Path-Stat header
+// and the events.
+import { pipeline } from 'node:stream/promises';
+import type { EngineServices } from '..';
+import { archivePath, containerOwner, extractToDir, PathStat, statPath, TAR_TRAILER } from '../../containers/archive';
+import { invalidParameter } from '../../errdefs';
+import type { RequestContext, Router } from '../router';
+
+const bool = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+
+/** Docker's header: the stat as base64 JSON (its ContainerPathStat field names). */
+export function pathStatHeader(st: PathStat): string {
+  return Buffer.from(JSON.stringify({ name: st.name, size: st.size, mode: st.mode, mtime: st.mtime, linkTarget: st.linkTarget })).toString('base64');
+}
+
+export function registerArchiveRoutes(router: Router, s: EngineServices): void {
+  const svc = () => {
+    if (!s.containers) throw invalidParameter('containers are not available in this engine');
+    return s.containers;
+  };
+  const pathOf = (ctx: RequestContext) => {
+    const p = ctx.query.get('path');
+    if (!p) throw invalidParameter('bad parameter: path cannot be empty');
+    return p;
+  };
+  const event = (id: string, action: string) => {
+    const c = svc().get(id);
+    s.events.publish('container', action, c.id, { ...c.config.labels, image: c.config.image, name: c.name });
+  };
+
+  router.head('/containers/:id/archive', async (ctx) => {
+    const p = pathOf(ctx);
+    const cfs = await svc().openFs(ctx.params.id);
+    let stat: PathStat;
+    try {
+      stat = statPath(cfs, p);
+    } finally {
+      await cfs.release();
+    }
+    ctx.send(200, undefined, { 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
+  });
+
+  router.get('/containers/:id/archive', async (ctx) => {
+    const p = pathOf(ctx);
+    const cfs = await svc().openFs(ctx.params.id);
+    try {
+      const { stat, stream } = archivePath(cfs, p);
+      event(ctx.params.id, 'archive-path');
+      const out = ctx.stream(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
+      ctx.closed.then(() => stream.destroy());
+      // The archive's end goes out only once the container's file system is let go (a stopped one's mount is
+      // gone): the docker CLI is done when it reads it.
+      await pipeline(stream, out, { end: false });
+      await cfs.release();
+      out.end(TAR_TRAILER);
+    } finally {
+      await cfs.release();
+    }
+  });
+
+  router.put('/containers/:id/archive', async (ctx) => {
+    const p = pathOf(ctx);
+    const cfs = await svc().openFs(ctx.params.id);
+    try {
+      await extractToDir(cfs, p, ctx.body(), {
+        noOverwriteDirNonDir: bool(ctx.query.get('noOverwriteDirNonDir')),
+        owner: bool(ctx.query.get('copyUIDGID')) ? containerOwner(cfs) : undefined,
+      });
+    } finally {
+      await cfs.release();
+    }
+    event(ctx.params.id, 'extract-to-dir');
+    ctx.send(200);
+  });
+}
