@@ -17,7 +17,7 @@ async function tarOf(entries: TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   for (const e of entries) {
     const type = e.type ?? 'file';
-    pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: new Date(1_700_000_000_000) }, type === 'file' ? e.content ?? '' : undefined);
+    pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: new Date(1_700_000_000_000) }, type === 'file' ? e.content ?? '' : '');
   }
   pack.finalize();
   const chunks: Buffer[] = [];

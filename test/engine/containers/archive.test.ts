@@ -19,7 +19,7 @@ function tarStream(entries: Entry[]): Readable {
   const pack = tar.pack();
   for (const e of entries) {
     const type = e.type ?? 'file';
-    pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0 }, type === 'file' ? e.content ?? '' : undefined);
+    pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0 }, type === 'file' ? e.content ?? '' : '');
   }
   pack.finalize();
   return Readable.from(pack as AsyncIterable<Buffer>);
