@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { EngineError, invalidParameter, isEngineError, notFound, system } from '../errdefs';
+import { conflict, EngineError, invalidParameter, isEngineError, notFound, system } from '../errdefs';
 import { isMountPoint, mountOverlay, resolveUser, unmount } from '../runtime';
 import type { MountPoint } from '../volumes/mounts';
 import type { ContainerRecord } from './state';
@@ -743,6 +743,10 @@ export async function extractToDir(cfs: ContainerFs, p: string, body: NodeJS.Rea
   if (failure !== undefined) {
     const code = (failure as any)?.code;
     if (code === 'EROFS') throw invalidParameter('container rootfs is marked read-only');
+    // tar-stream's words for a body that is not a (whole) tar.
+    if (/Invalid tar header|Unexpected end of data|unexpected end/i.test((failure as Error)?.message ?? '')) {
+      throw invalidParameter(`the request body is not a valid tar archive: ${(failure as Error).message}`);
+    }
     throw isEngineError(failure) ? failure : system(`extracting the archive into ${abs}: ${(failure as Error)?.message ?? failure}`);
   }
 }
@@ -844,6 +848,13 @@ export function createFsAccess(deps: FsAccessDeps): FsAccess {
     let mapped: FsMount[] = [];
     let temp = false;
     try {
+      if (rootFd === undefined && deps.isLive(c.id)) {
+        // Running, but its root not reachable through its process (ending right now): the shim's mount of it,
+        // if still there; a second overlay on the same upper dir is never mounted under a live container.
+        if (!isMountPoint(rootfs)) throw conflict(`Container ${c.id} is changing state; try again`);
+        rootFd = fs.openSync(rootfs, C.O_RDONLY | C.O_DIRECTORY);
+        mapped = mountsOf(c).filter((m) => m.type !== 'tmpfs');
+      }
       if (rootFd === undefined) {
         temp = true;
         if (s.temp === 0 && !isMountPoint(rootfs)) {

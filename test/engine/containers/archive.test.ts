@@ -156,6 +156,8 @@ describe('containers/archive: paths, tars and confinement', function () {
     assert.deepEqual([fs.statSync(path.join(root, 'etc/passwd')).uid, fs.statSync(path.join(root, 'etc/passwd')).gid], [7, 8]);
     await assert.rejects(extractToDir(cfsOf(), '/dir/a.txt', tarStream([]), { noOverwriteDirNonDir: true }), (e: any) => isEngineError(e, 'InvalidParameter') && e.message === 'extraction point is not a directory');
     await assert.rejects(extractToDir(cfsOf(), '/nope', tarStream([]), { noOverwriteDirNonDir: true }), (e: any) => isEngineError(e, 'NotFound'));
+    await assert.rejects(extractToDir(cfsOf(), '/dir', Readable.from([Buffer.alloc(512, 'x')]), { noOverwriteDirNonDir: true }),
+      (e: any) => isEngineError(e, 'InvalidParameter') && /not a valid tar archive/.test(e.message));
   });
 
   it('refuses entries that climb out, are absolute, or go through a symlink; writes through the destination\'s links stay inside', async () => {
