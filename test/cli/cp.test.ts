@@ -66,6 +66,15 @@ describe('berth CLI: cp', function () {
       assert.equal(fs.readFileSync(path.join(dir, 'by-docker/sub/b.txt'), 'utf8'), 'beta\n');
       assert.equal(fs.readlinkSync(path.join(dir, 'by-docker/link')), 'a.txt');
     }
+    // A symlink comes out as itself; -L copies what it points to, under the link's name.
+    ok(['cp', `${name}:/tmp/src/link`, path.join(dir, 'link-itself')]);
+    assert.equal(fs.readlinkSync(path.join(dir, 'link-itself')), 'a.txt');
+    ok(['cp', '-L', `${name}:/tmp/src/link`, path.join(dir, 'link-followed')]);
+    assert.equal(fs.readFileSync(path.join(dir, 'link-followed'), 'utf8'), 'alpha\n');
+    fs.mkdirSync(path.join(dir, 'followed-into'));
+    ok(['cp', '-L', `${name}:/tmp/src/link`, path.join(dir, 'followed-into')]);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'followed-into')), ['link']);
+    assert.equal(fs.readFileSync(path.join(dir, 'followed-into/link'), 'utf8'), 'alpha\n');
     const missing = run(['cp', `${name}:/nonexistent`, dir]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, new RegExp(`Could not find the file /nonexistent in container ${name}`));

@@ -425,7 +425,7 @@ function defineCp(cmd: Command, cli: Cli) {
       if (src.container && !src.path) throw new StatusError(1, 'filepath can not be empty');
       const client = await cli.client();
       try {
-        if (src.container) await copyFromContainer(cli, client, src.container, src.path, dest.path, !!o.quiet);
+        if (src.container) await copyFromContainer(cli, client, src.container, src.path, dest.path, { follow: !!o.followLink, quiet: !!o.quiet });
         else await copyToContainer(cli, client, src.path, dest.container!, dest.path, { archive: !!o.archive, follow: !!o.followLink, quiet: !!o.quiet });
       } catch (err) {
         if (err instanceof StatusError) throw err;
@@ -434,8 +434,18 @@ function defineCp(cmd: Command, cli: Cli) {
     });
 }
 
-async function copyFromContainer(cli: Cli, client: EngineClient, container: string, srcPath: string, destPath: string, quiet: boolean) {
-  const { tar, stat } = await client.getArchive(container, srcPath);
+async function copyFromContainer(cli: Cli, client: EngineClient, container: string, srcPath: string, destPath: string, o: { follow: boolean; quiet: boolean }) {
+  const quiet = o.quiet;
+  // -L: a symlink is copied as what it points to (the engine resolved that inside the container), under its own name.
+  let from = srcPath;
+  let name: string | undefined;
+  if (o.follow) {
+    const st = await client.statContainerPath(container, srcPath).catch(() => undefined);
+    if (st && (st.mode & 2 ** 27) !== 0 && st.linkTarget) { from = st.linkTarget; name = st.name; }
+  }
+  const { tar, stat: got } = await client.getArchive(container, from);
+  const stat = name ? { ...got, name } : got;
+  const srcName = got.name;
   if (destPath === '-') {
     for await (const chunk of tar) if (!cli.out.write(chunk)) await new Promise<void>((r) => cli.out.once('drain', () => r()));
     return;
@@ -458,7 +468,7 @@ async function copyFromContainer(cli: Cli, client: EngineClient, container: stri
     if (!fs.existsSync(dir)) throw new StatusError(1, `destination directory "${dir}" does not exist`);
     rootName = path.basename(path.resolve(destPath));
   }
-  const bytes = await extractTo(tar, path.resolve(dir), stat.name, rootName);
+  const bytes = await extractTo(tar, path.resolve(dir), srcName, rootName);
   if (!quiet && cli.err.isTTY) cli.err.write(`Successfully copied ${humanSize(bytes)} to ${destPath}\n`);
 }
 
