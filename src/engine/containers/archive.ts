@@ -264,6 +264,7 @@ function translate(cfs: ContainerFs, p: string, err: unknown): EngineError {
   const code = (err as any)?.code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return notFoundIn(cfs, p);
   if (code === 'ELOOP') return invalidParameter(`${(err as Error).message}`);
+  if (code === 'ERR_INVALID_ARG_VALUE' || code === 'ENAMETOOLONG') return invalidParameter(`invalid path ${JSON.stringify(p)}`);
   return system((err as Error)?.message ?? String(err));
 }
 

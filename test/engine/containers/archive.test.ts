@@ -78,7 +78,7 @@ describe('containers/archive: paths, tars and confinement', function () {
   });
   afterEach(async () => {
     for (const c of opened.splice(0)) await c.release().catch(() => {});
-    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5 });
   });
 
   it('follows Docker\'s path rules and Go\'s FileMode', () => {
@@ -121,6 +121,7 @@ describe('containers/archive: paths, tars and confinement', function () {
       assert.throws(() => statPath(cfs, p), (e: any) => isEngineError(e, 'NotFound') && e.message === `Could not find the file ${p} in container ctr`, p);
     }
     assert.throws(() => statPath(cfs, '/loop1/x'), /too many links/);
+    assert.throws(() => statPath(cfs, '/dir/a\0b'), (e: any) => isEngineError(e, 'InvalidParameter'));
   });
 
   it('tars paths with Docker\'s names: the path\'s base, "." contents, the root, symlinks themselves, hard links', async () => {
@@ -214,11 +215,14 @@ describe('containers/archive: paths, tars and confinement', function () {
     fs.symlinkSync(outside, path.join(root, 'w/link'));
     const w = path.join(root, 'w');
     // The "container": swaps the directory and the symlink to the host's directory as fast as it can.
-    const racer: ChildProcess = spawn('sh', ['-c', `cd ${w} && while :; do mv -T real tmp; mv -T link real; mv -T tmp link; done`], { stdio: 'ignore' });
+    const racer: ChildProcess = spawn('sh', ['-c', `cd ${w} && while :; do mv -T real tmp; mv -T link real; mv -T tmp link; done`], { stdio: 'ignore', detached: true });
+    const racerExited = new Promise((r) => racer.once('exit', r));
     try {
       let wrote = 0;
       let refused = 0;
-      for (let i = 0; i < 400; i++) {
+      // Until both sides of the race were seen several times (the racer needs a moment to start).
+      const deadline = Date.now() + 20000;
+      for (let i = 0; (wrote < 20 || refused < 20 || i < 400) && Date.now() < deadline; i++) {
         await extractToDir(cfsOf(), '/w/real', tarStream([{ name: 'pwned', content: 'x' }]), { noOverwriteDirNonDir: false }).then(() => wrote++, () => refused++);
         try {
           for (const e of await readTar(archivePath(cfsOf(), '/w/real/secret').stream)) assert.ok(!e.content.includes('host secret'), 'read the host file');
@@ -229,7 +233,8 @@ describe('containers/archive: paths, tars and confinement', function () {
       }
       assert.ok(wrote > 0 && refused > 0, `both sides of the race: wrote ${wrote}, refused ${refused}`);
     } finally {
-      racer.kill('SIGKILL');
+      process.kill(-racer.pid!, 'SIGKILL'); // the shell and its mv
+      await racerExited;
     }
     untouched();
   });
