@@ -259,8 +259,9 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     async release(id) { await request(id, 'go').catch(() => {}); },
 
     async exec(id, execId, req) {
+      // Read once by runc right after this and deleted: no temp + rename or fsync needed.
       const file = path.join(stateDir(id), `exec-${execId}.json`);
-      writeFileAtomic(file, JSON.stringify(req.process), 0o600);
+      fs.writeFileSync(file, JSON.stringify(req.process), { mode: 0o600 });
       try {
         const s = await connect(id);
         if (!s) throw conflict(`Container ${id} is not running`);
