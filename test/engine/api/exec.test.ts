@@ -112,6 +112,9 @@ describe('exec and attach with the real docker CLI', function () {
     const pty = startPty(`${dockerCmd()} exec -it ${c} sh`, { cols: 97, rows: 31 });
     try {
       await pty.waitFor(/# (\x1b\[6n)?$/m);
+      // busybox ash asks the terminal for the cursor position after its prompt and drops keys typed before the
+      // answer (with dockerd too): type like a person, a moment after the prompt.
+      await new Promise((r) => setTimeout(r, 300));
       pty.send('echo $((6*7)); tty; echo $TERM; stty size', 'Enter');
       await pty.waitFor(/^42\n\/dev\/pts\/\d+\nxterm\n31 97$/m);
       spawn('tmux', ['resize-window', '-t', pty.name, '-x', '120', '-y', '40']).on('error', () => {});
@@ -131,6 +134,9 @@ describe('exec and attach with the real docker CLI', function () {
     const pty = startPty(`${dockerCmd()} run -it --name run-it busybox sh`);
     try {
       await pty.waitFor(/# (\x1b\[6n)?$/m);
+      // busybox ash asks the terminal for the cursor position after its prompt and drops keys typed before the
+      // answer (with dockerd too): type like a person, a moment after the prompt.
+      await new Promise((r) => setTimeout(r, 300));
       pty.send('echo typed-$((2+3))', 'Enter');
       await pty.waitFor(/^typed-5$/m);
       pty.send('C-p', 'C-q');
