@@ -214,6 +214,7 @@ export function createContainerService(opts: ContainerServiceOptions): Container
   /** Attach requests waiting for a container's next start. */
   const pendingAttaches = new Map<string, { want: { stdin: boolean; stdout: boolean; stderr: boolean }; resolve: (s: ProcessSession | undefined) => void }[]>();
   let shuttingDown = false;
+  let handedOver = false;
 
   const dirOf = (id: string) => path.join(root, id);
   const rootfsOf = (id: string) => path.join(dirOf(id), 'rootfs');
@@ -456,6 +457,8 @@ export function createContainerService(opts: ContainerServiceOptions): Container
 
   const handleExit = async (id: string, status: { exitCode: number; oomKilled: boolean; finishedAt: string; error?: string }) => {
     live.delete(id);
+    // After a live-restore shutdown the next engine owns the state: it reads this exit from the shim's exit file.
+    if (handedOver) return;
     const c = records.get(id);
     if (!c) return;
     if (usesNetworkHook(c)) await opts.network!.detach(id).catch((err) => log.warn('network detach failed', { id, error: err.message }));
@@ -1115,7 +1118,7 @@ export function createContainerService(opts: ContainerServiceOptions): Container
       shuttingDown = true;
       for (const t of restartTimers.values()) clearTimeout(t.timer);
       restartTimers.clear();
-      if (liveRestore) return;
+      if (liveRestore) { handedOver = true; return; }
       await Promise.all([...live.keys()].map((id) => {
         const c = records.get(id)!;
         return withLock(id, () => doStop(c, undefined)).then(() => { c.state.manuallyStopped = false; save(c); }).catch(() => {});

@@ -170,7 +170,9 @@ describe('containers service (runc + berth-shim)', function () {
     const b = await svc.create({ name: 'quitter', config: { image: 'busybox', cmd: ['sh', '-c', 'sleep 1; echo bye; exit 4'] } });
     await svc.start(a.id);
     await svc.start(b.id);
-    // A new service on the same state: what berthd does after a crash (the old one's memory is gone).
+    // A new service on the same state: what berthd does after a crash (the old one's memory is gone; handing
+    // over stops it from acting on exits, as the dead process would not).
+    await svc.shutdown(true);
     svc = make();
     await new Promise((r) => setTimeout(r, 1500)); // quitter exits while nobody watches
     await svc.init();
