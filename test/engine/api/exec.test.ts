@@ -207,6 +207,50 @@ describe('exec and attach with the real docker CLI', function () {
     assert.match(JSON.parse(stopped.text).message, /is not running/);
   });
 
+  it('attach: the engine honours detach keys (default and detachKeys=), and the plain 200 variant streams', async () => {
+    names.push('detach-keys');
+    ok(['run', '-d', '-i', '--name', 'detach-keys', 'busybox', 'sh', '-c', 'while read l; do echo "got $l"; done']);
+    const hijack = async (query: string, upgrade = true) => {
+      const sock = net.connect(engine.socket);
+      await new Promise((r) => sock.once('connect', r));
+      sock.write(`POST /containers/detach-keys/attach?${query} HTTP/1.1\r\nHost: d\r\n${upgrade ? 'Connection: Upgrade\r\nUpgrade: tcp\r\n' : ''}\r\n`);
+      let got = Buffer.alloc(0);
+      let closed = false;
+      sock.on('data', (d) => (got = Buffer.concat([got, d])));
+      sock.on('close', () => (closed = true));
+      const waitFor = async (what: () => boolean, label: string) => {
+        const deadline = Date.now() + 10_000;
+        while (!what()) {
+          assert.ok(Date.now() < deadline, `${label}: ${got.toString('latin1')}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      return { sock, got: () => got, closed: () => closed, waitFor };
+    };
+    const a = await hijack('stream=1&stdin=1&stdout=1');
+    await a.waitFor(() => a.got().includes('\r\n\r\n'), 'no 101');
+    a.sock.write('one\n');
+    await a.waitFor(() => a.got().includes('got one'), 'no echo');
+    a.sock.write('\x10\x11');
+    await a.waitFor(() => a.closed(), 'ctrl-p ctrl-q did not end the attach');
+    const b = await hijack('stream=1&stdin=1&stdout=1&detachKeys=ctrl-x,y');
+    await b.waitFor(() => b.got().includes('\r\n\r\n'), 'no 101');
+    b.sock.write('two\n\x10\x11');
+    await b.waitFor(() => b.got().includes('got two'), 'no echo');
+    assert.equal(b.closed(), false, 'ctrl-p ctrl-q is not the detach sequence here');
+    b.sock.write('\x18y');
+    await b.waitFor(() => b.closed(), 'ctrl-x y did not end the attach');
+    assert.equal(ok(['inspect', '-f', '{{.State.Running}}', 'detach-keys']), 'true\n', 'detaching leaves it running');
+    const plain = await hijack('stream=1&stdout=1', false);
+    await plain.waitFor(() => /^HTTP\/1.1 200 /.test(plain.got().toString()), 'no 200');
+    assert.match(plain.got().toString(), /Content-Type: application\/vnd.docker.multiplexed-stream/);
+    ok(['exec', 'detach-keys', 'sh', '-c', 'echo via-exec > /proc/1/fd/1']);
+    await plain.waitFor(() => plain.got().includes('via-exec'), 'no output on the 200 variant');
+    plain.sock.destroy();
+    const bad = await api('POST', '/containers/detach-keys/attach?stream=1&detachKeys=ctrl-%C3%A9');
+    assert.equal(bad.status, 400);
+  });
+
   it('attach over a WebSocket: output as binary frames, input as stdin', async () => {
     names.push('attach-ws');
     ok(['run', '-d', '-i', '--name', 'attach-ws', 'busybox', 'sh', '-c', 'while read l; do echo "got $l"; done']);
