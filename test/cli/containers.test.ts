@@ -1,8 +1,8 @@
 // The container and image commands end to end against berthd with a registry mirror, compared with what the
 // docker CLI prints for the same state of the same engine where it is installed: the first run pulling through
 // the mirror, an nginx-style -d -p --mount service, ps/images tables, logs -f -t --tail, update --restart,
-// save/load, and docker's exit codes. (cp: test/cli/cp.test.ts; exec, -it terminals: test/cli/reference/exec-cp.ts
-// until berthd has those routes.)
+// save/load, and docker's exit codes. (cp: test/cli/cp.test.ts; exec and -it terminals:
+// test/cli/exec.test.ts.)
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

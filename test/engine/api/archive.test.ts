@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { EngineApiError } from '../../../src/client';
-import { Registry, seedMirror, startRegistry } from '../../fixtures';
-import { hasDockerCli, mountsUnder, startEngine, TestEngine } from '../../helpers/engine';
+import { hasDockerCli, mountsUnder, TestEngine } from '../../helpers/engine';
+import { MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 
 interface TarEntry { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; content?: string; linkname?: string; mode?: number; uid?: number; gid?: number }
 
@@ -40,7 +40,7 @@ async function entriesOf(stream: Readable): Promise<{ name: string; type: string
 
 describe('archive API: docker cp against berthd', function () {
   this.timeout(180000);
-  let reg: Registry;
+  let target: MirroredEngine;
   let engine: TestEngine;
   let work: string;
   // Outside every container: nothing may read or change these.
@@ -48,11 +48,7 @@ describe('archive API: docker cp against berthd', function () {
   const secret = `host secret ${process.pid}\n`;
   const hostFile = `/etc/berth-archive-canary-${process.pid}`;
 
-  const ok = (args: string[], input?: string) => {
-    const r = engine.docker(args, { input });
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], input?: string) => target.ok(args, input);
   const idOf = (name: string) => ok(['inspect', '-f', '{{.Id}}', name]).trim();
   /** A file as the container's own layer holds it (what a copy into the rootfs wrote). */
   const upper = (name: string, p: string) => path.join(engine.dataRoot, 'containers', idOf(name), 'upper', p);
@@ -68,10 +64,8 @@ describe('archive API: docker cp against berthd', function () {
       console.log('    (docker CLI not on PATH: skipping)');
       this.skip();
     }
-    reg = await startRegistry();
-    await seedMirror(reg);
-    engine = await startEngine({ config: { 'registry-mirrors': [reg.url] } });
-    ok(['pull', '-q', 'busybox']);
+    target = await startMirroredEngine();
+    engine = target.engine;
     work = fs.mkdtempSync(path.join(engine.dir, 'work-'));
     canaryDir = fs.mkdtempSync('/tmp/berth-archive-canary-');
     fs.writeFileSync(path.join(canaryDir, 'canary'), 'untouched\n');
@@ -84,8 +78,7 @@ describe('archive API: docker cp against berthd', function () {
   });
   after(async () => {
     if (engine) for (const id of engine.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)) engine.docker(['rm', '-f', id]);
-    await engine?.cleanup();
-    await reg?.stop();
+    await target?.cleanup();
     if (canaryDir) fs.rmSync(canaryDir, { recursive: true, force: true });
     fs.rmSync(hostFile, { force: true });
   });

@@ -6,21 +6,16 @@ import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { Registry, seedMirror, startRegistry } from '../../fixtures';
-import { hasDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { hasDockerCli, TestEngine } from '../../helpers/engine';
+import { MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 import { hasTmux, startPty } from '../../helpers/pty';
 
 describe('exec and attach with the real docker CLI', function () {
   this.timeout(180000);
-  let reg: Registry;
+  let target: MirroredEngine;
   let engine: TestEngine;
   const names: string[] = [];
-
-  const ok = (args: string[], input?: string) => {
-    const r = engine.docker(args, { input });
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], input?: string) => target.ok(args, input);
   const sleeper = (name: string, extra: string[] = []) => {
     names.push(name);
     ok(['run', '-d', '--name', name, ...extra, 'busybox', 'sleep', '600']);
@@ -43,15 +38,12 @@ describe('exec and attach with the real docker CLI', function () {
       console.log('    (docker CLI not on PATH: skipping)');
       this.skip();
     }
-    reg = await startRegistry();
-    await seedMirror(reg);
-    engine = await startEngine({ config: { 'registry-mirrors': [reg.url] } });
-    ok(['pull', '-q', 'busybox']);
+    target = await startMirroredEngine();
+    engine = target.engine;
   });
   after(async () => {
     if (engine) for (const n of names) engine.docker(['rm', '-f', n]);
-    await engine?.cleanup();
-    await reg?.stop();
+    await target?.cleanup();
   });
 
   it('returns the command\'s exit code and honours -e, -u and -w', () => {

@@ -1,0 +1,34 @@
+// A berthd whose registry mirror is a fixture registry on 127.0.0.1 (so `busybox` resolves offline), with busybox
+// pulled: what the API tests that drive the real docker CLI start from.
+import * as assert from 'node:assert/strict';
+import { Registry, seedMirror, startRegistry } from '../fixtures';
+import { startEngine, TestEngine } from './engine';
+
+export interface MirroredEngine {
+  engine: TestEngine;
+  registry: Registry;
+  /** Runs the docker CLI against the engine and asserts it succeeded; returns stdout. */
+  ok(args: string[], input?: string): string;
+  cleanup(): Promise<void>;
+}
+
+export async function startMirroredEngine(): Promise<MirroredEngine> {
+  const registry = await startRegistry();
+  let engine: TestEngine | undefined;
+  try {
+    await seedMirror(registry);
+    engine = await startEngine({ config: { 'registry-mirrors': [registry.url] } });
+    const e = engine;
+    const ok = (args: string[], input?: string) => {
+      const r = e.docker(args, { input });
+      assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    ok(['pull', '-q', 'busybox']);
+    return { engine: e, registry, ok, cleanup: async () => { await e.cleanup(); await registry.stop(); } };
+  } catch (err) {
+    await engine?.cleanup();
+    await registry.stop();
+    throw err;
+  }
+}
