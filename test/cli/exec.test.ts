@@ -2,6 +2,7 @@
 // -e -u -w and stdin, exit codes next to docker's, and -it flows under a real terminal (tmux): raw mode, the
 // terminal's size inside, exit status, ctrl-p ctrl-q detach.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { berth, CLI_JS } from '../helpers/cli';
 import { CliTarget, startCliTarget } from '../helpers/cli-target';
 import { hasDockerCli } from '../helpers/engine';
@@ -66,6 +67,11 @@ describe('berth CLI: hello-world, exec, terminals', function () {
       await new Promise((r) => setTimeout(r, 300)); // ash drops keys typed before its cursor-position query is answered
       exec.send('stty size; tty; echo marker-$((6*7))', 'Enter');
       await exec.waitFor(new RegExp(`^${rows} ${cols}\\n/dev/pts/\\d+\\nmarker-42`, 'm'));
+      // The local terminal's resize (SIGWINCH) reaches the container's TTY.
+      spawnSync('tmux', ['resize-window', '-t', exec.name, '-x', '111', '-y', '27']);
+      await new Promise((r) => setTimeout(r, 500));
+      exec.send('stty size', 'Enter');
+      await exec.waitFor(/^27 111$/m);
       exec.send('exit 5', 'Enter');
       await exec.waitFor(/EXIT=5/);
     } finally {
