@@ -27,13 +27,15 @@ export interface ProcessSession {
 }
 
 export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0)): ProcessSession {
-  let output: (stream: OutputStream, chunk: Buffer) => boolean = () => true;
+  // Output that comes before a consumer (the API route may await a resize first) waits for it, socket paused.
+  let output: ((stream: OutputStream, chunk: Buffer) => boolean) | undefined;
   let pending: Buffer = initial;
   let exitCode: number | undefined;
   let resolveDone!: (code: number | undefined) => void;
   const done = new Promise<number | undefined>((r) => (resolveDone = r));
 
   const parse = () => {
+    if (!output) return;
     let off = 0;
     while (pending.length - off >= 8) {
       const type = pending[off];
@@ -49,10 +51,15 @@ export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0
 
   sock.on('data', (d: Buffer) => {
     pending = pending.length ? Buffer.concat([pending, d]) : d;
-    parse();
+    if (output) parse(); else sock.pause();
   });
   sock.on('error', () => { /* close follows */ });
-  sock.once('close', () => resolveDone(exitCode));
+  sock.once('close', () => {
+    // Never consumed: the output is dropped, the exit code is still read.
+    output ??= () => true;
+    parse();
+    resolveDone(exitCode);
+  });
 
   const frame = (type: number, data: Buffer) => {
     const h = Buffer.alloc(8);
@@ -63,7 +70,9 @@ export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0
 
   return {
     onOutput(fn) {
+      const first = !output;
       output = fn;
+      if (first) sock.resume(); // before parsing, which may pause it again (backpressure)
       if (pending.length) parse();
     },
     resume: () => sock.resume(),

@@ -163,6 +163,26 @@ describe('exec and attach with the real docker CLI', function () {
     for (let i = 0; i < 5; i++) assert.equal(ok(['run', '--rm', 'busybox', 'echo', `first-${i}`]), `first-${i}\n`);
   });
 
+  it('exec start with a ConsoleSize loses none of the first output (it comes while the engine resizes the TTY)', async () => {
+    const c = sleeper('exec-console-size');
+    for (let round = 0; round < 3; round++) {
+      const created = await api('POST', `/containers/${c}/exec`, { Cmd: ['sh', '-c', 'echo first-line; seq 1 20000'], Tty: true, AttachStdout: true, AttachStderr: true });
+      assert.equal(created.status, 201, created.text);
+      const { Id } = JSON.parse(created.text);
+      const payload = JSON.stringify({ Detach: false, Tty: true, ConsoleSize: [30, 100] });
+      const sock = net.connect(engine.socket);
+      await new Promise((r) => sock.once('connect', r));
+      sock.write(`POST /v1.45/exec/${Id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`);
+      const chunks: Buffer[] = [];
+      sock.on('data', (d) => chunks.push(d));
+      await new Promise((r) => sock.once('close', r));
+      const text = Buffer.concat(chunks).toString();
+      const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+      assert.ok(body.startsWith('first-line\r\n1\r\n2\r\n'), `the output starts with the first line: ${JSON.stringify(body.slice(0, 80))}`);
+      assert.ok(body.endsWith('\r\n20000\r\n'), `and ends with the last: ${JSON.stringify(body.slice(-40))}`);
+    }
+  });
+
   it('attach API: multiplexed frames without a TTY, logs replay, resize 409 on a stopped container', async () => {
     const c = sleeper('attach-api');
     ok(['exec', c, 'true']);
