@@ -2,6 +2,7 @@
 // trip: bash if present, else sh) or attach to an interactive container. TTY mode, so the stream is raw bytes both
 // ways; the terminal's size follows into the engine; the exit code is shown when the process ends.
 import type { Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { EngineClient } from '../../client';
 import { Emitter } from './emitter';
 
@@ -90,7 +91,9 @@ export class StreamTerminal {
     }
     this.session = session;
     if (this.dims) void session.resize(this.dims).catch(() => undefined);
-    session.stream.on('data', (chunk: Buffer) => this.writeEmitter.fire(chunk.toString('utf8')));
+    // A chunk can end inside a multi-byte character: the decoder keeps the partial bytes for the next one.
+    const utf8 = new StringDecoder('utf8');
+    session.stream.on('data', (chunk: Buffer) => this.writeEmitter.fire(utf8.write(chunk)));
     session.stream.resume();
     for (const data of this.pendingInput.splice(0)) session.stream.write(data);
     const closed = new Promise<void>((r) => { session.stream.once('end', r); session.stream.once('close', r); session.stream.once('error', () => r()); });

@@ -2,6 +2,7 @@
 // `start` event for the same container and re-open the stream from where the last run ended (Microsoft's closes,
 // vscode-docker#4032).
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { EngineClient, EngineEventMessage } from '../../client';
 import { Demuxer, Emitter, toTerminal } from './emitter';
 
@@ -56,12 +57,14 @@ export class LogsTerminal {
       }, this.abort.signal);
       this.stream = body;
       if (!first) this.writeEmitter.fire(`\x1b[2m[${this.name} started again — following]\x1b[0m\r\n`);
+      // Chunks and frames can end inside a multi-byte character: one decoder per stream keeps the partial bytes.
+      const utf8 = [new StringDecoder('utf8'), new StringDecoder('utf8'), new StringDecoder('utf8')];
       const demux = new Demuxer((stream, payload) => {
-        const text = toTerminal(payload.toString('utf8'));
-        this.writeEmitter.fire(stream === 2 ? `\x1b[31m${text}\x1b[0m` : text);
+        const text = toTerminal(utf8[stream === 2 ? 2 : 1].write(payload));
+        if (text) this.writeEmitter.fire(stream === 2 ? `\x1b[31m${text}\x1b[0m` : text);
       });
       for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (tty) this.writeEmitter.fire(chunk.toString('utf8'));
+        if (tty) this.writeEmitter.fire(utf8[0].write(chunk));
         else demux.push(chunk);
       }
       if (this.closed) return;
