@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Berth's engine and tests need on Debian/Ubuntu, as root: system packages and npm dependencies.
-# Idempotent: a second run only checks. Usage: scripts/install-deps.sh [--test] [--ui]
+# Idempotent: a second run only checks. Usage: scripts/install-deps.sh [--test] [--ui] [--system-only]
+# (--system-only: the Debian packages alone, leaving node_modules as it is)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +31,9 @@ fi
 # npm ci only when the lock file changed since the last install (a stamp of its hash), and never through a
 # node_modules link (a developer's shared install): npm ci would empty the folder it points to.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [[ -L node_modules ]]; then
+if [[ " $* " == *" --system-only "* ]]; then
+  :
+elif [[ -L node_modules ]]; then
   echo "node_modules is a link; not reinstalling through it"
 elif [[ ! -d node_modules/.bin || "$(cat node_modules/.berth-lock-hash 2>/dev/null)" != "$lock_hash" ]]; then
   npm ci --no-audit --no-fund --loglevel=error

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-${BERTH_UI_DIR:-/opt/berth-ui}}
 version=4.100.3
-bash scripts/install-deps.sh --ui
+# System packages only: the UI test runs this from inside mocha, whose node_modules an npm ci would pull away.
+bash scripts/install-deps.sh --ui --system-only
 if [[ -f "$dir/.ready-$version" ]]; then echo "code-server $version ready in $dir"; exit 0; fi
 # Native modules build against the installed Node's own headers (no download from nodejs.org).
 if [[ -z "${npm_config_nodedir:-}" ]]; then
