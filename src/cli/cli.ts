@@ -94,6 +94,11 @@ export function parseFilters(values: string[] = []): Record<string, string[]> {
   return out;
 }
 
+/** Repeated KEY=VALUE flags (--label, --opt) as a map; a bare KEY maps to "". */
+export function parseKeyValues(values: string[] = []): Record<string, string> {
+  return Object.fromEntries(values.map((kv) => { const i = kv.indexOf('='); return i < 0 ? [kv, ''] : [kv.slice(0, i), kv.slice(i + 1)]; }));
+}
+
 /**
  * Runs `fn` for every name and prints each success; the failures are printed after and make the exit status 1,
  * as docker's rm/stop/kill do.

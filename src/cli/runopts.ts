@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import type { ContainerCreateConfig, HostConfig } from '../client';
-import { StatusError, collect } from './cli';
+import { StatusError, collect, parseKeyValues } from './cli';
 import { ramInBytes } from './format/units';
 
 /** Adds docker's run/create flags to a command. */
@@ -140,16 +140,6 @@ function readEnvFile(file: string): string[] {
     throw invalid(`open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
   }
   return parseEnv(text.split('\n').map((l) => l.replace(/^\s+/, '').replace(/\r$/, '')).filter((l) => l && !l.startsWith('#')));
-}
-
-function parseLabels(values: string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of values) {
-    const i = l.indexOf('=');
-    if (i < 0) out[l] = '';
-    else out[l.slice(0, i)] = l.slice(i + 1);
-  }
-  return out;
 }
 
 function parseRange(s: string): [number, number] {
@@ -304,7 +294,7 @@ export function buildCreateConfig(image: string, args: string[], o: CreateOption
     tmpfs[i < 0 ? t : t.slice(0, i)] = i < 0 ? '' : t.slice(i + 1);
   }
   const logConfig = o.logDriver || o.logOpt?.length
-    ? { Type: o.logDriver ?? '', Config: Object.fromEntries((o.logOpt ?? []).map((kv) => [kv.split('=')[0], kv.split('=').slice(1).join('=')])) }
+    ? { Type: o.logDriver ?? '', Config: parseKeyValues(o.logOpt) }
     : undefined;
   const network = o.net && o.network === 'default' ? o.net : o.network;
 
@@ -335,7 +325,7 @@ export function buildCreateConfig(image: string, args: string[], o: CreateOption
   if (o.volumesFrom) hostConfig.VolumesFrom = o.volumesFrom;
   if (o.init) hostConfig.Init = true;
   if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;
-  if (o.sysctl) hostConfig.Sysctls = Object.fromEntries(o.sysctl.map((kv) => [kv.split('=')[0], kv.split('=').slice(1).join('=')]));
+  if (o.sysctl) hostConfig.Sysctls = parseKeyValues(o.sysctl);
   if (logConfig) hostConfig.LogConfig = logConfig;
   if (o.ulimit) {
     hostConfig.Ulimits = o.ulimit.map((u) => {
@@ -362,7 +352,7 @@ export function buildCreateConfig(image: string, args: string[], o: CreateOption
     Volumes: Object.keys(volumes).length ? volumes : undefined,
     WorkingDir: o.workdir ?? '',
     Entrypoint: o.entrypoint === undefined ? null : o.entrypoint === '' ? [''] : [o.entrypoint],
-    Labels: parseLabels(o.label),
+    Labels: parseKeyValues(o.label),
     HostConfig: hostConfig,
   };
   if (Object.keys(exposed).length) config.ExposedPorts = exposed;

@@ -13,7 +13,8 @@ import {
 } from '../format';
 import { addCreateOptions, buildCreateConfig, CreateOptions, parseRestart } from '../runopts';
 import { DetachedError, forwardResize, makeRaw, parseDetachKeys, pumpHijacked, demux, copyRaw, terminalSize } from '../streams';
-import { pullImage, withDefaultTag, writeInspect } from './image';
+import { pullImage, withDefaultTag } from './image';
+import { inspectEach, writeDeleted, writeReclaimedSpace } from './shared';
 
 const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
 
@@ -682,17 +683,7 @@ function defineContainerInspect(cmd: Command, cli: Cli) {
     .option('-s, --size', 'Display total file sizes')
     .action(async (names: string[], o: { format?: string; size?: boolean }) => {
       const client = await cli.client();
-      const found: unknown[] = [];
-      const errors: string[] = [];
-      for (const n of names) {
-        try {
-          found.push(await client.inspectContainer(n, { size: o.size }));
-        } catch (err) {
-          errors.push(describeError(err, cli.host()).replace(/^Error response from daemon: /, 'Error: '));
-        }
-      }
-      writeInspect(cli, found, o.format);
-      if (errors.length) throw new StatusError(1, errors.join('\n'));
+      await inspectEach(cli, names, o.format, (n) => client.inspectContainer(n, { size: o.size }));
     });
 }
 
@@ -704,9 +695,8 @@ function defineContainerPrune(cmd: Command, cli: Cli) {
       if (!o.force && !(await confirm(cli, 'WARNING! This will remove all stopped containers.'))) return;
       const client = await cli.client();
       const report = await client.pruneContainers(parseFilters(o.filter));
-      const deleted = report.ContainersDeleted ?? [];
-      if (deleted.length) cli.out.write(`Deleted Containers:\n${deleted.map((d) => `${d}\n`).join('')}\n`);
-      cli.out.write(`Total reclaimed space: ${humanSize(report.SpaceReclaimed ?? 0)}\n`);
+      writeDeleted(cli, 'Deleted Containers', report.ContainersDeleted ?? []);
+      writeReclaimedSpace(cli, report.SpaceReclaimed ?? 0);
     });
 }
 

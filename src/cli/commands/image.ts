@@ -5,10 +5,11 @@ import type { EngineClient } from '../../client';
 import { authForImage } from '../auth';
 import { Cli, StatusError, collect, confirm, describeError, parseFilters } from '../cli';
 import {
-  DEFAULT_IMAGES_DIGESTS_FORMAT, DEFAULT_IMAGES_FORMAT, ImageContext, familiarName, humanSize, imageRows, inspectJson,
-  normalizeReference, pickFormat, renderFormat, Template,
+  DEFAULT_IMAGES_DIGESTS_FORMAT, DEFAULT_IMAGES_FORMAT, ImageContext, familiarName, imageRows, normalizeReference, pickFormat,
+  renderFormat,
 } from '../format';
 import { displayJSONMessages } from '../progress';
+import { inspectEach, writeDeleted, writeReclaimedSpace } from './shared';
 
 /** "busybox" → "busybox:latest"; references with a tag or digest unchanged. What docker prints in messages. */
 export function withDefaultTag(ref: string): string {
@@ -187,27 +188,13 @@ function defineImageInspect(cmd: Command, cli: Cli) {
     .option('-f, --format <format>', 'Format output using a custom template')
     .action(async (names: string[], o: { format?: string }) => {
       const client = await cli.client();
-      const found: unknown[] = [];
-      const errors: string[] = [];
-      for (const n of names) {
-        try {
-          found.push(await client.inspectImage(n));
-        } catch (err) {
-          errors.push(describeError(err, cli.host()).replace(/^Error response from daemon: /, 'Error: '));
-        }
-      }
-      writeInspect(cli, found, o.format);
-      if (errors.length) throw new StatusError(1, errors.join('\n'));
+      await inspectEach(cli, names, o.format, (n) => client.inspectImage(n));
     });
 }
 
-export function writeInspect(cli: Cli, objects: unknown[], format?: string): void {
-  if (!format) {
-    cli.out.write(inspectJson(objects));
-    return;
-  }
-  const tmpl = new Template(format === 'json' ? '{{json .}}' : format);
-  for (const o of objects) cli.out.write(tmpl.execute(o) + '\n');
+/** An image prune's deleted entries as docker lists them ("untagged: …", "deleted: …"). */
+export function prunedImageLines(deleted: { Untagged?: string; Deleted?: string }[]): string[] {
+  return deleted.flatMap((d) => [d.Untagged ? `untagged: ${d.Untagged}` : '', d.Deleted ? `deleted: ${d.Deleted}` : '']).filter(Boolean);
 }
 
 function defineImagePrune(cmd: Command, cli: Cli) {
@@ -224,16 +211,8 @@ function defineImagePrune(cmd: Command, cli: Cli) {
       const filters = parseFilters(o.filter);
       filters.dangling = [o.all ? 'false' : 'true'];
       const report = await client.pruneImages(filters);
-      const deleted = report.ImagesDeleted ?? [];
-      if (deleted.length) {
-        cli.out.write('Deleted Images:\n');
-        for (const d of deleted) {
-          if (d.Untagged) cli.out.write(`untagged: ${d.Untagged}\n`);
-          if (d.Deleted) cli.out.write(`deleted: ${d.Deleted}\n`);
-        }
-        cli.out.write('\n');
-      }
-      cli.out.write(`Total reclaimed space: ${humanSize(report.SpaceReclaimed ?? 0)}\n`);
+      writeDeleted(cli, 'Deleted Images', prunedImageLines(report.ImagesDeleted ?? []));
+      writeReclaimedSpace(cli, report.SpaceReclaimed ?? 0);
     });
 }
 

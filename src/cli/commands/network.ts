@@ -1,12 +1,8 @@
 // network create | ls | inspect | rm | connect | disconnect | prune.
 import { Command } from 'commander';
-import { Cli, StatusError, collect, confirm, describeError, parseFilters } from '../cli';
+import { Cli, StatusError, collect, confirm, forEachName, parseFilters, parseKeyValues } from '../cli';
 import { DEFAULT_NETWORK_FORMAT, NetworkContext, pickFormat, renderFormat } from '../format';
-import { writeInspect } from './image';
-
-function keyValues(values: string[] = []): Record<string, string> {
-  return Object.fromEntries(values.map((kv) => { const i = kv.indexOf('='); return i < 0 ? [kv, ''] : [kv.slice(0, i), kv.slice(i + 1)]; }));
-}
+import { inspectEach } from './shared';
 
 export function registerNetworkCommands(program: Command, cli: Cli): void {
   const network = program.command('network').description('Manage networks');
@@ -29,7 +25,7 @@ export function registerNetworkCommands(program: Command, cli: Cli): void {
       const config = subnets.map((s, i) => ({ Subnet: s, Gateway: o.gateway?.[i], IPRange: o.ipRange?.[i] }));
       const r = await client.createNetwork({
         Name: name, Driver: o.driver, Internal: !!o.internal, EnableIPv6: !!o.ipv6, Attachable: !!o.attachable,
-        IPAM: { Driver: 'default', Config: config, Options: {} }, Options: keyValues(o.opt), Labels: keyValues(o.label),
+        IPAM: { Driver: 'default', Config: config, Options: {} }, Options: parseKeyValues(o.opt), Labels: parseKeyValues(o.label),
       });
       if (r.Warning) cli.err.write(`${r.Warning}\n`);
       cli.out.write(`${r.Id}\n`);
@@ -53,17 +49,7 @@ export function registerNetworkCommands(program: Command, cli: Cli): void {
     .option('-f, --format <format>', 'Format output using a custom template')
     .action(async (names: string[], o: { format?: string }) => {
       const client = await cli.client();
-      const found: unknown[] = [];
-      const errors: string[] = [];
-      for (const n of names) {
-        try {
-          found.push(await client.inspectNetwork(n));
-        } catch (err) {
-          errors.push(describeError(err, cli.host()).replace(/^Error response from daemon: /, 'Error: '));
-        }
-      }
-      writeInspect(cli, found, o.format);
-      if (errors.length) throw new StatusError(1, errors.join('\n'));
+      await inspectEach(cli, names, o.format, (n) => client.inspectNetwork(n));
     });
 
   network.command('rm').alias('remove').description('Remove one or more networks')
@@ -71,17 +57,15 @@ export function registerNetworkCommands(program: Command, cli: Cli): void {
     .option('-f, --force', 'Do not error if the network does not exist')
     .action(async (names: string[], o: { force?: boolean }) => {
       const client = await cli.client();
-      const errors: string[] = [];
-      for (const n of names) {
+      await forEachName(cli, names, async (n) => {
         try {
           await client.removeNetwork(n);
-          cli.out.write(`${n}\n`);
         } catch (err) {
-          if (o.force && (err as { status?: number }).status === 404) continue;
-          errors.push(describeError(err, cli.host()));
+          if (o.force && (err as { status?: number }).status === 404) return undefined;
+          throw err;
         }
-      }
-      if (errors.length) throw new StatusError(1, errors.join('\n'));
+        return n;
+      });
     });
 
   network.command('connect').description('Connect a container to a network')
@@ -113,5 +97,4 @@ export function registerNetworkCommands(program: Command, cli: Cli): void {
       const deleted = report.NetworksDeleted ?? [];
       if (deleted.length) cli.out.write(`Deleted Networks:\n${deleted.map((d) => `${d}\n`).join('')}`);
     });
-  void describeError;
 }

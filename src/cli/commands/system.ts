@@ -4,7 +4,8 @@ import { EngineApiError } from '../../client';
 import { DOCKER_HUB, removeAuth, serverKey, storeAuth } from '../auth';
 import { Cli, StatusError, collect, confirm, describeError, isNotFound, parseFilters } from '../cli';
 import { ContainerContext, FormatContext, ImageContext, Template, VolumeContext, familiarName, normalizeReference, splitReference, bytesSize, humanSize, parseTimestamp, pickFormat, renderFormat, rfc3339NanoFixed, tabwrite } from '../format';
-import { writeInspect } from './image';
+import { prunedImageLines } from './image';
+import { writeDeleted, writeInspect, writeReclaimedSpace } from './shared';
 
 const CLI_VERSION = process.env.BERTH_VERSION ?? '0.1.0';
 
@@ -377,28 +378,24 @@ function definePrune(cmd: Command, cli: Cli) {
       const client = await cli.client();
       const filters = parseFilters(o.filter);
       let reclaimed = 0;
-      const section = (title: string, names: string[]) => {
-        if (names.length) cli.out.write(`${title}:\n${names.map((n) => `${n}\n`).join('')}\n`);
-      };
       const c = await client.pruneContainers(filters);
-      section('Deleted Containers', c.ContainersDeleted ?? []);
+      writeDeleted(cli, 'Deleted Containers', c.ContainersDeleted ?? []);
       reclaimed += c.SpaceReclaimed ?? 0;
       try {
         const n = await client.pruneNetworks(filters);
-        section('Deleted Networks', n.NetworksDeleted ?? []);
+        writeDeleted(cli, 'Deleted Networks', n.NetworksDeleted ?? []);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
       if (o.volumes) {
         const v = await client.pruneVolumes(filters);
-        section('Deleted Volumes', v.VolumesDeleted ?? []);
+        writeDeleted(cli, 'Deleted Volumes', v.VolumesDeleted ?? []);
         reclaimed += v.SpaceReclaimed ?? 0;
       }
       const i = await client.pruneImages({ ...filters, dangling: [o.all ? 'false' : 'true'] });
-      const imgs = (i.ImagesDeleted ?? []).flatMap((d) => [d.Untagged ? `untagged: ${d.Untagged}` : '', d.Deleted ? `deleted: ${d.Deleted}` : '']).filter(Boolean);
-      section('Deleted Images', imgs);
+      writeDeleted(cli, 'Deleted Images', prunedImageLines(i.ImagesDeleted ?? []));
       reclaimed += i.SpaceReclaimed ?? 0;
-      cli.out.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+      writeReclaimedSpace(cli, reclaimed);
     });
 }
 

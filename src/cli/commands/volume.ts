@@ -1,12 +1,8 @@
 // volume create | ls | inspect | rm | prune.
 import { Command } from 'commander';
-import { Cli, StatusError, collect, confirm, describeError, forEachName, parseFilters } from '../cli';
-import { DEFAULT_VOLUME_FORMAT, VolumeContext, humanSize, pickFormat, renderFormat } from '../format';
-import { writeInspect } from './image';
-
-function keyValues(values: string[] = []): Record<string, string> {
-  return Object.fromEntries(values.map((kv) => { const i = kv.indexOf('='); return i < 0 ? [kv, ''] : [kv.slice(0, i), kv.slice(i + 1)]; }));
-}
+import { Cli, StatusError, collect, confirm, forEachName, parseFilters, parseKeyValues } from '../cli';
+import { DEFAULT_VOLUME_FORMAT, VolumeContext, pickFormat, renderFormat } from '../format';
+import { inspectEach, writeDeleted, writeReclaimedSpace } from './shared';
 
 export function registerVolumeCommands(program: Command, cli: Cli): void {
   const volume = program.command('volume').description('Manage volumes');
@@ -20,7 +16,7 @@ export function registerVolumeCommands(program: Command, cli: Cli): void {
     .action(async (name: string | undefined, o: { driver: string; label?: string[]; name?: string; opt?: string[] }) => {
       if (name && o.name && name !== o.name) throw new StatusError(1, `conflicting options: cannot specify a volume-name through both --name and as a positional arg`);
       const client = await cli.client();
-      const v = await client.createVolume({ Name: name ?? o.name ?? '', Driver: o.driver, DriverOpts: keyValues(o.opt), Labels: keyValues(o.label) });
+      const v = await client.createVolume({ Name: name ?? o.name ?? '', Driver: o.driver, DriverOpts: parseKeyValues(o.opt), Labels: parseKeyValues(o.label) });
       cli.out.write(`${v.Name}\n`);
     });
 
@@ -41,17 +37,8 @@ export function registerVolumeCommands(program: Command, cli: Cli): void {
     .option('-f, --format <format>', 'Format output using a custom template')
     .action(async (names: string[], o: { format?: string }) => {
       const client = await cli.client();
-      const found: unknown[] = [];
-      const errors: string[] = [];
-      for (const n of names) {
-        try {
-          found.push(await client.inspectVolume(n));
-        } catch (err) {
-          errors.push(describeError(err, cli.host()).replace(/^Error response from daemon: get /, 'Error: No such volume: ').replace(/^Error response from daemon: /, 'Error: '));
-        }
-      }
-      writeInspect(cli, found, o.format);
-      if (errors.length) throw new StatusError(1, errors.join('\n'));
+      await inspectEach(cli, names, o.format, (n) => client.inspectVolume(n),
+        (message) => message.replace(/^Error response from daemon: get /, 'Error: No such volume: '));
     });
 
   volume.command('rm').alias('remove').description('Remove one or more volumes')
@@ -75,8 +62,7 @@ export function registerVolumeCommands(program: Command, cli: Cli): void {
       const filters = parseFilters(o.filter);
       if (o.all && client.apiVersion >= '1.42') filters.all = ['true'];
       const report = await client.pruneVolumes(filters);
-      const deleted = report.VolumesDeleted ?? [];
-      if (deleted.length) cli.out.write(`Deleted Volumes:\n${deleted.map((d) => `${d}\n`).join('')}\n`);
-      cli.out.write(`Total reclaimed space: ${humanSize(report.SpaceReclaimed ?? 0)}\n`);
+      writeDeleted(cli, 'Deleted Volumes', report.VolumesDeleted ?? []);
+      writeReclaimedSpace(cli, report.SpaceReclaimed ?? 0);
     });
 }
