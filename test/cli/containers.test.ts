@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { berth, berthAsync, normalizeTimes } from '../helpers/cli';
-import { CliTarget, startCliTarget } from '../helpers/cli-target';
+import { CliTarget, cleanUpCliTarget, sharedSleeper, startCliTarget } from '../helpers/cli-target';
 import { hasDockerCli } from '../helpers/engine';
 
 describe('berth CLI: containers and images', function () {
@@ -37,24 +37,10 @@ describe('berth CLI: containers and images', function () {
   };
   const unique = (n: string) => `cli-${n}-${process.pid}`;
   const created: string[] = [];
-  /** A long-running container several tests use (created on first use, so tests can also run alone). */
-  const sleeper = (): string => {
-    const name = unique('sleeper');
-    if (!created.includes(name)) {
-      created.push(name);
-      const d = run(['run', '-d', '--name', name, '--label', 'role=test', t.image, 'sleep', '300']);
-      assert.equal(d.code, 0, d.stderr);
-      assert.match(d.stdout, /^[0-9a-f]{64}\n$/);
-    }
-    return name;
-  };
+  const sleeper = () => sharedSleeper(t, unique('sleeper'), created, ['--label', 'role=test']);
 
   before(async () => { t = await startCliTarget({ images: true }); });
-  after(async () => {
-    if (!t) return;
-    if (created.length) run(['rm', '-f', ...created]);
-    await t.cleanup();
-  });
+  after(() => cleanUpCliTarget(t, created));
 
   it('run pulls a missing image first ("Unable to find image … locally") and exits with the container\'s status', () => {
     run(['rmi', '-f', t.image]);

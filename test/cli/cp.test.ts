@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { berth } from '../helpers/cli';
-import { CliTarget, startCliTarget } from '../helpers/cli-target';
+import { CliTarget, cleanUpCliTarget, startCliTarget } from '../helpers/cli-target';
 import { hasDockerCli } from '../helpers/engine';
 
 describe('berth CLI: cp', function () {
@@ -37,9 +37,7 @@ describe('berth CLI: cp', function () {
     fs.symlinkSync('a.txt', path.join(dir, 'src/link'));
   });
   after(async () => {
-    if (!t) return;
-    if (created.length) run(['rm', '-f', ...created]);
-    await t.cleanup();
+    await cleanUpCliTarget(t, created);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { berth, CLI_JS } from '../helpers/cli';
-import { CliTarget, startCliTarget } from '../helpers/cli-target';
+import { CliTarget, cleanUpCliTarget, sharedSleeper, startCliTarget } from '../helpers/cli-target';
 import { hasDockerCli } from '../helpers/engine';
 import { hasTmux, startPty } from '../helpers/pty';
 
@@ -15,22 +15,10 @@ describe('berth CLI: hello-world, exec, terminals', function () {
   const unique = (n: string) => `cli-${n}-${process.pid}`;
   const created: string[] = [];
   const withDocker = hasDockerCli();
-  const sleeper = (): string => {
-    const name = unique('sleeper');
-    if (!created.includes(name)) {
-      created.push(name);
-      const d = run(['run', '-d', '--name', name, t.image, 'sleep', '300']);
-      assert.equal(d.code, 0, d.stderr);
-    }
-    return name;
-  };
+  const sleeper = () => sharedSleeper(t, unique('sleeper'), created);
 
   before(async () => { t = await startCliTarget({ images: true }); });
-  after(async () => {
-    if (!t) return;
-    if (created.length) run(['rm', '-f', ...created]);
-    await t.cleanup();
-  });
+  after(() => cleanUpCliTarget(t, created));
 
   it('runs hello-world through the registry mirror like docker run hello-world', () => {
     run(['rmi', '-f', t.helloWorld]);
