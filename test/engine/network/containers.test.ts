@@ -16,6 +16,7 @@ import { createNetworkService, NetworkService } from '../../../src/engine/networ
 import { createRuntime } from '../../../src/engine/runtime';
 import { DIST, mountsUnder } from '../../helpers/engine';
 import { makeBusyboxLayer } from '../../helpers/rootfs';
+import { eventually, httpGet } from '../../helpers/net';
 
 const SHIM = path.join(DIST, 'bin', 'berth-shim');
 const links = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
@@ -28,29 +29,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
-}
-
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let out = '';
-    s.setTimeout(2000, () => s.destroy());
-    s.on('connect', () => s.write('GET / HTTP/1.0\r\n\r\n'));
-    s.on('data', (d) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-  });
-}
-
-async function eventually<T>(fn: () => Promise<T> | T, ok: (v: T) => boolean, what: string, ms = 10000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T;
-  do {
-    last = await fn();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  } while (Date.now() < deadline);
-  assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last!)}`);
 }
 
 describe('containers with networking (runc, CNI)', function () {

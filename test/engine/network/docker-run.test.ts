@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as net from 'node:net';
 import { startEngine, TestEngine } from '../../helpers/engine';
 import { Registry, seedMirror, startRegistry } from '../../fixtures';
+import { eventually, httpGet } from '../../helpers/net';
 
 const links = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
 const rules = () => execFileSync('iptables-save', [], { encoding: 'utf8' });
@@ -17,29 +18,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
-}
-
-function httpGet(port: number, pathName = '/'): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let out = '';
-    s.setTimeout(2000, () => s.destroy());
-    s.on('connect', () => s.write(`GET ${pathName} HTTP/1.0\r\n\r\n`));
-    s.on('data', (d) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-  });
-}
-
-async function eventually<T>(fn: () => Promise<T> | T, ok: (v: T) => boolean, what: string, ms = 10000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T;
-  do {
-    last = await fn();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  } while (Date.now() < deadline);
-  assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last!)}`);
 }
 
 describe('networking with the docker CLI', function () {
