@@ -24,7 +24,7 @@ import type { VolumeService } from '../volumes';
 import { parseVolumesFrom, planMounts } from '../volumes/mounts';
 import { createMountPoints, releaseMounts, setupMounts, teardownMounts } from '../volumes/setup';
 import {
-  buildSpec, capabilities, hostNofileHard, type ProcessSession, isMountPoint, mergeEnv, mountOverlay, resolveUser, RunningContainer, Runtime, signalNumber, unmount,
+  buildSpec, capabilities, hostNofileHard, type ProcessSession, isMountPoint, mergeEnv, resolveUser, RunningContainer, Runtime, signalNumber, unmount,
 } from '../runtime';
 import { createExecService, type ExecConfig, type ExecRecord, type ExecStart } from './exec';
 import { ContainerFs, createFsAccess } from './archive';
@@ -1011,16 +1011,11 @@ export function createContainerService(opts: ContainerServiceOptions): Container
 
     async export(ref) {
       const c = lookup(ref);
-      const target = rootfsOf(c.id);
-      let mountedHere = false;
-      if (!isMountPoint(target)) {
-        await mountOverlay(c.layerDirs.length ? c.layerDirs : [path.join(dirOf(c.id), 'empty')], path.join(dirOf(c.id), 'upper'), path.join(dirOf(c.id), 'work'), target);
-        mountedHere = true;
-      }
-      const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-cf', '-', '-C', target, '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const done = new Promise<void>((resolve) => tar.once('close', () => resolve())).then(async () => {
-        if (mountedHere && !live.has(c.id)) await unmount(target);
-      });
+      // Held like a copy (./archive.ts): a stopped container's temporary mount is shared and reference-counted,
+      // so an export racing `docker cp` or a start never sees the root unmounted under it.
+      const held = await fsAccess.open(c, ref);
+      const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-cf', '-', '-C', rootfsOf(c.id), '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const done = new Promise<void>((resolve) => tar.once('close', () => resolve())).then(() => held.release());
       return { stream: tar.stdout!, done };
     },
 
