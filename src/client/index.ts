@@ -132,8 +132,8 @@ export class EngineClient {
     return { body: res.body as unknown as Readable, headers: res.headers };
   }
 
-  /** Streams newline-delimited JSON objects (pull progress, events). */
-  async *jsonLines<T = any>(method: string, p: string, opts?: RequestOptions): AsyncGenerator<T> {
+  /** Streams a newline-delimited body line by line (the text itself, for callers that need its exact digits). */
+  async *lines(method: string, p: string, opts?: RequestOptions): AsyncGenerator<string> {
     const { body } = await this.stream(method, p, opts);
     let buf = '';
     for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -142,10 +142,15 @@ export class EngineClient {
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i).trim();
         buf = buf.slice(i + 1);
-        if (line) yield JSON.parse(line) as T;
+        if (line) yield line;
       }
     }
-    if (buf.trim()) yield JSON.parse(buf) as T;
+    if (buf.trim()) yield buf.trim();
+  }
+
+  /** Streams newline-delimited JSON objects (pull progress, events). */
+  async *jsonLines<T = any>(method: string, p: string, opts?: RequestOptions): AsyncGenerator<T> {
+    for await (const line of this.lines(method, p, opts)) yield JSON.parse(line) as T;
   }
 
   /**

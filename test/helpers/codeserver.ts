@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT } from './engine';
+import { freePort } from './net';
 
 export const UI_DIR = process.env.BERTH_UI_DIR || '/opt/berth-ui';
 const CODE_SERVER = path.join(UI_DIR, 'node_modules/.bin/code-server');
@@ -25,15 +26,6 @@ export function uiWanted(): boolean {
   return process.env.BERTH_TEST_UI === '1';
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
-}
 
 export interface CodeServer {
   url: string;

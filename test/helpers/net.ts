@@ -1,7 +1,23 @@
-// Small waits and probes the engine tests share: a raw HTTP/1.0 GET to a published port on 127.0.0.1, and
-// polling until a condition holds.
+// Small waits and probes the tests share: a free port on 127.0.0.1, a raw HTTP/1.0 GET to a published port,
+// polling until a condition holds, and the host's links and iptables rules (to check nothing leaked).
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as net from 'node:net';
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export const hostLinks = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+export const iptablesRules = () => execFileSync('iptables-save', [], { encoding: 'utf8' });
 
 /** Whatever the server at 127.0.0.1:port answers to a GET (empty when nothing answers within 2 s). */
 export function httpGet(port: number, pathName = '/'): Promise<string> {

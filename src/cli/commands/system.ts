@@ -155,11 +155,10 @@ function defineEvents(cmd: Command, cli: Cli) {
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
       const filters = parseFilters(o.filter);
-      const { body } = await client.stream('GET', '/events', {
+      const lines = client.lines('GET', '/events', {
         query: { since: o.since ? parseTimestamp(o.since) : undefined, until: o.until ? parseTimestamp(o.until) : undefined, filters: Object.keys(filters).length ? filters : undefined },
         signal: abort.signal,
       });
-      let buf = '';
       const print = (line: string) => {
         const e = JSON.parse(line);
         if (tmpl) { cli.out.write(tmpl.execute(e) + '\n'); return; }
@@ -173,15 +172,7 @@ function defineEvents(cmd: Command, cli: Cli) {
         cli.out.write(`${s}\n`);
       };
       try {
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-          buf += chunk.toString('utf8');
-          let i: number;
-          while ((i = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, i).trim();
-            buf = buf.slice(i + 1);
-            if (line) print(line);
-          }
-        }
+        for await (const line of lines) print(line);
       } catch (err) {
         if (!abort.signal.aborted) throw err;
       }

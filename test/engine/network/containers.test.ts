@@ -16,20 +16,12 @@ import { createNetworkService, NetworkService } from '../../../src/engine/networ
 import { createRuntime } from '../../../src/engine/runtime';
 import { DIST, mountsUnder } from '../../helpers/engine';
 import { makeBusyboxLayer } from '../../helpers/rootfs';
-import { eventually, httpGet } from '../../helpers/net';
+import { eventually, freePort, hostLinks, httpGet, iptablesRules } from '../../helpers/net';
 
 const SHIM = path.join(DIST, 'bin', 'berth-shim');
-const links = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
-const rules = () => execFileSync('iptables-save', [], { encoding: 'utf8' });
+const links = hostLinks;
+const rules = iptablesRules;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe('containers with networking (runc, CNI)', function () {
   this.timeout(120000);

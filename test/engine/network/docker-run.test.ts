@@ -6,19 +6,11 @@ import { execFileSync } from 'node:child_process';
 import * as net from 'node:net';
 import { startEngine, TestEngine } from '../../helpers/engine';
 import { Registry, seedMirror, startRegistry } from '../../fixtures';
-import { eventually, httpGet } from '../../helpers/net';
+import { eventually, freePort, hostLinks, httpGet, iptablesRules } from '../../helpers/net';
 
-const links = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
-const rules = () => execFileSync('iptables-save', [], { encoding: 'utf8' });
+const links = hostLinks;
+const rules = iptablesRules;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe('networking with the docker CLI', function () {
   this.timeout(180000);
