@@ -7,7 +7,7 @@ import { conflict, notFound, system } from '../errdefs';
 import type { EventBus } from '../events';
 import { log } from '../log';
 import { buildExecProcess, type ProcessSession, type ProcessUser, type Runtime } from '../runtime';
-import type { ContainerRecord } from './state';
+import { startErrorExitCode, type ContainerRecord } from './state';
 
 export interface ExecConfig {
   cmd: string[];
@@ -61,11 +61,6 @@ export interface ExecDeps {
 
 const KEEP_ENDED_MS = 5 * 60_000;
 
-function exitCodeOf(message: string): number {
-  if (/executable file not found|no such file or directory/.test(message)) return 127;
-  if (/permission denied|not a directory/.test(message)) return 126;
-  return 126;
-}
 
 export function createExecService(deps: ExecDeps): ExecService {
   const execs = new Map<string, ExecRecord>();
@@ -112,7 +107,7 @@ export function createExecService(deps: ExecDeps): ExecService {
         started = await deps.runtime.exec(c.id, id, { process: proc, stdin: e.attachStdin && !detach });
       } catch (err: any) {
         if (err?.kind !== 'System') throw err;
-        e.exitCode = exitCodeOf(err.message);
+        e.exitCode = startErrorExitCode(err.message, 126);
         e.endedAt = Date.now();
         publish(e, c, 'exec_die', { exitCode: String(e.exitCode) });
         throw system(`OCI runtime exec failed: ${err.message}: unknown`);

@@ -30,7 +30,7 @@ import { createExecService, type ExecConfig, type ExecRecord, type ExecStart } f
 import { ContainerFs, createFsAccess } from './archive';
 import { generateName, validateName } from './names';
 import {
-  assertTransition, ContainerConfig, ContainerRecord, HostConfig, nextBackoff, parseRestartPolicy, Resources, RestartPolicy, shouldRestart, Status,
+  assertTransition, ContainerConfig, startErrorExitCode, ContainerRecord, HostConfig, nextBackoff, parseRestartPolicy, Resources, RestartPolicy, shouldRestart, Status,
 } from './state';
 
 export type { ContainerRecord, ContainerConfig, HostConfig, Resources, RestartPolicy, Status } from './state';
@@ -165,11 +165,6 @@ function existsInLayers(dirs: string[], rel: string): boolean {
 }
 
 
-function startErrorExitCode(message: string): number {
-  if (/executable file not found|no such file or directory/.test(message)) return 127;
-  if (/permission denied/.test(message)) return 126;
-  return 128;
-}
 
 const DEFAULT_HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
 
@@ -438,7 +433,7 @@ export function createContainerService(opts: ContainerServiceOptions): Container
     if (e.kind === 'System') {
       // What runc said, in the shape Docker's CLI recognises (it maps "not found" to exit code 127).
       c.state.error = `failed to create shim task: OCI runtime create failed: runc create failed: ${e.message}: unknown`;
-      c.state.exitCode = startErrorExitCode(e.message);
+      c.state.exitCode = startErrorExitCode(e.message, 128);
       if (c.state.status === 'restarting') setStatus(c, 'exited');
       save(c);
       return (/not found|no such file/.test(e.message) ? invalidParameter : system)(c.state.error);

@@ -160,3 +160,10 @@ export interface ContainerRecord {
   /** Resolved volumes, binds and tmpfs mounts (what inspect shows as Mounts). */
   mountPoints?: MountPoint[];
 }
+
+/** Docker's exit code for a process runc could not start: 127 not found, 126 not executable (as moby decides), else `fallback`. */
+export function startErrorExitCode(message: string, fallback: number): number {
+  if (/executable file not found|no such file or directory/.test(message)) return 127;
+  if (/permission denied|is a directory/.test(message)) return 126; // moby: EACCES, EISDIR
+  return fallback;
+}
