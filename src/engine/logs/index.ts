@@ -119,14 +119,14 @@ function logFiles(logPath: string): string[] {
 }
 
 /** Where to start reading so that only the last `n` lines come out: [file index, offset]. */
-function tailStart(files: string[], n: number): [number, number] {
+function tailStart(files: string[], n: number, ends?: number[]): [number, number] {
   if (n === 0) return [files.length, 0];
   let needed = n;
   const chunk = Buffer.allocUnsafe(64 * 1024);
   for (let f = files.length - 1; f >= 0; f--) {
     const fd = fs.openSync(files[f], 'r');
     try {
-      const size = fs.fstatSync(fd).size;
+      const size = ends?.[f] ?? fs.fstatSync(fd).size;
       let pos = size;
       // Line starts: offset 0 and after every newline but the file's last byte.
       while (pos > 0) {
@@ -158,7 +158,11 @@ export async function readLogs(
   ctl: { raw?: boolean; stopped?: Promise<unknown>; signal?: AbortSignal } = {},
 ): Promise<void> {
   let files = logFiles(logPath);
-  let [fileIndex, offset] = opts.tail !== undefined && opts.tail >= 0 ? tailStart(files, opts.tail) : [0, 0];
+  // Without follow the answer is the log as it was when asked: what the container appends meanwhile is not part
+  // of it (`--tail 2` gives two lines even while lines keep coming), as Docker reads a snapshot.
+  const sizeNow = (f: string) => { try { return fs.statSync(f).size; } catch { return 0; } };
+  const limits = opts.follow ? undefined : files.map(sizeNow);
+  let [fileIndex, offset] = opts.tail !== undefined && opts.tail >= 0 ? tailStart(files, opts.tail, limits) : [0, 0];
   // Output is assembled in place in 1 MiB buffers (header + payload per message): no allocation per line.
   const OUT_SIZE = 1 << 20;
   let out = Buffer.allocUnsafe(OUT_SIZE);
@@ -245,14 +249,16 @@ export async function readLogs(
 
   const buf = Buffer.allocUnsafe(1 << 20);
   let carry: Buffer = Buffer.alloc(0);
-  /** Reads `file` from `from` to its current end; returns the new offset. */
-  const readFrom = async (file: string, from: number): Promise<number> => {
+  /** Reads `file` from `from` to its current end (or to `limit`); returns the new offset. */
+  const readFrom = async (file: string, from: number, limit = Infinity): Promise<number> => {
     let fh: fs.promises.FileHandle;
     try { fh = await fs.promises.open(file, 'r'); } catch { return from; }
     let pos = from;
     try {
       for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        const want = Math.min(buf.length, limit - pos);
+        if (want <= 0) break;
+        const { bytesRead } = await fh.read(buf, 0, want, pos);
         if (bytesRead === 0) break;
         pos += bytesRead;
         let start = 0;
@@ -274,7 +280,7 @@ export async function readLogs(
 
   let liveOffset = -1;
   for (; fileIndex < files.length; fileIndex++, offset = 0) {
-    const end = await readFrom(files[fileIndex], offset);
+    const end = await readFrom(files[fileIndex], offset, limits?.[fileIndex]);
     if (files[fileIndex] === logPath) liveOffset = end;
     carry = Buffer.alloc(0);
     if (pastUntil || ctl.signal?.aborted) return;

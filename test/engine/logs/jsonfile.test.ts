@@ -67,6 +67,16 @@ describe('logs: json-file reader', () => {
     assert.equal(c.raw(), 'a1\nb1\nc1 "q" \\ <&>\n');
   });
 
+  it('without follow reads the log as it was asked for: lines appended meanwhile are not added to a tail', async () => {
+    const chunks: Buffer[] = [];
+    // The container keeps writing while the reader streams (each write the reader makes appends another line).
+    const sink = { write: (b: Buffer) => { chunks.push(Buffer.from(b)); fs.appendFileSync(log, line('late\n', 'stdout', '2024-01-01T00:00:09Z')); return true; }, once: () => undefined };
+    await readLogs(log, { ...all, tail: 2 }, sink);
+    const text = Buffer.concat(chunks).toString();
+    assert.ok(!text.includes('late'), text);
+    assert.ok(text.includes('c1') && text.includes('partial'), text);
+  });
+
   it('since/until select by time; timestamps use nine fraction digits', async () => {
     const ns = (iso: string) => BigInt(Date.parse(iso)) * 1_000_000n;
     const c = collect();
