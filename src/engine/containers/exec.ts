@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import { conflict, notFound, system } from '../errdefs';
 import type { EventBus } from '../events';
 import { log } from '../log';
-import { buildExecProcess, type ProcessSession, type ProcessUser, type Runtime } from '../runtime';
+import { buildExecProcess, hostCapabilities, type ProcessSession, type ProcessUser, type Runtime } from '../runtime';
 import { startErrorExitCode, type ContainerRecord } from './state';
 
 export interface ExecConfig {
@@ -99,7 +99,7 @@ export function createExecService(deps: ExecDeps): ExecService {
       if (!spec) throw conflict(`Container ${c.id} is not running`);
       e.started = true;
       const proc = buildExecProcess(spec.process, {
-        args: e.cmd, env: e.env, cwd: e.workingDir, tty: e.tty, privileged: e.privileged,
+        args: e.cmd, env: e.env, cwd: e.workingDir, tty: e.tty, privileged: e.privileged, hostCapabilities: hostCapabilities(),
         user: e.user ? deps.resolveUser(c, e.user) : undefined,
       });
       let started: { pid: number; session: ProcessSession };

@@ -24,7 +24,7 @@ import type { VolumeService } from '../volumes';
 import { parseVolumesFrom, planMounts } from '../volumes/mounts';
 import { createMountPoints, releaseMounts, setupMounts, teardownMounts } from '../volumes/setup';
 import {
-  buildSpec, capabilities, hostNofileHard, type ProcessSession, isMountPoint, mergeEnv, resolveUser, RunningContainer, Runtime, signalNumber, unmount,
+  buildSpec, capabilities, hostCapabilities, hostNofileHard, type ProcessSession, isMountPoint, mergeEnv, resolveUser, RunningContainer, Runtime, signalNumber, unmount,
 } from '../runtime';
 import { createExecService, type ExecConfig, type ExecRecord, type ExecStart } from './exec';
 import { ContainerFs, createFsAccess } from './archive';
@@ -380,6 +380,7 @@ export function createContainerService(opts: ContainerServiceOptions): Container
         shmSize: c.hostConfig.shmSize,
         ulimits: c.hostConfig.ulimits,
         hostNofileHard: nofile,
+        hostCapabilities: hostCapabilities(),
         cgroupsPath: `/berth/${c.id}`,
         sysctls: c.hostConfig.sysctls,
         oomScoreAdj: c.hostConfig.oomScoreAdj,

@@ -13,6 +13,7 @@ import { log } from '../log';
 import { writeFileAtomic } from '../util/fsx';
 
 export { buildSpec, buildExecProcess, mergeEnv, parseSize, DEFAULT_PATH, capabilities } from './spec';
+import { capabilitiesOfMask } from './spec';
 export type { SpecInput, ExecInput, Mount, Ulimit } from './spec';
 export { resolveUser } from './user';
 export type { ProcessSession, OutputStream } from './session';
@@ -351,6 +352,17 @@ export function mountOverlay(lowerDirs: string[], upperDir: string, workDir: str
       else resolve();
     });
   });
+}
+
+let hostCaps: string[] | undefined;
+/** The capabilities this engine holds in its bounding set: all a container can be given. */
+export function hostCapabilities(): string[] | undefined {
+  if (hostCaps) return hostCaps;
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) hostCaps = capabilitiesOfMask(m[1]);
+  } catch { /* not linux */ }
+  return hostCaps;
 }
 
 /** The host's hard limit on open files (a container never asks for more). */

@@ -12,14 +12,21 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
 ];
 
+/** Every capability Linux knows, in bit order (index = capability number, as in CapBnd of /proc/<pid>/status). */
 export const ALL_CAPABILITIES = [
-  'CAP_AUDIT_CONTROL', 'CAP_AUDIT_READ', 'CAP_AUDIT_WRITE', 'CAP_BLOCK_SUSPEND', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER',
-  'CAP_KILL', 'CAP_LEASE', 'CAP_LINUX_IMMUTABLE', 'CAP_MAC_ADMIN', 'CAP_MAC_OVERRIDE', 'CAP_MKNOD', 'CAP_NET_ADMIN',
-  'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_RAW', 'CAP_PERFMON', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP',
-  'CAP_SETUID', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_CHROOT', 'CAP_SYS_MODULE', 'CAP_SYS_NICE', 'CAP_SYS_PACCT',
-  'CAP_SYS_PTRACE', 'CAP_SYS_RAWIO', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
+  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
+  'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
+  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
+
+/** The capabilities in a /proc/<pid>/status mask ("000001ffffffffff"). */
+export function capabilitiesOfMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex}`);
+  return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
 
 export const MASKED_PATHS = [
   '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
@@ -55,6 +62,9 @@ export interface SpecInput {
   ulimits?: Ulimit[];
   /** The host's hard RLIMIT_NOFILE: a container never asks for more (runc would fail). */
   hostNofileHard: number;
+  /** What this engine can grant (its bounding set): "all capabilities" (privileged, --cap-add ALL) means these.
+   * Some hosts lack one (this project's CI VM has no CAP_SYS_RESOURCE) and runc cannot give what it lacks. */
+  hostCapabilities?: string[];
   cgroupsPath: string;
   sysctls?: Record<string, string>;
   oomScoreAdj?: number;
@@ -63,8 +73,8 @@ export interface SpecInput {
   arch?: string;
 }
 
-/** Docker's CapAdd/CapDrop: names with or without the CAP_ prefix, any case, and "ALL". */
-export function capabilities(base: string[], add: string[] = [], drop: string[] = []): string[] {
+/** Docker's CapAdd/CapDrop: names with or without the CAP_ prefix, any case, and "ALL" (= `all`). */
+export function capabilities(base: string[], add: string[] = [], drop: string[] = [], all: string[] = ALL_CAPABILITIES): string[] {
   const norm = (c: string) => {
     const u = c.toUpperCase();
     if (u === 'ALL') return u;
@@ -74,7 +84,7 @@ export function capabilities(base: string[], add: string[] = [], drop: string[] 
   };
   const adds = add.map(norm);
   const drops = drop.map(norm);
-  let caps = adds.includes('ALL') ? [...ALL_CAPABILITIES] : [...base];
+  let caps = adds.includes('ALL') ? [...all] : [...base];
   if (drops.includes('ALL')) caps = [];
   for (const c of adds) if (c !== 'ALL' && !caps.includes(c)) caps.push(c);
   return caps.filter((c) => !drops.includes(c) || adds.includes(c));
@@ -107,9 +117,14 @@ const RLIMITS: Record<string, string> = {
   sigpending: 'RLIMIT_SIGPENDING', stack: 'RLIMIT_STACK', as: 'RLIMIT_AS',
 };
 
+function grantable(host?: string[]): string[] {
+  return host ? ALL_CAPABILITIES.filter((c) => host.includes(c)) : [...ALL_CAPABILITIES];
+}
+
 export function buildSpec(input: SpecInput): Record<string, any> {
   const privileged = !!input.privileged;
-  const caps = privileged ? [...ALL_CAPABILITIES] : capabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop);
+  const all = grantable(input.hostCapabilities);
+  const caps = privileged ? all : capabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop, all);
 
   let env = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${input.hostname}`];
   if (input.tty) env.push('TERM=xterm');
@@ -235,6 +250,8 @@ export interface ExecInput {
   user?: ProcessUser;
   tty: boolean;
   privileged: boolean;
+  /** As SpecInput.hostCapabilities: what a privileged exec gets. */
+  hostCapabilities?: string[];
 }
 
 /** The OCI process for `runc exec`: the container's process (caps, rlimits, env) with the exec's changes, as Docker does. */
@@ -247,7 +264,8 @@ export function buildExecProcess(containerProcess: Record<string, any>, input: E
     ? { uid: input.user.uid, gid: input.user.gid, additionalGids: input.user.additionalGids.length ? input.user.additionalGids : undefined }
     : containerProcess.user;
   if (input.user?.home) env = mergeEnv(env, [`HOME=${input.user.home}`]);
-  const caps = input.privileged ? { bounding: ALL_CAPABILITIES, effective: ALL_CAPABILITIES, permitted: ALL_CAPABILITIES, inheritable: ALL_CAPABILITIES } : containerProcess.capabilities;
+  const all = grantable(input.hostCapabilities);
+  const caps = input.privileged ? { bounding: all, effective: all, permitted: all, inheritable: all } : containerProcess.capabilities;
   return {
     ...containerProcess,
     terminal: input.tty,

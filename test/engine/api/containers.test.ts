@@ -138,6 +138,12 @@ describe('engine API: containers (docker CLI)', function () {
     ok(['rm', '-f', 'lim']);
   });
 
+  it('--privileged gets every capability this engine holds (a host may lack some) and no seccomp', () => {
+    const host = /^CapBnd:\s*(\S+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1];
+    const out = ok(['run', '--rm', '--privileged', '--network', 'none', 'busybox', 'grep', '-E', '^(CapEff|Seccomp):', '/proc/self/status']);
+    assert.equal(out, `CapEff:\t${host}\nSeccomp:\t0\n`);
+  });
+
   it('create errors: name conflict 409, invalid name 400, unknown image 404', () => {
     ok(['create', '--name', 'dup', 'busybox', 'true']);
     const c = docker(['create', '--name', 'dup', 'busybox', 'true']);

@@ -1,6 +1,6 @@
 // The OCI spec generator is pure: these tests pin Docker's defaults and the translation of each option.
 import * as assert from 'node:assert/strict';
-import { buildSpec, capabilities, DEFAULT_PATH, mergeEnv, parseSize, SpecInput } from '../../../src/engine/runtime/spec';
+import { ALL_CAPABILITIES, buildExecProcess, buildSpec, capabilities, capabilitiesOfMask, DEFAULT_CAPABILITIES, DEFAULT_PATH, mergeEnv, parseSize, SpecInput } from '../../../src/engine/runtime/spec';
 import { defaultSeccompProfile } from '../../../src/engine/runtime/seccomp';
 import { resolveUser } from '../../../src/engine/runtime/user';
 
@@ -59,6 +59,18 @@ describe('runtime: OCI spec generation', () => {
     assert.deepEqual(s.linux.maskedPaths, []);
     assert.deepEqual(s.linux.resources.devices, [{ allow: true, access: 'rwm' }]);
     assert.ok(s.mounts.find((m: any) => m.destination === '/sys').options.includes('rw'));
+  });
+
+  it('"all capabilities" is what the host can grant: privileged, --cap-add ALL and a privileged exec', () => {
+    const host = capabilitiesOfMask('000001fffeffffff'); // this project's CI VM: no CAP_SYS_RESOURCE (bit 24)
+    assert.equal(host.length, 40);
+    assert.ok(!host.includes('CAP_SYS_RESOURCE') && host.includes('CAP_CHECKPOINT_RESTORE') && host.includes('CAP_CHOWN'));
+    assert.deepEqual(capabilitiesOfMask('a80425fb'), [...DEFAULT_CAPABILITIES].sort((a, b) => ALL_CAPABILITIES.indexOf(a) - ALL_CAPABILITIES.indexOf(b)));
+    const s = buildSpec(base({ privileged: true, hostCapabilities: host }));
+    assert.deepEqual(s.process.capabilities.bounding, host);
+    assert.deepEqual(buildSpec(base({ capAdd: ['ALL'], hostCapabilities: host })).process.capabilities.effective, host);
+    const exec = buildExecProcess(buildSpec(base({ hostCapabilities: host })).process, { args: ['sh'], tty: false, privileged: true, hostCapabilities: host });
+    assert.deepEqual(exec.capabilities.permitted, host);
   });
 
   it('CapAdd/CapDrop with and without the CAP_ prefix, ALL, and unknown names', () => {
