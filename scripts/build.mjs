@@ -85,7 +85,9 @@ walk(path.join(root, 'src/engine'));
 fs.mkdirSync(path.join(outdir, 'bin'), { recursive: true });
 for (const src of natives) {
   const out = path.join(outdir, 'bin', path.basename(src, '.c'));
-  const fresh = fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs;
+  // A helper's headers live next to it (native/*.h): any of them changing rebuilds it.
+  const inputs = [src, ...fs.readdirSync(path.dirname(src)).filter((f) => f.endsWith('.h')).map((f) => path.join(path.dirname(src), f))];
+  const fresh = fs.existsSync(out) && inputs.every((f) => fs.statSync(out).mtimeMs >= fs.statSync(f).mtimeMs);
   if (!fresh) execFileSync('cc', ['-O2', '-static', '-Wall', '-Werror', '-o', out, src], { stdio: 'inherit' });
 }
 if (watch) console.log('watch mode is not implemented; rerun npm run build');

@@ -12,12 +12,12 @@ export interface MirroredEngine {
   cleanup(): Promise<void>;
 }
 
-export async function startMirroredEngine(): Promise<MirroredEngine> {
+export async function startMirroredEngine(opts: { env?: Record<string, string> } = {}): Promise<MirroredEngine> {
   const registry = await startRegistry();
   let engine: TestEngine | undefined;
   try {
     await seedMirror(registry);
-    engine = await startEngine({ config: { 'registry-mirrors': [registry.url] } });
+    engine = await startEngine({ config: { 'registry-mirrors': [registry.url] }, env: opts.env });
     const e = engine;
     const ok = (args: string[], input?: string) => {
       const r = e.docker(args, { input });

@@ -3,7 +3,8 @@
 // `runc run -d`, reaps the container, writes its json-file log and, at the end, an exit file. berthd holds a
 // connection to the shim's socket: its close means "the shim is done, read the exit file" — the same path
 // works after berthd restarts (it just connects again).
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -63,7 +64,7 @@ export interface Runtime {
   attach(id: string, want: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<ProcessSession>;
   /** Lets a start with holdOutput go on once its attach sessions are connected. */
   release(id: string): Promise<void>;
-  /** Runs a process in the running container (runc exec, owned and reaped by the shim). */
+  /** Runs a process in the running container (entered by the shim itself, or runc exec; reaped by the shim). */
   exec(id: string, execId: string, req: ExecRequest): Promise<{ pid: number; session: ProcessSession }>;
   /** Sets the window size of the container's TTY ('init') or of an exec's. */
   resize(id: string, processId: string, rows: number, cols: number): Promise<void>;
@@ -108,12 +109,67 @@ export function defaultShimPath(): string {
   return process.env.BERTH_SHIM ?? path.join(__dirname, 'bin', 'berth-shim');
 }
 
+/**
+ * The shim binary containers run from: a copy on a read-only bind mount in exec-root. The shim's fast exec
+ * (native/enter.h) runs the shim's own binary inside the container until its execve, so a "#!/proc/self/exe"
+ * script there would reach this file through /proc/<pid>/exe (CVE-2019-5736); on a read-only mount a write
+ * fails with EROFS, root or not. `readOnly` is what mountinfo says of it: fast exec is used only then.
+ * Copies of other shim versions are unmounted (lazily: running shims keep theirs) and removed.
+ */
+export function readOnlyShim(source: string, execRoot: string): { path: string; readOnly: boolean } {
+  try {
+    const data = fs.readFileSync(source);
+    const dir = path.join(execRoot, 'bin');
+    const name = `berth-shim-${crypto.createHash('sha256').update(data).digest('hex').slice(0, 16)}`;
+    const target = path.join(dir, name);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const old of fs.readdirSync(dir)) {
+      if (old === name || !old.startsWith('berth-shim-')) continue;
+      if (isMountPoint(path.join(dir, old))) execFileSync('umount', ['-l', path.join(dir, old)], { stdio: 'ignore' });
+      fs.rmSync(path.join(dir, old), { force: true });
+    }
+    if (!isMountPoint(target)) {
+      writeFileAtomic(target, data, 0o755);
+      execFileSync('mount', ['--bind', target, target], { stdio: 'ignore' });
+      execFileSync('mount', ['-o', 'remount,bind,ro', target], { stdio: 'ignore' });
+    }
+    if (readOnlyMount(target)) return { path: target, readOnly: true };
+    log.warn('the shim binary is not on a read-only mount; exec goes through runc', { path: target });
+    return { path: target, readOnly: false };
+  } catch (err: any) {
+    log.warn('could not make a read-only copy of the shim; exec goes through runc', { error: err?.message });
+    return { path: source, readOnly: false };
+  }
+}
+
+/**
+ * An exec's process as berth-shim's fast path reads it (native/enter.h): NUL-terminated tokens, a key and its
+ * values. undefined when the process needs what only runc does (an AppArmor or SELinux label).
+ */
+export function fastExecRequest(proc: Record<string, any>): Buffer | undefined {
+  if (proc.apparmorProfile || proc.selinuxLabel) return undefined;
+  const t: string[] = [];
+  for (const a of proc.args ?? []) t.push('arg', String(a));
+  for (const e of proc.env ?? []) t.push('env', String(e));
+  t.push('cwd', proc.cwd || '/');
+  t.push('user', String(proc.user?.uid ?? 0), String(proc.user?.gid ?? 0));
+  for (const g of proc.user?.additionalGids ?? []) t.push('group', String(g));
+  const caps = proc.capabilities ?? {};
+  t.push('caps', ...['bounding', 'effective', 'permitted', 'inheritable', 'ambient'].map((k) => (caps[k] ?? []).join(',')));
+  for (const r of proc.rlimits ?? []) t.push('rlimit', String(r.type), String(r.soft), String(r.hard));
+  t.push('nnp', proc.noNewPrivileges ? '1' : '0');
+  if (typeof proc.oomScoreAdj === 'number') t.push('oom', String(proc.oomScoreAdj));
+  if (t.some((x) => x.includes('\0'))) return undefined; // runc refuses these too; let it say so
+  return Buffer.from(t.map((x) => `${x}\0`).join(''));
+}
+
 function cgroupV2(): boolean {
   return fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
 }
 
 export function createRuntime(opts: RuntimeOptions): Runtime {
-  const shim = opts.shimPath ?? defaultShimPath();
+  let shimBinary: { path: string; readOnly: boolean } | undefined;
+  const shim = () => (shimBinary ??= readOnlyShim(opts.shimPath ?? defaultShimPath(), opts.execRoot));
   const runcRoot = path.join(opts.execRoot, 'runc');
   const stateDir = (id: string) => path.join(opts.execRoot, 'containers', id);
   // Unix socket paths are limited to 108 bytes: a short name in a short directory.
@@ -207,12 +263,13 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (req.spec.process?.terminal) args.push('-t');
       if (req.openStdin) args.push('-I', ...(req.stdinOnce ? ['-O'] : []));
       if (req.holdOutput) args.push('-W');
+      if (shim().readOnly && process.env.BERTH_EXEC_RUNC !== '1') args.push('-X');
       args.push('-o', v2 ? path.join(cgroupDir(req.id, 'memory'), 'memory.events') : path.join(cgroupDir(req.id, 'memory'), 'memory.oom_control'));
       if (req.overlay) {
         const lower = req.overlay.lowerDirs.join(':');
         args.push('-M', `lowerdir=${lower},upperdir=${req.overlay.upperDir},workdir=${req.overlay.workDir}`, '-T', req.spec.root.path);
       }
-      const child = spawn(shim, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+      const child = spawn(shim().path, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
       const report = await new Promise<string>((resolve) => {
@@ -261,12 +318,17 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
 
     async exec(id, execId, req) {
       // Read once by runc right after this and deleted: no temp + rename or fsync needed.
+      // The shim enters the container itself from the .fx file when it can (native/enter.h), else runs runc
+      // with the .json; a shim that predates the fast path ignores the extra word.
       const file = path.join(stateDir(id), `exec-${execId}.json`);
+      const fastFile = path.join(stateDir(id), `exec-${execId}.fx`);
       fs.writeFileSync(file, JSON.stringify(req.process), { mode: 0o600 });
+      const fast = fastExecRequest(req.process);
+      if (fast) fs.writeFileSync(fastFile, fast, { mode: 0o600 });
       try {
         const s = await connect(id);
         if (!s) throw conflict(`Container ${id} is not running`);
-        const { reply, rest } = await ask(s, `exec ${execId} ${+!!req.process.terminal} ${+req.stdin} ${file}`);
+        const { reply, rest } = await ask(s, `exec ${execId} ${+!!req.process.terminal} ${+req.stdin} ${file}${fast ? ` ${fastFile}` : ''}`);
         if (!reply.startsWith('ok ')) {
           s.destroy();
           const message = runcMessage(reply.replace(/^err /, ''));
@@ -277,6 +339,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         return { pid: Number(reply.slice(3)), session };
       } finally {
         fs.rmSync(file, { force: true });
+        fs.rmSync(fastFile, { force: true });
       }
     },
 
@@ -339,6 +402,16 @@ export function isMountPoint(target: string): boolean {
   try {
     const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
     return mountinfo.split('\n').some((l) => l.split(' ')[4] === target);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the topmost mount at `target` is read-only (mountinfo's per-mount options, field 6). */
+export function readOnlyMount(target: string): boolean {
+  try {
+    const lines = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === target);
+    return lines.length > 0 && lines[lines.length - 1].split(' ')[5].split(',').includes('ro');
   } catch {
     return false;
   }

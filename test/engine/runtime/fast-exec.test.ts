@@ -1,0 +1,139 @@
+// The shim's fast exec (native/enter.h) against `runc exec`: two engines, one entering containers itself and one
+// forced through runc (BERTH_EXEC_RUNC=1), run the same containers and the same execs; what the process sees of
+// itself (ids, groups, capabilities, seccomp, signals, namespaces, cgroups, rlimits, oom score, env, stdio
+// ownership, session) and the errors users get must be the same. Both use a runc that logs its calls, so the test
+// also shows which path ran. And the shim binary the containers could reach is read-only (CVE-2019-5736).
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { hasDockerCli } from '../../helpers/engine';
+import { MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
+
+// What an exec'd shell can tell about itself, with the container's own ids written as CTR.
+const PROBE = `
+grep -E '^(Uid|Gid|Groups|Cap|NoNewPrivs|Seccomp|SigBlk|SigIgn|SigCgt)' /proc/self/status
+sed 's/[0-9a-f]\\{64\\}/CTR/' /proc/self/cgroup
+for n in cgroup ipc mnt net pid uts user; do
+  if [ "$(readlink /proc/self/ns/$n)" = "$(readlink /proc/1/ns/$n)" ]; then echo "$n joined"; else echo "$n other"; fi
+done
+cat /proc/self/limits
+echo "oom $(cat /proc/self/oom_score_adj) umask $(umask) cwd $(pwd) marker $(cat /marker)"
+env | grep -v '^HOSTNAME=' | sort
+stat -L -c 'stdio %u %g' /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2
+echo "fds $(ls /proc/self/fd | wc -l)"
+set -- $(cat /proc/$$/stat)
+echo "session leader $([ "$1" = "$6" ] && echo yes || echo no) ppid $4"
+unshare -U true 2>&1; echo "unshare $?"
+`;
+
+describe('fast exec: the shim enters containers the way runc exec does', function () {
+  this.timeout(240000);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-fastexec-'));
+  const runcPath = execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim();
+  let fast: MirroredEngine;
+  let slow: MirroredEngine;
+  const runcLog = (name: string) => path.join(tmp, `${name}.log`);
+  /** A runc that appends its arguments to a log, so we can see whether an exec went through it. */
+  const loggingRunc = (name: string) => {
+    const file = path.join(tmp, `runc-${name}`);
+    fs.writeFileSync(file, `#!/bin/sh\necho "$*" >> ${runcLog(name)}\nexec ${runcPath} "$@"\n`, { mode: 0o755 });
+    return file;
+  };
+  const both = () => [fast, slow];
+  const containers: Record<string, string[]> = {
+    'fx-default': [],
+    'fx-custom': ['--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN', '--cap-add', 'SETUID', '--cap-add', 'SETGID', '--ulimit', 'nofile=1000:2000',
+      '--oom-score-adj', '300', '--group-add', '4242', '--network', 'none', '-e', 'FROM_RUN=1'],
+  };
+
+  before(async function () {
+    if (!hasDockerCli()) {
+      console.log('    (docker CLI not on PATH: skipping)');
+      this.skip();
+    }
+    fast = await startMirroredEngine({ env: { BERTH_RUNC: loggingRunc('fast') } });
+    slow = await startMirroredEngine({ env: { BERTH_RUNC: loggingRunc('slow'), BERTH_EXEC_RUNC: '1' } });
+    for (const e of both()) {
+      for (const [name, flags] of Object.entries(containers)) {
+        e.ok(['run', '-d', '--name', name, ...flags, 'busybox', 'sh', '-c', 'echo from-init > /marker; printf "#!/proc/self/exe\\n" > /evil; chmod +x /evil; printf garbage > /bad; chmod +x /bad; sleep 600']);
+      }
+    }
+    for (const e of both()) for (const name of Object.keys(containers)) {
+      for (let i = 0; i < 50 && e.engine.docker(['exec', name, 'test', '-e', '/bad']).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  after(async () => {
+    for (const e of [fast, slow]) {
+      if (!e) continue;
+      for (const name of Object.keys(containers)) e.engine.docker(['rm', '-f', name]);
+      await e.cleanup();
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const cases: { title: string; container: string; flags: string[] }[] = [
+    { title: 'as the container\'s user', container: 'fx-default', flags: [] },
+    { title: 'with -u, -w and -e', container: 'fx-default', flags: ['-u', '65534:65534', '-w', '/tmp', '-e', 'GREETING=hi'] },
+    { title: 'with --privileged', container: 'fx-default', flags: ['--privileged'] },
+    { title: 'in a container with its own caps, ulimits, oom score, groups and no network', container: 'fx-custom', flags: [] },
+    { title: 'as another user in that container', container: 'fx-custom', flags: ['-u', '1000:1000'] },
+  ];
+  for (const c of cases) {
+    it(`sees the same process ${c.title}`, () => {
+      const [a, b] = both().map((e) => e.engine.docker(['exec', ...c.flags, c.container, 'sh', '-c', PROBE]));
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(a.stderr, b.stderr);
+      assert.equal(a.stdout, b.stdout);
+      // and it is what an exec should be, not the same mistake twice (only root may look at the init's namespaces)
+      if (!c.flags.includes('--privileged')) assert.match(a.stdout, /^Seccomp:\t2$/m);
+      if (!c.flags.includes('-u')) for (const ns of ['pid', 'mnt', 'net', 'ipc', 'uts']) assert.match(a.stdout, new RegExp(`^${ns} joined$`, 'm'));
+      assert.match(a.stdout, /marker from-init/);
+      if (!c.flags.includes('--privileged')) assert.match(a.stdout, /^unshare 1$/m, 'the container\'s seccomp profile applies');
+      assert.match(a.stdout, /^session leader yes ppid 0$/m);
+    });
+  }
+
+  it('gives the same errors and exit codes', () => {
+    const runs: string[][] = [
+      ['fx-default', 'nosuchcmd'], ['fx-default', '/nosuch'], ['fx-default', '/etc'], ['fx-default', '/marker'],
+      ['-w', '/nonexist', 'fx-default', 'true'], ['-w', '/marker', 'fx-default', 'true'], ['fx-default', '/bad'],
+      ['-e', 'PATH=', 'fx-default', 'ls'], ['fx-default', 'sh', '-c', 'exit 7'],
+    ];
+    for (const args of runs) {
+      const [a, b] = both().map((e) => e.engine.docker(['exec', ...args]));
+      assert.deepEqual({ code: a.code, stderr: a.stderr, stdout: a.stdout }, { code: b.code, stderr: b.stderr, stdout: b.stdout }, args.join(' '));
+    }
+    assert.equal(fast.engine.docker(['exec', 'fx-default', 'nosuchcmd']).code, 127);
+    assert.equal(fast.engine.docker(['exec', 'fx-default', '/etc']).code, 126);
+  });
+
+  it('gives the same terminal', () => {
+    const [a, b] = both().map((e) => e.engine.docker(['exec', '-t', '-u', '65534', 'fx-default', 'sh', '-c', 'tty; ls -ln $(tty) | awk \'{print $3}\'; echo $TERM']));
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(a.stdout, b.stdout);
+    assert.match(a.stdout, /^\/dev\/pts\/\d+\r\n65534\r\nxterm\r\n$/);
+  });
+
+  it('went through runc only on the engine told to', () => {
+    const execs = (name: string) => fs.readFileSync(runcLog(name), 'utf8').split('\n').filter((l) => / exec /.test(l)).length;
+    assert.equal(execs('fast'), 0);
+    assert.ok(execs('slow') >= cases.length + 9, `runc exec ran ${execs('slow')} times`);
+  });
+
+  it('runs containers from a shim binary that cannot be written, even by root', () => {
+    const id = fast.ok(['inspect', '-f', '{{.Id}}', 'fx-default']).trim();
+    const shims = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(id) && fs.readlinkSync(`/proc/${p}/exe`).includes('berth-shim'); } catch { return false; }
+    });
+    assert.equal(shims.length, 1);
+    const exe = fs.readlinkSync(`/proc/${shims[0]}/exe`);
+    const mount = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === exe).pop();
+    assert.ok(mount?.split(' ')[5].split(',').includes('ro'), `${exe} is on a read-only mount: ${mount}`);
+    assert.throws(() => fs.openSync(`/proc/${shims[0]}/exe`, 'r+'), /EROFS|ETXTBSY/);
+    // "#!/proc/self/exe" makes the container run that binary: it starts (and fails its arguments) but stays read-only
+    const r = fast.engine.docker(['exec', 'fx-default', '/evil']);
+    assert.match(r.stderr, /berth-shim: missing arguments/);
+  });
+});
