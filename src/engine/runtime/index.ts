@@ -285,7 +285,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       const line = report.split('\n')[0];
       if (!line.startsWith('ok ')) {
         const message = line.startsWith('err ') ? line.slice(4) : stderr.trim() || 'container shim failed to start';
-        throw system(message.replace(/^runc run failed: /, ''));
+        throw system(message.replace(/^runc (run|create) failed: /, ''));
       }
       const pid = Number(line.slice(3));
       const sock = await connect(req.id);

@@ -83,7 +83,8 @@ describe('engine API: containers (docker CLI)', function () {
     assert.equal(ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'three']), 'exited 3\n');
     const missing = docker(['run', '--rm', 'busybox', 'nosuchcmd']);
     assert.equal(missing.code, 127);
-    assert.match(missing.stderr, /exec: "nosuchcmd": executable file not found in \$PATH/);
+    // dockerd's words exactly: runc's "runc create failed: " prefix is not repeated
+    assert.match(missing.stderr, /^docker: Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuchcmd": executable file not found in \$PATH: unknown\.?$/m);
     // --rm removes a container whose start failed too (docker run waits for exactly that).
     assert.equal(ok(['ps', '-aq', '--filter', 'status=created']), '');
     ok(['rm', 'three']);

@@ -34,6 +34,7 @@
  * the container run us, and /proc/<pid>/exe would then reach our file on the host. berthd therefore runs shims
  * from a read-only bind mount (writes fail with EROFS, also for root) and passes -X only when that holds.
  */
+#include <dirent.h>
 #include <grp.h>
 #include <sched.h>
 #include <linux/filter.h>
@@ -102,13 +103,15 @@ static long status_field(pid_t pid, const char *key) {
   return v;
 }
 
-/* Whether namespace `ns` of `pid` is ours: 1 same, 0 different, -1 unknown. */
+/* Whether namespace `ns` of `pid` is ours: 1 same (or a kind this kernel does not have), 0 different, -1 the
+ * process is gone. */
 static int same_ns(pid_t pid, const char *ns) {
   char a[64], b[64];
   struct stat sa, sb;
   snprintf(a, sizeof a, "/proc/%d/ns/%s", pid, ns);
   snprintf(b, sizeof b, "/proc/self/ns/%s", ns);
-  if (stat(a, &sa) < 0 || stat(b, &sb) < 0) return -1;
+  if (stat(b, &sb) < 0) return 1;
+  if (stat(a, &sa) < 0) return -1;
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
@@ -126,7 +129,9 @@ static int fetch_filter(pid_t pid) {
     }
     if (w == pid) {
       long n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, NULL);
-      if (n > 0 && n <= BPF_MAXINSNS) {
+      /* Exactly one filter, runc's: index 1 must not exist (Seccomp_filters in status needs Linux 5.9). */
+      int single = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 1, NULL) < 0 && errno == ENOENT;
+      if (single && n > 0 && n <= BPF_MAXINSNS) {
         fast_filter = calloc((size_t)n, sizeof *fast_filter);
         if (fast_filter && ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, fast_filter) == n) {
           fast_filter_len = (unsigned short)n;
@@ -228,11 +233,11 @@ out:
 static void fast_prepare(pid_t pid) {
   if (!opt_fast) return;
   if (same_ns(pid, "user") != 1) return; /* ids would need mapping: runc does it */
-  long mode = status_field(pid, "Seccomp"), filters = status_field(pid, "Seccomp_filters");
-  if (mode == 2 && filters == 1) {
+  long mode = status_field(pid, "Seccomp");
+  if (mode == 2) {
     if (fetch_filter(pid) < 0) return;
   } else if (mode != 0) {
-    return;
+    return; /* strict mode, or unknown */
   }
   if (load_cgroups(pid) < 0) return;
   FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
@@ -413,6 +418,14 @@ static void fast_child_b(struct fexec *x, int tty) {
     if (master < 0) child_fail("open /dev/ptmx: %s", go_strerror(errno, e, sizeof e));
     if (ioctl(master, TIOCSPTLCK, &unlock) < 0) child_fail("unlockpt: %s", go_strerror(errno, e, sizeof e));
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0 && (errno == EINVAL || errno == ENOTTY)) { /* Linux < 4.13: by its number, as runc does */
+      unsigned int n;
+      char name[64];
+      if (ioctl(master, TIOCGPTN, &n) == 0) {
+        snprintf(name, sizeof name, "/dev/pts/%u", n);
+        slave = open(name, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+      }
+    }
     if (slave < 0) child_fail("open pty slave: %s", go_strerror(errno, e, sizeof e));
     char byte = 0;
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
@@ -486,6 +499,21 @@ static void fast_child_b(struct fexec *x, int tty) {
   _exit(1);
 }
 
+/* Closes every fd from `low` up (close_range needs Linux 5.9; before, what /proc/self/fd lists). */
+static void close_from(int low) {
+  if (syscall(SYS_close_range, low, ~0U, 0) == 0) return;
+  int fds[4096], n = 0;
+  int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+  if (!d) _exit(1); /* never start a process that could inherit the shim's fds */
+  for (struct dirent *ent; (ent = readdir(d)) && n < 4096;) {
+    int fd = atoi(ent->d_name);
+    if (ent->d_name[0] >= '0' && ent->d_name[0] <= '9' && fd >= low && fd != dfd) fds[n++] = fd;
+  }
+  closedir(d);
+  for (int i = 0; i < n; i++) close(fds[i]);
+}
+
 /* Child A: the host side. Never returns. */
 static void fast_child_a(struct fexec *x, int tty, int in_fd, int out_fd, int err_fd, int st_fd, int sock_fd) {
   char e[256];
@@ -502,7 +530,7 @@ static void fast_child_a(struct fexec *x, int tty, int in_fd, int out_fd, int er
   dup2(err_fd, 2);
   dup3(hi_st, ST_FD, O_CLOEXEC);
   if (hi_sock >= 0) dup3(hi_sock, MASTER_FD, O_CLOEXEC);
-  syscall(SYS_close_range, hi_sock >= 0 ? MASTER_FD + 1 : ST_FD + 1, ~0U, 0);
+  close_from(hi_sock >= 0 ? MASTER_FD + 1 : ST_FD + 1);
 
   for (int i = 0; i < x->nrlimits; i++)
     if (setrlimit(x->rlimits[i].resource, &x->rlimits[i].lim) < 0) child_fail("setrlimit: %s", go_strerror(errno, e, sizeof e));
@@ -533,7 +561,7 @@ static void fast_child_a(struct fexec *x, int tty, int in_fd, int out_fd, int er
     char p[64];
     snprintf(p, sizeof p, "/proc/%d/ns/%s", container_pid, order[i].name);
     int same = same_ns(container_pid, order[i].name);
-    if (same == 1 || (same == -1 && order[i].type == 0x80)) continue; /* a kernel without time namespaces */
+    if (same == 1) continue;
     if (same == -1 || (fds[i] = open(p, O_RDONLY | O_CLOEXEC)) < 0) child_fail("container init is gone (%s)", p);
   }
   for (int i = 0; i < 7; i++)
