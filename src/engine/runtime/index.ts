@@ -131,7 +131,8 @@ export function readOnlyShim(source: string, execRoot: string): { path: string; 
     if (!isMountPoint(target)) {
       writeFileAtomic(target, data, 0o755);
       execFileSync('mount', ['--bind', target, target], { stdio: 'ignore' });
-      execFileSync('mount', ['-o', 'remount,bind,ro', target], { stdio: 'ignore' });
+      // exec: exec-root may be a noexec tmpfs (/run); the remount sets this mount's flags anew
+      execFileSync('mount', ['-o', 'remount,bind,ro,exec,nosuid,nodev', target], { stdio: 'ignore' });
     }
     if (readOnlyMount(target)) return { path: target, readOnly: true };
     log.warn('the shim binary is not on a read-only mount; exec goes through runc', { path: target });
