@@ -81,6 +81,12 @@ function workloads(reg: Registry): Workload[] {
       run: (e) => time(() => must(e.docker(['run', '--rm', '--label', 'berth.bench=1', '--network', 'none', busybox, 'true']), 'run')),
     },
     {
+      // What most users type: the default bridge network (veth, address, NAT, firewall) made and unmade.
+      name: 'docker run --rm busybox true, default bridge', target: 'reported',
+      setup: (e) => must(e.docker(['pull', '-q', busybox]), 'pull busybox'),
+      run: (e) => time(() => must(e.docker(['run', '--rm', '--label', 'berth.bench=1', busybox, 'true']), 'run')),
+    },
+    {
       name: 'start 20 detached containers (per container)', target: '≤ 0.5',
       setup: (e) => { must(e.docker(['pull', '-q', busybox]), 'pull busybox'); rmAll(e); },
       run: (e) => time(() => { for (let i = 0; i < 20; i++) must(e.docker(['run', '-d', '--label', 'berth.bench=1', '--network', 'none', busybox, 'sleep', '600']), 'run -d'); }) / 20,

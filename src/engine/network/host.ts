@@ -218,6 +218,25 @@ export async function sweepContainerRules(containerId: string): Promise<void> {
   }
 }
 
+/**
+ * Docker's one NAT rule per bridge network (`-s <subnet> ! -o <bridge> -j MASQUERADE`), instead of the bridge
+ * plugin's ipMasq, which makes a chain and three rules per container (eight iptables runs on ADD, more on DEL,
+ * and DEL needs the container's netns to find them). Tagged with the bridge's name; idempotent.
+ */
+const masqueradeTag = (bridge: string) => `berth masquerade ${bridge}`;
+
+export async function addMasquerade(bridge: string, subnet: string): Promise<void> {
+  const t = await saveTable('nat');
+  if (t.rules.some((r) => r.includes(`"${masqueradeTag(bridge)}"`))) return;
+  await restore('nat', [`-A POSTROUTING -s ${subnet} ! -o ${bridge} -m comment --comment "${masqueradeTag(bridge)}" -j MASQUERADE`]);
+}
+
+export async function removeMasquerade(bridge: string): Promise<void> {
+  const t = await saveTable('nat');
+  const mine = t.rules.filter((r) => r.includes(`"${masqueradeTag(bridge)}"`));
+  await restore('nat', mine.map((r) => r.replace(/^-A /, '-D '))).catch((err) => log.warn('cannot remove the masquerade rule', { bridge, error: err.message }));
+}
+
 /** The firewall plugin's same-bridge isolation rules for one bridge (the plugin never removes them). */
 export async function removeIsolationRules(bridge: string): Promise<void> {
   const t = await saveTable('filter');

@@ -18,7 +18,8 @@ import { readJson, writeJsonAtomic } from '../util/fsx';
 import { addNetworkList, checkNetworkList, cniBinDir, CNI_INSTALL_HINT, CNI_VERSION, CniConflist, CniResult, delNetworkList, loopbackUp } from './cni';
 import { buildHosts, buildResolvConf, HostsEntry, hostResolvConfPath, parseExtraHost } from './hostfiles';
 import {
-  createNetns, deleteNetns, dropClaim, ensureIsolationFirst, hostRoutes, iptablesRules, linkExists, netnsAlive, readClaims, removeBridge, removeIsolationRules,
+  addMasquerade, createNetns, deleteNetns, dropClaim, ensureIsolationFirst, hostRoutes, iptablesRules, linkExists, netnsAlive, readClaims, removeBridge,
+  removeIsolationRules, removeMasquerade,
   sweepContainerRules, sweepSharedChains, withHostLock, writeClaim,
 } from './host';
 import { PortConflictError, PortMap, portMap, PortMapping, PortRequest, PortReservations, wantedBindings } from './ports';
@@ -278,7 +279,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
           bridge: n.bridge,
           isGateway: true,
           isDefaultGateway: !n.internal,
-          ipMasq: !n.internal && n.options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false',
+          ipMasq: false, // one rule per network instead (addMasquerade)
           hairpinMode: true,
           ...(mtu > 0 ? { mtu } : {}),
           ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[range]] },
@@ -307,6 +308,10 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     let result: CniResult;
     try {
       result = await withHostLock(async () => {
+        if (masquerades(n) && !masqueradeUp.has(n.id)) {
+          await addMasquerade(n.bridge!, n.subnet!);
+          masqueradeUp.add(n.id);
+        }
         const r = await addNetworkList(conflist, { containerId: s.containerId, netns: s.netnsPath!, ifName, runtimeConfig });
         await ensureIsolationFirst();
         return r;
@@ -329,11 +334,14 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     };
   }
 
-  /** DEL one attachment; when the netns is gone or a plugin fails, sweep the container's rules by their tags. */
-  async function cniDel(s: Sandbox, a: Attachment): Promise<void> {
-    const alive = !!s.netnsPath && netnsAlive(s.netnsPath);
+  /**
+   * DEL one attachment; when the netns is gone unexpectedly or a plugin fails, sweep the container's rules by their
+   * tags. `netnsRemoved`: releaseSandbox removed it on purpose first (see there), so DEL without it is complete.
+   */
+  async function cniDel(s: Sandbox, a: Attachment, netnsRemoved = false): Promise<void> {
+    const alive = !netnsRemoved && !!s.netnsPath && netnsAlive(s.netnsPath);
     await withHostLock(async () => {
-      let clean = alive;
+      let clean = alive || netnsRemoved;
       try {
         await delNetworkList(a.conflist, { containerId: s.containerId, netns: alive ? s.netnsPath! : '', ifName: a.ifName, runtimeConfig: a.runtimeConfig }, a.result);
       } catch (err: any) {
@@ -347,12 +355,20 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
   /** Removes a network's host bridge and its isolation rules (and the shared CNI chains once unused). */
   async function teardownBridge(n: NetworkRecord): Promise<void> {
     await withHostLock(async () => {
+      await removeMasquerade(n.bridge!);
+      masqueradeUp.delete(n.id);
       await removeBridge(n.bridge!);
       await removeIsolationRules(n.bridge!);
       await sweepSharedChains();
       if (n.predefined && n.subnet) dropClaim(n.subnet, opts.dataRoot);
     });
   }
+
+  const masquerades = (n: NetworkRecord) => !n.internal && n.options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false';
+  /** Networks whose masquerade rule this engine has made (or found at init). */
+  const masqueradeUp = new Set<string>();
+  /** Endpoints made before the per-network rule carry the bridge plugin's own NAT chain: its DEL needs the netns. */
+  const pluginMasquerade = (a: Attachment) => a.conflist.plugins.some((p) => p.type === 'bridge' && p.ipMasq);
 
   // A bridge outlives its last endpoint by a short grace period, so `docker run --rm` in a loop does not pay
   // for making and unmaking it (and the shared chains) every time.
@@ -492,9 +508,14 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
       await teardownIfUnused([p.networkId]);
     }
     const touched = s.attachments.map((a) => a.networkId);
-    for (const a of [...s.attachments].reverse()) await cniDel(s, a);
+    // The container has ended: removing its netns first lets the kernel drop the veths in the background (deleting
+    // a veth waits ~30 ms for the network stack to settle), and DEL without a netns only has rules and the IP
+    // lease to release. Endpoints with the bridge plugin's NAT chain need the netns for their DEL.
+    const netnsFirst = s.ownNetns && !!s.netnsPath && !s.attachments.some(pluginMasquerade);
+    if (netnsFirst) await deleteNetns(s.netnsPath!);
+    for (const a of [...s.attachments].reverse()) await cniDel(s, a, netnsFirst);
     ports.release(s.containerId);
-    if (s.ownNetns && s.netnsPath) await deleteNetns(s.netnsPath);
+    if (s.ownNetns && s.netnsPath && !netnsFirst) await deleteNetns(s.netnsPath);
     sandboxes.delete(s.containerId);
     fs.rmSync(path.join(epDir, `${s.containerId}.json`), { force: true });
     // Containers that joined this one's namespace (container:<id>) lose it with this container, as in Docker.
@@ -841,10 +862,16 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     // Bridges (or their rules) of networks without endpoints are leftovers of a crash: a live engine removes
     // them. The crash may have come between deleting the link and its rules, so both are looked for.
     const filterRules = await iptablesRules('filter');
+    const natRules = await iptablesRules('nat');
     for (const n of networks.values()) {
-      if (n.bridge && !endpointsOn(n.id).length && (linkExists(n.bridge) || filterRules.includes(` ${n.bridge} `))) await teardownBridge(n);
+      if (!n.bridge) continue;
+      if (endpointsOn(n.id).length) {
+        if (natRules.includes(`"berth masquerade ${n.bridge}"`)) masqueradeUp.add(n.id);
+      } else if (linkExists(n.bridge) || filterRules.includes(` ${n.bridge} `) || natRules.includes(` ${n.bridge} `)) {
+        await teardownBridge(n);
+      }
     }
-    if (!sandboxes.size && /CNI-/.test(filterRules + (await iptablesRules('nat')))) await withHostLock(sweepSharedChains);
+    if (!sandboxes.size && /CNI-/.test(filterRules + natRules)) await withHostLock(sweepSharedChains);
     if (!cniBinDir()) log.warn(CNI_INSTALL_HINT);
   }
 

@@ -257,6 +257,11 @@ describe('network service (bridge networks with CNI, in namespaces the test make
       const seen = () => spawnSync('ip', ['netns', 'exec', ns.name, 'curl', '-s', '-m', '2', '--http0.9', `http://10.${o}.250.2:9999/`], { encoding: 'utf8' }).stdout.trim();
       await waitFor(() => seen() !== '', 'the outside server');
       assert.equal(seen(), `10.${o}.250.1`, `masqueraded (the container is ${ep.networks[0].ipAddress})`);
+      // Docker's one rule for the network, not a NAT chain per container
+      const natRules = () => sh('iptables-save', ['-t', 'nat']).split('\n');
+      const bridge = svc.get('bridge').bridge!;
+      assert.equal(natRules().filter((r) => r.includes(`! -o ${bridge} `) && r.includes('MASQUERADE')).length, 1);
+      assert.ok(!natRules().some((r) => r.includes(id)), 'no per-container NAT rules');
       await svc.detach(id);
     } finally {
       spawnSync('ip', ['link', 'del', hostSide]);
@@ -272,7 +277,8 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     const routes = sh('ip', ['netns', 'exec', ns.name, 'ip', 'route']);
     assert.doesNotMatch(routes, /default/);
     assert.match(routes, new RegExp(svc.get('sealed').subnet!.replace(/\./g, '\\.')));
-    assert.ok(!rules().split('\n').some((r) => r.includes(id) && r.includes('MASQUERADE')));
+    const bridge = svc.get('sealed').bridge!;
+    assert.ok(!rules().split('\n').some((r) => (r.includes(id) || r.includes(` ${bridge} `)) && r.includes('MASQUERADE')));
     await svc.detach(id);
     await svc.remove('sealed');
   });
