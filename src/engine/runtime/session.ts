@@ -26,6 +26,17 @@ export interface ProcessSession {
   readonly done: Promise<number | undefined>;
 }
 
+/** The exit code in a run of frames, if there is one (the frames are left as they are). */
+function exitFrame(frames: Buffer): number | undefined {
+  for (let off = 0; frames.length - off >= 8;) {
+    const len = frames.readUInt32BE(off + 4);
+    if (frames.length - off < 8 + len) break;
+    if (frames[off] === EXIT) return Number(frames.subarray(off + 8, off + 8 + len).toString());
+    off += 8 + len;
+  }
+  return undefined;
+}
+
 export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0)): ProcessSession {
   // Output that comes before a consumer (the API route may await a resize first) waits for it, socket paused.
   let output: ((stream: OutputStream, chunk: Buffer) => boolean) | undefined;
@@ -55,9 +66,10 @@ export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0
   });
   sock.on('error', () => { /* close follows */ });
   sock.once('close', () => {
-    // Never consumed: the output is dropped, the exit code is still read.
-    output ??= () => true;
-    parse();
+    // The process may end before its consumer comes (the route awaits a resize first): its output stays
+    // pending for onOutput, and the exit code is read from it now.
+    if (output) parse();
+    else exitCode = exitFrame(pending) ?? exitCode;
     resolveDone(exitCode);
   });
 

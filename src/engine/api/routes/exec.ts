@@ -51,7 +51,9 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
   router.post('/exec/:id/start', async (ctx) => {
     const body = ((await ctx.json<any>()) ?? {}) as Record<string, any>;
     const e = svc().inspectExec(ctx.params.id);
-    const consoleSize = Array.isArray(body.ConsoleSize) && body.ConsoleSize.length === 2 ? body.ConsoleSize.map(Number) : undefined;
+    // [0, 0] is what the CLI sends when it has no terminal: no size (runc ignores zeros too).
+    const consoleSize = Array.isArray(body.ConsoleSize) && body.ConsoleSize.length === 2 && body.ConsoleSize.every((n: unknown) => Number(n) > 0)
+      ? body.ConsoleSize.map(Number) : undefined;
     if (body.Detach) {
       const started = await svc().startExec(e.id, true);
       void started.exited;
