@@ -145,10 +145,14 @@ export function readOnlyShim(source: string, execRoot: string): { path: string; 
 
 /**
  * An exec's process as berth-shim's fast path reads it (native/enter.h): NUL-terminated tokens, a key and its
- * values. undefined when the process needs what only runc does (an AppArmor or SELinux label).
+ * values. undefined when runc should handle it: an AppArmor or SELinux label, or what runc refuses with its own
+ * words (a relative cwd, an env entry without "=") or takes further (more than 256 extra groups).
+ * `seccomp`: the container has a profile, so its init must have a filter for the shim to copy.
  */
-export function fastExecRequest(proc: Record<string, any>): Buffer | undefined {
+export function fastExecRequest(proc: Record<string, any>, seccomp: boolean): Buffer | undefined {
   if (proc.apparmorProfile || proc.selinuxLabel) return undefined;
+  if (!String(proc.cwd || '/').startsWith('/') || (proc.env ?? []).some((e: string) => !String(e).includes('='))) return undefined;
+  if ((proc.user?.additionalGids ?? []).length > 256) return undefined;
   const t: string[] = [];
   for (const a of proc.args ?? []) t.push('arg', String(a));
   for (const e of proc.env ?? []) t.push('env', String(e));
@@ -160,6 +164,7 @@ export function fastExecRequest(proc: Record<string, any>): Buffer | undefined {
   for (const r of proc.rlimits ?? []) t.push('rlimit', String(r.type), String(r.soft), String(r.hard));
   t.push('nnp', proc.noNewPrivileges ? '1' : '0');
   if (typeof proc.oomScoreAdj === 'number') t.push('oom', String(proc.oomScoreAdj));
+  t.push('seccomp', seccomp ? '1' : '0');
   if (t.some((x) => x.includes('\0'))) return undefined; // runc refuses these too; let it say so
   return Buffer.from(t.map((x) => `${x}\0`).join(''));
 }
@@ -245,6 +250,10 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     return reply;
   };
 
+  const specOf = (id: string): Record<string, any> | undefined => {
+    try { return JSON.parse(fs.readFileSync(path.join(stateDir(id), 'config.json'), 'utf8')); } catch { return undefined; }
+  };
+
   /** runc's own words from a JSON log line ("time=… level=error msg=…" or {"msg": …}), else the text itself. */
   const runcMessage = (text: string) => {
     try { return String(JSON.parse(text).msg ?? text); } catch { /* plain text */ }
@@ -324,7 +333,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       const file = path.join(stateDir(id), `exec-${execId}.json`);
       const fastFile = path.join(stateDir(id), `exec-${execId}.fx`);
       fs.writeFileSync(file, JSON.stringify(req.process), { mode: 0o600 });
-      const fast = fastExecRequest(req.process);
+      const fast = fastExecRequest(req.process, !!specOf(id)?.linux?.seccomp);
       if (fast) fs.writeFileSync(fastFile, fast, { mode: 0o600 });
       try {
         const s = await connect(id);
@@ -349,9 +358,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (reply !== 'ok') throw conflict(reply.replace(/^err /, ''));
     },
 
-    spec(id) {
-      try { return JSON.parse(fs.readFileSync(path.join(stateDir(id), 'config.json'), 'utf8')); } catch { return undefined; }
-    },
+    spec: specOf,
 
     async kill(id, signal) {
       const reply = await request(id, `kill ${signal}`);

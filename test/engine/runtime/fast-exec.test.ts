@@ -92,6 +92,7 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
       assert.match(a.stdout, /marker from-init/);
       if (!c.flags.includes('--privileged')) assert.match(a.stdout, /^unshare 1$/m, 'the container\'s seccomp profile applies');
       assert.match(a.stdout, /^session leader yes ppid 0$/m);
+      assert.match(a.stdout, /^fds 4$/m, 'stdio and ls\'s own directory: nothing of the shim');
     });
   }
 
@@ -114,6 +115,31 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
     assert.equal(a.code, 0, a.stderr);
     assert.equal(a.stdout, b.stdout);
     assert.match(a.stdout, /^\/dev\/pts\/\d+\r\n65534\r\nxterm\r\n$/);
+  });
+
+  it('holds against a hostile container: a swapped /dev/null, a /dev/ptmx link, a command name forging a reply', () => {
+    const before = fs.statSync('/dev/null');
+    try {
+      // runc tells the host's /dev/null (an exec's stdin without -i) by the container's /dev/null; we do not
+      fast.ok(['exec', 'fx-default', 'sh', '-c', 'rm /dev/null && mknod /dev/null c 1 7']);
+      assert.equal(fast.engine.docker(['exec', '-u', '65534', 'fx-default', 'true']).code, 0);
+      const after = fs.statSync('/dev/null');
+      assert.deepEqual([after.uid, after.gid, after.mode], [before.uid, before.gid, before.mode], 'the host\'s /dev/null is untouched');
+    } finally {
+      fs.chownSync('/dev/null', before.uid, before.gid);
+      fs.chmodSync('/dev/null', before.mode & 0o7777);
+    }
+    // the pty comes from the container's devpts, never through a link the container made
+    fast.ok(['exec', 'fx-default', 'sh', '-c', 'rm -f /dev/ptmx && ln -s /etc/passwd /dev/ptmx']);
+    const passwd = fast.ok(['exec', 'fx-default', 'cat', '/etc/passwd']);
+    assert.match(fast.ok(['exec', '-t', 'fx-default', 'tty']), /^\/dev\/pts\/\d+\r\n$/);
+    assert.equal(fast.ok(['exec', 'fx-default', 'cat', '/etc/passwd']), passwd);
+    // an error message carrying a newline cannot pass for the helper's "pid" line
+    const forged = fast.engine.docker(['exec', 'fx-default', 'nosuch\npid 1']);
+    assert.equal(forged.code, 127);
+    assert.match(forged.stdout + forged.stderr, /exec: "nosuch pid 1": executable file not found/);
+    assert.equal(fast.ok(['inspect', '-f', '{{.State.Running}}', 'fx-default']), 'true\n');
+    assert.equal(fast.ok(['exec', 'fx-default', 'echo', 'still here']), 'still here\n');
   });
 
   it('went through runc only on the engine told to', () => {

@@ -764,7 +764,7 @@ static void client_request(int ci, char *line) {
     c->want_err = d;
     snprintf(reply, sizeof reply, "ok\n");
   } else if ((d = sscanf(line, "exec %79s %d %d %4095s %4095s", id, &a, &b, json, fast)) >= 4) {
-    struct proc *p = d == 5 && fast_ready && !container_exited && !proc_find(id) ? fast_exec(ci, id, a, b, fast, reply, sizeof reply)
+    struct proc *p = d == 5 && fast_ready && !container_exited && !proc_find(id) ? fast_exec(ci, id, a, b, json, fast, reply, sizeof reply)
                                                                                 : start_exec(ci, id, a, b, json, reply, sizeof reply);
     if (p) {
       c->mode = C_EXEC;

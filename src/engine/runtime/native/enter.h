@@ -41,6 +41,8 @@
 #include <linux/seccomp.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 
 #ifndef PTRACE_SECCOMP_GET_FILTER
@@ -65,6 +67,8 @@ static unsigned short fast_filter_len;
 static char **fast_cgroups; /* host paths of the init's cgroup.procs files */
 static int fast_ncgroups;
 static int fast_last_cap = 40;
+/* The shim's /dev/null (an exec's stdin without -i): B must never chown it, whatever the container's /dev/null is. */
+static struct stat host_null;
 
 static const char *const cap_names[] = {
   "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
@@ -242,7 +246,8 @@ static void fast_prepare(pid_t pid) {
   if (load_cgroups(pid) < 0) return;
   FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
   if (f) {
-    if (fscanf(f, "%d", &fast_last_cap) != 1) fast_last_cap = 40;
+    if (fscanf(f, "%d", &fast_last_cap) != 1 || fast_last_cap < 0) fast_last_cap = 40;
+    if (fast_last_cap > 63) fast_last_cap = 63; /* the masks are 64 bits */
     fclose(f);
   }
   fast_ready = 1;
@@ -264,6 +269,7 @@ struct fexec {
   struct { int resource; struct rlimit lim; } rlimits[N_RLIMITS];
   int nrlimits;
   int nnp, has_oom, oom;
+  int seccomp; /* the container has a seccomp profile: an init without a filter means something is off */
 };
 
 static unsigned long long cap_mask(const char *list) {
@@ -331,7 +337,10 @@ static int fexec_parse(const char *file, struct fexec *x) {
     else if (strcmp(key, "env") == 0) { if (take(x->buf, len, &off, tok, 1) < 0) return -1; if (push(&x->envp, &x->envc, tok[0]) < 0) return -1; }
     else if (strcmp(key, "cwd") == 0) { if (take(x->buf, len, &off, tok, 1) < 0) return -1; x->cwd = tok[0]; }
     else if (strcmp(key, "user") == 0) { if (take(x->buf, len, &off, tok, 2) < 0) return -1; x->uid = (uid_t)strtoul(tok[0], NULL, 10); x->gid = (gid_t)strtoul(tok[1], NULL, 10); }
-    else if (strcmp(key, "group") == 0) { if (take(x->buf, len, &off, tok, 1) < 0) return -1; if (x->ngroups < 256) x->groups[x->ngroups++] = (gid_t)strtoul(tok[0], NULL, 10); }
+    else if (strcmp(key, "group") == 0) {
+      if (take(x->buf, len, &off, tok, 1) < 0 || x->ngroups == 256) return -1; /* berthd sends runc more than that */
+      x->groups[x->ngroups++] = (gid_t)strtoul(tok[0], NULL, 10);
+    }
     else if (strcmp(key, "caps") == 0) { if (take(x->buf, len, &off, tok, 5) < 0) return -1; for (int i = 0; i < 5; i++) x->caps[i] = cap_mask(tok[i]); }
     else if (strcmp(key, "rlimit") == 0) {
       if (take(x->buf, len, &off, tok, 3) < 0) return -1;
@@ -345,6 +354,7 @@ static int fexec_parse(const char *file, struct fexec *x) {
     }
     else if (strcmp(key, "nnp") == 0) { if (take(x->buf, len, &off, tok, 1) < 0) return -1; x->nnp = tok[0][0] == '1'; }
     else if (strcmp(key, "oom") == 0) { if (take(x->buf, len, &off, tok, 1) < 0) return -1; x->has_oom = 1; x->oom = atoi(tok[0]); }
+    else if (strcmp(key, "seccomp") == 0) { if (take(x->buf, len, &off, tok, 1) < 0) return -1; x->seccomp = tok[0][0] == '1'; }
     else return -1;
   }
   return x->argc > 0 && x->cwd ? 0 : -1;
@@ -368,6 +378,9 @@ static void child_fail(const char *fmt, ...) {
   l += vsnprintf(msg + l, sizeof msg - (size_t)l, fmt, ap);
   va_end(ap);
   if (l > (int)sizeof msg - 2) l = (int)sizeof msg - 2;
+  /* One line: the message carries argv[0] or the cwd, which must not be able to forge the "pid" line. */
+  for (int i = 0; i < l; i++)
+    if (msg[i] == '\n' || msg[i] == '\r') msg[i] = ' ';
   msg[l++] = '\n';
   write_all(ST_FD, msg, (size_t)l);
   _exit(1);
@@ -405,6 +418,24 @@ static void look_path(const char *file, char **envp, char *out, size_t size) {
   child_fail("exec: \"%s\": executable file not found in $PATH", file);
 }
 
+/* Opens `path` with no symbolic link anywhere in it (openat2 RESOLVE_NO_SYMLINKS, Linux 5.6; before, O_NOFOLLOW
+ * on the last component). */
+static int open_nofollow(const char *path, int flags) {
+  struct { unsigned long long flags, mode, resolve; } how = {.flags = (unsigned long long)flags, .mode = 0, .resolve = 0x04 | 0x02 /* NO_SYMLINKS | NO_MAGICLINKS */};
+  int fd = (int)syscall(437 /* SYS_openat2 */, AT_FDCWD, path, &how, sizeof how);
+  if (fd >= 0 || (errno != ENOSYS && errno != E2BIG)) return fd;
+  return open(path, flags | O_NOFOLLOW);
+}
+
+/* Is `fd` a character device `major`:`minor` (minor -1: any) on a devpts file system? */
+static int on_devpts(int fd, unsigned int major_no, int minor_no) {
+  struct stat st;
+  struct statfs sfs;
+  if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0) return 0;
+  return sfs.f_type == 0x1cd1 /* DEVPTS_SUPER_MAGIC */ && S_ISCHR(st.st_mode) && major(st.st_rdev) == major_no &&
+         (minor_no < 0 || minor(st.st_rdev) == (unsigned int)minor_no);
+}
+
 struct cap_header { unsigned int version; int pid; };
 struct cap_data { unsigned int effective, permitted, inheritable; };
 
@@ -413,9 +444,12 @@ static void fast_child_b(struct fexec *x, int tty) {
   char e[256];
   if (setsid() < 0) child_fail("setsid: %s", go_strerror(errno, e, sizeof e));
   if (tty) {
-    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    /* The container's devpts instance, opened without following links (the container owns /dev: a link there
+     * could point anywhere while we still hold every capability), and checked to be a ptmx of a devpts. */
+    int master = open_nofollow("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     int unlock = 0;
-    if (master < 0) child_fail("open /dev/ptmx: %s", go_strerror(errno, e, sizeof e));
+    if (master < 0) child_fail("open /dev/pts/ptmx: %s", go_strerror(errno, e, sizeof e));
+    if (!on_devpts(master, 5, 2)) child_fail("/dev/pts/ptmx is not a pty multiplexer");
     if (ioctl(master, TIOCSPTLCK, &unlock) < 0) child_fail("unlockpt: %s", go_strerror(errno, e, sizeof e));
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
     if (slave < 0 && (errno == EINVAL || errno == ENOTTY)) { /* Linux < 4.13: by its number, as runc does */
@@ -423,7 +457,8 @@ static void fast_child_b(struct fexec *x, int tty) {
       char name[64];
       if (ioctl(master, TIOCGPTN, &n) == 0) {
         snprintf(name, sizeof name, "/dev/pts/%u", n);
-        slave = open(name, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+        slave = open_nofollow(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave >= 0 && !on_devpts(slave, 136, -1)) { close(slave); slave = -1; errno = EPERM; }
       }
     }
     if (slave < 0) child_fail("open pty slave: %s", go_strerror(errno, e, sizeof e));
@@ -461,10 +496,14 @@ static void fast_child_b(struct fexec *x, int tty) {
     chdir_later = 1;
   }
   /* fixStdioPermissions: the user must be able to reopen its stdio (/dev/stdout); /dev/null stays as it is. */
+  /* The shim's /dev/null is recognised by identity, not by the container's /dev/null, which the container can
+   * replace (runc compares device numbers with it; a swapped node would have us chown the host's /dev/null). */
   struct stat null_st, st;
   if (stat("/dev/null", &null_st) < 0) memset(&null_st, 0, sizeof null_st);
   for (int fd = 0; fd < 3; fd++) {
-    if (fstat(fd, &st) < 0 || st.st_uid == x->uid || (S_ISCHR(st.st_mode) && st.st_rdev == null_st.st_rdev)) continue;
+    if (fstat(fd, &st) < 0 || st.st_uid == x->uid) continue;
+    if (st.st_dev == host_null.st_dev && st.st_ino == host_null.st_ino) continue;
+    if (S_ISCHR(st.st_mode) && (st.st_rdev == host_null.st_rdev || st.st_rdev == null_st.st_rdev)) continue;
     if (fchown(fd, x->uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
       child_fail("fix stdio permissions: %s", go_strerror(errno, e, sizeof e));
   }
@@ -512,6 +551,7 @@ static void close_from(int low) {
   }
   closedir(d);
   for (int i = 0; i < n; i++) close(fds[i]);
+  if (n == 4096) close_from(low); /* more than one batch */
 }
 
 /* Child A: the host side. Never returns. */
@@ -536,11 +576,14 @@ static void fast_child_a(struct fexec *x, int tty, int in_fd, int out_fd, int er
     if (setrlimit(x->rlimits[i].resource, &x->rlimits[i].lim) < 0) child_fail("setrlimit: %s", go_strerror(errno, e, sizeof e));
   if (x->has_oom) {
     int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) { dprintf(fd, "%d", x->oom); close(fd); }
+    if (fd < 0 || dprintf(fd, "%d", x->oom) < 0) child_fail("set oom_score_adj: %s", go_strerror(errno, e, sizeof e));
+    close(fd);
   }
   char ring[128];
   snprintf(ring, sizeof ring, "_ses.%s", opt_id);
-  syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, ring); /* as runc; an error (no keyrings) is not fatal */
+  /* Not berthd's session keyring; as runc, only a kernel without keyrings is let off. */
+  if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, ring) < 0 && errno != ENOSYS)
+    child_fail("unable to join session keyring: %s", go_strerror(errno, e, sizeof e));
 
   char pid_text[16];
   snprintf(pid_text, sizeof pid_text, "%d", getpid());
@@ -591,17 +634,21 @@ static int recv_master(int sock) {
 }
 
 /* Starts exec `id` for client `ci` without runc. Returns the proc, or NULL with "err ..." in `reply`. */
-static struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, const char *file, char *reply, size_t rsize) {
+static struct proc *start_exec(int ci, const char *id, int tty, int with_stdin, const char *process_json, char *reply, size_t rsize);
+
+/* Starts exec `id` for client `ci`: without runc when it can (else through start_exec with the runc file). */
+static struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, const char *runc_file, const char *file, char *reply, size_t rsize) {
   struct fexec x;
-  if (fexec_parse(file, &x) < 0) {
+  if (fexec_parse(file, &x) < 0 || (x.seccomp && !fast_filter)) {
+    /* Something this path does not do, or a container whose init should have a filter and has none. */
     fexec_free(&x);
-    snprintf(reply, rsize, "err exec failed: unreadable exec request %s\n", file);
-    return NULL;
+    return start_exec(ci, id, tty, with_stdin, runc_file, reply, rsize);
   }
   struct proc *p = proc_new(id);
   if (!p) { fexec_free(&x); snprintf(reply, rsize, "err too many exec processes\n"); return NULL; }
   int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, st[2] = {-1, -1}, sock[2] = {-1, -1};
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0 && fstat(null, &host_null) < 0) close_fd(&null);
   if (null < 0 || pipe2(st, O_CLOEXEC) < 0 || (!tty && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)) ||
       (!tty && with_stdin && pipe2(in, O_CLOEXEC) < 0) || (tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0)) {
     snprintf(reply, rsize, "err pipe: %s\n", strerror(errno));
@@ -635,12 +682,19 @@ static struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, c
   int ast;
   if (timed_out) kill(a, SIGKILL); /* a frozen child is reaped later by the main loop */
   else while (waitpid(a, &ast, 0) < 0 && errno == EINTR) {}
-  char *pl = strstr(buf, "pid "), *el = strstr(buf, "err ");
-  pid_t pid = pl ? (pid_t)atoi(pl + 4) : 0;
+  /* Lines: "pid N" from A, "err ..." from A or B (child_fail keeps each message on one line). */
+  pid_t pid = 0;
+  char *el = NULL;
+  for (char *line = buf, *next; line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    if (strncmp(line, "pid ", 4) == 0 && !pid) pid = (pid_t)atoi(line + 4);
+    else if (strncmp(line, "err ", 4) == 0 && !el) el = line;
+  }
   int master = tty ? recv_master(sock[0]) : -1;
   if (timed_out && pid > 0) kill(pid, SIGKILL);
   if (el || timed_out || pid <= 0 || (tty && master < 0)) {
-    if (el) { el[strcspn(el, "\n")] = 0; snprintf(reply, rsize, "%s\n", el); }
+    if (el) snprintf(reply, rsize, "%.4000s\n", el);
     else snprintf(reply, rsize, "err exec failed: unable to start container process%s\n", timed_out ? ": timed out" : "");
     if (pid > 0 && !timed_out) { int bst; while (waitpid(pid, &bst, 0) < 0 && errno == EINTR) {} }
     close_fd(&master);
