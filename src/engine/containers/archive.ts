@@ -519,13 +519,21 @@ export interface ExtractOptions {
   owner?: { uid: number; gid: number };
 }
 
-/** Normalizes a tar entry name below the destination; refuses absolute names and `..`. */
+/**
+ * A tar entry's name below the destination, as moby's Unpack sees it: cleaned lexically (`a/../b` is `b`), an
+ * absolute name taken relative to the destination (`..` stops at its root), and a relative one that climbs
+ * above the destination refused.
+ */
 export function entryParts(name: string): string[] {
-  if (name.startsWith('/')) throw invalidParameter(`invalid archive entry ${JSON.stringify(name)}: absolute path`);
+  const absolute = name.startsWith('/');
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
-    if (part === '..') throw invalidParameter(`invalid archive entry ${JSON.stringify(name)}: path escapes the destination`);
+    if (part === '..') {
+      if (parts.length) parts.pop();
+      else if (!absolute) throw invalidParameter(`invalid archive entry ${JSON.stringify(name)}: path escapes the destination`);
+      continue;
+    }
     parts.push(part);
   }
   return parts;

@@ -65,7 +65,8 @@ export function registerArchiveRoutes(router: Router, s: EngineServices): void {
     try {
       await extractToDir(cfs, p, ctx.body(), {
         noOverwriteDirNonDir: bool(ctx.query.get('noOverwriteDirNonDir')),
-        owner: bool(ctx.query.get('copyUIDGID')) ? containerOwner(cfs) : undefined,
+        // As moby's tarCopyOptions: a container without a User keeps the tar's owners even with copyUIDGID.
+        owner: bool(ctx.query.get('copyUIDGID')) && cfs.user ? containerOwner(cfs) : undefined,
       });
     } finally {
       await cfs.release();
