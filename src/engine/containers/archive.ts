@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { conflict, EngineError, invalidParameter, isEngineError, notFound, system } from '../errdefs';
 import { isMountPoint, mountOverlay, resolveUser, unmount } from '../runtime';
+import { makeSpecialFile } from '../snapshots';
 import type { MountPoint } from '../volumes/mounts';
 import type { ContainerRecord } from './state';
 
@@ -726,9 +727,18 @@ export async function extractToDir(cfs: ContainerFs, p: string, body: NodeJS.Rea
           entry.resume();
           break;
         }
+        case 'character-device':
+        case 'block-device':
+        case 'fifo':
+          // As Docker: the node is made (the container's device rules still decide whether it can be opened).
+          // Through the parent's fd, from the helper process that has mknod: the name is never re-resolved.
+          await makeSpecialFile(`/proc/${process.pid}/fd/${parent.fd}/${name}`, {
+            type: h.type, mode, major: h.devmajor ?? 0, minor: h.devminor ?? 0, uid: owner.uid, gid: owner.gid, mtime,
+          }).catch((err: Error) => { throw system(`cannot make ${JSON.stringify(h.name)}: ${err.message.replace(/^unpacking failed: /, '')}`); });
+          entry.resume();
+          break;
         default:
-          // Device nodes and fifos need mknod, which Node does not have; refusing beats leaving them out silently.
-          throw invalidParameter(`cannot copy ${JSON.stringify(h.name)}: ${h.type} entries are not supported by Berth's copy`);
+          throw invalidParameter(`cannot copy ${JSON.stringify(h.name)}: ${h.type} entries are not supported`);
       }
     }
     // Directory times last: writing inside them changed them.

@@ -11,7 +11,7 @@ import { HashingStream, sha256 } from '../content';
 import { notFound } from '../errdefs';
 import { spreadSubdirectories, unpackTar, UnsafeLayerError } from './unpack';
 
-export { UnsafeLayerError, safeRelative } from './unpack';
+export { UnsafeLayerError, safeRelative, makeSpecialFile } from './unpack';
 
 export interface SnapshotMeta {
   chainId: string;

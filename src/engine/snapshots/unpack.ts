@@ -69,6 +69,20 @@ function rawXattrExtract(): tar.Extract {
   return ex as tar.Extract;
 }
 
+/**
+ * Makes one device node or fifo at `file` (which must not exist; never followed), for `docker cp` into a
+ * container: Node's fs has no mknod. One helper run per node, which copies rarely carry.
+ */
+export async function makeSpecialFile(file: string, node: { type: string; mode: number; major: number; minor: number; uid: number; gid: number; mtime: Date }): Promise<void> {
+  const bits = typeBits(node.type);
+  if (!bits) throw new UnsafeLayerError(`not a device or fifo: ${node.type}`);
+  const applier = new Applier();
+  const sec = Math.floor(node.mtime.getTime() / 1000);
+  const nsec = (node.mtime.getTime() % 1000) * 1e6;
+  await applier.op(['m', file, (bits | (node.mode & 0o7777)).toString(8), String(node.major), String(node.minor), String(node.uid), String(node.gid), String(sec), String(nsec)]);
+  await applier.finish();
+}
+
 function helperPath(): string {
   return process.env.BERTH_UNPACK_HELPER ?? path.join(__dirname, 'bin', 'berth-unpack');
 }

@@ -11,13 +11,16 @@ import { EngineApiError } from '../../../src/client';
 import { hasDockerCli, mountsUnder, TestEngine } from '../../helpers/engine';
 import { MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 
-interface TarEntry { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; content?: string; linkname?: string; mode?: number; uid?: number; gid?: number }
+interface TarEntry {
+  name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'fifo' | 'character-device' | 'block-device';
+  content?: string; linkname?: string; mode?: number; uid?: number; gid?: number; devmajor?: number; devminor?: number;
+}
 
 async function tarOf(entries: TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   for (const e of entries) {
     const type = e.type ?? 'file';
-    pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: new Date(1_700_000_000_000) }, type === 'file' ? e.content ?? '' : '');
+    pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: new Date(1_700_000_000_000), devmajor: e.devmajor, devminor: e.devminor }, type === 'file' ? e.content ?? '' : '');
   }
   pack.finalize();
   const chunks: Buffer[] = [];
@@ -302,6 +305,28 @@ describe('archive API: docker cp against berthd', function () {
     // docker cp of a directory onto a file: the CLI's own refusal after its stat.
     const r = engine.docker(['cp', path.join(work, 'src'), 'cp-over:/tmp/d']);
     assert.equal(r.code, 1);
+  });
+
+  it('makes fifos and device nodes as Docker does; the container\'s device rules still decide what opens', async () => {
+    sleeper('cp-nodes');
+    await engine.client.putArchive('cp-nodes', '/tmp', await tarOf([
+      { name: 'pipe', type: 'fifo', mode: 0o640, uid: 1234, gid: 2345 },
+      { name: 'mynull', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 },
+      { name: 'mem', type: 'character-device', mode: 0o600, devmajor: 1, devminor: 1 },
+      { name: 'disk', type: 'block-device', mode: 0o600, devmajor: 7, devminor: 0 },
+    ]));
+    const st = (n: string) => fs.lstatSync(upper('cp-nodes', `tmp/${n}`));
+    assert.ok(st('pipe').isFIFO());
+    assert.deepEqual([st('pipe').mode & 0o7777, st('pipe').uid, st('pipe').gid], [0o640, 1234, 2345]);
+    assert.ok(st('mynull').isCharacterDevice() && st('mynull').rdev === st('mem').rdev + 2, 'makedev(1, 3) and makedev(1, 1)');
+    assert.ok(st('disk').isBlockDevice());
+    assert.equal(ok(['exec', 'cp-nodes', 'sh', '-c', 'test -p /tmp/pipe && echo x > /tmp/mynull && echo fine']), 'fine\n');
+    const mem = engine.docker(['exec', 'cp-nodes', 'head', '-c', '1', '/tmp/mem']);
+    assert.notEqual(mem.code, 0);
+    assert.match(mem.stderr, /Operation not permitted/);
+    // and out again, as what they are
+    const got = await entriesOf((await engine.client.getArchive('cp-nodes', '/tmp/pipe')).tar);
+    assert.equal(got[0].type, 'fifo');
   });
 
   it('keeps the tar\'s owners; copyUIDGID (cp -a) gives the container user\'s when it has one', async () => {
