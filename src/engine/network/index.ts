@@ -18,8 +18,8 @@ import { readJson, writeJsonAtomic } from '../util/fsx';
 import { addNetworkList, checkNetworkList, cniBinDir, CNI_INSTALL_HINT, CNI_VERSION, CniConflist, CniResult, delNetworkList, loopbackUp } from './cni';
 import { buildHosts, buildResolvConf, HostsEntry, hostResolvConfPath, parseExtraHost } from './hostfiles';
 import {
-  addMasquerade, createNetns, deleteNetns, dropClaim, ensureIsolationFirst, hostRoutes, iptablesRules, linkExists, netnsAlive, readClaims, removeBridge,
-  removeIsolationRules, removeMasquerade,
+  createNetns, deleteNetns, dropClaim, ensureBridgeRules, hostRoutes, iptablesRules, linkExists, netnsAlive, readClaims, removeBridge,
+  removeBridgeRules, removeIsolationRules,
   sweepContainerRules, sweepSharedChains, withHostLock, writeClaim,
 } from './host';
 import { PortConflictError, PortMap, portMap, PortMapping, PortRequest, PortReservations, wantedBindings } from './ports';
@@ -288,8 +288,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
         // snat: masquerades hairpin and 127.0.0.1-sourced traffic to published ports and turns on
         // route_localnet on the bridge, which is what makes `-p` reachable on the host's 127.0.0.1.
         { type: 'portmap', capabilities: { portMappings: true }, snat: true },
-        // same-bridge: containers on different networks cannot talk (Docker's isolation between bridges).
-        { type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' },
+        // No firewall plugin: forwarding and isolation between networks are per-network rules (ensureBridgeRules).
       ],
     };
   }
@@ -308,13 +307,8 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     let result: CniResult;
     try {
       result = await withHostLock(async () => {
-        if (masquerades(n) && !masqueradeUp.has(n.id)) {
-          await addMasquerade(n.bridge!, n.subnet!);
-          masqueradeUp.add(n.id);
-        }
-        const r = await addNetworkList(conflist, { containerId: s.containerId, netns: s.netnsPath!, ifName, runtimeConfig });
-        await ensureIsolationFirst();
-        return r;
+        await ensureBridgeRules(n.bridge!, n.subnet!, masquerades(n));
+        return addNetworkList(conflist, { containerId: s.containerId, netns: s.netnsPath!, ifName, runtimeConfig });
       });
     } catch (err: any) {
       // dockerd's words for a --ip another container holds.
@@ -352,11 +346,10 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     });
   }
 
-  /** Removes a network's host bridge and its isolation rules (and the shared CNI chains once unused). */
+  /** Removes a network's host bridge and its rules (and CNI chains older endpoints left, once unused). */
   async function teardownBridge(n: NetworkRecord): Promise<void> {
     await withHostLock(async () => {
-      await removeMasquerade(n.bridge!);
-      masqueradeUp.delete(n.id);
+      await removeBridgeRules(n.bridge!);
       await removeBridge(n.bridge!);
       await removeIsolationRules(n.bridge!);
       await sweepSharedChains();
@@ -365,9 +358,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
   }
 
   const masquerades = (n: NetworkRecord) => !n.internal && n.options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false';
-  /** Networks whose masquerade rule this engine has made (or found at init). */
-  const masqueradeUp = new Set<string>();
-  /** Endpoints made before the per-network rule carry the bridge plugin's own NAT chain: its DEL needs the netns. */
+  /** Endpoints made before the per-network rules carry the bridge plugin's own NAT chain: its DEL needs the netns. */
   const pluginMasquerade = (a: Attachment) => a.conflist.plugins.some((p) => p.type === 'bridge' && p.ipMasq);
 
   // A bridge outlives its last endpoint by a short grace period, so `docker run --rm` in a loop does not pay
@@ -786,6 +777,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
       throw conflict(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
     }
     await withHostLock(async () => {
+      await removeBridgeRules(n.bridge!);
       await removeBridge(n.bridge!);
       await removeIsolationRules(n.bridge!);
       await sweepSharedChains();
@@ -864,10 +856,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     const filterRules = await iptablesRules('filter');
     const natRules = await iptablesRules('nat');
     for (const n of networks.values()) {
-      if (!n.bridge) continue;
-      if (endpointsOn(n.id).length) {
-        if (natRules.includes(`"berth masquerade ${n.bridge}"`)) masqueradeUp.add(n.id);
-      } else if (linkExists(n.bridge) || filterRules.includes(` ${n.bridge} `) || natRules.includes(` ${n.bridge} `)) {
+      if (n.bridge && !endpointsOn(n.id).length && (linkExists(n.bridge) || filterRules.includes(` ${n.bridge} `) || natRules.includes(` ${n.bridge} `))) {
         await teardownBridge(n);
       }
     }

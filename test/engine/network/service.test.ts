@@ -167,11 +167,10 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     ids.push(ida, idb, idc);
     const epA = await svc.attach({ containerId: ida, containerName: 'alpha', netnsPath: a.path, network: 'app', hostsPath: a.hosts, resolvConfPath: a.resolv });
     const epB = await svc.attach({ containerId: idb, containerName: 'beta', netnsPath: b.path, network: 'app', aliases: ['db'], hostsPath: b.hosts, resolvConfPath: b.resolv, extraHosts: ['gw.test:host-gateway'] });
-    // Someone left the isolation jump behind the firewall plugin's ACCEPTs (the host's order is shared by every
-    // CNI user): the next ADD must put it first again, or gamma could reach app's containers.
-    const isoRule = ['-m', 'comment', '--comment', 'CNI firewall plugin rules (ingressPolicy: same-bridge)', '-j', 'CNI-ISOLATION-STAGE-1'];
-    sh('iptables', ['-D', 'FORWARD', ...isoRule]);
-    sh('iptables', ['-A', 'FORWARD', ...isoRule]);
+    // Someone moved the isolation jump behind the ACCEPTs (the host's tables are shared with every other tool):
+    // the next attach must put it first again, or gamma could reach app's containers.
+    sh('iptables', ['-D', 'FORWARD', '-j', 'BERTH-ISOLATION-STAGE-1']);
+    sh('iptables', ['-A', 'FORWARD', '-j', 'BERTH-ISOLATION-STAGE-1']);
     const epC = await svc.attach({ containerId: idc, containerName: 'gamma', netnsPath: c.path, network: otherId, hostsPath: c.hosts, resolvConfPath: c.resolv });
     assert.equal(epC.networks[0].gateway, `10.${o}.7.254`);
     const ipA = epA.networks[0].ipAddress;
@@ -372,12 +371,14 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     const port = await freePort();
     ids.push(idLive, idDead);
     await svc.attach({ containerId: idLive, containerName: 'live', netnsPath: live.path, network: 'bridge', portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] } });
-    const epDead = await svc.attach({ containerId: idDead, containerName: 'dead', netnsPath: dead.path, network: 'bridge' });
+    // Published ports give each a rule of its own (portmap's, tagged with the container's ID) to be swept.
+    const [portDead, portHalf] = [await freePort(), await freePort()];
+    const epDead = await svc.attach({ containerId: idDead, containerName: 'dead', netnsPath: dead.path, network: 'bridge', portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(portDead) }] } });
     // One more that the engine "died in the middle of" attaching: its ADD happened, its result was never saved.
     const half = makeNetns();
     const idHalf = cid();
     ids.push(idHalf);
-    const epHalf = await svc.attach({ containerId: idHalf, containerName: 'half', netnsPath: half.path, network: 'bridge' });
+    const epHalf = await svc.attach({ containerId: idHalf, containerName: 'half', netnsPath: half.path, network: 'bridge', portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(portHalf) }] } });
     const halfIp = epHalf.networks[0].ipAddress;
     // "kill -9": the service's state stays on disk as it was; its held sockets die with it.
     await svc.close();
@@ -386,7 +387,7 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     const a = halfState.attachments.pop();
     halfState.pending = { networkId: a.networkId, ifName: a.ifName, conflist: a.conflist, runtimeConfig: a.runtimeConfig, prefixLen: a.prefixLen, gateway: a.gateway };
     fs.writeFileSync(halfFile, JSON.stringify(halfState));
-    assert.ok(rules().includes(`${halfIp}/32`), 'the firewall plugin has rules for the half-made endpoint');
+    assert.ok(rules().includes(idHalf) && rules().includes(idDead), 'the port rules of the dead and the half-made endpoint are there');
     spawnSync('ip', ['netns', 'del', dead.name]); // the dead container's namespace went with its processes
     spawnSync('ip', ['netns', 'del', half.name]);
     const crashedState = path.join(dir, 'data');
@@ -396,7 +397,7 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     assert.ok(!rules().includes(idDead), 'the dead container\'s NAT rules are swept');
     assert.equal(svc.endpoint(idHalf), undefined);
     assert.ok(!rules().includes(idHalf));
-    assert.ok(!rules().includes(`${halfIp}/32`), 'the half-made endpoint\'s firewall rules are gone too');
+    assert.ok(!rules().includes(`${halfIp}:80`), 'the half-made endpoint\'s port rules are gone too');
     const leases = fs.readdirSync(path.join(crashedState, 'network', 'ipam', `berth-${svc.get('bridge').id.slice(0, 12)}`));
     assert.ok(!leases.includes(halfIp) && !leases.includes(epDead.networks[0].ipAddress), 'their addresses are free again');
     assert.ok(rules().includes(idLive));
