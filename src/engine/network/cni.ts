@@ -5,7 +5,8 @@
 //
 // Why CNI plugins rather than hand-written netlink and iptables code: Debian's containernetworking-plugins are
 // the reference implementations, well kept, packaged on every distribution we target, and what podman
-// uses; bridge + host-local + portmap + firewall cover veths, IPAM, NAT, publishing and isolation.
+// uses; bridge + host-local + portmap cover veths, IPAM and publishing. NAT, forwarding and isolation are one
+// set of rules per network (host.ts): the plugins' per-container rules cost ~70 ms of iptables per container.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,7 +1,7 @@
 // The host side the CNI plugins leave to their caller: bridges (created lazily by the bridge plugin, removed
-// here when their network's last endpoint goes), pinned network namespaces, the per-bridge isolation rules and
-// the shared CNI chains (which no plugin removes), a host-wide lock and subnet claims shared by every berthd on
-// the machine (tests run several at once).
+// here when their network's last endpoint goes), pinned network namespaces, each network's NAT, forwarding and
+// isolation rules, the CNI chains older endpoints left (which no plugin removes), a host-wide lock and subnet
+// claims shared by every berthd on the machine (tests run several at once).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';

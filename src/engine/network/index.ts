@@ -1,7 +1,8 @@
 // Container networking: the predefined `bridge`, `host` and `none` networks, user-defined bridge networks, and
 // each container's endpoints on them (veth, address, NAT, published ports, /etc/hosts, /etc/resolv.conf).
 //
-// Mechanism: the CNI plugins (see cni.ts) in a chain bridge → portmap → firewall. A network's host bridge is
+// Mechanism: the CNI plugins (see cni.ts) in a chain bridge → portmap, and per network (not per container)
+// Docker's NAT, forwarding and isolation rules (host.ts ensureBridgeRules). A network's host bridge is
 // created by the bridge plugin when its first container attaches and removed here when its last one leaves, as
 // netavark does: a host with no running containers carries no Berth links or rules, and engines that never run a
 // container (most test engines) never touch the host's network. State lives in <data-root>/network/ (networks,
@@ -279,7 +280,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
           bridge: n.bridge,
           isGateway: true,
           isDefaultGateway: !n.internal,
-          ipMasq: false, // one rule per network instead (addMasquerade)
+          ipMasq: false, // one rule per network instead (ensureBridgeRules)
           hairpinMode: true,
           ...(mtu > 0 ? { mtu } : {}),
           ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[range]] },
