@@ -583,6 +583,27 @@ static char *console_path(void) {
   return p;
 }
 
+/* Records a started exec process: its pid, its client, and its stdio (the pty master, or the pipes' ends). */
+static void proc_started(struct proc *p, int ci, pid_t pid, int tty, int with_stdin, int master, int out_fd, int err_fd, int in_fd) {
+  p->pid = pid;
+  p->tty = tty;
+  p->session = ci;
+  if (tty) {
+    p->master = master;
+    p->out_fd = master;
+    p->in_fd = with_stdin ? dup(master) : -1;
+    if (p->in_fd >= 0) { fcntl(p->in_fd, F_SETFD, FD_CLOEXEC); set_nonblock(p->in_fd); }
+    set_nonblock(master);
+  } else {
+    p->out_fd = out_fd;
+    p->err_fd = err_fd;
+    p->in_fd = in_fd;
+    set_nonblock(out_fd);
+    set_nonblock(err_fd);
+    if (in_fd >= 0) set_nonblock(in_fd);
+  }
+}
+
 /* Starts an exec process for client `ci`. On failure writes "err ..." into `reply`. */
 static struct proc *start_exec(int ci, const char *id, int tty, int with_stdin, const char *process_json, char *reply, size_t rsize) {
   if (container_exited) { snprintf(reply, rsize, "err container not running\n"); return NULL; }
@@ -633,30 +654,12 @@ static struct proc *start_exec(int ci, const char *id, int tty, int with_stdin, 
   }
   /* Without a TTY the process inherited runc's stderr: from here on the pipe carries the process's stderr. */
   if (tty) close_fd(&err[0]);
-  else {
-    p->out_fd = out[0];
-    p->err_fd = err[0];
-    set_nonblock(p->err_fd);
-  }
-  p->pid = pid;
-  p->tty = tty;
-  p->session = ci;
+  proc_started(p, ci, pid, tty, with_stdin, master, out[0], err[0], in[1]);
   int early_status = claim_early(pid);
   if (early_status != -1) {
     p->exited = 1;
     p->code = code_of(early_status);
     p->exited_at = now_ms();
-  }
-  if (tty) {
-    p->master = master;
-    p->out_fd = master;
-    p->in_fd = with_stdin ? dup(master) : -1;
-    if (p->in_fd >= 0) { fcntl(p->in_fd, F_SETFD, FD_CLOEXEC); set_nonblock(p->in_fd); }
-    set_nonblock(master);
-  } else {
-    p->in_fd = in[1];
-    if (p->in_fd >= 0) set_nonblock(p->in_fd);
-    set_nonblock(p->out_fd);
   }
   snprintf(reply, rsize, "ok %d\n", pid);
   free(cpath);

@@ -703,23 +703,7 @@ static struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, c
   close_fd(&st[0]);
   close_fd(&sock[0]);
   close_fd(&null);
-  p->pid = pid;
-  p->tty = tty;
-  p->session = ci;
-  if (tty) {
-    p->master = master;
-    p->out_fd = master;
-    p->in_fd = with_stdin ? dup(master) : -1;
-    if (p->in_fd >= 0) { fcntl(p->in_fd, F_SETFD, FD_CLOEXEC); set_nonblock(p->in_fd); }
-    set_nonblock(master);
-  } else {
-    p->out_fd = out[0];
-    p->err_fd = err[0];
-    p->in_fd = in[1];
-    set_nonblock(p->out_fd);
-    set_nonblock(p->err_fd);
-    if (p->in_fd >= 0) set_nonblock(p->in_fd);
-  }
+  proc_started(p, ci, pid, tty, with_stdin, master, out[0], err[0], in[1]);
   fexec_free(&x);
   snprintf(reply, rsize, "ok %d\n", pid);
   return p;
