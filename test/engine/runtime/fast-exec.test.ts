@@ -142,6 +142,26 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
     assert.equal(fast.ok(['exec', 'fx-default', 'echo', 'still here']), 'still here\n');
   });
 
+  it('keeps serving the container while an exec is stuck (its cgroup frozen behind the engine\'s back), and the exec goes on once thawed', async () => {
+    fast.ok(['run', '-d', '--name', 'fx-frozen', '--network', 'none', 'busybox', 'sleep', '600']);
+    try {
+      const id = fast.ok(['inspect', '-f', '{{.Id}}', 'fx-frozen']).trim();
+      const runcRoot = path.join(fast.engine.dir, 'exec', 'runc');
+      execFileSync(runcPath, ['--root', runcRoot, 'pause', id]); // berthd still thinks it runs
+      const stuck = fast.engine.dockerAsync(['exec', 'fx-frozen', 'echo', 'thawed']);
+      await new Promise((r) => setTimeout(r, 500));
+      // the exec's helper is frozen in the container's cgroup; the shim answers others meanwhile
+      const t0 = Date.now();
+      assert.equal(fast.engine.docker(['kill', '-s', 'USR1', 'fx-frozen']).code, 0);
+      assert.ok(Date.now() - t0 < 3000, `kill took ${Date.now() - t0} ms`);
+      execFileSync(runcPath, ['--root', runcRoot, 'resume', id]);
+      const r = await stuck;
+      assert.deepEqual([r.code, r.stdout], [0, 'thawed\n'], r.stderr);
+    } finally {
+      fast.engine.docker(['rm', '-f', 'fx-frozen']);
+    }
+  });
+
   it('went through runc only on the engine told to', () => {
     const execs = (name: string) => fs.readFileSync(runcLog(name), 'utf8').split('\n').filter((l) => / exec /.test(l)).length;
     assert.equal(execs('fast'), 0);

@@ -398,8 +398,11 @@ static void client_frame(struct client *c, int type, const void *data, size_t le
   }
 }
 
+static void fast_start_client_gone(int ci);
+
 static void client_drop(struct client *c) {
   int idx = (int)(c - clients);
+  fast_start_client_gone(idx);
   for (int i = 0; i < MAX_PROCS; i++)
     if (procs[i].used && procs[i].session == idx) procs[i].session = -1;
   close_fd(&c->fd);
@@ -694,7 +697,16 @@ static int code_of(int status) {
   return 255;
 }
 
+/* Helpers of a fast exec that was given up (enter.h): their statuses, when they come, are nobody's. */
+static pid_t discarded[64];
+static void discard_status(pid_t pid) {
+  static int next;
+  discarded[next++ % 64] = pid;
+}
+
 static void note_reaped(pid_t pid, int status) {
+  for (int i = 0; i < 64; i++)
+    if (discarded[i] == pid) { discarded[i] = 0; return; }
   if (container_pid > 0 && pid == container_pid) {
     container_exited = 1;
     exit_code = code_of(status);
@@ -1128,9 +1140,9 @@ int main(int argc, char **argv) {
 
   long long exited_at = container_exited ? now_ms() : 0;
   if (opt_hold) hold_until = now_ms() + HOLD_MAX_MS;
-  enum { K_SIG, K_LISTEN, K_OUT, K_ERR, K_IN, K_CLIENT };
-  struct pollfd fds[2 + 3 * MAX_PROCS + MAX_CLIENTS];
-  struct { int kind, idx; } what[2 + 3 * MAX_PROCS + MAX_CLIENTS];
+  enum { K_SIG, K_LISTEN, K_OUT, K_ERR, K_IN, K_CLIENT, K_START };
+  struct pollfd fds[2 + 4 * MAX_PROCS + MAX_CLIENTS];
+  struct { int kind, idx; } what[2 + 4 * MAX_PROCS + MAX_CLIENTS];
   while (init_proc->out_fd >= 0 || init_proc->err_fd >= 0) {
     reap_all(); /* cheap, and nothing reaped elsewhere can be missed */
     if (container_exited && !exited_at) exited_at = now_ms();
@@ -1157,6 +1169,13 @@ int main(int argc, char **argv) {
       if (p->out_fd >= 0 && !throttled) { fds[nf] = (struct pollfd){.fd = p->out_fd, .events = POLLIN}; what[nf].kind = K_OUT; what[nf++].idx = i; }
       if (p->err_fd >= 0 && !throttled) { fds[nf] = (struct pollfd){.fd = p->err_fd, .events = POLLIN}; what[nf].kind = K_ERR; what[nf++].idx = i; }
       if (p->in_fd >= 0 && p->inlen > 0) { fds[nf] = (struct pollfd){.fd = p->in_fd, .events = POLLOUT}; what[nf].kind = K_IN; what[nf++].idx = i; }
+    }
+    for (int i = 0; i < MAX_PROCS; i++) {
+      struct fstart *fs = fstarts[i];
+      if (!fs) continue;
+      if (fs->deadline <= now) { fast_start_finish(i, "timed out"); continue; }
+      if (timeout < 0 || fs->deadline - now < timeout) timeout = (int)(fs->deadline - now);
+      fds[nf] = (struct pollfd){.fd = fs->st, .events = POLLIN}; what[nf].kind = K_START; what[nf++].idx = i;
     }
     for (int i = 0; i < MAX_CLIENTS; i++) {
       struct client *cl = &clients[i];
@@ -1202,6 +1221,7 @@ int main(int argc, char **argv) {
             else proc_write_stdin(&procs[i]);
           }
           break;
+        case K_START: if (fstarts[i] && fstarts[i]->st == fds[k].fd) fast_start_read(i); break;
         case K_CLIENT:
           if (clients[i].fd != fds[k].fd) break;
           if (fds[k].revents & POLLOUT) client_flush(&clients[i]);
@@ -1224,6 +1244,8 @@ int main(int argc, char **argv) {
     note_reaped(p, st);
   }
 
+  for (int i = 0; i < MAX_PROCS; i++)
+    if (fstarts[i]) fast_start_finish(i, "container not running");
   int oom = oom_killed();
   char *del[] = {"delete", "--force", (char *)opt_id, NULL};
   run_runc(del);

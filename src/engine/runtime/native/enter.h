@@ -24,6 +24,8 @@
  *   - bounding set, keep-caps, stdio owned by the user, groups/gid/uid, cwd, capabilities, ambient set;
  *   - the command looked up in PATH as runc does (Go 1.19's exec.LookPath), the status pipe closed, execve.
  * Errors up to the lookup reach berthd in runc's words ("exec failed: unable to start container process: ...").
+ * The shim does not wait for A and B: the status pipe is one more fd in its poll loop (struct fstart), so a
+ * helper the container stops or freezes costs that exec (10 s, then an error), not the container's stdio.
  *
  * When it is not used (exec goes through `runc exec`): berthd did not pass -X (the shim binary is not on a
  * read-only mount; see below), the init is in another user namespace, it has a different number of seccomp
@@ -636,7 +638,24 @@ static int recv_master(int sock) {
 /* Starts exec `id` for client `ci` without runc. Returns the proc, or NULL with "err ..." in `reply`. */
 static struct proc *start_exec(int ci, const char *id, int tty, int with_stdin, const char *process_json, char *reply, size_t rsize);
 
-/* Starts exec `id` for client `ci`: without runc when it can (else through start_exec with the runc file). */
+/* A fast exec between its fork and its answer. The shim's loop keeps serving meanwhile (attach, kill, logs,
+ * other execs): a helper the container stops (SIGSTOP on B, a cgroup frozen under A) costs its exec, not the
+ * container's stdio. */
+struct fstart {
+  struct proc *p;
+  int ci, tty, with_stdin;
+  int st, sock, out, err, in, null;
+  pid_t a;
+  long long deadline;
+  size_t len;
+  char buf[8192];
+};
+static struct fstart *fstarts[MAX_PROCS];
+#define START_TIMEOUT_MS 10000
+
+/* Starts exec `id` for client `ci`: without runc when it can (else through start_exec with the runc file).
+ * Returns the proc when it started at once, NULL with "err ..." in `reply`, or NULL with an empty reply when
+ * the start goes on in the background (fast_start_finish answers the client). */
 static struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, const char *runc_file, const char *file, char *reply, size_t rsize) {
   struct fexec x;
   if (fexec_parse(file, &x) < 0 || (x.seccomp && !fast_filter)) {
@@ -644,8 +663,12 @@ static struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, c
     fexec_free(&x);
     return start_exec(ci, id, tty, with_stdin, runc_file, reply, rsize);
   }
-  struct proc *p = proc_new(id);
-  if (!p) { fexec_free(&x); snprintf(reply, rsize, "err too many exec processes\n"); return NULL; }
+  int slot = -1;
+  for (int i = 0; i < MAX_PROCS && slot < 0; i++)
+    if (!fstarts[i]) slot = i;
+  struct fstart *fs = slot >= 0 ? calloc(1, sizeof *fs) : NULL;
+  struct proc *p = fs ? proc_new(id) : NULL;
+  if (!p) { free(fs); fexec_free(&x); snprintf(reply, rsize, "err too many exec processes\n"); return NULL; }
   int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, st[2] = {-1, -1}, sock[2] = {-1, -1};
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0 && fstat(null, &host_null) < 0) close_fd(&null);
@@ -660,57 +683,103 @@ static struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, c
     if (tty) fast_child_a(&x, 1, null, null, null, st[1], sock[1]);
     else fast_child_a(&x, 0, with_stdin ? in[0] : null, out[1], err[1], st[1], -1);
   }
-  close_fd(&st[1]); close_fd(&out[1]); close_fd(&err[1]); close_fd(&in[0]); close_fd(&sock[1]);
-  /* A reports B's pid; B reports an error or closes its end at execve. */
-  /* It takes ~1 ms; the deadline only guards against a child stuck in a cgroup frozen meanwhile. */
-  char buf[8192];
-  size_t got = 0;
-  long long deadline = now_ms() + 10000;
-  int timed_out = 0;
-  for (;;) {
-    struct pollfd q = {.fd = st[0], .events = POLLIN};
-    long long left = deadline - now_ms();
-    if (left <= 0) { timed_out = 1; break; }
-    if (poll(&q, 1, (int)left) <= 0) continue;
-    ssize_t n = read(st[0], buf + got, sizeof buf - 1 - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += (size_t)n;
-    if (got == sizeof buf - 1) break;
-  }
-  buf[got] = 0;
-  int ast;
-  if (timed_out) kill(a, SIGKILL); /* a frozen child is reaped later by the main loop */
-  else while (waitpid(a, &ast, 0) < 0 && errno == EINTR) {}
+  fexec_free(&x);
+  close_fd(&st[1]); close_fd(&out[1]); close_fd(&err[1]); close_fd(&in[0]); close_fd(&sock[1]); close_fd(&null);
+  set_nonblock(st[0]);
+  *fs = (struct fstart){.p = p, .ci = ci, .tty = tty, .with_stdin = with_stdin, .st = st[0], .sock = sock[0],
+                        .out = out[0], .err = err[0], .in = in[1], .null = -1, .a = a, .deadline = now_ms() + START_TIMEOUT_MS};
+  fstarts[slot] = fs;
+  reply[0] = 0;
+  return NULL;
+fail:
+  close_fd(&out[0]); close_fd(&out[1]); close_fd(&err[0]); close_fd(&err[1]); close_fd(&in[0]); close_fd(&in[1]);
+  close_fd(&st[0]); close_fd(&st[1]); close_fd(&sock[0]); close_fd(&sock[1]); close_fd(&null);
+  fexec_free(&x);
+  free(fs);
+  p->used = 0;
+  return NULL;
+}
+
+/* A helper's status is nobody's: reaped now if it has ended, dropped from the reaper's record if the loop took
+ * it first, or dropped when it comes (never waited for: the container can stop or freeze its processes). */
+static void reap_helper(pid_t pid) {
+  int st;
+  pid_t r;
+  while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR) {}
+  if (r == 0) discard_status(pid);
+  else if (r < 0) claim_early(pid);
+}
+
+/* A's "pid" line and EOF came (or the deadline, or the container ended: `why`): the client gets its answer. */
+static void fast_start_finish(int slot, const char *why) {
+  struct fstart *fs = fstarts[slot];
+  struct proc *p = fs->p;
+  fs->buf[fs->len] = 0;
   /* Lines: "pid N" from A, "err ..." from A or B (child_fail keeps each message on one line). */
   pid_t pid = 0;
-  char *el = NULL;
-  for (char *line = buf, *next; line && *line; line = next) {
+  char *el = NULL, reply[4200];
+  for (char *line = fs->buf, *next; line && *line; line = next) {
     next = strchr(line, '\n');
     if (next) *next++ = 0;
     if (strncmp(line, "pid ", 4) == 0 && !pid) pid = (pid_t)atoi(line + 4);
     else if (strncmp(line, "err ", 4) == 0 && !el) el = line;
   }
-  int master = tty ? recv_master(sock[0]) : -1;
-  if (timed_out && pid > 0) kill(pid, SIGKILL);
-  if (el || timed_out || pid <= 0 || (tty && master < 0)) {
-    if (el) snprintf(reply, rsize, "%.4000s\n", el);
-    else snprintf(reply, rsize, "err exec failed: unable to start container process%s\n", timed_out ? ": timed out" : "");
-    if (pid > 0 && !timed_out) { int bst; while (waitpid(pid, &bst, 0) < 0 && errno == EINTR) {} }
-    close_fd(&master);
-    goto fail;
+  if (why) {
+    /* Still running somewhere (frozen or stopped): ended here, and their statuses dropped when they come. */
+    /* Killed only while not reaped yet: an unreaped pid cannot belong to anyone else. */
+    if (claim_early(fs->a) == -1) { kill(fs->a, SIGKILL); reap_helper(fs->a); }
+    if (pid > 0 && claim_early(pid) == -1) { kill(pid, SIGKILL); reap_helper(pid); }
+  } else {
+    reap_helper(fs->a); /* it has closed its end: it is exiting */
   }
-  close_fd(&st[0]);
-  close_fd(&sock[0]);
-  close_fd(&null);
-  proc_started(p, ci, pid, tty, with_stdin, master, out[0], err[0], in[1]);
-  fexec_free(&x);
-  snprintf(reply, rsize, "ok %d\n", pid);
-  return p;
-fail:
-  close_fd(&out[0]); close_fd(&out[1]); close_fd(&err[0]); close_fd(&err[1]); close_fd(&in[0]); close_fd(&in[1]);
-  close_fd(&st[0]); close_fd(&st[1]); close_fd(&sock[0]); close_fd(&sock[1]); close_fd(&null);
-  fexec_free(&x);
-  p->used = 0;
-  return NULL;
+  int master = fs->tty ? recv_master(fs->sock) : -1;
+  if (why || el || pid <= 0 || (fs->tty && master < 0)) {
+    if (el) snprintf(reply, sizeof reply, "%.4000s\n", el);
+    else snprintf(reply, sizeof reply, "err exec failed: unable to start container process%s%s\n", why ? ": " : "", why ? why : "");
+    if (pid > 0 && !why) reap_helper(pid); /* B ends after its error */
+    close_fd(&master);
+    close_fd(&fs->out); close_fd(&fs->err); close_fd(&fs->in);
+    p->used = 0;
+    if (fs->ci >= 0) client_queue(&clients[fs->ci], reply, strlen(reply));
+  } else {
+    proc_started(p, fs->ci, pid, fs->tty, fs->with_stdin, master, fs->out, fs->err, fs->in);
+    int early_status = claim_early(pid);
+    if (early_status != -1) {
+      p->exited = 1;
+      p->code = code_of(early_status);
+      p->exited_at = now_ms();
+    }
+    if (fs->ci >= 0) {
+      struct client *c = &clients[fs->ci];
+      c->mode = C_EXEC;
+      c->proc = (int)(p - procs);
+      c->want_in = fs->with_stdin;
+      c->want_out = c->want_err = 1;
+      snprintf(reply, sizeof reply, "ok %d\n", pid);
+      client_queue(c, reply, strlen(reply));
+    }
+  }
+  close_fd(&fs->st);
+  close_fd(&fs->sock);
+  free(fs);
+  fstarts[slot] = NULL;
+}
+
+/* The status pipe of start `slot` is readable. */
+static void fast_start_read(int slot) {
+  struct fstart *fs = fstarts[slot];
+  for (;;) {
+    if (fs->len == sizeof fs->buf - 1) { fast_start_finish(slot, NULL); return; }
+    ssize_t n = read(fs->st, fs->buf + fs->len, sizeof fs->buf - 1 - fs->len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) { fast_start_finish(slot, NULL); return; }
+    fs->len += (size_t)n;
+  }
+}
+
+/* A client that left no longer gets an answer (its slot may serve someone else next). */
+static void fast_start_client_gone(int ci) {
+  for (int i = 0; i < MAX_PROCS; i++)
+    if (fstarts[i] && fstarts[i]->ci == ci) fstarts[i]->ci = -1;
 }
