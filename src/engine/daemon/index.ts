@@ -89,7 +89,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
     const images = openImageService(cfg.dataRoot, () => cfg, events);
     const containers = createContainerService({
       dataRoot: cfg.dataRoot,
-      runtime: createRuntime({ execRoot: cfg.execRoot, runcPath: runc?.path ?? 'runc' }),
+      runtime: createRuntime({ execRoot: cfg.execRoot, runcPath: runc?.path ?? 'runc', execViaRunc: process.env.BERTH_EXEC_RUNC === '1' }),
       images,
       events,
       network,

@@ -1,6 +1,7 @@
 // Runs containers with runc through berth-shim (native/berth-shim.c: why it exists and is written in C is
 // explained there). berthd spawns one detached shim per start; the shim mounts the root filesystem, runs
-// `runc run -d`, reaps the container, writes its json-file log and, at the end, an exit file. berthd holds a
+// `runc create` and starts it (or `runc run -d`), reaps the container, runs its execs (entering it itself, see
+// native/enter.h), writes its json-file log and, at the end, an exit file. berthd holds a
 // connection to the shim's socket: its close means "the shim is done, read the exit file" — the same path
 // works after berthd restarts (it just connects again).
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -93,6 +94,8 @@ export interface RuntimeOptions {
   runcPath: string;
   /** The berth-shim binary; default: bin/berth-shim next to the bundle. */
   shimPath?: string;
+  /** Every exec through `runc exec`, never the shim's own way in (berthd: BERTH_EXEC_RUNC=1). */
+  execViaRunc?: boolean;
 }
 
 export function signalNumber(sig: string | number | undefined, fallback = 'SIGKILL'): number {
@@ -273,7 +276,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (req.spec.process?.terminal) args.push('-t');
       if (req.openStdin) args.push('-I', ...(req.stdinOnce ? ['-O'] : []));
       if (req.holdOutput) args.push('-W');
-      if (shim().readOnly && process.env.BERTH_EXEC_RUNC !== '1') args.push('-X');
+      if (shim().readOnly && !opts.execViaRunc) args.push('-X');
       args.push('-o', v2 ? path.join(cgroupDir(req.id, 'memory'), 'memory.events') : path.join(cgroupDir(req.id, 'memory'), 'memory.oom_control'));
       if (req.overlay) {
         const lower = req.overlay.lowerDirs.join(':');
