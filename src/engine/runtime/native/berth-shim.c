@@ -682,7 +682,10 @@ fail:
 static pid_t container_pid = -1;
 static int container_exited = 0, exit_code = 0;
 /* Statuses reaped before we knew the container's pid (it can exit before `runc run -d` returns). */
-static struct { pid_t pid; int status; } early[64];
+/* Room for every exec process (and its start helper) at once: a status must never be pushed out before it is
+ * claimed, or its exec would never report an exit. */
+#define EARLY_MAX (2 * MAX_PROCS + 64)
+static struct { pid_t pid; int status; } early[EARLY_MAX];
 static int n_early = 0;
 
 static long long now_ms(void) {
@@ -698,15 +701,17 @@ static int code_of(int status) {
 }
 
 /* Helpers of a fast exec that was given up (enter.h): their statuses, when they come, are nobody's. */
-static pid_t discarded[64];
+static pid_t discarded[MAX_PROCS];
 static void discard_status(pid_t pid) {
-  static int next;
-  discarded[next++ % 64] = pid;
+  for (int i = 0; i < MAX_PROCS; i++)
+    if (!discarded[i]) { discarded[i] = pid; return; }
 }
+static int fast_start_reaped(pid_t pid, int status);
 
 static void note_reaped(pid_t pid, int status) {
-  for (int i = 0; i < 64; i++)
+  for (int i = 0; i < MAX_PROCS; i++)
     if (discarded[i] == pid) { discarded[i] = 0; return; }
+  if (fast_start_reaped(pid, status)) return;
   if (container_pid > 0 && pid == container_pid) {
     container_exited = 1;
     exit_code = code_of(status);
@@ -723,14 +728,14 @@ static void note_reaped(pid_t pid, int status) {
   }
   /* Not known yet: the container's init before `runc run` returned, or an exec process that ended before
    * `runc exec` did. Kept (the oldest overwritten) until start_exec or main claims it. */
-  early[n_early % 64].pid = pid;
-  early[n_early % 64].status = status;
+  early[n_early % EARLY_MAX].pid = pid;
+  early[n_early % EARLY_MAX].status = status;
   n_early++;
 }
 
 /* The status of `pid` if it was reaped before we knew it; -1 otherwise. */
 static int claim_early(pid_t pid) {
-  int n = n_early < 64 ? n_early : 64;
+  int n = n_early < EARLY_MAX ? n_early : EARLY_MAX;
   for (int i = 0; i < n; i++)
     if (early[i].pid == pid) {
       early[i].pid = 0;

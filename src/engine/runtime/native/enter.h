@@ -645,7 +645,8 @@ struct fstart {
   struct proc *p;
   int ci, tty, with_stdin;
   int st, sock, out, err, in, null;
-  pid_t a;
+  pid_t a, b;              /* helper A; B once A's "pid" line came */
+  int a_done, b_done, b_status; /* reaped by the loop's reaper while the start was pending */
   long long deadline;
   size_t len;
   char buf[8192];
@@ -724,26 +725,28 @@ static void fast_start_finish(int slot, const char *why) {
     if (strncmp(line, "pid ", 4) == 0 && !pid) pid = (pid_t)atoi(line + 4);
     else if (strncmp(line, "err ", 4) == 0 && !el) el = line;
   }
+  /* B's status came to this start if the reaper met B after A named it. */
+  int b_done = fs->b_done && fs->b == pid, b_status = fs->b_status;
   if (why) {
-    /* Still running somewhere (frozen or stopped): ended here, and their statuses dropped when they come. */
-    /* Killed only while not reaped yet: an unreaped pid cannot belong to anyone else. */
-    if (claim_early(fs->a) == -1) { kill(fs->a, SIGKILL); reap_helper(fs->a); }
-    if (pid > 0 && claim_early(pid) == -1) { kill(pid, SIGKILL); reap_helper(pid); }
-  } else {
+    /* Still running somewhere (frozen or stopped): ended here, and their statuses dropped when they come.
+     * Killed only while not reaped yet: an unreaped pid cannot belong to anyone else. */
+    if (!fs->a_done && claim_early(fs->a) == -1) { kill(fs->a, SIGKILL); reap_helper(fs->a); }
+    if (pid > 0 && !b_done && claim_early(pid) == -1) { kill(pid, SIGKILL); reap_helper(pid); }
+  } else if (!fs->a_done) {
     reap_helper(fs->a); /* it has closed its end: it is exiting */
   }
   int master = fs->tty ? recv_master(fs->sock) : -1;
   if (why || el || pid <= 0 || (fs->tty && master < 0)) {
     if (el) snprintf(reply, sizeof reply, "%.4000s\n", el);
     else snprintf(reply, sizeof reply, "err exec failed: unable to start container process%s%s\n", why ? ": " : "", why ? why : "");
-    if (pid > 0 && !why) reap_helper(pid); /* B ends after its error */
+    if (pid > 0 && !why && !b_done) reap_helper(pid); /* B ends after its error */
     close_fd(&master);
     close_fd(&fs->out); close_fd(&fs->err); close_fd(&fs->in);
     p->used = 0;
     if (fs->ci >= 0) client_queue(&clients[fs->ci], reply, strlen(reply));
   } else {
     proc_started(p, fs->ci, pid, fs->tty, fs->with_stdin, master, fs->out, fs->err, fs->in);
-    int early_status = claim_early(pid);
+    int early_status = b_done ? b_status : claim_early(pid);
     if (early_status != -1) {
       p->exited = 1;
       p->code = code_of(early_status);
@@ -775,7 +778,22 @@ static void fast_start_read(int slot) {
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) { fast_start_finish(slot, NULL); return; }
     fs->len += (size_t)n;
+    fs->buf[fs->len] = 0;
+    /* B's pid as soon as A says it, so that the reaper can hand B's status to this start (fast_start_reaped). */
+    for (char *line = fs->buf, *nl; !fs->b && (nl = strchr(line, '\n')); line = nl + 1)
+      if (strncmp(line, "pid ", 4) == 0) fs->b = (pid_t)atoi(line + 4);
   }
+}
+
+/* The reaper found a pending start's helper (A, or B already ended): kept here, not in the shim's record. */
+static int fast_start_reaped(pid_t pid, int status) {
+  for (int i = 0; i < MAX_PROCS; i++) {
+    struct fstart *fs = fstarts[i];
+    if (!fs) continue;
+    if (pid == fs->a && !fs->a_done) { fs->a_done = 1; return 1; }
+    if (fs->b && pid == fs->b && !fs->b_done) { fs->b_done = 1; fs->b_status = status; return 1; }
+  }
+  return 0;
 }
 
 /* A client that left no longer gets an answer (its slot may serve someone else next). */
