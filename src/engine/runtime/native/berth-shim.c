@@ -586,11 +586,18 @@ static char *console_path(void) {
   return p;
 }
 
-/* Records a started exec process: its pid, its client, and its stdio (the pty master, or the pipes' ends). */
-static void proc_started(struct proc *p, int ci, pid_t pid, int tty, int with_stdin, int master, int out_fd, int err_fd, int in_fd) {
+/* Records a started exec process: its pid, its client, its stdio (the pty master, or the pipes' ends), and its
+ * exit when it has already been reaped (`status`, or what the reaper kept for it; -1: none). */
+static void proc_started(struct proc *p, int ci, pid_t pid, int status, int tty, int with_stdin, int master, int out_fd, int err_fd, int in_fd) {
   p->pid = pid;
   p->tty = tty;
   p->session = ci;
+  if (status == -1) status = claim_early(pid);
+  if (status != -1) {
+    p->exited = 1;
+    p->code = code_of(status);
+    p->exited_at = now_ms();
+  }
   if (tty) {
     p->master = master;
     p->out_fd = master;
@@ -657,13 +664,7 @@ static struct proc *start_exec(int ci, const char *id, int tty, int with_stdin, 
   }
   /* Without a TTY the process inherited runc's stderr: from here on the pipe carries the process's stderr. */
   if (tty) close_fd(&err[0]);
-  proc_started(p, ci, pid, tty, with_stdin, master, out[0], err[0], in[1]);
-  int early_status = claim_early(pid);
-  if (early_status != -1) {
-    p->exited = 1;
-    p->code = code_of(early_status);
-    p->exited_at = now_ms();
-  }
+  proc_started(p, ci, pid, -1, tty, with_stdin, master, out[0], err[0], in[1]);
   snprintf(reply, rsize, "ok %d\n", pid);
   free(cpath);
   free(pid_file);

@@ -745,13 +745,7 @@ static void fast_start_finish(int slot, const char *why) {
     p->used = 0;
     if (fs->ci >= 0) client_queue(&clients[fs->ci], reply, strlen(reply));
   } else {
-    proc_started(p, fs->ci, pid, fs->tty, fs->with_stdin, master, fs->out, fs->err, fs->in);
-    int early_status = b_done ? b_status : claim_early(pid);
-    if (early_status != -1) {
-      p->exited = 1;
-      p->code = code_of(early_status);
-      p->exited_at = now_ms();
-    }
+    proc_started(p, fs->ci, pid, b_done ? b_status : -1, fs->tty, fs->with_stdin, master, fs->out, fs->err, fs->in);
     if (fs->ci >= 0) {
       struct client *c = &clients[fs->ci];
       c->mode = C_EXEC;
