@@ -49,6 +49,13 @@ export function hasDockerCli(): boolean {
   return spawnSync('docker', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/** In a before hook: skips the suite, saying why, where the docker CLI is not installed. */
+export function requireDockerCli(ctx: Mocha.Context, what = ''): void {
+  if (hasDockerCli()) return;
+  console.log(`    (docker CLI not on PATH: skipping${what ? ` ${what}` : ''})`);
+  ctx.skip();
+}
+
 async function waitForSocket(client: EngineClient, child: ChildProcess, logFile: string, timeoutMs = 15000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { EngineApiError } from '../../../src/client';
-import { hasDockerCli, mountsUnder, TestEngine } from '../../helpers/engine';
+import { mountsUnder, requireDockerCli, TestEngine } from '../../helpers/engine';
 import { MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 
 interface TarEntry {
@@ -63,10 +63,7 @@ describe('archive API: docker cp against berthd', function () {
   };
 
   before(async function () {
-    if (!hasDockerCli()) {
-      console.log('    (docker CLI not on PATH: skipping)');
-      this.skip();
-    }
+    requireDockerCli(this);
     target = await startMirroredEngine();
     engine = target.engine;
     work = fs.mkdtempSync(path.join(engine.dir, 'work-'));

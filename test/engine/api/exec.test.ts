@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { hasDockerCli, TestEngine } from '../../helpers/engine';
+import { requireDockerCli, TestEngine } from '../../helpers/engine';
 import { MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 import { hasTmux, startPty } from '../../helpers/pty';
 
@@ -34,10 +34,7 @@ describe('exec and attach with the real docker CLI', function () {
   const dockerCmd = () => `DOCKER_HOST=${engine.host} docker`;
 
   before(async function () {
-    if (!hasDockerCli()) {
-      console.log('    (docker CLI not on PATH: skipping)');
-      this.skip();
-    }
+    requireDockerCli(this);
     target = await startMirroredEngine();
     engine = target.engine;
   });

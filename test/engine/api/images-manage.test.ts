@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tar from 'tar-stream';
 import { buildImage, PushedImage, pushFixture, pushImage, Registry, startRegistry } from '../../fixtures';
-import { hasDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { hasDockerCli, requireDockerCli, startEngine, TestEngine } from '../../helpers/engine';
 import { createRegistryService } from '../../../src/engine/registry';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
@@ -37,10 +37,7 @@ describe('engine API: managing images', function () {
   const blobs = () => fs.readdirSync(path.join(engine.dataRoot, 'content', 'blobs', 'sha256'));
 
   before(async function () {
-    if (!hasDockerCli()) {
-      console.log('    (docker CLI not on PATH: skipping the image management tests)');
-      this.skip();
-    }
+    requireDockerCli(this, 'the image management tests');
     reg = await startRegistry();
     busybox = await pushFixture(reg, 'busybox', 'library/busybox');
     engine = await startEngine();

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import {
   ARCH_MARKERS, buildFixture, buildImage, corruptBlob, pushSchema1, PushedImage, pushFixture, pushImage, Registry, seedMirror, startRegistry, WHITEOUTS_EXPECTED,
 } from '../../fixtures';
-import { hasDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { requireDockerCli, startEngine, TestEngine } from '../../helpers/engine';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
   const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });
@@ -38,10 +38,7 @@ describe('engine API: pulling images', function () {
   const blobs = () => fs.readdirSync(path.join(engine.dataRoot, 'content', 'blobs', 'sha256'));
 
   before(async function () {
-    if (!hasDockerCli()) {
-      console.log('    (docker CLI not on PATH: skipping the image pull tests)');
-      this.skip();
-    }
+    requireDockerCli(this, 'the image pull tests');
     reg = await startRegistry();
     seeded = await seedMirror(reg);
     // Docker Hub itself is unreachable here: point the origin at a closed loopback port so fallback fails fast.

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { ENGINE_JS, hasDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { ENGINE_JS, requireDockerCli, startEngine, TestEngine } from '../../helpers/engine';
 import { makeTlsMaterial } from '../../helpers/tls';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
@@ -135,10 +135,7 @@ describe('engine API: system', function () {
 
   describe('with the real docker CLI', function () {
     before(function () {
-      if (!hasDockerCli()) {
-        console.log('    (docker CLI not on PATH: skipping the docker CLI checks)');
-        this.skip();
-      }
+      requireDockerCli(this, 'the docker CLI checks');
     });
     it('docker version shows Server: Berth Engine with API 1.45 negotiated', () => {
       const r = engine.docker(['version']);

@@ -7,7 +7,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { busyboxEntries, buildImage, pushImage, Registry, seedMirror, startRegistry } from '../../fixtures';
 import { directorySize } from '../../../src/engine/volumes';
-import { hasDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { requireDockerCli, startEngine, TestEngine } from '../../helpers/engine';
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -46,10 +46,7 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
   };
 
   before(async function () {
-    if (!hasDockerCli()) {
-      console.log('    (docker CLI not on PATH: skipping)');
-      this.skip();
-    }
+    requireDockerCli(this);
     reg = await startRegistry();
     await seedMirror(reg);
     // FROM busybox; COPY site /srv/www; VOLUME /srv/www

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hasDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { requireDockerCli, startEngine, TestEngine } from '../../helpers/engine';
 
 function curl(socket: string, args: string[]): { code: number; body: any } {
   const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });
@@ -92,10 +92,7 @@ describe('engine API: volumes', function () {
 
   describe('with the real docker CLI', function () {
     before(function () {
-      if (!hasDockerCli()) {
-        console.log('    (docker CLI not on PATH: skipping the docker CLI checks)');
-        this.skip();
-      }
+      requireDockerCli(this, 'the docker CLI checks');
     });
 
     it('docker volume create / ls / inspect / rm / prune (the seeds\' my-vol flow without containers)', () => {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { hasDockerCli } from '../../helpers/engine';
+import { requireDockerCli } from '../../helpers/engine';
 import { MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 
 // What an exec'd shell can tell about itself, with the container's own ids written as CTR.
@@ -49,10 +49,7 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
   };
 
   before(async function () {
-    if (!hasDockerCli()) {
-      console.log('    (docker CLI not on PATH: skipping)');
-      this.skip();
-    }
+    requireDockerCli(this);
     fast = await startMirroredEngine({ env: { BERTH_RUNC: loggingRunc('fast') } });
     slow = await startMirroredEngine({ env: { BERTH_RUNC: loggingRunc('slow'), BERTH_EXEC_RUNC: '1' } });
     for (const e of both()) {
