@@ -4,8 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startEngine, TestEngine, ROOT } from '../test/helpers/engine';
-import { pushFixture, startRegistry, Registry } from '../test/fixtures';
+import { startEngine, type TestEngine, ROOT } from '../test/helpers/engine';
+import { pushFixture, startRegistry, type Registry } from '../test/fixtures';
 
 interface Engine { name: string; host: string; execRoot?: string; docker(args: string[], input?: string): { code: number; stdout: string; stderr: string }; pids(): number[] }
 

@@ -3,8 +3,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Command } from 'commander';
-import { EngineApiError, EngineClient, Endpoint, resolveHost } from '../client';
+import type { Command } from 'commander';
+import { EngineApiError, EngineClient, type Endpoint, resolveHost } from '../client';
 
 /** Ends the CLI with an exit status (and, when given, a message on stderr), like docker's StatusError. */
 export class StatusError extends Error {

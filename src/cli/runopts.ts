@@ -1,7 +1,7 @@
 // docker run/create flags → the engine's container create body (Config + HostConfig + NetworkingConfig).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { ContainerCreateConfig, HostConfig } from '../client';
 import { StatusError, collect, parseKeyValues } from './cli';
 import { ramInBytes } from './format/units';

@@ -3,7 +3,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex, Readable } from 'node:stream';
-import { Agent, Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import type * as T from './types';
 
 export type * from './types';

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { berth, berthAsync, normalizeTimes } from '../helpers/cli';
-import { CliTarget, cleanUpCliTarget, sharedSleeper, startCliTarget } from '../helpers/cli-target';
+import { type CliTarget, cleanUpCliTarget, sharedSleeper, startCliTarget } from '../helpers/cli-target';
 import { hasDockerCli } from '../helpers/engine';
 
 describe('berth CLI: containers and images', function () {

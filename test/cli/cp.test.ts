@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { berth } from '../helpers/cli';
-import { CliTarget, cleanUpCliTarget, startCliTarget } from '../helpers/cli-target';
+import { type CliTarget, cleanUpCliTarget, startCliTarget } from '../helpers/cli-target';
 import { hasDockerCli } from '../helpers/engine';
 
 describe('berth CLI: cp', function () {

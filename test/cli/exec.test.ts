@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { berth, CLI_JS } from '../helpers/cli';
-import { CliTarget, cleanUpCliTarget, sharedSleeper, startCliTarget } from '../helpers/cli-target';
+import { type CliTarget, cleanUpCliTarget, sharedSleeper, startCliTarget } from '../helpers/cli-target';
 import { hasDockerCli } from '../helpers/engine';
 import { hasTmux, startPty } from '../helpers/pty';
 

@@ -1,6 +1,6 @@
 // berth network … against a live berthd, compared with the docker CLI's output for the same engine.
 import * as assert from 'node:assert/strict';
-import { hasDockerCli, startEngine, TestEngine } from '../helpers/engine';
+import { hasDockerCli, startEngine, type TestEngine } from '../helpers/engine';
 import { berth, normalizeTimes } from '../helpers/cli';
 
 describe('berth CLI: networks', function () {

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildCreateConfig, CreateOptions, parseMount, parsePublish } from '../../src/cli/runopts';
+import { buildCreateConfig, type CreateOptions, parseMount, parsePublish } from '../../src/cli/runopts';
 
 const base: CreateOptions = { network: 'default', pull: 'missing', restart: 'no' };
 

@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeTlsMaterial } from '../helpers/tls';
-import { hasDockerCli, startEngine, TestEngine } from '../helpers/engine';
+import { hasDockerCli, startEngine, type TestEngine } from '../helpers/engine';
 import { berth, CLI_JS } from '../helpers/cli';
 
 describe('berth CLI: system commands', function () {

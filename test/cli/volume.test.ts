@@ -2,7 +2,7 @@
 import * as assert from 'node:assert/strict';
 import { berth, normalizeTimes } from '../helpers/cli';
 import { hasDockerCli } from '../helpers/engine';
-import { CliTarget, startCliTarget } from '../helpers/cli-target';
+import { type CliTarget, startCliTarget } from '../helpers/cli-target';
 
 describe('berth CLI: volumes', function () {
   this.timeout(60000);

@@ -1,7 +1,7 @@
 // Runs the built berth CLI (BERTH_DIST/cli.js) against a test engine, the way a user would.
 import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { DIST, DockerResult, TestEngine } from './engine';
+import { DIST, type DockerResult, type TestEngine } from './engine';
 
 export const CLI_JS = path.join(DIST, 'cli.js');
 

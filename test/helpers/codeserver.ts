@@ -1,8 +1,7 @@
 // A real VS Code for UI tests: code-server (set up outside the repo by scripts/setup-ui.sh) with the packaged VSIX
 // installed into a throwaway profile, driven by Debian's headless Chromium through playwright-core.
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT } from './engine';

@@ -1,6 +1,6 @@
 // Starts a real berthd (the built bundle) on a temporary socket and data root, and tears it down leaving no
 // processes or mounts behind. API tests use this; nothing talks to a shared engine.
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

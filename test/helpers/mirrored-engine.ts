@@ -1,8 +1,8 @@
 // A berthd whose registry mirror is a fixture registry on 127.0.0.1 (so `busybox` resolves offline), with busybox
 // pulled: what the API tests that drive the real docker CLI start from.
 import * as assert from 'node:assert/strict';
-import { Registry, seedMirror, startRegistry } from '../fixtures';
-import { startEngine, TestEngine } from './engine';
+import { type Registry, seedMirror, startRegistry } from '../fixtures';
+import { startEngine, type TestEngine } from './engine';
 
 export interface MirroredEngine {
   engine: TestEngine;

@@ -7,7 +7,7 @@
 // berthd; BERTH_UI_ENGINE=ref runs the same steps against the reference dockerd instead (by hand, to tell an
 // extension bug from an engine bug).
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/client';

@@ -2,16 +2,16 @@
 // stats, wait, rename, pause, unpause, port, container inspect/prune — the docker flags, output and exit codes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
-import { Command } from 'commander';
-import { type ContainerCreateConfig, type ContainerStats, type ContainerSummary, type EngineClient } from '../../client';
+import type { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import type { ContainerCreateConfig, ContainerStats, ContainerSummary, EngineClient } from '../../client';
 import { extractTo, packPath } from '../archive';
-import { Cli, StatusError, collect, confirm, describeError, forEachName, isNotFound, parseFilters } from '../cli';
+import { type Cli, StatusError, collect, confirm, describeError, forEachName, isNotFound, parseFilters } from '../cli';
 import {
   ContainerContext, DEFAULT_PS_FORMAT, FormatContext, bytesSize, humanSize, humanSizeWithPrecision, parseTimestamp, ramInBytes,
   pickFormat, renderFormat, tabwrite, truncateId,
 } from '../format';
-import { addCreateOptions, buildCreateConfig, CreateOptions, parseRestart } from '../runopts';
+import { addCreateOptions, buildCreateConfig, type CreateOptions, parseRestart } from '../runopts';
 import { DetachedError, forwardResize, makeRaw, parseDetachKeys, pumpHijacked, demux, copyRaw, terminalSize } from '../streams';
 import { pullImage, withDefaultTag } from './image';
 import { inspectEach, writeDeleted, writeReclaimedSpace } from './shared';

@@ -1,9 +1,9 @@
 // Image commands: pull, push, images (image ls), rmi (image rm), tag, save, load, image inspect, image prune.
 import * as fs from 'node:fs';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { EngineClient } from '../../client';
 import { authForImage } from '../auth';
-import { Cli, StatusError, collect, confirm, describeError, parseFilters } from '../cli';
+import { type Cli, StatusError, collect, confirm, describeError, parseFilters } from '../cli';
 import {
   DEFAULT_IMAGES_DIGESTS_FORMAT, DEFAULT_IMAGES_FORMAT, ImageContext, familiarName, imageRows, normalizeReference, pickFormat,
   renderFormat,

@@ -1,6 +1,6 @@
 // network create | ls | inspect | rm | connect | disconnect | prune.
-import { Command } from 'commander';
-import { Cli, StatusError, collect, confirm, forEachName, parseFilters, parseKeyValues } from '../cli';
+import type { Command } from 'commander';
+import { type Cli, StatusError, collect, confirm, forEachName, parseFilters, parseKeyValues } from '../cli';
 import { DEFAULT_NETWORK_FORMAT, NetworkContext, pickFormat, renderFormat } from '../format';
 import { inspectEach } from './shared';
 

@@ -1,5 +1,5 @@
 // What the noun commands (container, image, network, volume, system) print alike: inspect and prune output.
-import { Cli, StatusError, describeError } from '../cli';
+import { type Cli, StatusError, describeError } from '../cli';
 import { Template, humanSize, inspectJson } from '../format';
 
 /** docker's inspect output: an indented JSON array, or each object through -f/--format ("json" = {{json .}}). */

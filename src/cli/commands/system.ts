@@ -1,8 +1,8 @@
 // version, info, events, inspect (any object), login/logout, system df | prune | info | events.
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { EngineApiError } from '../../client';
 import { DOCKER_HUB, removeAuth, serverKey, storeAuth } from '../auth';
-import { Cli, StatusError, collect, confirm, describeError, isNotFound, parseFilters } from '../cli';
+import { type Cli, StatusError, collect, confirm, describeError, isNotFound, parseFilters } from '../cli';
 import { ContainerContext, FormatContext, ImageContext, Template, VolumeContext, familiarName, normalizeReference, splitReference, bytesSize, humanSize, parseTimestamp, pickFormat, renderFormat, rfc3339NanoFixed, tabwrite } from '../format';
 import { prunedImageLines } from './image';
 import { writeDeleted, writeInspect, writeReclaimedSpace } from './shared';

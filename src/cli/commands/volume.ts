@@ -1,6 +1,6 @@
 // volume create | ls | inspect | rm | prune.
-import { Command } from 'commander';
-import { Cli, StatusError, collect, confirm, forEachName, parseFilters, parseKeyValues } from '../cli';
+import type { Command } from 'commander';
+import { type Cli, StatusError, collect, confirm, forEachName, parseFilters, parseKeyValues } from '../cli';
 import { DEFAULT_VOLUME_FORMAT, VolumeContext, pickFormat, renderFormat } from '../format';
 import { inspectEach, writeDeleted, writeReclaimedSpace } from './shared';
 

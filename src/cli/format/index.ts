@@ -39,7 +39,7 @@ export function isTableFormat(format: string): boolean {
 }
 
 /** `\t` and `\n` typed literally on the command line mean tab and newline, as in docker. */
-function unescape(format: string): string {
+function unescapeFormat(format: string): string {
   return format.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
 }
 
@@ -50,7 +50,7 @@ function unescape(format: string): string {
 export function renderFormat(format: string, rows: FormatContext[], sample?: FormatContext): string {
   if (format === 'json') format = '{{json .}}';
   const table = isTableFormat(format);
-  const tmpl = new Template(unescape(table ? format.slice(5).replace(/^\s/, '') : format));
+  const tmpl = new Template(unescapeFormat(table ? format.slice(5).replace(/^\s/, '') : format));
   let body = '';
   for (const r of rows) body += tmpl.execute(r) + '\n';
   if (!table) return body;

@@ -308,7 +308,7 @@ class Exec {
       if (typeof next === 'function') {
         const last = i === names.length - 1;
         v = (next as Fn).call(o, ...(last ? [...args, ...final] : []));
-      } else if (next === undefined && !Object.prototype.hasOwnProperty.call(o, name) && o.constructor !== Object && !Array.isArray(o)) {
+      } else if (next === undefined && !Object.hasOwn(o, name) && o.constructor !== Object && !Array.isArray(o)) {
         throw new TemplateError(`can't evaluate field ${name}`);
       } else v = next === undefined ? NO_VALUE : next;
     });
@@ -345,7 +345,7 @@ class Exec {
   }
 
   pipe(p: Pipe, dot: Value): Value {
-    let v: Value = undefined;
+    let v: Value ;
     p.cmds.forEach((cmd, i) => {
       v = this.command(cmd, dot, i === 0 ? [] : [v]);
     });

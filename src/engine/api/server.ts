@@ -5,10 +5,10 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Duplex, PassThrough, Readable } from 'node:stream';
-import { EngineError, invalidParameter, toEngineError } from '../errdefs';
+import { Duplex, PassThrough, type Readable } from 'node:stream';
+import { type EngineError, invalidParameter, toEngineError } from '../errdefs';
 import { log } from '../log';
-import { RequestContext, Router, API_VERSION } from './router';
+import { type RequestContext, type Router, API_VERSION } from './router';
 
 export const MAX_JSON_BODY = 10 * 1024 * 1024;
 

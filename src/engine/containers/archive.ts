@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { conflict, EngineError, invalidParameter, isEngineError, notFound, system } from '../errdefs';
+import { conflict, type EngineError, invalidParameter, isEngineError, notFound, system } from '../errdefs';
 import { isMountPoint, mountOverlay, resolveUser, unmount } from '../runtime';
 import { makeSpecialFile } from '../snapshots';
 import type { MountPoint } from '../volumes/mounts';

@@ -18,19 +18,19 @@ import { conflict, forbidden, invalidParameter, isEngineError, notFound, notImpl
 import { nowNano } from '../events';
 import type { EventBus } from '../events';
 import { log } from '../log';
-import { LogSink, logLimits, readLogs, ReadOptions } from '../logs';
+import { type LogSink, logLimits, readLogs, type ReadOptions } from '../logs';
 import type { NetworkService } from '../network';
 import type { VolumeService } from '../volumes';
 import { parseVolumesFrom, planMounts } from '../volumes/mounts';
 import { createMountPoints, releaseMounts, setupMounts, teardownMounts } from '../volumes/setup';
 import {
-  buildSpec, capabilities, hostCapabilities, hostNofileHard, type ProcessSession, isMountPoint, mergeEnv, resolveUser, RunningContainer, Runtime, signalNumber, unmount,
+  buildSpec, capabilities, hostCapabilities, hostNofileHard, type ProcessSession, isMountPoint, mergeEnv, resolveUser, type RunningContainer, type Runtime, signalNumber, unmount,
 } from '../runtime';
 import { createExecService, type ExecConfig, type ExecRecord, type ExecStart } from './exec';
-import { ContainerFs, createFsAccess } from './archive';
+import { type ContainerFs, createFsAccess } from './archive';
 import { generateName, validateName } from './names';
 import {
-  assertTransition, ContainerConfig, startErrorExitCode, ContainerRecord, HostConfig, nextBackoff, parseRestartPolicy, Resources, RestartPolicy, shouldRestart, Status,
+  assertTransition, type ContainerConfig, startErrorExitCode, type ContainerRecord, type HostConfig, nextBackoff, parseRestartPolicy, type Resources, type RestartPolicy, shouldRestart, type Status,
 } from './state';
 
 export type { ContainerRecord, ContainerConfig, HostConfig, Resources, RestartPolicy, Status } from './state';
@@ -979,7 +979,7 @@ export function createContainerService(opts: ContainerServiceOptions): Container
       return {
         read: nowRfc3339Nano(),
         cpu: { total: readNum(cg('cpuacct', 'cpuacct.usage')), perCpu, user: (acct.user ?? 0) * 1e7, system: (acct.system ?? 0) * 1e7, systemUsage: systemUsage(), onlineCpus: os.cpus().length, throttling: { periods: throttle.nr_periods ?? 0, throttledPeriods: throttle.nr_throttled ?? 0, throttledTime: throttle.throttled_time ?? 0 } },
-        memory: { usage: readNum(cg('memory', 'memory.usage_in_bytes')), maxUsage: readNum(cg('memory', 'memory.max_usage_in_bytes')), limit: limit > os.totalmem() ? os.totalmem() : limit, failcnt: readNum(cg('memory', 'memory.failcnt')), stats: readKv(cg('memory', 'memory.stat')) },
+        memory: { usage: readNum(cg('memory', 'memory.usage_in_bytes')), maxUsage: readNum(cg('memory', 'memory.max_usage_in_bytes')), limit: Math.min(limit, os.totalmem()), failcnt: readNum(cg('memory', 'memory.failcnt')), stats: readKv(cg('memory', 'memory.stat')) },
         pids: { current: readNum(cg('pids', 'pids.current')), limit: pidsMax === 'max' ? 0 : Number(pidsMax) },
         blkio,
       };

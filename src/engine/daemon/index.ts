@@ -2,8 +2,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createRouter, EngineServices, listen, ApiServer } from '../api';
-import { applyFileKeys, DaemonConfig, readConfigFile, RELOADABLE } from '../config';
+import { createRouter, type EngineServices, listen, type ApiServer } from '../api';
+import { applyFileKeys, type DaemonConfig, readConfigFile, RELOADABLE } from '../config';
 import { createEventBus } from '../events';
 import { log, setLogLevel } from '../log';
 import { runcInfo, RUNC_INSTALL_HINT } from './host';

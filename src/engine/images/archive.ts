@@ -2,13 +2,13 @@
 // index.json, blobs/sha256/… with uncompressed layers) plus Docker's manifest.json and repositories. Load reads
 // that and the legacy format (<id>/layer.tar, <hex>.json), streaming every file into the content store (never
 // buffering layers) and unpacking layers through the same secure unpacker as pulls.
-import { Readable, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as posix from 'node:path/posix';
 import * as tar from 'tar-stream';
 import { sha256 } from '../content';
 import { invalidParameter, notFound, system } from '../errdefs';
-import { DEFAULT_TAG, familiarName, familiarString, fullName, parseReference, Reference } from '../registry';
+import { DEFAULT_TAG, familiarName, familiarString, parseReference, type Reference } from '../registry';
 import { chainIds, decompressed } from '../snapshots';
 import type { Image, ImageConfig, ImageService } from '.';
 import { refKey } from '.';

@@ -1,17 +1,17 @@
 // The image subsystem: records (Id = config digest), references (tags and digests), pulls, removal with
 // Docker's untag-vs-delete rules, prune, history, and garbage collection of blobs and snapshots.
 import * as path from 'node:path';
-import { ContentStore, createContentStore } from '../content';
+import { type ContentStore, createContentStore } from '../content';
 import { conflict, invalidParameter, notFound } from '../errdefs';
 import type { EventBus } from '../events';
 import {
-  createRegistryService, Credentials, DEFAULT_TAG, familiarName, familiarString, fullName, parseReference, Reference, RegistryService,
+  createRegistryService, type Credentials, DEFAULT_TAG, familiarName, familiarString, fullName, parseReference, type Reference, type RegistryService,
 } from '../registry';
-import { createSnapshotter, Snapshotter } from '../snapshots';
+import { createSnapshotter, type Snapshotter } from '../snapshots';
 import { parsePlatform } from './manifest';
-import { layerDescriptors, layerJobs, MAX_CONCURRENT_DOWNLOADS, pullLayers, PullContext, resolve, Semaphore } from './pull';
-import { Broadcast, Progress, ProgressSink } from './progress';
-import { createRecordStore, ImageRecord, LayerDescriptor, RecordStore } from './store';
+import { layerDescriptors, layerJobs, MAX_CONCURRENT_DOWNLOADS, pullLayers, type PullContext, resolve, Semaphore } from './pull';
+import { Broadcast, type ProgressSink } from './progress';
+import { createRecordStore, type ImageRecord, type LayerDescriptor, type RecordStore } from './store';
 
 export type { Progress, ProgressSink } from './progress';
 export type { ImageRecord, LayerDescriptor } from './store';
@@ -118,7 +118,6 @@ export function createImageService(o: ImageServiceOptions): ImageService {
   let usage: (imageId: string) => string | undefined = () => undefined;
   const pulls = new Map<string, { broadcast: Broadcast; done: Promise<Image> }>();
   const ctx: PullContext = { content: o.content, snapshots: o.snapshots, downloads: new Semaphore(MAX_CONCURRENT_DOWNLOADS), layerWork: new Map() };
-  let activePulls = 0;
   /** Blobs and snapshots in use by pulls in progress: GC leaves them alone. */
   const leases = new Set<string>();
 
@@ -225,7 +224,6 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       }
       const broadcast = new Broadcast();
       const stop = broadcast.follow(opts.progress);
-      activePulls++;
       const done = (async (): Promise<Image> => {
         const shown = familiarString(ref);
         const leased: string[] = [];
@@ -286,7 +284,6 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       } finally {
         pulls.delete(key);
         stop();
-        activePulls--;
       }
     },
 

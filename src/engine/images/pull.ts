@@ -2,15 +2,15 @@
 // three layers at once. Each layer streams from the registry through a digest check into the content store
 // and, at the same time, through decompression into its snapshot: download and extraction overlap, and
 // nothing is kept unless both the blob digest and the diff ID match.
-import { PassThrough, Readable, Transform, TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import type { ContentStore } from '../content';
 import { DigestMismatchError, sha256 } from '../content';
 import { invalidParameter, notFound, system, unavailable, EngineError, forbidden } from '../errdefs';
 import {
-  Credentials, EndpointError, familiarName, Reference, RegistryError, RegistryService, RepoSession,
+  type Credentials, EndpointError, familiarName, type Reference, RegistryError, type RegistryService, type RepoSession,
 } from '../registry';
-import { chainIds as computeChainIds, isUnsafeLayer, Snapshotter } from '../snapshots';
-import { Descriptor, Index, isIndex, isManifest, isSchema1, Manifest, MT, Platform, platformString, selectManifest } from './manifest';
+import { chainIds as computeChainIds, isUnsafeLayer, type Snapshotter } from '../snapshots';
+import { type Descriptor, type Index, isIndex, isManifest, isSchema1, type Manifest, MT, type Platform, platformString, selectManifest } from './manifest';
 import type { ProgressSink } from './progress';
 import type { LayerDescriptor } from './store';
 

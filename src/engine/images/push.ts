@@ -1,10 +1,10 @@
 // docker push: layers (skipping what the registry has), the config, then the manifest by tag — with Docker's
 // progress ("Preparing", "Pushing", "Pushed", "Layer already exists", "<tag>: digest: … size: …").
-import { Transform, TransformCallback } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import { sha256 } from '../content';
 import { EngineError, forbidden, invalidParameter, notFound, system, unavailable } from '../errdefs';
 import {
-  Credentials, DEFAULT_TAG, EndpointError, familiarName, fullName, parseReference, Reference, RegistryError, RepoSession,
+  type Credentials, DEFAULT_TAG, EndpointError, familiarName, fullName, parseReference, type Reference, RegistryError, type RepoSession,
 } from '../registry';
 import type { ImageService } from '.';
 import { refKey } from '.';

@@ -157,7 +157,7 @@ export async function readLogs(
   sink: LogSink,
   ctl: { raw?: boolean; stopped?: Promise<unknown>; signal?: AbortSignal } = {},
 ): Promise<void> {
-  let files = logFiles(logPath);
+  const files = logFiles(logPath);
   // Without follow the answer is the log as it was when asked: what the container appends meanwhile is not part
   // of it (`--tail 2` gives two lines even while lines keep coming), as Docker reads a snapshot.
   const sizeNow = (f: string) => { try { return fs.statSync(f).size; } catch { return 0; } };
@@ -167,7 +167,7 @@ export async function readLogs(
   const OUT_SIZE = 1 << 20;
   let out = Buffer.allocUnsafe(OUT_SIZE);
   let used = 0;
-  let sinceTime = opts.since;
+  const sinceTime = opts.since;
   const flush = async () => {
     if (!used) return;
     const chunk = out.subarray(0, used);
@@ -291,7 +291,7 @@ export async function readLogs(
   offset = liveOffset;
 
   // Follow the live file: re-read on change; on rotation (a new inode), finish the old one and start over.
-  let current = logPath;
+  const current = logPath;
   let ino = (() => { try { return fs.statSync(current).ino; } catch { return 0; } })();
   let done = false;
   let wake: (() => void) | undefined;

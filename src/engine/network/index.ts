@@ -16,15 +16,15 @@ import { conflict, forbidden, invalidParameter, isEngineError, notFound, notImpl
 import type { EventBus } from '../events';
 import { log } from '../log';
 import { readJson, writeJsonAtomic } from '../util/fsx';
-import { addNetworkList, checkNetworkList, cniBinDir, CNI_INSTALL_HINT, CNI_VERSION, CniConflist, CniResult, delNetworkList, loopbackUp } from './cni';
-import { buildHosts, buildResolvConf, HostsEntry, hostResolvConfPath, parseExtraHost } from './hostfiles';
+import { addNetworkList, checkNetworkList, cniBinDir, CNI_INSTALL_HINT, CNI_VERSION, type CniConflist, type CniResult, delNetworkList, loopbackUp } from './cni';
+import { buildHosts, buildResolvConf, type HostsEntry, hostResolvConfPath, parseExtraHost } from './hostfiles';
 import {
   createNetns, deleteNetns, dropClaim, ensureBridgeRules, hostRoutes, iptablesRules, linkExists, netnsAlive, readClaims, removeBridge,
   removeBridgeRules, removeIsolationRules,
   sweepContainerRules, sweepSharedChains, withHostLock, writeClaim,
 } from './host';
-import { PortConflictError, PortMap, portMap, PortMapping, PortRequest, PortReservations, wantedBindings } from './ports';
-import { Cidr, contains, defaultPools, firstHost, formatCidr, formatIp, overlaps, parseCidr, parseIp, pickSubnet, routeSubnets } from './subnets';
+import { PortConflictError, type PortMap, portMap, type PortMapping, type PortRequest, PortReservations, wantedBindings } from './ports';
+import { type Cidr, contains, defaultPools, firstHost, formatCidr, formatIp, overlaps, parseCidr, parseIp, pickSubnet, routeSubnets } from './subnets';
 
 export type { PortMap, PortMapping } from './ports';
 

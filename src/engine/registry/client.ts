@@ -3,10 +3,10 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
-import { Agent, Dispatcher, request } from 'undici';
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, request } from 'undici';
 import { isCidr, registryServiceConfig } from './config';
-import { DEFAULT_DOMAIN, Reference } from './reference';
+import { DEFAULT_DOMAIN, } from './reference';
 
 export interface Credentials {
   username?: string;

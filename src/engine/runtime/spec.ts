@@ -2,7 +2,7 @@
 // user ids, host limits) to runc's config.json. Docker's defaults live here: capabilities, masked and read-only
 // paths, the /proc /dev /sys mounts, device rules, seccomp, rlimits, cgroup resources.
 import { invalidParameter } from '../errdefs';
-import { defaultSeccompProfile, SeccompProfile } from './seccomp';
+import { defaultSeccompProfile, type SeccompProfile } from './seccomp';
 import type { ProcessUser } from './user';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -6,9 +6,9 @@
 // - Owners, modes, mtimes, hardlinks, symlinks, device nodes and xattrs are kept.
 // No per-file fsync: the snapshot is renamed into place only after everything is written, and a crash before
 // that leaves only a temp dir to delete.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 

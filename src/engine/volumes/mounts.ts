@@ -4,7 +4,7 @@
 // Docker's PascalCase shapes live in api/routes/volumes.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EngineError, invalidParameter, isEngineError } from '../errdefs';
+import { type EngineError, invalidParameter, isEngineError } from '../errdefs';
 
 export type MountType = 'bind' | 'volume' | 'tmpfs';
 

@@ -5,11 +5,11 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { EngineApiError } from '../../../src/client';
-import { mountsUnder, requireDockerCli, TestEngine } from '../../helpers/engine';
-import { MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
+import type { EngineApiError } from '../../../src/client';
+import { mountsUnder, requireDockerCli, type TestEngine } from '../../helpers/engine';
+import { type MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 
 interface TarEntry {
   name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'fifo' | 'character-device' | 'block-device';

@@ -2,8 +2,8 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { hasDockerCli, mountsUnder, startEngine, TestEngine } from '../../helpers/engine';
-import { Registry, seedMirror, startRegistry } from '../../fixtures';
+import { hasDockerCli, mountsUnder, startEngine, type TestEngine } from '../../helpers/engine';
+import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
   const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });

@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { requireDockerCli, TestEngine } from '../../helpers/engine';
-import { MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
+import { requireDockerCli, type TestEngine } from '../../helpers/engine';
+import { type MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 import { hasTmux, startPty } from '../../helpers/pty';
 
 describe('exec and attach with the real docker CLI', function () {

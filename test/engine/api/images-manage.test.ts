@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tar from 'tar-stream';
-import { buildImage, PushedImage, pushFixture, pushImage, Registry, startRegistry } from '../../fixtures';
-import { hasDockerCli, requireDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { buildImage, type PushedImage, pushFixture, pushImage, type Registry, startRegistry } from '../../fixtures';
+import { hasDockerCli, requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 import { createRegistryService } from '../../../src/engine/registry';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {

@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  ARCH_MARKERS, buildFixture, buildImage, corruptBlob, pushSchema1, PushedImage, pushFixture, pushImage, Registry, seedMirror, startRegistry, WHITEOUTS_EXPECTED,
+  ARCH_MARKERS, buildFixture, buildImage, corruptBlob, pushSchema1, type PushedImage, pushFixture, pushImage, type Registry, seedMirror, startRegistry, WHITEOUTS_EXPECTED,
 } from '../../fixtures';
-import { requireDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
   const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import { startEngine, TestEngine } from '../../helpers/engine';
+import { startEngine, type TestEngine } from '../../helpers/engine';
 
 function curl(socket: string, args: string[]): { code: number; body: any } {
   const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });
@@ -52,7 +52,7 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
     assert.deepEqual(n.Containers, {});
     assert.match(n.IPAM.Config[0].Subnet, /^10\.197\.\d+\.0\/24$/);
     assert.notEqual(n.IPAM.Config[0].Subnet, JSON.parse(docker('network', 'inspect', 'bridge').stdout)[0].IPAM.Config[0].Subnet);
-    assert.ok(!isNaN(Date.parse(n.Created)));
+    assert.ok(!Number.isNaN(Date.parse(n.Created)));
     // By ID prefix too.
     assert.equal(JSON.parse(docker('network', 'inspect', id.slice(0, 12)).stdout)[0].Name, 'app');
 

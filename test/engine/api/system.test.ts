@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { ENGINE_JS, requireDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { ENGINE_JS, requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 import { makeTlsMaterial } from '../../helpers/tls';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {

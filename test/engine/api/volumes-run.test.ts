@@ -5,9 +5,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { busyboxEntries, buildImage, pushImage, Registry, seedMirror, startRegistry } from '../../fixtures';
+import { busyboxEntries, buildImage, pushImage, type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { directorySize } from '../../../src/engine/volumes';
-import { requireDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

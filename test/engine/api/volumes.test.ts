@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { requireDockerCli, startEngine, TestEngine } from '../../helpers/engine';
+import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 
 function curl(socket: string, args: string[]): { code: number; body: any } {
   const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });

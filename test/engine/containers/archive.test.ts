@@ -2,14 +2,14 @@
 // FileMode, tar naming, extraction rules, mapped mounts, and confinement against hostile symlinks and a live
 // symlink-exchange race (no engine needed).
 import * as assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import {
-  absContainerPath, archivePath, baseName, ContainerFs, encodeHeader, entryParts, extractToDir, FsMount, goFileMode, statPath, TAR_TRAILER,
+  absContainerPath, archivePath, baseName, type ContainerFs, encodeHeader, entryParts, extractToDir, type FsMount, goFileMode, statPath, TAR_TRAILER,
 } from '../../../src/engine/containers/archive';
 import { isEngineError } from '../../../src/engine/errdefs';
 

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ContentStore, createContentStore, DigestMismatchError, sha256 } from '../../../src/engine/content';
+import { type ContentStore, createContentStore, DigestMismatchError, sha256 } from '../../../src/engine/content';
 
 describe('content store', () => {
   let dir: string;

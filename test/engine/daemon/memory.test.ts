@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { startEngine, TestEngine } from '../../helpers/engine';
+import { startEngine, type TestEngine } from '../../helpers/engine';
 
 const LIMIT_MB = 60;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

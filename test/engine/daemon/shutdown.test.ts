@@ -1,12 +1,12 @@
 // SIGTERM with clients holding long-lived requests open: berthd must still exit within seconds, leave no socket,
 // pidfile or data-root lock behind, and (live-restore) leave its containers running. A second signal means now.
 import * as assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { hasDockerCli, startEngine, TestEngine } from '../../helpers/engine';
-import { pushFixture, Registry, startRegistry } from '../../fixtures';
+import { hasDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
+import { pushFixture, type Registry, startRegistry } from '../../fixtures';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fixedTime, logLimits, parseLine, readLogs, ReadOptions } from '../../../src/engine/logs';
+import { fixedTime, logLimits, parseLine, readLogs, type ReadOptions } from '../../../src/engine/logs';
 
 function line(log: string, stream: string, time: string) {
   return JSON.stringify({ log, stream, time }) + '\n';

@@ -4,8 +4,8 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as net from 'node:net';
-import { startEngine, TestEngine } from '../../helpers/engine';
-import { Registry, seedMirror, startRegistry } from '../../fixtures';
+import { startEngine, type TestEngine } from '../../helpers/engine';
+import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { eventually, freePort, hostLinks, httpGet, iptablesRules } from '../../helpers/net';
 
 const links = hostLinks;

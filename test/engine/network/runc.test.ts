@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createNetworkService, EndpointInfo, NetworkService } from '../../../src/engine/network';
+import { createNetworkService, type EndpointInfo, type NetworkService } from '../../../src/engine/network';
 
 const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((p) => fs.existsSync(p))!;
 

@@ -1,13 +1,13 @@
 // The network service on its own, with network namespaces this test creates (`ip netns add`) standing in for
 // containers. Traffic goes only to 127.0.0.1 and to addresses inside these namespaces.
 import * as assert from 'node:assert/strict';
-import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createNetworkService, NetworkService } from '../../../src/engine/network';
+import { createNetworkService, type NetworkService } from '../../../src/engine/network';
 import { isEngineError } from '../../../src/engine/errdefs';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
@@ -272,7 +272,7 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     const ns = makeNetns();
     const id = cid();
     ids.push(id);
-    const ep = await svc.attach({ containerId: id, containerName: 'sealed1', netnsPath: ns.path, network: 'sealed' });
+    await svc.attach({ containerId: id, containerName: 'sealed1', netnsPath: ns.path, network: 'sealed' });
     const routes = sh('ip', ['netns', 'exec', ns.name, 'ip', 'route']);
     assert.doesNotMatch(routes, /default/);
     assert.match(routes, new RegExp(svc.get('sealed').subnet!.replace(/\./g, '\\.')));

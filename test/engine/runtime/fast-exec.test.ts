@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { requireDockerCli } from '../../helpers/engine';
-import { MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
+import { type MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 
 // What an exec'd shell can tell about itself, with the container's own ids written as CTR.
 const PROBE = `

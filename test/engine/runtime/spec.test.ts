@@ -1,6 +1,6 @@
 // The OCI spec generator is pure: these tests pin Docker's defaults and the translation of each option.
 import * as assert from 'node:assert/strict';
-import { ALL_CAPABILITIES, buildExecProcess, buildSpec, capabilities, capabilitiesOfMask, DEFAULT_CAPABILITIES, DEFAULT_PATH, mergeEnv, parseSize, SpecInput } from '../../../src/engine/runtime/spec';
+import { ALL_CAPABILITIES, buildExecProcess, buildSpec, capabilities, capabilitiesOfMask, DEFAULT_CAPABILITIES, DEFAULT_PATH, mergeEnv, parseSize, type SpecInput } from '../../../src/engine/runtime/spec';
 import { defaultSeccompProfile } from '../../../src/engine/runtime/seccomp';
 import { resolveUser } from '../../../src/engine/runtime/user';
 

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { sha256 } from '../../../src/engine/content';
-import { chainIds, createSnapshotter, Snapshotter } from '../../../src/engine/snapshots';
+import { chainIds, createSnapshotter, type Snapshotter } from '../../../src/engine/snapshots';
 import { DIST } from '../../helpers/engine';
 
 type Entry = Partial<tar.Header> & { name: string; body?: string | Buffer };

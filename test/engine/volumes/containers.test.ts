@@ -7,10 +7,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ContainerService, createContainerService, ImageSource } from '../../../src/engine/containers';
+import { type ContainerService, createContainerService, type ImageSource } from '../../../src/engine/containers';
 import { createEventBus } from '../../../src/engine/events';
 import { createRuntime } from '../../../src/engine/runtime';
-import { createVolumeService, VolumeService } from '../../../src/engine/volumes';
+import { createVolumeService, type VolumeService } from '../../../src/engine/volumes';
 import { DIST, mountsUnder } from '../../helpers/engine';
 import { makeBusyboxLayer } from '../../helpers/rootfs';
 

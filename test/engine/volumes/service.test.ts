@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createEventBus, EngineEvent } from '../../../src/engine/events';
-import { ANONYMOUS_LABEL, createVolumeService, directorySize, mountsUnder, VolumeService } from '../../../src/engine/volumes';
+import { createEventBus, type EngineEvent } from '../../../src/engine/events';
+import { ANONYMOUS_LABEL, createVolumeService, directorySize, mountsUnder, type VolumeService } from '../../../src/engine/volumes';
 import { planMounts } from '../../../src/engine/volumes/mounts';
 import { copyUp, createMountPoints, mayExistInLayers, releaseMounts, resolveInRoot, setupMounts, teardownMounts } from '../../../src/engine/volumes/setup';
 

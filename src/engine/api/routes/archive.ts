@@ -3,7 +3,7 @@
 // and the events.
 import { pipeline } from 'node:stream/promises';
 import type { EngineServices } from '..';
-import { archivePath, containerOwner, extractToDir, PathStat, statPath, TAR_TRAILER } from '../../containers/archive';
+import { archivePath, containerOwner, extractToDir, type PathStat, statPath, TAR_TRAILER } from '../../containers/archive';
 import { invalidParameter } from '../../errdefs';
 import type { RequestContext, Router } from '../router';
 

@@ -5,7 +5,7 @@ import type { ContainerRecord, CreateRequest, Resources, StatsSample, WaitCondit
 import { invalidParameter } from '../../errdefs';
 import { MASKED_PATHS, READONLY_PATHS } from '../../runtime/spec';
 import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
-import { compareVersions, RequestContext, Router } from '../router';
+import { compareVersions, type RequestContext, type Router } from '../router';
 import { renderNetworkSettings } from './networks';
 import { mountSpecFromApi, renderMountPoint, renderMountSpec } from './volumes';
 

@@ -4,7 +4,7 @@
 import type { EngineServices } from '..';
 import { invalidParameter } from '../../errdefs';
 import { parseFilters } from '../filters';
-import { Router } from '../router';
+import type { Router } from '../router';
 import { renderListItem } from './containers';
 import { renderVolume } from './volumes';
 

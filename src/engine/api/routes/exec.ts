@@ -4,7 +4,7 @@ import * as crypto from 'node:crypto';
 import { Duplex } from 'node:stream';
 import type { EngineServices } from '..';
 import { invalidParameter } from '../../errdefs';
-import { compareVersions, RequestContext, Router } from '../router';
+import { compareVersions, type RequestContext, type Router } from '../router';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump, stdcopyFrame } from '../stdio';
 
 const bool = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';

@@ -6,9 +6,9 @@ import type { Image, ImageService, Progress } from '../../images';
 import { throttled } from '../../images/progress';
 import { loadImages, saveImages } from '../../images/archive';
 import { pushImage } from '../../images/push';
-import { Credentials, EndpointError, familiarName, isDigest, loginDomain, parseReference, RegistryError } from '../../registry';
+import { type Credentials, EndpointError, familiarName, isDigest, loginDomain, parseReference, RegistryError } from '../../registry';
 import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
-import { compareVersions, RequestContext, Router } from '../router';
+import { compareVersions, type RequestContext, type Router } from '../router';
 
 export interface ImageRouteServices {
   images: ImageService;

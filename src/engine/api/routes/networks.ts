@@ -4,7 +4,7 @@ import type { EngineServices } from '..';
 import { invalidParameter, notFound } from '../../errdefs';
 import type { EndpointInfo, NetworkInfo, NetworkService } from '../../network';
 import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
-import { Router } from '../router';
+import type { Router } from '../router';
 
 export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<string, unknown> {
   const containers: Record<string, unknown> = {};

@@ -5,7 +5,7 @@ import { nowNano } from '../../events';
 import { goArch, hostFacts } from '../../daemon/host';
 import { registryServiceConfig } from '../../registry/config';
 import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
-import { API_VERSION, MIN_API_VERSION, Router } from '../router';
+import { API_VERSION, MIN_API_VERSION, type Router } from '../router';
 
 export const ENGINE_VERSION = process.env.BERTH_VERSION ?? '0.1.0';
 

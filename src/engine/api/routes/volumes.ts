@@ -4,7 +4,7 @@ import { invalidParameter } from '../../errdefs';
 import type { VolumeInfo } from '../../volumes';
 import type { MountPoint, MountSpec } from '../../volumes/mounts';
 import { parseFilters } from '../filters';
-import { compareVersions, Router } from '../router';
+import { compareVersions, type Router } from '../router';
 
 export function renderVolume(v: VolumeInfo, usage?: { size: number }): Record<string, unknown> {
   const out: Record<string, unknown> = {
