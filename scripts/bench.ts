@@ -7,7 +7,13 @@ import * as path from 'node:path';
 import { startEngine, type TestEngine, ROOT } from '../test/helpers/engine';
 import { pushFixture, startRegistry, type Registry } from '../test/fixtures';
 
-interface Engine { name: string; host: string; execRoot?: string; docker(args: string[], input?: string): { code: number; stdout: string; stderr: string }; pids(): number[] }
+interface Engine {
+  name: string;
+  host: string;
+  execRoot?: string;
+  docker(args: string[], input?: string): { code: number; stdout: string; stderr: string };
+  pids(): number[];
+}
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const helperPss: Record<string, number> = {};
@@ -15,7 +21,13 @@ const only = process.argv.slice(2);
 
 function dockerOn(host: string, configDir: string) {
   return (args: string[], input?: string) => {
-    const r = spawnSync('docker', ['-H', host, ...args], { input, encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: configDir }, maxBuffer: 1 << 30, timeout: 600_000 });
+    const r = spawnSync('docker', ['-H', host, ...args], {
+      input,
+      encoding: 'utf8',
+      env: { ...process.env, DOCKER_CONFIG: configDir },
+      maxBuffer: 1 << 30,
+      timeout: 600_000,
+    });
     return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   };
 }
@@ -25,18 +37,39 @@ function must(r: { code: number; stdout: string; stderr: string }, what: string)
   return r.stdout;
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
-function rssOf(pid: number): number { // kB
-  try { return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+function rssOf(pid: number): number {
+  // kB
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
-function pssOf(pid: number): number { // kB
-  try { return Number(/Pss:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+function pssOf(pid: number): number {
+  // kB
+  try {
+    return Number(/Pss:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 function childrenNamed(name: RegExp): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try { return name.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')); } catch { return false; }
-  });
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return name.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
+      } catch {
+        return false;
+      }
+    });
 }
 
 interface Workload {
@@ -61,11 +94,19 @@ function workloads(reg: Registry): Workload[] {
   const busybox = `${reg.host}/library/busybox:latest`;
   const big = `${reg.host}/bench/big:latest`;
   // Only the bench's own containers: the reference dockerd may hold others'.
-  const rmAll = (e: Engine) => { const ids = e.docker(['ps', '-aq', '--filter', 'label=berth.bench']).stdout.split('\n').filter(Boolean); if (ids.length) e.docker(['rm', '-f', ...ids]); };
+  const rmAll = (e: Engine) => {
+    const ids = e.docker(['ps', '-aq', '--filter', 'label=berth.bench']).stdout.split('\n').filter(Boolean);
+    if (ids.length) e.docker(['rm', '-f', ...ids]);
+  };
   return [
-    { name: 'docker version (API round trip)', target: '—', run: (e) => time(() => must(e.docker(['version']), 'version')) },
     {
-      name: 'cold pull, 5 layers 150 MB (10,000-file layer)', target: '≤ 0.75',
+      name: 'docker version (API round trip)',
+      target: '—',
+      run: (e) => time(() => must(e.docker(['version']), 'version')),
+    },
+    {
+      name: 'cold pull, 5 layers 150 MB (10,000-file layer)',
+      target: '≤ 0.75',
       // Every copy, also those earlier runs left under other registry ports: a layer still present elsewhere
       // would make dockerd's "cold" pull a re-pull.
       setup: (e) => {
@@ -74,55 +115,137 @@ function workloads(reg: Registry): Workload[] {
       },
       run: (e) => time(() => must(e.docker(['pull', '-q', big]), 'pull big')),
     },
-    { name: 're-pull of a present image', target: '≤ 1.0', setup: (e) => must(e.docker(['pull', '-q', big]), 'pull'), run: (e) => time(() => must(e.docker(['pull', '-q', big]), 're-pull')) },
     {
-      name: 'docker run --rm busybox true', target: '≤ 0.5',
+      name: 're-pull of a present image',
+      target: '≤ 1.0',
+      setup: (e) => must(e.docker(['pull', '-q', big]), 'pull'),
+      run: (e) => time(() => must(e.docker(['pull', '-q', big]), 're-pull')),
+    },
+    {
+      name: 'docker run --rm busybox true',
+      target: '≤ 0.5',
       setup: (e) => must(e.docker(['pull', '-q', busybox]), 'pull busybox'),
-      run: (e) => time(() => must(e.docker(['run', '--rm', '--label', 'berth.bench=1', '--network', 'none', busybox, 'true']), 'run')),
+      run: (e) =>
+        time(() =>
+          must(e.docker(['run', '--rm', '--label', 'berth.bench=1', '--network', 'none', busybox, 'true']), 'run'),
+        ),
     },
     {
       // What most users type: the default bridge network (veth, address, NAT, firewall) made and unmade.
-      name: 'docker run --rm busybox true, default bridge', target: 'reported',
+      name: 'docker run --rm busybox true, default bridge',
+      target: 'reported',
       setup: (e) => must(e.docker(['pull', '-q', busybox]), 'pull busybox'),
       run: (e) => time(() => must(e.docker(['run', '--rm', '--label', 'berth.bench=1', busybox, 'true']), 'run')),
     },
     {
-      name: 'start 20 detached containers (per container)', target: '≤ 0.5',
-      setup: (e) => { must(e.docker(['pull', '-q', busybox]), 'pull busybox'); rmAll(e); },
-      run: (e) => time(() => { for (let i = 0; i < 20; i++) must(e.docker(['run', '-d', '--label', 'berth.bench=1', '--network', 'none', busybox, 'sleep', '600']), 'run -d'); }) / 20,
+      name: 'start 20 detached containers (per container)',
+      target: '≤ 0.5',
+      setup: (e) => {
+        must(e.docker(['pull', '-q', busybox]), 'pull busybox');
+        rmAll(e);
+      },
+      run: (e) =>
+        time(() => {
+          for (let i = 0; i < 20; i++)
+            must(
+              e.docker(['run', '-d', '--label', 'berth.bench=1', '--network', 'none', busybox, 'sleep', '600']),
+              'run -d',
+            );
+        }) / 20,
       teardown: (e) => {
         // While 20 containers run: what each one's helper costs (berth-shim, or dockerd's containerd-shim).
-        const shims = childrenNamed(e.name === 'berthd' ? new RegExp(`berth-shim.*${e.execRoot ?? ''}`) : /containerd-shim.*berthref/);
+        const shims = childrenNamed(
+          e.name === 'berthd' ? new RegExp(`berth-shim.*${e.execRoot ?? ''}`) : /containerd-shim.*berthref/,
+        );
         if (shims.length) helperPss[e.name] = median(shims.map(pssOf)) / 1024;
         rmAll(e);
       },
     },
     {
-      name: 'docker exec CTR true', target: '≤ 0.75',
-      setup: (e) => { rmAll(e); must(e.docker(['run', '-d', '--name', 'bench-exec', '--label', 'berth.bench=1', '--network', 'none', busybox, 'sleep', '600']), 'run'); },
+      name: 'docker exec CTR true',
+      target: '≤ 0.75',
+      setup: (e) => {
+        rmAll(e);
+        must(
+          e.docker([
+            'run',
+            '-d',
+            '--name',
+            'bench-exec',
+            '--label',
+            'berth.bench=1',
+            '--network',
+            'none',
+            busybox,
+            'sleep',
+            '600',
+          ]),
+          'run',
+        );
+      },
       run: (e) => time(() => must(e.docker(['exec', 'bench-exec', 'true']), 'exec')),
       teardown: rmAll,
     },
     {
-      name: 'TTY echo round trip (exec -it, one key)', target: 'reported',
-      setup: (e) => { rmAll(e); must(e.docker(['run', '-d', '--name', 'bench-tty', '--label', 'berth.bench=1', '--network', 'none', busybox, 'sleep', '600']), 'run'); },
+      name: 'TTY echo round trip (exec -it, one key)',
+      target: 'reported',
+      setup: (e) => {
+        rmAll(e);
+        must(
+          e.docker([
+            'run',
+            '-d',
+            '--name',
+            'bench-tty',
+            '--label',
+            'berth.bench=1',
+            '--network',
+            'none',
+            busybox,
+            'sleep',
+            '600',
+          ]),
+          'run',
+        );
+      },
       run: (e) => {
-        const r = spawnSync(process.execPath, [path.join(__dirname, 'tty-echo.mjs'), e.host.replace(/^unix:\/\//, ''), 'bench-tty', '50'], { encoding: 'utf8', timeout: 60_000 });
+        const r = spawnSync(
+          process.execPath,
+          [path.join(__dirname, 'tty-echo.mjs'), e.host.replace(/^unix:\/\//, ''), 'bench-tty', '50'],
+          { encoding: 'utf8', timeout: 60_000 },
+        );
         if (r.status !== 0) throw new Error(`tty echo: ${r.stderr}`);
         return Number(r.stdout.trim());
       },
       teardown: rmAll,
     },
     {
-      name: 'docker logs of a 100 MB json-file log', target: '≥ 5 (throughput)', unit: 'MB/s', higherIsBetter: true,
+      name: 'docker logs of a 100 MB json-file log',
+      target: '≥ 5 (throughput)',
+      unit: 'MB/s',
+      higherIsBetter: true,
       setup: (e) => {
         if (e.docker(['inspect', 'bench-logs']).code === 0) return;
-        must(e.docker(['run', '--name', 'bench-logs', '--network', 'none', busybox, 'sh', '-c',
-          'yes "berth bench log line: the quick brown fox jumps over the lazy dog 0123456789" | head -c 100000000']), 'log writer');
+        must(
+          e.docker([
+            'run',
+            '--name',
+            'bench-logs',
+            '--network',
+            'none',
+            busybox,
+            'sh',
+            '-c',
+            'yes "berth bench log line: the quick brown fox jumps over the lazy dog 0123456789" | head -c 100000000',
+          ]),
+          'log writer',
+        );
       },
       run: (e) => {
         let bytes = 0;
-        const ms = time(() => { bytes = must(e.docker(['logs', 'bench-logs']), 'logs').length; });
+        const ms = time(() => {
+          bytes = must(e.docker(['logs', 'bench-logs']), 'logs').length;
+        });
         if (bytes < 99_000_000) throw new Error(`logs returned only ${bytes} bytes`);
         return bytes / 1e6 / (ms / 1000);
       },
@@ -141,18 +264,33 @@ async function main() {
     await pushFixture(reg, 'big', 'bench/big');
     berth = await startEngine();
     const dockerConfig = fs.mkdtempSync('/tmp/berth-bench-docker-');
-    const engines: Engine[] = [{
-      name: 'berthd', host: berth.host, execRoot: berth.execRoot, docker: dockerOn(berth.host, dockerConfig),
-      pids: () => [berth!.process().pid!],
-    }];
+    const engines: Engine[] = [
+      {
+        name: 'berthd',
+        host: berth.host,
+        execRoot: berth.execRoot,
+        docker: dockerOn(berth.host, dockerConfig),
+        pids: () => [berth!.process().pid!],
+      },
+    ];
     if (dockerdAvailable) {
       const r = spawnSync('bash', [path.join(ROOT, 'scripts/ref-dockerd.sh'), 'start'], { encoding: 'utf8' });
       if (r.status === 0) {
         const host = r.stdout.trim();
-        engines.push({ name: 'dockerd', host, docker: dockerOn(host, dockerConfig), pids: () => [...childrenNamed(/^dockerd .*berth-ref/), ...childrenNamed(/^containerd .*berth-ref|^containerd --config \/run\/berth-ref/)] });
+        engines.push({
+          name: 'dockerd',
+          host,
+          docker: dockerOn(host, dockerConfig),
+          pids: () => [
+            ...childrenNamed(/^dockerd .*berth-ref/),
+            ...childrenNamed(/^containerd .*berth-ref|^containerd --config \/run\/berth-ref/),
+          ],
+        });
       } else process.stderr.write(`reference dockerd unavailable: ${r.stderr}\n`);
     } else {
-      process.stderr.write('dockerd is not installed (apt-get install docker.io for the reference): berthd figures only\n');
+      process.stderr.write(
+        'dockerd is not installed (apt-get install docker.io for the reference): berthd figures only\n',
+      );
     }
 
     // Idle RSS right after start, before any work (and again after the workloads, below).
@@ -166,7 +304,8 @@ async function main() {
       const ratios: number[] = [];
       let failure = '';
       try {
-        for (let i = 0; i < RUNS + 1; i++) { // the first pair warms up and is not counted
+        for (let i = 0; i < RUNS + 1; i++) {
+          // the first pair warms up and is not counted
           const pair: number[] = [];
           for (const e of engines) {
             w.setup?.(e);
@@ -179,27 +318,46 @@ async function main() {
       } catch (err: any) {
         failure = err.message.split('\n')[0].slice(0, 90);
       } finally {
-        for (const e of engines) try { w.teardown?.(e); } catch { /* best effort */ }
+        for (const e of engines)
+          try {
+            w.teardown?.(e);
+          } catch {
+            /* best effort */
+          }
       }
       const unit = w.unit ?? 'ms';
-      const fmt = (xs?: number[]) => xs?.length ? `${median(xs).toFixed(unit === 'ms' ? (median(xs) < 10 ? 2 : 0) : 1)} ${unit}` : 'n/a';
+      const fmt = (xs?: number[]) =>
+        xs?.length ? `${median(xs).toFixed(unit === 'ms' ? (median(xs) < 10 ? 2 : 0) : 1)} ${unit}` : 'n/a';
       const ratio = ratios.length ? median(ratios).toFixed(2) : 'n/a';
-      results.push(`${w.name.padEnd(48)} ${fmt(figures.berthd).padStart(12)} ${fmt(figures.dockerd).padStart(12)} ${ratio.padStart(8)}  ${w.target}${failure ? `  [${failure}]` : ''}`);
+      results.push(
+        `${w.name.padEnd(48)} ${fmt(figures.berthd).padStart(12)} ${fmt(figures.dockerd).padStart(12)} ${ratio.padStart(8)}  ${w.target}${failure ? `  [${failure}]` : ''}`,
+      );
       process.stderr.write(results[results.length - 1] + '\n');
     }
     // Memory: idle daemon RSS and the per-container helper.
     const mem = (e: Engine) => e.pids().reduce((a, p) => a + rssOf(p), 0) / 1024;
-    const row = (name: string, a: string, b: string, target: string) => results.push(`${name.padEnd(48)} ${a.padStart(12)} ${b.padStart(12)} ${''.padStart(8)}  ${target}`);
+    const row = (name: string, a: string, b: string, target: string) =>
+      results.push(`${name.padEnd(48)} ${a.padStart(12)} ${b.padStart(12)} ${''.padStart(8)}  ${target}`);
     const mb = (v?: number, digits = 0) => (v === undefined ? 'n/a' : `${v.toFixed(digits)} MB`);
     row('daemon RSS at idle, fresh start', mb(idleAtStart[0]), mb(idleAtStart[1]), 'berthd ≤ 60 MB');
     row('daemon RSS at idle, after the workloads', mb(mem(engines[0])), mb(engines[1] && mem(engines[1])), '');
-    row('per-container helper PSS (shim), 20 running', mb(helperPss.berthd, 2), mb(helperPss.dockerd, 2), 'berthd ≤ 3 MB');
+    row(
+      'per-container helper PSS (shim), 20 running',
+      mb(helperPss.berthd, 2),
+      mb(helperPss.dockerd, 2),
+      'berthd ≤ 3 MB',
+    );
   } finally {
     await berth?.cleanup();
     await reg.stop();
   }
   console.log('\n' + results.join('\n'));
-  console.log(`\n${RUNS} counted pairs per workload after one warm-up pair; ratio = median of per-pair berthd/dockerd.`);
+  console.log(
+    `\n${RUNS} counted pairs per workload after one warm-up pair; ratio = median of per-pair berthd/dockerd.`,
+  );
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

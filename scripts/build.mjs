@@ -10,14 +10,23 @@ const watch = process.argv.includes('--watch');
 // --outdir DIR (or BERTH_DIST) builds elsewhere than dist/, so parallel work does not share one output folder.
 const outIdx = process.argv.indexOf('--outdir');
 const outdir = path.resolve(root, outIdx > 0 ? process.argv[outIdx + 1] : process.env.BERTH_DIST || 'dist');
-const common = { bundle: true, platform: 'node', target: 'node18', sourcemap: 'linked', logLevel: 'warning', absWorkingDir: root };
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node18',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
 const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
 const define = { 'process.env.BERTH_VERSION': JSON.stringify(version) };
 
 // The extension loads a slim undici (src/client/undici-lite.ts): its activation must not pay for fetch & co.
 const undiciLite = {
   name: 'undici-lite',
-  setup(b) { b.onResolve({ filter: /^undici$/ }, () => ({ path: path.join(root, 'src/client/undici-lite.ts') })); },
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, () => ({ path: path.join(root, 'src/client/undici-lite.ts') }));
+  },
 };
 
 // The engine loads what only some requests need on first use, not at start (idle memory, issue 4): the registry
@@ -29,22 +38,46 @@ const lazyEngineDeps = {
   setup(b) {
     const real = { undici: path.join(root, 'src/client/undici-lite.ts'), 'tar-stream': 'tar-stream', fzstd: 'fzstd' };
     const req = createRequire(path.join(root, 'package.json'));
-    const exportsOf = { undici: ['Agent', 'Dispatcher', 'request'], 'tar-stream': Object.keys(req('tar-stream')), fzstd: Object.keys(req('fzstd')) };
-    b.onResolve({ filter: /^(undici|tar-stream|fzstd)$/ }, (args) => (args.namespace === 'lazy' ? undefined : { path: args.path, namespace: 'lazy' }));
+    const exportsOf = {
+      undici: ['Agent', 'Dispatcher', 'request'],
+      'tar-stream': Object.keys(req('tar-stream')),
+      fzstd: Object.keys(req('fzstd')),
+    };
+    b.onResolve({ filter: /^(undici|tar-stream|fzstd)$/ }, (args) =>
+      args.namespace === 'lazy' ? undefined : { path: args.path, namespace: 'lazy' },
+    );
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
       resolveDir: root,
       loader: 'js',
-      contents: `let real;\nconst load = () => real || (real = require(${JSON.stringify(real[args.path])}));\n` +
+      contents:
+        `let real;\nconst load = () => real || (real = require(${JSON.stringify(real[args.path])}));\n` +
         `for (const k of ${JSON.stringify(exportsOf[args.path])}) Object.defineProperty(exports, k, { enumerable: true, get: () => load()[k] });\n`,
     }));
   },
 };
 
 await Promise.all([
-  build({ ...common, entryPoints: ['src/extension/extension.ts'], outfile: path.join(outdir, 'extension.js'), format: 'cjs', external: ['vscode', '@lydell/node-pty'], define,
+  build({
+    ...common,
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: path.join(outdir, 'extension.js'),
+    format: 'cjs',
+    external: ['vscode', '@lydell/node-pty'],
+    define,
     // The extension reports its activation time including the bundle's own load.
-    banner: { js: 'globalThis.__berthLoadStart = performance.now(); globalThis.__berthLoadCpu = process.cpuUsage();' }, plugins: [undiciLite], minify: true }),
-  build({ ...common, entryPoints: ['src/engine/main.ts'], outfile: path.join(outdir, 'engine.js'), format: 'cjs', external: ['@lydell/node-pty'], define, plugins: [lazyEngineDeps] }),
+    banner: { js: 'globalThis.__berthLoadStart = performance.now(); globalThis.__berthLoadCpu = process.cpuUsage();' },
+    plugins: [undiciLite],
+    minify: true,
+  }),
+  build({
+    ...common,
+    entryPoints: ['src/engine/main.ts'],
+    outfile: path.join(outdir, 'engine.js'),
+    format: 'cjs',
+    external: ['@lydell/node-pty'],
+    define,
+    plugins: [lazyEngineDeps],
+  }),
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: path.join(outdir, 'cli.js'), format: 'cjs', define }),
 ]);
 
@@ -61,16 +94,23 @@ await Promise.all([
 const enginePath = path.join(outdir, 'engine.js');
 let engineText = fs.readFileSync(enginePath, 'utf8');
 const toEsm = 'var __toESM = (mod, isNodeMode, target) => ';
-if (!engineText.includes(toEsm)) throw new Error(`esbuild's __toESM helper changed: update the one-namespace-per-module memo in scripts/build.mjs`);
-engineText = engineText.replace(toEsm, 'var __toESMMemo = [new WeakMap(), new WeakMap()], __toESM = (mod, isNodeMode) => {\n' +
-  '  if (mod === null || typeof mod !== "object" && typeof mod !== "function") return __toESMCopy(mod, isNodeMode);\n' +
-  '  const memo = __toESMMemo[isNodeMode ? 1 : 0];\n' +
-  '  let ns = memo.get(mod);\n' +
-  '  if (!ns) memo.set(mod, ns = __toESMCopy(mod, isNodeMode));\n' +
-  '  return ns;\n' +
-  '}, __toESMCopy = (mod, isNodeMode, target) => ');
+if (!engineText.includes(toEsm))
+  throw new Error(`esbuild's __toESM helper changed: update the one-namespace-per-module memo in scripts/build.mjs`);
+engineText = engineText.replace(
+  toEsm,
+  'var __toESMMemo = [new WeakMap(), new WeakMap()], __toESM = (mod, isNodeMode) => {\n' +
+    '  if (mod === null || typeof mod !== "object" && typeof mod !== "function") return __toESMCopy(mod, isNodeMode);\n' +
+    '  const memo = __toESMMemo[isNodeMode ? 1 : 0];\n' +
+    '  let ns = memo.get(mod);\n' +
+    '  if (!ns) memo.set(mod, ns = __toESMCopy(mod, isNodeMode));\n' +
+    '  return ns;\n' +
+    '}, __toESMCopy = (mod, isNodeMode, target) => ',
+);
 // eslint-disable-next-line no-control-regex
-fs.writeFileSync(enginePath, engineText.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+fs.writeFileSync(
+  enginePath,
+  engineText.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+);
 
 // C sources under src/engine/**/native/*.c become static binaries in dist/bin (the engine's per-container helper).
 const natives = [];
@@ -86,7 +126,13 @@ fs.mkdirSync(path.join(outdir, 'bin'), { recursive: true });
 for (const src of natives) {
   const out = path.join(outdir, 'bin', path.basename(src, '.c'));
   // A helper's headers live next to it (native/*.h): any of them changing rebuilds it.
-  const inputs = [src, ...fs.readdirSync(path.dirname(src)).filter((f) => f.endsWith('.h')).map((f) => path.join(path.dirname(src), f))];
+  const inputs = [
+    src,
+    ...fs
+      .readdirSync(path.dirname(src))
+      .filter((f) => f.endsWith('.h'))
+      .map((f) => path.join(path.dirname(src), f)),
+  ];
   const fresh = fs.existsSync(out) && inputs.every((f) => fs.statSync(out).mtimeMs >= fs.statSync(f).mtimeMs);
   if (!fresh) execFileSync('cc', ['-O2', '-static', '-Wall', '-Werror', '-o', out, src], { stdio: 'inherit' });
 }

@@ -17,7 +17,8 @@ export function packPath(src: string, rootName: string): { stream: Readable; byt
     const base = { mode: st.mode & 0o7777, mtime: st.mtime, uid: st.uid, gid: st.gid };
     if (st.isDirectory()) {
       if (name) await entry({ ...base, name: `${name}/`, type: 'directory' });
-      for (const child of (await fs.promises.readdir(abs)).sort()) await add(path.join(abs, child), name ? `${name}/${child}` : child);
+      for (const child of (await fs.promises.readdir(abs)).sort())
+        await add(path.join(abs, child), name ? `${name}/${child}` : child);
     } else if (st.isSymbolicLink()) {
       await entry({ ...base, name, type: 'symlink', linkname: await fs.promises.readlink(abs) });
     } else if (st.isFile()) {
@@ -34,10 +35,14 @@ export function packPath(src: string, rootName: string): { stream: Readable; byt
     }
     // Sockets and devices are skipped, as docker cp does for what it cannot archive.
   };
-  const entry = (h: Partial<tar.Header> & { name: string }) => new Promise<void>((resolve, reject) => {
-    pack.entry(h, (err) => (err ? reject(err) : resolve()));
-  });
-  add(src, rootName).then(() => pack.finalize(), (err) => pack.destroy(err));
+  const entry = (h: Partial<tar.Header> & { name: string }) =>
+    new Promise<void>((resolve, reject) => {
+      pack.entry(h, (err) => (err ? reject(err) : resolve()));
+    });
+  add(src, rootName).then(
+    () => pack.finalize(),
+    (err) => pack.destroy(err),
+  );
   return { stream: Readable.from(pack), bytes: () => bytes };
 }
 
@@ -57,7 +62,10 @@ export async function extractTo(stream: Readable, destDir: string, srcName: stri
   // "dir/." sources arrive as "./…" entries: everything is below the root.
   const root = srcName === '.' ? '' : srcName.replace(/^\.?\/+/, '').replace(/\/+$/, '');
   const rename = (name: string): string | undefined => {
-    const clean = name.replace(/^\.?\/+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
+    const clean = name
+      .replace(/^\.?\/+/, '')
+      .replace(/^\.$/, '')
+      .replace(/\/+$/, '');
     if (clean === root) return rootName;
     if (!root) return path.posix.join(rootName, clean);
     if (clean.startsWith(`${root}/`)) return path.posix.join(rootName, clean.slice(root.length + 1));
@@ -67,14 +75,18 @@ export async function extractTo(stream: Readable, destDir: string, srcName: stri
     for await (const e of ex) {
       const h = e.header;
       const rel = rename(h.name);
-      if (rel === undefined) { e.resume(); continue; }
+      if (rel === undefined) {
+        e.resume();
+        continue;
+      }
       const target = path.resolve(destDir, rel ?? '');
       if (!insideOf(destDir, target)) throw new Error(`invalid archive entry "${h.name}": outside of the destination`);
       // A symlink earlier in the archive must not redirect a later entry out of the destination.
       const parent = path.dirname(target);
       if (insideOf(destDir, parent) && parent !== destDir) {
         const real = await fs.promises.realpath(parent).catch(() => parent);
-        if (!insideOf(await fs.promises.realpath(destDir), real)) throw new Error(`invalid archive entry "${h.name}": outside of the destination`);
+        if (!insideOf(await fs.promises.realpath(destDir), real))
+          throw new Error(`invalid archive entry "${h.name}": outside of the destination`);
       }
       const mode = (h.mode ?? 0o644) & 0o7777;
       switch (h.type) {
@@ -110,7 +122,9 @@ export async function extractTo(stream: Readable, destDir: string, srcName: stri
           for await (const chunk of e) {
             if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
           }
-          await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+          await new Promise<void>((resolve, reject) =>
+            out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+          );
           await fs.promises.chmod(target, mode);
           if (h.mtime) await fs.promises.utimes(target, h.mtime, h.mtime).catch(() => {});
           bytes += h.size ?? 0;

@@ -14,7 +14,8 @@ interface ConfigFile {
 }
 
 export function berthConfigPath(): string {
-  const base = process.env.BERTH_CONFIG || path.join(process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'berth');
+  const base =
+    process.env.BERTH_CONFIG || path.join(process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'berth');
   return path.join(base, 'config.json');
 }
 
@@ -35,7 +36,8 @@ export function registryOf(ref: string): string {
   const { repo } = splitReference(ref);
   const first = repo.split('/')[0];
   const hasDomain = repo.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-  if (!hasDomain || first === 'docker.io' || first === 'index.docker.io' || first === 'registry-1.docker.io') return DOCKER_HUB;
+  if (!hasDomain || first === 'docker.io' || first === 'index.docker.io' || first === 'registry-1.docker.io')
+    return DOCKER_HUB;
   return first;
 }
 

@@ -8,7 +8,12 @@ import { EngineApiError, EngineClient, type Endpoint, resolveHost } from '../cli
 
 /** Ends the CLI with an exit status (and, when given, a message on stderr), like docker's StatusError. */
 export class StatusError extends Error {
-  constructor(readonly status: number, message = '') { super(message); }
+  constructor(
+    readonly status: number,
+    message = '',
+  ) {
+    super(message);
+  }
 }
 
 export interface Cli {
@@ -24,7 +29,13 @@ export interface Cli {
  * docker's TLS flags: --tls (encrypt, no verification), --tlsverify (verify the engine against --tlscacert),
  * client certificate from --tlscert/--tlskey; defaults from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (~/.docker).
  */
-function tlsOptions(o: { tls?: boolean; tlsverify?: boolean; tlscacert?: string; tlscert?: string; tlskey?: string }): Endpoint['tls'] {
+function tlsOptions(o: {
+  tls?: boolean;
+  tlsverify?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+}): Endpoint['tls'] {
   const verify = !!o.tlsverify || (!!process.env.DOCKER_TLS_VERIFY && process.env.DOCKER_TLS_VERIFY !== '0');
   if (!o.tls && !verify) return undefined;
   const dir = process.env.DOCKER_CERT_PATH || path.join(os.homedir(), '.docker');
@@ -33,11 +44,17 @@ function tlsOptions(o: { tls?: boolean; tlsverify?: boolean; tlscacert?: string;
     try {
       return fs.readFileSync(p);
     } catch (err) {
-      if (flag || (file === 'ca.pem' && verify)) throw new StatusError(1, `could not read ${p}: ${(err as Error).message}`);
+      if (flag || (file === 'ca.pem' && verify))
+        throw new StatusError(1, `could not read ${p}: ${(err as Error).message}`);
       return undefined;
     }
   };
-  return { ca: verify ? read(o.tlscacert, 'ca.pem') : undefined, cert: read(o.tlscert, 'cert.pem'), key: read(o.tlskey, 'key.pem'), verify };
+  return {
+    ca: verify ? read(o.tlscacert, 'ca.pem') : undefined,
+    cert: read(o.tlscert, 'cert.pem'),
+    key: read(o.tlskey, 'key.pem'),
+    verify,
+  };
 }
 
 export function createCli(program: Command): Cli {
@@ -87,7 +104,11 @@ export function parseFilters(values: string[] = []): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const f of values) {
     const i = f.indexOf('=');
-    if (i <= 0) throw new StatusError(1, `invalid argument "${f}" for "-f, --filter" flag: bad format of filter (expected name=value)`);
+    if (i <= 0)
+      throw new StatusError(
+        1,
+        `invalid argument "${f}" for "-f, --filter" flag: bad format of filter (expected name=value)`,
+      );
     const k = f.slice(0, i).trim().toLowerCase();
     (out[k] ??= []).push(f.slice(i + 1));
   }
@@ -96,14 +117,23 @@ export function parseFilters(values: string[] = []): Record<string, string[]> {
 
 /** Repeated KEY=VALUE flags (--label, --opt) as a map; a bare KEY maps to "". */
 export function parseKeyValues(values: string[] = []): Record<string, string> {
-  return Object.fromEntries(values.map((kv) => { const i = kv.indexOf('='); return i < 0 ? [kv, ''] : [kv.slice(0, i), kv.slice(i + 1)]; }));
+  return Object.fromEntries(
+    values.map((kv) => {
+      const i = kv.indexOf('=');
+      return i < 0 ? [kv, ''] : [kv.slice(0, i), kv.slice(i + 1)];
+    }),
+  );
 }
 
 /**
  * Runs `fn` for every name and prints each success; the failures are printed after and make the exit status 1,
  * as docker's rm/stop/kill do.
  */
-export async function forEachName(cli: Cli, names: string[], fn: (name: string) => Promise<string | void>): Promise<void> {
+export async function forEachName(
+  cli: Cli,
+  names: string[],
+  fn: (name: string) => Promise<string | void>,
+): Promise<void> {
   const errors: string[] = [];
   for (const n of names) {
     try {

@@ -15,7 +15,11 @@ const program = new Command('berth')
   .option('--tlscert <path>', 'Path to TLS certificate file (default ~/.docker/cert.pem)')
   .option('--tlskey <path>', 'Path to TLS key file (default ~/.docker/key.pem)')
   .option('--tlsverify', 'Use TLS and verify the remote (DOCKER_TLS_VERIFY)')
-  .version(`Berth version ${process.env.BERTH_VERSION ?? '0.1.0'}`, '-v, --version', 'Print version information and quit')
+  .version(
+    `Berth version ${process.env.BERTH_VERSION ?? '0.1.0'}`,
+    '-v, --version',
+    'Print version information and quit',
+  )
   .enablePositionalOptions()
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -27,7 +31,10 @@ registerVolumeCommands(program, cli);
 registerNetworkCommands(program, cli);
 registerSystemCommands(program, cli);
 // Every subcommand reports usage errors like docker (exit 125 via exitOverride below).
-const applyExitOverride = (cmd: Command) => { cmd.exitOverride(); cmd.commands.forEach(applyExitOverride); };
+const applyExitOverride = (cmd: Command) => {
+  cmd.exitOverride();
+  cmd.commands.forEach(applyExitOverride);
+};
 applyExitOverride(program);
 
 /** Exits once stdout has drained, so piped output is never cut short. */
@@ -45,7 +52,13 @@ program.parseAsync(process.argv).then(
     if (err instanceof CommanderError) {
       // Help (also for a bare group like `berth container`) and --version exit 0; an unknown command 1; flag and
       // argument errors are docker's 125. Commander already printed the message.
-      if (err.exitCode === 0 || err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') exit(0);
+      if (
+        err.exitCode === 0 ||
+        err.code === 'commander.help' ||
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version'
+      )
+        exit(0);
       else exit(err.code === 'commander.unknownCommand' ? 1 : 125);
       return;
     }

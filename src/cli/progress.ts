@@ -4,7 +4,12 @@ import type { JSONMessage } from '../client';
 import { goDuration, humanSize } from './format/units';
 
 export class JSONMessageError extends Error {
-  constructor(message: string, readonly code?: number) { super(message); }
+  constructor(
+    message: string,
+    readonly code?: number,
+  ) {
+    super(message);
+  }
 }
 
 function progressString(m: JSONMessage, width: number, now = Date.now()): string {
@@ -20,7 +25,8 @@ function progressString(m: JSONMessage, width: number, now = Date.now()): string
   let numbers = '';
   if (!p.hidecounts) {
     if (!p.units) {
-      numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+      numbers =
+        current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
     } else {
       numbers = current > total ? `${current} ${p.units}` : `${current}/${total} ${p.units}`;
     }
@@ -38,14 +44,21 @@ function progressString(m: JSONMessage, width: number, now = Date.now()): string
  * Writes a progress stream like docker's DisplayJSONMessagesStream. Returns the aux messages (e.g. the pushed
  * digest); throws the first error message.
  */
-export async function displayJSONMessages(messages: AsyncIterable<JSONMessage>, out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, opts: { terminal?: boolean; onMessage?: (m: JSONMessage) => void } = {}): Promise<unknown[]> {
+export async function displayJSONMessages(
+  messages: AsyncIterable<JSONMessage>,
+  out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+  opts: { terminal?: boolean; onMessage?: (m: JSONMessage) => void } = {},
+): Promise<unknown[]> {
   const terminal = opts.terminal ?? !!out.isTTY;
-  const width = terminal ? out.columns ?? 80 : 200;
+  const width = terminal ? (out.columns ?? 80) : 200;
   let ids = new Map<string, number>();
   const aux: unknown[] = [];
   for await (const m of messages) {
     opts.onMessage?.(m);
-    if (m.aux !== undefined) { aux.push(m.aux); continue; }
+    if (m.aux !== undefined) {
+      aux.push(m.aux);
+      continue;
+    }
     const hasProgress = m.progressDetail !== undefined || !!m.progress;
     let diff = 0;
     if (m.id && hasProgress) {

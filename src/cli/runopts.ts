@@ -42,7 +42,11 @@ export function addCreateOptions(cmd: Command): Command {
     .option('--privileged', 'Give extended privileges to this container')
     .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
     .option('-P, --publish-all', 'Publish all exposed ports to random ports')
-    .addOption(new Option('--pull <policy>', 'Pull image before running').choices(['always', 'missing', 'never']).default('missing'))
+    .addOption(
+      new Option('--pull <policy>', 'Pull image before running')
+        .choices(['always', 'missing', 'never'])
+        .default('missing'),
+    )
     .option('--read-only', "Mount the container's root filesystem as read only")
     .option('--restart <policy>', 'Restart policy to apply when a container exits', 'no')
     .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
@@ -137,9 +141,16 @@ function readEnvFile(file: string): string[] {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw invalid(`open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    throw invalid(
+      `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+    );
   }
-  return parseEnv(text.split('\n').map((l) => l.replace(/^\s+/, '').replace(/\r$/, '')).filter((l) => l && !l.startsWith('#')));
+  return parseEnv(
+    text
+      .split('\n')
+      .map((l) => l.replace(/^\s+/, '').replace(/\r$/, ''))
+      .filter((l) => l && !l.startsWith('#')),
+  );
 }
 
 function parseRange(s: string): [number, number] {
@@ -152,7 +163,11 @@ function parseRange(s: string): [number, number] {
 }
 
 /** -p [ip:][hostPort:]containerPort[/proto], with ranges; ip may be [v6]. */
-export function parsePublish(specs: string[], exposed: Record<string, object>, bindings: Record<string, { HostIp: string; HostPort: string }[]>): void {
+export function parsePublish(
+  specs: string[],
+  exposed: Record<string, object>,
+  bindings: Record<string, { HostIp: string; HostPort: string }[]>,
+): void {
   for (const raw of specs) {
     let spec = raw;
     let proto = 'tcp';
@@ -184,7 +199,8 @@ export function parsePublish(specs: string[], exposed: Record<string, object>, b
     let hEnd = 0;
     if (hostPart) [hStart, hEnd] = parseRange(hostPart);
     const cCount = cEnd - cStart + 1;
-    if (hostPart && hEnd - hStart + 1 !== cCount && cCount !== 1) throw invalid(`invalid ranges specified for container and host Ports: ${containerPart} and ${hostPart}`);
+    if (hostPart && hEnd - hStart + 1 !== cCount && cCount !== 1)
+      throw invalid(`invalid ranges specified for container and host Ports: ${containerPart} and ${hostPart}`);
     for (let i = 0; i < cCount; i++) {
       const key = `${cStart + i}/${proto}`;
       exposed[key] = {};
@@ -207,17 +223,43 @@ export function parseMount(spec: string): NonNullable<HostConfig['Mounts']>[numb
     const value = i < 0 ? undefined : field.slice(i + 1);
     const bool = () => value === undefined || ['1', 'true'].includes(value.toLowerCase());
     switch (key) {
-      case 'type': m.Type = value ?? ''; break;
-      case 'source': case 'src': m.Source = value; break;
-      case 'target': case 'destination': case 'dst': m.Target = value ?? ''; break;
-      case 'readonly': case 'ro': m.ReadOnly = bool(); break;
-      case 'consistency': m.Consistency = value; break;
-      case 'bind-propagation': bindOptions.Propagation = value; break;
-      case 'bind-nonrecursive': bindOptions.NonRecursive = bool(); break;
-      case 'bind-create-host-path': bindOptions.CreateMountpoint = bool(); break;
-      case 'volume-nocopy': volumeOptions.NoCopy = bool(); break;
-      case 'volume-driver': volumeOptions.DriverConfig = { Name: value }; break;
-      case 'volume-subpath': volumeOptions.Subpath = value; break;
+      case 'type':
+        m.Type = value ?? '';
+        break;
+      case 'source':
+      case 'src':
+        m.Source = value;
+        break;
+      case 'target':
+      case 'destination':
+      case 'dst':
+        m.Target = value ?? '';
+        break;
+      case 'readonly':
+      case 'ro':
+        m.ReadOnly = bool();
+        break;
+      case 'consistency':
+        m.Consistency = value;
+        break;
+      case 'bind-propagation':
+        bindOptions.Propagation = value;
+        break;
+      case 'bind-nonrecursive':
+        bindOptions.NonRecursive = bool();
+        break;
+      case 'bind-create-host-path':
+        bindOptions.CreateMountpoint = bool();
+        break;
+      case 'volume-nocopy':
+        volumeOptions.NoCopy = bool();
+        break;
+      case 'volume-driver':
+        volumeOptions.DriverConfig = { Name: value };
+        break;
+      case 'volume-subpath':
+        volumeOptions.Subpath = value;
+        break;
       case 'volume-label': {
         const [k, v = ''] = (value ?? '').split('=');
         volumeOptions.Labels = { ...(volumeOptions.Labels as object), [k]: v };
@@ -229,13 +271,19 @@ export function parseMount(spec: string): NonNullable<HostConfig['Mounts']>[numb
         dc.Options = { ...dc.Options, [k]: v.join('=') };
         break;
       }
-      case 'tmpfs-size': tmpfsOptions.SizeBytes = ramInBytes(value ?? ''); break;
-      case 'tmpfs-mode': tmpfsOptions.Mode = parseInt(value ?? '', 8); break;
-      default: throw invalid(`invalid argument "${spec}" for "--mount" flag: unexpected key '${key}' in '${field}'`);
+      case 'tmpfs-size':
+        tmpfsOptions.SizeBytes = ramInBytes(value ?? '');
+        break;
+      case 'tmpfs-mode':
+        tmpfsOptions.Mode = parseInt(value ?? '', 8);
+        break;
+      default:
+        throw invalid(`invalid argument "${spec}" for "--mount" flag: unexpected key '${key}' in '${field}'`);
     }
   }
   if (!m.Target) throw invalid(`invalid argument "${spec}" for "--mount" flag: target is required`);
-  if (m.Type === 'bind' && typeof m.Source === 'string' && !path.isAbsolute(m.Source)) m.Source = path.resolve(m.Source);
+  if (m.Type === 'bind' && typeof m.Source === 'string' && !path.isAbsolute(m.Source))
+    m.Source = path.resolve(m.Source);
   if (Object.keys(volumeOptions).length) m.VolumeOptions = volumeOptions;
   if (Object.keys(bindOptions).length) m.BindOptions = bindOptions;
   if (Object.keys(tmpfsOptions).length) m.TmpfsOptions = tmpfsOptions;
@@ -244,8 +292,10 @@ export function parseMount(spec: string): NonNullable<HostConfig['Mounts']>[numb
 
 function parseRestart(policy: string): { Name: string; MaximumRetryCount: number } {
   const [name, count] = policy.split(':');
-  if (!['no', 'always', 'unless-stopped', 'on-failure', ''].includes(name)) throw invalid(`invalid restart policy '${name}'`);
-  if (count !== undefined && name !== 'on-failure') throw invalid(`maximum retry count can only be used with 'on-failure'`);
+  if (!['no', 'always', 'unless-stopped', 'on-failure', ''].includes(name))
+    throw invalid(`invalid restart policy '${name}'`);
+  if (count !== undefined && name !== 'on-failure')
+    throw invalid(`maximum retry count can only be used with 'on-failure'`);
   return { Name: name === '' ? 'no' : name, MaximumRetryCount: count ? Number(count) : 0 };
 }
 export { parseRestart };
@@ -258,7 +308,9 @@ function parseCpus(v: string): number {
 
 export function buildCreateConfig(image: string, args: string[], o: CreateOptions): ContainerCreateConfig {
   const attach = new Set((o.attach ?? []).map((s) => s.toLowerCase()));
-  for (const s of attach) if (!['stdin', 'stdout', 'stderr'].includes(s)) throw invalid(`invalid argument "${s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+  for (const s of attach)
+    if (!['stdin', 'stdout', 'stderr'].includes(s))
+      throw invalid(`invalid argument "${s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
   const detached = !!o.detach;
   const attachStdin = attach.size ? attach.has('stdin') : !!o.interactive && !detached;
   const attachStdout = attach.size ? attach.has('stdout') : !detached;
@@ -293,9 +345,8 @@ export function buildCreateConfig(image: string, args: string[], o: CreateOption
     const i = t.indexOf(':');
     tmpfs[i < 0 ? t : t.slice(0, i)] = i < 0 ? '' : t.slice(i + 1);
   }
-  const logConfig = o.logDriver || o.logOpt?.length
-    ? { Type: o.logDriver ?? '', Config: parseKeyValues(o.logOpt) }
-    : undefined;
+  const logConfig =
+    o.logDriver || o.logOpt?.length ? { Type: o.logDriver ?? '', Config: parseKeyValues(o.logOpt) } : undefined;
   const network = o.net && o.network === 'default' ? o.net : o.network;
 
   const hostConfig: HostConfig = {
@@ -334,7 +385,8 @@ export function buildCreateConfig(image: string, args: string[], o: CreateOption
       return { Name: name, Soft: Number(soft), Hard: Number(hard) };
     });
   }
-  if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name !== 'no') throw invalid('Conflicting options: --restart and --rm');
+  if (hostConfig.AutoRemove && hostConfig.RestartPolicy?.Name !== 'no')
+    throw invalid('Conflicting options: --restart and --rm');
 
   const config: ContainerCreateConfig = {
     Hostname: o.hostname ?? '',

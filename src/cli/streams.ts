@@ -3,7 +3,9 @@
 import type { Duplex, Readable } from 'node:stream';
 
 export class DetachedError extends Error {
-  constructor() { super('detached'); }
+  constructor() {
+    super('detached');
+  }
 }
 
 function write(out: NodeJS.WritableStream, chunk: Buffer): Promise<void> | void {
@@ -14,7 +16,11 @@ function write(out: NodeJS.WritableStream, chunk: Buffer): Promise<void> | void 
  * Splits Docker's multiplexed stream ([stream, 0, 0, 0, size(4 bytes BE)] + payload) into stdout and stderr,
  * with backpressure. A frame on stream 3 (systemerr) is an engine error and rejects.
  */
-export async function demux(src: Readable, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<void> {
+export async function demux(
+  src: Readable,
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): Promise<void> {
   let buf: Buffer = Buffer.alloc(0);
   for await (const chunk of src as AsyncIterable<Buffer>) {
     buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
@@ -52,7 +58,11 @@ export function makeRaw(): TerminalSession {
   const restore = () => {
     if (restored) return;
     restored = true;
-    try { stdin.setRawMode(false); } catch { /* terminal gone */ }
+    try {
+      stdin.setRawMode(false);
+    } catch {
+      /* terminal gone */
+    }
   };
   process.once('exit', restore);
   return { restore };
@@ -64,13 +74,19 @@ export function forwardResize(resize: (h: number, w: number) => Promise<void>): 
   if (!out.isTTY) return () => {};
   const send = () => {
     const [w, h] = [out.columns, out.rows];
-    if (w && h) resize(h, w).catch(() => { /* the process may have exited */ });
+    if (w && h)
+      resize(h, w).catch(() => {
+        /* the process may have exited */
+      });
   };
   send();
   // The container may not have started its process yet; docker retries the first resize too.
   const retry = setTimeout(send, 100);
   process.on('SIGWINCH', send);
-  return () => { clearTimeout(retry); process.off('SIGWINCH', send); };
+  return () => {
+    clearTimeout(retry);
+    process.off('SIGWINCH', send);
+  };
 }
 
 export function terminalSize(): [number, number] | undefined {
@@ -86,7 +102,7 @@ export function parseDetachKeys(spec: string): Buffer {
     if (m) {
       const c = m[1].toLowerCase();
       if (c >= 'a' && c <= 'z') return c.charCodeAt(0) - 96;
-      const special: Record<string, number> = { '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, '_': 31 };
+      const special: Record<string, number> = { '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, _: 31 };
       if (c in special) return special[c];
     }
     if (key.length === 1) return key.charCodeAt(0);
@@ -112,7 +128,9 @@ export async function pumpHijacked(conn: Duplex, opts: HijackOptions): Promise<v
   let detached = false;
   let onData: ((b: Buffer) => void) | undefined;
   let onEnd: (() => void) | undefined;
-  const output = opts.tty ? copyRaw(conn as unknown as Readable, process.stdout) : demux(conn as unknown as Readable, process.stdout, process.stderr);
+  const output = opts.tty
+    ? copyRaw(conn as unknown as Readable, process.stdout)
+    : demux(conn as unknown as Readable, process.stdout, process.stderr);
   const detachedPromise = new Promise<void>((resolve) => {
     if (!opts.stdin) return;
     const keys = opts.detachKeys;
@@ -131,8 +149,14 @@ export async function pumpHijacked(conn: Duplex, opts: HijackOptions): Promise<v
             }
             continue;
           }
-          if (matched) { send.push(...keys.subarray(0, matched)); matched = 0; }
-          if (b === keys[0]) { matched = 1; continue; }
+          if (matched) {
+            send.push(...keys.subarray(0, matched));
+            matched = 0;
+          }
+          if (b === keys[0]) {
+            matched = 1;
+            continue;
+          }
           send.push(b);
         }
         if (send.length) conn.write(Buffer.from(send));
@@ -152,7 +176,10 @@ export async function pumpHijacked(conn: Duplex, opts: HijackOptions): Promise<v
     stdin.resume();
   });
   conn.resume();
-  const result = await Promise.race([output.then(() => 'done' as const), detachedPromise.then(() => 'detached' as const)]);
+  const result = await Promise.race([
+    output.then(() => 'done' as const),
+    detachedPromise.then(() => 'detached' as const),
+  ]);
   if (onData) stdin.off('data', onData);
   if (onEnd) stdin.off('end', onEnd);
   stdin.pause();

@@ -11,7 +11,10 @@ export type * from './types';
 export const API_VERSION = '1.45';
 
 export class EngineApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'EngineApiError';
   }
@@ -70,7 +73,12 @@ export class EngineClient {
     if (h.startsWith('unix://') || h.startsWith('/')) {
       this.socketPath = h.replace(/^unix:\/\//, '');
       this.origin = 'http://localhost';
-      this.dispatcher = new Agent({ connect: { socketPath: this.socketPath }, keepAliveTimeout: 10_000, bodyTimeout: 0, headersTimeout: 0 });
+      this.dispatcher = new Agent({
+        connect: { socketPath: this.socketPath },
+        keepAliveTimeout: 10_000,
+        bodyTimeout: 0,
+        headersTimeout: 0,
+      });
     } else if (h.startsWith('tcp://') || h.startsWith('http://') || h.startsWith('https://')) {
       const useTls = !!this.endpoint.tls || h.startsWith('https://');
       this.origin = h.replace(/^tcp:\/\//, useTls ? 'https://' : 'http://');
@@ -114,7 +122,9 @@ export class EngineClient {
       let message = text;
       try {
         message = JSON.parse(text).message ?? text;
-      } catch { /* plain text error */ }
+      } catch {
+        /* plain text error */
+      }
       throw new EngineApiError(res.statusCode, message.trim() || `engine answered ${res.statusCode}`);
     }
     return res;
@@ -127,7 +137,11 @@ export class EngineClient {
   }
 
   /** The response body as a stream, with the response headers. */
-  async stream(method: string, p: string, opts?: RequestOptions): Promise<{ body: Readable; headers: Record<string, string | string[] | undefined> }> {
+  async stream(
+    method: string,
+    p: string,
+    opts?: RequestOptions,
+  ): Promise<{ body: Readable; headers: Record<string, string | string[] | undefined> }> {
     const res = await this.raw(method, p, opts);
     return { body: res.body as unknown as Readable, headers: res.headers };
   }
@@ -165,9 +179,17 @@ export class EngineClient {
       else {
         const u = new URL(this.origin);
         const port = Number(u.port || (u.protocol === 'https:' ? 2376 : 2375));
-        s = u.protocol === 'https:'
-          ? tls.connect({ host: u.hostname, port, ca: this.endpoint.tls?.ca, cert: this.endpoint.tls?.cert, key: this.endpoint.tls?.key, rejectUnauthorized: this.endpoint.tls?.verify !== false })
-          : net.connect(port, u.hostname);
+        s =
+          u.protocol === 'https:'
+            ? tls.connect({
+                host: u.hostname,
+                port,
+                ca: this.endpoint.tls?.ca,
+                cert: this.endpoint.tls?.cert,
+                key: this.endpoint.tls?.key,
+                rejectUnauthorized: this.endpoint.tls?.verify !== false,
+              })
+            : net.connect(port, u.hostname);
       }
       s.once(this.socketPath || !this.origin.startsWith('https') ? 'connect' : 'secureConnect', () => resolve(s));
       s.once('error', reject);
@@ -175,8 +197,10 @@ export class EngineClient {
     socket.setNoDelay(true);
     socket.write(
       `${method} ${this.path(p, query)} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
-      (payload ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n` : 'Content-Length: 0\r\n') +
-      `\r\n${payload}`,
+        (payload
+          ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`
+          : 'Content-Length: 0\r\n') +
+        `\r\n${payload}`,
     );
     return await new Promise<Duplex>((resolve, reject) => {
       let head = Buffer.alloc(0);
@@ -199,7 +223,11 @@ export class EngineClient {
           socket.on('data', (c) => (text += c.toString()));
           socket.once('end', () => {
             let message = text;
-            try { message = JSON.parse(text).message; } catch { /* plain */ }
+            try {
+              message = JSON.parse(text).message;
+            } catch {
+              /* plain */
+            }
             reject(new EngineApiError(status, message.trim()));
           });
         }
@@ -218,8 +246,14 @@ export class EngineClient {
   info(): Promise<Record<string, any>> {
     return this.json('GET', '/info');
   }
-  events(opts: { since?: string; until?: string; filters?: Record<string, string[]> } = {}, signal?: AbortSignal): AsyncGenerator<EngineEventMessage> {
-    return this.jsonLines('GET', '/events', { query: { since: opts.since, until: opts.until, filters: opts.filters }, signal });
+  events(
+    opts: { since?: string; until?: string; filters?: Record<string, string[]> } = {},
+    signal?: AbortSignal,
+  ): AsyncGenerator<EngineEventMessage> {
+    return this.jsonLines('GET', '/events', {
+      query: { since: opts.since, until: opts.until, filters: opts.filters },
+      signal,
+    });
   }
 
   /**
@@ -235,41 +269,87 @@ export class EngineClient {
   }
 
   // ---- containers (typed) ----
-  listContainers(opts: { all?: boolean; size?: boolean; limit?: number; filters?: T.Filters } = {}): Promise<T.ContainerSummary[]> {
-    return this.json('GET', '/containers/json', { query: { all: opts.all, size: opts.size, limit: opts.limit, filters: nonEmpty(opts.filters) } });
+  listContainers(
+    opts: { all?: boolean; size?: boolean; limit?: number; filters?: T.Filters } = {},
+  ): Promise<T.ContainerSummary[]> {
+    return this.json('GET', '/containers/json', {
+      query: { all: opts.all, size: opts.size, limit: opts.limit, filters: nonEmpty(opts.filters) },
+    });
   }
   inspectContainer(id: string, opts: { size?: boolean } = {}): Promise<T.ContainerInspect> {
     return this.json('GET', `/containers/${encodeURIComponent(id)}/json`, { query: { size: opts.size } });
   }
-  createContainer(config: T.ContainerCreateConfig, opts: { name?: string; platform?: string } = {}): Promise<{ Id: string; Warnings: string[] | null }> {
-    return this.json('POST', '/containers/create', { query: { name: opts.name, platform: opts.platform }, body: config });
+  createContainer(
+    config: T.ContainerCreateConfig,
+    opts: { name?: string; platform?: string } = {},
+  ): Promise<{ Id: string; Warnings: string[] | null }> {
+    return this.json('POST', '/containers/create', {
+      query: { name: opts.name, platform: opts.platform },
+      body: config,
+    });
   }
   async startContainer(id: string, opts: { detachKeys?: string } = {}): Promise<void> {
     await this.json('POST', `/containers/${encodeURIComponent(id)}/start`, { query: { detachKeys: opts.detachKeys } });
   }
   async stopContainer(id: string, opts: { t?: number; signal?: string } = {}): Promise<void> {
-    await this.json('POST', `/containers/${encodeURIComponent(id)}/stop`, { query: { t: opts.t, signal: opts.signal } });
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/stop`, {
+      query: { t: opts.t, signal: opts.signal },
+    });
   }
   async restartContainer(id: string, opts: { t?: number; signal?: string } = {}): Promise<void> {
-    await this.json('POST', `/containers/${encodeURIComponent(id)}/restart`, { query: { t: opts.t, signal: opts.signal } });
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/restart`, {
+      query: { t: opts.t, signal: opts.signal },
+    });
   }
   async killContainer(id: string, signal?: string): Promise<void> {
     await this.json('POST', `/containers/${encodeURIComponent(id)}/kill`, { query: { signal } });
   }
   async removeContainer(id: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}): Promise<void> {
-    await this.json('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: opts.force, v: opts.volumes, link: opts.link } });
+    await this.json('DELETE', `/containers/${encodeURIComponent(id)}`, {
+      query: { force: opts.force, v: opts.volumes, link: opts.link },
+    });
   }
   /** Blocks until the condition ("not-running", "next-exit", "removed") holds. */
-  waitContainer(id: string, condition?: string, signal?: AbortSignal): Promise<{ StatusCode: number; Error?: { Message: string } | null }> {
+  waitContainer(
+    id: string,
+    condition?: string,
+    signal?: AbortSignal,
+  ): Promise<{ StatusCode: number; Error?: { Message: string } | null }> {
     return this.json('POST', `/containers/${encodeURIComponent(id)}/wait`, { query: { condition }, signal });
   }
   /** Raw log bytes: Docker's multiplexed frames unless the container has a TTY. */
-  async containerLogs(id: string, opts: { follow?: boolean; stdout?: boolean; stderr?: boolean; since?: string; until?: string; timestamps?: boolean; tail?: string; details?: boolean }, signal?: AbortSignal): Promise<Readable> {
-    const { body } = await this.stream('GET', `/containers/${encodeURIComponent(id)}/logs`, { query: { ...opts }, signal });
+  async containerLogs(
+    id: string,
+    opts: {
+      follow?: boolean;
+      stdout?: boolean;
+      stderr?: boolean;
+      since?: string;
+      until?: string;
+      timestamps?: boolean;
+      tail?: string;
+      details?: boolean;
+    },
+    signal?: AbortSignal,
+  ): Promise<Readable> {
+    const { body } = await this.stream('GET', `/containers/${encodeURIComponent(id)}/logs`, {
+      query: { ...opts },
+      signal,
+    });
     return body;
   }
   /** Attaches over a hijacked connection (both directions). */
-  attachContainer(id: string, opts: { stream?: boolean; stdin?: boolean; stdout?: boolean; stderr?: boolean; logs?: boolean; detachKeys?: string }): Promise<Duplex> {
+  attachContainer(
+    id: string,
+    opts: {
+      stream?: boolean;
+      stdin?: boolean;
+      stdout?: boolean;
+      stderr?: boolean;
+      logs?: boolean;
+      detachKeys?: string;
+    },
+  ): Promise<Duplex> {
     return this.hijack('POST', `/containers/${encodeURIComponent(id)}/attach`, undefined, { ...opts });
   }
   async resizeContainer(id: string, height: number, width: number): Promise<void> {
@@ -304,12 +384,22 @@ export class EngineClient {
   }
   /** A tar of a path inside a container, with its stat. */
   async getArchive(id: string, path: string): Promise<{ tar: Readable; stat: T.PathStat }> {
-    const { body, headers } = await this.stream('GET', `/containers/${encodeURIComponent(id)}/archive`, { query: { path } });
+    const { body, headers } = await this.stream('GET', `/containers/${encodeURIComponent(id)}/archive`, {
+      query: { path },
+    });
     return { tar: body, stat: decodePathStat(headers['x-docker-container-path-stat']) };
   }
   /** Extracts a tar into a directory inside a container. */
-  async putArchive(id: string, path: string, tar: Readable | Buffer, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
-    await this.json('PUT', `/containers/${encodeURIComponent(id)}/archive`, { query: { path, noOverwriteDirNonDir: opts.noOverwriteDirNonDir, copyUIDGID: opts.copyUIDGID }, body: tar });
+  async putArchive(
+    id: string,
+    path: string,
+    tar: Readable | Buffer,
+    opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {},
+  ): Promise<void> {
+    await this.json('PUT', `/containers/${encodeURIComponent(id)}/archive`, {
+      query: { path, noOverwriteDirNonDir: opts.noOverwriteDirNonDir, copyUIDGID: opts.copyUIDGID },
+      body: tar,
+    });
   }
   pruneContainers(filters?: T.Filters): Promise<T.PruneReport> {
     return this.json('POST', '/containers/prune', { query: { filters: nonEmpty(filters) } });
@@ -321,7 +411,11 @@ export class EngineClient {
   }
   /** Starts an exec over a hijacked connection; with Detach the engine answers at once. */
   startExecHijacked(execId: string, opts: { Tty?: boolean; ConsoleSize?: [number, number] }): Promise<Duplex> {
-    return this.hijack('POST', `/exec/${encodeURIComponent(execId)}/start`, { Detach: false, Tty: !!opts.Tty, ConsoleSize: opts.ConsoleSize });
+    return this.hijack('POST', `/exec/${encodeURIComponent(execId)}/start`, {
+      Detach: false,
+      Tty: !!opts.Tty,
+      ConsoleSize: opts.ConsoleSize,
+    });
   }
   async startExecDetached(execId: string, opts: { Tty?: boolean } = {}): Promise<void> {
     await this.json('POST', `/exec/${encodeURIComponent(execId)}/start`, { body: { Detach: true, Tty: !!opts.Tty } });
@@ -335,14 +429,24 @@ export class EngineClient {
 
   // ---- images (typed) ----
   listImages(opts: { all?: boolean; digests?: boolean; filters?: T.Filters } = {}): Promise<T.ImageSummary[]> {
-    return this.json('GET', '/images/json', { query: { all: opts.all, digests: opts.digests, filters: nonEmpty(opts.filters) } });
+    return this.json('GET', '/images/json', {
+      query: { all: opts.all, digests: opts.digests, filters: nonEmpty(opts.filters) },
+    });
   }
   inspectImage(name: string): Promise<T.ImageInspect> {
     return this.json('GET', `/images/${name}/json`);
   }
   /** Pull progress as Docker's JSON messages; errors arrive as messages with `error`. */
-  pullImage(fromImage: string, tag: string | undefined, opts: { auth?: T.AuthConfig; platform?: string; signal?: AbortSignal } = {}): AsyncGenerator<T.JSONMessage> {
-    return this.jsonLines('POST', '/images/create', { query: { fromImage, tag, platform: opts.platform }, headers: authHeader(opts.auth), signal: opts.signal });
+  pullImage(
+    fromImage: string,
+    tag: string | undefined,
+    opts: { auth?: T.AuthConfig; platform?: string; signal?: AbortSignal } = {},
+  ): AsyncGenerator<T.JSONMessage> {
+    return this.jsonLines('POST', '/images/create', {
+      query: { fromImage, tag, platform: opts.platform },
+      headers: authHeader(opts.auth),
+      signal: opts.signal,
+    });
   }
   pushImage(name: string, tag: string | undefined, opts: { auth?: T.AuthConfig } = {}): AsyncGenerator<T.JSONMessage> {
     // Docker requires the header even when anonymous.
@@ -351,7 +455,10 @@ export class EngineClient {
   async tagImage(source: string, repo: string, tag?: string): Promise<void> {
     await this.json('POST', `/images/${source}/tag`, { query: { repo, tag } });
   }
-  removeImage(name: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<{ Untagged?: string; Deleted?: string }[]> {
+  removeImage(
+    name: string,
+    opts: { force?: boolean; noprune?: boolean } = {},
+  ): Promise<{ Untagged?: string; Deleted?: string }[]> {
     return this.json('DELETE', `/images/${name}`, { query: { force: opts.force, noprune: opts.noprune } });
   }
   /** A docker-save tarball of the named images. */
@@ -376,7 +483,12 @@ export class EngineClient {
   listVolumes(filters?: T.Filters): Promise<{ Volumes: T.Volume[] | null; Warnings: string[] | null }> {
     return this.json('GET', '/volumes', { query: { filters: nonEmpty(filters) } });
   }
-  createVolume(opts: { Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Record<string, string> }): Promise<T.Volume> {
+  createVolume(opts: {
+    Name?: string;
+    Driver?: string;
+    DriverOpts?: Record<string, string>;
+    Labels?: Record<string, string>;
+  }): Promise<T.Volume> {
     return this.json('POST', '/volumes/create', { body: opts });
   }
   inspectVolume(name: string): Promise<T.Volume> {
@@ -403,10 +515,14 @@ export class EngineClient {
     await this.json('DELETE', `/networks/${encodeURIComponent(id)}`);
   }
   async connectNetwork(id: string, container: string, endpointConfig?: Record<string, unknown>): Promise<void> {
-    await this.json('POST', `/networks/${encodeURIComponent(id)}/connect`, { body: { Container: container, EndpointConfig: endpointConfig } });
+    await this.json('POST', `/networks/${encodeURIComponent(id)}/connect`, {
+      body: { Container: container, EndpointConfig: endpointConfig },
+    });
   }
   async disconnectNetwork(id: string, container: string, force?: boolean): Promise<void> {
-    await this.json('POST', `/networks/${encodeURIComponent(id)}/disconnect`, { body: { Container: container, Force: !!force } });
+    await this.json('POST', `/networks/${encodeURIComponent(id)}/disconnect`, {
+      body: { Container: container, Force: !!force },
+    });
   }
   pruneNetworks(filters?: T.Filters): Promise<T.PruneReport> {
     return this.json('POST', '/networks/prune', { query: { filters: nonEmpty(filters) } });

@@ -103,7 +103,10 @@ export interface ContainerInspect {
   RestartCount: number;
   Config: ContainerCreateConfig;
   HostConfig: HostConfig;
-  NetworkSettings: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null; [key: string]: unknown };
+  NetworkSettings: {
+    Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
+    [key: string]: unknown;
+  };
   Mounts: MountPoint[];
   [key: string]: unknown;
 }
@@ -154,7 +157,11 @@ export interface Network {
   Internal: boolean;
   Attachable: boolean;
   Ingress: boolean;
-  IPAM: { Driver: string; Config: { Subnet?: string; Gateway?: string }[] | null; Options?: Record<string, string> | null };
+  IPAM: {
+    Driver: string;
+    Config: { Subnet?: string; Gateway?: string }[] | null;
+    Options?: Record<string, string> | null;
+  };
   Containers?: Record<string, unknown>;
   Options: Record<string, string> | null;
   Labels: Record<string, string> | null;
@@ -219,8 +226,16 @@ export interface ContainerStats {
   read: string;
   preread?: string;
   pids_stats?: { current?: number; limit?: number };
-  cpu_stats: { cpu_usage: { total_usage: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number };
-  precpu_stats: { cpu_usage: { total_usage: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number };
+  cpu_stats: {
+    cpu_usage: { total_usage: number; percpu_usage?: number[] };
+    system_cpu_usage?: number;
+    online_cpus?: number;
+  };
+  precpu_stats: {
+    cpu_usage: { total_usage: number; percpu_usage?: number[] };
+    system_cpu_usage?: number;
+    online_cpus?: number;
+  };
   memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
   blkio_stats?: { io_service_bytes_recursive?: { op: string; value: number }[] | null };
   networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;

@@ -11,7 +11,12 @@ Object.assign(Dispatcher.prototype, api);
 
 export function request(url: string, opts: { dispatcher: unknown; method?: string; [k: string]: unknown }) {
   const u = new URL(url);
-  return api.request.call(opts.dispatcher, { ...opts, origin: u.origin, path: u.search ? `${u.pathname}${u.search}` : u.pathname, method: opts.method || (opts.body ? 'PUT' : 'GET') });
+  return api.request.call(opts.dispatcher, {
+    ...opts,
+    origin: u.origin,
+    path: u.search ? `${u.pathname}${u.search}` : u.pathname,
+    method: opts.method || (opts.body ? 'PUT' : 'GET'),
+  });
 }
 
 export { Agent, Dispatcher };

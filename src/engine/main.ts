@@ -21,7 +21,9 @@ const program = new Command('berthd')
   .option('--config-file <file>', 'daemon configuration file (default /etc/berth/daemon.json)')
   .option('-G, --group <name>', 'group for the unix socket (default berth)')
   .option('-p, --pidfile <file>', 'path to use for the daemon PID file')
-  .addOption(new Option('-l, --log-level <level>', 'logging level').choices(['debug', 'info', 'warn', 'error', 'fatal']))
+  .addOption(
+    new Option('-l, --log-level <level>', 'logging level').choices(['debug', 'info', 'warn', 'error', 'fatal']),
+  )
   .option('-D, --debug', 'enable debug mode')
   .option('--registry-mirror <url>', 'preferred registry mirror', collect)
   .option('--insecure-registry <registry>', 'enable insecure registry communication', collect)
@@ -44,7 +46,7 @@ const program = new Command('berthd')
       process.on('SIGINT', shutdown);
       process.on('SIGHUP', () => daemon.reload());
     } catch (err: any) {
-      const msg = isEngineError(err) ? err.message : err?.message ?? String(err);
+      const msg = isEngineError(err) ? err.message : (err?.message ?? String(err));
       process.stderr.write(`berthd: failed to start daemon: ${msg}\n`);
       process.exit(1);
     }

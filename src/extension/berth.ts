@@ -57,20 +57,29 @@ export class Berth implements vscode.Disposable {
     }, onError);
     this.images = new RecordTreeProvider(async () => buildImageTree(await this.client().listImages()), onError);
     this.volumes = new RecordTreeProvider(async () => {
-      const [vols, containers] = await Promise.all([this.client().listVolumes(), this.lastContainers.length ? this.lastContainers : this.client().listContainers({ all: true })]);
+      const [vols, containers] = await Promise.all([
+        this.client().listVolumes(),
+        this.lastContainers.length ? this.lastContainers : this.client().listContainers({ all: true }),
+      ]);
       return buildVolumeTree(vols.Volumes ?? [], containers);
     }, onError);
     // While no engine answers, each retry looks at every candidate socket again (e.g. the systemd service that
     // the user just installed), not only the one that failed.
-    this.events = new EventWatcher(() => this.client(), { beforeConnect: () => (this.events?.state === 'connected' ? Promise.resolve() : this.resolveHost()) });
+    this.events = new EventWatcher(() => this.client(), {
+      beforeConnect: () => (this.events?.state === 'connected' ? Promise.resolve() : this.resolveHost()),
+    });
     this.disposables.push(
       this.events.onState((s, err) => this.onState(s, err)),
       this.events.onChange((kinds) => {
-        if (kinds.has('container')) void this.containers.refresh().then(() => { if (kinds.has('volume')) void this.volumes.refresh(); });
+        if (kinds.has('container'))
+          void this.containers.refresh().then(() => {
+            if (kinds.has('volume')) void this.volumes.refresh();
+          });
         else if (kinds.has('volume')) void this.volumes.refresh();
         if (kinds.has('image')) void this.images.refresh();
       }),
-      this.statusBar, this.output,
+      this.statusBar,
+      this.output,
     );
     this.statusBar.name = 'Berth engine';
     this.updateStatus();
@@ -89,7 +98,11 @@ export class Berth implements vscode.Disposable {
 
   /** Picks the first candidate socket that answers (configured host, else the bundled engine's sockets). */
   async resolveHost(): Promise<string | undefined> {
-    for (const h of candidateHosts(this.settings.host)) if (await answers(h)) { this.host = h; return h; }
+    for (const h of candidateHosts(this.settings.host))
+      if (await answers(h)) {
+        this.host = h;
+        return h;
+      }
     this.host = undefined;
     return undefined;
   }
@@ -111,7 +124,9 @@ export class Berth implements vscode.Disposable {
     if (s === 'connected') {
       this.output.appendLine(`connected to ${this.client().endpoint.host} (API ${this.client().apiVersion})`);
     } else if (s === 'disconnected') {
-      this.output.appendLine(`engine not answering on ${this.client().endpoint.host}: ${(err as Error)?.message ?? err}`);
+      this.output.appendLine(
+        `engine not answering on ${this.client().endpoint.host}: ${(err as Error)?.message ?? err}`,
+      );
       this.containers.clear();
       this.images.clear();
       this.volumes.clear();
@@ -129,10 +144,12 @@ export class Berth implements vscode.Disposable {
       this.statusBar.command = 'berth.containers.focus';
       this.statusBar.backgroundColor = undefined;
     } else {
-      this.statusBar.text = s === 'connecting' ? '$(loading~spin) Berth: connecting' : '$(vm-outline) Berth: engine stopped';
+      this.statusBar.text =
+        s === 'connecting' ? '$(loading~spin) Berth: connecting' : '$(vm-outline) Berth: engine stopped';
       this.statusBar.tooltip = `No engine answers on ${candidateHosts(this.settings.host).join(' or ')}. Click to start it.`;
       this.statusBar.command = 'berth.engine.start';
-      this.statusBar.backgroundColor = s === 'disconnected' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+      this.statusBar.backgroundColor =
+        s === 'disconnected' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     }
   }
 

@@ -18,11 +18,16 @@ export class BerthDocuments implements vscode.TextDocumentContentProvider {
     const kind = uri.path.split('/')[1];
     try {
       switch (kind) {
-        case 'container': return JSON.stringify(await client.inspectContainer(id, { size: true }), null, 2) + '\n';
-        case 'image': return JSON.stringify(await client.inspectImage(id), null, 2) + '\n';
-        case 'volume': return JSON.stringify(await client.inspectVolume(id), null, 2) + '\n';
-        case 'diagnose': return renderDiagnosis(diagnose());
-        default: return `unknown document ${uri.toString()}`;
+        case 'container':
+          return JSON.stringify(await client.inspectContainer(id, { size: true }), null, 2) + '\n';
+        case 'image':
+          return JSON.stringify(await client.inspectImage(id), null, 2) + '\n';
+        case 'volume':
+          return JSON.stringify(await client.inspectVolume(id), null, 2) + '\n';
+        case 'diagnose':
+          return renderDiagnosis(diagnose());
+        default:
+          return `unknown document ${uri.toString()}`;
       }
     } catch (err: any) {
       return JSON.stringify({ error: err?.message ?? String(err) }, null, 2) + '\n';
@@ -32,7 +37,11 @@ export class BerthDocuments implements vscode.TextDocumentContentProvider {
   /** Opens (or refreshes) the inspect document of a container, image or volume. */
   async inspect(kind: 'container' | 'image' | 'volume', id: string, name: string): Promise<void> {
     const safe = name.replace(/[/\\:@]+/g, '_');
-    const uri = vscode.Uri.from({ scheme: SCHEME, path: `/${kind}/${safe}.json`, query: new URLSearchParams({ id }).toString() });
+    const uri = vscode.Uri.from({
+      scheme: SCHEME,
+      path: `/${kind}/${safe}.json`,
+      query: new URLSearchParams({ id }).toString(),
+    });
     this.changed.fire(uri);
     const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.languages.setTextDocumentLanguage(doc, 'json');
@@ -44,6 +53,8 @@ export class BerthDocuments implements vscode.TextDocumentContentProvider {
     this.changed.fire(uri);
     const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
-    await vscode.commands.executeCommand('markdown.showPreview', uri).then(undefined, () => vscode.window.showTextDocument(doc));
+    await vscode.commands
+      .executeCommand('markdown.showPreview', uri)
+      .then(undefined, () => vscode.window.showTextDocument(doc));
   }
 }

@@ -19,11 +19,23 @@ export function activate(context: vscode.ExtensionContext): { berth: Berth; acti
   const b = berth;
   context.subscriptions.push(
     b,
-    vscode.window.createTreeView('berth.containers', { treeDataProvider: b.containers, canSelectMany: true, showCollapseAll: true }),
-    vscode.window.createTreeView('berth.images', { treeDataProvider: b.images, canSelectMany: true, showCollapseAll: true }),
+    vscode.window.createTreeView('berth.containers', {
+      treeDataProvider: b.containers,
+      canSelectMany: true,
+      showCollapseAll: true,
+    }),
+    vscode.window.createTreeView('berth.images', {
+      treeDataProvider: b.images,
+      canSelectMany: true,
+      showCollapseAll: true,
+    }),
     vscode.window.createTreeView('berth.volumes', { treeDataProvider: b.volumes, canSelectMany: true }),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, b.documents),
-    ...COMMANDS.map((c) => vscode.commands.registerCommand(c.id, (...args: any[]) => Promise.resolve(c.run(b, ...args)).catch((err) => b.fail(c.id, err)))),
+    ...COMMANDS.map((c) =>
+      vscode.commands.registerCommand(c.id, (...args: any[]) =>
+        Promise.resolve(c.run(b, ...args)).catch((err) => b.fail(c.id, err)),
+      ),
+    ),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('berth')) return;
       b.settings = readSettings();
@@ -38,8 +50,12 @@ export function activate(context: vscode.ExtensionContext): { berth: Berth; acti
   const c1 = process.cpuUsage(c0);
   const loadStart = (globalThis as { __berthLoadStart?: number }).__berthLoadStart;
   // Wall time includes waiting for the CPU on a busy host; CPU time is what the extension itself spent.
-  b.output.appendLine(`activated in ${activationMs.toFixed(1)} ms (${((c1.user + c1.system) / 1000).toFixed(1)} ms CPU)`
-    + (loadStart ? `; bundle load ${(moduleEvaluated - loadStart).toFixed(1)} ms (${moduleCpuMs?.toFixed(1)} ms CPU) before it` : ''));
+  b.output.appendLine(
+    `activated in ${activationMs.toFixed(1)} ms (${((c1.user + c1.system) / 1000).toFixed(1)} ms CPU)` +
+      (loadStart
+        ? `; bundle load ${(moduleEvaluated - loadStart).toFixed(1)} ms (${moduleCpuMs?.toFixed(1)} ms CPU) before it`
+        : ''),
+  );
   return { berth: b, activationMs };
 }
 

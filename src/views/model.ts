@@ -41,7 +41,11 @@ export interface ContainerViewOptions {
   description: ('status' | 'image' | 'ports' | 'name' | 'id')[];
 }
 
-export const DEFAULT_CONTAINER_OPTIONS: ContainerViewOptions = { groupBy: 'none', label: 'name', description: ['status', 'ports', 'image'] };
+export const DEFAULT_CONTAINER_OPTIONS: ContainerViewOptions = {
+  groupBy: 'none',
+  label: 'name',
+  description: ['status', 'ports', 'image'],
+};
 
 const COMPOSE_PROJECT = 'com.docker.compose.project';
 
@@ -66,7 +70,8 @@ const STATE_ICONS: Record<string, { id: string; color?: string }> = {
 };
 
 export function formatPort(p: Port): string {
-  if (p.PublicPort) return `${p.IP && p.IP !== '0.0.0.0' && p.IP !== '::' ? p.IP : ''}${p.IP && p.IP !== '0.0.0.0' && p.IP !== '::' ? ':' : ''}${p.PublicPort}→${p.PrivatePort}/${p.Type}`;
+  if (p.PublicPort)
+    return `${p.IP && p.IP !== '0.0.0.0' && p.IP !== '::' ? p.IP : ''}${p.IP && p.IP !== '0.0.0.0' && p.IP !== '::' ? ':' : ''}${p.PublicPort}→${p.PrivatePort}/${p.Type}`;
   return `${p.PrivatePort}/${p.Type}`;
 }
 
@@ -89,19 +94,28 @@ export function portUrl(p: Port): string | undefined {
   return `http://${host}:${p.PublicPort}`;
 }
 
-export function containerRecord(c: ContainerSummary, opts: ContainerViewOptions = DEFAULT_CONTAINER_OPTIONS): TreeRecord {
+export function containerRecord(
+  c: ContainerSummary,
+  opts: ContainerViewOptions = DEFAULT_CONTAINER_OPTIONS,
+): TreeRecord {
   const name = containerName(c);
   const state = containerState(c);
   const ports = uniquePorts(c.Ports);
   const parts: Record<string, string> = {
     status: c.Status ?? state,
     image: c.Image,
-    ports: ports.filter((p) => p.PublicPort).map(formatPort).join(', '),
+    ports: ports
+      .filter((p) => p.PublicPort)
+      .map(formatPort)
+      .join(', '),
     name,
     id: c.Id.slice(0, 12),
   };
   const label = opts.label === 'image' ? c.Image : opts.label === 'id' ? parts.id : name;
-  const description = opts.description.map((k) => parts[k]).filter(Boolean).join(' · ');
+  const description = opts.description
+    .map((k) => parts[k])
+    .filter(Boolean)
+    .join(' · ');
   const hasPublished = ports.some((p) => portUrl(p));
   // contextValue: `container.<state>` plus flags menus test with regex (`viewItem =~ /^container\.running/`).
   const contextValue = `container.${state}${hasPublished ? '.web' : ''}`;
@@ -110,23 +124,61 @@ export function containerRecord(c: ContainerSummary, opts: ContainerViewOptions 
   for (const p of ports) {
     const text = formatPort(p);
     const url = portUrl(p);
-    children.push(leaf(`${id}:port:${p.PublicPort ?? ''}:${p.PrivatePort}/${p.Type}`, 'port', text, url ? 'port.web' : 'port', { id: 'plug' }, { url, containerId: c.Id, containerName: name, tooltip: url }));
+    children.push(
+      leaf(
+        `${id}:port:${p.PublicPort ?? ''}:${p.PrivatePort}/${p.Type}`,
+        'port',
+        text,
+        url ? 'port.web' : 'port',
+        { id: 'plug' },
+        { url, containerId: c.Id, containerName: name, tooltip: url },
+      ),
+    );
   }
   for (const m of (c.Mounts ?? []) as MountPoint[]) {
-    const source = m.Type === 'volume' ? m.Name ?? m.Source : m.Source;
-    children.push(leaf(`${id}:mount:${m.Destination}`, 'mount', m.Destination, `mount.${m.Type}`, { id: m.Type === 'volume' ? 'database' : 'file-symlink-directory' },
-      { description: `${m.Type} ${source}${m.RW === false ? ' (ro)' : ''}`, containerId: c.Id, volumeName: m.Type === 'volume' ? m.Name : undefined, tooltip: `${m.Type}: ${source} → ${m.Destination}${m.RW === false ? ' (read-only)' : ''}` }));
+    const source = m.Type === 'volume' ? (m.Name ?? m.Source) : m.Source;
+    children.push(
+      leaf(
+        `${id}:mount:${m.Destination}`,
+        'mount',
+        m.Destination,
+        `mount.${m.Type}`,
+        { id: m.Type === 'volume' ? 'database' : 'file-symlink-directory' },
+        {
+          description: `${m.Type} ${source}${m.RW === false ? ' (ro)' : ''}`,
+          containerId: c.Id,
+          volumeName: m.Type === 'volume' ? m.Name : undefined,
+          tooltip: `${m.Type}: ${source} → ${m.Destination}${m.RW === false ? ' (read-only)' : ''}`,
+        },
+      ),
+    );
   }
   const tooltip = `${name} (${c.Id.slice(0, 12)})\nImage: ${c.Image}\nCommand: ${c.Command}\nState: ${state} — ${c.Status}`;
   return {
-    id, kind: 'container', label, description, tooltip, contextValue, icon: STATE_ICONS[state] ?? { id: 'circle-outline' },
-    containerId: c.Id, containerName: name, imageRef: c.Image, children: children.length ? children : undefined,
+    id,
+    kind: 'container',
+    label,
+    description,
+    tooltip,
+    contextValue,
+    icon: STATE_ICONS[state] ?? { id: 'circle-outline' },
+    containerId: c.Id,
+    containerName: name,
+    imageRef: c.Image,
+    children: children.length ? children : undefined,
     // The rendered fields that vary; the tooltip derives from these plus Command.
     signature: `${label}|${description}|${contextValue}|${c.Status}|${c.Command}|${children.length}`,
   };
 }
 
-function leaf(id: string, kind: NodeKind, label: string, contextValue: string, icon: TreeRecord['icon'], extra: Partial<TreeRecord> = {}): TreeRecord {
+function leaf(
+  id: string,
+  kind: NodeKind,
+  label: string,
+  contextValue: string,
+  icon: TreeRecord['icon'],
+  extra: Partial<TreeRecord> = {},
+): TreeRecord {
   const r: TreeRecord = { id, kind, label, contextValue, icon, ...extra, signature: '' };
   r.signature = `${label}|${r.description ?? ''}|${contextValue}|${r.tooltip ?? ''}`;
   return r;
@@ -142,14 +194,20 @@ const STATE_ORDER: Record<string, number> = { running: 0, restarting: 1, paused:
 
 function byStateThenName(a: TreeRecord, b: TreeRecord, ca: ContainerSummary, cb: ContainerSummary): number {
   // Plain code-unit order: localeCompare costs ~10x more and 500 rows sort ~4,500 times per refresh.
-  return (STATE_ORDER[containerState(ca)] ?? 9) - (STATE_ORDER[containerState(cb)] ?? 9) || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0);
+  return (
+    (STATE_ORDER[containerState(ca)] ?? 9) - (STATE_ORDER[containerState(cb)] ?? 9) ||
+    (a.label < b.label ? -1 : a.label > b.label ? 1 : 0)
+  );
 }
 
 /**
  * The containers tree: running first, then by name; grouped by compose project or a label when asked, with the
  * ungrouped containers after the groups.
  */
-export function buildContainerTree(list: ContainerSummary[], opts: ContainerViewOptions = DEFAULT_CONTAINER_OPTIONS): TreeRecord[] {
+export function buildContainerTree(
+  list: ContainerSummary[],
+  opts: ContainerViewOptions = DEFAULT_CONTAINER_OPTIONS,
+): TreeRecord[] {
   const rows = list.map((c) => ({ c, r: containerRecord(c, opts) }));
   rows.sort((x, y) => byStateThenName(x.r, y.r, x.c, y.c));
   if (opts.groupBy === 'none') return rows.map((x) => x.r);
@@ -158,7 +216,10 @@ export function buildContainerTree(list: ContainerSummary[], opts: ContainerView
   const running = new Map<string, number>();
   for (const { c, r } of rows) {
     const key = groupKey(c, opts);
-    if (key === undefined) { loose.push(r); continue; }
+    if (key === undefined) {
+      loose.push(r);
+      continue;
+    }
     let g = groups.get(key);
     if (!g) groups.set(key, (g = []));
     g.push(r);
@@ -170,9 +231,14 @@ export function buildContainerTree(list: ContainerSummary[], opts: ContainerView
     const up = running.get(key) ?? 0;
     const description = `${up}/${children.length} running`;
     out.push({
-      id: `group:${opts.groupBy}:${opts.groupByLabel ?? ''}:${key}`, kind: 'group', label: key, description,
-      contextValue: opts.groupBy === 'composeProject' ? 'group.compose' : 'group.label', icon: { id: opts.groupBy === 'composeProject' ? 'layers' : 'tag' },
-      children, signature: `${key}|${description}`,
+      id: `group:${opts.groupBy}:${opts.groupByLabel ?? ''}:${key}`,
+      kind: 'group',
+      label: key,
+      description,
+      contextValue: opts.groupBy === 'composeProject' ? 'group.compose' : 'group.label',
+      icon: { id: opts.groupBy === 'composeProject' ? 'layers' : 'tag' },
+      children,
+      signature: `${key}|${description}`,
     });
   }
   return out.concat(loose);
@@ -193,14 +259,24 @@ export function formatSize(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let i = 0;
   let n = bytes;
-  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
   return `${n >= 100 || i === 0 ? Math.round(n) : n.toFixed(n >= 10 ? 1 : 2)} ${units[i]}`;
 }
 
 /** "3 days ago", relative to `now`; used only in descriptions and recomputed only when the list is. */
 export function formatAge(createdSeconds: number, now = Date.now()): string {
   const s = Math.max(0, Math.floor(now / 1000 - createdSeconds));
-  const steps: [number, string][] = [[31536000, 'year'], [2592000, 'month'], [604800, 'week'], [86400, 'day'], [3600, 'hour'], [60, 'minute']];
+  const steps: [number, string][] = [
+    [31536000, 'year'],
+    [2592000, 'month'],
+    [604800, 'week'],
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
   for (const [secs, unit] of steps) {
     const n = Math.floor(s / secs);
     if (n >= 1) return `${n} ${unit}${n > 1 ? 's' : ''} ago`;
@@ -215,16 +291,25 @@ export function buildImageTree(list: ImageSummary[], now = Date.now()): TreeReco
     const tags = img.RepoTags?.filter((t) => t !== '<none>:<none>') ?? [];
     const refs = tags.length ? tags : ['<none>:<none>'];
     for (const ref of refs) {
-      const { repository, tag } = ref === '<none>:<none>' ? { repository: '<none>', tag: img.Id.replace(/^sha256:/, '').slice(0, 12) } : splitReference(ref);
+      const { repository, tag } =
+        ref === '<none>:<none>'
+          ? { repository: '<none>', tag: img.Id.replace(/^sha256:/, '').slice(0, 12) }
+          : splitReference(ref);
       const size = formatSize(img.Size);
       const age = formatAge(img.Created, now);
       const description = [size, age].filter(Boolean).join(' · ');
       const inUse = img.Containers > 0;
       const rec: TreeRecord = {
-        id: `image:${img.Id}:${ref}`, kind: 'tag', label: tag, description,
+        id: `image:${img.Id}:${ref}`,
+        kind: 'tag',
+        label: tag,
+        description,
         tooltip: `${ref === '<none>:<none>' ? '<untagged>' : ref}\n${img.Id}\nSize: ${size}\nCreated: ${new Date(img.Created * 1000).toISOString()}`,
-        contextValue: ref === '<none>:<none>' ? 'image.dangling' : 'image.tagged', icon: { id: inUse ? 'package' : 'file-binary' },
-        imageRef: ref === '<none>:<none>' ? img.Id : ref, imageId: img.Id, signature: '',
+        contextValue: ref === '<none>:<none>' ? 'image.dangling' : 'image.tagged',
+        icon: { id: inUse ? 'package' : 'file-binary' },
+        imageRef: ref === '<none>:<none>' ? img.Id : ref,
+        imageId: img.Id,
+        signature: '',
       };
       rec.signature = `${rec.label}|${description}|${rec.contextValue}|${rec.tooltip}`;
       let g = repos.get(repository);
@@ -232,31 +317,57 @@ export function buildImageTree(list: ImageSummary[], now = Date.now()): TreeReco
       g.push(rec);
     }
   }
-  return [...repos.keys()].sort((a, b) => (a === '<none>' ? 1 : b === '<none>' ? -1 : a.localeCompare(b))).map((repository) => {
-    const children = repos.get(repository)!.sort((a, b) => a.label.localeCompare(b.label));
-    const description = `${children.length} tag${children.length > 1 ? 's' : ''}`;
-    return { id: `repository:${repository}`, kind: 'repository' as const, label: repository, description, contextValue: 'repository', icon: { id: 'repo' }, children, signature: `${repository}|${description}` };
-  });
+  return [...repos.keys()]
+    .sort((a, b) => (a === '<none>' ? 1 : b === '<none>' ? -1 : a.localeCompare(b)))
+    .map((repository) => {
+      const children = repos.get(repository)!.sort((a, b) => a.label.localeCompare(b.label));
+      const description = `${children.length} tag${children.length > 1 ? 's' : ''}`;
+      return {
+        id: `repository:${repository}`,
+        kind: 'repository' as const,
+        label: repository,
+        description,
+        contextValue: 'repository',
+        icon: { id: 'repo' },
+        children,
+        signature: `${repository}|${description}`,
+      };
+    });
 }
 
 /** Volumes with driver, an in-use marker (from the container list's mounts) and the mountpoint as tooltip. */
 export function buildVolumeTree(volumes: Volume[], containers: ContainerSummary[] = []): TreeRecord[] {
   const users = new Map<string, string[]>();
-  for (const c of containers) for (const m of c.Mounts ?? []) {
-    if (m.Type !== 'volume' || !m.Name) continue;
-    let u = users.get(m.Name);
-    if (!u) users.set(m.Name, (u = []));
-    u.push(containerName(c));
-  }
-  return [...volumes].sort((a, b) => a.Name.localeCompare(b.Name)).map((v) => {
-    const used = users.get(v.Name) ?? [];
-    const refs = v.UsageData?.RefCount;
-    const inUse = used.length > 0 || (refs !== undefined && refs > 0);
-    const description = [v.Driver, inUse ? `in use${used.length ? ` by ${used.join(', ')}` : ''}` : ''].filter(Boolean).join(' · ');
-    const tooltip = `${v.Name}\nDriver: ${v.Driver}\nMountpoint: ${v.Mountpoint}${v.CreatedAt ? `\nCreated: ${v.CreatedAt}` : ''}`;
-    const contextValue = inUse ? 'volume.inuse' : 'volume.unused';
-    return { id: `volume:${v.Name}`, kind: 'volume' as const, label: v.Name, description, tooltip, contextValue, icon: { id: inUse ? 'database' : 'circle-large-outline' }, volumeName: v.Name, signature: `${v.Name}|${description}|${tooltip}|${contextValue}` };
-  });
+  for (const c of containers)
+    for (const m of c.Mounts ?? []) {
+      if (m.Type !== 'volume' || !m.Name) continue;
+      let u = users.get(m.Name);
+      if (!u) users.set(m.Name, (u = []));
+      u.push(containerName(c));
+    }
+  return [...volumes]
+    .sort((a, b) => a.Name.localeCompare(b.Name))
+    .map((v) => {
+      const used = users.get(v.Name) ?? [];
+      const refs = v.UsageData?.RefCount;
+      const inUse = used.length > 0 || (refs !== undefined && refs > 0);
+      const description = [v.Driver, inUse ? `in use${used.length ? ` by ${used.join(', ')}` : ''}` : '']
+        .filter(Boolean)
+        .join(' · ');
+      const tooltip = `${v.Name}\nDriver: ${v.Driver}\nMountpoint: ${v.Mountpoint}${v.CreatedAt ? `\nCreated: ${v.CreatedAt}` : ''}`;
+      const contextValue = inUse ? 'volume.inuse' : 'volume.unused';
+      return {
+        id: `volume:${v.Name}`,
+        kind: 'volume' as const,
+        label: v.Name,
+        description,
+        tooltip,
+        contextValue,
+        icon: { id: inUse ? 'database' : 'circle-large-outline' },
+        volumeName: v.Name,
+        signature: `${v.Name}|${description}|${tooltip}|${contextValue}`,
+      };
+    });
 }
 
 export interface TreeDiff {

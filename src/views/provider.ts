@@ -13,11 +13,17 @@ export class RecordTreeProvider implements vscode.TreeDataProvider<TreeRecord>, 
   /** Last refresh's cost in ms (list + build + reconcile), for the engine log. */
   lastRefreshMs = 0;
 
-  constructor(private readonly load: () => Promise<TreeRecord[]>, private readonly onError: (err: unknown) => void) {}
+  constructor(
+    private readonly load: () => Promise<TreeRecord[]>,
+    private readonly onError: (err: unknown) => void,
+  ) {}
 
   /** Coalesces: one load at a time, and at most one more queued behind it. */
   refresh(): Promise<void> {
-    if (this.loading) { this.again = true; return this.loading; }
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
     this.loading = (async () => {
       do {
         this.again = false;
@@ -53,7 +59,7 @@ export class RecordTreeProvider implements vscode.TreeDataProvider<TreeRecord>, 
   }
 
   getChildren(r?: TreeRecord): TreeRecord[] {
-    return r ? r.children ?? [] : this.roots;
+    return r ? (r.children ?? []) : this.roots;
   }
 
   dispose(): void {
@@ -62,15 +68,21 @@ export class RecordTreeProvider implements vscode.TreeDataProvider<TreeRecord>, 
 }
 
 export function toTreeItem(r: TreeRecord): vscode.TreeItem {
-  const item = new vscode.TreeItem(r.label, r.children?.length
-    ? (r.kind === 'group' || r.kind === 'repository' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed)
-    : vscode.TreeItemCollapsibleState.None);
+  const item = new vscode.TreeItem(
+    r.label,
+    r.children?.length
+      ? r.kind === 'group' || r.kind === 'repository'
+        ? vscode.TreeItemCollapsibleState.Expanded
+        : vscode.TreeItemCollapsibleState.Collapsed
+      : vscode.TreeItemCollapsibleState.None,
+  );
   item.id = r.id;
   item.description = r.description;
   item.tooltip = r.tooltip;
   item.accessibilityInformation = { label: r.description ? `${r.label}, ${r.description}` : r.label };
   item.contextValue = r.contextValue;
-  if (r.icon) item.iconPath = new vscode.ThemeIcon(r.icon.id, r.icon.color ? new vscode.ThemeColor(r.icon.color) : undefined);
+  if (r.icon)
+    item.iconPath = new vscode.ThemeIcon(r.icon.id, r.icon.color ? new vscode.ThemeColor(r.icon.color) : undefined);
   if (r.url) item.command = { command: 'vscode.open', title: 'Open in Browser', arguments: [vscode.Uri.parse(r.url)] };
   return item;
 }

@@ -21,7 +21,11 @@ describe('berth CLI: containers and images', function () {
     const mine = run(args);
     if (!withDocker) return mine;
     const theirs = t.docker(args);
-    assert.equal(mine.code, theirs.code, `${args.join(' ')}: exit ${mine.code} vs docker ${theirs.code}\n${mine.stderr}`);
+    assert.equal(
+      mine.code,
+      theirs.code,
+      `${args.join(' ')}: exit ${mine.code} vs docker ${theirs.code}\n${mine.stderr}`,
+    );
     assert.equal(normalizeTimes(mine.stdout), normalizeTimes(theirs.stdout), `berth ${args.join(' ')}`);
     return mine;
   };
@@ -30,7 +34,10 @@ describe('berth CLI: containers and images', function () {
     const mine = run(args);
     if (!withDocker) return mine;
     const theirs = t.docker(args);
-    const rows = (out: string) => { const [head, ...rest] = normalizeTimes(out).split('\n'); return [head, ...rest.sort()]; };
+    const rows = (out: string) => {
+      const [head, ...rest] = normalizeTimes(out).split('\n');
+      return [head, ...rest.sort()];
+    };
     assert.equal(mine.code, theirs.code, `${args.join(' ')}: ${mine.stderr}`);
     assert.deepEqual(rows(mine.stdout), rows(theirs.stdout), `berth ${args.join(' ')}`);
     return mine;
@@ -39,7 +46,9 @@ describe('berth CLI: containers and images', function () {
   const created: string[] = [];
   const sleeper = () => sharedSleeper(t, unique('sleeper'), created, ['--label', 'role=test']);
 
-  before(async () => { t = await startCliTarget({ images: true }); });
+  before(async () => {
+    t = await startCliTarget({ images: true });
+  });
   after(() => cleanUpCliTarget(t, created));
 
   it('run pulls a missing image first ("Unable to find image … locally") and exits with the container\'s status', () => {
@@ -67,7 +76,23 @@ describe('berth CLI: containers and images', function () {
     created.push(name);
     try {
       fs.writeFileSync(path.join(dir, 'index.html'), '<h1>served by berth</h1>\n');
-      const d = run(['run', '-d', '--name', name, '-p', '127.0.0.1::80', '--mount', `type=bind,source=${dir},target=/www,readonly`, t.image, 'httpd', '-f', '-p', '80', '-h', '/www']);
+      const d = run([
+        'run',
+        '-d',
+        '--name',
+        name,
+        '-p',
+        '127.0.0.1::80',
+        '--mount',
+        `type=bind,source=${dir},target=/www,readonly`,
+        t.image,
+        'httpd',
+        '-f',
+        '-p',
+        '80',
+        '-h',
+        '/www',
+      ]);
       assert.equal(d.code, 0, d.stderr);
       const port = run(['port', name, '80']);
       assert.match(port.stdout, /^127\.0\.0\.1:\d+\n$/);
@@ -77,11 +102,16 @@ describe('berth CLI: containers and images', function () {
       assert.equal(ps.stdout, `${name} ${hostPort}->80/tcp ${dir.length > 15 ? `${dir.slice(0, 14)}…` : dir}\n`);
       let body = '';
       for (let i = 0; i < 50 && !body; i++) {
-        body = await fetch(`http://${hostPort}/index.html`).then((r) => r.text()).catch(() => '');
+        body = await fetch(`http://${hostPort}/index.html`)
+          .then((r) => r.text())
+          .catch(() => '');
         if (!body) await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(body, '<h1>served by berth</h1>\n');
-      assert.equal(run(['inspect', '-f', '{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}', name]).stdout, `bind ${dir} /www false\n`);
+      assert.equal(
+        run(['inspect', '-f', '{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}', name]).stdout,
+        `bind ${dir} /www false\n`,
+      );
     } finally {
       run(['rm', '-f', name]);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -92,20 +122,55 @@ describe('berth CLI: containers and images', function () {
     const name = sleeper();
     const ps = same(['ps']);
     assert.match(ps.stdout, /^CONTAINER ID   IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES\n/);
-    assert.match(ps.stdout, new RegExp(`^[0-9a-f]{12}   ${t.image.replace(/[.]/g, '\\.')} +"sleep 300" +.+ ago +Up .+ ${name}$`, 'm'));
+    assert.match(
+      ps.stdout,
+      new RegExp(`^[0-9a-f]{12}   ${t.image.replace(/[.]/g, '\\.')} +"sleep 300" +.+ ago +Up .+ ${name}$`, 'm'),
+    );
     assert.match(same(['ps', '-a']).stdout, /Exited \(3\) /);
     const ids = same(['ps', '-a', '-q']).stdout.trim().split('\n');
     assert.ok(ids.length >= 2 && ids.every((id) => /^[0-9a-f]{12}$/.test(id)));
     assert.match(same(['ps', '-a', '--no-trunc']).stdout, /^[0-9a-f]{64} /m);
-    const filtered = same(['ps', '-a', '--filter', `name=${name}`, '--format', 'table {{.Names}}\t{{.Image}}\t{{.Status}}\t{{.Label "role"}}']);
-    assert.match(filtered.stdout, new RegExp(`^NAMES +IMAGE +STATUS +role\\n${name} +${t.image.replace(/[.]/g, '\\.')} +Up .+ +test\\n$`));
+    const filtered = same([
+      'ps',
+      '-a',
+      '--filter',
+      `name=${name}`,
+      '--format',
+      'table {{.Names}}\t{{.Image}}\t{{.Status}}\t{{.Label "role"}}',
+    ]);
+    assert.match(
+      filtered.stdout,
+      new RegExp(`^NAMES +IMAGE +STATUS +role\\n${name} +${t.image.replace(/[.]/g, '\\.')} +Up .+ +test\\n$`),
+    );
     const json = JSON.parse(same(['ps', '-a', '--filter', `name=${name}`, '--format', '{{json .}}']).stdout);
-    assert.deepEqual(Object.keys(json), ['Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Platform', 'Ports', 'RunningFor', 'Size', 'State', 'Status']);
+    assert.deepEqual(Object.keys(json), [
+      'Command',
+      'CreatedAt',
+      'ID',
+      'Image',
+      'Labels',
+      'LocalVolumes',
+      'Mounts',
+      'Names',
+      'Networks',
+      'Platform',
+      'Ports',
+      'RunningFor',
+      'Size',
+      'State',
+      'Status',
+    ]);
     assert.equal(json.Names, name);
     assert.equal(json.Labels, 'role=test');
     assert.equal(json.State, 'running');
-    assert.match(same(['ps', '--filter', 'status=exited', '-a', '--format', '{{.Names}} {{.State}}']).stdout, new RegExp(`^${unique('first')} exited$`, 'm'));
-    assert.match(same(['ps', '-s']).stdout, /^CONTAINER ID .+ NAMES +SIZE\n(.+ \d+(\.\d+)?[kMG]?B \(virtual \d+(\.\d+)?[kMG]?B\)\n)+$/);
+    assert.match(
+      same(['ps', '--filter', 'status=exited', '-a', '--format', '{{.Names}} {{.State}}']).stdout,
+      new RegExp(`^${unique('first')} exited$`, 'm'),
+    );
+    assert.match(
+      same(['ps', '-s']).stdout,
+      /^CONTAINER ID .+ NAMES +SIZE\n(.+ \d+(\.\d+)?[kMG]?B \(virtual \d+(\.\d+)?[kMG]?B\)\n)+$/,
+    );
   });
 
   it('images, -q, --digests, --no-trunc and --format print what docker prints', () => {
@@ -117,13 +182,27 @@ describe('berth CLI: containers and images', function () {
     sameRows(['images', '--format', 'table {{.Repository}}:{{.Tag}}\t{{.ID}}\t{{.Size}}']);
     sameRows(['images', '--format', '{{json .}}']);
     const one = same(['image', 'ls', t.image]);
-    assert.match(one.stdout, new RegExp(`^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE\\n${t.image.replace(/[.]/g, '\\.')} +latest +[0-9a-f]{12} +.+ ago +\\d+(\\.\\d+)?[kM]B\\n$`));
+    assert.match(
+      one.stdout,
+      new RegExp(
+        `^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE\\n${t.image.replace(/[.]/g, '\\.')} +latest +[0-9a-f]{12} +.+ ago +\\d+(\\.\\d+)?[kM]B\\n$`,
+      ),
+    );
   });
 
   it('logs -t --tail 100 and logs -f follow a container like docker logs', async () => {
     const name = unique('logger');
     created.push(name);
-    run(['run', '-d', '--name', name, t.image, 'sh', '-c', 'i=1; while [ $i -le 150 ]; do echo line $i; i=$((i+1)); done; echo err-line >&2']);
+    run([
+      'run',
+      '-d',
+      '--name',
+      name,
+      t.image,
+      'sh',
+      '-c',
+      'i=1; while [ $i -le 150 ]; do echo line $i; i=$((i+1)); done; echo err-line >&2',
+    ]);
     assert.equal(run(['wait', name]).stdout, '0\n');
     const tail = same(['logs', '-t', '--tail', '100', name]);
     // The last 100 lines of both streams: err-line went to stderr.
@@ -164,22 +243,36 @@ describe('berth CLI: containers and images', function () {
     created.push(renamed);
     assert.equal(run(['inspect', '-f', '{{.Name}}', renamed]).stdout, `/${renamed}\n`);
     const bad = run(['stop', 'no-such-container']);
-    assert.deepEqual(bad, { code: 1, stdout: '', stderr: 'Error response from daemon: No such container: no-such-container\n' });
+    assert.deepEqual(bad, {
+      code: 1,
+      stdout: '',
+      stderr: 'Error response from daemon: No such container: no-such-container\n',
+    });
     if (withDocker) assert.equal(bad.stderr, t.docker(['stop', 'no-such-container']).stderr);
   });
 
-  it('attach and start -a stream the container\'s output and return its exit status', async () => {
+  it("attach and start -a stream the container's output and return its exit status", async () => {
     const bg = unique('attached');
     created.push(bg);
-    assert.equal(run(['run', '-d', '--name', bg, t.image, 'sh', '-c', 'sleep 1; echo later; echo on-stderr >&2; exit 6']).code, 0);
+    assert.equal(
+      run(['run', '-d', '--name', bg, t.image, 'sh', '-c', 'sleep 1; echo later; echo on-stderr >&2; exit 6']).code,
+      0,
+    );
     const attached = await berthAsync(t.host, ['attach', bg]);
     assert.deepEqual(attached, { code: 6, stdout: 'later\n', stderr: 'on-stderr\n' });
     const fg = unique('start-a');
     created.push(fg);
-    assert.match(run(['create', '--name', fg, t.image, 'sh', '-c', 'echo from start; exit 2']).stdout, /^[0-9a-f]{64}\n$/);
+    assert.match(
+      run(['create', '--name', fg, t.image, 'sh', '-c', 'echo from start; exit 2']).stdout,
+      /^[0-9a-f]{64}\n$/,
+    );
     assert.deepEqual(run(['start', '-a', fg]), { code: 2, stdout: 'from start\n', stderr: '' });
     const stopped = run(['attach', fg]);
-    assert.deepEqual(stopped, { code: 1, stdout: '', stderr: 'You cannot attach to a stopped container, start it first\n' });
+    assert.deepEqual(stopped, {
+      code: 1,
+      stdout: '',
+      stderr: 'You cannot attach to a stopped container, start it first\n',
+    });
   });
 
   it('update --restart=always changes the restart policy (inspect agrees with docker inspect)', () => {
@@ -196,11 +289,21 @@ describe('berth CLI: containers and images', function () {
     const full = JSON.parse(same(['inspect', name]).stdout);
     assert.equal(full.length, 1);
     assert.equal(full[0].Name, `/${name}`);
-    assert.match(same(['inspect', '-f', '{{.Config.Image}} {{json .Config.Cmd}} {{.State.Running}} {{range .Config.Env}}[{{.}}]{{end}}', name]).stdout,
-      new RegExp(`^${t.image.replace(/[.]/g, '\\.')} \\["sleep","300"\\] true (\\[[^\\]]*\\])*\\n$`));
+    assert.match(
+      same([
+        'inspect',
+        '-f',
+        '{{.Config.Image}} {{json .Config.Cmd}} {{.State.Running}} {{range .Config.Env}}[{{.}}]{{end}}',
+        name,
+      ]).stdout,
+      new RegExp(`^${t.image.replace(/[.]/g, '\\.')} \\["sleep","300"\\] true (\\[[^\\]]*\\])*\\n$`),
+    );
     assert.equal(same(['container', 'inspect', '--format', '{{.Name}}', name]).stdout, `/${name}\n`);
     assert.match(same(['image', 'inspect', '-f', '{{.Id}} {{.Os}}', t.image]).stdout, /^sha256:[0-9a-f]{64} linux\n$/);
-    assert.match(same(['inspect', '--type', 'image', '-f', '{{index .RepoTags 0}}', t.image]).stdout, new RegExp(`^${t.image.replace(/[.]/g, '\\.')}:latest\\n$`));
+    assert.match(
+      same(['inspect', '--type', 'image', '-f', '{{index .RepoTags 0}}', t.image]).stdout,
+      new RegExp(`^${t.image.replace(/[.]/g, '\\.')}:latest\\n$`),
+    );
   });
 
   it('rm -f removes running containers; errors name the container and exit 1 like docker', () => {
@@ -216,7 +319,7 @@ describe('berth CLI: containers and images', function () {
     if (withDocker) assert.equal(gone.stderr, t.docker(['rm', name]).stderr);
   });
 
-  it('run maps start failures to docker\'s exit codes (127 not found, 126 not executable)', () => {
+  it("run maps start failures to docker's exit codes (127 not found, 126 not executable)", () => {
     const [notFound, notExecutable] = [unique('enoent'), unique('eacces')];
     created.push(notFound, notExecutable);
     const r127 = run(['run', '--name', notFound, t.image, 'no-such-binary']);
@@ -237,20 +340,26 @@ describe('berth CLI: containers and images', function () {
       const loaded = run(['load', '-i', tar]);
       assert.equal(loaded.code, 0, loaded.stderr);
       assert.match(loaded.stdout, /Loaded image: .*:cli-roundtrip\n/);
-      assert.equal(run(['images', '-q', tag]).stdout, `${run(['inspect', '-f', '{{.Id}}', t.image]).stdout.slice(7, 19)}\n`);
+      assert.equal(
+        run(['images', '-q', tag]).stdout,
+        `${run(['inspect', '-f', '{{.Id}}', t.image]).stdout.slice(7, 19)}\n`,
+      );
       run(['rmi', tag]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('top and stats --no-stream show docker\'s columns', () => {
+  it("top and stats --no-stream show docker's columns", () => {
     const name = sleeper();
     const top = run(['top', name]);
     assert.equal(top.code, 0, top.stderr);
     assert.match(top.stdout, /^UID {17}PID {17}PPID {16}C {19}STIME {15}TTY {17}TIME {16}CMD\n.*sleep 300\n/);
     const stats = run(['stats', '--no-stream', name]);
     assert.equal(stats.code, 0, stats.stderr);
-    assert.match(stats.stdout, /^CONTAINER ID   NAME +CPU % +MEM USAGE \/ LIMIT +MEM % +NET I\/O +BLOCK I\/O +PIDS\n[0-9a-f]{12}   cli-sleeper-\d+ +\d+\.\d\d% +\S+ \/ \S+ +\d+\.\d\d% +\S+ \/ \S+ +\S+ \/ \S+ +1\n$/);
+    assert.match(
+      stats.stdout,
+      /^CONTAINER ID   NAME +CPU % +MEM USAGE \/ LIMIT +MEM % +NET I\/O +BLOCK I\/O +PIDS\n[0-9a-f]{12}   cli-sleeper-\d+ +\d+\.\d\d% +\S+ \/ \S+ +\d+\.\d\d% +\S+ \/ \S+ +\S+ \/ \S+ +1\n$/,
+    );
   });
 });

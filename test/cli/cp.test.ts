@@ -97,7 +97,15 @@ describe('berth CLI: cp', function () {
 
   it('copies into a created container and its volume before it starts', () => {
     const vol = unique('vol');
-    const name = container(unique('created'), ['create', '-v', `${vol}:/data`, t.image, 'sh', '-c', 'cat /greeting /data/a.txt']);
+    const name = container(unique('created'), [
+      'create',
+      '-v',
+      `${vol}:/data`,
+      t.image,
+      'sh',
+      '-c',
+      'cat /greeting /data/a.txt',
+    ]);
     ok(['cp', path.join(dir, 'src/a.txt'), `${name}:/greeting`]);
     ok(['cp', path.join(dir, 'src/a.txt'), `${name}:/data/`]);
     assert.equal(ok(['start', '-a', name]), 'alpha\nalpha\n');

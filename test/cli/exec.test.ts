@@ -17,7 +17,9 @@ describe('berth CLI: hello-world, exec, terminals', function () {
   const withDocker = hasDockerCli();
   const sleeper = () => sharedSleeper(t, unique('sleeper'), created);
 
-  before(async () => { t = await startCliTarget({ images: true }); });
+  before(async () => {
+    t = await startCliTarget({ images: true });
+  });
   after(() => cleanUpCliTarget(t, created));
 
   it('runs hello-world through the registry mirror like docker run hello-world', () => {
@@ -25,16 +27,36 @@ describe('berth CLI: hello-world, exec, terminals', function () {
     const r = run(['run', '--rm', t.helloWorld]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^\nHello from Berth!\n/);
-    assert.match(r.stderr, new RegExp(`^Unable to find image '${t.helloWorld.replace(/[.]/g, '\\.')}:latest' locally\\nlatest: Pulling from library/hello-world\\n`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^Unable to find image '${t.helloWorld.replace(/[.]/g, '\\.')}:latest' locally\\nlatest: Pulling from library/hello-world\\n`,
+      ),
+    );
     assert.match(r.stderr, /\n[0-9a-f]{12}: Pull complete\n/);
     assert.match(r.stderr, /\nDigest: sha256:[0-9a-f]{64}\nStatus: Downloaded newer image for .*hello-world:latest\n$/);
-    assert.equal(run(['ps', '-a', '-q', '--filter', `ancestor=${t.helloWorld}`]).stdout, '', '--rm removed the container');
+    assert.equal(
+      run(['ps', '-a', '-q', '--filter', `ancestor=${t.helloWorld}`]).stdout,
+      '',
+      '--rm removed the container',
+    );
   });
 
-
-  it('exec runs in the container with -e -u -w and returns the command\'s exit code', () => {
+  it("exec runs in the container with -e -u -w and returns the command's exit code", () => {
     const name = sleeper();
-    const r = run(['exec', '-e', 'GREETING=hi', '-w', '/tmp', '-u', '65534', name, 'sh', '-c', 'echo $GREETING $(pwd) $(id -u); exit 4']);
+    const r = run([
+      'exec',
+      '-e',
+      'GREETING=hi',
+      '-w',
+      '/tmp',
+      '-u',
+      '65534',
+      name,
+      'sh',
+      '-c',
+      'echo $GREETING $(pwd) $(id -u); exit 4',
+    ]);
     assert.equal(r.code, 4, r.stderr);
     assert.equal(r.stdout, 'hi /tmp 65534\n');
     const piped = run(['exec', '-i', name, 'cat'], 'through stdin\n');
@@ -43,7 +65,6 @@ describe('berth CLI: hello-world, exec, terminals', function () {
     if (withDocker) assert.equal(missing.code, t.docker(['exec', name, 'no-such-command']).code);
     assert.notEqual(missing.code, 0);
   });
-
 
   it('exec -it and run -it work under a real terminal: raw mode, its size, exit status, ctrl-p ctrl-q', async function () {
     if (!hasTmux()) this.skip();

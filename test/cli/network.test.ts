@@ -17,17 +17,27 @@ describe('berth CLI: networks', function () {
     }
     return mine;
   };
-  before(async () => { engine = await startEngine(); });
+  before(async () => {
+    engine = await startEngine();
+  });
   after(async () => engine?.cleanup());
 
   it('lists the default networks like docker network ls', () => {
     const ls = same(['network', 'ls']);
     assert.match(ls.stdout, /^NETWORK ID     NAME      DRIVER    SCOPE\n/);
-    for (const n of ['bridge', 'host', 'none']) assert.match(ls.stdout, new RegExp(`^[0-9a-f]{12}   ${n} +\\w+ +local$`, 'm'));
+    for (const n of ['bridge', 'host', 'none'])
+      assert.match(ls.stdout, new RegExp(`^[0-9a-f]{12}   ${n} +\\w+ +local$`, 'm'));
     same(['network', 'ls', '-q']);
     same(['network', 'ls', '--no-trunc']);
     same(['network', 'ls', '--format', '{{json .}}']);
-    same(['network', 'ls', '--filter', 'driver=bridge', '--format', 'table {{.Name}}\t{{.Driver}}\t{{.IPv6}}\t{{.Internal}}']);
+    same([
+      'network',
+      'ls',
+      '--filter',
+      'driver=bridge',
+      '--format',
+      'table {{.Name}}\t{{.Driver}}\t{{.IPv6}}\t{{.Internal}}',
+    ]);
   });
 
   it('creates, inspects, connects nothing, and removes a user network', () => {
@@ -39,7 +49,10 @@ describe('berth CLI: networks', function () {
     assert.match(created.stdout, /^[0-9a-f]{64}\n$/);
     const id = created.stdout.trim();
     same(['network', 'inspect', name]);
-    assert.equal(run(['network', 'inspect', '-f', '{{.Id}} {{(index .IPAM.Config 0).Subnet}} {{.Labels.team}}', name]).stdout, `${id} ${subnet} cli\n`);
+    assert.equal(
+      run(['network', 'inspect', '-f', '{{.Id}} {{(index .IPAM.Config 0).Subnet}} {{.Labels.team}}', name]).stdout,
+      `${id} ${subnet} cli\n`,
+    );
     same(['network', 'inspect', '-f', '{{.Name}} {{.Driver}} {{.Scope}} {{json .Labels}}', name]);
     same(['network', 'ls', '--filter', `name=${name}`]);
     same(['inspect', '--type', 'network', '-f', '{{.Name}}', name]);
@@ -75,7 +88,10 @@ describe('berth CLI: networks', function () {
     assert.match(mine.stdout, new RegExp(`^\\S+ network create [0-9a-f]{64} \\(.*name=${name}.*\\)\\n`, 'm'));
     assert.match(mine.stdout, new RegExp(`^\\S+ network destroy [0-9a-f]{64} \\(.*name=${name}.*\\)\\n`, 'm'));
     if (hasDockerCli()) assert.equal(mine.stdout, engine.docker(args).stdout);
-    const json = run([...args, '--format', '{{json .}}']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const json = run([...args, '--format', '{{json .}}'])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.ok(json.some((e) => e.Type === 'network' && e.Action === 'create' && e.Actor.Attributes.name === name));
   });
 });

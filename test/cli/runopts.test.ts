@@ -11,7 +11,11 @@ describe('cli run/create flags', () => {
   it('parses -p like docker (ip, ranges, protocols, IPv6)', () => {
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
-    parsePublish(['8080:80', '127.0.0.1:9000-9001:9000-9001/udp', '53/udp', '[::1]:8443:443', '7000-7001:7000'], exposed, bindings);
+    parsePublish(
+      ['8080:80', '127.0.0.1:9000-9001:9000-9001/udp', '53/udp', '[::1]:8443:443', '7000-7001:7000'],
+      exposed,
+      bindings,
+    );
     assert.deepEqual(Object.keys(exposed).sort(), ['443/tcp', '53/udp', '7000/tcp', '80/tcp', '9000/udp', '9001/udp']);
     assert.deepEqual(bindings['80/tcp'], [{ HostIp: '', HostPort: '8080' }]);
     assert.deepEqual(bindings['9001/udp'], [{ HostIp: '127.0.0.1', HostPort: '9001' }]);
@@ -23,11 +27,23 @@ describe('cli run/create flags', () => {
   });
 
   it('parses --mount CSV into HostConfig.Mounts', () => {
-    assert.deepEqual(parseMount('type=bind,source=/srv/html,target=/usr/share/nginx/html,readonly'),
-      { Type: 'bind', Source: '/srv/html', Target: '/usr/share/nginx/html', ReadOnly: true });
-    assert.deepEqual(parseMount('source=data,target=/data,volume-label=a=b'),
-      { Type: 'volume', Source: 'data', Target: '/data', VolumeOptions: { Labels: { a: 'b' } } });
-    assert.deepEqual(parseMount('type=tmpfs,dst=/run,tmpfs-size=64m'), { Type: 'tmpfs', Target: '/run', TmpfsOptions: { SizeBytes: 64 * 1024 * 1024 } });
+    assert.deepEqual(parseMount('type=bind,source=/srv/html,target=/usr/share/nginx/html,readonly'), {
+      Type: 'bind',
+      Source: '/srv/html',
+      Target: '/usr/share/nginx/html',
+      ReadOnly: true,
+    });
+    assert.deepEqual(parseMount('source=data,target=/data,volume-label=a=b'), {
+      Type: 'volume',
+      Source: 'data',
+      Target: '/data',
+      VolumeOptions: { Labels: { a: 'b' } },
+    });
+    assert.deepEqual(parseMount('type=tmpfs,dst=/run,tmpfs-size=64m'), {
+      Type: 'tmpfs',
+      Target: '/run',
+      TmpfsOptions: { SizeBytes: 64 * 1024 * 1024 },
+    });
     assert.throws(() => parseMount('type=bind,source=/x'), /target is required/);
     assert.throws(() => parseMount('type=bind,bogus=1,target=/x'), /unexpected key 'bogus'/);
   });
@@ -39,9 +55,22 @@ describe('cli run/create flags', () => {
     process.env.FROM_HOST = 'hostvalue';
     try {
       const c = buildCreateConfig('nginx', ['nginx', '-g', 'daemon off;'], {
-        ...base, env: ['C=3', 'FROM_HOST'], envFile: [envFile], volume: ['/anon', 'named:/data:ro'], memory: '512m', cpus: '1.5',
-        restart: 'on-failure:3', name: 'web', interactive: true, tty: true, workdir: '/w', user: '1000:1000', hostname: 'h', entrypoint: '',
-        publish: ['8080:80'], label: ['k=v'],
+        ...base,
+        env: ['C=3', 'FROM_HOST'],
+        envFile: [envFile],
+        volume: ['/anon', 'named:/data:ro'],
+        memory: '512m',
+        cpus: '1.5',
+        restart: 'on-failure:3',
+        name: 'web',
+        interactive: true,
+        tty: true,
+        workdir: '/w',
+        user: '1000:1000',
+        hostname: 'h',
+        entrypoint: '',
+        publish: ['8080:80'],
+        label: ['k=v'],
       });
       assert.deepEqual(c.Env, ['A=1', 'B=two words', 'FROM_HOST=hostvalue', 'C=3', 'FROM_HOST=hostvalue']);
       assert.deepEqual(c.Cmd, ['nginx', '-g', 'daemon off;']);
@@ -69,7 +98,10 @@ describe('cli run/create flags', () => {
     assert.equal(d.Cmd, null);
     assert.equal(d.AttachStdout, false);
     assert.equal(d.HostConfig?.AutoRemove, true);
-    assert.throws(() => buildCreateConfig('busybox', [], { ...base, rm: true, restart: 'always' }), /Conflicting options: --restart and --rm/);
+    assert.throws(
+      () => buildCreateConfig('busybox', [], { ...base, rm: true, restart: 'always' }),
+      /Conflicting options: --restart and --rm/,
+    );
     assert.throws(() => buildCreateConfig('busybox', [], { ...base, restart: 'sometimes' }), /invalid restart policy/);
   });
 });

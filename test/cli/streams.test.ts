@@ -35,7 +35,10 @@ describe('cli streams', () => {
 
   it('turns a systemerr frame into an error', async () => {
     const out = sink();
-    await assert.rejects(demux(Readable.from([frame(1, 'partial\n'), frame(3, 'exec failed: boom\n')]), out.s, sink().s), /exec failed: boom/);
+    await assert.rejects(
+      demux(Readable.from([frame(1, 'partial\n'), frame(3, 'exec failed: boom\n')]), out.s, sink().s),
+      /exec failed: boom/,
+    );
     assert.equal(out.text(), 'partial\n');
   });
 

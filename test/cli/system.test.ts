@@ -21,7 +21,10 @@ describe('berth CLI: system commands', function () {
     const r = berth(engine, ['version']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Client: Berth\n Version: {11}\d+\.\d+\.\d+\n API version: {7}1\.45\n/);
-    assert.match(r.stdout, /\nServer: Berth Engine\n Engine:\n  Version: {10}\S+\n  API version: {6}1\.45 \(minimum version 1\.24\)\n/);
+    assert.match(
+      r.stdout,
+      /\nServer: Berth Engine\n Engine:\n  Version: {10}\S+\n  API version: {6}1\.45 \(minimum version 1\.24\)\n/,
+    );
     const fmt = '{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}';
     const mine = berth(engine, ['version', '--format', fmt]);
     assert.equal(mine.code, 0, mine.stderr);
@@ -37,20 +40,36 @@ describe('berth CLI: system commands', function () {
     assert.match(r.stdout, /\n Registry Mirrors:\n  http:\/\/127\.0\.0\.1:5999\/\n/);
     const fmt = '{{json .RegistryConfig.Mirrors}} {{.Driver}} {{.NCPU}}';
     const mine = berth(engine, ['info', '--format', fmt]);
-    assert.equal(mine.stdout, `["http://127.0.0.1:5999/"] overlay2 ${(JSON.parse(berth(engine, ['info', '--format', '{{json .}}']).stdout)).NCPU}\n`);
+    assert.equal(
+      mine.stdout,
+      `["http://127.0.0.1:5999/"] overlay2 ${JSON.parse(berth(engine, ['info', '--format', '{{json .}}']).stdout).NCPU}\n`,
+    );
     if (hasDockerCli()) assert.equal(mine.stdout, engine.docker(['info', '--format', fmt]).stdout);
   });
 
-  it('events replays history in docker\'s line format (same as docker events)', async () => {
+  it("events replays history in docker's line format (same as docker events)", async () => {
     const since = String(Math.floor(Date.now() / 1000) - 1);
     engine.process().kill('SIGHUP');
     await new Promise((r) => setTimeout(r, 500));
     const until = String(Math.floor(Date.now() / 1000) + 1);
     const r = berth(engine, ['events', '--since', since, '--until', until]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d) daemon reload \S+ \(.*name=.*\)\n/m);
+    assert.match(
+      r.stdout,
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d) daemon reload \S+ \(.*name=.*\)\n/m,
+    );
     if (hasDockerCli()) assert.equal(r.stdout, engine.docker(['events', '--since', since, '--until', until]).stdout);
-    const f = berth(engine, ['events', '--since', since, '--until', until, '--filter', 'type=daemon', '--format', '{{.Type}}/{{.Action}}']);
+    const f = berth(engine, [
+      'events',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--filter',
+      'type=daemon',
+      '--format',
+      '{{.Type}}/{{.Action}}',
+    ]);
     assert.match(f.stdout, /^daemon\/reload\n/);
   });
 
@@ -76,10 +95,16 @@ describe('berth CLI: system commands', function () {
     const fmt = ['version', '--format', '{{.Server.Platform.Name}}'];
     assert.equal(run(fmt, { BERTH_HOST: engine.host }).stdout, 'Berth Engine\n');
     assert.equal(run(fmt, { DOCKER_HOST: engine.host }).stdout, 'Berth Engine\n');
-    assert.equal(run(fmt, { BERTH_HOST: engine.host, DOCKER_HOST: 'unix:///nonexistent.sock' }).stdout, 'Berth Engine\n');
+    assert.equal(
+      run(fmt, { BERTH_HOST: engine.host, DOCKER_HOST: 'unix:///nonexistent.sock' }).stdout,
+      'Berth Engine\n',
+    );
     const bad = run(['-H', 'unix:///nonexistent.sock', ...fmt], { BERTH_HOST: engine.host });
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /Cannot connect to the Berth engine at unix:\/\/\/nonexistent\.sock\. Is the engine running\?/);
+    assert.match(
+      bad.stderr,
+      /Cannot connect to the Berth engine at unix:\/\/\/nonexistent\.sock\. Is the engine running\?/,
+    );
   });
 
   it('exits 125 on usage errors and 0 for --help', () => {
@@ -89,17 +114,41 @@ describe('berth CLI: system commands', function () {
     assert.equal(berth(engine, ['run', '--help']).code, 0);
   });
 
-  it('talks TLS to a tcp:// engine with docker\'s --tlsverify flags and DOCKER_CERT_PATH', async () => {
+  it("talks TLS to a tcp:// engine with docker's --tlsverify flags and DOCKER_CERT_PATH", async () => {
     const tls = makeTlsMaterial();
     const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
     });
-    const tlsEngine = await startEngine({ args: ['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', '--tlscacert', tls.ca, '--tlscert', tls.serverCert, '--tlskey', tls.serverKey] });
+    const tlsEngine = await startEngine({
+      args: [
+        '-H',
+        `tcp://127.0.0.1:${port}`,
+        '--tlsverify',
+        '--tlscacert',
+        tls.ca,
+        '--tlscert',
+        tls.serverCert,
+        '--tlskey',
+        tls.serverKey,
+      ],
+    });
     const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-certs-'));
     try {
       const host = `tcp://127.0.0.1:${port}`;
       const fmt = ['version', '--format', '{{.Server.Platform.Name}}'];
-      const flags = berth(host, ['--tlsverify', '--tlscacert', tls.ca, '--tlscert', tls.clientCert, '--tlskey', tls.clientKey, ...fmt]);
+      const flags = berth(host, [
+        '--tlsverify',
+        '--tlscacert',
+        tls.ca,
+        '--tlscert',
+        tls.clientCert,
+        '--tlskey',
+        tls.clientKey,
+        ...fmt,
+      ]);
       assert.deepEqual(flags, { code: 0, stdout: 'Berth Engine\n', stderr: '' });
       fs.copyFileSync(tls.ca, path.join(certDir, 'ca.pem'));
       fs.copyFileSync(tls.clientCert, path.join(certDir, 'cert.pem'));

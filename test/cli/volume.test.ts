@@ -19,7 +19,9 @@ describe('berth CLI: volumes', function () {
   };
   const name = (n: string) => `cli-${n}-${process.pid}`;
 
-  before(async () => { t = await startCliTarget(); });
+  before(async () => {
+    t = await startCliTarget();
+  });
   after(async () => {
     if (!t) return;
     run(['volume', 'rm', '-f', name('a'), name('b'), name('c')]);
@@ -28,20 +30,41 @@ describe('berth CLI: volumes', function () {
 
   it('creates named volumes and lists them like docker volume ls', () => {
     assert.deepEqual(run(['volume', 'create', name('a')]), { code: 0, stdout: `${name('a')}\n`, stderr: '' });
-    assert.deepEqual(run(['volume', 'create', '--name', name('b'), '--label', 'team=cli']), { code: 0, stdout: `${name('b')}\n`, stderr: '' });
+    assert.deepEqual(run(['volume', 'create', '--name', name('b'), '--label', 'team=cli']), {
+      code: 0,
+      stdout: `${name('b')}\n`,
+      stderr: '',
+    });
     const anon = run(['volume', 'create']);
     assert.match(anon.stdout, /^[0-9a-f]{64}\n$/);
     const ls = same(['volume', 'ls']);
     assert.match(ls.stdout, /^DRIVER    VOLUME NAME\n/);
     assert.match(ls.stdout, new RegExp(`^local     ${name('a')}$`, 'm'));
     assert.match(same(['volume', 'ls', '-q']).stdout, new RegExp(`^${name('a')}\n${name('b')}\n`, 'm'));
-    const json = same(['volume', 'ls', '--format', '{{json .}}']).stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(json.find((v) => v.Name === name('b')), {
-      Availability: 'N/A', Driver: 'local', Group: 'N/A', Labels: 'team=cli', Links: 'N/A', Mountpoint: json.find((v) => v.Name === name('b')).Mountpoint,
-      Name: name('b'), Scope: 'local', Size: 'N/A', Status: 'N/A',
-    });
-    assert.equal(same(['volume', 'ls', '--filter', 'label=team=cli', '--format', 'table {{.Name}}\t{{.Labels}}\t{{.Driver}}']).stdout,
-      `VOLUME NAME${' '.repeat(Math.max(11, name('b').length) + 3 - 11)}LABELS     DRIVER\n${name('b')}${' '.repeat(Math.max(11, name('b').length) + 3 - name('b').length)}team=cli   local\n`);
+    const json = same(['volume', 'ls', '--format', '{{json .}}'])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      json.find((v) => v.Name === name('b')),
+      {
+        Availability: 'N/A',
+        Driver: 'local',
+        Group: 'N/A',
+        Labels: 'team=cli',
+        Links: 'N/A',
+        Mountpoint: json.find((v) => v.Name === name('b')).Mountpoint,
+        Name: name('b'),
+        Scope: 'local',
+        Size: 'N/A',
+        Status: 'N/A',
+      },
+    );
+    assert.equal(
+      same(['volume', 'ls', '--filter', 'label=team=cli', '--format', 'table {{.Name}}\t{{.Labels}}\t{{.Driver}}'])
+        .stdout,
+      `VOLUME NAME${' '.repeat(Math.max(11, name('b').length) + 3 - 11)}LABELS     DRIVER\n${name('b')}${' '.repeat(Math.max(11, name('b').length) + 3 - name('b').length)}team=cli   local\n`,
+    );
     run(['volume', 'rm', anon.stdout.trim()]);
   });
 
@@ -57,9 +80,15 @@ describe('berth CLI: volumes', function () {
 
   it('system df counts the volumes as docker system df does', () => {
     const df = same(['system', 'df']);
-    assert.match(df.stdout, /^TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\nImages +\d+ +\d+ +\S+ +\S+( \(\d+%\))?\nContainers +\d+ +\d+ +\S+ +\S+\nLocal Volumes   2 +0 +\S+ +\S+( \(\d+%\))?\nBuild Cache +0 +0 +0B +0B\n$/);
+    assert.match(
+      df.stdout,
+      /^TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\nImages +\d+ +\d+ +\S+ +\S+( \(\d+%\))?\nContainers +\d+ +\d+ +\S+ +\S+\nLocal Volumes   2 +0 +\S+ +\S+( \(\d+%\))?\nBuild Cache +0 +0 +0B +0B\n$/,
+    );
     const verbose = same(['system', 'df', '-v']);
-    assert.match(verbose.stdout, new RegExp(`\\nLocal Volumes space usage:\\n\\nVOLUME NAME +LINKS +SIZE\\n(.+\\n)*${name('a')} +0 +\\S+\\n`));
+    assert.match(
+      verbose.stdout,
+      new RegExp(`\\nLocal Volumes space usage:\\n\\nVOLUME NAME +LINKS +SIZE\\n(.+\\n)*${name('a')} +0 +\\S+\\n`),
+    );
     same(['system', 'df', '--format', '{{json .}}']);
   });
 
@@ -75,11 +104,17 @@ describe('berth CLI: volumes', function () {
     assert.equal(run(['volume', 'create', name('c')]).code, 0);
     const declined = run(['volume', 'prune', '-a'], 'n\n');
     assert.equal(declined.code, 0);
-    assert.match(declined.stdout, /^WARNING! This will remove all local volumes not used by at least one container\.\nAre you sure you want to continue\? \[y\/N\] $/);
+    assert.match(
+      declined.stdout,
+      /^WARNING! This will remove all local volumes not used by at least one container\.\nAre you sure you want to continue\? \[y\/N\] $/,
+    );
     assert.match(run(['volume', 'ls', '-q']).stdout, new RegExp(name('c')));
     const pruned = run(['volume', 'prune', '-a', '-f']);
     assert.equal(pruned.code, 0, pruned.stderr);
-    assert.match(pruned.stdout, new RegExp(`^Deleted Volumes:\\n(.+\\n)*${name('c')}\\n(.+\\n)*\\nTotal reclaimed space: \\S+\\n$`));
+    assert.match(
+      pruned.stdout,
+      new RegExp(`^Deleted Volumes:\\n(.+\\n)*${name('c')}\\n(.+\\n)*\\nTotal reclaimed space: \\S+\\n$`),
+    );
     assert.doesNotMatch(run(['volume', 'ls', '-q']).stdout, new RegExp(name('c')));
   });
 });

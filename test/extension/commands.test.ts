@@ -13,25 +13,51 @@ import remove from '../../src/extension/commands/container/remove';
 import start from '../../src/extension/commands/container/start';
 
 function ctr(i: number, over: Partial<ContainerSummary> = {}): ContainerSummary {
-  return { Id: `${i}`.padStart(64, '0'), Names: [`/c${i}`], Image: 'busybox', ImageID: '', Command: 'sleep 9', Created: 0, Ports: [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8000 + i, Type: 'tcp' }], Labels: {}, State: 'running', Status: 'Up 1 second', Mounts: [], ...over };
+  return {
+    Id: `${i}`.padStart(64, '0'),
+    Names: [`/c${i}`],
+    Image: 'busybox',
+    ImageID: '',
+    Command: 'sleep 9',
+    Created: 0,
+    Ports: [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8000 + i, Type: 'tcp' }],
+    Labels: {},
+    State: 'running',
+    Status: 'Up 1 second',
+    Mounts: [],
+    ...over,
+  };
 }
 
 /** A Berth stand-in: a client that records calls, and the container list it answers. */
 function fakeBerth(list: ContainerSummary[]) {
   const calls: string[] = [];
-  const client = new Proxy({}, {
-    get: (_t, method: string) => async (...args: unknown[]) => {
-      calls.push(`${method}(${args.map((a) => JSON.stringify(a)).join(', ')})`);
-      return method === 'listContainers' ? list : undefined;
+  const client = new Proxy(
+    {},
+    {
+      get:
+        (_t, method: string) =>
+        async (...args: unknown[]) => {
+          calls.push(`${method}(${args.map((a) => JSON.stringify(a)).join(', ')})`);
+          return method === 'listContainers' ? list : undefined;
+        },
     },
-  });
-  return { calls, berth: { client: () => client, fail: (what: string, err: unknown) => calls.push(`fail ${what}: ${err}`) } as any };
+  );
+  return {
+    calls,
+    berth: { client: () => client, fail: (what: string, err: unknown) => calls.push(`fail ${what}: ${err}`) } as any,
+  };
 }
 
 describe('extension: tree provider (fake vscode)', () => {
   it('renders records as TreeItems with stable ids, contextValue, icon and collapsible children', async () => {
     let list = [ctr(1), ctr(2, { State: 'exited', Status: 'Exited (0) 1 minute ago', Ports: [] })];
-    const p = new RecordTreeProvider(async () => buildContainerTree(list), (e) => { throw e; });
+    const p = new RecordTreeProvider(
+      async () => buildContainerTree(list),
+      (e) => {
+        throw e;
+      },
+    );
     const fired: unknown[] = [];
     p.onDidChangeTreeData((e) => fired.push(e));
     await p.refresh();
@@ -62,19 +88,35 @@ describe('extension: tree provider (fake vscode)', () => {
 
   it('coalesces refreshes that arrive while one is loading', async () => {
     let loads = 0;
-    const p = new RecordTreeProvider(async () => { loads++; await new Promise((r) => setTimeout(r, 20)); return []; }, () => undefined);
+    const p = new RecordTreeProvider(
+      async () => {
+        loads++;
+        await new Promise((r) => setTimeout(r, 20));
+        return [];
+      },
+      () => undefined,
+    );
     await Promise.all([p.refresh(), p.refresh(), p.refresh(), p.refresh()]);
     assert.equal(loads, 2, 'one load, and one more for everything that came during it');
   });
 });
 
 describe('extension: commands (fake vscode)', () => {
-  beforeEach(() => { recorded.messages = []; recorded.quickPickAnswers = []; });
+  beforeEach(() => {
+    recorded.messages = [];
+    recorded.quickPickAnswers = [];
+  });
   const rows = buildContainerTree([ctr(1), ctr(2), ctr(3)]);
 
   it('acts on the whole multi-selection when the clicked row is part of it, else on the clicked row', () => {
-    assert.deepEqual(selected(rows[0], [rows[0], rows[2]]).map((r) => r.label), ['c1', 'c3']);
-    assert.deepEqual(selected(rows[1], [rows[0], rows[2]]).map((r) => r.label), ['c2']);
+    assert.deepEqual(
+      selected(rows[0], [rows[0], rows[2]]).map((r) => r.label),
+      ['c1', 'c3'],
+    );
+    assert.deepEqual(
+      selected(rows[1], [rows[0], rows[2]]).map((r) => r.label),
+      ['c2'],
+    );
     assert.deepEqual(selected(undefined, undefined), []);
   });
 

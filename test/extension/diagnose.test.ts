@@ -5,23 +5,48 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { answers, bundledEngineLaunch, candidateHosts, startBundledEngine, stopEngine, systemdInstallCommand, SYSTEM_SOCKET } from '../../src/extension/engine/launcher';
+import {
+  answers,
+  bundledEngineLaunch,
+  candidateHosts,
+  startBundledEngine,
+  stopEngine,
+  systemdInstallCommand,
+  SYSTEM_SOCKET,
+} from '../../src/extension/engine/launcher';
 import { DIST } from '../helpers/engine';
 
-function host(files: Record<string, string>, cmds: Record<string, string>, extra: Partial<HostReader> = {}): HostReader {
-  return { read: (p) => files[p], exists: (p) => p in files, run: (c) => cmds[c], platform: 'linux', isRoot: false, ...extra };
+function host(
+  files: Record<string, string>,
+  cmds: Record<string, string>,
+  extra: Partial<HostReader> = {},
+): HostReader {
+  return {
+    read: (p) => files[p],
+    exists: (p) => p in files,
+    run: (c) => cmds[c],
+    platform: 'linux',
+    isRoot: false,
+    ...extra,
+  };
 }
 
 describe('extension: diagnose', () => {
   it('reports what a bare CentOS 7 lacks, with yum commands marked for this host', () => {
-    const d = diagnose(host({
-      '/etc/os-release': 'ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"',
-      '/proc/sys/kernel/osrelease': '3.10.0-1160.el7.x86_64\n',
-      '/proc/mounts': 'cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n',
-      '/proc/filesystems': 'nodev\tproc\n',
-      '/proc/sys/user/max_user_namespaces': '0\n',
-      '/sys/fs/selinux/enforce': '1',
-    }, {}, { glibc: '2.17' }));
+    const d = diagnose(
+      host(
+        {
+          '/etc/os-release': 'ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"',
+          '/proc/sys/kernel/osrelease': '3.10.0-1160.el7.x86_64\n',
+          '/proc/mounts': 'cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n',
+          '/proc/filesystems': 'nodev\tproc\n',
+          '/proc/sys/user/max_user_namespaces': '0\n',
+          '/sys/fs/selinux/enforce': '1',
+        },
+        {},
+        { glibc: '2.17' },
+      ),
+    );
     assert.equal(d.family, 'yum');
     const by = Object.fromEntries(d.checks.map((c) => [c.name, c]));
     assert.equal(by['cgroups'].found, 'v1');
@@ -40,16 +65,25 @@ describe('extension: diagnose', () => {
   });
 
   it('says a complete Debian host is ready', () => {
-    const d = diagnose(host({
-      '/etc/os-release': 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"',
-      '/proc/sys/kernel/osrelease': '6.1.0-18-amd64',
-      '/proc/mounts': 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n',
-      '/proc/filesystems': 'nodev\toverlay\n',
-      '/usr/lib/cni/bridge': '',
-      '/proc/sys/user/max_user_namespaces': '63000',
-    }, { runc: 'runc version 1.1.5', iptables: 'iptables v1.8.9 (nf_tables)' }, { glibc: '2.36', isRoot: true }));
+    const d = diagnose(
+      host(
+        {
+          '/etc/os-release': 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"',
+          '/proc/sys/kernel/osrelease': '6.1.0-18-amd64',
+          '/proc/mounts': 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n',
+          '/proc/filesystems': 'nodev\toverlay\n',
+          '/usr/lib/cni/bridge': '',
+          '/proc/sys/user/max_user_namespaces': '63000',
+        },
+        { runc: 'runc version 1.1.5', iptables: 'iptables v1.8.9 (nf_tables)' },
+        { glibc: '2.36', isRoot: true },
+      ),
+    );
     assert.equal(d.family, 'apt');
-    assert.ok(d.checks.every((c) => c.ok), JSON.stringify(d.checks.filter((c) => !c.ok)));
+    assert.ok(
+      d.checks.every((c) => c.ok),
+      JSON.stringify(d.checks.filter((c) => !c.ok)),
+    );
     assert.equal(d.checks.find((c) => c.name === 'cgroups')!.found, 'v2 (unified)');
     assert.match(renderDiagnosis(d), /Everything the engine needs is present/);
   });
@@ -74,7 +108,8 @@ describe('extension: engine launcher', () => {
 
   it('installs the systemd service with a berth group in one sudo command that sh can parse', () => {
     const ext = "/home/o'neil/.vscode-server/extensions/berth.berth-0.1.0";
-    const inner = (cmd: string) => spawnSync('sh', ['-c', `set -- ${cmd.replace(/^sudo sh -c /, '')}; printf %s "$1"`], { encoding: 'utf8' }).stdout;
+    const inner = (cmd: string) =>
+      spawnSync('sh', ['-c', `set -- ${cmd.replace(/^sudo sh -c /, '')}; printf %s "$1"`], { encoding: 'utf8' }).stdout;
     const server = systemdInstallCommand(ext, "o'neil", "/home/o'neil/.vscode-server/bin/abc/node");
     assert.match(server, /^sudo sh -c '/);
     const script = inner(server);
@@ -82,15 +117,34 @@ describe('extension: engine launcher', () => {
     assert.equal(spawnSync('sh', ['-n', '-c', script]).status, 0, script);
     assert.match(script, /groupadd --system berth/);
     assert.match(script, /usermod -aG berth 'o'\\''neil'/);
-    assert.match(script, /cp -f '\/home\/o'\\''neil\/.vscode-server\/extensions\/berth.berth-0.1.0\/dist\/engine.js' \/usr\/local\/lib\/berth\/dist\//);
+    assert.match(
+      script,
+      /cp -f '\/home\/o'\\''neil\/.vscode-server\/extensions\/berth.berth-0.1.0\/dist\/engine.js' \/usr\/local\/lib\/berth\/dist\//,
+    );
     // The server's node is copied out of the folder VS Code updates replace, and the unit runs the copies.
-    assert.match(script, /install -m 0755 '\/home\/o'\\''neil\/.vscode-server\/bin\/abc\/node' \/usr\/local\/lib\/berth\/node/);
+    assert.match(
+      script,
+      /install -m 0755 '\/home\/o'\\''neil\/.vscode-server\/bin\/abc\/node' \/usr\/local\/lib\/berth\/node/,
+    );
     assert.match(script, /BERTH_NODE=\/usr\/local\/lib\/berth\/node/);
-    assert.match(script, /ExecStart=\/usr\/local\/lib\/berth\/engine-bin\/berthd -H unix:\/\/\/run\/berth\/berth.sock --group berth/);
+    assert.match(
+      script,
+      /ExecStart=\/usr\/local\/lib\/berth\/engine-bin\/berthd -H unix:\/\/\/run\/berth\/berth.sock --group berth/,
+    );
     assert.match(script, /systemctl enable --now berth.service/);
     assert.doesNotMatch(server, /\n/, 'one line, so the terminal runs it only when the user presses Enter');
     // The unit file the command writes is what systemd reads.
-    const unit = spawnSync('sh', ['-c', script.split('; ').find((c) => c.startsWith('printf'))!.replace(/ > \/etc\/systemd\/system\/berth.service$/, '')], { encoding: 'utf8' }).stdout;
+    const unit = spawnSync(
+      'sh',
+      [
+        '-c',
+        script
+          .split('; ')
+          .find((c) => c.startsWith('printf'))!
+          .replace(/ > \/etc\/systemd\/system\/berth.service$/, ''),
+      ],
+      { encoding: 'utf8' },
+    ).stdout;
     assert.match(unit, /^\[Unit\]\nDescription=Berth container engine\n/);
     assert.match(unit, /\n\[Service\]\n(.+\n)*ExecStart=\/usr\/local\/lib\/berth\/engine-bin\/berthd .*\n/);
     assert.match(unit, /\[Install\]\nWantedBy=multi-user.target\n$/);
@@ -110,7 +164,15 @@ describe('extension: starting the bundled engine', function () {
     const host = `unix://${dir}/berth.sock`;
     const pidfile = path.join(dir, 'berthd.pid');
     const spec = bundledEngineLaunch(dir, host, process.execPath, process.env, {
-      pidfile, extraArgs: ['--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--config-file', path.join(dir, 'daemon.json')],
+      pidfile,
+      extraArgs: [
+        '--data-root',
+        path.join(dir, 'data'),
+        '--exec-root',
+        path.join(dir, 'exec'),
+        '--config-file',
+        path.join(dir, 'daemon.json'),
+      ],
     });
     fs.writeFileSync(path.join(dir, 'daemon.json'), '{}');
     try {
@@ -126,7 +188,12 @@ describe('extension: starting the bundled engine', function () {
       assert.match(fs.readFileSync(path.join(dir, 'logs', 'berthd.log'), 'utf8'), /starting .*engine\.js -H unix:/);
     } finally {
       await stopEngine(host, pidfile, 5000).catch(() => undefined);
-      for (const m of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(dir + '/')).reverse()) {
+      for (const m of fs
+        .readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[4])
+        .filter((m) => m?.startsWith(dir + '/'))
+        .reverse()) {
         spawnSync('umount', ['-l', m]);
       }
       fs.rmSync(dir, { recursive: true, force: true });

@@ -5,15 +5,22 @@ import { buildRunConfig, parsePorts, pullArgs, RunOptionError, shellSplit } from
 describe('extension: run options', () => {
   it('builds a detached container with ports, env, volumes and a command', () => {
     const { name, config } = buildRunConfig({
-      image: 'busybox:latest', name: 'web', ports: '8080:80, 127.0.0.1:5353:53/udp 9000', env: 'A=1 B="two words"',
-      volumes: 'data:/data /srv/site:/site:ro', command: `sh -c 'echo "hi there"'`, interactive: false,
+      image: 'busybox:latest',
+      name: 'web',
+      ports: '8080:80, 127.0.0.1:5353:53/udp 9000',
+      env: 'A=1 B="two words"',
+      volumes: 'data:/data /srv/site:/site:ro',
+      command: `sh -c 'echo "hi there"'`,
+      interactive: false,
     });
     assert.equal(name, 'web');
     assert.deepEqual(config.Cmd, ['sh', '-c', 'echo "hi there"']);
     assert.deepEqual(config.Env, ['A=1', 'B=two words']);
     assert.deepEqual(config.ExposedPorts, { '80/tcp': {}, '53/udp': {}, '9000/tcp': {} });
     assert.deepEqual(config.HostConfig?.PortBindings, {
-      '80/tcp': [{ HostIp: '', HostPort: '8080' }], '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }], '9000/tcp': [{ HostIp: '', HostPort: '' }],
+      '80/tcp': [{ HostIp: '', HostPort: '8080' }],
+      '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }],
+      '9000/tcp': [{ HostIp: '', HostPort: '' }],
     });
     assert.deepEqual(config.HostConfig?.Binds, ['data:/data', '/srv/site:/site:ro']);
     assert.equal(config.Tty, false);
@@ -40,7 +47,12 @@ describe('extension: run options', () => {
       [{ command: `sh -c 'unterminated` }, /unterminated ' quote/],
       [{ image: ' ' }, /an image is required/],
     ];
-    for (const [over, re] of bad) assert.throws(() => buildRunConfig({ image: 'busybox', interactive: false, ...over }), (e: Error) => e instanceof RunOptionError && re.test(e.message), JSON.stringify(over));
+    for (const [over, re] of bad)
+      assert.throws(
+        () => buildRunConfig({ image: 'busybox', interactive: false, ...over }),
+        (e: Error) => e instanceof RunOptionError && re.test(e.message),
+        JSON.stringify(over),
+      );
   });
 
   it('splits commands like a shell (quotes, escapes, empty strings)', () => {
@@ -54,8 +66,14 @@ describe('extension: run options', () => {
 
   it('splits pull references like docker (registry ports, digests, default tag)', () => {
     assert.deepEqual(pullArgs('busybox'), { fromImage: 'busybox', tag: 'latest' });
-    assert.deepEqual(pullArgs('127.0.0.1:5000/library/busybox:1.36'), { fromImage: '127.0.0.1:5000/library/busybox', tag: '1.36' });
-    assert.deepEqual(pullArgs('127.0.0.1:5000/library/busybox'), { fromImage: '127.0.0.1:5000/library/busybox', tag: 'latest' });
+    assert.deepEqual(pullArgs('127.0.0.1:5000/library/busybox:1.36'), {
+      fromImage: '127.0.0.1:5000/library/busybox',
+      tag: '1.36',
+    });
+    assert.deepEqual(pullArgs('127.0.0.1:5000/library/busybox'), {
+      fromImage: '127.0.0.1:5000/library/busybox',
+      tag: 'latest',
+    });
     assert.deepEqual(pullArgs('busybox@sha256:abc'), { fromImage: 'busybox@sha256:abc', tag: undefined });
   });
 });

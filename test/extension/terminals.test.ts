@@ -41,7 +41,15 @@ describe('extension: terminals against a real engine', function () {
   });
 
   async function run(cmd: string[], opts: { tty?: boolean } = {}): Promise<string> {
-    const { Id } = await engine.client.createContainer({ Image: 'busybox:latest', Cmd: cmd, Tty: !!opts.tty, OpenStdin: !!opts.tty, AttachStdin: !!opts.tty, AttachStdout: !!opts.tty, AttachStderr: !!opts.tty });
+    const { Id } = await engine.client.createContainer({
+      Image: 'busybox:latest',
+      Cmd: cmd,
+      Tty: !!opts.tty,
+      OpenStdin: !!opts.tty,
+      AttachStdin: !!opts.tty,
+      AttachStdout: !!opts.tty,
+      AttachStderr: !!opts.tty,
+    });
     made.push(Id);
     return Id;
   }
@@ -89,7 +97,10 @@ describe('extension: terminals against a real engine', function () {
     const id = await run(['sleep', '300']);
     await engine.client.startContainer(id);
     // Output in large writes of varying characters: the engine's chunks end inside multi-byte characters.
-    const pty = new StreamTerminal(execSession(engine.client, id, ['awk', 'BEGIN { for (i = 0; i < 20000; i++) printf "%dé€é", i }']), 'flood');
+    const pty = new StreamTerminal(
+      execSession(engine.client, id, ['awk', 'BEGIN { for (i = 0; i < 20000; i++) printf "%dé€é", i }']),
+      'flood',
+    );
     const out = collect(pty);
     pty.open({ columns: 80, rows: 24 });
     assert.equal(await pty.done, 0);
@@ -122,7 +133,11 @@ describe('extension: terminals against a real engine', function () {
       const id = await run(['awk', 'BEGIN { for (i = 0; i < 20000; i++) print i "é€é" }'], { tty });
       await engine.client.startContainer(id);
       await engine.client.waitContainer(id, 'not-running');
-      const logs = new LogsTerminal(() => engine.client, id, 'flood', { tail: 'all', timestamps: false, onEvent: () => ({ dispose() {} }) });
+      const logs = new LogsTerminal(() => engine.client, id, 'flood', {
+        tail: 'all',
+        timestamps: false,
+        onEvent: () => ({ dispose() {} }),
+      });
       const out = collect(logs);
       try {
         logs.open();
@@ -135,18 +150,30 @@ describe('extension: terminals against a real engine', function () {
   });
 
   it('logs: follows, then keeps following across a restart without repeating lines', async () => {
-    const id = await run(['sh', '-c', 'echo run-start; i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); sleep 0.2; done']);
+    const id = await run([
+      'sh',
+      '-c',
+      'echo run-start; i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); sleep 0.2; done',
+    ]);
     await engine.client.startContainer(id);
     const events = new EventWatcher(() => engine.client, { debounceMs: 20 });
     events.start();
     await until(() => events.state === 'connected', 'the event stream');
-    const logs = new LogsTerminal(() => engine.client, id, 'ticker', { tail: 'all', timestamps: false, onEvent: (l) => events.onEvent(l) });
+    const logs = new LogsTerminal(() => engine.client, id, 'ticker', {
+      tail: 'all',
+      timestamps: false,
+      onEvent: (l) => events.onEvent(l),
+    });
     const out = collect(logs);
     try {
       logs.open();
       await until(() => /line-2\r\n/.test(out()), 'the first lines');
       await engine.client.restartContainer(id, { t: 0 });
-      await until(() => /started again — following\][\s\S]*run-start\r\n[\s\S]*line-1\r\n/.test(out()), 'the second run', 30_000);
+      await until(
+        () => /started again — following\][\s\S]*run-start\r\n[\s\S]*line-1\r\n/.test(out()),
+        'the second run',
+        30_000,
+      );
       assert.ok(logs.attachCount >= 2, 're-attached');
       // The first run's lines are not shown again after the re-attach.
       const afterRestart = out().split('started again')[1];
@@ -167,7 +194,14 @@ describe('extension: the event watcher', function () {
   it('reconnects after the engine restarts and refreshes everything on reconnect', async () => {
     const engine = await startEngine();
     let lookups = 0;
-    const w = new EventWatcher(() => engine.client, { debounceMs: 10, minRetryMs: 100, maxRetryMs: 200, beforeConnect: async () => { lookups++; } });
+    const w = new EventWatcher(() => engine.client, {
+      debounceMs: 10,
+      minRetryMs: 100,
+      maxRetryMs: 200,
+      beforeConnect: async () => {
+        lookups++;
+      },
+    });
     const states: string[] = [];
     const batches: string[][] = [];
     w.onState((s) => states.push(s));

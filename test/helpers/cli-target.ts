@@ -23,7 +23,14 @@ export async function startCliTarget(opts: { images?: boolean } = {}): Promise<C
   if (ref) {
     const e = refEngine(ref);
     const image = process.env.BERTH_CLI_TEST_IMAGE ?? 'busybox';
-    return { host: e.host, image, helloWorld: image.replace(/busybox$/, 'hello-world'), reference: true, docker: (a, o) => e.docker(a, o), cleanup: () => e.cleanup() };
+    return {
+      host: e.host,
+      image,
+      helloWorld: image.replace(/busybox$/, 'hello-world'),
+      reference: true,
+      docker: (a, o) => e.docker(a, o),
+      cleanup: () => e.cleanup(),
+    };
   }
   // Docker Hub names through the engine's registry mirror: `berth pull busybox` works offline.
   const reg = opts.images ? await startRegistry() : undefined;
@@ -31,9 +38,15 @@ export async function startCliTarget(opts: { images?: boolean } = {}): Promise<C
     if (reg) await seedMirror(reg);
     const engine = await startEngine(reg ? { config: { 'registry-mirrors': [reg.url] } } : {});
     return {
-      host: engine.host, image: 'busybox', helloWorld: 'hello-world', reference: false,
+      host: engine.host,
+      image: 'busybox',
+      helloWorld: 'hello-world',
+      reference: false,
       docker: (a, o) => engine.docker(a, o),
-      cleanup: async () => { await engine.cleanup(); await reg?.stop(); },
+      cleanup: async () => {
+        await engine.cleanup();
+        await reg?.stop();
+      },
     };
   } catch (err) {
     await reg?.stop();

@@ -12,7 +12,11 @@ export const ROOT = path.resolve(__dirname, '../..');
 export const DIST = process.env.BERTH_DIST ? path.resolve(process.env.BERTH_DIST) : path.join(ROOT, 'dist');
 export const ENGINE_JS = path.join(DIST, 'engine.js');
 
-export interface DockerResult { code: number; stdout: string; stderr: string }
+export interface DockerResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export interface TestEngine {
   dir: string;
@@ -26,7 +30,10 @@ export interface TestEngine {
   process(): ChildProcess;
   /** Runs the real docker CLI against this engine. */
   docker(args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): DockerResult;
-  dockerAsync(args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<DockerResult>;
+  dockerAsync(
+    args: string[],
+    opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number },
+  ): Promise<DockerResult>;
   /** SIGTERM and wait. */
   stop(): Promise<void>;
   /** SIGKILL, as a crash. */
@@ -56,11 +63,17 @@ export function requireDockerCli(ctx: Mocha.Context, what = ''): void {
   ctx.skip();
 }
 
-async function waitForSocket(client: EngineClient, child: ChildProcess, logFile: string, timeoutMs = 15000): Promise<void> {
+async function waitForSocket(
+  client: EngineClient,
+  child: ChildProcess,
+  logFile: string,
+  timeoutMs = 15000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`berthd exited with ${child.exitCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
+    if (child.exitCode !== null)
+      throw new Error(`berthd exited with ${child.exitCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
     try {
       await client.ping();
       return;
@@ -73,7 +86,9 @@ async function waitForSocket(client: EngineClient, child: ChildProcess, logFile:
 }
 
 function mountsUnder(dir: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
     .map((l) => l.split(' ')[4])
     .filter((m) => m && (m === dir || m.startsWith(dir + '/')));
 }
@@ -86,30 +101,62 @@ export async function startEngine(opts: StartOptions = {}): Promise<TestEngine> 
   const configFile = path.join(dir, 'daemon.json');
   const dockerConfig = path.join(dir, 'docker-config');
   fs.mkdirSync(dockerConfig, { recursive: true });
-  if (opts.config || !fs.existsSync(configFile)) fs.writeFileSync(configFile, JSON.stringify(opts.config ?? {}, null, 2));
+  if (opts.config || !fs.existsSync(configFile))
+    fs.writeFileSync(configFile, JSON.stringify(opts.config ?? {}, null, 2));
   const logFile = path.join(dir, 'berthd.log');
   let child: ChildProcess;
   const client = new EngineClient(`unix://${socket}`);
 
   const launch = async () => {
     const out = fs.openSync(logFile, 'a');
-    child = spawn(process.execPath, [ENGINE_JS, '-H', `unix://${socket}`, '--data-root', dataRoot, '--exec-root', execRoot,
-      '--config-file', configFile, ...(opts.args ?? [])], { stdio: ['ignore', out, out], env: { ...process.env, ...opts.env } });
+    child = spawn(
+      process.execPath,
+      [
+        ENGINE_JS,
+        '-H',
+        `unix://${socket}`,
+        '--data-root',
+        dataRoot,
+        '--exec-root',
+        execRoot,
+        '--config-file',
+        configFile,
+        ...(opts.args ?? []),
+      ],
+      { stdio: ['ignore', out, out], env: { ...process.env, ...opts.env } },
+    );
     fs.closeSync(out);
     await waitForSocket(client, child, logFile);
   };
-  const exited = () => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
+  const exited = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
 
-  const dockerEnv = (env?: Record<string, string>) => ({ ...process.env, DOCKER_CONFIG: dockerConfig, DOCKER_HOST: `unix://${socket}`, ...env });
+  const dockerEnv = (env?: Record<string, string>) => ({
+    ...process.env,
+    DOCKER_CONFIG: dockerConfig,
+    DOCKER_HOST: `unix://${socket}`,
+    ...env,
+  });
   const engine: TestEngine = {
-    dir, socket, host: `unix://${socket}`, dataRoot, execRoot, configFile, client,
+    dir,
+    socket,
+    host: `unix://${socket}`,
+    dataRoot,
+    execRoot,
+    configFile,
+    client,
     log: () => fs.readFileSync(logFile, 'utf8'),
     process: () => child,
     docker(args, o = {}) {
-      const r = spawnSync('docker', args, { input: o.input, env: dockerEnv(o.env), encoding: 'utf8', timeout: o.timeoutMs ?? 120000 });
+      const r = spawnSync('docker', args, {
+        input: o.input,
+        env: dockerEnv(o.env),
+        encoding: 'utf8',
+        timeout: o.timeoutMs ?? 120000,
+      });
       return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
     },
     dockerAsync(args, o = {}) {
@@ -120,7 +167,10 @@ export async function startEngine(opts: StartOptions = {}): Promise<TestEngine> 
         p.stdout.on('data', (d) => (stdout += d));
         p.stderr.on('data', (d) => (stderr += d));
         const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs ?? 120000);
-        p.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr }); });
+        p.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? -1, stdout, stderr });
+        });
         if (o.input !== undefined) p.stdin.end(o.input);
         else p.stdin.end();
       });
@@ -145,7 +195,9 @@ export async function startEngine(opts: StartOptions = {}): Promise<TestEngine> 
       // across an engine stop (live-restore), so a test that did not remove its containers leaves them: end them.
       const runcRoot = path.join(execRoot, 'runc');
       if (fs.existsSync(runcRoot)) {
-        for (const id of spawnSync('runc', ['--root', runcRoot, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+        for (const id of spawnSync('runc', ['--root', runcRoot, 'list', '-q'], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter(Boolean)) {
           spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id]);
         }
       }
@@ -154,8 +206,18 @@ export async function startEngine(opts: StartOptions = {}): Promise<TestEngine> 
       const endpoints = path.join(dataRoot, 'network', 'endpoints');
       if (fs.existsSync(endpoints) && fs.readdirSync(endpoints).length) {
         let cfg: any = {};
-        try { cfg = JSON.parse(fs.readFileSync(configFile, 'utf8')); } catch { /* defaults */ }
-        const network = createNetworkService({ dataRoot, idleBridgeMs: 0, bridgeName: cfg.bridge, bip: cfg.bip, defaultAddressPools: cfg['default-address-pools'] });
+        try {
+          cfg = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+        } catch {
+          /* defaults */
+        }
+        const network = createNetworkService({
+          dataRoot,
+          idleBridgeMs: 0,
+          bridgeName: cfg.bridge,
+          bip: cfg.bip,
+          defaultAddressPools: cfg['default-address-pools'],
+        });
         await network.init();
         await network.reconcile(new Set());
         await network.close();

@@ -25,7 +25,15 @@ export async function startMirroredEngine(opts: { env?: Record<string, string> }
       return r.stdout;
     };
     ok(['pull', '-q', 'busybox']);
-    return { engine: e, registry, ok, cleanup: async () => { await e.cleanup(); await registry.stop(); } };
+    return {
+      engine: e,
+      registry,
+      ok,
+      cleanup: async () => {
+        await e.cleanup();
+        await registry.stop();
+      },
+    };
   } catch (err) {
     await engine?.cleanup();
     await registry.stop();

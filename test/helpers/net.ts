@@ -33,7 +33,12 @@ export function httpGet(port: number, pathName = '/'): Promise<string> {
 }
 
 /** Calls fn until ok(result), every 150 ms, failing with the last result after ms. */
-export async function eventually<T>(fn: () => Promise<T> | T, ok: (v: T) => boolean, what: string, ms = 10000): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T> | T,
+  ok: (v: T) => boolean,
+  what: string,
+  ms = 10000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   let last: T;
   do {

@@ -23,13 +23,24 @@ export function startPty(command: string, opts: { cols?: number; rows?: number }
   const name = `berth-test-${process.pid}-${counter++}`;
   const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
   // The shell stays after the command so its exit status can be read from the screen.
-  const r = tmux('new-session', '-d', '-s', name, '-x', String(opts.cols ?? 100), '-y', String(opts.rows ?? 30),
-    `bash --norc --noprofile -c '${command.replace(/'/g, `'\\''`)}; echo EXIT=$?; sleep 600'`);
+  const r = tmux(
+    'new-session',
+    '-d',
+    '-s',
+    name,
+    '-x',
+    String(opts.cols ?? 100),
+    '-y',
+    String(opts.rows ?? 30),
+    `bash --norc --noprofile -c '${command.replace(/'/g, `'\\''`)}; echo EXIT=$?; sleep 600'`,
+  );
   if (r.status !== 0) throw new Error(`tmux: ${r.stderr}`);
   tmux('set-option', '-t', name, 'status', 'off');
   const session: PtySession = {
     name,
-    send: (...keys) => { tmux('send-keys', '-t', name, ...keys); },
+    send: (...keys) => {
+      tmux('send-keys', '-t', name, ...keys);
+    },
     screen: () => tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', name).stdout,
     async waitFor(re, timeoutMs = 20000) {
       const deadline = Date.now() + timeoutMs;
@@ -42,10 +53,15 @@ export function startPty(command: string, opts: { cols?: number; rows?: number }
       throw new Error(`screen never matched ${re}:\n${s}`);
     },
     size() {
-      const [rows, cols] = tmux('display-message', '-p', '-t', name, '#{pane_height} #{pane_width}').stdout.trim().split(' ').map(Number);
+      const [rows, cols] = tmux('display-message', '-p', '-t', name, '#{pane_height} #{pane_width}')
+        .stdout.trim()
+        .split(' ')
+        .map(Number);
       return { rows, cols };
     },
-    close: () => { tmux('kill-session', '-t', name); },
+    close: () => {
+      tmux('kill-session', '-t', name);
+    },
   };
   return session;
 }

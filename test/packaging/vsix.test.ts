@@ -16,26 +16,43 @@ describe('packaging: the VSIX', function () {
     // vsce packs ./dist, so build there (not into $BERTH_DIST).
     execFileSync(process.execPath, ['scripts/build.mjs', '--outdir', 'dist'], { cwd: ROOT, stdio: 'ignore' });
     const vsix = path.join(dir, 'berth.vsix');
-    execFileSync(path.join(ROOT, 'node_modules/.bin/vsce'), ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', vsix],
-      { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(
+      path.join(ROOT, 'node_modules/.bin/vsce'),
+      ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', vsix],
+      { cwd: ROOT, stdio: 'pipe' },
+    );
     // zipinfo lines: "-rwxr-xr-x  2.0 unx      226 b- defN 80-Jan-01 00:00 extension/engine-bin/berthd"
-    entries = execFileSync('zipinfo', [vsix], { encoding: 'utf8' }).split('\n')
+    entries = execFileSync('zipinfo', [vsix], { encoding: 'utf8' })
+      .split('\n')
       .filter((l) => /^[-d][rwx-]{9}/.test(l))
-      .map((l) => { const parts = l.trim().split(/\s+/); return { mode: parts[0], name: parts.slice(8).join(' ') }; });
+      .map((l) => {
+        const parts = l.trim().split(/\s+/);
+        return { mode: parts[0], name: parts.slice(8).join(' ') };
+      });
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('carries the extension, engine and CLI bundles and the launchers', () => {
     const names = entries.map((e) => e.name);
-    for (const f of ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engine.js', 'extension/dist/cli.js',
-      'extension/engine-bin/berthd', 'extension/engine-bin/berth']) {
+    for (const f of [
+      'extension/package.json',
+      'extension/dist/extension.js',
+      'extension/dist/engine.js',
+      'extension/dist/cli.js',
+      'extension/engine-bin/berthd',
+      'extension/engine-bin/berth',
+    ]) {
       assert.ok(names.includes(f), `${f} in ${names.join(', ')}`);
     }
   });
 
   it('carries every native helper the build produced', () => {
     const built = fs.readdirSync(path.join(ROOT, 'dist/bin'));
-    for (const b of built) assert.ok(entries.some((e) => e.name === `extension/dist/bin/${b}`), `dist/bin/${b} packed`);
+    for (const b of built)
+      assert.ok(
+        entries.some((e) => e.name === `extension/dist/bin/${b}`),
+        `dist/bin/${b} packed`,
+      );
   });
 
   it('keeps the launchers executable', () => {
@@ -46,8 +63,16 @@ describe('packaging: the VSIX', function () {
   });
 
   it('carries nothing of src/, test/, scripts/ or source maps', () => {
-    const leaked = entries.filter((e) => /^extension\/(src|test|scripts|node_modules)\//.test(e.name) || e.name.endsWith('.map') || e.name.endsWith('.ts'));
-    assert.deepEqual(leaked.map((e) => e.name), []);
+    const leaked = entries.filter(
+      (e) =>
+        /^extension\/(src|test|scripts|node_modules)\//.test(e.name) ||
+        e.name.endsWith('.map') ||
+        e.name.endsWith('.ts'),
+    );
+    assert.deepEqual(
+      leaked.map((e) => e.name),
+      [],
+    );
   });
 
   it('points main at the bundled extension', () => {

@@ -7,11 +7,19 @@
 // berthd; BERTH_UI_ENGINE=ref runs the same steps against the reference dockerd instead (by hand, to tell an
 // extension bug from an engine bug).
 import * as assert from 'node:assert/strict';
-import { execFileSync, } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/client';
-import { ARTIFACTS, launchBrowser, packageVsix, startCodeServer, uiUnavailable, uiWanted, type CodeServer } from '../helpers/codeserver';
+import {
+  ARTIFACTS,
+  launchBrowser,
+  packageVsix,
+  startCodeServer,
+  uiUnavailable,
+  uiWanted,
+  type CodeServer,
+} from '../helpers/codeserver';
 import { ROOT, startEngine, type TestEngine } from '../helpers/engine';
 import { pushFixture, startRegistry, type Registry } from '../fixtures';
 
@@ -46,7 +54,8 @@ describe('UI: the Berth extension in code-server', function () {
     if (uiUnavailable()) execFileSync('bash', [path.join(ROOT, 'scripts/setup-ui.sh')], { stdio: 'inherit' });
     registry = await startRegistry();
     await pushFixture(registry, 'busybox', 'library/busybox');
-    if (process.env.BERTH_UI_ENGINE !== 'ref') engine = await startEngine({ config: { 'registry-mirrors': [registry.url] } });
+    if (process.env.BERTH_UI_ENGINE !== 'ref')
+      engine = await startEngine({ config: { 'registry-mirrors': [registry.url] } });
     host = engine?.host ?? REF_HOST;
     client = new EngineClient(host);
     await client.negotiateApiVersion();
@@ -74,14 +83,21 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && page) await shot(`FAILED-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
+    if (this.currentTest?.state === 'failed' && page)
+      await shot(`FAILED-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
   });
 
   // Rows of Berth's trees only (notifications are list rows too).
   const row = (text: string) => page.locator(`.part.sidebar .monaco-list-row[aria-label*="${text}"]`).first();
   const view = (title: string) => page.locator(`.pane:has(.pane-header[aria-label*="${title}"])`).first();
   // The terminal on screen (VS Code keeps the others in the DOM, hidden).
-  const terminalText = () => page.evaluate(() => [...(globalThis as any).document.querySelectorAll('.xterm-rows')].filter((e: any) => e.offsetParent !== null).map((e: any) => e.textContent).join('\n'));
+  const terminalText = () =>
+    page.evaluate(() =>
+      [...(globalThis as any).document.querySelectorAll('.xterm-rows')]
+        .filter((e: any) => e.offsetParent !== null)
+        .map((e: any) => e.textContent)
+        .join('\n'),
+    );
   async function waitForTerminal(re: RegExp, timeout = 30_000): Promise<string> {
     const deadline = Date.now() + timeout;
     let text = '';
@@ -95,10 +111,14 @@ describe('UI: the Berth extension in code-server', function () {
   /** Types into the terminal on screen once it has the keyboard focus (VS Code moves it there a moment after the
    * terminal opens; keys typed before go elsewhere). */
   async function typeInTerminal(text: string) {
-    await page.waitForFunction(() => {
-      const active = (globalThis as any).document.activeElement;
-      return active?.classList.contains('xterm-helper-textarea') && active.closest('.xterm')?.offsetParent !== null;
-    }, undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => {
+        const active = (globalThis as any).document.activeElement;
+        return active?.classList.contains('xterm-helper-textarea') && active.closest('.xterm')?.offsetParent !== null;
+      },
+      undefined,
+      { timeout: 10_000 },
+    );
     await page.keyboard.type(text);
     await page.keyboard.press('Enter');
   }
@@ -107,7 +127,11 @@ describe('UI: the Berth extension in code-server', function () {
     for (const [prompt, value] of answers) {
       const box = page.locator('.quick-input-widget', { hasText: prompt });
       await box.waitFor({ state: 'visible', timeout: 10_000 });
-      await page.waitForFunction(() => (globalThis as any).document.activeElement?.closest('.quick-input-widget') != null, undefined, { timeout: 5000 });
+      await page.waitForFunction(
+        () => (globalThis as any).document.activeElement?.closest('.quick-input-widget') != null,
+        undefined,
+        { timeout: 5000 },
+      );
       if (value) await page.keyboard.type(value);
       await page.keyboard.press('Enter');
       await box.waitFor({ state: 'hidden', timeout: 10_000 });
@@ -135,7 +159,13 @@ describe('UI: the Berth extension in code-server', function () {
         await entry.click({ timeout: 5000 });
         // Under load a click can land while the menu still animates: the highlighted entry then runs on Enter.
         const menu = page.locator('.context-view .monaco-menu').first();
-        if (!(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false))) await page.keyboard.press('Enter');
+        if (
+          !(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(
+            () => true,
+            () => false,
+          ))
+        )
+          await page.keyboard.press('Enter');
         await menu.waitFor({ state: 'hidden', timeout: 3000 });
         return;
       } catch (err) {
@@ -155,7 +185,11 @@ describe('UI: the Berth extension in code-server', function () {
   }
 
   it('opens the Berth sidebar connected to the engine, with the engine state in the status bar', async () => {
-    await page.locator('.activitybar [aria-label^="Berth"]').first().click().catch(() => undefined);
+    await page
+      .locator('.activitybar [aria-label^="Berth"]')
+      .first()
+      .click()
+      .catch(() => undefined);
     await view('Containers').waitFor({ timeout: 60_000 });
     await page.locator('.statusbar-item:has-text("running")').first().waitFor({ timeout: 30_000 });
     const status = await page.locator('.statusbar-item:has-text("Berth")').first().textContent();
@@ -172,13 +206,22 @@ describe('UI: the Berth extension in code-server', function () {
     await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
     await page.keyboard.type(imageRef);
     await page.keyboard.press('Enter');
-    await page.locator('.notifications-toasts .notification-list-item:has-text("Pulling")').first().waitFor({ timeout: 10_000 })
-      .then(() => shot('pull-progress'), () => console.log('      (the pull finished before its notification could be captured)'));
+    await page
+      .locator('.notifications-toasts .notification-list-item:has-text("Pulling")')
+      .first()
+      .waitFor({ timeout: 10_000 })
+      .then(
+        () => shot('pull-progress'),
+        () => console.log('      (the pull finished before its notification could be captured)'),
+      );
     const repo = imageRef.replace(/:latest$/, '');
     await row(repo).waitFor({ timeout: 60_000 });
     await shot('pulled');
     const images = await client.listImages();
-    assert.ok(images.some((i) => i.RepoTags?.includes(imageRef)), `the engine has ${imageRef}: ${JSON.stringify(images.map((i) => i.RepoTags))}`);
+    assert.ok(
+      images.some((i) => i.RepoTags?.includes(imageRef)),
+      `the engine has ${imageRef}: ${JSON.stringify(images.map((i) => i.RepoTags))}`,
+    );
   });
 
   it('creates a volume from the palette and the Volumes view shows it', async () => {
@@ -197,7 +240,13 @@ describe('UI: the Berth extension in code-server', function () {
     await page.keyboard.type(imageRef);
     await page.waitForTimeout(300);
     await page.keyboard.press('Enter'); // image
-    const answers = [name, '', 'GREETING=hi', '', `sh -c 'i=0; while true; do echo tick-$i-$GREETING; i=$((i+1)); sleep 1; done'`];
+    const answers = [
+      name,
+      '',
+      'GREETING=hi',
+      '',
+      `sh -c 'i=0; while true; do echo tick-$i-$GREETING; i=$((i+1)); sleep 1; done'`,
+    ];
     await answerPrompts(RUN_PROMPTS.map((p, i) => [p, answers[i]]));
     await page.locator('.quick-input-widget', { hasText: 'Detached' }).waitFor({ state: 'visible', timeout: 10_000 });
     const t0 = Date.now();
@@ -205,7 +254,10 @@ describe('UI: the Berth extension in code-server', function () {
     await row(name).waitFor({ timeout: 15_000 });
     console.log(`      the new container showed in the tree ${Date.now() - t0} ms after Enter`);
     // It shows when created, then as running once started (the start event redraws the row).
-    await page.locator(`.part.sidebar .monaco-list-row[aria-label*="${name}"][aria-label*="Up"]`).first().waitFor({ timeout: 15_000 });
+    await page
+      .locator(`.part.sidebar .monaco-list-row[aria-label*="${name}"][aria-label*="Up"]`)
+      .first()
+      .waitFor({ timeout: 15_000 });
     const inspect = await client.inspectContainer(name);
     assert.equal(inspect.State.Running, true);
     assert.ok(inspect.Config.Env?.includes('GREETING=hi'));
@@ -216,7 +268,12 @@ describe('UI: the Berth extension in code-server', function () {
     await contextMenu(name, 'Inspect');
     const editor = page.locator('.editor-instance .view-lines').first();
     await page.locator(`.tab[aria-label*="${name}.json"]`).first().waitFor({ timeout: 20_000 });
-    await page.waitForFunction((id: string) => (globalThis as any).document.querySelector('.editor-instance .view-lines')?.textContent?.includes(id), (await client.inspectContainer(name)).Id.slice(0, 24), { timeout: 20_000 });
+    await page.waitForFunction(
+      (id: string) =>
+        (globalThis as any).document.querySelector('.editor-instance .view-lines')?.textContent?.includes(id),
+      (await client.inspectContainer(name)).Id.slice(0, 24),
+      { timeout: 20_000 },
+    );
     assert.match(await editor.textContent(), /"Id":/);
     // A content provider's document: typing does not change it.
     await editor.click();
@@ -268,7 +325,13 @@ describe('UI: the Berth extension in code-server', function () {
   it('stops and removes it from the context menu, the tree following', async () => {
     await contextMenu(name, 'Stop');
     const deadline = Date.now() + 30_000;
-    while (!(await row(name).getAttribute('aria-label').catch(() => ''))?.includes('Exited')) {
+    while (
+      !(
+        await row(name)
+          .getAttribute('aria-label')
+          .catch(() => '')
+      )?.includes('Exited')
+    ) {
       assert.ok(Date.now() < deadline, 'row shows the container exited');
       await page.waitForTimeout(250);
     }
@@ -289,7 +352,10 @@ describe('UI: the Berth extension in code-server', function () {
       return this.skip();
     }
     await engine.stop();
-    await page.locator('.part.sidebar .welcome-view-content:has-text("No Berth engine answers yet")').first().waitFor({ timeout: 30_000 });
+    await page
+      .locator('.part.sidebar .welcome-view-content:has-text("No Berth engine answers yet")')
+      .first()
+      .waitFor({ timeout: 30_000 });
     await page.locator('.statusbar-item:has-text("engine stopped")').first().waitFor({ timeout: 10_000 });
     await shot('engine-stopped');
     await engine.restart();

@@ -8,11 +8,30 @@ import type { ContainerCreateConfig, ContainerStats, ContainerSummary, EngineCli
 import { extractTo, packPath } from '../archive';
 import { type Cli, StatusError, collect, confirm, describeError, forEachName, isNotFound, parseFilters } from '../cli';
 import {
-  ContainerContext, DEFAULT_PS_FORMAT, FormatContext, bytesSize, humanSize, humanSizeWithPrecision, parseTimestamp, ramInBytes,
-  pickFormat, renderFormat, tabwrite, truncateId,
+  ContainerContext,
+  DEFAULT_PS_FORMAT,
+  FormatContext,
+  bytesSize,
+  humanSize,
+  humanSizeWithPrecision,
+  parseTimestamp,
+  ramInBytes,
+  pickFormat,
+  renderFormat,
+  tabwrite,
+  truncateId,
 } from '../format';
 import { addCreateOptions, buildCreateConfig, type CreateOptions, parseRestart } from '../runopts';
-import { DetachedError, forwardResize, makeRaw, parseDetachKeys, pumpHijacked, demux, copyRaw, terminalSize } from '../streams';
+import {
+  DetachedError,
+  forwardResize,
+  makeRaw,
+  parseDetachKeys,
+  pumpHijacked,
+  demux,
+  copyRaw,
+  terminalSize,
+} from '../streams';
 import { pullImage, withDefaultTag } from './image';
 import { inspectEach, writeDeleted, writeReclaimedSpace } from './shared';
 
@@ -21,7 +40,8 @@ const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
 // ---- ps ----
 
 function definePs(cmd: Command, cli: Cli) {
-  cmd.description('List containers')
+  cmd
+    .description('List containers')
     .option('-a, --all', 'Show all containers (default shows just running)')
     .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
     .option('--format <format>', 'Format output using a custom template')
@@ -30,24 +50,45 @@ function definePs(cmd: Command, cli: Cli) {
     .option('--no-trunc', "Don't truncate output")
     .option('-q, --quiet', 'Only display container IDs')
     .option('-s, --size', 'Display total file sizes')
-    .action(async (o: { all?: boolean; filter?: string[]; format?: string; last?: string; latest?: boolean; trunc: boolean; quiet?: boolean; size?: boolean }) => {
-      const client = await cli.client();
-      let format = pickFormat(o.format, o.size ? `${DEFAULT_PS_FORMAT}\t{{.Size}}` : DEFAULT_PS_FORMAT);
-      if (o.quiet) format = '{{.ID}}';
-      // Sizes are costly for the engine: asked for only when the output shows them, as docker does.
-      const size = !!o.size || (!o.quiet && /\.Size\b|json \.\s*}}|^json$/.test(format));
-      const limit = o.latest ? 1 : o.last !== undefined ? Number(o.last) : undefined;
-      const list = await client.listContainers({ all: o.all || limit !== undefined, size, limit, filters: parseFilters(o.filter) });
-      const now = Date.now();
-      const rows = list.map((c) => new ContainerContext(c, o.trunc, now));
-      cli.out.write(renderFormat(format, rows, new ContainerContext({} as ContainerSummary)));
-    });
+    .action(
+      async (o: {
+        all?: boolean;
+        filter?: string[];
+        format?: string;
+        last?: string;
+        latest?: boolean;
+        trunc: boolean;
+        quiet?: boolean;
+        size?: boolean;
+      }) => {
+        const client = await cli.client();
+        let format = pickFormat(o.format, o.size ? `${DEFAULT_PS_FORMAT}\t{{.Size}}` : DEFAULT_PS_FORMAT);
+        if (o.quiet) format = '{{.ID}}';
+        // Sizes are costly for the engine: asked for only when the output shows them, as docker does.
+        const size = !!o.size || (!o.quiet && /\.Size\b|json \.\s*}}|^json$/.test(format));
+        const limit = o.latest ? 1 : o.last !== undefined ? Number(o.last) : undefined;
+        const list = await client.listContainers({
+          all: o.all || limit !== undefined,
+          size,
+          limit,
+          filters: parseFilters(o.filter),
+        });
+        const now = Date.now();
+        const rows = list.map((c) => new ContainerContext(c, o.trunc, now));
+        cli.out.write(renderFormat(format, rows, new ContainerContext({} as ContainerSummary)));
+      },
+    );
 }
 
 // ---- create / run ----
 
 /** Creates a container, pulling the image first when missing (policy "missing") or always. */
-async function createWithPull(cli: Cli, client: EngineClient, config: ContainerCreateConfig, o: CreateOptions): Promise<string> {
+async function createWithPull(
+  cli: Cli,
+  client: EngineClient,
+  config: ContainerCreateConfig,
+  o: CreateOptions,
+): Promise<string> {
   const pull = async () => {
     try {
       await pullImage(client, config.Image, cli.err, { quiet: o.quiet, platform: o.platform });
@@ -85,33 +126,56 @@ function startErrorStatus(err: unknown): number {
 }
 
 function defineCreate(cmd: Command, cli: Cli) {
-  addCreateOptions(cmd.description('Create a new container').argument('<image>').argument('[command...]'))
-    .action(async (image: string, args: string[], o: CreateOptions) => {
+  addCreateOptions(cmd.description('Create a new container').argument('<image>').argument('[command...]')).action(
+    async (image: string, args: string[], o: CreateOptions) => {
       const client = await cli.client();
       const config = buildCreateConfig(image, args, o);
       const id = await createWithPull(cli, client, config, o);
       cli.out.write(`${id}\n`);
-    });
+    },
+  );
 }
 
 /** Forwards SIGINT/SIGTERM/SIGHUP… to the container while attached without a TTY (docker's --sig-proxy). */
 function proxySignals(client: EngineClient, id: string): () => void {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-  const handler = (sig: NodeJS.Signals) => { client.killContainer(id, sig).catch(() => {}); };
+  const handler = (sig: NodeJS.Signals) => {
+    client.killContainer(id, sig).catch(() => {});
+  };
   for (const s of signals) process.on(s, handler);
-  return () => { for (const s of signals) process.off(s, handler); };
+  return () => {
+    for (const s of signals) process.off(s, handler);
+  };
 }
 
 /**
  * Attaches (when asked), starts and waits: the shared end of run, start -a and attach. Returns the container's
  * exit status, or 0 when the user detached.
  */
-async function attachStartWait(cli: Cli, client: EngineClient, id: string, opts: {
-  tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean; start: boolean; autoRemove: boolean; sigProxy: boolean; detachKeys?: string;
-}): Promise<number> {
+async function attachStartWait(
+  cli: Cli,
+  client: EngineClient,
+  id: string,
+  opts: {
+    tty: boolean;
+    stdin: boolean;
+    stdout: boolean;
+    stderr: boolean;
+    start: boolean;
+    autoRemove: boolean;
+    sigProxy: boolean;
+    detachKeys?: string;
+  },
+): Promise<number> {
   const attaching = opts.stdin || opts.stdout || opts.stderr;
   const conn = attaching
-    ? await client.attachContainer(id, { stream: true, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, detachKeys: opts.detachKeys })
+    ? await client.attachContainer(id, {
+        stream: true,
+        stdin: opts.stdin,
+        stdout: opts.stdout,
+        stderr: opts.stderr,
+        detachKeys: opts.detachKeys,
+      })
     : undefined;
   // Waiting starts before the start so a quick exit is not missed.
   const waitAbort = new AbortController();
@@ -125,7 +189,8 @@ async function attachStartWait(cli: Cli, client: EngineClient, id: string, opts:
     } catch (err) {
       conn?.destroy();
       // Like docker: an --rm container is removed by the engine after a failed start; wait for that (briefly).
-      if (opts.autoRemove && waiting) await Promise.race([waiting.catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
+      if (opts.autoRemove && waiting)
+        await Promise.race([waiting.catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
       waitAbort.abort();
       throw new StatusError(startErrorStatus(err), `berth: ${describeError(err, cli.host())}`);
     }
@@ -135,7 +200,11 @@ async function attachStartWait(cli: Cli, client: EngineClient, id: string, opts:
   const stopProxy = !opts.tty && opts.sigProxy ? proxySignals(client, id) : () => {};
   try {
     if (conn) {
-      await pumpHijacked(conn, { tty: opts.tty, stdin: opts.stdin, detachKeys: opts.tty && opts.stdin ? parseDetachKeys(opts.detachKeys ?? DEFAULT_DETACH_KEYS) : null });
+      await pumpHijacked(conn, {
+        tty: opts.tty,
+        stdin: opts.stdin,
+        detachKeys: opts.tty && opts.stdin ? parseDetachKeys(opts.detachKeys ?? DEFAULT_DETACH_KEYS) : null,
+      });
     }
   } catch (err) {
     if (err instanceof DetachedError) {
@@ -154,7 +223,9 @@ async function attachStartWait(cli: Cli, client: EngineClient, id: string, opts:
 }
 
 function defineRun(cmd: Command, cli: Cli) {
-  addCreateOptions(cmd.description('Create and run a new container from an image').argument('<image>').argument('[command...]'))
+  addCreateOptions(
+    cmd.description('Create and run a new container from an image').argument('<image>').argument('[command...]'),
+  )
     .option('-d, --detach', 'Run container in background and print container ID')
     .option('--detach-keys <keys>', 'Override the key sequence for detaching a container')
     .option('--sig-proxy <bool>', 'Proxy received signals to the process', 'true')
@@ -175,8 +246,14 @@ function defineRun(cmd: Command, cli: Cli) {
         return;
       }
       const status = await attachStartWait(cli, client, id, {
-        tty: !!config.Tty, stdin: !!config.AttachStdin, stdout: !!config.AttachStdout, stderr: !!config.AttachStderr,
-        start: true, autoRemove: !!config.HostConfig?.AutoRemove, sigProxy, detachKeys: o.detachKeys,
+        tty: !!config.Tty,
+        stdin: !!config.AttachStdin,
+        stdout: !!config.AttachStdout,
+        stderr: !!config.AttachStderr,
+        start: true,
+        autoRemove: !!config.HostConfig?.AutoRemove,
+        sigProxy,
+        detachKeys: o.detachKeys,
       });
       if (status !== 0) throw new StatusError(status);
     });
@@ -185,35 +262,50 @@ function defineRun(cmd: Command, cli: Cli) {
 // ---- start / stop / restart / kill / rm / pause / unpause / rename / wait ----
 
 function defineStart(cmd: Command, cli: Cli) {
-  cmd.description('Start one or more stopped containers')
+  cmd
+    .description('Start one or more stopped containers')
     .argument('<container...>')
-    .option('-a, --attach', "Attach STDOUT/STDERR and forward signals")
+    .option('-a, --attach', 'Attach STDOUT/STDERR and forward signals')
     .option('-i, --interactive', "Attach container's STDIN")
     .option('--detach-keys <keys>', 'Override the key sequence for detaching a container')
     .action(async (names: string[], o: { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
       const client = await cli.client();
       if (o.attach || o.interactive) {
         if (names.length > 1) throw new StatuserrorMulti();
-        const c = await client.inspectContainer(names[0]).catch((err) => { throw new StatusError(1, describeError(err, cli.host())); });
+        const c = await client.inspectContainer(names[0]).catch((err) => {
+          throw new StatusError(1, describeError(err, cli.host()));
+        });
         const tty = !!c.Config.Tty;
         if (tty && o.interactive && !process.stdin.isTTY) throw new StatusError(1, 'the input device is not a TTY');
         const status = await attachStartWait(cli, client, c.Id, {
-          tty, stdin: !!o.interactive && !!c.Config.OpenStdin, stdout: true, stderr: true,
-          start: !c.State.Running, autoRemove: !!c.HostConfig.AutoRemove, sigProxy: true, detachKeys: o.detachKeys,
+          tty,
+          stdin: !!o.interactive && !!c.Config.OpenStdin,
+          stdout: true,
+          stderr: true,
+          start: !c.State.Running,
+          autoRemove: !!c.HostConfig.AutoRemove,
+          sigProxy: true,
+          detachKeys: o.detachKeys,
         });
         if (status !== 0) throw new StatusError(status);
         return;
       }
-      await forEachName(cli, names, async (n) => { await client.startContainer(n); return n; });
+      await forEachName(cli, names, async (n) => {
+        await client.startContainer(n);
+        return n;
+      });
     });
 }
 
 class StatuserrorMulti extends StatusError {
-  constructor() { super(1, 'you cannot start and attach multiple containers at once'); }
+  constructor() {
+    super(1, 'you cannot start and attach multiple containers at once');
+  }
 }
 
 function defineStop(cmd: Command, cli: Cli, verb: 'stop' | 'restart') {
-  cmd.description(verb === 'stop' ? 'Stop one or more running containers' : 'Restart one or more containers')
+  cmd
+    .description(verb === 'stop' ? 'Stop one or more running containers' : 'Restart one or more containers')
     .argument('<container...>')
     .option('-s, --signal <signal>', 'Signal to send to the container')
     .option('-t, --timeout <seconds>', 'Seconds to wait before killing the container')
@@ -229,17 +321,22 @@ function defineStop(cmd: Command, cli: Cli, verb: 'stop' | 'restart') {
 }
 
 function defineKill(cmd: Command, cli: Cli) {
-  cmd.description('Kill one or more running containers')
+  cmd
+    .description('Kill one or more running containers')
     .argument('<container...>')
     .option('-s, --signal <signal>', 'Signal to send to the container')
     .action(async (names: string[], o: { signal?: string }) => {
       const client = await cli.client();
-      await forEachName(cli, names, async (n) => { await client.killContainer(n, o.signal); return n; });
+      await forEachName(cli, names, async (n) => {
+        await client.killContainer(n, o.signal);
+        return n;
+      });
     });
 }
 
 function defineRm(cmd: Command, cli: Cli) {
-  cmd.description('Remove one or more containers')
+  cmd
+    .description('Remove one or more containers')
     .argument('<container...>')
     .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
     .option('-l, --link', 'Remove the specified link')
@@ -254,17 +351,27 @@ function defineRm(cmd: Command, cli: Cli) {
     });
 }
 
-function defineSimple(cmd: Command, cli: Cli, description: string, fn: (c: EngineClient, name: string) => Promise<void>) {
-  cmd.description(description)
+function defineSimple(
+  cmd: Command,
+  cli: Cli,
+  description: string,
+  fn: (c: EngineClient, name: string) => Promise<void>,
+) {
+  cmd
+    .description(description)
     .argument('<container...>')
     .action(async (names: string[]) => {
       const client = await cli.client();
-      await forEachName(cli, names, async (n) => { await fn(client, n); return n; });
+      await forEachName(cli, names, async (n) => {
+        await fn(client, n);
+        return n;
+      });
     });
 }
 
 function defineRename(cmd: Command, cli: Cli) {
-  cmd.description('Rename a container')
+  cmd
+    .description('Rename a container')
     .argument('<container>')
     .argument('<new-name>')
     .action(async (name: string, newName: string) => {
@@ -275,7 +382,8 @@ function defineRename(cmd: Command, cli: Cli) {
 }
 
 function defineWait(cmd: Command, cli: Cli) {
-  cmd.description('Block until one or more containers stop, then print their exit codes')
+  cmd
+    .description('Block until one or more containers stop, then print their exit codes')
     .argument('<container...>')
     .action(async (names: string[]) => {
       const client = await cli.client();
@@ -286,44 +394,70 @@ function defineWait(cmd: Command, cli: Cli) {
 // ---- logs ----
 
 function defineLogs(cmd: Command, cli: Cli) {
-  cmd.description('Fetch the logs of a container')
+  cmd
+    .description('Fetch the logs of a container')
     .argument('<container>')
     .option('--details', 'Show extra details provided to logs')
     .option('-f, --follow', 'Follow log output')
-    .option('--since <time>', 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
+    .option(
+      '--since <time>',
+      'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+    )
     .option('-n, --tail <n>', 'Number of lines to show from the end of the logs', 'all')
     .option('-t, --timestamps', 'Show timestamps')
-    .option('--until <time>', 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
-    .action(async (name: string, o: { details?: boolean; follow?: boolean; since?: string; tail: string; timestamps?: boolean; until?: string }) => {
-      const client = await cli.client();
-      const c = await client.inspectContainer(name);
-      let since: string | undefined;
-      let until: string | undefined;
-      try {
-        since = o.since ? parseTimestamp(o.since) : undefined;
-        until = o.until ? parseTimestamp(o.until) : undefined;
-      } catch (err) {
-        throw new StatusError(1, (err as Error).message);
-      }
-      const abort = new AbortController();
-      const stop = () => abort.abort();
-      process.once('SIGINT', stop);
-      try {
-        const body = await client.containerLogs(c.Id, { stdout: true, stderr: true, follow: o.follow, since, until, timestamps: o.timestamps, tail: o.tail, details: o.details }, abort.signal);
-        if (c.Config.Tty) await copyRaw(body, cli.out);
-        else await demux(body, cli.out, cli.err);
-      } catch (err) {
-        if (!abort.signal.aborted) throw err;
-      } finally {
-        process.off('SIGINT', stop);
-      }
-    });
+    .option(
+      '--until <time>',
+      'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+    )
+    .action(
+      async (
+        name: string,
+        o: { details?: boolean; follow?: boolean; since?: string; tail: string; timestamps?: boolean; until?: string },
+      ) => {
+        const client = await cli.client();
+        const c = await client.inspectContainer(name);
+        let since: string | undefined;
+        let until: string | undefined;
+        try {
+          since = o.since ? parseTimestamp(o.since) : undefined;
+          until = o.until ? parseTimestamp(o.until) : undefined;
+        } catch (err) {
+          throw new StatusError(1, (err as Error).message);
+        }
+        const abort = new AbortController();
+        const stop = () => abort.abort();
+        process.once('SIGINT', stop);
+        try {
+          const body = await client.containerLogs(
+            c.Id,
+            {
+              stdout: true,
+              stderr: true,
+              follow: o.follow,
+              since,
+              until,
+              timestamps: o.timestamps,
+              tail: o.tail,
+              details: o.details,
+            },
+            abort.signal,
+          );
+          if (c.Config.Tty) await copyRaw(body, cli.out);
+          else await demux(body, cli.out, cli.err);
+        } catch (err) {
+          if (!abort.signal.aborted) throw err;
+        } finally {
+          process.off('SIGINT', stop);
+        }
+      },
+    );
 }
 
 // ---- exec / attach ----
 
 function defineExec(cmd: Command, cli: Cli) {
-  cmd.description('Execute a command in a running container')
+  cmd
+    .description('Execute a command in a running container')
     .helpOption('--help', 'Print usage')
     .argument('<container>')
     .argument('<command...>')
@@ -337,51 +471,87 @@ function defineExec(cmd: Command, cli: Cli) {
     .option('-u, --user <user>', 'Username or UID (format: "<name|uid>[:<group|gid>]")')
     .option('-w, --workdir <dir>', 'Working directory inside the container')
     .passThroughOptions()
-    .action(async (name: string, command: string[], o: { detach?: boolean; detachKeys?: string; env?: string[]; envFile?: string[]; interactive?: boolean; privileged?: boolean; tty?: boolean; user?: string; workdir?: string }) => {
-      if (o.tty && o.interactive && !o.detach && !process.stdin.isTTY) throw new StatusError(1, 'the input device is not a TTY');
-      const env = buildCreateConfig('x', [], { env: o.env, envFile: o.envFile, network: 'default', pull: 'missing', restart: 'no' }).Env;
-      const client = await cli.client();
-      const size = o.tty ? terminalSize() : undefined;
-      let execId: string;
-      try {
-        ({ Id: execId } = await client.createExec(name, {
-          AttachStdin: !!o.interactive && !o.detach, AttachStdout: !o.detach, AttachStderr: !o.detach,
-          Tty: !!o.tty, Env: env, Cmd: command, User: o.user, WorkingDir: o.workdir, Privileged: !!o.privileged,
-          DetachKeys: o.detachKeys, ConsoleSize: size,
-        }));
-      } catch (err) {
-        throw new StatusError(1, describeError(err, cli.host()));
-      }
-      if (o.detach) {
-        await client.startExecDetached(execId, { Tty: o.tty });
-        return;
-      }
-      const conn = await client.startExecHijacked(execId, { Tty: o.tty, ConsoleSize: size });
-      const terminal = o.tty && o.interactive ? makeRaw() : undefined;
-      const stopResize = o.tty ? forwardResize((h, w) => client.resizeExec(execId, h, w)) : () => {};
-      try {
-        await pumpHijacked(conn, { tty: !!o.tty, stdin: !!o.interactive, detachKeys: o.tty && o.interactive ? parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS) : null });
-      } catch (err) {
-        if (err instanceof DetachedError) return;
-        throw err;
-      } finally {
-        terminal?.restore();
-        stopResize();
-      }
-      // The exit code is known once the process is gone; the stream may close a moment before the engine records it.
-      for (let i = 0; i < 100; i++) {
-        const info = await client.inspectExec(execId);
-        if (!info.Running && info.ExitCode !== null) {
-          if (info.ExitCode !== 0) throw new StatusError(info.ExitCode);
+    .action(
+      async (
+        name: string,
+        command: string[],
+        o: {
+          detach?: boolean;
+          detachKeys?: string;
+          env?: string[];
+          envFile?: string[];
+          interactive?: boolean;
+          privileged?: boolean;
+          tty?: boolean;
+          user?: string;
+          workdir?: string;
+        },
+      ) => {
+        if (o.tty && o.interactive && !o.detach && !process.stdin.isTTY)
+          throw new StatusError(1, 'the input device is not a TTY');
+        const env = buildCreateConfig('x', [], {
+          env: o.env,
+          envFile: o.envFile,
+          network: 'default',
+          pull: 'missing',
+          restart: 'no',
+        }).Env;
+        const client = await cli.client();
+        const size = o.tty ? terminalSize() : undefined;
+        let execId: string;
+        try {
+          ({ Id: execId } = await client.createExec(name, {
+            AttachStdin: !!o.interactive && !o.detach,
+            AttachStdout: !o.detach,
+            AttachStderr: !o.detach,
+            Tty: !!o.tty,
+            Env: env,
+            Cmd: command,
+            User: o.user,
+            WorkingDir: o.workdir,
+            Privileged: !!o.privileged,
+            DetachKeys: o.detachKeys,
+            ConsoleSize: size,
+          }));
+        } catch (err) {
+          throw new StatusError(1, describeError(err, cli.host()));
+        }
+        if (o.detach) {
+          await client.startExecDetached(execId, { Tty: o.tty });
           return;
         }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    });
+        const conn = await client.startExecHijacked(execId, { Tty: o.tty, ConsoleSize: size });
+        const terminal = o.tty && o.interactive ? makeRaw() : undefined;
+        const stopResize = o.tty ? forwardResize((h, w) => client.resizeExec(execId, h, w)) : () => {};
+        try {
+          await pumpHijacked(conn, {
+            tty: !!o.tty,
+            stdin: !!o.interactive,
+            detachKeys: o.tty && o.interactive ? parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS) : null,
+          });
+        } catch (err) {
+          if (err instanceof DetachedError) return;
+          throw err;
+        } finally {
+          terminal?.restore();
+          stopResize();
+        }
+        // The exit code is known once the process is gone; the stream may close a moment before the engine records it.
+        for (let i = 0; i < 100; i++) {
+          const info = await client.inspectExec(execId);
+          if (!info.Running && info.ExitCode !== null) {
+            if (info.ExitCode !== 0) throw new StatusError(info.ExitCode);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      },
+    );
 }
 
 function defineAttach(cmd: Command, cli: Cli) {
-  cmd.description("Attach local standard input, output, and error streams to a running container")
+  cmd
+    .description('Attach local standard input, output, and error streams to a running container')
     .argument('<container>')
     .option('--detach-keys <keys>', 'Override the key sequence for detaching a container')
     .option('--no-stdin', 'Do not attach STDIN')
@@ -391,12 +561,20 @@ function defineAttach(cmd: Command, cli: Cli) {
       const c = await client.inspectContainer(name);
       if (!c.State.Running) throw new StatusError(1, 'You cannot attach to a stopped container, start it first');
       if (c.State.Paused) throw new StatusError(1, 'You cannot attach to a paused container, unpause it first');
-      if (c.State.Restarting) throw new StatusError(1, 'You cannot attach to a restarting container, wait until it is running');
+      if (c.State.Restarting)
+        throw new StatusError(1, 'You cannot attach to a restarting container, wait until it is running');
       const stdin = o.stdin && !!c.Config.OpenStdin;
       const tty = !!c.Config.Tty;
       if (tty && stdin && !process.stdin.isTTY) throw new StatusError(1, 'the input device is not a TTY');
       const status = await attachStartWait(cli, client, c.Id, {
-        tty, stdin, stdout: true, stderr: true, start: false, autoRemove: false, sigProxy: o.sigProxy !== 'false', detachKeys: o.detachKeys,
+        tty,
+        stdin,
+        stdout: true,
+        stderr: true,
+        start: false,
+        autoRemove: false,
+        sigProxy: o.sigProxy !== 'false',
+        detachKeys: o.detachKeys,
       });
       if (status !== 0) throw new StatusError(status);
     });
@@ -412,43 +590,66 @@ function splitCpArg(arg: string): { container?: string; path: string } {
 }
 
 function defineCp(cmd: Command, cli: Cli) {
-  cmd.description('Copy files/folders between a container and the local filesystem')
+  cmd
+    .description('Copy files/folders between a container and the local filesystem')
     .argument('<src>', 'CONTAINER:SRC_PATH | SRC_PATH | -')
     .argument('<dest>', 'CONTAINER:DEST_PATH | DEST_PATH | -')
     .option('-a, --archive', 'Archive mode (copy all uid/gid information)')
     .option('-L, --follow-link', 'Always follow symbol link in SRC_PATH')
     .option('-q, --quiet', 'Suppress progress output during copy')
-    .action(async (srcArg: string, destArg: string, o: { archive?: boolean; followLink?: boolean; quiet?: boolean }) => {
-      const src = splitCpArg(srcArg);
-      const dest = splitCpArg(destArg);
-      if (src.container && dest.container) throw new StatusError(1, 'copying between containers is not supported');
-      if (!src.container && !dest.container) throw new StatusError(1, 'must specify at least one container source');
-      if (src.container && !src.path) throw new StatusError(1, 'filepath can not be empty');
-      const client = await cli.client();
-      try {
-        if (src.container) await copyFromContainer(cli, client, src.container, src.path, dest.path, { follow: !!o.followLink, quiet: !!o.quiet });
-        else await copyToContainer(cli, client, src.path, dest.container!, dest.path, { archive: !!o.archive, follow: !!o.followLink, quiet: !!o.quiet });
-      } catch (err) {
-        if (err instanceof StatusError) throw err;
-        throw new StatusError(1, describeError(err, cli.host()));
-      }
-    });
+    .action(
+      async (srcArg: string, destArg: string, o: { archive?: boolean; followLink?: boolean; quiet?: boolean }) => {
+        const src = splitCpArg(srcArg);
+        const dest = splitCpArg(destArg);
+        if (src.container && dest.container) throw new StatusError(1, 'copying between containers is not supported');
+        if (!src.container && !dest.container) throw new StatusError(1, 'must specify at least one container source');
+        if (src.container && !src.path) throw new StatusError(1, 'filepath can not be empty');
+        const client = await cli.client();
+        try {
+          if (src.container)
+            await copyFromContainer(cli, client, src.container, src.path, dest.path, {
+              follow: !!o.followLink,
+              quiet: !!o.quiet,
+            });
+          else
+            await copyToContainer(cli, client, src.path, dest.container!, dest.path, {
+              archive: !!o.archive,
+              follow: !!o.followLink,
+              quiet: !!o.quiet,
+            });
+        } catch (err) {
+          if (err instanceof StatusError) throw err;
+          throw new StatusError(1, describeError(err, cli.host()));
+        }
+      },
+    );
 }
 
-async function copyFromContainer(cli: Cli, client: EngineClient, container: string, srcPath: string, destPath: string, o: { follow: boolean; quiet: boolean }) {
+async function copyFromContainer(
+  cli: Cli,
+  client: EngineClient,
+  container: string,
+  srcPath: string,
+  destPath: string,
+  o: { follow: boolean; quiet: boolean },
+) {
   const quiet = o.quiet;
   // -L: a symlink is copied as what it points to (the engine resolved that inside the container), under its own name.
   let from = srcPath;
   let name: string | undefined;
   if (o.follow) {
     const st = await client.statContainerPath(container, srcPath).catch(() => undefined);
-    if (st && (st.mode & 2 ** 27) !== 0 && st.linkTarget) { from = st.linkTarget; name = st.name; }
+    if (st && (st.mode & (2 ** 27)) !== 0 && st.linkTarget) {
+      from = st.linkTarget;
+      name = st.name;
+    }
   }
   const { tar, stat: got } = await client.getArchive(container, from);
   const stat = name ? { ...got, name } : got;
   const srcName = got.name;
   if (destPath === '-') {
-    for await (const chunk of tar) if (!cli.out.write(chunk)) await new Promise<void>((r) => cli.out.once('drain', () => r()));
+    for await (const chunk of tar)
+      if (!cli.out.write(chunk)) await new Promise<void>((r) => cli.out.once('drain', () => r()));
     return;
   }
   const srcIsDir = (stat.mode & 0x80000000) !== 0 || (stat.mode & 0o170000) === 0o040000;
@@ -464,7 +665,8 @@ async function copyFromContainer(cli: Cli, client: EngineClient, container: stri
     dir = path.dirname(destPath);
     rootName = path.basename(destPath);
   } else {
-    if (destPath.endsWith('/') && !srcIsDir) throw new StatusError(1, `destination directory "${destPath}" does not exist`);
+    if (destPath.endsWith('/') && !srcIsDir)
+      throw new StatusError(1, `destination directory "${destPath}" does not exist`);
     dir = path.dirname(path.resolve(destPath));
     if (!fs.existsSync(dir)) throw new StatusError(1, `destination directory "${dir}" does not exist`);
     rootName = path.basename(path.resolve(destPath));
@@ -473,9 +675,19 @@ async function copyFromContainer(cli: Cli, client: EngineClient, container: stri
   if (!quiet && cli.err.isTTY) cli.err.write(`Successfully copied ${humanSize(bytes)} to ${destPath}\n`);
 }
 
-async function copyToContainer(cli: Cli, client: EngineClient, srcPath: string, container: string, destPath: string, o: { archive: boolean; follow: boolean; quiet: boolean }) {
+async function copyToContainer(
+  cli: Cli,
+  client: EngineClient,
+  srcPath: string,
+  container: string,
+  destPath: string,
+  o: { archive: boolean; follow: boolean; quiet: boolean },
+) {
   if (srcPath === '-') {
-    await client.putArchive(container, destPath, process.stdin as unknown as Readable, { noOverwriteDirNonDir: true, copyUIDGID: o.archive });
+    await client.putArchive(container, destPath, process.stdin as unknown as Readable, {
+      noOverwriteDirNonDir: true,
+      copyUIDGID: o.archive,
+    });
     return;
   }
   const localStat = await (o.follow ? fs.promises.stat(srcPath) : fs.promises.lstat(srcPath)).catch(() => {
@@ -498,57 +710,79 @@ async function copyToContainer(cli: Cli, client: EngineClient, srcPath: string, 
     dir = path.posix.dirname(destPath);
     rootName = path.posix.basename(destPath);
   } else {
-    if (destPath.endsWith('/')) throw new StatusError(1, `Error response from daemon: Could not find the file ${destPath} in container ${container}`);
+    if (destPath.endsWith('/'))
+      throw new StatusError(
+        1,
+        `Error response from daemon: Could not find the file ${destPath} in container ${container}`,
+      );
     dir = path.posix.dirname(destPath);
     rootName = path.posix.basename(destPath);
   }
   const source = o.follow && localStat.isSymbolicLink() ? await fs.promises.realpath(srcPath) : srcPath;
   const packed = packPath(source, rootName);
   await client.putArchive(container, dir, packed.stream, { noOverwriteDirNonDir: true, copyUIDGID: o.archive });
-  if (!o.quiet && cli.err.isTTY) cli.err.write(`Successfully copied ${humanSize(packed.bytes())} to ${container}:${destPath}\n`);
+  if (!o.quiet && cli.err.isTTY)
+    cli.err.write(`Successfully copied ${humanSize(packed.bytes())} to ${container}:${destPath}\n`);
 }
 
 // ---- update / top / stats / port ----
 
 function defineUpdate(cmd: Command, cli: Cli) {
-  cmd.description('Update configuration of one or more containers')
+  cmd
+    .description('Update configuration of one or more containers')
     .argument('<container...>')
     .option('--cpus <n>', 'Number of CPUs')
     .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)')
     .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
     .option('-m, --memory <bytes>', 'Memory limit')
-    .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+    .option('--memory-swap <bytes>', 'Swap limit equal to memory plus swap: -1 to enable unlimited swap')
     .option('--memory-reservation <bytes>', 'Memory soft limit')
     .option('--pids-limit <n>', 'Tune container pids limit (set -1 for unlimited)')
     .option('--restart <policy>', 'Restart policy to apply when a container exits')
-    .action(async (names: string[], o: { cpus?: string; cpuShares?: string; cpusetCpus?: string; memory?: string; memorySwap?: string; memoryReservation?: string; pidsLimit?: string; restart?: string }) => {
-      const body: Record<string, unknown> = {};
-      if (o.cpus) body.NanoCpus = Math.round(Number(o.cpus) * 1e9);
-      if (o.cpuShares) body.CpuShares = Number(o.cpuShares);
-      if (o.cpusetCpus) body.CpusetCpus = o.cpusetCpus;
-      if (o.memory) body.Memory = ramInBytes(o.memory);
-      if (o.memorySwap) body.MemorySwap = o.memorySwap === '-1' ? -1 : ramInBytes(o.memorySwap);
-      if (o.memoryReservation) body.MemoryReservation = ramInBytes(o.memoryReservation);
-      if (o.pidsLimit) body.PidsLimit = Number(o.pidsLimit);
-      if (o.restart) {
-        try {
-          body.RestartPolicy = parseRestart(o.restart);
-        } catch (err) {
-          throw new StatusError(1, (err as Error).message.replace(/^berth: /, '').split('\n')[0]);
+    .action(
+      async (
+        names: string[],
+        o: {
+          cpus?: string;
+          cpuShares?: string;
+          cpusetCpus?: string;
+          memory?: string;
+          memorySwap?: string;
+          memoryReservation?: string;
+          pidsLimit?: string;
+          restart?: string;
+        },
+      ) => {
+        const body: Record<string, unknown> = {};
+        if (o.cpus) body.NanoCpus = Math.round(Number(o.cpus) * 1e9);
+        if (o.cpuShares) body.CpuShares = Number(o.cpuShares);
+        if (o.cpusetCpus) body.CpusetCpus = o.cpusetCpus;
+        if (o.memory) body.Memory = ramInBytes(o.memory);
+        if (o.memorySwap) body.MemorySwap = o.memorySwap === '-1' ? -1 : ramInBytes(o.memorySwap);
+        if (o.memoryReservation) body.MemoryReservation = ramInBytes(o.memoryReservation);
+        if (o.pidsLimit) body.PidsLimit = Number(o.pidsLimit);
+        if (o.restart) {
+          try {
+            body.RestartPolicy = parseRestart(o.restart);
+          } catch (err) {
+            throw new StatusError(1, (err as Error).message.replace(/^berth: /, '').split('\n')[0]);
+          }
         }
-      }
-      if (!Object.keys(body).length) throw new StatusError(1, 'you must provide one or more flags when using this command');
-      const client = await cli.client();
-      await forEachName(cli, names, async (n) => {
-        const r = await client.updateContainer(n, body);
-        for (const w of r?.Warnings ?? []) cli.err.write(`${w}\n`);
-        return n;
-      });
-    });
+        if (!Object.keys(body).length)
+          throw new StatusError(1, 'you must provide one or more flags when using this command');
+        const client = await cli.client();
+        await forEachName(cli, names, async (n) => {
+          const r = await client.updateContainer(n, body);
+          for (const w of r?.Warnings ?? []) cli.err.write(`${w}\n`);
+          return n;
+        });
+      },
+    );
 }
 
 function defineTop(cmd: Command, cli: Cli) {
-  cmd.description('Display the running processes of a container')
+  cmd
+    .description('Display the running processes of a container')
     .argument('<container>')
     .argument('[ps-options...]')
     .passThroughOptions()
@@ -562,18 +796,68 @@ function defineTop(cmd: Command, cli: Cli) {
 }
 
 class StatsContext extends FormatContext {
-  constructor(private s: { id: string; name: string; cpu: number; mem: number; limit: number; memPerc: number; rx: number; tx: number; blkRead: number; blkWrite: number; pids: number }, private trunc: boolean, private ref: string) { super(); }
-  headers() { return { ID: 'CONTAINER ID', Container: 'CONTAINER', Name: 'NAME', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS' }; }
-  jsonFields() { return ['BlockIO', 'CPUPerc', 'Container', 'ID', 'MemPerc', 'MemUsage', 'Name', 'NetIO', 'PIDs']; }
-  get ID() { return this.trunc ? truncateId(this.s.id) : this.s.id; }
-  get Container() { return this.ref; }
-  get Name() { return this.s.name.replace(/^\//, '') || '--'; }
-  get CPUPerc() { return `${this.s.cpu.toFixed(2)}%`; }
-  get MemUsage() { return `${bytesSize(this.s.mem)} / ${bytesSize(this.s.limit)}`; }
-  get MemPerc() { return `${this.s.memPerc.toFixed(2)}%`; }
-  get NetIO() { return `${humanSizeWithPrecision(this.s.rx, 3)} / ${humanSizeWithPrecision(this.s.tx, 3)}`; }
-  get BlockIO() { return `${humanSizeWithPrecision(this.s.blkRead, 3)} / ${humanSizeWithPrecision(this.s.blkWrite, 3)}`; }
-  get PIDs() { return String(this.s.pids); }
+  constructor(
+    private s: {
+      id: string;
+      name: string;
+      cpu: number;
+      mem: number;
+      limit: number;
+      memPerc: number;
+      rx: number;
+      tx: number;
+      blkRead: number;
+      blkWrite: number;
+      pids: number;
+    },
+    private trunc: boolean,
+    private ref: string,
+  ) {
+    super();
+  }
+  headers() {
+    return {
+      ID: 'CONTAINER ID',
+      Container: 'CONTAINER',
+      Name: 'NAME',
+      CPUPerc: 'CPU %',
+      MemUsage: 'MEM USAGE / LIMIT',
+      MemPerc: 'MEM %',
+      NetIO: 'NET I/O',
+      BlockIO: 'BLOCK I/O',
+      PIDs: 'PIDS',
+    };
+  }
+  jsonFields() {
+    return ['BlockIO', 'CPUPerc', 'Container', 'ID', 'MemPerc', 'MemUsage', 'Name', 'NetIO', 'PIDs'];
+  }
+  get ID() {
+    return this.trunc ? truncateId(this.s.id) : this.s.id;
+  }
+  get Container() {
+    return this.ref;
+  }
+  get Name() {
+    return this.s.name.replace(/^\//, '') || '--';
+  }
+  get CPUPerc() {
+    return `${this.s.cpu.toFixed(2)}%`;
+  }
+  get MemUsage() {
+    return `${bytesSize(this.s.mem)} / ${bytesSize(this.s.limit)}`;
+  }
+  get MemPerc() {
+    return `${this.s.memPerc.toFixed(2)}%`;
+  }
+  get NetIO() {
+    return `${humanSizeWithPrecision(this.s.rx, 3)} / ${humanSizeWithPrecision(this.s.tx, 3)}`;
+  }
+  get BlockIO() {
+    return `${humanSizeWithPrecision(this.s.blkRead, 3)} / ${humanSizeWithPrecision(this.s.blkWrite, 3)}`;
+  }
+  get PIDs() {
+    return String(this.s.pids);
+  }
 }
 
 /** docker's stats arithmetic (calculateCPUPercentUnix, memory minus inactive file cache, summed I/O). */
@@ -589,7 +873,10 @@ export function computeStats(st: ContainerStats) {
   const limit = ms.limit ?? 0;
   let rx = 0;
   let tx = 0;
-  for (const n of Object.values(st.networks ?? {})) { rx += n.rx_bytes; tx += n.tx_bytes; }
+  for (const n of Object.values(st.networks ?? {})) {
+    rx += n.rx_bytes;
+    tx += n.tx_bytes;
+  }
   let blkRead = 0;
   let blkWrite = 0;
   for (const e of st.blkio_stats?.io_service_bytes_recursive ?? []) {
@@ -597,13 +884,25 @@ export function computeStats(st: ContainerStats) {
     if (op === 'read') blkRead += e.value;
     if (op === 'write') blkWrite += e.value;
   }
-  return { cpu, mem, limit, memPerc: limit ? (mem / limit) * 100 : 0, rx, tx, blkRead, blkWrite, pids: st.pids_stats?.current ?? 0 };
+  return {
+    cpu,
+    mem,
+    limit,
+    memPerc: limit ? (mem / limit) * 100 : 0,
+    rx,
+    tx,
+    blkRead,
+    blkWrite,
+    pids: st.pids_stats?.current ?? 0,
+  };
 }
 
-const DEFAULT_STATS_FORMAT = 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
+const DEFAULT_STATS_FORMAT =
+  'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
 
 function defineStats(cmd: Command, cli: Cli) {
-  cmd.description('Display a live stream of container(s) resource usage statistics')
+  cmd
+    .description('Display a live stream of container(s) resource usage statistics')
     .argument('[container...]')
     .option('-a, --all', 'Show all containers (default shows just running)')
     .option('--format <format>', 'Format output using a custom template')
@@ -614,22 +913,38 @@ function defineStats(cmd: Command, cli: Cli) {
       const targets: { ref: string; id: string; name: string }[] = [];
       if (names.length) {
         for (const n of names) {
-          const c = await client.inspectContainer(n).catch((err) => { throw new StatusError(1, describeError(err, cli.host())); });
+          const c = await client.inspectContainer(n).catch((err) => {
+            throw new StatusError(1, describeError(err, cli.host()));
+          });
           targets.push({ ref: n, id: c.Id, name: c.Name });
         }
       } else {
-        for (const c of await client.listContainers({ all: o.all })) targets.push({ ref: truncateId(c.Id), id: c.Id, name: c.Names?.[0] ?? '' });
+        for (const c of await client.listContainers({ all: o.all }))
+          targets.push({ ref: truncateId(c.Id), id: c.Id, name: c.Names?.[0] ?? '' });
       }
       const format = pickFormat(o.format, DEFAULT_STATS_FORMAT);
-      const sample = new StatsContext({ id: '', name: '', cpu: 0, mem: 0, limit: 0, memPerc: 0, rx: 0, tx: 0, blkRead: 0, blkWrite: 0, pids: 0 }, true, '');
-      const render = (latest: Map<string, ContainerStats | undefined>) => renderFormat(format, targets.map((t) => {
-        const st = latest.get(t.id);
-        const s = st ? computeStats(st) : { cpu: 0, mem: 0, limit: 0, memPerc: 0, rx: 0, tx: 0, blkRead: 0, blkWrite: 0, pids: 0 };
-        return new StatsContext({ id: t.id, name: t.name, ...s }, o.trunc, t.ref);
-      }), sample);
+      const sample = new StatsContext(
+        { id: '', name: '', cpu: 0, mem: 0, limit: 0, memPerc: 0, rx: 0, tx: 0, blkRead: 0, blkWrite: 0, pids: 0 },
+        true,
+        '',
+      );
+      const render = (latest: Map<string, ContainerStats | undefined>) =>
+        renderFormat(
+          format,
+          targets.map((t) => {
+            const st = latest.get(t.id);
+            const s = st
+              ? computeStats(st)
+              : { cpu: 0, mem: 0, limit: 0, memPerc: 0, rx: 0, tx: 0, blkRead: 0, blkWrite: 0, pids: 0 };
+            return new StatsContext({ id: t.id, name: t.name, ...s }, o.trunc, t.ref);
+          }),
+          sample,
+        );
       if (!o.stream) {
         const latest = new Map<string, ContainerStats | undefined>();
-        await Promise.all(targets.map(async (t) => latest.set(t.id, await client.containerStatsOnce(t.id).catch(() => undefined))));
+        await Promise.all(
+          targets.map(async (t) => latest.set(t.id, await client.containerStatsOnce(t.id).catch(() => undefined))),
+        );
         cli.out.write(render(latest));
         return;
       }
@@ -650,14 +965,16 @@ function defineStats(cmd: Command, cli: Cli) {
 }
 
 function definePort(cmd: Command, cli: Cli) {
-  cmd.description('List port mappings or a specific mapping for the container')
+  cmd
+    .description('List port mappings or a specific mapping for the container')
     .argument('<container>')
     .argument('[private-port]', 'PRIVATE_PORT[/PROTO]')
     .action(async (name: string, port: string | undefined) => {
       const client = await cli.client();
       const c = await client.inspectContainer(name);
       const ports = c.NetworkSettings?.Ports ?? {};
-      const fmt = (b: { HostIp: string; HostPort: string }) => `${b.HostIp.includes(':') ? `[${b.HostIp}]` : b.HostIp || '0.0.0.0'}:${b.HostPort}`;
+      const fmt = (b: { HostIp: string; HostPort: string }) =>
+        `${b.HostIp.includes(':') ? `[${b.HostIp}]` : b.HostIp || '0.0.0.0'}:${b.HostPort}`;
       if (port) {
         const key = port.includes('/') ? port : `${port}/tcp`;
         const bindings = ports[key];
@@ -666,7 +983,8 @@ function definePort(cmd: Command, cli: Cli) {
         return;
       }
       const lines: string[] = [];
-      for (const [k, bindings] of Object.entries(ports)) for (const b of bindings ?? []) lines.push(`${k} -> ${fmt(b)}`);
+      for (const [k, bindings] of Object.entries(ports))
+        for (const b of bindings ?? []) lines.push(`${k} -> ${fmt(b)}`);
       lines.sort((a, b) => {
         const pa = parseInt(a, 10);
         const pb = parseInt(b, 10);
@@ -677,7 +995,8 @@ function definePort(cmd: Command, cli: Cli) {
 }
 
 function defineContainerInspect(cmd: Command, cli: Cli) {
-  cmd.description('Display detailed information on one or more containers')
+  cmd
+    .description('Display detailed information on one or more containers')
     .argument('<container...>')
     .option('-f, --format <format>', 'Format output using a custom template')
     .option('-s, --size', 'Display total file sizes')
@@ -688,7 +1007,8 @@ function defineContainerInspect(cmd: Command, cli: Cli) {
 }
 
 function defineContainerPrune(cmd: Command, cli: Cli) {
-  cmd.description('Remove all stopped containers')
+  cmd
+    .description('Remove all stopped containers')
     .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (o: { filter?: string[]; force?: boolean }) => {
@@ -717,8 +1037,12 @@ export function registerContainerCommands(program: Command, cli: Cli): void {
   both('restart', (c) => defineStop(c, cli, 'restart'));
   both('kill', (c) => defineKill(c, cli));
   both('rm', (c) => defineRm(c, cli), 'remove');
-  both('pause', (c) => defineSimple(c, cli, 'Pause all processes within one or more containers', (cl, n) => cl.pauseContainer(n)));
-  both('unpause', (c) => defineSimple(c, cli, 'Unpause all processes within one or more containers', (cl, n) => cl.unpauseContainer(n)));
+  both('pause', (c) =>
+    defineSimple(c, cli, 'Pause all processes within one or more containers', (cl, n) => cl.pauseContainer(n)),
+  );
+  both('unpause', (c) =>
+    defineSimple(c, cli, 'Unpause all processes within one or more containers', (cl, n) => cl.unpauseContainer(n)),
+  );
   both('rename', (c) => defineRename(c, cli));
   both('wait', (c) => defineWait(c, cli));
   both('logs', (c) => defineLogs(c, cli));

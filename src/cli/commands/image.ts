@@ -5,7 +5,13 @@ import type { EngineClient } from '../../client';
 import { authForImage } from '../auth';
 import { type Cli, StatusError, collect, confirm, describeError, parseFilters } from '../cli';
 import {
-  DEFAULT_IMAGES_DIGESTS_FORMAT, DEFAULT_IMAGES_FORMAT, ImageContext, familiarName, imageRows, normalizeReference, pickFormat,
+  DEFAULT_IMAGES_DIGESTS_FORMAT,
+  DEFAULT_IMAGES_FORMAT,
+  ImageContext,
+  familiarName,
+  imageRows,
+  normalizeReference,
+  pickFormat,
   renderFormat,
 } from '../format';
 import { displayJSONMessages } from '../progress';
@@ -21,7 +27,12 @@ export function withDefaultTag(ref: string): string {
  * Pulls an image, showing docker's progress on `out`. Used by pull and by run/create's auto-pull (which print it
  * on stderr).
  */
-export async function pullImage(client: EngineClient, ref: string, out: NodeJS.WriteStream, opts: { quiet?: boolean; platform?: string; all?: boolean } = {}): Promise<string> {
+export async function pullImage(
+  client: EngineClient,
+  ref: string,
+  out: NodeJS.WriteStream,
+  opts: { quiet?: boolean; platform?: string; all?: boolean } = {},
+): Promise<string> {
   const n = normalizeReference(ref);
   const tag = n.digest ?? n.tag ?? (opts.all ? undefined : 'latest');
   const messages = client.pullImage(n.familiar, tag, { auth: authForImage(ref), platform: opts.platform });
@@ -38,7 +49,8 @@ function devNull(): NodeJS.WriteStream {
 }
 
 function definePull(cmd: Command, cli: Cli) {
-  cmd.description('Download an image from a registry')
+  cmd
+    .description('Download an image from a registry')
     .argument('<name>', 'NAME[:TAG|@DIGEST]')
     .option('-a, --all-tags', 'Download all tagged images in the repository')
     .option('-q, --quiet', 'Suppress verbose output')
@@ -46,7 +58,7 @@ function definePull(cmd: Command, cli: Cli) {
     .action(async (name: string, o: { allTags?: boolean; quiet?: boolean; platform?: string }) => {
       const client = await cli.client();
       const n = normalizeReference(name);
-      if (o.allTags && (n.tag || n.digest)) throw new StatusError(1, 'tag can\'t be used with --all-tags/-a');
+      if (o.allTags && (n.tag || n.digest)) throw new StatusError(1, "tag can't be used with --all-tags/-a");
       if (!n.tag && !n.digest && !o.allTags && !o.quiet) cli.out.write('Using default tag: latest\n');
       try {
         const full = await pullImage(client, name, cli.out, { quiet: o.quiet, platform: o.platform, all: o.allTags });
@@ -58,7 +70,8 @@ function definePull(cmd: Command, cli: Cli) {
 }
 
 function definePush(cmd: Command, cli: Cli) {
-  cmd.description('Upload an image to a registry')
+  cmd
+    .description('Upload an image to a registry')
     .argument('<name>', 'NAME[:TAG]')
     .option('-a, --all-tags', 'Push all tags of an image to the repository')
     .option('-q, --quiet', 'Suppress verbose output')
@@ -81,7 +94,8 @@ function definePush(cmd: Command, cli: Cli) {
 }
 
 function defineImages(cmd: Command, cli: Cli) {
-  cmd.description('List images')
+  cmd
+    .description('List images')
     .argument('[repository]', 'REPOSITORY[:TAG]')
     .option('-a, --all', 'Show all images (default hides intermediate images)')
     .option('--digests', 'Show digests')
@@ -89,20 +103,28 @@ function defineImages(cmd: Command, cli: Cli) {
     .option('--format <format>', 'Format output using a custom template')
     .option('--no-trunc', "Don't truncate output")
     .option('-q, --quiet', 'Only show image IDs')
-    .action(async (repository: string | undefined, o: { all?: boolean; digests?: boolean; filter?: string[]; format?: string; trunc: boolean; quiet?: boolean }) => {
-      const client = await cli.client();
-      const filters = parseFilters(o.filter);
-      if (repository) (filters.reference ??= []).push(repository);
-      const images = await client.listImages({ all: o.all, filters });
-      const rows = imageRows(images, { digests: !!o.digests, trunc: o.trunc });
-      let format = pickFormat(o.format, o.digests ? DEFAULT_IMAGES_DIGESTS_FORMAT : DEFAULT_IMAGES_FORMAT);
-      if (o.quiet) format = '{{.ID}}';
-      cli.out.write(renderFormat(format, rows, new ImageContext({ Id: '', Created: 0, Size: 0 } as never, '', '', '')));
-    });
+    .action(
+      async (
+        repository: string | undefined,
+        o: { all?: boolean; digests?: boolean; filter?: string[]; format?: string; trunc: boolean; quiet?: boolean },
+      ) => {
+        const client = await cli.client();
+        const filters = parseFilters(o.filter);
+        if (repository) (filters.reference ??= []).push(repository);
+        const images = await client.listImages({ all: o.all, filters });
+        const rows = imageRows(images, { digests: !!o.digests, trunc: o.trunc });
+        let format = pickFormat(o.format, o.digests ? DEFAULT_IMAGES_DIGESTS_FORMAT : DEFAULT_IMAGES_FORMAT);
+        if (o.quiet) format = '{{.ID}}';
+        cli.out.write(
+          renderFormat(format, rows, new ImageContext({ Id: '', Created: 0, Size: 0 } as never, '', '', '')),
+        );
+      },
+    );
 }
 
 function defineRmi(cmd: Command, cli: Cli) {
-  cmd.description('Remove one or more images')
+  cmd
+    .description('Remove one or more images')
     .argument('<image...>')
     .option('-f, --force', 'Force removal of the image')
     .option('--no-prune', 'Do not delete untagged parents')
@@ -125,7 +147,8 @@ function defineRmi(cmd: Command, cli: Cli) {
 }
 
 function defineTag(cmd: Command, cli: Cli) {
-  cmd.description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE')
+  cmd
+    .description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE')
     .argument('<source>', 'SOURCE_IMAGE[:TAG]')
     .argument('<target>', 'TARGET_IMAGE[:TAG]')
     .action(async (source: string, target: string) => {
@@ -137,11 +160,13 @@ function defineTag(cmd: Command, cli: Cli) {
 }
 
 function defineSave(cmd: Command, cli: Cli) {
-  cmd.description('Save one or more images to a tar archive (streamed to STDOUT by default)')
+  cmd
+    .description('Save one or more images to a tar archive (streamed to STDOUT by default)')
     .argument('<image...>')
     .option('-o, --output <file>', 'Write to a file, instead of STDOUT')
     .action(async (names: string[], o: { output?: string }) => {
-      if (!o.output && cli.out.isTTY) throw new StatusError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+      if (!o.output && cli.out.isTTY)
+        throw new StatusError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
       const client = await cli.client();
       const tar = await client.saveImages(names);
       if (o.output) {
@@ -166,14 +191,18 @@ async function pipeTo(src: NodeJS.ReadableStream, dst: NodeJS.WritableStream, en
 }
 
 function defineLoad(cmd: Command, cli: Cli) {
-  cmd.description('Load an image from a tar archive or STDIN')
+  cmd
+    .description('Load an image from a tar archive or STDIN')
     .option('-i, --input <file>', 'Read from tar archive file, instead of STDIN')
     .option('-q, --quiet', 'Suppress the load output')
     .action(async (o: { input?: string; quiet?: boolean }) => {
       if (!o.input && process.stdin.isTTY) throw new StatusError(1, 'requested load from stdin, but stdin is empty');
       const client = await cli.client();
       const input = o.input ? fs.createReadStream(o.input) : process.stdin;
-      if (o.input) await fs.promises.access(o.input).catch(() => { throw new StatusError(1, `open ${o.input}: no such file or directory`); });
+      if (o.input)
+        await fs.promises.access(o.input).catch(() => {
+          throw new StatusError(1, `open ${o.input}: no such file or directory`);
+        });
       try {
         await displayJSONMessages(client.loadImages(input, { quiet: o.quiet }), cli.out, { terminal: false });
       } catch (err) {
@@ -183,7 +212,8 @@ function defineLoad(cmd: Command, cli: Cli) {
 }
 
 function defineImageInspect(cmd: Command, cli: Cli) {
-  cmd.description('Display detailed information on one or more images')
+  cmd
+    .description('Display detailed information on one or more images')
     .argument('<image...>')
     .option('-f, --format <format>', 'Format output using a custom template')
     .action(async (names: string[], o: { format?: string }) => {
@@ -194,11 +224,14 @@ function defineImageInspect(cmd: Command, cli: Cli) {
 
 /** An image prune's deleted entries as docker lists them ("untagged: …", "deleted: …"). */
 export function prunedImageLines(deleted: { Untagged?: string; Deleted?: string }[]): string[] {
-  return deleted.flatMap((d) => [d.Untagged ? `untagged: ${d.Untagged}` : '', d.Deleted ? `deleted: ${d.Deleted}` : '']).filter(Boolean);
+  return deleted
+    .flatMap((d) => [d.Untagged ? `untagged: ${d.Untagged}` : '', d.Deleted ? `deleted: ${d.Deleted}` : ''])
+    .filter(Boolean);
 }
 
 function defineImagePrune(cmd: Command, cli: Cli) {
-  cmd.description('Remove unused images')
+  cmd
+    .description('Remove unused images')
     .option('-a, --all', 'Remove all unused images, not just dangling ones')
     .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
     .option('-f, --force', 'Do not prompt for confirmation')

@@ -17,7 +17,10 @@ export function writeInspect(cli: Cli, objects: unknown[], format?: string): voi
  * `reword` adjusts a noun's own error message first (docker words some of them differently).
  */
 export async function inspectEach(
-  cli: Cli, names: string[], format: string | undefined, inspect: (name: string) => Promise<unknown>,
+  cli: Cli,
+  names: string[],
+  format: string | undefined,
+  inspect: (name: string) => Promise<unknown>,
   reword: (message: string) => string = (message) => message,
 ): Promise<void> {
   const found: unknown[] = [];

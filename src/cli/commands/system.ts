@@ -3,14 +3,37 @@ import type { Command } from 'commander';
 import { EngineApiError } from '../../client';
 import { DOCKER_HUB, removeAuth, serverKey, storeAuth } from '../auth';
 import { type Cli, StatusError, collect, confirm, describeError, isNotFound, parseFilters } from '../cli';
-import { ContainerContext, FormatContext, ImageContext, Template, VolumeContext, familiarName, normalizeReference, splitReference, bytesSize, humanSize, parseTimestamp, pickFormat, renderFormat, rfc3339NanoFixed, tabwrite } from '../format';
+import {
+  ContainerContext,
+  FormatContext,
+  ImageContext,
+  Template,
+  VolumeContext,
+  familiarName,
+  normalizeReference,
+  splitReference,
+  bytesSize,
+  humanSize,
+  parseTimestamp,
+  pickFormat,
+  renderFormat,
+  rfc3339NanoFixed,
+  tabwrite,
+} from '../format';
 import { prunedImageLines } from './image';
 import { writeDeleted, writeInspect, writeReclaimedSpace } from './shared';
 
 const CLI_VERSION = process.env.BERTH_VERSION ?? '0.1.0';
 
 function goArch(): string {
-  return ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le' } as Record<string, string>)[process.arch] ?? process.arch;
+  return (
+    (
+      { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le' } as Record<
+        string,
+        string
+      >
+    )[process.arch] ?? process.arch
+  );
 }
 
 // docker's version template, run through the same tabwriter settings (minwidth 20, padding 1).
@@ -47,18 +70,31 @@ Server:{{if ne .Platform.Name ""}} {{.Platform.Name}}{{end}}
 function ansic(rfc3339: string): string {
   const t = new Date(rfc3339);
   if (Number.isNaN(t.getTime())) return rfc3339;
-  const [wd, mon, day, time, year] = [t.toUTCString().slice(0, 3), t.toUTCString().slice(8, 11), t.getUTCDate(), t.toISOString().slice(11, 19), t.getUTCFullYear()];
+  const [wd, mon, day, time, year] = [
+    t.toUTCString().slice(0, 3),
+    t.toUTCString().slice(8, 11),
+    t.getUTCDate(),
+    t.toISOString().slice(11, 19),
+    t.getUTCFullYear(),
+  ];
   return `${wd} ${mon} ${String(day).padStart(2, ' ')} ${time} ${year}`;
 }
 
 function defineVersion(cmd: Command, cli: Cli) {
-  cmd.description('Show the Berth version information')
+  cmd
+    .description('Show the Berth version information')
     .option('-f, --format <format>', 'Format output using a custom template')
     .action(async (o: { format?: string }) => {
       const data: Record<string, unknown> = {
         Client: {
-          Platform: { Name: 'Berth' }, Version: CLI_VERSION, APIVersion: '1.45', DefaultAPIVersion: '1.45',
-          GoVersion: process.version, Os: process.platform, Arch: goArch(), Context: 'default',
+          Platform: { Name: 'Berth' },
+          Version: CLI_VERSION,
+          APIVersion: '1.45',
+          DefaultAPIVersion: '1.45',
+          GoVersion: process.version,
+          Os: process.platform,
+          Arch: goArch(),
+          Context: 'default',
         },
         ServerOK: false,
       };
@@ -82,7 +118,8 @@ function defineVersion(cmd: Command, cli: Cli) {
 }
 
 function defineInfo(cmd: Command, cli: Cli) {
-  cmd.description('Display system-wide information')
+  cmd
+    .description('Display system-wide information')
     .option('-f, --format <format>', 'Format output using a custom template')
     .action(async (o: { format?: string }) => {
       const client = await cli.client();
@@ -91,7 +128,14 @@ function defineInfo(cmd: Command, cli: Cli) {
         cli.out.write(new Template(o.format === 'json' ? '{{json .}}' : o.format).execute(info) + '\n');
         return;
       }
-      const lines: string[] = ['Client:', ` Version:    ${CLI_VERSION}`, ' Context:    default', ' Debug Mode: false', '', 'Server:'];
+      const lines: string[] = [
+        'Client:',
+        ` Version:    ${CLI_VERSION}`,
+        ' Context:    default',
+        ' Debug Mode: false',
+        '',
+        'Server:',
+      ];
       const add = (s: string) => lines.push(s);
       add(` Containers: ${info.Containers}`);
       add(`  Running: ${info.ContainersRunning}`);
@@ -109,7 +153,11 @@ function defineInfo(cmd: Command, cli: Cli) {
       add(`  Network: ${(info.Plugins?.Network ?? []).join(' ')}`);
       add(`  Log: ${(info.Plugins?.Log ?? []).join(' ')}`);
       add(` Swarm: ${info.Swarm?.LocalNodeState ?? 'inactive'}`);
-      add(` Runtimes: ${Object.keys(info.Runtimes ?? {}).sort().join(' ')}`);
+      add(
+        ` Runtimes: ${Object.keys(info.Runtimes ?? {})
+          .sort()
+          .join(' ')}`,
+      );
       add(` Default Runtime: ${info.DefaultRuntime}`);
       if (info.RuncCommit?.ID) add(` runc version: ${info.RuncCommit.ID}`);
       if (info.SecurityOptions?.length) {
@@ -133,10 +181,20 @@ function defineInfo(cmd: Command, cli: Cli) {
       add(` Debug Mode: ${info.Debug}`);
       add(` Experimental: ${info.ExperimentalBuild ?? false}`);
       const reg = info.RegistryConfig ?? {};
-      const insecure = [...(reg.InsecureRegistryCIDRs ?? []),
-        ...Object.values((reg.IndexConfigs ?? {}) as Record<string, { Name: string; Secure: boolean }>).filter((c) => !c.Secure).map((c) => c.Name)];
-      if (insecure.length) { add(' Insecure Registries:'); for (const r of insecure) add(`  ${r}`); }
-      if (reg.Mirrors?.length) { add(' Registry Mirrors:'); for (const m of reg.Mirrors) add(`  ${m}`); }
+      const insecure = [
+        ...(reg.InsecureRegistryCIDRs ?? []),
+        ...Object.values((reg.IndexConfigs ?? {}) as Record<string, { Name: string; Secure: boolean }>)
+          .filter((c) => !c.Secure)
+          .map((c) => c.Name),
+      ];
+      if (insecure.length) {
+        add(' Insecure Registries:');
+        for (const r of insecure) add(`  ${r}`);
+      }
+      if (reg.Mirrors?.length) {
+        add(' Registry Mirrors:');
+        for (const m of reg.Mirrors) add(`  ${m}`);
+      }
       add(` Live Restore Enabled: ${info.LiveRestoreEnabled ?? false}`);
       cli.out.write(lines.join('\n') + '\n');
       for (const w of (info.Warnings ?? []) as string[]) cli.err.write(`${w}\n`);
@@ -144,7 +202,8 @@ function defineInfo(cmd: Command, cli: Cli) {
 }
 
 function defineEvents(cmd: Command, cli: Cli) {
-  cmd.description('Get real time events from the server')
+  cmd
+    .description('Get real time events from the server')
     .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
     .option('--format <format>', 'Format output using a custom template')
     .option('--since <time>', 'Show all events created since timestamp')
@@ -156,15 +215,26 @@ function defineEvents(cmd: Command, cli: Cli) {
       process.once('SIGINT', () => abort.abort());
       const filters = parseFilters(o.filter);
       const lines = client.lines('GET', '/events', {
-        query: { since: o.since ? parseTimestamp(o.since) : undefined, until: o.until ? parseTimestamp(o.until) : undefined, filters: Object.keys(filters).length ? filters : undefined },
+        query: {
+          since: o.since ? parseTimestamp(o.since) : undefined,
+          until: o.until ? parseTimestamp(o.until) : undefined,
+          filters: Object.keys(filters).length ? filters : undefined,
+        },
         signal: abort.signal,
       });
       const print = (line: string) => {
         const e = JSON.parse(line);
-        if (tmpl) { cli.out.write(tmpl.execute(e) + '\n'); return; }
+        if (tmpl) {
+          cli.out.write(tmpl.execute(e) + '\n');
+          return;
+        }
         // timeNano exceeds a double's precision: read it from the text.
         const nano = /"timeNano":(\d+)/.exec(line)?.[1];
-        let s = nano ? `${rfc3339NanoFixed(BigInt(nano))} ` : e.time ? `${rfc3339NanoFixed(BigInt(e.time) * 1_000_000_000n)} ` : '';
+        let s = nano
+          ? `${rfc3339NanoFixed(BigInt(nano))} `
+          : e.time
+            ? `${rfc3339NanoFixed(BigInt(e.time) * 1_000_000_000n)} `
+            : '';
         s += `${e.Type} ${e.Action} ${e.Actor?.ID ?? ''}`;
         const attrs = e.Actor?.Attributes ?? {};
         const keys = Object.keys(attrs).sort();
@@ -181,7 +251,8 @@ function defineEvents(cmd: Command, cli: Cli) {
 
 /** inspect: containers, then images, volumes and networks, as docker tries each type in turn. */
 function defineInspect(cmd: Command, cli: Cli) {
-  cmd.description('Return low-level information on Berth objects')
+  cmd
+    .description('Return low-level information on Berth objects')
     .argument('<name...>', 'NAME|ID')
     .option('-f, --format <format>', 'Format output using a custom template')
     .option('-s, --size', 'Display total file sizes if the type is container')
@@ -205,7 +276,8 @@ function defineInspect(cmd: Command, cli: Cli) {
             hit = await kinds[k](n);
             break;
           } catch (err) {
-            if (!isNotFound(err) && !(err instanceof EngineApiError && (err.status === 400 || err.status === 501))) throw err;
+            if (!isNotFound(err) && !(err instanceof EngineApiError && (err.status === 400 || err.status === 501)))
+              throw err;
           }
         }
         if (hit) found.push(hit);
@@ -226,7 +298,10 @@ async function readLine(prompt: string, secret: boolean): Promise<string> {
     const onData = (d: Buffer) => {
       for (const ch of d.toString('utf8')) {
         if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') { if (raw) stdin.setRawMode(false); process.exit(130); }
+        if (ch === '\u0003') {
+          if (raw) stdin.setRawMode(false);
+          process.exit(130);
+        }
         if (ch === '\u007f') buf = buf.slice(0, -1);
         else buf += ch;
       }
@@ -235,7 +310,10 @@ async function readLine(prompt: string, secret: boolean): Promise<string> {
       stdin.off('data', onData);
       stdin.off('end', done);
       stdin.pause();
-      if (raw) { stdin.setRawMode(false); process.stderr.write('\n'); }
+      if (raw) {
+        stdin.setRawMode(false);
+        process.stderr.write('\n');
+      }
       resolve(buf);
     };
     stdin.on('data', onData);
@@ -251,39 +329,48 @@ async function readAllStdin(): Promise<string> {
 }
 
 function defineLogin(cmd: Command, cli: Cli) {
-  cmd.description('Authenticate to a registry')
+  cmd
+    .description('Authenticate to a registry')
     .argument('[server]')
     .option('-p, --password <password>', 'Password or Personal Access Token (PAT)')
     .option('--password-stdin', 'Take the Password or Personal Access Token (PAT) from stdin')
     .option('-u, --username <username>', 'Username')
-    .action(async (server: string | undefined, o: { password?: string; passwordStdin?: boolean; username?: string }) => {
-      if (o.password && o.passwordStdin) throw new StatusError(1, '--password and --password-stdin are mutually exclusive');
-      if (o.passwordStdin && !o.username) throw new StatusError(1, 'Must provide --username with --password-stdin');
-      if (o.password) cli.err.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
-      const key = serverKey(server);
-      let username = o.username;
-      let password = o.password;
-      if (o.passwordStdin) password = (await readAllStdin()).replace(/\r?\n$/, '');
-      if (!username) username = (await readLine('Username: ', false)).trim();
-      if (!username) throw new StatusError(1, 'Error: Non-null Username Required');
-      if (password === undefined) password = await readLine('Password: ', true);
-      if (!password) throw new StatusError(1, 'Error: Password Required');
-      const client = await cli.client();
-      let token: string | undefined;
-      try {
-        const r = await client.checkAuth({ username, password, serveraddress: key === DOCKER_HUB ? DOCKER_HUB : key });
-        token = r.IdentityToken || undefined;
-      } catch (err) {
-        throw new StatusError(1, describeError(err, cli.host()));
-      }
-      const file = storeAuth(key, username, password, token);
-      cli.err.write(`WARNING! Your credentials are stored unencrypted in '${file}'.\n`);
-      cli.out.write('Login Succeeded\n');
-    });
+    .action(
+      async (server: string | undefined, o: { password?: string; passwordStdin?: boolean; username?: string }) => {
+        if (o.password && o.passwordStdin)
+          throw new StatusError(1, '--password and --password-stdin are mutually exclusive');
+        if (o.passwordStdin && !o.username) throw new StatusError(1, 'Must provide --username with --password-stdin');
+        if (o.password) cli.err.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+        const key = serverKey(server);
+        let username = o.username;
+        let password = o.password;
+        if (o.passwordStdin) password = (await readAllStdin()).replace(/\r?\n$/, '');
+        if (!username) username = (await readLine('Username: ', false)).trim();
+        if (!username) throw new StatusError(1, 'Error: Non-null Username Required');
+        if (password === undefined) password = await readLine('Password: ', true);
+        if (!password) throw new StatusError(1, 'Error: Password Required');
+        const client = await cli.client();
+        let token: string | undefined;
+        try {
+          const r = await client.checkAuth({
+            username,
+            password,
+            serveraddress: key === DOCKER_HUB ? DOCKER_HUB : key,
+          });
+          token = r.IdentityToken || undefined;
+        } catch (err) {
+          throw new StatusError(1, describeError(err, cli.host()));
+        }
+        const file = storeAuth(key, username, password, token);
+        cli.err.write(`WARNING! Your credentials are stored unencrypted in '${file}'.\n`);
+        cli.out.write('Login Succeeded\n');
+      },
+    );
 }
 
 function defineLogout(cmd: Command, cli: Cli) {
-  cmd.description('Log out from a registry')
+  cmd
+    .description('Log out from a registry')
     .argument('[server]')
     .action(async (server: string | undefined) => {
       const key = serverKey(server);
@@ -296,13 +383,26 @@ function defineLogout(cmd: Command, cli: Cli) {
 }
 
 class DiskUsageContext extends FormatContext {
-  constructor(readonly Type: string, readonly TotalCount: string, readonly Active: string, readonly Size: string, readonly Reclaimable: string) { super(); }
-  headers() { return { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' }; }
-  jsonFields() { return ['Active', 'Reclaimable', 'Size', 'TotalCount', 'Type']; }
+  constructor(
+    readonly Type: string,
+    readonly TotalCount: string,
+    readonly Active: string,
+    readonly Size: string,
+    readonly Reclaimable: string,
+  ) {
+    super();
+  }
+  headers() {
+    return { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
+  }
+  jsonFields() {
+    return ['Active', 'Reclaimable', 'Size', 'TotalCount', 'Type'];
+  }
 }
 
 function defineDf(cmd: Command, cli: Cli) {
-  cmd.description('Show docker disk usage')
+  cmd
+    .description('Show docker disk usage')
     .option('--format <format>', 'Format output using a custom template')
     .option('-v, --verbose', 'Show detailed information on space usage')
     .action(async (o: { format?: string; verbose?: boolean }) => {
@@ -312,49 +412,103 @@ function defineDf(cmd: Command, cli: Cli) {
       const images = df.Images ?? [];
       const imgTotal = df.LayersSize ?? 0;
       let used = 0;
-      for (const i of images) if (i.Containers !== 0 && i.Size !== -1 && i.SharedSize !== -1) used += i.Size - (i.SharedSize ?? 0);
+      for (const i of images)
+        if (i.Containers !== 0 && i.Size !== -1 && i.SharedSize !== -1) used += i.Size - (i.SharedSize ?? 0);
       const containers = df.Containers ?? [];
       const active = (s: string) => s === 'running' || s === 'paused' || s === 'restarting';
       const cTotal = containers.reduce((a, c) => a + (c.SizeRw ?? 0), 0);
       const cReclaim = containers.filter((c) => !active(c.State)).reduce((a, c) => a + (c.SizeRw ?? 0), 0);
       const volumes = df.Volumes ?? [];
       const vSize = volumes.reduce((a, v) => a + (v.UsageData && v.UsageData.Size > 0 ? v.UsageData.Size : 0), 0);
-      const vReclaim = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0).reduce((a, v) => a + (v.UsageData && v.UsageData.Size > 0 ? v.UsageData.Size : 0), 0);
+      const vReclaim = volumes
+        .filter((v) => (v.UsageData?.RefCount ?? 0) === 0)
+        .reduce((a, v) => a + (v.UsageData && v.UsageData.Size > 0 ? v.UsageData.Size : 0), 0);
       const cache = df.BuildCache ?? [];
       const bSize = cache.reduce((a, b) => a + b.Size, 0);
       const bReclaim = cache.filter((b) => !b.InUse && !b.Shared).reduce((a, b) => a + b.Size, 0);
       const rows = [
-        new DiskUsageContext('Images', String(images.length), String(images.filter((i) => i.Containers > 0).length), humanSize(imgTotal), `${humanSize(imgTotal - used)}${pct(imgTotal - used, imgTotal)}`),
-        new DiskUsageContext('Containers', String(containers.length), String(containers.filter((c) => active(c.State)).length), humanSize(cTotal), `${humanSize(cReclaim)}${pct(cReclaim, cTotal)}`),
-        new DiskUsageContext('Local Volumes', String(volumes.length), String(volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0).length), humanSize(vSize), `${humanSize(vReclaim)}${pct(vReclaim, vSize)}`),
-        new DiskUsageContext('Build Cache', String(cache.length), String(cache.filter((b) => b.InUse).length), humanSize(bSize), humanSize(bReclaim)),
+        new DiskUsageContext(
+          'Images',
+          String(images.length),
+          String(images.filter((i) => i.Containers > 0).length),
+          humanSize(imgTotal),
+          `${humanSize(imgTotal - used)}${pct(imgTotal - used, imgTotal)}`,
+        ),
+        new DiskUsageContext(
+          'Containers',
+          String(containers.length),
+          String(containers.filter((c) => active(c.State)).length),
+          humanSize(cTotal),
+          `${humanSize(cReclaim)}${pct(cReclaim, cTotal)}`,
+        ),
+        new DiskUsageContext(
+          'Local Volumes',
+          String(volumes.length),
+          String(volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0).length),
+          humanSize(vSize),
+          `${humanSize(vReclaim)}${pct(vReclaim, vSize)}`,
+        ),
+        new DiskUsageContext(
+          'Build Cache',
+          String(cache.length),
+          String(cache.filter((b) => b.InUse).length),
+          humanSize(bSize),
+          humanSize(bReclaim),
+        ),
       ];
       if (!o.verbose) {
-        cli.out.write(renderFormat(pickFormat(o.format, 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}'), rows));
+        cli.out.write(
+          renderFormat(
+            pickFormat(o.format, 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}'),
+            rows,
+          ),
+        );
         return;
       }
       // docker system df -v: a table per kind, in docker's layout.
       const imageSample = new ImageContext({ Id: '', Created: 0, Size: 0 } as never, '', '', '');
       cli.out.write('Images space usage:\n\n');
-      cli.out.write(renderFormat('table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}',
-        // One row per image, named by its first tag, as docker's verbose df does.
-        images.map((i) => {
-          const first = (i.RepoTags ?? []).find((t) => t !== '<none>:<none>');
-          const ref = first ? splitReference(first) : undefined;
-          return new ImageContext(i, ref ? familiarName(normalizeReference(ref.repo).name) : '<none>', ref?.tag ?? '<none>', '');
-        }), imageSample));
+      cli.out.write(
+        renderFormat(
+          'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}',
+          // One row per image, named by its first tag, as docker's verbose df does.
+          images.map((i) => {
+            const first = (i.RepoTags ?? []).find((t) => t !== '<none>:<none>');
+            const ref = first ? splitReference(first) : undefined;
+            return new ImageContext(
+              i,
+              ref ? familiarName(normalizeReference(ref.repo).name) : '<none>',
+              ref?.tag ?? '<none>',
+              '',
+            );
+          }),
+          imageSample,
+        ),
+      );
       cli.out.write('\nContainers space usage:\n\n');
-      cli.out.write(renderFormat('table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}',
-        containers.map((c) => new ContainerContext({ ...c, SizeRootFs: 0 })), new ContainerContext({} as never)));
+      cli.out.write(
+        renderFormat(
+          'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}',
+          containers.map((c) => new ContainerContext({ ...c, SizeRootFs: 0 })),
+          new ContainerContext({} as never),
+        ),
+      );
       cli.out.write('\nLocal Volumes space usage:\n\n');
-      cli.out.write(renderFormat('table {{.Name}}\t{{.Links}}\t{{.Size}}', volumes.map((v) => new VolumeContext(v)), new VolumeContext({} as never)));
+      cli.out.write(
+        renderFormat(
+          'table {{.Name}}\t{{.Links}}\t{{.Size}}',
+          volumes.map((v) => new VolumeContext(v)),
+          new VolumeContext({} as never),
+        ),
+      );
       cli.out.write(`\nBuild cache usage: ${humanSize(bSize)}\n\n`);
       cli.out.write(tabwrite('CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED\n'));
     });
 }
 
 function definePrune(cmd: Command, cli: Cli) {
-  cmd.description('Remove unused data')
+  cmd
+    .description('Remove unused data')
     .option('-a, --all', 'Remove all unused images not just dangling ones')
     .option('--filter <filter>', 'Provide filter values (e.g. "label=<key>=<value>")', collect)
     .option('-f, --force', 'Do not prompt for confirmation')

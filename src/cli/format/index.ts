@@ -80,11 +80,17 @@ export function splitReference(ref: string): { repo: string; tag?: string; diges
   let rest = ref;
   let digest: string | undefined;
   const at = rest.indexOf('@');
-  if (at >= 0) { digest = rest.slice(at + 1); rest = rest.slice(0, at); }
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
   const slash = rest.lastIndexOf('/');
   const colon = rest.lastIndexOf(':');
   let tag: string | undefined;
-  if (colon > slash) { tag = rest.slice(colon + 1); rest = rest.slice(0, colon); }
+  if (colon > slash) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
   return { repo: rest, tag, digest };
 }
 
@@ -110,10 +116,20 @@ export function normalizeReference(ref: string): { name: string; tag?: string; d
 /** api/types DisplayablePorts: ranges grouped, host mappings listed, as docker ps prints them. */
 export function displayablePorts(ports: Port[]): string {
   const sorted = [...ports].sort((a, b) =>
-    a.PrivatePort !== b.PrivatePort ? a.PrivatePort - b.PrivatePort
-      : (a.IP ?? '') !== (b.IP ?? '') ? ((a.IP ?? '') < (b.IP ?? '') ? -1 : 1)
-        : (a.PublicPort ?? 0) !== (b.PublicPort ?? 0) ? (a.PublicPort ?? 0) - (b.PublicPort ?? 0)
-          : a.Type < b.Type ? -1 : a.Type > b.Type ? 1 : 0);
+    a.PrivatePort !== b.PrivatePort
+      ? a.PrivatePort - b.PrivatePort
+      : (a.IP ?? '') !== (b.IP ?? '')
+        ? (a.IP ?? '') < (b.IP ?? '')
+          ? -1
+          : 1
+        : (a.PublicPort ?? 0) !== (b.PublicPort ?? 0)
+          ? (a.PublicPort ?? 0) - (b.PublicPort ?? 0)
+          : a.Type < b.Type
+            ? -1
+            : a.Type > b.Type
+              ? 1
+              : 0,
+  );
   const joinHostPort = (ip: string, port: string) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
   const groups = new Map<string, { first: number; last: number }>();
   const result: string[] = [];
@@ -138,8 +154,14 @@ export function displayablePorts(ports: Port[]): string {
       key = `${p.IP}/${p.Type}`;
     }
     const g = groups.get(key);
-    if (!g) { groups.set(key, { first: current, last: current }); continue; }
-    if (current === g.last + 1) { g.last = current; continue; }
+    if (!g) {
+      groups.set(key, { first: current, last: current });
+      continue;
+    }
+    if (current === g.last + 1) {
+      g.last = current;
+      continue;
+    }
     result.push(formGroup(key, g.first, g.last));
     groups.set(key, { first: current, last: current });
   }
@@ -148,18 +170,63 @@ export function displayablePorts(ports: Port[]): string {
 }
 
 function labelsString(labels: Record<string, string> | null | undefined): string {
-  return Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(labels ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 // ---- containers ----
 
 export class ContainerContext extends FormatContext {
-  constructor(private c: ContainerSummary, private trunc = true, private now = Date.now()) { super(); }
-  headers() {
-    return { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS', State: 'STATE', Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', LocalVolumes: 'LOCAL VOLUMES', Networks: 'NETWORKS', Platform: 'PLATFORM' };
+  constructor(
+    private c: ContainerSummary,
+    private trunc = true,
+    private now = Date.now(),
+  ) {
+    super();
   }
-  jsonFields() { return ['Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Platform', 'Ports', 'RunningFor', 'Size', 'State', 'Status']; }
-  get ID() { return this.trunc ? truncateId(this.c.Id) : this.c.Id; }
+  headers() {
+    return {
+      ID: 'CONTAINER ID',
+      Image: 'IMAGE',
+      Command: 'COMMAND',
+      CreatedAt: 'CREATED AT',
+      RunningFor: 'CREATED',
+      Ports: 'PORTS',
+      State: 'STATE',
+      Status: 'STATUS',
+      Size: 'SIZE',
+      Names: 'NAMES',
+      Labels: 'LABELS',
+      Mounts: 'MOUNTS',
+      LocalVolumes: 'LOCAL VOLUMES',
+      Networks: 'NETWORKS',
+      Platform: 'PLATFORM',
+    };
+  }
+  jsonFields() {
+    return [
+      'Command',
+      'CreatedAt',
+      'ID',
+      'Image',
+      'Labels',
+      'LocalVolumes',
+      'Mounts',
+      'Names',
+      'Networks',
+      'Platform',
+      'Ports',
+      'RunningFor',
+      'Size',
+      'State',
+      'Status',
+    ];
+  }
+  get ID() {
+    return this.trunc ? truncateId(this.c.Id) : this.c.Id;
+  }
   get Names() {
     const names = (this.c.Names ?? []).map((n) => n.replace(/^\//, '')).filter((n) => !this.trunc || !n.includes('/'));
     return names.join(',');
@@ -174,51 +241,139 @@ export class ContainerContext extends FormatContext {
     }
     return img;
   }
-  get Command() { return JSON.stringify(this.trunc ? ellipsis(this.c.Command ?? '', 20) : this.c.Command ?? ''); }
-  get CreatedAt() { return goTimeString(this.c.Created); }
-  get RunningFor() { return `${humanDuration(this.now - this.c.Created * 1000)} ago`; }
-  get Ports() { return displayablePorts(this.c.Ports ?? []); }
-  get State() { return this.c.State; }
-  get Status() { return this.c.Status; }
+  get Command() {
+    return JSON.stringify(this.trunc ? ellipsis(this.c.Command ?? '', 20) : (this.c.Command ?? ''));
+  }
+  get CreatedAt() {
+    return goTimeString(this.c.Created);
+  }
+  get RunningFor() {
+    return `${humanDuration(this.now - this.c.Created * 1000)} ago`;
+  }
+  get Ports() {
+    return displayablePorts(this.c.Ports ?? []);
+  }
+  get State() {
+    return this.c.State;
+  }
+  get Status() {
+    return this.c.Status;
+  }
   get Size() {
     const srw = humanSizeWithPrecision(this.c.SizeRw ?? 0, 3);
     const sv = humanSizeWithPrecision(this.c.SizeRootFs ?? 0, 3);
     return (this.c.SizeRootFs ?? 0) > 0 ? `${srw} (virtual ${sv})` : srw;
   }
-  get Labels() { return labelsString(this.c.Labels); }
-  Label(name: string) { return this.c.Labels?.[name] ?? ''; }
-  get Mounts() {
-    return (this.c.Mounts ?? []).map((m) => (this.trunc ? ellipsis(m.Name || m.Source, 15) : m.Name || m.Source)).join(',');
+  get Labels() {
+    return labelsString(this.c.Labels);
   }
-  get LocalVolumes() { return String((this.c.Mounts ?? []).filter((m) => m.Driver === 'local').length); }
-  get Networks() { return Object.keys(this.c.NetworkSettings?.Networks ?? {}).sort().join(','); }
+  Label(name: string) {
+    return this.c.Labels?.[name] ?? '';
+  }
+  get Mounts() {
+    return (this.c.Mounts ?? [])
+      .map((m) => (this.trunc ? ellipsis(m.Name || m.Source, 15) : m.Name || m.Source))
+      .join(',');
+  }
+  get LocalVolumes() {
+    return String((this.c.Mounts ?? []).filter((m) => m.Driver === 'local').length);
+  }
+  get Networks() {
+    return Object.keys(this.c.NetworkSettings?.Networks ?? {})
+      .sort()
+      .join(',');
+  }
   get Platform() {
-    const p = (this.c.ImageManifestDescriptor as { platform?: { os?: string; architecture?: string; variant?: string } } | undefined)?.platform;
+    const p = (
+      this.c.ImageManifestDescriptor as
+        | { platform?: { os?: string; architecture?: string; variant?: string } }
+        | undefined
+    )?.platform;
     return p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : null;
   }
 }
 
-export const DEFAULT_PS_FORMAT = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+export const DEFAULT_PS_FORMAT =
+  'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
 
 // ---- images ----
 
 export class ImageContext extends FormatContext {
-  constructor(private i: ImageSummary, private repo: string, private tag: string, private digest: string, private trunc = true, private now = Date.now()) { super(); }
-  headers() {
-    return { ID: 'IMAGE ID', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE', Containers: 'CONTAINERS', VirtualSize: 'VIRTUAL SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE' };
+  constructor(
+    private i: ImageSummary,
+    private repo: string,
+    private tag: string,
+    private digest: string,
+    private trunc = true,
+    private now = Date.now(),
+  ) {
+    super();
   }
-  jsonFields() { return ['Containers', 'CreatedAt', 'CreatedSince', 'Digest', 'ID', 'Repository', 'SharedSize', 'Size', 'Tag', 'UniqueSize', 'VirtualSize']; }
-  get ID() { return this.trunc ? truncateId(this.i.Id) : this.i.Id; }
-  get Repository() { return this.repo; }
-  get Tag() { return this.tag; }
-  get Digest() { return this.digest; }
-  get CreatedSince() { return this.i.Created > 0 ? `${humanDuration(this.now - this.i.Created * 1000)} ago` : 'N/A'; }
-  get CreatedAt() { return goTimeString(this.i.Created); }
-  get Size() { return humanSizeWithPrecision(this.i.Size, 3); }
-  get Containers() { return this.i.Containers === -1 || this.i.Containers === undefined ? 'N/A' : String(this.i.Containers); }
-  get VirtualSize() { return humanSize(this.i.VirtualSize ?? this.i.Size); }
-  get SharedSize() { return this.i.SharedSize === -1 || this.i.SharedSize === undefined ? 'N/A' : humanSize(this.i.SharedSize); }
-  get UniqueSize() { return this.i.SharedSize === -1 || this.i.SharedSize === undefined ? 'N/A' : humanSize(this.i.Size - this.i.SharedSize); }
+  headers() {
+    return {
+      ID: 'IMAGE ID',
+      Repository: 'REPOSITORY',
+      Tag: 'TAG',
+      Digest: 'DIGEST',
+      CreatedSince: 'CREATED',
+      CreatedAt: 'CREATED AT',
+      Size: 'SIZE',
+      Containers: 'CONTAINERS',
+      VirtualSize: 'VIRTUAL SIZE',
+      SharedSize: 'SHARED SIZE',
+      UniqueSize: 'UNIQUE SIZE',
+    };
+  }
+  jsonFields() {
+    return [
+      'Containers',
+      'CreatedAt',
+      'CreatedSince',
+      'Digest',
+      'ID',
+      'Repository',
+      'SharedSize',
+      'Size',
+      'Tag',
+      'UniqueSize',
+      'VirtualSize',
+    ];
+  }
+  get ID() {
+    return this.trunc ? truncateId(this.i.Id) : this.i.Id;
+  }
+  get Repository() {
+    return this.repo;
+  }
+  get Tag() {
+    return this.tag;
+  }
+  get Digest() {
+    return this.digest;
+  }
+  get CreatedSince() {
+    return this.i.Created > 0 ? `${humanDuration(this.now - this.i.Created * 1000)} ago` : 'N/A';
+  }
+  get CreatedAt() {
+    return goTimeString(this.i.Created);
+  }
+  get Size() {
+    return humanSizeWithPrecision(this.i.Size, 3);
+  }
+  get Containers() {
+    return this.i.Containers === -1 || this.i.Containers === undefined ? 'N/A' : String(this.i.Containers);
+  }
+  get VirtualSize() {
+    return humanSize(this.i.VirtualSize ?? this.i.Size);
+  }
+  get SharedSize() {
+    return this.i.SharedSize === -1 || this.i.SharedSize === undefined ? 'N/A' : humanSize(this.i.SharedSize);
+  }
+  get UniqueSize() {
+    return this.i.SharedSize === -1 || this.i.SharedSize === undefined
+      ? 'N/A'
+      : humanSize(this.i.Size - this.i.SharedSize);
+  }
 }
 
 /** One row per repository:tag (and digest with --digests), like docker images. */
@@ -246,7 +401,7 @@ export function imageRows(images: ImageSummary[], opts: { digests: boolean; trun
       repoDigests.set(name, [...(repoDigests.get(name) ?? []), digest]);
     }
     for (const [repo, ts] of repoTags) {
-      const ds = opts.digests ? repoDigests.get(repo) ?? [] : [];
+      const ds = opts.digests ? (repoDigests.get(repo) ?? []) : [];
       repoDigests.delete(repo);
       for (const tag of ts) {
         if (!ds.length) rows.push(new ImageContext(img, repo, tag, '<none>', opts.trunc));
@@ -262,27 +417,65 @@ export function imageRows(images: ImageSummary[], opts: { digests: boolean; trun
 }
 
 export const DEFAULT_IMAGES_FORMAT = 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
-export const DEFAULT_IMAGES_DIGESTS_FORMAT = 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+export const DEFAULT_IMAGES_DIGESTS_FORMAT =
+  'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
 
 // ---- volumes ----
 
 export class VolumeContext extends FormatContext {
-  constructor(private v: Volume) { super(); }
-  headers() {
-    return { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE', Group: 'GROUP', Availability: 'AVAILABILITY', Status: 'STATUS' };
+  constructor(private v: Volume) {
+    super();
   }
-  jsonFields() { return ['Availability', 'Driver', 'Group', 'Labels', 'Links', 'Mountpoint', 'Name', 'Scope', 'Size', 'Status']; }
-  get Name() { return this.v.Name; }
-  get Driver() { return this.v.Driver; }
-  get Scope() { return this.v.Scope; }
-  get Mountpoint() { return this.v.Mountpoint; }
-  get Labels() { return labelsString(this.v.Labels); }
-  Label(name: string) { return this.v.Labels?.[name] ?? ''; }
-  get Links() { return this.v.UsageData && this.v.UsageData.RefCount >= 0 ? String(this.v.UsageData.RefCount) : 'N/A'; }
-  get Size() { return this.v.UsageData && this.v.UsageData.Size >= 0 ? humanSize(this.v.UsageData.Size) : 'N/A'; }
-  get Group() { return 'N/A'; }
-  get Availability() { return 'N/A'; }
-  get Status() { return 'N/A'; }
+  headers() {
+    return {
+      Name: 'VOLUME NAME',
+      Driver: 'DRIVER',
+      Scope: 'SCOPE',
+      Mountpoint: 'MOUNTPOINT',
+      Labels: 'LABELS',
+      Links: 'LINKS',
+      Size: 'SIZE',
+      Group: 'GROUP',
+      Availability: 'AVAILABILITY',
+      Status: 'STATUS',
+    };
+  }
+  jsonFields() {
+    return ['Availability', 'Driver', 'Group', 'Labels', 'Links', 'Mountpoint', 'Name', 'Scope', 'Size', 'Status'];
+  }
+  get Name() {
+    return this.v.Name;
+  }
+  get Driver() {
+    return this.v.Driver;
+  }
+  get Scope() {
+    return this.v.Scope;
+  }
+  get Mountpoint() {
+    return this.v.Mountpoint;
+  }
+  get Labels() {
+    return labelsString(this.v.Labels);
+  }
+  Label(name: string) {
+    return this.v.Labels?.[name] ?? '';
+  }
+  get Links() {
+    return this.v.UsageData && this.v.UsageData.RefCount >= 0 ? String(this.v.UsageData.RefCount) : 'N/A';
+  }
+  get Size() {
+    return this.v.UsageData && this.v.UsageData.Size >= 0 ? humanSize(this.v.UsageData.Size) : 'N/A';
+  }
+  get Group() {
+    return 'N/A';
+  }
+  get Availability() {
+    return 'N/A';
+  }
+  get Status() {
+    return 'N/A';
+  }
 }
 
 export const DEFAULT_VOLUME_FORMAT = 'table {{.Driver}}\t{{.Name}}';
@@ -290,21 +483,58 @@ export const DEFAULT_VOLUME_FORMAT = 'table {{.Driver}}\t{{.Name}}';
 // ---- networks ----
 
 export class NetworkContext extends FormatContext {
-  constructor(private n: Network, private trunc = true) { super(); }
-  headers() {
-    return { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv4: 'IPV4', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' };
+  constructor(
+    private n: Network,
+    private trunc = true,
+  ) {
+    super();
   }
-  jsonFields() { return ['CreatedAt', 'Driver', 'ID', 'IPv4', 'IPv6', 'Internal', 'Labels', 'Name', 'Scope']; }
-  get ID() { return this.trunc ? truncateId(this.n.Id) : this.n.Id; }
-  get Name() { return this.n.Name; }
-  get Driver() { return this.n.Driver; }
-  get Scope() { return this.n.Scope; }
-  get IPv4() { return String(this.n.EnableIPv4 ?? false); }
-  get IPv6() { return String(this.n.EnableIPv6); }
-  get Internal() { return String(this.n.Internal); }
-  get Labels() { return labelsString(this.n.Labels); }
-  Label(name: string) { return this.n.Labels?.[name] ?? ''; }
-  get CreatedAt() { return goTimeStringNanos(this.n.Created); }
+  headers() {
+    return {
+      ID: 'NETWORK ID',
+      Name: 'NAME',
+      Driver: 'DRIVER',
+      Scope: 'SCOPE',
+      IPv4: 'IPV4',
+      IPv6: 'IPV6',
+      Internal: 'INTERNAL',
+      Labels: 'LABELS',
+      CreatedAt: 'CREATED AT',
+    };
+  }
+  jsonFields() {
+    return ['CreatedAt', 'Driver', 'ID', 'IPv4', 'IPv6', 'Internal', 'Labels', 'Name', 'Scope'];
+  }
+  get ID() {
+    return this.trunc ? truncateId(this.n.Id) : this.n.Id;
+  }
+  get Name() {
+    return this.n.Name;
+  }
+  get Driver() {
+    return this.n.Driver;
+  }
+  get Scope() {
+    return this.n.Scope;
+  }
+  get IPv4() {
+    return String(this.n.EnableIPv4 ?? false);
+  }
+  get IPv6() {
+    return String(this.n.EnableIPv6);
+  }
+  get Internal() {
+    return String(this.n.Internal);
+  }
+  get Labels() {
+    return labelsString(this.n.Labels);
+  }
+  Label(name: string) {
+    return this.n.Labels?.[name] ?? '';
+  }
+  get CreatedAt() {
+    return goTimeStringNanos(this.n.Created);
+  }
 }
 
 /** time.Time.String() with nanoseconds for an RFC 3339 timestamp. */
@@ -320,7 +550,9 @@ export const DEFAULT_NETWORK_FORMAT = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{
 /** docker inspect's output: the raw objects, indented by four spaces, HTML characters escaped like Go. */
 export function inspectJson(objects: unknown[]): string {
   if (!objects.length) return '[]\n';
-  return JSON.stringify(objects, null, 4).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026') + '\n';
+  return (
+    JSON.stringify(objects, null, 4).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026') + '\n'
+  );
 }
 
 export { goJson as json };

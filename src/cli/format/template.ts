@@ -4,7 +4,10 @@
 
 type Value = unknown;
 
-interface Pipe { decl: string[]; cmds: Arg[][] }
+interface Pipe {
+  decl: string[];
+  cmds: Arg[][];
+}
 type Arg =
   | { k: 'field'; base: Arg | null; names: string[] } // base null = dot
   | { k: 'var'; name: string; names: string[] }
@@ -23,20 +26,49 @@ export class TemplateError extends Error {}
 const NO_VALUE = Symbol('no value');
 
 // ---- lexing ----
-interface Tok { t: 'str' | 'num' | 'ident' | 'field' | 'var' | 'pipe' | 'lp' | 'rp' | 'decl' | 'dot' | 'bool' | 'nil'; v: string }
+interface Tok {
+  t: 'str' | 'num' | 'ident' | 'field' | 'var' | 'pipe' | 'lp' | 'rp' | 'decl' | 'dot' | 'bool' | 'nil';
+  v: string;
+}
 
 function lexAction(src: string): Tok[] {
   const toks: Tok[] = [];
   let i = 0;
   while (i < src.length) {
     const c = src[i];
-    if (/\s/.test(c)) { i++; continue; }
-    if (c === '|') { toks.push({ t: 'pipe', v: c }); i++; continue; }
-    if (c === '(') { toks.push({ t: 'lp', v: c }); i++; continue; }
-    if (c === ')') { toks.push({ t: 'rp', v: c }); i++; continue; }
-    if (c === ',') { i++; continue; }
-    if (src.startsWith(':=', i)) { toks.push({ t: 'decl', v: ':=' }); i += 2; continue; }
-    if (c === '=') { toks.push({ t: 'decl', v: '=' }); i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '|') {
+      toks.push({ t: 'pipe', v: c });
+      i++;
+      continue;
+    }
+    if (c === '(') {
+      toks.push({ t: 'lp', v: c });
+      i++;
+      continue;
+    }
+    if (c === ')') {
+      toks.push({ t: 'rp', v: c });
+      i++;
+      continue;
+    }
+    if (c === ',') {
+      i++;
+      continue;
+    }
+    if (src.startsWith(':=', i)) {
+      toks.push({ t: 'decl', v: ':=' });
+      i += 2;
+      continue;
+    }
+    if (c === '=') {
+      toks.push({ t: 'decl', v: '=' });
+      i++;
+      continue;
+    }
     if (c === '"') {
       let j = i + 1;
       while (j < src.length && src[j] !== '"') j += src[j] === '\\' ? 2 : 1;
@@ -51,7 +83,9 @@ function lexAction(src: string): Tok[] {
       i = j + 1;
       continue;
     }
-    const m = /^(?:\.[A-Za-z_]\w*)+|^\.|^\$[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*|^\$|^-?\d+(?:\.\d+)?|^[A-Za-z_]\w*/.exec(src.slice(i));
+    const m = /^(?:\.[A-Za-z_]\w*)+|^\.|^\$[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*|^\$|^-?\d+(?:\.\d+)?|^[A-Za-z_]\w*/.exec(
+      src.slice(i),
+    );
     if (!m) throw new TemplateError(`unexpected "${c}" in command`);
     const w = m[0];
     if (w === '.') toks.push({ t: 'dot', v: w });
@@ -97,17 +131,24 @@ function parsePipe(toks: Tok[]): Pipe {
   };
   const parseOperand = (t: Tok): Arg => {
     switch (t.t) {
-      case 'str': return { k: 'lit', v: t.v };
-      case 'num': return { k: 'lit', v: Number(t.v) };
-      case 'bool': return { k: 'lit', v: t.v === 'true' };
-      case 'nil': return { k: 'lit', v: null };
-      case 'dot': return { k: 'dot' };
-      case 'field': return { k: 'field', base: null, names: t.v.slice(1).split('.') };
+      case 'str':
+        return { k: 'lit', v: t.v };
+      case 'num':
+        return { k: 'lit', v: Number(t.v) };
+      case 'bool':
+        return { k: 'lit', v: t.v === 'true' };
+      case 'nil':
+        return { k: 'lit', v: null };
+      case 'dot':
+        return { k: 'dot' };
+      case 'field':
+        return { k: 'field', base: null, names: t.v.slice(1).split('.') };
       case 'var': {
         const [name, ...names] = t.v.split('.');
         return { k: 'var', name, names };
       }
-      case 'ident': return { k: 'ident', name: t.v };
+      case 'ident':
+        return { k: 'ident', name: t.v };
       case 'lp': {
         const cmds = parseCmds();
         if (toks[pos]?.t !== 'rp') throw new TemplateError('unclosed left paren');
@@ -120,7 +161,8 @@ function parsePipe(toks: Tok[]): Pipe {
         }
         return { k: 'pipe', p: { decl: [], cmds }, names };
       }
-      default: throw new TemplateError(`unexpected "${t.v}" in operand`);
+      default:
+        throw new TemplateError(`unexpected "${t.v}" in operand`);
     }
   };
   const cmds = parseCmds();
@@ -139,22 +181,38 @@ export function parseTemplate(src: string): Node[] {
     let text = src.slice(i, open < 0 ? src.length : open);
     if (trimNext) text = text.replace(/^\s+/, '');
     trimNext = false;
-    if (open < 0) { parts.push({ text }); break; }
+    if (open < 0) {
+      parts.push({ text });
+      break;
+    }
     let inner = open + 2;
-    if (src[inner] === '-' && /\s/.test(src[inner + 1] ?? '')) { text = text.replace(/\s+$/, ''); inner += 2; }
+    if (src[inner] === '-' && /\s/.test(src[inner + 1] ?? '')) {
+      text = text.replace(/\s+$/, '');
+      inner += 2;
+    }
     parts.push({ text });
     // Find the closing braces outside string literals.
     let j = inner;
     let quote = '';
     for (; j < src.length; j++) {
       const c = src[j];
-      if (quote) { if (c === '\\' && quote === '"') j++; else if (c === quote) quote = ''; continue; }
-      if (c === '"' || c === '`') { quote = c; continue; }
+      if (quote) {
+        if (c === '\\' && quote === '"') j++;
+        else if (c === quote) quote = '';
+        continue;
+      }
+      if (c === '"' || c === '`') {
+        quote = c;
+        continue;
+      }
       if (src.startsWith('}}', j)) break;
     }
     if (j >= src.length) throw new TemplateError('unclosed action');
     let body = src.slice(inner, j);
-    if (/\s-$/.test(body)) { body = body.slice(0, -2); trimNext = true; }
+    if (/\s-$/.test(body)) {
+      body = body.slice(0, -2);
+      trimNext = true;
+    }
     parts.push({ action: body.trim() });
     i = j + 2;
   }
@@ -164,14 +222,19 @@ export function parseTemplate(src: string): Node[] {
     const list: Node[] = [];
     while (pos < parts.length) {
       const p = parts[pos++];
-      if ('text' in p) { if (p.text) list.push({ k: 'text', s: p.text }); continue; }
+      if ('text' in p) {
+        if (p.text) list.push({ k: 'text', s: p.text });
+        continue;
+      }
       const a = p.action;
       if (a.startsWith('/*')) continue;
       const word = /^[a-z]+\b/.exec(a)?.[0] ?? '';
       if (stopAt.includes(word)) return { list, stop: word, rest: a.slice(word.length).trim() };
-      if (word === 'if' || word === 'with' || word === 'range') list.push(parseBlock(word, a.slice(word.length).trim()));
+      if (word === 'if' || word === 'with' || word === 'range')
+        list.push(parseBlock(word, a.slice(word.length).trim()));
       else if (word === 'end' || word === 'else') throw new TemplateError(`unexpected {{${word}}}`);
-      else if (word === 'define' || word === 'template' || word === 'block') throw new TemplateError(`{{${word}}} is not supported`);
+      else if (word === 'define' || word === 'template' || word === 'block')
+        throw new TemplateError(`{{${word}}} is not supported`);
       else list.push({ k: 'action', p: parsePipe(lexAction(a)) });
     }
     if (stopAt.length) throw new TemplateError('unexpected EOF');
@@ -207,8 +270,15 @@ export function printValue(v: Value): string {
   if (typeof v === 'function') return '<func>';
   if (typeof v === 'object') {
     const o = v as Record<string, Value>;
-    if (typeof (o as { toString?: unknown }).toString === 'function' && (o as object).toString !== Object.prototype.toString) return String(o);
-    return `map[${Object.keys(o).sort().map((k) => `${k}:${printValue(o[k])}`).join(' ')}]`;
+    if (
+      typeof (o as { toString?: unknown }).toString === 'function' &&
+      (o as object).toString !== Object.prototype.toString
+    )
+      return String(o);
+    return `map[${Object.keys(o)
+      .sort()
+      .map((k) => `${k}:${printValue(o[k])}`)
+      .join(' ')}]`;
   }
   return String(v);
 }
@@ -232,20 +302,34 @@ const str = (v: Value) => (typeof v === 'string' ? v : printValue(v));
 
 function sprintf(format: string, args: Value[]): string {
   let i = 0;
-  return format.replace(/%([-+ 0#]*)(\d*)(?:\.(\d+))?([svdqft%])/g, (_m, flags: string, width: string, prec: string, verb: string) => {
-    if (verb === '%') return '%';
-    const a = args[i++];
-    let s: string;
-    switch (verb) {
-      case 'q': s = JSON.stringify(str(a)); break;
-      case 'd': s = String(Math.trunc(Number(a))); break;
-      case 'f': s = Number(a).toFixed(prec ? Number(prec) : 6); break;
-      case 't': s = String(!!a); break;
-      default: s = str(a); if (prec && verb === 's') s = s.slice(0, Number(prec));
-    }
-    if (width) s = flags.includes('-') ? s.padEnd(Number(width)) : s.padStart(Number(width), flags.includes('0') ? '0' : ' ');
-    return s;
-  });
+  return format.replace(
+    /%([-+ 0#]*)(\d*)(?:\.(\d+))?([svdqft%])/g,
+    (_m, flags: string, width: string, prec: string, verb: string) => {
+      if (verb === '%') return '%';
+      const a = args[i++];
+      let s: string;
+      switch (verb) {
+        case 'q':
+          s = JSON.stringify(str(a));
+          break;
+        case 'd':
+          s = String(Math.trunc(Number(a)));
+          break;
+        case 'f':
+          s = Number(a).toFixed(prec ? Number(prec) : 6);
+          break;
+        case 't':
+          s = String(!!a);
+          break;
+        default:
+          s = str(a);
+          if (prec && verb === 's') s = s.slice(0, Number(prec));
+      }
+      if (width)
+        s = flags.includes('-') ? s.padEnd(Number(width)) : s.padStart(Number(width), flags.includes('0') ? '0' : ' ');
+      return s;
+    },
+  );
 }
 
 function cmp(a: Value, b: Value): number {
@@ -263,10 +347,13 @@ export const FUNCTIONS: Record<string, Fn> = {
   pad: (s, l, r) => ' '.repeat(Number(l)) + str(s) + ' '.repeat(Number(r)),
   truncate: (s, n) => [...str(s)].slice(0, Number(n)).join(''),
   println: (...a) => a.map(str).join(' ') + '\n',
-  print: (...a) => a.map((x, i) => (i > 0 && typeof x !== 'string' && typeof a[i - 1] !== 'string' ? ' ' : '') + str(x)).join(''),
+  print: (...a) =>
+    a.map((x, i) => (i > 0 && typeof x !== 'string' && typeof a[i - 1] !== 'string' ? ' ' : '') + str(x)).join(''),
   printf: (f, ...a) => sprintf(str(f), a),
-  index: (m, ...keys) => keys.reduce<Value>((acc, k) => (acc == null ? undefined : (acc as Record<string, Value>)[k as string]), m),
-  len: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
+  index: (m, ...keys) =>
+    keys.reduce<Value>((acc, k) => (acc == null ? undefined : (acc as Record<string, Value>)[k as string]), m),
+  len: (v) =>
+    Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0,
   eq: (a, ...bs) => bs.some((b) => a === b || (a != null && b != null && str(a) === str(b) && typeof a === typeof b)),
   ne: (a, b) => !(a === b),
   lt: (a, b) => cmp(a, b) < 0,
@@ -286,7 +373,10 @@ HEADER_FUNCTIONS.json = () => '';
 
 class Exec {
   private vars: Map<string, Value>[] = [];
-  constructor(private funcs: Record<string, Fn>, root: Value) {
+  constructor(
+    private funcs: Record<string, Fn>,
+    root: Value,
+  ) {
     this.vars.push(new Map([['$', root]]));
   }
 
@@ -317,11 +407,16 @@ class Exec {
 
   private arg(a: Arg, dot: Value): Value {
     switch (a.k) {
-      case 'lit': return a.v;
-      case 'dot': return dot;
-      case 'field': return this.field(dot, a.names, []);
-      case 'var': return this.field(this.lookupVar(a.name), a.names, []);
-      case 'pipe': return this.field(this.pipe(a.p, dot), a.names, []);
+      case 'lit':
+        return a.v;
+      case 'dot':
+        return dot;
+      case 'field':
+        return this.field(dot, a.names, []);
+      case 'var':
+        return this.field(this.lookupVar(a.name), a.names, []);
+      case 'pipe':
+        return this.field(this.pipe(a.p, dot), a.names, []);
       case 'ident': {
         const f = this.funcs[a.name];
         if (!f) throw new TemplateError(`function "${a.name}" not defined`);
@@ -340,12 +435,13 @@ class Exec {
     }
     if (head.k === 'field') return this.field(dot, head.names, args(), final);
     if (head.k === 'var' && head.names.length) return this.field(this.lookupVar(head.name), head.names, args(), final);
-    if (rest.length || final.length) throw new TemplateError(`can't give argument to non-function ${printValue(this.arg(head, dot))}`);
+    if (rest.length || final.length)
+      throw new TemplateError(`can't give argument to non-function ${printValue(this.arg(head, dot))}`);
     return this.arg(head, dot);
   }
 
   pipe(p: Pipe, dot: Value): Value {
-    let v: Value ;
+    let v: Value;
     p.cmds.forEach((cmd, i) => {
       v = this.command(cmd, dot, i === 0 ? [] : [v]);
     });
@@ -357,7 +453,9 @@ class Exec {
     let out = '';
     for (const n of nodes) {
       switch (n.k) {
-        case 'text': out += n.s; break;
+        case 'text':
+          out += n.s;
+          break;
         case 'action': {
           const v = this.pipe(n.p, dot);
           if (!n.p.decl.length) out += printValue(v);
@@ -378,13 +476,23 @@ class Exec {
           const entries: [Value, Value][] = Array.isArray(v)
             ? v.map((x, i) => [i, x])
             : v && typeof v === 'object'
-              ? Object.keys(v).sort().map((k) => [k, (v as Record<string, Value>)[k]])
-              : typeof v === 'number' ? Array.from({ length: v }, (_x, i) => [i, i]) : [];
-          if (!entries.length) { if (n.elseList) out += this.run(n.elseList, dot); break; }
+              ? Object.keys(v)
+                  .sort()
+                  .map((k) => [k, (v as Record<string, Value>)[k]])
+              : typeof v === 'number'
+                ? Array.from({ length: v }, (_x, i) => [i, i])
+                : [];
+          if (!entries.length) {
+            if (n.elseList) out += this.run(n.elseList, dot);
+            break;
+          }
           for (const [k, x] of entries) {
             const scope = new Map<string, Value>();
             if (decl.length === 1) scope.set(decl[0], x);
-            if (decl.length === 2) { scope.set(decl[0], k); scope.set(decl[1], x); }
+            if (decl.length === 2) {
+              scope.set(decl[0], k);
+              scope.set(decl[1], x);
+            }
             this.vars.push(scope);
             out += this.run(n.list, x);
             this.vars.pop();

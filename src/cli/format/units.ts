@@ -74,8 +74,11 @@ function zoneOffset(d: Date): string {
 }
 
 function zoneName(d: Date): string {
-  if (d.getTimezoneOffset() === 0 && (!process.env.TZ || /^(UTC|Etc\/UTC|UTC0|:?UTC)$/.test(process.env.TZ))) return 'UTC';
-  const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName');
+  if (d.getTimezoneOffset() === 0 && (!process.env.TZ || /^(UTC|Etc\/UTC|UTC0|:?UTC)$/.test(process.env.TZ)))
+    return 'UTC';
+  const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
+    .formatToParts(d)
+    .find((p) => p.type === 'timeZoneName');
   return part?.value ?? zoneOffset(d);
 }
 
@@ -91,7 +94,8 @@ export function rfc3339NanoFixed(timeNano: bigint | number): string {
   const d = new Date(Number(ns / 1_000_000n));
   const frac = String(ns % 1_000_000_000n).padStart(9, '0');
   const off = -d.getTimezoneOffset();
-  const zone = off === 0 ? 'Z' : `${off < 0 ? '-' : '+'}${pad2(Math.trunc(Math.abs(off) / 60))}:${pad2(Math.abs(off) % 60)}`;
+  const zone =
+    off === 0 ? 'Z' : `${off < 0 ? '-' : '+'}${pad2(Math.trunc(Math.abs(off) / 60))}:${pad2(Math.abs(off) % 60)}`;
   return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}T${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}.${frac}${zone}`;
 }
 
@@ -114,7 +118,8 @@ export function parseTimestamp(value: string, now = Date.now()): string {
   if (/^\d+(\.\d+)?$/.test(value)) return value;
   const dur = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$/.exec(value);
   if (dur && value) {
-    const ms = (Number(dur[1] ?? 0) * 3600 + Number(dur[2] ?? 0) * 60 + Number(dur[3] ?? 0)) * 1000 + Number(dur[4] ?? 0);
+    const ms =
+      (Number(dur[1] ?? 0) * 3600 + Number(dur[2] ?? 0) * 60 + Number(dur[3] ?? 0)) * 1000 + Number(dur[4] ?? 0);
     return ((now - ms) / 1000).toFixed(9);
   }
   const t = Date.parse(value.length === 10 ? `${value}T00:00:00` : value);

@@ -12,10 +12,15 @@ export function parseFilters(raw: string | null, allowed: readonly string[]): Fi
   } catch (err: any) {
     throw invalidParameter(`invalid filter: ${err.message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalidParameter('invalid filter: not an object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw invalidParameter('invalid filter: not an object');
   for (const [key, value] of Object.entries(parsed)) {
     if (!allowed.includes(key)) throw invalidParameter(`invalid filter '${key}'`);
-    const values = Array.isArray(value) ? value.map(String) : typeof value === 'object' && value ? Object.keys(value) : [String(value)];
+    const values = Array.isArray(value)
+      ? value.map(String)
+      : typeof value === 'object' && value
+        ? Object.keys(value)
+        : [String(value)];
     out.set(key, values);
   }
   return out;

@@ -65,11 +65,21 @@ export class Router {
     this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), names, handler });
   }
 
-  get(path: string, h: Handler) { this.add('GET', path, h); }
-  head(path: string, h: Handler) { this.add('HEAD', path, h); }
-  post(path: string, h: Handler) { this.add('POST', path, h); }
-  put(path: string, h: Handler) { this.add('PUT', path, h); }
-  delete(path: string, h: Handler) { this.add('DELETE', path, h); }
+  get(path: string, h: Handler) {
+    this.add('GET', path, h);
+  }
+  head(path: string, h: Handler) {
+    this.add('HEAD', path, h);
+  }
+  post(path: string, h: Handler) {
+    this.add('POST', path, h);
+  }
+  put(path: string, h: Handler) {
+    this.add('PUT', path, h);
+  }
+  delete(path: string, h: Handler) {
+    this.add('DELETE', path, h);
+  }
 
   /** Splits the version prefix off and finds the route; throws Docker's errors for bad versions and paths. */
   match(method: string, rawPath: string): { handler: Handler; params: Record<string, string>; apiVersion: string } {
@@ -80,10 +90,14 @@ export class Router {
       apiVersion = v[1];
       path = v[2];
       if (compareVersions(apiVersion, API_VERSION) > 0) {
-        throw invalidParameter(`client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`);
+        throw invalidParameter(
+          `client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`,
+        );
       }
       if (compareVersions(apiVersion, MIN_API_VERSION) < 0) {
-        throw invalidParameter(`client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+        throw invalidParameter(
+          `client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+        );
       }
     }
     let decoded: string;

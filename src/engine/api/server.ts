@@ -66,7 +66,9 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
 }
 
-export function parseHost(h: string): { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number } | { kind: 'fd' } {
+export function parseHost(
+  h: string,
+): { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number } | { kind: 'fd' } {
   if (h.startsWith('unix://')) return { kind: 'unix', path: h.slice('unix://'.length) };
   if (h.startsWith('/')) return { kind: 'unix', path: h };
   if (h.startsWith('tcp://')) {
@@ -85,7 +87,9 @@ function groupId(name: string): number | undefined {
       const [n, , gid] = line.split(':');
       if (n === name) return Number(gid);
     }
-  } catch { /* no /etc/group: no group */ }
+  } catch {
+    /* no /etc/group: no group */
+  }
   return undefined;
 }
 
@@ -94,7 +98,10 @@ async function claimSocketPath(p: string): Promise<void> {
   if (!fs.existsSync(p)) return;
   const alive = await new Promise<boolean>((resolve) => {
     const s = net.connect(p);
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
   if (alive) throw new Error(`${p} is in use by another daemon (is berthd or dockerd already running?)`);
@@ -107,7 +114,8 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
   try {
     for (const h of opts.hosts) {
       const target = parseHost(h);
-      if (target.kind === 'fd') throw invalidParameter('fd:// hosts (systemd socket activation) are not supported; use unix://');
+      if (target.kind === 'fd')
+        throw invalidParameter('fd:// hosts (systemd socket activation) are not supported; use unix://');
       let server: http.Server | https.Server;
       if (target.kind === 'tcp' && opts.tls?.cert && opts.tls.key) {
         server = https.createServer({
@@ -119,7 +127,9 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
         });
       } else {
         if (target.kind === 'tcp' && !isLoopback(target.host)) {
-          throw invalidParameter(`refusing to listen on ${h} without TLS: anyone who can reach it would control this host. Use --tlsverify with --tlscacert/--tlscert/--tlskey, or a unix socket`);
+          throw invalidParameter(
+            `refusing to listen on ${h} without TLS: anyone who can reach it would control this host. Use --tlsverify with --tlscacert/--tlscert/--tlskey, or a unix socket`,
+          );
         }
         server = http.createServer();
       }
@@ -140,18 +150,28 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
         fs.chmodSync(target.path, 0o660);
         const gid = opts.socketGroup ? groupId(opts.socketGroup) : undefined;
         if (gid !== undefined) fs.chownSync(target.path, 0, gid);
-        servers.push({ server, address: `unix://${target.path}`, cleanup: () => fs.rmSync(target.path, { force: true }) });
+        servers.push({
+          server,
+          address: `unix://${target.path}`,
+          cleanup: () => fs.rmSync(target.path, { force: true }),
+        });
       } else {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           server.listen(target.port, target.host, () => resolve());
         });
         const a = server.address() as net.AddressInfo;
-        servers.push({ server, address: `tcp://${target.host.includes(':') ? `[${target.host}]` : target.host}:${a.port}` });
+        servers.push({
+          server,
+          address: `tcp://${target.host.includes(':') ? `[${target.host}]` : target.host}:${a.port}`,
+        });
       }
     }
   } catch (err) {
-    for (const s of servers) { s.server.close(); s.cleanup?.(); }
+    for (const s of servers) {
+      s.server.close();
+      s.cleanup?.();
+    }
     throw err;
   }
   return {
@@ -166,7 +186,9 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all([...tracker.requests]),
-        new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
       ]);
       clearTimeout(timer);
       tracker.cutAll();
@@ -174,7 +196,10 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
     },
     closeNow() {
       tracker.closing = true;
-      for (const s of servers) { s.server.close(); s.cleanup?.(); }
+      for (const s of servers) {
+        s.server.close();
+        s.cleanup?.();
+      }
       tracker.cutAll();
     },
   };
@@ -205,7 +230,14 @@ function handle(router: Router, req: http.IncomingMessage, t: Transport, tracker
   tracker.request(Promise.race([served, closed]));
 }
 
-async function serve(router: Router, req: http.IncomingMessage, t: Transport, socket: net.Socket, closed: Promise<void>, tracker: Tracker): Promise<void> {
+async function serve(
+  router: Router,
+  req: http.IncomingMessage,
+  t: Transport,
+  socket: net.Socket,
+  closed: Promise<void>,
+  tracker: Tracker,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://berth');
   let responded = false;
   let streaming = false;
@@ -257,8 +289,8 @@ async function serve(router: Router, req: http.IncomingMessage, t: Transport, so
 
   const baseHeaders = (): Record<string, string> => ({
     'Api-Version': API_VERSION,
-    'Server': `Berth/${process.env.BERTH_VERSION ?? '0.1.0'} (linux)`,
-    'Ostype': 'linux',
+    Server: `Berth/${process.env.BERTH_VERSION ?? '0.1.0'} (linux)`,
+    Ostype: 'linux',
   });
 
   const ctx: RequestContext = {
@@ -337,7 +369,10 @@ async function serve(router: Router, req: http.IncomingMessage, t: Transport, so
       if (upgrade) {
         socket.write(
           `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
-          Object.entries(baseHeaders()).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n',
+            Object.entries(baseHeaders())
+              .map(([k, v]) => `${k}: ${v}\r\n`)
+              .join('') +
+            '\r\n',
         );
         socket.setNoDelay(true);
         // Left paused: the route's 'data' listener starts the flow, so no early input (stdin) is dropped.
@@ -358,8 +393,10 @@ async function serve(router: Router, req: http.IncomingMessage, t: Transport, so
     await handler(ctx);
   } catch (e) {
     const err = toEngineError(e);
-    if (err.kind === 'System') log.error('handler failed', { method: req.method, path: url.pathname, error: err.message });
-    else log.debug('request refused', { method: req.method, path: url.pathname, status: err.status, error: err.message });
+    if (err.kind === 'System')
+      log.error('handler failed', { method: req.method, path: url.pathname, error: err.message });
+    else
+      log.debug('request refused', { method: req.method, path: url.pathname, status: err.status, error: err.message });
     if (!responded) {
       ctx.send(err.status, err.status === 304 ? undefined : errorBody(err), { 'Content-Type': 'application/json' });
     } else if (streaming) {

@@ -75,7 +75,8 @@ export function pump(conn: Duplex, session: ProcessSession, o: PumpOptions): Pro
           } else {
             pass.push(...held);
             held = [];
-            if (byte === o.detachKeys[0]) held.push(byte); else pass.push(byte);
+            if (byte === o.detachKeys[0]) held.push(byte);
+            else pass.push(byte);
           }
         }
         out = Buffer.from(pass);
@@ -93,7 +94,9 @@ export function pump(conn: Duplex, session: ProcessSession, o: PumpOptions): Pro
 
     conn.on('data', input);
     conn.resume();
-    conn.on('error', () => { /* close follows */ });
+    conn.on('error', () => {
+      /* close follows */
+    });
     conn.on('end', () => {
       // With a TTY, Docker never closes the process's stdin on the client's EOF (the CLI half-closes when it
       // detaches by itself); the stream ends when the client goes.

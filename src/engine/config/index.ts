@@ -4,7 +4,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalidParameter } from '../errdefs';
 
-export interface AddressPool { base: string; size: number }
+export interface AddressPool {
+  base: string;
+  size: number;
+}
 
 export interface DaemonConfig {
   hosts: string[];
@@ -31,25 +34,25 @@ export interface DaemonConfig {
 export const RELOADABLE = ['registry-mirrors', 'insecure-registries', 'debug'] as const;
 
 const FILE_KEYS: Record<string, keyof DaemonConfig | 'tls-parts'> = {
-  'hosts': 'hosts',
+  hosts: 'hosts',
   'data-root': 'dataRoot',
   'exec-root': 'execRoot',
-  'pidfile': 'pidfile',
-  'group': 'group',
+  pidfile: 'pidfile',
+  group: 'group',
   'log-level': 'logLevel',
-  'debug': 'debug',
-  'tls': 'tls-parts',
-  'tlsverify': 'tls-parts',
-  'tlscacert': 'tls-parts',
-  'tlscert': 'tls-parts',
-  'tlskey': 'tls-parts',
+  debug: 'debug',
+  tls: 'tls-parts',
+  tlsverify: 'tls-parts',
+  tlscacert: 'tls-parts',
+  tlscert: 'tls-parts',
+  tlskey: 'tls-parts',
   'registry-mirrors': 'registryMirrors',
   'insecure-registries': 'insecureRegistries',
   'log-driver': 'logDriver',
   'log-opts': 'logOpts',
   'default-address-pools': 'defaultAddressPools',
-  'bip': 'bip',
-  'bridge': 'bridge',
+  bip: 'bip',
+  bridge: 'bridge',
   'live-restore': 'liveRestore',
 };
 
@@ -74,9 +77,20 @@ export interface FlagValues {
 
 // Flag name (commander's camelCase) → daemon.json key, for the "specified both ways" check.
 const FLAG_TO_FILE: Record<string, string> = {
-  host: 'hosts', dataRoot: 'data-root', execRoot: 'exec-root', pidfile: 'pidfile', group: 'group',
-  logLevel: 'log-level', debug: 'debug', tlsverify: 'tlsverify', tlscacert: 'tlscacert', tlscert: 'tlscert',
-  tlskey: 'tlskey', registryMirror: 'registry-mirrors', insecureRegistry: 'insecure-registries', liveRestore: 'live-restore',
+  host: 'hosts',
+  dataRoot: 'data-root',
+  execRoot: 'exec-root',
+  pidfile: 'pidfile',
+  group: 'group',
+  logLevel: 'log-level',
+  debug: 'debug',
+  tlsverify: 'tlsverify',
+  tlscacert: 'tlscacert',
+  tlscert: 'tlscert',
+  tlskey: 'tlskey',
+  registryMirror: 'registry-mirrors',
+  insecureRegistry: 'insecure-registries',
+  liveRestore: 'live-restore',
 };
 
 export function defaults(): DaemonConfig {
@@ -128,28 +142,52 @@ export function readConfigFile(file: string, required: boolean): Record<string, 
 }
 
 function strings(key: string, v: unknown): string[] {
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw invalidParameter(`${key} must be a list of strings`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    throw invalidParameter(`${key} must be a list of strings`);
   return v as string[];
 }
 
 /** Applies daemon.json keys onto a config (used at start and, for RELOADABLE keys, on SIGHUP). */
-export function applyFileKeys(cfg: DaemonConfig, file: Record<string, unknown>, only?: readonly string[]): DaemonConfig {
+export function applyFileKeys(
+  cfg: DaemonConfig,
+  file: Record<string, unknown>,
+  only?: readonly string[],
+): DaemonConfig {
   const out: DaemonConfig = { ...cfg };
   for (const [key, value] of Object.entries(file)) {
     if (only && !only.includes(key)) continue;
     switch (key) {
-      case 'hosts': out.hosts = strings(key, value); break;
-      case 'data-root': out.dataRoot = String(value); break;
-      case 'exec-root': out.execRoot = String(value); break;
-      case 'pidfile': out.pidfile = String(value); break;
-      case 'group': out.group = String(value); break;
-      case 'log-level': out.logLevel = checkLevel(String(value)); break;
-      case 'debug': out.debug = value === true; break;
-      case 'registry-mirrors': out.registryMirrors = strings(key, value).map(normalizeMirror); break;
-      case 'insecure-registries': out.insecureRegistries = strings(key, value); break;
+      case 'hosts':
+        out.hosts = strings(key, value);
+        break;
+      case 'data-root':
+        out.dataRoot = String(value);
+        break;
+      case 'exec-root':
+        out.execRoot = String(value);
+        break;
+      case 'pidfile':
+        out.pidfile = String(value);
+        break;
+      case 'group':
+        out.group = String(value);
+        break;
+      case 'log-level':
+        out.logLevel = checkLevel(String(value));
+        break;
+      case 'debug':
+        out.debug = value === true;
+        break;
+      case 'registry-mirrors':
+        out.registryMirrors = strings(key, value).map(normalizeMirror);
+        break;
+      case 'insecure-registries':
+        out.insecureRegistries = strings(key, value);
+        break;
       case 'log-driver':
         if (value !== 'json-file' && value !== 'none') throw invalidParameter(`log driver not supported: ${value}`);
-        out.logDriver = value; break;
+        out.logDriver = value;
+        break;
       case 'log-opts': {
         if (typeof value !== 'object' || value === null) throw invalidParameter('log-opts must be an object');
         out.logOpts = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
@@ -158,15 +196,26 @@ export function applyFileKeys(cfg: DaemonConfig, file: Record<string, unknown>, 
       case 'default-address-pools': {
         if (!Array.isArray(value)) throw invalidParameter('default-address-pools must be a list');
         out.defaultAddressPools = value.map((p: any) => {
-          if (typeof p?.base !== 'string' || typeof p?.size !== 'number') throw invalidParameter('default-address-pools entries need base and size');
+          if (typeof p?.base !== 'string' || typeof p?.size !== 'number')
+            throw invalidParameter('default-address-pools entries need base and size');
           return { base: p.base, size: p.size };
         });
         break;
       }
-      case 'bip': out.bip = String(value); break;
-      case 'bridge': out.bridge = String(value); break;
-      case 'live-restore': out.liveRestore = value === true; break;
-      case 'tls': case 'tlsverify': case 'tlscacert': case 'tlscert': case 'tlskey': {
+      case 'bip':
+        out.bip = String(value);
+        break;
+      case 'bridge':
+        out.bridge = String(value);
+        break;
+      case 'live-restore':
+        out.liveRestore = value === true;
+        break;
+      case 'tls':
+      case 'tlsverify':
+      case 'tlscacert':
+      case 'tlscert':
+      case 'tlskey': {
         const tls = out.tls ?? { verify: false };
         if (key === 'tlsverify') tls.verify = value === true;
         if (key === 'tlscacert') tls.ca = String(value);
@@ -181,7 +230,8 @@ export function applyFileKeys(cfg: DaemonConfig, file: Record<string, unknown>, 
 }
 
 function checkLevel(level: string): DaemonConfig['logLevel'] {
-  if (!['debug', 'info', 'warn', 'error', 'fatal'].includes(level)) throw invalidParameter(`unable to parse logging level: ${level}`);
+  if (!['debug', 'info', 'warn', 'error', 'fatal'].includes(level))
+    throw invalidParameter(`unable to parse logging level: ${level}`);
   return level as DaemonConfig['logLevel'];
 }
 
@@ -192,8 +242,10 @@ export function normalizeMirror(m: string): string {
   } catch {
     throw invalidParameter(`invalid mirror: "${m}" is not a valid URI`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalidParameter(`invalid mirror: unsupported scheme "${u.protocol.replace(':', '')}" in "${m}"`);
-  if (u.pathname !== '/' && u.pathname !== '') throw invalidParameter(`invalid mirror: path, query, or fragment at end of the URI "${m}"`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw invalidParameter(`invalid mirror: unsupported scheme "${u.protocol.replace(':', '')}" in "${m}"`);
+  if (u.pathname !== '/' && u.pathname !== '')
+    throw invalidParameter(`invalid mirror: path, query, or fragment at end of the URI "${m}"`);
   return `${u.protocol}//${u.host}/`;
 }
 
@@ -206,7 +258,9 @@ export function resolveConfig(flags: FlagValues, explicitConfigFile: boolean): D
     .filter(([flag, key]) => (flags as any)[flag] !== undefined && key in file)
     .map(([, key]) => key);
   if (both.length) {
-    throw invalidParameter(`the following directives are specified both as a flag and in the configuration file: ${both.join(', ')}`);
+    throw invalidParameter(
+      `the following directives are specified both as a flag and in the configuration file: ${both.join(', ')}`,
+    );
   }
   cfg = applyFileKeys(cfg, file);
   if (flags.host?.length) cfg.hosts = flags.host;

@@ -62,19 +62,42 @@ export interface PathStat {
 
 // ---------- Go's FileMode, Docker's path rules ----------
 
-const GO_MODE = { dir: 2 ** 31, symlink: 2 ** 27, device: 2 ** 26, namedPipe: 2 ** 25, socket: 2 ** 24, setuid: 2 ** 23, setgid: 2 ** 22, charDevice: 2 ** 21, sticky: 2 ** 20 };
+const GO_MODE = {
+  dir: 2 ** 31,
+  symlink: 2 ** 27,
+  device: 2 ** 26,
+  namedPipe: 2 ** 25,
+  socket: 2 ** 24,
+  setuid: 2 ** 23,
+  setgid: 2 ** 22,
+  charDevice: 2 ** 21,
+  sticky: 2 ** 20,
+};
 
 /** A unix st_mode as Go's os.FileMode (os.Lstat's fillFileStatFromSys). */
 export function goFileMode(mode: number): number {
   let m = mode & 0o777;
   switch (mode & 0o170000) {
-    case 0o060000: m += GO_MODE.device; break;
-    case 0o020000: m += GO_MODE.device + GO_MODE.charDevice; break;
-    case 0o040000: m += GO_MODE.dir; break;
-    case 0o010000: m += GO_MODE.namedPipe; break;
-    case 0o120000: m += GO_MODE.symlink; break;
-    case 0o140000: m += GO_MODE.socket; break;
-    default: break;
+    case 0o060000:
+      m += GO_MODE.device;
+      break;
+    case 0o020000:
+      m += GO_MODE.device + GO_MODE.charDevice;
+      break;
+    case 0o040000:
+      m += GO_MODE.dir;
+      break;
+    case 0o010000:
+      m += GO_MODE.namedPipe;
+      break;
+    case 0o120000:
+      m += GO_MODE.symlink;
+      break;
+    case 0o140000:
+      m += GO_MODE.socket;
+      break;
+    default:
+      break;
   }
   if (mode & 0o2000) m += GO_MODE.setgid;
   if (mode & 0o4000) m += GO_MODE.setuid;
@@ -130,7 +153,12 @@ type Location =
 const errno = (code: string, message: string) => Object.assign(new Error(`${message}: ${code}`), { code });
 
 function closeDir(d: Dir) {
-  if (d.owned) try { fs.closeSync(d.fd); } catch { /* already closed */ }
+  if (d.owned)
+    try {
+      fs.closeSync(d.fd);
+    } catch {
+      /* already closed */
+    }
 }
 
 function closeStack(stack: Dir[], keep?: Dir) {
@@ -172,7 +200,10 @@ function openChildDir(cfs: ContainerFs, parent: Dir, name: string): Dir {
   }
   const st = fs.fstatSync(fd);
   return {
-    fd, path: p, dev: st.dev, owned: true,
+    fd,
+    path: p,
+    dev: st.dev,
+    owned: true,
     readonly: mount ? !mount.rw : parent.readonly,
     foreign: parent.foreign || (!mount && st.dev !== parent.dev),
   };
@@ -200,11 +231,21 @@ function walk(cfs: ContainerFs, stack: Dir[], parts: string[], lenient = false):
     const mapped = mountAt(cfs.mapped, p);
     if (mapped) {
       const st = fs.statSync(mapped.source);
-      if (st.isDirectory()) { stack.push(openChildDir(cfs, top, part)); continue; }
+      if (st.isDirectory()) {
+        stack.push(openChildDir(cfs, top, part));
+        continue;
+      }
       if (more) throw errno('ENOTDIR', `lstat ${p}`);
       // A file bind-mounted over a path: the file itself, inside the (trusted) host directory holding it.
       const fd = fs.openSync(path.dirname(mapped.source), C.O_RDONLY | C.O_DIRECTORY);
-      const holder: Dir = { fd, path: path.posix.dirname(p), dev: fs.fstatSync(fd).dev, readonly: !mapped.rw, foreign: false, owned: true };
+      const holder: Dir = {
+        fd,
+        path: path.posix.dirname(p),
+        dev: fs.fstatSync(fd).dev,
+        readonly: !mapped.rw,
+        foreign: false,
+        owned: true,
+      };
       stack.push(holder);
       return { kind: 'entry', parent: holder, name: path.basename(mapped.source), path: p };
     }
@@ -265,7 +306,8 @@ function translate(cfs: ContainerFs, p: string, err: unknown): EngineError {
   const code = (err as any)?.code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return notFoundIn(cfs, p);
   if (code === 'ELOOP') return invalidParameter(`${(err as Error).message}`);
-  if (code === 'ERR_INVALID_ARG_VALUE' || code === 'ENAMETOOLONG') return invalidParameter(`invalid path ${JSON.stringify(p)}`);
+  if (code === 'ERR_INVALID_ARG_VALUE' || code === 'ENAMETOOLONG')
+    return invalidParameter(`invalid path ${JSON.stringify(p)}`);
   return system((err as Error)?.message ?? String(err));
 }
 
@@ -307,12 +349,35 @@ const CHUNK = 64 * 1024;
 const MAX_OCTAL = 0o7777777;
 
 function devParts(rdev: number) {
-  return { devmajor: ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff), devminor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) };
+  return {
+    devmajor: ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff),
+    devminor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+  };
 }
 
-const TYPEFLAG: Record<string, string> = { file: '0', link: '1', symlink: '2', 'character-device': '3', 'block-device': '4', directory: '5', fifo: '6', 'pax-header': 'x' };
+const TYPEFLAG: Record<string, string> = {
+  file: '0',
+  link: '1',
+  symlink: '2',
+  'character-device': '3',
+  'block-device': '4',
+  directory: '5',
+  fifo: '6',
+  'pax-header': 'x',
+};
 
-interface Header { name: string; type: string; mode: number; uid: number; gid: number; mtime: Date; size?: number; linkname?: string; devmajor?: number; devminor?: number }
+interface Header {
+  name: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+  size?: number;
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+}
 
 function octal(buf: Buffer, value: number, offset: number, width: number) {
   buf.write(value.toString(8).padStart(width - 1, '0') + '\0', offset, width, 'latin1');
@@ -336,7 +401,11 @@ function ustar(h: Header): Buffer {
     for (let i = s.indexOf('/'); i >= 0; i = s.indexOf('/', i + 1)) {
       const pre = Buffer.from(s.slice(0, i));
       const rest = Buffer.from(s.slice(i + 1));
-      if (pre.length <= 155 && rest.length <= 100 && rest.length > 0) { prefix = pre; base = rest; break; }
+      if (pre.length <= 155 && rest.length <= 100 && rest.length > 0) {
+        prefix = pre;
+        base = rest;
+        break;
+      }
     }
   }
   base.subarray(0, 100).copy(buf, 0);
@@ -346,7 +415,9 @@ function ustar(h: Header): Buffer {
   octal(buf, Math.min(h.size ?? 0, 0o77777777777), 124, 12);
   octal(buf, Math.max(0, Math.floor(h.mtime.getTime() / 1000)), 136, 12);
   buf.write(TYPEFLAG[h.type] ?? '0', 156, 1, 'latin1');
-  Buffer.from(h.linkname ?? '').subarray(0, 100).copy(buf, 157);
+  Buffer.from(h.linkname ?? '')
+    .subarray(0, 100)
+    .copy(buf, 157);
   buf.write('ustar\x0000', 257, 8, 'latin1');
   octal(buf, h.devmajor ?? 0, 329, 8);
   octal(buf, h.devminor ?? 0, 337, 8);
@@ -362,12 +433,19 @@ function ustar(h: Header): Buffer {
 export function encodeHeader(h: Header): Buffer[] {
   const records: string[] = [];
   const nameBytes = Buffer.byteLength(h.name);
-  const fitsName = nameBytes <= 100 || (() => {
-    for (let i = h.name.indexOf('/'); i >= 0; i = h.name.indexOf('/', i + 1)) {
-      if (Buffer.byteLength(h.name.slice(0, i)) <= 155 && Buffer.byteLength(h.name.slice(i + 1)) <= 100 && i + 1 < h.name.length) return true;
-    }
-    return false;
-  })();
+  const fitsName =
+    nameBytes <= 100 ||
+    (() => {
+      for (let i = h.name.indexOf('/'); i >= 0; i = h.name.indexOf('/', i + 1)) {
+        if (
+          Buffer.byteLength(h.name.slice(0, i)) <= 155 &&
+          Buffer.byteLength(h.name.slice(i + 1)) <= 100 &&
+          i + 1 < h.name.length
+        )
+          return true;
+      }
+      return false;
+    })();
   if (!fitsName) records.push(paxRecord('path', h.name));
   if (h.linkname && Buffer.byteLength(h.linkname) > 100) records.push(paxRecord('linkpath', h.linkname));
   if (h.uid > MAX_OCTAL) records.push(paxRecord('uid', String(h.uid)));
@@ -376,21 +454,42 @@ export function encodeHeader(h: Header): Buffer[] {
   const main = ustar(h);
   if (!records.length) return [main];
   const body = Buffer.from(records.join(''));
-  const pax = ustar({ name: 'PaxHeader', type: 'pax-header', mode: h.mode, uid: 0, gid: 0, mtime: h.mtime, size: body.length });
+  const pax = ustar({
+    name: 'PaxHeader',
+    type: 'pax-header',
+    mode: h.mode,
+    uid: 0,
+    gid: 0,
+    mtime: h.mtime,
+    size: body.length,
+  });
   return [pax, body, Buffer.alloc((BLOCK - (body.length % BLOCK)) % BLOCK), main];
 }
 
 function entryHeader(name: string, st: fs.Stats, extra: Partial<Header> & { type: string }): Header {
-  return { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000), ...extra };
+  return {
+    name,
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
+    ...extra,
+  };
 }
 
 async function* fileContent(fd: number, size: number): AsyncGenerator<Buffer> {
   let pos = 0;
   while (pos < size) {
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
-    const n = await new Promise<number>((resolve, reject) => fs.read(fd, buf, 0, buf.length, pos, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+    const n = await new Promise<number>((resolve, reject) =>
+      fs.read(fd, buf, 0, buf.length, pos, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+    );
     // A file that shrank while being read is padded: the header promised `size` bytes.
-    if (n === 0) { yield Buffer.alloc(size - pos); pos = size; break; }
+    if (n === 0) {
+      yield Buffer.alloc(size - pos);
+      pos = size;
+      break;
+    }
     pos += n;
     yield n === buf.length ? buf : buf.subarray(0, n);
   }
@@ -405,9 +504,17 @@ async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string): AsyncG
   const prefix = rootName === '/' ? '' : rootName;
   const links = new Map<string, string>();
 
-  async function* one(parent: Dir | undefined, name: string, st: fs.Stats, entryName: string, dir?: Dir): AsyncGenerator<Buffer> {
+  async function* one(
+    parent: Dir | undefined,
+    name: string,
+    st: fs.Stats,
+    entryName: string,
+    dir?: Dir,
+  ): AsyncGenerator<Buffer> {
     if (st.isDirectory()) {
-      yield* encodeHeader(entryHeader(entryName.endsWith('/') ? entryName : `${entryName}/`, st, { type: 'directory' }));
+      yield* encodeHeader(
+        entryHeader(entryName.endsWith('/') ? entryName : `${entryName}/`, st, { type: 'directory' }),
+      );
       const d = dir ?? openChildDir(cfs, parent!, name);
       try {
         if (d.foreign) return;
@@ -418,9 +525,16 @@ async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string): AsyncG
           const mapped = mountAt(cfs.mapped, cpath);
           try {
             cst = mapped ? fs.statSync(mapped.source) : fs.lstatSync(at(d.fd, child));
-          } catch { continue; } // gone meanwhile
+          } catch {
+            continue;
+          } // gone meanwhile
           if (mapped && !cst.isDirectory()) {
-            yield* fileEntry(cfs, { kind: 'entry', parent: d, name: child, path: cpath }, `${entryName.replace(/\/$/, '')}/${child}`, links);
+            yield* fileEntry(
+              cfs,
+              { kind: 'entry', parent: d, name: child, path: cpath },
+              `${entryName.replace(/\/$/, '')}/${child}`,
+              links,
+            );
             continue;
           }
           yield* one(d, child, cst, `${entryName.replace(/\/$/, '')}/${child}`);
@@ -430,7 +544,13 @@ async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string): AsyncG
       }
       return;
     }
-    yield* fileEntry(cfs, { kind: 'entry', parent: parent!, name, path: join(parent!.path, name) }, entryName, links, st);
+    yield* fileEntry(
+      cfs,
+      { kind: 'entry', parent: parent!, name, path: join(parent!.path, name) },
+      entryName,
+      links,
+      st,
+    );
   }
 
   if (loc.kind === 'dir') {
@@ -444,7 +564,13 @@ async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string): AsyncG
 /** The end of a tar (two zero blocks): archivePath's stream stops before it, so the caller can let go first. */
 export const TAR_TRAILER = Buffer.alloc(BLOCK * 2);
 
-async function* fileEntry(cfs: ContainerFs, loc: { kind: 'entry'; parent: Dir; name: string; path: string }, entryName: string, links: Map<string, string>, known?: fs.Stats): AsyncGenerator<Buffer> {
+async function* fileEntry(
+  cfs: ContainerFs,
+  loc: { kind: 'entry'; parent: Dir; name: string; path: string },
+  entryName: string,
+  links: Map<string, string>,
+  known?: fs.Stats,
+): AsyncGenerator<Buffer> {
   const mapped = mountAt(cfs.mapped, loc.path);
   const hostPath = mapped ? mapped.source : at(loc.parent.fd, loc.name);
   const st = known ?? (mapped ? fs.statSync(hostPath) : fs.lstatSync(hostPath));
@@ -502,13 +628,16 @@ export function archivePath(cfs: ContainerFs, p: string): { stat: PathStat; stre
     throw translate(cfs, p, err);
   }
   const gen = tarOf(cfs, loc, baseName(abs));
-  const stream = Readable.from((async function* () {
-    try {
-      yield* gen;
-    } finally {
-      closeStack(stack);
-    }
-  })(), { objectMode: false, highWaterMark: CHUNK });
+  const stream = Readable.from(
+    (async function* () {
+      try {
+        yield* gen;
+      } finally {
+        closeStack(stack);
+      }
+    })(),
+    { objectMode: false, highWaterMark: CHUNK },
+  );
   return { stat, stream };
 }
 
@@ -532,7 +661,8 @@ export function entryParts(name: string): string[] {
     if (part === '' || part === '.') continue;
     if (part === '..') {
       if (parts.length) parts.pop();
-      else if (!absolute) throw invalidParameter(`invalid archive entry ${JSON.stringify(name)}: path escapes the destination`);
+      else if (!absolute)
+        throw invalidParameter(`invalid archive entry ${JSON.stringify(name)}: path escapes the destination`);
       continue;
     }
     parts.push(part);
@@ -543,7 +673,10 @@ export function entryParts(name: string): string[] {
 /** Removes `name` below `parent`, a directory tree included, never following a symlink. */
 function removeAt(parent: Dir, name: string) {
   const st = fs.lstatSync(at(parent.fd, name));
-  if (!st.isDirectory()) { fs.unlinkSync(at(parent.fd, name)); return; }
+  if (!st.isDirectory()) {
+    fs.unlinkSync(at(parent.fd, name));
+    return;
+  }
   const fd = fs.openSync(at(parent.fd, name), DIR_FLAGS);
   try {
     const d: Dir = { ...parent, fd, owned: true };
@@ -561,24 +694,38 @@ function removeAt(parent: Dir, name: string) {
 class ParentCache {
   private names: string[] = [];
   private dirs: Dir[];
-  constructor(private cfs: ContainerFs, private dest: Dir) { this.dirs = [dest]; }
+  constructor(
+    private cfs: ContainerFs,
+    private dest: Dir,
+  ) {
+    this.dirs = [dest];
+  }
 
   open(parts: string[], owner: { uid: number; gid: number } | undefined, entry: string): Dir {
     let common = 0;
     while (common < this.names.length && common < parts.length && this.names[common] === parts[common]) common++;
-    while (this.names.length > common) { this.names.pop(); closeDir(this.dirs.pop()!); }
+    while (this.names.length > common) {
+      this.names.pop();
+      closeDir(this.dirs.pop()!);
+    }
     for (const part of parts.slice(common)) {
       const top = this.dirs[this.dirs.length - 1];
       const p = join(top.path, part);
       if (!mountAt(this.cfs.mapped, p)) {
         let st: fs.Stats | undefined;
-        try { st = fs.lstatSync(at(top.fd, part)); } catch (err: any) { if (err.code !== 'ENOENT') throw err; }
+        try {
+          st = fs.lstatSync(at(top.fd, part));
+        } catch (err: any) {
+          if (err.code !== 'ENOENT') throw err;
+        }
         if (!st) {
           refuseWrite(this.cfs, top, entry);
           fs.mkdirSync(at(top.fd, part), 0o755);
           if (owner) fs.lchownSync(at(top.fd, part), owner.uid, owner.gid);
         } else if (st.isSymbolicLink()) {
-          throw invalidParameter(`invalid archive entry ${JSON.stringify(entry)}: ${p} is a symbolic link in the container; refusing to write through it`);
+          throw invalidParameter(
+            `invalid archive entry ${JSON.stringify(entry)}: ${p} is a symbolic link in the container; refusing to write through it`,
+          );
         } else if (!st.isDirectory()) {
           throw invalidParameter(`invalid archive entry ${JSON.stringify(entry)}: ${p} is not a directory`);
         }
@@ -587,7 +734,8 @@ class ParentCache {
       try {
         d = openChildDir(this.cfs, top, part);
       } catch (err: any) {
-        if (err.code === 'ELOOP' || err.code === 'ENOTDIR') throw invalidParameter(`invalid archive entry ${JSON.stringify(entry)}: ${p} changed while being written`);
+        if (err.code === 'ELOOP' || err.code === 'ENOTDIR')
+          throw invalidParameter(`invalid archive entry ${JSON.stringify(entry)}: ${p} changed while being written`);
         throw err;
       }
       this.names.push(part);
@@ -596,23 +744,43 @@ class ParentCache {
     return this.dirs[this.dirs.length - 1];
   }
 
-  close() { closeStack(this.dirs, this.dest); this.dirs = [this.dest]; this.names = []; }
-}
-
-function refuseWrite(cfs: ContainerFs, dir: Dir, entry: string) {
-  if (dir.foreign) throw invalidParameter(`cannot copy ${JSON.stringify(entry)} into ${dir.path}: not part of the container's file system`);
-  if (dir.readonly) {
-    throw invalidParameter(mountHolding(cfs.mounts, dir.path) ? 'mounted volume is marked read-only' : 'container rootfs is marked read-only');
+  close() {
+    closeStack(this.dirs, this.dest);
+    this.dirs = [this.dest];
+    this.names = [];
   }
 }
 
-async function writeFileAt(parent: Dir, name: string, source: AsyncIterable<Buffer>, mode: number, owner: { uid: number; gid: number }, mtime: Date) {
+function refuseWrite(cfs: ContainerFs, dir: Dir, entry: string) {
+  if (dir.foreign)
+    throw invalidParameter(
+      `cannot copy ${JSON.stringify(entry)} into ${dir.path}: not part of the container's file system`,
+    );
+  if (dir.readonly) {
+    throw invalidParameter(
+      mountHolding(cfs.mounts, dir.path)
+        ? 'mounted volume is marked read-only'
+        : 'container rootfs is marked read-only',
+    );
+  }
+}
+
+async function writeFileAt(
+  parent: Dir,
+  name: string,
+  source: AsyncIterable<Buffer>,
+  mode: number,
+  owner: { uid: number; gid: number },
+  mtime: Date,
+) {
   const fd = fs.openSync(at(parent.fd, name), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode & 0o777);
   try {
     for await (const chunk of source) {
       let off = 0;
       while (off < chunk.length) {
-        off += await new Promise<number>((resolve, reject) => fs.write(fd, chunk, off, chunk.length - off, null, (err, n) => (err ? reject(err) : resolve(n))));
+        off += await new Promise<number>((resolve, reject) =>
+          fs.write(fd, chunk, off, chunk.length - off, null, (err, n) => (err ? reject(err) : resolve(n))),
+        );
       }
     }
     fs.fchownSync(fd, owner.uid, owner.gid);
@@ -624,7 +792,12 @@ async function writeFileAt(parent: Dir, name: string, source: AsyncIterable<Buff
 }
 
 /** PUT /containers/{id}/archive: extracts `body` (a tar) into the directory `p` of the container. */
-export async function extractToDir(cfs: ContainerFs, p: string, body: NodeJS.ReadableStream, opts: ExtractOptions): Promise<void> {
+export async function extractToDir(
+  cfs: ContainerFs,
+  p: string,
+  body: NodeJS.ReadableStream,
+  opts: ExtractOptions,
+): Promise<void> {
   const abs = absContainerPath(p);
   const stack = [rootDir(cfs)];
   let dest: Dir;
@@ -673,12 +846,17 @@ export async function extractToDir(cfs: ContainerFs, p: string, body: NodeJS.Rea
       refuseWrite(cfs, parent, h.name);
       const target = join(parent.path, name);
       if (mountAt(cfs.mapped, target)) {
-        if (h.type !== 'directory') throw invalidParameter(`cannot replace the mount point ${target} with ${JSON.stringify(h.name)}`);
+        if (h.type !== 'directory')
+          throw invalidParameter(`cannot replace the mount point ${target} with ${JSON.stringify(h.name)}`);
         entry.resume();
         continue;
       }
       let existing: fs.Stats | undefined;
-      try { existing = fs.lstatSync(at(parent.fd, name)); } catch (err: any) { if (err.code !== 'ENOENT') throw err; }
+      try {
+        existing = fs.lstatSync(at(parent.fd, name));
+      } catch (err: any) {
+        if (err.code !== 'ENOENT') throw err;
+      }
       const isDir = h.type === 'directory';
       if (existing) {
         if (opts.noOverwriteDirNonDir && existing.isDirectory() && !isDir) {
@@ -716,7 +894,8 @@ export async function extractToDir(cfs: ContainerFs, p: string, body: NodeJS.Rea
         case 'link': {
           // Hard links name an earlier entry of the same archive, relative to the destination.
           const linkParts = entryParts(h.linkname ?? '');
-          if (!linkParts.length) throw invalidParameter(`invalid hardlink ${JSON.stringify(h.name)} -> ${JSON.stringify(h.linkname)}`);
+          if (!linkParts.length)
+            throw invalidParameter(`invalid hardlink ${JSON.stringify(h.name)} -> ${JSON.stringify(h.linkname)}`);
           const srcParents = new ParentCache(cfs, dest);
           try {
             const srcDir = srcParents.open(linkParts.slice(0, -1), undefined, h.linkname ?? '');
@@ -733,8 +912,16 @@ export async function extractToDir(cfs: ContainerFs, p: string, body: NodeJS.Rea
           // As Docker: the node is made (the container's device rules still decide whether it can be opened).
           // Through the parent's fd, from the helper process that has mknod: the name is never re-resolved.
           await makeSpecialFile(`/proc/${process.pid}/fd/${parent.fd}/${name}`, {
-            type: h.type, mode, major: h.devmajor ?? 0, minor: h.devminor ?? 0, uid: owner.uid, gid: owner.gid, mtime,
-          }).catch((err: Error) => { throw system(`cannot make ${JSON.stringify(h.name)}: ${err.message.replace(/^unpacking failed: /, '')}`); });
+            type: h.type,
+            mode,
+            major: h.devmajor ?? 0,
+            minor: h.devminor ?? 0,
+            uid: owner.uid,
+            gid: owner.gid,
+            mtime,
+          }).catch((err: Error) => {
+            throw system(`cannot make ${JSON.stringify(h.name)}: ${err.message.replace(/^unpacking failed: /, '')}`);
+          });
           entry.resume();
           break;
         default:
@@ -746,7 +933,9 @@ export async function extractToDir(cfs: ContainerFs, p: string, body: NodeJS.Rea
     for (const d of dirTimes.reverse()) {
       try {
         fs.futimesSync(parents.open(d.parts, undefined, d.parts.join('/')).fd, d.mtime, d.mtime);
-      } catch { /* changed by the container meanwhile: its times are its own */ }
+      } catch {
+        /* changed by the container meanwhile: its times are its own */
+      }
     }
   } catch (err) {
     failure = err;
@@ -766,7 +955,9 @@ export async function extractToDir(cfs: ContainerFs, p: string, body: NodeJS.Rea
     if (/Invalid tar header|Unexpected end of data|unexpected end/i.test((failure as Error)?.message ?? '')) {
       throw invalidParameter(`the request body is not a valid tar archive: ${(failure as Error).message}`);
     }
-    throw isEngineError(failure) ? failure : system(`extracting the archive into ${abs}: ${(failure as Error)?.message ?? failure}`);
+    throw isEngineError(failure)
+      ? failure
+      : system(`extracting the archive into ${abs}: ${(failure as Error)?.message ?? failure}`);
   }
 }
 
@@ -806,7 +997,10 @@ export interface FsAccessDeps {
   overlayOf(c: ContainerRecord): { lowerDirs: string[]; upperDir: string; workDir: string };
   isLive(id: string): boolean;
   withLock<T>(id: string, fn: () => Promise<T>): Promise<T>;
-  volumes?: { mount(name: string, containerId: string): Promise<string>; unmount(name: string, containerId: string): Promise<void> };
+  volumes?: {
+    mount(name: string, containerId: string): Promise<string>;
+    unmount(name: string, containerId: string): Promise<void>;
+  };
 }
 
 export interface FsAccess {
@@ -817,8 +1011,14 @@ export interface FsAccess {
 }
 
 function mountsOf(c: ContainerRecord): FsMount[] {
-  const out: FsMount[] = (c.mountPoints ?? []).map((m: MountPoint) => ({ destination: m.destination, source: m.source, rw: m.rw, type: m.type }));
-  for (const dest of Object.keys(c.hostConfig.tmpfs ?? {})) if (!out.some((m) => m.destination === dest)) out.push({ destination: dest, source: '', rw: true, type: 'tmpfs' });
+  const out: FsMount[] = (c.mountPoints ?? []).map((m: MountPoint) => ({
+    destination: m.destination,
+    source: m.source,
+    rw: m.rw,
+    type: m.type,
+  }));
+  for (const dest of Object.keys(c.hostConfig.tmpfs ?? {}))
+    if (!out.some((m) => m.destination === dest)) out.push({ destination: dest, source: '', rw: true, type: 'tmpfs' });
   return out;
 }
 
@@ -836,7 +1036,11 @@ function openProcRoot(pid: number, rootfs: string): number | undefined {
     const fd = fs.openSync(at(proc, 'root'), C.O_RDONLY | C.O_DIRECTORY);
     const mine = fs.fstatSync(fd);
     let host: fs.Stats | undefined;
-    try { host = fs.statSync(rootfs); } catch { /* not mounted */ }
+    try {
+      host = fs.statSync(rootfs);
+    } catch {
+      /* not mounted */
+    }
     if (!host || mine.dev !== host.dev || mine.ino !== host.ino) {
       fs.closeSync(fd);
       return undefined;
@@ -859,66 +1063,79 @@ export function createFsAccess(deps: FsAccessDeps): FsAccess {
     return s;
   };
 
-  const open = (c: ContainerRecord, ref: string) => deps.withLock(c.id, async (): Promise<ContainerFs> => {
-    const s = state(c.id);
-    const rootfs = deps.rootfsOf(c.id);
-    const mounts = mountsOf(c);
-    let rootFd = deps.isLive(c.id) ? openProcRoot(c.state.pid, rootfs) : undefined;
-    let mapped: FsMount[] = [];
-    let temp = false;
-    try {
-      if (rootFd === undefined && deps.isLive(c.id)) {
-        // Running, but its root not reachable through its process (ending right now): the shim's mount of it,
-        // if still there; a second overlay on the same upper dir is never mounted under a live container.
-        if (!isMountPoint(rootfs)) throw conflict(`Container ${c.id} is changing state; try again`);
-        rootFd = fs.openSync(rootfs, C.O_RDONLY | C.O_DIRECTORY);
-        mapped = mountsOf(c).filter((m) => m.type !== 'tmpfs');
-      }
-      if (rootFd === undefined) {
-        temp = true;
-        if (s.temp === 0 && !isMountPoint(rootfs)) {
-          const o = deps.overlayOf(c);
-          await mountOverlay(o.lowerDirs, o.upperDir, o.workDir, rootfs);
-          s.mountedHere = true;
+  const open = (c: ContainerRecord, ref: string) =>
+    deps.withLock(c.id, async (): Promise<ContainerFs> => {
+      const s = state(c.id);
+      const rootfs = deps.rootfsOf(c.id);
+      const mounts = mountsOf(c);
+      let rootFd = deps.isLive(c.id) ? openProcRoot(c.state.pid, rootfs) : undefined;
+      let mapped: FsMount[] = [];
+      let temp = false;
+      try {
+        if (rootFd === undefined && deps.isLive(c.id)) {
+          // Running, but its root not reachable through its process (ending right now): the shim's mount of it,
+          // if still there; a second overlay on the same upper dir is never mounted under a live container.
+          if (!isMountPoint(rootfs)) throw conflict(`Container ${c.id} is changing state; try again`);
+          rootFd = fs.openSync(rootfs, C.O_RDONLY | C.O_DIRECTORY);
+          mapped = mountsOf(c).filter((m) => m.type !== 'tmpfs');
         }
-        s.temp++;
-        rootFd = fs.openSync(rootfs, C.O_RDONLY | C.O_DIRECTORY);
-        mapped = [];
-        for (const m of c.mountPoints ?? []) {
-          if (m.type === 'tmpfs') continue; // exists only while the container runs
-          const source = m.type === 'volume' && m.name && deps.volumes ? await deps.volumes.mount(m.name, c.id) : m.source;
-          mapped.push({ destination: m.destination, source, rw: m.rw, type: m.type });
+        if (rootFd === undefined) {
+          temp = true;
+          if (s.temp === 0 && !isMountPoint(rootfs)) {
+            const o = deps.overlayOf(c);
+            await mountOverlay(o.lowerDirs, o.upperDir, o.workDir, rootfs);
+            s.mountedHere = true;
+          }
+          s.temp++;
+          rootFd = fs.openSync(rootfs, C.O_RDONLY | C.O_DIRECTORY);
+          mapped = [];
+          for (const m of c.mountPoints ?? []) {
+            if (m.type === 'tmpfs') continue; // exists only while the container runs
+            const source =
+              m.type === 'volume' && m.name && deps.volumes ? await deps.volumes.mount(m.name, c.id) : m.source;
+            mapped.push({ destination: m.destination, source, rw: m.rw, type: m.type });
+          }
         }
-      }
-    } catch (err) {
-      if (temp) await releaseTemp(c);
-      if (rootFd !== undefined) fs.closeSync(rootFd);
-      throw err;
-    }
-    s.count++;
-    let released = false;
-    const cfs: ContainerFs = {
-      ref, rootFd: rootFd!, mapped, mounts, readonlyRootfs: !!c.hostConfig.readonlyRootfs, user: c.config.user,
-      async release() {
-        if (released) return;
-        released = true;
-        try { fs.closeSync(cfs.rootFd); } catch { /* closed */ }
+      } catch (err) {
         if (temp) await releaseTemp(c);
-        s.count--;
-        if (s.count === 0) {
-          holders.delete(c.id);
-          for (const fn of s.idle.splice(0)) fn();
-        }
-      },
-    };
-    return cfs;
-  });
+        if (rootFd !== undefined) fs.closeSync(rootFd);
+        throw err;
+      }
+      s.count++;
+      let released = false;
+      const cfs: ContainerFs = {
+        ref,
+        rootFd: rootFd!,
+        mapped,
+        mounts,
+        readonlyRootfs: !!c.hostConfig.readonlyRootfs,
+        user: c.config.user,
+        async release() {
+          if (released) return;
+          released = true;
+          try {
+            fs.closeSync(cfs.rootFd);
+          } catch {
+            /* closed */
+          }
+          if (temp) await releaseTemp(c);
+          s.count--;
+          if (s.count === 0) {
+            holders.delete(c.id);
+            for (const fn of s.idle.splice(0)) fn();
+          }
+        },
+      };
+      return cfs;
+    });
 
   const releaseTemp = async (c: ContainerRecord) => {
     const s = state(c.id);
     s.temp = Math.max(0, s.temp - 1);
     if (s.temp > 0) return;
-    if (deps.volumes) for (const m of c.mountPoints ?? []) if (m.type === 'volume' && m.name) await deps.volumes.unmount(m.name, c.id).catch(() => {});
+    if (deps.volumes)
+      for (const m of c.mountPoints ?? [])
+        if (m.type === 'volume' && m.name) await deps.volumes.unmount(m.name, c.id).catch(() => {});
     if (s.mountedHere && !deps.isLive(c.id)) await unmount(deps.rootfsOf(c.id));
     s.mountedHere = false;
   };

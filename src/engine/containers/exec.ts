@@ -61,7 +61,6 @@ export interface ExecDeps {
 
 const KEEP_ENDED_MS = 5 * 60_000;
 
-
 export function createExecService(deps: ExecDeps): ExecService {
   const execs = new Map<string, ExecRecord>();
   const byContainer = new Map<string, Set<string>>();
@@ -72,14 +71,23 @@ export function createExecService(deps: ExecDeps): ExecService {
     return e;
   };
   const publish = (e: ExecRecord, c: ContainerRecord, action: string, extra: Record<string, string> = {}) =>
-    deps.events.publish('container', `${action}: ${e.cmd.join(' ')}`, c.id, { ...c.config.labels, image: c.config.image, name: c.name, execID: e.id, ...extra });
+    deps.events.publish('container', `${action}: ${e.cmd.join(' ')}`, c.id, {
+      ...c.config.labels,
+      image: c.config.image,
+      name: c.name,
+      execID: e.id,
+      ...extra,
+    });
 
   return {
     create(ref, cfg) {
       const c = deps.running(ref);
       const now = Date.now();
       for (const [id, old] of execs) {
-        if (old.endedAt && now - old.endedAt > KEEP_ENDED_MS) { execs.delete(id); byContainer.get(old.containerId)?.delete(id); }
+        if (old.endedAt && now - old.endedAt > KEEP_ENDED_MS) {
+          execs.delete(id);
+          byContainer.get(old.containerId)?.delete(id);
+        }
       }
       const id = crypto.randomBytes(32).toString('hex');
       const e: ExecRecord = { ...cfg, id, containerId: c.id, running: false, started: false, exitCode: null, pid: 0 };
@@ -99,7 +107,12 @@ export function createExecService(deps: ExecDeps): ExecService {
       if (!spec) throw conflict(`Container ${c.id} is not running`);
       e.started = true;
       const proc = buildExecProcess(spec.process, {
-        args: e.cmd, env: e.env, cwd: e.workingDir, tty: e.tty, privileged: e.privileged, hostCapabilities: hostCapabilities(),
+        args: e.cmd,
+        env: e.env,
+        cwd: e.workingDir,
+        tty: e.tty,
+        privileged: e.privileged,
+        hostCapabilities: hostCapabilities(),
         user: e.user ? deps.resolveUser(c, e.user) : undefined,
       });
       let started: { pid: number; session: ProcessSession };

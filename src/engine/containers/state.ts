@@ -23,7 +23,10 @@ export function assertTransition(id: string, from: Status, to: Status): void {
   if (!canTransition(from, to)) throw system(`container ${id}: invalid state transition ${from} -> ${to}`);
 }
 
-export interface RestartPolicy { name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure'; maximumRetryCount: number }
+export interface RestartPolicy {
+  name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  maximumRetryCount: number;
+}
 
 export function parseRestartPolicy(p: { name?: string; maximumRetryCount?: number } | undefined): RestartPolicy {
   const name = (p?.name ?? '') as RestartPolicy['name'];
@@ -32,12 +35,18 @@ export function parseRestartPolicy(p: { name?: string; maximumRetryCount?: numbe
   }
   const max = p?.maximumRetryCount ?? 0;
   if (max < 0) throw new Error('invalid restart policy: maximum retry count cannot be negative');
-  if (max > 0 && name !== 'on-failure') throw new Error(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  if (max > 0 && name !== 'on-failure')
+    throw new Error(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   return { name, maximumRetryCount: max };
 }
 
 /** Docker's restartmanager: whether an exit should be followed by a restart. */
-export function shouldRestart(policy: RestartPolicy, exitCode: number, manuallyStopped: boolean, restartCount: number): boolean {
+export function shouldRestart(
+  policy: RestartPolicy,
+  exitCode: number,
+  manuallyStopped: boolean,
+  restartCount: number,
+): boolean {
   if (manuallyStopped) return false;
   switch (policy.name) {
     case 'always':

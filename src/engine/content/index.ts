@@ -36,7 +36,10 @@ export interface BlobWriter {
 }
 
 export class DigestMismatchError extends Error {
-  constructor(readonly expected: string, readonly actual: string) {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
     super(`filesystem layer verification failed for digest ${expected}`);
   }
 }
@@ -141,7 +144,10 @@ export function createContentStore(root: string): ContentStore {
       fs.rmSync(blobPath(digest), { force: true });
     },
     list() {
-      return fs.readdirSync(blobs).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
+      return fs
+        .readdirSync(blobs)
+        .filter((n) => /^[a-f0-9]{64}$/.test(n))
+        .map((n) => `sha256:${n}`);
     },
   };
   return store;

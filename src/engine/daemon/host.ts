@@ -18,7 +18,15 @@ export function operatingSystem(): { name: string; version: string } {
 }
 
 export function goArch(): string {
-  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  const map: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ia32: '386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   return map[process.arch] ?? process.arch;
 }
 
@@ -27,16 +35,22 @@ let runcCache: { version: string; commit: string; path: string } | null | undefi
 /** runc's version, or undefined when it is not installed. */
 export function runcInfo(): { version: string; commit: string; path: string } | undefined {
   if (runcCache !== undefined) return runcCache ?? undefined;
-  const candidates = [process.env.BERTH_RUNC, 'runc', '/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc'].filter(Boolean) as string[];
+  const candidates = [process.env.BERTH_RUNC, 'runc', '/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc'].filter(
+    Boolean,
+  ) as string[];
   for (const bin of candidates) {
     try {
       const out = execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       const version = /runc version (\S+)/.exec(out)?.[1] ?? 'unknown';
       const commit = /commit: (\S+)/.exec(out)?.[1] ?? '';
-      const path = bin.includes('/') ? bin : execFileSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).trim();
+      const path = bin.includes('/')
+        ? bin
+        : execFileSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).trim();
       runcCache = { version, commit, path };
       return runcCache;
-    } catch { /* try the next */ }
+    } catch {
+      /* try the next */
+    }
   }
   runcCache = null;
   return undefined;

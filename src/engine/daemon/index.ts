@@ -46,20 +46,23 @@ function lockDataRoot(dataRoot: string): () => void {
       return () => {
         try {
           if (fs.readFileSync(lock, 'utf8') === String(process.pid)) fs.rmSync(lock);
-        } catch { /* already gone */ }
+        } catch {
+          /* already gone */
+        }
       };
     } catch (err: any) {
       if (err.code !== 'EEXIST') throw err;
       const holder = Number(fs.readFileSync(lock, 'utf8'));
       if (holder && holder !== process.pid && processAlive(holder)) {
-        throw new Error(`another berthd (pid ${holder}) is already using data root ${dataRoot}; stop it first or choose another --data-root`);
+        throw new Error(
+          `another berthd (pid ${holder}) is already using data root ${dataRoot}; stop it first or choose another --data-root`,
+        );
       }
       fs.rmSync(lock, { force: true }); // stale: its owner died
     }
   }
   throw new Error(`could not lock data root ${dataRoot}`);
 }
-
 
 function engineId(dataRoot: string): string {
   const file = path.join(dataRoot, 'engine-id');
@@ -82,14 +85,24 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
     const runc = runcInfo();
     if (!runc) log.warn(RUNC_INSTALL_HINT);
     const events = createEventBus();
-    const network = createNetworkService({ dataRoot: cfg.dataRoot, events, bridgeName: cfg.bridge, bip: cfg.bip, defaultAddressPools: cfg.defaultAddressPools });
+    const network = createNetworkService({
+      dataRoot: cfg.dataRoot,
+      events,
+      bridgeName: cfg.bridge,
+      bip: cfg.bip,
+      defaultAddressPools: cfg.defaultAddressPools,
+    });
     await network.init();
     const volumes = createVolumeService({ dataRoot: cfg.dataRoot, events });
     await volumes.init();
     const images = openImageService(cfg.dataRoot, () => cfg, events);
     const containers = createContainerService({
       dataRoot: cfg.dataRoot,
-      runtime: createRuntime({ execRoot: cfg.execRoot, runcPath: runc?.path ?? 'runc', execViaRunc: process.env.BERTH_EXEC_RUNC === '1' }),
+      runtime: createRuntime({
+        execRoot: cfg.execRoot,
+        runcPath: runc?.path ?? 'runc',
+        execViaRunc: process.env.BERTH_EXEC_RUNC === '1',
+      }),
       images,
       events,
       network,
@@ -108,7 +121,13 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       volumes,
       containers,
       images,
-      resolveContainer: (ref) => { try { return containers.get(ref).id; } catch { return undefined; } },
+      resolveContainer: (ref) => {
+        try {
+          return containers.get(ref).id;
+        } catch {
+          return undefined;
+        }
+      },
     };
     const router = createRouter(services);
     server = await listen(router, { hosts: cfg.hosts, tls: cfg.tls, socketGroup: cfg.group });
@@ -136,7 +155,10 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
             'insecure-registries': JSON.stringify(cfg.insecureRegistries),
             debug: String(cfg.debug),
           });
-          log.info('Reloaded configuration', { mirrors: cfg.registryMirrors.join(','), insecure: cfg.insecureRegistries.join(',') });
+          log.info('Reloaded configuration', {
+            mirrors: cfg.registryMirrors.join(','),
+            insecure: cfg.insecureRegistries.join(','),
+          });
         } catch (err: any) {
           log.error('Error reloading configuration; keeping the old one', { error: err.message });
         }
@@ -145,7 +167,11 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
         stopping ??= (async () => {
           log.info('Processing signal, shutting down');
           const step = async (what: string, fn: () => Promise<void>) => {
-            try { await fn(); } catch (err: any) { log.error(`Shutdown: ${what} failed`, { error: err?.message ?? String(err) }); }
+            try {
+              await fn();
+            } catch (err: any) {
+              log.error(`Shutdown: ${what} failed`, { error: err?.message ?? String(err) });
+            }
           };
           const orderly = (async () => {
             await step('closing the API', () => server!.close(SHUTDOWN_GRACE_MS));
@@ -155,7 +181,12 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
           })();
           let timer: NodeJS.Timeout | undefined;
           const deadline = shutdownDeadlineMs(cfg.liveRestore);
-          const clean = await Promise.race([orderly, new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), deadline); })]);
+          const clean = await Promise.race([
+            orderly,
+            new Promise<false>((resolve) => {
+              timer = setTimeout(() => resolve(false), deadline);
+            }),
+          ]);
           clearTimeout(timer);
           if (!clean) {
             log.error(`Shutdown did not finish within ${deadline} ms; exiting anyway`);

@@ -33,13 +33,15 @@ export class EngineError extends Error {
   }
 }
 
-export const invalidParameter = (message: string, cause?: unknown) => new EngineError('InvalidParameter', message, { cause });
+export const invalidParameter = (message: string, cause?: unknown) =>
+  new EngineError('InvalidParameter', message, { cause });
 export const notFound = (message: string, cause?: unknown) => new EngineError('NotFound', message, { cause });
 export const conflict = (message: string, cause?: unknown) => new EngineError('Conflict', message, { cause });
 export const forbidden = (message: string, cause?: unknown) => new EngineError('Forbidden', message, { cause });
 export const notModified = (message = '') => new EngineError('NotModified', message);
 export const unavailable = (message: string, cause?: unknown) => new EngineError('Unavailable', message, { cause });
-export const notImplemented = (message: string, cause?: unknown) => new EngineError('NotImplemented', message, { cause });
+export const notImplemented = (message: string, cause?: unknown) =>
+  new EngineError('NotImplemented', message, { cause });
 export const system = (message: string, cause?: unknown) => new EngineError('System', message, { cause });
 
 export function isEngineError(err: unknown, kind?: ErrorKind): err is EngineError {

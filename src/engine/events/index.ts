@@ -31,7 +31,12 @@ export function nowNano(): bigint {
   // hrtime is monotonic; anchor it to the wall clock once.
   return anchor + BigInt(s) * 1_000_000_000n + BigInt(ns);
 }
-const anchor = BigInt(Date.now()) * 1_000_000n - (() => { const [s, ns] = process.hrtime(); return BigInt(s) * 1_000_000_000n + BigInt(ns); })();
+const anchor =
+  BigInt(Date.now()) * 1_000_000n -
+  (() => {
+    const [s, ns] = process.hrtime();
+    return BigInt(s) * 1_000_000_000n + BigInt(ns);
+  })();
 
 export function createEventBus(): EventBus {
   const history: EngineEvent[] = [];
@@ -49,9 +54,15 @@ export function createEventBus(): EventBus {
       return event;
     },
     subscribe(filter, onEvent) {
-      const past = filter.since === undefined ? [] : history.filter(
-        (e) => e.timeNano >= filter.since! && (filter.until === undefined || e.timeNano <= filter.until) && (!filter.match || filter.match(e)),
-      );
+      const past =
+        filter.since === undefined
+          ? []
+          : history.filter(
+              (e) =>
+                e.timeNano >= filter.since! &&
+                (filter.until === undefined || e.timeNano <= filter.until) &&
+                (!filter.match || filter.match(e)),
+            );
       const sub = { filter, onEvent };
       subscribers.add(sub);
       return { history: past, unsubscribe: () => subscribers.delete(sub) };

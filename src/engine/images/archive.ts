@@ -17,7 +17,10 @@ import { MT } from './manifest';
 const hex = (d: string) => d.replace(/^sha256:/, '');
 const SMALL = 1024 * 1024; // metadata and small layers are read whole; the rest streams
 
-interface SaveItem { image: Image; tags: Reference[] }
+interface SaveItem {
+  image: Image;
+  tags: Reference[];
+}
 
 /** Resolves `docker save` names: a name saves the tag it names (latest by default), an ID no tags. */
 async function saveItems(images: ImageService, names: string[]): Promise<SaveItem[]> {
@@ -27,10 +30,15 @@ async function saveItems(images: ImageService, names: string[]): Promise<SaveIte
     const item = byId.get(image.id) ?? { image, tags: [] };
     byId.set(image.id, item);
     let ref: Reference | undefined;
-    try { ref = parseReference(name); } catch { continue; /* an ID */ }
+    try {
+      ref = parseReference(name);
+    } catch {
+      continue; /* an ID */
+    }
     if (ref.digest) continue;
     ref.tag ??= DEFAULT_TAG;
-    if (image.repoTags.includes(familiarString(ref)) && !item.tags.some((t) => refKey(t) === refKey(ref!))) item.tags.push(ref);
+    if (image.repoTags.includes(familiarString(ref)) && !item.tags.some((t) => refKey(t) === refKey(ref!)))
+      item.tags.push(ref);
   }
   return [...byId.values()];
 }
@@ -40,7 +48,11 @@ function entry(pack: tar.Pack, name: string, size: number): Writable {
 }
 
 async function putBuffer(pack: tar.Pack, name: string, data: Buffer): Promise<void> {
-  await new Promise<void>((resolve, reject) => pack.entry({ name, size: data.length, mode: 0o644, mtime: new Date(0) }, data, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    pack.entry({ name, size: data.length, mode: 0o644, mtime: new Date(0) }, data, (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
 }
 
 /** Streams a `docker save` tar of the named images. */
@@ -51,7 +63,8 @@ export async function saveImages(images: ImageService, names: string[]): Promise
   for (const { image } of items) {
     const rec = images.record(image.id);
     for (const l of rec.layers) {
-      if (!images.content.has(l.digest)) throw notFound(`layer ${l.digest} of image ${image.id} is not in the store; pull the image again`);
+      if (!images.content.has(l.digest))
+        throw notFound(`layer ${l.digest} of image ${image.id} is not in the store; pull the image again`);
     }
   }
   const pack = tar.pack();
@@ -65,46 +78,75 @@ export async function saveImages(images: ImageService, names: string[]): Promise
       const rec = images.record(image.id);
       const blob = (d: string) => `blobs/sha256/${hex(d)}`;
       const config = await images.content.read(rec.configDigest);
-      if (!written.has(rec.configDigest)) { written.add(rec.configDigest); await putBuffer(pack, blob(rec.configDigest), config); }
+      if (!written.has(rec.configDigest)) {
+        written.add(rec.configDigest);
+        await putBuffer(pack, blob(rec.configDigest), config);
+      }
       const layerDescs: { mediaType: string; digest: string; size: number }[] = [];
       for (let i = 0; i < rec.layers.length; i++) {
         const diffId = rec.diffIds[i];
         const size = images.snapshots.meta(rec.chainIds[i]).tarSize;
-        if (size === undefined) throw system(`layer ${diffId}: size unknown (snapshot from an older engine); remove and pull the image again`);
+        if (size === undefined)
+          throw system(
+            `layer ${diffId}: size unknown (snapshot from an older engine); remove and pull the image again`,
+          );
         layerDescs.push({ mediaType: MT.ociLayer, digest: diffId, size });
         if (written.has(diffId)) continue;
         written.add(diffId);
         const plain = await decompressed(images.content.readStream(rec.layers[i].digest));
         await pipeline(plain, entry(pack, blob(diffId), size));
       }
-      const manifest = Buffer.from(JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MT.ociManifest,
-        config: { mediaType: MT.ociConfig, digest: rec.configDigest, size: config.length },
-        layers: layerDescs,
-      }));
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MT.ociManifest,
+          config: { mediaType: MT.ociConfig, digest: rec.configDigest, size: config.length },
+          layers: layerDescs,
+        }),
+      );
       const manifestDigest = sha256(manifest);
-      if (!written.has(manifestDigest)) { written.add(manifestDigest); await putBuffer(pack, blob(manifestDigest), manifest); }
+      if (!written.has(manifestDigest)) {
+        written.add(manifestDigest);
+        await putBuffer(pack, blob(manifestDigest), manifest);
+      }
       const descriptor = { mediaType: MT.ociManifest, digest: manifestDigest, size: manifest.length };
       if (!tags.length) index.push(descriptor);
       for (const t of tags) {
-        index.push({ ...descriptor, annotations: { 'io.containerd.image.name': refKey(t), 'org.opencontainers.image.ref.name': t.tag } });
+        index.push({
+          ...descriptor,
+          annotations: { 'io.containerd.image.name': refKey(t), 'org.opencontainers.image.ref.name': t.tag },
+        });
         (repositories[familiarName(t)] ??= {})[t.tag!] = hex(rec.diffIds[rec.diffIds.length - 1] ?? rec.configDigest);
       }
-      manifestJson.push({ Config: blob(rec.configDigest), RepoTags: tags.length ? tags.map(familiarString) : null, Layers: rec.diffIds.map(blob) });
+      manifestJson.push({
+        Config: blob(rec.configDigest),
+        RepoTags: tags.length ? tags.map(familiarString) : null,
+        Layers: rec.diffIds.map(blob),
+      });
     }
-    await putBuffer(pack, 'index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: index })));
+    await putBuffer(
+      pack,
+      'index.json',
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: index })),
+    );
     await putBuffer(pack, 'manifest.json', Buffer.from(JSON.stringify(manifestJson)));
-    if (Object.keys(repositories).length) await putBuffer(pack, 'repositories', Buffer.from(JSON.stringify(repositories)));
+    if (Object.keys(repositories).length)
+      await putBuffer(pack, 'repositories', Buffer.from(JSON.stringify(repositories)));
     pack.finalize();
   })().catch((err) => pack.destroy(err));
   return pack as unknown as Readable;
 }
 
-export interface LoadResult { loaded: string[] }
+export interface LoadResult {
+  loaded: string[];
+}
 
 /** Reads a `docker save` archive (plain or compressed) and registers its images. */
-export async function loadImages(images: ImageService, body: Readable, onMessage: (line: string) => void): Promise<LoadResult> {
+export async function loadImages(
+  images: ImageService,
+  body: Readable,
+  onMessage: (line: string) => void,
+): Promise<LoadResult> {
   const extract = tar.extract();
   const files = new Map<string, Buffer>(); // small metadata files by name
   const blobs = new Map<string, string>(); // archive path → stored digest
@@ -116,12 +158,18 @@ export async function loadImages(images: ImageService, body: Readable, onMessage
     for await (const e of extract as AsyncIterable<Readable & { header: tar.Header }>) {
       const name = posix.normalize(e.header.name).replace(/^\.\/|\/$/g, '');
       if (e.header.type === 'symlink' || e.header.type === 'link') {
-        const target = e.header.type === 'symlink' ? posix.normalize(posix.join(posix.dirname(name), e.header.linkname ?? '')) : posix.normalize(e.header.linkname ?? '');
+        const target =
+          e.header.type === 'symlink'
+            ? posix.normalize(posix.join(posix.dirname(name), e.header.linkname ?? ''))
+            : posix.normalize(e.header.linkname ?? '');
         links.set(name, target);
         e.resume();
         continue;
       }
-      if (e.header.type !== 'file' && e.header.type !== 'contiguous-file') { e.resume(); continue; }
+      if (e.header.type !== 'file' && e.header.type !== 'contiguous-file') {
+        e.resume();
+        continue;
+      }
       if ((e.header.size ?? 0) <= SMALL) {
         const chunks: Buffer[] = [];
         for await (const c of e) chunks.push(c as Buffer);
@@ -168,7 +216,8 @@ export async function loadImages(images: ImageService, body: Readable, onMessage
     const configDigest = await images.content.put(configBytes);
     const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
     const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== m.Layers.length) throw invalidParameter(`invalid archive: ${m.Layers.length} layers for ${diffIds.length} diff IDs`);
+    if (diffIds.length !== m.Layers.length)
+      throw invalidParameter(`invalid archive: ${m.Layers.length} layers for ${diffIds.length} diff IDs`);
     const chains = chainIds(diffIds);
     const layers = [];
     for (let i = 0; i < m.Layers.length; i++) {
@@ -176,10 +225,20 @@ export async function loadImages(images: ImageService, body: Readable, onMessage
       if (!digest) throw invalidParameter(`invalid archive: layer ${m.Layers[i]} missing`);
       if (!images.snapshots.has(chains[i])) {
         onMessage(`Loading layer ${hex(diffIds[i]).slice(0, 12)}`);
-        await images.snapshots.unpack(chains[i], diffIds[i], i ? chains[i - 1] : undefined, images.content.readStream(digest));
+        await images.snapshots.unpack(
+          chains[i],
+          diffIds[i],
+          i ? chains[i - 1] : undefined,
+          images.content.readStream(digest),
+        );
       }
       const head = await firstBytes(images.content.readStream(digest));
-      const mediaType = head[0] === 0x1f && head[1] === 0x8b ? MT.dockerLayerGzip : head.readUInt32LE(0) === 0xfd2fb528 ? MT.ociLayerZstd : 'application/vnd.docker.image.rootfs.diff.tar';
+      const mediaType =
+        head[0] === 0x1f && head[1] === 0x8b
+          ? MT.dockerLayerGzip
+          : head.readUInt32LE(0) === 0xfd2fb528
+            ? MT.ociLayerZstd
+            : 'application/vnd.docker.image.rootfs.diff.tar';
       layers.push({ digest, mediaType, size: images.content.size(digest) });
     }
     const refs = (m.RepoTags ?? []).map((t) => {
@@ -187,15 +246,28 @@ export async function loadImages(images: ImageService, body: Readable, onMessage
       if (!r.tag && !r.digest) r.tag = DEFAULT_TAG;
       return r;
     });
-    const img = await images.register({ id: configDigest, configDigest, chainIds: chains, diffIds, layers }, refs.map(refKey));
-    if (refs.length) for (const r of refs) { loaded.push(`Loaded image: ${familiarString(r)}`); images.events.publish('image', 'load', img.id, { name: familiarString(r) }); }
-    else { loaded.push(`Loaded image ID: ${img.id}`); images.events.publish('image', 'load', img.id, {}); }
+    const img = await images.register(
+      { id: configDigest, configDigest, chainIds: chains, diffIds, layers },
+      refs.map(refKey),
+    );
+    if (refs.length)
+      for (const r of refs) {
+        loaded.push(`Loaded image: ${familiarString(r)}`);
+        images.events.publish('image', 'load', img.id, { name: familiarString(r) });
+      }
+    else {
+      loaded.push(`Loaded image ID: ${img.id}`);
+      images.events.publish('image', 'load', img.id, {});
+    }
   }
   images.gc(); // manifests, index and anything else the archive carried that no image uses
   return { loaded };
 }
 
 async function firstBytes(s: Readable): Promise<Buffer> {
-  for await (const c of s) { s.destroy(); return Buffer.concat([c as Buffer, Buffer.alloc(4)]); }
+  for await (const c of s) {
+    s.destroy();
+    return Buffer.concat([c as Buffer, Buffer.alloc(4)]);
+  }
   return Buffer.alloc(4);
 }

@@ -5,11 +5,27 @@ import { type ContentStore, createContentStore } from '../content';
 import { conflict, invalidParameter, notFound } from '../errdefs';
 import type { EventBus } from '../events';
 import {
-  createRegistryService, type Credentials, DEFAULT_TAG, familiarName, familiarString, fullName, parseReference, type Reference, type RegistryService,
+  createRegistryService,
+  type Credentials,
+  DEFAULT_TAG,
+  familiarName,
+  familiarString,
+  fullName,
+  parseReference,
+  type Reference,
+  type RegistryService,
 } from '../registry';
 import { createSnapshotter, type Snapshotter } from '../snapshots';
 import { parsePlatform } from './manifest';
-import { layerDescriptors, layerJobs, MAX_CONCURRENT_DOWNLOADS, pullLayers, type PullContext, resolve, Semaphore } from './pull';
+import {
+  layerDescriptors,
+  layerJobs,
+  MAX_CONCURRENT_DOWNLOADS,
+  pullLayers,
+  type PullContext,
+  resolve,
+  Semaphore,
+} from './pull';
 import { Broadcast, type ProgressSink } from './progress';
 import { createRecordStore, type ImageRecord, type LayerDescriptor, type RecordStore } from './store';
 
@@ -49,7 +65,10 @@ export interface Image {
   chainIds: string[];
 }
 
-export interface DeleteResult { untagged?: string; deleted?: string }
+export interface DeleteResult {
+  untagged?: string;
+  deleted?: string;
+}
 
 export interface PullOptions {
   platform?: string;
@@ -68,7 +87,10 @@ export interface ImageService {
   pull(ref: string, opts: PullOptions): Promise<Image>;
   tag(source: string, target: string): Promise<void>;
   remove(refOrId: string, opts?: { force?: boolean; noprune?: boolean }): Promise<DeleteResult[]>;
-  prune(opts: { all: boolean; keep?: (img: Image) => boolean }): Promise<{ deleted: DeleteResult[]; spaceReclaimed: number }>;
+  prune(opts: {
+    all: boolean;
+    keep?: (img: Image) => boolean;
+  }): Promise<{ deleted: DeleteResult[]; spaceReclaimed: number }>;
   /** The stored record behind an image (layer blobs, diff IDs), for save and push. */
   record(id: string): ImageRecord;
   /** Registers an image whose config and layer blobs are in the content store and snapshots unpacked. */
@@ -99,7 +121,12 @@ function parseKey(key: string): Reference {
   const hasTag = colon > name.lastIndexOf('/');
   const full = hasTag ? name.slice(0, colon) : name;
   const slash = full.indexOf('/');
-  return { domain: full.slice(0, slash), path: full.slice(slash + 1), tag: hasTag ? name.slice(colon + 1) : undefined, digest };
+  return {
+    domain: full.slice(0, slash),
+    path: full.slice(slash + 1),
+    tag: hasTag ? name.slice(colon + 1) : undefined,
+    digest,
+  };
 }
 
 const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
@@ -117,7 +144,12 @@ export function createImageService(o: ImageServiceOptions): ImageService {
   const configs = new Map<string, ImageConfig>();
   let usage: (imageId: string) => string | undefined = () => undefined;
   const pulls = new Map<string, { broadcast: Broadcast; done: Promise<Image> }>();
-  const ctx: PullContext = { content: o.content, snapshots: o.snapshots, downloads: new Semaphore(MAX_CONCURRENT_DOWNLOADS), layerWork: new Map() };
+  const ctx: PullContext = {
+    content: o.content,
+    snapshots: o.snapshots,
+    downloads: new Semaphore(MAX_CONCURRENT_DOWNLOADS),
+    layerWork: new Map(),
+  };
   /** Blobs and snapshots in use by pulls in progress: GC leaves them alone. */
   const leases = new Set<string>();
 
@@ -133,7 +165,11 @@ export function createImageService(o: ImageServiceOptions): ImageService {
   const sizeOf = (r: ImageRecord): number => {
     let size = 0;
     for (const c of r.chainIds) {
-      try { size += o.snapshots.meta(c).size; } catch { /* missing snapshot: counts nothing */ }
+      try {
+        size += o.snapshots.meta(c).size;
+      } catch {
+        /* missing snapshot: counts nothing */
+      }
     }
     return size;
   };
@@ -148,7 +184,15 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       if (ref.digest) repoDigests.push(`${familiarName(ref)}@${ref.digest}`);
       else repoTags.push(familiarString(ref));
     }
-    return { id: r.id, repoTags: repoTags.sort(), repoDigests: repoDigests.sort(), created: config.created ?? r.stored, size: sizeOf(r), config, chainIds: r.chainIds };
+    return {
+      id: r.id,
+      repoTags: repoTags.sort(),
+      repoDigests: repoDigests.sort(),
+      created: config.created ?? r.stored,
+      size: sizeOf(r),
+      config,
+      chainIds: r.chainIds,
+    };
   };
 
   const findId = (refOrId: string): string | undefined => {
@@ -157,7 +201,9 @@ export function createImageService(o: ImageServiceOptions): ImageService {
     let ref: Reference | undefined;
     try {
       ref = parseReference(refOrId);
-    } catch { /* not a reference; maybe an ID prefix */ }
+    } catch {
+      /* not a reference; maybe an ID prefix */
+    }
     if (ref) {
       if (!ref.tag && !ref.digest) ref.tag = DEFAULT_TAG;
       const id = records.refs().get(refKey(ref));
@@ -220,14 +266,21 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       const running = pulls.get(key);
       if (running) {
         const stop = running.broadcast.follow(opts.progress);
-        try { return await running.done; } finally { stop(); }
+        try {
+          return await running.done;
+        } finally {
+          stop();
+        }
       }
       const broadcast = new Broadcast();
       const stop = broadcast.follow(opts.progress);
       const done = (async (): Promise<Image> => {
         const shown = familiarString(ref);
         const leased: string[] = [];
-        const lease = (k: string) => { leases.add(k); leased.push(k); };
+        const lease = (k: string) => {
+          leases.add(k);
+          leased.push(k);
+        };
         try {
           const resolved = await resolve(o.registry, ref, opts.creds, platform, shown);
           const emit = broadcast.emit;
@@ -246,7 +299,10 @@ export function createImageService(o: ImageServiceOptions): ImageService {
               let size = 0;
               for await (const c of blob.body) {
                 size += (c as Buffer).length;
-                if (size > 8 * 1024 * 1024) { blob.body.destroy(); throw invalidParameter('image config too large'); }
+                if (size > 8 * 1024 * 1024) {
+                  blob.body.destroy();
+                  throw invalidParameter('image config too large');
+                }
                 chunks.push(c as Buffer);
               }
               await o.content.put(Buffer.concat(chunks), configDigest);
@@ -254,7 +310,10 @@ export function createImageService(o: ImageServiceOptions): ImageService {
             const config = JSON.parse((await o.content.read(configDigest)).toString('utf8')) as ImageConfig;
             const diffIds = config.rootfs?.diff_ids ?? [];
             const jobs = layerJobs(resolved.manifest, diffIds);
-            for (const j of jobs) { lease(j.desc.digest); lease(j.chainId); }
+            for (const j of jobs) {
+              lease(j.desc.digest);
+              lease(j.chainId);
+            }
             await pullLayers(ctx, resolved.session, jobs, emit);
             record = {
               id: configDigest,
@@ -266,12 +325,17 @@ export function createImageService(o: ImageServiceOptions): ImageService {
             };
             records.put(record);
           }
-          const hadRef = records.refs().get(refKey(ref.tag ? ref : { ...ref, digest: resolved.repoDigest })) === record.id;
+          const hadRef =
+            records.refs().get(refKey(ref.tag ? ref : { ...ref, digest: resolved.repoDigest })) === record.id;
           if (ref.tag) records.setRef(refKey(ref), record.id);
           records.setRef(refKey({ ...ref, tag: undefined, digest: resolved.repoDigest }), record.id);
           emit({ status: `Digest: ${resolved.repoDigest}` });
           const upToDate = existing && haveAll && hadRef;
-          emit({ status: upToDate ? `Status: Image is up to date for ${shown}` : `Status: Downloaded newer image for ${shown}` });
+          emit({
+            status: upToDate
+              ? `Status: Image is up to date for ${shown}`
+              : `Status: Downloaded newer image for ${shown}`,
+          });
           publish('pull', familiarString(ref), familiarName(ref));
           return await toImage(record);
         } finally {
@@ -309,7 +373,8 @@ export function createImageService(o: ImageServiceOptions): ImageService {
         out.push({ untagged: shown });
         publish('untag', r.id, shown);
       };
-      const idLike = /^(sha256:)?[a-f0-9]{1,64}$/.test(refOrId) && r.id.slice(7).startsWith(refOrId.replace(/^sha256:/, ''));
+      const idLike =
+        /^(sha256:)?[a-f0-9]{1,64}$/.test(refOrId) && r.id.slice(7).startsWith(refOrId.replace(/^sha256:/, ''));
       const byRef = !idLike || findIdByRefOnly(refOrId) === r.id;
       const user = usage(r.id);
       if (byRef) {
@@ -319,7 +384,9 @@ export function createImageService(o: ImageServiceOptions): ImageService {
         if (!records.refs().has(key) && ref.tag && ref.digest) key = refKey({ ...ref, tag: undefined });
         const refs = refsOf();
         if (refs.length === 1 && user && !opts.force) {
-          throw conflict(`conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(user)} is using its referenced image ${shortId(r.id)}`);
+          throw conflict(
+            `conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(user)} is using its referenced image ${shortId(r.id)}`,
+          );
         }
         untag(key);
         const name = fullName(ref);
@@ -332,10 +399,14 @@ export function createImageService(o: ImageServiceOptions): ImageService {
         const refs = refsOf();
         const repos = new Set(refs.map((k) => fullName(parseKey(k))));
         if (repos.size > 1 && !opts.force) {
-          throw conflict(`conflict: unable to delete ${shortId(r.id)} (must be forced) - image is referenced in multiple repositories`);
+          throw conflict(
+            `conflict: unable to delete ${shortId(r.id)} (must be forced) - image is referenced in multiple repositories`,
+          );
         }
         if (user && !opts.force) {
-          throw conflict(`conflict: unable to delete ${shortId(r.id)} (must be forced) - image is being used by stopped container ${shortId(user)}`);
+          throw conflict(
+            `conflict: unable to delete ${shortId(r.id)} (must be forced) - image is being used by stopped container ${shortId(user)}`,
+          );
         }
         for (const k of refs) untag(k);
       }
@@ -424,17 +495,22 @@ export function createImageService(o: ImageServiceOptions): ImageService {
 }
 
 /** The image subsystem with its stores under the data root; registry settings are re-read on every use (SIGHUP). */
-export function openImageService(dataRoot: string, config: () => { registryMirrors: string[]; insecureRegistries: string[]; configFile: string }, events: EventBus): ImageService {
-  
-  
-  
+export function openImageService(
+  dataRoot: string,
+  config: () => { registryMirrors: string[]; insecureRegistries: string[]; configFile: string },
+  events: EventBus,
+): ImageService {
   return createImageService({
     root: path.join(dataRoot, 'image'),
     content: createContentStore(path.join(dataRoot, 'content')),
     snapshots: createSnapshotter(path.join(dataRoot, 'snapshots')),
     registry: createRegistryService(() => {
       const c = config();
-      return { mirrors: c.registryMirrors, insecure: c.insecureRegistries, certsDir: path.join(path.dirname(c.configFile), 'certs.d') };
+      return {
+        mirrors: c.registryMirrors,
+        insecure: c.insecureRegistries,
+        certsDir: path.join(path.dirname(c.configFile), 'certs.d'),
+      };
     }),
     events,
   });

@@ -25,7 +25,11 @@ export interface Descriptor {
   urls?: string[];
 }
 
-export interface Platform { os: string; architecture: string; variant?: string }
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
 
 export interface Manifest {
   schemaVersion: number;
@@ -62,8 +66,14 @@ function hostVariant(): string | undefined {
 export function parsePlatform(s: string | null | undefined): Platform {
   if (!s) return { os: 'linux', architecture: goArch(), variant: hostVariant() };
   const [os, architecture, variant] = s.toLowerCase().split('/');
-  if (!os || !architecture) throw invalidParameter(`"${s}": unknown operating system or architecture: invalid argument`);
-  const arch = architecture === 'x86_64' || architecture === 'x86-64' ? 'amd64' : architecture === 'aarch64' ? 'arm64' : architecture;
+  if (!os || !architecture)
+    throw invalidParameter(`"${s}": unknown operating system or architecture: invalid argument`);
+  const arch =
+    architecture === 'x86_64' || architecture === 'x86-64'
+      ? 'amd64'
+      : architecture === 'aarch64'
+        ? 'arm64'
+        : architecture;
   return { os, architecture: arch, variant };
 }
 
@@ -73,7 +83,9 @@ export function platformString(p: Platform): string {
 
 /** Picks the manifest for a platform as containerd's matcher does (variant optional unless asked for). */
 export function selectManifest(index: Index, want: Platform): Descriptor | undefined {
-  const candidates = index.manifests.filter((m) => m.platform && m.platform.os === want.os && m.platform.architecture === want.architecture);
+  const candidates = index.manifests.filter(
+    (m) => m.platform && m.platform.os === want.os && m.platform.architecture === want.architecture,
+  );
   if (want.variant) {
     const exact = candidates.find((m) => m.platform?.variant === want.variant);
     if (exact) return exact;

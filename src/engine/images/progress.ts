@@ -20,7 +20,8 @@ export class Broadcast {
   emit = (p: Progress): void => {
     // Keep only the latest "Downloading"/"Extracting" per layer in the replay log.
     const last = this.log[this.log.length - 1];
-    if (last && last.id === p.id && last.status === p.status && p.current !== undefined) this.log[this.log.length - 1] = p;
+    if (last && last.id === p.id && last.status === p.status && p.current !== undefined)
+      this.log[this.log.length - 1] = p;
     else this.log.push(p);
     for (const s of this.sinks) s(p);
   };

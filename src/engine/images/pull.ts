@@ -7,10 +7,27 @@ import type { ContentStore } from '../content';
 import { DigestMismatchError, sha256 } from '../content';
 import { invalidParameter, notFound, system, unavailable, EngineError, forbidden } from '../errdefs';
 import {
-  type Credentials, EndpointError, familiarName, type Reference, RegistryError, type RegistryService, type RepoSession,
+  type Credentials,
+  EndpointError,
+  familiarName,
+  type Reference,
+  RegistryError,
+  type RegistryService,
+  type RepoSession,
 } from '../registry';
 import { chainIds as computeChainIds, isUnsafeLayer, type Snapshotter } from '../snapshots';
-import { type Descriptor, type Index, isIndex, isManifest, isSchema1, type Manifest, MT, type Platform, platformString, selectManifest } from './manifest';
+import {
+  type Descriptor,
+  type Index,
+  isIndex,
+  isManifest,
+  isSchema1,
+  type Manifest,
+  MT,
+  type Platform,
+  platformString,
+  selectManifest,
+} from './manifest';
 import type { ProgressSink } from './progress';
 import type { LayerDescriptor } from './store';
 
@@ -51,7 +68,9 @@ function asEngineError(err: unknown, ref: Reference, what: string): EngineError 
       return notFound(`manifest for ${what} not found: ${err.message}`);
     }
     if (err.status === 401 || err.status === 403 || err.code === 'DENIED' || err.code === 'UNAUTHORIZED') {
-      return forbidden(`pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': ${err.message}`);
+      return forbidden(
+        `pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': ${err.message}`,
+      );
     }
     return system(`error from registry: ${err.message}`);
   }
@@ -60,7 +79,13 @@ function asEngineError(err: unknown, ref: Reference, what: string): EngineError 
 }
 
 /** Finds the manifest on the first endpoint that has it (a mirror failing falls through to the next). */
-export async function resolve(registry: RegistryService, ref: Reference, creds: Credentials | undefined, platform: Platform, refText: string): Promise<ResolvedImage> {
+export async function resolve(
+  registry: RegistryService,
+  ref: Reference,
+  creds: Credentials | undefined,
+  platform: Platform,
+  refText: string,
+): Promise<ResolvedImage> {
   const endpoints = registry.endpoints(ref.domain);
   let lastErr: unknown;
   for (const endpoint of endpoints) {
@@ -68,23 +93,29 @@ export async function resolve(registry: RegistryService, ref: Reference, creds: 
     try {
       let { mediaType, body } = await session.getManifest(ref.digest ?? ref.tag!);
       const repoDigest = sha256(body);
-      if (ref.digest && repoDigest !== ref.digest) throw system(`manifest verification failed for digest ${ref.digest}`);
+      if (ref.digest && repoDigest !== ref.digest)
+        throw system(`manifest verification failed for digest ${ref.digest}`);
       if (isSchema1(mediaType)) {
-        throw invalidParameter(`${refText}: image manifest schema 1 is not supported (deprecated by Docker); push the image again with a current client`);
+        throw invalidParameter(
+          `${refText}: image manifest schema 1 is not supported (deprecated by Docker); push the image again with a current client`,
+        );
       }
       let manifestDigest = repoDigest;
       if (isIndex(mediaType)) {
         const index = JSON.parse(body.toString('utf8')) as Index;
         const chosen = selectManifest(index, platform);
-        if (!chosen) throw notFound(`no matching manifest for ${platformString(platform)} in the manifest list entries`);
+        if (!chosen)
+          throw notFound(`no matching manifest for ${platformString(platform)} in the manifest list entries`);
         ({ mediaType, body } = await session.getManifest(chosen.digest));
         manifestDigest = sha256(body);
         if (manifestDigest !== chosen.digest) throw system(`manifest verification failed for digest ${chosen.digest}`);
         if (!isManifest(mediaType)) mediaType = chosen.mediaType;
       }
-      if (!isManifest(mediaType)) throw invalidParameter(`${refText}: unsupported manifest media type ${mediaType || '(none)'}`);
+      if (!isManifest(mediaType))
+        throw invalidParameter(`${refText}: unsupported manifest media type ${mediaType || '(none)'}`);
       const manifest = JSON.parse(body.toString('utf8')) as Manifest;
-      if (!manifest.config?.digest || !Array.isArray(manifest.layers)) throw invalidParameter(`${refText}: malformed image manifest`);
+      if (!manifest.config?.digest || !Array.isArray(manifest.layers))
+        throw invalidParameter(`${refText}: malformed image manifest`);
       return { session, repoDigest, manifestDigest, manifest, manifestMediaType: mediaType };
     } catch (err) {
       lastErr = err;
@@ -99,7 +130,9 @@ export async function resolve(registry: RegistryService, ref: Reference, creds: 
 /** Counts bytes and reports them (throttled by the sink). */
 class Counter extends Transform {
   bytes = 0;
-  constructor(private onBytes: (n: number) => void) { super(); }
+  constructor(private onBytes: (n: number) => void) {
+    super();
+  }
   _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
     this.onBytes(this.bytes);
@@ -123,9 +156,17 @@ export interface PullContext {
 }
 
 function checkLayerMediaType(desc: Descriptor): void {
-  const known = [MT.dockerLayerGzip, MT.dockerLayerForeign, MT.ociLayer, MT.ociLayerGzip, MT.ociLayerZstd,
-    'application/vnd.oci.image.layer.nondistributable.v1.tar', 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-    'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd', 'application/vnd.docker.image.rootfs.diff.tar'];
+  const known = [
+    MT.dockerLayerGzip,
+    MT.dockerLayerForeign,
+    MT.ociLayer,
+    MT.ociLayerGzip,
+    MT.ociLayerZstd,
+    'application/vnd.oci.image.layer.nondistributable.v1.tar',
+    'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+    'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+    'application/vnd.docker.image.rootfs.diff.tar',
+  ];
   if (!known.includes(desc.mediaType as any)) throw invalidParameter(`unsupported layer media type ${desc.mediaType}`);
 }
 
@@ -142,9 +183,16 @@ async function pullLayer(ctx: PullContext, session: RepoSession, job: LayerJob, 
       progress({ status: 'Verifying Checksum', id, layer: true });
       progress({ status: 'Download complete', id, layer: true });
       const total = ctx.content.size(job.desc.digest);
-      await ctx.snapshots.unpack(job.chainId, job.diffId, job.parent, ctx.content.readStream(job.desc.digest).pipe(new Counter((n) => {
-        progress({ status: 'Extracting', id, layer: true, current: n, total });
-      })));
+      await ctx.snapshots.unpack(
+        job.chainId,
+        job.diffId,
+        job.parent,
+        ctx.content.readStream(job.desc.digest).pipe(
+          new Counter((n) => {
+            progress({ status: 'Extracting', id, layer: true, current: n, total });
+          }),
+        ),
+      );
     } else {
       const blob = await session.getBlob(job.desc.digest);
       const total = blob.size >= 0 ? blob.size : job.desc.size;
@@ -160,21 +208,36 @@ async function pullLayer(ctx: PullContext, session: RepoSession, job: LayerJob, 
         if (!a || !b) {
           counter.pause();
           let waiting = (a ? 0 : 1) + (b ? 0 : 1);
-          const resume = () => { if (--waiting === 0) counter.resume(); };
+          const resume = () => {
+            if (--waiting === 0) counter.resume();
+          };
           if (!a) writer.stream.once('drain', resume);
           if (!b) {
-            teeWaiting = () => { teeWaiting = undefined; resume(); };
+            teeWaiting = () => {
+              teeWaiting = undefined;
+              resume();
+            };
             tee.once('drain', () => teeWaiting?.());
           }
         }
       });
-      counter.on('end', () => { writer.stream.end(); if (teeOpen) tee.end(); });
-      counter.on('error', (err) => { tee.destroy(err); writer.stream.destroy(err); });
+      counter.on('end', () => {
+        writer.stream.end();
+        if (teeOpen) tee.end();
+      });
+      counter.on('error', (err) => {
+        tee.destroy(err);
+        writer.stream.destroy(err);
+      });
       blob.body.on('error', (err) => counter.destroy(err));
       blob.body.pipe(counter);
       const unpacked = ctx.snapshots.unpack(job.chainId, job.diffId, job.parent, tee);
       // If the unpack fails, the download still finishes into the store, so a corrupt blob is reported as such.
-      unpacked.catch(() => { teeOpen = false; teeWaiting?.(); tee.destroy(); });
+      unpacked.catch(() => {
+        teeOpen = false;
+        teeWaiting?.();
+        tee.destroy();
+      });
       const committed = writer.commit().then(() => {
         progress({ status: 'Verifying Checksum', id, layer: true });
         progress({ status: 'Download complete', id, layer: true });
@@ -199,7 +262,12 @@ async function pullLayer(ctx: PullContext, session: RepoSession, job: LayerJob, 
   }
 }
 
-export async function pullLayers(ctx: PullContext, session: RepoSession, jobs: LayerJob[], progress: ProgressSink): Promise<void> {
+export async function pullLayers(
+  ctx: PullContext,
+  session: RepoSession,
+  jobs: LayerJob[],
+  progress: ProgressSink,
+): Promise<void> {
   const work: Promise<void>[] = [];
   let queued = 0;
   for (const job of jobs) {
@@ -243,10 +311,17 @@ export async function pullLayers(ctx: PullContext, session: RepoSession, jobs: L
 /** Config digests and diff IDs → jobs (with chain IDs), checked for consistency with the manifest. */
 export function layerJobs(manifest: Manifest, diffIds: string[]): LayerJob[] {
   if (diffIds.length !== manifest.layers.length) {
-    throw invalidParameter(`image config has ${diffIds.length} diff IDs but the manifest lists ${manifest.layers.length} layers`);
+    throw invalidParameter(
+      `image config has ${diffIds.length} diff IDs but the manifest lists ${manifest.layers.length} layers`,
+    );
   }
   const chains = computeChainIds(diffIds);
-  return manifest.layers.map((desc, i) => ({ desc, diffId: diffIds[i], chainId: chains[i], parent: i ? chains[i - 1] : undefined }));
+  return manifest.layers.map((desc, i) => ({
+    desc,
+    diffId: diffIds[i],
+    chainId: chains[i],
+    parent: i ? chains[i - 1] : undefined,
+  }));
 }
 
 export function layerDescriptors(manifest: Manifest): LayerDescriptor[] {

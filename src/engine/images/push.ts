@@ -4,7 +4,15 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { sha256 } from '../content';
 import { EngineError, forbidden, invalidParameter, notFound, system, unavailable } from '../errdefs';
 import {
-  type Credentials, DEFAULT_TAG, EndpointError, familiarName, fullName, parseReference, type Reference, RegistryError, type RepoSession,
+  type Credentials,
+  DEFAULT_TAG,
+  EndpointError,
+  familiarName,
+  fullName,
+  parseReference,
+  type Reference,
+  RegistryError,
+  type RepoSession,
 } from '../registry';
 import type { ImageService } from '.';
 import { refKey } from '.';
@@ -17,7 +25,8 @@ const short = (d: string) => d.replace(/^sha256:/, '').slice(0, 12);
 function pushError(err: unknown, ref: Reference): EngineError {
   if (err instanceof EngineError) return err;
   if (err instanceof RegistryError) {
-    if (err.status === 401 || err.status === 403) return forbidden(`denied: requested access to the resource is denied (${err.message})`);
+    if (err.status === 401 || err.status === 403)
+      return forbidden(`denied: requested access to the resource is denied (${err.message})`);
     return system(err.message);
   }
   if (err instanceof EndpointError) return unavailable(err.message);
@@ -25,7 +34,13 @@ function pushError(err: unknown, ref: Reference): EngineError {
 }
 
 /** Pushes `name` (all its tags in that repository when `tag` is empty). */
-export async function pushImage(images: ImageService, name: string, tag: string | undefined, creds: Credentials | undefined, progress: ProgressSink): Promise<void> {
+export async function pushImage(
+  images: ImageService,
+  name: string,
+  tag: string | undefined,
+  creds: Credentials | undefined,
+  progress: ProgressSink,
+): Promise<void> {
   const repo = parseReference(name);
   if (repo.digest) throw invalidParameter('cannot push a digest reference');
   if (tag) repo.tag = tag;
@@ -72,43 +87,60 @@ export async function pushImage(images: ImageService, name: string, tag: string 
       const rec = images.record(id);
       const order = rec.layers.map((l, i) => ({ ...l, diffId: rec.diffIds[i] })).reverse();
       for (const l of order) progress({ status: 'Preparing', id: short(l.diffId), layer: true });
-      if (order.length > MAX_CONCURRENT_UPLOADS) for (const l of order.slice(MAX_CONCURRENT_UPLOADS)) progress({ status: 'Waiting', id: short(l.diffId), layer: true });
-      await Promise.all(order.map(async (l) => {
-        const release = await uploads.acquire();
-        try {
-          const lid = short(l.diffId);
-          if (await session!.hasBlob(l.digest)) {
-            progress({ status: 'Layer already exists', id: lid, layer: true });
-            return;
+      if (order.length > MAX_CONCURRENT_UPLOADS)
+        for (const l of order.slice(MAX_CONCURRENT_UPLOADS))
+          progress({ status: 'Waiting', id: short(l.diffId), layer: true });
+      await Promise.all(
+        order.map(async (l) => {
+          const release = await uploads.acquire();
+          try {
+            const lid = short(l.diffId);
+            if (await session!.hasBlob(l.digest)) {
+              progress({ status: 'Layer already exists', id: lid, layer: true });
+              return;
+            }
+            if (!images.content.has(l.digest))
+              throw notFound(`layer ${l.digest} is not in the store; pull the image again to push it`);
+            const size = images.content.size(l.digest);
+            await session!.pushBlob(l.digest, size, () => {
+              let sent = 0;
+              let last = 0;
+              return images.content.readStream(l.digest).pipe(
+                new Transform({
+                  transform(chunk: Buffer, _e, cb: TransformCallback) {
+                    sent += chunk.length;
+                    if (sent === size || Date.now() - last > 100) {
+                      last = Date.now();
+                      progress({ status: 'Pushing', id: lid, layer: true, current: sent, total: size });
+                    }
+                    cb(null, chunk);
+                  },
+                }),
+              );
+            });
+            progress({ status: 'Pushed', id: lid, layer: true });
+          } finally {
+            release();
           }
-          if (!images.content.has(l.digest)) throw notFound(`layer ${l.digest} is not in the store; pull the image again to push it`);
-          const size = images.content.size(l.digest);
-          await session!.pushBlob(l.digest, size, () => {
-            let sent = 0;
-            let last = 0;
-            return images.content.readStream(l.digest).pipe(new Transform({
-              transform(chunk: Buffer, _e, cb: TransformCallback) {
-                sent += chunk.length;
-                if (sent === size || Date.now() - last > 100) { last = Date.now(); progress({ status: 'Pushing', id: lid, layer: true, current: sent, total: size }); }
-                cb(null, chunk);
-              },
-            }));
-          });
-          progress({ status: 'Pushed', id: lid, layer: true });
-        } finally {
-          release();
-        }
-      }));
+        }),
+      );
       const config = await images.content.read(rec.configDigest);
-      if (!(await session.hasBlob(rec.configDigest))) await session.pushBlob(rec.configDigest, config.length, () => images.content.readStream(rec.configDigest));
+      if (!(await session.hasBlob(rec.configDigest)))
+        await session.pushBlob(rec.configDigest, config.length, () => images.content.readStream(rec.configDigest));
       const oci = rec.layers.some((l) => l.mediaType.startsWith('application/vnd.oci.'));
       const manifestType = oci ? MT.ociManifest : MT.dockerManifest;
-      const manifest = Buffer.from(JSON.stringify({
-        schemaVersion: 2,
-        mediaType: manifestType,
-        config: { mediaType: oci ? MT.ociConfig : MT.dockerConfig, size: config.length, digest: rec.configDigest },
-        layers: rec.layers.map((l) => ({ mediaType: l.mediaType, size: l.size, digest: l.digest })),
-      }, null, 3));
+      const manifest = Buffer.from(
+        JSON.stringify(
+          {
+            schemaVersion: 2,
+            mediaType: manifestType,
+            config: { mediaType: oci ? MT.ociConfig : MT.dockerConfig, size: config.length, digest: rec.configDigest },
+            layers: rec.layers.map((l) => ({ mediaType: l.mediaType, size: l.size, digest: l.digest })),
+          },
+          null,
+          3,
+        ),
+      );
       const digest = sha256(manifest);
       await session.putManifest(ref.tag!, manifestType, manifest);
       images.addRef({ ...ref, tag: undefined, digest }, id);

@@ -58,7 +58,11 @@ export function createRecordStore(root: string): RecordStore {
       fs.rmSync(file(id), { force: true });
       records.delete(id);
       let changed = false;
-      for (const [ref, rid] of refs) if (rid === id) { refs.delete(ref); changed = true; }
+      for (const [ref, rid] of refs)
+        if (rid === id) {
+          refs.delete(ref);
+          changed = true;
+        }
       if (changed) saveRefs();
     },
     refs: () => refs,

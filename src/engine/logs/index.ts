@@ -6,25 +6,46 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalidParameter } from '../errdefs';
 
-export interface LogConfig { type: string; config: Record<string, string> }
-export interface LogLimits { maxSize: number; maxFile: number }
+export interface LogConfig {
+  type: string;
+  config: Record<string, string>;
+}
+export interface LogLimits {
+  maxSize: number;
+  maxFile: number;
+}
 
-const LOG_OPTS = ['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'];
+const LOG_OPTS = [
+  'max-size',
+  'max-file',
+  'compress',
+  'labels',
+  'labels-regex',
+  'env',
+  'env-regex',
+  'tag',
+  'mode',
+  'max-buffer-size',
+];
 
 /** max-size ("10m", "1k", bytes) and max-file from log-opts; 0 = unlimited. Validates like Docker. */
 export function logLimits(opts: Record<string, string> = {}): LogLimits {
-  for (const k of Object.keys(opts)) if (!LOG_OPTS.includes(k)) throw invalidParameter(`unknown log opt '${k}' for json-file log driver`);
+  for (const k of Object.keys(opts))
+    if (!LOG_OPTS.includes(k)) throw invalidParameter(`unknown log opt '${k}' for json-file log driver`);
   let maxSize = 0;
   if (opts['max-size'] !== undefined && opts['max-size'] !== '-1') {
     const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(opts['max-size'].trim());
     if (!m) throw invalidParameter(`invalid size: '${opts['max-size']}'`);
-    maxSize = Math.floor(Number(m[1]) * ({ '': 1, k: 1000, m: 1000 ** 2, g: 1000 ** 3 } as Record<string, number>)[m[2].toLowerCase()]);
+    maxSize = Math.floor(
+      Number(m[1]) * ({ '': 1, k: 1000, m: 1000 ** 2, g: 1000 ** 3 } as Record<string, number>)[m[2].toLowerCase()],
+    );
   }
   let maxFile = 1;
   if (opts['max-file'] !== undefined) {
     maxFile = Number(opts['max-file']);
     if (!Number.isInteger(maxFile) || maxFile < 1) throw invalidParameter('max-file cannot be less than 1');
-    if (maxFile > 1 && maxSize === 0) throw invalidParameter("max-file can only be used in conjunction with 'max-size'");
+    if (maxFile > 1 && maxSize === 0)
+      throw invalidParameter("max-file can only be used in conjunction with 'max-size'");
   }
   return { maxSize, maxFile };
 }
@@ -60,13 +81,22 @@ const STREAM_KEY = Buffer.from('","stream":"');
 const LOG_KEY = Buffer.from('{"log":"');
 const BACKSLASH = 0x5c;
 
-interface Entry { stream: 1 | 2; text: Buffer; time: string }
+interface Entry {
+  stream: 1 | 2;
+  text: Buffer;
+  time: string;
+}
 
 /** Parses one json-file line; undefined for anything unreadable (skipped, as Docker does). */
 export function parseLine(line: Buffer): Entry | undefined {
   const t = line.lastIndexOf(TIME_KEY);
   const s = t > 0 ? line.lastIndexOf(STREAM_KEY, t) : -1;
-  if (s > 0 && line.subarray(0, LOG_KEY.length).equals(LOG_KEY) && line[line.length - 1] === 0x7d && line[line.length - 2] === 0x22) {
+  if (
+    s > 0 &&
+    line.subarray(0, LOG_KEY.length).equals(LOG_KEY) &&
+    line[line.length - 1] === 0x7d &&
+    line[line.length - 2] === 0x22
+  ) {
     const stream = line.subarray(s + STREAM_KEY.length, t).toString() === 'stderr' ? 2 : 1;
     const time = line.subarray(t + TIME_KEY.length, line.length - 2).toString('latin1');
     const raw = line.subarray(LOG_KEY.length, s);
@@ -81,7 +111,9 @@ export function parseLine(line: Buffer): Entry | undefined {
     }
     try {
       return { stream, text: Buffer.from(JSON.parse(`"${raw.toString()}"`) as string), time };
-    } catch { /* fall through to the general parser */ }
+    } catch {
+      /* fall through to the general parser */
+    }
   }
   try {
     const o = JSON.parse(line.toString());
@@ -111,8 +143,15 @@ function logFiles(logPath: string): string[] {
   const dir = path.dirname(logPath);
   const base = path.basename(logPath);
   let names: string[] = [];
-  try { names = fs.readdirSync(dir); } catch { return []; }
-  const rotated = names.map((n) => (n.startsWith(base + '.') ? Number(n.slice(base.length + 1)) : NaN)).filter((n) => Number.isInteger(n) && n > 0).sort((a, b) => b - a);
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const rotated = names
+    .map((n) => (n.startsWith(base + '.') ? Number(n.slice(base.length + 1)) : NaN))
+    .filter((n) => Number.isInteger(n) && n > 0)
+    .sort((a, b) => b - a);
   const files = rotated.map((n) => `${logPath}.${n}`);
   if (names.includes(base)) files.push(logPath);
   return files;
@@ -160,7 +199,13 @@ export async function readLogs(
   const files = logFiles(logPath);
   // Without follow the answer is the log as it was when asked: what the container appends meanwhile is not part
   // of it (`--tail 2` gives two lines even while lines keep coming), as Docker reads a snapshot.
-  const sizeNow = (f: string) => { try { return fs.statSync(f).size; } catch { return 0; } };
+  const sizeNow = (f: string) => {
+    try {
+      return fs.statSync(f).size;
+    } catch {
+      return 0;
+    }
+  };
   const limits = opts.follow ? undefined : files.map(sizeNow);
   let [fileIndex, offset] = opts.tail !== undefined && opts.tail >= 0 ? tailStart(files, opts.tail, limits) : [0, 0];
   // Output is assembled in place in 1 MiB buffers (header + payload per message): no allocation per line.
@@ -195,7 +240,10 @@ export async function readLogs(
     }
     frameAt = used;
     frameStream = stream;
-    out[used] = stream; out[used + 1] = 0; out[used + 2] = 0; out[used + 3] = 0;
+    out[used] = stream;
+    out[used + 1] = 0;
+    out[used + 2] = 0;
+    out[used + 3] = 0;
     out.writeUInt32BE(n, used + 4);
     used += 8;
   };
@@ -212,7 +260,15 @@ export async function readLogs(
   /** One line: data[start, end) without its newline. */
   const emit = (data: Buffer, start: number, end: number) => {
     // Fast path for the shim's own lines: {"log":"…","stream":"stdout|stderr","time":"…"}
-    if (!needTime && data[start] === 0x7b && data[start + 1] === 0x22 && data[start + 2] === 0x6c && data[start + 5] === 0x22 && data[start + 6] === 0x3a && data[start + 7] === 0x22) {
+    if (
+      !needTime &&
+      data[start] === 0x7b &&
+      data[start + 1] === 0x22 &&
+      data[start + 2] === 0x6c &&
+      data[start + 5] === 0x22 &&
+      data[start + 6] === 0x3a &&
+      data[start + 7] === 0x22
+    ) {
       const s = data.lastIndexOf(STREAM_KEY, end);
       if (s > start) {
         const stream = data[s + STREAM_KEY.length + 3] === 0x65 ? 2 : 1; // std(e)rr vs std(o)ut
@@ -242,7 +298,10 @@ export async function readLogs(
     if (sinceTime !== undefined || opts.until !== undefined) {
       const ns = timeNano(e.time);
       if (sinceTime !== undefined && ns < sinceTime) return;
-      if (opts.until !== undefined && ns > opts.until) { pastUntil = true; return; }
+      if (opts.until !== undefined && ns > opts.until) {
+        pastUntil = true;
+        return;
+      }
     }
     put(e.stream, e.text, opts.timestamps ? fixedTime(e.time) + ' ' : undefined);
   };
@@ -252,7 +311,11 @@ export async function readLogs(
   /** Reads `file` from `from` to its current end (or to `limit`); returns the new offset. */
   const readFrom = async (file: string, from: number, limit = Infinity): Promise<number> => {
     let fh: fs.promises.FileHandle;
-    try { fh = await fs.promises.open(file, 'r'); } catch { return from; }
+    try {
+      fh = await fs.promises.open(file, 'r');
+    } catch {
+      return from;
+    }
     let pos = from;
     try {
       for (;;) {
@@ -292,20 +355,40 @@ export async function readLogs(
 
   // Follow the live file: re-read on change; on rotation (a new inode), finish the old one and start over.
   const current = logPath;
-  let ino = (() => { try { return fs.statSync(current).ino; } catch { return 0; } })();
+  let ino = (() => {
+    try {
+      return fs.statSync(current).ino;
+    } catch {
+      return 0;
+    }
+  })();
   let done = false;
   let wake: (() => void) | undefined;
   const watcher = (() => {
-    try { return fs.watch(path.dirname(logPath), () => wake?.()); } catch { return undefined; }
+    try {
+      return fs.watch(path.dirname(logPath), () => wake?.());
+    } catch {
+      return undefined;
+    }
   })();
-  ctl.stopped?.then(() => { done = true; wake?.(); });
-  ctl.signal?.addEventListener('abort', () => { done = true; wake?.(); });
+  ctl.stopped?.then(() => {
+    done = true;
+    wake?.();
+  });
+  ctl.signal?.addEventListener('abort', () => {
+    done = true;
+    wake?.();
+  });
   try {
     for (;;) {
       const finishing = done;
       offset = await readFrom(current, offset);
       let st: fs.Stats | undefined;
-      try { st = fs.statSync(current); } catch { /* rotated away for a moment */ }
+      try {
+        st = fs.statSync(current);
+      } catch {
+        /* rotated away for a moment */
+      }
       if (st && st.ino !== ino) {
         // Rotated: the rest of the old file is in path.1 now.
         if (fs.existsSync(`${logPath}.1`)) await readFrom(`${logPath}.1`, offset);
@@ -314,7 +397,11 @@ export async function readLogs(
         offset = 0;
         continue;
       }
-      if (st && st.size < offset) { offset = 0; carry = Buffer.alloc(0); continue; } // truncated (max-file 1)
+      if (st && st.size < offset) {
+        offset = 0;
+        carry = Buffer.alloc(0);
+        continue;
+      } // truncated (max-file 1)
       if (finishing || pastUntil || ctl.signal?.aborted) return;
       // A timer as well as the watch: inotify can miss writes that race the read.
       await new Promise<void>((resolve) => {

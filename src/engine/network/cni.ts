@@ -14,8 +14,16 @@ import { system, unavailable } from '../errdefs';
 
 export const CNI_VERSION = '1.0.0';
 
-export interface CniInterface { name: string; mac?: string; sandbox?: string }
-export interface CniIp { interface?: number; address: string; gateway?: string }
+export interface CniInterface {
+  name: string;
+  mac?: string;
+  sandbox?: string;
+}
+export interface CniIp {
+  interface?: number;
+  address: string;
+  gateway?: string;
+}
 export interface CniResult {
   cniVersion: string;
   interfaces?: CniInterface[];
@@ -24,7 +32,11 @@ export interface CniResult {
   dns?: unknown;
 }
 
-export interface CniConflist { cniVersion: string; name: string; plugins: Record<string, unknown>[] }
+export interface CniConflist {
+  cniVersion: string;
+  name: string;
+  plugins: Record<string, unknown>[];
+}
 
 export interface CniCall {
   containerId: string;
@@ -45,17 +57,29 @@ let binDir: string | null | undefined;
 export function cniBinDir(): string | undefined {
   if (binDir !== undefined) return binDir ?? undefined;
   const candidates = [process.env.BERTH_CNI_PATH, ...SEARCH].filter(Boolean) as string[];
-  binDir = candidates.find((d) => ['bridge', 'host-local', 'portmap', 'firewall', 'loopback'].every((p) => fs.existsSync(path.join(d, p)))) ?? null;
+  binDir =
+    candidates.find((d) =>
+      ['bridge', 'host-local', 'portmap', 'firewall', 'loopback'].every((p) => fs.existsSync(path.join(d, p))),
+    ) ?? null;
   return binDir ?? undefined;
 }
 
 export class CniError extends Error {
-  constructor(readonly plugin: string, readonly code: number | undefined, message: string) {
+  constructor(
+    readonly plugin: string,
+    readonly code: number | undefined,
+    message: string,
+  ) {
     super(message);
   }
 }
 
-async function execPlugin(type: string, command: 'ADD' | 'DEL' | 'CHECK', call: CniCall, conf: Record<string, unknown>): Promise<CniResult | undefined> {
+async function execPlugin(
+  type: string,
+  command: 'ADD' | 'DEL' | 'CHECK',
+  call: CniCall,
+  conf: Record<string, unknown>,
+): Promise<CniResult | undefined> {
   const dir = cniBinDir();
   if (!dir) throw unavailable(CNI_INSTALL_HINT);
   const env: NodeJS.ProcessEnv = {
@@ -66,16 +90,18 @@ async function execPlugin(type: string, command: 'ADD' | 'DEL' | 'CHECK', call: 
     CNI_IFNAME: call.ifName,
     CNI_PATH: dir,
   };
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(path.join(dir, type), [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
-    child.stdin.end(JSON.stringify(conf));
-  });
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = spawn(path.join(dir, type), [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      child.on('error', reject);
+      child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
+      child.stdin.end(JSON.stringify(conf));
+    },
+  );
   if (code !== 0) {
     let msg = stderr.trim() || `exit status ${code}`;
     let errCode: number | undefined;
@@ -83,7 +109,9 @@ async function execPlugin(type: string, command: 'ADD' | 'DEL' | 'CHECK', call: 
       const e = JSON.parse(stdout);
       errCode = e.code;
       msg = [e.msg, e.details].filter(Boolean).join('; ');
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
     throw new CniError(type, errCode, `plugin type="${type}" failed (${command.toLowerCase()}): ${msg}`);
   }
   if (command !== 'ADD') return undefined;
@@ -94,7 +122,12 @@ async function execPlugin(type: string, command: 'ADD' | 'DEL' | 'CHECK', call: 
   }
 }
 
-function pluginConf(list: CniConflist, plugin: Record<string, unknown>, call: CniCall, prevResult?: CniResult): Record<string, unknown> {
+function pluginConf(
+  list: CniConflist,
+  plugin: Record<string, unknown>,
+  call: CniCall,
+  prevResult?: CniResult,
+): Record<string, unknown> {
   const conf: Record<string, unknown> = { ...plugin, cniVersion: list.cniVersion, name: list.name };
   const caps = plugin.capabilities as Record<string, boolean> | undefined;
   if (caps && call.runtimeConfig) {
@@ -137,5 +170,10 @@ export async function checkNetworkList(list: CniConflist, call: CniCall, cached:
 
 /** Brings up `lo` in a network namespace (the loopback plugin), as runc does for namespaces it creates. */
 export async function loopbackUp(netns: string, containerId: string): Promise<void> {
-  await execPlugin('loopback', 'ADD', { containerId, netns, ifName: 'lo' }, { cniVersion: CNI_VERSION, name: 'lo', type: 'loopback' });
+  await execPlugin(
+    'loopback',
+    'ADD',
+    { containerId, netns, ifName: 'lo' },
+    { cniVersion: CNI_VERSION, name: 'lo', type: 'loopback' },
+  );
 }

@@ -30,9 +30,9 @@ export async function sh(cmd: string, args: string[], input?: string): Promise<s
 // ---- host-wide coordination between berthd instances ----
 
 // Shared by all engines of one user; root engines (the only ones that can do bridge networking) use /run.
-export const HOST_STATE_DIR = process.env.BERTH_NETWORK_HOST_DIR ??
+export const HOST_STATE_DIR =
+  process.env.BERTH_NETWORK_HOST_DIR ??
   (process.getuid?.() === 0 ? '/run/berth-network' : path.join(os.tmpdir(), `berth-network-${process.getuid?.()}`));
-
 
 // Marks code running under the lock, so nested calls in the same async flow do not wait for themselves.
 const holding = new AsyncLocalStorage<boolean>();
@@ -63,7 +63,11 @@ async function holdFileLock<T>(fn: () => Promise<T>): Promise<T> {
     } catch (err: any) {
       if (err.code !== 'EEXIST') throw err;
       let holder = 0;
-      try { holder = Number(fs.readFileSync(file, 'utf8')); } catch { /* just released */ }
+      try {
+        holder = Number(fs.readFileSync(file, 'utf8'));
+      } catch {
+        /* just released */
+      }
       if ((holder && !processAlive(holder)) || Date.now() > deadline) {
         if (Date.now() > deadline) log.warn('breaking a host network lock held too long', { holder });
         fs.rmSync(file, { force: true });
@@ -77,11 +81,17 @@ async function holdFileLock<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     try {
       if (fs.readFileSync(file, 'utf8') === String(process.pid)) fs.rmSync(file);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
 }
 
-export interface SubnetClaim { subnet: string; dataRoot: string; networkId: string }
+export interface SubnetClaim {
+  subnet: string;
+  dataRoot: string;
+  networkId: string;
+}
 
 const claimsDir = () => path.join(HOST_STATE_DIR, 'subnets');
 const claimFile = (subnet: string) => path.join(claimsDir(), subnet.replace('/', '_'));
@@ -123,7 +133,9 @@ export function dropClaim(subnet: string, dataRoot: string): void {
   try {
     const c = JSON.parse(fs.readFileSync(claimFile(subnet), 'utf8')) as SubnetClaim;
     if (c.dataRoot === dataRoot) fs.rmSync(claimFile(subnet), { force: true });
-  } catch { /* not claimed */ }
+  } catch {
+    /* not claimed */
+  }
 }
 
 // ---- links, routes, namespaces ----
@@ -145,12 +157,18 @@ export function linkExists(name: string): boolean {
 export async function removeBridge(name: string): Promise<void> {
   if (!linkExists(name)) return;
   let ports: string[] = [];
-  try { ports = fs.readdirSync(`/sys/class/net/${name}/brif`); } catch { /* not a bridge */ }
+  try {
+    ports = fs.readdirSync(`/sys/class/net/${name}/brif`);
+  } catch {
+    /* not a bridge */
+  }
   if (ports.length) {
     log.warn('bridge still has ports; leaving it', { bridge: name, ports: ports.join(',') });
     return;
   }
-  await sh('ip', ['link', 'del', name]).catch((err) => log.warn('cannot delete bridge', { bridge: name, error: err.message }));
+  await sh('ip', ['link', 'del', name]).catch((err) =>
+    log.warn('cannot delete bridge', { bridge: name, error: err.message }),
+  );
 }
 
 const NETNS_DIR = '/run/netns';
@@ -164,7 +182,9 @@ export async function createNetns(name: string): Promise<string> {
 export async function deleteNetns(nsPath: string): Promise<void> {
   if (!nsPath.startsWith(NETNS_DIR + '/')) return;
   if (!fs.existsSync(nsPath)) return;
-  await sh('ip', ['netns', 'del', path.basename(nsPath)]).catch((err) => log.warn('cannot delete netns', { netns: nsPath, error: err.message }));
+  await sh('ip', ['netns', 'del', path.basename(nsPath)]).catch((err) =>
+    log.warn('cannot delete netns', { netns: nsPath, error: err.message }),
+  );
 }
 
 /** Whether a netns path still names a namespace (a pinned file, or a live process's /proc/PID/ns/net). */
@@ -174,7 +194,10 @@ export function netnsAlive(nsPath: string): boolean {
 
 // ---- iptables ----
 
-interface Table { chains: Set<string>; rules: string[] }
+interface Table {
+  chains: Set<string>;
+  rules: string[];
+}
 
 async function saveTable(table: 'nat' | 'filter'): Promise<Table> {
   const text = await sh('iptables-save', ['-t', table]);
@@ -200,7 +223,10 @@ async function restore(table: 'nat' | 'filter', commands: string[]): Promise<voi
 /** Both tables from one iptables-save run. */
 async function saveNatAndFilter(): Promise<{ nat: Table; filter: Table }> {
   const text = await sh('iptables-save', []);
-  const tables: Record<string, Table> = { nat: { chains: new Set(), rules: [] }, filter: { chains: new Set(), rules: [] } };
+  const tables: Record<string, Table> = {
+    nat: { chains: new Set(), rules: [] },
+    filter: { chains: new Set(), rules: [] },
+  };
   let cur: Table | undefined;
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) cur = tables[line.slice(1).trim()];
@@ -239,7 +265,8 @@ export async function ensureBridgeRules(bridge: string, subnet: string, masquera
   const tag = bridgeTag(bridge);
   const mine = (t: Table, chain: string) => t.rules.filter((r) => chainOf(r) === chain && r.includes(tag)).length;
   const natOk = mine(nat, 'POSTROUTING') === (masquerade ? 1 : 0);
-  const filterOk = mine(filter, FORWARD_CHAIN) === 2 && mine(filter, ISOLATION_1) === 1 && mine(filter, ISOLATION_2) === 1;
+  const filterOk =
+    mine(filter, FORWARD_CHAIN) === 2 && mine(filter, ISOLATION_1) === 1 && mine(filter, ISOLATION_2) === 1;
   const fwd = filter.rules.filter((r) => chainOf(r) === 'FORWARD');
   const iso = fwd.findIndex((r) => jumpOf(r) === ISOLATION_1);
   const acc = fwd.findIndex((r) => jumpOf(r) === FORWARD_CHAIN);
@@ -249,7 +276,8 @@ export async function ensureBridgeRules(bridge: string, subnet: string, masquera
   const filterCmds: string[] = [];
   if (!natOk) {
     natCmds.push(...nat.rules.filter((r) => r.includes(tag)).map((r) => r.replace(/^-A /, '-D ')));
-    if (masquerade) natCmds.push(`-A POSTROUTING -s ${subnet} ! -o ${bridge} -m comment --comment ${tag} -j MASQUERADE`);
+    if (masquerade)
+      natCmds.push(`-A POSTROUTING -s ${subnet} ! -o ${bridge} -m comment --comment ${tag} -j MASQUERADE`);
   }
   for (const c of [FORWARD_CHAIN, ISOLATION_1, ISOLATION_2]) if (!filter.chains.has(c)) filterCmds.push(`-N ${c}`);
   if (!filterOk) {
@@ -262,7 +290,11 @@ export async function ensureBridgeRules(bridge: string, subnet: string, masquera
     );
   }
   if (!jumpsOk) {
-    filterCmds.push(...fwd.filter((r) => jumpOf(r) === ISOLATION_1 || jumpOf(r) === FORWARD_CHAIN).map((r) => r.replace(/^-A /, '-D ')));
+    filterCmds.push(
+      ...fwd
+        .filter((r) => jumpOf(r) === ISOLATION_1 || jumpOf(r) === FORWARD_CHAIN)
+        .map((r) => r.replace(/^-A /, '-D ')),
+    );
     filterCmds.push(`-I FORWARD 1 -j ${FORWARD_CHAIN}`, `-I FORWARD 1 -j ${ISOLATION_1}`);
   }
   await restoreNatAndFilter(natCmds, filterCmds);
@@ -277,10 +309,16 @@ export async function removeBridgeRules(bridge: string): Promise<void> {
   const filterCmds = filter.rules.filter((r) => r.includes(tag)).map((r) => r.replace(/^-A /, '-D '));
   const othersLeft = filter.rules.some((r) => ours.includes(chainOf(r)) && !r.includes(tag));
   if (!othersLeft && ours.some((c) => filter.chains.has(c))) {
-    filterCmds.push(...filter.rules.filter((r) => chainOf(r) === 'FORWARD' && ours.includes(jumpOf(r) ?? '')).map((r) => r.replace(/^-A /, '-D ')));
+    filterCmds.push(
+      ...filter.rules
+        .filter((r) => chainOf(r) === 'FORWARD' && ours.includes(jumpOf(r) ?? ''))
+        .map((r) => r.replace(/^-A /, '-D ')),
+    );
     for (const c of ours) if (filter.chains.has(c)) filterCmds.push(`-X ${c}`);
   }
-  await restoreNatAndFilter(natCmds, filterCmds).catch((err) => log.warn('cannot remove the bridge\'s rules', { bridge, error: err.message }));
+  await restoreNatAndFilter(natCmds, filterCmds).catch((err) =>
+    log.warn("cannot remove the bridge's rules", { bridge, error: err.message }),
+  );
 }
 
 const chainOf = (rule: string) => rule.split(' ')[1];
@@ -300,17 +338,24 @@ export async function sweepContainerRules(containerId: string): Promise<void> {
     // Rules inside the per-container chains go with their chain; rules elsewhere are deleted one by one.
     const cmds = tagged.filter((r) => !chains.has(chainOf(r))).map((r) => r.replace(/^-A /, '-D '));
     for (const c of chains) if (t.chains.has(c)) cmds.push(`-F ${c}`, `-X ${c}`);
-    await restore(table, cmds).catch((err) => log.warn('cannot remove container rules', { table, container: containerId, error: err.message }));
+    await restore(table, cmds).catch((err) =>
+      log.warn('cannot remove container rules', { table, container: containerId, error: err.message }),
+    );
   }
 }
 
 /** The firewall plugin's same-bridge isolation rules for one bridge (the plugin never removes them). */
 export async function removeIsolationRules(bridge: string): Promise<void> {
   const t = await saveTable('filter');
-  const mine = t.rules.filter((r) =>
-    (r.startsWith('-A CNI-ISOLATION-STAGE-1 ') && r.includes(` -i ${bridge} ! -o ${bridge} `)) ||
-    (r.startsWith('-A CNI-ISOLATION-STAGE-2 ') && r.includes(` -o ${bridge} `)));
-  await restore('filter', mine.map((r) => r.replace(/^-A /, '-D '))).catch((err) => log.warn('cannot remove isolation rules', { bridge, error: err.message }));
+  const mine = t.rules.filter(
+    (r) =>
+      (r.startsWith('-A CNI-ISOLATION-STAGE-1 ') && r.includes(` -i ${bridge} ! -o ${bridge} `)) ||
+      (r.startsWith('-A CNI-ISOLATION-STAGE-2 ') && r.includes(` -o ${bridge} `)),
+  );
+  await restore(
+    'filter',
+    mine.map((r) => r.replace(/^-A /, '-D ')),
+  ).catch((err) => log.warn('cannot remove isolation rules', { bridge, error: err.message }));
 }
 
 /**
@@ -325,9 +370,20 @@ export async function sweepSharedChains(): Promise<void> {
   const hasDnChains = [...nat.chains].some((c) => c.startsWith('CNI-DN-'));
   if (nat.chains.has('CNI-HOSTPORT-DNAT') && natRules('CNI-HOSTPORT-DNAT').length === 0 && !hasDnChains) {
     const chains = ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ'].filter((c) => nat.chains.has(c));
-    const referencedElsewhere = nat.rules.some((r) => !chains.includes(chainOf(r)) && !['PREROUTING', 'OUTPUT', 'POSTROUTING'].includes(chainOf(r)) && chains.includes(jumpOf(r) ?? ''));
+    const referencedElsewhere = nat.rules.some(
+      (r) =>
+        !chains.includes(chainOf(r)) &&
+        !['PREROUTING', 'OUTPUT', 'POSTROUTING'].includes(chainOf(r)) &&
+        chains.includes(jumpOf(r) ?? ''),
+    );
     if (!referencedElsewhere) {
-      natCmds.push(...nat.rules.filter((r) => ['PREROUTING', 'OUTPUT', 'POSTROUTING'].includes(chainOf(r)) && chains.includes(jumpOf(r) ?? '')).map((r) => r.replace(/^-A /, '-D ')));
+      natCmds.push(
+        ...nat.rules
+          .filter(
+            (r) => ['PREROUTING', 'OUTPUT', 'POSTROUTING'].includes(chainOf(r)) && chains.includes(jumpOf(r) ?? ''),
+          )
+          .map((r) => r.replace(/^-A /, '-D ')),
+      );
       for (const c of chains) natCmds.push(`-F ${c}`);
       for (const c of chains) natCmds.push(`-X ${c}`);
     }
@@ -342,16 +398,34 @@ export async function sweepSharedChains(): Promise<void> {
   const s2 = rulesOf('CNI-ISOLATION-STAGE-2');
   const isolationUnused = s1.every((r) => jumpOf(r) === 'RETURN') && s2.every((r) => jumpOf(r) === 'RETURN');
   // The two groups go together, so that they come back together, in the order the plugin makes them.
-  if (isolationUnused && filter.chains.has('CNI-FORWARD') && fwd.every((r) => jumpOf(r) === 'CNI-ADMIN') && rulesOf('CNI-ADMIN').length === 0) {
-    filterCmds.push(...rulesOf('FORWARD').filter((r) => jumpOf(r) === 'CNI-FORWARD').map((r) => r.replace(/^-A /, '-D ')));
+  if (
+    isolationUnused &&
+    filter.chains.has('CNI-FORWARD') &&
+    fwd.every((r) => jumpOf(r) === 'CNI-ADMIN') &&
+    rulesOf('CNI-ADMIN').length === 0
+  ) {
+    filterCmds.push(
+      ...rulesOf('FORWARD')
+        .filter((r) => jumpOf(r) === 'CNI-FORWARD')
+        .map((r) => r.replace(/^-A /, '-D ')),
+    );
     filterCmds.push('-F CNI-FORWARD', '-X CNI-FORWARD');
     if (filter.chains.has('CNI-ADMIN')) filterCmds.push('-X CNI-ADMIN');
   }
-  const firewallUnused = !filter.chains.has('CNI-FORWARD') || (fwd.every((r) => jumpOf(r) === 'CNI-ADMIN') && rulesOf('CNI-ADMIN').length === 0);
+  const firewallUnused =
+    !filter.chains.has('CNI-FORWARD') ||
+    (fwd.every((r) => jumpOf(r) === 'CNI-ADMIN') && rulesOf('CNI-ADMIN').length === 0);
   if (filter.chains.has('CNI-ISOLATION-STAGE-1') && isolationUnused && firewallUnused) {
-    filterCmds.push(...rulesOf('FORWARD').filter((r) => jumpOf(r) === 'CNI-ISOLATION-STAGE-1').map((r) => r.replace(/^-A /, '-D ')));
+    filterCmds.push(
+      ...rulesOf('FORWARD')
+        .filter((r) => jumpOf(r) === 'CNI-ISOLATION-STAGE-1')
+        .map((r) => r.replace(/^-A /, '-D ')),
+    );
     filterCmds.push('-F CNI-ISOLATION-STAGE-1', '-X CNI-ISOLATION-STAGE-1');
-    if (filter.chains.has('CNI-ISOLATION-STAGE-2')) filterCmds.push('-F CNI-ISOLATION-STAGE-2', '-X CNI-ISOLATION-STAGE-2');
+    if (filter.chains.has('CNI-ISOLATION-STAGE-2'))
+      filterCmds.push('-F CNI-ISOLATION-STAGE-2', '-X CNI-ISOLATION-STAGE-2');
   }
-  await restore('filter', filterCmds).catch((err) => log.warn('cannot remove shared CNI filter chains', { error: err.message }));
+  await restore('filter', filterCmds).catch((err) =>
+    log.warn('cannot remove shared CNI filter chains', { error: err.message }),
+  );
 }

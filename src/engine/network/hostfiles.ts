@@ -8,7 +8,10 @@
 // under one alias (all lines are listed; resolvers use the first).
 import { parseIp } from './subnets';
 
-export interface HostsEntry { ip: string; names: string[] }
+export interface HostsEntry {
+  ip: string;
+  names: string[];
+}
 
 const DEFAULT_HOSTS = [
   '127.0.0.1\tlocalhost',
@@ -55,7 +58,10 @@ const DEFAULT_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
  * network namespace), with --dns/--dns-search/--dns-option replacing the host's lines. `keepLoopback` is for
  * --network host, where the host's resolvers are reachable.
  */
-export function buildResolvConf(hostText: string, opts: { dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[]; keepLoopback?: boolean }): string {
+export function buildResolvConf(
+  hostText: string,
+  opts: { dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[]; keepLoopback?: boolean },
+): string {
   const lines = hostText.split('\n');
   const out: string[] = [];
   let nameservers = 0;
@@ -86,7 +92,11 @@ export function hostResolvConfPath(read: (p: string) => string | undefined): str
   const main = read('/etc/resolv.conf');
   if (main !== undefined) {
     const servers = [...main.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]);
-    if (servers.length && servers.every((s) => s === '127.0.0.53') && read('/run/systemd/resolve/resolv.conf') !== undefined) {
+    if (
+      servers.length &&
+      servers.every((s) => s === '127.0.0.53') &&
+      read('/run/systemd/resolve/resolv.conf') !== undefined
+    ) {
       return '/run/systemd/resolve/resolv.conf';
     }
   }

@@ -16,15 +16,58 @@ import { conflict, forbidden, invalidParameter, isEngineError, notFound, notImpl
 import type { EventBus } from '../events';
 import { log } from '../log';
 import { readJson, writeJsonAtomic } from '../util/fsx';
-import { addNetworkList, checkNetworkList, cniBinDir, CNI_INSTALL_HINT, CNI_VERSION, type CniConflist, type CniResult, delNetworkList, loopbackUp } from './cni';
+import {
+  addNetworkList,
+  checkNetworkList,
+  cniBinDir,
+  CNI_INSTALL_HINT,
+  CNI_VERSION,
+  type CniConflist,
+  type CniResult,
+  delNetworkList,
+  loopbackUp,
+} from './cni';
 import { buildHosts, buildResolvConf, type HostsEntry, hostResolvConfPath, parseExtraHost } from './hostfiles';
 import {
-  createNetns, deleteNetns, dropClaim, ensureBridgeRules, hostRoutes, iptablesRules, linkExists, netnsAlive, readClaims, removeBridge,
-  removeBridgeRules, removeIsolationRules,
-  sweepContainerRules, sweepSharedChains, withHostLock, writeClaim,
+  createNetns,
+  deleteNetns,
+  dropClaim,
+  ensureBridgeRules,
+  hostRoutes,
+  iptablesRules,
+  linkExists,
+  netnsAlive,
+  readClaims,
+  removeBridge,
+  removeBridgeRules,
+  removeIsolationRules,
+  sweepContainerRules,
+  sweepSharedChains,
+  withHostLock,
+  writeClaim,
 } from './host';
-import { PortConflictError, type PortMap, portMap, type PortMapping, type PortRequest, PortReservations, wantedBindings } from './ports';
-import { type Cidr, contains, defaultPools, firstHost, formatCidr, formatIp, overlaps, parseCidr, parseIp, pickSubnet, routeSubnets } from './subnets';
+import {
+  PortConflictError,
+  type PortMap,
+  portMap,
+  type PortMapping,
+  type PortRequest,
+  PortReservations,
+  wantedBindings,
+} from './ports';
+import {
+  type Cidr,
+  contains,
+  defaultPools,
+  firstHost,
+  formatCidr,
+  formatIp,
+  overlaps,
+  parseCidr,
+  parseIp,
+  pickSubnet,
+  routeSubnets,
+} from './subnets';
 
 export type { PortMap, PortMapping } from './ports';
 
@@ -48,8 +91,15 @@ export interface NetworkRecord {
   predefined: boolean;
 }
 
-export interface NetworkEndpointSummary { name: string; endpointId: string; macAddress: string; ipv4Address: string }
-export interface NetworkInfo extends NetworkRecord { containers: Record<string, NetworkEndpointSummary> }
+export interface NetworkEndpointSummary {
+  name: string;
+  endpointId: string;
+  macAddress: string;
+  ipv4Address: string;
+}
+export interface NetworkInfo extends NetworkRecord {
+  containers: Record<string, NetworkEndpointSummary>;
+}
 
 export interface CreateNetworkOptions {
   name: string;
@@ -58,7 +108,11 @@ export interface CreateNetworkOptions {
   attachable?: boolean;
   labels?: Record<string, string>;
   options?: Record<string, string>;
-  ipam?: { driver?: string; config?: { subnet?: string; gateway?: string; ipRange?: string }[]; options?: Record<string, string> };
+  ipam?: {
+    driver?: string;
+    config?: { subnet?: string; gateway?: string; ipRange?: string }[];
+    options?: Record<string, string>;
+  };
   enableIPv6?: boolean;
   checkDuplicate?: boolean;
 }
@@ -110,7 +164,10 @@ export interface EndpointInfo {
   networks: AttachmentInfo[];
 }
 
-export interface ConnectRequest { aliases?: string[]; ipv4Address?: string }
+export interface ConnectRequest {
+  aliases?: string[];
+  ipv4Address?: string;
+}
 
 export interface NetworkService {
   /** Creates the predefined networks, re-reads state, re-holds published ports, cleans what a crashed run left. */
@@ -183,7 +240,10 @@ interface Sandbox {
   ports: PortMapping[];
   attachments: Attachment[];
   /** A CNI ADD in progress: if the engine dies during it, the next run DELs what it may have made. */
-  pending?: Pick<Attachment, 'networkId' | 'ifName' | 'conflist' | 'runtimeConfig'> & { prefixLen: number; gateway: string };
+  pending?: Pick<Attachment, 'networkId' | 'ifName' | 'conflist' | 'runtimeConfig'> & {
+    prefixLen: number;
+    gateway: string;
+  };
 }
 
 const DEFAULT_DATA_ROOT = '/var/lib/berth';
@@ -240,13 +300,19 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     return n;
   }
 
-  const endpointsOn = (networkId: string) => [...sandboxes.values()].filter((s) => s.attachments.some((a) => a.networkId === networkId));
+  const endpointsOn = (networkId: string) =>
+    [...sandboxes.values()].filter((s) => s.attachments.some((a) => a.networkId === networkId));
 
   function info(n: NetworkRecord): NetworkInfo {
     const containers: Record<string, NetworkEndpointSummary> = {};
     for (const s of endpointsOn(n.id)) {
       const a = s.attachments.find((x) => x.networkId === n.id)!;
-      containers[s.containerId] = { name: s.containerName, endpointId: a.endpointId, macAddress: a.mac, ipv4Address: `${a.ip}/${a.prefixLen}` };
+      containers[s.containerId] = {
+        name: s.containerName,
+        endpointId: a.endpointId,
+        macAddress: a.mac,
+        ipv4Address: `${a.ip}/${a.prefixLen}`,
+      };
     }
     return { ...n, containers };
   }
@@ -294,16 +360,37 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     };
   }
 
-  async function cniAdd(s: Sandbox, n: NetworkRecord, ifName: string, portMappings: PortMapping[], ipv4Address?: string): Promise<Attachment> {
+  async function cniAdd(
+    s: Sandbox,
+    n: NetworkRecord,
+    ifName: string,
+    portMappings: PortMapping[],
+    ipv4Address?: string,
+  ): Promise<Attachment> {
     if (n.predefined && !endpointsOn(n.id).length) await claimDefaultSubnet(n);
     // Without published ports portmap has nothing to do; leaving it out saves a plugin run on ADD and DEL
     // (DEL runs the conflist stored with the endpoint, so both sides agree).
     const full = conflistFor(n);
-    const conflist = portMappings.length ? full : { ...full, plugins: full.plugins.filter((p) => p.type !== 'portmap') };
+    const conflist = portMappings.length
+      ? full
+      : { ...full, plugins: full.plugins.filter((p) => p.type !== 'portmap') };
     const runtimeConfig: Record<string, unknown> = {};
-    if (portMappings.length) runtimeConfig.portMappings = portMappings.map((m) => ({ hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol, hostIP: m.hostIp === '0.0.0.0' ? '' : m.hostIp }));
+    if (portMappings.length)
+      runtimeConfig.portMappings = portMappings.map((m) => ({
+        hostPort: m.hostPort,
+        containerPort: m.containerPort,
+        protocol: m.protocol,
+        hostIP: m.hostIp === '0.0.0.0' ? '' : m.hostIp,
+      }));
     if (ipv4Address) runtimeConfig.ips = [`${ipv4Address}/${parseCidr(n.subnet!)!.prefix}`];
-    s.pending = { networkId: n.id, ifName, conflist, runtimeConfig, prefixLen: parseCidr(n.subnet!)!.prefix, gateway: n.gateway! };
+    s.pending = {
+      networkId: n.id,
+      ifName,
+      conflist,
+      runtimeConfig,
+      prefixLen: parseCidr(n.subnet!)!.prefix,
+      gateway: n.gateway!,
+    };
     saveSandbox(s);
     let result: CniResult;
     try {
@@ -313,7 +400,8 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
       });
     } catch (err: any) {
       // dockerd's words for a --ip another container holds.
-      if (ipv4Address && /requested IP address .* is not available/.test(err?.message ?? '')) throw forbidden('Address already in use');
+      if (ipv4Address && /requested IP address .* is not available/.test(err?.message ?? ''))
+        throw forbidden('Address already in use');
       throw err;
     } finally {
       delete s.pending;
@@ -322,10 +410,22 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     const ipEntry = result.ips?.find((i) => i.address.includes('.'));
     if (!ipEntry) throw system(`network ${n.name}: the bridge plugin assigned no IPv4 address`);
     const [ip, prefix] = ipEntry.address.split('/');
-    const iface = ipEntry.interface !== undefined ? result.interfaces?.[ipEntry.interface] : result.interfaces?.find((i) => i.sandbox);
+    const iface =
+      ipEntry.interface !== undefined
+        ? result.interfaces?.[ipEntry.interface]
+        : result.interfaces?.find((i) => i.sandbox);
     return {
-      networkId: n.id, endpointId: randomId(), ifName, aliases: [], conflist, runtimeConfig, result,
-      ip, prefixLen: Number(prefix), gateway: ipEntry.gateway ?? n.gateway!, mac: iface?.mac ?? '',
+      networkId: n.id,
+      endpointId: randomId(),
+      ifName,
+      aliases: [],
+      conflist,
+      runtimeConfig,
+      result,
+      ip,
+      prefixLen: Number(prefix),
+      gateway: ipEntry.gateway ?? n.gateway!,
+      mac: iface?.mac ?? '',
     };
   }
 
@@ -338,10 +438,23 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     await withHostLock(async () => {
       let clean = alive || netnsRemoved;
       try {
-        await delNetworkList(a.conflist, { containerId: s.containerId, netns: alive ? s.netnsPath! : '', ifName: a.ifName, runtimeConfig: a.runtimeConfig }, a.result);
+        await delNetworkList(
+          a.conflist,
+          {
+            containerId: s.containerId,
+            netns: alive ? s.netnsPath! : '',
+            ifName: a.ifName,
+            runtimeConfig: a.runtimeConfig,
+          },
+          a.result,
+        );
       } catch (err: any) {
         clean = false;
-        log.warn('CNI DEL failed; sweeping the container\'s rules', { container: s.containerId, network: a.networkId, error: err.message });
+        log.warn("CNI DEL failed; sweeping the container's rules", {
+          container: s.containerId,
+          network: a.networkId,
+          error: err.message,
+        });
       }
       if (!clean) await sweepContainerRules(s.containerId);
     });
@@ -358,7 +471,8 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     });
   }
 
-  const masquerades = (n: NetworkRecord) => !n.internal && n.options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false';
+  const masquerades = (n: NetworkRecord) =>
+    !n.internal && n.options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false';
   /** Endpoints made before the per-network rules carry the bridge plugin's own NAT chain: its DEL needs the netns. */
   const pluginMasquerade = (a: Attachment) => a.conflist.plugins.some((p) => p.type === 'bridge' && p.ipMasq);
 
@@ -400,7 +514,13 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
   // ---- hosts and resolv.conf ----
 
   function hostResolv(): string {
-    const read = (p: string) => { try { return fs.readFileSync(p, 'utf8'); } catch { return undefined; } };
+    const read = (p: string) => {
+      try {
+        return fs.readFileSync(p, 'utf8');
+      } catch {
+        return undefined;
+      }
+    };
     return read(hostResolvConfPath(read)) ?? '';
   }
 
@@ -410,15 +530,22 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     const extra = s.extraHosts.map((h) => parseExtraHost(h, defaultGateway()));
     if (s.mode === 'host') {
       let text = '';
-      try { text = fs.readFileSync('/etc/hosts', 'utf8'); } catch { /* none */ }
-      return text + (text.endsWith('\n') || !text ? '' : '\n') + extra.map((e) => `${e.ip}\t${e.names.join(' ')}\n`).join('');
+      try {
+        text = fs.readFileSync('/etc/hosts', 'utf8');
+      } catch {
+        /* none */
+      }
+      return (
+        text + (text.endsWith('\n') || !text ? '' : '\n') + extra.map((e) => `${e.ip}\t${e.names.join(' ')}\n`).join('')
+      );
     }
     const names = s.domainname ? [`${s.hostname}.${s.domainname}`, s.hostname] : [s.hostname];
     const primary = s.attachments[0];
     let self: HostsEntry | undefined;
     if (primary) {
       const n = networks.get(primary.networkId);
-      const extraNames = n && !n.predefined ? [s.containerName, ...primary.aliases].filter((x) => !names.includes(x)) : [];
+      const extraNames =
+        n && !n.predefined ? [s.containerName, ...primary.aliases].filter((x) => !names.includes(x)) : [];
       self = { ip: primary.ip, names: [...names, ...extraNames] };
     }
     const peers: HostsEntry[] = [];
@@ -434,7 +561,13 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     return buildHosts({ self, extraHosts: extra, peers });
   }
 
-  const resolvFor = (s: Sandbox) => buildResolvConf(hostResolv(), { dns: s.dns, dnsSearch: s.dnsSearch, dnsOptions: s.dnsOptions, keepLoopback: s.mode === 'host' });
+  const resolvFor = (s: Sandbox) =>
+    buildResolvConf(hostResolv(), {
+      dns: s.dns,
+      dnsSearch: s.dnsSearch,
+      dnsOptions: s.dnsOptions,
+      keepLoopback: s.mode === 'host',
+    });
 
   /** Rewrites a hosts file in place: it is bind-mounted into the container, and a rename would not be seen. */
   function writeInPlace(file: string | undefined, content: string): void {
@@ -450,7 +583,8 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
   function refreshHosts(networkIds: Iterable<string>): void {
     const ids = new Set(networkIds);
     for (const s of sandboxes.values()) {
-      if (s.mode === 'bridge' && s.attachments.some((a) => ids.has(a.networkId))) writeInPlace(s.hostsPath, hostsFor(s));
+      if (s.mode === 'bridge' && s.attachments.some((a) => ids.has(a.networkId)))
+        writeInPlace(s.hostsPath, hostsFor(s));
     }
   }
 
@@ -468,8 +602,19 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
       ports: portMap(src.exposed, src.ports),
       networks: src.attachments.map((a) => {
         const n = networks.get(a.networkId);
-        const dnsNames = n && !n.predefined ? [...new Set([src.containerName, ...a.aliases, src.containerId.slice(0, 12)])] : [];
-        return { networkId: a.networkId, networkName: n?.name ?? a.networkId, endpointId: a.endpointId, ipAddress: a.ip, prefixLen: a.prefixLen, gateway: a.gateway, macAddress: a.mac, aliases: a.aliases, dnsNames };
+        const dnsNames =
+          n && !n.predefined ? [...new Set([src.containerName, ...a.aliases, src.containerId.slice(0, 12)])] : [];
+        return {
+          networkId: a.networkId,
+          networkName: n?.name ?? a.networkId,
+          endpointId: a.endpointId,
+          ipAddress: a.ip,
+          prefixLen: a.prefixLen,
+          gateway: a.gateway,
+          macAddress: a.mac,
+          aliases: a.aliases,
+          dnsNames,
+        };
       }),
     };
   }
@@ -481,9 +626,12 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     const d = path.join(ipamDir, cniName);
     try {
       for (const f of fs.readdirSync(d)) {
-        if (parseIp(f) !== undefined && fs.readFileSync(path.join(d, f), 'utf8').split(/\r?\n/)[0] === containerId) return f;
+        if (parseIp(f) !== undefined && fs.readFileSync(path.join(d, f), 'utf8').split(/\r?\n/)[0] === containerId)
+          return f;
       }
-    } catch { /* no leases */ }
+    } catch {
+      /* no leases */
+    }
     return undefined;
   }
 
@@ -492,7 +640,9 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
       // An ADD the engine died in: DEL with the lease's address standing in for the result it never saw.
       const p = s.pending;
       const ip = leasedIp(p.conflist.name, s.containerId);
-      const result: CniResult | undefined = ip ? { cniVersion: CNI_VERSION, interfaces: [], ips: [{ address: `${ip}/${p.prefixLen}`, gateway: p.gateway }] } : undefined;
+      const result: CniResult | undefined = ip
+        ? { cniVersion: CNI_VERSION, interfaces: [], ips: [{ address: `${ip}/${p.prefixLen}`, gateway: p.gateway }] }
+        : undefined;
       await cniDel(s, { ...p, endpointId: '', aliases: [], result, ip: ip ?? '', mac: '' });
       await withHostLock(() => sweepContainerRules(s.containerId));
       delete s.pending;
@@ -543,13 +693,18 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
       attachments: [],
     };
     for (const h of s.extraHosts) {
-      try { parseExtraHost(h, defaultGateway()); } catch (err: any) { throw invalidParameter(err.message); }
+      try {
+        parseExtraHost(h, defaultGateway());
+      } catch (err: any) {
+        throw invalidParameter(err.message);
+      }
     }
     const mode = req.network || 'bridge';
 
     if (mode.startsWith('container:')) {
       const target = sandboxes.get(mode.slice('container:'.length));
-      if (!target || target.mode === 'container') throw conflict(`cannot join network of a non running container: ${mode.slice('container:'.length)}`);
+      if (!target || target.mode === 'container')
+        throw conflict(`cannot join network of a non running container: ${mode.slice('container:'.length)}`);
       s.mode = 'container';
       s.joined = target.containerId;
       s.netnsPath = target.netnsPath;
@@ -570,15 +725,23 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
 
     const n = mode === 'none' ? undefined : mustFind(mode);
     if (n && n.driver === 'host') return doAttach({ ...req, network: 'host' });
-    if (n && n.driver !== 'bridge' && n.driver !== 'null') throw invalidParameter(`network ${n.name} has unsupported driver ${n.driver}`);
+    if (n && n.driver !== 'bridge' && n.driver !== 'null')
+      throw invalidParameter(`network ${n.name} has unsupported driver ${n.driver}`);
     const onBridge = n && n.driver === 'bridge' ? n : undefined;
     if (!onBridge) s.mode = 'none';
     if (onBridge && !cniBinDir()) throw system(CNI_INSTALL_HINT);
-    if (onBridge && !onBridge.subnet) throw system(`network ${onBridge.name} has no subnet: no address pool had a free subnet when the engine started (see default-address-pools and bip in daemon.json)`);
+    if (onBridge && !onBridge.subnet)
+      throw system(
+        `network ${onBridge.name} has no subnet: no address pool had a free subnet when the engine started (see default-address-pools and bip in daemon.json)`,
+      );
     if (onBridge && req.ipv4Address) {
       const ip = parseIp(req.ipv4Address);
-      if (ip === undefined || !contains(parseCidr(onBridge.subnet!)!, ip)) throw invalidParameter(`invalid IPv4 address ${req.ipv4Address} for network ${onBridge.name} (${onBridge.subnet})`);
-      if (onBridge.predefined) throw invalidParameter('user specified IP address is supported on user defined networks only');
+      if (ip === undefined || !contains(parseCidr(onBridge.subnet!)!, ip))
+        throw invalidParameter(
+          `invalid IPv4 address ${req.ipv4Address} for network ${onBridge.name} (${onBridge.subnet})`,
+        );
+      if (onBridge.predefined)
+        throw invalidParameter('user specified IP address is supported on user defined networks only');
     }
 
     const { wanted, exposed } = wantedBindings(req);
@@ -589,7 +752,10 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
         try {
           s.ports = await ports.reserve(s.containerId, wanted);
         } catch (err: any) {
-          if (err instanceof PortConflictError) throw system(`driver failed programming external connectivity on endpoint ${s.containerName} (${endpointId}): ${err.message}`);
+          if (err instanceof PortConflictError)
+            throw system(
+              `driver failed programming external connectivity on endpoint ${s.containerName} (${endpointId}): ${err.message}`,
+            );
           throw err;
         }
       }
@@ -614,7 +780,9 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
         saveSandbox(s);
       }
     } catch (err) {
-      await releaseSandbox(s).catch((e) => log.warn('cleanup after failed attach', { container: s.containerId, error: e.message }));
+      await releaseSandbox(s).catch((e) =>
+        log.warn('cleanup after failed attach', { container: s.containerId, error: e.message }),
+      );
       ports.release(s.containerId);
       if (isEngineError(err)) throw err;
       throw system(`failed to set up container networking: ${(err as Error).message}`, err);
@@ -640,8 +808,17 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
 
   function newRecord(name: string, driver: NetworkRecord['driver'], extra: Partial<NetworkRecord> = {}): NetworkRecord {
     return {
-      id: randomId(), name, driver, created: new Date().toISOString(), internal: false, attachable: false,
-      labels: {}, options: {}, ipamOptions: {}, predefined: false, ...extra,
+      id: randomId(),
+      name,
+      driver,
+      created: new Date().toISOString(),
+      internal: false,
+      attachable: false,
+      labels: {},
+      options: {},
+      ipamOptions: {},
+      predefined: false,
+      ...extra,
     };
   }
 
@@ -653,12 +830,16 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     if (opts.bip) {
       const c = parseCidr(opts.bip);
       const gw = parseIp(opts.bip.split('/')[0]);
-      if (!c || gw === undefined || !opts.bip.includes('/')) throw invalidParameter(`invalid bip ${opts.bip}: want an address with a prefix, e.g. 172.26.0.1/16`);
+      if (!c || gw === undefined || !opts.bip.includes('/'))
+        throw invalidParameter(`invalid bip ${opts.bip}: want an address with a prefix, e.g. 172.26.0.1/16`);
       subnet = formatCidr(c);
       gateway = formatIp(gw);
     }
     if (n && busy) {
-      if (subnet && n.subnet !== subnet) log.warn('bip changed but the default bridge has containers; keeping the old subnet until they are gone', { subnet: n.subnet });
+      if (subnet && n.subnet !== subnet)
+        log.warn('bip changed but the default bridge has containers; keeping the old subnet until they are gone', {
+          subnet: n.subnet,
+        });
       return;
     }
     await withHostLock(async () => {
@@ -670,7 +851,10 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
           gateway = n!.gateway;
         } else {
           const c = pickSubnet(pools, taken);
-          if (!c) throw system('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+          if (!c)
+            throw system(
+              'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network',
+            );
           subnet = formatCidr(c);
           gateway = firstHost(c);
         }
@@ -685,7 +869,9 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
       };
       if (n && n.subnet !== subnet) dropClaim(n.subnet!, opts.dataRoot);
       if (n?.bridge && n.bridge !== defaultBridge) await teardownBridge(n); // renamed in daemon.json: the old one goes
-      n = n ? { ...n, subnet, gateway, bridge: defaultBridge, options } : newRecord('bridge', 'bridge', { subnet, gateway, bridge: defaultBridge, options, predefined: true });
+      n = n
+        ? { ...n, subnet, gateway, bridge: defaultBridge, options }
+        : newRecord('bridge', 'bridge', { subnet, gateway, bridge: defaultBridge, options, predefined: true });
       networks.set(n.id, n);
       saveNetwork(n);
     });
@@ -700,9 +886,13 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     await withHostLock(async () => {
       const mine = parseCidr(n.subnet!)!;
       if ((await takenSubnets(n.id)).some((t) => overlaps(t, mine))) {
-        if (opts.bip) throw system(`the default bridge's subnet ${n.subnet} (bip) is in use by another network on this host`);
+        if (opts.bip)
+          throw system(`the default bridge's subnet ${n.subnet} (bip) is in use by another network on this host`);
         const c = pickSubnet(pools, await takenSubnets(n.id));
-        if (!c) throw system('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+        if (!c)
+          throw system(
+            'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network',
+          );
         log.info('the default bridge moves to a free subnet', { from: n.subnet, to: formatCidr(c) });
         n.subnet = formatCidr(c);
         n.gateway = firstHost(c);
@@ -715,11 +905,13 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
   async function doCreate(o: CreateNetworkOptions): Promise<{ id: string; warning: string }> {
     const name = o.name ?? '';
     if (!name) throw invalidParameter('network name is required');
-    if (!NAME_RE.test(name)) throw invalidParameter(`invalid network name "${name}": it must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+    if (!NAME_RE.test(name))
+      throw invalidParameter(`invalid network name "${name}": it must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
     const driver = o.driver || 'bridge';
     if (driver === 'host' || driver === 'null') throw forbidden(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
-    if (['bridge', 'host', 'none'].includes(name)) throw forbidden(`${name} is a pre-defined network and cannot be created`);
+    if (['bridge', 'host', 'none'].includes(name))
+      throw forbidden(`${name} is a pre-defined network and cannot be created`);
     if ([...networks.values()].some((n) => n.name === name)) throw conflict(`network with name ${name} already exists`);
     if (o.enableIPv6) throw notImplemented('IPv6 networks are not supported');
     if (o.ipam?.driver && o.ipam.driver !== 'default') throw notFound(`plugin "${o.ipam.driver}" not found`);
@@ -730,38 +922,61 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     const options = { ...(o.options ?? {}) };
     const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
     if (bridge.length > 15) throw invalidParameter(`bridge name ${bridge} is longer than 15 characters`);
-    if ([...networks.values()].some((n) => n.bridge === bridge)) throw conflict(`bridge name ${bridge} is already in use by another network`);
+    if ([...networks.values()].some((n) => n.bridge === bridge))
+      throw conflict(`bridge name ${bridge} is already in use by another network`);
 
     return withHostLock(async () => {
       const taken = await takenSubnets();
       let subnet: Cidr;
       if (cfg.subnet) {
         const c = parseCidr(cfg.subnet, true);
-        if (!c || !cfg.subnet.includes('/')) throw invalidParameter(`invalid subnet ${cfg.subnet}: want a network address with a prefix, e.g. 10.10.0.0/24`);
+        if (!c || !cfg.subnet.includes('/'))
+          throw invalidParameter(
+            `invalid subnet ${cfg.subnet}: want a network address with a prefix, e.g. 10.10.0.0/24`,
+          );
         if (c.prefix > 30) throw invalidParameter(`subnet ${cfg.subnet} is too small`);
-        const ours = [...networks.values()].map((n) => n.subnet).filter((x): x is string => !!x).map((x) => parseCidr(x)!);
-        const others = readClaims().filter((x) => x.dataRoot !== opts.dataRoot).map((x) => parseCidr(x.subnet)!);
-        if ([...ours, ...others].some((t) => overlaps(t, c))) throw forbidden('Pool overlaps with other one on this address space');
+        const ours = [...networks.values()]
+          .map((n) => n.subnet)
+          .filter((x): x is string => !!x)
+          .map((x) => parseCidr(x)!);
+        const others = readClaims()
+          .filter((x) => x.dataRoot !== opts.dataRoot)
+          .map((x) => parseCidr(x.subnet)!);
+        if ([...ours, ...others].some((t) => overlaps(t, c)))
+          throw forbidden('Pool overlaps with other one on this address space');
         subnet = c;
       } else {
         if (cfg.gateway || cfg.ipRange) throw invalidParameter('a gateway or ip-range needs a subnet');
         const c = pickSubnet(pools, taken);
-        if (!c) throw system('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+        if (!c)
+          throw system(
+            'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network',
+          );
         subnet = c;
       }
       let gateway = firstHost(subnet);
       if (cfg.gateway) {
         const g = parseIp(cfg.gateway);
-        if (g === undefined || !contains(subnet, g)) throw invalidParameter(`gateway ${cfg.gateway} is not in subnet ${formatCidr(subnet)}`);
+        if (g === undefined || !contains(subnet, g))
+          throw invalidParameter(`gateway ${cfg.gateway} is not in subnet ${formatCidr(subnet)}`);
         gateway = cfg.gateway;
       }
       if (cfg.ipRange) {
         const r = parseCidr(cfg.ipRange, true);
-        if (!r || !contains(subnet, r.base) || r.prefix < subnet.prefix) throw invalidParameter(`ip-range ${cfg.ipRange} is not in subnet ${formatCidr(subnet)}`);
+        if (!r || !contains(subnet, r.base) || r.prefix < subnet.prefix)
+          throw invalidParameter(`ip-range ${cfg.ipRange} is not in subnet ${formatCidr(subnet)}`);
       }
       const n = newRecord(name, 'bridge', {
-        id, subnet: formatCidr(subnet), gateway, ipRange: cfg.ipRange, bridge,
-        internal: !!o.internal, attachable: !!o.attachable, labels: o.labels ?? {}, options, ipamOptions: o.ipam?.options ?? {},
+        id,
+        subnet: formatCidr(subnet),
+        gateway,
+        ipRange: cfg.ipRange,
+        bridge,
+        internal: !!o.internal,
+        attachable: !!o.attachable,
+        labels: o.labels ?? {},
+        options,
+        ipamOptions: o.ipam?.options ?? {},
       });
       networks.set(n.id, n);
       saveNetwork(n);
@@ -802,7 +1017,10 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
       const s = readJson<Sandbox>(path.join(epDir, f));
       if (s?.containerId) sandboxes.set(s.containerId, s);
     }
-    for (const [name, driver] of [['host', 'host'], ['none', 'null']] as const) {
+    for (const [name, driver] of [
+      ['host', 'host'],
+      ['none', 'null'],
+    ] as const) {
       if (![...networks.values()].some((n) => n.name === name)) {
         const n = newRecord(name, driver, { predefined: true });
         networks.set(n.id, n);
@@ -818,12 +1036,21 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
         continue;
       }
       const lost = await ports.readopt(s.containerId, s.ports);
-      for (const m of lost) log.warn('a published port was taken while the engine was down', { container: s.containerId, port: `${m.hostIp}:${m.hostPort}` });
+      for (const m of lost)
+        log.warn('a published port was taken while the engine was down', {
+          container: s.containerId,
+          port: `${m.hostIp}:${m.hostPort}`,
+        });
       for (const a of s.attachments) {
         // portmap 1.1's CHECK also demands ip6tables chains it never made for IPv4-only endpoints: skip it.
         const list = { ...a.conflist, plugins: a.conflist.plugins.filter((p) => p.type !== 'portmap') };
-        await checkNetworkList(list, { containerId: s.containerId, netns: s.netnsPath, ifName: a.ifName, runtimeConfig: a.runtimeConfig }, a.result!)
-          .catch((err) => log.warn('CNI CHECK failed for a restored endpoint', { container: s.containerId, error: err.message }));
+        await checkNetworkList(
+          list,
+          { containerId: s.containerId, netns: s.netnsPath, ifName: a.ifName, runtimeConfig: a.runtimeConfig },
+          a.result!,
+        ).catch((err) =>
+          log.warn('CNI CHECK failed for a restored endpoint', { container: s.containerId, error: err.message }),
+        );
       }
     }
     for (const s of [...sandboxes.values()]) {
@@ -839,7 +1066,14 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
       if (isEngineError(err, 'InvalidParameter')) throw err;
       log.error('the default bridge network has no subnet', { error: err.message });
       if (![...networks.values()].some((n) => n.name === 'bridge')) {
-        const n = newRecord('bridge', 'bridge', { bridge: defaultBridge, predefined: true, options: { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': defaultBridge } });
+        const n = newRecord('bridge', 'bridge', {
+          bridge: defaultBridge,
+          predefined: true,
+          options: {
+            'com.docker.network.bridge.default_bridge': 'true',
+            'com.docker.network.bridge.name': defaultBridge,
+          },
+        });
         networks.set(n.id, n);
         saveNetwork(n);
       }
@@ -857,7 +1091,11 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     const filterRules = await iptablesRules('filter');
     const natRules = await iptablesRules('nat');
     for (const n of networks.values()) {
-      if (n.bridge && !endpointsOn(n.id).length && (linkExists(n.bridge) || filterRules.includes(` ${n.bridge} `) || natRules.includes(` ${n.bridge} `))) {
+      if (
+        n.bridge &&
+        !endpointsOn(n.id).length &&
+        (linkExists(n.bridge) || filterRules.includes(` ${n.bridge} `) || natRules.includes(` ${n.bridge} `))
+      ) {
         await teardownBridge(n);
       }
     }
@@ -871,61 +1109,84 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     list: () => [...networks.values()].sort((a, b) => a.created.localeCompare(b.created)).map(info),
     get: (idOrName) => info(mustFind(idOrName)),
     remove: (idOrName) => serial(() => doRemove(mustFind(idOrName))),
-    prune: (match) => serial(async () => {
-      const removed: string[] = [];
-      for (const n of [...networks.values()]) {
-        if (n.predefined || endpointsOn(n.id).length || (match && !match(info(n)))) continue;
-        await doRemove(n);
-        removed.push(n.name);
-      }
-      return removed;
-    }),
-    attach: (req) => timed('attach', req.containerId, serial(() => doAttach(req))),
-    detach: (containerId) => timed('detach', containerId, serial(() => doDetach(containerId))),
-    connect: (network, containerId, o = {}) => serial(async () => {
-      const n = mustFind(network);
-      const s = sandboxes.get(containerId);
-      if (!s) throw conflict(`container ${containerId} is not running`);
-      if (n.driver !== 'bridge') throw forbidden(`container cannot be connected to the ${n.name} network`);
-      if (s.mode !== 'bridge') throw forbidden('container sharing network namespace with another container or host cannot be connected to any other network');
-      if (s.attachments.some((a) => a.networkId === n.id)) throw forbidden(`endpoint with name ${s.containerName} already exists in network ${n.name}`);
-      if (o.ipv4Address && n.predefined) throw invalidParameter('user specified IP address is supported on user defined networks only');
-      const used = new Set(s.attachments.map((a) => a.ifName));
-      let i = 0;
-      while (used.has(`eth${i}`)) i++;
-      const a = await cniAdd(s, n, `eth${i}`, [], o.ipv4Address);
-      a.aliases = n.predefined ? [] : [...new Set(o.aliases ?? [])];
-      s.attachments.push(a);
-      saveSandbox(s);
-      refreshHosts(s.attachments.map((x) => x.networkId));
-      publish('connect', n, { container: containerId });
-      return endpointInfo(s);
-    }),
-    disconnect: (network, containerId) => serial(async () => {
-      const n = mustFind(network);
-      const s = sandboxes.get(containerId);
-      const a = s?.attachments.find((x) => x.networkId === n.id);
-      if (!s || !a) throw forbidden(`container ${containerId} is not connected to network ${n.name}`);
-      await cniDel(s, a);
-      s.attachments = s.attachments.filter((x) => x !== a);
-      if (!s.attachments.length) { ports.release(containerId); s.ports = []; }
-      saveSandbox(s);
-      refreshHosts([n.id, ...s.attachments.map((x) => x.networkId)]);
-      writeInPlace(s.hostsPath, hostsFor(s));
-      await teardownIfUnused([n.id]);
-      publish('disconnect', n, { container: containerId });
-      return endpointInfo(s);
-    }),
+    prune: (match) =>
+      serial(async () => {
+        const removed: string[] = [];
+        for (const n of [...networks.values()]) {
+          if (n.predefined || endpointsOn(n.id).length || (match && !match(info(n)))) continue;
+          await doRemove(n);
+          removed.push(n.name);
+        }
+        return removed;
+      }),
+    attach: (req) =>
+      timed(
+        'attach',
+        req.containerId,
+        serial(() => doAttach(req)),
+      ),
+    detach: (containerId) =>
+      timed(
+        'detach',
+        containerId,
+        serial(() => doDetach(containerId)),
+      ),
+    connect: (network, containerId, o = {}) =>
+      serial(async () => {
+        const n = mustFind(network);
+        const s = sandboxes.get(containerId);
+        if (!s) throw conflict(`container ${containerId} is not running`);
+        if (n.driver !== 'bridge') throw forbidden(`container cannot be connected to the ${n.name} network`);
+        if (s.mode !== 'bridge')
+          throw forbidden(
+            'container sharing network namespace with another container or host cannot be connected to any other network',
+          );
+        if (s.attachments.some((a) => a.networkId === n.id))
+          throw forbidden(`endpoint with name ${s.containerName} already exists in network ${n.name}`);
+        if (o.ipv4Address && n.predefined)
+          throw invalidParameter('user specified IP address is supported on user defined networks only');
+        const used = new Set(s.attachments.map((a) => a.ifName));
+        let i = 0;
+        while (used.has(`eth${i}`)) i++;
+        const a = await cniAdd(s, n, `eth${i}`, [], o.ipv4Address);
+        a.aliases = n.predefined ? [] : [...new Set(o.aliases ?? [])];
+        s.attachments.push(a);
+        saveSandbox(s);
+        refreshHosts(s.attachments.map((x) => x.networkId));
+        publish('connect', n, { container: containerId });
+        return endpointInfo(s);
+      }),
+    disconnect: (network, containerId) =>
+      serial(async () => {
+        const n = mustFind(network);
+        const s = sandboxes.get(containerId);
+        const a = s?.attachments.find((x) => x.networkId === n.id);
+        if (!s || !a) throw forbidden(`container ${containerId} is not connected to network ${n.name}`);
+        await cniDel(s, a);
+        s.attachments = s.attachments.filter((x) => x !== a);
+        if (!s.attachments.length) {
+          ports.release(containerId);
+          s.ports = [];
+        }
+        saveSandbox(s);
+        refreshHosts([n.id, ...s.attachments.map((x) => x.networkId)]);
+        writeInPlace(s.hostsPath, hostsFor(s));
+        await teardownIfUnused([n.id]);
+        publish('disconnect', n, { container: containerId });
+        return endpointInfo(s);
+      }),
     endpoint: (containerId) => {
       const s = sandboxes.get(containerId);
       return s ? endpointInfo(s) : undefined;
     },
-    reconcile: (live) => serial(async () => {
-      for (const s of [...sandboxes.values()]) if (!live.has(s.containerId)) await doDetach(s.containerId);
-    }),
-    close: () => serial(async () => {
-      await flushIdle();
-      ports.releaseAll();
-    }),
+    reconcile: (live) =>
+      serial(async () => {
+        for (const s of [...sandboxes.values()]) if (!live.has(s.containerId)) await doDetach(s.containerId);
+      }),
+    close: () =>
+      serial(async () => {
+        await flushIdle();
+        ports.releaseAll();
+      }),
   };
 }

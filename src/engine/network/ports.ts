@@ -10,11 +10,19 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { invalidParameter } from '../errdefs';
 
-export interface PortBindingSpec { hostIp?: string; hostPort?: string }
+export interface PortBindingSpec {
+  hostIp?: string;
+  hostPort?: string;
+}
 /** Docker's NetworkSettings.Ports in engine case: "80/tcp" → bindings, or null when exposed but unpublished. */
 export type PortMap = Record<string, { hostIp: string; hostPort: string }[] | null>;
 
-export interface PortMapping { hostIp: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' | 'sctp' }
+export interface PortMapping {
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+}
 
 export interface PortRequest {
   portBindings?: Record<string, PortBindingSpec[] | null>;
@@ -40,21 +48,37 @@ export function hostPortCandidates(hostPort: string | undefined): number[] {
   return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
 }
 
-export interface WantedBinding { hostIp: string; candidates: number[]; containerPort: number; protocol: 'tcp' | 'udp' | 'sctp'; key: string }
+export interface WantedBinding {
+  hostIp: string;
+  candidates: number[];
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  key: string;
+}
 
 /** What should be published: explicit bindings, plus every exposed port on a random port with -P. */
 export function wantedBindings(req: PortRequest): { wanted: WantedBinding[]; exposed: string[] } {
   const exposed = new Set<string>();
   const wanted: WantedBinding[] = [];
-  const norm = (k: string) => { const p = parsePortKey(k); return { ...p, key: `${p.port}/${p.protocol}` }; };
+  const norm = (k: string) => {
+    const p = parsePortKey(k);
+    return { ...p, key: `${p.port}/${p.protocol}` };
+  };
   for (const k of req.exposedPorts ?? []) exposed.add(norm(k).key);
   for (const [k, list] of Object.entries(req.portBindings ?? {})) {
     const p = norm(k);
     exposed.add(p.key);
     for (const b of list ?? []) {
       const hostIp = b.hostIp?.trim() || '0.0.0.0';
-      if (!net.isIPv4(hostIp)) throw invalidParameter(`invalid host IP for port ${p.key}: ${hostIp} (only IPv4 is supported)`);
-      wanted.push({ hostIp, candidates: hostPortCandidates(b.hostPort), containerPort: p.port, protocol: p.protocol, key: p.key });
+      if (!net.isIPv4(hostIp))
+        throw invalidParameter(`invalid host IP for port ${p.key}: ${hostIp} (only IPv4 is supported)`);
+      wanted.push({
+        hostIp,
+        candidates: hostPortCandidates(b.hostPort),
+        containerPort: p.port,
+        protocol: p.protocol,
+        key: p.key,
+      });
     }
   }
   if (req.publishAll) {
@@ -77,7 +101,10 @@ export function portMap(exposed: string[], bound: PortMapping[]): PortMap {
   return out;
 }
 
-interface Held { mapping: PortMapping; close(): void }
+interface Held {
+  mapping: PortMapping;
+  close(): void;
+}
 
 export class PortConflictError extends Error {}
 
@@ -89,7 +116,12 @@ export class PortReservations {
     for (const list of this.held.values()) {
       for (const h of list) {
         const m = h.mapping;
-        if (m.protocol === protocol && m.hostPort === port && (m.hostIp === hostIp || m.hostIp === '0.0.0.0' || hostIp === '0.0.0.0')) return true;
+        if (
+          m.protocol === protocol &&
+          m.hostPort === port &&
+          (m.hostIp === hostIp || m.hostIp === '0.0.0.0' || hostIp === '0.0.0.0')
+        )
+          return true;
       }
     }
     return false;
@@ -113,17 +145,23 @@ export class PortReservations {
           try {
             const h = await bindPort(w.protocol, w.hostIp, candidate, w.containerPort);
             // Another owner in this engine may hold the same port on another address (0.0.0.0 vs 127.0.0.1).
-            if (candidate === 0 && this.ours(w.protocol, w.hostIp, h.mapping.hostPort)) { h.close(); continue; }
+            if (candidate === 0 && this.ours(w.protocol, w.hostIp, h.mapping.hostPort)) {
+              h.close();
+              continue;
+            }
             got.push(h);
             this.held.set(owner, [...(this.held.get(owner) ?? []), h]);
             done = true;
             break;
           } catch (err: any) {
-            lastErr = err.code === 'EADDRINUSE'
-              ? (w.candidates.length > 1 || candidate === 0
-                ? new PortConflictError(`Bind for ${w.hostIp}:${candidate} failed: port is already allocated`)
-                : new PortConflictError(`Error starting userland proxy: listen ${w.protocol}4 ${w.hostIp}:${candidate}: bind: address already in use`))
-              : err;
+            lastErr =
+              err.code === 'EADDRINUSE'
+                ? w.candidates.length > 1 || candidate === 0
+                  ? new PortConflictError(`Bind for ${w.hostIp}:${candidate} failed: port is already allocated`)
+                  : new PortConflictError(
+                      `Error starting userland proxy: listen ${w.protocol}4 ${w.hostIp}:${candidate}: bind: address already in use`,
+                    )
+                : err;
           }
         }
         if (!done) throw lastErr ?? new PortConflictError(`no free host port for ${w.key}`);
@@ -162,7 +200,12 @@ export class PortReservations {
   }
 }
 
-function bindPort(protocol: 'tcp' | 'udp' | 'sctp', hostIp: string, port: number, containerPort: number): Promise<Held> {
+function bindPort(
+  protocol: 'tcp' | 'udp' | 'sctp',
+  hostIp: string,
+  port: number,
+  containerPort: number,
+): Promise<Held> {
   if (protocol === 'udp') {
     return new Promise((resolve, reject) => {
       const s = dgram.createSocket({ type: 'udp4' });
@@ -171,7 +214,16 @@ function bindPort(protocol: 'tcp' | 'udp' | 'sctp', hostIp: string, port: number
         s.off('error', reject);
         s.on('error', () => {});
         s.unref();
-        resolve({ mapping: { hostIp, hostPort: s.address().port, containerPort, protocol }, close: () => { try { s.close(); } catch { /* closed */ } } });
+        resolve({
+          mapping: { hostIp, hostPort: s.address().port, containerPort, protocol },
+          close: () => {
+            try {
+              s.close();
+            } catch {
+              /* closed */
+            }
+          },
+        });
       });
     });
   }

@@ -4,7 +4,10 @@
 import { invalidParameter } from '../errdefs';
 import type { AddressPool } from '../config';
 
-export interface Cidr { base: number; prefix: number }
+export interface Cidr {
+  base: number;
+  prefix: number;
+}
 
 export function parseIp(ip: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
@@ -39,11 +42,11 @@ export function formatCidr(c: Cidr): string {
 
 export function overlaps(a: Cidr, b: Cidr): boolean {
   const p = Math.min(a.prefix, b.prefix);
-  return ((a.base & mask(p)) >>> 0) === ((b.base & mask(p)) >>> 0);
+  return (a.base & mask(p)) >>> 0 === (b.base & mask(p)) >>> 0;
 }
 
 export function contains(net: Cidr, ip: number): boolean {
-  return ((ip & mask(net.prefix)) >>> 0) === net.base;
+  return (ip & mask(net.prefix)) >>> 0 === net.base;
 }
 
 /** The first usable address: Docker's default gateway. */
@@ -63,7 +66,8 @@ export function defaultPools(): AddressPool[] {
 export function* poolSubnets(pools: AddressPool[]): Generator<Cidr> {
   for (const pool of pools) {
     const base = parseCidr(pool.base);
-    if (!base || pool.size < base.prefix || pool.size > 30) throw invalidParameter(`invalid default-address-pools entry ${pool.base} size ${pool.size}`);
+    if (!base || pool.size < base.prefix || pool.size > 30)
+      throw invalidParameter(`invalid default-address-pools entry ${pool.base} size ${pool.size}`);
     const step = 2 ** (32 - pool.size);
     const count = 2 ** (pool.size - base.prefix);
     for (let i = 0; i < count; i++) yield { base: (base.base + i * step) >>> 0, prefix: pool.size };

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
 import { isCidr, registryServiceConfig } from './config';
-import { DEFAULT_DOMAIN, } from './reference';
+import { DEFAULT_DOMAIN } from './reference';
 
 export interface Credentials {
   username?: string;
@@ -35,7 +35,12 @@ export interface RegistrySettings {
 }
 
 export class RegistryError extends Error {
-  constructor(message: string, readonly status: number, readonly code?: string, readonly detail?: string) {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string,
+    readonly detail?: string,
+  ) {
     super(message);
   }
 }
@@ -83,7 +88,10 @@ export function isInsecure(host: string, insecure: string[]): boolean {
 function readCa(certsDir: string, host: string): Buffer | undefined {
   const dir = path.join(certsDir, host);
   try {
-    const pems = fs.readdirSync(dir).filter((f) => f.endsWith('.crt')).map((f) => fs.readFileSync(path.join(dir, f)));
+    const pems = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.crt'))
+      .map((f) => fs.readFileSync(path.join(dir, f)));
     return pems.length ? Buffer.concat(pems) : undefined;
   } catch {
     return undefined;
@@ -97,7 +105,13 @@ export function endpointsFor(domain: string, s: RegistrySettings, forPush = fals
     if (!forPush) {
       for (const m of s.mirrors) {
         const u = new URL(m);
-        out.push({ url: `${u.protocol}//${u.host}`, mirror: true, skipVerify: isInsecure(u.host, s.insecure), ca: readCa(s.certsDir, u.host), host: u.host });
+        out.push({
+          url: `${u.protocol}//${u.host}`,
+          mirror: true,
+          skipVerify: isInsecure(u.host, s.insecure),
+          ca: readCa(s.certsDir, u.host),
+          host: u.host,
+        });
       }
     }
     const hub = new URL(dockerHubRegistry());
@@ -130,7 +144,10 @@ function agentFor(e: Endpoint): Dispatcher {
   return a;
 }
 
-interface Challenge { scheme: string; params: Record<string, string> }
+interface Challenge {
+  scheme: string;
+  params: Record<string, string>;
+}
 
 export function parseChallenges(header: string | string[] | undefined): Challenge[] {
   const out: Challenge[] = [];
@@ -153,10 +170,18 @@ function registryErrorFrom(status: number, text: string, what: string): Registry
     if (e) {
       const code = String(e.code ?? '');
       const message = String(e.message ?? code.toLowerCase().replace(/_/g, ' '));
-      return new RegistryError(`${code.toLowerCase().replace(/_/g, ' ')}: ${message}`.replace(/^: /, ''), status, code, e.detail ? JSON.stringify(e.detail) : undefined);
+      return new RegistryError(
+        `${code.toLowerCase().replace(/_/g, ' ')}: ${message}`.replace(/^: /, ''),
+        status,
+        code,
+        e.detail ? JSON.stringify(e.detail) : undefined,
+      );
     }
-  } catch { /* not JSON */ }
-  const reason = status === 401 ? 'unauthorized: authentication required' : `unexpected status from ${what} request: ${status}`;
+  } catch {
+    /* not JSON */
+  }
+  const reason =
+    status === 401 ? 'unauthorized: authentication required' : `unexpected status from ${what} request: ${status}`;
   return new RegistryError(reason, status);
 }
 
@@ -172,7 +197,12 @@ export interface RepoSession {
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH';
 
 /** One repository on one endpoint, with its auth state (token cache) and scope. */
-export function openRepo(endpoint: Endpoint, repoPath: string, creds: Credentials | undefined, actions: string[]): RepoSession {
+export function openRepo(
+  endpoint: Endpoint,
+  repoPath: string,
+  creds: Credentials | undefined,
+  actions: string[],
+): RepoSession {
   const dispatcher = agentFor(endpoint);
   let authorization: string | undefined;
   const scope = `repository:${repoPath}:${actions.join(',')}`;
@@ -184,7 +214,8 @@ export function openRepo(endpoint: Endpoint, repoPath: string, creds: Credential
     if (c.params.service) u.searchParams.set('service', c.params.service);
     u.searchParams.set('scope', c.params.scope && !actions.includes('push') ? c.params.scope : scope);
     const headers: Record<string, string> = {};
-    if (creds?.username) headers.authorization = 'Basic ' + Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64');
+    if (creds?.username)
+      headers.authorization = 'Basic ' + Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64');
     let res;
     try {
       res = await request(u, { dispatcher: agentFor({ ...endpoint, url: u.origin }), headers });
@@ -218,7 +249,11 @@ export function openRepo(endpoint: Endpoint, repoPath: string, creds: Credential
   };
 
   /** One request with auth retry and redirects; returns the final response (body unread). */
-  const call = async (method: Method, url: string, opts: { headers?: Record<string, string>; body?: () => Readable | Buffer | undefined } = {}) => {
+  const call = async (
+    method: Method,
+    url: string,
+    opts: { headers?: Record<string, string>; body?: () => Readable | Buffer | undefined } = {},
+  ) => {
     let target = new URL(url);
     let authRetried = false;
     for (let hop = 0; hop < 10; hop++) {
@@ -227,9 +262,18 @@ export function openRepo(endpoint: Endpoint, repoPath: string, creds: Credential
       if (authorization && sameHost) headers.authorization = authorization;
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(target, { method, headers, body: opts.body?.(), dispatcher: sameHost ? dispatcher : agentFor({ ...endpoint, url: target.origin, ca: undefined, skipVerify: false }) });
+        res = await request(target, {
+          method,
+          headers,
+          body: opts.body?.(),
+          dispatcher: sameHost
+            ? dispatcher
+            : agentFor({ ...endpoint, url: target.origin, ca: undefined, skipVerify: false }),
+        });
       } catch (err: any) {
-        throw new EndpointError(`${method === 'GET' ? 'Get' : method === 'HEAD' ? 'Head' : method === 'PUT' ? 'Put' : method === 'PATCH' ? 'Patch' : 'Post'} "${target.href}": ${err.code ? `${err.code}: ` : ''}${err.message}`);
+        throw new EndpointError(
+          `${method === 'GET' ? 'Get' : method === 'HEAD' ? 'Head' : method === 'PUT' ? 'Put' : method === 'PATCH' ? 'Patch' : 'Post'} "${target.href}": ${err.code ? `${err.code}: ` : ''}${err.message}`,
+        );
       }
       if (res.statusCode === 401 && !authRetried && sameHost) {
         await res.body.dump();
@@ -252,24 +296,35 @@ export function openRepo(endpoint: Endpoint, repoPath: string, creds: Credential
   return {
     endpoint,
     async getManifest(reference) {
-      const { res } = await call('GET', `${base}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT.join(', ') } });
+      const { res } = await call('GET', `${base}/manifests/${reference}`, {
+        headers: { accept: MANIFEST_ACCEPT.join(', ') },
+      });
       if (res.statusCode !== 200) throw registryErrorFrom(res.statusCode, await res.body.text(), 'manifest');
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const c of res.body) {
         size += c.length;
-        if (size > MAX_MANIFEST) { res.body.destroy(); throw new RegistryError('manifest too large', 502); }
+        if (size > MAX_MANIFEST) {
+          res.body.destroy();
+          throw new RegistryError('manifest too large', 502);
+        }
         chunks.push(c);
       }
       const body = Buffer.concat(chunks);
-      let mediaType = String(res.headers['content-type'] ?? '').split(';')[0].trim();
+      let mediaType = String(res.headers['content-type'] ?? '')
+        .split(';')[0]
+        .trim();
       try {
         const parsed = JSON.parse(body.toString('utf8'));
         if (typeof parsed.mediaType === 'string') mediaType = parsed.mediaType;
         else if (parsed.schemaVersion === 1) mediaType = 'application/vnd.docker.distribution.manifest.v1+json';
         else if (Array.isArray(parsed.manifests)) mediaType ||= 'application/vnd.oci.image.index.v1+json';
-        else if (parsed.config) mediaType = mediaType && mediaType !== 'application/json' ? mediaType : 'application/vnd.oci.image.manifest.v1+json';
-      } catch { /* checked by the caller */ }
+        else if (parsed.config)
+          mediaType =
+            mediaType && mediaType !== 'application/json' ? mediaType : 'application/vnd.oci.image.manifest.v1+json';
+      } catch {
+        /* checked by the caller */
+      }
       const digest = res.headers['docker-content-digest'];
       return { mediaType, digest: digest ? String(digest) : undefined, body };
     },
@@ -299,7 +354,10 @@ export function openRepo(endpoint: Endpoint, repoPath: string, creds: Credential
       if (res.statusCode !== 201) throw registryErrorFrom(res.statusCode, putText, 'upload');
     },
     async putManifest(reference, mediaType, body) {
-      const { res } = await call('PUT', `${base}/manifests/${reference}`, { headers: { 'content-type': mediaType }, body: () => body as any });
+      const { res } = await call('PUT', `${base}/manifests/${reference}`, {
+        headers: { 'content-type': mediaType },
+        body: () => body as any,
+      });
       const text = await res.body.text();
       if (res.statusCode !== 201) throw registryErrorFrom(res.statusCode, text, 'manifest');
       const d = res.headers['docker-content-digest'];
@@ -318,22 +376,32 @@ export async function login(endpoints: Endpoint[], creds: Credentials): Promise<
       const res = await request(`${e.url}/v2/`, { dispatcher });
       await res.body.dump();
       if (res.statusCode === 200) return;
-      if (res.statusCode !== 401) throw new RegistryError(`login attempt to ${e.url}/v2/ failed with status: ${res.statusCode}`, res.statusCode);
+      if (res.statusCode !== 401)
+        throw new RegistryError(`login attempt to ${e.url}/v2/ failed with status: ${res.statusCode}`, res.statusCode);
       const challenges = parseChallenges(res.headers['www-authenticate']);
       const basic = 'Basic ' + Buffer.from(`${creds.username ?? ''}:${creds.password ?? ''}`).toString('base64');
       const bearer = challenges.find((c) => c.scheme === 'bearer');
       if (bearer?.params.realm) {
         const u = new URL(bearer.params.realm);
         if (bearer.params.service) u.searchParams.set('service', bearer.params.service);
-        const t = await request(u, { dispatcher: agentFor({ ...e, url: u.origin }), headers: { authorization: basic } });
+        const t = await request(u, {
+          dispatcher: agentFor({ ...e, url: u.origin }),
+          headers: { authorization: basic },
+        });
         await t.body.dump();
         if (t.statusCode === 200) return;
-        throw new RegistryError(`login attempt to ${e.url}/v2/ failed with status: ${t.statusCode} ${t.statusCode === 401 ? 'Unauthorized' : ''}`.trim(), 401);
+        throw new RegistryError(
+          `login attempt to ${e.url}/v2/ failed with status: ${t.statusCode} ${t.statusCode === 401 ? 'Unauthorized' : ''}`.trim(),
+          401,
+        );
       }
       const again = await request(`${e.url}/v2/`, { dispatcher, headers: { authorization: basic } });
       await again.body.dump();
       if (again.statusCode === 200) return;
-      throw new RegistryError(`login attempt to ${e.url}/v2/ failed with status: ${again.statusCode} ${again.statusCode === 401 ? 'Unauthorized' : ''}`.trim(), 401);
+      throw new RegistryError(
+        `login attempt to ${e.url}/v2/ failed with status: ${again.statusCode} ${again.statusCode === 401 ? 'Unauthorized' : ''}`.trim(),
+        401,
+      );
     } catch (err: any) {
       if (err instanceof RegistryError) throw err;
       last = new EndpointError(`Get "${e.url}/v2/": ${err.message}`);

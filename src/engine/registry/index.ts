@@ -1,6 +1,14 @@
 // The registry subsystem: references, endpoints (mirrors, insecure registries, certs.d) and the
 // distribution client. Settings are read through a function so SIGHUP reloads take effect on the next pull.
-import { type Credentials, type Endpoint, endpointsFor, login, openRepo, type RegistrySettings, type RepoSession } from './client';
+import {
+  type Credentials,
+  type Endpoint,
+  endpointsFor,
+  login,
+  openRepo,
+  type RegistrySettings,
+  type RepoSession,
+} from './client';
 import { DEFAULT_DOMAIN } from './reference';
 
 export * from './reference';

@@ -44,9 +44,14 @@ export function parseReference(input: string): Reference {
     throw invalidParameter(INVALID_REFERENCE);
   }
   const [, name, tag, digest] = m;
-  if (name.length > NAME_TOTAL_LENGTH_MAX) throw invalidParameter(`${INVALID_REFERENCE}: repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`);
+  if (name.length > NAME_TOTAL_LENGTH_MAX)
+    throw invalidParameter(
+      `${INVALID_REFERENCE}: repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`,
+    );
   if (digest && !sha256Re.test(digest)) {
-    throw invalidParameter(digest.startsWith('sha256:') ? 'invalid checksum digest length' : 'unsupported digest algorithm');
+    throw invalidParameter(
+      digest.startsWith('sha256:') ? 'invalid checksum digest length' : 'unsupported digest algorithm',
+    );
   }
   const { domain, path } = splitDomain(name);
   return { domain, path, tag, digest };
@@ -95,7 +100,9 @@ export function fullName(ref: Pick<Reference, 'domain' | 'path'>): string {
 /** Docker's "familiar" name: busybox, user/repo, 127.0.0.1:5000/repo. */
 export function familiarName(ref: Pick<Reference, 'domain' | 'path'>): string {
   if (ref.domain !== DEFAULT_DOMAIN) return `${ref.domain}/${ref.path}`;
-  return ref.path.startsWith('library/') && ref.path.split('/').length === 2 ? ref.path.slice('library/'.length) : ref.path;
+  return ref.path.startsWith('library/') && ref.path.split('/').length === 2
+    ? ref.path.slice('library/'.length)
+    : ref.path;
 }
 
 /** busybox:latest, busybox@sha256:…, busybox:1@sha256:… */

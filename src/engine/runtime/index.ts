@@ -102,7 +102,9 @@ export function signalNumber(sig: string | number | undefined, fallback = 'SIGKI
   if (sig === undefined || sig === '') return os.constants.signals[fallback as keyof typeof os.constants.signals];
   if (typeof sig === 'number') return sig;
   if (/^\d+$/.test(sig)) return Number(sig);
-  const name = (sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`) as keyof typeof os.constants.signals;
+  const name = (
+    sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`
+  ) as keyof typeof os.constants.signals;
   const n = os.constants.signals[name];
   if (n === undefined) throw invalidParameter(`Invalid signal: ${sig}`);
   return n;
@@ -154,7 +156,8 @@ export function readOnlyShim(source: string, execRoot: string): { path: string; 
  */
 export function fastExecRequest(proc: Record<string, any>, seccomp: boolean): Buffer | undefined {
   if (proc.apparmorProfile || proc.selinuxLabel) return undefined;
-  if (!String(proc.cwd || '/').startsWith('/') || (proc.env ?? []).some((e: string) => !String(e).includes('='))) return undefined;
+  if (!String(proc.cwd || '/').startsWith('/') || (proc.env ?? []).some((e: string) => !String(e).includes('=')))
+    return undefined;
   if ((proc.user?.additionalGids ?? []).length > 256) return undefined;
   const t: string[] = [];
   for (const a of proc.args ?? []) t.push('arg', String(a));
@@ -163,7 +166,10 @@ export function fastExecRequest(proc: Record<string, any>, seccomp: boolean): Bu
   t.push('user', String(proc.user?.uid ?? 0), String(proc.user?.gid ?? 0));
   for (const g of proc.user?.additionalGids ?? []) t.push('group', String(g));
   const caps = proc.capabilities ?? {};
-  t.push('caps', ...['bounding', 'effective', 'permitted', 'inheritable', 'ambient'].map((k) => (caps[k] ?? []).join(',')));
+  t.push(
+    'caps',
+    ...['bounding', 'effective', 'permitted', 'inheritable', 'ambient'].map((k) => (caps[k] ?? []).join(',')),
+  );
   for (const r of proc.rlimits ?? []) t.push('rlimit', String(r.type), String(r.soft), String(r.hard));
   t.push('nnp', proc.noNewPrivileges ? '1' : '0');
   if (typeof proc.oomScoreAdj === 'number') t.push('oom', String(proc.oomScoreAdj));
@@ -184,14 +190,21 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   // Unix socket paths are limited to 108 bytes: a short name in a short directory.
   const socketPath = (id: string) => path.join(opts.execRoot, 's', id.slice(0, 16));
   const v2 = cgroupV2();
-  const cgroupDir = (id: string, controller: string) => (v2 ? `/sys/fs/cgroup/berth/${id}` : `/sys/fs/cgroup/${controller}/berth/${id}`);
+  const cgroupDir = (id: string, controller: string) =>
+    v2 ? `/sys/fs/cgroup/berth/${id}` : `/sys/fs/cgroup/${controller}/berth/${id}`;
 
-  const runc = (args: string[]) => new Promise<string>((resolve, reject) => {
-    execFile(opts.runcPath, ['--root', runcRoot, ...args], { encoding: 'utf8', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(system((stderr || err.message).trim().replace(/^time="[^"]*" level=\w+ msg="(.*)"$/m, '$1')));
-      else resolve(stdout);
+  const runc = (args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      execFile(
+        opts.runcPath,
+        ['--root', runcRoot, ...args],
+        { encoding: 'utf8', maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          if (err) reject(system((stderr || err.message).trim().replace(/^time="[^"]*" level=\w+ msg="(.*)"$/m, '$1')));
+          else resolve(stdout);
+        },
+      );
     });
-  });
 
   const readExit = (id: string): ExitStatus | undefined => {
     try {
@@ -204,8 +217,12 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   /** Holds the shim's socket open; resolves with the exit status when the shim is gone. */
   const watch = (id: string, pid: number, sock: net.Socket): RunningContainer => {
     const exited = new Promise<ExitStatus>((resolve) => {
-      sock.on('error', () => { /* close follows */ });
-      sock.on('data', () => { /* nothing is sent on the holding connection */ });
+      sock.on('error', () => {
+        /* close follows */
+      });
+      sock.on('data', () => {
+        /* nothing is sent on the holding connection */
+      });
       sock.once('close', () => resolve(finish(id)));
     });
     sock.unref(); // a held connection must not keep berthd's event loop alive on shutdown
@@ -219,31 +236,42 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     log.warn('container shim disappeared; cleaning up', { id });
     await runc(['kill', id, 'KILL']).catch(() => {});
     await runc(['delete', '--force', id]).catch(() => {});
-    return { exitCode: 137, oomKilled: false, finishedAt: new Date().toISOString(), error: 'container shim exited unexpectedly' };
+    return {
+      exitCode: 137,
+      oomKilled: false,
+      finishedAt: new Date().toISOString(),
+      error: 'container shim exited unexpectedly',
+    };
   };
 
-  const connect = (id: string) => new Promise<net.Socket | undefined>((resolve) => {
-    const s = net.connect(socketPath(id));
-    s.once('connect', () => resolve(s));
-    s.once('error', () => resolve(undefined));
-  });
+  const connect = (id: string) =>
+    new Promise<net.Socket | undefined>((resolve) => {
+      const s = net.connect(socketPath(id));
+      s.once('connect', () => resolve(s));
+      s.once('error', () => resolve(undefined));
+    });
 
   /** Sends one request line; resolves with the reply line and whatever followed it on the connection. */
-  const ask = (s: net.Socket, line: string) => new Promise<{ reply: string; rest: Buffer }>((resolve) => {
-    let buf = Buffer.alloc(0);
-    const onData = (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      const nl = buf.indexOf(10);
-      if (nl < 0) return;
-      s.off('data', onData);
-      s.pause();
-      resolve({ reply: buf.subarray(0, nl).toString(), rest: buf.subarray(nl + 1) });
-    };
-    s.on('data', onData);
-    s.once('error', () => { /* close follows */ });
-    s.once('close', () => resolve({ reply: buf.toString() || 'err shim closed the connection', rest: Buffer.alloc(0) }));
-    s.write(line + '\n');
-  });
+  const ask = (s: net.Socket, line: string) =>
+    new Promise<{ reply: string; rest: Buffer }>((resolve) => {
+      let buf = Buffer.alloc(0);
+      const onData = (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        const nl = buf.indexOf(10);
+        if (nl < 0) return;
+        s.off('data', onData);
+        s.pause();
+        resolve({ reply: buf.subarray(0, nl).toString(), rest: buf.subarray(nl + 1) });
+      };
+      s.on('data', onData);
+      s.once('error', () => {
+        /* close follows */
+      });
+      s.once('close', () =>
+        resolve({ reply: buf.toString() || 'err shim closed the connection', rest: Buffer.alloc(0) }),
+      );
+      s.write(line + '\n');
+    });
 
   const request = async (id: string, line: string): Promise<string> => {
     const s = await connect(id);
@@ -254,12 +282,20 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   };
 
   const specOf = (id: string): Record<string, any> | undefined => {
-    try { return JSON.parse(fs.readFileSync(path.join(stateDir(id), 'config.json'), 'utf8')); } catch { return undefined; }
+    try {
+      return JSON.parse(fs.readFileSync(path.join(stateDir(id), 'config.json'), 'utf8'));
+    } catch {
+      return undefined;
+    }
   };
 
   /** runc's own words from a JSON log line ("time=… level=error msg=…" or {"msg": …}), else the text itself. */
   const runcMessage = (text: string) => {
-    try { return String(JSON.parse(text).msg ?? text); } catch { /* plain text */ }
+    try {
+      return String(JSON.parse(text).msg ?? text);
+    } catch {
+      /* plain text */
+    }
     return text.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/m, '$1').replace(/\\"/g, '"');
   };
 
@@ -277,10 +313,20 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (req.openStdin) args.push('-I', ...(req.stdinOnce ? ['-O'] : []));
       if (req.holdOutput) args.push('-W');
       if (shim().readOnly && !opts.execViaRunc) args.push('-X');
-      args.push('-o', v2 ? path.join(cgroupDir(req.id, 'memory'), 'memory.events') : path.join(cgroupDir(req.id, 'memory'), 'memory.oom_control'));
+      args.push(
+        '-o',
+        v2
+          ? path.join(cgroupDir(req.id, 'memory'), 'memory.events')
+          : path.join(cgroupDir(req.id, 'memory'), 'memory.oom_control'),
+      );
       if (req.overlay) {
         const lower = req.overlay.lowerDirs.join(':');
-        args.push('-M', `lowerdir=${lower},upperdir=${req.overlay.upperDir},workdir=${req.overlay.workDir}`, '-T', req.spec.root.path);
+        args.push(
+          '-M',
+          `lowerdir=${lower},upperdir=${req.overlay.upperDir},workdir=${req.overlay.workDir}`,
+          '-T',
+          req.spec.root.path,
+        );
       }
       const child = spawn(shim().path, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
       let stderr = '';
@@ -310,7 +356,11 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       const sock = await connect(id);
       if (sock) {
         let pid = 0;
-        try { pid = Number(fs.readFileSync(path.join(stateDir(id), 'pid'), 'utf8')); } catch { /* unknown */ }
+        try {
+          pid = Number(fs.readFileSync(path.join(stateDir(id), 'pid'), 'utf8'));
+        } catch {
+          /* unknown */
+        }
         return watch(id, pid, sock);
       }
       if (!fs.existsSync(stateDir(id))) return undefined;
@@ -321,13 +371,18 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       const s = await connect(id);
       if (!s) throw conflict(`Container ${id} is not running`);
       const { reply, rest } = await ask(s, `attach ${+want.stdin} ${+want.stdout} ${+want.stderr}`);
-      if (reply !== 'ok') { s.destroy(); throw conflict(`Container ${id} is not running`); }
+      if (reply !== 'ok') {
+        s.destroy();
+        throw conflict(`Container ${id} is not running`);
+      }
       const session = createSession(s, rest);
       s.resume();
       return session;
     },
 
-    async release(id) { await request(id, 'go').catch(() => {}); },
+    async release(id) {
+      await request(id, 'go').catch(() => {});
+    },
 
     async exec(id, execId, req) {
       // Read once by runc right after this and deleted: no temp + rename or fsync needed.
@@ -341,7 +396,10 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       try {
         const s = await connect(id);
         if (!s) throw conflict(`Container ${id} is not running`);
-        const { reply, rest } = await ask(s, `exec ${execId} ${+!!req.process.terminal} ${+req.stdin} ${file}${fast ? ` ${fastFile}` : ''}`);
+        const { reply, rest } = await ask(
+          s,
+          `exec ${execId} ${+!!req.process.terminal} ${+req.stdin} ${file}${fast ? ` ${fastFile}` : ''}`,
+        );
         if (!reply.startsWith('ok ')) {
           s.destroy();
           const message = runcMessage(reply.replace(/^err /, ''));
@@ -365,11 +423,20 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
 
     async kill(id, signal) {
       const reply = await request(id, `kill ${signal}`);
-      if (reply !== 'ok') throw conflict(reply.startsWith('err container not running') ? `Container ${id} is not running` : `Cannot kill container: ${id}: ${reply.replace(/^err /, '')}`);
+      if (reply !== 'ok')
+        throw conflict(
+          reply.startsWith('err container not running')
+            ? `Container ${id} is not running`
+            : `Cannot kill container: ${id}: ${reply.replace(/^err /, '')}`,
+        );
     },
 
-    async pause(id) { await runc(['pause', id]); },
-    async resume(id) { await runc(['resume', id]); },
+    async pause(id) {
+      await runc(['pause', id]);
+    },
+    async resume(id) {
+      await runc(['resume', id]);
+    },
 
     async pids(id) {
       const out = await runc(['ps', '--format', 'json', id]);
@@ -378,7 +445,9 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
 
     cgroupDir,
 
-    async update(id, args) { await runc(['update', ...args, id]); },
+    async update(id, args) {
+      await runc(['update', ...args, id]);
+    },
 
     forget(id) {
       fs.rmSync(stateDir(id), { recursive: true, force: true });
@@ -421,7 +490,10 @@ export function isMountPoint(target: string): boolean {
 /** Whether the topmost mount at `target` is read-only (mountinfo's per-mount options, field 6). */
 export function readOnlyMount(target: string): boolean {
   try {
-    const lines = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === target);
+    const lines = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.split(' ')[4] === target);
     return lines.length > 0 && lines[lines.length - 1].split(' ')[5].split(',').includes('ro');
   } catch {
     return false;
@@ -431,10 +503,21 @@ export function readOnlyMount(target: string): boolean {
 /** Mounts an overlay (for export/archive of a stopped container). */
 export function mountOverlay(lowerDirs: string[], upperDir: string, workDir: string, target: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerDirs.join(':')},upperdir=${upperDir},workdir=${workDir}`, target], (err, _o, stderr) => {
-      if (err) reject(system(`error mounting root filesystem: ${stderr.trim() || err.message}`));
-      else resolve();
-    });
+    execFile(
+      'mount',
+      [
+        '-t',
+        'overlay',
+        'overlay',
+        '-o',
+        `lowerdir=${lowerDirs.join(':')},upperdir=${upperDir},workdir=${workDir}`,
+        target,
+      ],
+      (err, _o, stderr) => {
+        if (err) reject(system(`error mounting root filesystem: ${stderr.trim() || err.message}`));
+        else resolve();
+      },
+    );
   });
 }
 
@@ -445,7 +528,9 @@ export function hostCapabilities(): string[] | undefined {
   try {
     const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
     if (m) hostCaps = capabilitiesOfMask(m[1]);
-  } catch { /* not linux */ }
+  } catch {
+    /* not linux */
+  }
   return hostCaps;
 }
 
@@ -454,6 +539,8 @@ export function hostNofileHard(): number {
   try {
     const m = /Max open files\s+\S+\s+(\S+)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
     if (m && m[1] !== 'unlimited') return Number(m[1]);
-  } catch { /* not linux */ }
+  } catch {
+    /* not linux */
+  }
   return 1048576;
 }

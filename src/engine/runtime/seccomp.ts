@@ -43,7 +43,8 @@ ptrace arch_prctl modify_ldt`;
 /** Syscalls allowed only when the container has the capability (Docker's `includes.caps`). */
 const BY_CAPABILITY: Record<string, string> = {
   CAP_DAC_READ_SEARCH: 'open_by_handle_at',
-  CAP_SYS_ADMIN: 'bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount name_to_handle_at open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare',
+  CAP_SYS_ADMIN:
+    'bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount name_to_handle_at open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare',
   CAP_SYS_BOOT: 'reboot',
   CAP_SYS_CHROOT: 'chroot',
   CAP_SYS_MODULE: 'delete_module init_module finit_module',
@@ -63,20 +64,37 @@ const CLONE_NAMESPACE_FLAGS = 2114060288;
 const EPERM = 1;
 const ENOSYS = 38;
 
-export interface SeccompRule { names: string[]; action: string; args?: { index: number; value: number; valueTwo?: number; op: string }[]; errnoRet?: number }
-export interface SeccompProfile { defaultAction: string; defaultErrnoRet: number; architectures: string[]; syscalls: SeccompRule[] }
+export interface SeccompRule {
+  names: string[];
+  action: string;
+  args?: { index: number; value: number; valueTwo?: number; op: string }[];
+  errnoRet?: number;
+}
+export interface SeccompProfile {
+  defaultAction: string;
+  defaultErrnoRet: number;
+  architectures: string[];
+  syscalls: SeccompRule[];
+}
 
 const words = (s: string) => s.split(/\s+/).filter(Boolean);
 
 function architectures(arch: string): string[] {
   switch (arch) {
-    case 'x64': return ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
-    case 'arm64': return ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'];
-    case 'arm': return ['SCMP_ARCH_ARM'];
-    case 'ppc64': return ['SCMP_ARCH_PPC64LE'];
-    case 's390x': return ['SCMP_ARCH_S390X', 'SCMP_ARCH_S390'];
-    case 'riscv64': return ['SCMP_ARCH_RISCV64'];
-    default: return [];
+    case 'x64':
+      return ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
+    case 'arm64':
+      return ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'];
+    case 'arm':
+      return ['SCMP_ARCH_ARM'];
+    case 'ppc64':
+      return ['SCMP_ARCH_PPC64LE'];
+    case 's390x':
+      return ['SCMP_ARCH_S390X', 'SCMP_ARCH_S390'];
+    case 'riscv64':
+      return ['SCMP_ARCH_RISCV64'];
+    default:
+      return [];
   }
 }
 
@@ -94,7 +112,11 @@ export function defaultSeccompProfile(capabilities: string[], arch: string = pro
   if (!caps.has('CAP_SYS_ADMIN')) {
     // The clone flags argument is the first on most architectures, the second on s390.
     const index = arch === 's390x' ? 1 : 0;
-    syscalls.push({ names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] });
+    syscalls.push({
+      names: ['clone'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [{ index, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
+    });
     // clone3 passes flags in memory seccomp cannot inspect: ENOSYS makes libcs fall back to clone.
     syscalls.push({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
   }

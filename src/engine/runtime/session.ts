@@ -28,7 +28,7 @@ export interface ProcessSession {
 
 /** The exit code in a run of frames, if there is one (the frames are left as they are). */
 function exitFrame(frames: Buffer): number | undefined {
-  for (let off = 0; frames.length - off >= 8;) {
+  for (let off = 0; frames.length - off >= 8; ) {
     const len = frames.readUInt32BE(off + 4);
     if (frames.length - off < 8 + len) break;
     if (frames[off] === EXIT) return Number(frames.subarray(off + 8, off + 8 + len).toString());
@@ -62,9 +62,12 @@ export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0
 
   sock.on('data', (d: Buffer) => {
     pending = pending.length ? Buffer.concat([pending, d]) : d;
-    if (output) parse(); else sock.pause();
+    if (output) parse();
+    else sock.pause();
   });
-  sock.on('error', () => { /* close follows */ });
+  sock.on('error', () => {
+    /* close follows */
+  });
   sock.once('close', () => {
     // The process may end before its consumer comes (the route awaits a resize first): its output stays
     // pending for onOutput, and the exit code is read from it now.
@@ -91,12 +94,20 @@ export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0
     write(data) {
       if (sock.destroyed) return true;
       let ok = true;
-      for (let off = 0; off < data.length; off += MAX_FRAME) ok = sock.write(frame(STDIN, data.subarray(off, off + MAX_FRAME)));
+      for (let off = 0; off < data.length; off += MAX_FRAME)
+        ok = sock.write(frame(STDIN, data.subarray(off, off + MAX_FRAME)));
       return ok;
     },
-    once: (_ev, fn) => { sock.once('drain', fn); },
-    endStdin() { if (!sock.destroyed) sock.write(frame(STDIN_EOF, Buffer.alloc(0))); },
-    close: () => { sock.end(); sock.destroy(); },
+    once: (_ev, fn) => {
+      sock.once('drain', fn);
+    },
+    endStdin() {
+      if (!sock.destroyed) sock.write(frame(STDIN_EOF, Buffer.alloc(0)));
+    },
+    close: () => {
+      sock.end();
+      sock.destroy();
+    },
     done,
   };
 }

@@ -8,18 +8,65 @@ import type { ProcessUser } from './user';
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export const DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
 ];
 
 /** Every capability Linux knows, in bit order (index = capability number, as in CapBnd of /proc/<pid>/status). */
 export const ALL_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
-  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
-  'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
-  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_DAC_READ_SEARCH',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETPCAP',
+  'CAP_LINUX_IMMUTABLE',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_NET_BROADCAST',
+  'CAP_NET_ADMIN',
+  'CAP_NET_RAW',
+  'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE',
+  'CAP_SYS_RAWIO',
+  'CAP_SYS_CHROOT',
+  'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT',
+  'CAP_SYS_NICE',
+  'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG',
+  'CAP_MKNOD',
+  'CAP_LEASE',
+  'CAP_AUDIT_WRITE',
+  'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE',
+  'CAP_MAC_ADMIN',
+  'CAP_SYSLOG',
+  'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ',
+  'CAP_PERFMON',
+  'CAP_BPF',
+  'CAP_CHECKPOINT_RESTORE',
 ];
 
 /** The capabilities in a /proc/<pid>/status mask ("000001ffffffffff"). */
@@ -29,14 +76,32 @@ export function capabilitiesOfMask(hex: string): string[] {
 }
 
 export const MASKED_PATHS = [
-  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
 ];
 export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
-export interface Mount { destination: string; type?: string; source?: string; options?: string[] }
+export interface Mount {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
 
-export interface Ulimit { name: string; soft: number; hard: number }
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
 
 export interface SpecInput {
   rootfs: string;
@@ -54,7 +119,19 @@ export interface SpecInput {
   privileged?: boolean;
   capAdd?: string[];
   capDrop?: string[];
-  resources?: { memory?: number; memorySwap?: number; memoryReservation?: number; nanoCpus?: number; cpuShares?: number; cpuQuota?: number; cpuPeriod?: number; cpusetCpus?: string; cpusetMems?: string; pidsLimit?: number; blkioWeight?: number };
+  resources?: {
+    memory?: number;
+    memorySwap?: number;
+    memoryReservation?: number;
+    nanoCpus?: number;
+    cpuShares?: number;
+    cpuQuota?: number;
+    cpuPeriod?: number;
+    cpusetCpus?: string;
+    cpusetMems?: string;
+    pidsLimit?: number;
+    blkioWeight?: number;
+  };
   /** Files and directories bind-mounted in (hosts, hostname, resolv.conf; volumes later). */
   mounts?: Mount[];
   tmpfs?: Record<string, string>;
@@ -74,7 +151,12 @@ export interface SpecInput {
 }
 
 /** Docker's CapAdd/CapDrop: names with or without the CAP_ prefix, any case, and "ALL" (= `all`). */
-export function capabilities(base: string[], add: string[] = [], drop: string[] = [], all: string[] = ALL_CAPABILITIES): string[] {
+export function capabilities(
+  base: string[],
+  add: string[] = [],
+  drop: string[] = [],
+  all: string[] = ALL_CAPABILITIES,
+): string[] {
   const norm = (c: string) => {
     const u = c.toUpperCase();
     if (u === 'ALL') return u;
@@ -97,7 +179,10 @@ export function mergeEnv(base: string[], overrides: string[]): string[] {
   for (const e of overrides) {
     const k = e.split('=')[0];
     const i = index.get(k);
-    if (i === undefined) { index.set(k, out.length); out.push(e); } else out[i] = e;
+    if (i === undefined) {
+      index.set(k, out.length);
+      out.push(e);
+    } else out[i] = e;
   }
   return out;
 }
@@ -111,10 +196,22 @@ export function parseSize(s: string): number {
 }
 
 const RLIMITS: Record<string, string> = {
-  core: 'RLIMIT_CORE', cpu: 'RLIMIT_CPU', data: 'RLIMIT_DATA', fsize: 'RLIMIT_FSIZE', locks: 'RLIMIT_LOCKS',
-  memlock: 'RLIMIT_MEMLOCK', msgqueue: 'RLIMIT_MSGQUEUE', nice: 'RLIMIT_NICE', nofile: 'RLIMIT_NOFILE',
-  nproc: 'RLIMIT_NPROC', rss: 'RLIMIT_RSS', rtprio: 'RLIMIT_RTPRIO', rttime: 'RLIMIT_RTTIME',
-  sigpending: 'RLIMIT_SIGPENDING', stack: 'RLIMIT_STACK', as: 'RLIMIT_AS',
+  core: 'RLIMIT_CORE',
+  cpu: 'RLIMIT_CPU',
+  data: 'RLIMIT_DATA',
+  fsize: 'RLIMIT_FSIZE',
+  locks: 'RLIMIT_LOCKS',
+  memlock: 'RLIMIT_MEMLOCK',
+  msgqueue: 'RLIMIT_MSGQUEUE',
+  nice: 'RLIMIT_NICE',
+  nofile: 'RLIMIT_NOFILE',
+  nproc: 'RLIMIT_NPROC',
+  rss: 'RLIMIT_RSS',
+  rtprio: 'RLIMIT_RTPRIO',
+  rttime: 'RLIMIT_RTTIME',
+  sigpending: 'RLIMIT_SIGPENDING',
+  stack: 'RLIMIT_STACK',
+  as: 'RLIMIT_AS',
 };
 
 function grantable(host?: string[]): string[] {
@@ -133,7 +230,9 @@ export function buildSpec(input: SpecInput): Record<string, any> {
 
   // Docker's containers get a high open-files limit; never above what this host allows (runc fails otherwise).
   const nofile = Math.min(1048576, input.hostNofileHard);
-  const rlimits = new Map<string, { type: string; soft: number; hard: number }>([['nofile', { type: 'RLIMIT_NOFILE', soft: nofile, hard: nofile }]]);
+  const rlimits = new Map<string, { type: string; soft: number; hard: number }>([
+    ['nofile', { type: 'RLIMIT_NOFILE', soft: nofile, hard: nofile }],
+  ]);
   for (const u of input.ulimits ?? []) {
     const type = RLIMITS[u.name];
     if (!type) throw invalidParameter(`invalid ulimit type: ${u.name}`);
@@ -144,12 +243,37 @@ export function buildSpec(input: SpecInput): Record<string, any> {
   const shm = input.shmSize && input.shmSize > 0 ? input.shmSize : 64 * 1024 * 1024;
   const mounts: Mount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    {
+      destination: '/sys',
+      type: 'sysfs',
+      source: 'sysfs',
+      options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'],
+    },
+    {
+      destination: '/sys/fs/cgroup',
+      type: 'cgroup',
+      source: 'cgroup',
+      options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'],
+    },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shm}`] },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shm}`],
+    },
   ];
   for (const [dest, opts] of Object.entries(input.tmpfs ?? {})) {
     if (!dest.startsWith('/')) throw invalidParameter(`invalid mount path: '${dest}' mount path must be absolute`);
@@ -164,27 +288,34 @@ export function buildSpec(input: SpecInput): Record<string, any> {
     mounts.push(m);
   }
 
-  const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  const namespaces: { type: string; path?: string }[] = [
+    { type: 'pid' },
+    { type: 'ipc' },
+    { type: 'uts' },
+    { type: 'mount' },
+  ];
   if (input.network.mode === 'private') namespaces.push({ type: 'network' });
   else if (input.network.mode === 'path') namespaces.push({ type: 'network', path: input.network.netnsPath });
   // With the host's network there is no network namespace; the UTS namespace still holds the hostname.
 
   const r = input.resources ?? {};
   const resources: Record<string, any> = {
-    devices: privileged ? [{ allow: true, access: 'rwm' }] : [
-      { allow: false, access: 'rwm' },
-      { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
-      { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
-      { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
-      { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
-      { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
-      { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
-      { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
-      { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
-      { allow: true, type: 'c', major: 136, access: 'rwm' },
-      { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
-      { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' },
-    ],
+    devices: privileged
+      ? [{ allow: true, access: 'rwm' }]
+      : [
+          { allow: false, access: 'rwm' },
+          { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+          { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+          { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
+          { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
+          { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+          { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
+          { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
+          { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
+          { allow: true, type: 'c', major: 136, access: 'rwm' },
+          { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
+          { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' },
+        ],
   };
   if (r.memory || r.memoryReservation || r.memorySwap) {
     resources.memory = {};
@@ -215,7 +346,11 @@ export function buildSpec(input: SpecInput): Record<string, any> {
     ociVersion: '1.0.2-dev',
     process: {
       terminal: !!input.tty,
-      user: { uid: input.user.uid, gid: input.user.gid, additionalGids: input.user.additionalGids.length ? input.user.additionalGids : undefined },
+      user: {
+        uid: input.user.uid,
+        gid: input.user.gid,
+        additionalGids: input.user.additionalGids.length ? input.user.additionalGids : undefined,
+      },
       args: input.args,
       env,
       cwd: input.cwd || '/',
@@ -234,8 +369,8 @@ export function buildSpec(input: SpecInput): Record<string, any> {
       cgroupsPath: input.cgroupsPath,
       namespaces,
       seccomp,
-      maskedPaths: privileged ? [] : input.maskedPaths ?? MASKED_PATHS,
-      readonlyPaths: privileged ? [] : input.readonlyPaths ?? READONLY_PATHS,
+      maskedPaths: privileged ? [] : (input.maskedPaths ?? MASKED_PATHS),
+      readonlyPaths: privileged ? [] : (input.readonlyPaths ?? READONLY_PATHS),
     },
   };
 }
@@ -261,11 +396,17 @@ export function buildExecProcess(containerProcess: Record<string, any>, input: E
   if (input.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   env = mergeEnv(env, input.env ?? []);
   const user = input.user
-    ? { uid: input.user.uid, gid: input.user.gid, additionalGids: input.user.additionalGids.length ? input.user.additionalGids : undefined }
+    ? {
+        uid: input.user.uid,
+        gid: input.user.gid,
+        additionalGids: input.user.additionalGids.length ? input.user.additionalGids : undefined,
+      }
     : containerProcess.user;
   if (input.user?.home) env = mergeEnv(env, [`HOME=${input.user.home}`]);
   const all = grantable(input.hostCapabilities);
-  const caps = input.privileged ? { bounding: all, effective: all, permitted: all, inheritable: all } : containerProcess.capabilities;
+  const caps = input.privileged
+    ? { bounding: all, effective: all, permitted: all, inheritable: all }
+    : containerProcess.capabilities;
   return {
     ...containerProcess,
     terminal: input.tty,

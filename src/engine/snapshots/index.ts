@@ -40,7 +40,10 @@ export interface Snapshotter {
 }
 
 export class DiffIdMismatchError extends Error {
-  constructor(readonly expected: string, readonly actual: string) {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
     super(`layer content digest mismatch: expected diff ID ${expected}, got ${actual}`);
   }
 }
@@ -53,12 +56,24 @@ export function chainIds(diffIds: string[]): string[] {
 }
 
 class ZstdStream extends Transform {
-  private z = new ZstdDecompress((chunk) => { this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)); });
+  private z = new ZstdDecompress((chunk) => {
+    this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  });
   _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try { this.z.push(chunk); cb(); } catch (err) { cb(err as Error); }
+    try {
+      this.z.push(chunk);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
   }
   _flush(cb: TransformCallback): void {
-    try { this.z.push(new Uint8Array(0), true); cb(); } catch (err) { cb(err as Error); }
+    try {
+      this.z.push(new Uint8Array(0), true);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
   }
 }
 
@@ -70,21 +85,27 @@ export async function decompressed(src: Readable): Promise<Readable> {
   let ended = false;
   while (length < 4) {
     const n = await it.next();
-    if (n.done) { ended = true; break; }
+    if (n.done) {
+      ended = true;
+      break;
+    }
     const chunk = Buffer.isBuffer(n.value) ? n.value : Buffer.from(n.value);
     head.push(chunk);
     length += chunk.length;
   }
   const first = Buffer.concat(head);
-  const whole = Readable.from((async function* () {
-    if (first.length) yield first;
-    if (ended) return;
-    for (;;) {
-      const n = await it.next();
-      if (n.done) return;
-      yield n.value;
-    }
-  })(), { objectMode: false, highWaterMark: 1 << 20 });
+  const whole = Readable.from(
+    (async function* () {
+      if (first.length) yield first;
+      if (ended) return;
+      for (;;) {
+        const n = await it.next();
+        if (n.done) return;
+        yield n.value;
+      }
+    })(),
+    { objectMode: false, highWaterMark: 1 << 20 },
+  );
   let inner: Transform | undefined;
   if (first[0] === 0x1f && first[1] === 0x8b) inner = zlib.createGunzip({ chunkSize: 256 * 1024 });
   else if (first.length >= 4 && first.readUInt32LE(0) === 0xfd2fb528) inner = new ZstdStream();
@@ -136,7 +157,14 @@ export function createSnapshotter(root: string): Snapshotter {
           const stats = await unpackTar(plain.pipe(hashing), path.join(tmp, 'fs'));
           const actual = hashing.digest();
           if (actual !== diffId) throw new DiffIdMismatchError(diffId, actual);
-          const meta: SnapshotMeta = { chainId, diffId, parent, size: stats.size, tarSize: hashing.bytes, created: new Date().toISOString() };
+          const meta: SnapshotMeta = {
+            chainId,
+            diffId,
+            parent,
+            size: stats.size,
+            tarSize: hashing.bytes,
+            created: new Date().toISOString(),
+          };
           fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(meta));
           try {
             fs.renameSync(tmp, base(chainId));
@@ -164,7 +192,10 @@ export function createSnapshotter(root: string): Snapshotter {
       fs.rmSync(doomed, { recursive: true, force: true });
     },
     list() {
-      return fs.readdirSync(root).filter((n) => /^[a-f0-9]{64}$/.test(n) && fs.existsSync(path.join(root, n, 'meta.json'))).map((n) => `sha256:${n}`);
+      return fs
+        .readdirSync(root)
+        .filter((n) => /^[a-f0-9]{64}$/.test(n) && fs.existsSync(path.join(root, n, 'meta.json')))
+        .map((n) => `sha256:${n}`);
     },
   };
   return s;

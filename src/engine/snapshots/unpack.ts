@@ -17,18 +17,29 @@ export class UnsafeLayerError extends Error {}
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
-interface Attrs { mode: number; uid: number; gid: number; mtime: Date }
+interface Attrs {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+}
 
-export interface UnpackStats { size: number; files: number }
+export interface UnpackStats {
+  size: number;
+  files: number;
+}
 
 /** Normalizes a tar name to a relative path, refusing anything that could leave the root. */
 export function safeRelative(name: string, what = 'path'): string {
-  if (name.startsWith('/')) throw new UnsafeLayerError(`refusing to unpack ${what} ${JSON.stringify(name)}: absolute path`);
-  if (name.includes('\0')) throw new UnsafeLayerError(`refusing to unpack ${what} ${JSON.stringify(name)}: NUL in a name`);
+  if (name.startsWith('/'))
+    throw new UnsafeLayerError(`refusing to unpack ${what} ${JSON.stringify(name)}: absolute path`);
+  if (name.includes('\0'))
+    throw new UnsafeLayerError(`refusing to unpack ${what} ${JSON.stringify(name)}: NUL in a name`);
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
-    if (part === '..') throw new UnsafeLayerError(`refusing to unpack ${what} ${JSON.stringify(name)}: path escapes the layer`);
+    if (part === '..')
+      throw new UnsafeLayerError(`refusing to unpack ${what} ${JSON.stringify(name)}: path escapes the layer`);
     parts.push(part);
   }
   return parts.join('/');
@@ -49,7 +60,11 @@ function paxXattrs(buf: Buffer): Map<string, Buffer> {
       const key = record.subarray(0, eq).toString('utf8');
       const value = record.subarray(eq + 1);
       if (key.startsWith('SCHILY.xattr.')) out.set(key.slice('SCHILY.xattr.'.length), Buffer.from(value));
-      else if (key.startsWith('LIBARCHIVE.xattr.')) out.set(decodeURIComponent(key.slice('LIBARCHIVE.xattr.'.length)), Buffer.from(value.toString('latin1'), 'base64'));
+      else if (key.startsWith('LIBARCHIVE.xattr.'))
+        out.set(
+          decodeURIComponent(key.slice('LIBARCHIVE.xattr.'.length)),
+          Buffer.from(value.toString('latin1'), 'base64'),
+        );
     }
     rest = rest.subarray(len);
   }
@@ -73,13 +88,26 @@ function rawXattrExtract(): tar.Extract {
  * Makes one device node or fifo at `file` (which must not exist; never followed), for `docker cp` into a
  * container: Node's fs has no mknod. One helper run per node, which copies rarely carry.
  */
-export async function makeSpecialFile(file: string, node: { type: string; mode: number; major: number; minor: number; uid: number; gid: number; mtime: Date }): Promise<void> {
+export async function makeSpecialFile(
+  file: string,
+  node: { type: string; mode: number; major: number; minor: number; uid: number; gid: number; mtime: Date },
+): Promise<void> {
   const bits = typeBits(node.type);
   if (!bits) throw new UnsafeLayerError(`not a device or fifo: ${node.type}`);
   const applier = new Applier();
   const sec = Math.floor(node.mtime.getTime() / 1000);
   const nsec = (node.mtime.getTime() % 1000) * 1e6;
-  await applier.op(['m', file, (bits | (node.mode & 0o7777)).toString(8), String(node.major), String(node.minor), String(node.uid), String(node.gid), String(sec), String(nsec)]);
+  await applier.op([
+    'm',
+    file,
+    (bits | (node.mode & 0o7777)).toString(8),
+    String(node.major),
+    String(node.minor),
+    String(node.uid),
+    String(node.gid),
+    String(sec),
+    String(nsec),
+  ]);
   await applier.finish();
 }
 
@@ -103,11 +131,19 @@ class Applier {
 
   constructor() {
     this.child = spawn(helperPath(), [], { stdio: ['pipe', 'ignore', 'pipe'] });
-    this.child.stderr!.on('data', (d) => { if (this.stderr.length < 4096) this.stderr += d; });
+    this.child.stderr!.on('data', (d) => {
+      if (this.stderr.length < 4096) this.stderr += d;
+    });
     this.child.stdin!.on('error', () => {}); // the exit code and stderr tell what went wrong
     this.exited = new Promise<number>((resolve) => {
-      this.child.once('error', (err) => { this.stderr ||= err.message; resolve(-1); });
-      this.child.once('close', (code) => { this.closed = true; resolve(code ?? -1); });
+      this.child.once('error', (err) => {
+        this.stderr ||= err.message;
+        resolve(-1);
+      });
+      this.child.once('close', (code) => {
+        this.closed = true;
+        resolve(code ?? -1);
+      });
     });
   }
 
@@ -115,7 +151,8 @@ class Applier {
   op(fields: string[], data?: Buffer): Promise<void> | undefined {
     let text = '';
     for (const f of fields) {
-      if (f.includes('\0')) throw new UnsafeLayerError(`refusing to unpack ${JSON.stringify(f)}: NUL in a name or link target`);
+      if (f.includes('\0'))
+        throw new UnsafeLayerError(`refusing to unpack ${JSON.stringify(f)}: NUL in a name or link target`);
       text += f + '\0';
     }
     this.push(Buffer.from(text, 'utf8'));
@@ -150,7 +187,11 @@ class Applier {
     if (this.child.stdin!.write(b)) return undefined;
     return new Promise<void>((resolve, reject) => {
       const stdin = this.child.stdin!;
-      const done = () => { stdin.off('drain', done); this.child.off('close', done); this.closed ? reject(this.failure(-1)) : resolve(); };
+      const done = () => {
+        stdin.off('drain', done);
+        this.child.off('close', done);
+        this.closed ? reject(this.failure(-1)) : resolve();
+      };
       stdin.once('drain', done);
       this.child.once('close', done);
     });
@@ -194,10 +235,14 @@ export async function spreadSubdirectories(dir: string): Promise<void> {
 
 function typeBits(type: string): number {
   switch (type) {
-    case 'character-device': return 0o020000;
-    case 'block-device': return 0o060000;
-    case 'fifo': return 0o010000;
-    default: return 0;
+    case 'character-device':
+      return 0o020000;
+    case 'block-device':
+      return 0o060000;
+    case 'fifo':
+      return 0o010000;
+    default:
+      return 0;
   }
 }
 
@@ -216,13 +261,19 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
   let files = 0;
 
   const abs = (rel: string) => (rel ? path.join(root, rel) : root);
-  const time = (a: Attrs) => { const ms = a.mtime.getTime(); return [String(Math.floor(ms / 1000)), String((((ms % 1000) + 1000) % 1000) * 1_000_000)]; };
+  const time = (a: Attrs) => {
+    const ms = a.mtime.getTime();
+    return [String(Math.floor(ms / 1000)), String((((ms % 1000) + 1000) % 1000) * 1_000_000)];
+  };
   const owner = (a: Attrs) => [String(a.uid), String(a.gid)];
 
   const checkParents = (rel: string, name: string) => {
     let i = rel.indexOf('/');
     while (i >= 0) {
-      if (symlinks.has(rel.slice(0, i))) throw new UnsafeLayerError(`refusing to unpack ${JSON.stringify(name)}: a parent directory is a symlink (writes through symlinks are not allowed)`);
+      if (symlinks.has(rel.slice(0, i)))
+        throw new UnsafeLayerError(
+          `refusing to unpack ${JSON.stringify(name)}: a parent directory is a symlink (writes through symlinks are not allowed)`,
+        );
       i = rel.indexOf('/', i + 1);
     }
     if (symlinks.has(rel)) return; // replacing the link itself is fine
@@ -271,7 +322,9 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
         if (base === OPAQUE) {
           await applier.op(['x', abs(parent), 'trusted.overlay.opaque', Buffer.from('y').toString('hex')]);
         } else {
-          const target = parent ? `${parent}/${base.slice(WHITEOUT_PREFIX.length)}` : base.slice(WHITEOUT_PREFIX.length);
+          const target = parent
+            ? `${parent}/${base.slice(WHITEOUT_PREFIX.length)}`
+            : base.slice(WHITEOUT_PREFIX.length);
           safeRelative(target);
           await clear(target, false);
           await applier.op(['m', abs(target), (0o020000).toString(8), '0', '0', ...owner(attrs), '0', '0']);
@@ -299,7 +352,14 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
           files++;
           const length = h.size ?? 0;
           size += length;
-          await applier.op(['f', file, (attrs.mode & 0o7777).toString(8), ...owner(attrs), ...time(attrs), String(length)]);
+          await applier.op([
+            'f',
+            file,
+            (attrs.mode & 0o7777).toString(8),
+            ...owner(attrs),
+            ...time(attrs),
+            String(length),
+          ]);
           let sent = 0;
           for await (const chunk of entry as AsyncIterable<Buffer>) {
             sent += chunk.length;
@@ -320,7 +380,10 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
           entry.resume();
           const target = safeRelative(h.linkname ?? '', 'hardlink target');
           checkParents(target, h.linkname ?? '');
-          if (!created.has(target) || dirs.has(target)) throw new UnsafeLayerError(`refusing to unpack hardlink ${JSON.stringify(h.name)}: target ${JSON.stringify(h.linkname)} is not a file of this layer`);
+          if (!created.has(target) || dirs.has(target))
+            throw new UnsafeLayerError(
+              `refusing to unpack hardlink ${JSON.stringify(h.name)}: target ${JSON.stringify(h.linkname)} is not a file of this layer`,
+            );
           await clear(rel, false);
           await applier.op(['h', abs(target), file]);
           created.add(rel);
@@ -332,8 +395,15 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
         case 'fifo': {
           entry.resume();
           await clear(rel, false);
-          await applier.op(['m', file, (typeBits(h.type) | (attrs.mode & 0o7777)).toString(8), String(h.devmajor ?? 0), String(h.devminor ?? 0),
-            ...owner(attrs), ...time(attrs)]);
+          await applier.op([
+            'm',
+            file,
+            (typeBits(h.type) | (attrs.mode & 0o7777)).toString(8),
+            String(h.devmajor ?? 0),
+            String(h.devminor ?? 0),
+            ...owner(attrs),
+            ...time(attrs),
+          ]);
           created.add(rel);
           break;
         }

@@ -7,7 +7,7 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o60
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const fd = fs.openSync(tmp, 'w', mode);
   try {
-    if (typeof data === "string") fs.writeSync(fd, data);
+    if (typeof data === 'string') fs.writeSync(fd, data);
     else fs.writeSync(fd, data);
     fs.fsyncSync(fd);
   } finally {
@@ -35,12 +35,23 @@ export function apparentSize(dir: string): number {
   const seen = new Set<string>();
   const walk = (d: string) => {
     let entries: fs.Dirent[];
-    try { entries = fs.readdirSync(d, { withFileTypes: true }); } catch { return; }
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
     for (const e of entries) {
       const p = path.join(d, e.name);
-      if (e.isDirectory()) { walk(p); continue; }
+      if (e.isDirectory()) {
+        walk(p);
+        continue;
+      }
       let st: fs.Stats;
-      try { st = fs.lstatSync(p); } catch { continue; } // raced with a delete
+      try {
+        st = fs.lstatSync(p);
+      } catch {
+        continue;
+      } // raced with a delete
       // A hard-linked file counts once, as du counts it (busybox's layer is one binary under ~300 names).
       if (st.nlink > 1) {
         const key = `${st.dev}:${st.ino}`;

@@ -107,9 +107,14 @@ interface Refs {
 }
 
 export function validateVolumeName(name: string): void {
-  if (name.length === 1) throw invalidParameter(`create ${name}: volume name is too short, names should be at least two alphanumeric characters`);
+  if (name.length === 1)
+    throw invalidParameter(
+      `create ${name}: volume name is too short, names should be at least two alphanumeric characters`,
+    );
   if (!NAME_RE.test(name)) {
-    throw invalidParameter(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+    throw invalidParameter(
+      `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+    );
   }
 }
 
@@ -245,7 +250,9 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
       await run('mount', args);
     } catch (err: any) {
       const why = String(err.stderr || err.message).trim();
-      throw system(`error while mounting volume '${dataOf(name)}': failed to mount local volume: mount ${o.device}:${dataOf(name)}, type ${o.type}${o.o ? `, data: ${o.o}` : ''}: ${why}`);
+      throw system(
+        `error while mounting volume '${dataOf(name)}': failed to mount local volume: mount ${o.device}:${dataOf(name)}, type ${o.type}${o.o ? `, data: ${o.o}` : ''}: ${why}`,
+      );
     }
   };
 
@@ -254,7 +261,11 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
       try {
         await run('umount', [m]);
       } catch (err: any) {
-        log.warn('could not unmount volume; detaching it lazily', { volume: name, mount: m, error: String(err.stderr || err.message).trim() });
+        log.warn('could not unmount volume; detaching it lazily', {
+          volume: name,
+          mount: m,
+          error: String(err.stderr || err.message).trim(),
+        });
         await run('umount', ['-l', m]).catch(() => {});
       }
     }
@@ -263,7 +274,8 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
   /** Takes the volume out of the namespace first (an atomic rename), then deletes its files. */
   const destroy = async (name: string) => {
     await unmountData(name);
-    if (mountsUnder(dirOf(name)).length) throw system(`remove ${name}: volume is still mounted; refusing to delete what is mounted there`);
+    if (mountsUnder(dirOf(name)).length)
+      throw system(`remove ${name}: volume is still mounted; refusing to delete what is mounted there`);
     const graveyard = path.join(root, `.removing-${crypto.randomBytes(8).toString('hex')}`);
     fs.renameSync(dirOf(name), graveyard);
     volumes.delete(name);
@@ -291,14 +303,19 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
         }
         if (!NAME_RE.test(entry.name)) continue;
         // A volume directory without metadata (copied in by hand, or an older layout) is still a volume.
-        const meta = readJson<Meta>(path.join(dir, META)) ?? { createdAt: rfc3339(fs.statSync(dir).mtime), labels: {}, options: {} };
+        const meta = readJson<Meta>(path.join(dir, META)) ?? {
+          createdAt: rfc3339(fs.statSync(dir).mtime),
+          labels: {},
+          options: {},
+        };
         const refs = readJson<Refs>(path.join(dir, REFS)) ?? { references: [], mounts: [] };
         fs.mkdirSync(path.join(dir, DATA_DIR), { recursive: true, mode: 0o755 });
         volumes.set(entry.name, { meta, refs });
       }
       // An option volume mounted by a run that died, with no container left using it, is unmounted now.
       for (const [name, v] of volumes) {
-        if (Object.keys(v.meta.options).length && v.refs.mounts.length === 0 && isMounted(name)) await unmountData(name);
+        if (Object.keys(v.meta.options).length && v.refs.mounts.length === 0 && isMounted(name))
+          await unmountData(name);
       }
     },
 
@@ -306,7 +323,8 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
       const driver = o.driver || 'local';
       const anonymous = !o.name;
       const name = o.name || crypto.randomBytes(32).toString('hex');
-      if (driver !== 'local') throw notFound(`create ${name}: error looking up volume plugin ${driver}: plugin "${driver}" not found`);
+      if (driver !== 'local')
+        throw notFound(`create ${name}: error looking up volume plugin ${driver}: plugin "${driver}" not found`);
       validateVolumeName(name);
       const driverOpts = { ...(o.driverOpts ?? {}) };
       validateDriverOpts(name, driverOpts);
@@ -339,7 +357,10 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
     },
 
     list(filter = {}) {
-      return [...volumes.keys()].sort().map(info).filter((v) => matches(v, filter));
+      return [...volumes.keys()]
+        .sort()
+        .map(info)
+        .filter((v) => matches(v, filter));
     },
 
     get(name) {
@@ -361,13 +382,15 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
           if (o.force) return;
           throw notFound(`get ${name}: no such volume`);
         }
-        if (v.refs.references.length) throw conflict(`remove ${name}: volume is in use - [${v.refs.references.join(', ')}]`);
+        if (v.refs.references.length)
+          throw conflict(`remove ${name}: volume is in use - [${v.refs.references.join(', ')}]`);
         await destroy(name);
       });
     },
 
     async prune(o = {}) {
-      const candidates = service.list({ dangling: true, label: o.label, labelNot: o.labelNot })
+      const candidates = service
+        .list({ dangling: true, label: o.label, labelNot: o.labelNot })
         // Volumes with mount options hold no local data (Docker leaves them out too).
         .filter((v) => Object.keys(v.options).length === 0 && (o.all || v.anonymous));
       const deleted: string[] = [];

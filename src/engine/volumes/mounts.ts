@@ -105,7 +105,11 @@ export function tmpfsData(opts: MountSpec['tmpfsOptions'], readOnly: boolean): s
   if (opts?.sizeBytes) {
     let size = opts.sizeBytes;
     let suffix = '';
-    for (const [s, d] of [['g', 1 << 30], ['m', 1 << 20], ['k', 1 << 10]] as const) {
+    for (const [s, d] of [
+      ['g', 1 << 30],
+      ['m', 1 << 20],
+      ['k', 1 << 10],
+    ] as const) {
       if (size % d === 0) {
         size /= d;
         suffix = s;
@@ -124,7 +128,9 @@ export function tmpfsData(opts: MountSpec['tmpfsOptions'], readOnly: boolean): s
 
 /** Validates a HostConfig.Mounts entry (Docker's validateMountConfig); throws Docker's messages. */
 function validateMountSpec(m: MountSpec, checkSource: boolean, exists: (p: string) => boolean): void {
-  const fail = (msg: string) => { throw mountConfigError(m.type, msg); };
+  const fail = (msg: string) => {
+    throw mountConfigError(m.type, msg);
+  };
   if (!m.target) fail('field Target must not be empty');
   if (path.posix.normalize(m.target!) === '/') fail("invalid specification: destination can't be '/'");
   const abs = checkAbsolute(m.target!);
@@ -137,7 +143,8 @@ function validateMountSpec(m: MountSpec, checkSource: boolean, exists: (p: strin
       if (m.volumeOptions) fail('field VolumeOptions must not be specified');
       const srcAbs = checkAbsolute(m.source!);
       if (srcAbs) fail(srcAbs);
-      if (checkSource && !exists(m.source!) && !m.bindOptions?.createMountpoint) fail(`bind source path does not exist: ${m.source}`);
+      if (checkSource && !exists(m.source!) && !m.bindOptions?.createMountpoint)
+        fail(`bind source path does not exist: ${m.source}`);
       break;
     }
     case 'volume':
@@ -162,14 +169,23 @@ function validateMountSpec(m: MountSpec, checkSource: boolean, exists: (p: strin
 function fromSpec(m: MountSpec, exists: (p: string) => boolean, checkSource: boolean): MountPoint {
   validateMountSpec(m, checkSource, exists);
   const destination = path.posix.normalize(m.target!).replace(/(.)\/$/, '$1');
-  const mp: MountPoint = { type: m.type as MountType, source: '', destination, rw: !m.readOnly, mode: '', propagation: '', copyData: false };
+  const mp: MountPoint = {
+    type: m.type as MountType,
+    source: '',
+    destination,
+    rw: !m.readOnly,
+    mode: '',
+    propagation: '',
+    copyData: false,
+  };
   if (m.type === 'volume') {
     mp.name = m.source ?? '';
     mp.driver = m.volumeOptions?.driverConfig?.name || 'local';
     mp.copyData = !m.volumeOptions?.noCopy;
     const driverOpts = m.volumeOptions?.driverConfig?.options;
     const labels = m.volumeOptions?.labels;
-    if ((driverOpts && Object.keys(driverOpts).length) || (labels && Object.keys(labels).length)) mp.volumeOptions = { driverOpts, labels };
+    if ((driverOpts && Object.keys(driverOpts).length) || (labels && Object.keys(labels).length))
+      mp.volumeOptions = { driverOpts, labels };
   } else if (m.type === 'bind') {
     mp.source = path.posix.normalize(m.source!).replace(/(.)\/$/, '$1');
     mp.propagation = m.bindOptions?.propagation || 'rprivate';
@@ -225,7 +241,8 @@ export function parseVolumesFrom(spec: string): { id: string; mode: string } {
   const id = i < 0 ? spec : spec.slice(0, i);
   const mode = i < 0 ? '' : spec.slice(i + 1);
   if (!mode) return { id, mode: 'rw' };
-  if (!validMountMode(mode) || propagationOf(mode) || mode.split(',').includes('nocopy')) throw invalidParameter(`invalid mode: ${mode}`);
+  if (!validMountMode(mode) || propagationOf(mode) || mode.split(',').includes('nocopy'))
+    throw invalidParameter(`invalid mode: ${mode}`);
   return { id, mode };
 }
 
@@ -240,8 +257,16 @@ export function planMounts(req: MountRequest, exists: (p: string) => boolean = f
     const { mode } = parseVolumesFrom(vf.spec);
     for (const m of vf.mountPoints) {
       points.set(m.destination, {
-        type: m.type, source: m.source, destination: m.destination, rw: m.rw && readWrite(mode), mode: '',
-        propagation: m.propagation, name: m.name, driver: m.driver, copyData: false, tmpfsData: m.tmpfsData,
+        type: m.type,
+        source: m.source,
+        destination: m.destination,
+        rw: m.rw && readWrite(mode),
+        mode: '',
+        propagation: m.propagation,
+        name: m.name,
+        driver: m.driver,
+        copyData: false,
+        tmpfsData: m.tmpfsData,
       });
     }
   }
@@ -267,7 +292,17 @@ export function planMounts(req: MountRequest, exists: (p: string) => boolean = f
     if (abs) throw invalidParameter(abs);
     if (destination === '/') throw invalidParameter("invalid specification: destination can't be '/'");
     if (points.has(destination) || (req.tmpfs && destination in req.tmpfs)) continue;
-    points.set(destination, { type: 'volume', source: '', destination, rw: true, mode: '', propagation: '', name: '', driver: req.volumeDriver || 'local', copyData: true });
+    points.set(destination, {
+      type: 'volume',
+      source: '',
+      destination,
+      rw: true,
+      mode: '',
+      propagation: '',
+      name: '',
+      driver: req.volumeDriver || 'local',
+      copyData: true,
+    });
   }
   return [...points.values()];
 }

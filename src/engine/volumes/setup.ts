@@ -28,22 +28,34 @@ export function isAnonymous(volumes: VolumeService, mp: MountPoint): boolean {
  * Creates the volumes (named ones if missing, anonymous ones always) and records the container as their user,
  * and creates missing host directories of `-v` binds. On failure, undoes what it did and throws.
  */
-export async function createMountPoints(volumes: VolumeService, containerId: string, plan: MountPoint[]): Promise<MountPoint[]> {
+export async function createMountPoints(
+  volumes: VolumeService,
+  containerId: string,
+  plan: MountPoint[],
+): Promise<MountPoint[]> {
   const out: MountPoint[] = [];
   const made: string[] = [];
   try {
     for (const p of plan) {
       const mp = { ...p };
       if (mp.type === 'volume') {
-        if (mp.driver && mp.driver !== 'local') throw invalidParameter(`error looking up volume plugin ${mp.driver}: plugin "${mp.driver}" not found`);
+        if (mp.driver && mp.driver !== 'local')
+          throw invalidParameter(`error looking up volume plugin ${mp.driver}: plugin "${mp.driver}" not found`);
         let existed = false;
         if (mp.name) {
           try {
             volumes.get(mp.name);
             existed = true;
-          } catch { /* created below */ }
+          } catch {
+            /* created below */
+          }
         }
-        const v = await volumes.create({ name: mp.name, labels: mp.volumeOptions?.labels, driverOpts: mp.volumeOptions?.driverOpts, reference: containerId });
+        const v = await volumes.create({
+          name: mp.name,
+          labels: mp.volumeOptions?.labels,
+          driverOpts: mp.volumeOptions?.driverOpts,
+          reference: containerId,
+        });
         if (!existed) made.push(v.name);
         mp.name = v.name;
         mp.source = v.mountpoint;
@@ -53,7 +65,8 @@ export async function createMountPoints(volumes: VolumeService, containerId: str
         try {
           fs.mkdirSync(mp.source, { recursive: true, mode: 0o755 });
         } catch (err: any) {
-          if (err.code !== 'EEXIST' && err.code !== 'ENOTDIR') throw system(`error while creating mount source path '${mp.source}': mkdir ${mp.source}: ${err.message}`);
+          if (err.code !== 'EEXIST' && err.code !== 'ENOTDIR')
+            throw system(`error while creating mount source path '${mp.source}': mkdir ${mp.source}: ${err.message}`);
         }
       }
       out.push(mp);
@@ -66,7 +79,12 @@ export async function createMountPoints(volumes: VolumeService, containerId: str
   return out;
 }
 
-export interface OciMount { destination: string; type: string; source: string; options: string[] }
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
 
 /** Parents before children, so a mount inside another mount's destination is not hidden by it. */
 function depth(p: string): number {
@@ -74,7 +92,10 @@ function depth(p: string): number {
 }
 
 /** Where copy-up reads the image's content: a mounted root and how to let it go. */
-export interface RootView { root: string; release(): Promise<void> }
+export interface RootView {
+  root: string;
+  release(): Promise<void>;
+}
 
 /**
  * A read-only overlay of a container's layers (its own upper dir first) on a temporary directory: the
@@ -83,7 +104,8 @@ export interface RootView { root: string; release(): Promise<void> }
 export async function overlayView(layerDirs: string[]): Promise<RootView> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-copyup-'));
   // Overlayfs wants two lower dirs when there is no upper one.
-  const lowers = layerDirs.length >= 2 ? layerDirs : [...layerDirs, fs.mkdtempSync(path.join(os.tmpdir(), 'berth-empty-'))];
+  const lowers =
+    layerDirs.length >= 2 ? layerDirs : [...layerDirs, fs.mkdtempSync(path.join(os.tmpdir(), 'berth-empty-'))];
   try {
     await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowers.join(':')}`, root]);
   } catch (err: any) {
@@ -126,22 +148,36 @@ export function mayExistInLayers(layerDirs: string[], p: string): boolean {
  * into empty volumes that want it, and returns the OCI spec mounts. `rootfs` is the container's root as a path
  * (already mounted) or its layers (its own upper dir first), overlaid read-only only if some volume needs copy-up.
  */
-export async function setupMounts(volumes: VolumeService, containerId: string, mounts: MountPoint[], rootfs?: string | { layers: string[] }): Promise<OciMount[]> {
+export async function setupMounts(
+  volumes: VolumeService,
+  containerId: string,
+  mounts: MountPoint[],
+  rootfs?: string | { layers: string[] },
+): Promise<OciMount[]> {
   const out: OciMount[] = [];
   let view: RootView | undefined;
   try {
     for (const m of mounts) {
       if (m.type === 'tmpfs') {
-        out.push({ destination: m.destination, type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev', 'rprivate', ...(m.tmpfsData ? m.tmpfsData.split(',') : [])] });
+        out.push({
+          destination: m.destination,
+          type: 'tmpfs',
+          source: 'tmpfs',
+          options: ['noexec', 'nosuid', 'nodev', 'rprivate', ...(m.tmpfsData ? m.tmpfsData.split(',') : [])],
+        });
         continue;
       }
       let source = m.source;
       if (m.type === 'volume') {
         source = await volumes.mount(m.name!, containerId);
-        const wantsCopy = m.copyData && rootfs !== undefined && fs.readdirSync(source).length === 0 &&
+        const wantsCopy =
+          m.copyData &&
+          rootfs !== undefined &&
+          fs.readdirSync(source).length === 0 &&
           (typeof rootfs === 'string' || mayExistInLayers(rootfs.layers, m.destination));
         if (wantsCopy) {
-          view ??= typeof rootfs === 'string' ? { root: rootfs, release: async () => {} } : await overlayView(rootfs!.layers);
+          view ??=
+            typeof rootfs === 'string' ? { root: rootfs, release: async () => {} } : await overlayView(rootfs!.layers);
           const from = resolveInRoot(view.root, m.destination);
           if (from) await copyUp(from, source);
         }
@@ -164,13 +200,20 @@ export async function teardownMounts(volumes: VolumeService, containerId: string
  * At container removal: forgets the container's use of its volumes; with `removeAnonymous` (`rm -v`, `--rm`)
  * removes its anonymous volumes too, unless another container still uses them. Named volumes always stay.
  */
-export async function releaseMounts(volumes: VolumeService, containerId: string, mounts: MountPoint[], removeAnonymous: boolean): Promise<void> {
+export async function releaseMounts(
+  volumes: VolumeService,
+  containerId: string,
+  mounts: MountPoint[],
+  removeAnonymous: boolean,
+): Promise<void> {
   for (const m of mounts) {
     if (m.type !== 'volume' || !m.name) continue;
     const anonymous = isAnonymous(volumes, m);
     await volumes.release(m.name, containerId);
     if (removeAnonymous && anonymous) {
-      await volumes.remove(m.name).catch((err) => log.debug('anonymous volume kept', { volume: m.name, error: err.message }));
+      await volumes
+        .remove(m.name)
+        .catch((err) => log.debug('anonymous volume kept', { volume: m.name, error: err.message }));
     }
   }
 }

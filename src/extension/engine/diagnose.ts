@@ -13,7 +13,13 @@ export interface HostReader {
 }
 
 export const realHost: HostReader = {
-  read: (p) => { try { return fs.readFileSync(p, 'utf8'); } catch { return undefined; } },
+  read: (p) => {
+    try {
+      return fs.readFileSync(p, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
   exists: (p) => fs.existsSync(p),
   run: (cmd, args) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 3000 });
@@ -21,13 +27,25 @@ export const realHost: HostReader = {
   },
   platform: process.platform,
   // A getter: process.report is slow, and only Diagnose needs it.
-  get glibc() { return (process.report?.getReport() as any)?.header?.glibcVersionRuntime; },
+  get glibc() {
+    return (process.report?.getReport() as any)?.header?.glibcVersionRuntime;
+  },
   isRoot: process.getuid?.() === 0,
 };
 
-export interface Check { name: string; ok: boolean; found: string; need: string; fix?: { apt?: string; dnf?: string; yum?: string; note?: string } }
+export interface Check {
+  name: string;
+  ok: boolean;
+  found: string;
+  need: string;
+  fix?: { apt?: string; dnf?: string; yum?: string; note?: string };
+}
 
-export interface Diagnosis { distro: string; family: 'apt' | 'dnf' | 'yum' | 'unknown'; checks: Check[] }
+export interface Diagnosis {
+  distro: string;
+  family: 'apt' | 'dnf' | 'yum' | 'unknown';
+  checks: Check[];
+}
 
 function osRelease(h: HostReader): Record<string, string> {
   const out: Record<string, string> = {};
@@ -41,7 +59,8 @@ function osRelease(h: HostReader): Record<string, string> {
 function cmpVersion(a: string, b: string): number {
   const pa = a.split(/[.-]/).map((x) => parseInt(x, 10) || 0);
   const pb = b.split(/[.-]/).map((x) => parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++)
+    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
   return 0;
 }
 
@@ -49,53 +68,131 @@ export function diagnose(h: HostReader = realHost): Diagnosis {
   const os = osRelease(h);
   const like = `${os.ID ?? ''} ${os.ID_LIKE ?? ''}`;
   const majorVersion = parseInt(os.VERSION_ID ?? '', 10);
-  const family: Diagnosis['family'] = /debian|ubuntu/.test(like) ? 'apt'
-    : /rhel|centos|fedora/.test(like) ? (/centos|rhel/.test(like) && majorVersion > 0 && majorVersion < 8 ? 'yum' : 'dnf') : 'unknown';
-  const pkgs = (apt: string, rpm: string) => ({ apt: `sudo apt-get install -y ${apt}`, dnf: `sudo dnf install -y ${rpm}`, yum: `sudo yum install -y ${rpm}` });
+  const family: Diagnosis['family'] = /debian|ubuntu/.test(like)
+    ? 'apt'
+    : /rhel|centos|fedora/.test(like)
+      ? /centos|rhel/.test(like) && majorVersion > 0 && majorVersion < 8
+        ? 'yum'
+        : 'dnf'
+      : 'unknown';
+  const pkgs = (apt: string, rpm: string) => ({
+    apt: `sudo apt-get install -y ${apt}`,
+    dnf: `sudo dnf install -y ${rpm}`,
+    yum: `sudo yum install -y ${rpm}`,
+  });
   const checks: Check[] = [];
 
   const kernel = (h.read('/proc/sys/kernel/osrelease') ?? '').trim();
-  checks.push({ name: 'Linux kernel', ok: !!kernel && cmpVersion(kernel, '3.10') >= 0, found: kernel || 'not Linux', need: '≥ 3.10 (4.x or later recommended)' });
+  checks.push({
+    name: 'Linux kernel',
+    ok: !!kernel && cmpVersion(kernel, '3.10') >= 0,
+    found: kernel || 'not Linux',
+    need: '≥ 3.10 (4.x or later recommended)',
+  });
 
   const mounts = h.read('/proc/mounts') ?? '';
   const cg2 = /\s\/sys\/fs\/cgroup\scgroup2\s/.test(mounts);
   const cg1 = /\scgroup\s/.test(mounts);
-  checks.push({ name: 'cgroups', ok: cg2 || cg1, found: cg2 ? 'v2 (unified)' : cg1 ? 'v1' : 'not mounted', need: 'v1 or v2 mounted under /sys/fs/cgroup', fix: cg2 || cg1 ? undefined : { note: 'mount cgroup2 on /sys/fs/cgroup (systemd does this at boot)' } });
+  checks.push({
+    name: 'cgroups',
+    ok: cg2 || cg1,
+    found: cg2 ? 'v2 (unified)' : cg1 ? 'v1' : 'not mounted',
+    need: 'v1 or v2 mounted under /sys/fs/cgroup',
+    fix: cg2 || cg1 ? undefined : { note: 'mount cgroup2 on /sys/fs/cgroup (systemd does this at boot)' },
+  });
 
   const fsList = h.read('/proc/filesystems') ?? '';
   const overlay = /\toverlay$/m.test(fsList) || h.exists('/sys/module/overlay');
-  checks.push({ name: 'overlayfs', ok: overlay, found: overlay ? 'available' : 'missing', need: 'the overlay filesystem', fix: overlay ? undefined : { note: 'sudo modprobe overlay && echo overlay | sudo tee /etc/modules-load.d/berth.conf' } });
+  checks.push({
+    name: 'overlayfs',
+    ok: overlay,
+    found: overlay ? 'available' : 'missing',
+    need: 'the overlay filesystem',
+    fix: overlay
+      ? undefined
+      : { note: 'sudo modprobe overlay && echo overlay | sudo tee /etc/modules-load.d/berth.conf' },
+  });
 
   const runc = h.run('runc', ['--version']);
-  checks.push({ name: 'runc', ok: !!runc, found: runc?.split('\n')[0] ?? 'not found on PATH', need: 'runc ≥ 1.0', fix: runc ? undefined : pkgs('runc', 'runc') });
+  checks.push({
+    name: 'runc',
+    ok: !!runc,
+    found: runc?.split('\n')[0] ?? 'not found on PATH',
+    need: 'runc ≥ 1.0',
+    fix: runc ? undefined : pkgs('runc', 'runc'),
+  });
 
   const ipt = h.run('iptables', ['--version']);
-  checks.push({ name: 'iptables', ok: !!ipt, found: ipt ?? 'not found', need: 'iptables (legacy or nft) for port publishing', fix: ipt ? undefined : pkgs('iptables', 'iptables') });
+  checks.push({
+    name: 'iptables',
+    ok: !!ipt,
+    found: ipt ?? 'not found',
+    need: 'iptables (legacy or nft) for port publishing',
+    fix: ipt ? undefined : pkgs('iptables', 'iptables'),
+  });
 
   const cni = h.exists('/usr/lib/cni/bridge') || h.exists('/opt/cni/bin/bridge') || h.exists('/usr/libexec/cni/bridge');
-  checks.push({ name: 'CNI plugins', ok: cni, found: cni ? 'bridge plugin present' : 'missing', need: 'bridge, host-local, portmap, firewall plugins', fix: cni ? undefined : pkgs('containernetworking-plugins', 'containernetworking-plugins') });
+  checks.push({
+    name: 'CNI plugins',
+    ok: cni,
+    found: cni ? 'bridge plugin present' : 'missing',
+    need: 'bridge, host-local, portmap, firewall plugins',
+    fix: cni ? undefined : pkgs('containernetworking-plugins', 'containernetworking-plugins'),
+  });
 
   const maxNs = (h.read('/proc/sys/user/max_user_namespaces') ?? '').trim();
   const unpriv = (h.read('/proc/sys/kernel/unprivileged_userns_clone') ?? '').trim();
   const userns = maxNs !== '' && maxNs !== '0' && unpriv !== '0';
-  checks.push({ name: 'user namespaces', ok: true, found: maxNs === '' ? 'unknown' : userns ? `enabled (max ${maxNs})` : 'disabled', need: 'optional (rootless mode later); the engine runs as root today',
-    fix: userns ? undefined : { note: 'echo user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/berth.conf && sudo sysctl --system' } });
+  checks.push({
+    name: 'user namespaces',
+    ok: true,
+    found: maxNs === '' ? 'unknown' : userns ? `enabled (max ${maxNs})` : 'disabled',
+    need: 'optional (rootless mode later); the engine runs as root today',
+    fix: userns
+      ? undefined
+      : { note: 'echo user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/berth.conf && sudo sysctl --system' },
+  });
 
   const enforce = h.read('/sys/fs/selinux/enforce')?.trim();
   const selinux = enforce === undefined ? 'not enabled' : enforce === '1' ? 'enforcing' : 'permissive';
-  checks.push({ name: 'SELinux', ok: true, found: selinux, need: 'any; when enforcing, bind mounts need the :z/:Z option or container-selinux',
-    fix: enforce === '1' ? { dnf: 'sudo dnf install -y container-selinux', yum: 'sudo yum install -y container-selinux' } : undefined });
+  checks.push({
+    name: 'SELinux',
+    ok: true,
+    found: selinux,
+    need: 'any; when enforcing, bind mounts need the :z/:Z option or container-selinux',
+    fix:
+      enforce === '1'
+        ? { dnf: 'sudo dnf install -y container-selinux', yum: 'sudo yum install -y container-selinux' }
+        : undefined,
+  });
 
   const glibc = h.glibc;
-  checks.push({ name: 'glibc', ok: !glibc || cmpVersion(glibc, '2.28') >= 0, found: glibc ?? 'not glibc (musl?)', need: '≥ 2.28 for the VS Code server (CentOS/RHEL 8+; CentOS 7 needs a custom sysroot)' });
+  checks.push({
+    name: 'glibc',
+    ok: !glibc || cmpVersion(glibc, '2.28') >= 0,
+    found: glibc ?? 'not glibc (musl?)',
+    need: '≥ 2.28 for the VS Code server (CentOS/RHEL 8+; CentOS 7 needs a custom sysroot)',
+  });
 
-  checks.push({ name: 'privileges', ok: h.isRoot || h.exists('/run/berth/berth.sock'), found: h.isRoot ? 'root' : 'not root', need: 'root, or the berth systemd service (command: Berth: Install Engine as a Service)' });
+  checks.push({
+    name: 'privileges',
+    ok: h.isRoot || h.exists('/run/berth/berth.sock'),
+    found: h.isRoot ? 'root' : 'not root',
+    need: 'root, or the berth systemd service (command: Berth: Install Engine as a Service)',
+  });
 
   return { distro: os.PRETTY_NAME ?? h.platform, family, checks };
 }
 
 export function renderDiagnosis(d: Diagnosis): string {
-  const lines = [`# Berth — host diagnosis`, '', `Host: **${d.distro}** (package manager: ${d.family})`, '', '| check | status | found | needs |', '|---|---|---|---|'];
+  const lines = [
+    `# Berth — host diagnosis`,
+    '',
+    `Host: **${d.distro}** (package manager: ${d.family})`,
+    '',
+    '| check | status | found | needs |',
+    '|---|---|---|---|',
+  ];
   for (const c of d.checks) lines.push(`| ${c.name} | ${c.ok ? '✓ ok' : '✗ missing'} | ${c.found} | ${c.need} |`);
   const fixes = d.checks.filter((c) => c.fix);
   if (fixes.length) {

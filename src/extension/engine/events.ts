@@ -31,7 +31,10 @@ export class EventWatcher {
   private readonly maxRetryMs: number;
   private readonly beforeConnect?: () => Promise<unknown>;
 
-  constructor(private readonly client: () => EngineClient, opts: EventWatcherOptions = {}) {
+  constructor(
+    private readonly client: () => EngineClient,
+    opts: EventWatcherOptions = {},
+  ) {
     this.debounceMs = opts.debounceMs ?? 150;
     this.minRetryMs = opts.minRetryMs ?? 500;
     this.maxRetryMs = opts.maxRetryMs ?? 5000;
@@ -39,9 +42,18 @@ export class EventWatcher {
     this.retryMs = this.minRetryMs;
   }
 
-  onEvent(l: (e: EngineEventMessage) => void) { this.eventListeners.add(l); return { dispose: () => this.eventListeners.delete(l) }; }
-  onChange(l: (kinds: Set<ChangeKind>) => void) { this.changeListeners.add(l); return { dispose: () => this.changeListeners.delete(l) }; }
-  onState(l: (s: ConnectionState, err?: unknown) => void) { this.stateListeners.add(l); return { dispose: () => this.stateListeners.delete(l) }; }
+  onEvent(l: (e: EngineEventMessage) => void) {
+    this.eventListeners.add(l);
+    return { dispose: () => this.eventListeners.delete(l) };
+  }
+  onChange(l: (kinds: Set<ChangeKind>) => void) {
+    this.changeListeners.add(l);
+    return { dispose: () => this.changeListeners.delete(l) };
+  }
+  onState(l: (s: ConnectionState, err?: unknown) => void) {
+    this.stateListeners.add(l);
+    return { dispose: () => this.stateListeners.delete(l) };
+  }
 
   start(): void {
     if (this.disposed || this.abort) return;
@@ -96,12 +108,17 @@ export class EventWatcher {
 
   private dispatch(e: EngineEventMessage) {
     for (const l of this.eventListeners) {
-      try { l(e); } catch { /* a listener's bug must not end the stream */ }
+      try {
+        l(e);
+      } catch {
+        /* a listener's bug must not end the stream */
+      }
     }
     const kinds: ChangeKind[] = [];
     if (e.Type === 'container') {
       // exec_* and top/stats-like actions do not change what the trees show.
-      if (!/^exec_|^top$|^attach$|^resize$|^detach$|^archive-path$|^extract-to-dir$/.test(e.Action)) kinds.push('container');
+      if (!/^exec_|^top$|^attach$|^resize$|^detach$|^archive-path$|^extract-to-dir$/.test(e.Action))
+        kinds.push('container');
       if (e.Action === 'create' || e.Action === 'destroy') kinds.push('image', 'volume'); // image "in use", volume users
     } else if (e.Type === 'image') kinds.push('image');
     else if (e.Type === 'volume') kinds.push('volume');

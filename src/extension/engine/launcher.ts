@@ -19,7 +19,10 @@ export async function answers(host: string, timeoutMs = 1500): Promise<boolean> 
   const client = new EngineClient(host);
   try {
     // The unversioned /_ping: an older Docker rejects /v1.45/ paths but still answers this.
-    await Promise.race([client.negotiateApiVersion(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref())]);
+    await Promise.race([
+      client.negotiateApiVersion(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref()),
+    ]);
     return true;
   } catch {
     return false;
@@ -28,22 +31,44 @@ export async function answers(host: string, timeoutMs = 1500): Promise<boolean> 
   }
 }
 
-export interface LaunchSpec { command: string; args: string[]; env: NodeJS.ProcessEnv }
+export interface LaunchSpec {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
 
 /**
  * How to run the bundled engine: the extension host's executable (VS Code's Electron or the server's node) in
  * Node mode, so no system Node is needed.
  */
-export function bundledEngineLaunch(extensionPath: string, host = SYSTEM_SOCKET, execPath = process.execPath, env = process.env, opts: { pidfile?: string; extraArgs?: string[] } = {}): LaunchSpec {
+export function bundledEngineLaunch(
+  extensionPath: string,
+  host = SYSTEM_SOCKET,
+  execPath = process.execPath,
+  env = process.env,
+  opts: { pidfile?: string; extraArgs?: string[] } = {},
+): LaunchSpec {
   return {
     command: execPath,
-    args: [path.join(extensionPath, 'dist', 'engine.js'), '-H', host, '--pidfile', opts.pidfile ?? SYSTEM_PIDFILE, ...(opts.extraArgs ?? [])],
+    args: [
+      path.join(extensionPath, 'dist', 'engine.js'),
+      '-H',
+      host,
+      '--pidfile',
+      opts.pidfile ?? SYSTEM_PIDFILE,
+      ...(opts.extraArgs ?? []),
+    ],
     env: { ...env, ELECTRON_RUN_AS_NODE: '1' },
   };
 }
 
 /** Starts berthd detached (its own session, output to logFile) and waits until it answers. */
-export async function startBundledEngine(spec: LaunchSpec, host: string, logFile: string, timeoutMs = 20_000): Promise<void> {
+export async function startBundledEngine(
+  spec: LaunchSpec,
+  host: string,
+  logFile: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = fs.openSync(logFile, 'a');
   fs.writeSync(fd, `\n--- ${new Date().toISOString()} starting ${spec.command} ${spec.args.join(' ')}\n`);
@@ -70,10 +95,18 @@ export async function stopEngine(host: string, pidfile = SYSTEM_PIDFILE, timeout
     return false;
   }
   if (!pid) return false;
-  try { process.kill(pid, 'SIGTERM'); } catch { return false; }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return false;
+  }
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    try { process.kill(pid, 0); } catch { return true; }
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return !(await answers(host, 500));
@@ -92,13 +125,23 @@ export function systemdInstallCommand(extensionPath: string, user: string, execP
   const copyNode = path.basename(execPath) === 'node';
   const node = copyNode ? `${SERVICE_DIR}/node` : execPath;
   const unit = [
-    '[Unit]', 'Description=Berth container engine', 'After=network-online.target', '',
-    '[Service]', 'Type=simple',
+    '[Unit]',
+    'Description=Berth container engine',
+    'After=network-online.target',
+    '',
+    '[Service]',
+    'Type=simple',
     `Environment=ELECTRON_RUN_AS_NODE=1 BERTH_NODE=${node}`,
     `ExecStart=${SERVICE_DIR}/engine-bin/berthd -H ${SYSTEM_SOCKET} --group berth --pidfile ${SYSTEM_PIDFILE}`,
     // A limit every host accepts (some cap nofile far below systemd's usual maximum).
-    'Restart=on-failure', 'KillMode=process', 'Delegate=yes', 'LimitNOFILE=65536', '',
-    '[Install]', 'WantedBy=multi-user.target', '',
+    'Restart=on-failure',
+    'KillMode=process',
+    'Delegate=yes',
+    'LimitNOFILE=65536',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
   ].join('\\n'); // printf's own \n escapes keep the whole command on one line for the terminal
   const q = (p: string) => shellQuote(p);
   const script = [

@@ -4,7 +4,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Berth } from '../berth';
-import { bundledEngineLaunch, candidateHosts, startBundledEngine, stopEngine, systemdInstallCommand, SYSTEM_SOCKET } from './launcher';
+import {
+  bundledEngineLaunch,
+  candidateHosts,
+  startBundledEngine,
+  stopEngine,
+  systemdInstallCommand,
+  SYSTEM_SOCKET,
+} from './launcher';
 
 export function engineLogFile(berth: Berth): string {
   return path.join(berth.context.globalStorageUri.fsPath, 'berthd.log');
@@ -12,13 +19,17 @@ export function engineLogFile(berth: Berth): string {
 
 /** Starts the bundled engine if allowed and possible; returns whether an engine answers afterwards. */
 export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<boolean> {
-  if (await berth.resolveHost()) { await berth.connect(); return true; }
+  if (await berth.resolveHost()) {
+    await berth.connect();
+    return true;
+  }
   const configured = berth.settings.host.trim();
   if (process.platform !== 'linux') {
     if (userAsked || !configured) {
       const pick = await vscode.window.showInformationMessage(
         `Berth's engine runs on Linux. On ${process.platform === 'darwin' ? 'macOS' : 'Windows'} a Linux VM backend is coming; meanwhile point "berth.engine.host" at an existing Docker-API engine (Docker, Podman, or berthd on a Linux host), or open a Linux host with Remote-SSH.`,
-        'Open Settings');
+        'Open Settings',
+      );
       if (pick) await vscode.commands.executeCommand('workbench.action.openSettings', 'berth.engine.host');
     }
     return false;
@@ -30,7 +41,9 @@ export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<bo
       void berth.context.globalState.update('berth.serviceOffered', true);
       const pick = await vscode.window.showWarningMessage(
         'Berth: the engine needs root. Install it once as a systemd service (a "berth" group gets access to its socket, so VS Code never runs as root)?',
-        'Install Service', 'Diagnose');
+        'Install Service',
+        'Diagnose',
+      );
       if (pick === 'Install Service') await vscode.commands.executeCommand('berth.engine.installService');
       if (pick === 'Diagnose') await vscode.commands.executeCommand('berth.engine.diagnose');
     }
@@ -38,11 +51,17 @@ export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<bo
   }
   const host = configured || SYSTEM_SOCKET;
   try {
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Starting the Berth engine' }, () =>
-      startBundledEngine(bundledEngineLaunch(berth.context.extensionPath, host), host, engineLogFile(berth)));
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: 'Starting the Berth engine' },
+      () => startBundledEngine(bundledEngineLaunch(berth.context.extensionPath, host), host, engineLogFile(berth)),
+    );
     berth.output.appendLine(`started the bundled engine on ${host} (log: ${engineLogFile(berth)})`);
   } catch (err) {
-    const pick = await vscode.window.showErrorMessage(`Berth: could not start the engine: ${(err as Error).message}`, 'Show Engine Log', 'Diagnose');
+    const pick = await vscode.window.showErrorMessage(
+      `Berth: could not start the engine: ${(err as Error).message}`,
+      'Show Engine Log',
+      'Diagnose',
+    );
     if (pick === 'Show Engine Log') await vscode.commands.executeCommand('berth.engine.showLog');
     if (pick === 'Diagnose') await vscode.commands.executeCommand('berth.engine.diagnose');
     return false;
@@ -54,7 +73,9 @@ export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<bo
 export async function stopBundledEngine(berth: Berth): Promise<boolean> {
   const host = candidateHosts(berth.settings.host)[0];
   if (await stopEngine(host)) return true;
-  void vscode.window.showWarningMessage(`Berth: this engine was not started by Berth (or needs root to stop). If it runs as a service: sudo systemctl stop berth`);
+  void vscode.window.showWarningMessage(
+    `Berth: this engine was not started by Berth (or needs root to stop). If it runs as a service: sudo systemctl stop berth`,
+  );
   return false;
 }
 

@@ -29,10 +29,20 @@ export function shellSplit(s: string): string[] {
       if (ch === quote) quote = undefined;
       else if (ch === '\\' && quote === '"' && (s[i + 1] === '"' || s[i + 1] === '\\')) cur += s[++i];
       else cur += ch;
-    } else if (ch === '"' || ch === "'") { quote = ch; has = true; }
-    else if (ch === '\\' && i + 1 < s.length) { cur += s[++i]; has = true; }
-    else if (/\s/.test(ch)) { if (has || cur) out.push(cur); cur = ''; has = false; }
-    else { cur += ch; has = true; }
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      has = true;
+    } else if (ch === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      has = true;
+    } else if (/\s/.test(ch)) {
+      if (has || cur) out.push(cur);
+      cur = '';
+      has = false;
+    } else {
+      cur += ch;
+      has = true;
+    }
   }
   if (quote) throw new RunOptionError(`unterminated ${quote} quote in "${s}"`);
   if (has || cur) out.push(cur);
@@ -43,14 +53,19 @@ function list(s: string | undefined): string[] {
   return s ? shellSplit(s.replace(/,\s*/g, ' ')) : [];
 }
 
-export function parsePorts(spec: string | undefined): { exposed: Record<string, object>; bindings: Record<string, { HostIp?: string; HostPort?: string }[]> } {
+export function parsePorts(spec: string | undefined): {
+  exposed: Record<string, object>;
+  bindings: Record<string, { HostIp?: string; HostPort?: string }[]>;
+} {
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp?: string; HostPort?: string }[]> = {};
   for (const p of list(spec)) {
     const m = /^(?:(\[[0-9a-fA-F:.]+\]|\d+\.\d+\.\d+\.\d+):)?(?:(\d*):)?(\d+)(?:\/(tcp|udp|sctp))?$/.exec(p);
     if (!m) throw new RunOptionError(`invalid port "${p}": use 8080:80, 127.0.0.1:8080:80/udp or 80`);
     const [, ip, hostPort, containerPort, proto = 'tcp'] = m;
-    for (const n of [hostPort, containerPort]) if (n && (Number(n) < 1 || Number(n) > 65535)) throw new RunOptionError(`invalid port "${p}": ${n} is out of range`);
+    for (const n of [hostPort, containerPort])
+      if (n && (Number(n) < 1 || Number(n) > 65535))
+        throw new RunOptionError(`invalid port "${p}": ${n} is out of range`);
     const key = `${containerPort}/${proto}`;
     exposed[key] = {};
     (bindings[key] ??= []).push({ HostIp: ip ? ip.replace(/^\[|\]$/g, '') : '', HostPort: hostPort ?? '' });
@@ -60,7 +75,8 @@ export function parsePorts(spec: string | undefined): { exposed: Record<string, 
 
 export function parseEnv(spec: string | undefined): string[] {
   return list(spec).map((e) => {
-    if (!/^[^=\s]+=/.test(e) && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e)) throw new RunOptionError(`invalid environment variable "${e}": use NAME=value`);
+    if (!/^[^=\s]+=/.test(e) && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e))
+      throw new RunOptionError(`invalid environment variable "${e}": use NAME=value`);
     return e;
   });
 }
@@ -68,15 +84,18 @@ export function parseEnv(spec: string | undefined): string[] {
 export function parseVolumes(spec: string | undefined): string[] {
   return list(spec).map((v) => {
     const parts = v.split(':');
-    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1].startsWith('/')) throw new RunOptionError(`invalid volume "${v}": use name:/path or /host/path:/path[:ro]`);
-    if (parts[2] && !/^(ro|rw|z|Z)(,(ro|rw|z|Z))*$/.test(parts[2])) throw new RunOptionError(`invalid volume mode "${parts[2]}" in "${v}"`);
+    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1].startsWith('/'))
+      throw new RunOptionError(`invalid volume "${v}": use name:/path or /host/path:/path[:ro]`);
+    if (parts[2] && !/^(ro|rw|z|Z)(,(ro|rw|z|Z))*$/.test(parts[2]))
+      throw new RunOptionError(`invalid volume mode "${parts[2]}" in "${v}"`);
     return v;
   });
 }
 
 export function validName(name: string | undefined): string | undefined {
   if (!name) return undefined;
-  if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw new RunOptionError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name))
+    throw new RunOptionError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   return name.replace(/^\//, '');
 }
 

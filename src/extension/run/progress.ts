@@ -4,7 +4,10 @@ import type { JSONMessage } from '../../client/types';
 function formatBytes(n: number): string {
   const u = ['B', 'kB', 'MB', 'GB'];
   let i = 0;
-  while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+  while (n >= 1000 && i < u.length - 1) {
+    n /= 1000;
+    i++;
+  }
   return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
 }
 
@@ -16,8 +19,14 @@ export class PullProgress {
     if (!m.id || !m.status || /^(Pulling from|Digest:|Status:)/.test(m.status)) return;
     let l = this.layers.get(m.id);
     if (!l) this.layers.set(m.id, (l = { current: 0, total: 0, done: false }));
-    if (m.status === 'Downloading' && m.progressDetail?.total) { l.total = m.progressDetail.total; l.current = m.progressDetail.current ?? 0; }
-    if (/^(Download complete|Pull complete|Already exists)$/.test(m.status)) { l.done = true; if (l.total) l.current = l.total; }
+    if (m.status === 'Downloading' && m.progressDetail?.total) {
+      l.total = m.progressDetail.total;
+      l.current = m.progressDetail.current ?? 0;
+    }
+    if (/^(Download complete|Pull complete|Already exists)$/.test(m.status)) {
+      l.done = true;
+      if (l.total) l.current = l.total;
+    }
   }
   get fraction(): number {
     if (!this.layers.size) return 0;
@@ -27,9 +36,14 @@ export class PullProgress {
   }
   get text(): string {
     if (!this.layers.size) return 'resolving the manifest…';
-    let cur = 0, tot = 0, done = 0;
-    for (const l of this.layers.values()) { cur += l.current; tot += l.total; if (l.done) done++; }
+    let cur = 0,
+      tot = 0,
+      done = 0;
+    for (const l of this.layers.values()) {
+      cur += l.current;
+      tot += l.total;
+      if (l.done) done++;
+    }
     return `${done}/${this.layers.size} layers${tot ? `, ${formatBytes(cur)} of ${formatBytes(tot)}` : ''}`;
   }
 }
-

@@ -6,7 +6,10 @@ import { StringDecoder } from 'node:string_decoder';
 import type { EngineClient } from '../../client';
 import { Emitter } from './emitter';
 
-export interface Dimensions { columns: number; rows: number }
+export interface Dimensions {
+  columns: number;
+  rows: number;
+}
 
 /** One exec instead of `which bash` then exec: the shell picks itself. */
 export const AUTO_SHELL = ['/bin/sh', '-c', 'if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi'];
@@ -18,11 +21,22 @@ export interface Session {
   exitCode(): Promise<number | undefined>;
 }
 
-export function execSession(client: EngineClient, containerId: string, cmd: string[] = AUTO_SHELL, opts: { user?: string; workdir?: string } = {}) {
+export function execSession(
+  client: EngineClient,
+  containerId: string,
+  cmd: string[] = AUTO_SHELL,
+  opts: { user?: string; workdir?: string } = {},
+) {
   return async (d?: Dimensions): Promise<Session> => {
     const { Id } = await client.createExec(containerId, {
-      AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, Cmd: cmd,
-      Env: ['TERM=xterm-256color'], User: opts.user, WorkingDir: opts.workdir,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: true,
+      Cmd: cmd,
+      Env: ['TERM=xterm-256color'],
+      User: opts.user,
+      WorkingDir: opts.workdir,
       ConsoleSize: d ? [d.rows, d.columns] : undefined,
     });
     const stream = await client.startExecHijacked(Id, { Tty: true, ConsoleSize: d ? [d.rows, d.columns] : undefined });
@@ -71,7 +85,10 @@ export class StreamTerminal {
   readonly done: Promise<number | undefined>;
   private resolveDone!: (code: number | undefined) => void;
 
-  constructor(private readonly connect: (d?: Dimensions) => Promise<Session>, private readonly title = 'shell') {
+  constructor(
+    private readonly connect: (d?: Dimensions) => Promise<Session>,
+    private readonly title = 'shell',
+  ) {
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
@@ -96,10 +113,16 @@ export class StreamTerminal {
     session.stream.on('data', (chunk: Buffer) => this.writeEmitter.fire(utf8.write(chunk)));
     session.stream.resume();
     for (const data of this.pendingInput.splice(0)) session.stream.write(data);
-    const closed = new Promise<void>((r) => { session.stream.once('end', r); session.stream.once('close', r); session.stream.once('error', () => r()); });
+    const closed = new Promise<void>((r) => {
+      session.stream.once('end', r);
+      session.stream.once('close', r);
+      session.stream.once('error', () => r());
+    });
     await closed;
     const code = await session.exitCode().catch(() => undefined);
-    this.writeEmitter.fire(`\r\n\x1b[2m[${this.title} exited${code === undefined ? '' : ` with code ${code}`} — press any key to close]\x1b[0m\r\n`);
+    this.writeEmitter.fire(
+      `\r\n\x1b[2m[${this.title} exited${code === undefined ? '' : ` with code ${code}`} — press any key to close]\x1b[0m\r\n`,
+    );
     this.finish(code);
   }
 
@@ -109,7 +132,10 @@ export class StreamTerminal {
   }
 
   handleInput(data: string): void {
-    if (this.ended) { this.closeEmitter.fire(); return; }
+    if (this.ended) {
+      this.closeEmitter.fire();
+      return;
+    }
     if (this.session) this.session.stream.write(data);
     else this.pendingInput.push(data);
   }

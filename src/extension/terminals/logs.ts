@@ -28,7 +28,12 @@ export class LogsTerminal {
   /** Counts streams opened (tests watch re-attachment through it). */
   attachCount = 0;
 
-  constructor(private readonly client: () => EngineClient, readonly containerId: string, private readonly name: string, private readonly opts: LogsOptions) {}
+  constructor(
+    private readonly client: () => EngineClient,
+    readonly containerId: string,
+    private readonly name: string,
+    private readonly opts: LogsOptions,
+  ) {}
 
   open(): void {
     this.eventSub = this.opts.onEvent((e) => {
@@ -51,10 +56,18 @@ export class LogsTerminal {
       const info = await client.inspectContainer(this.containerId);
       const tty = !!info.Config?.Tty;
       this.attachCount++;
-      const body = await client.containerLogs(this.containerId, {
-        follow: true, stdout: true, stderr: true, timestamps: this.opts.timestamps,
-        tail: first ? this.opts.tail : 'all', since: this.since,
-      }, this.abort.signal);
+      const body = await client.containerLogs(
+        this.containerId,
+        {
+          follow: true,
+          stdout: true,
+          stderr: true,
+          timestamps: this.opts.timestamps,
+          tail: first ? this.opts.tail : 'all',
+          since: this.since,
+        },
+        this.abort.signal,
+      );
       this.stream = body;
       if (!first) this.writeEmitter.fire(`\x1b[2m[${this.name} started again — following]\x1b[0m\r\n`);
       // Chunks and frames can end inside a multi-byte character: one decoder per stream keeps the partial bytes.
@@ -78,7 +91,9 @@ export class LogsTerminal {
         this.following = false;
         return void this.follow();
       }
-      this.writeEmitter.fire(`\r\n\x1b[2m[${this.name} stopped${state ? ` (exit code ${state.ExitCode})` : ''} — waiting for it to start again]\x1b[0m\r\n`);
+      this.writeEmitter.fire(
+        `\r\n\x1b[2m[${this.name} stopped${state ? ` (exit code ${state.ExitCode})` : ''} — waiting for it to start again]\x1b[0m\r\n`,
+      );
     } catch (err: any) {
       if (this.closed || err?.name === 'AbortError') return;
       this.writeEmitter.fire(`\r\n\x1b[31m[logs of ${this.name}: ${err?.message ?? err}]\x1b[0m\r\n`);

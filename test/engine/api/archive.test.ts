@@ -12,15 +12,35 @@ import { mountsUnder, requireDockerCli, type TestEngine } from '../../helpers/en
 import { type MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 
 interface TarEntry {
-  name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'fifo' | 'character-device' | 'block-device';
-  content?: string; linkname?: string; mode?: number; uid?: number; gid?: number; devmajor?: number; devminor?: number;
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'fifo' | 'character-device' | 'block-device';
+  content?: string;
+  linkname?: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  devmajor?: number;
+  devminor?: number;
 }
 
 async function tarOf(entries: TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   for (const e of entries) {
     const type = e.type ?? 'file';
-    pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: new Date(1_700_000_000_000), devmajor: e.devmajor, devminor: e.devminor }, type === 'file' ? e.content ?? '' : '');
+    pack.entry(
+      {
+        name: e.name,
+        type,
+        linkname: e.linkname,
+        mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+        uid: e.uid ?? 0,
+        gid: e.gid ?? 0,
+        mtime: new Date(1_700_000_000_000),
+        devmajor: e.devmajor,
+        devminor: e.devminor,
+      },
+      type === 'file' ? (e.content ?? '') : '',
+    );
   }
   pack.finalize();
   const chunks: Buffer[] = [];
@@ -28,14 +48,29 @@ async function tarOf(entries: TarEntry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function entriesOf(stream: Readable): Promise<{ name: string; type: string; linkname?: string | null; content: string; uid: number; mode: number }[]> {
-  const out: { name: string; type: string; linkname?: string | null; content: string; uid: number; mode: number }[] = [];
+async function entriesOf(
+  stream: Readable,
+): Promise<{ name: string; type: string; linkname?: string | null; content: string; uid: number; mode: number }[]> {
+  const out: { name: string; type: string; linkname?: string | null; content: string; uid: number; mode: number }[] =
+    [];
   const ex = tar.extract();
-  const feeding = (async () => { for await (const c of stream) { if (!ex.write(c)) await new Promise<void>((r) => ex.once('drain', () => r())); } ex.end(undefined as never); })();
+  const feeding = (async () => {
+    for await (const c of stream) {
+      if (!ex.write(c)) await new Promise<void>((r) => ex.once('drain', () => r()));
+    }
+    ex.end(undefined as never);
+  })();
   for await (const e of ex) {
     const chunks: Buffer[] = [];
     for await (const c of e) chunks.push(c as Buffer);
-    out.push({ name: e.header.name, type: e.header.type ?? 'file', linkname: e.header.linkname, content: Buffer.concat(chunks).toString(), uid: e.header.uid ?? 0, mode: e.header.mode ?? 0 });
+    out.push({
+      name: e.header.name,
+      type: e.header.type ?? 'file',
+      linkname: e.header.linkname,
+      content: Buffer.concat(chunks).toString(),
+      uid: e.header.uid ?? 0,
+      mode: e.header.mode ?? 0,
+    });
   }
   await feeding;
   return out;
@@ -55,7 +90,8 @@ describe('archive API: docker cp against berthd', function () {
   const idOf = (name: string) => ok(['inspect', '-f', '{{.Id}}', name]).trim();
   /** A file as the container's own layer holds it (what a copy into the rootfs wrote). */
   const upper = (name: string, p: string) => path.join(engine.dataRoot, 'containers', idOf(name), 'upper', p);
-  const sleeper = (name: string, ...args: string[]) => ok(['run', '-d', '--name', name, ...args, 'busybox', 'sleep', '600']).trim();
+  const sleeper = (name: string, ...args: string[]) =>
+    ok(['run', '-d', '--name', name, ...args, 'busybox', 'sleep', '600']).trim();
   const canaryUntouched = () => {
     assert.deepEqual(fs.readdirSync(canaryDir).sort(), ['canary']);
     assert.equal(fs.readFileSync(path.join(canaryDir, 'canary'), 'utf8'), 'untouched\n');
@@ -77,7 +113,8 @@ describe('archive API: docker cp against berthd', function () {
     fs.symlinkSync('a.txt', path.join(work, 'src/link'));
   });
   after(async () => {
-    if (engine) for (const id of engine.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)) engine.docker(['rm', '-f', id]);
+    if (engine)
+      for (const id of engine.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)) engine.docker(['rm', '-f', id]);
     await target?.cleanup();
     if (canaryDir) fs.rmSync(canaryDir, { recursive: true, force: true });
     fs.rmSync(hostFile, { force: true });
@@ -127,24 +164,44 @@ describe('archive API: docker cp against berthd', function () {
 
     const { tar: stream, stat } = await engine.client.getArchive('cp-run', '/tmp/src/.');
     assert.equal(stat.name, '.');
-    assert.deepEqual((await entriesOf(stream)).map((e) => e.name).sort(), ['./', './a.txt', './link', './sub/', './sub/b.txt']);
+    assert.deepEqual((await entriesOf(stream)).map((e) => e.name).sort(), [
+      './',
+      './a.txt',
+      './link',
+      './sub/',
+      './sub/b.txt',
+    ]);
   });
 
-  it('answers Docker\'s errors: missing paths, not a directory, empty path', async () => {
+  it("answers Docker's errors: missing paths, not a directory, empty path", async () => {
     sleeper('cp-err');
     const missing = engine.docker(['cp', 'cp-err:/nonexistent', work]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /Error response from daemon: Could not find the file \/nonexistent in container cp-err/);
-    await assert.rejects(engine.client.statContainerPath('cp-err', '/nonexistent'), (e: EngineApiError) => e.status === 404);
-    await assert.rejects(engine.client.putArchive('cp-err', '/nonexistent', await tarOf([{ name: 'x', content: 'x' }])),
-      (e: EngineApiError) => e.status === 404 && /Could not find the file \/nonexistent in container cp-err/.test(e.message));
-    await assert.rejects(engine.client.putArchive('cp-err', '/etc/passwd', await tarOf([{ name: 'x', content: 'x' }])),
-      (e: EngineApiError) => e.status === 400 && e.message === 'extraction point is not a directory');
+    assert.match(
+      missing.stderr,
+      /Error response from daemon: Could not find the file \/nonexistent in container cp-err/,
+    );
+    await assert.rejects(
+      engine.client.statContainerPath('cp-err', '/nonexistent'),
+      (e: EngineApiError) => e.status === 404,
+    );
+    await assert.rejects(
+      engine.client.putArchive('cp-err', '/nonexistent', await tarOf([{ name: 'x', content: 'x' }])),
+      (e: EngineApiError) =>
+        e.status === 404 && /Could not find the file \/nonexistent in container cp-err/.test(e.message),
+    );
+    await assert.rejects(
+      engine.client.putArchive('cp-err', '/etc/passwd', await tarOf([{ name: 'x', content: 'x' }])),
+      (e: EngineApiError) => e.status === 400 && e.message === 'extraction point is not a directory',
+    );
     await assert.rejects(engine.client.getArchive('cp-err', ''), (e: EngineApiError) => e.status === 400);
-    await assert.rejects(engine.client.getArchive('no-such-container', '/'), (e: EngineApiError) => e.status === 404 && /No such container: no-such-container/.test(e.message));
+    await assert.rejects(
+      engine.client.getArchive('no-such-container', '/'),
+      (e: EngineApiError) => e.status === 404 && /No such container: no-such-container/.test(e.message),
+    );
   });
 
-  it('copies into and out of volumes, binds and tmpfs mounts, and refuses read-only ones with Docker\'s messages', async () => {
+  it("copies into and out of volumes, binds and tmpfs mounts, and refuses read-only ones with Docker's messages", async () => {
     const bind = path.join(work, 'bind');
     const roBind = path.join(work, 'ro-bind');
     fs.mkdirSync(bind);
@@ -167,9 +224,10 @@ describe('archive API: docker cp against berthd', function () {
     // The whole tree of a path holding mounts comes with the mounts' content, as the container sees it.
     const all = await entriesOf((await engine.client.getArchive('cp-vol', '/')).tar);
     const names = new Set(all.map((e) => e.name));
-    for (const n of ['/data/a.txt', '/bind/src/a.txt', '/scratch/t.txt', '/bin/busybox', '/etc/passwd']) assert.ok(names.has(n), n);
+    for (const n of ['/data/a.txt', '/bind/src/a.txt', '/scratch/t.txt', '/bin/busybox', '/etc/passwd'])
+      assert.ok(names.has(n), n);
     assert.ok(names.has('/proc/') && names.has('/sys/'));
-    assert.ok(![...names].some((n) => /^\/(proc|sys)\/./.test(n)), 'the container\'s /proc and /sys are not its files');
+    assert.ok(![...names].some((n) => /^\/(proc|sys)\/./.test(n)), "the container's /proc and /sys are not its files");
 
     ok(['run', '-d', '--name', 'cp-rofs', '--read-only', '-v', 'cprw:/rw', 'busybox', 'sleep', '600']);
     const rofs = engine.docker(['cp', path.join(work, 'src/a.txt'), 'cp-rofs:/tmp/']);
@@ -215,16 +273,26 @@ describe('archive API: docker cp against berthd', function () {
     const name = `berth-archive-canary-${process.pid}`;
     sleeper('cp-evil');
     // The container's own symlinks, pointing at host paths as the host would read them.
-    await engine.client.putArchive('cp-evil', '/', await tarOf([
-      { name: 'evil', type: 'symlink', linkname: '/etc' },
-      { name: 'x', type: 'symlink', linkname: '../../../../../../etc' },
-      { name: 'canarydir', type: 'symlink', linkname: canaryDir },
-      { name: 'up', type: 'directory' },
-      { name: 'up/dirlink', type: 'symlink', linkname: '../../../../tmp/..' },
-      { name: 'secretlink', type: 'symlink', linkname: hostFile },
-    ]));
+    await engine.client.putArchive(
+      'cp-evil',
+      '/',
+      await tarOf([
+        { name: 'evil', type: 'symlink', linkname: '/etc' },
+        { name: 'x', type: 'symlink', linkname: '../../../../../../etc' },
+        { name: 'canarydir', type: 'symlink', linkname: canaryDir },
+        { name: 'up', type: 'directory' },
+        { name: 'up/dirlink', type: 'symlink', linkname: '../../../../tmp/..' },
+        { name: 'secretlink', type: 'symlink', linkname: hostFile },
+      ]),
+    );
     // Reads: each resolves inside the container, where the host's files do not exist.
-    for (const p of [`/evil/${name}`, `/x/${name}`, `/up/dirlink/etc/${name}`, `/up/dirlink/..${hostFile}`, `/canarydir/canary`]) {
+    for (const p of [
+      `/evil/${name}`,
+      `/x/${name}`,
+      `/up/dirlink/etc/${name}`,
+      `/up/dirlink/..${hostFile}`,
+      `/canarydir/canary`,
+    ]) {
       const r = engine.docker(['cp', `cp-evil:${p}`, '-']);
       assert.equal(r.code, 1, p);
       assert.match(r.stderr, /Could not find the file/, p);
@@ -233,7 +301,10 @@ describe('archive API: docker cp against berthd', function () {
     const followed = engine.docker(['cp', '-L', 'cp-evil:/secretlink', '-']);
     assert.ok(!followed.stdout.includes('host secret'));
     // /evil/passwd is the container's /etc/passwd (busybox's), not the host's.
-    assert.equal(ok(['cp', 'cp-evil:/x/passwd', '-']).includes(fs.readFileSync('/etc/passwd', 'utf8').split('\n')[1]), false);
+    assert.equal(
+      ok(['cp', 'cp-evil:/x/passwd', '-']).includes(fs.readFileSync('/etc/passwd', 'utf8').split('\n')[1]),
+      false,
+    );
     const stat = await engine.client.statContainerPath('cp-evil', '/x');
     assert.equal(stat.linkTarget, '/etc', 'a climbing link ends at the container root');
 
@@ -248,34 +319,62 @@ describe('archive API: docker cp against berthd', function () {
     // A tar that makes a symlink and then writes through it, or climbs out: refused. (An absolute name is taken
     // relative to the destination, as by moby: below.)
     for (const entries of [
-      [{ name: 'trap', type: 'symlink' as const, linkname: canaryDir }, { name: 'trap/pwned', content: 'pwned\n' }],
+      [
+        { name: 'trap', type: 'symlink' as const, linkname: canaryDir },
+        { name: 'trap/pwned', content: 'pwned\n' },
+      ],
       [{ name: 'up/dirlink/tmp/pwned', content: 'pwned\n' }],
       [{ name: '../../../../../../../..' + canaryDir + '/pwned', content: 'pwned\n' }],
       [{ name: 'ok/../../pwned', content: 'pwned\n' }],
       [{ name: 'hard', type: 'link' as const, linkname: '../../../../../..' + hostFile }],
     ]) {
-      await assert.rejects(engine.client.putArchive('cp-evil', '/', await tarOf(entries)), (e: EngineApiError) => e.status === 400, JSON.stringify(entries));
+      await assert.rejects(
+        engine.client.putArchive('cp-evil', '/', await tarOf(entries)),
+        (e: EngineApiError) => e.status === 400,
+        JSON.stringify(entries),
+      );
     }
-    await engine.client.putArchive('cp-evil', '/tmp', await tarOf([{ name: canaryDir + '/pwned', content: 'inside\n' }]));
+    await engine.client.putArchive(
+      'cp-evil',
+      '/tmp',
+      await tarOf([{ name: canaryDir + '/pwned', content: 'inside\n' }]),
+    );
     assert.equal(fs.readFileSync(upper('cp-evil', path.join('tmp', canaryDir, 'pwned')), 'utf8'), 'inside\n');
-    await assert.rejects(engine.client.putArchive('cp-evil', '/', await tarOf([{ name: 'evil/pwned', content: 'pwned\n' }])),
-      (e: EngineApiError) => e.status === 400 && /\/evil is a symbolic link in the container; refusing to write through it/.test(e.message));
+    await assert.rejects(
+      engine.client.putArchive('cp-evil', '/', await tarOf([{ name: 'evil/pwned', content: 'pwned\n' }])),
+      (e: EngineApiError) =>
+        e.status === 400 && /\/evil is a symbolic link in the container; refusing to write through it/.test(e.message),
+    );
     canaryUntouched();
 
     // The symlink-exchange race (CVE-2018-15664): the container swaps a directory and a symlink to the host's
     // canary as fast as it can while copies go in and out through that path.
-    ok(['run', '-d', '--name', 'cp-race', 'busybox', 'sh', '-c',
-      `mkdir -p /w/real; ln -s ${canaryDir} /w/link; while :; do mv -T /w/real /w/tmp; mv -T /w/link /w/real; mv -T /w/tmp /w/link; done`]);
+    ok([
+      'run',
+      '-d',
+      '--name',
+      'cp-race',
+      'busybox',
+      'sh',
+      '-c',
+      `mkdir -p /w/real; ln -s ${canaryDir} /w/link; while :; do mv -T /w/real /w/tmp; mv -T /w/link /w/real; mv -T /w/tmp /w/link; done`,
+    ]);
     const payload = await tarOf([{ name: 'pwned', content: 'pwned\n' }]);
     let wrote = 0;
     let refused = 0;
     const deadline = Date.now() + 30000;
     for (let i = 0; (wrote < 5 || refused < 5 || i < 100) && Date.now() < deadline; i++) {
-      await engine.client.putArchive('cp-race', '/w/real', payload).then(() => wrote++, () => refused++);
-      await engine.client.getArchive('cp-race', '/w/real/canary').then(async (r) => {
-        const got = await entriesOf(r.tar);
-        assert.ok(!got.some((e) => e.content.includes('untouched')), 'read the host canary');
-      }, () => {});
+      await engine.client.putArchive('cp-race', '/w/real', payload).then(
+        () => wrote++,
+        () => refused++,
+      );
+      await engine.client.getArchive('cp-race', '/w/real/canary').then(
+        async (r) => {
+          const got = await entriesOf(r.tar);
+          assert.ok(!got.some((e) => e.content.includes('untouched')), 'read the host canary');
+        },
+        () => {},
+      );
     }
     canaryUntouched();
     // Both sides of the race happened: copies into the container's directory, and refusals when the name was
@@ -288,15 +387,40 @@ describe('archive API: docker cp against berthd', function () {
 
   it('noOverwriteDirNonDir refuses to replace a directory with a file and a file with a directory', async () => {
     sleeper('cp-over');
-    await engine.client.putArchive('cp-over', '/tmp', await tarOf([{ name: 'd', type: 'directory' }, { name: 'd/keep', content: 'keep\n' }, { name: 'f', content: 'file\n' }]));
-    await assert.rejects(engine.client.putArchive('cp-over', '/tmp', await tarOf([{ name: 'd', content: 'now a file\n' }]), { noOverwriteDirNonDir: true }),
-      (e: EngineApiError) => e.status === 400 && /cannot overwrite directory "\/tmp\/d" with non-directory "d"/.test(e.message));
-    await assert.rejects(engine.client.putArchive('cp-over', '/tmp', await tarOf([{ name: 'f', type: 'directory' }]), { noOverwriteDirNonDir: true }),
-      (e: EngineApiError) => e.status === 400 && /cannot overwrite non-directory "\/tmp\/f" with directory "f"/.test(e.message));
+    await engine.client.putArchive(
+      'cp-over',
+      '/tmp',
+      await tarOf([
+        { name: 'd', type: 'directory' },
+        { name: 'd/keep', content: 'keep\n' },
+        { name: 'f', content: 'file\n' },
+      ]),
+    );
+    await assert.rejects(
+      engine.client.putArchive('cp-over', '/tmp', await tarOf([{ name: 'd', content: 'now a file\n' }]), {
+        noOverwriteDirNonDir: true,
+      }),
+      (e: EngineApiError) =>
+        e.status === 400 && /cannot overwrite directory "\/tmp\/d" with non-directory "d"/.test(e.message),
+    );
+    await assert.rejects(
+      engine.client.putArchive('cp-over', '/tmp', await tarOf([{ name: 'f', type: 'directory' }]), {
+        noOverwriteDirNonDir: true,
+      }),
+      (e: EngineApiError) =>
+        e.status === 400 && /cannot overwrite non-directory "\/tmp\/f" with directory "f"/.test(e.message),
+    );
     assert.equal(fs.readFileSync(upper('cp-over', 'tmp/d/keep'), 'utf8'), 'keep\n');
     assert.equal(fs.readFileSync(upper('cp-over', 'tmp/f'), 'utf8'), 'file\n');
     // Without the flag, Docker replaces either way.
-    await engine.client.putArchive('cp-over', '/tmp', await tarOf([{ name: 'd', content: 'now a file\n' }, { name: 'f', type: 'directory' }]));
+    await engine.client.putArchive(
+      'cp-over',
+      '/tmp',
+      await tarOf([
+        { name: 'd', content: 'now a file\n' },
+        { name: 'f', type: 'directory' },
+      ]),
+    );
     assert.equal(fs.readFileSync(upper('cp-over', 'tmp/d'), 'utf8'), 'now a file\n');
     assert.ok(fs.statSync(upper('cp-over', 'tmp/f')).isDirectory());
     // docker cp of a directory onto a file: the CLI's own refusal after its stat.
@@ -304,20 +428,30 @@ describe('archive API: docker cp against berthd', function () {
     assert.equal(r.code, 1);
   });
 
-  it('makes fifos and device nodes as Docker does; the container\'s device rules still decide what opens', async () => {
+  it("makes fifos and device nodes as Docker does; the container's device rules still decide what opens", async () => {
     sleeper('cp-nodes');
-    await engine.client.putArchive('cp-nodes', '/tmp', await tarOf([
-      { name: 'pipe', type: 'fifo', mode: 0o640, uid: 1234, gid: 2345 },
-      { name: 'mynull', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 },
-      { name: 'mem', type: 'character-device', mode: 0o600, devmajor: 1, devminor: 1 },
-      { name: 'disk', type: 'block-device', mode: 0o600, devmajor: 7, devminor: 0 },
-    ]));
+    await engine.client.putArchive(
+      'cp-nodes',
+      '/tmp',
+      await tarOf([
+        { name: 'pipe', type: 'fifo', mode: 0o640, uid: 1234, gid: 2345 },
+        { name: 'mynull', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 },
+        { name: 'mem', type: 'character-device', mode: 0o600, devmajor: 1, devminor: 1 },
+        { name: 'disk', type: 'block-device', mode: 0o600, devmajor: 7, devminor: 0 },
+      ]),
+    );
     const st = (n: string) => fs.lstatSync(upper('cp-nodes', `tmp/${n}`));
     assert.ok(st('pipe').isFIFO());
     assert.deepEqual([st('pipe').mode & 0o7777, st('pipe').uid, st('pipe').gid], [0o640, 1234, 2345]);
-    assert.ok(st('mynull').isCharacterDevice() && st('mynull').rdev === st('mem').rdev + 2, 'makedev(1, 3) and makedev(1, 1)');
+    assert.ok(
+      st('mynull').isCharacterDevice() && st('mynull').rdev === st('mem').rdev + 2,
+      'makedev(1, 3) and makedev(1, 1)',
+    );
     assert.ok(st('disk').isBlockDevice());
-    assert.equal(ok(['exec', 'cp-nodes', 'sh', '-c', 'test -p /tmp/pipe && echo x > /tmp/mynull && echo fine']), 'fine\n');
+    assert.equal(
+      ok(['exec', 'cp-nodes', 'sh', '-c', 'test -p /tmp/pipe && echo x > /tmp/mynull && echo fine']),
+      'fine\n',
+    );
     const mem = engine.docker(['exec', 'cp-nodes', 'head', '-c', '1', '/tmp/mem']);
     assert.notEqual(mem.code, 0);
     assert.match(mem.stderr, /Operation not permitted/);
@@ -326,17 +460,29 @@ describe('archive API: docker cp against berthd', function () {
     assert.equal(got[0].type, 'fifo');
   });
 
-  it('keeps the tar\'s owners; copyUIDGID (cp -a) gives the container user\'s when it has one', async () => {
+  it("keeps the tar's owners; copyUIDGID (cp -a) gives the container user's when it has one", async () => {
     sleeper('cp-own');
     ok(['run', '-d', '--name', 'cp-own-user', '--user', 'nobody', 'busybox', 'sleep', '600']);
-    const t = await tarOf([{ name: 'owned', content: 'x\n', uid: 1234, gid: 2345 }, { name: 'owned-dir', type: 'directory', uid: 1234, gid: 2345 }]);
+    const t = await tarOf([
+      { name: 'owned', content: 'x\n', uid: 1234, gid: 2345 },
+      { name: 'owned-dir', type: 'directory', uid: 1234, gid: 2345 },
+    ]);
     await engine.client.putArchive('cp-own', '/tmp', t);
-    assert.deepEqual([fs.statSync(upper('cp-own', 'tmp/owned')).uid, fs.statSync(upper('cp-own', 'tmp/owned')).gid], [1234, 2345]);
+    assert.deepEqual(
+      [fs.statSync(upper('cp-own', 'tmp/owned')).uid, fs.statSync(upper('cp-own', 'tmp/owned')).gid],
+      [1234, 2345],
+    );
     // without a User in the container, copyUIDGID keeps the tar's owners too (moby's tarCopyOptions)
     await engine.client.putArchive('cp-own', '/', t, { copyUIDGID: true });
-    assert.deepEqual([fs.statSync(upper('cp-own', 'owned')).uid, fs.statSync(upper('cp-own', 'owned-dir')).gid], [1234, 2345]);
+    assert.deepEqual(
+      [fs.statSync(upper('cp-own', 'owned')).uid, fs.statSync(upper('cp-own', 'owned-dir')).gid],
+      [1234, 2345],
+    );
     await engine.client.putArchive('cp-own-user', '/tmp', t, { copyUIDGID: true });
-    assert.deepEqual([fs.statSync(upper('cp-own-user', 'tmp/owned')).uid, fs.statSync(upper('cp-own-user', 'tmp/owned')).gid], [65534, 65534]);
+    assert.deepEqual(
+      [fs.statSync(upper('cp-own-user', 'tmp/owned')).uid, fs.statSync(upper('cp-own-user', 'tmp/owned')).gid],
+      [65534, 65534],
+    );
     // Out of the container, the entries carry the container's owners.
     const [e] = await entriesOf((await engine.client.getArchive('cp-own', '/tmp/owned')).tar);
     assert.deepEqual([e.name, e.uid, e.content], ['owned', 1234, 'x\n']);

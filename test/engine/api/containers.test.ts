@@ -6,7 +6,9 @@ import { hasDockerCli, mountsUnder, startEngine, type TestEngine } from '../../h
 import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
-  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });
+  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], {
+    encoding: 'utf8',
+  });
   const lines = r.stdout.trimEnd().split('\n');
   return { code: Number(lines.pop()), out: lines.join('\n') };
 }
@@ -24,9 +26,20 @@ async function until<T>(what: string, fn: () => T | undefined | false, ms = 1500
 }
 
 function shimPids(engine: TestEngine): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(engine.execRoot) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('berth-shim'); } catch { return false; }
-  });
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return (
+          fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(engine.execRoot) &&
+          fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('berth-shim')
+        );
+      } catch {
+        return false;
+      }
+    });
 }
 
 describe('engine API: containers (docker CLI)', function () {
@@ -84,17 +97,34 @@ describe('engine API: containers (docker CLI)', function () {
     const missing = docker(['run', '--rm', 'busybox', 'nosuchcmd']);
     assert.equal(missing.code, 127);
     // dockerd's words exactly: runc's "runc create failed: " prefix is not repeated
-    assert.match(missing.stderr, /^docker: Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuchcmd": executable file not found in \$PATH: unknown\.?$/m);
+    assert.match(
+      missing.stderr,
+      /^docker: Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuchcmd": executable file not found in \$PATH: unknown\.?$/m,
+    );
     // --rm removes a container whose start failed too (docker run waits for exactly that).
     assert.equal(ok(['ps', '-aq', '--filter', 'status=created']), '');
     ok(['rm', 'three']);
   });
 
   it('detached web container: ps, logs -f -t --tail, stop/start/restart, update, rename, rm -f', async () => {
-    const id = ok(['run', '-d', '--name', 'web', '-e', 'KEY=v', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; i=0; while true; do echo "$KEY $i"; i=$((i+1)); sleep 0.1; done']).trim();
+    const id = ok([
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '-e',
+      'KEY=v',
+      'busybox',
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; i=0; while true; do echo "$KEY $i"; i=$((i+1)); sleep 0.1; done',
+    ]).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     assert.match(ok(['ps']), /web\n$/);
-    assert.match(ok(['ps', '-a', '--filter', 'name=web', '--format', '{{.ID}} {{.Status}} {{.Command}}']), new RegExp(`^${id.slice(0, 12)} Up .* "sh -c 'trap \\\\"exit 0…"\n$`));
+    assert.match(
+      ok(['ps', '-a', '--filter', 'name=web', '--format', '{{.ID}} {{.Status}} {{.Command}}']),
+      new RegExp(`^${id.slice(0, 12)} Up .* "sh -c 'trap \\\\"exit 0…"\n$`),
+    );
     await until('some output', () => ok(['logs', 'web']).split('\n').length > 5);
     const tail = ok(['logs', '-t', '--tail', '2', 'web']).trim().split('\n');
     assert.equal(tail.length, 2);
@@ -122,9 +152,23 @@ describe('engine API: containers (docker CLI)', function () {
   });
 
   it('--memory is visible in the cgroup; top; stats --no-stream; pause/unpause', () => {
-    const id = ok(['run', '-d', '--name', 'lim', '--memory', '64m', '--network', 'none', 'busybox', 'sleep', '300']).trim();
+    const id = ok([
+      'run',
+      '-d',
+      '--name',
+      'lim',
+      '--memory',
+      '64m',
+      '--network',
+      'none',
+      'busybox',
+      'sleep',
+      '300',
+    ]).trim();
     assert.equal(ok(['inspect', '-f', '{{.HostConfig.Memory}}', 'lim']), `${64 * 1024 * 1024}\n`);
-    const cg = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? `/sys/fs/cgroup/berth/${id}/memory.max` : `/sys/fs/cgroup/memory/berth/${id}/memory.limit_in_bytes`;
+    const cg = fs.existsSync('/sys/fs/cgroup/cgroup.controllers')
+      ? `/sys/fs/cgroup/berth/${id}/memory.max`
+      : `/sys/fs/cgroup/memory/berth/${id}/memory.limit_in_bytes`;
     assert.equal(fs.readFileSync(cg, 'utf8').trim(), String(64 * 1024 * 1024));
     const top = ok(['top', 'lim']);
     assert.match(top, /^UID\s+PID\s+PPID/);
@@ -141,7 +185,18 @@ describe('engine API: containers (docker CLI)', function () {
 
   it('--privileged gets every capability this engine holds (a host may lack some) and no seccomp', () => {
     const host = /^CapBnd:\s*(\S+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1];
-    const out = ok(['run', '--rm', '--privileged', '--network', 'none', 'busybox', 'grep', '-E', '^(CapEff|Seccomp):', '/proc/self/status']);
+    const out = ok([
+      'run',
+      '--rm',
+      '--privileged',
+      '--network',
+      'none',
+      'busybox',
+      'grep',
+      '-E',
+      '^(CapEff|Seccomp):',
+      '/proc/self/status',
+    ]);
     assert.equal(out, `CapEff:\t${host}\nSeccomp:\t0\n`);
   });
 
@@ -149,11 +204,26 @@ describe('engine API: containers (docker CLI)', function () {
     ok(['create', '--name', 'dup', 'busybox', 'true']);
     const c = docker(['create', '--name', 'dup', 'busybox', 'true']);
     assert.notEqual(c.code, 0);
-    assert.match(c.stderr, /Conflict. The container name "\/dup" is already in use by container "[0-9a-f]{64}". You have to remove \(or rename\) that container to be able to reuse that name./);
-    const bad = curl(engine.socket, ['-H', 'Content-Type: application/json', '-d', '{"Image":"busybox"}', 'http://d/v1.45/containers/create?name=bad%20name']);
+    assert.match(
+      c.stderr,
+      /Conflict. The container name "\/dup" is already in use by container "[0-9a-f]{64}". You have to remove \(or rename\) that container to be able to reuse that name./,
+    );
+    const bad = curl(engine.socket, [
+      '-H',
+      'Content-Type: application/json',
+      '-d',
+      '{"Image":"busybox"}',
+      'http://d/v1.45/containers/create?name=bad%20name',
+    ]);
     assert.equal(bad.code, 400);
     assert.match(JSON.parse(bad.out).message, /Invalid container name \(bad name\)/);
-    const missing = curl(engine.socket, ['-H', 'Content-Type: application/json', '-d', '{"Image":"nosuch-image:1"}', 'http://d/v1.45/containers/create']);
+    const missing = curl(engine.socket, [
+      '-H',
+      'Content-Type: application/json',
+      '-d',
+      '{"Image":"nosuch-image:1"}',
+      'http://d/v1.45/containers/create',
+    ]);
     assert.equal(missing.code, 404);
     assert.match(JSON.parse(missing.out).message, /No such image: nosuch-image:1/);
     const gone = curl(engine.socket, ['http://d/v1.45/containers/nope/json']);
@@ -162,13 +232,26 @@ describe('engine API: containers (docker CLI)', function () {
     ok(['rm', 'dup']);
   });
 
-  it('diff and export show the container\'s own changes; prune removes stopped containers', () => {
-    ok(['run', '--name', 'chg', '--network', 'none', 'busybox', 'sh', '-c', 'echo hello > /tmp/new.txt; rm /etc/group']);
+  it("diff and export show the container's own changes; prune removes stopped containers", () => {
+    ok([
+      'run',
+      '--name',
+      'chg',
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      'echo hello > /tmp/new.txt; rm /etc/group',
+    ]);
     const diff = ok(['diff', 'chg']);
     assert.match(diff, /^A \/tmp\/new.txt$/m);
     assert.match(diff, /^D \/etc\/group$/m);
     assert.match(diff, /^C \/tmp$/m);
-    const tar = spawnSync('sh', ['-c', `docker export chg | tar -xOf - ./tmp/new.txt`], { env: { ...process.env, DOCKER_HOST: engine.host }, encoding: 'utf8' });
+    const tar = spawnSync('sh', ['-c', `docker export chg | tar -xOf - ./tmp/new.txt`], {
+      env: { ...process.env, DOCKER_HOST: engine.host },
+      encoding: 'utf8',
+    });
     assert.equal(tar.stdout, 'hello\n');
     assert.deepEqual(mountsUnder(engine.dataRoot + '/containers'), []);
     ok(['run', '-d', '--name', 'keeper', '--network', 'none', 'busybox', 'sleep', '300']);
@@ -179,9 +262,33 @@ describe('engine API: containers (docker CLI)', function () {
   });
 
   it('kill -9 of berthd: running containers keep running with their logs, exits while down are recorded, policies applied, no leaks', async () => {
-    ok(['run', '-d', '--name', 'alive', '--network', 'none', 'busybox', 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done']);
+    ok([
+      'run',
+      '-d',
+      '--name',
+      'alive',
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done',
+    ]);
     ok(['run', '-d', '--name', 'dies', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 2; echo bye; exit 7']);
-    ok(['run', '-d', '--name', 'phoenix', '--restart', 'always', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 2; exit 1']);
+    ok([
+      'run',
+      '-d',
+      '--name',
+      'phoenix',
+      '--restart',
+      'always',
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      'sleep 2; exit 1',
+    ]);
     const shimsBefore = shimPids(engine);
     assert.equal(shimsBefore.length, 3);
     await engine.kill9();
@@ -195,12 +302,16 @@ describe('engine API: containers (docker CLI)', function () {
     const ticks = ok(['logs', 'alive']).trim().split('\n');
     assert.ok(ticks.length >= 15, `logged while the engine was down: ${ticks.length}`);
     ticks.forEach((l, i) => assert.equal(l, `tick ${i}`));
-    await until('phoenix restarted', () => /^running [1-9]/.test(ok(['inspect', '-f', '{{.State.Status}} {{.RestartCount}}', 'phoenix'])));
+    await until('phoenix restarted', () =>
+      /^running [1-9]/.test(ok(['inspect', '-f', '{{.State.Status}} {{.RestartCount}}', 'phoenix'])),
+    );
     ok(['rm', '-f', 'alive', 'dies', 'phoenix']);
     await until('shims gone', () => shimPids(engine).length === 0);
     assert.deepEqual(mountsUnder(engine.dataRoot), []);
     assert.deepEqual(fs.readdirSync(engine.dataRoot + '/containers'), []);
-    const runcLeft = spawnSync('runc', ['--root', engine.execRoot + '/runc', 'list', '-q'], { encoding: 'utf8' }).stdout.trim();
+    const runcLeft = spawnSync('runc', ['--root', engine.execRoot + '/runc', 'list', '-q'], {
+      encoding: 'utf8',
+    }).stdout.trim();
     assert.equal(runcLeft, '');
   });
 });

@@ -22,15 +22,24 @@ describe('exec and attach with the real docker CLI', function () {
     return name;
   };
   /** One API call over the engine's socket: status and body text. */
-  const api = (method: string, path: string, json?: unknown) => new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = http.request({ socketPath: engine.socket, method, path, headers: json === undefined ? {} : { 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+  const api = (method: string, path: string, json?: unknown) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request(
+        {
+          socketPath: engine.socket,
+          method,
+          path,
+          headers: json === undefined ? {} : { 'Content-Type': 'application/json' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(json === undefined ? undefined : JSON.stringify(json));
     });
-    req.on('error', reject);
-    req.end(json === undefined ? undefined : JSON.stringify(json));
-  });
   const dockerCmd = () => `DOCKER_HOST=${engine.host} docker`;
 
   before(async function () {
@@ -43,18 +52,33 @@ describe('exec and attach with the real docker CLI', function () {
     await target?.cleanup();
   });
 
-  it('returns the command\'s exit code and honours -e, -u and -w', () => {
+  it("returns the command's exit code and honours -e, -u and -w", () => {
     const c = sleeper('exec-basic');
     const r = engine.docker(['exec', c, 'sh', '-c', 'exit 3']);
     assert.equal(r.code, 3);
-    assert.equal(ok(['exec', '-e', 'GREETING=hi', '-w', '/tmp', '-u', '65534:65534', c, 'sh', '-c', 'echo $GREETING $(pwd) $(id -u):$(id -g)']), 'hi /tmp 65534:65534\n');
+    assert.equal(
+      ok([
+        'exec',
+        '-e',
+        'GREETING=hi',
+        '-w',
+        '/tmp',
+        '-u',
+        '65534:65534',
+        c,
+        'sh',
+        '-c',
+        'echo $GREETING $(pwd) $(id -u):$(id -g)',
+      ]),
+      'hi /tmp 65534:65534\n',
+    );
     assert.equal(ok(['exec', '-u', 'nobody', c, 'id', '-un']), 'nobody\n');
     const both = engine.docker(['exec', c, 'sh', '-c', 'echo out; echo err >&2']);
     assert.equal(both.stdout, 'out\n');
     assert.equal(both.stderr, 'err\n');
   });
 
-  it('joins the container\'s namespaces: same hostname, pid namespace and filesystem', () => {
+  it("joins the container's namespaces: same hostname, pid namespace and filesystem", () => {
     const c = sleeper('exec-ns', ['--hostname', 'insidebox']);
     assert.equal(ok(['exec', c, 'hostname']), 'insidebox\n');
     ok(['exec', c, 'sh', '-c', 'echo written-by-exec > /tmp/f']);
@@ -62,7 +86,7 @@ describe('exec and attach with the real docker CLI', function () {
     assert.equal(ok(['exec', c, 'cat', '/tmp/f']), 'written-by-exec\n');
   });
 
-  it('gives Docker\'s errors and exit codes for a missing binary, a non-executable file, and a stopped container', () => {
+  it("gives Docker's errors and exit codes for a missing binary, a non-executable file, and a stopped container", () => {
     const c = sleeper('exec-errors');
     const missing = engine.docker(['exec', c, 'nosuchcmd']);
     assert.equal(missing.code, 127);
@@ -88,8 +112,14 @@ describe('exec and attach with the real docker CLI', function () {
       assert.ok(Date.now() < deadline, 'the detached exec never wrote its file');
       await new Promise((r) => setTimeout(r, 100));
     }
-    const events = await api('GET', `/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ container: [c] }))}`);
-    const actions = events.text.trim().split('\n').map((l) => JSON.parse(l).Action as string);
+    const events = await api(
+      'GET',
+      `/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ container: [c] }))}`,
+    );
+    const actions = events.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).Action as string);
     assert.ok(actions.includes('exec_create: sh -c wc -c; echo done'), actions.join(', '));
     assert.ok(actions.some((a) => a.startsWith('exec_start: ')));
     assert.ok(actions.some((a) => a.startsWith('exec_die')));
@@ -167,13 +197,20 @@ describe('exec and attach with the real docker CLI', function () {
     for (let round = 0; round < 23; round++) {
       const short = round >= 3;
       const cmd = short ? ['tty'] : ['sh', '-c', 'echo first-line; seq 1 20000'];
-      const created = await api('POST', `/containers/${c}/exec`, { Cmd: cmd, Tty: true, AttachStdout: true, AttachStderr: true });
+      const created = await api('POST', `/containers/${c}/exec`, {
+        Cmd: cmd,
+        Tty: true,
+        AttachStdout: true,
+        AttachStderr: true,
+      });
       assert.equal(created.status, 201, created.text);
       const { Id } = JSON.parse(created.text);
       const payload = JSON.stringify({ Detach: false, Tty: true, ConsoleSize: [30, 100] });
       const sock = net.connect(engine.socket);
       await new Promise((r) => sock.once('connect', r));
-      sock.write(`POST /v1.45/exec/${Id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`);
+      sock.write(
+        `POST /v1.45/exec/${Id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`,
+      );
       const chunks: Buffer[] = [];
       sock.on('data', (d) => chunks.push(d));
       await new Promise((r) => sock.once('close', r));
@@ -183,7 +220,10 @@ describe('exec and attach with the real docker CLI', function () {
         assert.match(body, /^\/dev\/pts\/\d+\r\n$/, `round ${round}`);
         continue;
       }
-      assert.ok(body.startsWith('first-line\r\n1\r\n2\r\n'), `the output starts with the first line: ${JSON.stringify(body.slice(0, 80))}`);
+      assert.ok(
+        body.startsWith('first-line\r\n1\r\n2\r\n'),
+        `the output starts with the first line: ${JSON.stringify(body.slice(0, 80))}`,
+      );
       assert.ok(body.endsWith('\r\n20000\r\n'), `and ends with the last: ${JSON.stringify(body.slice(-40))}`);
     }
   });
@@ -194,17 +234,33 @@ describe('exec and attach with the real docker CLI', function () {
     // A raw hijacked attach: the stream's framing as the CLI reads it.
     const sock = net.connect(engine.socket);
     await new Promise((r) => sock.once('connect', r));
-    sock.write(`POST /v1.45/containers/${c}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    sock.write(
+      `POST /v1.45/containers/${c}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
+    );
     let got = Buffer.alloc(0);
     sock.on('data', (d) => (got = Buffer.concat([got, d])));
     await new Promise((r) => setTimeout(r, 300));
-    assert.match(got.toString(), /^HTTP\/1.1 101 UPGRADED\r\nContent-Type: application\/vnd.docker.multiplexed-stream\r\n/);
+    assert.match(
+      got.toString(),
+      /^HTTP\/1.1 101 UPGRADED\r\nContent-Type: application\/vnd.docker.multiplexed-stream\r\n/,
+    );
     sock.destroy();
     names.push('attach-frames');
-    ok(['run', '-d', '--name', 'attach-frames', 'busybox', 'sh', '-c', 'sleep 1; echo to-out; echo to-err >&2; sleep 600']);
+    ok([
+      'run',
+      '-d',
+      '--name',
+      'attach-frames',
+      'busybox',
+      'sh',
+      '-c',
+      'sleep 1; echo to-out; echo to-err >&2; sleep 600',
+    ]);
     const sock2 = net.connect(engine.socket);
     await new Promise((r) => sock2.once('connect', r));
-    sock2.write(`POST /containers/attach-frames/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    sock2.write(
+      `POST /containers/attach-frames/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
+    );
     let body = Buffer.alloc(0);
     sock2.on('data', (d) => (body = Buffer.concat([body, d])));
     const deadline = Date.now() + 10_000;
@@ -230,7 +286,9 @@ describe('exec and attach with the real docker CLI', function () {
     const hijack = async (query: string, upgrade = true) => {
       const sock = net.connect(engine.socket);
       await new Promise((r) => sock.once('connect', r));
-      sock.write(`POST /containers/detach-keys/attach?${query} HTTP/1.1\r\nHost: d\r\n${upgrade ? 'Connection: Upgrade\r\nUpgrade: tcp\r\n' : ''}\r\n`);
+      sock.write(
+        `POST /containers/detach-keys/attach?${query} HTTP/1.1\r\nHost: d\r\n${upgrade ? 'Connection: Upgrade\r\nUpgrade: tcp\r\n' : ''}\r\n`,
+      );
       let got = Buffer.alloc(0);
       let closed = false;
       sock.on('data', (d) => (got = Buffer.concat([got, d])));
@@ -274,12 +332,21 @@ describe('exec and attach with the real docker CLI', function () {
     const sock = net.connect(engine.socket);
     await new Promise((r) => sock.once('connect', r));
     const key = crypto.randomBytes(16).toString('base64');
-    sock.write(`GET /containers/attach-ws/attach/ws?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`);
+    sock.write(
+      `GET /containers/attach-ws/attach/ws?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`,
+    );
     let got = Buffer.alloc(0);
     sock.on('data', (d) => (got = Buffer.concat([got, d])));
     await new Promise((r) => setTimeout(r, 300));
     assert.match(got.toString(), /^HTTP\/1.1 101 Switching Protocols\r\n/);
-    assert.ok(got.toString().includes(crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC11B3A').digest('base64')));
+    assert.ok(
+      got.toString().includes(
+        crypto
+          .createHash('sha1')
+          .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC11B3A')
+          .digest('base64'),
+      ),
+    );
     const payload = Buffer.from('hello ws\n');
     const mask = crypto.randomBytes(4);
     const masked = Buffer.from(payload.map((b, i) => b ^ mask[i & 3]));
@@ -296,13 +363,17 @@ describe('exec and attach with the real docker CLI', function () {
 
   it('runs 200 parallel short execs and leaves no process behind', async () => {
     const c = sleeper('exec-many');
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => api('POST', `/containers/${c}/exec`, { Cmd: ['sh', '-c', `exit ${i % 7}`], AttachStdout: true })
-      .then((r) => JSON.parse(r.text).Id as string)
-      .then(async (id) => {
-        await api('POST', `/exec/${id}/start`, { Detach: false });
-        return JSON.parse((await api('GET', `/exec/${id}/json`)).text) as { ExitCode: number; Running: boolean };
-      })));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        api('POST', `/containers/${c}/exec`, { Cmd: ['sh', '-c', `exit ${i % 7}`], AttachStdout: true })
+          .then((r) => JSON.parse(r.text).Id as string)
+          .then(async (id) => {
+            await api('POST', `/exec/${id}/start`, { Detach: false });
+            return JSON.parse((await api('GET', `/exec/${id}/json`)).text) as { ExitCode: number; Running: boolean };
+          }),
+      ),
+    );
     results.forEach((r, i) => assert.deepEqual([r.Running, r.ExitCode], [false, i % 7]));
-    assert.equal(ok(['top', c]).trim().split('\n').length, 2, 'only the container\'s own process is left');
+    assert.equal(ok(['top', c]).trim().split('\n').length, 2, "only the container's own process is left");
   });
 });

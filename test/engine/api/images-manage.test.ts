@@ -10,7 +10,9 @@ import { hasDockerCli, requireDockerCli, startEngine, type TestEngine } from '..
 import { createRegistryService } from '../../../src/engine/registry';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
-  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });
+  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], {
+    encoding: 'utf8',
+  });
   const lines = r.stdout.trimEnd().split('\n');
   return { code: Number(lines.pop()), out: lines.join('\n') };
 }
@@ -22,7 +24,12 @@ async function tarNames(file: string): Promise<Map<string, Buffer>> {
   for await (const e of ex as AsyncIterable<NodeJS.ReadableStream & { header: tar.Header }>) {
     const chunks: Buffer[] = [];
     for await (const c of e) chunks.push(c as Buffer);
-    out.set(e.header.name, e.header.name.endsWith('.json') || !e.header.name.includes('/') ? Buffer.concat(chunks) : Buffer.from(String(Buffer.concat(chunks).length)));
+    out.set(
+      e.header.name,
+      e.header.name.endsWith('.json') || !e.header.name.includes('/')
+        ? Buffer.concat(chunks)
+        : Buffer.from(String(Buffer.concat(chunks).length)),
+    );
   }
   return out;
 }
@@ -33,7 +40,8 @@ describe('engine API: managing images', function () {
   let busybox: PushedImage;
   let engine: TestEngine;
   const images = () => JSON.parse(curl(engine.socket, ['http://d/images/json']).out) as any[];
-  const snapshots = () => fs.readdirSync(path.join(engine.dataRoot, 'snapshots')).filter((n) => /^[a-f0-9]{64}$/.test(n));
+  const snapshots = () =>
+    fs.readdirSync(path.join(engine.dataRoot, 'snapshots')).filter((n) => /^[a-f0-9]{64}$/.test(n));
   const blobs = () => fs.readdirSync(path.join(engine.dataRoot, 'content', 'blobs', 'sha256'));
 
   before(async function () {
@@ -52,10 +60,18 @@ describe('engine API: managing images', function () {
   it('docker images lists, docker tag adds tags, docker image inspect/history show them', () => {
     assert.equal(engine.docker(['tag', `${reg.host}/library/busybox`, 'my/box:1']).code, 0);
     assert.equal(engine.docker(['tag', `${reg.host}/library/busybox`, 'my/box:2']).code, 0);
-    const list = engine.docker(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']).stdout.trim().split('\n').sort();
+    const list = engine
+      .docker(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])
+      .stdout.trim()
+      .split('\n')
+      .sort();
     const id = busybox.configDigest!.slice(7, 19);
     assert.deepEqual(list, [`${reg.host}/library/busybox:latest ${id}`, `my/box:1 ${id}`, `my/box:2 ${id}`]);
-    const filtered = engine.docker(['images', '--filter', 'reference=my/*', '--format', '{{.Tag}}']).stdout.trim().split('\n').sort();
+    const filtered = engine
+      .docker(['images', '--filter', 'reference=my/*', '--format', '{{.Tag}}'])
+      .stdout.trim()
+      .split('\n')
+      .sort();
     assert.deepEqual(filtered, ['1', '2']);
     const badTag = engine.docker(['tag', 'my/box:1', 'Bad/Name']);
     assert.notEqual(badTag.code, 0);
@@ -98,18 +114,30 @@ describe('engine API: managing images', function () {
     const id = busybox.configDigest!.slice(7, 19);
     const r = engine.docker(['rmi', id]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, new RegExp(`conflict: unable to delete ${id} \\(must be forced\\) - image is referenced in multiple repositories`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `conflict: unable to delete ${id} \\(must be forced\\) - image is referenced in multiple repositories`,
+      ),
+    );
   });
 
   it('rmi answers 409 while a container uses the image, unless forced', async function () {
     const created = engine.docker(['create', '--name', 'user-of-box', 'my/box:2', 'true']);
     if (created.code !== 0) throw new Error(`docker create failed: ${created.stderr}`);
     assert.equal(engine.docker(['rmi', 'my/box:1']).code, 0, 'untagging one of several tags is fine');
-    const r = curl(engine.socket, ['-X', 'DELETE', `http://d/images/${encodeURIComponent(`${reg.host}/library/busybox`)}`]);
+    const r = curl(engine.socket, [
+      '-X',
+      'DELETE',
+      `http://d/images/${encodeURIComponent(`${reg.host}/library/busybox`)}`,
+    ]);
     assert.equal(r.code, 200, 'still tagged as my/box:2');
     const last = curl(engine.socket, ['-X', 'DELETE', 'http://d/images/my/box:2']);
     assert.equal(last.code, 409);
-    assert.match(JSON.parse(last.out).message, /conflict: unable to remove repository reference "my\/box:2" \(must force\) - container [0-9a-f]{12} is using its referenced image/);
+    assert.match(
+      JSON.parse(last.out).message,
+      /conflict: unable to remove repository reference "my\/box:2" \(must force\) - container [0-9a-f]{12} is using its referenced image/,
+    );
     const byId = curl(engine.socket, ['-X', 'DELETE', `http://d/images/${busybox.configDigest}`]);
     assert.equal(byId.code, 409);
     assert.match(JSON.parse(byId.out).message, /image is being used by stopped container/);
@@ -119,13 +147,26 @@ describe('engine API: managing images', function () {
 
   it('docker image prune removes dangling images; -a with a label filter removes unused ones', async () => {
     const cfg = (n: string) => ({ config: { Cmd: ['sh'], Labels: { prunable: n } } });
-    const first = await pushImage(reg, await buildImage({ layers: [[{ path: 'dangle', type: 'file', content: '1' }]], config: cfg('1') }), 'test/dangle');
+    const first = await pushImage(
+      reg,
+      await buildImage({ layers: [[{ path: 'dangle', type: 'file', content: '1' }]], config: cfg('1') }),
+      'test/dangle',
+    );
     assert.equal(engine.docker(['pull', `${reg.host}/test/dangle`]).code, 0);
-    const second = await pushImage(reg, await buildImage({ layers: [[{ path: 'dangle', type: 'file', content: '2' }]], config: cfg('2') }), 'test/dangle');
+    const second = await pushImage(
+      reg,
+      await buildImage({ layers: [[{ path: 'dangle', type: 'file', content: '2' }]], config: cfg('2') }),
+      'test/dangle',
+    );
     assert.equal(engine.docker(['pull', `${reg.host}/test/dangle`]).code, 0);
     // The tag moved on: the first image keeps only its digest reference, a dangling <none> image.
-    const dangling = JSON.parse(curl(engine.socket, ['http://d/images/json?filters=' + encodeURIComponent('{"dangling":["true"]}')]).out);
-    assert.deepEqual(dangling.map((i: any) => i.Id), [first.configDigest]);
+    const dangling = JSON.parse(
+      curl(engine.socket, ['http://d/images/json?filters=' + encodeURIComponent('{"dangling":["true"]}')]).out,
+    );
+    assert.deepEqual(
+      dangling.map((i: any) => i.Id),
+      [first.configDigest],
+    );
     assert.deepEqual(dangling[0].RepoTags, []);
     const prune = engine.docker(['image', 'prune', '-f']);
     assert.equal(prune.code, 0, prune.stderr);
@@ -137,7 +178,10 @@ describe('engine API: managing images', function () {
     assert.equal(all.code, 0, all.stderr);
     assert.match(all.stdout, new RegExp(`deleted: ${second.configDigest}`));
     assert.ok(!images().some((i) => i.Id === second.configDigest));
-    assert.ok(images().some((i) => i.Id === busybox.configDigest), 'images without the label stay');
+    assert.ok(
+      images().some((i) => i.Id === busybox.configDigest),
+      'images without the label stay',
+    );
     assert.ok(!blobs().includes(second.layers[0].digest.slice(7)));
   });
 
@@ -149,7 +193,10 @@ describe('engine API: managing images', function () {
     const manifest = JSON.parse(names.get('manifest.json')!.toString());
     assert.deepEqual(manifest[0].RepoTags, [`${reg.host}/library/busybox:latest`]);
     assert.equal(manifest[0].Config, `blobs/sha256/${busybox.configDigest!.slice(7)}`);
-    assert.deepEqual(manifest[0].Layers, busybox.layers.map((l) => `blobs/sha256/${l.diffId.slice(7)}`));
+    assert.deepEqual(
+      manifest[0].Layers,
+      busybox.layers.map((l) => `blobs/sha256/${l.diffId.slice(7)}`),
+    );
     const index = JSON.parse(names.get('index.json')!.toString());
     assert.equal(index.manifests[0].annotations['io.containerd.image.name'], `${reg.host}/library/busybox:latest`);
     assert.ok(names.has('oci-layout'));

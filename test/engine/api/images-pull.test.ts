@@ -5,12 +5,25 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  ARCH_MARKERS, buildFixture, buildImage, corruptBlob, pushSchema1, type PushedImage, pushFixture, pushImage, type Registry, seedMirror, startRegistry, WHITEOUTS_EXPECTED,
+  ARCH_MARKERS,
+  buildFixture,
+  buildImage,
+  corruptBlob,
+  pushSchema1,
+  type PushedImage,
+  pushFixture,
+  pushImage,
+  type Registry,
+  seedMirror,
+  startRegistry,
+  WHITEOUTS_EXPECTED,
 } from '../../fixtures';
 import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
-  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });
+  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], {
+    encoding: 'utf8',
+  });
   const lines = r.stdout.trimEnd().split('\n');
   return { code: Number(lines.pop()), out: lines.join('\n') };
 }
@@ -34,7 +47,8 @@ describe('engine API: pulling images', function () {
   let reg: Registry;
   let seeded: Record<string, PushedImage>;
   let engine: TestEngine;
-  const snapshots = () => fs.readdirSync(path.join(engine.dataRoot, 'snapshots')).filter((n) => /^[a-f0-9]{64}$/.test(n));
+  const snapshots = () =>
+    fs.readdirSync(path.join(engine.dataRoot, 'snapshots')).filter((n) => /^[a-f0-9]{64}$/.test(n));
   const blobs = () => fs.readdirSync(path.join(engine.dataRoot, 'content', 'blobs', 'sha256'));
 
   before(async function () {
@@ -42,14 +56,17 @@ describe('engine API: pulling images', function () {
     reg = await startRegistry();
     seeded = await seedMirror(reg);
     // Docker Hub itself is unreachable here: point the origin at a closed loopback port so fallback fails fast.
-    engine = await startEngine({ config: { 'registry-mirrors': [reg.url] }, env: { BERTH_DOCKER_IO_REGISTRY: 'http://127.0.0.1:9' } });
+    engine = await startEngine({
+      config: { 'registry-mirrors': [reg.url] },
+      env: { BERTH_DOCKER_IO_REGISTRY: 'http://127.0.0.1:9' },
+    });
   });
   after(async () => {
     await engine?.cleanup();
     await reg?.stop();
   });
 
-  it('docker pull busybox goes through the registry mirror, with Docker\'s progress', () => {
+  it("docker pull busybox goes through the registry mirror, with Docker's progress", () => {
     const r = engine.docker(['pull', 'busybox']);
     assert.equal(r.code, 0, r.stderr);
     const digest = seeded['library/busybox'].manifestDigest;
@@ -70,7 +87,10 @@ describe('engine API: pulling images', function () {
     assert.deepEqual(inspect.RepoDigests, [`busybox@${digest}`]);
     assert.equal(inspect.Os, 'linux');
     assert.equal(inspect.Architecture, 'amd64');
-    assert.deepEqual(inspect.RootFS.Layers, seeded['library/busybox'].layers.map((l) => l.diffId));
+    assert.deepEqual(
+      inspect.RootFS.Layers,
+      seeded['library/busybox'].layers.map((l) => l.diffId),
+    );
     assert.deepEqual(inspect.Config.Cmd, ['sh']);
     assert.ok(inspect.Size > 1_000_000);
   });
@@ -78,18 +98,30 @@ describe('engine API: pulling images', function () {
   it('streams the exact progress JSON on POST /images/create', () => {
     const r = curl(engine.socket, ['-X', 'POST', 'http://d/v1.45/images/create?fromImage=hello-world&tag=latest']);
     assert.equal(r.code, 200);
-    const lines = r.out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = r.out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     const layer = seeded['library/hello-world'].layers[0].digest.slice(7, 19);
     assert.deepEqual(lines[0], { status: 'Pulling from library/hello-world', id: 'latest' });
-    assert.deepEqual(lines.find((l) => l.status === 'Pulling fs layer'), { status: 'Pulling fs layer', progressDetail: {}, id: layer });
+    assert.deepEqual(
+      lines.find((l) => l.status === 'Pulling fs layer'),
+      { status: 'Pulling fs layer', progressDetail: {}, id: layer },
+    );
     const downloading = lines.find((l) => l.status === 'Downloading');
     if (downloading) {
       assert.equal(typeof downloading.progressDetail.current, 'number');
       assert.equal(typeof downloading.progressDetail.total, 'number');
       assert.match(downloading.progress, /^\[=*>\s*\] +[\d.]+[kM]?B\/[\d.]+[kM]?B$/);
     }
-    assert.deepEqual(lines.find((l) => l.status === 'Verifying Checksum'), { status: 'Verifying Checksum', progressDetail: {}, id: layer });
-    assert.deepEqual(lines.find((l) => l.status === 'Pull complete'), { status: 'Pull complete', progressDetail: {}, id: layer });
+    assert.deepEqual(
+      lines.find((l) => l.status === 'Verifying Checksum'),
+      { status: 'Verifying Checksum', progressDetail: {}, id: layer },
+    );
+    assert.deepEqual(
+      lines.find((l) => l.status === 'Pull complete'),
+      { status: 'Pull complete', progressDetail: {}, id: layer },
+    );
     assert.deepEqual(lines.at(-2), { status: `Digest: ${seeded['library/hello-world'].manifestDigest}` });
     assert.deepEqual(lines.at(-1), { status: 'Status: Downloaded newer image for hello-world:latest' });
   });
@@ -113,7 +145,10 @@ describe('engine API: pulling images', function () {
     assert.ok(Date.now() - t < 30_000);
     const unknownTag = engine.docker(['pull', `${reg.host}/library/busybox:nope`]);
     assert.notEqual(unknownTag.code, 0);
-    assert.match(unknownTag.stderr, new RegExp(`manifest for ${reg.host}/library/busybox:nope not found: manifest unknown`));
+    assert.match(
+      unknownTag.stderr,
+      new RegExp(`manifest for ${reg.host}/library/busybox:nope not found: manifest unknown`),
+    );
   });
 
   it('pulls by digest from a registry host', () => {
@@ -132,18 +167,33 @@ describe('engine API: pulling images', function () {
     for (const name of ['multiarch', 'oci-index']) {
       const r = engine.docker(['pull', name]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`Digest: ${seeded[`library/${name}`].manifestDigest}`), 'the index digest is the repo digest');
+      assert.match(
+        r.stdout,
+        new RegExp(`Digest: ${seeded[`library/${name}`].manifestDigest}`),
+        'the index digest is the repo digest',
+      );
       const img = JSON.parse(engine.docker(['image', 'inspect', name]).stdout)[0];
       assert.equal(img.Architecture, 'amd64');
       const dirs = [img.GraphDriver.Data.UpperDir, ...(img.GraphDriver.Data.LowerDir ?? '').split(':').filter(Boolean)];
-      assert.ok(dirs.some((d: string) => fs.existsSync(path.join(d, ARCH_MARKERS.amd64))), 'amd64 marker present');
+      assert.ok(
+        dirs.some((d: string) => fs.existsSync(path.join(d, ARCH_MARKERS.amd64))),
+        'amd64 marker present',
+      );
       assert.ok(!dirs.some((d: string) => fs.existsSync(path.join(d, ARCH_MARKERS.arm64))), 'no arm64 marker');
     }
-    const arm = curl(engine.socket, ['-X', 'POST', `http://d/images/create?fromImage=multiarch&tag=latest&platform=linux/arm64`]);
+    const arm = curl(engine.socket, [
+      '-X',
+      'POST',
+      `http://d/images/create?fromImage=multiarch&tag=latest&platform=linux/arm64`,
+    ]);
     assert.equal(arm.code, 200);
     const armId = JSON.parse(curl(engine.socket, ['http://d/images/multiarch/json']).out);
     assert.equal(armId.Architecture, 'arm64');
-    const none = curl(engine.socket, ['-X', 'POST', `http://d/images/create?fromImage=multiarch&tag=latest&platform=linux/s390x`]);
+    const none = curl(engine.socket, [
+      '-X',
+      'POST',
+      `http://d/images/create?fromImage=multiarch&tag=latest&platform=linux/s390x`,
+    ]);
     assert.equal(none.code, 404);
     assert.match(JSON.parse(none.out).message, /no matching manifest for linux\/s390x/);
   });
@@ -152,7 +202,11 @@ describe('engine API: pulling images', function () {
     const oci = engine.docker(['pull', 'oci']);
     assert.equal(oci.code, 0, oci.stderr);
     assert.equal(JSON.parse(engine.docker(['image', 'inspect', 'oci']).stdout)[0].Os, 'linux');
-    const zstdImage = await buildImage({ layers: [[{ path: 'zstd-file', type: 'file', content: 'squeezed\n' }]], format: 'oci', compression: 'zstd' });
+    const zstdImage = await buildImage({
+      layers: [[{ path: 'zstd-file', type: 'file', content: 'squeezed\n' }]],
+      format: 'oci',
+      compression: 'zstd',
+    });
     await pushImage(reg, zstdImage, 'test/zstd');
     const r = engine.docker(['pull', `${reg.host}/test/zstd`]);
     assert.equal(r.code, 0, r.stderr);
@@ -178,10 +232,18 @@ describe('engine API: pulling images', function () {
   });
 
   it('two concurrent pulls of one image share the work and both succeed', async () => {
-    const img = await buildImage({ layers: [[{ path: 'one', type: 'file', content: Buffer.alloc(2_000_000, 1) }], [{ path: 'two', type: 'file', content: Buffer.alloc(2_000_000, 2) }]] });
+    const img = await buildImage({
+      layers: [
+        [{ path: 'one', type: 'file', content: Buffer.alloc(2_000_000, 1) }],
+        [{ path: 'two', type: 'file', content: Buffer.alloc(2_000_000, 2) }],
+      ],
+    });
     const pushed = await pushImage(reg, img, 'test/concurrent');
     const before = snapshots().length;
-    const [a, b] = await Promise.all([engine.dockerAsync(['pull', `${reg.host}/test/concurrent`]), engine.dockerAsync(['pull', `${reg.host}/test/concurrent`])]);
+    const [a, b] = await Promise.all([
+      engine.dockerAsync(['pull', `${reg.host}/test/concurrent`]),
+      engine.dockerAsync(['pull', `${reg.host}/test/concurrent`]),
+    ]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     for (const out of [a.stdout, b.stdout]) assert.match(out, new RegExp(`Digest: ${pushed.manifestDigest}`));
@@ -205,9 +267,15 @@ describe('engine API: pulling images', function () {
       corruptBlob(bad, pushed.layers[0].digest);
       const r = clean.docker(['pull', `${bad.host}/test/corrupt`]);
       assert.notEqual(r.code, 0);
-      assert.match(r.stdout + r.stderr, new RegExp(`filesystem layer verification failed for digest ${pushed.layers[0].digest}`));
+      assert.match(
+        r.stdout + r.stderr,
+        new RegExp(`filesystem layer verification failed for digest ${pushed.layers[0].digest}`),
+      );
       assert.equal(JSON.parse(curl(clean.socket, ['http://d/images/json']).out).length, 0);
-      assert.deepEqual(tree(path.join(clean.dataRoot, 'snapshots')).filter((p) => !p.startsWith('.tmp')), []);
+      assert.deepEqual(
+        tree(path.join(clean.dataRoot, 'snapshots')).filter((p) => !p.startsWith('.tmp')),
+        [],
+      );
       assert.deepEqual(tree(path.join(clean.dataRoot, 'snapshots', '.tmp')), []);
       const stored = fs.readdirSync(path.join(clean.dataRoot, 'content', 'blobs', 'sha256'));
       assert.ok(!stored.includes(pushed.layers[0].digest.slice(7)), 'the bad layer blob is not kept');
@@ -215,9 +283,28 @@ describe('engine API: pulling images', function () {
     });
 
     const escapes: [string, () => Parameters<typeof buildImage>[0]['layers']][] = [
-      ['path traversal', () => [[{ path: 'fine', type: 'file', content: 'ok' }, { path: '../../../../../../tmp/berth-escaped-traversal', type: 'file', content: 'pwned', raw: true }]]],
-      ['a write through a symlink', () => [[{ path: 'out', type: 'symlink', linkname: '/tmp' }, { path: 'out/berth-escaped-symlink', type: 'file', content: 'pwned', raw: true }]]],
-      ['an absolute path', () => [[{ path: '/tmp/berth-escaped-absolute', type: 'file', content: 'pwned', raw: true }]]],
+      [
+        'path traversal',
+        () => [
+          [
+            { path: 'fine', type: 'file', content: 'ok' },
+            { path: '../../../../../../tmp/berth-escaped-traversal', type: 'file', content: 'pwned', raw: true },
+          ],
+        ],
+      ],
+      [
+        'a write through a symlink',
+        () => [
+          [
+            { path: 'out', type: 'symlink', linkname: '/tmp' },
+            { path: 'out/berth-escaped-symlink', type: 'file', content: 'pwned', raw: true },
+          ],
+        ],
+      ],
+      [
+        'an absolute path',
+        () => [[{ path: '/tmp/berth-escaped-absolute', type: 'file', content: 'pwned', raw: true }]],
+      ],
     ];
     for (const [what, layers] of escapes) {
       it(`a malicious layer (${what}) is refused and nothing is written outside`, async () => {
@@ -227,9 +314,16 @@ describe('engine API: pulling images', function () {
         const r = clean.docker(['pull', `${bad.host}/${repo}`]);
         assert.notEqual(r.code, 0);
         assert.match(r.stdout + r.stderr, /refusing to unpack/);
-        for (const f of ['/tmp/berth-escaped-traversal', '/tmp/berth-escaped-symlink', '/tmp/berth-escaped-absolute']) assert.ok(!fs.existsSync(f), f);
-        assert.deepEqual(tree(path.dirname(clean.dataRoot)).filter((p) => /escaped|pwned/.test(p)), []);
-        assert.deepEqual(fs.readdirSync(path.join(clean.dataRoot, 'snapshots')).filter((n) => n !== '.tmp'), []);
+        for (const f of ['/tmp/berth-escaped-traversal', '/tmp/berth-escaped-symlink', '/tmp/berth-escaped-absolute'])
+          assert.ok(!fs.existsSync(f), f);
+        assert.deepEqual(
+          tree(path.dirname(clean.dataRoot)).filter((p) => /escaped|pwned/.test(p)),
+          [],
+        );
+        assert.deepEqual(
+          fs.readdirSync(path.join(clean.dataRoot, 'snapshots')).filter((n) => n !== '.tmp'),
+          [],
+        );
         assert.deepEqual(tree(path.join(clean.dataRoot, 'snapshots', '.tmp')), []);
         assert.equal(JSON.parse(curl(clean.socket, ['http://d/images/json']).out).length, 0);
       });
@@ -263,11 +357,31 @@ describe('engine API: pulling images', function () {
     const since = String(Math.floor(Date.now() / 1000) - 1);
     assert.equal(engine.docker(['tag', 'busybox', 'evt:1']).code, 0);
     assert.equal(engine.docker(['rmi', 'evt:1']).code, 0);
-    const r = engine.docker(['events', '--since', since, '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+    const r = engine.docker([
+      'events',
+      '--since',
+      since,
+      '--until',
+      String(Math.floor(Date.now() / 1000) + 1),
+      '--filter',
+      'type=image',
+      '--format',
+      '{{.Action}} {{.Actor.Attributes.name}}',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^tag evt:1$/m);
     assert.match(r.stdout, /^untag evt:1$/m);
-    const pulls = engine.docker(['events', '--since', '0', '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'event=pull', '--format', '{{.Actor.ID}}']);
+    const pulls = engine.docker([
+      'events',
+      '--since',
+      '0',
+      '--until',
+      String(Math.floor(Date.now() / 1000) + 1),
+      '--filter',
+      'event=pull',
+      '--format',
+      '{{.Actor.ID}}',
+    ]);
     assert.match(pulls.stdout, /^busybox:latest$/m);
   });
 

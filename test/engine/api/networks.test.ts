@@ -5,7 +5,9 @@ import * as fs from 'node:fs';
 import { startEngine, type TestEngine } from '../../helpers/engine';
 
 function curl(socket: string, args: string[]): { code: number; body: any } {
-  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });
+  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], {
+    encoding: 'utf8',
+  });
   const lines = r.stdout.trimEnd().split('\n');
   const code = Number(lines.pop());
   const text = lines.join('\n');
@@ -33,7 +35,11 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
     const inspect = JSON.parse(docker('network', 'inspect', 'bridge').stdout)[0];
     assert.equal(inspect.Driver, 'bridge');
     assert.equal(inspect.Options['com.docker.network.bridge.default_bridge'], 'true');
-    assert.match(inspect.IPAM.Config[0].Subnet, /^10\.197\.\d+\.0\/24$/, 'the default bridge comes from default-address-pools');
+    assert.match(
+      inspect.IPAM.Config[0].Subnet,
+      /^10\.197\.\d+\.0\/24$/,
+      'the default bridge comes from default-address-pools',
+    );
     assert.equal(inspect.IPAM.Config[0].Gateway, inspect.IPAM.Config[0].Subnet.replace(/0\/24$/, '1'));
     assert.equal(inspect.Options['com.docker.network.bridge.name'].length <= 15, true);
   });
@@ -51,7 +57,10 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
     assert.deepEqual(n.Labels, { team: 'a' });
     assert.deepEqual(n.Containers, {});
     assert.match(n.IPAM.Config[0].Subnet, /^10\.197\.\d+\.0\/24$/);
-    assert.notEqual(n.IPAM.Config[0].Subnet, JSON.parse(docker('network', 'inspect', 'bridge').stdout)[0].IPAM.Config[0].Subnet);
+    assert.notEqual(
+      n.IPAM.Config[0].Subnet,
+      JSON.parse(docker('network', 'inspect', 'bridge').stdout)[0].IPAM.Config[0].Subnet,
+    );
     assert.ok(!Number.isNaN(Date.parse(n.Created)));
     // By ID prefix too.
     assert.equal(JSON.parse(docker('network', 'inspect', id.slice(0, 12)).stdout)[0].Name, 'app');
@@ -59,16 +68,42 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
     const dup = docker('network', 'create', 'app');
     assert.equal(dup.code, 1);
     assert.equal(dup.stderr.trim(), 'Error response from daemon: network with name app already exists');
-    assert.equal(curl(engine.socket, ['-X', 'POST', '-H', 'Content-Type: application/json', '-d', '{"Name":"app"}', 'http://d/v1.45/networks/create']).code, 409);
+    assert.equal(
+      curl(engine.socket, [
+        '-X',
+        'POST',
+        '-H',
+        'Content-Type: application/json',
+        '-d',
+        '{"Name":"app"}',
+        'http://d/v1.45/networks/create',
+      ]).code,
+      409,
+    );
 
-    const sub = docker('network', 'create', '--subnet', `10.${o}.5.0/24`, '--gateway', `10.${o}.5.254`, '--internal', 'backend');
+    const sub = docker(
+      'network',
+      'create',
+      '--subnet',
+      `10.${o}.5.0/24`,
+      '--gateway',
+      `10.${o}.5.254`,
+      '--internal',
+      'backend',
+    );
     assert.equal(sub.code, 0, sub.stderr);
     const b = JSON.parse(docker('network', 'inspect', 'backend').stdout)[0];
     assert.deepEqual(b.IPAM.Config, [{ Subnet: `10.${o}.5.0/24`, Gateway: `10.${o}.5.254` }]);
     assert.equal(b.Internal, true);
     const overlap = docker('network', 'create', '--subnet', `10.${o}.0.0/16`, 'clash');
-    assert.equal(overlap.stderr.trim(), 'Error response from daemon: Pool overlaps with other one on this address space');
-    assert.equal(docker('network', 'create', '-d', 'foo', 'x').stderr.trim(), 'Error response from daemon: plugin "foo" not found');
+    assert.equal(
+      overlap.stderr.trim(),
+      'Error response from daemon: Pool overlaps with other one on this address space',
+    );
+    assert.equal(
+      docker('network', 'create', '-d', 'foo', 'x').stderr.trim(),
+      'Error response from daemon: plugin "foo" not found',
+    );
 
     const byLabel = docker('network', 'ls', '--filter', 'label=team=a', '--format', '{{.Name}}');
     assert.equal(byLabel.stdout.trim(), 'app');
@@ -78,7 +113,10 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
 
     const rmBridge = docker('network', 'rm', 'bridge');
     // The CLI adds "exit status 1" after rm errors, as it does against dockerd.
-    assert.equal(rmBridge.stderr.split('\n')[0], 'Error response from daemon: bridge is a pre-defined network and cannot be removed');
+    assert.equal(
+      rmBridge.stderr.split('\n')[0],
+      'Error response from daemon: bridge is a pre-defined network and cannot be removed',
+    );
     assert.equal(curl(engine.socket, ['-X', 'DELETE', 'http://d/v1.45/networks/host']).code, 403);
     const missing = curl(engine.socket, ['-X', 'DELETE', 'http://d/v1.45/networks/nosuch']);
     assert.deepEqual([missing.code, missing.body], [404, { message: 'network nosuch not found' }]);
@@ -90,7 +128,11 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
   it('prunes unused user networks with label filters and keeps them across a restart', async () => {
     assert.equal(docker('network', 'create', '--label', 'keep=yes', 'kept').code, 0);
     assert.equal(docker('network', 'create', 'scratch').code, 0);
-    const pruneKept = curl(engine.socket, ['-X', 'POST', `http://d/v1.45/networks/prune?filters=${encodeURIComponent(JSON.stringify({ 'label!': ['keep=yes'] }))}`]);
+    const pruneKept = curl(engine.socket, [
+      '-X',
+      'POST',
+      `http://d/v1.45/networks/prune?filters=${encodeURIComponent(JSON.stringify({ 'label!': ['keep=yes'] }))}`,
+    ]);
     assert.equal(pruneKept.code, 200);
     assert.deepEqual(pruneKept.body.NetworksDeleted.sort(), ['app', 'scratch']);
 
@@ -99,12 +141,19 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
     await engine.kill9();
     await engine.restart();
     const after = JSON.parse(docker('network', 'inspect', 'bridge', 'kept').stdout);
-    assert.deepEqual(after.map((n: any) => [n.Id, n.IPAM.Config]), before.map((n: any) => [n.Id, n.IPAM.Config]));
+    assert.deepEqual(
+      after.map((n: any) => [n.Id, n.IPAM.Config]),
+      before.map((n: any) => [n.Id, n.IPAM.Config]),
+    );
 
     const p = docker('network', 'prune', '-f');
     assert.equal(p.code, 0, p.stderr);
     assert.match(p.stdout, /Deleted Networks:\nkept/);
-    assert.deepEqual(docker('network', 'ls', '--format', '{{.Name}}').stdout.trim().split('\n').sort(), ['bridge', 'host', 'none']);
+    assert.deepEqual(docker('network', 'ls', '--format', '{{.Name}}').stdout.trim().split('\n').sort(), [
+      'bridge',
+      'host',
+      'none',
+    ]);
   });
 
   it('honours bip for the default bridge and emits network events', async () => {
@@ -116,7 +165,17 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
       const since = Math.floor(Date.now() / 1000) - 1;
       assert.equal(other.docker(['network', 'create', 'evt']).code, 0);
       assert.equal(other.docker(['network', 'rm', 'evt']).code, 0);
-      const ev = other.docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+      const ev = other.docker([
+        'events',
+        '--since',
+        String(since),
+        '--until',
+        String(Math.floor(Date.now() / 1000) + 1),
+        '--filter',
+        'type=network',
+        '--format',
+        '{{.Action}} {{.Actor.Attributes.name}}',
+      ]);
       assert.deepEqual(ev.stdout.trim().split('\n'), ['create evt', 'destroy evt']);
     } finally {
       await other.cleanup();

@@ -6,7 +6,9 @@ import { ENGINE_JS, requireDockerCli, startEngine, type TestEngine } from '../..
 import { makeTlsMaterial } from '../../helpers/tls';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
-  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });
+  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], {
+    encoding: 'utf8',
+  });
   const lines = r.stdout.trimEnd().split('\n');
   return { code: Number(lines.pop()), out: lines.join('\n') };
 }
@@ -14,7 +16,12 @@ function curl(socket: string, args: string[]): { code: number; out: string } {
 describe('engine API: system', function () {
   let engine: TestEngine;
   before(async () => {
-    engine = await startEngine({ config: { 'registry-mirrors': ['http://127.0.0.1:5999'], 'insecure-registries': ['10.99.0.0/16', 'myreg.local:5000'] } });
+    engine = await startEngine({
+      config: {
+        'registry-mirrors': ['http://127.0.0.1:5999'],
+        'insecure-registries': ['10.99.0.0/16', 'myreg.local:5000'],
+      },
+    });
   });
   after(async () => engine?.cleanup());
 
@@ -24,7 +31,9 @@ describe('engine API: system', function () {
     assert.match(r.stdout, /Api-Version: 1\.45/i);
     assert.match(r.stdout, /Ostype: linux/i);
     assert.match(r.stdout, /\r\n\r\nOK$/);
-    const h = spawnSync('curl', ['-sS', '-I', '--unix-socket', engine.socket, 'http://d/v1.40/_ping'], { encoding: 'utf8' });
+    const h = spawnSync('curl', ['-sS', '-I', '--unix-socket', engine.socket, 'http://d/v1.40/_ping'], {
+      encoding: 'utf8',
+    });
     assert.match(h.stdout, /^HTTP\/1.1 200/);
   });
 
@@ -81,7 +90,8 @@ describe('engine API: system', function () {
       await new Promise((r) => setTimeout(r, 100));
       const until = String(Math.floor(Date.now() / 1000) + 1);
       events = [];
-      for await (const e of engine.client.events({ since: String(since), until, filters: { type: ['daemon'] } })) events.push(e);
+      for await (const e of engine.client.events({ since: String(since), until, filters: { type: ['daemon'] } }))
+        events.push(e);
     }
     assert.ok(events.length >= 1, 'a reload event');
     assert.equal(events[0].Type, 'daemon');
@@ -92,7 +102,10 @@ describe('engine API: system', function () {
   });
 
   it('reloads registry mirrors on SIGHUP', async () => {
-    fs.writeFileSync(engine.configFile, JSON.stringify({ 'registry-mirrors': ['http://127.0.0.1:5888'], 'insecure-registries': [] }));
+    fs.writeFileSync(
+      engine.configFile,
+      JSON.stringify({ 'registry-mirrors': ['http://127.0.0.1:5888'], 'insecure-registries': [] }),
+    );
     engine.process().kill('SIGHUP');
     const deadline = Date.now() + 5000;
     let mirrors: string[] = [];
@@ -114,15 +127,41 @@ describe('engine API: system', function () {
   });
 
   it('refuses a second daemon on the same data root', () => {
-    const r = spawnSync(process.execPath, [ENGINE_JS, '-H', `unix://${engine.dir}/other.sock`, '--data-root', engine.dataRoot,
-      '--exec-root', `${engine.dir}/exec2`, '--config-file', engine.configFile], { encoding: 'utf8', timeout: 10000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        ENGINE_JS,
+        '-H',
+        `unix://${engine.dir}/other.sock`,
+        '--data-root',
+        engine.dataRoot,
+        '--exec-root',
+        `${engine.dir}/exec2`,
+        '--config-file',
+        engine.configFile,
+      ],
+      { encoding: 'utf8', timeout: 10000 },
+    );
     assert.equal(r.status, 1);
     assert.match(r.stderr, /another berthd \(pid \d+\) is already using data root/);
   });
 
   it('refuses plain TCP on a non-loopback address', () => {
-    const r = spawnSync(process.execPath, [ENGINE_JS, '-H', 'tcp://0.0.0.0:23750', '--data-root', `${engine.dir}/d3`,
-      '--exec-root', `${engine.dir}/exec3`, '--config-file', engine.configFile], { encoding: 'utf8', timeout: 10000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        ENGINE_JS,
+        '-H',
+        'tcp://0.0.0.0:23750',
+        '--data-root',
+        `${engine.dir}/d3`,
+        '--exec-root',
+        `${engine.dir}/exec3`,
+        '--config-file',
+        engine.configFile,
+      ],
+      { encoding: 'utf8', timeout: 10000 },
+    );
     assert.equal(r.status, 1);
     assert.match(r.stderr, /refusing to listen on tcp:\/\/0\.0\.0\.0:23750 without TLS/);
   });
@@ -152,7 +191,17 @@ describe('engine API: system', function () {
       assert.match(r.stdout, /Default Runtime: runc/);
     });
     it('docker events streams daemon events', async () => {
-      const p = engine.dockerAsync(['events', '--filter', 'type=daemon', '--format', '{{.Type}} {{.Action}}', '--since', '10m', '--until', '0s']);
+      const p = engine.dockerAsync([
+        'events',
+        '--filter',
+        'type=daemon',
+        '--format',
+        '{{.Type}} {{.Action}}',
+        '--since',
+        '10m',
+        '--until',
+        '0s',
+      ]);
       const r = await p;
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^daemon reload$/m);
@@ -165,13 +214,43 @@ describe('engine: TCP with TLS', function () {
     const tls0 = makeTlsMaterial;
     const tls = tls0();
     const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
     });
-    const engine = await startEngine({ args: ['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', '--tlscacert', tls.ca, '--tlscert', tls.serverCert, '--tlskey', tls.serverKey] });
+    const engine = await startEngine({
+      args: [
+        '-H',
+        `tcp://127.0.0.1:${port}`,
+        '--tlsverify',
+        '--tlscacert',
+        tls.ca,
+        '--tlscert',
+        tls.serverCert,
+        '--tlskey',
+        tls.serverKey,
+      ],
+    });
     try {
-      const ok = spawnSync('curl', ['-sS', '--cacert', tls.ca, '--cert', tls.clientCert, '--key', tls.clientKey, `https://127.0.0.1:${port}/version`], { encoding: 'utf8' });
+      const ok = spawnSync(
+        'curl',
+        [
+          '-sS',
+          '--cacert',
+          tls.ca,
+          '--cert',
+          tls.clientCert,
+          '--key',
+          tls.clientKey,
+          `https://127.0.0.1:${port}/version`,
+        ],
+        { encoding: 'utf8' },
+      );
       assert.equal(JSON.parse(ok.stdout).Platform.Name, 'Berth Engine');
-      const bad = spawnSync('curl', ['-sS', '--cacert', tls.ca, `https://127.0.0.1:${port}/version`], { encoding: 'utf8' });
+      const bad = spawnSync('curl', ['-sS', '--cacert', tls.ca, `https://127.0.0.1:${port}/version`], {
+        encoding: 'utf8',
+      });
       assert.notEqual(bad.status, 0, 'a client without a certificate is refused');
     } finally {
       await engine.cleanup();

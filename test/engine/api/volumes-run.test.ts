@@ -11,11 +11,13 @@ import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/en
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -51,13 +53,29 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     await seedMirror(reg);
     // FROM busybox; COPY site /srv/www; VOLUME /srv/www
     const img = await buildImage({
-      layers: [busyboxEntries(), [
-        { path: 'srv', type: 'dir', mode: 0o755 },
-        { path: 'srv/www', type: 'dir', mode: 0o750, uid: 1000, gid: 1000 },
-        { path: 'srv/www/index.html', type: 'file', content: '<h1>from the image</h1>\n', mode: 0o640, uid: 1000, gid: 1000 },
-        { path: 'srv/www/home.html', type: 'symlink', linkname: 'index.html' },
-      ]],
-      config: { config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], Volumes: { '/srv/www': {} } } },
+      layers: [
+        busyboxEntries(),
+        [
+          { path: 'srv', type: 'dir', mode: 0o755 },
+          { path: 'srv/www', type: 'dir', mode: 0o750, uid: 1000, gid: 1000 },
+          {
+            path: 'srv/www/index.html',
+            type: 'file',
+            content: '<h1>from the image</h1>\n',
+            mode: 0o640,
+            uid: 1000,
+            gid: 1000,
+          },
+          { path: 'srv/www/home.html', type: 'symlink', linkname: 'index.html' },
+        ],
+      ],
+      config: {
+        config: {
+          Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+          Cmd: ['sh'],
+          Volumes: { '/srv/www': {} },
+        },
+      },
     });
     await pushImage(reg, img, 'test/withvolume');
     withVolume = `${reg.host}/test/withvolume`;
@@ -65,7 +83,8 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     ok(['pull', '-q', 'busybox']);
   });
   after(async () => {
-    if (engine) for (const id of engine.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)) engine.docker(['rm', '-f', id]);
+    if (engine)
+      for (const id of engine.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)) engine.docker(['rm', '-f', id]);
     await engine?.cleanup();
     await reg?.stop();
   });
@@ -75,21 +94,52 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     assert.match(ok(['volume', 'ls']), /local\s+my-vol/);
     const mountpoint = ok(['volume', 'inspect', '--format', '{{ .Mountpoint }}', 'my-vol']).trim();
     assert.equal(mountpoint, path.join(engine.dataRoot, 'volumes/my-vol/_data'));
-    ok(['run', '-d', '--name', 'web', '-p', '127.0.0.1::80', '--mount', 'source=my-vol,target=/www', 'busybox',
-      'httpd', '-f', '-p', '80', '-h', '/www']);
+    ok([
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '-p',
+      '127.0.0.1::80',
+      '--mount',
+      'source=my-vol,target=/www',
+      'busybox',
+      'httpd',
+      '-f',
+      '-p',
+      '80',
+      '-h',
+      '/www',
+    ]);
     // The seeds write the page through exec, into the running container's volume.
     ok(['exec', 'web', 'sh', '-c', 'echo "hello from my-vol" > /www/index.html']);
     const port = ok(['port', 'web', '80']).trim().split(':').pop();
-    const page = await until(async () => { const r = await get(`http://127.0.0.1:${port}/index.html`); return r.status === 200 ? r : undefined; });
+    const page = await until(async () => {
+      const r = await get(`http://127.0.0.1:${port}/index.html`);
+      return r.status === 200 ? r : undefined;
+    });
     assert.equal(page.body, 'hello from my-vol\n');
     assert.equal(fs.readFileSync(path.join(mountpoint, 'index.html'), 'utf8'), 'hello from my-vol\n');
     const [m] = JSON.parse(ok(['inspect', '--format', '{{json .Mounts}}', 'web']));
-    assert.deepEqual(m, { Type: 'volume', Name: 'my-vol', Source: mountpoint, Destination: '/www', Driver: 'local', Mode: 'z', RW: true, Propagation: '' });
+    assert.deepEqual(m, {
+      Type: 'volume',
+      Name: 'my-vol',
+      Source: mountpoint,
+      Destination: '/www',
+      Driver: 'local',
+      Mode: 'z',
+      RW: true,
+      Propagation: '',
+    });
     const inUse = engine.docker(['volume', 'rm', 'my-vol']);
     assert.equal(inUse.code, 1);
     assert.match(inUse.stderr, /Error response from daemon: remove my-vol: volume is in use - \[[0-9a-f]{64}\]/);
     ok(['rm', '-f', 'web']);
-    assert.equal(fs.readFileSync(path.join(mountpoint, 'index.html'), 'utf8'), 'hello from my-vol\n', 'the data outlives the container');
+    assert.equal(
+      fs.readFileSync(path.join(mountpoint, 'index.html'), 'utf8'),
+      'hello from my-vol\n',
+      'the data outlives the container',
+    );
     assert.equal(ok(['volume', 'prune', '-f']).includes('my-vol'), false, 'prune leaves named volumes alone');
     assert.equal(ok(['volume', 'rm', 'my-vol']).trim(), 'my-vol');
     assert.ok(!fs.existsSync(mountpoint));
@@ -99,21 +149,57 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     const host = path.join(engine.dir, 'ro-data');
     fs.mkdirSync(host);
     fs.writeFileSync(path.join(host, 'conf'), 'v1\n');
-    const r = engine.docker(['run', '--rm', '-v', `${host}:/data:ro`, 'busybox', 'sh', '-c', 'cat /data/conf && echo x > /data/conf']);
+    const r = engine.docker([
+      'run',
+      '--rm',
+      '-v',
+      `${host}:/data:ro`,
+      'busybox',
+      'sh',
+      '-c',
+      'cat /data/conf && echo x > /data/conf',
+    ]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, 'v1\n');
     assert.match(r.stderr, /can't create \/data\/conf: Read-only file system/);
     assert.equal(fs.readFileSync(path.join(host, 'conf'), 'utf8'), 'v1\n');
-    const m = engine.docker(['run', '--rm', '--mount', `type=bind,source=${host}/missing,target=/p`, 'busybox', 'true']);
+    const m = engine.docker([
+      'run',
+      '--rm',
+      '--mount',
+      `type=bind,source=${host}/missing,target=/p`,
+      'busybox',
+      'true',
+    ]);
     assert.equal(m.code, 125);
-    assert.match(m.stderr, new RegExp(`invalid mount config for type "bind": bind source path does not exist: ${host}/missing`));
+    assert.match(
+      m.stderr,
+      new RegExp(`invalid mount config for type "bind": bind source path does not exist: ${host}/missing`),
+    );
   });
 
   it('the mysql-style run: several -v binds (host dirs created) and -e', async () => {
     const mydata = path.join(engine.dir, 'mydata');
-    ok(['run', '-d', '--name', 'db', '-v', `${mydata}/log:/var/log`, '-v', `${mydata}/data:/var/lib/mysql`, '-v', `${mydata}/conf:/etc/mysql/conf.d:ro`,
-      '-e', 'MYSQL_ROOT_PASSWORD=my-secret-pw', '-e', 'MYSQL_DATABASE=app', 'busybox',
-      'sh', '-c', 'echo "db=$MYSQL_DATABASE" > /var/log/mysqld.log; echo "$MYSQL_ROOT_PASSWORD" > /var/lib/mysql/auth; exec sleep 300']);
+    ok([
+      'run',
+      '-d',
+      '--name',
+      'db',
+      '-v',
+      `${mydata}/log:/var/log`,
+      '-v',
+      `${mydata}/data:/var/lib/mysql`,
+      '-v',
+      `${mydata}/conf:/etc/mysql/conf.d:ro`,
+      '-e',
+      'MYSQL_ROOT_PASSWORD=my-secret-pw',
+      '-e',
+      'MYSQL_DATABASE=app',
+      'busybox',
+      'sh',
+      '-c',
+      'echo "db=$MYSQL_DATABASE" > /var/log/mysqld.log; echo "$MYSQL_ROOT_PASSWORD" > /var/lib/mysql/auth; exec sleep 300',
+    ]);
     await until(() => (fs.existsSync(path.join(mydata, 'data/auth')) ? true : undefined));
     assert.equal(fs.readFileSync(path.join(mydata, 'log/mysqld.log'), 'utf8'), 'db=app\n');
     assert.equal(fs.readFileSync(path.join(mydata, 'data/auth'), 'utf8'), 'my-secret-pw\n');
@@ -127,8 +213,16 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     assert.ok(fs.existsSync(path.join(mydata, 'data/auth')));
   });
 
-  it('copies an image VOLUME\'s content into its anonymous volume (owners, modes, symlinks); rm -v vs named volumes', () => {
-    const out = ok(['run', '--name', 'cu', withVolume, 'sh', '-c', 'cat /srv/www/home.html; stat -c "%u:%g %a" /srv/www /srv/www/index.html']);
+  it("copies an image VOLUME's content into its anonymous volume (owners, modes, symlinks); rm -v vs named volumes", () => {
+    const out = ok([
+      'run',
+      '--name',
+      'cu',
+      withVolume,
+      'sh',
+      '-c',
+      'cat /srv/www/home.html; stat -c "%u:%g %a" /srv/www /srv/www/index.html',
+    ]);
     assert.equal(out, '<h1>from the image</h1>\n1000:1000 750\n1000:1000 640\n');
     const [m] = JSON.parse(ok(['inspect', '--format', '{{json .Mounts}}', 'cu']));
     assert.equal(m.Type, 'volume');
@@ -136,7 +230,9 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     assert.equal(m.Destination, '/srv/www');
     assert.equal(m.Mode, '');
     assert.equal(fs.readlinkSync(path.join(m.Source, 'home.html')), 'index.html');
-    assert.deepEqual(JSON.parse(ok(['volume', 'inspect', '--format', '{{json .Labels}}', m.Name])), { 'com.docker.volume.anonymous': '' });
+    assert.deepEqual(JSON.parse(ok(['volume', 'inspect', '--format', '{{json .Labels}}', m.Name])), {
+      'com.docker.volume.anonymous': '',
+    });
     ok(['rm', '-v', 'cu']);
     assert.equal(engine.docker(['volume', 'inspect', m.Name]).code, 1, 'rm -v removed the anonymous volume');
 
@@ -164,7 +260,11 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     const c = df.Containers!.find((x: any) => x.Names[0] === '/writer')!;
     const sizeRw = c.SizeRw ?? 0;
     assert.ok(sizeRw >= 50_000 && sizeRw < 60_000, `SizeRw ${sizeRw}`);
-    assert.equal(sizeRw, await directorySize(path.join(engine.dataRoot, 'containers', c.Id, 'upper')), 'SizeRw is the writable layer on disk');
+    assert.equal(
+      sizeRw,
+      await directorySize(path.join(engine.dataRoot, 'containers', c.Id, 'upper')),
+      'SizeRw is the writable layer on disk',
+    );
     // Images: busybox and the copy-up image share busybox's layer; each layer counts once in LayersSize.
     const busybox = df.Images!.find((i: any) => i.RepoTags.includes('busybox:latest'))!;
     const withVol = df.Images!.find((i: any) => i.RepoTags.includes(`${withVolume}:latest`))!;
@@ -173,7 +273,11 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     assert.equal(busybox.Size, await directorySize(upper), 'image size is its unpacked layer on disk');
     assert.equal(c.SizeRootFs, sizeRw + busybox.Size, 'SizeRootFs is the writable layer plus the image on disk');
     const inspected = await engine.client.inspectContainer('writer', { size: true });
-    assert.deepEqual([inspected.SizeRw, inspected.SizeRootFs], [sizeRw, sizeRw + busybox.Size], 'inspect --size agrees');
+    assert.deepEqual(
+      [inspected.SizeRw, inspected.SizeRootFs],
+      [sizeRw, sizeRw + busybox.Size],
+      'inspect --size agrees',
+    );
     assert.equal(busybox.SharedSize, busybox.Size);
     assert.equal(withVol.SharedSize, busybox.Size);
     assert.equal(df.LayersSize, withVol.Size);
@@ -199,7 +303,18 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
   });
 
   it('keeps volume data through an engine kill -9 and restart, with the container still using it', async () => {
-    ok(['run', '-d', '--name', 'keeper', '-v', 'durable:/d', 'busybox', 'sh', '-c', 'echo precious > /d/file; exec sleep 300']);
+    ok([
+      'run',
+      '-d',
+      '--name',
+      'keeper',
+      '-v',
+      'durable:/d',
+      'busybox',
+      'sh',
+      '-c',
+      'echo precious > /d/file; exec sleep 300',
+    ]);
     const file = path.join(engine.dataRoot, 'volumes/durable/_data/file');
     await until(() => (fs.existsSync(file) ? true : undefined));
     await engine.kill9();

@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 
 function curl(socket: string, args: string[]): { code: number; body: any } {
-  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });
+  const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], {
+    encoding: 'utf8',
+  });
   const lines = r.stdout.trimEnd().split('\n');
   const code = Number(lines.pop());
   const text = lines.join('\n');
@@ -13,17 +15,34 @@ function curl(socket: string, args: string[]): { code: number; body: any } {
 }
 
 const post = (socket: string, p: string, body?: unknown) =>
-  curl(socket, ['-X', 'POST', '-H', 'Content-Type: application/json', ...(body === undefined ? [] : ['-d', JSON.stringify(body)]), `http://d${p}`]);
+  curl(socket, [
+    '-X',
+    'POST',
+    '-H',
+    'Content-Type: application/json',
+    ...(body === undefined ? [] : ['-d', JSON.stringify(body)]),
+    `http://d${p}`,
+  ]);
 
 describe('engine API: volumes', function () {
   let engine: TestEngine;
-  before(async () => { engine = await startEngine(); });
+  before(async () => {
+    engine = await startEngine();
+  });
   after(async () => engine?.cleanup());
 
-  it('creates, inspects, lists and removes volumes in Docker\'s shapes', () => {
+  it("creates, inspects, lists and removes volumes in Docker's shapes", () => {
     const c = post(engine.socket, '/v1.45/volumes/create', { Name: 'api-vol', Labels: { a: 'b' } });
     assert.equal(c.code, 201);
-    assert.deepEqual(Object.keys(c.body).sort(), ['CreatedAt', 'Driver', 'Labels', 'Mountpoint', 'Name', 'Options', 'Scope']);
+    assert.deepEqual(Object.keys(c.body).sort(), [
+      'CreatedAt',
+      'Driver',
+      'Labels',
+      'Mountpoint',
+      'Name',
+      'Options',
+      'Scope',
+    ]);
     assert.equal(c.body.Mountpoint, path.join(engine.dataRoot, 'volumes/api-vol/_data'));
     assert.deepEqual(c.body.Labels, { a: 'b' });
     assert.equal(c.body.Options, null);
@@ -34,7 +53,9 @@ describe('engine API: volumes', function () {
     const i = curl(engine.socket, ['http://d/volumes/api-vol']);
     assert.equal(i.code, 200);
     assert.deepEqual(i.body, c.body);
-    const l = curl(engine.socket, ['http://d/volumes?filters=' + encodeURIComponent(JSON.stringify({ label: ['a=b'] }))]);
+    const l = curl(engine.socket, [
+      'http://d/volumes?filters=' + encodeURIComponent(JSON.stringify({ label: ['a=b'] })),
+    ]);
     assert.deepEqual(l.body, { Volumes: [c.body], Warnings: null });
     assert.equal(curl(engine.socket, ['-X', 'DELETE', 'http://d/volumes/api-vol']).code, 204);
     const gone = curl(engine.socket, ['http://d/volumes/api-vol']);
@@ -42,16 +63,28 @@ describe('engine API: volumes', function () {
     assert.equal(curl(engine.socket, ['-X', 'DELETE', 'http://d/volumes/api-vol?force=1']).code, 204);
   });
 
-  it('answers bad requests with Docker\'s errors and changes nothing', () => {
+  it("answers bad requests with Docker's errors and changes nothing", () => {
     const bad = post(engine.socket, '/volumes/create', { Name: 'x/../../etc' });
     assert.equal(bad.code, 400);
     assert.match(bad.body.message, /includes invalid characters for a local volume name/);
-    assert.equal(post(engine.socket, '/volumes/create', { Name: 'v2', DriverOpts: { type: 'tmpfs' } }).body.message, 'create v2: missing required option: "device"');
+    assert.equal(
+      post(engine.socket, '/volumes/create', { Name: 'v2', DriverOpts: { type: 'tmpfs' } }).body.message,
+      'create v2: missing required option: "device"',
+    );
     assert.equal(post(engine.socket, '/volumes/create', { Name: 'v2', Driver: 'nfsplugin' }).code, 404);
     assert.equal(curl(engine.socket, ['-X', 'POST', '-d', '{bad', 'http://d/volumes/create']).code, 400);
-    assert.deepEqual(curl(engine.socket, ['http://d/volumes?filters=' + encodeURIComponent('{"bogus":["x"]}')]), { code: 400, body: { message: "invalid filter 'bogus'" } });
-    assert.deepEqual(curl(engine.socket, ['http://d/volumes?filters=' + encodeURIComponent('{"dangling":["maybe"]}')]), { code: 400, body: { message: "invalid filter 'dangling=[maybe]'" } });
-    assert.deepEqual(post(engine.socket, '/volumes/prune?filters=' + encodeURIComponent('{"name":["x"]}')), { code: 400, body: { message: "invalid filter 'name'" } });
+    assert.deepEqual(curl(engine.socket, ['http://d/volumes?filters=' + encodeURIComponent('{"bogus":["x"]}')]), {
+      code: 400,
+      body: { message: "invalid filter 'bogus'" },
+    });
+    assert.deepEqual(
+      curl(engine.socket, ['http://d/volumes?filters=' + encodeURIComponent('{"dangling":["maybe"]}')]),
+      { code: 400, body: { message: "invalid filter 'dangling=[maybe]'" } },
+    );
+    assert.deepEqual(post(engine.socket, '/volumes/prune?filters=' + encodeURIComponent('{"name":["x"]}')), {
+      code: 400,
+      body: { message: "invalid filter 'name'" },
+    });
     assert.equal(post(engine.socket, '/volumes/prune?filters=' + encodeURIComponent('{"all":["perhaps"]}')).code, 400);
     assert.deepEqual(fs.readdirSync(path.join(engine.dataRoot, 'volumes')), []);
   });
@@ -83,10 +116,16 @@ describe('engine API: volumes', function () {
     fs.writeFileSync(path.join(a.Mountpoint, 'two'), Buffer.alloc(5_000));
     const df = curl(engine.socket, ['http://d/v1.45/system/df']);
     assert.equal(df.code, 200);
-    assert.deepEqual(df.body.Volumes.map((v: any) => [v.Name, v.UsageData]), [['df-a', { Size: 75_000, RefCount: 0 }]]);
+    assert.deepEqual(
+      df.body.Volumes.map((v: any) => [v.Name, v.UsageData]),
+      [['df-a', { Size: 75_000, RefCount: 0 }]],
+    );
     assert.deepEqual(df.body.BuildCache, []);
     assert.equal(curl(engine.socket, ['http://d/system/df?type=bogus']).code, 400);
-    assert.deepEqual(post(engine.socket, '/build/prune'), { code: 200, body: { CachesDeleted: [], SpaceReclaimed: 0 } });
+    assert.deepEqual(post(engine.socket, '/build/prune'), {
+      code: 200,
+      body: { CachesDeleted: [], SpaceReclaimed: 0 },
+    });
     for (const n of ['df-a', 'df-tmpfs']) curl(engine.socket, ['-X', 'DELETE', `http://d/volumes/${n}`]);
   });
 
@@ -95,7 +134,7 @@ describe('engine API: volumes', function () {
       requireDockerCli(this, 'the docker CLI checks');
     });
 
-    it('docker volume create / ls / inspect / rm / prune (the seeds\' my-vol flow without containers)', () => {
+    it("docker volume create / ls / inspect / rm / prune (the seeds' my-vol flow without containers)", () => {
       const ok = (args: string[]) => {
         const r = engine.docker(args);
         assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
@@ -109,17 +148,35 @@ describe('engine API: volumes', function () {
       assert.equal(ok(['volume', 'inspect', '--format', '{{.Mountpoint}}', 'my-vol']).trim(), insp.Mountpoint);
       fs.writeFileSync(path.join(insp.Mountpoint, 'index.html'), '<h1>hi</h1>');
 
-      ok(['volume', 'create', '--label', 'env=test', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', 'o=size=1m', 'scratch']);
+      ok([
+        'volume',
+        'create',
+        '--label',
+        'env=test',
+        '--opt',
+        'type=tmpfs',
+        '--opt',
+        'device=tmpfs',
+        '--opt',
+        'o=size=1m',
+        'scratch',
+      ]);
       const [s] = JSON.parse(ok(['volume', 'inspect', 'scratch']));
       assert.deepEqual(s.Options, { device: 'tmpfs', o: 'size=1m', type: 'tmpfs' });
       assert.deepEqual(s.Labels, { env: 'test' });
       assert.equal(ok(['volume', 'ls', '-q', '--filter', 'label=env=test']).trim(), 'scratch');
       assert.equal(ok(['volume', 'ls', '-q', '--filter', 'name=my']).trim(), 'my-vol');
-      assert.equal(ok(['volume', 'ls', '-q', '--filter', 'dangling=true']).trim().split('\n').sort().join(' '), 'my-vol scratch');
+      assert.equal(
+        ok(['volume', 'ls', '-q', '--filter', 'dangling=true']).trim().split('\n').sort().join(' '),
+        'my-vol scratch',
+      );
 
       const bad = engine.docker(['volume', 'create', 'a/b']);
       assert.equal(bad.code, 1);
-      assert.equal(bad.stderr.trim(), 'Error response from daemon: create a/b: "a/b" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path');
+      assert.equal(
+        bad.stderr.trim(),
+        'Error response from daemon: create a/b: "a/b" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path',
+      );
 
       const anon = ok(['volume', 'create']).trim();
       assert.match(anon, /^[0-9a-f]{64}$/);
@@ -142,7 +199,9 @@ describe('engine API: volumes', function () {
     });
 
     it('keeps volume data through an engine kill -9 and restart', async () => {
-      const mp = engine.docker(['volume', 'create', 'durable']).code === 0 && path.join(engine.dataRoot, 'volumes/durable/_data');
+      const mp =
+        engine.docker(['volume', 'create', 'durable']).code === 0 &&
+        path.join(engine.dataRoot, 'volumes/durable/_data');
       assert.ok(mp);
       fs.writeFileSync(path.join(mp, 'state'), 'important');
       await engine.kill9();
@@ -151,7 +210,11 @@ describe('engine API: volumes', function () {
       assert.equal(v.Mountpoint, mp);
       assert.equal(fs.readFileSync(path.join(mp, 'state'), 'utf8'), 'important');
       assert.equal(engine.docker(['volume', 'prune', '-f']).code, 0);
-      assert.equal(fs.readFileSync(path.join(mp, 'state'), 'utf8'), 'important', 'a named volume is never pruned behind the user\'s back');
+      assert.equal(
+        fs.readFileSync(path.join(mp, 'state'), 'utf8'),
+        'important',
+        "a named volume is never pruned behind the user's back",
+      );
       assert.equal(engine.docker(['volume', 'rm', 'durable']).code, 0);
     });
   });

@@ -9,17 +9,45 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import {
-  absContainerPath, archivePath, baseName, type ContainerFs, encodeHeader, entryParts, extractToDir, type FsMount, goFileMode, statPath, TAR_TRAILER,
+  absContainerPath,
+  archivePath,
+  baseName,
+  type ContainerFs,
+  encodeHeader,
+  entryParts,
+  extractToDir,
+  type FsMount,
+  goFileMode,
+  statPath,
+  TAR_TRAILER,
 } from '../../../src/engine/containers/archive';
 import { isEngineError } from '../../../src/engine/errdefs';
 
-interface Entry { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; content?: string; linkname?: string; mode?: number; uid?: number; gid?: number }
+interface Entry {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link';
+  content?: string;
+  linkname?: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
 
 function tarStream(entries: Entry[]): Readable {
   const pack = tar.pack();
   for (const e of entries) {
     const type = e.type ?? 'file';
-    pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0 }, type === 'file' ? e.content ?? '' : '');
+    pack.entry(
+      {
+        name: e.name,
+        type,
+        linkname: e.linkname,
+        mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+        uid: e.uid ?? 0,
+        gid: e.gid ?? 0,
+      },
+      type === 'file' ? (e.content ?? '') : '',
+    );
   }
   pack.finalize();
   return Readable.from(pack as AsyncIterable<Buffer>);
@@ -27,13 +55,23 @@ function tarStream(entries: Entry[]): Readable {
 
 async function readTar(stream: Readable): Promise<{ name: string; type: string; content: string; linkname: string }[]> {
   const ex = tar.extract();
-  const src = Readable.from((async function* () { yield* stream; yield TAR_TRAILER; })());
+  const src = Readable.from(
+    (async function* () {
+      yield* stream;
+      yield TAR_TRAILER;
+    })(),
+  );
   src.pipe(ex as any);
   const out: { name: string; type: string; content: string; linkname: string }[] = [];
   for await (const e of ex) {
     const chunks: Buffer[] = [];
     for await (const c of e) chunks.push(c as Buffer);
-    out.push({ name: e.header.name, type: e.header.type ?? 'file', content: Buffer.concat(chunks).toString(), linkname: e.header.linkname ?? '' });
+    out.push({
+      name: e.header.name,
+      type: e.header.type ?? 'file',
+      content: Buffer.concat(chunks).toString(),
+      linkname: e.header.linkname ?? '',
+    });
   }
   return out;
 }
@@ -47,7 +85,16 @@ describe('containers/archive: paths, tars and confinement', function () {
 
   const cfsOf = (o: Partial<ContainerFs> = {}): ContainerFs => {
     const rootFd = fs.openSync(root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    const cfs: ContainerFs = { ref: 'ctr', rootFd, mapped: [], mounts: [], readonlyRootfs: false, user: '', release: async () => fs.closeSync(rootFd), ...o };
+    const cfs: ContainerFs = {
+      ref: 'ctr',
+      rootFd,
+      mapped: [],
+      mounts: [],
+      readonlyRootfs: false,
+      user: '',
+      release: async () => fs.closeSync(rootFd),
+      ...o,
+    };
     opened.push(cfs);
     return cfs;
   };
@@ -63,7 +110,10 @@ describe('containers/archive: paths, tars and confinement', function () {
     fs.mkdirSync(outside);
     fs.writeFileSync(path.join(outside, 'secret'), 'host secret\n');
     fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
-    fs.writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+    fs.writeFileSync(
+      path.join(root, 'etc/passwd'),
+      'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+    );
     fs.mkdirSync(path.join(root, 'dir/sub'), { recursive: true });
     fs.writeFileSync(path.join(root, 'dir/a.txt'), 'alpha\n');
     fs.writeFileSync(path.join(root, 'dir/sub/b.txt'), 'beta\n');
@@ -81,7 +131,7 @@ describe('containers/archive: paths, tars and confinement', function () {
     fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5 });
   });
 
-  it('follows Docker\'s path rules and Go\'s FileMode', () => {
+  it("follows Docker's path rules and Go's FileMode", () => {
     assert.equal(absContainerPath('tmp/x'), '/tmp/x');
     assert.equal(absContainerPath('/tmp/dir/'), '/tmp/dir/');
     assert.equal(absContainerPath('/tmp/dir/.'), '/tmp/dir/.');
@@ -107,7 +157,19 @@ describe('containers/archive: paths, tars and confinement', function () {
 
   it('encodes long names and big ids with PAX headers that tar readers understand', async () => {
     const name = `${'d'.repeat(120)}/${'f'.repeat(150)}`;
-    const blocks = [...encodeHeader({ name, type: 'file', mode: 0o600, uid: 5_000_000, gid: 7, mtime: new Date(1_700_000_000_000), size: 3 }), Buffer.from('abc'), Buffer.alloc(509)];
+    const blocks = [
+      ...encodeHeader({
+        name,
+        type: 'file',
+        mode: 0o600,
+        uid: 5_000_000,
+        gid: 7,
+        mtime: new Date(1_700_000_000_000),
+        size: 3,
+      }),
+      Buffer.from('abc'),
+      Buffer.alloc(509),
+    ];
     const [e] = await readTar(Readable.from(blocks));
     assert.deepEqual([e.name, e.content], [name, 'abc']);
   });
@@ -120,18 +182,53 @@ describe('containers/archive: paths, tars and confinement', function () {
     assert.equal(statPath(cfs, '/climb').linkTarget, '/outside', 'climbing stops at the root');
     assert.equal(statPath(cfs, '/far').linkTarget, outside);
     assert.equal(statPath(cfs, '/evil/etc/passwd').size, fs.statSync(path.join(root, 'etc/passwd')).size);
-    for (const p of ['/climb/secret', '/far/secret', '/abs/secret', '/evil/../../outside/secret', '/dir/a.txt/x', '/missing']) {
-      assert.throws(() => statPath(cfs, p), (e: any) => isEngineError(e, 'NotFound') && e.message === `Could not find the file ${p} in container ctr`, p);
+    for (const p of [
+      '/climb/secret',
+      '/far/secret',
+      '/abs/secret',
+      '/evil/../../outside/secret',
+      '/dir/a.txt/x',
+      '/missing',
+    ]) {
+      assert.throws(
+        () => statPath(cfs, p),
+        (e: any) => isEngineError(e, 'NotFound') && e.message === `Could not find the file ${p} in container ctr`,
+        p,
+      );
     }
     assert.throws(() => statPath(cfs, '/loop1/x'), /too many links/);
-    assert.throws(() => statPath(cfs, '/dir/a\0b'), (e: any) => isEngineError(e, 'InvalidParameter'));
+    assert.throws(
+      () => statPath(cfs, '/dir/a\0b'),
+      (e: any) => isEngineError(e, 'InvalidParameter'),
+    );
   });
 
   it('tars paths with Docker\'s names: the path\'s base, "." contents, the root, symlinks themselves, hard links', async () => {
-    const names = async (p: string) => (await readTar(archivePath(cfsOf(), p).stream)).map((e) => `${e.type}:${e.name}${e.linkname ? `->${e.linkname}` : ''}`);
-    assert.deepEqual(await names('/dir'), ['directory:dir/', 'file:dir/a.txt', 'link:dir/hard->dir/a.txt', 'directory:dir/sub/', 'file:dir/sub/b.txt']);
-    assert.deepEqual(await names('/link/.'), ['directory:./', 'file:./a.txt', 'link:./hard->./a.txt', 'directory:./sub/', 'file:./sub/b.txt']);
-    assert.deepEqual(await names('/link/'), ['directory:link/', 'file:link/a.txt', 'link:link/hard->link/a.txt', 'directory:link/sub/', 'file:link/sub/b.txt']);
+    const names = async (p: string) =>
+      (await readTar(archivePath(cfsOf(), p).stream)).map(
+        (e) => `${e.type}:${e.name}${e.linkname ? `->${e.linkname}` : ''}`,
+      );
+    assert.deepEqual(await names('/dir'), [
+      'directory:dir/',
+      'file:dir/a.txt',
+      'link:dir/hard->dir/a.txt',
+      'directory:dir/sub/',
+      'file:dir/sub/b.txt',
+    ]);
+    assert.deepEqual(await names('/link/.'), [
+      'directory:./',
+      'file:./a.txt',
+      'link:./hard->./a.txt',
+      'directory:./sub/',
+      'file:./sub/b.txt',
+    ]);
+    assert.deepEqual(await names('/link/'), [
+      'directory:link/',
+      'file:link/a.txt',
+      'link:link/hard->link/a.txt',
+      'directory:link/sub/',
+      'file:link/sub/b.txt',
+    ]);
     assert.deepEqual(await names('/link'), ['symlink:link->dir']);
     assert.deepEqual(await names('/evil/dir/sub/b.txt'), ['file:b.txt']);
     const all = await names('/');
@@ -139,60 +236,107 @@ describe('containers/archive: paths, tars and confinement', function () {
     assert.ok(all.includes('file:/etc/passwd') && all.includes('symlink:/abs->' + outside));
     const [file] = await readTar(archivePath(cfsOf(), '/climb/../dir/a.txt').stream);
     assert.equal(file.content, 'alpha\n');
-    assert.throws(() => archivePath(cfsOf(), '/abs/secret'), (e: any) => isEngineError(e, 'NotFound'));
+    assert.throws(
+      () => archivePath(cfsOf(), '/abs/secret'),
+      (e: any) => isEngineError(e, 'NotFound'),
+    );
   });
 
-  it('extracts into a directory (followed if a symlink), with Docker\'s overwrite rules', async () => {
-    await extractToDir(cfsOf(), '/link', tarStream([
-      { name: 'new/', type: 'directory', mode: 0o750 }, { name: 'new/f', content: 'f\n', mode: 0o640, uid: 1234, gid: 2345 },
-      { name: 'new/l', type: 'symlink', linkname: '/etc/passwd' }, { name: 'new/h', type: 'link', linkname: 'new/f' }, { name: 'deep/er/file', content: 'd\n' },
-    ]), { noOverwriteDirNonDir: true });
+  it("extracts into a directory (followed if a symlink), with Docker's overwrite rules", async () => {
+    await extractToDir(
+      cfsOf(),
+      '/link',
+      tarStream([
+        { name: 'new/', type: 'directory', mode: 0o750 },
+        { name: 'new/f', content: 'f\n', mode: 0o640, uid: 1234, gid: 2345 },
+        { name: 'new/l', type: 'symlink', linkname: '/etc/passwd' },
+        { name: 'new/h', type: 'link', linkname: 'new/f' },
+        { name: 'deep/er/file', content: 'd\n' },
+      ]),
+      { noOverwriteDirNonDir: true },
+    );
     const st = fs.statSync(path.join(root, 'dir/new/f'));
     assert.deepEqual([st.mode & 0o777, st.uid, st.gid, st.nlink], [0o640, 1234, 2345, 2]);
     assert.equal(fs.statSync(path.join(root, 'dir/new')).mode & 0o777, 0o750);
     assert.equal(fs.readlinkSync(path.join(root, 'dir/new/l')), '/etc/passwd');
     assert.equal(fs.readFileSync(path.join(root, 'dir/deep/er/file'), 'utf8'), 'd\n');
-    await assert.rejects(extractToDir(cfsOf(), '/dir', tarStream([{ name: 'sub', content: 'x' }]), { noOverwriteDirNonDir: true }), /cannot overwrite directory "\/dir\/sub" with non-directory "sub"/);
-    await assert.rejects(extractToDir(cfsOf(), '/dir', tarStream([{ name: 'a.txt/', type: 'directory' }]), { noOverwriteDirNonDir: true }), /cannot overwrite non-directory "\/dir\/a.txt"/);
-    await extractToDir(cfsOf(), '/dir', tarStream([{ name: 'sub', content: 'now a file\n' }]), { noOverwriteDirNonDir: false });
+    await assert.rejects(
+      extractToDir(cfsOf(), '/dir', tarStream([{ name: 'sub', content: 'x' }]), { noOverwriteDirNonDir: true }),
+      /cannot overwrite directory "\/dir\/sub" with non-directory "sub"/,
+    );
+    await assert.rejects(
+      extractToDir(cfsOf(), '/dir', tarStream([{ name: 'a.txt/', type: 'directory' }]), { noOverwriteDirNonDir: true }),
+      /cannot overwrite non-directory "\/dir\/a.txt"/,
+    );
+    await extractToDir(cfsOf(), '/dir', tarStream([{ name: 'sub', content: 'now a file\n' }]), {
+      noOverwriteDirNonDir: false,
+    });
     assert.equal(fs.readFileSync(path.join(root, 'dir/sub'), 'utf8'), 'now a file\n');
-    await extractToDir(cfsOf(), '/', tarStream([{ name: 'etc/passwd', content: 'x' }]), { noOverwriteDirNonDir: false, owner: { uid: 7, gid: 8 } });
-    assert.deepEqual([fs.statSync(path.join(root, 'etc/passwd')).uid, fs.statSync(path.join(root, 'etc/passwd')).gid], [7, 8]);
-    await assert.rejects(extractToDir(cfsOf(), '/dir/a.txt', tarStream([]), { noOverwriteDirNonDir: true }), (e: any) => isEngineError(e, 'InvalidParameter') && e.message === 'extraction point is not a directory');
-    await assert.rejects(extractToDir(cfsOf(), '/nope', tarStream([]), { noOverwriteDirNonDir: true }), (e: any) => isEngineError(e, 'NotFound'));
-    await assert.rejects(extractToDir(cfsOf(), '/dir', Readable.from([Buffer.alloc(512, 'x')]), { noOverwriteDirNonDir: true }),
-      (e: any) => isEngineError(e, 'InvalidParameter') && /not a valid tar archive/.test(e.message));
+    await extractToDir(cfsOf(), '/', tarStream([{ name: 'etc/passwd', content: 'x' }]), {
+      noOverwriteDirNonDir: false,
+      owner: { uid: 7, gid: 8 },
+    });
+    assert.deepEqual(
+      [fs.statSync(path.join(root, 'etc/passwd')).uid, fs.statSync(path.join(root, 'etc/passwd')).gid],
+      [7, 8],
+    );
+    await assert.rejects(
+      extractToDir(cfsOf(), '/dir/a.txt', tarStream([]), { noOverwriteDirNonDir: true }),
+      (e: any) => isEngineError(e, 'InvalidParameter') && e.message === 'extraction point is not a directory',
+    );
+    await assert.rejects(extractToDir(cfsOf(), '/nope', tarStream([]), { noOverwriteDirNonDir: true }), (e: any) =>
+      isEngineError(e, 'NotFound'),
+    );
+    await assert.rejects(
+      extractToDir(cfsOf(), '/dir', Readable.from([Buffer.alloc(512, 'x')]), { noOverwriteDirNonDir: true }),
+      (e: any) => isEngineError(e, 'InvalidParameter') && /not a valid tar archive/.test(e.message),
+    );
   });
 
-  it('refuses entries that climb out, are absolute, or go through a symlink; writes through the destination\'s links stay inside', async () => {
+  it("refuses entries that climb out, are absolute, or go through a symlink; writes through the destination's links stay inside", async () => {
     const hostile: Entry[][] = [
       [{ name: '../outside/pwned', content: 'x' }],
       [{ name: 'a/../../../outside/pwned', content: 'x' }],
       [{ name: 'climb/pwned', content: 'x' }],
       [{ name: 'abs/pwned', content: 'x' }],
-      [{ name: 'trap', type: 'symlink', linkname: outside }, { name: 'trap/pwned', content: 'x' }],
+      [
+        { name: 'trap', type: 'symlink', linkname: outside },
+        { name: 'trap/pwned', content: 'x' },
+      ],
       [{ name: 'hard', type: 'link', linkname: '../outside/secret' }],
       [{ name: 'hard', type: 'link', linkname: 'abs/secret' }],
     ];
     for (const entries of hostile) {
-      await assert.rejects(extractToDir(cfsOf(), '/', tarStream(entries), { noOverwriteDirNonDir: true }), (e: any) => isEngineError(e, 'InvalidParameter'), JSON.stringify(entries));
+      await assert.rejects(
+        extractToDir(cfsOf(), '/', tarStream(entries), { noOverwriteDirNonDir: true }),
+        (e: any) => isEngineError(e, 'InvalidParameter'),
+        JSON.stringify(entries),
+      );
     }
     // An absolute name lands below the destination, inside the container.
     fs.mkdirSync(path.join(root, 'absdir'));
-    await extractToDir(cfsOf(), '/absdir', tarStream([{ name: outside + '/pwned', content: 'x' }]), { noOverwriteDirNonDir: true });
+    await extractToDir(cfsOf(), '/absdir', tarStream([{ name: outside + '/pwned', content: 'x' }]), {
+      noOverwriteDirNonDir: true,
+    });
     assert.equal(fs.readFileSync(path.join(root, 'absdir', outside, 'pwned'), 'utf8'), 'x');
     // A file replacing a symlink replaces the link, it does not write through it.
-    await extractToDir(cfsOf(), '/', tarStream([{ name: 'abs', content: 'replaced\n' }]), { noOverwriteDirNonDir: false });
+    await extractToDir(cfsOf(), '/', tarStream([{ name: 'abs', content: 'replaced\n' }]), {
+      noOverwriteDirNonDir: false,
+    });
     assert.equal(fs.readFileSync(path.join(root, 'abs'), 'utf8'), 'replaced\n');
     // The destination itself is resolved inside the container.
-    await extractToDir(cfsOf(), '/far', tarStream([{ name: 'pwned', content: 'x' }]), { noOverwriteDirNonDir: false }).catch((e) => assert.ok(isEngineError(e, 'NotFound')));
+    await extractToDir(cfsOf(), '/far', tarStream([{ name: 'pwned', content: 'x' }]), {
+      noOverwriteDirNonDir: false,
+    }).catch((e) => assert.ok(isEngineError(e, 'NotFound')));
     fs.mkdirSync(path.join(root, outside), { recursive: true });
-    await extractToDir(cfsOf(), '/far', tarStream([{ name: 'pwned', content: 'inside\n' }]), { noOverwriteDirNonDir: false });
+    await extractToDir(cfsOf(), '/far', tarStream([{ name: 'pwned', content: 'inside\n' }]), {
+      noOverwriteDirNonDir: false,
+    });
     assert.equal(fs.readFileSync(path.join(root, outside, 'pwned'), 'utf8'), 'inside\n');
     untouched();
   });
 
-  it('maps a stopped container\'s volumes at their destinations; read-only ones and a read-only rootfs refuse writes', async () => {
+  it("maps a stopped container's volumes at their destinations; read-only ones and a read-only rootfs refuse writes", async () => {
     const vol = path.join(tmp, 'vol');
     const ro = path.join(tmp, 'ro');
     fs.mkdirSync(vol);
@@ -200,16 +344,32 @@ describe('containers/archive: paths, tars and confinement', function () {
     fs.writeFileSync(path.join(ro, 'conf'), 'v1\n');
     fs.mkdirSync(path.join(root, 'data'));
     fs.mkdirSync(path.join(root, 'conf.d'));
-    const mounts: FsMount[] = [{ destination: '/data', source: vol, rw: true, type: 'volume' }, { destination: '/conf.d', source: ro, rw: false, type: 'bind' }];
+    const mounts: FsMount[] = [
+      { destination: '/data', source: vol, rw: true, type: 'volume' },
+      { destination: '/conf.d', source: ro, rw: false, type: 'bind' },
+    ];
     const cfs = () => cfsOf({ mapped: mounts, mounts, readonlyRootfs: true });
-    await extractToDir(cfs(), '/data', tarStream([{ name: 'x', content: 'in the volume\n' }]), { noOverwriteDirNonDir: true });
+    await extractToDir(cfs(), '/data', tarStream([{ name: 'x', content: 'in the volume\n' }]), {
+      noOverwriteDirNonDir: true,
+    });
     assert.equal(fs.readFileSync(path.join(vol, 'x'), 'utf8'), 'in the volume\n');
     assert.ok(!fs.existsSync(path.join(root, 'data/x')));
     await extractToDir(cfs(), '/evil/data/', tarStream([{ name: 'y', content: 'y' }]), { noOverwriteDirNonDir: true });
     assert.ok(fs.existsSync(path.join(vol, 'y')));
-    await assert.rejects(extractToDir(cfs(), '/conf.d', tarStream([{ name: 'x', content: 'x' }]), { noOverwriteDirNonDir: true }), /mounted volume is marked read-only/);
-    await assert.rejects(extractToDir(cfs(), '/', tarStream([{ name: 'x', content: 'x' }]), { noOverwriteDirNonDir: true }), /container rootfs is marked read-only/);
-    await assert.rejects(extractToDir(cfsOf({ mapped: mounts, mounts }), '/', tarStream([{ name: 'conf.d/new', content: 'x' }]), { noOverwriteDirNonDir: true }), /mounted volume is marked read-only/);
+    await assert.rejects(
+      extractToDir(cfs(), '/conf.d', tarStream([{ name: 'x', content: 'x' }]), { noOverwriteDirNonDir: true }),
+      /mounted volume is marked read-only/,
+    );
+    await assert.rejects(
+      extractToDir(cfs(), '/', tarStream([{ name: 'x', content: 'x' }]), { noOverwriteDirNonDir: true }),
+      /container rootfs is marked read-only/,
+    );
+    await assert.rejects(
+      extractToDir(cfsOf({ mapped: mounts, mounts }), '/', tarStream([{ name: 'conf.d/new', content: 'x' }]), {
+        noOverwriteDirNonDir: true,
+      }),
+      /mounted volume is marked read-only/,
+    );
     assert.deepEqual(fs.readdirSync(ro), ['conf']);
     assert.equal(statPath(cfs(), '/conf.d/conf').size, 3);
     const names = (await readTar(archivePath(cfs(), '/').stream)).map((e) => e.name);
@@ -221,7 +381,11 @@ describe('containers/archive: paths, tars and confinement', function () {
     fs.symlinkSync(outside, path.join(root, 'w/link'));
     const w = path.join(root, 'w');
     // The "container": swaps the directory and the symlink to the host's directory as fast as it can.
-    const racer: ChildProcess = spawn('sh', ['-c', `cd ${w} && while :; do mv -T real tmp; mv -T link real; mv -T tmp link; done`], { stdio: 'ignore', detached: true });
+    const racer: ChildProcess = spawn(
+      'sh',
+      ['-c', `cd ${w} && while :; do mv -T real tmp; mv -T link real; mv -T tmp link; done`],
+      { stdio: 'ignore', detached: true },
+    );
     const racerExited = new Promise((r) => racer.once('exit', r));
     try {
       let wrote = 0;
@@ -229,9 +393,15 @@ describe('containers/archive: paths, tars and confinement', function () {
       // Until both sides of the race were seen several times (the racer needs a moment to start).
       const deadline = Date.now() + 20000;
       for (let i = 0; (wrote < 20 || refused < 20 || i < 400) && Date.now() < deadline; i++) {
-        await extractToDir(cfsOf(), '/w/real', tarStream([{ name: 'pwned', content: 'x' }]), { noOverwriteDirNonDir: false }).then(() => wrote++, () => refused++);
+        await extractToDir(cfsOf(), '/w/real', tarStream([{ name: 'pwned', content: 'x' }]), {
+          noOverwriteDirNonDir: false,
+        }).then(
+          () => wrote++,
+          () => refused++,
+        );
         try {
-          for (const e of await readTar(archivePath(cfsOf(), '/w/real/secret').stream)) assert.ok(!e.content.includes('host secret'), 'read the host file');
+          for (const e of await readTar(archivePath(cfsOf(), '/w/real/secret').stream))
+            assert.ok(!e.content.includes('host secret'), 'read the host file');
         } catch (err: any) {
           if (!isEngineError(err)) throw err;
         }

@@ -20,9 +20,26 @@ describe('containers service (runc + berth-shim)', function () {
   let layer: string;
   let svc: ContainerService;
   const events: EngineEvent[] = [];
-  const image: Image = { id: 'sha256:' + 'b'.repeat(64), repoTags: ['busybox:latest'], repoDigests: [], created: '', size: 0, chainIds: [], config: { rootfs: { type: 'layers', diff_ids: [] }, config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'FROM_IMAGE=1'], Cmd: ['sh'] } } };
+  const image: Image = {
+    id: 'sha256:' + 'b'.repeat(64),
+    repoTags: ['busybox:latest'],
+    repoDigests: [],
+    created: '',
+    size: 0,
+    chainIds: [],
+    config: {
+      rootfs: { type: 'layers', diff_ids: [] },
+      config: {
+        Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'FROM_IMAGE=1'],
+        Cmd: ['sh'],
+      },
+    },
+  };
   const images: ImageSource = {
-    get: async (ref) => { if (ref !== 'busybox' && ref !== 'busybox:latest') throw Object.assign(new Error(`No such image: ${ref}`), {}); return image; },
+    get: async (ref) => {
+      if (ref !== 'busybox' && ref !== 'busybox:latest') throw Object.assign(new Error(`No such image: ${ref}`), {});
+      return image;
+    },
     layerDirs: () => [layer],
   };
   const make = () => {
@@ -31,16 +48,32 @@ describe('containers service (runc + berth-shim)', function () {
     return createContainerService({
       dataRoot: path.join(dir, 'data'),
       runtime: createRuntime({ execRoot: path.join(dir, 'exec'), runcPath: 'runc', shimPath: SHIM }),
-      images, events: bus, logDefaults: () => ({ type: 'json-file', config: {} }),
+      images,
+      events: bus,
+      logDefaults: () => ({ type: 'json-file', config: {} }),
     });
   };
   const logText = async (id: string) => {
     const chunks: Buffer[] = [];
-    await svc.logs(id, { stdout: true, stderr: true, timestamps: false, follow: false }, { write: (b) => { chunks.push(Buffer.from(b)); return true; }, once: () => undefined });
+    await svc.logs(
+      id,
+      { stdout: true, stderr: true, timestamps: false, follow: false },
+      {
+        write: (b) => {
+          chunks.push(Buffer.from(b));
+          return true;
+        },
+        once: () => undefined,
+      },
+    );
     // Strip the 8-byte frame headers.
     const all = Buffer.concat(chunks);
     const out: string[] = [];
-    for (let i = 0; i < all.length;) { const n = all.readUInt32BE(i + 4); out.push(all.subarray(i + 8, i + 8 + n).toString()); i += 8 + n; }
+    for (let i = 0; i < all.length; ) {
+      const n = all.readUInt32BE(i + 4);
+      out.push(all.subarray(i + 8, i + 8 + n).toString());
+      i += 8 + n;
+    }
     return out.join('');
   };
 
@@ -57,7 +90,13 @@ describe('containers service (runc + berth-shim)', function () {
   });
 
   it('runs a command, captures stdout/stderr in json-file lines and records the exit code', async () => {
-    const { id } = await svc.create({ config: { image: 'busybox', cmd: ['sh', '-c', 'echo out; echo err >&2; echo "$FROM_IMAGE $KEY $HOSTNAME"; exit 3'], env: ['KEY=v'] } });
+    const { id } = await svc.create({
+      config: {
+        image: 'busybox',
+        cmd: ['sh', '-c', 'echo out; echo err >&2; echo "$FROM_IMAGE $KEY $HOSTNAME"; exit 3'],
+        env: ['KEY=v'],
+      },
+    });
     const wait = svc.wait(id, 'next-exit');
     await svc.start(id);
     assert.equal((await wait).exitCode, 3);
@@ -65,10 +104,20 @@ describe('containers service (runc + berth-shim)', function () {
     assert.equal(c.state.status, 'exited');
     assert.equal(c.state.exitCode, 3);
     assert.notEqual(c.state.finishedAt, '0001-01-01T00:00:00Z');
-    const lines = fs.readFileSync(c.logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(c.logPath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     // Order between the two pipes is not defined; within one stream it is.
-    assert.deepEqual(lines.filter((l) => l.stream === 'stdout').map((l) => l.log), ['out\n', `1 v ${id.slice(0, 12)}\n`]);
-    assert.deepEqual(lines.filter((l) => l.stream === 'stderr').map((l) => l.log), ['err\n']);
+    assert.deepEqual(
+      lines.filter((l) => l.stream === 'stdout').map((l) => l.log),
+      ['out\n', `1 v ${id.slice(0, 12)}\n`],
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.stream === 'stderr').map((l) => l.log),
+      ['err\n'],
+    );
     assert.match(lines[0].time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
     assert.equal((await logText(id)).split('\n').sort().join('\n'), `\n1 v ${id.slice(0, 12)}\nerr\nout`);
     assert.equal(mountsUnder(path.join(dir, 'data')).length, 0, 'rootfs unmounted after exit');
@@ -78,26 +127,45 @@ describe('containers service (runc + berth-shim)', function () {
   });
 
   it('rotates the json-file log by max-size/max-file while the container writes', async () => {
-    const { id } = await svc.create({ config: { image: 'busybox', cmd: ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done'] }, hostConfig: { logConfig: { type: 'json-file', config: { 'max-size': '5k', 'max-file': '3' } } } });
+    const { id } = await svc.create({
+      config: {
+        image: 'busybox',
+        cmd: [
+          'sh',
+          '-c',
+          'i=0; while [ $i -lt 300 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done',
+        ],
+      },
+      hostConfig: { logConfig: { type: 'json-file', config: { 'max-size': '5k', 'max-file': '3' } } },
+    });
     await svc.start(id);
     await svc.wait(id, 'not-running');
     const log = svc.get(id).logPath;
     assert.ok(fs.existsSync(`${log}.1`) && fs.existsSync(`${log}.2`));
     assert.ok(!fs.existsSync(`${log}.3`));
-    for (const f of [log, `${log}.1`, `${log}.2`]) assert.ok(fs.statSync(f).size <= 5000, `${f}: ${fs.statSync(f).size}`);
+    for (const f of [log, `${log}.1`, `${log}.2`])
+      assert.ok(fs.statSync(f).size <= 5000, `${f}: ${fs.statSync(f).size}`);
     const lines = (await logText(id)).trim().split('\n');
     assert.match(lines[lines.length - 1], /^line 299 x+$/);
     // What is kept is a contiguous suffix of the output.
     const first = Number(/^line (\d+)/.exec(lines[0])![1]);
-    assert.deepEqual(lines.map((l) => Number(/^line (\d+)/.exec(l)![1])), Array.from({ length: 300 - first }, (_, i) => first + i));
+    assert.deepEqual(
+      lines.map((l) => Number(/^line (\d+)/.exec(l)![1])),
+      Array.from({ length: 300 - first }, (_, i) => first + i),
+    );
     await svc.remove(id);
   });
 
   it('resolves the image user through /etc/passwd and /etc/group, and honours the working dir', async () => {
-    const { id } = await svc.create({ config: { image: 'busybox', user: 'app', workingDir: '/work/dir', cmd: ['sh', '-c', 'id; pwd; echo $HOME'] } });
+    const { id } = await svc.create({
+      config: { image: 'busybox', user: 'app', workingDir: '/work/dir', cmd: ['sh', '-c', 'id; pwd; echo $HOME'] },
+    });
     await svc.start(id);
     await svc.wait(id, 'not-running');
-    assert.match(await logText(id), /^uid=1000\(app\) gid=1000\(app\) groups=.*50\(staff\).*\n\/work\/dir\n\/home\/app\n$/);
+    assert.match(
+      await logText(id),
+      /^uid=1000\(app\) gid=1000\(app\) groups=.*50\(staff\).*\n\/work\/dir\n\/home\/app\n$/,
+    );
     await svc.remove(id);
     const bad = await svc.create({ config: { image: 'busybox', user: 'nosuchuser', cmd: ['true'] } });
     await assert.rejects(svc.start(bad.id), /unable to find user nosuchuser: no matching entries in passwd file/);
@@ -114,7 +182,10 @@ describe('containers service (runc + berth-shim)', function () {
   });
 
   it('stops with the stop signal, then SIGKILL after the timeout; kill and remove are idempotent', async () => {
-    const { id } = await svc.create({ name: 'stubborn', config: { image: 'busybox', cmd: ['sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done'] } });
+    const { id } = await svc.create({
+      name: 'stubborn',
+      config: { image: 'busybox', cmd: ['sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done'] },
+    });
     await svc.start(id);
     assert.equal(svc.get('stubborn').state.status, 'running');
     const t0 = Date.now();
@@ -138,12 +209,18 @@ describe('containers service (runc + berth-shim)', function () {
     assert.equal(svc.get(id).state.status, 'running');
     await assert.rejects(svc.remove(id), /You cannot remove a running container/);
     const top = await svc.top(id);
-    assert.ok(top.processes.some((p) => p.join(' ').includes('sleep 60')), JSON.stringify(top));
+    assert.ok(
+      top.processes.some((p) => p.join(' ').includes('sleep 60')),
+      JSON.stringify(top),
+    );
     await svc.remove(id, { force: true });
   });
 
   it('applies the memory limit to the cgroup', async () => {
-    const { id } = await svc.create({ config: { image: 'busybox', cmd: ['sleep', '30'] }, hostConfig: { resources: { memory: 64 * 1024 * 1024, pidsLimit: 50 } } });
+    const { id } = await svc.create({
+      config: { image: 'busybox', cmd: ['sleep', '30'] },
+      hostConfig: { resources: { memory: 64 * 1024 * 1024, pidsLimit: 50 } },
+    });
     await svc.start(id);
     const stats = await svc.stats(id);
     assert.equal(stats!.memory.limit, 64 * 1024 * 1024);
@@ -155,10 +232,14 @@ describe('containers service (runc + berth-shim)', function () {
   });
 
   it('restarts on-failure:2 with backoff and then gives up', async () => {
-    const { id } = await svc.create({ config: { image: 'busybox', cmd: ['sh', '-c', 'echo run; exit 1'] }, hostConfig: { restartPolicy: { name: 'on-failure', maximumRetryCount: 2 } } });
+    const { id } = await svc.create({
+      config: { image: 'busybox', cmd: ['sh', '-c', 'echo run; exit 1'] },
+      hostConfig: { restartPolicy: { name: 'on-failure', maximumRetryCount: 2 } },
+    });
     await svc.start(id);
     const deadline = Date.now() + 15000;
-    while (Date.now() < deadline && !(svc.get(id).state.restartCount === 2 && svc.get(id).state.status === 'exited')) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && !(svc.get(id).state.restartCount === 2 && svc.get(id).state.status === 'exited'))
+      await new Promise((r) => setTimeout(r, 100));
     assert.equal(svc.get(id).state.restartCount, 2);
     assert.equal(svc.get(id).state.status, 'exited');
     assert.equal(await logText(id), 'run\nrun\nrun\n');
@@ -166,8 +247,14 @@ describe('containers service (runc + berth-shim)', function () {
   });
 
   it('keeps containers running when the engine goes away, and records exits that happen meanwhile', async () => {
-    const a = await svc.create({ name: 'survivor', config: { image: 'busybox', cmd: ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'] } });
-    const b = await svc.create({ name: 'quitter', config: { image: 'busybox', cmd: ['sh', '-c', 'sleep 1; echo bye; exit 4'] } });
+    const a = await svc.create({
+      name: 'survivor',
+      config: { image: 'busybox', cmd: ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'] },
+    });
+    const b = await svc.create({
+      name: 'quitter',
+      config: { image: 'busybox', cmd: ['sh', '-c', 'sleep 1; echo bye; exit 4'] },
+    });
     await svc.start(a.id);
     await svc.start(b.id);
     // A new service on the same state: what berthd does after a crash (the old one's memory is gone; handing

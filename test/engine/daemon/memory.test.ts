@@ -41,7 +41,9 @@ async function bareNodeRss(): Promise<number> {
 describe('engine: idle memory', function () {
   this.timeout(60000);
   let engine: TestEngine;
-  before(async () => { engine = await startEngine(); });
+  before(async () => {
+    engine = await startEngine();
+  });
   after(async () => engine?.cleanup());
 
   it(`a fresh engine settles at ≤ ${LIMIT_MB} MB resident`, async () => {
@@ -54,10 +56,21 @@ describe('engine: idle memory', function () {
 
   it('stays there after the calls a client makes when it connects (what the extension does at activation)', async () => {
     await engine.client.ping();
-    for (const p of ['/version', '/info', '/containers/json?all=1', '/images/json', '/volumes', '/networks', '/system/df']) {
+    for (const p of [
+      '/version',
+      '/info',
+      '/containers/json?all=1',
+      '/images/json',
+      '/volumes',
+      '/networks',
+      '/system/df',
+    ]) {
       await engine.client.json('GET', p);
     }
     const m = await settledRss(engine.process().pid!);
-    assert.ok(m.rss <= LIMIT_MB, `after the list calls: VmRSS ${m.rss.toFixed(1)} MB (anon ${m.anon.toFixed(1)}, file ${m.file.toFixed(1)})`);
+    assert.ok(
+      m.rss <= LIMIT_MB,
+      `after the list calls: VmRSS ${m.rss.toFixed(1)} MB (anon ${m.anon.toFixed(1)}, file ${m.file.toFixed(1)})`,
+    );
   });
 });

@@ -13,24 +13,45 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A "registry" that accepts connections and never answers: a pull from it hangs for as long as the engine lets it. */
 function startSilentRegistry(): Promise<{ host: string; close(): void }> {
   const held = new Set<net.Socket>();
-  const srv = net.createServer((s) => { held.add(s); s.on('error', () => {}); s.on('close', () => held.delete(s)); });
-  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({
-    host: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
-    close: () => { for (const s of held) s.destroy(); srv.close(); },
-  })));
+  const srv = net.createServer((s) => {
+    held.add(s);
+    s.on('error', () => {});
+    s.on('close', () => held.delete(s));
+  });
+  return new Promise((resolve) =>
+    srv.listen(0, '127.0.0.1', () =>
+      resolve({
+        host: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+        close: () => {
+          for (const s of held) s.destroy();
+          srv.close();
+        },
+      }),
+    ),
+  );
 }
 
-interface Held { name: string; child: ChildProcess; exited: Promise<number | null> }
+interface Held {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
 
 function hold(engine: TestEngine, name: string, args: string[]): Held {
-  const child = spawn('docker', args, { env: { ...process.env, DOCKER_HOST: engine.host, DOCKER_CONFIG: path.join(engine.dir, 'docker-config') }, stdio: 'ignore' });
+  const child = spawn('docker', args, {
+    env: { ...process.env, DOCKER_HOST: engine.host, DOCKER_CONFIG: path.join(engine.dir, 'docker-config') },
+    stdio: 'ignore',
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { name, child, exited };
 }
 
 /** Every unix-socket connection open to `socket` (from /proc/net/unix: the server side has the path). */
 function connectionsTo(socket: string): number {
-  return fs.readFileSync('/proc/net/unix', 'utf8').split('\n').filter((l) => l.endsWith(` ${socket}`) && / 03 /.test(l)).length;
+  return fs
+    .readFileSync('/proc/net/unix', 'utf8')
+    .split('\n')
+    .filter((l) => l.endsWith(` ${socket}`) && / 03 /.test(l)).length;
 }
 
 async function until(what: string, fn: () => boolean, ms = 15000): Promise<void> {
@@ -63,7 +84,12 @@ describe('engine: bounded shutdown', function () {
   afterEach(async function () {
     for (const h of held.splice(0)) h.child.kill('SIGKILL');
     // A failed test may have left an engine that ignores SIGTERM: do not let cleanup wait for it.
-    if (this.currentTest?.state === 'failed' && engine?.process().exitCode === null && engine.process().signalCode === null) await engine.kill9();
+    if (
+      this.currentTest?.state === 'failed' &&
+      engine?.process().exitCode === null &&
+      engine.process().signalCode === null
+    )
+      await engine.kill9();
     await engine?.cleanup();
     engine = undefined;
   });
@@ -74,10 +100,24 @@ describe('engine: bounded shutdown', function () {
 
   it('SIGTERM ends events, logs -f, wait, attach and a hanging pull, exits within 5 s and leaves containers running', async () => {
     const pidfile = path.join(fs.mkdtempSync('/tmp/berth-pid-'), 'berthd.pid');
-    const withPid = engine = await startEngine({ config: { 'registry-mirrors': [reg.url] }, args: ['--pidfile', pidfile] });
+    const withPid = (engine = await startEngine({
+      config: { 'registry-mirrors': [reg.url] },
+      args: ['--pidfile', pidfile],
+    }));
     assert.equal(fs.readFileSync(pidfile, 'utf8'), String(withPid.process().pid));
 
-    const run = withPid.docker(['run', '-d', '--name', 'ctr', '--network', 'none', 'busybox', 'sh', '-c', 'echo up; while true; do sleep 1; done']);
+    const run = withPid.docker([
+      'run',
+      '-d',
+      '--name',
+      'ctr',
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      'echo up; while true; do sleep 1; done',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const id = run.stdout.trim();
     const before = connectionsTo(withPid.socket);
@@ -120,9 +160,21 @@ describe('engine: bounded shutdown', function () {
   });
 
   it('a second SIGTERM exits at once while the first is still stopping containers', async () => {
-    const e = engine = await startEngine({ config: { 'registry-mirrors': [reg.url], 'live-restore': false } });
+    const e = (engine = await startEngine({ config: { 'registry-mirrors': [reg.url], 'live-restore': false } }));
     // PID 1 ignores SIGTERM, so without live-restore the first signal waits out the stop timeout (30 s).
-    const run = e.docker(['run', '-d', '--name', 'stubborn', '--stop-timeout', '30', '--network', 'none', 'busybox', 'sleep', '600']);
+    const run = e.docker([
+      'run',
+      '-d',
+      '--name',
+      'stubborn',
+      '--stop-timeout',
+      '30',
+      '--network',
+      'none',
+      'busybox',
+      'sleep',
+      '600',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     held.push(hold(e, 'events', ['events']));
     const exit = exitOf(e);

@@ -13,11 +13,21 @@ function line(log: string, stream: string, time: string) {
 function collect() {
   const chunks: Buffer[] = [];
   return {
-    sink: { write: (b: Buffer) => { chunks.push(Buffer.from(b)); return true; }, once: () => undefined },
+    sink: {
+      write: (b: Buffer) => {
+        chunks.push(Buffer.from(b));
+        return true;
+      },
+      once: () => undefined,
+    },
     frames(): [number, string][] {
       const all = Buffer.concat(chunks);
       const out: [number, string][] = [];
-      for (let i = 0; i < all.length;) { const n = all.readUInt32BE(i + 4); out.push([all[i], all.subarray(i + 8, i + 8 + n).toString()]); i += 8 + n; }
+      for (let i = 0; i < all.length; ) {
+        const n = all.readUInt32BE(i + 4);
+        out.push([all[i], all.subarray(i + 8, i + 8 + n).toString()]);
+        i += 8 + n;
+      }
       return out;
     },
     raw: () => Buffer.concat(chunks).toString(),
@@ -33,15 +43,28 @@ describe('logs: json-file reader', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-logs-'));
     log = path.join(dir, 'c-json.log');
     // Rotated: .2 is oldest, then .1, then the live file.
-    fs.writeFileSync(`${log}.2`, line('a1\n', 'stdout', '2024-01-01T00:00:01Z') + line('a2\n', 'stderr', '2024-01-01T00:00:02.5Z'));
+    fs.writeFileSync(
+      `${log}.2`,
+      line('a1\n', 'stdout', '2024-01-01T00:00:01Z') + line('a2\n', 'stderr', '2024-01-01T00:00:02.5Z'),
+    );
     fs.writeFileSync(`${log}.1`, line('b1\n', 'stdout', '2024-01-01T00:00:03.000000001Z'));
-    fs.writeFileSync(log, line('c1 "q" \\ <&>\n', 'stdout', '2024-01-01T00:00:04Z') + line('partial', 'stderr', '2024-01-01T00:00:05Z'));
+    fs.writeFileSync(
+      log,
+      line('c1 "q" \\ <&>\n', 'stdout', '2024-01-01T00:00:04Z') + line('partial', 'stderr', '2024-01-01T00:00:05Z'),
+    );
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('parses the shim\'s lines, with escapes, and anything JSON', () => {
-    assert.deepEqual(parseLine(Buffer.from('{"log":"hi\\n","stream":"stdout","time":"2024-01-01T00:00:00Z"}')), { stream: 1, text: Buffer.from('hi\n'), time: '2024-01-01T00:00:00Z' });
-    assert.equal(parseLine(Buffer.from('{"log":"a\\u003cb\\t\\"c\\"\\n","stream":"stderr","time":"t"}'))!.text.toString(), 'a<b\t"c"\n');
+  it("parses the shim's lines, with escapes, and anything JSON", () => {
+    assert.deepEqual(parseLine(Buffer.from('{"log":"hi\\n","stream":"stdout","time":"2024-01-01T00:00:00Z"}')), {
+      stream: 1,
+      text: Buffer.from('hi\n'),
+      time: '2024-01-01T00:00:00Z',
+    });
+    assert.equal(
+      parseLine(Buffer.from('{"log":"a\\u003cb\\t\\"c\\"\\n","stream":"stderr","time":"t"}'))!.text.toString(),
+      'a<b\t"c"\n',
+    );
     assert.equal(parseLine(Buffer.from('{"time":"t","stream":"stderr","log":"x"}'))!.stream, 2);
     assert.equal(parseLine(Buffer.from('garbage')), undefined);
   });
@@ -49,19 +72,31 @@ describe('logs: json-file reader', () => {
   it('reads every rotated file in order, framed by stream', async () => {
     const c = collect();
     await readLogs(log, all, c.sink);
-    assert.deepEqual(c.frames(), [[1, 'a1\n'], [2, 'a2\n'], [1, 'b1\n'], [1, 'c1 "q" \\ <&>\n'], [2, 'partial']]);
+    assert.deepEqual(c.frames(), [
+      [1, 'a1\n'],
+      [2, 'a2\n'],
+      [1, 'b1\n'],
+      [1, 'c1 "q" \\ <&>\n'],
+      [2, 'partial'],
+    ]);
   });
 
   it('tail counts lines from the end across files; stream selection; raw mode for TTYs', async () => {
     let c = collect();
     await readLogs(log, { ...all, tail: 3 }, c.sink);
-    assert.deepEqual(c.frames().map((f) => f[1]), ['b1\n', 'c1 "q" \\ <&>\n', 'partial']);
+    assert.deepEqual(
+      c.frames().map((f) => f[1]),
+      ['b1\n', 'c1 "q" \\ <&>\n', 'partial'],
+    );
     c = collect();
     await readLogs(log, { ...all, tail: 0 }, c.sink);
     assert.deepEqual(c.frames(), []);
     c = collect();
     await readLogs(log, { ...all, stdout: false }, c.sink);
-    assert.deepEqual(c.frames().map((f) => f[1]), ['a2\n', 'partial']);
+    assert.deepEqual(
+      c.frames().map((f) => f[1]),
+      ['a2\n', 'partial'],
+    );
     c = collect();
     await readLogs(log, { ...all, stderr: false }, c.sink, { raw: true });
     assert.equal(c.raw(), 'a1\nb1\nc1 "q" \\ <&>\n');
@@ -70,7 +105,14 @@ describe('logs: json-file reader', () => {
   it('without follow reads the log as it was asked for: lines appended meanwhile are not added to a tail', async () => {
     const chunks: Buffer[] = [];
     // The container keeps writing while the reader streams (each write the reader makes appends another line).
-    const sink = { write: (b: Buffer) => { chunks.push(Buffer.from(b)); fs.appendFileSync(log, line('late\n', 'stdout', '2024-01-01T00:00:09Z')); return true; }, once: () => undefined };
+    const sink = {
+      write: (b: Buffer) => {
+        chunks.push(Buffer.from(b));
+        fs.appendFileSync(log, line('late\n', 'stdout', '2024-01-01T00:00:09Z'));
+        return true;
+      },
+      once: () => undefined,
+    };
     await readLogs(log, { ...all, tail: 2 }, sink);
     const text = Buffer.concat(chunks).toString();
     assert.ok(!text.includes('late'), text);
@@ -80,8 +122,19 @@ describe('logs: json-file reader', () => {
   it('since/until select by time; timestamps use nine fraction digits', async () => {
     const ns = (iso: string) => BigInt(Date.parse(iso)) * 1_000_000n;
     const c = collect();
-    await readLogs(log, { ...all, since: ns('2024-01-01T00:00:02Z'), until: ns('2024-01-01T00:00:04Z'), timestamps: true }, c.sink);
-    assert.deepEqual(c.frames().map((f) => f[1]), ['2024-01-01T00:00:02.500000000Z a2\n', '2024-01-01T00:00:03.000000001Z b1\n', '2024-01-01T00:00:04.000000000Z c1 "q" \\ <&>\n']);
+    await readLogs(
+      log,
+      { ...all, since: ns('2024-01-01T00:00:02Z'), until: ns('2024-01-01T00:00:04Z'), timestamps: true },
+      c.sink,
+    );
+    assert.deepEqual(
+      c.frames().map((f) => f[1]),
+      [
+        '2024-01-01T00:00:02.500000000Z a2\n',
+        '2024-01-01T00:00:03.000000001Z b1\n',
+        '2024-01-01T00:00:04.000000000Z c1 "q" \\ <&>\n',
+      ],
+    );
     assert.equal(fixedTime('2024-01-01T00:00:04.12Z'), '2024-01-01T00:00:04.120000000Z');
   });
 
@@ -102,7 +155,10 @@ describe('logs: json-file reader', () => {
     fs.appendFileSync(log, line('e2\n', 'stdout', '2024-01-01T00:00:09Z'));
     stop();
     await reading;
-    assert.deepEqual(c.frames().map((f) => f[1]), ['d1\n', 'd2\n', 'e1\n', 'e2\n']);
+    assert.deepEqual(
+      c.frames().map((f) => f[1]),
+      ['d1\n', 'd2\n', 'e1\n', 'e2\n'],
+    );
   });
 
   it('validates log-opts like Docker (decimal sizes)', () => {

@@ -22,31 +22,54 @@ const SHIM = path.join(DIST, 'bin', 'berth-shim');
 const links = hostLinks;
 const rules = iptablesRules;
 
-
 describe('containers with networking (runc, CNI)', function () {
   this.timeout(120000);
   let dir: string;
   let layer: string;
   let network: NetworkService;
   let containers: ContainerService;
-  const image: Image = { id: 'sha256:' + 'c'.repeat(64), repoTags: ['busybox:latest'], repoDigests: [], created: '', size: 0, chainIds: [], config: { rootfs: { type: 'layers', diff_ids: [] }, config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] } } };
+  const image: Image = {
+    id: 'sha256:' + 'c'.repeat(64),
+    repoTags: ['busybox:latest'],
+    repoDigests: [],
+    created: '',
+    size: 0,
+    chainIds: [],
+    config: {
+      rootfs: { type: 'layers', diff_ids: [] },
+      config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+    },
+  };
   const images: ImageSource = { get: async () => image, layerDirs: () => [layer] };
 
   const make = async () => {
     const events = createEventBus();
-    network = createNetworkService({ dataRoot: path.join(dir, 'data'), events, idleBridgeMs: 0, defaultAddressPools: [{ base: '10.195.0.0/16', size: 24 }] });
+    network = createNetworkService({
+      dataRoot: path.join(dir, 'data'),
+      events,
+      idleBridgeMs: 0,
+      defaultAddressPools: [{ base: '10.195.0.0/16', size: 24 }],
+    });
     await network.init();
     containers = createContainerService({
       dataRoot: path.join(dir, 'data'),
       runtime: createRuntime({ execRoot: path.join(dir, 'exec'), runcPath: 'runc', shimPath: SHIM }),
-      images, events, network, logDefaults: () => ({ type: 'json-file', config: {} }),
+      images,
+      events,
+      network,
+      logDefaults: () => ({ type: 'json-file', config: {} }),
     });
     await containers.init();
   };
 
   const logs = (id: string) => {
     try {
-      return fs.readFileSync(containers.get(id).logPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).log).join('');
+      return fs
+        .readFileSync(containers.get(id).logPath, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).log)
+        .join('');
     } catch {
       return '';
     }
@@ -73,9 +96,17 @@ describe('containers with networking (runc, CNI)', function () {
 
   it('publishes 127.0.0.1:PORT:80, shows it in NetworkSettings, refuses the port twice, releases it on stop', async () => {
     const port = await freePort();
-    const { id } = await containers.create({ name: 'web', config: { image: 'busybox', cmd: serve('served-by-berth'), exposedPorts: ['80/tcp'] }, hostConfig: { portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] } } });
+    const { id } = await containers.create({
+      name: 'web',
+      config: { image: 'busybox', cmd: serve('served-by-berth'), exposedPorts: ['80/tcp'] },
+      hostConfig: { portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] } },
+    });
     await containers.start(id);
-    await eventually(() => httpGet(port), (t) => t.includes('served-by-berth'), 'the published port');
+    await eventually(
+      () => httpGet(port),
+      (t) => t.includes('served-by-berth'),
+      'the published port',
+    );
     const ns = settings(id);
     const bridge = network.get('bridge');
     assert.equal(ns.Gateway, bridge.gateway);
@@ -89,10 +120,20 @@ describe('containers with networking (runc, CNI)', function () {
     const hosts = fs.readFileSync(containers.get(id).hostsPath, 'utf8');
     assert.match(hosts, new RegExp(`^${ns.IPAddress.replace(/\./g, '\\.')}\\t${id.slice(0, 12)}$`, 'm'));
 
-    const other = await containers.create({ name: 'web2', config: { image: 'busybox', cmd: ['sleep', '60'] }, hostConfig: { portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] } } });
+    const other = await containers.create({
+      name: 'web2',
+      config: { image: 'busybox', cmd: ['sleep', '60'] },
+      hostConfig: { portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] } },
+    });
     const linksBefore = links().split('\n').length;
-    await assert.rejects(containers.start(other.id), (e: any) => e.status === 500 &&
-      new RegExp(`^driver failed programming external connectivity on endpoint web2 \\([0-9a-f]{64}\\): Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated$`).test(e.message));
+    await assert.rejects(
+      containers.start(other.id),
+      (e: any) =>
+        e.status === 500 &&
+        new RegExp(
+          `^driver failed programming external connectivity on endpoint web2 \\([0-9a-f]{64}\\): Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated$`,
+        ).test(e.message),
+    );
     assert.equal(containers.get(other.id).state.status, 'created');
     assert.equal(network.endpoint(other.id), undefined);
     assert.equal(links().split('\n').length, linksBefore, 'no veth or namespace was left');
@@ -103,10 +144,19 @@ describe('containers with networking (runc, CNI)', function () {
     assert.equal(network.endpoint(id), undefined);
     assert.deepEqual(settings(id).Ports, {});
     assert.equal(settings(id).IPAddress, '');
-    await new Promise<void>((resolve, reject) => { const s = net.createServer().once('error', reject).listen(port, '127.0.0.1', () => s.close(() => resolve())); });
+    await new Promise<void>((resolve, reject) => {
+      const s = net
+        .createServer()
+        .once('error', reject)
+        .listen(port, '127.0.0.1', () => s.close(() => resolve()));
+    });
     // Started again, it gets its port back.
     await containers.start(id);
-    await eventually(() => httpGet(port), (t) => t.includes('served-by-berth'), 'the port after a restart');
+    await eventually(
+      () => httpGet(port),
+      (t) => t.includes('served-by-berth'),
+      'the port after a restart',
+    );
     await containers.remove(id, { force: true });
     assert.ok(!rules().includes(id));
     assert.ok(!links().includes(`${bridge.bridge}:`), 'the bridge goes with the last container');
@@ -114,28 +164,57 @@ describe('containers with networking (runc, CNI)', function () {
   });
 
   it('-p 80 gets a free host port; -P publishes exposed ports', async () => {
-    const { id } = await containers.create({ config: { image: 'busybox', cmd: serve('random'), exposedPorts: ['80/tcp', '9000/udp'] }, hostConfig: { portBindings: { '80/tcp': [{ hostIp: '', hostPort: '' }] }, publishAllPorts: true } });
+    const { id } = await containers.create({
+      config: { image: 'busybox', cmd: serve('random'), exposedPorts: ['80/tcp', '9000/udp'] },
+      hostConfig: { portBindings: { '80/tcp': [{ hostIp: '', hostPort: '' }] }, publishAllPorts: true },
+    });
     await containers.start(id);
     const ports = settings(id).Ports;
     assert.equal(ports['80/tcp'][0].HostIp, '0.0.0.0');
     const hostPort = Number(ports['80/tcp'][0].HostPort);
     assert.ok(hostPort >= 1024);
     assert.ok(Number(ports['9000/udp'][0].HostPort) > 0);
-    await eventually(() => httpGet(hostPort), (t) => t.includes('random'), 'the random port on 127.0.0.1');
+    await eventually(
+      () => httpGet(hostPort),
+      (t) => t.includes('random'),
+      'the random port on 127.0.0.1',
+    );
     await containers.remove(id, { force: true });
   });
 
   it('containers on a user network reach each other by name and alias', async () => {
     await network.create({ name: 'app' });
-    const script = (me: string, peer: string, expect: string) =>
-      ['sh', '-c', `echo ${me} > /tmp/index.html; httpd -p 80 -h /tmp; ` +
-        `until printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${peer} 80 | grep -q '^${expect}$'; do sleep 0.2; done; echo reached-${peer}; exec sleep 300`];
-    const a = await containers.create({ name: 'alpha', config: { image: 'busybox', cmd: script('alpha', 'beta', 'beta') }, hostConfig: { networkMode: 'app' }, networks: { app: { aliases: ['api'] } } });
-    const b = await containers.create({ name: 'beta', config: { image: 'busybox', cmd: script('beta', 'api', 'alpha') }, hostConfig: { networkMode: 'app' } });
+    const script = (me: string, peer: string, expect: string) => [
+      'sh',
+      '-c',
+      `echo ${me} > /tmp/index.html; httpd -p 80 -h /tmp; ` +
+        `until printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${peer} 80 | grep -q '^${expect}$'; do sleep 0.2; done; echo reached-${peer}; exec sleep 300`,
+    ];
+    const a = await containers.create({
+      name: 'alpha',
+      config: { image: 'busybox', cmd: script('alpha', 'beta', 'beta') },
+      hostConfig: { networkMode: 'app' },
+      networks: { app: { aliases: ['api'] } },
+    });
+    const b = await containers.create({
+      name: 'beta',
+      config: { image: 'busybox', cmd: script('beta', 'api', 'alpha') },
+      hostConfig: { networkMode: 'app' },
+    });
     await containers.start(a.id);
     await containers.start(b.id);
-    await eventually(() => logs(a.id), (t) => t.includes('reached-beta'), 'alpha → beta by name', 20000);
-    await eventually(() => logs(b.id), (t) => t.includes('reached-api'), 'beta → alpha by alias', 20000);
+    await eventually(
+      () => logs(a.id),
+      (t) => t.includes('reached-beta'),
+      'alpha → beta by name',
+      20000,
+    );
+    await eventually(
+      () => logs(b.id),
+      (t) => t.includes('reached-api'),
+      'beta → alpha by alias',
+      20000,
+    );
     assert.deepEqual(Object.keys(network.get('app').containers).sort(), [a.id, b.id].sort());
     assert.deepEqual(settings(a.id).Networks.app.Aliases, ['api']);
     await assert.rejects(network.remove('app'), (e: any) => e.status === 409);
@@ -143,16 +222,31 @@ describe('containers with networking (runc, CNI)', function () {
     await network.remove('app');
   });
 
-  it('none has only lo, host sees the host\'s interfaces, and --add-host/--dns/--hostname reach the files', async () => {
-    const none = await containers.create({ config: { image: 'busybox', cmd: ['ip', '-o', 'link'] }, hostConfig: { networkMode: 'none' } });
+  it("none has only lo, host sees the host's interfaces, and --add-host/--dns/--hostname reach the files", async () => {
+    const none = await containers.create({
+      config: { image: 'busybox', cmd: ['ip', '-o', 'link'] },
+      hostConfig: { networkMode: 'none' },
+    });
     await containers.start(none.id);
     await containers.wait(none.id, 'not-running');
-    assert.deepEqual(logs(none.id).trim().split('\n').map((l) => l.split(':')[1].trim()), ['lo']);
-    const host = await containers.create({ config: { image: 'busybox', cmd: ['ip', '-o', 'link'] }, hostConfig: { networkMode: 'host' } });
+    assert.deepEqual(
+      logs(none.id)
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[1].trim()),
+      ['lo'],
+    );
+    const host = await containers.create({
+      config: { image: 'busybox', cmd: ['ip', '-o', 'link'] },
+      hostConfig: { networkMode: 'host' },
+    });
     await containers.start(host.id);
     await containers.wait(host.id, 'not-running');
     assert.match(logs(host.id), /: eth0[:@]/);
-    const files = await containers.create({ config: { image: 'busybox', hostname: 'box1', cmd: ['sh', '-c', 'cat /etc/hosts /etc/resolv.conf; hostname'] }, hostConfig: { extraHosts: ['db.test:10.9.8.7'], dns: ['10.1.2.3'] } });
+    const files = await containers.create({
+      config: { image: 'busybox', hostname: 'box1', cmd: ['sh', '-c', 'cat /etc/hosts /etc/resolv.conf; hostname'] },
+      hostConfig: { extraHosts: ['db.test:10.9.8.7'], dns: ['10.1.2.3'] },
+    });
     await containers.start(files.id);
     await containers.wait(files.id, 'not-running');
     const out = logs(files.id);

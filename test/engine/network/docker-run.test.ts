@@ -11,7 +11,6 @@ import { eventually, freePort, hostLinks, httpGet, iptablesRules } from '../../h
 const links = hostLinks;
 const rules = iptablesRules;
 
-
 describe('networking with the docker CLI', function () {
   this.timeout(180000);
   let registry: Registry;
@@ -33,7 +32,9 @@ describe('networking with the docker CLI', function () {
   before(async () => {
     registry = await startRegistry();
     await seedMirror(registry);
-    engine = await startEngine({ config: { 'registry-mirrors': [registry.url], 'default-address-pools': [{ base: '10.196.0.0/16', size: 24 }] } });
+    engine = await startEngine({
+      config: { 'registry-mirrors': [registry.url], 'default-address-pools': [{ base: '10.196.0.0/16', size: 24 }] },
+    });
     ok('pull', 'busybox');
     bridge = JSON.parse(ok('network', 'inspect', 'bridge'))[0].Options['com.docker.network.bridge.name'];
   });
@@ -48,8 +49,21 @@ describe('networking with the docker CLI', function () {
 
   it('docker run -d -p 127.0.0.1:PORT:80 serves a file to the host; inspect and docker port show it', async () => {
     const port = await freePort();
-    const id = run('--name', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', 'echo served-by-berth > /tmp/index.html && exec httpd -f -p 80 -h /tmp');
-    const body = await eventually(() => httpGet(port), (t) => t.includes('served-by-berth'), 'the published port');
+    const id = run(
+      '--name',
+      'web',
+      '-p',
+      `127.0.0.1:${port}:80`,
+      'busybox',
+      'sh',
+      '-c',
+      'echo served-by-berth > /tmp/index.html && exec httpd -f -p 80 -h /tmp',
+    );
+    const body = await eventually(
+      () => httpGet(port),
+      (t) => t.includes('served-by-berth'),
+      'the published port',
+    );
     assert.match(body, /^HTTP\/1\.[01] 200/);
     assert.equal(ok('port', 'web'), `80/tcp -> 127.0.0.1:${port}`);
     const ns = JSON.parse(ok('inspect', id))[0].NetworkSettings;
@@ -66,7 +80,12 @@ describe('networking with the docker CLI', function () {
     const clash = docker('run', '-d', '--name', 'web2', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sleep', '60');
     ids.push('web2');
     assert.equal(clash.code, 125);
-    assert.match(clash.stderr, new RegExp(`Error response from daemon: driver failed programming external connectivity on endpoint web2 \\([0-9a-f]{64}\\): Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated`));
+    assert.match(
+      clash.stderr,
+      new RegExp(
+        `Error response from daemon: driver failed programming external connectivity on endpoint web2 \\([0-9a-f]{64}\\): Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated`,
+      ),
+    );
     const web2 = JSON.parse(ok('inspect', 'web2'))[0];
     assert.equal(web2.State.Running, false);
     assert.deepEqual(Object.keys(JSON.parse(ok('network', 'inspect', 'bridge'))[0].Containers), [id]);
@@ -74,7 +93,12 @@ describe('networking with the docker CLI', function () {
     // Stop releases the port (and the address); rm -f leaves nothing of the container.
     ok('stop', '-t', '1', 'web');
     assert.equal(ok('port', 'web'), '');
-    await new Promise<void>((resolve, reject) => { const s = net.createServer().once('error', reject).listen(port, '127.0.0.1', () => s.close(() => resolve())); });
+    await new Promise<void>((resolve, reject) => {
+      const s = net
+        .createServer()
+        .once('error', reject)
+        .listen(port, '127.0.0.1', () => s.close(() => resolve()));
+    });
     ok('rm', '-f', 'web', 'web2');
     assert.ok(!rules().includes(id));
   });
@@ -85,7 +109,11 @@ describe('networking with the docker CLI', function () {
     const m = /^0\.0\.0\.0:(\d+)$/m.exec(line);
     assert.ok(m, line);
     const hostPort = Number(m[1]);
-    await eventually(() => httpGet(hostPort), (t) => /^HTTP\/1\.[01] /.test(t), 'the random port');
+    await eventually(
+      () => httpGet(hostPort),
+      (t) => /^HTTP\/1\.[01] /.test(t),
+      'the random port',
+    );
     run('--name', 'all', '-P', '--expose', '7000', '--expose', '7001/udp', 'busybox', 'sleep', '300');
     const ports = JSON.parse(ok('inspect', 'all'))[0].NetworkSettings.Ports;
     assert.deepEqual(Object.keys(ports).sort(), ['7000/tcp', '7001/udp']);
@@ -99,10 +127,31 @@ describe('networking with the docker CLI', function () {
     const script = (me: string, peer: string) =>
       `echo ${me} > /tmp/i.html; httpd -p 80 -h /tmp; ` +
       `until printf 'GET /i.html HTTP/1.0\\r\\n\\r\\n' | nc ${peer} 80 | grep -q '^${peer === 'api' ? 'alpha' : peer}$'; do sleep 0.2; done; echo reached-${peer}; sleep 300`;
-    run('--name', 'alpha', '--network', 'app', '--network-alias', 'api', 'busybox', 'sh', '-c', script('alpha', 'beta'));
+    run(
+      '--name',
+      'alpha',
+      '--network',
+      'app',
+      '--network-alias',
+      'api',
+      'busybox',
+      'sh',
+      '-c',
+      script('alpha', 'beta'),
+    );
     run('--name', 'beta', '--network', 'app', 'busybox', 'sh', '-c', script('beta', 'api'));
-    await eventually(() => ok('logs', 'alpha'), (t) => t.includes('reached-beta'), 'alpha → beta by name', 20000);
-    await eventually(() => ok('logs', 'beta'), (t) => t.includes('reached-api'), 'beta → alpha by its alias', 20000);
+    await eventually(
+      () => ok('logs', 'alpha'),
+      (t) => t.includes('reached-beta'),
+      'alpha → beta by name',
+      20000,
+    );
+    await eventually(
+      () => ok('logs', 'beta'),
+      (t) => t.includes('reached-api'),
+      'beta → alpha by its alias',
+      20000,
+    );
     const app = JSON.parse(ok('network', 'inspect', 'app'))[0];
     assert.equal(Object.keys(app.Containers).length, 2);
     const rm = docker('network', 'rm', 'app');
@@ -113,19 +162,43 @@ describe('networking with the docker CLI', function () {
 
   it('docker network connect/disconnect: running and stopped containers, kept across a restart', async () => {
     ok('network', 'create', 'side');
-    const id = run('--name', 'svc', 'busybox', 'sh', '-c', 'echo from-svc > /tmp/index.html && exec httpd -f -p 80 -h /tmp');
+    const id = run(
+      '--name',
+      'svc',
+      'busybox',
+      'sh',
+      '-c',
+      'echo from-svc > /tmp/index.html && exec httpd -f -p 80 -h /tmp',
+    );
     ok('network', 'connect', '--alias', 'web', 'side', 'svc');
     const nets = () => JSON.parse(ok('inspect', id))[0].NetworkSettings.Networks;
     assert.deepEqual(Object.keys(nets()).sort(), ['bridge', 'side']);
     assert.deepEqual(nets().side.Aliases, ['web']);
     assert.match(nets().side.IPAddress, /^10\.196\./);
-    const fetch = (host: string) => engine.docker(['run', '--rm', '--network', 'side', 'busybox', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${host} 80`]).stdout;
+    const fetch = (host: string) =>
+      engine.docker([
+        'run',
+        '--rm',
+        '--network',
+        'side',
+        'busybox',
+        'sh',
+        '-c',
+        `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${host} 80`,
+      ]).stdout;
     assert.match(fetch('web'), /from-svc/);
     assert.match(docker('network', 'connect', 'side', 'svc').stderr, /already exists in network side/);
     ok('restart', '-t', '1', 'svc');
     assert.deepEqual(Object.keys(nets()).sort(), ['bridge', 'side'], 'still connected after a restart');
     assert.ok(nets().side.IPAddress);
-    assert.match(await eventually(() => fetch('svc'), (t) => t.includes('from-svc'), 'svc by name after the restart'), /from-svc/);
+    assert.match(
+      await eventually(
+        () => fetch('svc'),
+        (t) => t.includes('from-svc'),
+        'svc by name after the restart',
+      ),
+      /from-svc/,
+    );
     ok('network', 'disconnect', 'side', 'svc');
     assert.deepEqual(Object.keys(nets()), ['bridge']);
     // A stopped container: connected now, attached when it starts.
@@ -140,19 +213,55 @@ describe('networking with the docker CLI', function () {
     ok('network', 'rm', 'side');
   });
 
-  it('none has only lo; host sees the host\'s interfaces; container:<name> shares a namespace; --add-host, --hostname and --dns reach the files', async () => {
+  it("none has only lo; host sees the host's interfaces; container:<name> shares a namespace; --add-host, --hostname and --dns reach the files", async () => {
     const none = ok('run', '--rm', '--network', 'none', 'busybox', 'ip', '-o', 'link');
-    assert.deepEqual(none.split('\n').map((l) => l.split(':')[1].trim()), ['lo']);
-    const hostIfs = links().split('\n').filter(Boolean).map((l) => l.split(':')[1].trim().split('@')[0]).sort();
-    const inHost = ok('run', '--rm', '--network', 'host', 'busybox', 'ip', '-o', 'link').split('\n').map((l) => l.split(':')[1].trim().split('@')[0]).sort();
+    assert.deepEqual(
+      none.split('\n').map((l) => l.split(':')[1].trim()),
+      ['lo'],
+    );
+    const hostIfs = links()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(':')[1].trim().split('@')[0])
+      .sort();
+    const inHost = ok('run', '--rm', '--network', 'host', 'busybox', 'ip', '-o', 'link')
+      .split('\n')
+      .map((l) => l.split(':')[1].trim().split('@')[0])
+      .sort();
     assert.ok(hostIfs.includes('eth0') && inHost.includes('eth0'));
     // container:<name> shares the owner's namespace: its loopback reaches the owner's server.
     run('--name', 'owner', 'busybox', 'sh', '-c', 'echo owner-here > /tmp/index.html && exec httpd -f -p 8080 -h /tmp');
-    const shared = await eventually(() => engine.docker(['run', '--rm', '--network', 'container:owner', 'busybox', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080`]).stdout,
-      (t) => t.includes('owner-here'), 'the owner\'s server over the shared loopback');
+    const shared = await eventually(
+      () =>
+        engine.docker([
+          'run',
+          '--rm',
+          '--network',
+          'container:owner',
+          'busybox',
+          'sh',
+          '-c',
+          `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080`,
+        ]).stdout,
+      (t) => t.includes('owner-here'),
+      "the owner's server over the shared loopback",
+    );
     assert.match(shared, /owner-here/);
     ok('rm', '-f', 'owner');
-    const files = ok('run', '--rm', '--hostname', 'box1', '--add-host', 'db.test:10.9.8.7', '--dns', '10.1.2.3', 'busybox', 'sh', '-c', 'cat /etc/hosts /etc/resolv.conf; hostname');
+    const files = ok(
+      'run',
+      '--rm',
+      '--hostname',
+      'box1',
+      '--add-host',
+      'db.test:10.9.8.7',
+      '--dns',
+      '10.1.2.3',
+      'busybox',
+      'sh',
+      '-c',
+      'cat /etc/hosts /etc/resolv.conf; hostname',
+    );
     assert.match(files, /^10\.9\.8\.7\tdb\.test$/m);
     assert.match(files, /^10\.196\.\d+\.\d+\tbox1$/m);
     assert.match(files, /^nameserver 10\.1\.2\.3$/m);
@@ -161,17 +270,39 @@ describe('networking with the docker CLI', function () {
 
   it('leaves no veth, bridge, netns or iptables rule after rm -f, and after kill -9 + restart', async () => {
     const port = await freePort();
-    const id = run('--name', 'survivor', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', 'echo alive > /tmp/index.html && exec httpd -f -p 80 -h /tmp');
-    await eventually(() => httpGet(port), (t) => t.includes('alive'), 'the published port');
+    const id = run(
+      '--name',
+      'survivor',
+      '-p',
+      `127.0.0.1:${port}:80`,
+      'busybox',
+      'sh',
+      '-c',
+      'echo alive > /tmp/index.html && exec httpd -f -p 80 -h /tmp',
+    );
+    await eventually(
+      () => httpGet(port),
+      (t) => t.includes('alive'),
+      'the published port',
+    );
     const gone = run('--name', 'gone', 'busybox', 'sleep', '300');
     await engine.kill9();
     // While the engine is down, one container dies.
     execFileSync('runc', ['--root', `${engine.execRoot}/runc`, 'kill', gone, 'KILL'], { stdio: 'ignore' });
     await engine.restart();
-    await eventually(() => httpGet(port), (t) => t.includes('alive'), 'the survivor to keep serving');
+    await eventually(
+      () => httpGet(port),
+      (t) => t.includes('alive'),
+      'the survivor to keep serving',
+    );
     ok('rm', '-f', 'survivor', 'gone');
     // The bridge lingers a few seconds after its last container, then goes with its rules.
-    await eventually(() => links() + rules(), (t) => !t.includes(bridge), 'the bridge and its rules to go', 10000);
+    await eventually(
+      () => links() + rules(),
+      (t) => !t.includes(bridge),
+      'the bridge and its rules to go',
+      10000,
+    );
     const r = rules();
     for (const x of [id, gone, bridge]) assert.ok(!r.includes(x), `iptables still mentions ${x}`);
     assert.ok(!execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(`berth-${id.slice(0, 16)}`));

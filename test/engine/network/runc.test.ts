@@ -32,10 +32,12 @@ describe('network service with runc containers', function () {
   /** A busybox rootfs shared read-only by the test's containers. */
   function makeRootfs(): string {
     const r = path.join(dir, 'rootfs');
-    for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'www']) fs.mkdirSync(path.join(r, d), { recursive: true });
+    for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'www'])
+      fs.mkdirSync(path.join(r, d), { recursive: true });
     fs.copyFileSync(BUSYBOX, path.join(r, 'bin/busybox'));
     fs.chmodSync(path.join(r, 'bin/busybox'), 0o755);
-    for (const applet of ['sh', 'httpd', 'nc', 'sleep', 'cat', 'ip', 'printf']) fs.symlinkSync('busybox', path.join(r, 'bin', applet));
+    for (const applet of ['sh', 'httpd', 'nc', 'sleep', 'cat', 'ip', 'printf'])
+      fs.symlinkSync('busybox', path.join(r, 'bin', applet));
     fs.writeFileSync(path.join(r, 'etc/hosts'), '');
     fs.writeFileSync(path.join(r, 'etc/resolv.conf'), '');
     fs.writeFileSync(path.join(r, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\n');
@@ -54,8 +56,15 @@ describe('network service with runc containers', function () {
     spec.process.args = args;
     spec.process.env = ['PATH=/bin'];
     spec.hostname = name;
-    spec.linux.namespaces = spec.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: ep.netnsPath } : n));
-    const bind = (destination: string, source: string, ro = false) => ({ destination, source, type: 'bind', options: ['rbind', 'rprivate', ...(ro ? ['ro'] : [])] });
+    spec.linux.namespaces = spec.linux.namespaces.map((n: any) =>
+      n.type === 'network' ? { type: 'network', path: ep.netnsPath } : n,
+    );
+    const bind = (destination: string, source: string, ro = false) => ({
+      destination,
+      source,
+      type: 'bind',
+      options: ['rbind', 'rprivate', ...(ro ? ['ro'] : [])],
+    });
     spec.mounts.push(bind('/etc/hosts', ep.hostsPath!), bind('/etc/resolv.conf', ep.resolvConfPath!));
     if (www) spec.mounts.push(bind('/www', www, true));
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
@@ -105,12 +114,24 @@ describe('network service with runc containers', function () {
     fs.writeFileSync(path.join(www, 'index.html'), 'served from a runc container\n');
     const port = await freePort();
     const cid = crypto.randomBytes(32).toString('hex');
-    const ep = await svc.attach({ containerId: cid, containerName: 'web', network: 'bridge', portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] }, ...stateFiles('web') });
+    const ep = await svc.attach({
+      containerId: cid,
+      containerName: 'web',
+      network: 'bridge',
+      portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] },
+      ...stateFiles('web'),
+    });
     const id = run('web', ep, ['httpd', '-f', '-p', '80', '-h', '/www'], www);
     const fetch = () => spawnSync('curl', ['-sS', '-m', '2', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout;
-    await eventually(() => fetch() === 'served from a runc container\n', 'the container to serve on the published port');
+    await eventually(
+      () => fetch() === 'served from a runc container\n',
+      'the container to serve on the published port',
+    );
     // Inside: eth0 with the endpoint's address.
-    assert.match(exec(id, 'ip -o addr show eth0').stdout, new RegExp(`inet ${ep.networks[0].ipAddress.replace(/\./g, '\\.')}/`));
+    assert.match(
+      exec(id, 'ip -o addr show eth0').stdout,
+      new RegExp(`inet ${ep.networks[0].ipAddress.replace(/\./g, '\\.')}/`),
+    );
     spawnSync('runc', ['delete', '--force', id]);
     await svc.detach(cid);
     assert.notEqual(fetch(), 'served from a runc container\n');
@@ -122,20 +143,53 @@ describe('network service with runc containers', function () {
     fs.mkdirSync(www);
     fs.writeFileSync(path.join(www, 'index.html'), 'api says hi\n');
     const [apiId, clientId, lateId] = [0, 1, 2].map(() => crypto.randomBytes(32).toString('hex'));
-    const client = run('client', await svc.attach({ containerId: clientId, containerName: 'client', network: 'runc-app', ...stateFiles('client') }), ['sleep', '300']);
-    run('api', await svc.attach({ containerId: apiId, containerName: 'api', network: 'runc-app', aliases: ['backend'], ...stateFiles('api') }), ['httpd', '-f', '-p', '80', '-h', '/www'], www);
+    const client = run(
+      'client',
+      await svc.attach({
+        containerId: clientId,
+        containerName: 'client',
+        network: 'runc-app',
+        ...stateFiles('client'),
+      }),
+      ['sleep', '300'],
+    );
+    run(
+      'api',
+      await svc.attach({
+        containerId: apiId,
+        containerName: 'api',
+        network: 'runc-app',
+        aliases: ['backend'],
+        ...stateFiles('api'),
+      }),
+      ['httpd', '-f', '-p', '80', '-h', '/www'],
+      www,
+    );
     // client was running before api joined: its /etc/hosts (a bind mount) must show api now.
     const get = (host: string) => exec(client, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${host} 80`).stdout;
     await eventually(() => get('api').endsWith('api says hi\n'), 'client → api by name');
     assert.ok(get('backend').endsWith('api says hi\n'), 'by alias');
     assert.match(exec(client, 'cat /etc/hosts').stdout, /\tapi backend$/m);
 
-    const late = run('late', await svc.attach({ containerId: lateId, containerName: 'late', network: 'runc-app', ...stateFiles('late') }), ['sleep', '300']);
+    const late = run(
+      'late',
+      await svc.attach({ containerId: lateId, containerName: 'late', network: 'runc-app', ...stateFiles('late') }),
+      ['sleep', '300'],
+    );
     assert.match(exec(client, 'cat /etc/hosts').stdout, /\tlate$/m);
     assert.ok(exec(late, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc api 80`).stdout.endsWith('api says hi\n'));
     // A container on the default bridge is isolated from the user network.
     const outsiderId = crypto.randomBytes(32).toString('hex');
-    const outsider = run('outsider', await svc.attach({ containerId: outsiderId, containerName: 'outsider', network: 'bridge', ...stateFiles('outsider') }), ['sleep', '300']);
+    const outsider = run(
+      'outsider',
+      await svc.attach({
+        containerId: outsiderId,
+        containerName: 'outsider',
+        network: 'bridge',
+        ...stateFiles('outsider'),
+      }),
+      ['sleep', '300'],
+    );
     const apiIp = svc.endpoint(apiId)!.networks[0].ipAddress;
     const r = exec(outsider, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${apiIp} 80`);
     assert.ok(!r.stdout.includes('api says hi'), 'the other network cannot reach api');

@@ -44,13 +44,20 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     sh('ip', ['netns', 'add', name]);
     namespaces.push(name);
     fs.mkdirSync(`/etc/netns/${name}`, { recursive: true });
-    return { name, path: `/run/netns/${name}`, hosts: `/etc/netns/${name}/hosts`, resolv: `/etc/netns/${name}/resolv.conf` };
+    return {
+      name,
+      path: `/run/netns/${name}`,
+      hosts: `/etc/netns/${name}/hosts`,
+      resolv: `/etc/netns/${name}/resolv.conf`,
+    };
   }
 
   function serve(ns: string, port: number, text: string): void {
     const www = fs.mkdtempSync(path.join(dir, 'www-'));
     fs.writeFileSync(path.join(www, 'index.html'), text);
-    servers.push(spawn('ip', ['netns', 'exec', ns, 'busybox', 'httpd', '-f', '-p', String(port), '-h', www], { stdio: 'ignore' }));
+    servers.push(
+      spawn('ip', ['netns', 'exec', ns, 'busybox', 'httpd', '-f', '-p', String(port), '-h', www], { stdio: 'ignore' }),
+    );
   }
 
   async function waitFor(check: () => boolean, what: string): Promise<void> {
@@ -80,12 +87,18 @@ describe('network service (bridge networks with CNI, in namespaces the test make
   });
 
   it('creates the predefined networks with a subnet that collides with no host route', async () => {
-    const names = svc.list().map((n) => n.name).sort();
+    const names = svc
+      .list()
+      .map((n) => n.name)
+      .sort();
     assert.deepEqual(names, ['bridge', 'host', 'none']);
     const bridge = svc.get('bridge');
     assert.match(bridge.subnet!, /^\d+\.\d+\.\d+\.\d+\/\d+$/);
     const routes = JSON.parse(sh('ip', ['-j', '-4', 'route'])) as { dst: string; dev: string }[];
-    assert.ok(!routes.some((r) => r.dst === bridge.subnet && r.dev !== bridge.bridge), 'subnet is not a foreign host route');
+    assert.ok(
+      !routes.some((r) => r.dst === bridge.subnet && r.dev !== bridge.bridge),
+      'subnet is not a foreign host route',
+    );
     assert.equal(bridge.bridge, svc.get(bridge.id.slice(0, 8)).bridge);
     // Lazily made: no bridge before the first container.
     assert.ok(!links().includes(`${bridge.bridge}:`));
@@ -97,10 +110,17 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     ids.push(id);
     const fixed = await freePort();
     const ep = await svc.attach({
-      containerId: id, containerName: '/web', netnsPath: ns.path, network: 'bridge',
-      portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(fixed) }], '81/tcp': [{ hostIp: '127.0.0.1' }] },
+      containerId: id,
+      containerName: '/web',
+      netnsPath: ns.path,
+      network: 'bridge',
+      portBindings: {
+        '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(fixed) }],
+        '81/tcp': [{ hostIp: '127.0.0.1' }],
+      },
       exposedPorts: ['80/tcp', '81/tcp', '9000/tcp'],
-      hostsPath: ns.hosts, resolvConfPath: ns.resolv,
+      hostsPath: ns.hosts,
+      resolvConfPath: ns.resolv,
     });
     assert.equal(ep.mode, 'bridge');
     assert.equal(ep.netnsPath, ns.path);
@@ -112,7 +132,10 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     const random = Number(ep.ports['81/tcp']![0].hostPort);
     assert.ok(random > 0 && random !== fixed);
     assert.equal(ep.ports['9000/tcp'], null);
-    assert.match(fs.readFileSync(ns.hosts, 'utf8'), new RegExp(`^${att.ipAddress.replace(/\./g, '\\.')}\\t${id.slice(0, 12)}$`, 'm'));
+    assert.match(
+      fs.readFileSync(ns.hosts, 'utf8'),
+      new RegExp(`^${att.ipAddress.replace(/\./g, '\\.')}\\t${id.slice(0, 12)}$`, 'm'),
+    );
     assert.doesNotMatch(fs.readFileSync(ns.resolv, 'utf8'), /nameserver 127\./);
     // The container side: eth0 with the address, a default route via the gateway, lo up.
     const inside = sh('ip', ['netns', 'exec', ns.name, 'ip', '-o', 'addr']);
@@ -130,12 +153,28 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     const ns2 = makeNetns();
     const id2 = cid();
     const linksBefore = links().split('\n').length;
-    await assert.rejects(svc.attach({ containerId: id2, containerName: 'web2', netnsPath: ns2.path, network: 'bridge', portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(fixed) }] } }),
-      (err: unknown) => isEngineError(err, 'System') && err.status === 500 &&
-        new RegExp(`^driver failed programming external connectivity on endpoint web2 \\([0-9a-f]{64}\\): Bind for 127\\.0\\.0\\.1:${fixed} failed: port is already allocated$`).test(err.message));
+    await assert.rejects(
+      svc.attach({
+        containerId: id2,
+        containerName: 'web2',
+        netnsPath: ns2.path,
+        network: 'bridge',
+        portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(fixed) }] },
+      }),
+      (err: unknown) =>
+        isEngineError(err, 'System') &&
+        err.status === 500 &&
+        new RegExp(
+          `^driver failed programming external connectivity on endpoint web2 \\([0-9a-f]{64}\\): Bind for 127\\.0\\.0\\.1:${fixed} failed: port is already allocated$`,
+        ).test(err.message),
+    );
     assert.equal(svc.endpoint(id2), undefined);
     assert.equal(links().split('\n').length, linksBefore);
-    assert.equal(sh('ip', ['netns', 'exec', ns2.name, 'ip', '-o', 'link']).split('\n').filter(Boolean).length, 1, 'only lo in the refused namespace');
+    assert.equal(
+      sh('ip', ['netns', 'exec', ns2.name, 'ip', '-o', 'link']).split('\n').filter(Boolean).length,
+      1,
+      'only lo in the refused namespace',
+    );
     assert.ok(!rules().includes(id2));
 
     // Detach: ports released (bindable again), no veth, no bridge, no rules, IP lease gone.
@@ -149,29 +188,66 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     assert.ok(!rules().includes(id), 'no iptables rule mentions the container');
     assert.ok(!rules().includes(bridge), 'no iptables rule mentions the bridge');
     assert.notEqual(get(`http://127.0.0.1:${fixed}/`, 1).body, 'hello from 80\n');
-    await new Promise<void>((resolve, reject) => { const s = net.createServer().once('error', reject).listen(fixed, '127.0.0.1', () => s.close(() => resolve())); });
+    await new Promise<void>((resolve, reject) => {
+      const s = net
+        .createServer()
+        .once('error', reject)
+        .listen(fixed, '127.0.0.1', () => s.close(() => resolve()));
+    });
   });
 
   it('user-defined networks: peers by name and alias in /etc/hosts, kept current; isolation from other networks; 409 while in use', async () => {
     const { id: appId } = await svc.create({ name: 'app', labels: { team: 'a' } });
     // Subnets of this run's own: the same test may run in another process at the same time.
     const o = 200 + crypto.randomInt(50);
-    const { id: otherId } = await svc.create({ name: 'other', ipam: { config: [{ subnet: `10.${o}.7.0/24`, gateway: `10.${o}.7.254` }] } });
+    const { id: otherId } = await svc.create({
+      name: 'other',
+      ipam: { config: [{ subnet: `10.${o}.7.0/24`, gateway: `10.${o}.7.254` }] },
+    });
     assert.equal(svc.get('other').gateway, `10.${o}.7.254`);
-    await assert.rejects(svc.create({ name: 'app' }), (e: any) => e.status === 409 && e.message === 'network with name app already exists');
-    await assert.rejects(svc.create({ name: 'clash', ipam: { config: [{ subnet: `10.${o}.0.0/16` }] } }), (e: any) => e.status === 403 && /Pool overlaps/.test(e.message));
+    await assert.rejects(
+      svc.create({ name: 'app' }),
+      (e: any) => e.status === 409 && e.message === 'network with name app already exists',
+    );
+    await assert.rejects(
+      svc.create({ name: 'clash', ipam: { config: [{ subnet: `10.${o}.0.0/16` }] } }),
+      (e: any) => e.status === 403 && /Pool overlaps/.test(e.message),
+    );
     assert.notEqual(svc.get('app').subnet, svc.get('bridge').subnet);
 
     const [a, b, c] = [makeNetns(), makeNetns(), makeNetns()];
     const [ida, idb, idc] = [cid(), cid(), cid()];
     ids.push(ida, idb, idc);
-    const epA = await svc.attach({ containerId: ida, containerName: 'alpha', netnsPath: a.path, network: 'app', hostsPath: a.hosts, resolvConfPath: a.resolv });
-    const epB = await svc.attach({ containerId: idb, containerName: 'beta', netnsPath: b.path, network: 'app', aliases: ['db'], hostsPath: b.hosts, resolvConfPath: b.resolv, extraHosts: ['gw.test:host-gateway'] });
+    const epA = await svc.attach({
+      containerId: ida,
+      containerName: 'alpha',
+      netnsPath: a.path,
+      network: 'app',
+      hostsPath: a.hosts,
+      resolvConfPath: a.resolv,
+    });
+    const epB = await svc.attach({
+      containerId: idb,
+      containerName: 'beta',
+      netnsPath: b.path,
+      network: 'app',
+      aliases: ['db'],
+      hostsPath: b.hosts,
+      resolvConfPath: b.resolv,
+      extraHosts: ['gw.test:host-gateway'],
+    });
     // Someone moved the isolation jump behind the ACCEPTs (the host's tables are shared with every other tool):
     // the next attach must put it first again, or gamma could reach app's containers.
     sh('iptables', ['-D', 'FORWARD', '-j', 'BERTH-ISOLATION-STAGE-1']);
     sh('iptables', ['-A', 'FORWARD', '-j', 'BERTH-ISOLATION-STAGE-1']);
-    const epC = await svc.attach({ containerId: idc, containerName: 'gamma', netnsPath: c.path, network: otherId, hostsPath: c.hosts, resolvConfPath: c.resolv });
+    const epC = await svc.attach({
+      containerId: idc,
+      containerName: 'gamma',
+      netnsPath: c.path,
+      network: otherId,
+      hostsPath: c.hosts,
+      resolvConfPath: c.resolv,
+    });
     assert.equal(epC.networks[0].gateway, `10.${o}.7.254`);
     const ipA = epA.networks[0].ipAddress;
     const ipB = epB.networks[0].ipAddress;
@@ -187,7 +263,8 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     serve(b.name, 8080, 'beta here\n');
     serve(a.name, 8080, 'alpha here\n');
     // curl, not busybox wget: Debian's static busybox crashes resolving names through glibc's NSS.
-    const wget = (ns: string, host: string) => spawnSync('ip', ['netns', 'exec', ns, 'curl', '-sS', '-m', '2', `http://${host}:8080/`], { encoding: 'utf8' });
+    const wget = (ns: string, host: string) =>
+      spawnSync('ip', ['netns', 'exec', ns, 'curl', '-sS', '-m', '2', `http://${host}:8080/`], { encoding: 'utf8' });
     // `ip netns exec` shows /etc/netns/<ns>/hosts as /etc/hosts: resolution uses the file the service wrote.
     await waitFor(() => wget(a.name, 'beta').stdout === 'beta here\n', 'alpha → beta by name');
     assert.equal(wget(a.name, 'db').stdout, 'beta here\n', 'by alias');
@@ -196,28 +273,56 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     assert.notEqual(wget(c.name, ipB).status, 0);
 
     await assert.rejects(svc.remove('app'), (e: any) => e.status === 409 && /has active endpoints/.test(e.message));
-    await assert.rejects(svc.remove('bridge'), (e: any) => e.status === 403 && e.message === 'bridge is a pre-defined network and cannot be removed');
+    await assert.rejects(
+      svc.remove('bridge'),
+      (e: any) => e.status === 403 && e.message === 'bridge is a pre-defined network and cannot be removed',
+    );
 
     // --ip: a fixed address, refused while another container holds it.
     const fixedIp = svc.get('app').subnet!.replace(/\.0\/\d+$/, '.200');
     const idFixed = cid();
     ids.push(idFixed);
-    const epFixed = await svc.attach({ containerId: idFixed, containerName: 'fixed', network: 'app', ipv4Address: fixedIp });
+    const epFixed = await svc.attach({
+      containerId: idFixed,
+      containerName: 'fixed',
+      network: 'app',
+      ipv4Address: fixedIp,
+    });
     assert.equal(epFixed.networks[0].ipAddress, fixedIp);
-    await assert.rejects(svc.attach({ containerId: cid(), containerName: 'fixed2', network: 'app', ipv4Address: fixedIp }), (e: any) => e.status === 403 && e.message === 'Address already in use');
-    await assert.rejects(svc.attach({ containerId: cid(), containerName: 'fixed3', network: 'bridge', ipv4Address: svc.get('bridge').gateway }), (e: any) => e.status === 400);
+    await assert.rejects(
+      svc.attach({ containerId: cid(), containerName: 'fixed2', network: 'app', ipv4Address: fixedIp }),
+      (e: any) => e.status === 403 && e.message === 'Address already in use',
+    );
+    await assert.rejects(
+      svc.attach({
+        containerId: cid(),
+        containerName: 'fixed3',
+        network: 'bridge',
+        ipv4Address: svc.get('bridge').gateway,
+      }),
+      (e: any) => e.status === 400,
+    );
     await svc.detach(idFixed);
 
     // connect/disconnect: gamma joins app as eth1 under an alias, and peers see it; then leaves.
     const epC2 = await svc.connect('app', idc, { aliases: ['cache'] });
-    assert.deepEqual(epC2.networks.map((n) => n.networkName), ['other', 'app']);
-    assert.match(sh('ip', ['netns', 'exec', c.name, 'ip', '-o', 'addr']), new RegExp(`eth1\\s+inet ${epC2.networks[1].ipAddress}/`));
+    assert.deepEqual(
+      epC2.networks.map((n) => n.networkName),
+      ['other', 'app'],
+    );
+    assert.match(
+      sh('ip', ['netns', 'exec', c.name, 'ip', '-o', 'addr']),
+      new RegExp(`eth1\\s+inet ${epC2.networks[1].ipAddress}/`),
+    );
     assert.match(fs.readFileSync(a.hosts, 'utf8'), new RegExp(`^${epC2.networks[1].ipAddress}\\tgamma cache$`, 'm'));
     assert.equal(wget(c.name, 'beta').stdout, 'beta here\n');
     await assert.rejects(svc.connect('app', idc), (e: any) => e.status === 403);
     await svc.disconnect('app', idc);
     assert.doesNotMatch(fs.readFileSync(a.hosts, 'utf8'), /gamma/);
-    await assert.rejects(svc.disconnect('app', idc), (e: any) => e.status === 403 && /is not connected to network app/.test(e.message));
+    await assert.rejects(
+      svc.disconnect('app', idc),
+      (e: any) => e.status === 403 && /is not connected to network app/.test(e.message),
+    );
 
     // beta leaves: alpha's file forgets it.
     await svc.detach(idb);
@@ -226,7 +331,10 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     const bridges = [svc.get('app').bridge!, svc.get('other').bridge!];
     assert.deepEqual(await svc.prune((n) => n.labels.team === 'a'), ['app']);
     await svc.remove(otherId);
-    assert.throws(() => svc.get(appId), (e: any) => e.status === 404);
+    assert.throws(
+      () => svc.get(appId),
+      (e: any) => e.status === 404,
+    );
     for (const br of bridges) {
       assert.ok(!links().includes(`${br}:`));
       assert.ok(!rules().includes(br));
@@ -234,11 +342,14 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     for (const id of [ida, idb, idc]) assert.ok(!rules().includes(id));
   });
 
-  it('masquerades egress: a server outside the bridge sees the host\'s address, not the container\'s', async () => {
+  it("masquerades egress: a server outside the bridge sees the host's address, not the container's", async () => {
     // "Outside" is a namespace this test makes, routed from the host over a veth pair of its own.
     const o = 200 + crypto.randomInt(50);
     const outside = makeNetns();
-    const [hostSide, nsSide] = [`bto-${crypto.randomBytes(3).toString('hex')}`, `btn-${crypto.randomBytes(3).toString('hex')}`];
+    const [hostSide, nsSide] = [
+      `bto-${crypto.randomBytes(3).toString('hex')}`,
+      `btn-${crypto.randomBytes(3).toString('hex')}`,
+    ];
     sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide]);
     try {
       sh('ip', ['link', 'set', nsSide, 'netns', outside.name]);
@@ -246,14 +357,29 @@ describe('network service (bridge networks with CNI, in namespaces the test make
       sh('ip', ['link', 'set', hostSide, 'up']);
       sh('ip', ['-n', outside.name, 'addr', 'add', `10.${o}.250.2/24`, 'dev', nsSide]);
       sh('ip', ['-n', outside.name, 'link', 'set', nsSide, 'up']);
-      const echo = spawn('ip', ['netns', 'exec', outside.name, process.execPath, '-e',
-        `require('net').createServer((s) => s.end(s.remoteAddress.replace(/^::ffff:/, '') + '\\n')).listen(9999, '10.${o}.250.2')`], { stdio: 'ignore' });
+      const echo = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          outside.name,
+          process.execPath,
+          '-e',
+          `require('net').createServer((s) => s.end(s.remoteAddress.replace(/^::ffff:/, '') + '\\n')).listen(9999, '10.${o}.250.2')`,
+        ],
+        { stdio: 'ignore' },
+      );
       servers.push(echo);
       const ns = makeNetns();
       const id = cid();
       ids.push(id);
       const ep = await svc.attach({ containerId: id, containerName: 'egress', netnsPath: ns.path, network: 'bridge' });
-      const seen = () => spawnSync('ip', ['netns', 'exec', ns.name, 'curl', '-s', '-m', '2', '--http0.9', `http://10.${o}.250.2:9999/`], { encoding: 'utf8' }).stdout.trim();
+      const seen = () =>
+        spawnSync(
+          'ip',
+          ['netns', 'exec', ns.name, 'curl', '-s', '-m', '2', '--http0.9', `http://10.${o}.250.2:9999/`],
+          { encoding: 'utf8' },
+        ).stdout.trim();
       await waitFor(() => seen() !== '', 'the outside server');
       assert.equal(seen(), `10.${o}.250.1`, `masqueraded (the container is ${ep.networks[0].ipAddress})`);
       // Docker's one rule for the network, not a NAT chain per container
@@ -277,19 +403,29 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     assert.doesNotMatch(routes, /default/);
     assert.match(routes, new RegExp(svc.get('sealed').subnet!.replace(/\./g, '\\.')));
     const bridge = svc.get('sealed').bridge!;
-    assert.ok(!rules().split('\n').some((r) => (r.includes(id) || r.includes(` ${bridge} `)) && r.includes('MASQUERADE')));
+    assert.ok(
+      !rules()
+        .split('\n')
+        .some((r) => (r.includes(id) || r.includes(` ${bridge} `)) && r.includes('MASQUERADE')),
+    );
     await svc.detach(id);
     await svc.remove('sealed');
   });
 
-  it('none has only lo; host shares the host\'s files; container:<id> joins another namespace', async () => {
+  it("none has only lo; host shares the host's files; container:<id> joins another namespace", async () => {
     const id = cid();
     ids.push(id);
     const ep = await svc.attach({ containerId: id, containerName: 'solo', network: 'none', hostname: 'solo-host' });
     assert.equal(ep.mode, 'none');
     assert.ok(ep.netnsPath && fs.existsSync(ep.netnsPath), 'the service pinned a namespace');
     const nsName = path.basename(ep.netnsPath!);
-    assert.deepEqual(sh('ip', ['netns', 'exec', nsName, 'ip', '-o', 'link']).trim().split('\n').map((l) => l.split(':')[1].trim()), ['lo']);
+    assert.deepEqual(
+      sh('ip', ['netns', 'exec', nsName, 'ip', '-o', 'link'])
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[1].trim()),
+      ['lo'],
+    );
     assert.match(sh('ip', ['netns', 'exec', nsName, 'ip', '-o', 'addr']), /lo\s+inet 127\.0\.0\.1/);
 
     const joiner = cid();
@@ -297,11 +433,20 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     const joined = await svc.attach({ containerId: joiner, containerName: 'side', network: `container:${id}` });
     assert.equal(joined.mode, 'container');
     assert.equal(joined.netnsPath, ep.netnsPath);
-    await assert.rejects(svc.attach({ containerId: cid(), containerName: 'x', network: `container:${cid()}` }), (e: any) => e.status === 409);
+    await assert.rejects(
+      svc.attach({ containerId: cid(), containerName: 'x', network: `container:${cid()}` }),
+      (e: any) => e.status === 409,
+    );
 
     const hostId = cid();
     ids.push(hostId);
-    const h = await svc.attach({ containerId: hostId, containerName: 'h', network: 'host', extraHosts: ['extra.test:10.1.2.3'], dns: ['10.9.8.7'] });
+    const h = await svc.attach({
+      containerId: hostId,
+      containerName: 'h',
+      network: 'host',
+      extraHosts: ['extra.test:10.1.2.3'],
+      dns: ['10.9.8.7'],
+    });
     assert.equal(h.mode, 'host');
     assert.equal(h.netnsPath, undefined);
     assert.ok(h.hostsContent.startsWith(fs.readFileSync('/etc/hosts', 'utf8')));
@@ -319,8 +464,16 @@ describe('network service (bridge networks with CNI, in namespaces the test make
   it('an idle default bridge claims no subnet; a taken one moves to a free subnet when it comes up', async () => {
     const o = 200 + crypto.randomInt(50);
     const pools = [{ base: `10.${o}.0.0/23`, size: 24 }];
-    const a = createNetworkService({ dataRoot: path.join(dir, 'claim-a'), idleBridgeMs: 0, defaultAddressPools: pools });
-    const b = createNetworkService({ dataRoot: path.join(dir, 'claim-b'), idleBridgeMs: 0, defaultAddressPools: pools });
+    const a = createNetworkService({
+      dataRoot: path.join(dir, 'claim-a'),
+      idleBridgeMs: 0,
+      defaultAddressPools: pools,
+    });
+    const b = createNetworkService({
+      dataRoot: path.join(dir, 'claim-b'),
+      idleBridgeMs: 0,
+      defaultAddressPools: pools,
+    });
     await a.init();
     await b.init();
     try {
@@ -353,7 +506,10 @@ describe('network service (bridge networks with CNI, in namespaces the test make
       await new Promise((r) => setTimeout(r, 500));
       assert.ok(links().includes(`${bridge}:`), 'a new endpoint keeps it');
       await quick.detach(b);
-      await waitFor(() => !links().includes(`${bridge}:`) && !rules().includes(bridge), 'the idle bridge and its rules to go');
+      await waitFor(
+        () => !links().includes(`${bridge}:`) && !rules().includes(bridge),
+        'the idle bridge and its rules to go',
+      );
       const c = cid();
       await quick.attach({ containerId: c, containerName: 'g3', network: 'bridge' });
       await quick.detach(c);
@@ -370,40 +526,81 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     const [idLive, idDead] = [cid(), cid()];
     const port = await freePort();
     ids.push(idLive, idDead);
-    await svc.attach({ containerId: idLive, containerName: 'live', netnsPath: live.path, network: 'bridge', portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] } });
+    await svc.attach({
+      containerId: idLive,
+      containerName: 'live',
+      netnsPath: live.path,
+      network: 'bridge',
+      portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] },
+    });
     // Published ports give each a rule of its own (portmap's, tagged with the container's ID) to be swept.
     const [portDead, portHalf] = [await freePort(), await freePort()];
-    const epDead = await svc.attach({ containerId: idDead, containerName: 'dead', netnsPath: dead.path, network: 'bridge', portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(portDead) }] } });
+    const epDead = await svc.attach({
+      containerId: idDead,
+      containerName: 'dead',
+      netnsPath: dead.path,
+      network: 'bridge',
+      portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(portDead) }] },
+    });
     // One more that the engine "died in the middle of" attaching: its ADD happened, its result was never saved.
     const half = makeNetns();
     const idHalf = cid();
     ids.push(idHalf);
-    const epHalf = await svc.attach({ containerId: idHalf, containerName: 'half', netnsPath: half.path, network: 'bridge', portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(portHalf) }] } });
+    const epHalf = await svc.attach({
+      containerId: idHalf,
+      containerName: 'half',
+      netnsPath: half.path,
+      network: 'bridge',
+      portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(portHalf) }] },
+    });
     const halfIp = epHalf.networks[0].ipAddress;
     // "kill -9": the service's state stays on disk as it was; its held sockets die with it.
     await svc.close();
     const halfFile = path.join(dir, 'data', 'network', 'endpoints', `${idHalf}.json`);
     const halfState = JSON.parse(fs.readFileSync(halfFile, 'utf8'));
     const a = halfState.attachments.pop();
-    halfState.pending = { networkId: a.networkId, ifName: a.ifName, conflist: a.conflist, runtimeConfig: a.runtimeConfig, prefixLen: a.prefixLen, gateway: a.gateway };
+    halfState.pending = {
+      networkId: a.networkId,
+      ifName: a.ifName,
+      conflist: a.conflist,
+      runtimeConfig: a.runtimeConfig,
+      prefixLen: a.prefixLen,
+      gateway: a.gateway,
+    };
     fs.writeFileSync(halfFile, JSON.stringify(halfState));
-    assert.ok(rules().includes(idHalf) && rules().includes(idDead), 'the port rules of the dead and the half-made endpoint are there');
+    assert.ok(
+      rules().includes(idHalf) && rules().includes(idDead),
+      'the port rules of the dead and the half-made endpoint are there',
+    );
     spawnSync('ip', ['netns', 'del', dead.name]); // the dead container's namespace went with its processes
     spawnSync('ip', ['netns', 'del', half.name]);
     const crashedState = path.join(dir, 'data');
     svc = createNetworkService({ dataRoot: crashedState, idleBridgeMs: 0 });
     await svc.init();
     assert.equal(svc.endpoint(idDead), undefined);
-    assert.ok(!rules().includes(idDead), 'the dead container\'s NAT rules are swept');
+    assert.ok(!rules().includes(idDead), "the dead container's NAT rules are swept");
     assert.equal(svc.endpoint(idHalf), undefined);
     assert.ok(!rules().includes(idHalf));
-    assert.ok(!rules().includes(`${halfIp}:80`), 'the half-made endpoint\'s port rules are gone too');
-    const leases = fs.readdirSync(path.join(crashedState, 'network', 'ipam', `berth-${svc.get('bridge').id.slice(0, 12)}`));
-    assert.ok(!leases.includes(halfIp) && !leases.includes(epDead.networks[0].ipAddress), 'their addresses are free again');
+    assert.ok(!rules().includes(`${halfIp}:80`), "the half-made endpoint's port rules are gone too");
+    const leases = fs.readdirSync(
+      path.join(crashedState, 'network', 'ipam', `berth-${svc.get('bridge').id.slice(0, 12)}`),
+    );
+    assert.ok(
+      !leases.includes(halfIp) && !leases.includes(epDead.networks[0].ipAddress),
+      'their addresses are free again',
+    );
     assert.ok(rules().includes(idLive));
     assert.deepEqual(Object.keys(svc.get('bridge').containers), [idLive]);
     // The live one's port is held again by the new engine.
-    await assert.rejects(svc.attach({ containerId: cid(), containerName: 'thief', network: 'bridge', portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] } }), /port is already allocated/);
+    await assert.rejects(
+      svc.attach({
+        containerId: cid(),
+        containerName: 'thief',
+        network: 'bridge',
+        portBindings: { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(port) }] },
+      }),
+      /port is already allocated/,
+    );
     // Its address is not handed out twice.
     const fresh = cid();
     ids.push(fresh);

@@ -2,7 +2,14 @@ import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { buildHosts, buildResolvConf, hostResolvConfPath, parseExtraHost } from '../../../src/engine/network/hostfiles';
 import { hostPortCandidates, PortReservations, portMap, wantedBindings } from '../../../src/engine/network/ports';
-import { defaultPools, formatCidr, overlaps, parseCidr, pickSubnet, routeSubnets } from '../../../src/engine/network/subnets';
+import {
+  defaultPools,
+  formatCidr,
+  overlaps,
+  parseCidr,
+  pickSubnet,
+  routeSubnets,
+} from '../../../src/engine/network/subnets';
 
 describe('network: subnets', () => {
   it('parses and compares CIDRs', () => {
@@ -17,7 +24,14 @@ describe('network: subnets', () => {
   it('picks 172.17.0.0/16 first, and the next free /16 when a host route or another network covers it', () => {
     const pools = defaultPools();
     assert.equal(formatCidr(pickSubnet(pools, [])!), '172.17.0.0/16');
-    const routes = routeSubnets([{ dst: 'default', dev: 'eth0' }, { dst: '172.17.3.0/24', dev: 'eth1' }, { dst: '192.0.2.0/24', dev: 'eth0' }], new Set());
+    const routes = routeSubnets(
+      [
+        { dst: 'default', dev: 'eth0' },
+        { dst: '172.17.3.0/24', dev: 'eth1' },
+        { dst: '192.0.2.0/24', dev: 'eth0' },
+      ],
+      new Set(),
+    );
     assert.equal(formatCidr(pickSubnet(pools, routes)!), '172.18.0.0/16');
     // Our own bridge's route does not count against us.
     const own = routeSubnets([{ dst: '172.17.0.0/16', dev: 'berth0' }], new Set(['berth0']));
@@ -37,7 +51,7 @@ describe('network: subnets', () => {
 });
 
 describe('network: hosts and resolv.conf', () => {
-  it('writes Docker\'s hosts layout with add-hosts, the container itself and its peers', () => {
+  it("writes Docker's hosts layout with add-hosts, the container itself and its peers", () => {
     const text = buildHosts({
       self: { ip: '10.5.0.2', names: ['abc123', 'web'] },
       extraHosts: [parseExtraHost('db.local:10.9.9.9', undefined), parseExtraHost('gw:host-gateway', '172.17.0.1')],
@@ -46,15 +60,23 @@ describe('network: hosts and resolv.conf', () => {
     const lines = text.trimEnd().split('\n');
     assert.equal(lines[0], '127.0.0.1\tlocalhost');
     assert.equal(lines[1], '::1\tlocalhost ip6-localhost ip6-loopback');
-    assert.deepEqual(lines.slice(6), ['10.9.9.9\tdb.local', '172.17.0.1\tgw', '10.5.0.2\tabc123 web', '10.5.0.3\tapi backend']);
+    assert.deepEqual(lines.slice(6), [
+      '10.9.9.9\tdb.local',
+      '172.17.0.1\tgw',
+      '10.5.0.2\tabc123 web',
+      '10.5.0.3\tapi backend',
+    ]);
     assert.throws(() => parseExtraHost('nocolon', undefined), /invalid IP address in add-host/);
     assert.throws(() => parseExtraHost('x:notanip', undefined), /invalid IP address/);
   });
 
-  it('drops loopback nameservers from the host\'s resolv.conf and falls back to Docker\'s defaults', () => {
+  it("drops loopback nameservers from the host's resolv.conf and falls back to Docker's defaults", () => {
     const host = '# comment\nnameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch corp.example\noptions edns0\n';
     assert.equal(buildResolvConf(host, {}), '# comment\nnameserver 10.1.1.1\nsearch corp.example\noptions edns0\n');
-    assert.equal(buildResolvConf('nameserver 127.0.0.1\nnameserver ::1\n', {}), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+    assert.equal(
+      buildResolvConf('nameserver 127.0.0.1\nnameserver ::1\n', {}),
+      'nameserver 8.8.8.8\nnameserver 8.8.4.4\n',
+    );
     assert.equal(buildResolvConf(host, { keepLoopback: true }), host);
     assert.equal(
       buildResolvConf(host, { dns: ['9.9.9.9'], dnsSearch: ['a.test'], dnsOptions: ['ndots:2'] }),
@@ -62,11 +84,20 @@ describe('network: hosts and resolv.conf', () => {
     );
   });
 
-  it('looks past systemd-resolved\'s stub to the real resolvers', () => {
-    const files: Record<string, string> = { '/etc/resolv.conf': 'nameserver 127.0.0.53\n', '/run/systemd/resolve/resolv.conf': 'nameserver 10.0.0.2\n' };
-    assert.equal(hostResolvConfPath((p) => files[p]), '/run/systemd/resolve/resolv.conf');
+  it("looks past systemd-resolved's stub to the real resolvers", () => {
+    const files: Record<string, string> = {
+      '/etc/resolv.conf': 'nameserver 127.0.0.53\n',
+      '/run/systemd/resolve/resolv.conf': 'nameserver 10.0.0.2\n',
+    };
+    assert.equal(
+      hostResolvConfPath((p) => files[p]),
+      '/run/systemd/resolve/resolv.conf',
+    );
     files['/etc/resolv.conf'] = 'nameserver 10.0.0.2\n';
-    assert.equal(hostResolvConfPath((p) => files[p]), '/etc/resolv.conf');
+    assert.equal(
+      hostResolvConfPath((p) => files[p]),
+      '/etc/resolv.conf',
+    );
   });
 });
 
@@ -78,39 +109,68 @@ describe('network: port bindings', () => {
       publishAll: true,
     });
     assert.deepEqual(exposed.sort(), ['443/tcp', '53/udp', '80/tcp']);
-    assert.deepEqual(wanted.map((w) => [w.key, w.hostIp, w.candidates]), [
-      ['80/tcp', '127.0.0.1', [8080]],
-      ['53/udp', '0.0.0.0', [0]],
-      ['443/tcp', '0.0.0.0', [0]],
-    ]);
+    assert.deepEqual(
+      wanted.map((w) => [w.key, w.hostIp, w.candidates]),
+      [
+        ['80/tcp', '127.0.0.1', [8080]],
+        ['53/udp', '0.0.0.0', [0]],
+        ['443/tcp', '0.0.0.0', [0]],
+      ],
+    );
     assert.deepEqual(hostPortCandidates('8000-8002'), [8000, 8001, 8002]);
     assert.throws(() => hostPortCandidates('70000'), /invalid hostPort/);
     assert.throws(() => wantedBindings({ portBindings: { 'x/tcp': [] } }), /invalid port specification/);
-    assert.deepEqual(portMap(['443/tcp', '80/tcp'], [{ hostIp: '0.0.0.0', hostPort: 32768, containerPort: 80, protocol: 'tcp' }]),
-      { '443/tcp': null, '80/tcp': [{ hostIp: '0.0.0.0', hostPort: '32768' }] });
+    assert.deepEqual(
+      portMap(['443/tcp', '80/tcp'], [{ hostIp: '0.0.0.0', hostPort: 32768, containerPort: 80, protocol: 'tcp' }]),
+      { '443/tcp': null, '80/tcp': [{ hostIp: '0.0.0.0', hostPort: '32768' }] },
+    );
   });
 
-  it('holds ports: a second claim fails with Docker\'s message and a random port is a real free one', async () => {
+  it("holds ports: a second claim fails with Docker's message and a random port is a real free one", async () => {
     const res = new PortReservations();
     try {
-      const [a] = await res.reserve('c1', [{ hostIp: '127.0.0.1', candidates: [0], containerPort: 80, protocol: 'tcp', key: '80/tcp' }]);
+      const [a] = await res.reserve('c1', [
+        { hostIp: '127.0.0.1', candidates: [0], containerPort: 80, protocol: 'tcp', key: '80/tcp' },
+      ]);
       assert.ok(a.hostPort > 0);
       // The port really is held: nobody else on the host can bind it.
-      await assert.rejects(new Promise((resolve, reject) => {
-        const s = net.createServer().once('error', reject).listen(a.hostPort, '127.0.0.1', () => { s.close(); resolve(undefined); });
-      }), /EADDRINUSE/);
-      await assert.rejects(res.reserve('c2', [{ hostIp: '0.0.0.0', candidates: [a.hostPort], containerPort: 80, protocol: 'tcp', key: '80/tcp' }]),
-        new RegExp(`^Error: Bind for 0\\.0\\.0\\.0:${a.hostPort} failed: port is already allocated$`));
+      await assert.rejects(
+        new Promise((resolve, reject) => {
+          const s = net
+            .createServer()
+            .once('error', reject)
+            .listen(a.hostPort, '127.0.0.1', () => {
+              s.close();
+              resolve(undefined);
+            });
+        }),
+        /EADDRINUSE/,
+      );
+      await assert.rejects(
+        res.reserve('c2', [
+          { hostIp: '0.0.0.0', candidates: [a.hostPort], containerPort: 80, protocol: 'tcp', key: '80/tcp' },
+        ]),
+        new RegExp(`^Error: Bind for 0\\.0\\.0\\.0:${a.hostPort} failed: port is already allocated$`),
+      );
       // All or nothing: the first port of a failing request is let go again.
-      const [free] = await res.reserve('probe', [{ hostIp: '127.0.0.1', candidates: [0], containerPort: 1, protocol: 'tcp', key: '1/tcp' }]);
+      const [free] = await res.reserve('probe', [
+        { hostIp: '127.0.0.1', candidates: [0], containerPort: 1, protocol: 'tcp', key: '1/tcp' },
+      ]);
       res.release('probe');
-      await assert.rejects(res.reserve('c3', [
+      await assert.rejects(
+        res.reserve('c3', [
+          { hostIp: '127.0.0.1', candidates: [free.hostPort], containerPort: 81, protocol: 'tcp', key: '81/tcp' },
+          { hostIp: '127.0.0.1', candidates: [a.hostPort], containerPort: 80, protocol: 'tcp', key: '80/tcp' },
+        ]),
+        /port is already allocated/,
+      );
+      await res.reserve('c4', [
         { hostIp: '127.0.0.1', candidates: [free.hostPort], containerPort: 81, protocol: 'tcp', key: '81/tcp' },
-        { hostIp: '127.0.0.1', candidates: [a.hostPort], containerPort: 80, protocol: 'tcp', key: '80/tcp' },
-      ]), /port is already allocated/);
-      await res.reserve('c4', [{ hostIp: '127.0.0.1', candidates: [free.hostPort], containerPort: 81, protocol: 'tcp', key: '81/tcp' }]);
+      ]);
       res.release('c1');
-      await res.reserve('c5', [{ hostIp: '0.0.0.0', candidates: [a.hostPort], containerPort: 80, protocol: 'tcp', key: '80/tcp' }]);
+      await res.reserve('c5', [
+        { hostIp: '0.0.0.0', candidates: [a.hostPort], containerPort: 80, protocol: 'tcp', key: '80/tcp' },
+      ]);
     } finally {
       res.releaseAll();
     }

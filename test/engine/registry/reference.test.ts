@@ -26,18 +26,33 @@ describe('registry: references', () => {
   it('renders familiar strings like docker', () => {
     assert.equal(familiarString(parseNormalizedNamed('docker.io/library/busybox')), 'busybox:latest');
     assert.equal(familiarString(parseNormalizedNamed('user/repo:1')), 'user/repo:1');
-    assert.equal(familiarString(parseNormalizedNamed('127.0.0.1:5000/library/busybox')), '127.0.0.1:5000/library/busybox:latest');
+    assert.equal(
+      familiarString(parseNormalizedNamed('127.0.0.1:5000/library/busybox')),
+      '127.0.0.1:5000/library/busybox:latest',
+    );
   });
 
   it('refuses bad references with Docker messages', () => {
-    const msg = (s: string) => { try { parseReference(s); return 'ok'; } catch (e) { assert.ok(e instanceof EngineError); assert.equal(e.status, 400); return e.message; } };
+    const msg = (s: string) => {
+      try {
+        parseReference(s);
+        return 'ok';
+      } catch (e) {
+        assert.ok(e instanceof EngineError);
+        assert.equal(e.status, 400);
+        return e.message;
+      }
+    };
     assert.equal(msg(''), 'invalid reference format');
     assert.equal(msg('a b'), 'invalid reference format');
     assert.equal(msg('busybox:'), 'invalid reference format');
     assert.equal(msg('-bad'), 'invalid reference format');
     assert.equal(msg('repo@sha256:abc'), 'invalid reference format');
     assert.equal(msg('BusyBox'), 'invalid reference format: repository name must be lowercase');
-    assert.equal(msg('a'.repeat(64)), `invalid repository name (${'a'.repeat(64)}), cannot specify 64-byte hexadecimal strings`);
+    assert.equal(
+      msg('a'.repeat(64)),
+      `invalid repository name (${'a'.repeat(64)}), cannot specify 64-byte hexadecimal strings`,
+    );
     assert.equal(msg('repo:' + 'x'.repeat(129)), 'invalid reference format');
   });
 
@@ -51,8 +66,15 @@ describe('registry: references', () => {
   });
 
   it('parses WWW-Authenticate challenges', () => {
-    const c = parseChallenges('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"');
-    assert.deepEqual(c, [{ scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' } }]);
+    const c = parseChallenges(
+      'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"',
+    );
+    assert.deepEqual(c, [
+      {
+        scheme: 'bearer',
+        params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
+      },
+    ]);
     assert.deepEqual(parseChallenges('Basic realm="x"'), [{ scheme: 'basic', params: { realm: 'x' } }]);
   });
 });

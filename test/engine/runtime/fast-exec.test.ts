@@ -44,8 +44,26 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
   const both = () => [fast, slow];
   const containers: Record<string, string[]> = {
     'fx-default': [],
-    'fx-custom': ['--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN', '--cap-add', 'SETUID', '--cap-add', 'SETGID', '--ulimit', 'nofile=1000:2000',
-      '--oom-score-adj', '300', '--group-add', '4242', '--network', 'none', '-e', 'FROM_RUN=1'],
+    'fx-custom': [
+      '--cap-drop',
+      'ALL',
+      '--cap-add',
+      'NET_ADMIN',
+      '--cap-add',
+      'SETUID',
+      '--cap-add',
+      'SETGID',
+      '--ulimit',
+      'nofile=1000:2000',
+      '--oom-score-adj',
+      '300',
+      '--group-add',
+      '4242',
+      '--network',
+      'none',
+      '-e',
+      'FROM_RUN=1',
+    ],
   };
 
   before(async function () {
@@ -54,12 +72,24 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
     slow = await startMirroredEngine({ env: { BERTH_RUNC: loggingRunc('slow'), BERTH_EXEC_RUNC: '1' } });
     for (const e of both()) {
       for (const [name, flags] of Object.entries(containers)) {
-        e.ok(['run', '-d', '--name', name, ...flags, 'busybox', 'sh', '-c', 'echo from-init > /marker; printf "#!/proc/self/exe\\n" > /evil; chmod +x /evil; printf garbage > /bad; chmod +x /bad; sleep 600']);
+        e.ok([
+          'run',
+          '-d',
+          '--name',
+          name,
+          ...flags,
+          'busybox',
+          'sh',
+          '-c',
+          'echo from-init > /marker; printf "#!/proc/self/exe\\n" > /evil; chmod +x /evil; printf garbage > /bad; chmod +x /bad; sleep 600',
+        ]);
       }
     }
-    for (const e of both()) for (const name of Object.keys(containers)) {
-      for (let i = 0; i < 50 && e.engine.docker(['exec', name, 'test', '-e', '/bad']).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
-    }
+    for (const e of both())
+      for (const name of Object.keys(containers)) {
+        for (let i = 0; i < 50 && e.engine.docker(['exec', name, 'test', '-e', '/bad']).code !== 0; i++)
+          await new Promise((r) => setTimeout(r, 100));
+      }
   });
   after(async () => {
     for (const e of [fast, slow]) {
@@ -71,10 +101,18 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
   });
 
   const cases: { title: string; container: string; flags: string[] }[] = [
-    { title: 'as the container\'s user', container: 'fx-default', flags: [] },
-    { title: 'with -u, -w and -e', container: 'fx-default', flags: ['-u', '65534:65534', '-w', '/tmp', '-e', 'GREETING=hi'] },
+    { title: "as the container's user", container: 'fx-default', flags: [] },
+    {
+      title: 'with -u, -w and -e',
+      container: 'fx-default',
+      flags: ['-u', '65534:65534', '-w', '/tmp', '-e', 'GREETING=hi'],
+    },
     { title: 'with --privileged', container: 'fx-default', flags: ['--privileged'] },
-    { title: 'in a container with its own caps, ulimits, oom score, groups and no network', container: 'fx-custom', flags: [] },
+    {
+      title: 'in a container with its own caps, ulimits, oom score, groups and no network',
+      container: 'fx-custom',
+      flags: [],
+    },
     { title: 'as another user in that container', container: 'fx-custom', flags: ['-u', '1000:1000'] },
   ];
   for (const c of cases) {
@@ -85,30 +123,53 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
       assert.equal(a.stdout, b.stdout);
       // and it is what an exec should be, not the same mistake twice (only root may look at the init's namespaces)
       if (!c.flags.includes('--privileged')) assert.match(a.stdout, /^Seccomp:\t2$/m);
-      if (!c.flags.includes('-u')) for (const ns of ['pid', 'mnt', 'net', 'ipc', 'uts']) assert.match(a.stdout, new RegExp(`^${ns} joined$`, 'm'));
+      if (!c.flags.includes('-u'))
+        for (const ns of ['pid', 'mnt', 'net', 'ipc', 'uts']) assert.match(a.stdout, new RegExp(`^${ns} joined$`, 'm'));
       assert.match(a.stdout, /marker from-init/);
-      if (!c.flags.includes('--privileged')) assert.match(a.stdout, /^unshare 1$/m, 'the container\'s seccomp profile applies');
+      if (!c.flags.includes('--privileged'))
+        assert.match(a.stdout, /^unshare 1$/m, "the container's seccomp profile applies");
       assert.match(a.stdout, /^session leader yes ppid 0$/m);
-      assert.match(a.stdout, /^fds 4$/m, 'stdio and ls\'s own directory: nothing of the shim');
+      assert.match(a.stdout, /^fds 4$/m, "stdio and ls's own directory: nothing of the shim");
     });
   }
 
   it('gives the same errors and exit codes', () => {
     const runs: string[][] = [
-      ['fx-default', 'nosuchcmd'], ['fx-default', '/nosuch'], ['fx-default', '/etc'], ['fx-default', '/marker'],
-      ['-w', '/nonexist', 'fx-default', 'true'], ['-w', '/marker', 'fx-default', 'true'], ['fx-default', '/bad'],
-      ['-e', 'PATH=', 'fx-default', 'ls'], ['fx-default', 'sh', '-c', 'exit 7'],
+      ['fx-default', 'nosuchcmd'],
+      ['fx-default', '/nosuch'],
+      ['fx-default', '/etc'],
+      ['fx-default', '/marker'],
+      ['-w', '/nonexist', 'fx-default', 'true'],
+      ['-w', '/marker', 'fx-default', 'true'],
+      ['fx-default', '/bad'],
+      ['-e', 'PATH=', 'fx-default', 'ls'],
+      ['fx-default', 'sh', '-c', 'exit 7'],
     ];
     for (const args of runs) {
       const [a, b] = both().map((e) => e.engine.docker(['exec', ...args]));
-      assert.deepEqual({ code: a.code, stderr: a.stderr, stdout: a.stdout }, { code: b.code, stderr: b.stderr, stdout: b.stdout }, args.join(' '));
+      assert.deepEqual(
+        { code: a.code, stderr: a.stderr, stdout: a.stdout },
+        { code: b.code, stderr: b.stderr, stdout: b.stdout },
+        args.join(' '),
+      );
     }
     assert.equal(fast.engine.docker(['exec', 'fx-default', 'nosuchcmd']).code, 127);
     assert.equal(fast.engine.docker(['exec', 'fx-default', '/etc']).code, 126);
   });
 
   it('gives the same terminal', () => {
-    const [a, b] = both().map((e) => e.engine.docker(['exec', '-t', '-u', '65534', 'fx-default', 'sh', '-c', 'tty; ls -ln $(tty) | awk \'{print $3}\'; echo $TERM']));
+    const [a, b] = both().map((e) =>
+      e.engine.docker([
+        'exec',
+        '-t',
+        '-u',
+        '65534',
+        'fx-default',
+        'sh',
+        '-c',
+        "tty; ls -ln $(tty) | awk '{print $3}'; echo $TERM",
+      ]),
+    );
     assert.equal(a.code, 0, a.stderr);
     assert.equal(a.stdout, b.stdout);
     assert.match(a.stdout, /^\/dev\/pts\/\d+\r\n65534\r\nxterm\r\n$/);
@@ -121,7 +182,11 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
       fast.ok(['exec', 'fx-default', 'sh', '-c', 'rm /dev/null && mknod /dev/null c 1 7']);
       assert.equal(fast.engine.docker(['exec', '-u', '65534', 'fx-default', 'true']).code, 0);
       const after = fs.statSync('/dev/null');
-      assert.deepEqual([after.uid, after.gid, after.mode], [before.uid, before.gid, before.mode], 'the host\'s /dev/null is untouched');
+      assert.deepEqual(
+        [after.uid, after.gid, after.mode],
+        [before.uid, before.gid, before.mode],
+        "the host's /dev/null is untouched",
+      );
     } finally {
       fs.chownSync('/dev/null', before.uid, before.gid);
       fs.chmodSync('/dev/null', before.mode & 0o7777);
@@ -139,7 +204,7 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
     assert.equal(fast.ok(['exec', 'fx-default', 'echo', 'still here']), 'still here\n');
   });
 
-  it('keeps serving the container while an exec is stuck (its cgroup frozen behind the engine\'s back), and the exec goes on once thawed', async () => {
+  it("keeps serving the container while an exec is stuck (its cgroup frozen behind the engine's back), and the exec goes on once thawed", async () => {
     fast.ok(['run', '-d', '--name', 'fx-frozen', '--network', 'none', 'busybox', 'sleep', '600']);
     try {
       const id = fast.ok(['inspect', '-f', '{{.Id}}', 'fx-frozen']).trim();
@@ -160,19 +225,37 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
   });
 
   it('went through runc only on the engine told to', () => {
-    const execs = (name: string) => fs.readFileSync(runcLog(name), 'utf8').split('\n').filter((l) => / exec /.test(l)).length;
+    const execs = (name: string) =>
+      fs
+        .readFileSync(runcLog(name), 'utf8')
+        .split('\n')
+        .filter((l) => / exec /.test(l)).length;
     assert.equal(execs('fast'), 0);
     assert.ok(execs('slow') >= cases.length + 9, `runc exec ran ${execs('slow')} times`);
   });
 
   it('runs containers from a shim binary that cannot be written, even by root', () => {
     const id = fast.ok(['inspect', '-f', '{{.Id}}', 'fx-default']).trim();
-    const shims = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(id) && fs.readlinkSync(`/proc/${p}/exe`).includes('berth-shim'); } catch { return false; }
-    });
+    const shims = fs
+      .readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return (
+            fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(id) &&
+            fs.readlinkSync(`/proc/${p}/exe`).includes('berth-shim')
+          );
+        } catch {
+          return false;
+        }
+      });
     assert.equal(shims.length, 1);
     const exe = fs.readlinkSync(`/proc/${shims[0]}/exe`);
-    const mount = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === exe).pop();
+    const mount = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.split(' ')[4] === exe)
+      .pop();
     assert.ok(mount?.split(' ')[5].split(',').includes('ro'), `${exe} is on a read-only mount: ${mount}`);
     assert.throws(() => fs.openSync(`/proc/${shims[0]}/exe`, 'r+'), /EROFS|ETXTBSY/);
     // "#!/proc/self/exe" makes the container run that binary: it starts (and fails its arguments) but stays read-only

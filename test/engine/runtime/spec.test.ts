@@ -1,26 +1,58 @@
 // The OCI spec generator is pure: these tests pin Docker's defaults and the translation of each option.
 import * as assert from 'node:assert/strict';
-import { ALL_CAPABILITIES, buildExecProcess, buildSpec, capabilities, capabilitiesOfMask, DEFAULT_CAPABILITIES, DEFAULT_PATH, mergeEnv, parseSize, type SpecInput } from '../../../src/engine/runtime/spec';
+import {
+  ALL_CAPABILITIES,
+  buildExecProcess,
+  buildSpec,
+  capabilities,
+  capabilitiesOfMask,
+  DEFAULT_CAPABILITIES,
+  DEFAULT_PATH,
+  mergeEnv,
+  parseSize,
+  type SpecInput,
+} from '../../../src/engine/runtime/spec';
 import { defaultSeccompProfile } from '../../../src/engine/runtime/seccomp';
 import { resolveUser } from '../../../src/engine/runtime/user';
 
 const base = (over: Partial<SpecInput> = {}): SpecInput => ({
-  rootfs: '/r', args: ['sh', '-c', 'true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/root' },
-  hostname: 'abc', network: { mode: 'private' }, hostNofileHard: 20000, cgroupsPath: '/berth/x', ...over,
+  rootfs: '/r',
+  args: ['sh', '-c', 'true'],
+  env: [],
+  cwd: '/',
+  user: { uid: 0, gid: 0, additionalGids: [], home: '/root' },
+  hostname: 'abc',
+  network: { mode: 'private' },
+  hostNofileHard: 20000,
+  cgroupsPath: '/berth/x',
+  ...over,
 });
 
 describe('runtime: OCI spec generation', () => {
   it('uses Docker defaults: capabilities, namespaces, masked and read-only paths, mounts, seccomp', () => {
     const s = buildSpec(base());
     assert.deepEqual(s.process.capabilities.bounding.sort(), [
-      'CAP_AUDIT_WRITE', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_MKNOD', 'CAP_NET_BIND_SERVICE',
-      'CAP_NET_RAW', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT',
+      'CAP_AUDIT_WRITE',
+      'CAP_CHOWN',
+      'CAP_DAC_OVERRIDE',
+      'CAP_FOWNER',
+      'CAP_FSETID',
+      'CAP_KILL',
+      'CAP_MKNOD',
+      'CAP_NET_BIND_SERVICE',
+      'CAP_NET_RAW',
+      'CAP_SETFCAP',
+      'CAP_SETGID',
+      'CAP_SETPCAP',
+      'CAP_SETUID',
+      'CAP_SYS_CHROOT',
     ]);
     assert.deepEqual(s.linux.namespaces.map((n: any) => n.type).sort(), ['ipc', 'mount', 'network', 'pid', 'uts']);
     assert.ok(s.linux.maskedPaths.includes('/proc/kcore'));
     assert.ok(s.linux.readonlyPaths.includes('/proc/sys'));
     const dests = s.mounts.map((m: any) => m.destination);
-    for (const d of ['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup']) assert.ok(dests.includes(d), d);
+    for (const d of ['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup'])
+      assert.ok(dests.includes(d), d);
     assert.ok(s.mounts.find((m: any) => m.destination === '/sys').options.includes('ro'));
     assert.equal(s.linux.seccomp.defaultAction, 'SCMP_ACT_ERRNO');
     assert.equal(s.linux.cgroupsPath, '/berth/x');
@@ -32,9 +64,23 @@ describe('runtime: OCI spec generation', () => {
   it('never asks for more open files than the host allows', () => {
     const s = buildSpec(base({ hostNofileHard: 20000 }));
     assert.deepEqual(s.process.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 20000, hard: 20000 }]);
-    const u = buildSpec(base({ hostNofileHard: 20000, ulimits: [{ name: 'nofile', soft: 1024, hard: 999999 }, { name: 'nproc', soft: 10, hard: 20 }] }));
-    assert.deepEqual(u.process.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 20000 }, { type: 'RLIMIT_NPROC', soft: 10, hard: 20 }]);
-    assert.throws(() => buildSpec(base({ ulimits: [{ name: 'bogus', soft: 1, hard: 1 }] })), /invalid ulimit type: bogus/);
+    const u = buildSpec(
+      base({
+        hostNofileHard: 20000,
+        ulimits: [
+          { name: 'nofile', soft: 1024, hard: 999999 },
+          { name: 'nproc', soft: 10, hard: 20 },
+        ],
+      }),
+    );
+    assert.deepEqual(u.process.rlimits, [
+      { type: 'RLIMIT_NOFILE', soft: 1024, hard: 20000 },
+      { type: 'RLIMIT_NPROC', soft: 10, hard: 20 },
+    ]);
+    assert.throws(
+      () => buildSpec(base({ ulimits: [{ name: 'bogus', soft: 1, hard: 1 }] })),
+      /invalid ulimit type: bogus/,
+    );
   });
 
   it('translates resources: memory (swap twice by default), NanoCpus to quota/period, shares, pids', () => {
@@ -49,7 +95,10 @@ describe('runtime: OCI spec generation', () => {
     const net = (spec: any) => spec.linux.namespaces.find((n: any) => n.type === 'network');
     assert.deepEqual(net(buildSpec(base())), { type: 'network' });
     assert.equal(net(buildSpec(base({ network: { mode: 'host' } }))), undefined);
-    assert.deepEqual(net(buildSpec(base({ network: { mode: 'path', netnsPath: '/run/netns/x' } }))), { type: 'network', path: '/run/netns/x' });
+    assert.deepEqual(net(buildSpec(base({ network: { mode: 'path', netnsPath: '/run/netns/x' } }))), {
+      type: 'network',
+      path: '/run/netns/x',
+    });
   });
 
   it('privileged: all capabilities, no seccomp, no masked paths, all devices, rw /sys', () => {
@@ -64,17 +113,30 @@ describe('runtime: OCI spec generation', () => {
   it('"all capabilities" is what the host can grant: privileged, --cap-add ALL and a privileged exec', () => {
     const host = capabilitiesOfMask('000001fffeffffff'); // this project's CI VM: no CAP_SYS_RESOURCE (bit 24)
     assert.equal(host.length, 40);
-    assert.ok(!host.includes('CAP_SYS_RESOURCE') && host.includes('CAP_CHECKPOINT_RESTORE') && host.includes('CAP_CHOWN'));
-    assert.deepEqual(capabilitiesOfMask('a80425fb'), [...DEFAULT_CAPABILITIES].sort((a, b) => ALL_CAPABILITIES.indexOf(a) - ALL_CAPABILITIES.indexOf(b)));
+    assert.ok(
+      !host.includes('CAP_SYS_RESOURCE') && host.includes('CAP_CHECKPOINT_RESTORE') && host.includes('CAP_CHOWN'),
+    );
+    assert.deepEqual(
+      capabilitiesOfMask('a80425fb'),
+      [...DEFAULT_CAPABILITIES].sort((a, b) => ALL_CAPABILITIES.indexOf(a) - ALL_CAPABILITIES.indexOf(b)),
+    );
     const s = buildSpec(base({ privileged: true, hostCapabilities: host }));
     assert.deepEqual(s.process.capabilities.bounding, host);
     assert.deepEqual(buildSpec(base({ capAdd: ['ALL'], hostCapabilities: host })).process.capabilities.effective, host);
-    const exec = buildExecProcess(buildSpec(base({ hostCapabilities: host })).process, { args: ['sh'], tty: false, privileged: true, hostCapabilities: host });
+    const exec = buildExecProcess(buildSpec(base({ hostCapabilities: host })).process, {
+      args: ['sh'],
+      tty: false,
+      privileged: true,
+      hostCapabilities: host,
+    });
     assert.deepEqual(exec.capabilities.permitted, host);
   });
 
   it('CapAdd/CapDrop with and without the CAP_ prefix, ALL, and unknown names', () => {
-    assert.deepEqual(capabilities(['CAP_CHOWN', 'CAP_KILL'], ['net_admin'], ['CAP_KILL']), ['CAP_CHOWN', 'CAP_NET_ADMIN']);
+    assert.deepEqual(capabilities(['CAP_CHOWN', 'CAP_KILL'], ['net_admin'], ['CAP_KILL']), [
+      'CAP_CHOWN',
+      'CAP_NET_ADMIN',
+    ]);
     assert.deepEqual(capabilities(['CAP_CHOWN'], ['CAP_KILL'], ['ALL']), ['CAP_KILL']);
     assert.ok(capabilities([], ['ALL']).length > 30);
     assert.throws(() => capabilities([], ['CAP_FLY']), /unknown capability: "CAP_FLY"/);
@@ -85,9 +147,19 @@ describe('runtime: OCI spec generation', () => {
   });
 
   it('readonly rootfs, tmpfs mounts, extra bind mounts replace defaults at the same destination', () => {
-    const s = buildSpec(base({ readonlyRootfs: true, tmpfs: { '/run': 'size=1m' }, shmSize: 1 << 20, mounts: [{ destination: '/etc/hosts', source: '/x/hosts', type: 'bind', options: ['rbind'] }] }));
+    const s = buildSpec(
+      base({
+        readonlyRootfs: true,
+        tmpfs: { '/run': 'size=1m' },
+        shmSize: 1 << 20,
+        mounts: [{ destination: '/etc/hosts', source: '/x/hosts', type: 'bind', options: ['rbind'] }],
+      }),
+    );
     assert.equal(s.root.readonly, true);
-    assert.deepEqual(s.mounts.find((m: any) => m.destination === '/run'), { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'size=1m'] });
+    assert.deepEqual(
+      s.mounts.find((m: any) => m.destination === '/run'),
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'size=1m'] },
+    );
     assert.ok(s.mounts.find((m: any) => m.destination === '/dev/shm').options.includes(`size=${1 << 20}`));
     assert.equal(s.mounts.filter((m: any) => m.destination === '/etc/hosts').length, 1);
     assert.throws(() => buildSpec(base({ tmpfs: { relative: '' } })), /must be absolute/);
@@ -95,7 +167,13 @@ describe('runtime: OCI spec generation', () => {
 
   it('env: PATH default, request overrides image, HOME from the user, TERM with a tty', () => {
     assert.deepEqual(mergeEnv(['A=1', 'B=2'], ['B=3', 'C=4']), ['A=1', 'B=3', 'C=4']);
-    const s = buildSpec(base({ env: ['PATH=/bin', 'X=1'], tty: true, user: { uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app' } }));
+    const s = buildSpec(
+      base({
+        env: ['PATH=/bin', 'X=1'],
+        tty: true,
+        user: { uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app' },
+      }),
+    );
     assert.deepEqual(s.process.env, ['PATH=/bin', 'HOSTNAME=abc', 'TERM=xterm', 'X=1', 'HOME=/home/app']);
     assert.deepEqual(s.process.user, { uid: 1000, gid: 1000, additionalGids: [50] });
   });
@@ -115,7 +193,8 @@ describe('runtime: seccomp profile', () => {
     assert.deepEqual(p.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
     const allowed = new Set(p.syscalls.filter((r) => r.action === 'SCMP_ACT_ALLOW' && !r.args).flatMap((r) => r.names));
     for (const s of ['read', 'write', 'execve', 'openat', 'socket', 'epoll_wait']) assert.ok(allowed.has(s), s);
-    for (const s of ['mount', 'reboot', 'init_module', 'kexec_load', 'open_by_handle_at', 'unshare', 'setns']) assert.ok(!allowed.has(s), s);
+    for (const s of ['mount', 'reboot', 'init_module', 'kexec_load', 'open_by_handle_at', 'unshare', 'setns'])
+      assert.ok(!allowed.has(s), s);
     const clone = p.syscalls.find((r) => r.names[0] === 'clone');
     assert.deepEqual(clone!.args, [{ index: 0, value: 2114060288, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }]);
   });
@@ -126,12 +205,30 @@ describe('runtime: user resolution', () => {
   const group = 'root:x:0:\napp:x:1000:\nstaff:x:50:app\nwheel:x:10:\n';
   it('resolves names, numeric ids, user:group and supplementary groups', () => {
     assert.deepEqual(resolveUser('', passwd, group), { uid: 0, gid: 0, additionalGids: [], home: '/root' });
-    assert.deepEqual(resolveUser('app', passwd, group), { uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app' });
-    assert.deepEqual(resolveUser('1000', passwd, group), { uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app' });
-    assert.deepEqual(resolveUser('app:wheel', passwd, group), { uid: 1000, gid: 10, additionalGids: [], home: '/home/app' });
+    assert.deepEqual(resolveUser('app', passwd, group), {
+      uid: 1000,
+      gid: 1000,
+      additionalGids: [50],
+      home: '/home/app',
+    });
+    assert.deepEqual(resolveUser('1000', passwd, group), {
+      uid: 1000,
+      gid: 1000,
+      additionalGids: [50],
+      home: '/home/app',
+    });
+    assert.deepEqual(resolveUser('app:wheel', passwd, group), {
+      uid: 1000,
+      gid: 10,
+      additionalGids: [],
+      home: '/home/app',
+    });
     assert.deepEqual(resolveUser('4242:4343', passwd, group), { uid: 4242, gid: 4343, additionalGids: [], home: '/' });
     assert.deepEqual(resolveUser('app', passwd, group, ['wheel', '77']).additionalGids, [50, 10, 77]);
-    assert.throws(() => resolveUser('ghost', passwd, group), /unable to find user ghost: no matching entries in passwd file/);
+    assert.throws(
+      () => resolveUser('ghost', passwd, group),
+      /unable to find user ghost: no matching entries in passwd file/,
+    );
     assert.throws(() => resolveUser('app:ghosts', passwd, group), /unable to find group ghosts/);
     assert.deepEqual(resolveUser('0', undefined, undefined), { uid: 0, gid: 0, additionalGids: [], home: '/' });
   });

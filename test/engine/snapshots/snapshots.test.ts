@@ -16,10 +16,16 @@ type Entry = Partial<tar.Header> & { name: string; body?: string | Buffer };
 async function makeTar(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => { chunks.push(c as Buffer); });
+  pack.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
   const done = new Promise<void>((r) => pack.on('end', () => r()));
   for (const { body, ...h } of entries) {
-    await new Promise<void>((resolve, reject) => pack.entry({ ...h, mtime: h.mtime ?? new Date(1_600_000_000_000) } as tar.Header, body ?? '', (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      pack.entry({ ...h, mtime: h.mtime ?? new Date(1_600_000_000_000) } as tar.Header, body ?? '', (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
   }
   pack.finalize();
   await done;
@@ -37,7 +43,8 @@ describe('snapshots: layer unpack', function () {
   const outside = () => fs.readdirSync(dir).filter((n) => n !== 'snapshots');
   before(function () {
     process.env.BERTH_UNPACK_HELPER = path.join(DIST, 'bin', 'berth-unpack');
-    if (!fs.existsSync(process.env.BERTH_UNPACK_HELPER)) throw new Error(`build first: ${process.env.BERTH_UNPACK_HELPER} is missing`);
+    if (!fs.existsSync(process.env.BERTH_UNPACK_HELPER))
+      throw new Error(`build first: ${process.env.BERTH_UNPACK_HELPER} is missing`);
   });
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-snap-'));
@@ -103,12 +110,16 @@ describe('snapshots: layer unpack', function () {
       { name: 'dir/sub/', type: 'directory' },
       { name: 'dir/sub/deep', body: 'd' },
     ]);
-    const top = await unpack([
-      { name: '.wh.gone', body: '' },
-      { name: 'dir/', type: 'directory' },
-      { name: 'dir/.wh..wh..opq', body: '' },
-      { name: 'dir/new', body: 'n' },
-    ], false, base.chain);
+    const top = await unpack(
+      [
+        { name: '.wh.gone', body: '' },
+        { name: 'dir/', type: 'directory' },
+        { name: 'dir/.wh..wh..opq', body: '' },
+        { name: 'dir/new', body: 'n' },
+      ],
+      false,
+      base.chain,
+    );
     const wh = fs.statSync(path.join(top.dir, 'gone'));
     assert.ok(wh.isCharacterDevice() && wh.rdev === 0, 'whiteout is a 0/0 char device');
     assert.equal(getxattr(path.join(top.dir, 'dir'), 'trusted.overlay.opaque'), 'y');
@@ -116,9 +127,14 @@ describe('snapshots: layer unpack', function () {
 
     const merged = path.join(dir, 'merged');
     fs.mkdirSync(merged);
-    const m = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${top.dir}:${base.dir}`, merged], { encoding: 'utf8' });
+    const m = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${top.dir}:${base.dir}`, merged], {
+      encoding: 'utf8',
+    });
     assert.equal(m.status, 0, m.stderr);
-    const tree = spawnSync('find', ['.', '-mindepth', '1'], { cwd: merged, encoding: 'utf8' }).stdout.trim().split('\n').sort();
+    const tree = spawnSync('find', ['.', '-mindepth', '1'], { cwd: merged, encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')
+      .sort();
     assert.deepEqual(tree, ['./dir', './dir/new', './keep']);
   });
 
@@ -126,14 +142,35 @@ describe('snapshots: layer unpack', function () {
     ['a .. path', [{ name: '../escaped', body: 'x' }]],
     ['a nested .. path', [{ name: 'a/../../escaped', body: 'x' }]],
     ['an absolute path', [{ name: '/escaped', body: 'x' }]],
-    ['a write through a symlink', [{ name: 'link', type: 'symlink', linkname: '..' }, { name: 'link/escaped', body: 'x' }]],
-    ['a write through an absolute symlink', [{ name: 'etc', type: 'symlink', linkname: '/tmp' }, { name: 'etc/escaped', body: 'x' }]],
+    [
+      'a write through a symlink',
+      [
+        { name: 'link', type: 'symlink', linkname: '..' },
+        { name: 'link/escaped', body: 'x' },
+      ],
+    ],
+    [
+      'a write through an absolute symlink',
+      [
+        { name: 'etc', type: 'symlink', linkname: '/tmp' },
+        { name: 'etc/escaped', body: 'x' },
+      ],
+    ],
     ['a hardlink to outside', [{ name: 'h', type: 'link', linkname: '../../etc/passwd' }]],
     ['a hardlink to a file it does not have', [{ name: 'h', type: 'link', linkname: 'etc/shadow' }]],
-    ['a whiteout through a symlink', [{ name: 'l', type: 'symlink', linkname: '/' }, { name: 'l/.wh.etc', body: '' }]],
+    [
+      'a whiteout through a symlink',
+      [
+        { name: 'l', type: 'symlink', linkname: '/' },
+        { name: 'l/.wh.etc', body: '' },
+      ],
+    ],
     // A pax path may hold a NUL; it must not split the helper's NUL-separated record into a second operation.
     ['a NUL in a name', [{ name: 'nul', body: 'x', pax: { path: 'a\0r\0/tmp/escaped' } }]],
-    ['a NUL in a symlink target', [{ name: 'l', type: 'symlink', linkname: 'x', pax: { linkpath: 'x\0r\0/tmp/escaped' } }]],
+    [
+      'a NUL in a symlink target',
+      [{ name: 'l', type: 'symlink', linkname: 'x', pax: { linkpath: 'x\0r\0/tmp/escaped' } }],
+    ],
   ];
   for (const [what, entries] of hostile) {
     it(`refuses ${what} and leaves nothing behind`, async () => {
@@ -155,7 +192,10 @@ describe('snapshots: layer unpack', function () {
   it('shares one unpack between concurrent callers', async () => {
     const raw = await makeTar([{ name: 'f', body: 'x' }]);
     const d = sha256(raw);
-    const [a, b] = await Promise.all([snaps.unpack(d, d, undefined, Readable.from([raw])), snaps.unpack(d, d, undefined, Readable.from([raw]))]);
+    const [a, b] = await Promise.all([
+      snaps.unpack(d, d, undefined, Readable.from([raw])),
+      snaps.unpack(d, d, undefined, Readable.from([raw])),
+    ]);
     assert.deepEqual(a, b);
     assert.deepEqual(snaps.list(), [d]);
   });
@@ -165,7 +205,9 @@ describe('snapshots: layer unpack', function () {
     fs.mkdirSync(probe);
     if (spawnSync('chattr', ['+T', probe]).status !== 0) this.skip(); // the filesystem has no such flag
     await unpack([{ name: 'f', body: 'x' }]);
-    const flags = spawnSync('lsattr', ['-d', path.join(dir, 'snapshots', '.tmp')], { encoding: 'utf8' }).stdout.split(' ')[0];
+    const flags = spawnSync('lsattr', ['-d', path.join(dir, 'snapshots', '.tmp')], { encoding: 'utf8' }).stdout.split(
+      ' ',
+    )[0];
     assert.match(flags, /T/);
   });
 });

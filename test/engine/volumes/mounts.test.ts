@@ -14,9 +14,18 @@ const message = (fn: () => unknown) => {
 };
 
 describe('volumes: mount-spec parsing (pure)', () => {
-  it('parses -v name:/path[:ro] as a named local volume with Docker\'s mode', () => {
+  it("parses -v name:/path[:ro] as a named local volume with Docker's mode", () => {
     const [m] = planMounts({ binds: ['data:/var/lib/data'] });
-    assert.deepEqual(renderMountPoint(m), { Type: 'volume', Name: 'data', Source: '', Destination: '/var/lib/data', Driver: 'local', Mode: 'z', RW: true, Propagation: '' });
+    assert.deepEqual(renderMountPoint(m), {
+      Type: 'volume',
+      Name: 'data',
+      Source: '',
+      Destination: '/var/lib/data',
+      Driver: 'local',
+      Mode: 'z',
+      RW: true,
+      Propagation: '',
+    });
     assert.equal(m.copyData, true);
     const [ro] = planMounts({ binds: ['data:/d:ro,nocopy'] });
     assert.equal(ro.rw, false);
@@ -26,7 +35,14 @@ describe('volumes: mount-spec parsing (pure)', () => {
 
   it('parses -v /host:/path[:ro|rw|z|Z|propagation] as binds that create a missing host dir', () => {
     const [b] = planMounts({ binds: ['/srv/www:/www'] }, none);
-    assert.deepEqual(renderMountPoint(b), { Type: 'bind', Source: '/srv/www', Destination: '/www', Mode: '', RW: true, Propagation: 'rprivate' });
+    assert.deepEqual(renderMountPoint(b), {
+      Type: 'bind',
+      Source: '/srv/www',
+      Destination: '/www',
+      Mode: '',
+      RW: true,
+      Propagation: 'rprivate',
+    });
     assert.equal(b.createSource, true);
     assert.equal(planMounts({ binds: ['/a:/b:ro'] })[0].rw, false);
     assert.equal(planMounts({ binds: ['/a:/b:rw'] })[0].rw, true);
@@ -42,55 +58,140 @@ describe('volumes: mount-spec parsing (pure)', () => {
     assert.equal(a.type, 'volume');
     assert.equal(a.name, '');
     const [c] = planMounts({ volumes: ['/data/'] });
-    assert.deepEqual(renderMountPoint(c), { Type: 'volume', Name: '', Source: '', Destination: '/data', Driver: 'local', Mode: '', RW: true, Propagation: '' });
+    assert.deepEqual(renderMountPoint(c), {
+      Type: 'volume',
+      Name: '',
+      Source: '',
+      Destination: '/data',
+      Driver: 'local',
+      Mode: '',
+      RW: true,
+      Propagation: '',
+    });
     assert.equal(c.copyData, true);
   });
 
-  it('rejects bad -v specs with Docker\'s messages', () => {
-    assert.equal(message(() => parseBind('rel:/p:xyz')), '400 invalid mode: xyz');
-    assert.equal(message(() => parseBind('/tmp:/p:rw,ro')), '400 invalid mode: rw,ro');
-    assert.equal(message(() => parseBind('/tmp:/')), `400 invalid volume specification: '/tmp:/': invalid mount config for type "bind": invalid specification: destination can't be '/'`);
-    assert.equal(message(() => parseBind(':/p')), "400 invalid volume specification: ':/p'");
-    assert.equal(message(() => parseBind('/foo:rw')), "400 invalid volume specification: '/foo:rw'");
-    assert.equal(message(() => parseBind('data:rel')), `400 invalid volume specification: 'data:rel': invalid mount config for type "volume": invalid mount path: 'rel' mount path must be absolute`);
+  it("rejects bad -v specs with Docker's messages", () => {
+    assert.equal(
+      message(() => parseBind('rel:/p:xyz')),
+      '400 invalid mode: xyz',
+    );
+    assert.equal(
+      message(() => parseBind('/tmp:/p:rw,ro')),
+      '400 invalid mode: rw,ro',
+    );
+    assert.equal(
+      message(() => parseBind('/tmp:/')),
+      `400 invalid volume specification: '/tmp:/': invalid mount config for type "bind": invalid specification: destination can't be '/'`,
+    );
+    assert.equal(
+      message(() => parseBind(':/p')),
+      "400 invalid volume specification: ':/p'",
+    );
+    assert.equal(
+      message(() => parseBind('/foo:rw')),
+      "400 invalid volume specification: '/foo:rw'",
+    );
+    assert.equal(
+      message(() => parseBind('data:rel')),
+      `400 invalid volume specification: 'data:rel': invalid mount config for type "volume": invalid mount path: 'rel' mount path must be absolute`,
+    );
   });
 
   it('validates --mount like Docker: bind source must exist, paths absolute, no mixed options', () => {
-    assert.equal(message(() => planMounts({ mounts: [{ type: 'bind', source: '/x', target: '/p' }] }, none)),
-      '400 invalid mount config for type "bind": bind source path does not exist: /x');
+    assert.equal(
+      message(() => planMounts({ mounts: [{ type: 'bind', source: '/x', target: '/p' }] }, none)),
+      '400 invalid mount config for type "bind": bind source path does not exist: /x',
+    );
     assert.equal(planMounts({ mounts: [{ type: 'bind', source: '/x', target: '/p' }] }, all)[0].createSource, false);
-    assert.equal(message(() => planMounts({ mounts: [{ type: 'bind', source: 'relative', target: '/p' }] }, all)),
-      `400 invalid mount config for type "bind": invalid mount path: 'relative' mount path must be absolute`);
-    assert.equal(message(() => planMounts({ mounts: [{ type: 'bind', target: '/p' }] }, all)),
-      '400 invalid mount config for type "bind": field Source must not be empty');
-    assert.equal(message(() => planMounts({ mounts: [{ type: 'volume', target: 'relative' }] })),
-      `400 invalid mount config for type "volume": invalid mount path: 'relative' mount path must be absolute`);
-    assert.equal(message(() => planMounts({ mounts: [{ type: 'volume', target: '/p', readOnly: true }] })),
-      '400 invalid mount config for type "volume": must not set ReadOnly mode when using anonymous volumes');
-    assert.equal(message(() => planMounts({ mounts: [{ type: 'tmpfs', target: '/p', source: '/x' }] })),
-      '400 invalid mount config for type "tmpfs": field Source must not be specified');
-    assert.equal(message(() => planMounts({ mounts: [{ type: 'volume', target: '/p', bindOptions: { propagation: 'shared' } }] })),
-      '400 invalid mount config for type "volume": field BindOptions must not be specified');
-    assert.equal(message(() => planMounts({ mounts: [{ type: 'bind', source: '/x', target: '/p', bindOptions: { propagation: 'weird' } }] }, all)),
-      '400 invalid mount config for type "bind": invalid propagation mode: weird');
-    assert.equal(message(() => planMounts({ mounts: [{ type: 'nfs', target: '/p' }] })), '400 invalid mount config for type "nfs": mount type unknown');
-    assert.equal(message(() => planMounts({ mounts: [{ type: 'tmpfs', target: '/' }] })),
-      `400 invalid mount config for type "tmpfs": invalid specification: destination can't be '/'`);
+    assert.equal(
+      message(() => planMounts({ mounts: [{ type: 'bind', source: 'relative', target: '/p' }] }, all)),
+      `400 invalid mount config for type "bind": invalid mount path: 'relative' mount path must be absolute`,
+    );
+    assert.equal(
+      message(() => planMounts({ mounts: [{ type: 'bind', target: '/p' }] }, all)),
+      '400 invalid mount config for type "bind": field Source must not be empty',
+    );
+    assert.equal(
+      message(() => planMounts({ mounts: [{ type: 'volume', target: 'relative' }] })),
+      `400 invalid mount config for type "volume": invalid mount path: 'relative' mount path must be absolute`,
+    );
+    assert.equal(
+      message(() => planMounts({ mounts: [{ type: 'volume', target: '/p', readOnly: true }] })),
+      '400 invalid mount config for type "volume": must not set ReadOnly mode when using anonymous volumes',
+    );
+    assert.equal(
+      message(() => planMounts({ mounts: [{ type: 'tmpfs', target: '/p', source: '/x' }] })),
+      '400 invalid mount config for type "tmpfs": field Source must not be specified',
+    );
+    assert.equal(
+      message(() => planMounts({ mounts: [{ type: 'volume', target: '/p', bindOptions: { propagation: 'shared' } }] })),
+      '400 invalid mount config for type "volume": field BindOptions must not be specified',
+    );
+    assert.equal(
+      message(() =>
+        planMounts(
+          { mounts: [{ type: 'bind', source: '/x', target: '/p', bindOptions: { propagation: 'weird' } }] },
+          all,
+        ),
+      ),
+      '400 invalid mount config for type "bind": invalid propagation mode: weird',
+    );
+    assert.equal(
+      message(() => planMounts({ mounts: [{ type: 'nfs', target: '/p' }] })),
+      '400 invalid mount config for type "nfs": mount type unknown',
+    );
+    assert.equal(
+      message(() => planMounts({ mounts: [{ type: 'tmpfs', target: '/' }] })),
+      `400 invalid mount config for type "tmpfs": invalid specification: destination can't be '/'`,
+    );
   });
 
   it('turns --mount entries into mount points with volume options, propagation and tmpfs data', () => {
-    const [v, b, t] = planMounts({
-      mounts: [
-        { type: 'volume', source: 'cfg', target: '/cfg', readOnly: true, volumeOptions: { noCopy: true, driverConfig: { options: { type: 'tmpfs', device: 'tmpfs' } } } },
-        { type: 'bind', source: '/etc', target: '/host-etc', readOnly: true, bindOptions: { propagation: 'rslave' } },
-        { type: 'tmpfs', target: '/run/x', tmpfsOptions: { sizeBytes: 2 * 1024 * 1024, mode: 0o1770 } },
-      ],
-    }, all);
-    assert.deepEqual(renderMountPoint(v), { Type: 'volume', Name: 'cfg', Source: '', Destination: '/cfg', Driver: 'local', Mode: 'z', RW: false, Propagation: '' });
+    const [v, b, t] = planMounts(
+      {
+        mounts: [
+          {
+            type: 'volume',
+            source: 'cfg',
+            target: '/cfg',
+            readOnly: true,
+            volumeOptions: { noCopy: true, driverConfig: { options: { type: 'tmpfs', device: 'tmpfs' } } },
+          },
+          { type: 'bind', source: '/etc', target: '/host-etc', readOnly: true, bindOptions: { propagation: 'rslave' } },
+          { type: 'tmpfs', target: '/run/x', tmpfsOptions: { sizeBytes: 2 * 1024 * 1024, mode: 0o1770 } },
+        ],
+      },
+      all,
+    );
+    assert.deepEqual(renderMountPoint(v), {
+      Type: 'volume',
+      Name: 'cfg',
+      Source: '',
+      Destination: '/cfg',
+      Driver: 'local',
+      Mode: 'z',
+      RW: false,
+      Propagation: '',
+    });
     assert.equal(v.copyData, false);
     assert.deepEqual(v.volumeOptions, { driverOpts: { type: 'tmpfs', device: 'tmpfs' }, labels: undefined });
-    assert.deepEqual(renderMountPoint(b), { Type: 'bind', Source: '/etc', Destination: '/host-etc', Mode: '', RW: false, Propagation: 'rslave' });
-    assert.deepEqual(renderMountPoint(t), { Type: 'tmpfs', Source: '', Destination: '/run/x', Mode: '', RW: true, Propagation: '' });
+    assert.deepEqual(renderMountPoint(b), {
+      Type: 'bind',
+      Source: '/etc',
+      Destination: '/host-etc',
+      Mode: '',
+      RW: false,
+      Propagation: 'rslave',
+    });
+    assert.deepEqual(renderMountPoint(t), {
+      Type: 'tmpfs',
+      Source: '',
+      Destination: '/run/x',
+      Mode: '',
+      RW: true,
+      Propagation: '',
+    });
     assert.equal(t.tmpfsData, 'mode=1770,size=2m');
   });
 
@@ -101,8 +202,14 @@ describe('volumes: mount-spec parsing (pure)', () => {
   });
 
   it('refuses the same destination twice, lets binds override volumes-from, image VOLUMEs fill the rest', () => {
-    assert.equal(message(() => planMounts({ binds: ['/a:/p'], mounts: [{ type: 'bind', source: '/b', target: '/p' }] }, all)), '400 Duplicate mount point: /p');
-    assert.equal(message(() => planMounts({ binds: ['/a:/p', 'v1:/p'] })), '400 Duplicate mount point: /p');
+    assert.equal(
+      message(() => planMounts({ binds: ['/a:/p'], mounts: [{ type: 'bind', source: '/b', target: '/p' }] }, all)),
+      '400 Duplicate mount point: /p',
+    );
+    assert.equal(
+      message(() => planMounts({ binds: ['/a:/p', 'v1:/p'] })),
+      '400 Duplicate mount point: /p',
+    );
     const from = planMounts({ binds: ['shared:/data', '/host:/h'] });
     from[0].source = '/var/lib/berth/volumes/shared/_data';
     const plan = planMounts({
@@ -123,19 +230,50 @@ describe('volumes: mount-spec parsing (pure)', () => {
   it('parses --volumes-from specs', () => {
     assert.deepEqual(parseVolumesFrom('web'), { id: 'web', mode: 'rw' });
     assert.deepEqual(parseVolumesFrom('web:ro'), { id: 'web', mode: 'ro' });
-    assert.equal(message(() => parseVolumesFrom('web:rshared')), '400 invalid mode: rshared');
-    assert.equal(message(() => parseVolumesFrom('web:nocopy')), '400 invalid mode: nocopy');
-    assert.equal(message(() => parseVolumesFrom('')), '400 volumes-from specification cannot be an empty string');
+    assert.equal(
+      message(() => parseVolumesFrom('web:rshared')),
+      '400 invalid mode: rshared',
+    );
+    assert.equal(
+      message(() => parseVolumesFrom('web:nocopy')),
+      '400 invalid mode: nocopy',
+    );
+    assert.equal(
+      message(() => parseVolumesFrom('')),
+      '400 volumes-from specification cannot be an empty string',
+    );
   });
 
-  it('knows Docker\'s mode grammar', () => {
-    for (const ok of ['', 'ro', 'rw', 'z', 'Z', 'ro,Z', 'rshared', 'ro,nocopy', 'cached', 'rro']) assert.ok(validMountMode(ok), ok);
+  it("knows Docker's mode grammar", () => {
+    for (const ok of ['', 'ro', 'rw', 'z', 'Z', 'ro,Z', 'rshared', 'ro,nocopy', 'cached', 'rro'])
+      assert.ok(validMountMode(ok), ok);
     for (const bad of ['xyz', 'ro,rw', 'z,Z', 'shared,rslave', 'ro,']) assert.ok(!validMountMode(bad), bad);
   });
 
   it('reads HostConfig.Mounts from the API shape', () => {
-    const spec = mountSpecFromApi({ Type: 'volume', Source: 'v', Target: '/v', ReadOnly: true, VolumeOptions: { NoCopy: true, Labels: { a: 'b' }, DriverConfig: { Name: 'local', Options: { o: 'size=1m' } } } });
-    assert.deepEqual(spec, { type: 'volume', source: 'v', target: '/v', readOnly: true, consistency: undefined, volumeOptions: { noCopy: true, labels: { a: 'b' }, driverConfig: { name: 'local', options: { o: 'size=1m' } }, subpath: undefined } });
-    assert.deepEqual(mountSpecFromApi({ Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1024, Mode: 448 } }).tmpfsOptions, { sizeBytes: 1024, mode: 448, options: undefined });
+    const spec = mountSpecFromApi({
+      Type: 'volume',
+      Source: 'v',
+      Target: '/v',
+      ReadOnly: true,
+      VolumeOptions: { NoCopy: true, Labels: { a: 'b' }, DriverConfig: { Name: 'local', Options: { o: 'size=1m' } } },
+    });
+    assert.deepEqual(spec, {
+      type: 'volume',
+      source: 'v',
+      target: '/v',
+      readOnly: true,
+      consistency: undefined,
+      volumeOptions: {
+        noCopy: true,
+        labels: { a: 'b' },
+        driverConfig: { name: 'local', options: { o: 'size=1m' } },
+        subpath: undefined,
+      },
+    });
+    assert.deepEqual(
+      mountSpecFromApi({ Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1024, Mode: 448 } }).tmpfsOptions,
+      { sizeBytes: 1024, mode: 448, options: undefined },
+    );
   });
 });

@@ -4,9 +4,23 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createEventBus, type EngineEvent } from '../../../src/engine/events';
-import { ANONYMOUS_LABEL, createVolumeService, directorySize, mountsUnder, type VolumeService } from '../../../src/engine/volumes';
+import {
+  ANONYMOUS_LABEL,
+  createVolumeService,
+  directorySize,
+  mountsUnder,
+  type VolumeService,
+} from '../../../src/engine/volumes';
 import { planMounts } from '../../../src/engine/volumes/mounts';
-import { copyUp, createMountPoints, mayExistInLayers, releaseMounts, resolveInRoot, setupMounts, teardownMounts } from '../../../src/engine/volumes/setup';
+import {
+  copyUp,
+  createMountPoints,
+  mayExistInLayers,
+  releaseMounts,
+  resolveInRoot,
+  setupMounts,
+  teardownMounts,
+} from '../../../src/engine/volumes/setup';
 
 const CID = 'c'.repeat(64);
 const CID2 = 'd'.repeat(64);
@@ -57,23 +71,48 @@ describe('volumes: the local driver service', function () {
     assert.match(a.name, /^[0-9a-f]{64}$/);
     assert.deepEqual(a.labels, { [ANONYMOUS_LABEL]: '' });
     assert.equal(a.anonymous, true);
-    assert.deepEqual(events.filter((e) => e.type === 'volume').map((e) => `${e.action} ${e.actor.id}`), ['create my-vol', `create ${a.name}`]);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'volume').map((e) => `${e.action} ${e.actor.id}`),
+      ['create my-vol', `create ${a.name}`],
+    );
   });
 
-  it('rejects bad names and options with Docker\'s messages, creating nothing', async () => {
-    await rejects(svc.create({ name: 'a/b' }), 400, 'create a/b: "a/b" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path');
+  it("rejects bad names and options with Docker's messages, creating nothing", async () => {
+    await rejects(
+      svc.create({ name: 'a/b' }),
+      400,
+      'create a/b: "a/b" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path',
+    );
     await rejects(svc.create({ name: '..' }), 400, /^create \.\.: "\.\." includes invalid characters/);
     await rejects(svc.create({ name: '../../etc' }), 400, /includes invalid characters/);
-    await rejects(svc.create({ name: 'a' }), 400, 'create a: volume name is too short, names should be at least two alphanumeric characters');
+    await rejects(
+      svc.create({ name: 'a' }),
+      400,
+      'create a: volume name is too short, names should be at least two alphanumeric characters',
+    );
     await rejects(svc.create({ name: 'v1', driverOpts: { foo: 'bar' } }), 400, 'create v1: invalid option: "foo"');
-    await rejects(svc.create({ name: 'v1', driverOpts: { type: 'tmpfs' } }), 400, 'create v1: missing required option: "device"');
-    await rejects(svc.create({ name: 'v1', driverOpts: { device: '/tmp' } }), 400, 'create v1: missing required option: "type"');
-    await rejects(svc.create({ name: 'v1', driver: 'nope' }), 404, 'create v1: error looking up volume plugin nope: plugin "nope" not found');
+    await rejects(
+      svc.create({ name: 'v1', driverOpts: { type: 'tmpfs' } }),
+      400,
+      'create v1: missing required option: "device"',
+    );
+    await rejects(
+      svc.create({ name: 'v1', driverOpts: { device: '/tmp' } }),
+      400,
+      'create v1: missing required option: "type"',
+    );
+    await rejects(
+      svc.create({ name: 'v1', driver: 'nope' }),
+      404,
+      'create v1: error looking up volume plugin nope: plugin "nope" not found',
+    );
     assert.deepEqual(fs.readdirSync(path.join(dataRoot, 'volumes')), []);
   });
 
   it('makes concurrent creates of one name one volume, returning the existing one', async () => {
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => svc.create({ name: 'same', labels: { n: String(i) } })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => svc.create({ name: 'same', labels: { n: String(i) } })),
+    );
     assert.ok(results.every((r) => r.name === 'same' && r.createdAt === results[0].createdAt && r.labels.n === '0'));
     assert.deepEqual(fs.readdirSync(path.join(dataRoot, 'volumes')), ['same']);
     assert.equal(events.filter((e) => e.action === 'create').length, 1);
@@ -135,17 +174,32 @@ describe('volumes: the local driver service', function () {
     const r1 = await svc.prune();
     assert.deepEqual(r1, { deleted: [anon.name], spaceReclaimed: 12345 });
     assert.ok(!fs.existsSync(anon.mountpoint));
-    assert.deepEqual(svc.list().map((v) => v.name).sort(), [anonUsed.name, 'keepme', 'named', 'opts'].sort());
+    assert.deepEqual(
+      svc
+        .list()
+        .map((v) => v.name)
+        .sort(),
+      [anonUsed.name, 'keepme', 'named', 'opts'].sort(),
+    );
     const r2 = await svc.prune({ all: true, labelNot: ['keep'] });
     assert.deepEqual(r2.deleted, ['named']);
-    assert.deepEqual(svc.list().map((v) => v.name).sort(), [anonUsed.name, 'keepme', 'opts'].sort());
+    assert.deepEqual(
+      svc
+        .list()
+        .map((v) => v.name)
+        .sort(),
+      [anonUsed.name, 'keepme', 'opts'].sort(),
+    );
     const r3 = await svc.prune({ all: true, label: ['keep=1'] });
     assert.deepEqual(r3.deleted, ['keepme']);
     assert.ok(events.some((e) => e.action === 'prune' && e.actor.attributes.reclaimed === '12345'));
   });
 
   it('mounts tmpfs volumes on demand and unmounts them when the last container lets go', async () => {
-    const v = await svc.create({ name: 'scratch', driverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,mode=0700' } });
+    const v = await svc.create({
+      name: 'scratch',
+      driverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,mode=0700' },
+    });
     assert.deepEqual(v.options, { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,mode=0700' });
     assert.deepEqual(mountsUnder(v.mountpoint), [], 'not mounted until used');
     assert.equal(await svc.mount('scratch', CID), v.mountpoint);
@@ -179,9 +233,13 @@ describe('volumes: the local driver service', function () {
     assert.equal(fs.readFileSync(path.join(host, 'precious'), 'utf8'), 'keep me');
   });
 
-  it('reports a failed mount with Docker\'s wording and stays usable', async () => {
+  it("reports a failed mount with Docker's wording and stays usable", async () => {
     await svc.create({ name: 'broken', driverOpts: { type: 'none', o: 'bind', device: path.join(dir, 'missing') } });
-    await rejects(svc.mount('broken', CID), 500, /^error while mounting volume '.*broken\/_data': failed to mount local volume: mount .*missing:.*broken\/_data/);
+    await rejects(
+      svc.mount('broken', CID),
+      500,
+      /^error while mounting volume '.*broken\/_data': failed to mount local volume: mount .*missing:.*broken\/_data/,
+    );
     await svc.remove('broken');
   });
 
@@ -208,7 +266,7 @@ describe('volumes: the local driver service', function () {
   });
 
   describe('container mounts', () => {
-    it('creates, mounts (with copy-up) and releases a container\'s mounts; rm -v removes anonymous volumes only', async () => {
+    it("creates, mounts (with copy-up) and releases a container's mounts; rm -v removes anonymous volumes only", async () => {
       // The container's root filesystem as the runtime would have it mounted.
       const rootfs = path.join(dir, 'rootfs');
       fs.mkdirSync(path.join(rootfs, 'srv/data/sub'), { recursive: true });
@@ -223,7 +281,11 @@ describe('volumes: the local driver service', function () {
       assert.equal(xattr.status, 0, `setfattr (package attr): ${xattr.stderr}`);
       const hostDir = path.join(dir, 'host/log');
 
-      const plan = planMounts({ binds: [`${hostDir}:/var/log`, 'named:/named:ro'], volumes: ['/data-link'], mounts: [{ type: 'tmpfs', target: '/run/t' }] });
+      const plan = planMounts({
+        binds: [`${hostDir}:/var/log`, 'named:/named:ro'],
+        volumes: ['/data-link'],
+        mounts: [{ type: 'tmpfs', target: '/run/t' }],
+      });
       const mps = await createMountPoints(svc, CID, plan);
       assert.ok(fs.statSync(hostDir).isDirectory(), '-v creates the missing host directory');
       const anon = mps.find((m) => m.destination === '/data-link')!;
@@ -232,12 +294,16 @@ describe('volumes: the local driver service', function () {
       assert.deepEqual(svc.usedBy('named'), [CID]);
 
       const oci = await setupMounts(svc, CID, mps, rootfs);
-      assert.deepEqual(oci.map((m) => [m.destination, m.type, m.options.join(',')]), [
-        ['/named', 'bind', 'rbind,ro,rprivate'],
-        ['/data-link', 'bind', 'rbind,rw,rprivate'],
-        ['/var/log', 'bind', 'rbind,rw,rprivate'],
-        ['/run/t', 'tmpfs', 'noexec,nosuid,nodev,rprivate'],
-      ], 'parents before children');
+      assert.deepEqual(
+        oci.map((m) => [m.destination, m.type, m.options.join(',')]),
+        [
+          ['/named', 'bind', 'rbind,ro,rprivate'],
+          ['/data-link', 'bind', 'rbind,rw,rprivate'],
+          ['/var/log', 'bind', 'rbind,rw,rprivate'],
+          ['/run/t', 'tmpfs', 'noexec,nosuid,nodev,rprivate'],
+        ],
+        'parents before children',
+      );
       // Copy-up followed the image's symlink inside the rootfs and kept owners, modes, links and xattrs.
       const vol = svc.get(anon.name!).mountpoint;
       assert.equal(oci[1].source, vol);
@@ -248,7 +314,10 @@ describe('volumes: the local driver service', function () {
       assert.equal(fs.statSync(copied).gid, 5678);
       assert.equal(fs.readlinkSync(path.join(vol, 'link')), 'hello.txt');
       assert.ok(fs.statSync(path.join(vol, 'sub')).isDirectory());
-      assert.match(spawnSync('getfattr', ['-n', 'user.berth', copied], { encoding: 'utf8' }).stdout, /user.berth="yes"/);
+      assert.match(
+        spawnSync('getfattr', ['-n', 'user.berth', copied], { encoding: 'utf8' }).stdout,
+        /user.berth="yes"/,
+      );
       assert.equal(fs.statSync(vol).uid, 33);
       assert.equal(fs.statSync(vol).mode & 0o777, 0o750);
       // A volume with content is never overwritten by a later copy-up.
@@ -267,7 +336,10 @@ describe('volumes: the local driver service', function () {
       const mps = await createMountPoints(svc, CID, planMounts({ volumes: ['/a'] }));
       await releaseMounts(svc, CID, mps, false);
       assert.equal(svc.list({ dangling: true }).length, 1);
-      await assert.rejects(createMountPoints(svc, CID2, planMounts({ binds: ['fresh:/f', 'bad/name:/g'] })), /includes invalid characters/);
+      await assert.rejects(
+        createMountPoints(svc, CID2, planMounts({ binds: ['fresh:/f', 'bad/name:/g'] })),
+        /includes invalid characters/,
+      );
       assert.throws(() => svc.get('fresh'), /no such volume/, 'the volume made for the failed create is gone again');
     });
 

@@ -3,7 +3,14 @@
 // and the events.
 import { pipeline } from 'node:stream/promises';
 import type { EngineServices } from '..';
-import { archivePath, containerOwner, extractToDir, type PathStat, statPath, TAR_TRAILER } from '../../containers/archive';
+import {
+  archivePath,
+  containerOwner,
+  extractToDir,
+  type PathStat,
+  statPath,
+  TAR_TRAILER,
+} from '../../containers/archive';
 import { invalidParameter } from '../../errdefs';
 import type { RequestContext, Router } from '../router';
 
@@ -11,7 +18,9 @@ const bool = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLo
 
 /** Docker's header: the stat as base64 JSON (its ContainerPathStat field names). */
 export function pathStatHeader(st: PathStat): string {
-  return Buffer.from(JSON.stringify({ name: st.name, size: st.size, mode: st.mode, mtime: st.mtime, linkTarget: st.linkTarget })).toString('base64');
+  return Buffer.from(
+    JSON.stringify({ name: st.name, size: st.size, mode: st.mode, mtime: st.mtime, linkTarget: st.linkTarget }),
+  ).toString('base64');
 }
 
 export function registerArchiveRoutes(router: Router, s: EngineServices): void {
@@ -47,7 +56,10 @@ export function registerArchiveRoutes(router: Router, s: EngineServices): void {
     try {
       const { stat, stream } = archivePath(cfs, p);
       event(ctx.params.id, 'archive-path');
-      const out = ctx.stream(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
+      const out = ctx.stream(200, {
+        'Content-Type': 'application/x-tar',
+        'X-Docker-Container-Path-Stat': pathStatHeader(stat),
+      });
       ctx.closed.then(() => stream.destroy());
       // The archive's end goes out only once the container's file system is let go (a stopped one's mount is
       // gone): the docker CLI is done when it reads it.

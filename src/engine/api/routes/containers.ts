@@ -12,22 +12,32 @@ import { mountSpecFromApi, renderMountPoint, renderMountSpec } from './volumes';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 const bool = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
-const strList = (v: unknown): string[] | null => (v === undefined || v === null ? null : typeof v === 'string' ? [v] : Array.isArray(v) ? v.map(String) : null);
+const strList = (v: unknown): string[] | null =>
+  v === undefined || v === null ? null : typeof v === 'string' ? [v] : Array.isArray(v) ? v.map(String) : null;
 const keys = (o: unknown): string[] => (o && typeof o === 'object' ? Object.keys(o) : []);
 const obj = (list: string[]) => (list.length ? Object.fromEntries(list.map((k) => [k, {}])) : null);
 
 /** Docker's create body → the containers subsystem's request. */
 export function parseCreateBody(body: any, name: string | null): CreateRequest {
-  if (!body || typeof body !== 'object') throw invalidParameter('config cannot be empty in order to create a container');
+  if (!body || typeof body !== 'object')
+    throw invalidParameter('config cannot be empty in order to create a container');
   if (!body.Image || typeof body.Image !== 'string') throw invalidParameter('No image was specified');
   const h = body.HostConfig ?? {};
   let entrypoint = strList(body.Entrypoint);
   // `--entrypoint ""` resets the image's entrypoint.
   if (entrypoint && entrypoint.length === 1 && entrypoint[0] === '') entrypoint = [];
   const r: Resources = {
-    memory: h.Memory || undefined, memorySwap: h.MemorySwap || undefined, memoryReservation: h.MemoryReservation || undefined,
-    nanoCpus: h.NanoCpus || undefined, cpuShares: h.CpuShares || undefined, cpuQuota: h.CpuQuota || undefined, cpuPeriod: h.CpuPeriod || undefined,
-    cpusetCpus: h.CpusetCpus || undefined, cpusetMems: h.CpusetMems || undefined, pidsLimit: h.PidsLimit || undefined, blkioWeight: h.BlkioWeight || undefined,
+    memory: h.Memory || undefined,
+    memorySwap: h.MemorySwap || undefined,
+    memoryReservation: h.MemoryReservation || undefined,
+    nanoCpus: h.NanoCpus || undefined,
+    cpuShares: h.CpuShares || undefined,
+    cpuQuota: h.CpuQuota || undefined,
+    cpuPeriod: h.CpuPeriod || undefined,
+    cpusetCpus: h.CpusetCpus || undefined,
+    cpusetMems: h.CpusetMems || undefined,
+    pidsLimit: h.PidsLimit || undefined,
+    blkioWeight: h.BlkioWeight || undefined,
   };
   const networks: Record<string, { aliases?: string[]; ipv4Address?: string }> = {};
   for (const [n, e] of Object.entries<any>(body.NetworkingConfig?.EndpointsConfig ?? {})) {
@@ -66,7 +76,11 @@ export function parseCreateBody(body: any, name: string | null): CreateRequest {
       readonlyRootfs: !!h.ReadonlyRootfs,
       tmpfs: h.Tmpfs ?? {},
       shmSize: h.ShmSize || 64 * 1024 * 1024,
-      ulimits: (h.Ulimits ?? []).map((u: any) => ({ name: String(u.Name), soft: Number(u.Soft), hard: Number(u.Hard) })),
+      ulimits: (h.Ulimits ?? []).map((u: any) => ({
+        name: String(u.Name),
+        soft: Number(u.Soft),
+        hard: Number(u.Hard),
+      })),
       logConfig: { type: h.LogConfig?.Type ?? '', config: h.LogConfig?.Config ?? {} },
       resources: r,
       sysctls: h.Sysctls ?? {},
@@ -80,7 +94,12 @@ export function parseCreateBody(body: any, name: string | null): CreateRequest {
       mounts: Array.isArray(h.Mounts) ? h.Mounts.map(mountSpecFromApi) : [],
       volumesFrom: h.VolumesFrom ?? [],
       volumeDriver: h.VolumeDriver ?? '',
-      portBindings: Object.fromEntries(Object.entries<any>(h.PortBindings ?? {}).map(([k, v]) => [k, v && v.map((b: any) => ({ hostIp: b.HostIp ?? '', hostPort: b.HostPort ?? '' }))])),
+      portBindings: Object.fromEntries(
+        Object.entries<any>(h.PortBindings ?? {}).map(([k, v]) => [
+          k,
+          v && v.map((b: any) => ({ hostIp: b.HostIp ?? '', hostPort: b.HostPort ?? '' })),
+        ]),
+      ),
       publishAllPorts: !!h.PublishAllPorts,
     },
     networks,
@@ -108,13 +127,22 @@ export function humanDuration(ms: number): string {
 export function statusText(c: ContainerRecord, now = Date.now()): string {
   const s = c.state;
   switch (s.status) {
-    case 'running': return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
-    case 'paused': return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
-    case 'restarting': return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
-    case 'removing': return 'Removal In Progress';
-    case 'dead': return 'Dead';
-    case 'created': return 'Created';
-    default: return s.finishedAt === ZERO_TIME ? 'Created' : `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
+    case 'restarting':
+      return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    case 'created':
+      return 'Created';
+    default:
+      return s.finishedAt === ZERO_TIME
+        ? 'Created'
+        : `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
   }
 }
 
@@ -126,11 +154,26 @@ function commandText(c: ContainerRecord): string {
 function renderConfig(c: ContainerRecord) {
   const k = c.config;
   return {
-    Hostname: k.hostname, Domainname: k.domainname, User: k.user, AttachStdin: k.attachStdin, AttachStdout: k.attachStdout, AttachStderr: k.attachStderr,
+    Hostname: k.hostname,
+    Domainname: k.domainname,
+    User: k.user,
+    AttachStdin: k.attachStdin,
+    AttachStdout: k.attachStdout,
+    AttachStderr: k.attachStderr,
     ...(k.exposedPorts.length ? { ExposedPorts: obj(k.exposedPorts) } : {}),
-    Tty: k.tty, OpenStdin: k.openStdin, StdinOnce: k.stdinOnce, Env: k.env, Cmd: k.cmd, Image: k.image, Volumes: obj(k.volumes),
-    WorkingDir: k.workingDir, Entrypoint: k.entrypoint, OnBuild: null, Labels: k.labels,
-    ...(k.stopSignal ? { StopSignal: k.stopSignal } : {}), ...(k.stopTimeout !== undefined ? { StopTimeout: k.stopTimeout } : {}),
+    Tty: k.tty,
+    OpenStdin: k.openStdin,
+    StdinOnce: k.stdinOnce,
+    Env: k.env,
+    Cmd: k.cmd,
+    Image: k.image,
+    Volumes: obj(k.volumes),
+    WorkingDir: k.workingDir,
+    Entrypoint: k.entrypoint,
+    OnBuild: null,
+    Labels: k.labels,
+    ...(k.stopSignal ? { StopSignal: k.stopSignal } : {}),
+    ...(k.stopTimeout !== undefined ? { StopTimeout: k.stopTimeout } : {}),
   };
 }
 
@@ -138,32 +181,94 @@ function renderHostConfig(c: ContainerRecord) {
   const h = c.hostConfig;
   const r = h.resources;
   return {
-    Binds: h.binds.length ? h.binds : null, ContainerIDFile: '', LogConfig: { Type: h.logConfig.type || 'json-file', Config: h.logConfig.config },
+    Binds: h.binds.length ? h.binds : null,
+    ContainerIDFile: '',
+    LogConfig: { Type: h.logConfig.type || 'json-file', Config: h.logConfig.config },
     NetworkMode: h.networkMode,
-    PortBindings: Object.fromEntries(Object.entries(h.portBindings).map(([p, v]) => [p, v && v.map((b) => ({ HostIp: b.hostIp ?? '', HostPort: b.hostPort ?? '' }))])),
+    PortBindings: Object.fromEntries(
+      Object.entries(h.portBindings).map(([p, v]) => [
+        p,
+        v && v.map((b) => ({ HostIp: b.hostIp ?? '', HostPort: b.hostPort ?? '' })),
+      ]),
+    ),
     RestartPolicy: { Name: h.restartPolicy.name, MaximumRetryCount: h.restartPolicy.maximumRetryCount },
-    AutoRemove: h.autoRemove, VolumeDriver: h.volumeDriver ?? '', VolumesFrom: h.volumesFrom?.length ? h.volumesFrom : null, ConsoleSize: [0, 0], CapAdd: h.capAdd.length ? h.capAdd : null, CapDrop: h.capDrop.length ? h.capDrop : null,
-    CgroupnsMode: 'host', Dns: h.dns, DnsOptions: h.dnsOptions, DnsSearch: h.dnsSearch, ExtraHosts: h.extraHosts.length ? h.extraHosts : null,
-    GroupAdd: h.groupAdd.length ? h.groupAdd : null, IpcMode: 'private', Cgroup: '', Links: null, OomScoreAdj: h.oomScoreAdj, PidMode: '',
-    Privileged: h.privileged, PublishAllPorts: h.publishAllPorts, ReadonlyRootfs: h.readonlyRootfs, SecurityOpt: null, UTSMode: '', UsernsMode: '',
-    ShmSize: h.shmSize, Runtime: 'runc', Isolation: '', CpuShares: r.cpuShares ?? 0, Memory: r.memory ?? 0, NanoCpus: r.nanoCpus ?? 0,
-    CgroupParent: '', BlkioWeight: r.blkioWeight ?? 0, BlkioWeightDevice: [], BlkioDeviceReadBps: [], BlkioDeviceWriteBps: [],
-    BlkioDeviceReadIOps: [], BlkioDeviceWriteIOps: [], CpuPeriod: r.cpuPeriod ?? 0, CpuQuota: r.cpuQuota ?? 0, CpuRealtimePeriod: 0,
-    CpuRealtimeRuntime: 0, CpusetCpus: r.cpusetCpus ?? '', CpusetMems: r.cpusetMems ?? '', Devices: [], DeviceCgroupRules: null, DeviceRequests: null,
-    MemoryReservation: r.memoryReservation ?? 0, MemorySwap: r.memorySwap ?? (r.memory ? r.memory * 2 : 0), MemorySwappiness: null, OomKillDisable: false,
-    PidsLimit: r.pidsLimit ?? null, Ulimits: h.ulimits.length ? h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) : null,
-    CpuCount: 0, CpuPercent: 0, IOMaximumIOps: 0, IOMaximumBandwidth: 0,
-    MaskedPaths: h.privileged ? null : MASKED_PATHS, ReadonlyPaths: h.privileged ? null : READONLY_PATHS,
+    AutoRemove: h.autoRemove,
+    VolumeDriver: h.volumeDriver ?? '',
+    VolumesFrom: h.volumesFrom?.length ? h.volumesFrom : null,
+    ConsoleSize: [0, 0],
+    CapAdd: h.capAdd.length ? h.capAdd : null,
+    CapDrop: h.capDrop.length ? h.capDrop : null,
+    CgroupnsMode: 'host',
+    Dns: h.dns,
+    DnsOptions: h.dnsOptions,
+    DnsSearch: h.dnsSearch,
+    ExtraHosts: h.extraHosts.length ? h.extraHosts : null,
+    GroupAdd: h.groupAdd.length ? h.groupAdd : null,
+    IpcMode: 'private',
+    Cgroup: '',
+    Links: null,
+    OomScoreAdj: h.oomScoreAdj,
+    PidMode: '',
+    Privileged: h.privileged,
+    PublishAllPorts: h.publishAllPorts,
+    ReadonlyRootfs: h.readonlyRootfs,
+    SecurityOpt: null,
+    UTSMode: '',
+    UsernsMode: '',
+    ShmSize: h.shmSize,
+    Runtime: 'runc',
+    Isolation: '',
+    CpuShares: r.cpuShares ?? 0,
+    Memory: r.memory ?? 0,
+    NanoCpus: r.nanoCpus ?? 0,
+    CgroupParent: '',
+    BlkioWeight: r.blkioWeight ?? 0,
+    BlkioWeightDevice: [],
+    BlkioDeviceReadBps: [],
+    BlkioDeviceWriteBps: [],
+    BlkioDeviceReadIOps: [],
+    BlkioDeviceWriteIOps: [],
+    CpuPeriod: r.cpuPeriod ?? 0,
+    CpuQuota: r.cpuQuota ?? 0,
+    CpuRealtimePeriod: 0,
+    CpuRealtimeRuntime: 0,
+    CpusetCpus: r.cpusetCpus ?? '',
+    CpusetMems: r.cpusetMems ?? '',
+    Devices: [],
+    DeviceCgroupRules: null,
+    DeviceRequests: null,
+    MemoryReservation: r.memoryReservation ?? 0,
+    MemorySwap: r.memorySwap ?? (r.memory ? r.memory * 2 : 0),
+    MemorySwappiness: null,
+    OomKillDisable: false,
+    PidsLimit: r.pidsLimit ?? null,
+    Ulimits: h.ulimits.length ? h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) : null,
+    CpuCount: 0,
+    CpuPercent: 0,
+    IOMaximumIOps: 0,
+    IOMaximumBandwidth: 0,
+    MaskedPaths: h.privileged ? null : MASKED_PATHS,
+    ReadonlyPaths: h.privileged ? null : READONLY_PATHS,
     ...(h.mounts?.length ? { Mounts: h.mounts.map(renderMountSpec) } : {}),
-    ...(Object.keys(h.tmpfs).length ? { Tmpfs: h.tmpfs } : {}), ...(Object.keys(h.sysctls).length ? { Sysctls: h.sysctls } : {}),
+    ...(Object.keys(h.tmpfs).length ? { Tmpfs: h.tmpfs } : {}),
+    ...(Object.keys(h.sysctls).length ? { Sysctls: h.sysctls } : {}),
   };
 }
 
 function renderState(c: ContainerRecord) {
   const s = c.state;
   return {
-    Status: s.status, Running: s.status === 'running' || s.status === 'paused', Paused: s.status === 'paused', Restarting: s.status === 'restarting',
-    OOMKilled: s.oomKilled, Dead: s.status === 'dead', Pid: s.pid, ExitCode: s.exitCode, Error: s.error, StartedAt: s.startedAt, FinishedAt: s.finishedAt,
+    Status: s.status,
+    Running: s.status === 'running' || s.status === 'paused',
+    Paused: s.status === 'paused',
+    Restarting: s.status === 'restarting',
+    OOMKilled: s.oomKilled,
+    Dead: s.status === 'dead',
+    Pid: s.pid,
+    ExitCode: s.exitCode,
+    Error: s.error,
+    StartedAt: s.startedAt,
+    FinishedAt: s.finishedAt,
   };
 }
 
@@ -175,11 +280,34 @@ function networkSettings(s: EngineServices, c: ContainerRecord) {
 export function renderInspect(s: EngineServices, c: ContainerRecord, size: boolean) {
   const dir = c.logPath.slice(0, c.logPath.lastIndexOf('/'));
   const out: Record<string, unknown> = {
-    Id: c.id, Created: c.created, Path: c.path, Args: c.args, State: renderState(c), Image: c.imageId,
-    ResolvConfPath: c.resolvConfPath, HostnamePath: c.hostnamePath, HostsPath: c.hostsPath, LogPath: c.logPath, Name: `/${c.name}`,
-    RestartCount: c.state.restartCount, Driver: 'overlay2', Platform: 'linux', MountLabel: '', ProcessLabel: '', AppArmorProfile: '', ExecIDs: null,
+    Id: c.id,
+    Created: c.created,
+    Path: c.path,
+    Args: c.args,
+    State: renderState(c),
+    Image: c.imageId,
+    ResolvConfPath: c.resolvConfPath,
+    HostnamePath: c.hostnamePath,
+    HostsPath: c.hostsPath,
+    LogPath: c.logPath,
+    Name: `/${c.name}`,
+    RestartCount: c.state.restartCount,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
     HostConfig: renderHostConfig(c),
-    GraphDriver: { Data: { LowerDir: c.layerDirs.join(':'), MergedDir: `${dir}/rootfs`, UpperDir: `${dir}/upper`, WorkDir: `${dir}/work` }, Name: 'overlay2' },
+    GraphDriver: {
+      Data: {
+        LowerDir: c.layerDirs.join(':'),
+        MergedDir: `${dir}/rootfs`,
+        UpperDir: `${dir}/upper`,
+        WorkDir: `${dir}/work`,
+      },
+      Name: 'overlay2',
+    },
     Mounts: (c.mountPoints ?? []).map(renderMountPoint),
     Config: renderConfig(c),
     NetworkSettings: networkSettings(s, c),
@@ -191,7 +319,6 @@ export function renderInspect(s: EngineServices, c: ContainerRecord, size: boole
   return out;
 }
 
-
 export function renderListItem(s: EngineServices, c: ContainerRecord, size: boolean) {
   const ns = networkSettings(s, c) as any;
   const endpoint = s.network?.endpoint(c.id);
@@ -199,13 +326,29 @@ export function renderListItem(s: EngineServices, c: ContainerRecord, size: bool
   for (const [key, bindings] of Object.entries(endpoint?.ports ?? {})) {
     const [port, proto] = key.split('/');
     if (!bindings || !bindings.length) ports.push({ PrivatePort: Number(port), Type: proto });
-    else for (const b of bindings) ports.push({ IP: b.hostIp, PrivatePort: Number(port), PublicPort: Number(b.hostPort), Type: proto });
+    else
+      for (const b of bindings)
+        ports.push({ IP: b.hostIp, PrivatePort: Number(port), PublicPort: Number(b.hostPort), Type: proto });
   }
-  if (!endpoint) for (const p of c.config.exposedPorts) { const [port, proto] = p.split('/'); ports.push({ PrivatePort: Number(port), Type: proto ?? 'tcp' }); }
+  if (!endpoint)
+    for (const p of c.config.exposedPorts) {
+      const [port, proto] = p.split('/');
+      ports.push({ PrivatePort: Number(port), Type: proto ?? 'tcp' });
+    }
   const item: Record<string, unknown> = {
-    Id: c.id, Names: [`/${c.name}`], Image: c.config.image, ImageID: c.imageId, Command: commandText(c),
-    Created: Math.floor(Date.parse(c.created) / 1000), Ports: ports, Labels: c.config.labels, State: c.state.status, Status: statusText(c),
-    HostConfig: { NetworkMode: c.hostConfig.networkMode }, NetworkSettings: { Networks: ns.Networks }, Mounts: (c.mountPoints ?? []).map(renderMountPoint),
+    Id: c.id,
+    Names: [`/${c.name}`],
+    Image: c.config.image,
+    ImageID: c.imageId,
+    Command: commandText(c),
+    Created: Math.floor(Date.parse(c.created) / 1000),
+    Ports: ports,
+    Labels: c.config.labels,
+    State: c.state.status,
+    Status: statusText(c),
+    HostConfig: { NetworkMode: c.hostConfig.networkMode },
+    NetworkSettings: { Networks: ns.Networks },
+    Mounts: (c.mountPoints ?? []).map(renderMountPoint),
   };
   if (size) {
     item.SizeRw = s.containers!.sizeRw(c.id);
@@ -215,28 +358,68 @@ export function renderListItem(s: EngineServices, c: ContainerRecord, size: bool
 }
 
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
-const LIST_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
+const LIST_FILTERS = [
+  'ancestor',
+  'before',
+  'expose',
+  'exited',
+  'health',
+  'id',
+  'isolation',
+  'is-task',
+  'label',
+  'name',
+  'network',
+  'publish',
+  'since',
+  'status',
+  'volume',
+];
 
 function renderStats(c: ContainerRecord, cur: StatsSample | undefined, pre: StatsSample | undefined) {
   const cpu = (x: StatsSample | undefined) => ({
-    cpu_usage: { total_usage: x?.cpu.total ?? 0, ...(x?.cpu.perCpu.length ? { percpu_usage: x.cpu.perCpu } : {}), usage_in_kernelmode: x?.cpu.system ?? 0, usage_in_usermode: x?.cpu.user ?? 0 },
+    cpu_usage: {
+      total_usage: x?.cpu.total ?? 0,
+      ...(x?.cpu.perCpu.length ? { percpu_usage: x.cpu.perCpu } : {}),
+      usage_in_kernelmode: x?.cpu.system ?? 0,
+      usage_in_usermode: x?.cpu.user ?? 0,
+    },
     ...(x ? { system_cpu_usage: x.cpu.systemUsage, online_cpus: x.cpu.onlineCpus } : {}),
-    throttling_data: { periods: x?.cpu.throttling.periods ?? 0, throttled_periods: x?.cpu.throttling.throttledPeriods ?? 0, throttled_time: x?.cpu.throttling.throttledTime ?? 0 },
+    throttling_data: {
+      periods: x?.cpu.throttling.periods ?? 0,
+      throttled_periods: x?.cpu.throttling.throttledPeriods ?? 0,
+      throttled_time: x?.cpu.throttling.throttledTime ?? 0,
+    },
   });
   return {
     read: cur?.read ?? ZERO_TIME,
     preread: pre?.read ?? ZERO_TIME,
     pids_stats: cur ? { current: cur.pids.current, ...(cur.pids.limit ? { limit: cur.pids.limit } : {}) } : {},
     blkio_stats: {
-      io_service_bytes_recursive: cur?.blkio.length ? cur.blkio.map((b) => ({ major: b.major, minor: b.minor, op: b.op, value: b.value })) : null,
-      io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null,
-      io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null,
+      io_service_bytes_recursive: cur?.blkio.length
+        ? cur.blkio.map((b) => ({ major: b.major, minor: b.minor, op: b.op, value: b.value }))
+        : null,
+      io_serviced_recursive: null,
+      io_queue_recursive: null,
+      io_service_time_recursive: null,
+      io_wait_time_recursive: null,
+      io_merged_recursive: null,
+      io_time_recursive: null,
+      sectors_recursive: null,
     },
     num_procs: 0,
     storage_stats: {},
     cpu_stats: cpu(cur),
     precpu_stats: cpu(pre),
-    memory_stats: cur ? { usage: cur.memory.usage, ...(cur.memory.maxUsage ? { max_usage: cur.memory.maxUsage } : {}), stats: cur.memory.stats, ...(cur.memory.failcnt ? { failcnt: cur.memory.failcnt } : {}), limit: cur.memory.limit } : {},
+    memory_stats: cur
+      ? {
+          usage: cur.memory.usage,
+          ...(cur.memory.maxUsage ? { max_usage: cur.memory.maxUsage } : {}),
+          stats: cur.memory.stats,
+          ...(cur.memory.failcnt ? { failcnt: cur.memory.failcnt } : {}),
+          limit: cur.memory.limit,
+        }
+      : {},
     name: `/${c.name}`,
     id: c.id,
   };
@@ -260,8 +443,11 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     const limit = Number(ctx.query.get('limit') ?? -1);
     const all = bool(ctx.query.get('all')) || limit > 0;
     const size = bool(ctx.query.get('size'));
-    for (const st of filters.get('status') ?? []) if (!STATUSES.includes(st)) throw invalidParameter(`Invalid filter 'status=${st}'`);
-    const list = svc().list().sort((a, b) => (a.created < b.created ? 1 : -1));
+    for (const st of filters.get('status') ?? [])
+      if (!STATUSES.includes(st)) throw invalidParameter(`Invalid filter 'status=${st}'`);
+    const list = svc()
+      .list()
+      .sort((a, b) => (a.created < b.created ? 1 : -1));
     const before = filters.get('before')?.map((r) => svc().get(r).created)[0];
     const since = filters.get('since')?.map((r) => svc().get(r).created)[0];
     let out = list.filter((c) => {
@@ -269,18 +455,48 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
       if (!all && !filters.has('status') && st !== 'running' && st !== 'paused' && st !== 'restarting') return false;
       if (filters.has('status') && !filters.get('status')!.includes(st)) return false;
       if (filters.has('id') && !filters.get('id')!.some((p) => c.id.startsWith(p))) return false;
-      if (filters.has('name') && !filters.get('name')!.some((n) => { try { return new RegExp(n.replace(/^\//, '')).test(c.name); } catch { return c.name.includes(n); } })) return false;
+      if (
+        filters.has('name') &&
+        !filters.get('name')!.some((n) => {
+          try {
+            return new RegExp(n.replace(/^\//, '')).test(c.name);
+          } catch {
+            return c.name.includes(n);
+          }
+        })
+      )
+        return false;
       if (!matchLabels(filters.get('label'), c.config.labels)) return false;
-      if (filters.has('exited') && (st !== 'exited' || !filters.get('exited')!.map(Number).includes(c.state.exitCode))) return false;
-      if (filters.has('ancestor') && !filters.get('ancestor')!.some((a) => a === c.config.image || a === c.imageId || c.imageId.startsWith(`sha256:${a}`) ||
-        (!a.includes(':') && c.config.image === `${a}:latest`) || (!c.config.image.includes(':') && a === `${c.config.image}:latest`))) return false;
+      if (filters.has('exited') && (st !== 'exited' || !filters.get('exited')!.map(Number).includes(c.state.exitCode)))
+        return false;
+      if (
+        filters.has('ancestor') &&
+        !filters
+          .get('ancestor')!
+          .some(
+            (a) =>
+              a === c.config.image ||
+              a === c.imageId ||
+              c.imageId.startsWith(`sha256:${a}`) ||
+              (!a.includes(':') && c.config.image === `${a}:latest`) ||
+              (!c.config.image.includes(':') && a === `${c.config.image}:latest`),
+          )
+      )
+        return false;
       if (before && c.created >= before) return false;
       if (since && c.created <= since) return false;
-      if (filters.has('network') && !filters.get('network')!.some((n) => c.hostConfig.networkMode === n || n in c.networks)) return false;
+      if (
+        filters.has('network') &&
+        !filters.get('network')!.some((n) => c.hostConfig.networkMode === n || n in c.networks)
+      )
+        return false;
       return true;
     });
     if (limit > 0) out = out.slice(0, limit);
-    ctx.send(200, out.map((c) => renderListItem(s, c, size)));
+    ctx.send(
+      200,
+      out.map((c) => renderListItem(s, c, size)),
+    );
   });
 
   router.get('/containers/:id/json', (ctx) => {
@@ -313,12 +529,19 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     ctx.send(204);
   });
 
-  router.post('/containers/:id/pause', async (ctx) => { await svc().pause(ctx.params.id); ctx.send(204); });
-  router.post('/containers/:id/unpause', async (ctx) => { await svc().unpause(ctx.params.id); ctx.send(204); });
+  router.post('/containers/:id/pause', async (ctx) => {
+    await svc().pause(ctx.params.id);
+    ctx.send(204);
+  });
+  router.post('/containers/:id/unpause', async (ctx) => {
+    await svc().unpause(ctx.params.id);
+    ctx.send(204);
+  });
 
   router.post('/containers/:id/wait', async (ctx) => {
     const condition = (ctx.query.get('condition') || 'not-running') as WaitCondition;
-    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalidParameter(`invalid condition: "${condition}"`);
+    if (!['not-running', 'next-exit', 'removed'].includes(condition))
+      throw invalidParameter(`invalid condition: "${condition}"`);
     const c = svc().get(ctx.params.id);
     const abort = new AbortController();
     ctx.closed.then(() => abort.abort());
@@ -345,10 +568,21 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   router.post('/containers/:id/update', async (ctx) => {
     const b = (await ctx.json()) ?? {};
     const warnings = await svc().update(ctx.params.id, {
-      restartPolicy: b.RestartPolicy ? { name: b.RestartPolicy.Name, maximumRetryCount: b.RestartPolicy.MaximumRetryCount } : undefined,
+      restartPolicy: b.RestartPolicy
+        ? { name: b.RestartPolicy.Name, maximumRetryCount: b.RestartPolicy.MaximumRetryCount }
+        : undefined,
       resources: {
-        memory: b.Memory, memorySwap: b.MemorySwap, memoryReservation: b.MemoryReservation, nanoCpus: b.NanoCpus, cpuShares: b.CpuShares,
-        cpuQuota: b.CpuQuota, cpuPeriod: b.CpuPeriod, cpusetCpus: b.CpusetCpus, cpusetMems: b.CpusetMems, pidsLimit: b.PidsLimit, blkioWeight: b.BlkioWeight,
+        memory: b.Memory,
+        memorySwap: b.MemorySwap,
+        memoryReservation: b.MemoryReservation,
+        nanoCpus: b.NanoCpus,
+        cpuShares: b.CpuShares,
+        cpuQuota: b.CpuQuota,
+        cpuPeriod: b.CpuPeriod,
+        cpusetCpus: b.CpusetCpus,
+        cpusetMems: b.CpusetMems,
+        pidsLimit: b.PidsLimit,
+        blkioWeight: b.BlkioWeight,
       },
     });
     ctx.send(200, { Warnings: warnings });
@@ -403,13 +637,19 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     }
     const out = ctx.stream(200, { 'Content-Type': 'application/json' });
     let closed = false;
-    ctx.closed.then(() => { closed = true; });
+    ctx.closed.then(() => {
+      closed = true;
+    });
     out.write(JSON.stringify(renderStats(c, pre, undefined)) + '\n');
     while (!closed) {
       await new Promise((r) => setTimeout(r, 1000));
       if (closed) break;
       let cur: StatsSample | undefined;
-      try { cur = await svc().stats(c.id); } catch { break; } // removed
+      try {
+        cur = await svc().stats(c.id);
+      } catch {
+        break;
+      } // removed
       if (!out.write(JSON.stringify(renderStats(c, cur, pre)) + '\n')) await new Promise((r) => out.once('drain', r));
       pre = cur;
     }
@@ -417,7 +657,11 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   const streamType = (ctx: RequestContext, tty: boolean) =>
-    tty ? 'application/vnd.docker.raw-stream' : compareVersions(ctx.apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+    tty
+      ? 'application/vnd.docker.raw-stream'
+      : compareVersions(ctx.apiVersion, '1.42') >= 0
+        ? 'application/vnd.docker.multiplexed-stream'
+        : 'application/vnd.docker.raw-stream';
 
   router.get('/containers/:id/logs', async (ctx) => {
     const c = svc().get(ctx.params.id);
@@ -430,15 +674,25 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     const since = ctx.query.get('since');
     const until = ctx.query.get('until');
     const opts = {
-      stdout, stderr, timestamps: bool(ctx.query.get('timestamps')), follow: bool(ctx.query.get('follow')), tail: tail !== undefined && tail < 0 ? undefined : tail,
-      since: since && since !== '0' ? parseTimestampNano(since) : undefined, until: until && until !== '0' ? parseTimestampNano(until) : undefined,
+      stdout,
+      stderr,
+      timestamps: bool(ctx.query.get('timestamps')),
+      follow: bool(ctx.query.get('follow')),
+      tail: tail !== undefined && tail < 0 ? undefined : tail,
+      since: since && since !== '0' ? parseTimestampNano(since) : undefined,
+      until: until && until !== '0' ? parseTimestampNano(until) : undefined,
     };
     const abort = new AbortController();
     ctx.closed.then(() => abort.abort());
     let out: ReturnType<RequestContext['stream']> | undefined;
     const sink = {
-      write: (chunk: Buffer) => { out ??= ctx.stream(200, { 'Content-Type': streamType(ctx, c.config.tty) }); return out.write(chunk); },
-      once: (ev: 'drain', fn: () => void) => { out?.once(ev, fn); },
+      write: (chunk: Buffer) => {
+        out ??= ctx.stream(200, { 'Content-Type': streamType(ctx, c.config.tty) });
+        return out.write(chunk);
+      },
+      once: (ev: 'drain', fn: () => void) => {
+        out?.once(ev, fn);
+      },
     };
     await svc().logs(c.id, opts, sink, abort.signal);
     out ??= ctx.stream(200, { 'Content-Type': streamType(ctx, c.config.tty) });

@@ -15,7 +15,14 @@ export function registerDiskUsageRoutes(router: Router, s: EngineServices): void
     const types = ctx.query.getAll('type');
     for (const t of types) if (!DF_TYPES.includes(t)) throw invalidParameter(`unknown object type: ${t}`);
     const want = (t: string) => types.length === 0 || types.includes(t);
-    const out: Record<string, unknown> = { LayersSize: 0, Images: [], Containers: [], Volumes: [], BuildCache: [], BuilderSize: 0 };
+    const out: Record<string, unknown> = {
+      LayersSize: 0,
+      Images: [],
+      Containers: [],
+      Volumes: [],
+      BuildCache: [],
+      BuilderSize: 0,
+    };
     if (want('image')) {
       const images = await s.images.list();
       // A layer shared by several images counts once in LayersSize and as SharedSize in each of them.
@@ -26,7 +33,11 @@ export function registerDiskUsageRoutes(router: Router, s: EngineServices): void
           users.set(c, (users.get(c) ?? 0) + 1);
           if (!layerSize.has(c)) {
             let size = 0;
-            try { size = s.images.snapshots.meta(c).size; } catch { /* missing snapshot: counts nothing */ }
+            try {
+              size = s.images.snapshots.meta(c).size;
+            } catch {
+              /* missing snapshot: counts nothing */
+            }
             layerSize.set(c, size);
           }
         }
@@ -41,7 +52,9 @@ export function registerDiskUsageRoutes(router: Router, s: EngineServices): void
         ParentId: '',
         RepoDigests: img.repoDigests,
         RepoTags: img.repoTags,
-        SharedSize: img.chainIds.filter((c) => (users.get(c) ?? 0) > 1).reduce((a, c) => a + (layerSize.get(c) ?? 0), 0),
+        SharedSize: img.chainIds
+          .filter((c) => (users.get(c) ?? 0) > 1)
+          .reduce((a, c) => a + (layerSize.get(c) ?? 0), 0),
         Size: img.size,
       }));
     }
@@ -50,13 +63,26 @@ export function registerDiskUsageRoutes(router: Router, s: EngineServices): void
     }
     if (want('volume')) {
       const vols = s.volumes.list().filter((v) => Object.keys(v.options).length === 0);
-      out.Volumes = await Promise.all(vols.map(async (v) => renderVolume(v, { size: await s.volumes.size(v.name).catch(() => -1) })));
+      out.Volumes = await Promise.all(
+        vols.map(async (v) => renderVolume(v, { size: await s.volumes.size(v.name).catch(() => -1) })),
+      );
     }
     ctx.send(200, out);
   });
 
   router.post('/build/prune', (ctx) => {
-    parseFilters(ctx.query.get('filters'), ['until', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'unused-for', 'unused_for']);
+    parseFilters(ctx.query.get('filters'), [
+      'until',
+      'id',
+      'parent',
+      'type',
+      'description',
+      'inuse',
+      'shared',
+      'private',
+      'unused-for',
+      'unused_for',
+    ]);
     ctx.send(200, { CachesDeleted: [], SpaceReclaimed: 0 });
   });
 }

@@ -10,7 +10,11 @@ import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump, stdcopyFrame } from '../std
 const bool = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 
 const streamType = (ctx: RequestContext, tty: boolean) =>
-  tty ? 'application/vnd.docker.raw-stream' : compareVersions(ctx.apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+  tty
+    ? 'application/vnd.docker.raw-stream'
+    : compareVersions(ctx.apiVersion, '1.42') >= 0
+      ? 'application/vnd.docker.multiplexed-stream'
+      : 'application/vnd.docker.raw-stream';
 
 function size(ctx: RequestContext): { rows: number; cols: number } {
   const h = Number(ctx.query.get('h'));
@@ -30,7 +34,8 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
   router.post('/containers/:id/exec', async (ctx) => {
     const body = ((await ctx.json<any>()) ?? {}) as Record<string, any>;
     const cmd = body.Cmd;
-    if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((a) => typeof a !== 'string')) throw invalidParameter('No exec command specified');
+    if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((a) => typeof a !== 'string'))
+      throw invalidParameter('No exec command specified');
     const detachKeys = typeof body.DetachKeys === 'string' ? body.DetachKeys : '';
     parseDetachKeys(detachKeys);
     const id = svc().createExec(ctx.params.id, {
@@ -52,12 +57,19 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
     const body = ((await ctx.json<any>()) ?? {}) as Record<string, any>;
     const e = svc().inspectExec(ctx.params.id);
     // [0, 0] is what the CLI sends when it has no terminal: no size (runc ignores zeros too).
-    const consoleSize = Array.isArray(body.ConsoleSize) && body.ConsoleSize.length === 2 && body.ConsoleSize.every((n: unknown) => Number(n) > 0)
-      ? body.ConsoleSize.map(Number) : undefined;
+    const consoleSize =
+      Array.isArray(body.ConsoleSize) &&
+      body.ConsoleSize.length === 2 &&
+      body.ConsoleSize.every((n: unknown) => Number(n) > 0)
+        ? body.ConsoleSize.map(Number)
+        : undefined;
     if (body.Detach) {
       const started = await svc().startExec(e.id, true);
       void started.exited;
-      if (consoleSize && e.tty) await svc().resizeExec(e.id, consoleSize[0], consoleSize[1]).catch(() => {});
+      if (consoleSize && e.tty)
+        await svc()
+          .resizeExec(e.id, consoleSize[0], consoleSize[1])
+          .catch(() => {});
       ctx.send(200, undefined);
       return;
     }
@@ -71,9 +83,14 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
       conn.end(e.tty ? text : stdcopyFrame(1, text));
       return;
     }
-    if (consoleSize && e.tty) await svc().resizeExec(e.id, consoleSize[0], consoleSize[1]).catch(() => {});
+    if (consoleSize && e.tty)
+      await svc()
+        .resizeExec(e.id, consoleSize[0], consoleSize[1])
+        .catch(() => {});
     await pump(conn, started.session!, {
-      tty: e.tty, stdin: e.attachStdin, detachKeys: parseDetachKeys(e.detachKeys || DEFAULT_DETACH_KEYS),
+      tty: e.tty,
+      stdin: e.attachStdin,
+      detachKeys: parseDetachKeys(e.detachKeys || DEFAULT_DETACH_KEYS),
       onClientGone: 'drain',
     });
   });
@@ -81,9 +98,23 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
   router.get('/exec/:id/json', async (ctx) => {
     const e = svc().inspectExec(ctx.params.id);
     ctx.send(200, {
-      ID: e.id, Running: e.running, ExitCode: e.exitCode, ProcessConfig: { tty: e.tty, entrypoint: e.cmd[0], arguments: e.cmd.slice(1), privileged: e.privileged, user: e.user || undefined },
-      OpenStdin: e.attachStdin, OpenStderr: e.attachStderr, OpenStdout: e.attachStdout, CanRemove: !e.running && e.exitCode !== null,
-      ContainerID: e.containerId, DetachKeys: e.detachKeys, Pid: e.pid,
+      ID: e.id,
+      Running: e.running,
+      ExitCode: e.exitCode,
+      ProcessConfig: {
+        tty: e.tty,
+        entrypoint: e.cmd[0],
+        arguments: e.cmd.slice(1),
+        privileged: e.privileged,
+        user: e.user || undefined,
+      },
+      OpenStdin: e.attachStdin,
+      OpenStderr: e.attachStderr,
+      OpenStdout: e.attachStdout,
+      CanRemove: !e.running && e.exitCode !== null,
+      ContainerID: e.containerId,
+      DetachKeys: e.detachKeys,
+      Pid: e.pid,
     });
   });
 
@@ -117,9 +148,15 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
       // The past output first, from the log (written with the TTY's raw bytes or as separate streams).
       await svc().attachOutput(c.id, { stdout, stderr, logs: true, stream: false }, conn, abort.signal);
     }
-    if (!stream || abort.signal.aborted) { conn.end(); return; }
+    if (!stream || abort.signal.aborted) {
+      conn.end();
+      return;
+    }
     const session = await svc().attach(c.id, { stdin: stdin && c.config.openStdin, stdout, stderr }, abort.signal);
-    if (!session) { conn.end(); return; }
+    if (!session) {
+      conn.end();
+      return;
+    }
     await pump(conn, session, { tty, stdin: stdin && c.config.openStdin, detachKeys, onClientGone: 'detach' });
   };
 
@@ -144,20 +181,30 @@ function websocket(ctx: RequestContext): Duplex {
   if (!ctx.wantsUpgrade || String(ctx.req.headers.upgrade).toLowerCase() !== 'websocket' || typeof key !== 'string') {
     throw invalidParameter('attach/ws needs a WebSocket upgrade request');
   }
-  const accept = crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC11B3A').digest('base64');
+  const accept = crypto
+    .createHash('sha1')
+    .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC11B3A')
+    .digest('base64');
   const socket = ctx.takeSocket();
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+  );
   socket.setNoDelay(true);
 
   const encode = (opcode: number, payload: Buffer) => {
     const len = payload.length;
-    const head = len < 126 ? Buffer.from([0x80 | opcode, len]) : len < 65536 ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 255]) : (() => {
-      const h = Buffer.alloc(10);
-      h[0] = 0x80 | opcode;
-      h[1] = 127;
-      h.writeBigUInt64BE(BigInt(len), 2);
-      return h;
-    })();
+    const head =
+      len < 126
+        ? Buffer.from([0x80 | opcode, len])
+        : len < 65536
+          ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 255])
+          : (() => {
+              const h = Buffer.alloc(10);
+              h[0] = 0x80 | opcode;
+              h[1] = 127;
+              h.writeBigUInt64BE(BigInt(len), 2);
+              return h;
+            })();
     return Buffer.concat([head, payload]);
   };
 
@@ -165,13 +212,16 @@ function websocket(ctx: RequestContext): Duplex {
   const duplex = new Duplex({
     write(chunk: Buffer, _enc, cb) {
       if (socket.destroyed) return cb();
-      if (socket.write(encode(2, chunk))) cb(); else socket.once('drain', () => cb());
+      if (socket.write(encode(2, chunk))) cb();
+      else socket.once('drain', () => cb());
     },
     final(cb) {
       if (!socket.destroyed) socket.end(encode(8, Buffer.from([3, 232])));
       cb();
     },
-    read() { socket.resume(); },
+    read() {
+      socket.resume();
+    },
   });
   socket.on('data', (d: Buffer) => {
     pending = Buffer.concat([pending, d]);
@@ -181,21 +231,39 @@ function websocket(ctx: RequestContext): Duplex {
       const masked = (pending[1] & 128) !== 0;
       let len = pending[1] & 127;
       let off = 2;
-      if (len === 126) { if (pending.length < 4) return; len = pending.readUInt16BE(2); off = 4; }
-      else if (len === 127) { if (pending.length < 10) return; len = Number(pending.readBigUInt64BE(2)); off = 10; }
+      if (len === 126) {
+        if (pending.length < 4) return;
+        len = pending.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (pending.length < 10) return;
+        len = Number(pending.readBigUInt64BE(2));
+        off = 10;
+      }
       const maskAt = off;
       if (masked) off += 4;
       if (pending.length < off + len) return;
       const payload = Buffer.from(pending.subarray(off, off + len));
       if (masked) for (let i = 0; i < payload.length; i++) payload[i] ^= pending[maskAt + (i & 3)];
       pending = pending.subarray(off + len);
-      if (opcode === 8) { duplex.push(null); socket.end(encode(8, Buffer.alloc(0))); return; }
-      if (opcode === 9) { socket.write(encode(10, payload)); continue; }
-      if (opcode === 0 || opcode === 1 || opcode === 2) { if (!duplex.push(payload)) socket.pause(); }
+      if (opcode === 8) {
+        duplex.push(null);
+        socket.end(encode(8, Buffer.alloc(0)));
+        return;
+      }
+      if (opcode === 9) {
+        socket.write(encode(10, payload));
+        continue;
+      }
+      if (opcode === 0 || opcode === 1 || opcode === 2) {
+        if (!duplex.push(payload)) socket.pause();
+      }
     }
   });
   socket.on('end', () => duplex.push(null));
   socket.on('close', () => duplex.destroy());
-  socket.on('error', () => { /* close follows */ });
+  socket.on('error', () => {
+    /* close follows */
+  });
   return duplex;
 }

@@ -6,7 +6,15 @@ import type { Image, ImageService, Progress } from '../../images';
 import { throttled } from '../../images/progress';
 import { loadImages, saveImages } from '../../images/archive';
 import { pushImage } from '../../images/push';
-import { type Credentials, EndpointError, familiarName, isDigest, loginDomain, parseReference, RegistryError } from '../../registry';
+import {
+  type Credentials,
+  EndpointError,
+  familiarName,
+  isDigest,
+  loginDomain,
+  parseReference,
+  RegistryError,
+} from '../../registry';
 import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 
@@ -18,7 +26,10 @@ export interface ImageRouteServices {
 export function humanSize(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
   let i = 0;
-  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
   return `${Number(n.toPrecision(4))}${units[i]}`;
 }
 
@@ -28,7 +39,8 @@ export function progressBar(current: number, total: number): string {
   if (total <= 0) return humanSize(current).padStart(8);
   const pct = Math.min(50, Math.floor(Math.floor((current / total) * 100) / 2));
   const bar = `[${'='.repeat(pct)}>${' '.repeat(Math.max(0, 50 - pct))}] `;
-  const numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  const numbers =
+    current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
   return bar + numbers;
 }
 
@@ -104,11 +116,24 @@ function unixSeconds(iso: string): number {
 function containerConfig(img: Image): Record<string, unknown> {
   const c = img.config.config ?? {};
   return {
-    Hostname: '', Domainname: '', User: c.User ?? '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
+    Hostname: '',
+    Domainname: '',
+    User: c.User ?? '',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
     ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
-    Tty: false, OpenStdin: false, StdinOnce: false,
-    Env: c.Env ?? null, Cmd: c.Cmd ?? null, Image: '', Volumes: c.Volumes ?? null, WorkingDir: c.WorkingDir ?? '',
-    Entrypoint: c.Entrypoint ?? null, OnBuild: (c as any).OnBuild ?? null, Labels: c.Labels ?? null,
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: c.Env ?? null,
+    Cmd: c.Cmd ?? null,
+    Image: '',
+    Volumes: c.Volumes ?? null,
+    WorkingDir: c.WorkingDir ?? '',
+    Entrypoint: c.Entrypoint ?? null,
+    OnBuild: (c as any).OnBuild ?? null,
+    Labels: c.Labels ?? null,
     ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
     ...((c as any).Healthcheck ? { Healthcheck: (c as any).Healthcheck } : {}),
     ...((c as any).Shell ? { Shell: (c as any).Shell } : {}),
@@ -141,7 +166,14 @@ export function inspectImage(img: Image, dirs: string[]): Record<string, unknown
 
 /** Docker's `reference` filter: path.Match on the familiar name or name:tag; lists only the tags that match. */
 function referenceMatcher(pattern: string): (ref: string) => boolean {
-  const re = new RegExp('^' + pattern.split('').map((ch) => (ch === '*' ? '[^/]*' : ch === '?' ? '[^/]' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('') + '$');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .split('')
+        .map((ch) => (ch === '*' ? '[^/]*' : ch === '?' ? '[^/]' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+        .join('') +
+      '$',
+  );
   return (ref) => re.test(ref) || re.test(ref.replace(/[:@][^:@/]*$/, '').replace(/@.*$/, ''));
 }
 
@@ -166,7 +198,11 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
     const creds = registryAuth(ctx.req.headers['x-registry-auth']);
     const out = progressStream(ctx);
     try {
-      await images().pull(refText, { platform: q.get('platform') || undefined, creds, progress: throttled((p) => out.write(p)) });
+      await images().pull(refText, {
+        platform: q.get('platform') || undefined,
+        creds,
+        progress: throttled((p) => out.write(p)),
+      });
     } catch (e) {
       const err = toEngineError(e);
       if (!out.started()) throw err;
@@ -181,7 +217,8 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
     const dangling = filters.get('dangling');
     if (dangling) {
       const want = dangling[0] === 'true' || dangling[0] === '1';
-      if (!['true', 'false', '1', '0'].includes(dangling[0])) throw invalidParameter(`invalid filter 'dangling=${dangling[0]}'`);
+      if (!['true', 'false', '1', '0'].includes(dangling[0]))
+        throw invalidParameter(`invalid filter 'dangling=${dangling[0]}'`);
       list = list.filter((i) => (i.repoTags.length === 0) === want);
     }
     const labels = filters.get('label');
@@ -208,18 +245,21 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
     }
     list.sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
     const legacy = compareVersions(ctx.apiVersion, '1.44') < 0;
-    ctx.send(200, list.map((i) => ({
-      Containers: -1,
-      Created: unixSeconds(i.created),
-      Id: i.id,
-      Labels: i.config.config?.Labels ?? null,
-      ParentId: '',
-      RepoDigests: legacy && !i.repoDigests.length ? ['<none>@<none>'] : i.repoDigests,
-      RepoTags: legacy && !i.repoTags.length ? ['<none>:<none>'] : i.repoTags,
-      SharedSize: -1,
-      Size: i.size,
-      ...(legacy ? { VirtualSize: i.size } : {}),
-    })));
+    ctx.send(
+      200,
+      list.map((i) => ({
+        Containers: -1,
+        Created: unixSeconds(i.created),
+        Id: i.id,
+        Labels: i.config.config?.Labels ?? null,
+        ParentId: '',
+        RepoDigests: legacy && !i.repoDigests.length ? ['<none>@<none>'] : i.repoDigests,
+        RepoTags: legacy && !i.repoTags.length ? ['<none>:<none>'] : i.repoTags,
+        SharedSize: -1,
+        Size: i.size,
+        ...(legacy ? { VirtualSize: i.size } : {}),
+      })),
+    );
   });
 
   router.post('/images/prune', async (ctx) => {
@@ -239,7 +279,9 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
       },
     });
     ctx.send(200, {
-      ImagesDeleted: res.deleted.length ? res.deleted.map((d) => (d.untagged ? { Untagged: d.untagged } : { Deleted: d.deleted })) : null,
+      ImagesDeleted: res.deleted.length
+        ? res.deleted.map((d) => (d.untagged ? { Untagged: d.untagged } : { Deleted: d.deleted }))
+        : null,
       SpaceReclaimed: res.spaceReclaimed,
     });
   });
@@ -260,7 +302,14 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
     const start = () => (out ??= ctx.stream(200, { 'Content-Type': 'application/json' }));
     try {
       const res = await loadImages(images(), ctx.body() as any, (line) => {
-        if (!quiet) start().write(JSON.stringify({ status: line.replace(/ [a-f0-9]{12}$/, ''), progressDetail: {}, id: line.split(' ').pop() }) + '\n');
+        if (!quiet)
+          start().write(
+            JSON.stringify({
+              status: line.replace(/ [a-f0-9]{12}$/, ''),
+              progressDetail: {},
+              id: line.split(' ').pop(),
+            }) + '\n',
+          );
       });
       for (const line of res.loaded) start().write(JSON.stringify({ stream: `${line}\n` }) + '\n');
     } catch (e) {
@@ -275,7 +324,13 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
     const creds = registryAuth(ctx.req.headers['x-registry-auth']);
     const out = progressStream(ctx);
     try {
-      await pushImage(images(), ctx.params.name, ctx.query.get('tag') || undefined, creds, throttled((p) => out.write(p)));
+      await pushImage(
+        images(),
+        ctx.params.name,
+        ctx.query.get('tag') || undefined,
+        creds,
+        throttled((p) => out.write(p)),
+      );
     } catch (e) {
       const err = toEngineError(e);
       if (!out.started()) throw err;
@@ -298,15 +353,37 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
       let size = 0;
       if (!h.empty_layer) {
         const chain = img.chainIds[layer++];
-        try { size = chain ? images().snapshots.meta(chain).size : 0; } catch { size = 0; }
+        try {
+          size = chain ? images().snapshots.meta(chain).size : 0;
+        } catch {
+          size = 0;
+        }
       }
-      return { Id: '<missing>', Created: unixSeconds(h.created ?? ''), CreatedBy: h.created_by ?? '', Tags: null as string[] | null, Size: size, Comment: h.comment ?? '' };
+      return {
+        Id: '<missing>',
+        Created: unixSeconds(h.created ?? ''),
+        CreatedBy: h.created_by ?? '',
+        Tags: null as string[] | null,
+        Size: size,
+        Comment: h.comment ?? '',
+      };
     });
     if (!rows.length) {
-      for (let i = 0; i < diffIds.length; i++) rows.push({ Id: '<missing>', Created: unixSeconds(img.created), CreatedBy: '', Tags: null, Size: 0, Comment: '' });
+      for (let i = 0; i < diffIds.length; i++)
+        rows.push({
+          Id: '<missing>',
+          Created: unixSeconds(img.created),
+          CreatedBy: '',
+          Tags: null,
+          Size: 0,
+          Comment: '',
+        });
     }
     rows.reverse();
-    if (rows.length) { rows[0].Id = img.id; rows[0].Tags = img.repoTags.length ? img.repoTags : null; }
+    if (rows.length) {
+      rows[0].Id = img.id;
+      rows[0].Tags = img.repoTags.length ? img.repoTags : null;
+    }
     ctx.send(200, rows);
   });
 
@@ -320,8 +397,14 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
 
   router.delete('/images/:name*', async (ctx) => {
     const truthy = (v: string | null) => v === '1' || v === 'true';
-    const res = await images().remove(ctx.params.name, { force: truthy(ctx.query.get('force')), noprune: truthy(ctx.query.get('noprune')) });
-    ctx.send(200, res.map((d) => (d.untagged ? { Untagged: d.untagged } : { Deleted: d.deleted })));
+    const res = await images().remove(ctx.params.name, {
+      force: truthy(ctx.query.get('force')),
+      noprune: truthy(ctx.query.get('noprune')),
+    });
+    ctx.send(
+      200,
+      res.map((d) => (d.untagged ? { Untagged: d.untagged } : { Deleted: d.deleted })),
+    );
   });
 
   router.get('/distribution/:name*/json', async (ctx) => {
@@ -332,13 +415,20 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
 
   router.post('/auth', async (ctx) => {
     const body = (await ctx.json<Record<string, string>>()) ?? {};
-    const creds: Credentials = { username: body.username, password: body.password, identityToken: body.identitytoken || undefined };
+    const creds: Credentials = {
+      username: body.username,
+      password: body.password,
+      identityToken: body.identitytoken || undefined,
+    };
     try {
       await images().registry.login(body.serveraddress ?? '', creds);
     } catch (e: any) {
       if (e instanceof EngineError) throw e;
       if (e?.status === 401 || /unauthorized|401/i.test(String(e?.message))) {
-        throw new EngineError('Forbidden', `login attempt to ${loginUrl(body.serveraddress)} failed with status: 401 Unauthorized`);
+        throw new EngineError(
+          'Forbidden',
+          `login attempt to ${loginUrl(body.serveraddress)} failed with status: 401 Unauthorized`,
+        );
       }
       throw unavailable(e?.message ?? String(e));
     }
@@ -362,13 +452,26 @@ async function distributionInspect(images: ImageService, name: string, creds: Cr
       const m = await session.getManifest(ref.digest ?? ref.tag!);
       const body = JSON.parse(m.body.toString('utf8'));
       const platforms = Array.isArray(body.manifests)
-        ? body.manifests.filter((d: any) => d.platform).map((d: any) => ({ architecture: d.platform.architecture, os: d.platform.os, ...(d.platform.variant ? { variant: d.platform.variant } : {}) }))
+        ? body.manifests
+            .filter((d: any) => d.platform)
+            .map((d: any) => ({
+              architecture: d.platform.architecture,
+              os: d.platform.os,
+              ...(d.platform.variant ? { variant: d.platform.variant } : {}),
+            }))
         : [];
       if (!platforms.length && body.config?.digest) {
         const cfg = JSON.parse((await readSmall(session, body.config.digest)).toString('utf8'));
-        platforms.push({ architecture: cfg.architecture, os: cfg.os, ...(cfg.variant ? { variant: cfg.variant } : {}) });
+        platforms.push({
+          architecture: cfg.architecture,
+          os: cfg.os,
+          ...(cfg.variant ? { variant: cfg.variant } : {}),
+        });
       }
-      return { Descriptor: { mediaType: m.mediaType, digest: sha256(m.body), size: m.body.length }, Platforms: platforms };
+      return {
+        Descriptor: { mediaType: m.mediaType, digest: sha256(m.body), size: m.body.length },
+        Platforms: platforms,
+      };
     } catch (err) {
       lastErr = err;
       if (err instanceof EndpointError || (endpoint.mirror && err instanceof RegistryError)) continue;
@@ -381,7 +484,10 @@ async function distributionInspect(images: ImageService, name: string, creds: Cr
   throw toEngineError(lastErr);
 }
 
-async function readSmall(session: { getBlob(d: string): Promise<{ body: NodeJS.ReadableStream }> }, digest: string): Promise<Buffer> {
+async function readSmall(
+  session: { getBlob(d: string): Promise<{ body: NodeJS.ReadableStream }> },
+  digest: string,
+): Promise<Buffer> {
   const blob = await session.getBlob(digest);
   const chunks: Buffer[] = [];
   for await (const c of blob.body as AsyncIterable<Buffer>) chunks.push(c);

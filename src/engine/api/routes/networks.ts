@@ -10,10 +10,18 @@ export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<s
   const containers: Record<string, unknown> = {};
   if (withContainers) {
     for (const [id, c] of Object.entries(n.containers)) {
-      containers[id] = { Name: c.name, EndpointID: c.endpointId, MacAddress: c.macAddress, IPv4Address: c.ipv4Address, IPv6Address: '' };
+      containers[id] = {
+        Name: c.name,
+        EndpointID: c.endpointId,
+        MacAddress: c.macAddress,
+        IPv4Address: c.ipv4Address,
+        IPv6Address: '',
+      };
     }
   }
-  const config = n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}) }] : [];
+  const config = n.subnet
+    ? [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}) }]
+    : [];
   return {
     Name: n.name,
     Id: n.id,
@@ -60,16 +68,24 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
     const f = parseFilters(ctx.query.get('filters'), LIST_FILTERS);
     const dangling = bool(f.get('dangling'), 'dangling');
     const type = f.get('type');
-    if (type?.some((t) => t !== 'custom' && t !== 'builtin')) throw invalidParameter(`invalid filter: 'type'='${type.join(',')}'`);
-    const out = s.network.list().filter((n) =>
-      fuzzy(f.get('name'), n.name) &&
-      fuzzy(f.get('id'), n.id) &&
-      (!f.get('driver') || f.get('driver')!.includes(n.driver)) &&
-      (!f.get('scope') || f.get('scope')!.includes('local')) &&
-      (!type || type.includes(n.predefined ? 'builtin' : 'custom')) &&
-      matchLabels(f.get('label'), n.labels) &&
-      (dangling === undefined || dangling === (!n.predefined && Object.keys(n.containers).length === 0)));
-    ctx.send(200, out.map((n) => renderNetwork(n, false)));
+    if (type?.some((t) => t !== 'custom' && t !== 'builtin'))
+      throw invalidParameter(`invalid filter: 'type'='${type.join(',')}'`);
+    const out = s.network
+      .list()
+      .filter(
+        (n) =>
+          fuzzy(f.get('name'), n.name) &&
+          fuzzy(f.get('id'), n.id) &&
+          (!f.get('driver') || f.get('driver')!.includes(n.driver)) &&
+          (!f.get('scope') || f.get('scope')!.includes('local')) &&
+          (!type || type.includes(n.predefined ? 'builtin' : 'custom')) &&
+          matchLabels(f.get('label'), n.labels) &&
+          (dangling === undefined || dangling === (!n.predefined && Object.keys(n.containers).length === 0)),
+      );
+    ctx.send(
+      200,
+      out.map((n) => renderNetwork(n, false)),
+    );
   });
 
   router.get('/networks/:id', (ctx) => {
@@ -92,7 +108,11 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
       ipam: {
         driver: ipam.Driver,
         options: ipam.Options ?? {},
-        config: (ipam.Config ?? []).map((c: any) => ({ subnet: c.Subnet || undefined, gateway: c.Gateway || undefined, ipRange: c.IPRange || undefined })),
+        config: (ipam.Config ?? []).map((c: any) => ({
+          subnet: c.Subnet || undefined,
+          gateway: c.Gateway || undefined,
+          ipRange: c.IPRange || undefined,
+        })),
       },
     });
     ctx.send(201, { Id: res.id, Warning: res.warning });
@@ -108,7 +128,10 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
     if (typeof ref !== 'string' || !ref) throw invalidParameter('Container is required');
     const id = s.resolveContainer?.(ref);
     if (id) return id;
-    const known = s.network.list().flatMap((n) => Object.entries(n.containers)).find(([cid, c]) => cid === ref || c.name === ref || cid.startsWith(ref));
+    const known = s.network
+      .list()
+      .flatMap((n) => Object.entries(n.containers))
+      .find(([cid, c]) => cid === ref || c.name === ref || cid.startsWith(ref));
     if (known) return known[0];
     if (s.network.endpoint(ref)) return ref;
     throw notFound(`No such container: ${ref}`);
@@ -174,7 +197,14 @@ export function renderNetworkSettings(
     Bridge: '',
     SandboxID: endpoint?.netnsPath ? crypto.createHash('sha256').update(endpoint.netnsPath).digest('hex') : '',
     SandboxKey: endpoint?.netnsPath ?? '',
-    Ports: endpoint ? Object.fromEntries(Object.entries(endpoint.ports).map(([k, v]) => [k, v && v.map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort }))])) : {},
+    Ports: endpoint
+      ? Object.fromEntries(
+          Object.entries(endpoint.ports).map(([k, v]) => [
+            k,
+            v && v.map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort })),
+          ]),
+        )
+      : {},
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
@@ -192,15 +222,26 @@ export function renderNetworkSettings(
   const nets: Record<string, unknown> = {};
   const attached = new Map((endpoint?.networks ?? []).map((a) => [a.networkName, a]));
   // Configured keys may be IDs or "default"; Docker shows each network once, by name.
-  const canonical = (key: string) => { try { return networks.get(key).name; } catch { return key; } };
+  const canonical = (key: string) => {
+    try {
+      return networks.get(key).name;
+    } catch {
+      return key;
+    }
+  };
   const cfgByName: Record<string, { aliases?: string[]; ipv4Address?: string }> = {};
   for (const [k, v] of Object.entries(configured)) cfgByName[canonical(k)] = v;
   configured = cfgByName;
   const names = new Set([...Object.keys(configured), ...attached.keys()]);
-  if (names.size === 0 && ['host', 'none', 'bridge', 'default'].includes(networkMode)) names.add(networkMode === 'default' ? 'bridge' : networkMode);
+  if (names.size === 0 && ['host', 'none', 'bridge', 'default'].includes(networkMode))
+    names.add(networkMode === 'default' ? 'bridge' : networkMode);
   for (const name of names) {
     let id = '';
-    try { id = networks.get(name).id; } catch { /* removed since */ }
+    try {
+      id = networks.get(name).id;
+    } catch {
+      /* removed since */
+    }
     const a = attached.get(name);
     const cfg = configured[name] ?? {};
     nets[name] = {
@@ -220,7 +261,13 @@ export function renderNetworkSettings(
       DNSNames: a?.dnsNames.length ? a.dnsNames : null,
     };
     if (name === 'bridge' && a) {
-      Object.assign(out, { EndpointID: a.endpointId, Gateway: a.gateway, IPAddress: a.ipAddress, IPPrefixLen: a.prefixLen, MacAddress: a.macAddress });
+      Object.assign(out, {
+        EndpointID: a.endpointId,
+        Gateway: a.gateway,
+        IPAddress: a.ipAddress,
+        IPPrefixLen: a.prefixLen,
+        MacAddress: a.macAddress,
+      });
     }
   }
   out.Networks = nets;

@@ -28,13 +28,33 @@ export function renderEvent(e: EngineEvent): Record<string, unknown> {
   };
 }
 
-const EVENT_FILTERS = ['container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'service', 'type', 'volume', 'config', 'secret'] as const;
+const EVENT_FILTERS = [
+  'container',
+  'daemon',
+  'event',
+  'image',
+  'label',
+  'network',
+  'node',
+  'plugin',
+  'scope',
+  'service',
+  'type',
+  'volume',
+  'config',
+  'secret',
+] as const;
 
 function eventMatcher(filters: Map<string, string[]>): (e: EngineEvent) => boolean {
   const has = (key: string, ...candidates: (string | undefined)[]) => {
     const want = filters.get(key);
     if (!want) return true;
-    return want.some((w) => candidates.some((c) => c !== undefined && (c === w || (key !== 'event' && key !== 'type' && c.startsWith(w) && c.length === 64))));
+    return want.some((w) =>
+      candidates.some(
+        (c) =>
+          c !== undefined && (c === w || (key !== 'event' && key !== 'type' && c.startsWith(w) && c.length === 64)),
+      ),
+    );
   };
   return (e) => {
     const a = e.actor.attributes;
@@ -42,7 +62,16 @@ function eventMatcher(filters: Map<string, string[]>): (e: EngineEvent) => boole
     // "exec_start: sh" matches the filter "exec_start", as in Docker.
     if (!has('event', e.action, e.action.split(':')[0])) return false;
     if (filters.has('container') && (e.type !== 'container' || !has('container', e.actor.id, a.name))) return false;
-    if (filters.has('image') && !has('image', a.image, e.type === 'image' ? e.actor.id : undefined, a.name && e.type === 'image' ? a.name : undefined)) return false;
+    if (
+      filters.has('image') &&
+      !has(
+        'image',
+        a.image,
+        e.type === 'image' ? e.actor.id : undefined,
+        a.name && e.type === 'image' ? a.name : undefined,
+      )
+    )
+      return false;
     if (filters.has('volume') && (e.type !== 'volume' || !has('volume', e.actor.id))) return false;
     if (filters.has('network') && (e.type !== 'network' || !has('network', e.actor.id, a.name))) return false;
     if (filters.has('daemon') && (e.type !== 'daemon' || !has('daemon', e.actor.id, a.name))) return false;
@@ -57,10 +86,10 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
     ctx.send(200, ctx.req.method === 'HEAD' ? undefined : 'OK', {
       'Content-Type': 'text/plain; charset=utf-8',
       'Cache-Control': 'no-cache, no-store, must-revalidate',
-      'Pragma': 'no-cache',
+      Pragma: 'no-cache',
       'Docker-Experimental': 'false',
       'Builder-Version': '1',
-      'Swarm': 'inactive',
+      Swarm: 'inactive',
     });
   };
   router.get('/_ping', ping);
@@ -112,8 +141,18 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       ContainersStopped: c.stopped,
       Images: c.images,
       Driver: 'overlay2',
-      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Using metacopy', 'false'], ['Native Overlay Diff', 'true']],
-      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file', 'none'] },
+      DriverStatus: [
+        ['Backing Filesystem', 'extfs'],
+        ['Supports d_type', 'true'],
+        ['Using metacopy', 'false'],
+        ['Native Overlay Diff', 'true'],
+      ],
+      Plugins: {
+        Volume: ['local'],
+        Network: ['bridge', 'host', 'none'],
+        Authorization: null,
+        Log: ['json-file', 'none'],
+      },
       MemoryLimit: true,
       SwapLimit: false,
       CpuCfsPeriod: true,
@@ -143,7 +182,12 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
         AllowNondistributableArtifactsCIDRs: null,
         AllowNondistributableArtifactsHostnames: null,
         InsecureRegistryCIDRs: reg.insecureCidrs,
-        IndexConfigs: Object.fromEntries(Object.entries(reg.indexConfigs).map(([k, v]) => [k, { Name: v.name, Mirrors: v.mirrors, Secure: v.secure, Official: v.official }])),
+        IndexConfigs: Object.fromEntries(
+          Object.entries(reg.indexConfigs).map(([k, v]) => [
+            k,
+            { Name: v.name, Mirrors: v.mirrors, Secure: v.secure, Official: v.official },
+          ]),
+        ),
         Mirrors: reg.mirrors,
       },
       NCPU: h.ncpu,
@@ -159,7 +203,14 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       ServerVersion: ENGINE_VERSION,
       Runtimes: { runc: { path: runc?.path ?? 'runc' } },
       DefaultRuntime: 'runc',
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      Swarm: {
+        NodeID: '',
+        NodeAddr: '',
+        LocalNodeState: 'inactive',
+        ControlAvailable: false,
+        Error: '',
+        RemoteManagers: null,
+      },
       LiveRestoreEnabled: cfg.liveRestore,
       Isolation: '',
       InitBinary: '',

@@ -30,31 +30,66 @@ function parseBool(v: string): boolean | undefined {
 /** Docker's inspect `Mounts` entry for one mount point. */
 export function renderMountPoint(m: MountPoint): Record<string, unknown> {
   if (m.type === 'volume') {
-    return { Type: 'volume', Name: m.name, Source: m.source, Destination: m.destination, Driver: m.driver ?? 'local', Mode: m.mode, RW: m.rw, Propagation: m.propagation };
+    return {
+      Type: 'volume',
+      Name: m.name,
+      Source: m.source,
+      Destination: m.destination,
+      Driver: m.driver ?? 'local',
+      Mode: m.mode,
+      RW: m.rw,
+      Propagation: m.propagation,
+    };
   }
-  return { Type: m.type, Source: m.source, Destination: m.destination, Mode: m.mode, RW: m.rw, Propagation: m.propagation };
+  return {
+    Type: m.type,
+    Source: m.source,
+    Destination: m.destination,
+    Mode: m.mode,
+    RW: m.rw,
+    Propagation: m.propagation,
+  };
 }
 
 /** One HostConfig.Mounts entry (Docker's mount.Mount) in the engine's shape; shape errors are 400s. */
 export function mountSpecFromApi(raw: any): MountSpec {
   if (typeof raw !== 'object' || raw === null) throw invalidParameter('invalid mount: must be an object');
   const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
-  const spec: MountSpec = { type: String(raw.Type ?? ''), source: str(raw.Source), target: str(raw.Target), readOnly: !!raw.ReadOnly, consistency: str(raw.Consistency) };
+  const spec: MountSpec = {
+    type: String(raw.Type ?? ''),
+    source: str(raw.Source),
+    target: str(raw.Target),
+    readOnly: !!raw.ReadOnly,
+    consistency: str(raw.Consistency),
+  };
   if (raw.BindOptions) {
-    spec.bindOptions = { propagation: str(raw.BindOptions.Propagation), createMountpoint: !!raw.BindOptions.CreateMountpoint, nonRecursive: !!raw.BindOptions.NonRecursive };
+    spec.bindOptions = {
+      propagation: str(raw.BindOptions.Propagation),
+      createMountpoint: !!raw.BindOptions.CreateMountpoint,
+      nonRecursive: !!raw.BindOptions.NonRecursive,
+    };
   }
   if (raw.VolumeOptions) {
     const v = raw.VolumeOptions;
     spec.volumeOptions = {
       noCopy: !!v.NoCopy,
       labels: stringMap(v.Labels, 'VolumeOptions.Labels'),
-      driverConfig: v.DriverConfig ? { name: str(v.DriverConfig.Name), options: stringMap(v.DriverConfig.Options, 'VolumeOptions.DriverConfig.Options') } : undefined,
+      driverConfig: v.DriverConfig
+        ? {
+            name: str(v.DriverConfig.Name),
+            options: stringMap(v.DriverConfig.Options, 'VolumeOptions.DriverConfig.Options'),
+          }
+        : undefined,
       subpath: str(v.Subpath),
     };
   }
   if (raw.TmpfsOptions) {
     const t = raw.TmpfsOptions;
-    spec.tmpfsOptions = { sizeBytes: t.SizeBytes ? Number(t.SizeBytes) : undefined, mode: t.Mode ? Number(t.Mode) : undefined, options: Array.isArray(t.Options) ? t.Options : undefined };
+    spec.tmpfsOptions = {
+      sizeBytes: t.SizeBytes ? Number(t.SizeBytes) : undefined,
+      mode: t.Mode ? Number(t.Mode) : undefined,
+      options: Array.isArray(t.Options) ? t.Options : undefined,
+    };
   }
   return spec;
 }
@@ -66,16 +101,31 @@ export function renderMountSpec(m: MountSpec): Record<string, unknown> {
   out.Target = m.target;
   if (m.readOnly) out.ReadOnly = true;
   if (m.consistency) out.Consistency = m.consistency;
-  if (m.bindOptions) out.BindOptions = { ...(m.bindOptions.propagation ? { Propagation: m.bindOptions.propagation } : {}), ...(m.bindOptions.createMountpoint ? { CreateMountpoint: true } : {}) };
+  if (m.bindOptions)
+    out.BindOptions = {
+      ...(m.bindOptions.propagation ? { Propagation: m.bindOptions.propagation } : {}),
+      ...(m.bindOptions.createMountpoint ? { CreateMountpoint: true } : {}),
+    };
   if (m.volumeOptions) {
     const v = m.volumeOptions;
     out.VolumeOptions = {
       ...(v.noCopy ? { NoCopy: true } : {}),
       ...(v.labels ? { Labels: v.labels } : {}),
-      ...(v.driverConfig ? { DriverConfig: { ...(v.driverConfig.name ? { Name: v.driverConfig.name } : {}), ...(v.driverConfig.options ? { Options: v.driverConfig.options } : {}) } } : {}),
+      ...(v.driverConfig
+        ? {
+            DriverConfig: {
+              ...(v.driverConfig.name ? { Name: v.driverConfig.name } : {}),
+              ...(v.driverConfig.options ? { Options: v.driverConfig.options } : {}),
+            },
+          }
+        : {}),
     };
   }
-  if (m.tmpfsOptions) out.TmpfsOptions = { ...(m.tmpfsOptions.sizeBytes ? { SizeBytes: m.tmpfsOptions.sizeBytes } : {}), ...(m.tmpfsOptions.mode ? { Mode: m.tmpfsOptions.mode } : {}) };
+  if (m.tmpfsOptions)
+    out.TmpfsOptions = {
+      ...(m.tmpfsOptions.sizeBytes ? { SizeBytes: m.tmpfsOptions.sizeBytes } : {}),
+      ...(m.tmpfsOptions.mode ? { Mode: m.tmpfsOptions.mode } : {}),
+    };
   return out;
 }
 
@@ -84,7 +134,8 @@ const PRUNE_FILTERS = ['label', 'label!', 'all'] as const;
 
 function stringMap(v: unknown, what: string): Record<string, string> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) throw invalidParameter(`invalid ${what}: must be an object of strings`);
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw invalidParameter(`invalid ${what}: must be an object of strings`);
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
 }
 
@@ -104,7 +155,8 @@ export function registerVolumeRoutes(router: Router, s: EngineServices): void {
   router.post('/volumes/create', async (ctx) => {
     const body = (await ctx.json<any>()) ?? {};
     if (typeof body !== 'object' || Array.isArray(body)) throw invalidParameter('invalid JSON: expected an object');
-    if (body.Name !== undefined && body.Name !== null && typeof body.Name !== 'string') throw invalidParameter('invalid volume name: must be a string');
+    if (body.Name !== undefined && body.Name !== null && typeof body.Name !== 'string')
+      throw invalidParameter('invalid volume name: must be a string');
     const v = await s.volumes.create({
       name: body.Name ?? '',
       driver: body.Driver ?? '',
@@ -122,7 +174,8 @@ export function registerVolumeRoutes(router: Router, s: EngineServices): void {
     if (a) {
       if (a.length > 1) throw invalidParameter(`invalid filter 'all=[${a.join(' ')}]': only one value is expected`);
       const b = parseBool(a[0]);
-      if (b === undefined) throw invalidParameter(`invalid filter 'all': strconv.ParseBool: parsing "${a[0]}": invalid syntax`);
+      if (b === undefined)
+        throw invalidParameter(`invalid filter 'all': strconv.ParseBool: parsing "${a[0]}": invalid syntax`);
       all = b;
     }
     const r = await s.volumes.prune({ all, label: f.get('label'), labelNot: f.get('label!') });

@@ -10,6 +10,7 @@ export default command('berth.container.openInBrowser', async (berth, item) => {
   const [c] = await berth.client().listContainers({ all: true, filters: { id: [target.id] } });
   const urls = [...new Set((c?.Ports ?? []).map(portUrl).filter((u): u is string => !!u))];
   if (!urls.length) return void vscode.window.showInformationMessage(`Berth: ${target.name} publishes no TCP port.`);
-  const url = urls.length === 1 ? urls[0] : await vscode.window.showQuickPick(urls, { placeHolder: 'Open which port?' });
+  const url =
+    urls.length === 1 ? urls[0] : await vscode.window.showQuickPick(urls, { placeHolder: 'Open which port?' });
   if (url) await vscode.env.openExternal(vscode.Uri.parse(url));
 });

@@ -6,6 +6,10 @@ export default command('berth.container.prune', async (berth) => {
   if (answer !== 'Prune') return;
   try {
     const r = await berth.client().pruneContainers();
-    void vscode.window.showInformationMessage(`Berth: removed ${r.ContainersDeleted?.length ?? 0} containers, freed ${formatBytes(r.SpaceReclaimed)}.`);
-  } catch (err) { berth.fail('prune containers', err); }
+    void vscode.window.showInformationMessage(
+      `Berth: removed ${r.ContainersDeleted?.length ?? 0} containers, freed ${formatBytes(r.SpaceReclaimed)}.`,
+    );
+  } catch (err) {
+    berth.fail('prune containers', err);
+  }
 });

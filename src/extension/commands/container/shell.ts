@@ -7,6 +7,10 @@ export default command('berth.container.shell', async (berth, item) => {
   const [target] = await pickContainers(berth, item, undefined, ['running'], 'Choose a running container for a shell');
   if (!target) return;
   const pty = new StreamTerminal(execSession(berth.client(), target.id), 'shell');
-  const terminal = vscode.window.createTerminal({ name: `${target.name} (shell)`, pty, iconPath: new vscode.ThemeIcon('terminal') });
+  const terminal = vscode.window.createTerminal({
+    name: `${target.name} (shell)`,
+    pty,
+    iconPath: new vscode.ThemeIcon('terminal'),
+  });
   terminal.show();
 });

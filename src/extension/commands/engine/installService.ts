@@ -9,6 +9,7 @@ export default command('berth.engine.installService', async (berth) => {
   terminal.sendText(installServiceCommand(berth), false);
   const pick = await vscode.window.showInformationMessage(
     'The install command is in the terminal: press Enter there to run it (sudo asks for your password). Afterwards the "berth" group applies only to new logins: log out and in, or run "Remote-SSH: Kill VS Code Server on Host", then reload.',
-    'Reload Window');
+    'Reload Window',
+  );
   if (pick) await vscode.commands.executeCommand('workbench.action.reloadWindow');
 });

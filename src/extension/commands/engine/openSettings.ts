@@ -1,4 +1,6 @@
 import * as vscode from 'vscode';
 import { command } from '../command';
 
-export default command('berth.engine.openSettings', () => vscode.commands.executeCommand('workbench.action.openSettings', '@ext:berth.berth'));
+export default command('berth.engine.openSettings', () =>
+  vscode.commands.executeCommand('workbench.action.openSettings', '@ext:berth.berth'),
+);

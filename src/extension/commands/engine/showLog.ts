@@ -7,7 +7,9 @@ export default command('berth.engine.showLog', async (berth) => {
   const file = engineLogFile(berth);
   if (!fs.existsSync(file)) {
     berth.output.show();
-    void vscode.window.showInformationMessage('Berth: this window did not start the engine; its own log is where it was started (for the service: journalctl -u berth).');
+    void vscode.window.showInformationMessage(
+      'Berth: this window did not start the engine; its own log is where it was started (for the service: journalctl -u berth).',
+    );
     return;
   }
   await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });

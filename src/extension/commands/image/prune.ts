@@ -2,10 +2,22 @@ import * as vscode from 'vscode';
 import { command, formatBytes } from '../command';
 
 export default command('berth.image.prune', async (berth) => {
-  const choice = await vscode.window.showWarningMessage('Prune images?', { modal: true, detail: 'Dangling images are always removed; "All Unused" also removes tagged images no container uses.' }, 'Dangling', 'All Unused');
+  const choice = await vscode.window.showWarningMessage(
+    'Prune images?',
+    {
+      modal: true,
+      detail: 'Dangling images are always removed; "All Unused" also removes tagged images no container uses.',
+    },
+    'Dangling',
+    'All Unused',
+  );
   if (!choice) return;
   try {
     const r = await berth.client().pruneImages(choice === 'All Unused' ? { dangling: ['false'] } : undefined);
-    void vscode.window.showInformationMessage(`Berth: removed ${r.ImagesDeleted?.length ?? 0} images, freed ${formatBytes(r.SpaceReclaimed)}.`);
-  } catch (err) { berth.fail('prune images', err); }
+    void vscode.window.showInformationMessage(
+      `Berth: removed ${r.ImagesDeleted?.length ?? 0} images, freed ${formatBytes(r.SpaceReclaimed)}.`,
+    );
+  } catch (err) {
+    berth.fail('prune images', err);
+  }
 });

@@ -2,10 +2,18 @@ import * as vscode from 'vscode';
 import { command, formatBytes } from '../command';
 
 export default command('berth.volume.prune', async (berth) => {
-  const answer = await vscode.window.showWarningMessage('Remove all volumes no container uses? Their data is deleted.', { modal: true }, 'Prune');
+  const answer = await vscode.window.showWarningMessage(
+    'Remove all volumes no container uses? Their data is deleted.',
+    { modal: true },
+    'Prune',
+  );
   if (answer !== 'Prune') return;
   try {
     const r = await berth.client().pruneVolumes();
-    void vscode.window.showInformationMessage(`Berth: removed ${r.VolumesDeleted?.length ?? 0} volumes, freed ${formatBytes(r.SpaceReclaimed)}.`);
-  } catch (err) { berth.fail('prune volumes', err); }
+    void vscode.window.showInformationMessage(
+      `Berth: removed ${r.VolumesDeleted?.length ?? 0} volumes, freed ${formatBytes(r.SpaceReclaimed)}.`,
+    );
+  } catch (err) {
+    berth.fail('prune volumes', err);
+  }
 });
