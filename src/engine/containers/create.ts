@@ -1,0 +1,180 @@
+// Creating a container: the request checked as dockerd checks it, merged with its image's config the way Docker
+// merges them (Entrypoint/Cmd, Env, Labels, ports, volumes), its name reserved and its directories, mount points
+// and record written before it is visible.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { conflict, invalidParameter } from '../errdefs';
+import { logLimits } from '../logs';
+import { capabilities, mergeEnv, signalNumber } from '../runtime';
+import { parseVolumesFrom, planMounts } from '../volumes/mounts';
+import { createMountPoints } from '../volumes/setup';
+import { generateName, validateName } from './names';
+import { type ContainerConfig, type ContainerRecord, type HostConfig, parseRestartPolicy } from './state';
+import { type ContainerStore, nowRfc3339Nano, ZERO_TIME } from './store';
+
+export interface CreateRequest {
+  name?: string;
+  config: Partial<ContainerConfig> & { image: string };
+  hostConfig?: Partial<Omit<HostConfig, 'restartPolicy'>> & {
+    restartPolicy?: { name?: string; maximumRetryCount?: number };
+  };
+  networks?: Record<string, { aliases?: string[]; ipv4Address?: string }>;
+}
+
+function defaultHostConfig(): HostConfig {
+  return {
+    restartPolicy: { name: 'no', maximumRetryCount: 0 },
+    autoRemove: false,
+    networkMode: 'default',
+    privileged: false,
+    capAdd: [],
+    capDrop: [],
+    readonlyRootfs: false,
+    tmpfs: {},
+    shmSize: 64 * 1024 * 1024,
+    ulimits: [],
+    logConfig: { type: '', config: {} },
+    resources: {},
+    sysctls: {},
+    groupAdd: [],
+    oomScoreAdj: 0,
+    dns: [],
+    dnsSearch: [],
+    dnsOptions: [],
+    extraHosts: [],
+    binds: [],
+    portBindings: {},
+    publishAllPorts: false,
+  };
+}
+
+/** The container's mounts from its request and image, in Docker's precedence (src/engine/volumes/mounts.ts). */
+const planContainerMounts = (store: ContainerStore, c: ContainerRecord) =>
+  planMounts({
+    binds: c.hostConfig.binds,
+    mounts: c.hostConfig.mounts,
+    tmpfs: c.hostConfig.tmpfs,
+    volumes: c.config.volumes,
+    volumeDriver: c.hostConfig.volumeDriver,
+    volumesFrom: (c.hostConfig.volumesFrom ?? []).map((spec) => ({
+      spec,
+      mountPoints: store.lookup(parseVolumesFrom(spec).id).mountPoints ?? [],
+    })),
+  });
+
+export async function createContainer(
+  store: ContainerStore,
+  req: CreateRequest,
+): Promise<{ id: string; warnings: string[] }> {
+  const image = await store.deps.images.get(req.config.image);
+  const ic = image.config.config ?? {};
+  const name = req.name ? validateName(req.name) : generateName((n) => store.names.has(n));
+  if (store.names.has(name)) {
+    throw conflict(
+      `Conflict. The container name "/${name}" is already in use by container "${store.names.get(name)}". You have to remove (or rename) that container to be able to reuse that name.`,
+    );
+  }
+  const hc: HostConfig = { ...defaultHostConfig(), ...(req.hostConfig as any) };
+  try {
+    hc.restartPolicy = parseRestartPolicy(req.hostConfig?.restartPolicy);
+  } catch (err: any) {
+    throw invalidParameter(err.message);
+  }
+  if (hc.autoRemove && !['', 'no'].includes(hc.restartPolicy.name))
+    throw invalidParameter("can't create 'AutoRemove' container with restart policy");
+  capabilities([], hc.capAdd, hc.capDrop); // validates names
+  const logCfg = hc.logConfig?.type ? hc.logConfig : { type: '', config: {} };
+  if (logCfg.type && !['json-file', 'none'].includes(logCfg.type))
+    throw invalidParameter(`logger: no log driver named '${logCfg.type}' is registered`);
+  logLimits(logCfg.type ? logCfg.config : store.deps.logDefaults().config);
+  if (hc.resources.memory && hc.resources.memory < 6 * 1024 * 1024)
+    throw invalidParameter('Minimum memory limit allowed is 6MB');
+  if (hc.resources.nanoCpus && (hc.resources.cpuQuota || hc.resources.cpuPeriod))
+    throw invalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (hc.resources.nanoCpus && hc.resources.nanoCpus > os.cpus().length * 1e9) {
+    throw invalidParameter(
+      `Range of CPUs is from 0.01 to ${os.cpus().length}.00, as there are only ${os.cpus().length} CPUs available`,
+    );
+  }
+
+  const rc = req.config;
+  // Docker's merge: an empty Entrypoint counts as not given (the CLI sends [] or null), so the image's Cmd
+  // applies; a null one also inherits the image's Entrypoint. A given Entrypoint discards the image's Cmd.
+  const givenEntrypoint = rc.entrypoint && rc.entrypoint.length ? rc.entrypoint : null;
+  const entrypoint = givenEntrypoint ?? (rc.entrypoint == null ? (ic.Entrypoint ?? null) : null);
+  const cmd = rc.cmd && rc.cmd.length ? rc.cmd : givenEntrypoint ? null : (ic.Cmd ?? null);
+  const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
+  if (argv.length === 0) throw invalidParameter('No command specified');
+  const id = crypto.randomBytes(32).toString('hex');
+  const config: ContainerConfig = {
+    hostname: rc.hostname || (hc.networkMode === 'host' ? os.hostname() : id.slice(0, 12)),
+    domainname: rc.domainname ?? '',
+    user: rc.user || ic.User || '',
+    env: mergeEnv(ic.Env ?? [], rc.env ?? []),
+    cmd,
+    entrypoint,
+    image: rc.image,
+    workingDir: rc.workingDir || ic.WorkingDir || '',
+    labels: { ...(ic.Labels ?? {}), ...(rc.labels ?? {}) },
+    exposedPorts: [...new Set([...Object.keys(ic.ExposedPorts ?? {}), ...(rc.exposedPorts ?? [])])],
+    volumes: [...new Set([...Object.keys(ic.Volumes ?? {}), ...(rc.volumes ?? [])])],
+    tty: !!rc.tty,
+    openStdin: !!rc.openStdin,
+    stdinOnce: !!rc.stdinOnce,
+    attachStdin: !!rc.attachStdin,
+    attachStdout: !!rc.attachStdout,
+    attachStderr: !!rc.attachStderr,
+    stopSignal: rc.stopSignal || ic.StopSignal || undefined,
+    stopTimeout: rc.stopTimeout,
+  };
+  if (config.stopSignal) signalNumber(config.stopSignal);
+  const dir = store.dirOf(id);
+  const c: ContainerRecord = {
+    id,
+    name,
+    created: nowRfc3339Nano(),
+    imageId: image.id,
+    path: argv[0],
+    args: argv.slice(1),
+    config,
+    hostConfig: hc,
+    state: {
+      status: 'created',
+      pid: 0,
+      exitCode: 0,
+      error: '',
+      oomKilled: false,
+      startedAt: ZERO_TIME,
+      finishedAt: ZERO_TIME,
+      manuallyStopped: false,
+      restartCount: 0,
+    },
+    layerDirs: store.deps.images.layerDirs(image),
+    logPath: path.join(dir, `${id}-json.log`),
+    hostnamePath: path.join(dir, 'hostname'),
+    hostsPath: path.join(dir, 'hosts'),
+    resolvConfPath: path.join(dir, 'resolv.conf'),
+    networks: req.networks ?? {},
+  };
+  store.names.set(name, id); // reserved before the first await below
+  try {
+    await Promise.all(
+      ['upper', 'work', 'rootfs', ...(c.layerDirs.length ? [] : ['empty'])].map((d) =>
+        fs.promises.mkdir(path.join(dir, d), { recursive: true, mode: 0o755 }),
+      ),
+    );
+    if (store.deps.volumes)
+      c.mountPoints = await createMountPoints(store.deps.volumes, id, planContainerMounts(store, c));
+    await fs.promises.writeFile(c.hostnamePath, `${config.hostname}\n`);
+    store.save(c);
+  } catch (err) {
+    store.names.delete(name);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  store.records.set(id, c);
+  store.publish(c, 'create');
+  return { id, warnings: [] };
+}

@@ -1,0 +1,129 @@
+// Exit handling and restart policies: every run is watched until its process ends; the exit is then recorded
+// (network and volumes released, events, waiters woken) and the restart policy decides, with Docker's backoff,
+// whether the container comes back. The pending restarts and their backoffs are this part's own state.
+import { log } from '../log';
+import type { RunningContainer } from '../runtime';
+import { teardownMounts } from '../volumes/setup';
+import { type ContainerRecord, nextBackoff, shouldRestart } from './state';
+import type { ContainerStore } from './store';
+
+export interface ExitStatus {
+  exitCode: number;
+  oomKilled: boolean;
+  finishedAt: string;
+  error?: string;
+}
+
+export interface ExitDeps {
+  /** A restart by policy (./start.ts). */
+  start(c: ContainerRecord, automatic: boolean): Promise<void>;
+  /** AutoRemove after the exit (./lifecycle.ts). */
+  remove(c: ContainerRecord, force: boolean, removeVolumes: boolean): Promise<void>;
+}
+
+export function createExits(store: ContainerStore, deps: ExitDeps) {
+  const { runtime } = store.deps;
+  const restartTimers = new Map<string, { timer: NodeJS.Timeout; backoff: number }>();
+  const backoffs = new Map<string, number>();
+
+  const handleExit = async (id: string, status: ExitStatus) => {
+    store.live.delete(id);
+    // After a live-restore shutdown the next engine owns the state: it reads this exit from the shim's exit file.
+    if (store.handedOver) return;
+    const c = store.records.get(id);
+    if (!c) return;
+    if (store.usesNetworkHook(c))
+      await store.deps
+        .network!.detach(id)
+        .catch((err) => log.warn('network detach failed', { id, error: err.message }));
+    runtime.forget(id);
+    if (store.deps.volumes && c.mountPoints) await teardownMounts(store.deps.volumes, id, c.mountPoints);
+    Object.assign(c.state, {
+      pid: 0,
+      exitCode: status.exitCode,
+      oomKilled: status.oomKilled,
+      finishedAt: status.finishedAt,
+      error: status.error ?? '',
+    });
+    if (status.oomKilled) store.publish(c, 'oom');
+    store.publish(c, 'die', { exitCode: String(status.exitCode) });
+    const restart =
+      !store.shuttingDown &&
+      !c.hostConfig.autoRemove &&
+      c.state.status !== 'removing' &&
+      shouldRestart(c.hostConfig.restartPolicy, status.exitCode, c.state.manuallyStopped, c.state.restartCount);
+    if (c.state.status !== 'removing') store.setStatus(c, restart ? 'restarting' : 'exited');
+    store.save(c);
+    store.notifyExit(id);
+    store.resolveWaiters(id, (cond) => cond === 'next-exit' || (cond === 'not-running' && !restart), {
+      exitCode: status.exitCode,
+      error: status.error,
+    });
+    if (restart) scheduleRestart(c);
+    else if (c.hostConfig.autoRemove && c.state.status !== 'removing') {
+      void store
+        .withLock(id, () => deps.remove(c, true, true))
+        .catch((err) => log.warn('auto-remove failed', { id, error: err.message }));
+    }
+  };
+
+  const scheduleRestart = (c: ContainerRecord) => {
+    const ran = Date.parse(c.state.finishedAt) - Date.parse(c.state.startedAt);
+    const delay = nextBackoff(backoffs.get(c.id) ?? 0, Number.isNaN(ran) ? 0 : ran);
+    backoffs.set(c.id, delay);
+    const timer = setTimeout(() => {
+      restartTimers.delete(c.id);
+      void store.withLock(c.id, async () => {
+        if (!store.records.has(c.id) || c.state.status !== 'restarting') return;
+        c.state.restartCount++;
+        try {
+          await deps.start(c, true);
+          store.publish(c, 'restart');
+        } catch (err: any) {
+          log.warn('restart failed', { id: c.id, error: err.message });
+          if (c.state.status === 'restarting') {
+            store.setStatus(c, 'exited');
+            store.save(c);
+          }
+        }
+      });
+    }, delay);
+    timer.unref();
+    restartTimers.set(c.id, { timer, backoff: delay });
+  };
+
+  return {
+    /** Supervises a run: its exit goes through handleExit. */
+    watch(c: ContainerRecord, handle: RunningContainer): void {
+      const done = handle.exited
+        .then((status) => handleExit(c.id, status))
+        .catch((err) => log.error('exit handling failed', { id: c.id, error: err?.message }));
+      store.live.set(c.id, { handle, done });
+    },
+
+    handleExit,
+
+    hasPendingRestart: (id: string): boolean => restartTimers.has(id),
+
+    cancelRestart(id: string): void {
+      const pending = restartTimers.get(id);
+      if (pending) {
+        clearTimeout(pending.timer);
+        restartTimers.delete(id);
+      }
+    },
+
+    /** A start or removal by hand: the next policy restart begins at the shortest delay again. */
+    forgetBackoff(id: string): void {
+      backoffs.delete(id);
+    },
+
+    /** Engine shutdown: no policy restart fires any more. */
+    cancelAll(): void {
+      for (const t of restartTimers.values()) clearTimeout(t.timer);
+      restartTimers.clear();
+    },
+  };
+}
+
+export type Exits = ReturnType<typeof createExits>;
