@@ -1,0 +1,387 @@
+// Endpoints: a container attached to its network (its own namespace pinned, or the host's, or another
+// container's), joined to more networks with connect and left with disconnect, through the CNI plugins (ADD, DEL)
+// with its published ports held on the host; a detach releases everything, also what a crash left half made.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { conflict, forbidden, invalidParameter, isEngineError, system } from '../errdefs';
+import { log } from '../log';
+import type { Bridges } from './bridges';
+import {
+  addNetworkList,
+  cniBinDir,
+  CNI_INSTALL_HINT,
+  CNI_VERSION,
+  type CniResult,
+  delNetworkList,
+  loopbackUp,
+} from './cni';
+import { parseExtraHost } from './hostfiles';
+import { createNetns, deleteNetns, netnsAlive, sweepContainerRules, withHostLock, ensureBridgeRules } from './host';
+import { PortConflictError, type PortMapping, type PortRequest, wantedBindings } from './ports';
+import type { EndpointInfo, SandboxFiles } from './sandboxes';
+import { type Attachment, type NetworkRecord, type NetworkStore, randomId, type Sandbox } from './store';
+import { contains, parseCidr, parseIp } from './subnets';
+
+export interface AttachRequest extends PortRequest {
+  containerId: string;
+  containerName: string;
+  /** The container's network namespace; omitted = the network service pins a new one and returns its path. */
+  netnsPath?: string;
+  /** 'bridge' | 'host' | 'none' | 'container:<id>' | a user network's name or ID ('default' = bridge). */
+  network: string;
+  aliases?: string[];
+  ipv4Address?: string;
+  hostname?: string;
+  domainname?: string;
+  extraHosts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** Where to write the container's hosts and resolv.conf (files in its state dir, bind-mounted read-write). */
+  hostsPath?: string;
+  resolvConfPath?: string;
+}
+
+export interface ConnectRequest {
+  aliases?: string[];
+  ipv4Address?: string;
+}
+
+export function createEndpoints(store: NetworkStore, bridges: Bridges, files: SandboxFiles) {
+  const { networks, sandboxes, ports, ipamDir, epDir } = store;
+  const { conflistFor, masquerades, pluginMasquerade, claimDefaultSubnet, teardownIfUnused } = bridges;
+  const { defaultGateway, hostsFor, resolvFor, writeInPlace, refreshHosts, endpointInfo } = files;
+
+  async function cniAdd(
+    s: Sandbox,
+    n: NetworkRecord,
+    ifName: string,
+    portMappings: PortMapping[],
+    ipv4Address?: string,
+  ): Promise<Attachment> {
+    if (n.predefined && !store.endpointsOn(n.id).length) await claimDefaultSubnet(n);
+    // Without published ports portmap has nothing to do; leaving it out saves a plugin run on ADD and DEL
+    // (DEL runs the conflist stored with the endpoint, so both sides agree).
+    const full = conflistFor(n);
+    const conflist = portMappings.length
+      ? full
+      : { ...full, plugins: full.plugins.filter((p) => p.type !== 'portmap') };
+    const runtimeConfig: Record<string, unknown> = {};
+    if (portMappings.length)
+      runtimeConfig.portMappings = portMappings.map((m) => ({
+        hostPort: m.hostPort,
+        containerPort: m.containerPort,
+        protocol: m.protocol,
+        hostIP: m.hostIp === '0.0.0.0' ? '' : m.hostIp,
+      }));
+    if (ipv4Address) runtimeConfig.ips = [`${ipv4Address}/${parseCidr(n.subnet!)!.prefix}`];
+    s.pending = {
+      networkId: n.id,
+      ifName,
+      conflist,
+      runtimeConfig,
+      prefixLen: parseCidr(n.subnet!)!.prefix,
+      gateway: n.gateway!,
+    };
+    store.saveSandbox(s);
+    let result: CniResult;
+    try {
+      result = await withHostLock(async () => {
+        await ensureBridgeRules(n.bridge!, n.subnet!, masquerades(n));
+        return addNetworkList(conflist, { containerId: s.containerId, netns: s.netnsPath!, ifName, runtimeConfig });
+      });
+    } catch (err: any) {
+      // dockerd's words for a --ip another container holds.
+      if (ipv4Address && /requested IP address .* is not available/.test(err?.message ?? ''))
+        throw forbidden('Address already in use');
+      throw err;
+    } finally {
+      delete s.pending;
+      store.saveSandbox(s);
+    }
+    const ipEntry = result.ips?.find((i) => i.address.includes('.'));
+    if (!ipEntry) throw system(`network ${n.name}: the bridge plugin assigned no IPv4 address`);
+    const [ip, prefix] = ipEntry.address.split('/');
+    const iface =
+      ipEntry.interface !== undefined
+        ? result.interfaces?.[ipEntry.interface]
+        : result.interfaces?.find((i) => i.sandbox);
+    return {
+      networkId: n.id,
+      endpointId: randomId(),
+      ifName,
+      aliases: [],
+      conflist,
+      runtimeConfig,
+      result,
+      ip,
+      prefixLen: Number(prefix),
+      gateway: ipEntry.gateway ?? n.gateway!,
+      mac: iface?.mac ?? '',
+    };
+  }
+
+  /**
+   * DEL one attachment; when the netns is gone unexpectedly or a plugin fails, sweep the container's rules by their
+   * tags. `netnsRemoved`: releaseSandbox removed it on purpose first (see there), so DEL without it is complete.
+   */
+  async function cniDel(s: Sandbox, a: Attachment, netnsRemoved = false): Promise<void> {
+    const alive = !netnsRemoved && !!s.netnsPath && netnsAlive(s.netnsPath);
+    await withHostLock(async () => {
+      let clean = alive || netnsRemoved;
+      try {
+        await delNetworkList(
+          a.conflist,
+          {
+            containerId: s.containerId,
+            netns: alive ? s.netnsPath! : '',
+            ifName: a.ifName,
+            runtimeConfig: a.runtimeConfig,
+          },
+          a.result,
+        );
+      } catch (err: any) {
+        clean = false;
+        log.warn("CNI DEL failed; sweeping the container's rules", {
+          container: s.containerId,
+          network: a.networkId,
+          error: err.message,
+        });
+      }
+      if (!clean) await sweepContainerRules(s.containerId);
+    });
+  }
+
+  /** The address host-local leased to a container on a network (its lease files hold the container ID). */
+  function leasedIp(cniName: string, containerId: string): string | undefined {
+    const d = path.join(ipamDir, cniName);
+    try {
+      for (const f of fs.readdirSync(d)) {
+        if (parseIp(f) !== undefined && fs.readFileSync(path.join(d, f), 'utf8').split(/\r?\n/)[0] === containerId)
+          return f;
+      }
+    } catch {
+      /* no leases */
+    }
+    return undefined;
+  }
+
+  async function releaseSandbox(s: Sandbox): Promise<void> {
+    if (s.pending) {
+      // An ADD the engine died in: DEL with the lease's address standing in for the result it never saw.
+      const p = s.pending;
+      const ip = leasedIp(p.conflist.name, s.containerId);
+      const result: CniResult | undefined = ip
+        ? { cniVersion: CNI_VERSION, interfaces: [], ips: [{ address: `${ip}/${p.prefixLen}`, gateway: p.gateway }] }
+        : undefined;
+      await cniDel(s, { ...p, endpointId: '', aliases: [], result, ip: ip ?? '', mac: '' });
+      await withHostLock(() => sweepContainerRules(s.containerId));
+      delete s.pending;
+      s.attachments = s.attachments.filter((a) => a.networkId !== p.networkId || a.ifName !== p.ifName);
+      await teardownIfUnused([p.networkId]);
+    }
+    const touched = s.attachments.map((a) => a.networkId);
+    // The container has ended: removing its netns first lets the kernel drop the veths in the background (deleting
+    // a veth waits ~30 ms for the network stack to settle), and DEL without a netns only has rules and the IP
+    // lease to release. Endpoints with the bridge plugin's NAT chain need the netns for their DEL.
+    const netnsFirst = s.ownNetns && !!s.netnsPath && !s.attachments.some(pluginMasquerade);
+    if (netnsFirst) await deleteNetns(s.netnsPath!);
+    for (const a of [...s.attachments].reverse()) await cniDel(s, a, netnsFirst);
+    ports.release(s.containerId);
+    if (s.ownNetns && s.netnsPath && !netnsFirst) await deleteNetns(s.netnsPath);
+    sandboxes.delete(s.containerId);
+    fs.rmSync(path.join(epDir, `${s.containerId}.json`), { force: true });
+    // Containers that joined this one's namespace (container:<id>) lose it with this container, as in Docker.
+    for (const j of [...sandboxes.values()]) {
+      if (j.joined !== s.containerId) continue;
+      sandboxes.delete(j.containerId);
+      fs.rmSync(path.join(epDir, `${j.containerId}.json`), { force: true });
+    }
+    refreshHosts(touched);
+    await teardownIfUnused(touched);
+  }
+
+  async function doAttach(req: AttachRequest): Promise<EndpointInfo> {
+    if (!req.containerId) throw invalidParameter('containerId is required');
+    const old = sandboxes.get(req.containerId);
+    if (old) await releaseSandbox(old);
+    const s: Sandbox = {
+      containerId: req.containerId,
+      containerName: req.containerName.replace(/^\//, ''),
+      hostname: req.hostname || req.containerId.slice(0, 12),
+      domainname: req.domainname || undefined,
+      mode: 'bridge',
+      netnsPath: req.netnsPath,
+      ownNetns: false,
+      hostsPath: req.hostsPath,
+      resolvConfPath: req.resolvConfPath,
+      extraHosts: req.extraHosts ?? [],
+      dns: req.dns ?? [],
+      dnsSearch: req.dnsSearch ?? [],
+      dnsOptions: req.dnsOptions ?? [],
+      exposed: [],
+      ports: [],
+      attachments: [],
+    };
+    for (const h of s.extraHosts) {
+      try {
+        parseExtraHost(h, defaultGateway());
+      } catch (err: any) {
+        throw invalidParameter(err.message);
+      }
+    }
+    const mode = req.network || 'bridge';
+
+    if (mode.startsWith('container:')) {
+      const target = sandboxes.get(mode.slice('container:'.length));
+      if (!target || target.mode === 'container')
+        throw conflict(`cannot join network of a non running container: ${mode.slice('container:'.length)}`);
+      s.mode = 'container';
+      s.joined = target.containerId;
+      s.netnsPath = target.netnsPath;
+      sandboxes.set(s.containerId, s);
+      store.saveSandbox(s);
+      return endpointInfo(s);
+    }
+
+    if (mode === 'host') {
+      s.mode = 'host';
+      s.netnsPath = undefined;
+      sandboxes.set(s.containerId, s);
+      store.saveSandbox(s);
+      writeInPlace(s.hostsPath, hostsFor(s));
+      writeInPlace(s.resolvConfPath, resolvFor(s));
+      return endpointInfo(s);
+    }
+
+    const n = mode === 'none' ? undefined : store.mustFind(mode);
+    if (n && n.driver === 'host') return doAttach({ ...req, network: 'host' });
+    if (n && n.driver !== 'bridge' && n.driver !== 'null')
+      throw invalidParameter(`network ${n.name} has unsupported driver ${n.driver}`);
+    const onBridge = n && n.driver === 'bridge' ? n : undefined;
+    if (!onBridge) s.mode = 'none';
+    if (onBridge && !cniBinDir()) throw system(CNI_INSTALL_HINT);
+    if (onBridge && !onBridge.subnet)
+      throw system(
+        `network ${onBridge.name} has no subnet: no address pool had a free subnet when the engine started (see default-address-pools and bip in daemon.json)`,
+      );
+    if (onBridge && req.ipv4Address) {
+      const ip = parseIp(req.ipv4Address);
+      if (ip === undefined || !contains(parseCidr(onBridge.subnet!)!, ip))
+        throw invalidParameter(
+          `invalid IPv4 address ${req.ipv4Address} for network ${onBridge.name} (${onBridge.subnet})`,
+        );
+      if (onBridge.predefined)
+        throw invalidParameter('user specified IP address is supported on user defined networks only');
+    }
+
+    const { wanted, exposed } = wantedBindings(req);
+    s.exposed = exposed;
+    const endpointId = randomId();
+    try {
+      if (onBridge && wanted.length) {
+        try {
+          s.ports = await ports.reserve(s.containerId, wanted);
+        } catch (err: any) {
+          if (err instanceof PortConflictError)
+            throw system(
+              `driver failed programming external connectivity on endpoint ${s.containerName} (${endpointId}): ${err.message}`,
+            );
+          throw err;
+        }
+      }
+      if (!s.netnsPath) {
+        s.netnsPath = await createNetns(`berth-${s.containerId.slice(0, 16)}`);
+        s.ownNetns = true;
+      }
+      // Saved before ADD: if the engine dies mid-way, init finds the record and cleans up.
+      sandboxes.set(s.containerId, s);
+      store.saveSandbox(s);
+      // lo and eth0 are independent: bring them up side by side (each is a plugin process to wait for).
+      const lo = loopbackUp(s.netnsPath, s.containerId);
+      const eth0 = onBridge ? cniAdd(s, onBridge, 'eth0', s.ports, req.ipv4Address) : undefined;
+      const [loResult, ethResult] = await Promise.allSettled([lo, eth0]);
+      if (ethResult.status === 'rejected') throw ethResult.reason;
+      if (loResult.status === 'rejected') throw loResult.reason;
+      if (onBridge) {
+        const a = ethResult.value!;
+        a.endpointId = endpointId;
+        a.aliases = onBridge.predefined ? [] : [...new Set(req.aliases ?? [])];
+        s.attachments.push(a);
+        store.saveSandbox(s);
+      }
+    } catch (err) {
+      await releaseSandbox(s).catch((e) =>
+        log.warn('cleanup after failed attach', { container: s.containerId, error: e.message }),
+      );
+      ports.release(s.containerId);
+      if (isEngineError(err)) throw err;
+      throw system(`failed to set up container networking: ${(err as Error).message}`, err);
+    }
+    writeInPlace(s.hostsPath, hostsFor(s));
+    writeInPlace(s.resolvConfPath, resolvFor(s));
+    if (onBridge) {
+      refreshHosts([onBridge.id]);
+      store.publish('connect', onBridge, { container: s.containerId });
+    }
+    return endpointInfo(s);
+  }
+
+  async function doDetach(containerId: string): Promise<void> {
+    const s = sandboxes.get(containerId);
+    if (!s) return;
+    const nets = s.attachments.map((a) => networks.get(a.networkId)).filter((n): n is NetworkRecord => !!n);
+    await releaseSandbox(s);
+    for (const n of nets) store.publish('disconnect', n, { container: containerId });
+  }
+
+  /** Joins a running container to one more network (`docker network connect`). */
+  async function connect(network: string, containerId: string, o: ConnectRequest = {}): Promise<EndpointInfo> {
+    const n = store.mustFind(network);
+    const s = sandboxes.get(containerId);
+    if (!s) throw conflict(`container ${containerId} is not running`);
+    if (n.driver !== 'bridge') throw forbidden(`container cannot be connected to the ${n.name} network`);
+    if (s.mode !== 'bridge')
+      throw forbidden(
+        'container sharing network namespace with another container or host cannot be connected to any other network',
+      );
+    if (s.attachments.some((a) => a.networkId === n.id))
+      throw forbidden(`endpoint with name ${s.containerName} already exists in network ${n.name}`);
+    if (o.ipv4Address && n.predefined)
+      throw invalidParameter('user specified IP address is supported on user defined networks only');
+    const used = new Set(s.attachments.map((a) => a.ifName));
+    let i = 0;
+    while (used.has(`eth${i}`)) i++;
+    const a = await cniAdd(s, n, `eth${i}`, [], o.ipv4Address);
+    a.aliases = n.predefined ? [] : [...new Set(o.aliases ?? [])];
+    s.attachments.push(a);
+    store.saveSandbox(s);
+    refreshHosts(s.attachments.map((x) => x.networkId));
+    store.publish('connect', n, { container: containerId });
+    return endpointInfo(s);
+  }
+
+  /** Takes a running container off one of its networks (`docker network disconnect`). */
+  async function disconnect(network: string, containerId: string): Promise<EndpointInfo> {
+    const n = store.mustFind(network);
+    const s = sandboxes.get(containerId);
+    const a = s?.attachments.find((x) => x.networkId === n.id);
+    if (!s || !a) throw forbidden(`container ${containerId} is not connected to network ${n.name}`);
+    await cniDel(s, a);
+    s.attachments = s.attachments.filter((x) => x !== a);
+    if (!s.attachments.length) {
+      ports.release(containerId);
+      s.ports = [];
+    }
+    store.saveSandbox(s);
+    refreshHosts([n.id, ...s.attachments.map((x) => x.networkId)]);
+    writeInPlace(s.hostsPath, hostsFor(s));
+    await teardownIfUnused([n.id]);
+    store.publish('disconnect', n, { container: containerId });
+    return endpointInfo(s);
+  }
+
+  return { releaseSandbox, attach: doAttach, detach: doDetach, connect, disconnect };
+}
+
+export type Endpoints = ReturnType<typeof createEndpoints>;

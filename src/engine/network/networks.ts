@@ -1,0 +1,147 @@
+// Network records: `docker network create` checked as dockerd checks it (names, drivers, IPAM: subnet, gateway,
+// ip-range, overlaps with routes and other engines' claims) and `docker network rm`, which takes the host bridge,
+// its rules and its address leases along.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { conflict, forbidden, invalidParameter, notFound, notImplemented, system } from '../errdefs';
+import type { Bridges } from './bridges';
+import {
+  dropClaim,
+  readClaims,
+  removeBridge,
+  removeBridgeRules,
+  removeIsolationRules,
+  sweepSharedChains,
+  withHostLock,
+  writeClaim,
+} from './host';
+import { type NetworkRecord, type NetworkStore, randomId } from './store';
+import { type Cidr, contains, firstHost, formatCidr, overlaps, parseCidr, parseIp, pickSubnet } from './subnets';
+
+export interface CreateNetworkOptions {
+  name: string;
+  driver?: string;
+  internal?: boolean;
+  attachable?: boolean;
+  labels?: Record<string, string>;
+  options?: Record<string, string>;
+  ipam?: {
+    driver?: string;
+    config?: { subnet?: string; gateway?: string; ipRange?: string }[];
+    options?: Record<string, string>;
+  };
+  enableIPv6?: boolean;
+  checkDuplicate?: boolean;
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conflistFor'>) {
+  const { networks, opts, pools, netDir, ipamDir } = store;
+  const { conflistFor } = bridges;
+
+  async function doCreate(o: CreateNetworkOptions): Promise<{ id: string; warning: string }> {
+    const name = o.name ?? '';
+    if (!name) throw invalidParameter('network name is required');
+    if (!NAME_RE.test(name))
+      throw invalidParameter(`invalid network name "${name}": it must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+    const driver = o.driver || 'bridge';
+    if (driver === 'host' || driver === 'null') throw forbidden(`only one instance of "${driver}" network is allowed`);
+    if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
+    if (['bridge', 'host', 'none'].includes(name))
+      throw forbidden(`${name} is a pre-defined network and cannot be created`);
+    if ([...networks.values()].some((n) => n.name === name)) throw conflict(`network with name ${name} already exists`);
+    if (o.enableIPv6) throw notImplemented('IPv6 networks are not supported');
+    if (o.ipam?.driver && o.ipam.driver !== 'default') throw notFound(`plugin "${o.ipam.driver}" not found`);
+    const configs = o.ipam?.config ?? [];
+    if (configs.length > 1) throw notImplemented('more than one IPAM config (subnet) per network is not supported');
+    const cfg = configs[0] ?? {};
+    const id = randomId();
+    const options = { ...(o.options ?? {}) };
+    const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
+    if (bridge.length > 15) throw invalidParameter(`bridge name ${bridge} is longer than 15 characters`);
+    if ([...networks.values()].some((n) => n.bridge === bridge))
+      throw conflict(`bridge name ${bridge} is already in use by another network`);
+
+    return withHostLock(async () => {
+      const taken = await store.takenSubnets();
+      let subnet: Cidr;
+      if (cfg.subnet) {
+        const c = parseCidr(cfg.subnet, true);
+        if (!c || !cfg.subnet.includes('/'))
+          throw invalidParameter(
+            `invalid subnet ${cfg.subnet}: want a network address with a prefix, e.g. 10.10.0.0/24`,
+          );
+        if (c.prefix > 30) throw invalidParameter(`subnet ${cfg.subnet} is too small`);
+        const ours = [...networks.values()]
+          .map((n) => n.subnet)
+          .filter((x): x is string => !!x)
+          .map((x) => parseCidr(x)!);
+        const others = readClaims()
+          .filter((x) => x.dataRoot !== opts.dataRoot)
+          .map((x) => parseCidr(x.subnet)!);
+        if ([...ours, ...others].some((t) => overlaps(t, c)))
+          throw forbidden('Pool overlaps with other one on this address space');
+        subnet = c;
+      } else {
+        if (cfg.gateway || cfg.ipRange) throw invalidParameter('a gateway or ip-range needs a subnet');
+        const c = pickSubnet(pools, taken);
+        if (!c)
+          throw system(
+            'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network',
+          );
+        subnet = c;
+      }
+      let gateway = firstHost(subnet);
+      if (cfg.gateway) {
+        const g = parseIp(cfg.gateway);
+        if (g === undefined || !contains(subnet, g))
+          throw invalidParameter(`gateway ${cfg.gateway} is not in subnet ${formatCidr(subnet)}`);
+        gateway = cfg.gateway;
+      }
+      if (cfg.ipRange) {
+        const r = parseCidr(cfg.ipRange, true);
+        if (!r || !contains(subnet, r.base) || r.prefix < subnet.prefix)
+          throw invalidParameter(`ip-range ${cfg.ipRange} is not in subnet ${formatCidr(subnet)}`);
+      }
+      const n = store.newRecord(name, 'bridge', {
+        id,
+        subnet: formatCidr(subnet),
+        gateway,
+        ipRange: cfg.ipRange,
+        bridge,
+        internal: !!o.internal,
+        attachable: !!o.attachable,
+        labels: o.labels ?? {},
+        options,
+        ipamOptions: o.ipam?.options ?? {},
+      });
+      networks.set(n.id, n);
+      store.saveNetwork(n);
+      writeClaim({ subnet: n.subnet!, dataRoot: opts.dataRoot, networkId: n.id });
+      store.publish('create', n);
+      return { id: n.id, warning: '' };
+    });
+  }
+
+  async function doRemove(n: NetworkRecord): Promise<void> {
+    if (n.predefined) throw forbidden(`${n.name} is a pre-defined network and cannot be removed`);
+    const eps = store.endpointsOn(n.id);
+    if (eps.length) {
+      throw conflict(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+    }
+    await withHostLock(async () => {
+      await removeBridgeRules(n.bridge!);
+      await removeBridge(n.bridge!);
+      await removeIsolationRules(n.bridge!);
+      await sweepSharedChains();
+      fs.rmSync(path.join(ipamDir, conflistFor(n).name), { recursive: true, force: true });
+      fs.rmSync(path.join(netDir, `${n.id}.json`), { force: true });
+      networks.delete(n.id);
+      dropClaim(n.subnet!, opts.dataRoot);
+    });
+    store.publish('destroy', n);
+  }
+
+  return { create: doCreate, remove: doRemove };
+}
