@@ -532,6 +532,10 @@ export class EngineClient {
   systemDf(): Promise<T.SystemDf> {
     return this.json('GET', '/system/df');
   }
+  /** POST /build/prune: the builder's cache (docker builder prune). */
+  pruneBuildCache(filters?: T.Filters, opts: { all?: boolean } = {}): Promise<T.PruneReport> {
+    return this.json('POST', '/build/prune', { query: { all: opts.all, filters: nonEmpty(filters) } });
+  }
 
   close(): Promise<void> {
     return this.dispatcher.close();

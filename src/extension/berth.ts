@@ -3,9 +3,13 @@
 import * as vscode from 'vscode';
 import { EngineClient } from '../client';
 import type { ContainerSummary } from '../client/types';
+import { buildDiskUsageTree } from '../views/diskUsage';
 import { buildContainerTree, buildImageTree, buildVolumeTree, type ContainerViewOptions } from '../views/model';
+import { buildNetworkTree } from '../views/networks';
 import { RecordTreeProvider } from '../views/provider';
+import type { TreeRecord } from '../views/model';
 import { BerthDocuments } from './documents';
+import { RowStats, StatsHub } from './stats/hub';
 import { EventWatcher, type ConnectionState } from './engine/events';
 import { candidateHosts, answers } from './engine/launcher';
 
@@ -15,6 +19,17 @@ export interface Settings {
   containers: ContainerViewOptions;
   logsTail: string;
   logsTimestamps: boolean;
+  /** Live CPU and memory in the container rows. */
+  rowStats: boolean;
+}
+
+/** The extension's tree views by short name (activate() creates them; Berth follows their visibility). */
+export interface BerthViews {
+  containers: vscode.TreeView<TreeRecord>;
+  images: vscode.TreeView<TreeRecord>;
+  volumes: vscode.TreeView<TreeRecord>;
+  networks: vscode.TreeView<TreeRecord>;
+  diskUsage: vscode.TreeView<TreeRecord>;
 }
 
 export function readSettings(): Settings {
@@ -30,6 +45,7 @@ export function readSettings(): Settings {
     },
     logsTail: String(c.get<number | string>('logs.tail', 500)),
     logsTimestamps: c.get<boolean>('logs.timestamps', false),
+    rowStats: c.get<boolean>('containers.stats', true),
   };
 }
 
@@ -38,11 +54,20 @@ export class Berth implements vscode.Disposable {
   readonly containers: RecordTreeProvider;
   readonly images: RecordTreeProvider;
   readonly volumes: RecordTreeProvider;
+  readonly networks: RecordTreeProvider;
+  readonly diskUsage: RecordTreeProvider;
   readonly events: EventWatcher;
+  /** One stats stream per container, shared by the rows and the Show Stats charts. */
+  readonly stats: StatsHub;
+  readonly rowStats: RowStats;
+  views?: BerthViews;
+  /** The disk usage view re-asks /system/df (costly) only while visible; a change while hidden marks it stale. */
+  private diskUsageStale = true;
   readonly statusBar = vscode.window.createStatusBarItem('berth.engine', vscode.StatusBarAlignment.Left, 10);
   readonly documents: BerthDocuments = new BerthDocuments(this);
   settings = readSettings();
   private current?: EngineClient;
+  private listedOnce = false;
   private host?: string;
   /** Containers from the last list, shared by the volumes tree's in-use marker and the status bar. */
   lastContainers: ContainerSummary[] = [];
@@ -50,10 +75,24 @@ export class Berth implements vscode.Disposable {
 
   constructor(readonly context: vscode.ExtensionContext) {
     const onError = (err: unknown) => this.output.appendLine(`refresh failed: ${(err as Error)?.message ?? err}`);
-    this.containers = new RecordTreeProvider(async () => {
-      this.lastContainers = await this.client().listContainers({ all: true });
-      this.updateStatus();
-      return buildContainerTree(this.lastContainers, this.settings.containers);
+    this.stats = new StatsHub(
+      () => this.client(),
+      (id, err) => this.output.appendLine(`stats of ${id.slice(0, 12)}: ${(err as Error)?.message ?? err}`),
+    );
+    this.rowStats = new RowStats(this.stats, () => void this.containers.refresh(false));
+    this.rowStats.setEnabled(this.settings.rowStats);
+    this.containers = new RecordTreeProvider(async (relist) => {
+      if (relist || !this.listedOnce) {
+        this.lastContainers = await this.client().listContainers({ all: true });
+        this.listedOnce = true;
+        this.updateStatus();
+        this.rowStats.setRunning(this.lastContainers.filter((c) => c.State === 'running').map((c) => c.Id));
+      }
+      return buildContainerTree(this.lastContainers, {
+        ...this.settings.containers,
+        stats: this.rowStats.samples,
+        files: true,
+      });
     }, onError);
     this.images = new RecordTreeProvider(async () => buildImageTree(await this.client().listImages()), onError);
     this.volumes = new RecordTreeProvider(async () => {
@@ -63,6 +102,17 @@ export class Berth implements vscode.Disposable {
       ]);
       return buildVolumeTree(vols.Volumes ?? [], containers);
     }, onError);
+    this.networks = new RecordTreeProvider(async () => {
+      const [nets, containers] = await Promise.all([
+        this.client().listNetworks(),
+        this.lastContainers.length ? this.lastContainers : this.client().listContainers({ all: true }),
+      ]);
+      return buildNetworkTree(nets, containers);
+    }, onError);
+    this.diskUsage = new RecordTreeProvider(async () => {
+      this.diskUsageStale = false;
+      return buildDiskUsageTree(await this.client().systemDf());
+    }, onError);
     // While no engine answers, each retry looks at every candidate socket again (e.g. the systemd service that
     // the user just installed), not only the one that failed.
     this.events = new EventWatcher(() => this.client(), {
@@ -71,12 +121,16 @@ export class Berth implements vscode.Disposable {
     this.disposables.push(
       this.events.onState((s, err) => this.onState(s, err)),
       this.events.onChange((kinds) => {
-        if (kinds.has('container'))
+        // A network's container rows come from the container list: connect/disconnect (network events) re-list.
+        if (kinds.has('container') || kinds.has('network'))
           void this.containers.refresh().then(() => {
             if (kinds.has('volume')) void this.volumes.refresh();
+            void this.networks.refresh();
           });
         else if (kinds.has('volume')) void this.volumes.refresh();
         if (kinds.has('image')) void this.images.refresh();
+        this.diskUsageStale = true;
+        if (this.views?.diskUsage.visible) void this.diskUsage.refresh();
       }),
       this.statusBar,
       this.output,
@@ -84,6 +138,25 @@ export class Berth implements vscode.Disposable {
     this.statusBar.name = 'Berth engine';
     this.updateStatus();
     this.statusBar.show();
+  }
+
+  /** Called once by activate() with the tree views: stats and disk usage follow what is on screen. */
+  setViews(views: BerthViews): void {
+    this.views = views;
+    this.rowStats.setVisible(views.containers.visible);
+    this.disposables.push(
+      views.containers.onDidChangeVisibility((e) => this.rowStats.setVisible(e.visible)),
+      views.diskUsage.onDidChangeVisibility((e) => {
+        if (e.visible && this.diskUsageStale && this.connected) void this.diskUsage.refresh();
+      }),
+    );
+  }
+
+  /** Settings changed: stats on or off, rows redrawn. */
+  applySettings(): void {
+    this.settings = readSettings();
+    this.rowStats.setEnabled(this.settings.rowStats);
+    void this.containers.refresh(false);
   }
 
   /** The engine client for the current host (a new one when the setting changed). */
@@ -130,7 +203,11 @@ export class Berth implements vscode.Disposable {
       this.containers.clear();
       this.images.clear();
       this.volumes.clear();
+      this.networks.clear();
+      this.diskUsage.clear();
       this.lastContainers = [];
+      this.listedOnce = false;
+      this.rowStats.setRunning([]);
     }
     this.updateStatus();
   }
@@ -162,6 +239,10 @@ export class Berth implements vscode.Disposable {
 
   dispose(): void {
     this.events.dispose();
+    this.rowStats.dispose();
+    this.stats.dispose();
+    this.networks.dispose();
+    this.diskUsage.dispose();
     this.containers.dispose();
     this.images.dispose();
     this.volumes.dispose();

@@ -24,6 +24,8 @@ export class BerthDocuments implements vscode.TextDocumentContentProvider {
           return JSON.stringify(await client.inspectImage(id), null, 2) + '\n';
         case 'volume':
           return JSON.stringify(await client.inspectVolume(id), null, 2) + '\n';
+        case 'network':
+          return JSON.stringify(await client.inspectNetwork(id), null, 2) + '\n';
         case 'diagnose':
           return renderDiagnosis(diagnose());
         default:
@@ -35,7 +37,7 @@ export class BerthDocuments implements vscode.TextDocumentContentProvider {
   }
 
   /** Opens (or refreshes) the inspect document of a container, image or volume. */
-  async inspect(kind: 'container' | 'image' | 'volume', id: string, name: string): Promise<void> {
+  async inspect(kind: 'container' | 'image' | 'volume' | 'network', id: string, name: string): Promise<void> {
     const safe = name.replace(/[/\\:@]+/g, '_');
     const uri = vscode.Uri.from({
       scheme: SCHEME,

@@ -17,19 +17,29 @@ export function activate(context: vscode.ExtensionContext): { berth: Berth; acti
   const c0 = process.cpuUsage();
   berth = new Berth(context);
   const b = berth;
-  context.subscriptions.push(
-    b,
-    vscode.window.createTreeView('berth.containers', {
+  const views = {
+    containers: vscode.window.createTreeView('berth.containers', {
       treeDataProvider: b.containers,
       canSelectMany: true,
       showCollapseAll: true,
     }),
-    vscode.window.createTreeView('berth.images', {
+    images: vscode.window.createTreeView('berth.images', {
       treeDataProvider: b.images,
       canSelectMany: true,
       showCollapseAll: true,
     }),
-    vscode.window.createTreeView('berth.volumes', { treeDataProvider: b.volumes, canSelectMany: true }),
+    volumes: vscode.window.createTreeView('berth.volumes', { treeDataProvider: b.volumes, canSelectMany: true }),
+    networks: vscode.window.createTreeView('berth.networks', {
+      treeDataProvider: b.networks,
+      canSelectMany: true,
+      showCollapseAll: true,
+    }),
+    diskUsage: vscode.window.createTreeView('berth.diskUsage', { treeDataProvider: b.diskUsage }),
+  };
+  b.setViews(views);
+  context.subscriptions.push(
+    b,
+    ...Object.values(views),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, b.documents),
     ...COMMANDS.map((c) =>
       vscode.commands.registerCommand(c.id, (...args: any[]) =>
@@ -38,9 +48,10 @@ export function activate(context: vscode.ExtensionContext): { berth: Berth; acti
     ),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('berth')) return;
-      b.settings = readSettings();
-      if (e.affectsConfiguration('berth.engine.host')) void ensureEngine(b, false);
-      else void b.containers.refresh();
+      if (e.affectsConfiguration('berth.engine.host')) {
+        b.settings = readSettings();
+        void ensureEngine(b, false);
+      } else b.applySettings();
     }),
   );
   void vscode.commands.executeCommand('setContext', 'berth.engineState', 'connecting');

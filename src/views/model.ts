@@ -2,8 +2,23 @@
 // (menus key on it) and its children. The providers only wrap these records in TreeItems, so everything here is
 // unit-testable and cheap enough to rebuild from one list call per event (500 containers well under 50 ms).
 import type { ContainerSummary, ImageSummary, Port, MountPoint, Volume } from '../client/types';
+import { type StatsSample, formatStatsShort } from './stats';
 
-export type NodeKind = 'group' | 'container' | 'port' | 'mount' | 'repository' | 'tag' | 'volume';
+export type NodeKind =
+  | 'group'
+  | 'container'
+  | 'port'
+  | 'mount'
+  | 'repository'
+  | 'tag'
+  | 'volume'
+  | 'network'
+  | 'files'
+  | 'file'
+  | 'df'
+  | 'registry'
+  | 'engine'
+  | 'info';
 
 export interface TreeRecord {
   /** Stable across refreshes (VS Code keeps selection and expansion by it). */
@@ -24,6 +39,26 @@ export interface TreeRecord {
   volumeName?: string;
   /** For ports with a public binding: the URL to open. */
   url?: string;
+  /** Network rows and a network's container rows. */
+  networkId?: string;
+  networkName?: string;
+  /** A Compose project's group row. */
+  composeProject?: string;
+  /** A file or folder inside a container or volume (a berth-container: or berth-volume: URI). */
+  fileUri?: string;
+  /** Registry rows: the registry's address, and the repository (and tag) below it. */
+  registry?: string;
+  repository?: string;
+  /** Engine rows: the engine's id in the engine list. */
+  engineId?: string;
+  /** Children come from the provider's loadChildren when expanded. */
+  lazy?: boolean;
+  /** Overrides the default collapsed/expanded state. */
+  expanded?: boolean;
+  /** A command that clicking the row runs, with the row as its argument. */
+  open?: { command: string; title: string };
+  /** Lets VS Code pick the file icon and show the path (file rows). */
+  resourceUri?: string;
   children?: TreeRecord[];
   /** Everything a row renders, joined: a changed signature means the row must be redrawn. */
   signature: string;
@@ -38,14 +73,24 @@ export interface ContainerViewOptions {
   /** What the row's label shows. */
   label: 'name' | 'image' | 'id';
   /** What the description shows, in order. */
-  description: ('status' | 'image' | 'ports' | 'name' | 'id')[];
+  description: ('status' | 'image' | 'ports' | 'name' | 'id' | 'stats')[];
+  /** Live CPU and memory of running containers (the shared stats subscription), by container id. */
+  stats?: ReadonlyMap<string, StatsSample>;
+  /** Adds a lazily listed "Files" row under each container. */
+  files?: boolean;
 }
 
 export const DEFAULT_CONTAINER_OPTIONS: ContainerViewOptions = {
   groupBy: 'none',
   label: 'name',
-  description: ['status', 'ports', 'image'],
+  description: ['status', 'stats', 'ports', 'image'],
 };
+
+/** Containers the extension made for itself (to reach a volume's files): never shown as the user's. */
+export const HELPER_LABEL = 'berth.helper';
+export function isHelper(c: Pick<ContainerSummary, 'Labels'>): boolean {
+  return !!c.Labels?.[HELPER_LABEL];
+}
 
 const COMPOSE_PROJECT = 'com.docker.compose.project';
 
@@ -67,6 +112,23 @@ const STATE_ICONS: Record<string, { id: string; color?: string }> = {
   created: { id: 'circle-outline' },
   dead: { id: 'error', color: 'errorForeground' },
   removing: { id: 'trash' },
+};
+
+export type Health = 'healthy' | 'unhealthy' | 'starting' | undefined;
+
+/** The health docker ps shows in Status: "Up 3 minutes (healthy)", "(unhealthy)", "(health: starting)". */
+export function containerHealth(c: Pick<ContainerSummary, 'Status' | 'State'> & { Health?: unknown }): Health {
+  const h = (c.Health as { Status?: string } | undefined)?.Status;
+  if (h === 'healthy' || h === 'unhealthy' || h === 'starting') return h;
+  const m = /\((healthy|unhealthy|health: starting)\)/.exec(c.Status ?? '');
+  if (!m) return undefined;
+  return m[1] === 'health: starting' ? 'starting' : (m[1] as Health);
+}
+
+const HEALTH_ICONS: Record<string, { id: string; color?: string }> = {
+  healthy: { id: 'pass-filled', color: 'testing.iconPassed' },
+  unhealthy: { id: 'warning', color: 'errorForeground' },
+  starting: { id: 'loading~spin', color: 'editorWarning.foreground' },
 };
 
 export function formatPort(p: Port): string {
@@ -101,7 +163,10 @@ export function containerRecord(
   const name = containerName(c);
   const state = containerState(c);
   const ports = uniquePorts(c.Ports);
+  const sample = state === 'running' ? opts.stats?.get(c.Id) : undefined;
+  const health = state === 'running' ? containerHealth(c) : undefined;
   const parts: Record<string, string> = {
+    stats: sample ? formatStatsShort(sample) : '',
     status: c.Status ?? state,
     image: c.Image,
     ports: ports
@@ -121,6 +186,20 @@ export function containerRecord(
   const contextValue = `container.${state}${hasPublished ? '.web' : ''}`;
   const id = `container:${c.Id}`;
   const children: TreeRecord[] = [];
+  if (opts.files)
+    children.push({
+      id: `${id}:files`,
+      kind: 'files',
+      label: 'Files',
+      contextValue: 'files.container',
+      icon: { id: 'files' },
+      containerId: c.Id,
+      containerName: name,
+      fileUri: `berth-container://${c.Id}/`,
+      lazy: true,
+      expanded: false,
+      signature: 'Files',
+    });
   for (const p of ports) {
     const text = formatPort(p);
     const url = portUrl(p);
@@ -153,7 +232,10 @@ export function containerRecord(
       ),
     );
   }
-  const tooltip = `${name} (${c.Id.slice(0, 12)})\nImage: ${c.Image}\nCommand: ${c.Command}\nState: ${state} — ${c.Status}`;
+  const tooltip =
+    `${name} (${c.Id.slice(0, 12)})\nImage: ${c.Image}\nCommand: ${c.Command}\nState: ${state} — ${c.Status}` +
+    (health ? `\nHealth: ${health}` : '') +
+    (sample ? `\n${formatStatsShort(sample)}` : '');
   return {
     id,
     kind: 'container',
@@ -161,13 +243,13 @@ export function containerRecord(
     description,
     tooltip,
     contextValue,
-    icon: STATE_ICONS[state] ?? { id: 'circle-outline' },
+    icon: (health && HEALTH_ICONS[health]) || STATE_ICONS[state] || { id: 'circle-outline' },
     containerId: c.Id,
     containerName: name,
     imageRef: c.Image,
     children: children.length ? children : undefined,
     // The rendered fields that vary; the tooltip derives from these plus Command.
-    signature: `${label}|${description}|${contextValue}|${c.Status}|${c.Command}|${children.length}`,
+    signature: `${label}|${description}|${contextValue}|${c.Status}|${c.Command}|${children.length}|${health}|${parts.stats}`,
   };
 }
 
@@ -208,7 +290,7 @@ export function buildContainerTree(
   list: ContainerSummary[],
   opts: ContainerViewOptions = DEFAULT_CONTAINER_OPTIONS,
 ): TreeRecord[] {
-  const rows = list.map((c) => ({ c, r: containerRecord(c, opts) }));
+  const rows = list.filter((c) => !isHelper(c)).map((c) => ({ c, r: containerRecord(c, opts) }));
   rows.sort((x, y) => byStateThenName(x.r, y.r, x.c, y.c));
   if (opts.groupBy === 'none') return rows.map((x) => x.r);
   const groups = new Map<string, TreeRecord[]>();
@@ -237,6 +319,7 @@ export function buildContainerTree(
       description,
       contextValue: opts.groupBy === 'composeProject' ? 'group.compose' : 'group.label',
       icon: { id: opts.groupBy === 'composeProject' ? 'layers' : 'tag' },
+      composeProject: opts.groupBy === 'composeProject' ? key : undefined,
       children,
       signature: `${key}|${description}`,
     });
@@ -336,10 +419,14 @@ export function buildImageTree(list: ImageSummary[], now = Date.now()): TreeReco
 }
 
 /** Volumes with driver, an in-use marker (from the container list's mounts) and the mountpoint as tooltip. */
-export function buildVolumeTree(volumes: Volume[], containers: ContainerSummary[] = []): TreeRecord[] {
+export function buildVolumeTree(
+  volumes: Volume[],
+  containers: ContainerSummary[] = [],
+  opts: { files?: boolean } = {},
+): TreeRecord[] {
   const users = new Map<string, string[]>();
   for (const c of containers)
-    for (const m of c.Mounts ?? []) {
+    for (const m of isHelper(c) ? [] : (c.Mounts ?? [])) {
       if (m.Type !== 'volume' || !m.Name) continue;
       let u = users.get(m.Name);
       if (!u) users.set(m.Name, (u = []));
@@ -365,6 +452,8 @@ export function buildVolumeTree(volumes: Volume[], containers: ContainerSummary[
         contextValue,
         icon: { id: inUse ? 'database' : 'circle-large-outline' },
         volumeName: v.Name,
+        fileUri: `berth-volume://${encodeURIComponent(v.Name)}/`,
+        lazy: opts.files,
         signature: `${v.Name}|${description}|${tooltip}|${contextValue}`,
       };
     });

@@ -5,7 +5,7 @@ import '../helpers/fake-vscode';
 import * as assert from 'node:assert/strict';
 import { recorded, TreeItemCollapsibleState } from '../helpers/fake-vscode';
 import type { ContainerSummary } from '../../src/client/types';
-import { buildContainerTree } from '../../src/views/model';
+import { buildContainerTree, type TreeRecord } from '../../src/views/model';
 import { RecordTreeProvider } from '../../src/views/provider';
 import { selected } from '../../src/extension/commands/command';
 import stop from '../../src/extension/commands/container/stop';
@@ -62,14 +62,14 @@ describe('extension: tree provider (fake vscode)', () => {
     p.onDidChangeTreeData((e) => fired.push(e));
     await p.refresh();
     assert.deepEqual(fired, [undefined], 'the first load redraws the tree');
-    const [running, exited] = p.getChildren();
+    const [running, exited] = p.getChildren() as TreeRecord[];
     const item = p.getTreeItem(running);
     assert.equal(item.id, `container:${ctr(1).Id}`);
     assert.equal(item.contextValue, 'container.running.web');
     assert.equal((item.iconPath as any).id, 'debug-start');
     assert.equal(item.collapsibleState, TreeItemCollapsibleState.Collapsed);
     assert.equal(p.getTreeItem(exited).collapsibleState, TreeItemCollapsibleState.None);
-    assert.equal(p.getTreeItem(p.getChildren(running)[0]).label, '8001→80/tcp');
+    assert.equal(p.getTreeItem((p.getChildren(running) as TreeRecord[])[0]).label, '8001→80/tcp');
 
     // Uptime changes on one row: only that row is redrawn, and it is the same object the view holds.
     list = [ctr(1, { Status: 'Up 2 minutes' }), list[1]];

@@ -1,5 +1,10 @@
 // Every command, one file each under commands/<noun>/<verb>.ts. activate() registers this list.
 import type { BerthCommand } from './command';
+import compose_logs from './compose/logs';
+import compose_remove from './compose/remove';
+import compose_restart from './compose/restart';
+import compose_start from './compose/start';
+import compose_stop from './compose/stop';
 import container_copyId from './container/copyId';
 import container_inspect from './container/inspect';
 import container_logs from './container/logs';
@@ -11,6 +16,7 @@ import container_remove from './container/remove';
 import container_restart from './container/restart';
 import container_shell from './container/shell';
 import container_start from './container/start';
+import container_stats from './container/stats';
 import container_stop from './container/stop';
 import container_unpause from './container/unpause';
 import engine_diagnose from './engine/diagnose';
@@ -28,6 +34,16 @@ import image_remove from './image/remove';
 import image_run from './image/run';
 import image_runInteractive from './image/runInteractive';
 import image_tag from './image/tag';
+import network_connect from './network/connect';
+import network_create from './network/create';
+import network_disconnect from './network/disconnect';
+import network_inspect from './network/inspect';
+import network_prune from './network/prune';
+import network_refresh from './network/refresh';
+import network_remove from './network/remove';
+import system_prune from './system/prune';
+import system_pruneBuildCache from './system/pruneBuildCache';
+import system_refresh from './system/refresh';
 import volume_create from './volume/create';
 import volume_inspect from './volume/inspect';
 import volume_prune from './volume/prune';
@@ -35,6 +51,11 @@ import volume_refresh from './volume/refresh';
 import volume_remove from './volume/remove';
 
 export const COMMANDS: BerthCommand[] = [
+  compose_logs,
+  compose_remove,
+  compose_restart,
+  compose_start,
+  compose_stop,
   container_copyId,
   container_inspect,
   container_logs,
@@ -46,6 +67,7 @@ export const COMMANDS: BerthCommand[] = [
   container_restart,
   container_shell,
   container_start,
+  container_stats,
   container_stop,
   container_unpause,
   engine_diagnose,
@@ -63,6 +85,16 @@ export const COMMANDS: BerthCommand[] = [
   image_run,
   image_runInteractive,
   image_tag,
+  network_connect,
+  network_create,
+  network_disconnect,
+  network_inspect,
+  network_prune,
+  network_refresh,
+  network_remove,
+  system_prune,
+  system_pruneBuildCache,
+  system_refresh,
   volume_create,
   volume_inspect,
   volume_prune,

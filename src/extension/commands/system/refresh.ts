@@ -1,0 +1,3 @@
+import { command } from '../command';
+
+export default command('berth.system.refresh', (berth) => berth.diskUsage.refresh());
