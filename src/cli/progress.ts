@@ -1,7 +1,7 @@
 // docker's jsonmessage display: pull/push/load progress as per-layer lines updated in place on a terminal, and
 // as plain lines (no bars) otherwise.
 import type { JSONMessage } from '../client';
-import { goDuration, humanSize } from './format/units';
+import { goDuration, humanSize } from '../common/docker';
 
 export class JSONMessageError extends Error {
   constructor(

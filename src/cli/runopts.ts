@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import type { ContainerCreateConfig, HostConfig } from '../client';
 import { StatusError, collect, parseKeyValues } from './cli';
-import { ramInBytes } from './format/units';
+import { ramInBytes } from '../common/docker';
 
 /** Adds docker's run/create flags to a command. */
 export function addCreateOptions(cmd: Command): Command {

@@ -1,6 +1,7 @@
 // Container I/O over the engine's streams: Docker's 8-byte multiplexed framing (no TTY), raw TTY streams, the
 // local terminal in raw mode, resize forwarding, and client-side detach (ctrl-p ctrl-q) like docker's.
 import type { Duplex, Readable } from 'node:stream';
+import { STDERR, SYSTEMERR, splitFrames } from '../common/docker';
 
 export class DetachedError extends Error {
   constructor() {
@@ -23,15 +24,11 @@ export async function demux(
 ): Promise<void> {
   let buf: Buffer = Buffer.alloc(0);
   for await (const chunk of src as AsyncIterable<Buffer>) {
-    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-    while (buf.length >= 8) {
-      const size = buf.readUInt32BE(4);
-      if (buf.length < 8 + size) break;
-      const kind = buf[0];
-      const payload = buf.subarray(8, 8 + size);
-      buf = buf.subarray(8 + size);
-      if (kind === 3) throw new Error(payload.toString('utf8').trim());
-      const p = write(kind === 2 ? stderr : stdout, payload);
+    const { frames, rest } = splitFrames(buf.length ? Buffer.concat([buf, chunk]) : chunk);
+    buf = rest;
+    for (const f of frames) {
+      if (f.stream === SYSTEMERR) throw new Error(f.payload.toString('utf8').trim());
+      const p = write(f.stream === STDERR ? stderr : stdout, f.payload);
       if (p) await p;
     }
   }

@@ -1,5 +1,6 @@
 // version, info, events, inspect (any object), login/logout, system df | prune | info | events.
 import type { Command } from 'commander';
+import { goArch } from '../../common/docker';
 import { EngineApiError } from '../../client';
 import { DOCKER_HUB, removeAuth, serverKey, storeAuth } from '../auth';
 import { type Cli, StatusError, collect, confirm, describeError, isNotFound, parseFilters } from '../cli';
@@ -24,17 +25,6 @@ import { prunedImageLines } from './image';
 import { writeDeleted, writeInspect, writeReclaimedSpace } from './shared';
 
 const CLI_VERSION = process.env.BERTH_VERSION ?? '0.1.0';
-
-function goArch(): string {
-  return (
-    (
-      { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le' } as Record<
-        string,
-        string
-      >
-    )[process.arch] ?? process.arch
-  );
-}
 
 // docker's version template, run through the same tabwriter settings (minwidth 20, padding 1).
 const VERSION_TEMPLATE = `Client:{{if ne .Client.Platform.Name ""}} {{.Client.Platform.Name}}{{end}}

@@ -3,11 +3,11 @@
 import type { ContainerSummary, ImageSummary, Network, Port, Volume } from '../../client';
 import { tabwrite } from './tabwriter';
 import { Template, goJson } from './template';
-import { goTimeString, humanDuration, humanSize, humanSizeWithPrecision } from './units';
+import { goTimeString, humanDuration, humanSize, humanSizeWithPrecision } from '../../common/docker';
 
 export { tabwrite } from './tabwriter';
 export { Template, TemplateError, goJson, printValue } from './template';
-export * from './units';
+export * from '../../common/docker/units';
 
 /** A row's fields for templates: plain values or no-argument getters; methods with arguments (Label "x") too. */
 export abstract class FormatContext {

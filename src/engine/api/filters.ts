@@ -26,17 +26,6 @@ export function parseFilters(raw: string | null, allowed: readonly string[]): Fi
   return out;
 }
 
-/** `label` filters: "key" or "key=value"; every one must match. */
-export function matchLabels(filter: string[] | undefined, labels: Record<string, string> | undefined | null): boolean {
-  if (!filter) return true;
-  const l = labels ?? {};
-  return filter.every((f) => {
-    const i = f.indexOf('=');
-    if (i < 0) return f in l;
-    return l[f.slice(0, i)] === f.slice(i + 1);
-  });
-}
-
 /** Unix-seconds-with-fraction (as the CLI sends `since`/`until`) → nanoseconds. */
 export function parseTimestampNano(raw: string | null): bigint | undefined {
   if (raw === null || raw === '') return undefined;

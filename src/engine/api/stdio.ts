@@ -3,32 +3,19 @@
 // detach keys and EOF handling. Backpressure both ways: a full connection pauses the process's output, a full
 // process stdin pauses the connection.
 import type { Duplex } from 'node:stream';
-import type { ProcessSession, OutputStream } from '../containers';
+import type { ProcessSession } from '../containers';
+import { frame, parseDetachKeys as parseKeys } from '../../common/docker';
 import { invalidParameter } from '../errdefs';
 
-export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
+export { DEFAULT_DETACH_KEYS } from '../../common/docker';
 
-/** Docker's detach-keys grammar: comma-separated single characters or ctrl-<a-z, @, [, \, ], ^, _>. */
+/** Docker's detach-keys grammar (../../common/docker/detach.ts), its errors as InvalidParameter. */
 export function parseDetachKeys(spec: string): number[] {
-  if (!spec) return [];
-  return spec.split(',').map((key) => {
-    if (key.length === 1) return key.charCodeAt(0);
-    const m = /^ctrl-(.)$/.exec(key);
-    if (m) {
-      const ch = m[1].toLowerCase();
-      if (ch >= 'a' && ch <= 'z') return ch.charCodeAt(0) - 96;
-      const special = '@[\\]^_'.indexOf(ch);
-      if (special >= 0) return special === 0 ? 0 : 27 + special - 1;
-    }
-    throw invalidParameter(`Invalid detach keys (${key}) provided`);
-  });
-}
-
-export function stdcopyFrame(stream: OutputStream, chunk: Buffer): Buffer {
-  const h = Buffer.alloc(8);
-  h[0] = stream;
-  h.writeUInt32BE(chunk.length, 4);
-  return Buffer.concat([h, chunk]);
+  try {
+    return parseKeys(spec);
+  } catch (err: any) {
+    throw invalidParameter(err.message);
+  }
 }
 
 export interface PumpOptions {
@@ -53,7 +40,7 @@ export function pump(conn: Duplex, session: ProcessSession, o: PumpOptions): Pro
 
     session.onOutput((stream, chunk) => {
       if (clientGone || conn.destroyed) return true;
-      return conn.write(o.tty ? chunk : stdcopyFrame(stream, chunk));
+      return conn.write(o.tty ? chunk : frame(stream, chunk));
     });
     conn.on('drain', () => session.resume());
 

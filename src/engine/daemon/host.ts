@@ -17,19 +17,6 @@ export function operatingSystem(): { name: string; version: string } {
   }
 }
 
-export function goArch(): string {
-  const map: Record<string, string> = {
-    x64: 'amd64',
-    arm64: 'arm64',
-    arm: 'arm',
-    ia32: '386',
-    ppc64: 'ppc64le',
-    s390x: 's390x',
-    riscv64: 'riscv64',
-  };
-  return map[process.arch] ?? process.arch;
-}
-
 let runcCache: { version: string; commit: string; path: string } | null | undefined;
 
 /** runc's version, or undefined when it is not installed. */

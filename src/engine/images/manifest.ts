@@ -1,5 +1,5 @@
 // Manifest media types and platform selection from manifest lists / OCI indexes.
-import { goArch } from '../daemon/host';
+import { goArch } from '../../common/docker';
 import { invalidParameter } from '../errdefs';
 
 export const MT = {

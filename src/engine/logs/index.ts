@@ -68,14 +68,6 @@ export interface LogSink {
   once(event: 'drain', fn: () => void): unknown;
 }
 
-/** Docker's 8-byte header: stream, three zero bytes, big-endian length. */
-export function frameHeader(stream: 1 | 2, length: number): Buffer {
-  const h = Buffer.alloc(8);
-  h[0] = stream;
-  h.writeUInt32BE(length, 4);
-  return h;
-}
-
 const TIME_KEY = Buffer.from('","time":"');
 const STREAM_KEY = Buffer.from('","stream":"');
 const LOG_KEY = Buffer.from('{"log":"');
@@ -230,6 +222,7 @@ export async function readLogs(
   };
   // Consecutive messages of one stream share a frame: the bytes each stream carries are the same, and the
   // client (the docker CLI writes once per frame) does far fewer writes.
+  // The header is Docker's stdcopy one (src/common/docker/stdcopy.ts), written in place.
   let frameAt = -1;
   let frameStream = 0;
   const header = (stream: 1 | 2, n: number) => {

@@ -3,6 +3,7 @@
 // stderr (2) and, for exec, the exit code (3); we send stdin (0) and stdin EOF (4).
 // Backpressure: `onOutput` returns false when its consumer is full; the socket is paused until `resume()`.
 import type * as net from 'node:net';
+import { frame, splitFrames } from '../../common/docker';
 
 export type OutputStream = 1 | 2;
 const STDIN = 0;
@@ -28,13 +29,8 @@ export interface ProcessSession {
 
 /** The exit code in a run of frames, if there is one (the frames are left as they are). */
 function exitFrame(frames: Buffer): number | undefined {
-  for (let off = 0; frames.length - off >= 8; ) {
-    const len = frames.readUInt32BE(off + 4);
-    if (frames.length - off < 8 + len) break;
-    if (frames[off] === EXIT) return Number(frames.subarray(off + 8, off + 8 + len).toString());
-    off += 8 + len;
-  }
-  return undefined;
+  const exit = splitFrames(frames).frames.find((f) => f.stream === EXIT);
+  return exit && Number(exit.payload.toString());
 }
 
 export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0)): ProcessSession {
@@ -47,17 +43,12 @@ export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0
 
   const parse = () => {
     if (!output) return;
-    let off = 0;
-    while (pending.length - off >= 8) {
-      const type = pending[off];
-      const len = pending.readUInt32BE(off + 4);
-      if (pending.length - off < 8 + len) break;
-      const body = pending.subarray(off + 8, off + 8 + len);
-      off += 8 + len;
-      if (type === EXIT) exitCode = Number(body.toString());
-      else if ((type === 1 || type === 2) && !output(type, body)) sock.pause();
+    const { frames, rest } = splitFrames(pending);
+    pending = rest;
+    for (const f of frames) {
+      if (f.stream === EXIT) exitCode = Number(f.payload.toString());
+      else if ((f.stream === 1 || f.stream === 2) && !output(f.stream, f.payload)) sock.pause();
     }
-    pending = off === pending.length ? Buffer.alloc(0) : pending.subarray(off);
   };
 
   sock.on('data', (d: Buffer) => {
@@ -75,13 +66,6 @@ export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0
     else exitCode = exitFrame(pending) ?? exitCode;
     resolveDone(exitCode);
   });
-
-  const frame = (type: number, data: Buffer) => {
-    const h = Buffer.alloc(8);
-    h[0] = type;
-    h.writeUInt32BE(data.length, 4);
-    return Buffer.concat([h, data]);
-  };
 
   return {
     onOutput(fn) {

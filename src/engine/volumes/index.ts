@@ -10,6 +10,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { fuzzyMatch, matchLabel } from '../../common/docker';
 import { conflict, invalidParameter, notFound, system } from '../errdefs';
 import type { EventBus } from '../events';
 import { log } from '../log';
@@ -193,20 +194,6 @@ function keyedLock() {
   };
 }
 
-function labelMatch(want: string, labels: Record<string, string>): boolean {
-  const i = want.indexOf('=');
-  if (i < 0) return want in labels;
-  return labels[want.slice(0, i)] === want.slice(i + 1);
-}
-
-function nameMatch(want: string, name: string): boolean {
-  try {
-    return new RegExp(want).test(name);
-  } catch {
-    return name.includes(want);
-  }
-}
-
 export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
   const root = path.join(opts.dataRoot, 'volumes');
   const volumes = new Map<string, { meta: Meta; refs: Refs }>();
@@ -285,10 +272,10 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
 
   const matches = (v: VolumeInfo, f: VolumeListFilter) =>
     (f.dangling === undefined || f.dangling === (v.usedBy.length === 0)) &&
-    (!f.name || f.name.some((n) => nameMatch(n, v.name))) &&
+    (!f.name || f.name.some((n) => fuzzyMatch(n, v.name))) &&
     (!f.driver || f.driver.includes(v.driver)) &&
-    (!f.label || f.label.every((l) => labelMatch(l, v.labels))) &&
-    (!f.labelNot || !f.labelNot.some((l) => labelMatch(l, v.labels)));
+    (!f.label || f.label.every((l) => matchLabel(l, v.labels))) &&
+    (!f.labelNot || !f.labelNot.some((l) => matchLabel(l, v.labels)));
 
   const service: VolumeService = {
     async init() {

@@ -1,5 +1,6 @@
 // A minimal event emitter with VS Code's `Event<T>` shape, so the pseudo-terminals stay free of `vscode` (unit-
 // testable against a real engine) and still satisfy `vscode.Pseudoterminal` structurally.
+import { splitFrames } from '../../common/docker';
 export type Listener<T> = (e: T) => unknown;
 
 export class Emitter<T> {
@@ -22,19 +23,15 @@ export function toTerminal(text: string): string {
 }
 
 /**
- * Docker's multiplexed stream (non-TTY logs and attach): 8-byte frame headers [stream, 0, 0, 0, size(be32)].
- * Feeds payloads to `out` as they complete; keeps a partial frame across chunks.
+ * Docker's multiplexed stream (non-TTY logs and attach; src/common/docker/stdcopy.ts): feeds payloads to `out` as
+ * they complete; keeps a partial frame across chunks.
  */
 export class Demuxer {
   private buf: Buffer = Buffer.alloc(0);
   constructor(private readonly out: (stream: number, payload: Buffer) => void) {}
   push(chunk: Buffer): void {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    while (this.buf.length >= 8) {
-      const size = this.buf.readUInt32BE(4);
-      if (this.buf.length < 8 + size) break;
-      this.out(this.buf[0], this.buf.subarray(8, 8 + size));
-      this.buf = this.buf.subarray(8 + size);
-    }
+    const { frames, rest } = splitFrames(this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk);
+    this.buf = rest;
+    for (const f of frames) this.out(f.stream, f.payload);
   }
 }

@@ -5,7 +5,8 @@ import { Duplex } from 'node:stream';
 import type { EngineServices } from '..';
 import { invalidParameter } from '../../errdefs';
 import { compareVersions, type RequestContext, type Router } from '../router';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump, stdcopyFrame } from '../stdio';
+import { frame } from '../../../common/docker';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump } from '../stdio';
 
 const bool = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 
@@ -80,7 +81,7 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
       started = await svc().startExec(e.id, false);
     } catch (err: any) {
       const text = Buffer.from(`${err?.message ?? err}\r\n`);
-      conn.end(e.tty ? text : stdcopyFrame(1, text));
+      conn.end(e.tty ? text : frame(1, text));
       return;
     }
     if (consoleSize && e.tty)

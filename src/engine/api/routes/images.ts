@@ -15,7 +15,8 @@ import {
   parseReference,
   RegistryError,
 } from '../../registry';
-import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
+import { matchLabels } from '../../../common/docker';
+import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 
 export interface ImageRouteServices {

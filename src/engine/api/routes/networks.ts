@@ -3,7 +3,8 @@ import * as crypto from 'node:crypto';
 import type { EngineServices } from '..';
 import { invalidParameter, notFound } from '../../errdefs';
 import type { EndpointInfo, NetworkInfo, NetworkService } from '../../network';
-import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
+import { fuzzyMatch, matchLabels } from '../../../common/docker';
+import { parseFilters, parseTimestampNano } from '../filters';
 import type { Router } from '../router';
 
 export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<string, unknown> {
@@ -43,17 +44,8 @@ export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<s
 
 const LIST_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'] as const;
 
-/** Docker's filters.Match: the value as a regular expression (substring match), or plain substring if invalid. */
-function fuzzy(want: string[] | undefined, value: string): boolean {
-  if (!want) return true;
-  return want.some((w) => {
-    try {
-      return new RegExp(w).test(value);
-    } catch {
-      return value.includes(w);
-    }
-  });
-}
+/** Docker's filters.Match over several values: any may match; none given matches everything. */
+const matchAny = (want: string[] | undefined, value: string) => !want || want.some((w) => fuzzyMatch(w, value));
 
 function bool(values: string[] | undefined, key: string): boolean | undefined {
   if (!values) return undefined;
@@ -74,8 +66,8 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
       .list()
       .filter(
         (n) =>
-          fuzzy(f.get('name'), n.name) &&
-          fuzzy(f.get('id'), n.id) &&
+          matchAny(f.get('name'), n.name) &&
+          matchAny(f.get('id'), n.id) &&
           (!f.get('driver') || f.get('driver')!.includes(n.driver)) &&
           (!f.get('scope') || f.get('scope')!.includes('local')) &&
           (!type || type.includes(n.predefined ? 'builtin' : 'custom')) &&

@@ -2,9 +2,10 @@
 import type { EngineServices } from '..';
 import type { EngineEvent } from '../../events';
 import { nowNano } from '../../events';
-import { goArch, hostFacts } from '../../daemon/host';
+import { hostFacts } from '../../daemon/host';
 import { registryServiceConfig } from '../../registry/config';
-import { matchLabels, parseFilters, parseTimestampNano } from '../filters';
+import { goArch, matchLabels } from '../../../common/docker';
+import { parseFilters, parseTimestampNano } from '../filters';
 import { API_VERSION, MIN_API_VERSION, type Router } from '../router';
 
 export const ENGINE_VERSION = process.env.BERTH_VERSION ?? '0.1.0';
