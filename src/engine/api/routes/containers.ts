@@ -4,7 +4,7 @@ import type { EngineServices } from '..';
 import type { ContainerRecord, CreateRequest, Resources, StatsSample, WaitCondition } from '../../containers';
 import { invalidParameter } from '../../errdefs';
 import { MASKED_PATHS, READONLY_PATHS } from '../../runtime/spec';
-import { matchLabels } from '../../../common/docker';
+import { humanDuration, matchLabels } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 import { renderNetworkSettings } from './networks';
@@ -105,24 +105,6 @@ export function parseCreateBody(body: any, name: string | null): CreateRequest {
     },
     networks,
   };
-}
-
-/** Go's units.HumanDuration, as `docker ps` shows it. */
-export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.floor(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(m / 60);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(h / 24 / 365)} years`;
 }
 
 export function statusText(c: ContainerRecord, now = Date.now()): string {

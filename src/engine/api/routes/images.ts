@@ -15,23 +15,12 @@ import {
   parseReference,
   RegistryError,
 } from '../../registry';
-import { matchLabels } from '../../../common/docker';
+import { humanSize, matchLabels } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 
 export interface ImageRouteServices {
   images: ImageService;
-}
-
-/** units.HumanSize: decimal units, 4 significant digits, as Docker prints sizes. */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${Number(n.toPrecision(4))}${units[i]}`;
 }
 
 /** JSONProgress.String() of Docker (a 200-column terminal: bar and numbers). */
