@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   DEFAULT_DETACH_KEYS,
+  filterBool,
   frame,
   frameHeader,
   fuzzyMatch,
@@ -13,6 +14,8 @@ import {
   matchLabel,
   matchLabels,
   parseDetachKeys,
+  parseGoBool,
+  queryBool,
   splitFrames,
 } from '../../src/common/docker';
 
@@ -78,6 +81,28 @@ describe('common/docker: Docker formats and rules', () => {
     assert.ok(matchLabels(undefined, null) && matchLabels(['a', 'b'], labels) && !matchLabels(['a', 'c'], labels));
     assert.ok(fuzzyMatch('^we', 'web') && !fuzzyMatch('^eb', 'web'));
     assert.ok(fuzzyMatch('a(', 'xa(y'), 'an invalid expression matches as a substring');
+  });
+
+  it('reads booleans as dockerd does: query parameters, strconv.ParseBool and boolean filters', () => {
+    for (const v of [null, '', '0', 'no', 'false', 'FALSE', 'None', ' 0 '])
+      assert.equal(queryBool(v), false, String(v));
+    for (const v of ['1', 'true', 'yes', 'on', 'anything']) assert.equal(queryBool(v), true, v);
+    assert.deepEqual(['t', 'TRUE', 'False', '0', 'yes', 'tRUE'].map(parseGoBool), [
+      true,
+      true,
+      false,
+      false,
+      undefined,
+      undefined,
+    ]);
+    assert.deepEqual([['TRUE'], ['0'], ['False'], ['yes'], [], ['true', 'false']].map(filterBool), [
+      true,
+      false,
+      false,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it("names the host's architecture as GOARCH does", () => {

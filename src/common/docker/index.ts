@@ -5,8 +5,10 @@
 //   stdcopy.ts   the 8-byte stream framing of output without a TTY
 //   detach.ts    detach-key sequences
 //   filters.ts   how filter values match (labels, filters.Match)
+//   bool.ts      booleans in query parameters and filters
 export * from './units';
 export * from './platform';
 export * from './stdcopy';
 export * from './detach';
 export * from './filters';
+export * from './bool';

@@ -1,6 +1,7 @@
 // /containers/{id}/archive: Docker's HTTP side of `docker cp` (HEAD stat, GET tar, PUT extract). The work and its
 // confinement live in containers/archive.ts; here are only the query, the X-Docker-Container-Path-Stat header
 // and the events.
+import { queryBool } from '../../../common/docker';
 import { pipeline } from 'node:stream/promises';
 import type { EngineServices } from '..';
 import {
@@ -13,8 +14,6 @@ import {
 } from '../../containers/archive';
 import { invalidParameter } from '../../errdefs';
 import type { RequestContext, Router } from '../router';
-
-const bool = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 
 /** Docker's header: the stat as base64 JSON (its ContainerPathStat field names). */
 export function pathStatHeader(st: PathStat): string {
@@ -76,9 +75,9 @@ export function registerArchiveRoutes(router: Router, s: EngineServices): void {
     const cfs = await svc().openFs(ctx.params.id);
     try {
       await extractToDir(cfs, p, ctx.body(), {
-        noOverwriteDirNonDir: bool(ctx.query.get('noOverwriteDirNonDir')),
+        noOverwriteDirNonDir: queryBool(ctx.query.get('noOverwriteDirNonDir')),
         // As moby's tarCopyOptions: a container without a User keeps the tar's owners even with copyUIDGID.
-        owner: bool(ctx.query.get('copyUIDGID')) && cfs.user ? containerOwner(cfs) : undefined,
+        owner: queryBool(ctx.query.get('copyUIDGID')) && cfs.user ? containerOwner(cfs) : undefined,
       });
     } finally {
       await cfs.release();

@@ -4,7 +4,7 @@ import type { EngineServices } from '..';
 import type { ContainerRecord, CreateRequest, Resources, StatsSample, WaitCondition } from '../../containers';
 import { invalidParameter } from '../../errdefs';
 import { MASKED_PATHS, READONLY_PATHS } from '../../runtime/spec';
-import { humanDuration, matchLabels } from '../../../common/docker';
+import { humanDuration, matchLabels, queryBool } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 import { renderNetworkSettings } from './networks';
@@ -12,7 +12,6 @@ import { mountSpecFromApi, renderMountPoint, renderMountSpec } from './volumes';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-const bool = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 const strList = (v: unknown): string[] | null =>
   v === undefined || v === null ? null : typeof v === 'string' ? [v] : Array.isArray(v) ? v.map(String) : null;
 const keys = (o: unknown): string[] => (o && typeof o === 'object' ? Object.keys(o) : []);
@@ -424,8 +423,8 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   router.get('/containers/json', (ctx) => {
     const filters = parseFilters(ctx.query.get('filters'), LIST_FILTERS);
     const limit = Number(ctx.query.get('limit') ?? -1);
-    const all = bool(ctx.query.get('all')) || limit > 0;
-    const size = bool(ctx.query.get('size'));
+    const all = queryBool(ctx.query.get('all')) || limit > 0;
+    const size = queryBool(ctx.query.get('size'));
     for (const st of filters.get('status') ?? [])
       if (!STATUSES.includes(st)) throw invalidParameter(`Invalid filter 'status=${st}'`);
     const list = svc()
@@ -483,7 +482,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   router.get('/containers/:id/json', (ctx) => {
-    ctx.send(200, renderInspect(s, svc().get(ctx.params.id), bool(ctx.query.get('size'))));
+    ctx.send(200, renderInspect(s, svc().get(ctx.params.id), queryBool(ctx.query.get('size'))));
   });
 
   router.post('/containers/:id/start', async (ctx) => {
@@ -537,7 +536,10 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   router.delete('/containers/:id', async (ctx) => {
-    await svc().remove(ctx.params.id, { force: bool(ctx.query.get('force')), volumes: bool(ctx.query.get('v')) });
+    await svc().remove(ctx.params.id, {
+      force: queryBool(ctx.query.get('force')),
+      volumes: queryBool(ctx.query.get('v')),
+    });
     ctx.send(204);
   });
 
@@ -607,8 +609,8 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
 
   router.get('/containers/:id/stats', async (ctx) => {
     const c = svc().get(ctx.params.id);
-    const stream = ctx.query.get('stream') === null ? true : bool(ctx.query.get('stream'));
-    const oneShot = bool(ctx.query.get('one-shot'));
+    const stream = ctx.query.get('stream') === null ? true : queryBool(ctx.query.get('stream'));
+    const oneShot = queryBool(ctx.query.get('one-shot'));
     let pre = await svc().stats(c.id);
     if (!stream) {
       if (!oneShot && pre) {
@@ -648,8 +650,8 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
 
   router.get('/containers/:id/logs', async (ctx) => {
     const c = svc().get(ctx.params.id);
-    const stdout = bool(ctx.query.get('stdout'));
-    const stderr = bool(ctx.query.get('stderr'));
+    const stdout = queryBool(ctx.query.get('stdout'));
+    const stderr = queryBool(ctx.query.get('stderr'));
     if (!stdout && !stderr) throw invalidParameter('Bad parameters: you must choose at least one stream');
     const tailRaw = ctx.query.get('tail');
     const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number(tailRaw);
@@ -659,8 +661,8 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     const opts = {
       stdout,
       stderr,
-      timestamps: bool(ctx.query.get('timestamps')),
-      follow: bool(ctx.query.get('follow')),
+      timestamps: queryBool(ctx.query.get('timestamps')),
+      follow: queryBool(ctx.query.get('follow')),
       tail: tail !== undefined && tail < 0 ? undefined : tail,
       since: since && since !== '0' ? parseTimestampNano(since) : undefined,
       until: until && until !== '0' ? parseTimestampNano(until) : undefined,

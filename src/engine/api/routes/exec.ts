@@ -5,10 +5,8 @@ import { Duplex } from 'node:stream';
 import type { EngineServices } from '..';
 import { invalidParameter } from '../../errdefs';
 import { compareVersions, type RequestContext, type Router } from '../router';
-import { frame } from '../../../common/docker';
+import { frame, queryBool } from '../../../common/docker';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump } from '../stdio';
-
-const bool = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 
 const streamType = (ctx: RequestContext, tty: boolean) =>
   tty
@@ -134,11 +132,11 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
   /** Attach over a hijacked connection (or a WebSocket adapted to look like one). */
   const attach = async (ctx: RequestContext, open: () => Duplex, framed: boolean) => {
     const c = svc().get(ctx.params.id);
-    const stdin = bool(ctx.query.get('stdin'));
-    const stdout = bool(ctx.query.get('stdout'));
-    const stderr = bool(ctx.query.get('stderr'));
-    const logs = bool(ctx.query.get('logs'));
-    const stream = bool(ctx.query.get('stream'));
+    const stdin = queryBool(ctx.query.get('stdin'));
+    const stdout = queryBool(ctx.query.get('stdout'));
+    const stderr = queryBool(ctx.query.get('stderr'));
+    const logs = queryBool(ctx.query.get('logs'));
+    const stream = queryBool(ctx.query.get('stream'));
     const keysParam = ctx.query.get('detachKeys');
     const detachKeys = parseDetachKeys(keysParam ?? DEFAULT_DETACH_KEYS);
     const tty = c.config.tty || !framed;

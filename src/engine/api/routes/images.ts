@@ -15,7 +15,7 @@ import {
   parseReference,
   RegistryError,
 } from '../../registry';
-import { humanSize, matchLabels } from '../../../common/docker';
+import { filterBool, humanSize, matchLabels, queryBool } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 
@@ -206,9 +206,8 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
     let list = await images().list();
     const dangling = filters.get('dangling');
     if (dangling) {
-      const want = dangling[0] === 'true' || dangling[0] === '1';
-      if (!['true', 'false', '1', '0'].includes(dangling[0]))
-        throw invalidParameter(`invalid filter 'dangling=${dangling[0]}'`);
+      const want = filterBool(dangling);
+      if (want === undefined) throw invalidParameter(`invalid filter 'dangling=${dangling[0]}'`);
       list = list.filter((i) => (i.repoTags.length === 0) === want);
     }
     const labels = filters.get('label');
@@ -254,7 +253,8 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
 
   router.post('/images/prune', async (ctx) => {
     const filters = parseFilters(ctx.query.get('filters'), ['dangling', 'label', 'label!', 'until']);
-    const all = filters.get('dangling')?.[0] === 'false' || filters.get('dangling')?.[0] === '0';
+    const dangling = filters.get('dangling');
+    const all = dangling !== undefined && filterBool(dangling) === false;
     const labels = filters.get('label');
     const notLabels = filters.get('label!');
     const until = filters.get('until') ? parseTimestampNano(filters.get('until')![0]) : undefined;
@@ -287,7 +287,7 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
   });
 
   router.post('/images/load', async (ctx) => {
-    const quiet = ctx.query.get('quiet') === '1' || ctx.query.get('quiet') === 'true';
+    const quiet = queryBool(ctx.query.get('quiet'));
     let out: NodeJS.WritableStream | undefined;
     const start = () => (out ??= ctx.stream(200, { 'Content-Type': 'application/json' }));
     try {
@@ -386,10 +386,9 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
   });
 
   router.delete('/images/:name*', async (ctx) => {
-    const truthy = (v: string | null) => v === '1' || v === 'true';
     const res = await images().remove(ctx.params.name, {
-      force: truthy(ctx.query.get('force')),
-      noprune: truthy(ctx.query.get('noprune')),
+      force: queryBool(ctx.query.get('force')),
+      noprune: queryBool(ctx.query.get('noprune')),
     });
     ctx.send(
       200,

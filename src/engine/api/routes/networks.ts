@@ -3,7 +3,7 @@ import * as crypto from 'node:crypto';
 import type { EngineServices } from '..';
 import { invalidParameter, notFound } from '../../errdefs';
 import type { EndpointInfo, NetworkInfo, NetworkService } from '../../network';
-import { fuzzyMatch, matchLabels } from '../../../common/docker';
+import { filterBool, fuzzyMatch, matchLabels } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import type { Router } from '../router';
 
@@ -49,10 +49,9 @@ const matchAny = (want: string[] | undefined, value: string) => !want || want.so
 
 function bool(values: string[] | undefined, key: string): boolean | undefined {
   if (!values) return undefined;
-  const v = values[0]?.toLowerCase();
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw invalidParameter(`invalid filter '${key}=${values[0]}'`);
+  const b = filterBool(values);
+  if (b === undefined) throw invalidParameter(`invalid filter '${key}=${values[0]}'`);
+  return b;
 }
 
 export function registerNetworkRoutes(router: Router, s: EngineServices): void {

@@ -3,6 +3,7 @@ import type { EngineServices } from '..';
 import { invalidParameter } from '../../errdefs';
 import type { VolumeInfo } from '../../volumes';
 import type { MountPoint, MountSpec } from '../../volumes/mounts';
+import { parseGoBool, queryBool } from '../../../common/docker';
 import { parseFilters } from '../filters';
 import { compareVersions, type Router } from '../router';
 
@@ -18,13 +19,6 @@ export function renderVolume(v: VolumeInfo, usage?: { size: number }): Record<st
   };
   if (usage) out.UsageData = { Size: usage.size, RefCount: v.usedBy.length };
   return out;
-}
-
-/** Docker's boolean filter values (strconv.ParseBool). */
-function parseBool(v: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  return undefined;
 }
 
 /** Docker's inspect `Mounts` entry for one mount point. */
@@ -145,7 +139,7 @@ export function registerVolumeRoutes(router: Router, s: EngineServices): void {
     let dangling: boolean | undefined;
     const d = f.get('dangling');
     if (d) {
-      dangling = d.length === 1 ? parseBool(d[0]) : undefined;
+      dangling = d.length === 1 ? parseGoBool(d[0]) : undefined;
       if (dangling === undefined) throw invalidParameter(`invalid filter 'dangling=[${d.join(' ')}]'`);
     }
     const vols = s.volumes.list({ dangling, name: f.get('name'), driver: f.get('driver'), label: f.get('label') });
@@ -173,7 +167,7 @@ export function registerVolumeRoutes(router: Router, s: EngineServices): void {
     const a = f.get('all');
     if (a) {
       if (a.length > 1) throw invalidParameter(`invalid filter 'all=[${a.join(' ')}]': only one value is expected`);
-      const b = parseBool(a[0]);
+      const b = parseGoBool(a[0]);
       if (b === undefined)
         throw invalidParameter(`invalid filter 'all': strconv.ParseBool: parsing "${a[0]}": invalid syntax`);
       all = b;
@@ -187,7 +181,7 @@ export function registerVolumeRoutes(router: Router, s: EngineServices): void {
   });
 
   router.delete('/volumes/:name', async (ctx) => {
-    const force = parseBool(ctx.query.get('force') ?? '') ?? false;
+    const force = queryBool(ctx.query.get('force'));
     await s.volumes.remove(ctx.params.name, { force });
     ctx.send(204);
   });
