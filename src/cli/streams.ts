@@ -1,7 +1,7 @@
 // Container I/O over the engine's streams: Docker's 8-byte multiplexed framing (no TTY), raw TTY streams, the
 // local terminal in raw mode, resize forwarding, and client-side detach (ctrl-p ctrl-q) like docker's.
 import type { Duplex, Readable } from 'node:stream';
-import { STDERR, SYSTEMERR, splitFrames } from '../common/docker';
+import { parseDetachKeys as parseKeys, STDERR, SYSTEMERR, splitFrames } from '../common/docker';
 
 export class DetachedError extends Error {
   constructor() {
@@ -91,21 +91,9 @@ export function terminalSize(): [number, number] | undefined {
   return out.isTTY && out.rows && out.columns ? [out.rows, out.columns] : undefined;
 }
 
-/** Parses docker's --detach-keys ("ctrl-p,ctrl-q", "ctrl-a,x") into bytes. */
+/** Docker's --detach-keys ("ctrl-p,ctrl-q", "ctrl-a,x") as bytes, by the engine's grammar (src/common/docker). */
 export function parseDetachKeys(spec: string): Buffer {
-  const bytes = spec.split(',').map((k) => {
-    const key = k.trim();
-    const m = /^ctrl-(.)$/i.exec(key);
-    if (m) {
-      const c = m[1].toLowerCase();
-      if (c >= 'a' && c <= 'z') return c.charCodeAt(0) - 96;
-      const special: Record<string, number> = { '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, _: 31 };
-      if (c in special) return special[c];
-    }
-    if (key.length === 1) return key.charCodeAt(0);
-    throw new Error(`Invalid detach keys (${spec}) provided`);
-  });
-  return Buffer.from(bytes);
+  return Buffer.from(parseKeys(spec));
 }
 
 export interface HijackOptions {

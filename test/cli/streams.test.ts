@@ -47,4 +47,9 @@ describe('cli streams', () => {
     assert.deepEqual([...parseDetachKeys('ctrl-a,x,ctrl-@,ctrl-[')], [1, 120, 0, 27]);
     assert.throws(() => parseDetachKeys('ctrl-p,notakey'), /Invalid detach keys/);
   });
+
+  it("reads --detach-keys by the engine's grammar: no trimming, and an empty value is no keys", () => {
+    assert.deepEqual([...parseDetachKeys('')], []);
+    assert.throws(() => parseDetachKeys('ctrl-p, ctrl-q'), /Invalid detach keys \( ctrl-q\) provided/);
+  });
 });

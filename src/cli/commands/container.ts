@@ -21,6 +21,7 @@ import {
   tabwrite,
   truncateId,
 } from '../format';
+import { DEFAULT_DETACH_KEYS } from '../../common/docker';
 import { addCreateOptions, buildCreateConfig, type CreateOptions, parseRestart } from '../runopts';
 import {
   DetachedError,
@@ -35,7 +36,6 @@ import {
 import { pullImage, withDefaultTag } from './image';
 import { inspectEach, writeDeleted, writeReclaimedSpace } from './shared';
 
-const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
 
 // ---- ps ----
 
@@ -203,7 +203,7 @@ async function attachStartWait(
       await pumpHijacked(conn, {
         tty: opts.tty,
         stdin: opts.stdin,
-        detachKeys: opts.tty && opts.stdin ? parseDetachKeys(opts.detachKeys ?? DEFAULT_DETACH_KEYS) : null,
+        detachKeys: opts.tty && opts.stdin ? parseDetachKeys(opts.detachKeys || DEFAULT_DETACH_KEYS) : null,
       });
     }
   } catch (err) {
@@ -527,7 +527,7 @@ function defineExec(cmd: Command, cli: Cli) {
           await pumpHijacked(conn, {
             tty: !!o.tty,
             stdin: !!o.interactive,
-            detachKeys: o.tty && o.interactive ? parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS) : null,
+            detachKeys: o.tty && o.interactive ? parseDetachKeys(o.detachKeys || DEFAULT_DETACH_KEYS) : null,
           });
         } catch (err) {
           if (err instanceof DetachedError) return;
