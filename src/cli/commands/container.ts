@@ -36,7 +36,6 @@ import {
 import { pullImage, withDefaultTag } from './image';
 import { inspectEach, writeDeleted, writeReclaimedSpace } from './shared';
 
-
 // ---- ps ----
 
 function definePs(cmd: Command, cli: Cli) {
