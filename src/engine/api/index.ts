@@ -27,14 +27,12 @@ export interface EngineServices {
   engineId: string;
   startedAt: Date;
   runcVersion(): { version: string; commit: string; path: string } | undefined;
-  /** Counts for /info; subsystems fill these in as they land. */
+  /** Counts for /info. */
   counts(): { containers: number; running: number; paused: number; stopped: number; images: number };
   network: NetworkService;
   volumes: VolumeService;
   images: ImageService;
-  /** A container's full ID from a name or ID prefix, when the containers subsystem knows it. */
-  resolveContainer?(ref: string): string | undefined;
-  containers?: ContainerService;
+  containers: ContainerService;
 }
 
 export function createRouter(services: EngineServices): Router {

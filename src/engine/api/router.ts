@@ -106,20 +106,15 @@ export class Router {
     } catch {
       throw invalidParameter(`invalid path: ${path}`);
     }
-    let methodMismatch = false;
     for (const r of this.routes) {
       const m = r.pattern.exec(decoded);
       if (!m) continue;
-      if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) {
-        methodMismatch = true;
-        continue;
-      }
+      if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
       const params: Record<string, string> = {};
       r.names.forEach((n, i) => (params[n] = m[i + 1]));
       return { handler: r.handler, params, apiVersion };
     }
     // dockerd answers unknown routes (and known paths with the wrong method) with 404 "page not found".
-    void methodMismatch;
     throw notFound('page not found');
   }
 }

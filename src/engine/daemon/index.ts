@@ -121,13 +121,6 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       volumes,
       containers,
       images,
-      resolveContainer: (ref) => {
-        try {
-          return containers.get(ref).id;
-        } catch {
-          return undefined;
-        }
-      },
     };
     const router = createRouter(services);
     server = await listen(router, { hosts: cfg.hosts, tls: cfg.tls, socketGroup: cfg.group });

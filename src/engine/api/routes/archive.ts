@@ -23,23 +23,19 @@ export function pathStatHeader(st: PathStat): string {
 }
 
 export function registerArchiveRoutes(router: Router, s: EngineServices): void {
-  const svc = () => {
-    if (!s.containers) throw invalidParameter('containers are not available in this engine');
-    return s.containers;
-  };
   const pathOf = (ctx: RequestContext) => {
     const p = ctx.query.get('path');
     if (!p) throw invalidParameter('bad parameter: path cannot be empty');
     return p;
   };
   const event = (id: string, action: string) => {
-    const c = svc().get(id);
+    const c = s.containers.get(id);
     s.events.publish('container', action, c.id, { ...c.config.labels, image: c.config.image, name: c.name });
   };
 
   router.head('/containers/:id/archive', async (ctx) => {
     const p = pathOf(ctx);
-    const cfs = await svc().openFs(ctx.params.id);
+    const cfs = await s.containers.openFs(ctx.params.id);
     let stat: PathStat;
     try {
       stat = statPath(cfs, p);
@@ -51,7 +47,7 @@ export function registerArchiveRoutes(router: Router, s: EngineServices): void {
 
   router.get('/containers/:id/archive', async (ctx) => {
     const p = pathOf(ctx);
-    const cfs = await svc().openFs(ctx.params.id);
+    const cfs = await s.containers.openFs(ctx.params.id);
     try {
       const { stat, stream } = archivePath(cfs, p);
       event(ctx.params.id, 'archive-path');
@@ -72,7 +68,7 @@ export function registerArchiveRoutes(router: Router, s: EngineServices): void {
 
   router.put('/containers/:id/archive', async (ctx) => {
     const p = pathOf(ctx);
-    const cfs = await svc().openFs(ctx.params.id);
+    const cfs = await s.containers.openFs(ctx.params.id);
     try {
       await extractToDir(cfs, p, ctx.body(), {
         noOverwriteDirNonDir: queryBool(ctx.query.get('noOverwriteDirNonDir')),

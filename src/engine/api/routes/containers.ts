@@ -295,8 +295,8 @@ export function renderInspect(s: EngineServices, c: ContainerRecord, size: boole
     NetworkSettings: networkSettings(s, c),
   };
   if (size) {
-    out.SizeRw = s.containers!.sizeRw(c.id);
-    out.SizeRootFs = s.containers!.sizeRootFs(c.id, out.SizeRw as number);
+    out.SizeRw = s.containers.sizeRw(c.id);
+    out.SizeRootFs = s.containers.sizeRootFs(c.id, out.SizeRw as number);
   }
   return out;
 }
@@ -333,8 +333,8 @@ export function renderListItem(s: EngineServices, c: ContainerRecord, size: bool
     Mounts: (c.mountPoints ?? []).map(renderMountPoint),
   };
   if (size) {
-    item.SizeRw = s.containers!.sizeRw(c.id);
-    item.SizeRootFs = s.containers!.sizeRootFs(c.id, item.SizeRw as number);
+    item.SizeRw = s.containers.sizeRw(c.id);
+    item.SizeRootFs = s.containers.sizeRootFs(c.id, item.SizeRw as number);
   }
   return item;
 }
@@ -408,15 +408,10 @@ function renderStats(c: ContainerRecord, cur: StatsSample | undefined, pre: Stat
 }
 
 export function registerContainerRoutes(router: Router, s: EngineServices): void {
-  const svc = () => {
-    if (!s.containers) throw invalidParameter('containers are not available in this engine');
-    return s.containers;
-  };
-
   router.post('/containers/create', async (ctx) => {
     const name = ctx.query.get('name');
     const req = parseCreateBody(await ctx.json(), name);
-    const { id, warnings } = await svc().create(req);
+    const { id, warnings } = await s.containers.create(req);
     ctx.send(201, { Id: id, Warnings: warnings });
   });
 
@@ -427,11 +422,9 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     const size = queryBool(ctx.query.get('size'));
     for (const st of filters.get('status') ?? [])
       if (!STATUSES.includes(st)) throw invalidParameter(`Invalid filter 'status=${st}'`);
-    const list = svc()
-      .list()
-      .sort((a, b) => (a.created < b.created ? 1 : -1));
-    const before = filters.get('before')?.map((r) => svc().get(r).created)[0];
-    const since = filters.get('since')?.map((r) => svc().get(r).created)[0];
+    const list = s.containers.list().sort((a, b) => (a.created < b.created ? 1 : -1));
+    const before = filters.get('before')?.map((r) => s.containers.get(r).created)[0];
+    const since = filters.get('since')?.map((r) => s.containers.get(r).created)[0];
     let out = list.filter((c) => {
       const st = c.state.status;
       if (!all && !filters.has('status') && st !== 'running' && st !== 'paused' && st !== 'restarting') return false;
@@ -482,11 +475,11 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   router.get('/containers/:id/json', (ctx) => {
-    ctx.send(200, renderInspect(s, svc().get(ctx.params.id), queryBool(ctx.query.get('size'))));
+    ctx.send(200, renderInspect(s, s.containers.get(ctx.params.id), queryBool(ctx.query.get('size'))));
   });
 
   router.post('/containers/:id/start', async (ctx) => {
-    await svc().start(ctx.params.id);
+    await s.containers.start(ctx.params.id);
     ctx.send(204);
   });
 
@@ -497,26 +490,26 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   };
 
   router.post('/containers/:id/stop', async (ctx) => {
-    await svc().stop(ctx.params.id, stopOpts(ctx));
+    await s.containers.stop(ctx.params.id, stopOpts(ctx));
     ctx.send(204);
   });
 
   router.post('/containers/:id/restart', async (ctx) => {
-    await svc().restart(ctx.params.id, stopOpts(ctx));
+    await s.containers.restart(ctx.params.id, stopOpts(ctx));
     ctx.send(204);
   });
 
   router.post('/containers/:id/kill', async (ctx) => {
-    await svc().kill(ctx.params.id, ctx.query.get('signal') || undefined);
+    await s.containers.kill(ctx.params.id, ctx.query.get('signal') || undefined);
     ctx.send(204);
   });
 
   router.post('/containers/:id/pause', async (ctx) => {
-    await svc().pause(ctx.params.id);
+    await s.containers.pause(ctx.params.id);
     ctx.send(204);
   });
   router.post('/containers/:id/unpause', async (ctx) => {
-    await svc().unpause(ctx.params.id);
+    await s.containers.unpause(ctx.params.id);
     ctx.send(204);
   });
 
@@ -524,10 +517,10 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     const condition = (ctx.query.get('condition') || 'not-running') as WaitCondition;
     if (!['not-running', 'next-exit', 'removed'].includes(condition))
       throw invalidParameter(`invalid condition: "${condition}"`);
-    const c = svc().get(ctx.params.id);
+    const c = s.containers.get(ctx.params.id);
     const abort = new AbortController();
     ctx.closed.then(() => abort.abort());
-    const result = svc().wait(c.id, condition, abort.signal);
+    const result = s.containers.wait(c.id, condition, abort.signal);
     // Headers go out at once: the CLI starts the container only after its wait request is answered.
     const out = ctx.stream(200, { 'Content-Type': 'application/json' });
     const r = await Promise.race([result, ctx.closed.then(() => undefined)]);
@@ -536,7 +529,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   router.delete('/containers/:id', async (ctx) => {
-    await svc().remove(ctx.params.id, {
+    await s.containers.remove(ctx.params.id, {
       force: queryBool(ctx.query.get('force')),
       volumes: queryBool(ctx.query.get('v')),
     });
@@ -546,13 +539,13 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   router.post('/containers/:id/rename', async (ctx) => {
     const name = ctx.query.get('name');
     if (!name) throw invalidParameter('Neither old nor new names may be empty');
-    await svc().rename(ctx.params.id, name);
+    await s.containers.rename(ctx.params.id, name);
     ctx.send(204);
   });
 
   router.post('/containers/:id/update', async (ctx) => {
     const b = (await ctx.json()) ?? {};
-    const warnings = await svc().update(ctx.params.id, {
+    const warnings = await s.containers.update(ctx.params.id, {
       restartPolicy: b.RestartPolicy
         ? { name: b.RestartPolicy.Name, maximumRetryCount: b.RestartPolicy.MaximumRetryCount }
         : undefined,
@@ -574,17 +567,17 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   router.get('/containers/:id/top', async (ctx) => {
-    const r = await svc().top(ctx.params.id, ctx.query.get('ps_args') || undefined);
+    const r = await s.containers.top(ctx.params.id, ctx.query.get('ps_args') || undefined);
     ctx.send(200, { Titles: r.titles, Processes: r.processes });
   });
 
   router.get('/containers/:id/changes', async (ctx) => {
-    const list = await svc().changes(ctx.params.id);
+    const list = await s.containers.changes(ctx.params.id);
     ctx.send(200, list.length ? list.map((c) => ({ Path: c.path, Kind: c.kind })) : null);
   });
 
   router.get('/containers/:id/export', async (ctx) => {
-    const { stream, done } = await svc().export(ctx.params.id);
+    const { stream, done } = await s.containers.export(ctx.params.id);
     const out = ctx.stream(200, { 'Content-Type': 'application/x-tar' });
     // The response ends only after the engine has released the rootfs it mounted for the export.
     stream.pipe(out, { end: false });
@@ -597,7 +590,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     const filters = parseFilters(ctx.query.get('filters'), ['until', 'label', 'label!']);
     const until = filters.get('until')?.[0];
     const untilNs = until ? parseTimestampNano(until) : undefined;
-    const r = await svc().prune((c) => {
+    const r = await s.containers.prune((c) => {
       if (untilNs !== undefined && BigInt(Date.parse(c.created)) * 1_000_000n >= untilNs) return false;
       if (!matchLabels(filters.get('label'), c.config.labels)) return false;
       const not = filters.get('label!');
@@ -608,14 +601,14 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   router.get('/containers/:id/stats', async (ctx) => {
-    const c = svc().get(ctx.params.id);
+    const c = s.containers.get(ctx.params.id);
     const stream = ctx.query.get('stream') === null ? true : queryBool(ctx.query.get('stream'));
     const oneShot = queryBool(ctx.query.get('one-shot'));
-    let pre = await svc().stats(c.id);
+    let pre = await s.containers.stats(c.id);
     if (!stream) {
       if (!oneShot && pre) {
         await new Promise((r) => setTimeout(r, 500));
-        const cur = await svc().stats(c.id);
+        const cur = await s.containers.stats(c.id);
         ctx.send(200, renderStats(c, cur, pre));
       } else ctx.send(200, renderStats(c, pre, undefined));
       return;
@@ -631,7 +624,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
       if (closed) break;
       let cur: StatsSample | undefined;
       try {
-        cur = await svc().stats(c.id);
+        cur = await s.containers.stats(c.id);
       } catch {
         break;
       } // removed
@@ -649,7 +642,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
         : 'application/vnd.docker.raw-stream';
 
   router.get('/containers/:id/logs', async (ctx) => {
-    const c = svc().get(ctx.params.id);
+    const c = s.containers.get(ctx.params.id);
     const stdout = queryBool(ctx.query.get('stdout'));
     const stderr = queryBool(ctx.query.get('stderr'));
     if (!stdout && !stderr) throw invalidParameter('Bad parameters: you must choose at least one stream');
@@ -679,7 +672,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
         out?.once(ev, fn);
       },
     };
-    await svc().logs(c.id, opts, sink, abort.signal);
+    await s.containers.logs(c.id, opts, sink, abort.signal);
     out ??= ctx.stream(200, { 'Content-Type': streamType(ctx, c.config.tty) });
     out.end();
   });

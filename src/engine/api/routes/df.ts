@@ -42,7 +42,7 @@ export function registerDiskUsageRoutes(router: Router, s: EngineServices): void
           }
         }
       }
-      const containers = s.containers?.list() ?? [];
+      const containers = s.containers.list();
       out.LayersSize = [...layerSize.values()].reduce((a, b) => a + b, 0);
       out.Images = images.map((img) => ({
         Containers: containers.filter((c) => c.imageId === img.id).length,
@@ -58,7 +58,7 @@ export function registerDiskUsageRoutes(router: Router, s: EngineServices): void
         Size: img.size,
       }));
     }
-    if (want('container') && s.containers) {
+    if (want('container')) {
       out.Containers = s.containers.list().map((c) => renderListItem(s, c, true));
     }
     if (want('volume')) {

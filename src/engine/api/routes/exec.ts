@@ -25,11 +25,6 @@ function size(ctx: RequestContext): { rows: number; cols: number } {
 }
 
 export function registerExecRoutes(router: Router, s: EngineServices): void {
-  const svc = () => {
-    if (!s.containers) throw invalidParameter('containers are not available in this engine');
-    return s.containers;
-  };
-
   router.post('/containers/:id/exec', async (ctx) => {
     const body = ((await ctx.json<any>()) ?? {}) as Record<string, any>;
     const cmd = body.Cmd;
@@ -37,7 +32,7 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
       throw invalidParameter('No exec command specified');
     const detachKeys = typeof body.DetachKeys === 'string' ? body.DetachKeys : '';
     parseDetachKeys(detachKeys);
-    const id = svc().createExec(ctx.params.id, {
+    const id = s.containers.createExec(ctx.params.id, {
       cmd,
       env: Array.isArray(body.Env) ? body.Env.filter((e: unknown) => typeof e === 'string') : [],
       user: typeof body.User === 'string' ? body.User : '',
@@ -54,7 +49,7 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
 
   router.post('/exec/:id/start', async (ctx) => {
     const body = ((await ctx.json<any>()) ?? {}) as Record<string, any>;
-    const e = svc().inspectExec(ctx.params.id);
+    const e = s.containers.inspectExec(ctx.params.id);
     // [0, 0] is what the CLI sends when it has no terminal: no size (runc ignores zeros too).
     const consoleSize =
       Array.isArray(body.ConsoleSize) &&
@@ -63,12 +58,9 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
         ? body.ConsoleSize.map(Number)
         : undefined;
     if (body.Detach) {
-      const started = await svc().startExec(e.id, true);
+      const started = await s.containers.startExec(e.id, true);
       void started.exited;
-      if (consoleSize && e.tty)
-        await svc()
-          .resizeExec(e.id, consoleSize[0], consoleSize[1])
-          .catch(() => {});
+      if (consoleSize && e.tty) await s.containers.resizeExec(e.id, consoleSize[0], consoleSize[1]).catch(() => {});
       ctx.send(200, undefined);
       return;
     }
@@ -76,16 +68,13 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
     const conn = ctx.hijack(streamType(ctx, e.tty));
     let started;
     try {
-      started = await svc().startExec(e.id, false);
+      started = await s.containers.startExec(e.id, false);
     } catch (err: any) {
       const text = Buffer.from(`${err?.message ?? err}\r\n`);
       conn.end(e.tty ? text : frame(1, text));
       return;
     }
-    if (consoleSize && e.tty)
-      await svc()
-        .resizeExec(e.id, consoleSize[0], consoleSize[1])
-        .catch(() => {});
+    if (consoleSize && e.tty) await s.containers.resizeExec(e.id, consoleSize[0], consoleSize[1]).catch(() => {});
     await pump(conn, started.session!, {
       tty: e.tty,
       stdin: e.attachStdin,
@@ -95,7 +84,7 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
   });
 
   router.get('/exec/:id/json', async (ctx) => {
-    const e = svc().inspectExec(ctx.params.id);
+    const e = s.containers.inspectExec(ctx.params.id);
     ctx.send(200, {
       ID: e.id,
       Running: e.running,
@@ -119,19 +108,19 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
 
   router.post('/exec/:id/resize', async (ctx) => {
     const { rows, cols } = size(ctx);
-    await svc().resizeExec(ctx.params.id, rows, cols);
+    await s.containers.resizeExec(ctx.params.id, rows, cols);
     ctx.send(200, undefined);
   });
 
   router.post('/containers/:id/resize', async (ctx) => {
     const { rows, cols } = size(ctx);
-    await svc().resize(ctx.params.id, rows, cols);
+    await s.containers.resize(ctx.params.id, rows, cols);
     ctx.send(200, undefined);
   });
 
   /** Attach over a hijacked connection (or a WebSocket adapted to look like one). */
   const attach = async (ctx: RequestContext, open: () => Duplex, framed: boolean) => {
-    const c = svc().get(ctx.params.id);
+    const c = s.containers.get(ctx.params.id);
     const stdin = queryBool(ctx.query.get('stdin'));
     const stdout = queryBool(ctx.query.get('stdout'));
     const stderr = queryBool(ctx.query.get('stderr'));
@@ -145,13 +134,17 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
     ctx.closed.then(() => abort.abort());
     if (logs && (stdout || stderr)) {
       // The past output first, from the log (written with the TTY's raw bytes or as separate streams).
-      await svc().attachOutput(c.id, { stdout, stderr, logs: true, stream: false }, conn, abort.signal);
+      await s.containers.attachOutput(c.id, { stdout, stderr, logs: true, stream: false }, conn, abort.signal);
     }
     if (!stream || abort.signal.aborted) {
       conn.end();
       return;
     }
-    const session = await svc().attach(c.id, { stdin: stdin && c.config.openStdin, stdout, stderr }, abort.signal);
+    const session = await s.containers.attach(
+      c.id,
+      { stdin: stdin && c.config.openStdin, stdout, stderr },
+      abort.signal,
+    );
     if (!session) {
       conn.end();
       return;
@@ -160,12 +153,12 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
   };
 
   router.post('/containers/:id/attach', async (ctx) => {
-    const c = svc().get(ctx.params.id);
+    const c = s.containers.get(ctx.params.id);
     await attach(ctx, () => ctx.hijack(streamType(ctx, c.config.tty)), true);
   });
 
   router.get('/containers/:id/attach/ws', async (ctx) => {
-    svc().get(ctx.params.id);
+    s.containers.get(ctx.params.id);
     await attach(ctx, () => websocket(ctx), false);
   });
 }

@@ -114,10 +114,19 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
     ctx.send(204);
   });
 
+  /** A container's full ID from a name or ID prefix, when the containers subsystem knows it. */
+  const knownContainer = (ref: string): string | undefined => {
+    try {
+      return s.containers.get(ref).id;
+    } catch {
+      return undefined;
+    }
+  };
+
   /** The container a connect/disconnect names: by the containers subsystem when it knows, else by endpoint. */
   const containerOf = (ref: unknown): string => {
     if (typeof ref !== 'string' || !ref) throw invalidParameter('Container is required');
-    const id = s.resolveContainer?.(ref);
+    const id = knownContainer(ref);
     if (id) return id;
     const known = s.network
       .list()
@@ -135,7 +144,7 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
     const n = s.network.get(ctx.params.id);
     const id = containerOf(body.Container);
     // The containers subsystem records the connection (it survives restarts) and applies it if running.
-    if (s.containers && s.resolveContainer?.(id)) await s.containers.connectNetwork(id, n.name, cfg);
+    if (knownContainer(id)) await s.containers.connectNetwork(id, n.name, cfg);
     else await s.network.connect(n.name, id, cfg);
     ctx.send(200);
   });
@@ -144,7 +153,7 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
     const body = (await ctx.json<any>()) ?? {};
     const n = s.network.get(ctx.params.id);
     const id = containerOf(body.Container);
-    if (s.containers && s.resolveContainer?.(id)) await s.containers.disconnectNetwork(id, n.name);
+    if (knownContainer(id)) await s.containers.disconnectNetwork(id, n.name);
     else await s.network.disconnect(n.name, id);
     ctx.send(200);
   });
