@@ -17,7 +17,7 @@ import * as tar from 'tar-stream';
 import { conflict, type EngineError, invalidParameter, isEngineError, notFound, system } from '../errdefs';
 import { isMountPoint, mountOverlay, resolveUser, unmount } from '../runtime';
 import { makeSpecialFile } from '../snapshots';
-import type { MountPoint } from '../volumes/mounts';
+import type { MountPoint } from '../volumes';
 import type { ContainerRecord } from './state';
 
 const C = fs.constants;

@@ -8,8 +8,7 @@ import * as path from 'node:path';
 import { conflict, invalidParameter } from '../errdefs';
 import { logLimits } from '../logs';
 import { capabilities, mergeEnv, signalNumber } from '../runtime';
-import { parseVolumesFrom, planMounts } from '../volumes/mounts';
-import { createMountPoints } from '../volumes/setup';
+import { parseVolumesFrom, planMounts } from '../volumes';
 import { generateName, validateName } from './names';
 import { type ContainerConfig, type ContainerRecord, type HostConfig, parseRestartPolicy } from './state';
 import { type ContainerStore, nowRfc3339Nano, ZERO_TIME } from './store';
@@ -166,7 +165,7 @@ export async function createContainer(
       ),
     );
     if (store.deps.volumes)
-      c.mountPoints = await createMountPoints(store.deps.volumes, id, planContainerMounts(store, c));
+      c.mountPoints = await store.deps.volumes.createMountPoints(id, planContainerMounts(store, c));
     await fs.promises.writeFile(c.hostnamePath, `${config.hostname}\n`);
     store.save(c);
   } catch (err) {

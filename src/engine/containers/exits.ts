@@ -3,7 +3,6 @@
 // whether the container comes back. The pending restarts and their backoffs are this part's own state.
 import { log } from '../log';
 import type { RunningContainer } from '../runtime';
-import { teardownMounts } from '../volumes/setup';
 import { type ContainerRecord, nextBackoff, shouldRestart } from './state';
 import type { ContainerStore } from './store';
 
@@ -37,7 +36,7 @@ export function createExits(store: ContainerStore, deps: ExitDeps) {
         .network!.detach(id)
         .catch((err) => log.warn('network detach failed', { id, error: err.message }));
     runtime.forget(id);
-    if (store.deps.volumes && c.mountPoints) await teardownMounts(store.deps.volumes, id, c.mountPoints);
+    if (store.deps.volumes && c.mountPoints) await store.deps.volumes.teardownMounts(id, c.mountPoints);
     Object.assign(c.state, {
       pid: 0,
       exitCode: status.exitCode,

@@ -38,6 +38,9 @@ export type { CreateRequest } from './create';
 export type { StatsSample } from './stats';
 export type { ImageSource, NetworkHook, WaitCondition } from './store';
 export { parseRestartPolicy } from './state';
+// `docker cp`'s work on an open ContainerFs (openFs), for the API's archive routes.
+export { archivePath, containerOwner, extractToDir, statPath, TAR_TRAILER } from './archive';
+export type { ContainerFs, PathStat } from './archive';
 
 /** What exists: create, look up, list, count, prune. */
 export interface ContainerRecords {

@@ -7,7 +7,6 @@ import { conflict, isEngineError, notModified, system } from '../errdefs';
 import { log } from '../log';
 import { isMountPoint, signalNumber, unmount } from '../runtime';
 import { apparentSize } from '../util/fsx';
-import { releaseMounts } from '../volumes/setup';
 import type { ExecService } from './exec';
 import type { Exits } from './exits';
 import type { ContainerRecord } from './state';
@@ -103,8 +102,7 @@ export function createLifecycle(store: ContainerStore, deps: LifecycleDeps) {
     runtime.forget(c.id);
     if (isMountPoint(store.rootfsOf(c.id))) await unmount(store.rootfsOf(c.id));
     // `rm -v` and `--rm` take the anonymous volumes along; named ones always stay.
-    if (store.deps.volumes && c.mountPoints)
-      await releaseMounts(store.deps.volumes, c.id, c.mountPoints, removeVolumes);
+    if (store.deps.volumes && c.mountPoints) await store.deps.volumes.releaseMounts(c.id, c.mountPoints, removeVolumes);
     try {
       await fs.promises.rm(store.dirOf(c.id), { recursive: true, force: true });
     } catch (err: any) {

@@ -7,7 +7,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { log } from '../log';
 import { isMountPoint, type RunningContainer, unmount } from '../runtime';
-import { teardownMounts } from '../volumes/setup';
 import type { ExitStatus } from './exits';
 import type { ContainerRecord } from './state';
 import { type ContainerStore, nowRfc3339Nano, ZERO_TIME } from './store';
@@ -92,7 +91,7 @@ export async function recover(store: ContainerStore, deps: RecoveryDeps): Promis
     ?.reconcile(new Set(records.keys()))
     .catch((err) => log.warn('volume reconcile failed', { error: err.message }));
   for (const c of records.values())
-    if (volumes && c.mountPoints && !store.live.has(c.id)) await teardownMounts(volumes, c.id, c.mountPoints);
+    if (volumes && c.mountPoints && !store.live.has(c.id)) await volumes.teardownMounts(c.id, c.mountPoints);
   await network
     ?.reconcile(
       new Set([...records.values()].filter((c) => store.live.has(c.id) && store.usesNetworkHook(c)).map((c) => c.id)),

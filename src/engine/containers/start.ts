@@ -8,7 +8,6 @@ import { conflict, invalidParameter, isEngineError, notModified, system } from '
 import { log } from '../log';
 import { logLimits } from '../logs';
 import { buildSpec, hostCapabilities, hostNofileHard, type RunningContainer } from '../runtime';
-import { setupMounts, teardownMounts } from '../volumes/setup';
 import type { FsAccess } from './archive';
 import type { ExecService } from './exec';
 import { existsInLayers, layersOf, userIn } from './filesystem';
@@ -149,7 +148,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       // Volumes get mounted (and filled from the image when new and empty) before the process starts.
       const volumes = store.deps.volumes;
       const volumeMounts =
-        volumes && c.mountPoints?.length ? await setupMounts(volumes, c.id, c.mountPoints, { layers }) : [];
+        volumes && c.mountPoints?.length ? await volumes.setupMounts(c.id, c.mountPoints, { layers }) : [];
       const spec = buildSpec({
         rootfs: store.rootfsOf(c.id),
         readonlyRootfs: c.hostConfig.readonlyRootfs,
@@ -214,7 +213,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       }
     } catch (err) {
       if (store.usesNetworkHook(c)) await store.deps.network!.detach(c.id).catch(() => {});
-      if (store.deps.volumes && c.mountPoints) await teardownMounts(store.deps.volumes, c.id, c.mountPoints);
+      if (store.deps.volumes && c.mountPoints) await store.deps.volumes.teardownMounts(c.id, c.mountPoints);
       for (const w of waiting) w.resolve(undefined);
       const failure = startFailure(c, err);
       // Docker removes an AutoRemove container whose start failed; `docker run --rm` waits for exactly that.

@@ -1,6 +1,6 @@
 // The container lifecycle as an explicit state machine, restart policies with Docker's backoff, and the record
 // that is persisted (atomically) per container.
-import type { MountPoint, MountSpec } from '../volumes/mounts';
+import type { MountPoint, MountSpec } from '../volumes';
 import { system } from '../errdefs';
 
 export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';

@@ -6,7 +6,7 @@ import { createRouter, type EngineServices, listen, type ApiServer } from '../ap
 import { applyFileKeys, type DaemonConfig, readConfigFile, RELOADABLE } from '../config';
 import { createEventBus } from '../events';
 import { log, setLogLevel } from '../log';
-import { runcInfo, RUNC_INSTALL_HINT } from './host';
+import { runcInfo, RUNC_INSTALL_HINT } from '../host';
 import { processAlive, writeFileAtomic } from '../util/fsx';
 import { createNetworkService } from '../network';
 import { createVolumeService } from '../volumes';

@@ -12,6 +12,7 @@ import {
 import { DEFAULT_DOMAIN } from './reference';
 
 export * from './reference';
+export { type RegistryServiceConfig, registryServiceConfig } from './config';
 export { EndpointError, RegistryError, MANIFEST_ACCEPT, isInsecure, parseChallenges } from './client';
 export type { Credentials, Endpoint, RegistrySettings, RepoSession } from './client';
 

@@ -14,7 +14,16 @@ import { conflict, invalidParameter, system } from '../errdefs';
 import { log } from '../log';
 import { writeFileAtomic } from '../util/fsx';
 
-export { buildSpec, buildExecProcess, mergeEnv, parseSize, DEFAULT_PATH, capabilities } from './spec';
+export {
+  buildSpec,
+  buildExecProcess,
+  mergeEnv,
+  parseSize,
+  DEFAULT_PATH,
+  capabilities,
+  MASKED_PATHS,
+  READONLY_PATHS,
+} from './spec';
 import { capabilitiesOfMask } from './spec';
 export type { SpecInput, ExecInput, Mount, Ulimit } from './spec';
 export { resolveUser } from './user';

@@ -15,6 +15,12 @@ import { conflict, invalidParameter, notFound, system } from '../errdefs';
 import type { EventBus } from '../events';
 import { log } from '../log';
 import { readJson, writeJsonAtomic } from '../util/fsx';
+import type { MountPoint } from './mounts';
+import { createMountPoints, type OciMount, releaseMounts, setupMounts, teardownMounts } from './setup';
+
+export { parseBind, parseVolumesFrom, planMounts, tmpfsData, validMountMode } from './mounts';
+export type { MountPoint, MountRequest, MountSpec, MountType } from './mounts';
+export type { OciMount } from './setup';
 
 const run = promisify(execFile);
 
@@ -89,6 +95,16 @@ export interface VolumeService {
   unmount(name: string, containerId: string): Promise<void>;
   /** Drops every reference held by a container not in `live` (the containers subsystem calls it at start). */
   reconcile(live: Set<string>): Promise<void>;
+
+  // A container's mount points (planned by planMounts), carried out (./setup.ts):
+  /** At create: makes its volumes (acquired for it) and missing `-v` host directories; undoes itself on failure. */
+  createMountPoints(containerId: string, plan: MountPoint[]): Promise<MountPoint[]>;
+  /** At start: mounts them (copying the image's content into new empty volumes) and returns OCI spec mounts. */
+  setupMounts(containerId: string, mounts: MountPoint[], rootfs?: string | { layers: string[] }): Promise<OciMount[]>;
+  /** At exit: lets go of the volumes' mounts. */
+  teardownMounts(containerId: string, mounts: MountPoint[]): Promise<void>;
+  /** At removal: forgets the container's use of them; `removeAnonymous` (`rm -v`, `--rm`) removes anonymous ones. */
+  releaseMounts(containerId: string, mounts: MountPoint[], removeAnonymous: boolean): Promise<void>;
 }
 
 export interface VolumeServiceOptions {
@@ -467,6 +483,12 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
         }
       }
     },
+
+    createMountPoints: (containerId, plan) => createMountPoints(service, containerId, plan),
+    setupMounts: (containerId, mounts, rootfs) => setupMounts(service, containerId, mounts, rootfs),
+    teardownMounts: (containerId, mounts) => teardownMounts(service, containerId, mounts),
+    releaseMounts: (containerId, mounts, removeAnonymous) =>
+      releaseMounts(service, containerId, mounts, removeAnonymous),
   };
   return service;
 }

@@ -9,13 +9,27 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { invalidParameter, system } from '../errdefs';
 import { log } from '../log';
-import type { VolumeService } from '.';
 import type { MountPoint } from './mounts';
 
 const run = promisify(execFile);
 
+/** What carrying out mount points asks of the volume service (./index.ts hands itself in). */
+export interface VolumeOps {
+  get(name: string): { anonymous: boolean };
+  create(opts: {
+    name?: string;
+    labels?: Record<string, string>;
+    driverOpts?: Record<string, string>;
+    reference?: string;
+  }): Promise<{ name: string; mountpoint: string }>;
+  remove(name: string): Promise<void>;
+  mount(name: string, containerId: string): Promise<string>;
+  unmount(name: string, containerId: string): Promise<void>;
+  release(name: string, containerId: string): Promise<void>;
+}
+
 /** Whether a mount point's volume is anonymous (what `rm -v` and `--rm` remove). */
-export function isAnonymous(volumes: VolumeService, mp: MountPoint): boolean {
+export function isAnonymous(volumes: VolumeOps, mp: MountPoint): boolean {
   if (mp.type !== 'volume' || !mp.name) return false;
   try {
     return volumes.get(mp.name).anonymous;
@@ -29,7 +43,7 @@ export function isAnonymous(volumes: VolumeService, mp: MountPoint): boolean {
  * and creates missing host directories of `-v` binds. On failure, undoes what it did and throws.
  */
 export async function createMountPoints(
-  volumes: VolumeService,
+  volumes: VolumeOps,
   containerId: string,
   plan: MountPoint[],
 ): Promise<MountPoint[]> {
@@ -149,7 +163,7 @@ export function mayExistInLayers(layerDirs: string[], p: string): boolean {
  * (already mounted) or its layers (its own upper dir first), overlaid read-only only if some volume needs copy-up.
  */
 export async function setupMounts(
-  volumes: VolumeService,
+  volumes: VolumeOps,
   containerId: string,
   mounts: MountPoint[],
   rootfs?: string | { layers: string[] },
@@ -192,7 +206,7 @@ export async function setupMounts(
 }
 
 /** At container stop: lets go of the volumes' mounts (option volumes are unmounted when nobody uses them). */
-export async function teardownMounts(volumes: VolumeService, containerId: string, mounts: MountPoint[]): Promise<void> {
+export async function teardownMounts(volumes: VolumeOps, containerId: string, mounts: MountPoint[]): Promise<void> {
   for (const m of mounts) if (m.type === 'volume' && m.name) await volumes.unmount(m.name, containerId).catch(() => {});
 }
 
@@ -201,7 +215,7 @@ export async function teardownMounts(volumes: VolumeService, containerId: string
  * removes its anonymous volumes too, unless another container still uses them. Named volumes always stay.
  */
 export async function releaseMounts(
-  volumes: VolumeService,
+  volumes: VolumeOps,
   containerId: string,
   mounts: MountPoint[],
   removeAnonymous: boolean,

@@ -4,14 +4,7 @@
 import { queryBool } from '../../../common/docker';
 import { pipeline } from 'node:stream/promises';
 import type { EngineServices } from '..';
-import {
-  archivePath,
-  containerOwner,
-  extractToDir,
-  type PathStat,
-  statPath,
-  TAR_TRAILER,
-} from '../../containers/archive';
+import { archivePath, containerOwner, extractToDir, type PathStat, statPath, TAR_TRAILER } from '../../containers';
 import { invalidParameter } from '../../errdefs';
 import type { RequestContext, Router } from '../router';
 

@@ -3,7 +3,7 @@
 import type { EngineServices } from '..';
 import type { ContainerRecord, CreateRequest, Resources, StatsSample, WaitCondition } from '../../containers';
 import { invalidParameter } from '../../errdefs';
-import { MASKED_PATHS, READONLY_PATHS } from '../../runtime/spec';
+import { MASKED_PATHS, READONLY_PATHS } from '../../runtime';
 import { humanDuration, matchLabels, queryBool } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';

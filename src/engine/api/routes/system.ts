@@ -2,8 +2,8 @@
 import type { EngineServices } from '..';
 import type { EngineEvent } from '../../events';
 import { nowNano } from '../../events';
-import { hostFacts } from '../../daemon/host';
-import { registryServiceConfig } from '../../registry/config';
+import { hostFacts } from '../../host';
+import { registryServiceConfig } from '../../registry';
 import { goArch, matchLabels } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { API_VERSION, MIN_API_VERSION, type Router } from '../router';

@@ -1,8 +1,7 @@
 // /volumes in Docker's shapes: create, list, inspect, remove, prune.
 import type { EngineServices } from '..';
 import { invalidParameter } from '../../errdefs';
-import type { VolumeInfo } from '../../volumes';
-import type { MountPoint, MountSpec } from '../../volumes/mounts';
+import type { MountPoint, MountSpec, VolumeInfo } from '../../volumes';
 import { parseGoBool, queryBool } from '../../../common/docker';
 import { parseFilters } from '../filters';
 import { compareVersions, type Router } from '../router';

@@ -1,4 +1,4 @@
-// Facts about the host the engine reports in /info and /version and checks at start.
+// The host the engine runs on: facts it reports in /info and /version and checks at start (runc).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { execFileSync } from 'node:child_process';
