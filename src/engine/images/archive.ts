@@ -10,8 +10,7 @@ import { sha256 } from '../content';
 import { invalidParameter, notFound, system } from '../errdefs';
 import { DEFAULT_TAG, familiarName, familiarString, parseReference, type Reference } from '../registry';
 import { chainIds, decompressed } from '../snapshots';
-import type { Image, ImageConfig, ImageService } from '.';
-import { refKey } from '.';
+import { type Image, type ImageConfig, type ImageParts, refKey } from './model';
 import { MT } from './manifest';
 
 const hex = (d: string) => d.replace(/^sha256:/, '');
@@ -23,7 +22,7 @@ interface SaveItem {
 }
 
 /** Resolves `docker save` names: a name saves the tag it names (latest by default), an ID no tags. */
-async function saveItems(images: ImageService, names: string[]): Promise<SaveItem[]> {
+async function saveItems(images: ImageParts, names: string[]): Promise<SaveItem[]> {
   const byId = new Map<string, SaveItem>();
   for (const name of names) {
     const image = await images.get(name);
@@ -56,7 +55,7 @@ async function putBuffer(pack: tar.Pack, name: string, data: Buffer): Promise<vo
 }
 
 /** Streams a `docker save` tar of the named images. */
-export async function saveImages(images: ImageService, names: string[]): Promise<Readable> {
+export async function saveImages(images: ImageParts, names: string[]): Promise<Readable> {
   if (!names.length) throw invalidParameter('no images to save');
   const items = await saveItems(images, names);
   // Check every layer is at hand before the first byte goes out.
@@ -143,7 +142,7 @@ export interface LoadResult {
 
 /** Reads a `docker save` archive (plain or compressed) and registers its images. */
 export async function loadImages(
-  images: ImageService,
+  images: ImageParts,
   body: Readable,
   onMessage: (line: string) => void,
 ): Promise<LoadResult> {

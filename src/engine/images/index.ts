@@ -1,6 +1,7 @@
 // The image subsystem: records (Id = config digest), references (tags and digests), pulls, removal with
 // Docker's untag-vs-delete rules, prune, history, and garbage collection of blobs and snapshots.
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import { type ContentStore, createContentStore } from '../content';
 import { conflict, invalidParameter, notFound } from '../errdefs';
 import type { EventBus } from '../events';
@@ -16,7 +17,10 @@ import {
   type RegistryService,
 } from '../registry';
 import { createSnapshotter, type Snapshotter } from '../snapshots';
+import { loadImages, type LoadResult, saveImages } from './archive';
+import { type DistributionInfo, inspectDistribution } from './distribution';
 import { parsePlatform } from './manifest';
+import { type DeleteResult, type Image, type ImageConfig, type ImageParts, refKey } from './model';
 import {
   layerDescriptors,
   layerJobs,
@@ -27,48 +31,16 @@ import {
   Semaphore,
 } from './pull';
 import { Broadcast, type ProgressSink } from './progress';
+import { pushImage } from './push';
 import { createRecordStore, type ImageRecord, type LayerDescriptor, type RecordStore } from './store';
 
 export type { Progress, ProgressSink } from './progress';
+export { throttled } from './progress';
+export type { LoadResult } from './archive';
+export type { DistributionInfo } from './distribution';
+export type { DeleteResult, Image, ImageConfig } from './model';
+export { refKey } from './model';
 export type { ImageRecord, LayerDescriptor } from './store';
-
-export interface ImageConfig {
-  architecture?: string;
-  os?: string;
-  variant?: string;
-  created?: string;
-  author?: string;
-  config?: {
-    Env?: string[];
-    Cmd?: string[];
-    Entrypoint?: string[];
-    WorkingDir?: string;
-    User?: string;
-    ExposedPorts?: Record<string, object>;
-    Volumes?: Record<string, object>;
-    Labels?: Record<string, string>;
-    StopSignal?: string;
-    [k: string]: unknown;
-  };
-  rootfs: { type: string; diff_ids: string[] };
-  history?: { created?: string; created_by?: string; empty_layer?: boolean; comment?: string; author?: string }[];
-  [k: string]: unknown;
-}
-
-export interface Image {
-  id: string;
-  repoTags: string[];
-  repoDigests: string[];
-  created: string;
-  size: number;
-  config: ImageConfig;
-  chainIds: string[];
-}
-
-export interface DeleteResult {
-  untagged?: string;
-  deleted?: string;
-}
 
 export interface PullOptions {
   platform?: string;
@@ -98,19 +70,20 @@ export interface ImageService {
   /** Adds a full reference (docker.io/library/x:tag or …@digest) to an image. */
   addRef(ref: Reference, id: string): void;
   count(): number;
-  content: ContentStore;
-  snapshots: Snapshotter;
-  registry: RegistryService;
-  events: EventBus;
   /** Removes blobs and snapshots no image references (and no pull is using). */
   gc(): void;
-}
-
-export function refKey(ref: Reference): string {
-  let s = fullName(ref);
-  if (ref.tag) s += `:${ref.tag}`;
-  if (ref.digest) s += `@${ref.digest}`;
-  return s;
+  /** Bytes of one layer's unpacked snapshot (by chain ID); throws when it is missing. */
+  layerSize(chainId: string): number;
+  /** `docker save`: the images as one tar stream. */
+  save(names: string[]): Promise<Readable>;
+  /** `docker load`: a save archive (plain or compressed); `onMessage` gets each progress line. */
+  load(body: Readable, onMessage: (line: string) => void): Promise<LoadResult>;
+  /** `docker push` of `name` (all its tags in that repository when `tag` is empty). */
+  push(name: string, tag: string | undefined, creds: Credentials | undefined, progress: ProgressSink): Promise<void>;
+  /** `docker login`: resolves when the registry accepts the credentials. */
+  login(serverAddress: string, creds: Credentials): Promise<void>;
+  /** The manifest a registry serves for `name` and the platforms it covers (`docker buildx imagetools`). */
+  inspectDistribution(name: string, creds: Credentials | undefined): Promise<DistributionInfo>;
 }
 
 function parseKey(key: string): Reference {
@@ -231,7 +204,7 @@ export function createImageService(o: ImageServiceOptions): ImageService {
     o.events.publish('image', action, id, name ? { name } : {});
   };
 
-  const svc: ImageService = {
+  const svc: ImageService & ImageParts = {
     content: o.content,
     snapshots: o.snapshots,
     registry: o.registry,
@@ -257,6 +230,12 @@ export function createImageService(o: ImageServiceOptions): ImageService {
     addRef(ref, id) {
       records.setRef(refKey(ref), id);
     },
+    layerSize: (chainId) => o.snapshots.meta(chainId).size,
+    save: (names) => saveImages(svc, names),
+    load: (body, onMessage) => loadImages(svc, body, onMessage),
+    push: (name, tag, creds, progress) => pushImage(svc, name, tag, creds, progress),
+    login: (serverAddress, creds) => o.registry.login(serverAddress, creds),
+    inspectDistribution: (name, creds) => inspectDistribution(svc, name, creds),
 
     async pull(refText, opts) {
       const ref = parseReference(refText);

@@ -14,8 +14,7 @@ import {
   RegistryError,
   type RepoSession,
 } from '../registry';
-import type { ImageService } from '.';
-import { refKey } from '.';
+import { type ImageParts, refKey } from './model';
 import { MT } from './manifest';
 import type { ProgressSink } from './progress';
 import { MAX_CONCURRENT_DOWNLOADS as MAX_CONCURRENT_UPLOADS, Semaphore } from './pull';
@@ -35,7 +34,7 @@ function pushError(err: unknown, ref: Reference): EngineError {
 
 /** Pushes `name` (all its tags in that repository when `tag` is empty). */
 export async function pushImage(
-  images: ImageService,
+  images: ImageParts,
   name: string,
   tag: string | undefined,
   creds: Credentials | undefined,

@@ -34,7 +34,7 @@ export function registerDiskUsageRoutes(router: Router, s: EngineServices): void
           if (!layerSize.has(c)) {
             let size = 0;
             try {
-              size = s.images.snapshots.meta(c).size;
+              size = s.images.layerSize(c);
             } catch {
               /* missing snapshot: counts nothing */
             }

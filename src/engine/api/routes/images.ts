@@ -2,19 +2,8 @@
 // prune, save/load, push, /distribution/{name}/json and /auth. Only this file knows Docker's JSON shapes.
 import type { EngineServices } from '..';
 import { EngineError, invalidParameter, notImplemented, toEngineError, unavailable } from '../../errdefs';
-import type { Image, ImageService, Progress } from '../../images';
-import { throttled } from '../../images/progress';
-import { loadImages, saveImages } from '../../images/archive';
-import { pushImage } from '../../images/push';
-import {
-  type Credentials,
-  EndpointError,
-  familiarName,
-  isDigest,
-  loginDomain,
-  parseReference,
-  RegistryError,
-} from '../../registry';
+import { type Image, type ImageService, type Progress, throttled } from '../../images';
+import { type Credentials, isDigest, loginDomain, parseReference } from '../../registry';
 import { filterBool, humanSize, matchLabels, queryBool } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
@@ -277,12 +266,12 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
   });
 
   router.get('/images/get', async (ctx) => {
-    const tar = await saveImages(images(), ctx.query.getAll('names'));
+    const tar = await images().save(ctx.query.getAll('names'));
     await sendTar(ctx, tar);
   });
 
   router.get('/images/:name*/get', async (ctx) => {
-    const tar = await saveImages(images(), [ctx.params.name]);
+    const tar = await images().save([ctx.params.name]);
     await sendTar(ctx, tar);
   });
 
@@ -291,7 +280,7 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
     let out: NodeJS.WritableStream | undefined;
     const start = () => (out ??= ctx.stream(200, { 'Content-Type': 'application/json' }));
     try {
-      const res = await loadImages(images(), ctx.body() as any, (line) => {
+      const res = await images().load(ctx.body() as any, (line) => {
         if (!quiet)
           start().write(
             JSON.stringify({
@@ -314,8 +303,7 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
     const creds = registryAuth(ctx.req.headers['x-registry-auth']);
     const out = progressStream(ctx);
     try {
-      await pushImage(
-        images(),
+      await images().push(
         ctx.params.name,
         ctx.query.get('tag') || undefined,
         creds,
@@ -344,7 +332,7 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
       if (!h.empty_layer) {
         const chain = img.chainIds[layer++];
         try {
-          size = chain ? images().snapshots.meta(chain).size : 0;
+          size = chain ? images().layerSize(chain) : 0;
         } catch {
           size = 0;
         }
@@ -398,8 +386,8 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
 
   router.get('/distribution/:name*/json', async (ctx) => {
     const creds = registryAuth(ctx.req.headers['x-registry-auth']);
-    const info = await distributionInspect(images(), ctx.params.name, creds);
-    ctx.send(200, info);
+    const info = await images().inspectDistribution(ctx.params.name, creds);
+    ctx.send(200, { Descriptor: info.descriptor, Platforms: info.platforms });
   });
 
   router.post('/auth', async (ctx) => {
@@ -410,7 +398,7 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
       identityToken: body.identitytoken || undefined,
     };
     try {
-      await images().registry.login(body.serveraddress ?? '', creds);
+      await images().login(body.serveraddress ?? '', creds);
     } catch (e: any) {
       if (e instanceof EngineError) throw e;
       if (e?.status === 401 || /unauthorized|401/i.test(String(e?.message))) {
@@ -428,57 +416,4 @@ export function registerImageRoutes(router: Router, s: EngineServices & ImageRou
 function loginUrl(server: string | undefined): string {
   const d = loginDomain(server);
   return d === 'docker.io' ? 'https://registry-1.docker.io/v2/' : `https://${d}/v2/`;
-}
-
-async function distributionInspect(images: ImageService, name: string, creds: Credentials | undefined) {
-  const ref = parseReference(name);
-  if (!ref.tag && !ref.digest) ref.tag = 'latest';
-  const { sha256 } = await import('../../content');
-  let lastErr: unknown;
-  for (const endpoint of images.registry.endpoints(ref.domain)) {
-    try {
-      const session = images.registry.open(endpoint, ref.path, endpoint.mirror ? undefined : creds, ['pull']);
-      const m = await session.getManifest(ref.digest ?? ref.tag!);
-      const body = JSON.parse(m.body.toString('utf8'));
-      const platforms = Array.isArray(body.manifests)
-        ? body.manifests
-            .filter((d: any) => d.platform)
-            .map((d: any) => ({
-              architecture: d.platform.architecture,
-              os: d.platform.os,
-              ...(d.platform.variant ? { variant: d.platform.variant } : {}),
-            }))
-        : [];
-      if (!platforms.length && body.config?.digest) {
-        const cfg = JSON.parse((await readSmall(session, body.config.digest)).toString('utf8'));
-        platforms.push({
-          architecture: cfg.architecture,
-          os: cfg.os,
-          ...(cfg.variant ? { variant: cfg.variant } : {}),
-        });
-      }
-      return {
-        Descriptor: { mediaType: m.mediaType, digest: sha256(m.body), size: m.body.length },
-        Platforms: platforms,
-      };
-    } catch (err) {
-      lastErr = err;
-      if (err instanceof EndpointError || (endpoint.mirror && err instanceof RegistryError)) continue;
-      break;
-    }
-  }
-  const e: any = lastErr;
-  if (e?.status === 404) throw new EngineError('NotFound', `${familiarName(ref)}: manifest unknown: ${e.message}`);
-  if (e?.status === 401 || e?.status === 403) throw new EngineError('Forbidden', `${e.message}`);
-  throw toEngineError(lastErr);
-}
-
-async function readSmall(
-  session: { getBlob(d: string): Promise<{ body: NodeJS.ReadableStream }> },
-  digest: string,
-): Promise<Buffer> {
-  const blob = await session.getBlob(digest);
-  const chunks: Buffer[] = [];
-  for await (const c of blob.body as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
 }
