@@ -3,7 +3,7 @@
 // and the events.
 import { queryBool } from '../../../common/docker';
 import { pipeline } from 'node:stream/promises';
-import type { EngineServices } from '..';
+import type { EngineServices } from '../services';
 import { archivePath, containerOwner, extractToDir, type PathStat, statPath, TAR_TRAILER } from '../../containers';
 import { invalidParameter } from '../../errdefs';
 import type { RequestContext, Router } from '../router';

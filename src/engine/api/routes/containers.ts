@@ -1,6 +1,6 @@
 // /containers/*: Docker's shapes (create body, inspect, list, stats, logs framing) translated to and from the
 // containers subsystem's own records.
-import type { EngineServices } from '..';
+import type { EngineServices } from '../services';
 import type { ContainerRecord, CreateRequest, Resources, StatsSample, WaitCondition } from '../../containers';
 import { invalidParameter } from '../../errdefs';
 import { MASKED_PATHS, READONLY_PATHS } from '../../runtime';

@@ -1,7 +1,7 @@
 // `docker system df` (GET /system/df) and the build-cache prune `docker system prune` calls. Images come with their
 // shared sizes (layers used by several images) and container counts, containers with their writable-layer sizes; volumes are counted like Docker: local volumes without mount options (the others hold
 // no local data), each with UsageData {Size, RefCount}. Berth has no builder, so the build cache is honestly empty.
-import type { EngineServices } from '..';
+import type { EngineServices } from '../services';
 import { invalidParameter } from '../../errdefs';
 import { parseFilters } from '../filters';
 import type { Router } from '../router';

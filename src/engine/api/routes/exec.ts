@@ -2,7 +2,7 @@
 // (hijacked, or plain 200), /containers/{id}/attach/ws (WebSocket) and /containers/{id}/resize.
 import * as crypto from 'node:crypto';
 import { Duplex } from 'node:stream';
-import type { EngineServices } from '..';
+import type { EngineServices } from '../services';
 import { invalidParameter } from '../../errdefs';
 import { compareVersions, type RequestContext, type Router } from '../router';
 import { frame, queryBool } from '../../../common/docker';

@@ -1,16 +1,12 @@
 // Docker's image API: pull (/images/create) with streamed progress, list, inspect, history, tag, remove,
 // prune, save/load, push, /distribution/{name}/json and /auth. Only this file knows Docker's JSON shapes.
-import type { EngineServices } from '..';
+import type { EngineServices } from '../services';
 import { EngineError, invalidParameter, notImplemented, toEngineError, unavailable } from '../../errdefs';
-import { type Image, type ImageService, type Progress, throttled } from '../../images';
+import { type Image, type Progress, throttled } from '../../images';
 import { type Credentials, isDigest, loginDomain, parseReference } from '../../registry';
 import { filterBool, humanSize, matchLabels, queryBool } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
-
-export interface ImageRouteServices {
-  images: ImageService;
-}
 
 /** JSONProgress.String() of Docker (a 200-column terminal: bar and numbers). */
 export function progressBar(current: number, total: number): string {
@@ -158,7 +154,7 @@ function referenceMatcher(pattern: string): (ref: string) => boolean {
 
 const LIST_FILTERS = ['dangling', 'label', 'before', 'since', 'reference', 'until'] as const;
 
-export function registerImageRoutes(router: Router, s: EngineServices & ImageRouteServices): void {
+export function registerImageRoutes(router: Router, s: EngineServices): void {
   const images = () => s.images;
 
   router.post('/images/create', async (ctx) => {

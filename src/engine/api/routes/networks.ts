@@ -1,6 +1,6 @@
 // /networks in Docker's shapes: create, list, inspect, remove, connect, disconnect, prune.
 import * as crypto from 'node:crypto';
-import type { EngineServices } from '..';
+import type { EngineServices } from '../services';
 import { invalidParameter, notFound } from '../../errdefs';
 import type { EndpointInfo, NetworkInfo, NetworkService } from '../../network';
 import { filterBool, fuzzyMatch, matchLabels } from '../../../common/docker';

@@ -1,5 +1,5 @@
 // /_ping, /version, /info, /events in Docker's shapes.
-import type { EngineServices } from '..';
+import type { EngineServices } from '../services';
 import type { EngineEvent } from '../../events';
 import { nowNano } from '../../events';
 import { hostFacts } from '../../host';

@@ -1,5 +1,5 @@
 // /volumes in Docker's shapes: create, list, inspect, remove, prune.
-import type { EngineServices } from '..';
+import type { EngineServices } from '../services';
 import { invalidParameter } from '../../errdefs';
 import type { MountPoint, MountSpec, VolumeInfo } from '../../volumes';
 import { parseGoBool, queryBool } from '../../../common/docker';

@@ -1,0 +1,21 @@
+// What the routes may use: each subsystem's public interface, nothing deeper (the daemon wires them).
+import type { DaemonConfig } from '../config';
+import type { ContainerService } from '../containers';
+import type { EventBus } from '../events';
+import type { ImageService } from '../images';
+import type { NetworkService } from '../network';
+import type { VolumeService } from '../volumes';
+
+export interface EngineServices {
+  config(): DaemonConfig;
+  events: EventBus;
+  engineId: string;
+  startedAt: Date;
+  runcVersion(): { version: string; commit: string; path: string } | undefined;
+  /** Counts for /info. */
+  counts(): { containers: number; running: number; paused: number; stopped: number; images: number };
+  network: NetworkService;
+  volumes: VolumeService;
+  images: ImageService;
+  containers: ContainerService;
+}
