@@ -1,5 +1,5 @@
 // The container's file system seen from the engine: files read through its layers (no mount needed), `docker
-// diff`, `docker export`, `docker cp` (./archive.ts) and the sizes `ps -s` and `system df` show.
+// diff`, `docker export`, `docker cp` (./archive/) and the sizes `ps -s` and `system df` show.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -79,7 +79,7 @@ export function createFilesystem(store: ContainerStore, fsAccess: FsAccess) {
 
     async export(ref: string): Promise<{ stream: Readable; done: Promise<void> }> {
       const c = store.lookup(ref);
-      // Held like a copy (./archive.ts): a stopped container's temporary mount is shared and reference-counted,
+      // Held like a copy (./archive/): a stopped container's temporary mount is shared and reference-counted,
       // so an export racing `docker cp` or a start never sees the root unmounted under it.
       const held = await fsAccess.open(c, ref);
       const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-cf', '-', '-C', store.rootfsOf(c.id), '.'], {

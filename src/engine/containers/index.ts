@@ -10,7 +10,7 @@
 //   recovery.ts   engine start: records loaded, shims reconnected (live-restore), leftovers cleaned
 //   settings.ts   rename, update, network connect/disconnect
 //   attach.ts     logs, attach, TTY size
-//   filesystem.ts diff, export, cp (./archive.ts), sizes
+//   filesystem.ts diff, export, cp (./archive/), sizes
 //   stats.ts      top and stats
 //   exec.ts       exec processes
 import type { Readable } from 'node:stream';
@@ -112,7 +112,7 @@ export interface ContainerExecs {
 export interface ContainerFilesystem {
   changes(ref: string): Promise<{ path: string; kind: 0 | 1 | 2 }[]>;
   export(ref: string): Promise<{ stream: Readable; done: Promise<void> }>;
-  /** `docker cp`: the container's file system (running or not) until `release()`; see ./archive.ts. */
+  /** `docker cp`: the container's file system (running or not) until `release()`; see ./archive/. */
   openFs(ref: string): Promise<ContainerFs>;
   /** Bytes in the container's writable layer. */
   sizeRw(id: string): number;

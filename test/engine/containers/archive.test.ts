@@ -1,4 +1,4 @@
-// containers/archive.ts on a plain directory standing in for a container's root: Docker's path rules, Go's
+// containers/archive/ on a plain directory standing in for a container's root: Docker's path rules, Go's
 // FileMode, tar naming, extraction rules, mapped mounts, and confinement against hostile symlinks and a live
 // symlink-exchange race (no engine needed).
 import * as assert from 'node:assert/strict';

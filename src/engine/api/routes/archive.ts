@@ -1,5 +1,5 @@
 // /containers/{id}/archive: Docker's HTTP side of `docker cp` (HEAD stat, GET tar, PUT extract). The work and its
-// confinement live in containers/archive.ts; here are only the query, the X-Docker-Container-Path-Stat header
+// confinement live in containers/archive/; here are only the query, the X-Docker-Container-Path-Stat header
 // and the events.
 import { queryBool } from '../../../common/docker';
 import { pipeline } from 'node:stream/promises';
