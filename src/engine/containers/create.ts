@@ -10,7 +10,14 @@ import { logLimits } from '../logs';
 import { capabilities, mergeEnv, signalNumber } from '../runtime';
 import { parseVolumesFrom, planMounts } from '../volumes';
 import { generateName, validateName } from './names';
-import { type ContainerConfig, type ContainerRecord, type HostConfig, parseRestartPolicy } from './state';
+import { initialNetworks } from './networks';
+import {
+  type ContainerConfig,
+  type ContainerRecord,
+  type EndpointSettings,
+  type HostConfig,
+  parseRestartPolicy,
+} from './state';
 import { type ContainerStore, nowRfc3339Nano, ZERO_TIME } from './store';
 
 export interface CreateRequest {
@@ -19,7 +26,7 @@ export interface CreateRequest {
   hostConfig?: Partial<Omit<HostConfig, 'restartPolicy'>> & {
     restartPolicy?: { name?: string; maximumRetryCount?: number };
   };
-  networks?: Record<string, { aliases?: string[]; ipv4Address?: string }>;
+  networks?: Record<string, EndpointSettings>;
 }
 
 function defaultHostConfig(): HostConfig {
@@ -155,7 +162,8 @@ export async function createContainer(
     hostnamePath: path.join(dir, 'hostname'),
     hostsPath: path.join(dir, 'hosts'),
     resolvConfPath: path.join(dir, 'resolv.conf'),
-    networks: req.networks ?? {},
+    networks: initialNetworks(store.deps.network, hc.networkMode, req.networks),
+    networksIncludePrimary: true,
   };
   store.names.set(name, id); // reserved before the first await below
   try {

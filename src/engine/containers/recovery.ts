@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { log } from '../log';
 import { isMountPoint, type RunningContainer, unmount } from '../runtime';
 import type { ExitStatus } from './exits';
+import { migrateNetworks } from './networks';
 import type { ContainerRecord } from './state';
 import { type ContainerStore, nowRfc3339Nano, ZERO_TIME } from './store';
 
@@ -36,6 +37,7 @@ export async function recover(store: ContainerStore, deps: RecoveryDeps): Promis
       } else log.error('unreadable container record; leaving it alone', { id, error: err.message });
       continue;
     }
+    if (migrateNetworks(network, c)) store.save(c);
     records.set(c.id, c);
     names.set(c.name, c.id);
   }

@@ -1,41 +1,37 @@
 // Changes to a container after create: its name, its restart policy and resources (applied at once to a
 // running container), and the networks it is connected to.
-import { conflict, forbidden, invalidParameter, notImplemented, system } from '../errdefs';
+import { conflict, invalidParameter, notImplemented, system } from '../errdefs';
 import { validateName } from './names';
-import { parseRestartPolicy, type Resources, type RestartPolicy } from './state';
+import { configuredKey } from './networks';
+import { type EndpointSettings, parseRestartPolicy, type Resources, type RestartPolicy } from './state';
 import type { ContainerStore } from './store';
 
 export function createSettings(store: ContainerStore) {
   const { runtime } = store.deps;
   return {
-    async connectNetwork(
-      ref: string,
-      network: string,
-      cfg: { aliases?: string[]; ipv4Address?: string },
-    ): Promise<void> {
+    async connectNetwork(ref: string, network: string, cfg: EndpointSettings): Promise<void> {
       const c = store.lookup(ref);
-      if (!store.deps.network) throw notImplemented('networking is not available');
-      const n = store.deps.network.get(network);
+      const net = store.deps.network;
+      if (!net) throw notImplemented('networking is not available');
+      const n = net.get(network);
       const mode = c.hostConfig.networkMode || 'default';
-      if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
-        throw forbidden(
+      // dockerd's checks and words (all 400s).
+      if (mode === 'host' || mode.startsWith('container:'))
+        throw invalidParameter(
           'container sharing network namespace with another container or host cannot be connected to any other network',
         );
-      }
-      const primary = mode === 'default' ? 'bridge' : mode;
-      const known = Object.keys(c.networks)
-        .concat(primary)
-        .some((k) => {
-          try {
-            return store.deps.network!.get(k).id === n.id;
-          } catch {
-            return false;
-          }
-        });
-      if (known) throw forbidden(`endpoint with name ${c.name} already exists in network ${n.name}`);
+      if (mode === 'none' || n.driver === 'null')
+        throw invalidParameter(
+          'container cannot be connected to multiple networks with one of the networks in private (none) mode',
+        );
+      if (n.driver === 'host')
+        throw invalidParameter('container cannot be disconnected from host network or connected to host network');
       await store.withLock(c.id, async () => {
-        if (c.state.status === 'running' || c.state.status === 'paused')
-          await store.deps.network!.connect(n.name, c.id, cfg);
+        // A running container joins at once (a second endpoint on the same network is refused there); a stopped
+        // one only has its settings recorded, replacing earlier ones for that network as dockerd does.
+        if (c.state.status === 'running' || c.state.status === 'paused') await net.connect(n.name, c.id, cfg);
+        const key = configuredKey(net, c, n.id);
+        if (key) delete c.networks[key];
         c.networks[n.name] = cfg;
         store.save(c);
       });
@@ -43,26 +39,20 @@ export function createSettings(store: ContainerStore) {
 
     async disconnectNetwork(ref: string, network: string): Promise<void> {
       const c = store.lookup(ref);
-      if (!store.deps.network) throw notImplemented('networking is not available');
-      const n = store.deps.network.get(network);
-      const key = Object.keys(c.networks).find((k) => {
-        try {
-          return store.deps.network!.get(k).id === n.id;
-        } catch {
-          return false;
-        }
-      });
-      const mode = c.hostConfig.networkMode || 'default';
-      const primary = store.deps.network.get(mode === 'default' ? 'bridge' : mode);
-      if (primary.id === n.id)
-        throw forbidden(
-          `container ${c.name} cannot be disconnected from its primary network ${n.name} in Berth; use docker network connect to add others`,
-        );
-      if (!key) throw forbidden(`container ${c.id} is not connected to network ${n.name}`);
+      const net = store.deps.network;
+      if (!net) throw notImplemented('networking is not available');
+      const n = net.get(network);
+      if ((c.hostConfig.networkMode || 'default') === 'host' && n.driver === 'host')
+        throw invalidParameter('container cannot be disconnected from host network or connected to host network');
       await store.withLock(c.id, async () => {
-        if (c.state.status === 'running' || c.state.status === 'paused')
-          await store.deps.network!.disconnect(n.name, c.id).catch(() => {});
-        delete c.networks[key];
+        const key = configuredKey(net, c, n.id);
+        if (c.state.status === 'running' || c.state.status === 'paused') {
+          if (!net.endpoint(c.id)?.networks.some((a) => a.networkId === n.id))
+            throw system(`container ${c.id} is not connected to network ${n.name}`);
+          await net.disconnect(n.name, c.id);
+        } else if (!key) throw system(`container ${c.id} is not connected to the network ${n.name}`);
+        // Any network may be left, the primary one included (docker-compose 1.x reconnects it with aliases).
+        if (key) delete c.networks[key];
         store.save(c);
       });
     },

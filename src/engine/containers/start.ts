@@ -11,6 +11,7 @@ import { buildSpec, hostCapabilities, hostNofileHard, type RunningContainer } fr
 import type { FsAccess } from './archive';
 import type { ExecService } from './exec';
 import { existsInLayers, layersOf, userIn } from './filesystem';
+import { joinOrder } from './networks';
 import { type ContainerRecord, startErrorExitCode } from './state';
 import { type ContainerStore, nowRfc3339Nano, type PendingAttach } from './store';
 
@@ -39,8 +40,12 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
     if (mode === 'host') return { mode: 'host' as const };
     const net = store.deps.network;
     if (!net) return { mode: 'private' as const }; // no networking subsystem: like --network none
-    let network = mode === 'default' ? 'bridge' : mode;
-    if (network.startsWith('container:')) network = `container:${store.lookup(network.slice('container:'.length)).id}`;
+    // The container's own namespace joins its first network (the primary one, eth0), then the others; with none
+    // left (all disconnected) it has only lo and can still be connected later, as in Docker.
+    const [first, ...others] = mode.startsWith('container:') ? [] : joinOrder(net, c);
+    const network = mode.startsWith('container:')
+      ? `container:${store.lookup(mode.slice('container:'.length)).id}`
+      : (first?.[0] ?? '');
     const ep = await net.attach({
       containerId: c.id,
       containerName: c.name,
@@ -56,22 +61,10 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       portBindings: c.hostConfig.portBindings as any,
       exposedPorts: c.config.exposedPorts,
       publishAll: c.hostConfig.publishAllPorts,
-      aliases: c.networks[network]?.aliases,
-      ipv4Address: c.networks[network]?.ipv4Address,
+      aliases: first?.[1].aliases,
+      ipv4Address: first?.[1].ipv4Address,
     });
-    // Networks added with `docker network connect` (or a second EndpointsConfig entry) join after the first.
-    if (ep.mode === 'bridge') {
-      const primaryId = net.get(network).id;
-      for (const [name, cfg] of Object.entries(c.networks)) {
-        let id: string;
-        try {
-          id = net.get(name).id;
-        } catch {
-          continue;
-        } // removed since
-        if (id !== primaryId) await net.connect(name, c.id, cfg);
-      }
-    }
+    for (const [name, cfg] of others) await net.connect(name, c.id, cfg);
     if (ep.hostsPath && ep.hostsPath !== c.hostsPath) c.hostsPath = ep.hostsPath;
     if (ep.resolvConfPath && ep.resolvConfPath !== c.resolvConfPath) c.resolvConfPath = ep.resolvConfPath;
     return ep.netnsPath ? { mode: 'path' as const, netnsPath: ep.netnsPath } : { mode: 'host' as const };

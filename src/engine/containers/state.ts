@@ -148,6 +148,12 @@ export interface HostConfig {
   publishAllPorts: boolean;
 }
 
+/** A container's settings on one network (EndpointsConfig / `docker network connect` options). */
+export interface EndpointSettings {
+  aliases?: string[];
+  ipv4Address?: string;
+}
+
 export interface ContainerRecord {
   id: string;
   name: string;
@@ -164,8 +170,13 @@ export interface ContainerRecord {
   hostnamePath: string;
   hostsPath: string;
   resolvConfPath: string;
-  /** Network names the container is configured for, with aliases (networking issue). */
-  networks: Record<string, { aliases?: string[]; ipv4Address?: string }>;
+  /**
+   * The networks the container joins when it starts, by name, with its settings on each (./networks.ts): the
+   * primary (NetworkMode's) network unless it was disconnected, and those added with `docker network connect`.
+   */
+  networks: Record<string, EndpointSettings>;
+  /** Set on records whose `networks` hold the primary network (older ones get it added once, at load). */
+  networksIncludePrimary?: boolean;
   /** Resolved volumes, binds and tmpfs mounts (what inspect shows as Mounts). */
   mountPoints?: MountPoint[];
 }

@@ -18,7 +18,10 @@ import { assertTransition, type ContainerRecord, type Status } from './state';
 export type ImageSource = Pick<ImageService, 'get' | 'layerDirs'> & Partial<Pick<ImageService, 'setUsageCheck'>>;
 
 /** What containers need from networking: a namespace, hosts/resolv.conf, released on exit. */
-export type NetworkHook = Pick<NetworkService, 'attach' | 'detach' | 'reconcile' | 'connect' | 'disconnect' | 'get'>;
+export type NetworkHook = Pick<
+  NetworkService,
+  'attach' | 'detach' | 'reconcile' | 'connect' | 'disconnect' | 'get' | 'endpoint'
+>;
 
 /** The other subsystems containers work with. */
 export interface ContainerDeps {

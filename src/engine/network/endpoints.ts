@@ -27,7 +27,11 @@ export interface AttachRequest extends PortRequest {
   containerName: string;
   /** The container's network namespace; omitted = the network service pins a new one and returns its path. */
   netnsPath?: string;
-  /** 'bridge' | 'host' | 'none' | 'container:<id>' | a user network's name or ID ('default' = bridge). */
+  /**
+   * 'bridge' | 'host' | 'none' | 'container:<id>' | a user network's name or ID ('default' = bridge), or '' for a
+   * namespace of its own on no network yet (lo only; a container disconnected from all its networks), which
+   * `connect` can join to networks later.
+   */
   network: string;
   aliases?: string[];
   ipv4Address?: string;
@@ -230,7 +234,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
         throw invalidParameter(err.message);
       }
     }
-    const mode = req.network || 'bridge';
+    const mode = req.network;
 
     if (mode.startsWith('container:')) {
       const target = sandboxes.get(mode.slice('container:'.length));
@@ -254,12 +258,12 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       return endpointInfo(s);
     }
 
-    const n = mode === 'none' ? undefined : store.mustFind(mode);
+    const n = mode === 'none' || mode === '' ? undefined : store.mustFind(mode);
     if (n && n.driver === 'host') return doAttach({ ...req, network: 'host' });
     if (n && n.driver !== 'bridge' && n.driver !== 'null')
       throw invalidParameter(`network ${n.name} has unsupported driver ${n.driver}`);
     const onBridge = n && n.driver === 'bridge' ? n : undefined;
-    if (!onBridge) s.mode = 'none';
+    if (!onBridge && mode !== '') s.mode = 'none';
     if (onBridge && !cniBinDir()) throw system(CNI_INSTALL_HINT);
     if (onBridge && !onBridge.subnet)
       throw system(
@@ -366,7 +370,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     const n = store.mustFind(network);
     const s = sandboxes.get(containerId);
     const a = s?.attachments.find((x) => x.networkId === n.id);
-    if (!s || !a) throw forbidden(`container ${containerId} is not connected to network ${n.name}`);
+    if (!s || !a) throw system(`container ${containerId} is not connected to network ${n.name}`);
     await cniDel(s, a);
     s.attachments = s.attachments.filter((x) => x !== a);
     if (!s.attachments.length) {

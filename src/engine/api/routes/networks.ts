@@ -233,8 +233,8 @@ export function renderNetworkSettings(
   for (const [k, v] of Object.entries(configured)) cfgByName[canonical(k)] = v;
   configured = cfgByName;
   const names = new Set([...Object.keys(configured), ...attached.keys()]);
-  if (names.size === 0 && ['host', 'none', 'bridge', 'default'].includes(networkMode))
-    names.add(networkMode === 'default' ? 'bridge' : networkMode);
+  // host and none are shown as networks, as in dockerd (the bridge ones are among `configured` from create on).
+  if (names.size === 0 && ['host', 'none'].includes(networkMode)) names.add(networkMode);
   for (const name of names) {
     let id = '';
     try {
