@@ -10,6 +10,7 @@ import { registerContainerRoutes } from './routes/containers';
 import { registerExecRoutes } from './routes/exec';
 import { registerArchiveRoutes } from './routes/archive';
 import { registerImageRoutes } from './routes/images';
+import { registerPluginRoutes, registerSwarmRoutes } from './routes/swarm';
 
 export { listen, parseHost } from './server';
 export type { EngineServices } from './services';
@@ -26,5 +27,7 @@ export function createRouter(services: EngineServices): Router {
   registerArchiveRoutes(router, services);
   registerDiskUsageRoutes(router, services);
   registerImageRoutes(router, services);
+  registerSwarmRoutes(router);
+  registerPluginRoutes(router);
   return router;
 }
