@@ -23,17 +23,22 @@ export function startPty(command: string, opts: { cols?: number; rows?: number }
   const name = `berth-test-${process.pid}-${counter++}`;
   const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
   // The shell stays after the command so its exit status can be read from the screen.
-  const r = tmux(
-    'new-session',
-    '-d',
-    '-s',
-    name,
-    '-x',
-    String(opts.cols ?? 100),
-    '-y',
-    String(opts.rows ?? 30),
-    `bash --norc --noprofile -c '${command.replace(/'/g, `'\\''`)}; echo EXIT=$?; sleep 600'`,
-  );
+  const create = () =>
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      name,
+      '-x',
+      String(opts.cols ?? 100),
+      '-y',
+      String(opts.rows ?? 30),
+      `bash --norc --noprofile -c '${command.replace(/'/g, `'\\''`)}; echo EXIT=$?; sleep 600'`,
+    );
+  let r = create();
+  // The tmux server exits with its last session (ours or anyone's on this machine): a new session that comes
+  // while it is going gets "server exited unexpectedly"; the next attempt starts a new server.
+  for (let i = 0; i < 5 && r.status !== 0 && /server exited unexpectedly/.test(r.stderr); i++) r = create();
   if (r.status !== 0) throw new Error(`tmux: ${r.stderr}`);
   tmux('set-option', '-t', name, 'status', 'off');
   const session: PtySession = {

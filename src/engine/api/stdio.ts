@@ -19,7 +19,12 @@ export function parseDetachKeys(spec: string): number[] {
 }
 
 export interface PumpOptions {
+  /** The process has a TTY: the client's EOF does not close its stdin. */
   tty: boolean;
+  /** Output goes out as stdcopy frames (else raw bytes); defaults to `!tty`, but exec's start request decides it. */
+  frames?: boolean;
+  /** Raw output without a TTY has no room for stderr: dockerd drops it (exec started with Tty, made without). */
+  dropStderr?: boolean;
   /** Forward the client's input to the process's stdin. */
   stdin: boolean;
   detachKeys: number[];
@@ -38,9 +43,10 @@ export function pump(conn: Duplex, session: ProcessSession, o: PumpOptions): Pro
       resolve(how);
     };
 
+    const frames = o.frames ?? !o.tty;
     session.onOutput((stream, chunk) => {
-      if (clientGone || conn.destroyed) return true;
-      return conn.write(o.tty ? chunk : frame(stream, chunk));
+      if (clientGone || conn.destroyed || (o.dropStderr && stream === 2)) return true;
+      return conn.write(frames ? frame(stream, chunk) : chunk);
     });
     conn.on('drain', () => session.resume());
 

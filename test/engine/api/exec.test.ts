@@ -41,6 +41,21 @@ describe('exec and attach with the real docker CLI', function () {
       req.end(json === undefined ? undefined : JSON.stringify(json));
     });
   const dockerCmd = () => `DOCKER_HOST=${engine.host} docker`;
+  /** POST /exec/{id}/start hijacked, read to the end: the response head and the stream's bytes. */
+  const startExecHijacked = async (id: string, start: Record<string, unknown>) => {
+    const payload = JSON.stringify(start);
+    const sock = net.connect(engine.socket);
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(
+      `POST /v1.45/exec/${id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`,
+    );
+    const chunks: Buffer[] = [];
+    sock.on('data', (d) => chunks.push(d));
+    await new Promise((r) => sock.once('close', r));
+    const all = Buffer.concat(chunks);
+    const at = all.indexOf('\r\n\r\n');
+    return { head: all.subarray(0, at).toString(), body: all.subarray(at + 4) };
+  };
 
   before(async function () {
     requireDockerCli(this);
@@ -147,6 +162,22 @@ describe('exec and attach with the real docker CLI', function () {
     }
   });
 
+  it('exec -it of a process that is over at once prints its output every time (20 runs under a terminal)', async function () {
+    if (!hasTmux()) this.skip();
+    // The process ends while the engine still applies the CLI's ConsoleSize: its output must wait for the stream
+    // (it was dropped about one time in four), and so must its exit code.
+    const c = sleeper('exec-tty-short');
+    for (let i = 0; i < 20; i++) {
+      const pty = startPty(`${dockerCmd()} exec -it ${c} sh -c tty`);
+      try {
+        const screen = await pty.waitFor(/EXIT=\d+/);
+        assert.match(screen, /^\/dev\/pts\/\d+\nEXIT=0$/m, `run ${i}`);
+      } finally {
+        pty.close();
+      }
+    }
+  });
+
   it('run -it is interactive; ctrl-p ctrl-q detaches and leaves it running; attach gets back in', async function () {
     if (!hasTmux()) this.skip();
     names.push('run-it');
@@ -205,17 +236,7 @@ describe('exec and attach with the real docker CLI', function () {
       });
       assert.equal(created.status, 201, created.text);
       const { Id } = JSON.parse(created.text);
-      const payload = JSON.stringify({ Detach: false, Tty: true, ConsoleSize: [30, 100] });
-      const sock = net.connect(engine.socket);
-      await new Promise((r) => sock.once('connect', r));
-      sock.write(
-        `POST /v1.45/exec/${Id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`,
-      );
-      const chunks: Buffer[] = [];
-      sock.on('data', (d) => chunks.push(d));
-      await new Promise((r) => sock.once('close', r));
-      const text = Buffer.concat(chunks).toString();
-      const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+      const body = (await startExecHijacked(Id, { Detach: false, Tty: true, ConsoleSize: [30, 100] })).body.toString();
       if (short) {
         assert.match(body, /^\/dev\/pts\/\d+\r\n$/, `round ${round}`);
         continue;
@@ -226,6 +247,30 @@ describe('exec and attach with the real docker CLI', function () {
       );
       assert.ok(body.endsWith('\r\n20000\r\n'), `and ends with the last: ${JSON.stringify(body.slice(-40))}`);
     }
+  });
+
+  it("frames exec output by the start request's Tty, not the exec's (moby's rule)", async () => {
+    const c = sleeper('exec-start-tty');
+    const create = async (body: Record<string, unknown>) => {
+      const r = await api('POST', `/containers/${c}/exec`, { AttachStdout: true, AttachStderr: true, ...body });
+      assert.equal(r.status, 201, r.text);
+      return JSON.parse(r.text).Id as string;
+    };
+    // A TTY process started without Tty: its terminal's bytes come as stdout frames (docker-py's demux reads them).
+    const ttyExec = await create({ Cmd: ['tty'], Tty: true });
+    const framed = await startExecHijacked(ttyExec, { Detach: false, Tty: false });
+    assert.match(framed.head, /Content-Type: application\/vnd.docker.multiplexed-stream/);
+    assert.deepEqual([...framed.body.subarray(0, 4)], [1, 0, 0, 0], 'a stdout frame');
+    const len = framed.body.readUInt32BE(4);
+    assert.match(framed.body.subarray(8, 8 + len).toString(), /^\/dev\/pts\/\d+\r\n$/);
+    assert.equal(framed.body.length, 8 + len, 'one frame, nothing raw after it');
+    // A process with pipes started with Tty: stdout raw, and stderr dropped as dockerd drops it.
+    const pipeExec = await create({ Cmd: ['sh', '-c', 'echo out; sleep 0.1; echo err >&2'], Tty: false });
+    const raw = await startExecHijacked(pipeExec, { Detach: false, Tty: true });
+    assert.match(raw.head, /Content-Type: application\/vnd.docker.raw-stream/);
+    assert.equal(raw.body.toString(), 'out\n');
+    const inspect = JSON.parse((await api('GET', `/exec/${pipeExec}/json`)).text);
+    assert.equal(inspect.ProcessConfig.tty, false, "the process keeps the exec's own Tty");
   });
 
   it('attach API: multiplexed frames without a TTY, logs replay, resize 409 on a stopped container', async () => {

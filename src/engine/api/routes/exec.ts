@@ -64,19 +64,25 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
       ctx.send(200, undefined);
       return;
     }
+    // Whether the output is framed follows the start request's Tty, not the exec's (moby's rule): an exec made
+    // with a TTY and started without one sends its TTY's bytes as stdout frames; the other way round, stdout raw
+    // and stderr nowhere.
+    const rawOutput = !!body.Tty;
     // Docker hijacks first and reports a process that cannot start on the stream; the CLI then asks for ExitCode.
-    const conn = ctx.hijack(streamType(ctx, e.tty));
+    const conn = ctx.hijack(streamType(ctx, rawOutput));
     let started;
     try {
       started = await s.containers.startExec(e.id, false);
     } catch (err: any) {
       const text = Buffer.from(`${err?.message ?? err}\r\n`);
-      conn.end(e.tty ? text : frame(1, text));
+      conn.end(rawOutput ? text : frame(1, text));
       return;
     }
     if (consoleSize && e.tty) await s.containers.resizeExec(e.id, consoleSize[0], consoleSize[1]).catch(() => {});
     await pump(conn, started.session!, {
       tty: e.tty,
+      frames: !rawOutput,
+      dropStderr: rawOutput && !e.tty,
       stdin: e.attachStdin,
       detachKeys: parseDetachKeys(e.detachKeys || DEFAULT_DETACH_KEYS),
       onClientGone: 'drain',
