@@ -86,6 +86,12 @@ export interface ImageService {
   inspectDistribution(name: string, creds: Credentials | undefined): Promise<DistributionInfo>;
 }
 
+/** All references name one repository, with at most one tag (digest references of it do not count). */
+function isSingleReference(refs: Reference[]): boolean {
+  if (refs.length <= 1) return refs.length === 1;
+  return refs.filter((r) => !r.digest).length <= 1 && new Set(refs.map(fullName)).size === 1;
+}
+
 function parseKey(key: string): Reference {
   const at = key.indexOf('@');
   const name = at >= 0 ? key.slice(0, at) : key;
@@ -361,8 +367,9 @@ export function createImageService(o: ImageServiceOptions): ImageService {
         if (!ref.tag && !ref.digest) ref.tag = DEFAULT_TAG;
         let key = refKey(ref);
         if (!records.refs().has(key) && ref.tag && ref.digest) key = refKey({ ...ref, tag: undefined });
-        const refs = refsOf();
-        if (refs.length === 1 && user && !opts.force) {
+        // Untagging would leave a container's image dangling when this is its only repository: moby's
+        // isSingleReference (one repository, at most one tag, any number of digests) asks for force then.
+        if (user && !opts.force && isSingleReference(refsOf().map(parseKey))) {
           throw conflict(
             `conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(user)} is using its referenced image ${shortId(r.id)}`,
           );

@@ -145,6 +145,33 @@ describe('engine API: managing images', function () {
     assert.equal(engine.docker(['tag', busybox.configDigest!, `${reg.host}/library/busybox`]).code, 0);
   });
 
+  it("rmi of an image's only repository (a tag and its digest) is a 409 while a container uses it, as in moby", async () => {
+    const hello = await pushFixture(reg, 'hello-world', 'library/hello-world');
+    const name = `${reg.host}/library/hello-world`;
+    assert.equal(engine.docker(['pull', '-q', name]).code, 0);
+    const created = engine.docker(['create', '--name', 'user-of-hello', name]);
+    assert.equal(created.code, 0, created.stderr);
+    const cid = created.stdout.trim().slice(0, 12);
+    const refused = engine.docker(['rmi', name]);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr.trim(),
+      `Error response from daemon: conflict: unable to remove repository reference "${name}" (must force) - container ${cid} is using its referenced image ${hello.configDigest!.slice(7, 19)}`,
+    );
+    assert.ok(
+      images().some((i) => i.RepoTags?.includes(`${name}:latest`)),
+      'the refusal changed nothing',
+    );
+    // A second repository makes the untag harmless: no force needed.
+    assert.equal(engine.docker(['tag', name, 'hello-again']).code, 0);
+    assert.equal(engine.docker(['rmi', 'hello-again']).code, 0);
+    const forced = engine.docker(['rmi', '-f', name]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stdout, new RegExp(`^Untagged: ${name}:latest\nUntagged: ${name}@sha256:`));
+    assert.equal(engine.docker(['rm', 'user-of-hello']).code, 0);
+    assert.equal(engine.docker(['rmi', hello.configDigest!]).code, 0);
+  });
+
   it('docker image prune removes dangling images; -a with a label filter removes unused ones', async () => {
     const cfg = (n: string) => ({ config: { Cmd: ['sh'], Labels: { prunable: n } } });
     const first = await pushImage(
