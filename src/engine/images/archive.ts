@@ -189,7 +189,8 @@ export async function loadImages(
     }
     await feeding;
   } catch (err: any) {
-    throw invalidParameter(`invalid archive: ${err.message ?? err}`);
+    images.gc(); // what the archive's readable part left in the content store
+    throw invalidParameter(tarError(err));
   }
 
   const resolvePath = (p: string): string => {
@@ -261,6 +262,15 @@ export async function loadImages(
   }
   images.gc(); // manifests, index and anything else the archive carried that no image uses
   return { loaded };
+}
+
+/** dockerd's texts for a damaged archive (its tar reader runs in a child process, hence the exit status). */
+function tarError(err: any): string {
+  const message = String(err?.message ?? err);
+  if (/Unexpected end of data/i.test(message)) return 'Error processing tar file(exit status 1): unexpected EOF';
+  if (/Invalid tar header/i.test(message))
+    return 'Error processing tar file(exit status 1): archive/tar: invalid tar header';
+  return `invalid archive: ${message}`;
 }
 
 async function firstBytes(s: Readable): Promise<Buffer> {

@@ -243,6 +243,34 @@ describe('engine API: managing images', function () {
     assert.notEqual(junk.status, 0);
   });
 
+  it("a truncated or damaged docker load archive gets dockerd's error in the stream and leaves nothing behind", () => {
+    const file = path.join(engine.dir, 'whole.tar');
+    assert.equal(engine.docker(['save', '-o', file, `${reg.host}/library/busybox:latest`]).code, 0);
+    const whole = fs.readFileSync(file);
+    const before = { images: images().length, blobs: blobs().length };
+    // Cut inside the layer, inside a header, and inside the last entries (each one dockerd calls unexpected EOF).
+    for (const cut of [Math.floor(whole.length / 2), 1100, whole.length - 1536]) {
+      const part = path.join(engine.dir, `cut-${cut}.tar`);
+      fs.writeFileSync(part, whole.subarray(0, cut));
+      const r = engine.docker(['load', '-i', part]);
+      assert.equal(r.code, 1, `cut at ${cut}`);
+      assert.equal(r.stderr.trim(), 'Error processing tar file(exit status 1): unexpected EOF', `cut at ${cut}`);
+      // The API answers as dockerd does: 200, the error as the stream's last message (docker-py's ImageLoadError).
+      const api = curl(engine.socket, ['-X', 'POST', '--data-binary', `@${part}`, 'http://d/images/load?quiet=1']);
+      assert.equal(api.code, 200);
+      assert.deepEqual(JSON.parse(api.out), {
+        errorDetail: { message: 'Error processing tar file(exit status 1): unexpected EOF' },
+        error: 'Error processing tar file(exit status 1): unexpected EOF',
+      });
+    }
+    const junk = path.join(engine.dir, 'junk.tar');
+    fs.writeFileSync(junk, Buffer.alloc(5000, 0x41));
+    const bad = engine.docker(['load', '-i', junk]);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr.trim(), 'Error processing tar file(exit status 1): archive/tar: invalid tar header');
+    assert.deepEqual({ images: images().length, blobs: blobs().length }, before, 'nothing stored, nothing left');
+  });
+
   it('docker push sends layers and manifest, then pulls back by digest', async () => {
     const target = `${reg.host}/pushed/box:v1`;
     assert.equal(engine.docker(['tag', `${reg.host}/library/busybox`, target]).code, 0);

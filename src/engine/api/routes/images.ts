@@ -288,9 +288,9 @@ export function registerImageRoutes(router: Router, s: EngineServices): void {
       });
       for (const line of res.loaded) start().write(JSON.stringify({ stream: `${line}\n` }) + '\n');
     } catch (e) {
+      // dockerd answers 200 and puts any load error in the stream (docker-py raises ImageLoadError from it).
       const err = toEngineError(e);
-      if (!out) throw err;
-      out.write(JSON.stringify({ errorDetail: { message: err.message }, error: err.message }) + '\n');
+      start().write(JSON.stringify({ errorDetail: { message: err.message }, error: err.message }) + '\n');
     }
     start().end();
   });
