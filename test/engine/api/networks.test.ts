@@ -125,6 +125,51 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
     assert.equal(docker('network', 'inspect', 'backend').code, 1);
   });
 
+  it("refuses wrongly typed create bodies with Go's decoding errors (400), host/null drivers and predefined names, changing nothing", () => {
+    const create = (body: unknown) =>
+      curl(engine.socket, [
+        '-X',
+        'POST',
+        '-H',
+        'Content-Type: application/json',
+        '-d',
+        JSON.stringify(body),
+        'http://d/v1.45/networks/create',
+      ]);
+    const field = (f: string, type: string, got: string) =>
+      `json: cannot unmarshal ${got} into Go struct field ${f} of type ${type}`;
+    const cases: [unknown, number, string][] = [
+      [{ Name: 'typed', Labels: { a: 1 } }, 400, field('NetworkCreateRequest.Labels', 'string', 'number')],
+      [{ Name: 'typed', labels: ['a'] }, 400, field('NetworkCreateRequest.Labels', 'map[string]string', 'array')],
+      [{ Name: 'typed', Options: { mtu: 1500 } }, 400, field('NetworkCreateRequest.Options', 'string', 'number')],
+      [{ Name: 'typed', Internal: 'yes' }, 400, field('NetworkCreateRequest.Internal', 'bool', 'string')],
+      [{ Name: 'typed', EnableIPv6: 1 }, 400, field('NetworkCreateRequest.EnableIPv6', 'bool', 'number')],
+      [{ Name: 'typed', IPAM: 'x' }, 400, field('NetworkCreateRequest.IPAM', 'network.IPAM', 'string')],
+      [{ Name: 'typed', IPAM: { Config: {} } }, 400, field('IPAM.IPAM.Config', '[]network.IPAMConfig', 'object')],
+      [
+        { Name: 'typed', IPAM: { Config: [{ Subnet: 10 }] } },
+        400,
+        field('IPAMConfig.IPAM.Config.Subnet', 'string', 'number'),
+      ],
+      [{ Name: 7 }, 400, field('NetworkCreateRequest.Name', 'string', 'number')],
+      [['typed'], 400, 'json: cannot unmarshal array into Go value of type types.NetworkCreateRequest'],
+      [{ Name: 'typed', Driver: 'host' }, 403, 'only one instance of "host" network is allowed'],
+      [{ Name: 'typed', Driver: 'null' }, 403, 'only one instance of "null" network is allowed'],
+      [{ Name: 'host' }, 403, 'host is a pre-defined network and cannot be created'],
+      [{ Name: 'none', Driver: 'bridge' }, 403, 'none is a pre-defined network and cannot be created'],
+    ];
+    for (const [body, code, message] of cases)
+      assert.deepEqual(create(body), { code, body: { message } }, JSON.stringify(body));
+    const cli = docker('network', 'create', '-d', 'host', 'typed');
+    assert.equal(cli.stderr.trim(), 'Error response from daemon: only one instance of "host" network is allowed');
+    assert.equal(docker('network', 'inspect', 'typed').code, 1, 'nothing was created');
+    // null is a map's zero value, as in Go: "" for a label.
+    const nulls = create({ Name: 'typed', Labels: { a: null }, Options: null, IPAM: null });
+    assert.equal(nulls.code, 201, JSON.stringify(nulls.body));
+    assert.deepEqual(JSON.parse(docker('network', 'inspect', 'typed').stdout)[0].Labels, { a: '' });
+    assert.equal(docker('network', 'rm', 'typed').code, 0);
+  });
+
   it('prunes unused user networks with label filters and keeps them across a restart', async () => {
     assert.equal(docker('network', 'create', '--label', 'keep=yes', 'kept').code, 0);
     assert.equal(docker('network', 'create', 'scratch').code, 0);
@@ -146,6 +191,12 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
       before.map((n: any) => [n.Id, n.IPAM.Config]),
     );
 
+    const nothing = curl(engine.socket, [
+      '-X',
+      'POST',
+      `http://d/v1.45/networks/prune?filters=${encodeURIComponent(JSON.stringify({ label: ['nosuch'] }))}`,
+    ]);
+    assert.deepEqual(nothing, { code: 200, body: { NetworksDeleted: null } }, 'none pruned: null, as dockerd says it');
     const p = docker('network', 'prune', '-f');
     assert.equal(p.code, 0, p.stderr);
     assert.match(p.stdout, /Deleted Networks:\nkept/);

@@ -5,6 +5,7 @@ import { invalidParameter, notFound } from '../../errdefs';
 import type { EndpointInfo, NetworkInfo, NetworkService } from '../../network';
 import { filterBool, fuzzyMatch, matchLabels } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
+import { decodeGoJson, type GoType } from '../gojson';
 import type { Router } from '../router';
 
 export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<string, unknown> {
@@ -41,6 +42,43 @@ export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<s
     Labels: n.labels,
   };
 }
+
+const STRINGS = { map: 'string' } as const;
+/** moby's types.NetworkCreateRequest, for Go's type errors (400) on a create body. */
+const NETWORK_CREATE: GoType & { struct: string } = {
+  struct: 'NetworkCreateRequest',
+  pkg: 'types',
+  fields: {
+    Name: 'string',
+    CheckDuplicate: 'bool',
+    Driver: 'string',
+    Scope: 'string',
+    EnableIPv6: 'bool',
+    IPAM: {
+      struct: 'IPAM',
+      pkg: 'network',
+      fields: {
+        Driver: 'string',
+        Options: STRINGS,
+        Config: {
+          name: '[]network.IPAMConfig',
+          slice: {
+            struct: 'IPAMConfig',
+            pkg: 'network',
+            fields: { Subnet: 'string', IPRange: 'string', Gateway: 'string', AuxiliaryAddresses: STRINGS },
+          },
+        },
+      },
+    },
+    Internal: 'bool',
+    Attachable: 'bool',
+    Ingress: 'bool',
+    ConfigOnly: 'bool',
+    ConfigFrom: { struct: 'ConfigReference', pkg: 'network', fields: { Network: 'string' } },
+    Options: STRINGS,
+    Labels: STRINGS,
+  },
+};
 
 const LIST_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'] as const;
 
@@ -84,8 +122,7 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
   });
 
   router.post('/networks/create', async (ctx) => {
-    const body = await ctx.json<any>();
-    if (!body || typeof body !== 'object') throw invalidParameter('network create needs a JSON body');
+    const body = decodeGoJson<any>(await ctx.json(), NETWORK_CREATE);
     const ipam = body.IPAM ?? {};
     const res = await s.network.create({
       name: body.Name,
@@ -168,7 +205,7 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
       if (not && not.some((l) => matchLabels([l], n.labels))) return false;
       return true;
     });
-    ctx.send(200, { NetworksDeleted: deleted });
+    ctx.send(200, { NetworksDeleted: deleted.length ? deleted : null });
   });
 }
 
