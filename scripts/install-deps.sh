@@ -11,6 +11,9 @@ if [[ " $* " == *" --test "* || " $* " == *" --demo "* ]]; then
   # attr: setfattr/getfattr for the volume copy-up test (xattrs must survive).
   # skopeo cross-checks what the fixtures push; file(1) checks the hello-world binary is static; zstd writes zstd layers.
   want+=(docker-registry busybox-static apache2-utils skopeo file zstd tmux attr)
+  # The clients people already have, as a user installs them, for the compatibility scenarios in test/clients
+  # (dockerode, the third, is an npm dev dependency).
+  want+=(docker-compose python3-docker)
 fi
 if [[ " $* " == *" --ui "* ]]; then
   # A real VS Code (code-server) driven by headless Chromium, and what its native modules build against.

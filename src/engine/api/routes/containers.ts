@@ -301,6 +301,24 @@ export function renderInspect(s: EngineServices, c: ContainerRecord, size: boole
   return out;
 }
 
+/**
+ * Before API 1.45, moby lists a container's short ID and hostname among its aliases on each user-defined
+ * network, created or running (DNSNames took that over). Compose 1.x reads it: with the short ID there it leaves
+ * the container's primary network alone instead of disconnecting and reconnecting it before the start.
+ */
+function addLegacyAliases(s: EngineServices, inspect: Record<string, any>, c: ContainerRecord): void {
+  for (const [name, ep] of Object.entries<any>(inspect.NetworkSettings?.Networks ?? {})) {
+    let predefined = true;
+    try {
+      predefined = s.network.get(name).predefined;
+    } catch {
+      /* removed since: not user-defined any more */
+    }
+    if (predefined) continue;
+    ep.Aliases = [...new Set([...(ep.Aliases ?? []), c.id.slice(0, 12), c.config.hostname].filter(Boolean))];
+  }
+}
+
 export function renderListItem(s: EngineServices, c: ContainerRecord, size: boolean) {
   const ns = networkSettings(s, c) as any;
   const endpoint = s.network?.endpoint(c.id);
@@ -475,7 +493,10 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   router.get('/containers/:id/json', (ctx) => {
-    ctx.send(200, renderInspect(s, s.containers.get(ctx.params.id), queryBool(ctx.query.get('size'))));
+    const c = s.containers.get(ctx.params.id);
+    const out = renderInspect(s, c, queryBool(ctx.query.get('size')));
+    if (compareVersions(ctx.apiVersion, '1.45') < 0) addLegacyAliases(s, out, c);
+    ctx.send(200, out);
   });
 
   router.post('/containers/:id/start', async (ctx) => {

@@ -1,0 +1,92 @@
+// docker-compose 1.29 (Debian's) against berthd: projects brought up, used and taken down as a user does.
+// (Projects on their own default network need a created container to leave and rejoin its only network; until
+// that lands these projects use network_mode: bridge, which compose connects nothing for.)
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compose, requireClient } from '../helpers/clients';
+import { type MirroredEngine, startMirroredEngine } from '../helpers/mirrored-engine';
+
+describe('clients: docker-compose 1.29', function () {
+  this.timeout(300_000);
+  let target: MirroredEngine;
+  /** A project directory with this compose file; returns a runner for `docker-compose -p name …` in it. */
+  const project = (name: string, yaml: string) => {
+    const dir = path.join(target.engine.dir, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'docker-compose.yml'), yaml);
+    return async (...args: string[]) => {
+      const r = await compose(target.engine.host, dir, name, args);
+      assert.equal(r.code, 0, `docker-compose ${args.join(' ')}:\n${r.stderr}${r.stdout}`);
+      return r.stdout;
+    };
+  };
+
+  before(async function () {
+    requireClient(this, 'docker-compose');
+    target = await startMirroredEngine();
+    target.ok(['pull', '-q', 'web']);
+  });
+  after(async () => target?.cleanup());
+
+  it('up -d, ps, logs, exec, top, stop and down -v of a two-service project', async () => {
+    const dc = project(
+      'shop',
+      `version: "2.4"
+services:
+  web:
+    image: web
+    network_mode: bridge
+    volumes: [data:/data]
+    labels: { tier: front }
+  worker:
+    image: busybox
+    network_mode: bridge
+    command: sh -c 'echo worker up; echo "$$GREETING"; exec sleep 600'
+    environment: { GREETING: from-worker }
+    depends_on: [web]
+volumes:
+  data: {}
+`,
+    );
+    await dc('up', '-d');
+    const names = target.ok(['ps', '--format', '{{.Names}}', '--filter', 'label=com.docker.compose.project=shop']);
+    assert.deepEqual(names.trim().split('\n').sort(), ['shop_web_1', 'shop_worker_1']);
+    assert.match(await dc('ps'), /shop_web_1 +httpd -f -v -p 80 -h \/var\/www +Up/);
+    const deadline = Date.now() + 20_000;
+    let logs = '';
+    while (!/from-worker/.test(logs) && Date.now() < deadline) logs = await dc('logs', '--no-color', 'worker');
+    assert.match(logs, /worker_1 +\| worker up\nworker_1 +\| from-worker/);
+    assert.equal(await dc('exec', '-T', 'worker', 'sh', '-c', 'echo "in exec $GREETING"'), 'in exec from-worker\n');
+    assert.match(await dc('top', 'worker'), /sleep 600/);
+    assert.equal(target.ok(['inspect', '-f', '{{index .Config.Labels "tier"}}', 'shop_web_1']), 'front\n');
+    assert.equal(target.ok(['volume', 'ls', '-q', '--filter', 'name=shop_data']), 'shop_data\n');
+    await dc('stop', '-t', '1');
+    assert.match(await dc('ps'), /shop_worker_1 .* Exit 137/);
+    await dc('down', '-v');
+    assert.equal(target.ok(['ps', '-aq', '--filter', 'label=com.docker.compose.project=shop']), '');
+    assert.equal(target.ok(['volume', 'ls', '-q', '--filter', 'name=shop_data']), '');
+  });
+
+  it('up in the foreground attaches to the services and returns the exit code of the one asked for', async () => {
+    const dc = project(
+      'batch',
+      `version: "2.4"
+services:
+  job:
+    image: busybox
+    network_mode: bridge
+    command: sh -c 'echo job ran; exit 3'
+`,
+    );
+    const r = await compose(target.engine.host, path.join(target.engine.dir, 'batch'), 'batch', [
+      'up',
+      '--no-color',
+      '--exit-code-from',
+      'job',
+    ]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /job_1 +\| job ran/);
+    await dc('down');
+  });
+});
