@@ -205,8 +205,7 @@ export function resolveForRead(cfs: ContainerFs, abs: string, stack: Dir[]): Loc
   return { kind: 'entry', parent: dirLoc.dir, name: base, path: p };
 }
 
-const notFoundIn = (cfs: ContainerFs, p: string) =>
-  notFound(`Could not find the file ${p} in container ${cfs.ref}`);
+const notFoundIn = (cfs: ContainerFs, p: string) => notFound(`Could not find the file ${p} in container ${cfs.ref}`);
 
 export function translate(cfs: ContainerFs, p: string, err: unknown): EngineError {
   if (isEngineError(err)) return err;
