@@ -56,63 +56,81 @@ const lazyEngineDeps = {
   },
 };
 
-await Promise.all([
-  build({
-    ...common,
-    entryPoints: ['src/extension/extension.ts'],
-    outfile: path.join(outdir, 'extension.js'),
-    format: 'cjs',
-    external: ['vscode', '@lydell/node-pty'],
-    define,
-    // The extension reports its activation time including the bundle's own load.
-    banner: { js: 'globalThis.__berthLoadStart = performance.now(); globalThis.__berthLoadCpu = process.cpuUsage();' },
-    plugins: [undiciLite],
-    minify: true,
-  }),
-  build({
-    ...common,
-    entryPoints: ['src/engine/main.ts'],
-    outfile: path.join(outdir, 'engine.js'),
-    format: 'cjs',
-    external: ['@lydell/node-pty'],
-    define,
-    plugins: [lazyEngineDeps],
-  }),
-  build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: path.join(outdir, 'cli.js'), format: 'cjs', define }),
-]);
+const nativesOnly = process.argv.includes('--natives-only');
+if (!nativesOnly) await bundle();
 
-// V8 keeps a script's source in memory for its whole life, two bytes a character as soon as one character is
-// outside Latin-1. esbuild escapes strings, regexps and templates (charset ascii) but copies comments as they are,
-// so one '→' in a comment doubled the engine's resident source. What is left non-ASCII can only sit in comments:
-// escape it there too.
-//
-// esbuild turns each `import * as fs from 'node:fs'` into its own copy of the module: an object with a getter
-// closure per export (19 copies of fs, 19 of path, 8 of crypto…). Besides the heap, the copying runs hot enough at
-// start that V8 optimizes it with TurboFan, which alone maps some 4 MB more of node's binary. ESM has one
-// namespace object per module, so the engine keeps one per module as well. The build fails if esbuild's helper
-// ever reads differently, rather than quietly losing this.
-const enginePath = path.join(outdir, 'engine.js');
-let engineText = fs.readFileSync(enginePath, 'utf8');
-const toEsm = 'var __toESM = (mod, isNodeMode, target) => ';
-if (!engineText.includes(toEsm))
-  throw new Error(`esbuild's __toESM helper changed: update the one-namespace-per-module memo in scripts/build.mjs`);
-engineText = engineText.replace(
-  toEsm,
-  'var __toESMMemo = [new WeakMap(), new WeakMap()], __toESM = (mod, isNodeMode) => {\n' +
-    '  if (mod === null || typeof mod !== "object" && typeof mod !== "function") return __toESMCopy(mod, isNodeMode);\n' +
-    '  const memo = __toESMMemo[isNodeMode ? 1 : 0];\n' +
-    '  let ns = memo.get(mod);\n' +
-    '  if (!ns) memo.set(mod, ns = __toESMCopy(mod, isNodeMode));\n' +
-    '  return ns;\n' +
-    '}, __toESMCopy = (mod, isNodeMode, target) => ',
-);
-// eslint-disable-next-line no-control-regex
-fs.writeFileSync(
-  enginePath,
-  engineText.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
-);
+async function bundle() {
+  await Promise.all([
+    build({
+      ...common,
+      entryPoints: ['src/extension/extension.ts'],
+      outfile: path.join(outdir, 'extension.js'),
+      format: 'cjs',
+      external: ['vscode', '@lydell/node-pty'],
+      define,
+      // The extension reports its activation time including the bundle's own load.
+      banner: {
+        js: 'globalThis.__berthLoadStart = performance.now(); globalThis.__berthLoadCpu = process.cpuUsage();',
+      },
+      plugins: [undiciLite],
+      minify: true,
+    }),
+    build({
+      ...common,
+      entryPoints: ['src/engine/main.ts'],
+      outfile: path.join(outdir, 'engine.js'),
+      format: 'cjs',
+      external: ['@lydell/node-pty'],
+      define,
+      plugins: [lazyEngineDeps],
+    }),
+    build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: path.join(outdir, 'cli.js'), format: 'cjs', define }),
+    // The VM supervisor (src/vm), a detached process per running VM; the CLI and the extension start it.
+    build({
+      ...common,
+      entryPoints: ['src/vm/main.ts'],
+      outfile: path.join(outdir, 'vm.js'),
+      format: 'cjs',
+      define,
+      plugins: [undiciLite],
+    }),
+  ]);
 
-// C sources under src/engine/**/native/*.c become static binaries in dist/bin (the engine's per-container helper).
+  // V8 keeps a script's source in memory for its whole life, two bytes a character as soon as one character is
+  // outside Latin-1. esbuild escapes strings, regexps and templates (charset ascii) but copies comments as they are,
+  // so one '→' in a comment doubled the engine's resident source. What is left non-ASCII can only sit in comments:
+  // escape it there too.
+  //
+  // esbuild turns each `import * as fs from 'node:fs'` into its own copy of the module: an object with a getter
+  // closure per export (19 copies of fs, 19 of path, 8 of crypto…). Besides the heap, the copying runs hot enough at
+  // start that V8 optimizes it with TurboFan, which alone maps some 4 MB more of node's binary. ESM has one
+  // namespace object per module, so the engine keeps one per module as well. The build fails if esbuild's helper
+  // ever reads differently, rather than quietly losing this.
+  const enginePath = path.join(outdir, 'engine.js');
+  let engineText = fs.readFileSync(enginePath, 'utf8');
+  const toEsm = 'var __toESM = (mod, isNodeMode, target) => ';
+  if (!engineText.includes(toEsm))
+    throw new Error(`esbuild's __toESM helper changed: update the one-namespace-per-module memo in scripts/build.mjs`);
+  engineText = engineText.replace(
+    toEsm,
+    'var __toESMMemo = [new WeakMap(), new WeakMap()], __toESM = (mod, isNodeMode) => {\n' +
+      '  if (mod === null || typeof mod !== "object" && typeof mod !== "function") return __toESMCopy(mod, isNodeMode);\n' +
+      '  const memo = __toESMMemo[isNodeMode ? 1 : 0];\n' +
+      '  let ns = memo.get(mod);\n' +
+      '  if (!ns) memo.set(mod, ns = __toESMCopy(mod, isNodeMode));\n' +
+      '  return ns;\n' +
+      '}, __toESMCopy = (mod, isNodeMode, target) => ',
+  );
+  // eslint-disable-next-line no-control-regex
+  fs.writeFileSync(
+    enginePath,
+    engineText.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  );
+}
+
+// C sources under src/engine/**/native/*.c become static binaries in dist/bin (the engine's per-container helpers).
+// `--natives-only --arch arm64 --outdir DIR` builds only those, for another architecture (Debian's cross compiler
+// aarch64-linux-gnu-gcc): the arm64 guest image and the linux-arm64 package carry them.
 const natives = [];
 const walk = (dir) => {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -122,6 +140,12 @@ const walk = (dir) => {
   }
 };
 walk(path.join(root, 'src/engine'));
+const archIdx = process.argv.indexOf('--arch');
+const arch = archIdx > 0 ? process.argv[archIdx + 1] : process.arch;
+const compilers = { x64: 'x86_64-linux-gnu-gcc', arm64: 'aarch64-linux-gnu-gcc' };
+if (!compilers[arch]) throw new Error(`no compiler known for --arch ${arch} (x64 or arm64)`);
+// The host's own cc for the host's architecture (any distribution), the cross compiler otherwise.
+const cc = arch === process.arch ? 'cc' : compilers[arch];
 fs.mkdirSync(path.join(outdir, 'bin'), { recursive: true });
 for (const src of natives) {
   const out = path.join(outdir, 'bin', path.basename(src, '.c'));
@@ -134,6 +158,6 @@ for (const src of natives) {
       .map((f) => path.join(path.dirname(src), f)),
   ];
   const fresh = fs.existsSync(out) && inputs.every((f) => fs.statSync(out).mtimeMs >= fs.statSync(f).mtimeMs);
-  if (!fresh) execFileSync('cc', ['-O2', '-static', '-Wall', '-Werror', '-o', out, src], { stdio: 'inherit' });
+  if (!fresh) execFileSync(cc, ['-O2', '-static', '-Wall', '-Werror', '-o', out, src], { stdio: 'inherit' });
 }
 if (watch) console.log('watch mode is not implemented; rerun npm run build');

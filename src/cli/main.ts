@@ -5,6 +5,7 @@ import { registerContainerCommands } from './commands/container';
 import { registerImageCommands } from './commands/image';
 import { registerNetworkCommands } from './commands/network';
 import { registerSystemCommands } from './commands/system';
+import { registerVmCommands } from './commands/vm';
 import { registerVolumeCommands } from './commands/volume';
 
 const program = new Command('berth')
@@ -30,6 +31,7 @@ registerImageCommands(program, cli);
 registerVolumeCommands(program, cli);
 registerNetworkCommands(program, cli);
 registerSystemCommands(program, cli);
+registerVmCommands(program, cli);
 // Every subcommand reports usage errors like docker (exit 125 via exitOverride below).
 const applyExitOverride = (cmd: Command) => {
   cmd.exitOverride();

@@ -119,6 +119,9 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
       let server: http.Server | https.Server;
       if (target.kind === 'tcp' && opts.tls?.cert && opts.tls.key) {
         server = https.createServer({
+          // As on the unix socket: a client that closes its side of an attach (docker run, after stdin) still gets
+          // the output; without this a TLS client got none (the VM's API is TLS).
+          allowHalfOpen: true,
           cert: fs.readFileSync(opts.tls.cert),
           key: fs.readFileSync(opts.tls.key),
           ca: opts.tls.ca ? fs.readFileSync(opts.tls.ca) : undefined,

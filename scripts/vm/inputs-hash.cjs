@@ -1,0 +1,25 @@
+// What a guest image bakes in from this checkout (the engine bundle, the C helpers' sources and the guest's own
+// scripts), as one sha256: recorded in the image's manifest, so tests rebuild an image that no longer matches.
+// Usage: node scripts/vm/inputs-hash.cjs [repo root]
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+
+function inputsHash(root) {
+  const files = [path.join(root, 'dist/engine.js')];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (path.basename(dir) === 'native' || dir.endsWith(path.join('vm', 'guest'))) files.push(p);
+    }
+  };
+  walk(path.join(root, 'src/engine'));
+  walk(path.join(root, 'scripts/vm/guest'));
+  const h = crypto.createHash('sha256');
+  for (const f of files.sort()) h.update(`${path.relative(root, f)}\0`).update(fs.readFileSync(f));
+  return h.digest('hex');
+}
+
+module.exports = { inputsHash };
+if (require.main === module) process.stdout.write(`${inputsHash(path.resolve(process.argv[2] ?? path.join(__dirname, '../..')))}\n`);

@@ -1,0 +1,96 @@
+// What every VM driver provides: whether it can run here, and how to launch the guest so that the supervisor can
+// reach its engine, read its console, forward ports and stop it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { GuestArch, GuestImage } from './image';
+import type { VmPaths } from './paths';
+
+export type DriverName = 'qemu' | 'vfkit' | 'wsl';
+export const DRIVERS: DriverName[] = ['qemu', 'vfkit', 'wsl'];
+
+export interface VmConfig {
+  name: string;
+  driver: DriverName;
+  cpus: number;
+  memoryMiB: number;
+  /** The data disk's size; it is sparse, so it takes only what the guest writes. */
+  diskGiB: number;
+  arch: GuestArch;
+}
+
+export interface Share {
+  tag: string;
+  hostPath: string;
+  /** Where the guest mounts it (the user's home at the same path, so -v ~/src:/src works unchanged). */
+  guestPath: string;
+  readonly?: boolean;
+}
+
+export interface LaunchContext {
+  paths: VmPaths;
+  config: VmConfig;
+  image: GuestImage;
+  shares: Share[];
+  log(line: string): void;
+}
+
+export interface PortForward {
+  protocol: 'tcp' | 'udp';
+  hostIp: string;
+  hostPort: number;
+  guestPort: number;
+}
+
+export interface Hypervisor {
+  pid: number;
+  /** The acceleration it runs with (kvm, hvf, whpx, tcg, vz…), for status and the numbers. */
+  accel: string;
+  /** The guest's console (kernel and init messages, berthd's log). */
+  console: NodeJS.ReadableStream;
+  /** Resolves with the exit code when the hypervisor process ends. */
+  exited: Promise<number | null>;
+  /** Where the guest's berthd answers on the host, with mutual TLS. */
+  apiAddress(): Promise<{ host: string; port: number }>;
+  /** Asks the guest to shut down cleanly. */
+  requestPoweroff(): Promise<void>;
+  /** Ends the hypervisor now. */
+  kill(): void;
+  /** Publishes a guest port on the host; absent where the platform does it itself (WSL's localhost forwarding). */
+  forwardPort?(f: PortForward): Promise<void>;
+  unforwardPort?(f: PortForward): Promise<void>;
+}
+
+export interface VmDriver {
+  readonly name: DriverName;
+  /** Why this driver cannot run here, saying what to install; undefined when it can. */
+  unavailable(arch: GuestArch): Promise<string | undefined>;
+  launch(ctx: LaunchContext): Promise<Hypervisor>;
+}
+
+/** The guest's address on the user-mode networks (QEMU's slirp; gvproxy uses 192.168.127.2). */
+export const GUEST_API_PORT = 2376;
+
+/** %-encodes a path for the kernel command line (no spaces or quotes survive it otherwise). */
+export function encodeCmdlinePath(p: string): string {
+  return p.replace(/[^A-Za-z0-9/._~-]/g, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''),
+  );
+}
+
+/** Finds an executable on PATH (and in `extra` folders); undefined when absent. */
+export function findExecutable(name: string, extra: string[] = [], env = process.env): string | undefined {
+  const exts = process.platform === 'win32' ? ['.exe', ''] : [''];
+  for (const dir of [...(env.PATH ?? '').split(path.delimiter), ...extra]) {
+    if (!dir) continue;
+    for (const ext of exts) {
+      const p = path.join(dir, name + ext);
+      try {
+        fs.accessSync(p, fs.constants.X_OK);
+        if (fs.statSync(p).isFile()) return p;
+      } catch {
+        /* not here */
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,25 @@
+// The drivers by name.
+import type { DriverName, VmDriver } from './driver';
+import { QemuDriver } from './qemu';
+import { VfkitDriver } from './vfkit';
+import { WslDriver } from './wsl';
+
+export function driverFor(name: DriverName): VmDriver {
+  switch (name) {
+    case 'qemu':
+      return new QemuDriver();
+    case 'vfkit':
+      return new VfkitDriver();
+    case 'wsl':
+      return new WslDriver();
+    default:
+      throw new Error(`unknown VM driver "${name}" (qemu, vfkit or wsl)`);
+  }
+}
+
+/** Drivers to try on this platform, preferred first. */
+export function platformDrivers(platform = process.platform): DriverName[] {
+  if (platform === 'darwin') return ['vfkit', 'qemu'];
+  if (platform === 'win32') return ['wsl', 'qemu'];
+  return ['qemu'];
+}

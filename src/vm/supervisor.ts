@@ -1,0 +1,267 @@
+// The VM's supervisor: a small detached host process per running VM (started by `berth vm start` or the extension,
+// outliving both). It launches the hypervisor, writes the console to console.log and the boot stages to state.json,
+// serves the engine API on the VM's 0600 unix socket (relayed over mutual TLS), keeps published ports forwarded, and
+// stops the guest cleanly when asked on its control socket (or on SIGTERM). When the hypervisor ends, so does it,
+// removing its sockets: nothing of a stopped VM keeps running.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import { EngineClient } from '../client';
+import { readVmTls, TLS_FILES } from './certs';
+import type { Hypervisor, Share, VmConfig } from './driver';
+import { loadImage } from './image';
+import { driverFor } from './drivers';
+import { VmPaths } from './paths';
+import { PortSync } from './ports';
+import { type BootStage, readJson, type VmState, writeJsonAtomic } from './state';
+import * as path from 'node:path';
+
+const MiB = 1024 * 1024;
+
+/** The seed the guest mounts read-only: its certificates and the user's daemon.json. */
+export function writeSeed(paths: VmPaths): void {
+  const tls = path.join(paths.seedDir, 'tls');
+  fs.mkdirSync(tls, { recursive: true, mode: 0o700 });
+  for (const f of [TLS_FILES.ca, TLS_FILES.serverCert, TLS_FILES.serverKey])
+    fs.copyFileSync(path.join(paths.tlsDir, f), path.join(tls, f));
+  const daemon = readJson<Record<string, unknown>>(paths.daemonJson) ?? {};
+  fs.writeFileSync(path.join(paths.seedDir, 'daemon.json'), `${JSON.stringify(daemon, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** The sparse data disk: made at first start, grown (never shrunk) when the configured size grew. */
+export function ensureDataDisk(file: string, gib: number): void {
+  const want = gib * 1024 * MiB;
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    if (fs.fstatSync(fd).size < want) fs.ftruncateSync(fd, want);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The host directories the guest sees at the same paths: the user's home (for -v ~/src:/src). */
+export function defaultShares(paths: VmPaths, home = os.homedir()): Share[] {
+  return [
+    { tag: 'berth-seed', hostPath: paths.seedDir, guestPath: '/run/berth-seed', readonly: true },
+    { tag: 'berth-home', hostPath: home, guestPath: home },
+  ];
+}
+
+export async function supervise(dir: string): Promise<void> {
+  const name = path.basename(dir);
+  const paths = new VmPaths(name, path.dirname(path.dirname(dir)));
+  const config = readJson<VmConfig>(paths.config);
+  if (!config) throw new Error(`no VM configuration in ${paths.config}`);
+  const t0 = Date.now();
+  const consoleOut = fs.createWriteStream(paths.consoleLog, { flags: 'w', mode: 0o600 });
+  const log = (line: string) => consoleOut.write(`${line}\n`);
+  const state: VmState = {
+    name,
+    phase: 'starting',
+    driver: config.driver,
+    supervisorPid: process.pid,
+    startedAt: new Date(t0).toISOString(),
+    stages: [{ name: 'supervisor', atMs: 0 }],
+    ports: [],
+  };
+  const save = () => writeJsonAtomic(paths.state, state);
+  const stage = (n: string) => {
+    const s: BootStage = { name: n, atMs: Date.now() - t0 };
+    state.stages.push(s);
+    save();
+  };
+  fs.writeFileSync(paths.lock, String(process.pid));
+  save();
+
+  let hv: Hypervisor | undefined;
+  let relayClose: (() => Promise<void>) | undefined;
+  let control: net.Server | undefined;
+  let ports: PortSync | undefined;
+  let stopping: Promise<void> | undefined;
+  let consoleError: string | undefined;
+
+  const cleanup = async () => {
+    ports?.stop();
+    await relayClose?.().catch(() => undefined);
+    control?.close();
+    for (const s of [paths.controlSocket, paths.qmpSocket, paths.guestControlSocket])
+      if (process.platform !== 'win32') fs.rmSync(s, { force: true });
+    fs.rmSync(paths.lock, { force: true });
+  };
+
+  const stop = (why: string): Promise<void> => {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      log(`berth: stopping the VM (${why})`);
+      if (state.phase !== 'failed') state.phase = 'stopping';
+      save();
+      if (hv) {
+        await hv.requestPoweroff().catch((err) => log(`berth: clean shutdown request failed: ${err.message}`));
+        const ended = await Promise.race([hv.exited.then(() => true), sleep(30_000).then(() => false)]);
+        if (!ended) {
+          log('berth: the guest did not power off within 30 s; ending it');
+          hv.kill();
+          await hv.exited;
+        }
+      }
+    })();
+    return stopping;
+  };
+
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => undefined);
+
+  try {
+    const driver = driverFor(config.driver);
+    const image = loadImage(process.env.BERTH_VM_IMAGE_DIR ?? '', { verify: false });
+    writeSeed(paths);
+    if (config.driver !== 'wsl') ensureDataDisk(paths.dataDisk, config.diskGiB);
+
+    // The control socket first: a stop may come while the guest still boots.
+    control = await listenControl(paths.controlSocket, async (req) => {
+      if (req.op === 'stop') {
+        await stop('requested');
+        return { ok: true };
+      }
+      return { ok: true, state };
+    });
+
+    hv = await driver.launch({ paths, config, image, shares: defaultShares(paths), log });
+    state.hypervisorPid = hv.pid;
+    state.accel = hv.accel;
+    stage('hypervisor');
+    const hvExit = hv.exited.then((code) => {
+      log(`berth: the hypervisor exited (${code})`);
+      return code;
+    });
+    // The console: to the log as it is, boot stages and errors into the state.
+    let pending = '';
+    hv.console.on('data', (chunk: Buffer) => {
+      consoleOut.write(chunk);
+      pending += chunk.toString('utf8');
+      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+        const line = pending.slice(0, nl).replace(/\r$/, '');
+        pending = pending.slice(nl + 1);
+        const st = /^berth-stage: (\S+)/.exec(line);
+        if (st) stage(st[1]);
+        const er = /^berth-error: (.*)$/.exec(line);
+        if (er && state.phase === 'starting') consoleError = er[1];
+      }
+    });
+
+    const material = readVmTls(paths.tlsDir);
+    const target = await Promise.race([hv.apiAddress(), hvExit.then(() => undefined)]);
+    if (!target) throw new Error(consoleError ?? 'the hypervisor exited at start; see the console log');
+    const { startRelay } = await import('./relay');
+    const relay = await startRelay(paths.apiSocket, target, material);
+    relayClose = () => relay.close();
+
+    // Up when the engine answers through the relay.
+    const client = new EngineClient(`unix://${paths.apiSocket}`);
+    const deadline =
+      t0 + Number(process.env.BERTH_VM_BOOT_TIMEOUT_MS ?? (config.arch === process.arch ? 180_000 : 600_000));
+    let up = false;
+    while (!up && !stopping && Date.now() < deadline) {
+      const exited = await Promise.race([hvExit.then(() => true), sleep(250).then(() => false)]);
+      if (exited) break;
+      up = await Promise.race([
+        client.ping().then(
+          () => true,
+          () => false,
+        ),
+        sleep(2000).then(() => false),
+      ]);
+    }
+    if (!up) {
+      if (!stopping) {
+        const why = consoleError ?? `the guest's engine did not answer within ${Math.round((deadline - t0) / 1000)} s`;
+        state.phase = 'failed';
+        state.error = why;
+        save();
+        await stop('boot failed');
+      }
+    } else {
+      state.phase = 'running';
+      state.bootMs = Date.now() - t0;
+      stage('ready');
+      log(`berth: engine ready after ${(state.bootMs / 1000).toFixed(1)} s`);
+      if (hv.forwardPort && hv.unforwardPort) {
+        ports = new PortSync(
+          new EngineClient(`unix://${paths.apiSocket}`),
+          { forwardPort: hv.forwardPort, unforwardPort: hv.unforwardPort },
+          log,
+          (p) => {
+            state.ports = p;
+            save();
+          },
+        );
+        void ports.follow();
+      }
+    }
+    await hvExit;
+    await client.close().catch(() => undefined);
+    if (state.phase !== 'failed') {
+      state.phase = stopping ? 'stopped' : 'failed';
+      if (!stopping) state.error = consoleError ?? 'the VM ended unexpectedly; see the console log';
+    }
+  } catch (err) {
+    state.phase = 'failed';
+    state.error = (err as Error).message;
+    log(`berth-error: ${state.error}`);
+    hv?.kill();
+    await hv?.exited;
+  } finally {
+    state.ports = [];
+    save();
+    await cleanup();
+    await new Promise<void>((r) => consoleOut.end(r));
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+interface ControlRequest {
+  op: 'stop' | 'status';
+}
+
+/** JSON lines on a 0600 unix socket (a named pipe on Windows): {"op":"stop"} answers once the VM is down. */
+async function listenControl(
+  socketPath: string,
+  handle: (req: ControlRequest) => Promise<unknown>,
+): Promise<net.Server> {
+  if (process.platform !== 'win32') fs.rmSync(socketPath, { force: true });
+  const server = net.createServer((c) => {
+    let buf = '';
+    c.setEncoding('utf8');
+    c.on('error', () => undefined);
+    c.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      const line = buf.slice(0, nl);
+      buf = '';
+      let req: ControlRequest;
+      try {
+        req = JSON.parse(line);
+      } catch {
+        c.end('{"ok":false,"error":"bad request"}\n');
+        return;
+      }
+      handle(req).then(
+        (res) => c.end(`${JSON.stringify(res)}\n`),
+        (err) => c.end(`${JSON.stringify({ ok: false, error: err.message })}\n`),
+      );
+    });
+  });
+  const oldMask = process.platform !== 'win32' ? process.umask(0o177) : 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+  } finally {
+    if (process.platform !== 'win32') process.umask(oldMask);
+  }
+  return server;
+}

@@ -1,0 +1,207 @@
+// One real guest per test run, shared by every suite that asks for it (booting takes ~20 s under TCG): the Berth VM
+// started through src/vm exactly as `berth vm start` does it, on a private Berth home, with a local registry the
+// guest reaches at 10.0.2.2 as its Docker Hub mirror. Suites get the VM's socket, the docker CLI pointed at it, and a
+// way to run commands in the guest (a privileged container that enters PID 1's namespaces). The VM is stopped after
+// the last test of the run, leaving no process behind. Made for reuse: the RHEL-host work runs its guest tests here.
+import { type SpawnSyncReturns, execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EngineClient } from '../../src/client';
+import { startVm, stopVm, type VmStartOptions, type VmStatus, vmStatus } from '../../src/vm';
+import { findQemu } from '../../src/vm/qemu';
+import { type Registry, seedMirror, startRegistry } from '../fixtures';
+import { DIST, type DockerResult, ROOT } from './engine';
+
+export interface TestVm {
+  name: string;
+  home: string;
+  status: VmStatus;
+  /** unix:///…/berth.sock */
+  host: string;
+  socket: string;
+  client: EngineClient;
+  registry: Registry;
+  /** The registry as the guest reaches it: 10.0.2.2:PORT. */
+  registryInGuest: string;
+  docker(args: string[], opts?: { input?: string; timeoutMs?: number }): DockerResult;
+  dockerAsync(args: string[], opts?: { timeoutMs?: number }): Promise<DockerResult>;
+  /** Runs a shell command in the guest (as root, in PID 1's namespaces); throws with its output when it fails. */
+  guest(command: string): string;
+  /** Stops and starts the VM again (same disk). */
+  restart(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const CI = process.env.CI === 'true';
+
+/** The guest image for the host's architecture, rebuilt when it no longer matches this checkout. */
+export function ensureGuestImage(arch: 'x64' | 'arm64' = process.arch as 'x64'): string {
+  const dir = path.join(DIST, 'vm', arch);
+  const { inputsHash } = require(path.join(ROOT, 'scripts/vm/inputs-hash.cjs'));
+  let manifest: { inputs?: string } = {};
+  try {
+    manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  } catch {
+    /* none yet */
+  }
+  if (manifest.inputs !== inputsHash(ROOT)) {
+    console.log(`    (building the ${arch} guest image: scripts/vm-image.sh --arch ${arch})`);
+    execFileSync('bash', [path.join(ROOT, 'scripts/vm-image.sh'), '--arch', arch], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  }
+  return dir;
+}
+
+/** In a before hook: skips (or fails under CI=true) where QEMU is missing. */
+export function requireQemu(ctx: Mocha.Context, arch: 'x64' | 'arm64' = process.arch as 'x64'): void {
+  if (findQemu(arch)) return;
+  const why = `QEMU (${arch === 'arm64' ? 'qemu-system-aarch64' : 'qemu-system-x86_64'}) is not installed: bash scripts/install-deps.sh --vm`;
+  if (CI) throw new Error(why);
+  console.log(`    (${why}; skipping)`);
+  ctx.skip();
+}
+
+let shared: Promise<TestVm> | undefined;
+const homes: string[] = [];
+
+/** Options every test VM gets: the test registry as the guest's Docker Hub mirror. */
+function daemonConfig(registryInGuest: string) {
+  return { 'registry-mirrors': [`http://${registryInGuest}`], 'insecure-registries': [registryInGuest] };
+}
+
+export function testVmHome(): string {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-vm-'));
+  homes.push(home);
+  return home;
+}
+
+/** Boots a VM of its own (for tests that must not share: bad input, restarts). Stop it yourself. */
+export async function bootVm(opts: VmStartOptions & { name?: string; registry?: Registry } = {}): Promise<TestVm> {
+  const name = opts.name ?? 'test';
+  const home = opts.home ?? testVmHome();
+  const registry = opts.registry ?? (await startRegistry());
+  if (!opts.registry) await seedMirror(registry);
+  const registryInGuest = `10.0.2.2:${registry.host.split(':')[1]}`;
+  const imageDir = ensureGuestImage(opts.arch ?? (process.arch as 'x64'));
+  const startOpts: VmStartOptions = {
+    memoryMiB: 1024,
+    ...opts,
+    home,
+    bundleDir: DIST,
+    imageDir,
+    daemon: opts.daemon ?? daemonConfig(registryInGuest),
+  };
+  let status = await startVm(name, startOpts);
+  const dockerConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-vm-docker-'));
+  const env = () => ({ ...process.env, DOCKER_HOST: status.host, DOCKER_CONFIG: dockerConfig });
+  const vm: TestVm = {
+    name,
+    home,
+    get status() {
+      return status;
+    },
+    host: status.host,
+    socket: status.socket,
+    client: new EngineClient(status.host),
+    registry,
+    registryInGuest,
+    docker(args, o = {}) {
+      const r: SpawnSyncReturns<string> = spawnSync('docker', args, {
+        env: env(),
+        input: o.input,
+        encoding: 'utf8',
+        timeout: o.timeoutMs ?? 180_000,
+      });
+      return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    },
+    dockerAsync(args, o = {}) {
+      return new Promise((resolve) => {
+        const child = spawn('docker', args, { env: env() });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        const t = setTimeout(() => child.kill(), o.timeoutMs ?? 180_000);
+        child.on('close', (code) => {
+          clearTimeout(t);
+          resolve({ code: code ?? -1, stdout, stderr });
+        });
+      });
+    },
+    guest(command) {
+      const r = vm.docker([
+        'run',
+        '--rm',
+        '--privileged',
+        '--pid=host',
+        '--net=host',
+        'busybox',
+        'nsenter',
+        '-t',
+        '1',
+        '-m',
+        '-u',
+        '-i',
+        '-n',
+        '--',
+        'sh',
+        '-c',
+        command,
+      ]);
+      if (r.code !== 0) throw new Error(`in the guest: ${command}: exit ${r.code}\n${r.stdout}${r.stderr}`);
+      return r.stdout;
+    },
+    async stop() {
+      await stopVm(name, { home });
+    },
+    async start() {
+      status = await startVm(name, { ...startOpts, daemon: undefined });
+    },
+    async restart() {
+      await vm.stop();
+      await vm.start();
+    },
+  };
+  return vm;
+}
+
+/** The run's shared VM (booted on first use, stopped after the run's last test). */
+export function sharedVm(): Promise<TestVm> {
+  shared ??= bootVm({ name: 'shared' });
+  return shared;
+}
+
+// Root-level hook (this module is loaded once): the shared VM and every test home go at the end of the run.
+after(async function () {
+  this.timeout(120_000);
+  if (shared) {
+    const vm = await shared.catch(() => undefined);
+    if (vm) {
+      await vm.stop();
+      await vm.client.close().catch(() => undefined);
+      await vm.registry.stop();
+    }
+  }
+  for (const home of homes) {
+    for (const name of fs.existsSync(path.join(home, 'vm')) ? fs.readdirSync(path.join(home, 'vm')) : [])
+      if (vmStatus(name, home).state) await stopVm(name, { home }).catch(() => undefined);
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});
+
+/** Processes whose command line mentions `text` (a VM's directory): what a stopped VM must not leave. */
+export function processesMentioning(text: string): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(text) && Number(pid) !== process.pid) out.push(`${pid} ${cmd}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+// The VM's API relay without a VM: a local berthd on loopback TCP with the VM's mutual TLS, reached through the relay's
+// unix socket by the docker CLI (attach with stdin closed, as docker run does), and refused without the certificate.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { spawn } from 'node:child_process';
+import { EngineClient } from '../../src/client';
+import { makeVmTls, writeVmTls, TLS_FILES } from '../../src/vm/certs';
+import { type Relay, startRelay } from '../../src/vm/relay';
+import { seedMirror, startRegistry, type Registry } from '../fixtures';
+import { requireDockerCli, startEngine, type TestEngine } from '../helpers/engine';
+import { freePort } from '../helpers/net';
+
+describe('vm relay: unix socket to the guest engine over mutual TLS', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let engine: TestEngine;
+  let relay: Relay;
+  let registry: Registry;
+  let sock: string;
+  let port: number;
+
+  before(async function () {
+    requireDockerCli(this, 'relay tests');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-relay-'));
+    const material = makeVmTls('relay-test');
+    writeVmTls(path.join(dir, 'tls'), material);
+    registry = await startRegistry();
+    await seedMirror(registry);
+    port = await freePort();
+    const t = (f: string) => path.join(dir, 'tls', f);
+    engine = await startEngine({
+      config: { 'registry-mirrors': [registry.url] },
+      args: [
+        '-H',
+        `tcp://127.0.0.1:${port}`,
+        '--tlsverify',
+        '--tlscacert',
+        t(TLS_FILES.ca),
+        '--tlscert',
+        t(TLS_FILES.serverCert),
+        '--tlskey',
+        t(TLS_FILES.serverKey),
+      ],
+    });
+    sock = path.join(dir, 'api.sock');
+    relay = await startRelay(sock, { host: '127.0.0.1', port }, material);
+  });
+
+  after(async () => {
+    await relay?.close();
+    await engine?.cleanup();
+    await registry?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Not spawnSync: the relay runs in this process and must keep serving while docker runs.
+  const docker = (args: string[], input?: string) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const c = spawn('docker', args, { env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (d) => (stdout += d));
+      c.stderr.on('data', (d) => (stderr += d));
+      const t = setTimeout(() => c.kill(), 60_000);
+      c.on('close', (status) => {
+        clearTimeout(t);
+        resolve({ status, stdout, stderr });
+      });
+      c.stdin.end(input ?? '');
+    });
+
+  it('is a 0600 socket', () => {
+    assert.equal(fs.statSync(sock).mode & 0o777, 0o600);
+  });
+
+  it('carries docker run with an attached output (stdin closed by the client)', async () => {
+    const r = await docker(['run', '--rm', 'hello-world']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Hello from Berth!/);
+  });
+
+  it('carries stdin to the container and its output back after the client closed its side', async () => {
+    const r = await docker(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo done'], 'from stdin\n');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'from stdin\ndone\n');
+  });
+
+  it('carries concurrent requests, each on its own TLS connection', async () => {
+    const c = new EngineClient(`unix://${sock}`);
+    try {
+      const before = relay.connections;
+      await Promise.all(Array.from({ length: 10 }, () => c.version()));
+      assert.ok(relay.connections > before);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('refuses a TLS client without the VM client certificate', async () => {
+    const ca = fs.readFileSync(path.join(dir, 'tls', TLS_FILES.ca));
+    const answer = await new Promise<string>((resolve) => {
+      const c = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () =>
+        c.write('GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n'),
+      );
+      let out = '';
+      c.on('data', (d) => (out += d));
+      c.on('error', (e) => resolve(`error: ${e.message}`));
+      c.on('close', () => resolve(out));
+    });
+    assert.doesNotMatch(answer, /200 OK/);
+  });
+});

@@ -1,0 +1,191 @@
+// The Berth VM end to end, driven from the host through the VM's own socket (one guest for the whole run; QEMU
+// without KVM here, so every step allows for TCG's slowness).
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { startVm, VmPaths } from '../../src/vm';
+import { requireDockerCli } from '../helpers/engine';
+import { eventually, httpGet } from '../helpers/net';
+import { processesMentioning, requireQemu, sharedVm, type TestVm } from '../helpers/vm';
+
+describe('vm: the engine in a Linux guest', function () {
+  this.timeout(300_000);
+  let vm: TestVm;
+
+  before(async function () {
+    this.timeout(900_000);
+    requireQemu(this);
+    requireDockerCli(this, 'VM tests');
+    vm = await sharedVm();
+  });
+
+  it('boots through its stages and answers on a 0600 socket in a 0700 directory', () => {
+    const names = vm.status.state!.stages.map((s) => s.name);
+    for (const s of ['hypervisor', 'initramfs', 'sysinit', 'network', 'data', 'shares', 'engine', 'ready'])
+      assert.ok(names.includes(s), `stage ${s} in ${names.join(',')}`);
+    assert.equal(fs.statSync(vm.socket).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.dirname(vm.socket)).mode & 0o777, 0o700);
+  });
+
+  it('runs hello-world through the host-side socket, pulled from the Docker Hub mirror the guest reaches', () => {
+    const r = vm.docker(['run', '--rm', 'hello-world']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Hello from Berth!/);
+  });
+
+  it('is the guest: cgroup v2, its own kernel', () => {
+    const r = vm.docker(['info', '--format', '{{.CgroupVersion}} {{.KernelVersion}} {{.OperatingSystem}}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^2 \S+ Berth VM/);
+    assert.notEqual(r.stdout.split(' ')[1], os.release());
+  });
+
+  it('refuses API clients without the VM client certificate on its TCP port', async () => {
+    assert.match(vm.guest('cat /proc/cmdline'), /berth\.net=/);
+    // The loopback port QEMU forwards to the guest's TLS listener (picked by QEMU): any local user can connect,
+    // nobody without the client key gets an answer.
+    const paths = new VmPaths(vm.name, vm.home);
+    const ca = fs.readFileSync(path.join(paths.tlsDir, 'ca.pem'));
+    const apiPort = await new Promise<number>((resolve, reject) => {
+      const s = net.connect(paths.qmpSocket);
+      let buf = '';
+      s.on('data', (d) => {
+        buf += d;
+        if (buf.includes('"QMP"') && !buf.includes('usernet')) {
+          s.write(
+            '{"execute":"qmp_capabilities"}\n{"execute":"human-monitor-command","arguments":{"command-line":"info usernet"},"id":"u"}\n',
+          );
+          buf += 'usernet';
+        }
+        const m = /127\.0\.0\.1\s+(\d+)\s+10\.0\.2\.15\s+2376/.exec(buf);
+        if (m) {
+          s.destroy();
+          resolve(Number(m[1]));
+        }
+      });
+      s.on('error', reject);
+    });
+    const err = await new Promise<string>((resolve) => {
+      const c = tls.connect({ host: '127.0.0.1', port: apiPort, ca, servername: 'localhost' }, () =>
+        c.write('GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n'),
+      );
+      c.on('data', (d) => resolve(`answered: ${d}`));
+      c.on('error', (e) => resolve(e.message));
+      c.on('close', () => resolve('closed'));
+    });
+    assert.doesNotMatch(err, /answered: HTTP\/1.1 200/);
+  });
+
+  it('bind-mounts a host directory under the home, written from both sides', () => {
+    const dir = fs.mkdtempSync(path.join(os.homedir(), '.berth-vm-test-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'from-host.txt'), 'host wrote this\n');
+      const r = vm.docker([
+        'run',
+        '--rm',
+        '-v',
+        `${dir}:/work`,
+        'busybox',
+        'sh',
+        '-c',
+        'cat /work/from-host.txt && echo guest wrote this > /work/from-guest.txt',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'host wrote this\n');
+      assert.equal(fs.readFileSync(path.join(dir, 'from-guest.txt'), 'utf8'), 'guest wrote this\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('publishes -p on the host loopback and takes it away with the container', async () => {
+    const port = 18000 + Math.floor(Math.random() * 2000);
+    const r = vm.docker(['run', '-d', '--name', 'vm-web', '-p', `${port}:80`, 'web']);
+    assert.equal(r.code, 0, r.stderr);
+    try {
+      const body = await eventually(
+        () => httpGet(port, '/'),
+        (b) => /200 OK/.test(b),
+        `127.0.0.1:${port}`,
+        60_000,
+      );
+      assert.match(body, /200 OK/);
+    } finally {
+      assert.equal(vm.docker(['rm', '-f', 'vm-web']).code, 0);
+    }
+    await eventually(
+      () => httpGet(port, '/'),
+      (b) => b === '',
+      `127.0.0.1:${port} gone`,
+      30_000,
+    );
+  });
+
+  it('enforces -m and reports OOMKilled from cgroup v2 memory.events', () => {
+    const r = vm.docker([
+      'run',
+      '--name',
+      'vm-oom',
+      '-m',
+      '32m',
+      '--memory-swap',
+      '32m',
+      'busybox',
+      'sh',
+      '-c',
+      'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done',
+    ]);
+    try {
+      assert.equal(r.code, 137, `${r.stdout}${r.stderr}`);
+      const s = vm.docker(['inspect', '-f', '{{.State.OOMKilled}} {{.HostConfig.Memory}}', 'vm-oom']);
+      assert.equal(s.stdout.trim(), `true ${32 * 1024 * 1024}`);
+    } finally {
+      vm.docker(['rm', '-f', 'vm-oom']);
+    }
+  });
+
+  it('pauses through cgroup.freeze and unpauses', () => {
+    assert.equal(vm.docker(['run', '-d', '--name', 'vm-pause', 'busybox', 'sleep', '600']).code, 0);
+    try {
+      assert.equal(vm.docker(['pause', 'vm-pause']).code, 0);
+      const id = vm.docker(['inspect', '-f', '{{.Id}}', 'vm-pause']).stdout.trim();
+      assert.equal(
+        vm.docker(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', 'vm-pause']).stdout.trim(),
+        'paused true',
+      );
+      assert.equal(vm.guest(`cat /sys/fs/cgroup/berth/${id}/cgroup.freeze`).trim(), '1');
+      assert.equal(vm.docker(['unpause', 'vm-pause']).code, 0);
+      assert.equal(vm.docker(['inspect', '-f', '{{.State.Status}}', 'vm-pause']).stdout.trim(), 'running');
+      assert.equal(vm.guest(`cat /sys/fs/cgroup/berth/${id}/cgroup.freeze`).trim(), '0');
+    } finally {
+      vm.docker(['rm', '-f', 'vm-pause']);
+    }
+  });
+
+  it('refuses a second start while it runs', async () => {
+    await assert.rejects(
+      startVm(vm.name, { home: vm.home }),
+      /VM "shared" is already running \(supervisor pid \d+.*berth vm stop shared/,
+    );
+  });
+
+  it('keeps a pulled image across a VM restart, and a stop leaves no qemu or helper process', async function () {
+    this.timeout(600_000);
+    const image = `${vm.registryInGuest}/library/busybox`;
+    assert.equal(vm.docker(['pull', '-q', image]).code, 0);
+    const state = vm.status.state!;
+    await vm.stop();
+    assert.deepEqual(processesMentioning(path.join(vm.home, 'vm', vm.name)), []);
+    for (const pid of [state.supervisorPid, state.hypervisorPid])
+      assert.throws(() => process.kill(pid!, 0), /ESRCH/, `pid ${pid} is gone`);
+    const dir = path.join(vm.home, 'vm', vm.name);
+    for (const s of ['berth.sock', 'supervisor.sock', 'qmp.sock', 'guest-control.sock', 'start.lock'])
+      assert.equal(fs.existsSync(path.join(dir, s)), false, `${s} removed`);
+    await vm.start();
+    const r = vm.docker(['image', 'inspect', '-f', '{{.Id}}', image]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
