@@ -22,4 +22,5 @@ function inputsHash(root) {
 }
 
 module.exports = { inputsHash };
-if (require.main === module) process.stdout.write(`${inputsHash(path.resolve(process.argv[2] ?? path.join(__dirname, '../..')))}\n`);
+if (require.main === module)
+  process.stdout.write(`${inputsHash(path.resolve(process.argv[2] ?? path.join(__dirname, '../..')))}\n`);

@@ -18,6 +18,8 @@ export interface VmState {
   accel?: string;
   supervisorPid: number;
   hypervisorPid?: number;
+  /** The loopback port the hypervisor forwards to the guest's TLS listener (useless without the client key). */
+  apiPort?: number;
   startedAt: string;
   stages: BootStage[];
   /** Milliseconds from the hypervisor's start to the first answered _ping. */

@@ -153,6 +153,8 @@ export async function supervise(dir: string): Promise<void> {
     const material = readVmTls(paths.tlsDir);
     const target = await Promise.race([hv.apiAddress(), hvExit.then(() => undefined)]);
     if (!target) throw new Error(consoleError ?? 'the hypervisor exited at start; see the console log');
+    state.apiPort = target.port;
+    save();
     const { startRelay } = await import('./relay');
     const relay = await startRelay(paths.apiSocket, target, material);
     relayClose = () => relay.close();
