@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Berth's engine and tests need on Debian/Ubuntu, as root: system packages and npm dependencies.
-# Idempotent: a second run only checks. Usage: scripts/install-deps.sh [--test] [--ui] [--system-only]
+# Idempotent: a second run only checks. Usage: scripts/install-deps.sh [--test] [--vm] [--ui] [--system-only]
 # (--system-only: the Debian packages alone, leaving node_modules as it is)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,12 @@ if [[ " $* " == *" --test "* || " $* " == *" --demo "* ]]; then
   # The clients people already have, as a user installs them, for the compatibility scenarios in test/clients
   # (dockerode, the third, is an npm dev dependency).
   want+=(docker-compose python3-docker)
+fi
+if [[ " $* " == *" --test "* || " $* " == *" --vm "* ]]; then
+  # Berth's Linux VM: QEMU boots the guest in the tests (TCG where KVM is unusable); building the guest image needs
+  # dpkg-deb, mkfs.ext4 -d, cpio, depmod and Debian's keyring (scripts/vm-image.sh), and the arm64 guest's and
+  # package's C helpers Debian's cross compiler. Never a kernel or firewall on the host itself.
+  want+=(qemu-system-x86 qemu-system-arm e2fsprogs cpio kmod debian-archive-keyring gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 fi
 if [[ " $* " == *" --ui "* ]]; then
   # A real VS Code (code-server) driven by headless Chromium, and what its native modules build against.

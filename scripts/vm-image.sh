@@ -237,7 +237,7 @@ build_arch() {
   files=$(find "$root" | wc -l)
   rm -f "$out/root.img"
   mkfs.ext4 -q -F -L berth-root -O ^has_journal,^resize_inode -m 0 -N $((files + 2048)) -E root_owner=0:0 \
-    -d "$root" "$out/root.img" "$(((kb * 115 / 100 + 32768) / 1024))M"
+    -d "$root" "$out/root.img" "$(((kb * 115 / 100 + 32768) / 1024))M" >/dev/null
   if [[ $arch == x64 ]]; then
     tar --numeric-owner -C "$root" -cf - . | gzip -6 >"$out/rootfs.tar.gz.tmp"
     mv "$out/rootfs.tar.gz.tmp" "$out/rootfs.tar.gz"

@@ -67,7 +67,7 @@ export function kernelCmdline(arch: GuestArch, shares: Share[]): string {
     arch === 'arm64' ? 'console=ttyAMA0' : 'console=ttyS0',
     'quiet',
     'panic=-1',
-    `berth.net=${SLIRP.guest}/${SLIRP.prefix},${SLIRP.host},${SLIRP.dns}`,
+    `berth.net=${SLIRP.guest}/${SLIRP.prefix}:${SLIRP.host}:${SLIRP.dns}`,
     'berth.data=/dev/vdb',
     ...shares.map((s) => `berth.share=9p:${s.tag}:${encodeCmdlinePath(s.guestPath)}`),
   ].join(' ');

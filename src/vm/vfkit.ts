@@ -28,7 +28,7 @@ export function vfkitCmdline(shares: Share[]): string {
     'console=hvc0',
     'quiet',
     'panic=-1',
-    `berth.net=${GVPROXY.guest}/${GVPROXY.prefix},${GVPROXY.gateway},${GVPROXY.gateway}`,
+    `berth.net=${GVPROXY.guest}/${GVPROXY.prefix}:${GVPROXY.gateway}:${GVPROXY.gateway}`,
     'berth.data=/dev/vdb',
     ...shares.map((s) => `berth.share=virtiofs:${s.tag}:${encodeCmdlinePath(s.guestPath)}`),
   ].join(' ');

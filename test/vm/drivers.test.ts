@@ -1,0 +1,231 @@
+// The drivers' command lines and the host side's pure pieces (vfkit and WSL cannot boot here: these are what CI
+// checks of them).
+import * as assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { vmEnv } from '../../src/vm';
+import { makeVmTls } from '../../src/vm/certs';
+import { encodeCmdlinePath } from '../../src/vm/driver';
+import { platformDrivers } from '../../src/vm/drivers';
+import { wantedForwards } from '../../src/vm/ports';
+import { accelCandidates, kernelCmdline, machineArgs, parseUsernetPort, qemuArgs } from '../../src/vm/qemu';
+import { gvproxyArgs, gvproxyExpose, uncompressedKernel, vfkitArgs, vfkitCmdline } from '../../src/vm/vfkit';
+import { parseWslList, wslImportArgs, wslPath, wslRunArgs } from '../../src/vm/wsl';
+
+const shares = [
+  { tag: 'berth-seed', hostPath: '/h/.berth/vm/default/seed', guestPath: '/run/berth-seed', readonly: true },
+  { tag: 'berth-home', hostPath: '/Users/Jane Doe', guestPath: '/Users/Jane Doe' },
+];
+
+describe('vm drivers: command lines', () => {
+  it('qemu: direct kernel boot, read-only root, sparse data disk, API forward, 9p shares, control port, QMP', () => {
+    const args = qemuArgs({
+      arch: 'x64',
+      accel: 'tcg',
+      cpus: 2,
+      memoryMiB: 2048,
+      kernel: '/img/vmlinuz',
+      initrd: '/img/initrd.img',
+      root: '/img/root.img',
+      dataDisk: '/vm/data.img',
+      shares,
+      qmpSocket: '/vm/qmp.sock',
+      controlSocket: '/vm/guest-control.sock',
+      apiHostPort: 0,
+    });
+    const line = args.join(' ');
+    for (const part of [
+      '-machine q35,accel=tcg -cpu max',
+      '-smp 2 -m 2048M',
+      '-kernel /img/vmlinuz -initrd /img/initrd.img',
+      'if=none,id=root,file=/img/root.img,format=raw,readonly=on',
+      'if=none,id=data,file=/vm/data.img,format=raw,discard=unmap',
+      'user,id=net0,ipv6=off,hostfwd=tcp:127.0.0.1:0-10.0.2.15:2376',
+      'socket,id=control,path=/vm/guest-control.sock,server=on,wait=off',
+      'virtserialport,chardev=control,name=berth.control',
+      '-qmp unix:/vm/qmp.sock,server=on,wait=off',
+      'local,id=fs0,path=/h/.berth/vm/default/seed,security_model=none,readonly=on',
+      'virtio-9p-pci,fsdev=fs1,mount_tag=berth-home',
+      '-no-reboot',
+    ])
+      assert.ok(line.includes(part), `${part} in ${line}`);
+    const append = args[args.indexOf('-append') + 1];
+    assert.equal(
+      append,
+      'console=ttyS0 quiet panic=-1 berth.net=10.0.2.15/24:10.0.2.2:10.0.2.3 berth.data=/dev/vdb berth.share=9p:berth-seed:/run/berth-seed berth.share=9p:berth-home:/Users/Jane%20Doe',
+    );
+    // A path with a space is one argument for QEMU (fsdev path), no shell in between.
+    assert.ok(args.includes('local,id=fs1,path=/Users/Jane Doe,security_model=none'));
+  });
+
+  it('qemu: the machine per architecture and accelerator', () => {
+    assert.deepEqual(machineArgs('x64', 'kvm'), ['-machine', 'q35,accel=kvm', '-cpu', 'host']);
+    assert.deepEqual(machineArgs('arm64', 'hvf'), ['-machine', 'virt,accel=hvf', '-cpu', 'host']);
+    assert.deepEqual(machineArgs('arm64', 'tcg'), [
+      '-machine',
+      'virt,accel=tcg,gic-version=3',
+      '-cpu',
+      'max,pauth-impdef=on',
+    ]);
+    assert.match(kernelCmdline('arm64', []), /^console=ttyAMA0 /);
+    assert.deepEqual(accelCandidates('linux', 'x64', 'x64'), ['kvm', 'tcg']);
+    assert.deepEqual(accelCandidates('darwin', 'arm64', 'arm64'), ['hvf', 'tcg']);
+    assert.deepEqual(accelCandidates('win32', 'x64', 'x64'), ['whpx', 'tcg']);
+    assert.deepEqual(accelCandidates('linux', 'arm64', 'x64'), ['tcg'], 'another architecture is emulated');
+  });
+
+  it("qemu: reads the API's host port back from info usernet", () => {
+    const text =
+      'Hub -1 (net0):\r\n  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\r\n' +
+      '  TCP[HOST_FORWARD]  12       127.0.0.1  8080       10.0.2.15  8080     0     0\r\n' +
+      '  TCP[HOST_FORWARD]   3       127.0.0.1 40353       10.0.2.15  2376     0     0\r\n';
+    assert.equal(parseUsernetPort(text, 2376), 40353);
+    assert.equal(parseUsernetPort(text, 9999), undefined);
+  });
+
+  it('vfkit: Linux boot loader with the cmdline, virtio disks, gvproxy network, virtiofs shares, REST API', () => {
+    const args = vfkitArgs({
+      cpus: 4,
+      memoryMiB: 4096,
+      kernel: '/vm/vmlinux',
+      initrd: '/img/initrd.img',
+      root: '/img/root.img',
+      dataDisk: '/vm/data.img',
+      shares,
+      networkSocket: '/vm/gvproxy-vfkit.sock',
+      restSocket: '/vm/vfkit.sock',
+      consoleLog: '/vm/vfkit-console.log',
+    });
+    assert.deepEqual(args.slice(0, 4), ['--cpus', '4', '--memory', '4096']);
+    assert.equal(args[5], `linux,kernel=/vm/vmlinux,initrd=/img/initrd.img,cmdline="${vfkitCmdline(shares)}"`);
+    assert.match(
+      vfkitCmdline(shares),
+      /^console=hvc0 .*berth\.net=192\.168\.127\.2\/24:192\.168\.127\.1:192\.168\.127\.1 .*berth\.share=virtiofs:berth-home:\/Users\/Jane%20Doe$/,
+    );
+    for (const d of [
+      'virtio-blk,path=/img/root.img',
+      'virtio-blk,path=/vm/data.img',
+      'virtio-net,unixSocketPath=/vm/gvproxy-vfkit.sock,mac=5a:94:ef:e4:0c:ee',
+      'virtio-fs,sharedDir=/Users/Jane Doe,mountTag=berth-home',
+      'virtio-serial,logFilePath=/vm/vfkit-console.log',
+    ])
+      assert.ok(args.includes(d), d);
+    assert.deepEqual(args.slice(-2), ['--restful-uri', 'unix:///vm/vfkit.sock']);
+    assert.deepEqual(gvproxyArgs('/vm/n.sock', '/vm/g.sock', '/vm/g.pid'), [
+      '-listen-vfkit',
+      'unixgram:///vm/n.sock',
+      '-listen',
+      'unix:///vm/g.sock',
+      '-ssh-port',
+      '-1',
+      '-pid-file',
+      '/vm/g.pid',
+    ]);
+    assert.deepEqual(gvproxyExpose({ protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 8080, guestPort: 8080 }), {
+      local: '127.0.0.1:8080',
+      remote: '192.168.127.2:8080',
+      protocol: 'tcp',
+    });
+  });
+
+  it('vfkit: a gzip-compressed kernel is handed over uncompressed', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-vfkit-'));
+    try {
+      const image = crypto.randomBytes(4096);
+      fs.writeFileSync(path.join(dir, 'Image.gz'), require('node:zlib').gzipSync(image));
+      const out = uncompressedKernel(path.join(dir, 'Image.gz'), path.join(dir, 'vmlinux'));
+      assert.deepEqual(fs.readFileSync(out), image);
+      fs.writeFileSync(path.join(dir, 'plain'), image);
+      assert.equal(uncompressedKernel(path.join(dir, 'plain'), path.join(dir, 'x')), path.join(dir, 'plain'));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('wsl: import, run, paths and the UTF-16 list', () => {
+    assert.deepEqual(
+      wslImportArgs('default', 'C:\\Users\\me\\AppData\\Local\\berth\\vm\\default\\wsl', 'C:\\x\\rootfs.tar.gz'),
+      [
+        '--import',
+        'berth-default',
+        'C:\\Users\\me\\AppData\\Local\\berth\\vm\\default\\wsl',
+        'C:\\x\\rootfs.tar.gz',
+        '--version',
+        '2',
+      ],
+    );
+    assert.equal(wslPath('C:\\Users\\Jane Doe\\src'), '/mnt/c/Users/Jane Doe/src');
+    assert.equal(wslPath('D:\\'), '/mnt/d');
+    assert.equal(wslPath('/home/x'), '/home/x');
+    assert.deepEqual(wslRunArgs('default', 'C:\\b\\seed'), [
+      '-d',
+      'berth-default',
+      '-u',
+      'root',
+      '--exec',
+      '/bin/sh',
+      '/etc/berth/wsl-init',
+      '/mnt/c/b/seed',
+    ]);
+    assert.deepEqual(parseWslList(Buffer.from('Ubuntu\r\nberth-default\r\n', 'utf16le')), ['Ubuntu', 'berth-default']);
+  });
+
+  it('drivers per platform, preferred first', () => {
+    assert.deepEqual(platformDrivers('darwin'), ['vfkit', 'qemu']);
+    assert.deepEqual(platformDrivers('win32'), ['wsl', 'qemu']);
+    assert.deepEqual(platformDrivers('linux'), ['qemu']);
+  });
+
+  it('encodes kernel command line paths', () => {
+    assert.equal(encodeCmdlinePath('/Users/Jane Doe/é'), '/Users/Jane%20Doe/%c3%a9');
+  });
+
+  it('forwards the published ports of running containers, one per protocol and port', () => {
+    const c = (State: string, Ports: any[]) => ({ Id: 'x', Names: ['/web'], State, Ports }) as any;
+    const want = wantedForwards([
+      c('running', [
+        { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
+        { IP: '::', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
+        { PrivatePort: 443, Type: 'tcp' },
+        { IP: '0.0.0.0', PrivatePort: 53, PublicPort: 5353, Type: 'udp' },
+      ]),
+      c('exited', [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 9090, Type: 'tcp' }]),
+    ]);
+    assert.deepEqual([...want.keys()], ['tcp/8080', 'udp/5353']);
+    assert.deepEqual(want.get('tcp/8080'), {
+      protocol: 'tcp',
+      hostIp: '127.0.0.1',
+      hostPort: 8080,
+      guestPort: 8080,
+      container: 'web',
+    });
+  });
+
+  it('prints docker-machine style environments', () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-env-'));
+    try {
+      const sh = vmEnv('dev', 'sh', home);
+      assert.match(sh, new RegExp(`^export DOCKER_HOST="unix://${home}/vm/dev/berth.sock"$`, 'm'));
+      assert.match(sh, /^export BERTH_HOST=/m);
+      assert.match(sh, /^# eval "\$\(berth vm env dev\)"$/m);
+      assert.match(vmEnv('default', 'fish', home), /^set -gx DOCKER_HOST "unix:\/\/.*";$/m);
+      assert.match(vmEnv('default', 'powershell', home), /^\$Env:DOCKER_HOST = "/m);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('makes per-VM certificates that chain to the VM CA and name the guest', () => {
+    const t = makeVmTls('unit');
+    const ca = new crypto.X509Certificate(t.ca);
+    const server = new crypto.X509Certificate(t.serverCert);
+    const client = new crypto.X509Certificate(t.clientCert);
+    assert.ok(ca.ca);
+    assert.ok(server.verify(ca.publicKey) && client.verify(ca.publicKey));
+    assert.ok(server.checkIP('127.0.0.1') && server.checkHost('localhost'));
+    assert.equal(client.checkHost('localhost'), undefined);
+    assert.notEqual(makeVmTls('unit').ca, t.ca, 'a new CA per VM');
+  });
+});
