@@ -15,7 +15,7 @@ import {
 } from '../../vm';
 import { ImageError } from '../../vm/image';
 import { type Cli, StatusError } from '../cli';
-import { humanDuration, ramInBytes } from '../format/units';
+import { humanDuration, ramInBytes } from '../../common/docker/units';
 
 const MiB = 1024 * 1024;
 
