@@ -21,6 +21,13 @@ if [[ " $* " == *" --test "* || " $* " == *" --vm "* ]]; then
   # package's C helpers Debian's cross compiler. Never a kernel or firewall on the host itself.
   want+=(qemu-system-x86 qemu-system-arm e2fsprogs cpio kmod debian-archive-keyring gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 fi
+if [[ " $* " == *" --test "* ]] && ! command -v docker >/dev/null; then
+  # The tests drive the real docker CLI against berthd, whichever version is installed (Debian's is 20.10).
+  # docker.io also carries dockerd and containerd: they must not start here (dockerd's bridge and iptables rules
+  # would sit beside the tests' engines), so services are held back while it installs.
+  want+=(docker.io)
+  hold_services=1
+fi
 if [[ " $* " == *" --ui "* ]]; then
   # A real VS Code (code-server) driven by headless Chromium, and what its native modules build against.
   want+=(chromium ripgrep libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config python3 make g++)
@@ -34,7 +41,15 @@ if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  if [[ -n "${hold_services:-}" && ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # …nor at the next boot: only the CLI is wanted.
+  if [[ -n "${hold_services:-}" ]] && command -v systemctl >/dev/null; then
+    systemctl disable docker.service docker.socket >/dev/null 2>&1 || true
+  fi
 fi
 
 # npm ci only when the lock file changed since the last install (a stamp of its hash), and never through a

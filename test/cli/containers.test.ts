@@ -16,10 +16,9 @@ describe('berth CLI: containers and images', function () {
   let t: CliTarget;
   const run = (args: string[], input?: string) => berth(t.host, args, { input });
   // Compared with the docker CLI against the same engine where it is installed; the other assertions stand alone.
-  const withDocker = hasDockerCli();
   const same = (args: string[]) => {
     const mine = run(args);
-    if (!withDocker) return mine;
+    if (!hasDockerCli()) return mine;
     const theirs = t.docker(args);
     assert.equal(
       mine.code,
@@ -32,7 +31,7 @@ describe('berth CLI: containers and images', function () {
   /** Like same(), for lists whose order the engine leaves open (images created in the same second). */
   const sameRows = (args: string[]) => {
     const mine = run(args);
-    if (!withDocker) return mine;
+    if (!hasDockerCli()) return mine;
     const theirs = t.docker(args);
     const rows = (out: string) => {
       const [head, ...rest] = normalizeTimes(out).split('\n');
@@ -248,7 +247,7 @@ describe('berth CLI: containers and images', function () {
       stdout: '',
       stderr: 'Error response from daemon: No such container: no-such-container\n',
     });
-    if (withDocker) assert.equal(bad.stderr, t.docker(['stop', 'no-such-container']).stderr);
+    if (hasDockerCli()) assert.equal(bad.stderr, t.docker(['stop', 'no-such-container']).stderr);
   });
 
   it("attach and start -a stream the container's output and return its exit status", async () => {
@@ -316,7 +315,7 @@ describe('berth CLI: containers and images', function () {
     const gone = run(['rm', name]);
     assert.equal(gone.code, 1);
     assert.equal(gone.stderr, `Error response from daemon: No such container: ${name}\n`);
-    if (withDocker) assert.equal(gone.stderr, t.docker(['rm', name]).stderr);
+    if (hasDockerCli()) assert.equal(gone.stderr, t.docker(['rm', name]).stderr);
   });
 
   it("run maps start failures to docker's exit codes (127 not found, 126 not executable)", () => {

@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { berth, CLI_JS } from '../helpers/cli';
 import { type CliTarget, cleanUpCliTarget, sharedSleeper, startCliTarget } from '../helpers/cli-target';
 import { hasDockerCli } from '../helpers/engine';
-import { hasTmux, startPty } from '../helpers/pty';
+import { startPty } from '../helpers/pty';
+import { requireDeps, TMUX } from '../helpers/deps';
 
 describe('berth CLI: hello-world, exec, terminals', function () {
   this.timeout(180000);
@@ -14,7 +15,6 @@ describe('berth CLI: hello-world, exec, terminals', function () {
   const run = (args: string[], input?: string) => berth(t.host, args, { input });
   const unique = (n: string) => `cli-${n}-${process.pid}`;
   const created: string[] = [];
-  const withDocker = hasDockerCli();
   const sleeper = () => sharedSleeper(t, unique('sleeper'), created);
 
   before(async () => {
@@ -62,12 +62,12 @@ describe('berth CLI: hello-world, exec, terminals', function () {
     const piped = run(['exec', '-i', name, 'cat'], 'through stdin\n');
     assert.equal(piped.stdout, 'through stdin\n');
     const missing = run(['exec', name, 'no-such-command']);
-    if (withDocker) assert.equal(missing.code, t.docker(['exec', name, 'no-such-command']).code);
+    if (hasDockerCli()) assert.equal(missing.code, t.docker(['exec', name, 'no-such-command']).code);
     assert.notEqual(missing.code, 0);
   });
 
   it('exec -it and run -it work under a real terminal: raw mode, its size, exit status, ctrl-p ctrl-q', async function () {
-    if (!hasTmux()) this.skip();
+    requireDeps(this, TMUX);
     const name = sleeper();
     const exec = startPty(`node ${CLI_JS} -H ${t.host} exec -it ${name} sh`, { cols: 97, rows: 31 });
     try {

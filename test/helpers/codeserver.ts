@@ -4,6 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { TestDependency } from './deps';
 import { ROOT } from './engine';
 import { freePort } from './net';
 
@@ -13,21 +14,15 @@ const PLAYWRIGHT = path.join(UI_DIR, 'node_modules/playwright-core');
 const CHROMIUM = process.env.BERTH_CHROMIUM || '/usr/bin/chromium';
 export const ARTIFACTS = path.join(ROOT, 'test/artifacts');
 
-/** Why the UI suite cannot run here, or undefined when it can. */
-export function uiUnavailable(): string | undefined {
-  if (
-    !fs.existsSync(UI_DIR) ||
-    !fs.readdirSync(UI_DIR, { withFileTypes: true }).some((e) => e.name.startsWith('.ready-'))
-  )
-    return `code-server is not set up in ${UI_DIR} (scripts/setup-ui.sh)`;
-  if (!fs.existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (scripts/install-deps.sh --ui)`;
-  return undefined;
-}
-
-/** Opt-in only, even where code-server is set up: the suite takes minutes, and CI's budget is 20. */
-export function uiWanted(): boolean {
-  return process.env.BERTH_TEST_UI === '1';
-}
+/** code-server and Chromium, as scripts/setup-ui.sh leaves them (scripts/test.sh runs it). */
+export const CODE_SERVER_UI: TestDependency = {
+  what: `code-server in ${UI_DIR} with Chromium`,
+  install: 'bash scripts/setup-ui.sh',
+  present: () =>
+    fs.existsSync(UI_DIR) &&
+    fs.readdirSync(UI_DIR, { withFileTypes: true }).some((e) => e.name.startsWith('.ready-')) &&
+    fs.existsSync(CHROMIUM),
+};
 
 export interface CodeServer {
   url: string;
@@ -48,7 +43,59 @@ export function packageVsix(out: string): void {
   );
 }
 
-export async function startCodeServer(vsix: string, settings: Record<string, unknown>): Promise<CodeServer> {
+/**
+ * A second extension for the UI suite, installed beside Berth: once the window is up it activates Berth and writes
+ * what the extension host registered (commands, Berth's activation time) to <workspace>/.berth-probe.json — what a
+ * desktop VS Code run of @vscode/test-electron would check, from code-server's extension host.
+ */
+export function packageProbeVsix(out: string): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-probe-'));
+  try {
+    fs.writeFileSync(
+      path.join(dir, 'package.json'),
+      JSON.stringify({
+        name: 'berth-ui-probe',
+        publisher: 'berth-test',
+        version: '0.0.1',
+        engines: { vscode: '^1.85.0' },
+        main: './extension.js',
+        activationEvents: ['onStartupFinished'],
+        extensionKind: ['workspace'],
+      }),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'extension.js'),
+      `const vscode = require('vscode');
+const fs = require('fs');
+const path = require('path');
+exports.activate = async () => {
+  const out = path.join(vscode.workspace.workspaceFolders[0].uri.fsPath, '.berth-probe.json');
+  try {
+    const ext = vscode.extensions.getExtension('berth.berth');
+    const api = await ext.activate();
+    const commands = (await vscode.commands.getCommands(true)).filter((c) => c.startsWith('berth.'));
+    fs.writeFileSync(out, JSON.stringify({ activationMs: api.activationMs, commands }));
+  } catch (err) {
+    fs.writeFileSync(out, JSON.stringify({ error: String(err && err.stack || err) }));
+  }
+};
+`,
+    );
+    execFileSync(
+      path.join(ROOT, 'node_modules/.bin/vsce'),
+      ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', out],
+      { cwd: dir, stdio: 'pipe' },
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function startCodeServer(
+  vsix: string,
+  settings: Record<string, unknown>,
+  opts: { alsoInstall?: string[] } = {},
+): Promise<CodeServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-ui-'));
   const data = path.join(dir, 'data');
   const exts = path.join(dir, 'extensions');
@@ -76,7 +123,8 @@ export async function startCodeServer(vsix: string, settings: Record<string, unk
     ),
   );
   const common = ['--config', path.join(dir, 'config.yaml'), '--user-data-dir', data, '--extensions-dir', exts];
-  execFileSync(CODE_SERVER, [...common, '--install-extension', vsix], { stdio: 'pipe', timeout: 120_000 });
+  for (const v of [vsix, ...(opts.alsoInstall ?? [])])
+    execFileSync(CODE_SERVER, [...common, '--install-extension', v], { stdio: 'pipe', timeout: 120_000 });
   const port = await freePort();
   const log = fs.openSync(path.join(dir, 'code-server.log'), 'a');
   const child: ChildProcess = spawn(

@@ -15,10 +15,6 @@ export interface PtySession {
   close(): void;
 }
 
-export function hasTmux(): boolean {
-  return spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
-}
-
 export function startPty(command: string, opts: { cols?: number; rows?: number } = {}): PtySession {
   const name = `berth-test-${process.pid}-${counter++}`;
   const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });

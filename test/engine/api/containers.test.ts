@@ -2,7 +2,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { hasDockerCli, mountsUnder, startEngine, type TestEngine } from '../../helpers/engine';
+import { mountsUnder, requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
@@ -54,7 +54,7 @@ describe('engine API: containers (docker CLI)', function () {
   };
 
   before(async function () {
-    if (!hasDockerCli()) this.skip();
+    requireDockerCli(this);
     reg = await startRegistry();
     await seedMirror(reg);
     engine = await startEngine({ config: { 'registry-mirrors': [reg.url] } });

@@ -8,7 +8,8 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { requireDockerCli, type TestEngine } from '../../helpers/engine';
 import { type MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
-import { hasTmux, startPty } from '../../helpers/pty';
+import { startPty } from '../../helpers/pty';
+import { requireDeps, TMUX } from '../../helpers/deps';
 
 describe('exec and attach with the real docker CLI', function () {
   this.timeout(180000);
@@ -141,7 +142,7 @@ describe('exec and attach with the real docker CLI', function () {
   });
 
   it('exec -it: a real TTY that takes typed input, resizes, and returns the exit code', async function () {
-    if (!hasTmux()) this.skip();
+    requireDeps(this, TMUX);
     const c = sleeper('exec-tty');
     const pty = startPty(`${dockerCmd()} exec -it ${c} sh`, { cols: 97, rows: 31 });
     try {
@@ -179,7 +180,7 @@ describe('exec and attach with the real docker CLI', function () {
   });
 
   it('run -it is interactive; ctrl-p ctrl-q detaches and leaves it running; attach gets back in', async function () {
-    if (!hasTmux()) this.skip();
+    requireDeps(this, TMUX);
     names.push('run-it');
     const pty = startPty(`${dockerCmd()} run -it --name run-it busybox sh`);
     try {

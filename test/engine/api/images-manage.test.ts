@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tar from 'tar-stream';
 import { buildImage, type PushedImage, pushFixture, pushImage, type Registry, startRegistry } from '../../fixtures';
-import { hasDockerCli, requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
+import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 import { createRegistryService } from '../../../src/engine/registry';
 
 function curl(socket: string, args: string[]): { code: number; out: string } {
@@ -45,7 +45,7 @@ describe('engine API: managing images', function () {
   const blobs = () => fs.readdirSync(path.join(engine.dataRoot, 'content', 'blobs', 'sha256'));
 
   before(async function () {
-    requireDockerCli(this, 'the image management tests');
+    requireDockerCli(this);
     reg = await startRegistry();
     busybox = await pushFixture(reg, 'busybox', 'library/busybox');
     engine = await startEngine();
@@ -300,7 +300,7 @@ describe('engine API: registry auth over TLS', function () {
   let reg: Registry;
   let engine: TestEngine;
   before(async function () {
-    if (!hasDockerCli()) this.skip();
+    requireDockerCli(this);
     reg = await startRegistry({ tls: true, auth: { username: 'berth', password: 's3cret' } });
     await pushFixture(reg, 'hello-world', 'private/hello');
     engine = await startEngine();

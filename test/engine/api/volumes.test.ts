@@ -131,7 +131,7 @@ describe('engine API: volumes', function () {
 
   describe('with the real docker CLI', function () {
     before(function () {
-      requireDockerCli(this, 'the docker CLI checks');
+      requireDockerCli(this);
     });
 
     it("docker volume create / ls / inspect / rm / prune (the seeds' my-vol flow without containers)", () => {

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { hasDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
+import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 import { pushFixture, type Registry, startRegistry } from '../../fixtures';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,7 +76,7 @@ describe('engine: bounded shutdown', function () {
   const held: Held[] = [];
 
   before(async function () {
-    if (!hasDockerCli()) this.skip();
+    requireDockerCli(this);
     reg = await startRegistry();
     await pushFixture(reg, 'busybox', 'library/busybox');
     silent = await startSilentRegistry();
