@@ -49,8 +49,20 @@ describe('engine API: managing images', function () {
     reg = await startRegistry();
     busybox = await pushFixture(reg, 'busybox', 'library/busybox');
     engine = await startEngine();
-    const r = engine.docker(['pull', `${reg.host}/library/busybox`]);
-    assert.equal(r.code, 0, r.stderr);
+  });
+  // Every test starts from the same store, whatever ran before: busybox under its registry name and nothing else.
+  beforeEach(() => {
+    for (const c of JSON.parse(curl(engine.socket, ['http://d/containers/json?all=1']).out))
+      curl(engine.socket, ['-X', 'DELETE', `http://d/containers/${c.Id}?force=1`]);
+    const name = `${reg.host}/library/busybox:latest`;
+    for (const i of images()) {
+      if (i.Id !== busybox.configDigest) curl(engine.socket, ['-X', 'DELETE', `http://d/images/${i.Id}?force=1`]);
+      else for (const t of i.RepoTags) if (t !== name) curl(engine.socket, ['-X', 'DELETE', `http://d/images/${t}`]);
+    }
+    if (!images().some((i) => i.RepoTags.includes(name))) {
+      const r = curl(engine.socket, ['-X', 'POST', `http://d/images/create?fromImage=${encodeURIComponent(name)}`]);
+      assert.equal(r.code, 200, r.out);
+    }
   });
   after(async () => {
     await engine?.cleanup();
@@ -111,6 +123,7 @@ describe('engine API: managing images', function () {
   });
 
   it('rmi by ID refuses an image in several repositories unless forced', () => {
+    assert.equal(engine.docker(['tag', `${reg.host}/library/busybox`, 'my/box:1']).code, 0);
     const id = busybox.configDigest!.slice(7, 19);
     const r = engine.docker(['rmi', id]);
     assert.notEqual(r.code, 0);
@@ -123,6 +136,8 @@ describe('engine API: managing images', function () {
   });
 
   it('rmi answers 409 while a container uses the image, unless forced', async function () {
+    for (const tag of ['my/box:1', 'my/box:2'])
+      assert.equal(engine.docker(['tag', `${reg.host}/library/busybox`, tag]).code, 0);
     const created = engine.docker(['create', '--name', 'user-of-box', 'my/box:2', 'true']);
     if (created.code !== 0) throw new Error(`docker create failed: ${created.stderr}`);
     assert.equal(engine.docker(['rmi', 'my/box:1']).code, 0, 'untagging one of several tags is fine');
@@ -299,8 +314,7 @@ describe('engine API: registry auth over TLS', function () {
   this.timeout(120_000);
   let reg: Registry;
   let engine: TestEngine;
-  before(async function () {
-    requireDockerCli(this);
+  before(async () => {
     reg = await startRegistry({ tls: true, auth: { username: 'berth', password: 's3cret' } });
     await pushFixture(reg, 'hello-world', 'private/hello');
     engine = await startEngine();
@@ -314,7 +328,8 @@ describe('engine API: registry auth over TLS', function () {
     await reg?.stop();
   });
 
-  it('refuses anonymous pulls, logs in with docker login, then pulls and pushes', () => {
+  it('refuses anonymous pulls, logs in with docker login, then pulls and pushes', function () {
+    requireDockerCli(this);
     const anon = engine.docker(['pull', `${reg.host}/private/hello`]);
     assert.notEqual(anon.code, 0);
     assert.match(anon.stderr, /unauthorized|access denied|authentication required/i);
