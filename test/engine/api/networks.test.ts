@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import { startEngine, type TestEngine } from '../../helpers/engine';
+import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 
 function curl(socket: string, args: string[]): { code: number; body: any } {
   const r = spawnSync('curl', ['-sS', '--unix-socket', socket, '-o', '-', '-w', '\n%{http_code}', ...args], {
@@ -21,8 +21,15 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
   // Subnets and names of this run's own: the same test may run in another process at the same time.
   const o = 200 + crypto.randomInt(50);
   const bridgeName = `bt-${crypto.randomBytes(4).toString('hex')}`;
-  before(async () => {
+  before(async function () {
+    requireDockerCli(this);
     engine = await startEngine({ config });
+  });
+  // Each test starts with the predefined networks only, whatever ran before.
+  beforeEach(() => {
+    for (const n of curl(engine.socket, ['http://d/networks']).body)
+      if (!['bridge', 'host', 'none'].includes(n.Name))
+        curl(engine.socket, ['-X', 'DELETE', `http://d/networks/${n.Id}`]);
   });
   after(async () => engine?.cleanup());
 
@@ -173,13 +180,14 @@ describe('engine API: networks (docker network create/ls/inspect/rm/prune)', fun
   it('prunes unused user networks with label filters and keeps them across a restart', async () => {
     assert.equal(docker('network', 'create', '--label', 'keep=yes', 'kept').code, 0);
     assert.equal(docker('network', 'create', 'scratch').code, 0);
+    assert.equal(docker('network', 'create', 'scratch2').code, 0);
     const pruneKept = curl(engine.socket, [
       '-X',
       'POST',
       `http://d/v1.45/networks/prune?filters=${encodeURIComponent(JSON.stringify({ 'label!': ['keep=yes'] }))}`,
     ]);
     assert.equal(pruneKept.code, 200);
-    assert.deepEqual(pruneKept.body.NetworksDeleted.sort(), ['app', 'scratch']);
+    assert.deepEqual(pruneKept.body.NetworksDeleted.sort(), ['scratch', 'scratch2']);
 
     // Networks are state: a crashed engine comes back with them (and with the same default subnet).
     const before = JSON.parse(docker('network', 'inspect', 'bridge', 'kept').stdout);
