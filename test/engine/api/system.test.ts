@@ -102,19 +102,25 @@ describe('engine API: system', function () {
   });
 
   it('reloads registry mirrors on SIGHUP', async () => {
-    fs.writeFileSync(
-      engine.configFile,
-      JSON.stringify({ 'registry-mirrors': ['http://127.0.0.1:5888'], 'insecure-registries': [] }),
-    );
-    engine.process().kill('SIGHUP');
-    const deadline = Date.now() + 5000;
-    let mirrors: string[] = [];
-    while (Date.now() < deadline) {
-      mirrors = (await engine.client.info()).RegistryConfig.Mirrors;
-      if (mirrors[0] === 'http://127.0.0.1:5888/') break;
-      await new Promise((r) => setTimeout(r, 100));
+    // An engine of its own: the others' tests see the configuration they started with.
+    const reloaded = await startEngine({ config: { 'registry-mirrors': ['http://127.0.0.1:5999'] } });
+    try {
+      fs.writeFileSync(
+        reloaded.configFile,
+        JSON.stringify({ 'registry-mirrors': ['http://127.0.0.1:5888'], 'insecure-registries': [] }),
+      );
+      reloaded.process().kill('SIGHUP');
+      const deadline = Date.now() + 5000;
+      let mirrors: string[] = [];
+      while (Date.now() < deadline) {
+        mirrors = (await reloaded.client.info()).RegistryConfig.Mirrors;
+        if (mirrors[0] === 'http://127.0.0.1:5888/') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(mirrors, ['http://127.0.0.1:5888/']);
+    } finally {
+      await reloaded.cleanup();
     }
-    assert.deepEqual(mirrors, ['http://127.0.0.1:5888/']);
   });
 
   it('rejects malformed filters with 400', () => {
@@ -193,25 +199,30 @@ describe('engine API: system', function () {
     it('docker info shows the configured registry mirrors', () => {
       const r = engine.docker(['info']);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /Registry Mirrors:\n\s+http:\/\/127\.0\.0\.1:5888\//);
+      assert.match(r.stdout, /Registry Mirrors:\n\s+http:\/\/127\.0\.0\.1:5999\//);
       assert.match(r.stdout, /Storage Driver: overlay2/);
       assert.match(r.stdout, /Default Runtime: runc/);
     });
     it('docker events streams daemon events', async () => {
-      const p = engine.dockerAsync([
-        'events',
-        '--filter',
-        'type=daemon',
-        '--format',
-        '{{.Type}} {{.Action}}',
-        '--since',
-        '10m',
-        '--until',
-        '0s',
-      ]);
-      const r = await p;
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^daemon reload$/m);
+      engine.process().kill('SIGHUP'); // a reload event of this test's own
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const r = await engine.dockerAsync([
+          'events',
+          '--filter',
+          'type=daemon',
+          '--format',
+          '{{.Type}} {{.Action}}',
+          '--since',
+          '10m',
+          '--until',
+          '0s',
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        if (/^daemon reload$/m.test(r.stdout)) break;
+        assert.ok(Date.now() < deadline, `no reload event: ${r.stdout}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     });
   });
 });
