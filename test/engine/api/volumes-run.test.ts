@@ -80,7 +80,15 @@ describe('volumes with the real docker CLI (containers from the registry mirror)
     await pushImage(reg, img, 'test/withvolume');
     withVolume = `${reg.host}/test/withvolume`;
     engine = await startEngine({ config: { 'registry-mirrors': [reg.url] } });
-    ok(['pull', '-q', 'busybox']);
+  });
+  // Each test starts from the same engine, whatever ran before: busybox and the image with a VOLUME pulled, no
+  // containers, no volumes.
+  beforeEach(async () => {
+    const c = engine.client;
+    for (const ctr of await c.listContainers({ all: true })) await c.removeContainer(ctr.Id, { force: true });
+    for (const v of (await c.listVolumes()).Volumes ?? []) await c.removeVolume(v.Name, true);
+    for (const ref of ['busybox', withVolume])
+      for await (const m of c.pullImage(ref, 'latest')) assert.equal(m.error, undefined, m.error);
   });
   after(async () => {
     if (engine)
