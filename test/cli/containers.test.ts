@@ -119,6 +119,11 @@ describe('berth CLI: containers and images', function () {
 
   it('ps, ps -a, -q, --no-trunc, --filter and --format print what docker prints', () => {
     const name = sleeper();
+    const exited = unique('exited');
+    if (!created.includes(exited)) {
+      created.push(exited);
+      assert.equal(run(['run', '--name', exited, t.image, 'sh', '-c', 'exit 3']).code, 3);
+    }
     const ps = same(['ps']);
     assert.match(ps.stdout, /^CONTAINER ID   IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES\n/);
     assert.match(
@@ -164,7 +169,7 @@ describe('berth CLI: containers and images', function () {
     assert.equal(json.State, 'running');
     assert.match(
       same(['ps', '--filter', 'status=exited', '-a', '--format', '{{.Names}} {{.State}}']).stdout,
-      new RegExp(`^${unique('first')} exited$`, 'm'),
+      new RegExp(`^${exited} exited$`, 'm'),
     );
     assert.match(
       same(['ps', '-s']).stdout,

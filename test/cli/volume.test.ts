@@ -8,7 +8,7 @@ describe('berth CLI: volumes', function () {
   this.timeout(60000);
   let t: CliTarget;
   const run = (args: string[], input?: string) => berth(t.host, args, { input });
-  // Compared with the docker CLI where it is installed (CI has none: the assertions below stand on their own).
+  // Compared with the docker CLI where it is installed (always under CI=true); the assertions below stand on their own.
   const same = (args: string[]) => {
     const mine = run(args);
     if (!hasDockerCli()) return mine;
@@ -22,6 +22,14 @@ describe('berth CLI: volumes', function () {
   before(async () => {
     t = await startCliTarget();
   });
+  // Each test starts without this suite's volumes; givenVolumes() makes the two most of them look at.
+  beforeEach(() => {
+    run(['volume', 'rm', '-f', name('a'), name('b'), name('c')]);
+  });
+  const givenVolumes = () => {
+    assert.equal(run(['volume', 'create', name('a')]).code, 0);
+    assert.equal(run(['volume', 'create', '--name', name('b'), '--label', 'team=cli']).code, 0);
+  };
   after(async () => {
     if (!t) return;
     run(['volume', 'rm', '-f', name('a'), name('b'), name('c')]);
@@ -69,6 +77,7 @@ describe('berth CLI: volumes', function () {
   });
 
   it('inspects volumes (JSON and -f) like docker volume inspect', () => {
+    givenVolumes();
     same(['volume', 'inspect', name('a')]);
     same(['volume', 'inspect', '-f', '{{.Name}} {{.Driver}} {{.Scope}} {{.Labels.team}}', name('b')]);
     assert.equal(run(['volume', 'inspect', '-f', '{{.Labels.team}}', name('b')]).stdout, 'cli\n');
@@ -79,6 +88,7 @@ describe('berth CLI: volumes', function () {
   });
 
   it('system df counts the volumes as docker system df does', () => {
+    givenVolumes();
     const df = same(['system', 'df']);
     assert.match(
       df.stdout,
@@ -93,6 +103,7 @@ describe('berth CLI: volumes', function () {
   });
 
   it('removes volumes, reporting unknown ones like docker (exit 1)', () => {
+    givenVolumes();
     assert.deepEqual(run(['volume', 'rm', name('a')]), { code: 0, stdout: `${name('a')}\n`, stderr: '' });
     const again = run(['volume', 'rm', name('a')]);
     assert.equal(again.code, 1);
