@@ -253,7 +253,8 @@ describe('containers service (runc + berth-shim)', function () {
     });
     const b = await svc.create({
       name: 'quitter',
-      config: { image: 'busybox', cmd: ['sh', '-c', 'sleep 1; echo bye; exit 4'] },
+      // It exits when the test says so (SIGUSR1): after the service is gone, not after some time.
+      config: { image: 'busybox', cmd: ['sh', '-c', 'trap "echo bye; exit 4" USR1; while true; do sleep 0.1; done'] },
     });
     await svc.start(a.id);
     await svc.start(b.id);
@@ -261,16 +262,31 @@ describe('containers service (runc + berth-shim)', function () {
     // over stops it from acting on exits, as the dead process would not).
     await svc.shutdown(true);
     svc = make();
-    await new Promise((r) => setTimeout(r, 1500)); // quitter exits while nobody watches
+    // quitter exits while nobody watches.
+    const runcState = () => {
+      const r = spawnSync('runc', ['--root', path.join(dir, 'exec', 'runc'), 'state', b.id], { encoding: 'utf8' });
+      return r.status === 0 ? JSON.parse(r.stdout) : { status: 'deleted' }; // the shim deletes what exited
+    };
+    process.kill(runcState().pid, 'SIGUSR1');
+    const deadline = Date.now() + 15_000;
+    while (runcState().status === 'running') {
+      assert.ok(Date.now() < deadline, 'quitter did not exit on SIGUSR1');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await svc.init();
     assert.equal(svc.get('survivor').state.status, 'running');
     const q = svc.get('quitter');
     assert.equal(q.state.status, 'exited');
     assert.equal(q.state.exitCode, 4);
     assert.equal(await logText(q.id), 'bye\n');
+    // survivor kept logging, and goes on.
+    const ticking = Date.now() + 15_000;
+    while (!/tick 0\ntick 1\n.*tick [5-9]/s.test(await logText(a.id))) {
+      assert.ok(Date.now() < ticking, `survivor's log: ${await logText(a.id)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await svc.stop('survivor', { timeout: 1 });
     assert.equal(svc.get('survivor').state.status, 'exited');
-    assert.match(await logText(a.id), /tick 0\ntick 1\n.*tick [5-9]/s);
     await svc.remove(a.id);
     await svc.remove(b.id);
   });
