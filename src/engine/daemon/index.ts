@@ -160,6 +160,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
         stopping ??= (async () => {
           log.info('Processing signal, shutting down');
           const step = async (what: string, fn: () => Promise<void>) => {
+            log.info(`Shutdown: ${what}`); // which step a slow shutdown waits on
             try {
               await fn();
             } catch (err: any) {

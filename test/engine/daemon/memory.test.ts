@@ -29,9 +29,11 @@ async function settledRss(pid: number) {
 
 /** The same node binary doing nothing: what the engine's own share is measured against in the message. */
 async function bareNodeRss(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['-e', 'process.stdout.write("up"); setTimeout(() => {}, 30000)'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   try {
-    await sleep(300);
+    await new Promise((resolve) => child.stdout!.once('data', resolve)); // started, not merely spawned
     return (await settledRss(child.pid!)).rss;
   } finally {
     child.kill('SIGKILL');

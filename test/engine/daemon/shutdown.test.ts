@@ -11,7 +11,7 @@ import { pushFixture, type Registry, startRegistry } from '../../fixtures';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A "registry" that accepts connections and never answers: a pull from it hangs for as long as the engine lets it. */
-function startSilentRegistry(): Promise<{ host: string; close(): void }> {
+function startSilentRegistry(): Promise<{ host: string; connections(): number; close(): void }> {
   const held = new Set<net.Socket>();
   const srv = net.createServer((s) => {
     held.add(s);
@@ -22,6 +22,7 @@ function startSilentRegistry(): Promise<{ host: string; close(): void }> {
     srv.listen(0, '127.0.0.1', () =>
       resolve({
         host: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+        connections: () => held.size,
         close: () => {
           for (const s of held) s.destroy();
           srv.close();
@@ -71,7 +72,7 @@ function exitOf(engine: TestEngine): Promise<{ code: number | null; signal: Node
 describe('engine: bounded shutdown', function () {
   this.timeout(180000);
   let reg: Registry;
-  let silent: { host: string; close(): void };
+  let silent: { host: string; connections(): number; close(): void };
   let engine: TestEngine | undefined;
   const held: Held[] = [];
 
@@ -130,7 +131,7 @@ describe('engine: bounded shutdown', function () {
     );
     // Every client is connected and waiting (the pull on the silent registry).
     await until('five open client connections', () => connectionsTo(withPid.socket) >= before + 5);
-    await sleep(500);
+    await until('the pull waiting on the silent registry', () => silent.connections() > 0);
     for (const h of held) assert.equal(h.child.exitCode, null, `${h.name} is still running before the signal`);
 
     const t0 = Date.now();
@@ -177,10 +178,11 @@ describe('engine: bounded shutdown', function () {
     ]);
     assert.equal(run.code, 0, run.stderr);
     held.push(hold(e, 'events', ['events']));
+    await until('the events client connected', () => connectionsTo(e.socket) >= 1);
     const exit = exitOf(e);
     e.process().kill('SIGTERM');
-    await until('the orderly stop to begin', () => /Processing signal, shutting down/.test(e.log()));
-    await sleep(1500); // past the API grace: now it waits for the container
+    // The API closes first (in-flight requests get a grace); then the engine waits for the container.
+    await until('the engine to stop its containers', () => /Shutdown: containers/.test(e.log()));
     assert.equal(e.process().exitCode, null, 'the first signal is still stopping the container');
     const t0 = Date.now();
     e.process().kill('SIGTERM');
