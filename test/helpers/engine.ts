@@ -33,7 +33,13 @@ export interface TestEngine {
   docker(args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): DockerResult;
   dockerAsync(
     args: string[],
-    opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number },
+    opts?: {
+      input?: string;
+      env?: Record<string, string>;
+      timeoutMs?: number;
+      /** Sees stdout as it comes (to act while the command still runs). */
+      onStdout?: (chunk: string) => void;
+    },
   ): Promise<DockerResult>;
   /** SIGTERM and wait. */
   stop(): Promise<void>;
@@ -164,7 +170,10 @@ export async function startEngine(opts: StartOptions = {}): Promise<TestEngine> 
         const p = spawn('docker', args, { env: dockerEnv(o.env) });
         let stdout = '';
         let stderr = '';
-        p.stdout.on('data', (d) => (stdout += d));
+        p.stdout.on('data', (d) => {
+          stdout += d;
+          o.onStdout?.(String(d));
+        });
         p.stderr.on('data', (d) => (stderr += d));
         const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs ?? 120000);
         p.on('close', (code) => {

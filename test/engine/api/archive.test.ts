@@ -255,11 +255,15 @@ describe('archive API: docker cp against berthd', function () {
     const big = path.join(work, 'big.bin');
     fs.writeFileSync(big, Buffer.alloc(32 << 20, 7));
     ok(['cp', big, 'cp-created:/big.bin']);
-    const [c1, c2, st] = await Promise.all([
-      engine.dockerAsync(['cp', 'cp-created:/big.bin', path.join(work, 'big1')]),
-      engine.dockerAsync(['cp', 'cp-created:/big.bin', path.join(work, 'big2')]),
-      new Promise((r) => setTimeout(r, 50)).then(() => engine.dockerAsync(['start', '-a', 'cp-created'])),
-    ]);
+    let copying = 2;
+    const copy = (to: string) =>
+      engine.dockerAsync(['cp', 'cp-created:/big.bin', path.join(work, to)]).finally(() => copying--);
+    // The start comes while a copy holds the root mounted (or, on a machine fast enough, once both are done).
+    const startMeanwhile = async () => {
+      while (copying && !mountsUnder(rootfs).length) await new Promise((r) => setTimeout(r, 5));
+      return engine.dockerAsync(['start', '-a', 'cp-created']);
+    };
+    const [c1, c2, st] = await Promise.all([copy('big1'), copy('big2'), startMeanwhile()]);
     assert.equal(c1.code, 0, c1.stderr);
     assert.equal(c2.code, 0, c2.stderr);
     assert.equal(st.code, 0, st.stderr);

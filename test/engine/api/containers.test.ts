@@ -130,8 +130,9 @@ describe('engine API: containers (docker CLI)', function () {
     assert.equal(tail.length, 2);
     assert.match(tail[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z v \d+$/);
     // logs -f follows new output and ends when the container stops.
-    const follow = engine.dockerAsync(['logs', '-f', '--tail', '1', 'web']);
-    await sleep(500);
+    let followed = '';
+    const follow = engine.dockerAsync(['logs', '-f', '--tail', '1', 'web'], { onStdout: (d) => (followed += d) });
+    await until('logs -f following', () => followed.split('\n').length > 3);
     ok(['stop', 'web']);
     const f = await follow;
     assert.equal(f.code, 0);
@@ -274,7 +275,19 @@ describe('engine API: containers (docker CLI)', function () {
       '-c',
       'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done',
     ]);
-    ok(['run', '-d', '--name', 'dies', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 2; echo bye; exit 7']);
+    // dies and phoenix exit when the test says so (SIGUSR1), while the engine is down.
+    ok([
+      'run',
+      '-d',
+      '--name',
+      'dies',
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      'trap "echo bye; exit 7" USR1; while true; do sleep 0.1; done',
+    ]);
     ok([
       'run',
       '-d',
@@ -287,14 +300,27 @@ describe('engine API: containers (docker CLI)', function () {
       'busybox',
       'sh',
       '-c',
-      'sleep 2; exit 1',
+      'trap "exit 1" USR1; while true; do sleep 0.1; done',
     ]);
+    const pid = (name: string) => Number(ok(['inspect', '-f', '{{.State.Pid}}', name]));
+    const quitters = [pid('dies'), pid('phoenix')];
+    const aliveLog = ok(['inspect', '-f', '{{.LogPath}}', 'alive']).trim();
     const shimsBefore = shimPids(engine);
     assert.equal(shimsBefore.length, 3);
     await engine.kill9();
     // The containers' shims outlive the engine.
     assert.deepEqual(shimPids(engine).sort(), shimsBefore.sort());
-    await sleep(3000); // dies and phoenix exit while nobody watches; alive keeps logging
+    for (const p of quitters) process.kill(p, 'SIGUSR1');
+    const gone = (p: number) => {
+      try {
+        process.kill(p, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await until('dies and phoenix exited while nobody watches', () => quitters.every(gone));
+    await until('alive logging while nobody watches', () => fs.readFileSync(aliveLog, 'utf8').split('\n').length > 15);
     await engine.restart();
     assert.equal(ok(['inspect', '-f', '{{.State.Status}}', 'alive']), 'running\n');
     assert.equal(ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'dies']), 'exited 7\n');
