@@ -73,14 +73,13 @@ describe('berth CLI: hello-world, exec, terminals', function () {
     try {
       const { rows, cols } = exec.size();
       await exec.waitFor(/# $/m);
-      await new Promise((r) => setTimeout(r, 300)); // ash drops keys typed before its cursor-position query is answered
-      exec.send('stty size; tty; echo marker-$((6*7))', 'Enter');
-      await exec.waitFor(new RegExp(`^${rows} ${cols}\\n/dev/pts/\\d+\\nmarker-42`, 'm'));
+      await exec.typeUntil(
+        'stty size; tty; echo marker-$((6*7))',
+        new RegExp(`^${rows} ${cols}\\n/dev/pts/\\d+\\nmarker-42`, 'm'),
+      );
       // The local terminal's resize (SIGWINCH) reaches the container's TTY.
       spawnSync('tmux', ['resize-window', '-t', exec.name, '-x', '111', '-y', '27']);
-      await new Promise((r) => setTimeout(r, 500));
-      exec.send('stty size', 'Enter');
-      await exec.waitFor(/^27 111$/m);
+      await exec.typeUntil('stty size', /^27 111$/m);
       exec.send('exit 5', 'Enter');
       await exec.waitFor(/EXIT=5/);
     } finally {
@@ -91,9 +90,7 @@ describe('berth CLI: hello-world, exec, terminals', function () {
     const runIt = startPty(`node ${CLI_JS} -H ${t.host} run -it --name ${it} ${t.image} sh`);
     try {
       await runIt.waitFor(/# $/m);
-      await new Promise((r) => setTimeout(r, 300));
-      runIt.send('echo typed-$((2+3))', 'Enter');
-      await runIt.waitFor(/typed-5/);
+      await runIt.typeUntil('echo typed-$((2+3))', /typed-5/);
       runIt.send('C-p', 'C-q');
       await runIt.waitFor(/EXIT=0/);
     } finally {

@@ -11,6 +11,12 @@ export interface PtySession {
   screen(): string;
   /** Waits until the screen matches. */
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  /**
+   * Types a line (Enter) and waits for the screen to match; types it again, the line cleared first, while it does
+   * not. Busybox ash drops keys typed before the terminal answers its cursor-position query, and a resize reaches
+   * the TTY a moment after tmux made it: nothing tells from outside when typing would be safe, so retry instead.
+   */
+  typeUntil(line: string, re: RegExp, timeoutMs?: number): Promise<string>;
   size(): { rows: number; cols: number };
   close(): void;
 }
@@ -52,6 +58,22 @@ export function startPty(command: string, opts: { cols?: number; rows?: number }
         await new Promise((res) => setTimeout(res, 100));
       }
       throw new Error(`screen never matched ${re}:\n${s}`);
+    },
+    async typeUntil(line, re, timeoutMs = 20000) {
+      const deadline = Date.now() + timeoutMs;
+      let s = '';
+      for (;;) {
+        session.send('C-u');
+        session.send(line, 'Enter');
+        const retry = Math.min(deadline, Date.now() + 1500);
+        while (Date.now() < retry) {
+          s = session.screen();
+          if (re.test(s)) return s;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        if (Date.now() >= deadline)
+          throw new Error(`typed ${JSON.stringify(line)}; the screen never matched ${re}:\n${s}`);
+      }
     },
     size() {
       const [rows, cols] = tmux('display-message', '-p', '-t', name, '#{pane_height} #{pane_width}')
