@@ -50,9 +50,14 @@ describe('berth CLI: system commands', function () {
   it("events replays history in docker's line format (same as docker events)", async () => {
     const since = String(Math.floor(Date.now() / 1000) - 1);
     engine.process().kill('SIGHUP');
-    await new Promise((r) => setTimeout(r, 500));
-    const until = String(Math.floor(Date.now() / 1000) + 1);
-    const r = berth(engine, ['events', '--since', since, '--until', until]);
+    // Until the reload shows up (SIGHUP is handled when the engine gets to it), then up to that moment.
+    let until = '';
+    let r = { code: -1, stdout: '', stderr: '' };
+    for (const deadline = Date.now() + 10_000; !/ daemon reload /.test(r.stdout); ) {
+      assert.ok(Date.now() < deadline, `no reload event: ${r.stdout}`);
+      until = (Date.now() / 1000).toFixed(3);
+      r = berth(engine, ['events', '--since', since, '--until', until]);
+    }
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,

@@ -143,22 +143,32 @@ describe('logs: json-file reader', () => {
     let stop!: () => void;
     const stopped = new Promise<void>((r) => (stop = r));
     const reading = readLogs(log, { ...all, tail: 0, follow: true }, c.sink, { stopped });
-    await new Promise((r) => setTimeout(r, 100));
+    const seen = async (text: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!c.frames().some((f) => f[1] === text)) {
+        assert.ok(Date.now() < deadline, `never followed ${JSON.stringify(text)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    // Following (from the live file's end: tail 0) once a line appended now comes through.
+    for (let following = false; !following; following = c.frames().length > 0) {
+      fs.appendFileSync(log, line('probe\n', 'stdout', '2024-01-01T00:00:05.5Z'));
+      await new Promise((r) => setTimeout(r, 20));
+    }
     fs.appendFileSync(log, line('d1\n', 'stdout', '2024-01-01T00:00:06Z'));
-    await new Promise((r) => setTimeout(r, 200));
+    await seen('d1\n');
     // Rotate as the shim does: rename, then a new file.
     fs.renameSync(`${log}.1`, `${log}.2`);
     fs.appendFileSync(log, line('d2\n', 'stdout', '2024-01-01T00:00:07Z'));
     fs.renameSync(log, `${log}.1`);
     fs.writeFileSync(log, line('e1\n', 'stderr', '2024-01-01T00:00:08Z'));
-    await new Promise((r) => setTimeout(r, 200));
+    await seen('e1\n');
     fs.appendFileSync(log, line('e2\n', 'stdout', '2024-01-01T00:00:09Z'));
+    await seen('e2\n');
     stop();
     await reading;
-    assert.deepEqual(
-      c.frames().map((f) => f[1]),
-      ['d1\n', 'd2\n', 'e1\n', 'e2\n'],
-    );
+    const frames = c.frames().map((f) => f[1]);
+    assert.deepEqual(frames.slice(frames.lastIndexOf('probe\n') + 1), ['d1\n', 'd2\n', 'e1\n', 'e2\n']);
   });
 
   it('validates log-opts like Docker (decimal sizes)', () => {
