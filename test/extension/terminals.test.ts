@@ -22,6 +22,29 @@ async function until(cond: () => boolean, what: string, ms = 20_000): Promise<vo
   }
 }
 
+/**
+ * Types a line into a terminal until its output matches: busybox ash drops keys typed before its cursor-position
+ * query is answered, and a resize reaches the TTY a moment later — nothing tells from outside when typing is safe.
+ */
+async function typeUntil(
+  pty: { handleInput(s: string): void },
+  out: () => string,
+  line: string,
+  re: RegExp,
+  ms = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    pty.handleInput(`\x15${line}\r`); // ctrl-u first: whatever half a line an earlier try left
+    const retry = Math.min(deadline, Date.now() + 1500);
+    while (Date.now() < retry) {
+      if (re.test(out())) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (Date.now() >= deadline) throw new Error(`typed ${JSON.stringify(line)}; never saw ${re} in:\n${out()}`);
+  }
+}
+
 describe('extension: terminals against a real engine', function () {
   this.timeout(120_000);
   let engine: TestEngine;
@@ -63,8 +86,8 @@ describe('extension: terminals against a real engine', function () {
     // The prompt, then possibly terminal queries (ash asks for the cursor position).
     await until(() => /[#$] (\x1b\[[0-9;?]*[A-Za-z]|\r)*$/.test(out()), 'a prompt');
     pty.setDimensions({ columns: 77, rows: 21 });
-    await new Promise((r) => setTimeout(r, 200));
-    pty.handleInput('stty size; echo "$0 $((6*7))"; exit 5\r');
+    await typeUntil(pty, out, 'stty size', /21 77/);
+    pty.handleInput('echo "$0 $((6*7))"; exit 5\r');
     const code = await pty.done;
     assert.equal(code, 5);
     assert.match(out(), /21 77/, 'the resize reached the TTY');
@@ -120,10 +143,9 @@ describe('extension: terminals against a real engine', function () {
     const pty = new StreamTerminal(attachSession(engine.client, id), 'run');
     const out = collect(pty);
     pty.open({ columns: 80, rows: 24 });
-    await new Promise((r) => setTimeout(r, 800));
-    pty.handleInput('echo attached-$((2+3)); exit 7\r');
+    await typeUntil(pty, out, 'echo attached-$((2+3))', /attached-5/);
+    pty.handleInput('exit 7\r');
     assert.equal(await pty.done, 7);
-    assert.match(out(), /attached-5/);
   });
 
   it('logs: multi-byte characters split across frames arrive whole, with and without a TTY', async () => {
