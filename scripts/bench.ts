@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startEngine, type TestEngine, ROOT } from '../test/helpers/engine';
-import { pushFixture, startRegistry, type Registry } from '../test/fixtures';
+import { buildFixture, pushFixture, readLayer, startRegistry, type Registry } from '../test/fixtures';
 
 interface Engine {
   name: string;
@@ -253,6 +253,24 @@ function workloads(reg: Registry): Workload[] {
   ];
 }
 
+/** The big image is what the pull rows measure: 5 layers, ~150 MB raw, ~60 MB gzipped, one layer of 10,000 files. */
+async function checkBigFixture(): Promise<void> {
+  const img = await buildFixture('big');
+  const raw = img.layers.reduce((n, l) => n + l.uncompressedSize, 0);
+  const gz = img.layers.reduce((n, l) => n + l.size, 0);
+  const small = (await readLayer(img.layers[0])).filter(
+    (e) => e.header.type === 'file' && e.header.name.startsWith('srv/small/'),
+  ).length;
+  const problems = [
+    img.layers.length !== 5 && `${img.layers.length} layers`,
+    !(raw > 130e6 && raw < 170e6) && `uncompressed ${raw}`,
+    !(gz > 45e6 && gz < 75e6) && `compressed ${gz}`,
+    small !== 10_000 && `${small} small files`,
+    !img.layers.slice(1).every((l) => l.uncompressedSize > 25e6) && 'a small large layer',
+  ].filter(Boolean);
+  if (problems.length) throw new Error(`the big bench image is not what the rows assume: ${problems.join(', ')}`);
+}
+
 async function main() {
   const dockerdAvailable = spawnSync('sh', ['-c', 'command -v dockerd'], { stdio: 'ignore' }).status === 0;
   const reg = await startRegistry();
@@ -261,6 +279,7 @@ async function main() {
   try {
     process.stderr.write('building and pushing fixture images…\n');
     await pushFixture(reg, 'busybox', 'library/busybox');
+    await checkBigFixture();
     await pushFixture(reg, 'big', 'bench/big');
     berth = await startEngine();
     const dockerConfig = fs.mkdtempSync('/tmp/berth-bench-docker-');

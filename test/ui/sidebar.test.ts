@@ -165,7 +165,7 @@ describe('UI: the Berth extension in code-server', function () {
       await page.waitForSelector('.quick-input-widget', { state: 'visible' });
     }
     await page.keyboard.type(commandTitle);
-    await page.waitForTimeout(400);
+    await focusedPick(commandTitle);
     await page.keyboard.press('Enter');
   }
   /** Runs a context-menu entry of a row (its text, or a locator). */
@@ -252,13 +252,54 @@ describe('UI: the Berth extension in code-server', function () {
     }
   }
 
-  it('opens the Berth sidebar connected to the engine, with the engine state in the status bar', async () => {
-    await page
-      .locator('.activitybar [aria-label^="Berth"]')
-      .first()
-      .click()
-      .catch(() => undefined);
+  // Each test makes the state it starts from (any order works): the sidebar open, the image there, the container.
+  /** Opens the Berth sidebar unless it is open (a click on the active activity-bar item would close it). */
+  async function openSidebar() {
+    if (!(await view('Containers').isVisible()))
+      await page.locator('.activitybar [aria-label^="Berth"]').first().click();
     await view('Containers').waitFor({ timeout: 60_000 });
+  }
+  async function givenImage() {
+    for await (const m of client.pullImage(imageRef.replace(/:latest$/, ''), 'latest'))
+      assert.equal(m.error, undefined, m.error);
+  }
+  /** The ticking container the run test makes from the palette, made over the API when that test did not run. */
+  async function givenTicker() {
+    await openSidebar();
+    const state = await client.inspectContainer(name).then(
+      (c) => c.State,
+      () => undefined,
+    );
+    if (!state?.Running) {
+      await client.removeContainer(name, { force: true }).catch(() => undefined);
+      await givenImage();
+      await client.createContainer(
+        {
+          Image: imageRef,
+          Env: ['GREETING=hi'],
+          Cmd: ['sh', '-c', 'i=0; while true; do echo tick-$i-$GREETING; i=$((i+1)); sleep 1; done'],
+        },
+        { name },
+      );
+      await client.startContainer(name);
+    }
+    await page.locator(`.part.sidebar .monaco-list-row[aria-label*="${name}"][aria-label*="Up"]`).first().waitFor();
+  }
+  /** Waits for the quick pick's focused row to be the one wanted (the list filters as keys arrive). */
+  async function focusedPick(text: string) {
+    await page.waitForFunction(
+      (t: string) =>
+        (globalThis as any).document
+          .querySelector('.quick-input-widget .monaco-list-row.focused')
+          ?.getAttribute('aria-label')
+          ?.includes(t),
+      text,
+      { timeout: 10_000 },
+    );
+  }
+
+  it('opens the Berth sidebar connected to the engine, with the engine state in the status bar', async () => {
+    await openSidebar();
     await page.locator('.statusbar-item:has-text("running")').first().waitFor({ timeout: 30_000 });
     const status = await page.locator('.statusbar-item:has-text("Berth")').first().textContent();
     assert.match(status, /Berth: \d+ running/);
@@ -289,7 +330,8 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   it('pulls an image from the palette with a progress notification, and the Images view shows it', async () => {
-    await client.removeImage(imageRef).catch(() => undefined);
+    await openSidebar();
+    await client.removeImage(imageRef, { force: true }).catch(() => undefined);
     await palette('Berth: Pull Image');
     await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
     await page.keyboard.type(imageRef);
@@ -313,6 +355,8 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   it('creates a volume from the palette and the Volumes view shows it', async () => {
+    await openSidebar();
+    await client.removeVolume(volumeName, true).catch(() => undefined);
     await palette('Berth: Create Volume');
     await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
     await page.keyboard.type(volumeName);
@@ -323,10 +367,13 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   it('runs a container from the palette and shows it without a manual refresh', async () => {
+    await openSidebar();
+    await client.removeContainer(name, { force: true }).catch(() => undefined);
+    await givenImage();
     await palette('Berth: Run Container');
     await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
     await page.keyboard.type(imageRef);
-    await page.waitForTimeout(300);
+    await focusedPick(imageRef);
     await page.keyboard.press('Enter'); // image
     const answers = [
       name,
@@ -353,6 +400,7 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   it('inspects it as a read-only JSON document', async () => {
+    await givenTicker();
     await contextMenu(name, 'Inspect');
     const editor = page.locator('.editor-instance .view-lines').first();
     await page.locator(`.tab[aria-label*="${name}.json"]`).first().waitFor({ timeout: 20_000 });
@@ -366,7 +414,8 @@ describe('UI: the Berth extension in code-server', function () {
     // A content provider's document: typing does not change it.
     await editor.click();
     await page.keyboard.type('typed');
-    await page.waitForTimeout(300);
+    // VS Code refuses the keys, saying so.
+    await page.locator('.monaco-editor-overlaymessage:has-text("read-only")').first().waitFor({ timeout: 10_000 });
     assert.doesNotMatch(await editor.textContent(), /typed/);
     await shot('inspect');
     await page.keyboard.press('Control+w');
@@ -375,12 +424,18 @@ describe('UI: the Berth extension in code-server', function () {
   it('opens the Diagnose report', async () => {
     await palette('Berth: Diagnose');
     await page.locator('.tab[aria-label*="Berth Diagnosis"]').first().waitFor({ timeout: 20_000 });
-    await page.waitForTimeout(1500);
+    // A Markdown preview: a webview, whose document is in the frame inside its frame.
+    await page
+      .frameLocator('iframe.webview.ready')
+      .frameLocator('iframe#active-frame')
+      .locator('h1:has-text("host diagnosis")')
+      .waitFor({ timeout: 20_000 });
     await shot('diagnose');
     await page.keyboard.press('Control+w');
   });
 
   it('follows the logs in a terminal, and keeps following across a restart', async () => {
+    await givenTicker();
     await contextMenu(name, 'View Logs');
     await waitForTerminal(/tick-\d+-hi/);
     await shot('logs');
@@ -390,6 +445,7 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   it('opens an exec shell and runs a typed command, showing the exit code', async () => {
+    await givenTicker();
     await contextMenu(name, 'Attach Shell');
     // The shell's first output (busybox ash's banner, then its prompt) reaches the terminal.
     await waitForTerminal(/BusyBox v[\s\S]*\/ # /);
@@ -399,6 +455,9 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   it('runs an image interactively from its context menu, in a terminal attached to the new container', async () => {
+    await openSidebar();
+    await client.removeContainer(interactiveName, { force: true }).catch(() => undefined);
+    await givenImage();
     // A busybox tag row (every "latest" here is busybox: berthd has only it; the shared dockerd has busybox copies).
     await contextMenu(page.locator(`.part.sidebar .monaco-list-row[aria-label^="latest"]`).first(), 'Run Interactive');
     // name, ports, env, volumes, command (empty: the image's sh)
@@ -525,6 +584,7 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   it('stops and removes it from the context menu, the tree following', async () => {
+    await givenTicker();
     await contextMenu(name, 'Stop');
     const deadline = Date.now() + 30_000;
     while (
@@ -553,6 +613,10 @@ describe('UI: the Berth extension in code-server', function () {
       console.log('      SKIPPED engine restart: the reference dockerd is shared and never stopped');
       return this.skip();
     }
+    await openSidebar();
+    // A row to see come back.
+    await client.createVolume({ Name: volumeName });
+    await row(volumeName).waitFor({ timeout: 20_000 });
     await engine.stop();
     await page
       .locator('.part.sidebar .welcome-view-content:has-text("No Berth engine answers yet")')
