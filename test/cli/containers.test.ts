@@ -100,7 +100,7 @@ describe('berth CLI: containers and images', function () {
       const ps = same(['ps', '--filter', `name=${name}`, '--format', '{{.Names}} {{.Ports}} {{.Mounts}}']);
       assert.equal(ps.stdout, `${name} ${hostPort}->80/tcp ${dir.length > 15 ? `${dir.slice(0, 14)}…` : dir}\n`);
       let body = '';
-      for (let i = 0; i < 50 && !body; i++) {
+      for (const deadline = Date.now() + 15_000; !body && Date.now() < deadline; ) {
         body = await fetch(`http://${hostPort}/index.html`)
           .then((r) => r.text())
           .catch(() => '');

@@ -80,7 +80,7 @@ describe('network service with runc containers', function () {
     spawnSync('runc', ['exec', id, 'sh', '-c', script], { encoding: 'utf8', timeout: 15000 });
 
   async function eventually(fn: () => boolean, what: string): Promise<void> {
-    for (let i = 0; i < 60; i++) {
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
       if (fn()) return;
       await new Promise((r) => setTimeout(r, 100));
     }

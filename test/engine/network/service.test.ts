@@ -61,7 +61,7 @@ describe('network service (bridge networks with CNI, in namespaces the test make
   }
 
   async function waitFor(check: () => boolean, what: string): Promise<void> {
-    for (let i = 0; i < 50; i++) {
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
       if (check()) return;
       await new Promise((r) => setTimeout(r, 100));
     }

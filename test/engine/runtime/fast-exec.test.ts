@@ -213,9 +213,24 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
       const id = fast.ok(['inspect', '-f', '{{.Id}}', 'fx-frozen']).trim();
       const runcRoot = path.join(fast.engine.dir, 'exec', 'runc');
       execFileSync(runcPath, ['--root', runcRoot, 'pause', id]); // berthd still thinks it runs
+      const init = Number(fast.ok(['inspect', '-f', '{{.State.Pid}}', 'fx-frozen']));
+      // The freezer's cgroup (v1), or the unified one (v2).
+      const cgroupOf = (pid: string | number) => {
+        try {
+          const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+          return lines.find((l) => /^\d+:freezer:/.test(l)) ?? lines.find((l) => l.startsWith('0::'));
+        } catch {
+          return undefined; // gone meanwhile
+        }
+      };
+      const inContainer = () =>
+        fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && cgroupOf(p) === cgroupOf(init)).length;
       const stuck = fast.engine.dockerAsync(['exec', 'fx-frozen', 'echo', 'thawed']);
-      await new Promise((r) => setTimeout(r, 500));
-      // the exec's helper is frozen in the container's cgroup; the shim answers others meanwhile
+      // the exec's helper joined the container's cgroup and is frozen there; the shim answers others meanwhile
+      for (const deadline = Date.now() + 15_000; inContainer() < 2; ) {
+        assert.ok(Date.now() < deadline, 'the exec never reached the frozen container');
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const t0 = Date.now();
       assert.equal(fast.engine.docker(['kill', '-s', 'USR1', 'fx-frozen']).code, 0);
       assert.ok(Date.now() - t0 < 3000, `kill took ${Date.now() - t0} ms`);

@@ -200,14 +200,16 @@ describe('snapshots: layer unpack', function () {
     assert.deepEqual(snaps.list(), [d]);
   });
 
-  it('asks ext4 to spread layers being unpacked over block groups (chattr +T on the temp root)', async function () {
+  it('asks ext4 to spread layers being unpacked over block groups (chattr +T on the temp root)', async () => {
     const probe = path.join(dir, 'probe');
     fs.mkdirSync(probe);
-    if (spawnSync('chattr', ['+T', probe]).status !== 0) this.skip(); // the filesystem has no such flag
+    const hasFlag = spawnSync('chattr', ['+T', probe]).status === 0;
     await unpack([{ name: 'f', body: 'x' }]);
     const flags = spawnSync('lsattr', ['-d', path.join(dir, 'snapshots', '.tmp')], { encoding: 'utf8' }).stdout.split(
       ' ',
     )[0];
-    assert.match(flags, /T/);
+    // Where the filesystem has no such flag (tmpfs, overlay), the unpack above still worked: the flag is a hint.
+    if (hasFlag) assert.match(flags, /T/);
+    else console.log(`      (${os.tmpdir()} has no chattr +T: only the unpack without it was checked)`);
   });
 });
