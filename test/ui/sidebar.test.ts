@@ -470,6 +470,7 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   it('shows live CPU and memory in the running row, and a live chart from Show Stats', async () => {
+    await givenTicker();
     // One shared stats subscription: the row's description gains "CPU x% · y MB" within a few seconds.
     const label = await waitForLabel(row(name), /CPU [\d.]+% · [\d.]+ (B|kB|MB)/, 30_000);
     console.log(`      row: ${label}`);
@@ -481,12 +482,17 @@ describe('UI: the Berth extension in code-server', function () {
     await inWebview('#mem svg path.a');
     const text = await (await inWebview('#mem h3 span')).textContent();
     assert.match(text, /\d+(\.\d+)? (B|kB|MB)/, `memory label: ${text}`);
-    await page.waitForTimeout(2500); // a few more points on the lines for the picture
+    // A few more points on the lines for the picture.
+    const points = async () => ((await (await inWebview('#mem svg path.a')).getAttribute('d')) ?? '').split('L').length;
+    for (const deadline = Date.now() + 20_000; (await points()) < 4 && Date.now() < deadline; )
+      await page.waitForTimeout(250);
     await shot('stats-chart');
     await page.keyboard.press('Control+w');
   });
 
   it('creates a network, connects the container, inspects, disconnects and removes it', async () => {
+    await givenTicker();
+    await client.removeNetwork(networkName).catch(() => undefined);
     await palette('Berth: Create Network');
     await answerPrompts([
       ['Network name', networkName],
@@ -533,6 +539,10 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   it('groups a Compose project, merges its logs with service prefixes, and stops it from the group row', async () => {
+    await openSidebar();
+    await givenImage();
+    for (const service of ['web', 'db'])
+      await client.removeContainer(`${project}-${service}-1`, { force: true }).catch(() => undefined);
     for (const service of ['web', 'db']) {
       const { Id } = await client.createContainer(
         {
@@ -563,6 +573,10 @@ describe('UI: the Berth extension in code-server', function () {
   });
 
   it('shows disk usage by category with sizes, and prunes stopped containers from it', async () => {
+    await givenTicker();
+    const stopped = `berth-prunable-${process.pid}`; // one to prune, whatever ran before
+    await client.removeContainer(stopped, { force: true }).catch(() => undefined);
+    await client.createContainer({ Image: imageRef, Cmd: ['true'] }, { name: stopped });
     await openView('Disk Usage');
     const containersRow = page.locator('.part.sidebar .monaco-list-row[aria-label^="Containers,"]').first();
     const imagesRow = page.locator('.part.sidebar .monaco-list-row[aria-label^="Images,"]').first();
@@ -577,9 +591,12 @@ describe('UI: the Berth extension in code-server', function () {
     const confirm = page.locator('.monaco-dialog-box .monaco-button:has-text("Prune")').first();
     await confirm.waitFor({ timeout: 10_000 });
     await confirm.click();
-    // The compose project's two stopped containers (and the interactive one) go; the running one stays.
-    await row(project).waitFor({ state: 'detached', timeout: 20_000 });
-    await waitForLabel(containersRow, / · 1 \(1 active\)/, 20_000);
+    // The stopped containers go (the Compose project's too, when its test ran); the running ones stay.
+    await row(stopped).waitFor({ state: 'detached', timeout: 20_000 });
+    await assert.rejects(client.inspectContainer(stopped), /No such container/);
+    const running = (await client.listContainers()).length;
+    assert.ok(running >= 1, 'the ticking container still runs');
+    await waitForLabel(containersRow, new RegExp(` · ${running} \\(${running} active\\)`), 20_000);
     await shot('disk-usage-pruned');
   });
 
