@@ -9,7 +9,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { berth, berthAsync, normalizeTimes } from '../helpers/cli';
 import { type CliTarget, cleanUpCliTarget, sharedSleeper, startCliTarget } from '../helpers/cli-target';
-import { hasDockerCli } from '../helpers/engine';
+import { dockerCliComparable } from '../helpers/engine';
+
+/** Shell: waits until /tmp/go exists in the container (the test makes it with exec when it is ready). */
+const UNTIL_GO = 'while [ ! -e /tmp/go ]; do sleep 0.1; done';
+
+async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('berth CLI: containers and images', function () {
   this.timeout(180000);
@@ -18,7 +29,7 @@ describe('berth CLI: containers and images', function () {
   // Compared with the docker CLI against the same engine where it is installed; the other assertions stand alone.
   const same = (args: string[]) => {
     const mine = run(args);
-    if (!hasDockerCli()) return mine;
+    if (!dockerCliComparable()) return mine;
     const theirs = t.docker(args);
     assert.equal(
       mine.code,
@@ -31,7 +42,7 @@ describe('berth CLI: containers and images', function () {
   /** Like same(), for lists whose order the engine leaves open (images created in the same second). */
   const sameRows = (args: string[]) => {
     const mine = run(args);
-    if (!hasDockerCli()) return mine;
+    if (!dockerCliComparable()) return mine;
     const theirs = t.docker(args);
     const rows = (out: string) => {
       const [head, ...rest] = normalizeTimes(out).split('\n');
@@ -221,12 +232,20 @@ describe('berth CLI: containers and images', function () {
     assert.ok(!both.stdout.includes('err-line'));
     const follower = unique('follow');
     created.push(follower);
-    run(['run', '-d', '--name', follower, t.image, 'sh', '-c', 'echo first; sleep 2; echo second']);
-    const started = Date.now();
-    const f = await berthAsync(t.host, ['logs', '-f', '-t', '--tail', '100', follower]);
-    assert.equal(f.code, 0, f.stderr);
-    assert.match(f.stdout, /^\S+Z first\n\S+Z second\n$/);
-    assert.ok(Date.now() - started > 1000, 'logs -f returned before the container finished');
+    // It writes its second line when the test says so (a file appears), while logs -f is following.
+    run(['run', '-d', '--name', follower, t.image, 'sh', '-c', `echo first; ${UNTIL_GO}; echo second`]);
+    let followed = '';
+    let told = false;
+    const f = berthAsync(t.host, ['logs', '-f', '-t', '--tail', '100', follower], {
+      onStdout: (d) => (followed += d),
+    }).then((r) => ({ ...r, afterGo: told }));
+    await until(() => followed.includes(' first\n'), 'logs -f showing the first line');
+    told = true;
+    assert.equal(run(['exec', follower, 'touch', '/tmp/go']).code, 0);
+    const done = await f;
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /^\S+Z first\n\S+Z second\n$/);
+    assert.ok(done.afterGo, 'logs -f returned before the container finished');
   });
 
   it('stop, start, restart, kill, pause, unpause, rename and wait answer like docker', () => {
@@ -252,18 +271,23 @@ describe('berth CLI: containers and images', function () {
       stdout: '',
       stderr: 'Error response from daemon: No such container: no-such-container\n',
     });
-    if (hasDockerCli()) assert.equal(bad.stderr, t.docker(['stop', 'no-such-container']).stderr);
+    if (dockerCliComparable()) assert.equal(bad.stderr, t.docker(['stop', 'no-such-container']).stderr);
   });
 
   it("attach and start -a stream the container's output and return its exit status", async () => {
     const bg = unique('attached');
     created.push(bg);
-    assert.equal(
-      run(['run', '-d', '--name', bg, t.image, 'sh', '-c', 'sleep 1; echo later; echo on-stderr >&2; exit 6']).code,
-      0,
-    );
-    const attached = await berthAsync(t.host, ['attach', bg]);
-    assert.deepEqual(attached, { code: 6, stdout: 'later\n', stderr: 'on-stderr\n' });
+    // It says "waiting" until the test makes a file; attach (which replays nothing) shows it once connected.
+    const script = `while [ ! -e /tmp/go ]; do echo waiting; sleep 0.2; done; echo later; echo on-stderr >&2; exit 6`;
+    assert.equal(run(['run', '-d', '--name', bg, t.image, 'sh', '-c', script]).code, 0);
+    let seen = '';
+    const attaching = berthAsync(t.host, ['attach', bg], { onStdout: (d) => (seen += d) });
+    await until(() => seen.includes('waiting\n'), 'attach connected');
+    assert.equal(run(['exec', bg, 'touch', '/tmp/go']).code, 0);
+    const attached = await attaching;
+    assert.equal(attached.code, 6, attached.stderr);
+    assert.match(attached.stdout, /^(waiting\n)*later\n$/);
+    assert.equal(attached.stderr, 'on-stderr\n');
     const fg = unique('start-a');
     created.push(fg);
     assert.match(
@@ -320,7 +344,7 @@ describe('berth CLI: containers and images', function () {
     const gone = run(['rm', name]);
     assert.equal(gone.code, 1);
     assert.equal(gone.stderr, `Error response from daemon: No such container: ${name}\n`);
-    if (hasDockerCli()) assert.equal(gone.stderr, t.docker(['rm', name]).stderr);
+    if (dockerCliComparable()) assert.equal(gone.stderr, t.docker(['rm', name]).stderr);
   });
 
   it("run maps start failures to docker's exit codes (127 not found, 126 not executable)", () => {

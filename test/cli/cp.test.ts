@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { berth } from '../helpers/cli';
 import { type CliTarget, cleanUpCliTarget, startCliTarget } from '../helpers/cli-target';
-import { hasDockerCli } from '../helpers/engine';
+import { dockerCliComparable } from '../helpers/engine';
 
 describe('berth CLI: cp', function () {
   this.timeout(180000);
@@ -57,7 +57,7 @@ describe('berth CLI: cp', function () {
     fs.mkdirSync(path.join(dir, 'parent'));
     ok(['cp', `${name}:/tmp/src`, path.join(dir, 'parent')]);
     assert.deepEqual(fs.readdirSync(path.join(dir, 'parent')), ['src']);
-    if (hasDockerCli()) {
+    if (dockerCliComparable()) {
       // What berth put there is what the docker CLI gets out.
       assert.equal(t.docker(['cp', `${name}:/tmp/src`, path.join(dir, 'by-docker')]).code, 0);
       assert.equal(fs.readFileSync(path.join(dir, 'by-docker/sub/b.txt'), 'utf8'), 'beta\n');
@@ -75,7 +75,7 @@ describe('berth CLI: cp', function () {
     const missing = run(['cp', `${name}:/nonexistent`, dir]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, new RegExp(`Could not find the file /nonexistent in container ${name}`));
-    if (hasDockerCli()) assert.equal(missing.stderr, t.docker(['cp', `${name}:/nonexistent`, dir]).stderr);
+    if (dockerCliComparable()) assert.equal(missing.stderr, t.docker(['cp', `${name}:/nonexistent`, dir]).stderr);
     const dirOntoFile = run(['cp', path.join(dir, 'src'), `${name}:/tmp/renamed.txt`]);
     assert.equal(dirOntoFile.code, 1);
     assert.match(dirOntoFile.stderr, /cannot copy a directory to a file/);

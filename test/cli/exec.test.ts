@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { berth, CLI_JS } from '../helpers/cli';
 import { type CliTarget, cleanUpCliTarget, sharedSleeper, startCliTarget } from '../helpers/cli-target';
-import { hasDockerCli } from '../helpers/engine';
+import { dockerCliComparable } from '../helpers/engine';
 import { startPty } from '../helpers/pty';
 import { requireDeps, TMUX } from '../helpers/deps';
 
@@ -62,7 +62,7 @@ describe('berth CLI: hello-world, exec, terminals', function () {
     const piped = run(['exec', '-i', name, 'cat'], 'through stdin\n');
     assert.equal(piped.stdout, 'through stdin\n');
     const missing = run(['exec', name, 'no-such-command']);
-    if (hasDockerCli()) assert.equal(missing.code, t.docker(['exec', name, 'no-such-command']).code);
+    if (dockerCliComparable()) assert.equal(missing.code, t.docker(['exec', name, 'no-such-command']).code);
     assert.notEqual(missing.code, 0);
   });
 

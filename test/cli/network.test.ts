@@ -1,6 +1,6 @@
 // berth network … against a live berthd, compared with the docker CLI's output for the same engine.
 import * as assert from 'node:assert/strict';
-import { hasDockerCli, startEngine, type TestEngine } from '../helpers/engine';
+import { dockerCliComparable, startEngine, type TestEngine } from '../helpers/engine';
 import { berth, normalizeTimes } from '../helpers/cli';
 
 describe('berth CLI: networks', function () {
@@ -9,7 +9,7 @@ describe('berth CLI: networks', function () {
   const run = (args: string[]) => berth(engine, args);
   const same = (args: string[]) => {
     const mine = run(args);
-    if (hasDockerCli()) {
+    if (dockerCliComparable()) {
       const theirs = engine.docker(args);
       assert.equal(mine.code, theirs.code, `${args.join(' ')}: ${mine.stderr} / docker: ${theirs.stderr}`);
       assert.equal(normalizeTimes(mine.stdout), normalizeTimes(theirs.stdout), `berth ${args.join(' ')}`);
@@ -62,7 +62,7 @@ describe('berth CLI: networks', function () {
     // (docker adds a stray "exit status 1" line here; the message itself is the engine's.)
     const again = run(['network', 'rm', name]);
     assert.equal(again.code, 1);
-    if (hasDockerCli()) assert.ok(engine.docker(['network', 'rm', name]).stderr.startsWith(again.stderr));
+    if (dockerCliComparable()) assert.ok(engine.docker(['network', 'rm', name]).stderr.startsWith(again.stderr));
     assert.match(again.stderr, /^Error response from daemon: /);
   });
 
@@ -86,7 +86,7 @@ describe('berth CLI: networks', function () {
     assert.equal(mine.code, 0, mine.stderr);
     assert.match(mine.stdout, new RegExp(`^\\S+ network create [0-9a-f]{64} \\(.*name=${name}.*\\)\\n`, 'm'));
     assert.match(mine.stdout, new RegExp(`^\\S+ network destroy [0-9a-f]{64} \\(.*name=${name}.*\\)\\n`, 'm'));
-    if (hasDockerCli()) assert.equal(mine.stdout, engine.docker(args).stdout);
+    if (dockerCliComparable()) assert.equal(mine.stdout, engine.docker(args).stdout);
     const json = run([...args, '--format', '{{json .}}'])
       .stdout.trim()
       .split('\n')

@@ -7,6 +7,8 @@ export const CLI_JS = path.join(DIST, 'cli.js');
 
 export interface CliRunOptions {
   input?: string;
+  /** Sees stdout as it comes (berthAsync: to act while the command still runs). */
+  onStdout?: (chunk: string) => void;
   env?: Record<string, string>;
   timeoutMs?: number;
 }
@@ -42,7 +44,10 @@ export function berthAsync(
     const p = spawn(process.execPath, [CLI_JS, '-H', host, ...args], { env: cliEnv(opts.env) });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
+    p.stdout.on('data', (d) => {
+      stdout += d;
+      opts.onStdout?.(String(d));
+    });
     p.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 120000);
     p.on('close', (code) => {

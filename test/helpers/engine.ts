@@ -31,6 +31,11 @@ export interface TestEngine {
   process(): ChildProcess;
   /** Runs the real docker CLI against this engine. */
   docker(args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): DockerResult;
+  /**
+   * The API version the docker CLI speaks with this engine: 1.45 for a CLI of Docker 25 or later, its own for an
+   * older one (Debian's 20.10: 1.41). Some answers depend on it, as with dockerd (what `volume prune` removes).
+   */
+  dockerApiVersion(): string;
   dockerAsync(
     args: string[],
     opts?: {
@@ -62,6 +67,30 @@ export interface StartOptions {
 /** True where the docker CLI is installed; under CI=true its absence throws (a cross-check is never dropped there). */
 export function hasDockerCli(): boolean {
   return has(DOCKER_CLI);
+}
+
+/** "1.41" ≥ "1.42"? (API versions compare as numbers per part.) */
+export function apiAtLeast(version: string, min: string): boolean {
+  const [a, b] = version.split('.').map(Number);
+  const [c, d] = min.split('.').map(Number);
+  return a !== c ? a > c : b >= d;
+}
+
+let comparable: boolean | undefined;
+/**
+ * Whether the berth CLI's output can be compared with the docker CLI's: berth prints what docker 28 prints (its
+ * JSON fields, its error texts); an older CLI (Debian's 20.10) prints its own generation's forms, so there the
+ * comparison is left out, saying so — the berth CLI's own assertions run either way. Under CI=true a missing CLI
+ * fails (hasDockerCli).
+ */
+export function dockerCliComparable(): boolean {
+  if (!hasDockerCli()) return false;
+  if (comparable === undefined) {
+    const v = spawnSync('docker', ['--version'], { encoding: 'utf8' }).stdout;
+    comparable = Number(/version (\d+)\./.exec(v)?.[1] ?? 0) >= 28;
+    if (!comparable) console.log(`      (${v.trim()}: berth prints docker 28's forms; comparing with it is left out)`);
+  }
+  return comparable;
 }
 
 /** In a hook or test that drives the docker CLI: skips where it is not installed, fails under CI=true. */
@@ -164,6 +193,11 @@ export async function startEngine(opts: StartOptions = {}): Promise<TestEngine> 
         timeout: o.timeoutMs ?? 120000,
       });
       return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    },
+    dockerApiVersion() {
+      const r = engine.docker(['version', '--format', '{{.Client.APIVersion}}']);
+      if (!/^\d+\.\d+$/.test(r.stdout.trim())) throw new Error(`docker version: ${r.stdout} ${r.stderr}`);
+      return r.stdout.trim();
     },
     dockerAsync(args, o = {}) {
       return new Promise((resolve) => {
