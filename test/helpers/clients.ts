@@ -1,5 +1,6 @@
 // The Docker clients people already have, run against a test engine as a user runs them: Debian's docker-compose
 // 1.29 and python3-docker (through Debian's own python3, not whatever python3 comes first on PATH), and dockerode.
+import { requireDeps } from './deps';
 import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
@@ -25,11 +26,7 @@ export function requireClient(ctx: Mocha.Context, client: 'docker-compose' | 'py
     client === 'docker-compose'
       ? present('docker-compose', ['version'])
       : present(DEBIAN_PYTHON, ['-c', 'import docker']);
-  if (ok) return;
-  const why = `${client} is not installed (apt-get install ${client}, or bash scripts/install-deps.sh --test)`;
-  if (process.env.CI === 'true') throw new Error(why);
-  console.log(`    (${why}: skipping)`);
-  ctx.skip();
+  requireDeps(ctx, { what: client, install: 'bash scripts/install-deps.sh --test', present: () => ok });
 }
 
 function run(cmd: string, args: string[], env: Record<string, string>, cwd?: string, input?: string) {

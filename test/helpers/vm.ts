@@ -3,6 +3,7 @@
 // guest reaches at 10.0.2.2 as its Docker Hub mirror. Suites get the VM's socket, the docker CLI pointed at it, and a
 // way to run commands in the guest (a privileged container that enters PID 1's namespaces). The VM is stopped after
 // the last test of the run, leaving no process behind. Made for reuse: the RHEL-host work runs its guest tests here.
+import { requireDeps } from './deps';
 import { type SpawnSyncReturns, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -34,8 +35,6 @@ export interface TestVm {
   stop(): Promise<void>;
 }
 
-const CI = process.env.CI === 'true';
-
 /** The guest image for the host's architecture, rebuilt when it no longer matches this checkout. */
 export function ensureGuestImage(arch: 'x64' | 'arm64' = process.arch as 'x64'): string {
   const dir = path.join(DIST, 'vm', arch);
@@ -57,11 +56,11 @@ export function ensureGuestImage(arch: 'x64' | 'arm64' = process.arch as 'x64'):
 
 /** In a before hook: skips (or fails under CI=true) where QEMU is missing. */
 export function requireQemu(ctx: Mocha.Context, arch: 'x64' | 'arm64' = process.arch as 'x64'): void {
-  if (findQemu(arch)) return;
-  const why = `QEMU (${arch === 'arm64' ? 'qemu-system-aarch64' : 'qemu-system-x86_64'}) is not installed: bash scripts/install-deps.sh --vm`;
-  if (CI) throw new Error(why);
-  console.log(`    (${why}; skipping)`);
-  ctx.skip();
+  requireDeps(ctx, {
+    what: `QEMU (${arch === 'arm64' ? 'qemu-system-aarch64' : 'qemu-system-x86_64'})`,
+    install: 'bash scripts/install-deps.sh --vm',
+    present: () => !!findQemu(arch),
+  });
 }
 
 let shared: Promise<TestVm> | undefined;

@@ -23,7 +23,7 @@ describe('vm relay: unix socket to the guest engine over mutual TLS', function (
   let port: number;
 
   before(async function () {
-    requireDockerCli(this, 'relay tests');
+    requireDockerCli(this);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-relay-'));
     const material = makeVmTls('relay-test');
     writeVmTls(path.join(dir, 'tls'), material);

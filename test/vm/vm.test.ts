@@ -17,7 +17,7 @@ describe('vm: the engine in a Linux guest', function () {
   before(async function () {
     this.timeout(900_000);
     requireQemu(this);
-    requireDockerCli(this, 'VM tests');
+    requireDockerCli(this);
     vm = await sharedVm();
   });
 

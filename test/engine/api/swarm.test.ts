@@ -2,7 +2,7 @@
 // (404) by the status, and list no plugins. Texts and statuses were taken from Debian's dockerd.
 import * as assert from 'node:assert/strict';
 import { EngineApiError } from '../../../src/client';
-import { hasDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
+import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 
 const NOT_A_MANAGER =
   'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
@@ -108,7 +108,7 @@ describe('engine API: swarm and plugins', function () {
   });
 
   it('gives the docker CLI what it expects from a node outside a swarm', function () {
-    if (!hasDockerCli()) this.skip();
+    requireDockerCli(this);
     const nodes = engine.docker(['node', 'ls']);
     assert.equal(nodes.code, 1);
     assert.match(nodes.stderr, /This node is not a swarm manager/);
