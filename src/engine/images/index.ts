@@ -1,7 +1,6 @@
 // The image subsystem: records (Id = config digest), references (tags and digests), pulls, removal with
 // Docker's untag-vs-delete rules, prune, history, and garbage collection of blobs and snapshots.
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
 import { type ContentStore, createContentStore } from '../content';
 import { conflict, invalidParameter, notFound } from '../errdefs';
 import type { EventBus } from '../events';
@@ -16,7 +15,9 @@ import {
   type Reference,
   type RegistryService,
 } from '../registry';
-import { createSnapshotter, type Snapshotter } from '../snapshots';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { chainIds as chainIdsOf, createSnapshotter, EMPTY_LAYER_DIFF_ID, type Snapshotter } from '../snapshots';
 import { loadImages, type LoadResult, saveImages } from './archive';
 import { type DistributionInfo, inspectDistribution } from './distribution';
 import { parsePlatform } from './manifest';
@@ -41,6 +42,19 @@ export type { DistributionInfo } from './distribution';
 export type { DeleteResult, Image, ImageConfig } from './model';
 export { refKey } from './model';
 export type { ImageRecord, LayerDescriptor } from './store';
+export { parsePlatform, platformString } from './manifest';
+
+/** A layer this engine made (a commit or a build step), stored and unpacked. */
+export interface NewLayer {
+  diffId: string;
+  chainId: string;
+  descriptor: LayerDescriptor;
+  /** Nothing changed: Docker records such a step as an empty_layer and keeps no layer for it. */
+  empty: boolean;
+}
+
+/** The media type of the uncompressed layers this engine makes (as dockerd's layer store keeps them). */
+export const UNCOMPRESSED_LAYER = 'application/vnd.docker.image.rootfs.diff.tar';
 
 export interface PullOptions {
   platform?: string;
@@ -69,6 +83,23 @@ export interface ImageService {
   register(record: Omit<ImageRecord, 'stored'>, refs: string[]): Promise<Image>;
   /** Adds a full reference (docker.io/library/x:tag or …@digest) to an image. */
   addRef(ref: Reference, id: string): void;
+  /** Images committed on `id` (build steps and commits made from it). */
+  children(id: string): string[];
+  /**
+   * Stores a layer made here from its uncompressed tar: the blob in the content store and the snapshot over
+   * `parentChainId`, both from one pass over the stream.
+   */
+  addLayer(parentChainId: string | undefined, tar: Readable): Promise<NewLayer>;
+  /**
+   * A new image from a config this engine wrote (its rootfs.diff_ids match `layers`): the config stored, the
+   * record made with `parent`, tagged with `refs` (full references). Layers must be stored already.
+   */
+  create(config: ImageConfig, opts: { parent?: string; layers: LayerDescriptor[]; refs?: string[] }): Promise<Image>;
+  /**
+   * The build cache's prune: images committed here (they have a parent) that no reference names and no container
+   * uses. Their children keep their nearest remaining ancestor as parent.
+   */
+  pruneCommitted(): Promise<{ deleted: string[]; spaceReclaimed: number }>;
   count(): number;
   /** Removes blobs and snapshots no image references (and no pull is using). */
   gc(): void;
@@ -171,6 +202,7 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       size: sizeOf(r),
       config,
       chainIds: r.chainIds,
+      parent: r.parent,
     };
   };
 
@@ -242,6 +274,66 @@ export function createImageService(o: ImageServiceOptions): ImageService {
     push: (name, tag, creds, progress) => pushImage(svc, name, tag, creds, progress),
     login: (serverAddress, creds) => o.registry.login(serverAddress, creds),
     inspectDistribution: (name, creds) => inspectDistribution(svc, name, creds),
+    children: (id) => childrenOf(id),
+
+    async addLayer(parentChainId, tar) {
+      // One read of the tar feeds both the blob and the snapshot (pipe waits for the slower of the two).
+      const writer = o.content.writer();
+      const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
+      const toSnapshot = new PassThrough({ highWaterMark: 1 << 20 });
+      const fail = (err: Error) => {
+        tar.destroy();
+        toBlob.destroy(err);
+        toSnapshot.destroy(err);
+      };
+      tar.once('error', fail);
+      tar.pipe(toBlob);
+      tar.pipe(toSnapshot);
+      const stored = pipeline(toBlob, writer.stream);
+      const unpacked = o.snapshots.create(parentChainId, toSnapshot);
+      try {
+        const failFast = <T>(p: Promise<T>) =>
+          p.catch((e) => {
+            fail(e);
+            throw e;
+          });
+        await Promise.all([failFast(stored), failFast(unpacked)]);
+      } catch (err) {
+        await writer.abort();
+        await Promise.allSettled([stored, unpacked]);
+        throw err;
+      }
+      const digest = await writer.commit();
+      const meta = await unpacked;
+      return {
+        diffId: meta.diffId,
+        chainId: meta.chainId,
+        descriptor: { digest, mediaType: UNCOMPRESSED_LAYER, size: meta.tarSize ?? o.content.size(digest) },
+        empty: meta.diffId === EMPTY_LAYER_DIFF_ID,
+      };
+    },
+
+    async create(config, { parent, layers, refs = [] }) {
+      const diffIds = config.rootfs.diff_ids;
+      if (diffIds.length !== layers.length) throw invalidParameter('image config and layers do not match');
+      const chains = chainIdsOf(diffIds);
+      for (const c of chains) if (!o.snapshots.has(c)) throw notFound(`layer ${c} is not stored`);
+      const bytes = Buffer.from(JSON.stringify(config));
+      const configDigest = await o.content.put(bytes);
+      const existing = records.get(configDigest);
+      const record: ImageRecord = {
+        id: configDigest,
+        configDigest,
+        chainIds: chains,
+        diffIds,
+        layers,
+        stored: existing?.stored ?? new Date().toISOString(),
+        ...(parent ? { parent } : {}),
+      };
+      records.put(record);
+      for (const k of refs) records.setRef(k, record.id);
+      return toImage(record);
+    },
 
     async pull(refText, opts) {
       const ref = parseReference(refText);
@@ -341,9 +433,12 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       const ref = parseReference(target);
       if (ref.digest) throw invalidParameter('refusing to create a tag with a digest reference');
       if (!ref.tag) ref.tag = DEFAULT_TAG;
-      records.setRef(refKey(ref), r.id);
-      r.lastTagTime = new Date().toISOString();
-      records.put(r);
+      const key = refKey(ref);
+      if (records.refs().get(key) !== r.id) {
+        records.setRef(key, r.id);
+        r.lastTagTime = new Date().toISOString();
+        records.put(r); // a tag that already named this image changes nothing on disk (a cached rebuild's tag)
+      }
       publish('tag', r.id, familiarString(ref));
     },
 
@@ -404,7 +499,10 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       configs.delete(r.id);
       out.push({ deleted: r.id });
       publish('delete', r.id);
-      if (!opts.noprune) for (const c of collect()) out.push({ deleted: c });
+      if (!opts.noprune) {
+        for (const id of pruneParents(r.parent)) out.push({ deleted: id });
+        for (const c of collect()) out.push({ deleted: c });
+      }
       return out;
     },
 
@@ -412,7 +510,7 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       const deleted: DeleteResult[] = [];
       let space = 0;
       for (const r of records.all()) {
-        if (usage(r.id)) continue;
+        if (!records.get(r.id) || usage(r.id) || childrenOf(r.id).length) continue;
         const img = await toImage(r);
         if (!all && img.repoTags.length > 0) continue;
         if (keep && !keep(img)) continue;
@@ -427,6 +525,7 @@ export function createImageService(o: ImageServiceOptions): ImageService {
         deleted.push({ deleted: r.id });
         publish('delete', r.id);
         space += size;
+        for (const id of pruneParents(r.parent)) deleted.push({ deleted: id });
       }
       for (const c of collect()) deleted.push({ deleted: c });
       o.events.publish('image', 'prune', '', { reclaimed: String(space) });
@@ -443,7 +542,66 @@ export function createImageService(o: ImageServiceOptions): ImageService {
     gc() {
       collect();
     },
+
+    async pruneCommitted() {
+      const named = new Set(records.refs().values());
+      const doomed = new Set(
+        records
+          .all()
+          .filter((r) => r.parent && !named.has(r.id) && !usage(r.id))
+          .map((r) => r.id),
+      );
+      for (const r of records.all()) {
+        if (doomed.has(r.id) || !r.parent || !doomed.has(r.parent)) continue;
+        let p: string | undefined = r.parent;
+        while (p && doomed.has(p)) p = records.get(p)?.parent;
+        records.put({ ...r, parent: p });
+      }
+      const before = new Map(o.snapshots.list().map((c) => [c, sizeOfSnapshot(c)]));
+      for (const id of doomed) {
+        records.delete(id);
+        configs.delete(id);
+        publish('delete', id);
+      }
+      let space = 0;
+      for (const c of collect()) space += before.get(c) ?? 0;
+      return { deleted: [...doomed], spaceReclaimed: space };
+    },
   };
+
+  /**
+   * After an image is deleted: its parent goes too when nothing else holds it (no tag or digest, no other child,
+   * no container), and so on up the chain — the intermediate images of a build leave with its result.
+   */
+  function pruneParents(parent: string | undefined): string[] {
+    const out: string[] = [];
+    while (parent) {
+      const p = records.get(parent);
+      if (!p || usage(p.id) || childrenOf(p.id).length) break;
+      if ([...records.refs().values()].includes(p.id)) break;
+      records.delete(p.id);
+      configs.delete(p.id);
+      out.push(p.id);
+      publish('delete', p.id);
+      parent = p.parent;
+    }
+    return out;
+  }
+
+  function sizeOfSnapshot(chainId: string): number {
+    try {
+      return o.snapshots.meta(chainId).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  function childrenOf(id: string): string[] {
+    return records
+      .all()
+      .filter((r) => r.parent === id)
+      .map((r) => r.id);
+  }
 
   function findIdByRefOnly(refOrId: string): string | undefined {
     try {

@@ -37,6 +37,8 @@ export interface Image {
   size: number;
   config: ImageConfig;
   chainIds: string[];
+  /** The image this one was committed on (none for pulled and loaded images). */
+  parent?: string;
 }
 
 export interface DeleteResult {

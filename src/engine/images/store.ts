@@ -19,6 +19,8 @@ export interface ImageRecord {
   layers: LayerDescriptor[];
   /** When this engine stored the image (the config's `created` is the build time). */
   stored: string;
+  /** The image this one was committed on (a build step's previous image, a commit's container image). */
+  parent?: string;
   lastTagTime?: string;
 }
 

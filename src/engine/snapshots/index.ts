@@ -12,6 +12,7 @@ import { notFound } from '../errdefs';
 import { spreadSubdirectories, unpackTar, UnsafeLayerError } from './unpack';
 
 export { UnsafeLayerError, safeRelative, makeSpecialFile } from './unpack';
+export { diffTar, EMPTY_LAYER_DIFF_ID, type DiffOptions } from './diff';
 
 export interface SnapshotMeta {
   chainId: string;
@@ -35,6 +36,11 @@ export interface Snapshotter {
    * the uncompressed bytes against `diffId`. Concurrent calls for one chain ID share the work.
    */
   unpack(chainId: string, diffId: string, parent: string | undefined, layer: Readable): Promise<SnapshotMeta>;
+  /**
+   * A layer made here (a commit, a build step) from its uncompressed tar, over `parent`: unpacked with its diff
+   * ID computed on the way and stored under the chain ID that gives (an identical existing snapshot is kept).
+   */
+  create(parent: string | undefined, layer: Readable): Promise<SnapshotMeta>;
   remove(chainId: string): void;
   list(): string[];
 }
@@ -125,6 +131,46 @@ export function createSnapshotter(root: string): Snapshotter {
   const inflight = new Map<string, Promise<SnapshotMeta>>();
   let spread: Promise<void> | undefined; // once per start (the temp root is new each time), on the first unpack
 
+  /** Unpacks `layer` into a temp dir, then renames it to the chain ID `name(diffId)` returns. */
+  const unpackInto = async (
+    layer: Readable,
+    parent: string | undefined,
+    name: (diffId: string) => string,
+    plainTar = false,
+  ): Promise<SnapshotMeta> => {
+    await (spread ??= spreadSubdirectories(tmpRoot));
+    const tmp = path.join(tmpRoot, crypto.randomBytes(8).toString('hex'));
+    fs.mkdirSync(path.join(tmp, 'fs'), { recursive: true, mode: 0o755 });
+    try {
+      const plain = plainTar ? layer : await decompressed(layer);
+      const hashing = new HashingStream();
+      plain.on('error', (err) => hashing.destroy(err));
+      const stats = await unpackTar(plain.pipe(hashing), path.join(tmp, 'fs'));
+      const diffId = hashing.digest();
+      const chainId = name(diffId);
+      const meta: SnapshotMeta = {
+        chainId,
+        diffId,
+        parent,
+        size: stats.size,
+        tarSize: hashing.bytes,
+        created: new Date().toISOString(),
+      };
+      fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(meta));
+      try {
+        fs.renameSync(tmp, base(chainId));
+      } catch (err: any) {
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+        fs.rmSync(tmp, { recursive: true, force: true }); // someone else made it meanwhile
+      }
+      return meta;
+    } catch (err) {
+      layer.destroy();
+      await fs.promises.rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  };
+
   const s: Snapshotter = {
     root,
     has: (chainId) => fs.existsSync(path.join(base(chainId), 'meta.json')),
@@ -146,42 +192,16 @@ export function createSnapshotter(root: string): Snapshotter {
         layer.destroy();
         return Promise.resolve(s.meta(chainId));
       }
-      const work = (async () => {
-        await (spread ??= spreadSubdirectories(tmpRoot));
-        const tmp = path.join(tmpRoot, crypto.randomBytes(8).toString('hex'));
-        fs.mkdirSync(path.join(tmp, 'fs'), { recursive: true, mode: 0o755 });
-        try {
-          const plain = await decompressed(layer);
-          const hashing = new HashingStream();
-          plain.on('error', (err) => hashing.destroy(err));
-          const stats = await unpackTar(plain.pipe(hashing), path.join(tmp, 'fs'));
-          const actual = hashing.digest();
-          if (actual !== diffId) throw new DiffIdMismatchError(diffId, actual);
-          const meta: SnapshotMeta = {
-            chainId,
-            diffId,
-            parent,
-            size: stats.size,
-            tarSize: hashing.bytes,
-            created: new Date().toISOString(),
-          };
-          fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(meta));
-          try {
-            fs.renameSync(tmp, base(chainId));
-          } catch (err: any) {
-            if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-            fs.rmSync(tmp, { recursive: true, force: true }); // someone else made it meanwhile
-          }
-          return meta;
-        } catch (err) {
-          layer.destroy();
-          await fs.promises.rm(tmp, { recursive: true, force: true });
-          throw err;
-        }
-      })();
+      const work = unpackInto(layer, parent, (actual) => {
+        if (actual !== diffId) throw new DiffIdMismatchError(diffId, actual);
+        return chainId;
+      });
       inflight.set(chainId, work);
       work.finally(() => inflight.delete(chainId)).catch(() => {});
       return work;
+    },
+    create(parent, layer) {
+      return unpackInto(layer, parent, (diffId) => (parent ? sha256(`${parent} ${diffId}`) : diffId), true);
     },
     remove(chainId) {
       const dir = base(chainId);

@@ -370,6 +370,7 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
         }
         case 'symlink': {
           entry.resume();
+          size += Buffer.byteLength(h.linkname ?? ''); // a link's st_size, which dockerd's layer sizes count
           await clear(rel, false);
           await applier.op(['l', file, h.linkname ?? '', ...owner(attrs), ...time(attrs)]);
           created.add(rel);

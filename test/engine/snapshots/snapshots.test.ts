@@ -98,7 +98,7 @@ describe('snapshots: layer unpack', function () {
     assert.ok(fs.statSync(path.join(root, 'dev/fifo')).isFIFO());
     assert.equal(getxattr(path.join(root, 'bin/tool'), 'user.berth'), 'hello');
     assert.equal(fs.statSync(path.join(root, 'big')).size, 700 * 1024);
-    assert.equal(meta.size, 26 + 1 + 700 * 1024);
+    assert.equal(meta.size, 26 + 1 + 700 * 1024 + 'tool'.length); // a symlink counts its target's length, as dockerd's sizes
   });
 
   it('turns whiteouts into overlay whiteouts and the merged tree is right', async function () {
