@@ -24,7 +24,8 @@ function dockerOn(host: string, configDir: string) {
     const r = spawnSync('docker', ['-H', host, ...args], {
       input,
       encoding: 'utf8',
-      env: { ...process.env, DOCKER_CONFIG: configDir },
+      // DOCKER_BUILDKIT=0: builds go to the classic builder's API on both engines (berthd has no BuildKit).
+      env: { ...process.env, DOCKER_CONFIG: configDir, DOCKER_BUILDKIT: '0' },
       maxBuffer: 1 << 30,
       timeout: 600_000,
     });
@@ -219,6 +220,7 @@ function workloads(reg: Registry): Workload[] {
       },
       teardown: rmAll,
     },
+    ...buildWorkloads(busybox),
     {
       name: 'docker logs of a 100 MB json-file log',
       target: '≥ 5 (throughput)',
@@ -269,6 +271,60 @@ async function checkBigFixture(): Promise<void> {
     !img.layers.slice(1).every((l) => l.uncompressedSize > 25e6) && 'a small large layer',
   ].filter(Boolean);
   if (problems.length) throw new Error(`the big bench image is not what the rows assume: ${problems.join(', ')}`);
+}
+
+/**
+ * The bench image's build: five steps (a base, a source tree copied in, a RUN that works on it, ENV, CMD), from
+ * scratch, fully cached, and after one source file changed — the edit-build loop. RUN steps without a network
+ * on both engines (the reference dockerd has no bridge).
+ */
+function buildWorkloads(busybox: string): Workload[] {
+  const ctx = fs.mkdtempSync('/tmp/berth-bench-build-');
+  fs.mkdirSync(path.join(ctx, 'src', 'lib'), { recursive: true });
+  for (let i = 0; i < 40; i++)
+    fs.writeFileSync(path.join(ctx, 'src', 'lib', `mod${i}.js`), `exports.v = ${i};\n`.repeat(200));
+  fs.writeFileSync(path.join(ctx, 'src', 'main.txt'), 'main\n');
+  fs.writeFileSync(
+    path.join(ctx, 'Dockerfile'),
+    [
+      `FROM ${busybox}`,
+      'COPY src/ /app/',
+      'RUN cd /app && for i in $(seq 1 200); do echo $i > gen-$i.txt; done && cat lib/*.js | wc -l > lines.txt',
+      'ENV APP=/app',
+      'CMD ["cat", "/app/main.txt"]',
+    ].join('\n'),
+  );
+  const build = (e: Engine, extra: string[] = []) =>
+    time(() => must(e.docker(['build', '-q', '--network', 'none', ...extra, '-t', 'berth-bench-build', ctx]), 'build'));
+  const pull = (e: Engine) => must(e.docker(['pull', '-q', busybox]), 'pull busybox');
+  let edits = 0;
+  return [
+    {
+      name: 'docker build, 5 steps, no cache',
+      target: '≤ 1.0',
+      setup: pull,
+      run: (e) => build(e, ['--no-cache']),
+    },
+    {
+      name: 'docker build, 5 steps, fully cached',
+      target: '≤ 0.5',
+      setup: (e) => {
+        pull(e);
+        build(e);
+      },
+      run: (e) => build(e),
+    },
+    {
+      name: 'docker build after one source file changed',
+      target: '≤ 1.0',
+      setup: (e) => {
+        pull(e);
+        build(e);
+        fs.writeFileSync(path.join(ctx, 'src', 'main.txt'), `main ${++edits}\n`);
+      },
+      run: (e) => build(e),
+    },
+  ];
 }
 
 async function main() {

@@ -1,6 +1,7 @@
 // berth: the docker commands people type, as a client of the engine API (src/client).
 import { Command, CommanderError } from 'commander';
 import { createCli, describeError, StatusError } from './cli';
+import { registerBuildCommands } from './commands/build';
 import { registerContainerCommands } from './commands/container';
 import { registerImageCommands } from './commands/image';
 import { registerNetworkCommands } from './commands/network';
@@ -32,6 +33,7 @@ registerVolumeCommands(program, cli);
 registerNetworkCommands(program, cli);
 registerSystemCommands(program, cli);
 registerVmCommands(program, cli);
+registerBuildCommands(program, cli);
 // Every subcommand reports usage errors like docker (exit 125 via exitOverride below).
 const applyExitOverride = (cmd: Command) => {
   cmd.exitOverride();

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import type { ContainerCreateConfig, HostConfig } from '../client';
 import { StatusError, collect, parseKeyValues } from './cli';
-import { ramInBytes } from '../common/docker';
+import { parseGoDuration, ramInBytes } from '../common/docker';
 
 /** Adds docker's run/create flags to a command. */
 export function addCreateOptions(cmd: Command): Command {
@@ -39,6 +39,13 @@ export function addCreateOptions(cmd: Command): Command {
     .option('--network-alias <alias>', 'Add network-scoped alias for the container', collect)
     .option('--pids-limit <n>', 'Tune container pids limit (set -1 for unlimited)')
     .option('--platform <platform>', 'Set platform if server is multi-platform capable')
+    .option('--health-cmd <command>', 'Command to run to check health')
+    .option('--health-interval <duration>', 'Time between running the check (ms|s|m|h) (default 0s)')
+    .option('--health-retries <n>', 'Consecutive failures needed to report unhealthy')
+    .option('--health-start-interval <duration>', 'Time between running the check during the start period (ms|s|m|h)')
+    .option('--health-start-period <duration>', 'Start period for the container to initialize (ms|s|m|h)')
+    .option('--health-timeout <duration>', 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)')
+    .option('--no-healthcheck', 'Disable any container-specified HEALTHCHECK')
     .option('--privileged', 'Give extended privileges to this container')
     .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
     .option('-P, --publish-all', 'Publish all exposed ports to random ports')
@@ -64,6 +71,43 @@ export function addCreateOptions(cmd: Command): Command {
     .option('-w, --workdir <dir>', 'Working directory inside the container')
     .option('-q, --quiet', 'Suppress the pull output')
     .passThroughOptions();
+}
+
+/** docker's --health-* and --no-healthcheck flags as Config.Healthcheck (durations in nanoseconds). */
+function healthConfig(o: CreateOptions): Record<string, unknown> | undefined {
+  const durations = {
+    Interval: ['--health-interval', o.healthInterval],
+    Timeout: ['--health-timeout', o.healthTimeout],
+    StartPeriod: ['--health-start-period', o.healthStartPeriod],
+    StartInterval: ['--health-start-interval', o.healthStartInterval],
+  } as const;
+  const have =
+    o.healthCmd !== undefined ||
+    o.healthRetries !== undefined ||
+    Object.values(durations).some(([, v]) => v !== undefined);
+  if (o.healthcheck === false) {
+    if (have) throw new StatusError(125, 'docker: --no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (!have) return undefined;
+  const out: Record<string, unknown> = {};
+  if (o.healthCmd) out.Test = ['CMD-SHELL', o.healthCmd];
+  for (const [key, [flag, value]] of Object.entries(durations)) {
+    if (value === undefined) continue;
+    const ns = parseGoDuration(value);
+    if (ns === undefined)
+      throw new StatusError(125, `invalid argument "${value}" for "${flag}" flag: time: invalid duration "${value}"`);
+    if (ns < 0) throw new StatusError(125, `docker: ${flag} cannot be negative`);
+    if (ns) out[key] = ns;
+  }
+  if (o.healthRetries !== undefined) {
+    const n = Number(o.healthRetries);
+    if (!Number.isInteger(n))
+      throw new StatusError(125, `invalid argument "${o.healthRetries}" for "--health-retries" flag`);
+    if (n < 0) throw new StatusError(125, 'docker: --health-retries cannot be negative');
+    if (n) out.Retries = n;
+  }
+  return out;
 }
 
 export interface CreateOptions {
@@ -107,6 +151,14 @@ export interface CreateOptions {
   shmSize?: string;
   stopSignal?: string;
   stopTimeout?: string;
+  healthCmd?: string;
+  healthInterval?: string;
+  healthRetries?: string;
+  healthStartInterval?: string;
+  healthStartPeriod?: string;
+  healthTimeout?: string;
+  /** commander's --no-healthcheck: false when given. */
+  healthcheck?: boolean;
   sysctl?: string[];
   tmpfs?: string[];
   tty?: boolean;
@@ -410,6 +462,8 @@ export function buildCreateConfig(image: string, args: string[], o: CreateOption
   if (Object.keys(exposed).length) config.ExposedPorts = exposed;
   if (o.stopSignal) config.StopSignal = o.stopSignal;
   if (o.stopTimeout) config.StopTimeout = Number(o.stopTimeout);
+  const health = healthConfig(o);
+  if (health) config.Healthcheck = health;
   if (o.networkAlias?.length && network !== 'default') {
     config.NetworkingConfig = { EndpointsConfig: { [network]: { Aliases: o.networkAlias } } };
   }

@@ -471,6 +471,65 @@ export class EngineClient {
   loadImages(tar: Readable | Buffer, opts: { quiet?: boolean } = {}): AsyncGenerator<T.JSONMessage> {
     return this.jsonLines('POST', '/images/load', { query: { quiet: opts.quiet }, body: tar });
   }
+  /**
+   * POST /build (the classic builder): the context tar streams up, the build's JSON messages stream back
+   * ({stream}, {aux: {ID}}, pull progress; a failure as a message with `error`/`errorDetail.code`).
+   */
+  buildImage(context: Readable | Buffer, opts: T.BuildImageOptions = {}): AsyncGenerator<T.JSONMessage> {
+    const p = new URLSearchParams();
+    const set = (k: string, v: string | number | boolean | undefined) => {
+      if (v === undefined || v === '') return;
+      p.set(k, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
+    };
+    set('dockerfile', opts.dockerfile);
+    for (const t of opts.tags ?? []) p.append('t', t);
+    for (const h of opts.extraHosts ?? []) p.append('extrahosts', h);
+    if (opts.buildArgs && Object.keys(opts.buildArgs).length) p.set('buildargs', JSON.stringify(opts.buildArgs));
+    if (opts.labels && Object.keys(opts.labels).length) p.set('labels', JSON.stringify(opts.labels));
+    if (opts.cacheFrom?.length) p.set('cachefrom', JSON.stringify(opts.cacheFrom));
+    set('target', opts.target);
+    set('nocache', opts.noCache);
+    set('pull', opts.pull);
+    set('rm', opts.remove);
+    set('forcerm', opts.forceRemove);
+    set('q', opts.quiet);
+    set('networkmode', opts.networkMode);
+    set('shmsize', opts.shmSize);
+    set('platform', opts.platform);
+    const headers: Record<string, string> = { 'content-type': 'application/x-tar' };
+    if (opts.registryConfig && Object.keys(opts.registryConfig).length)
+      headers['x-registry-config'] = Buffer.from(JSON.stringify(opts.registryConfig)).toString('base64url');
+    const qs = p.toString();
+    return this.jsonLines('POST', `/build${qs ? `?${qs}` : ''}`, { body: context, headers, signal: opts.signal });
+  }
+  /** docker commit: the new image's ID. */
+  commitContainer(
+    container: string,
+    opts: { repo?: string; tag?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean } = {},
+  ): Promise<{ Id: string }> {
+    const p = new URLSearchParams({ container });
+    for (const [k, v] of Object.entries({ repo: opts.repo, tag: opts.tag, comment: opts.comment, author: opts.author }))
+      if (v) p.set(k, v);
+    if (opts.pause === false) p.set('pause', '0');
+    for (const c of opts.changes ?? []) p.append('changes', c);
+    return this.json('POST', `/commit?${p}`, { body: {} });
+  }
+  /** docker import from a tar stream: JSON messages whose last status is the image ID. */
+  importImage(
+    source: Readable | Buffer,
+    opts: { repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string } = {},
+  ): AsyncGenerator<T.JSONMessage> {
+    const p = new URLSearchParams({ fromSrc: '-' });
+    for (const [k, v] of Object.entries({
+      repo: opts.repo,
+      tag: opts.tag,
+      message: opts.message,
+      platform: opts.platform,
+    }))
+      if (v) p.set(k, v);
+    for (const c of opts.changes ?? []) p.append('changes', c);
+    return this.jsonLines('POST', `/images/create?${p}`, { body: source });
+  }
   pruneImages(filters?: T.Filters): Promise<T.PruneReport> {
     return this.json('POST', '/images/prune', { query: { filters: nonEmpty(filters) } });
   }

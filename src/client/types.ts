@@ -54,6 +54,16 @@ export interface HostConfig {
   [key: string]: unknown;
 }
 
+/** A healthcheck: Test ['NONE'], ['CMD', …] or ['CMD-SHELL', command]; durations in nanoseconds. */
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
 export interface ContainerCreateConfig {
   Hostname?: string;
   Domainname?: string;
@@ -74,6 +84,7 @@ export interface ContainerCreateConfig {
   WorkingDir?: string;
   StopSignal?: string;
   StopTimeout?: number;
+  Healthcheck?: HealthConfig;
   HostConfig?: HostConfig;
   NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> };
   [key: string]: unknown;
@@ -96,6 +107,12 @@ export interface ContainerInspect {
     Error: string;
     StartedAt: string;
     FinishedAt: string;
+    /** Present once a container with a healthcheck has started. */
+    Health?: {
+      Status: 'starting' | 'healthy' | 'unhealthy';
+      FailingStreak: number;
+      Log: { Start: string; End: string; ExitCode: number; Output: string }[];
+    };
     [key: string]: unknown;
   };
   Image: string;
@@ -270,3 +287,27 @@ export interface PruneReport {
 }
 
 export type Filters = Record<string, string[]>;
+
+/** POST /build's query (the classic builder's parameters). */
+export interface BuildImageOptions {
+  /** The Dockerfile's name in the context. */
+  dockerfile?: string;
+  tags?: string[];
+  buildArgs?: Record<string, string>;
+  labels?: Record<string, string>;
+  target?: string;
+  noCache?: boolean;
+  pull?: boolean;
+  /** rm (the engine's default is on). */
+  remove?: boolean;
+  forceRemove?: boolean;
+  quiet?: boolean;
+  networkMode?: string;
+  extraHosts?: string[];
+  shmSize?: number;
+  cacheFrom?: string[];
+  platform?: string;
+  /** Credentials for pulling FROM images, by registry (the X-Registry-Config header). */
+  registryConfig?: Record<string, AuthConfig>;
+  signal?: AbortSignal;
+}

@@ -6,9 +6,13 @@
 //   detach.ts    detach-key sequences
 //   filters.ts   how filter values match (labels, filters.Match)
 //   bool.ts      booleans in query parameters and filters
+//   duration.ts  Go's time.Duration in nanoseconds: parse and String() (healthchecks, build history)
+//   dockerignore.ts  .dockerignore: its patterns and Go's matching rules (the build context)
 export * from './units';
 export * from './platform';
 export * from './stdcopy';
 export * from './detach';
 export * from './filters';
 export * from './bool';
+export * from './duration';
+export * from './dockerignore';

@@ -11,7 +11,9 @@ import { registerExecRoutes } from './routes/exec';
 import { registerArchiveRoutes } from './routes/archive';
 import { registerImageRoutes } from './routes/images';
 import { registerPluginRoutes, registerSwarmRoutes } from './routes/swarm';
+import { registerBuildRoutes } from './routes/build';
 
+export { ENGINE_VERSION } from './routes/system';
 export { listen, parseHost } from './server';
 export type { EngineServices } from './services';
 export type { ApiServer } from './server';
@@ -29,5 +31,6 @@ export function createRouter(services: EngineServices): Router {
   registerImageRoutes(router, services);
   registerSwarmRoutes(router);
   registerPluginRoutes(router);
+  registerBuildRoutes(router, services);
   return router;
 }

@@ -1,4 +1,5 @@
 // What the routes may use: each subsystem's public interface, nothing deeper (the daemon wires them).
+import type { BuildService } from '../build';
 import type { DaemonConfig } from '../config';
 import type { ContainerService } from '../containers';
 import type { EventBus } from '../events';
@@ -18,4 +19,6 @@ export interface EngineServices {
   volumes: VolumeService;
   images: ImageService;
   containers: ContainerService;
+  /** Builds, commit and import. */
+  build: BuildService;
 }

@@ -15,9 +15,11 @@ import {
   type ContainerConfig,
   type ContainerRecord,
   type EndpointSettings,
+  type HealthConfig,
   type HostConfig,
   parseRestartPolicy,
 } from './state';
+import { mergeHealthcheck } from './health';
 import { type ContainerStore, nowRfc3339Nano, ZERO_TIME } from './store';
 
 export interface CreateRequest {
@@ -69,6 +71,19 @@ const planContainerMounts = (store: ContainerStore, c: ContainerRecord) =>
       mountPoints: store.lookup(parseVolumesFrom(spec).id).mountPoints ?? [],
     })),
   });
+
+/** dockerd's checks of a healthcheck's durations (1ms at least) and retries. */
+function checkHealthcheck(h: HealthConfig | undefined) {
+  if (!h) return;
+  for (const [field, v] of [
+    ['Interval', h.Interval],
+    ['Timeout', h.Timeout],
+    ['StartPeriod', h.StartPeriod],
+    ['StartInterval', h.StartInterval],
+  ] as const)
+    if (v && v < 1e6) throw invalidParameter(`${field} in Healthcheck cannot be less than 1ms`);
+  if ((h.Retries ?? 0) < 0) throw invalidParameter('Retries in Healthcheck cannot be negative');
+}
 
 export async function createContainer(
   store: ContainerStore,
@@ -134,7 +149,9 @@ export async function createContainer(
     attachStderr: !!rc.attachStderr,
     stopSignal: rc.stopSignal || ic.StopSignal || undefined,
     stopTimeout: rc.stopTimeout,
+    healthcheck: mergeHealthcheck(rc.healthcheck, ic.Healthcheck as HealthConfig | undefined),
   };
+  checkHealthcheck(config.healthcheck);
   if (config.stopSignal) signalNumber(config.stopSignal);
   const dir = store.dirOf(id);
   const c: ContainerRecord = {

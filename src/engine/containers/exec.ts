@@ -70,8 +70,9 @@ export function createExecService(deps: ExecDeps): ExecService {
     if (!e) throw notFound(`No such exec instance: ${id}`);
     return e;
   };
+  // dockerd names the command in exec_create and exec_start, not in exec_die.
   const publish = (e: ExecRecord, c: ContainerRecord, action: string, extra: Record<string, string> = {}) =>
-    deps.events.publish('container', `${action}: ${e.cmd.join(' ')}`, c.id, {
+    deps.events.publish('container', action === 'exec_die' ? action : `${action}: ${e.cmd.join(' ')}`, c.id, {
       ...c.config.labels,
       image: c.config.image,
       name: c.name,

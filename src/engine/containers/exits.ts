@@ -18,6 +18,8 @@ export interface ExitDeps {
   start(c: ContainerRecord, automatic: boolean): Promise<void>;
   /** AutoRemove after the exit (./lifecycle.ts). */
   remove(c: ContainerRecord, force: boolean, removeVolumes: boolean): Promise<void>;
+  /** Healthchecks (./health.ts) end with the run. */
+  health: { stop(c: ContainerRecord): void };
 }
 
 export function createExits(store: ContainerStore, deps: ExitDeps) {
@@ -31,6 +33,7 @@ export function createExits(store: ContainerStore, deps: ExitDeps) {
     if (store.handedOver) return;
     const c = store.records.get(id);
     if (!c) return;
+    deps.health.stop(c);
     if (store.usesNetworkHook(c))
       await store.deps
         .network!.detach(id)

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { resolveUser } from '../runtime';
+import { diffTar } from '../snapshots';
 import { apparentSize } from '../util/fsx';
 import type { ContainerFs, FsAccess } from './archive';
 import type { ContainerRecord } from './state';
@@ -47,6 +48,9 @@ export const layersOf = (store: ContainerStore, c: ContainerRecord) => [
 export const userIn = (layers: string[], c: ContainerRecord, user: string) =>
   resolveUser(user, readFromLayers(layers, 'etc/passwd'), readFromLayers(layers, 'etc/group'), c.hostConfig.groupAdd);
 
+/** What starting a container may create in its writable layer just to mount over it (runc, resolv.conf…). */
+const ENGINE_MOUNT_POINTS = ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'proc', 'sys', 'dev'];
+
 export function createFilesystem(store: ContainerStore, fsAccess: FsAccess) {
   const sizeRw = (id: string) => apparentSize(path.join(store.dirOf(id), 'upper'));
   return {
@@ -75,6 +79,15 @@ export function createFilesystem(store: ContainerStore, fsAccess: FsAccess) {
       };
       walk('');
       return out.sort((a, b) => a.path.localeCompare(b.path));
+    },
+
+    /** The writable layer as a layer tar, without the engine's own mount points (Docker's init layer). */
+    diff(ref: string): Readable {
+      const c = store.lookup(ref);
+      return diffTar(path.join(store.dirOf(c.id), 'upper'), {
+        lowerDirs: c.layerDirs,
+        engineMade: ENGINE_MOUNT_POINTS,
+      });
     },
 
     async export(ref: string): Promise<{ stream: Readable; done: Promise<void> }> {

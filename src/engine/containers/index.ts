@@ -7,6 +7,7 @@
 //   start.ts      network, mounts and spec of a start; failures recorded as Docker shows them
 //   lifecycle.ts  stop, kill, restart, pause, wait, remove, prune; engine shutdown
 //   exits.ts      exit handling and restart policies (with backoff)
+//   health.ts     healthchecks: probes, State.Health, health_status events
 //   recovery.ts   engine start: records loaded, shims reconnected (live-restore), leftovers cleaned
 //   settings.ts   rename, update, network connect/disconnect
 //   attach.ts     logs, attach, TTY size
@@ -22,6 +23,7 @@ import { createAttach } from './attach';
 import { type CreateRequest, createContainer } from './create';
 import { createExecService, type ExecConfig, type ExecRecord, type ExecStart } from './exec';
 import { createExits } from './exits';
+import { createHealth } from './health';
 import { createFilesystem, layersOf, userIn } from './filesystem';
 import { createLifecycle } from './lifecycle';
 import { recover } from './recovery';
@@ -31,7 +33,16 @@ import type { ContainerRecord, Resources } from './state';
 import { createStats, type StatsSample } from './stats';
 import { type ContainerDeps, ContainerStore, type WaitCondition } from './store';
 
-export type { ContainerRecord, ContainerConfig, HostConfig, Resources, RestartPolicy, Status } from './state';
+export type {
+  ContainerRecord,
+  ContainerConfig,
+  HealthConfig,
+  HealthState,
+  HostConfig,
+  Resources,
+  RestartPolicy,
+  Status,
+} from './state';
 export type { ExecConfig, ExecRecord, ExecStart } from './exec';
 export type { ProcessSession, OutputStream } from '../runtime';
 export type { CreateRequest } from './create';
@@ -39,7 +50,7 @@ export type { StatsSample } from './stats';
 export type { ImageSource, NetworkHook, WaitCondition } from './store';
 export { parseRestartPolicy } from './state';
 // `docker cp`'s work on an open ContainerFs (openFs), for the API's archive routes.
-export { archivePath, containerOwner, extractToDir, statPath, TAR_TRAILER } from './archive';
+export { archivePath, containerOwner, extractToDir, readContainerFile, statPath, TAR_TRAILER } from './archive';
 export type { ContainerFs, PathStat } from './archive';
 
 /** What exists: create, look up, list, count, prune. */
@@ -111,6 +122,11 @@ export interface ContainerExecs {
 /** The container's file system. */
 export interface ContainerFilesystem {
   changes(ref: string): Promise<{ path: string; kind: 0 | 1 | 2 }[]>;
+  /**
+   * The container's changes as a layer tar (what a commit or a build step stores): its writable layer, without
+   * the mount points the engine itself made there (Docker keeps those in its init layer).
+   */
+  diff(ref: string): Readable;
   export(ref: string): Promise<{ stream: Readable; done: Promise<void> }>;
   /** `docker cp`: the container's file system (running or not) until `release()`; see ./archive/. */
   openFs(ref: string): Promise<ContainerFs>;
@@ -170,20 +186,23 @@ export function createContainerService(opts: ContainerServiceOptions): Container
 
   // Start and exit handling call each other (a run is watched; an exit may restart), and both may remove:
   // the parts get each other's operations here, bound late.
+  const health = createHealth(store, { execs });
   const exits = createExits(store, {
     start: (c, automatic) => start(c, automatic),
     remove: (c, force, volumes) => lifecycle.removeContainer(c, force, volumes),
+    health,
   });
   const start = createStart(store, {
     fsAccess,
     execs,
     exits,
     remove: (c, force, volumes) => lifecycle.removeContainer(c, force, volumes),
+    health,
   });
-  const lifecycle = createLifecycle(store, { exits, execs, start });
+  const lifecycle = createLifecycle(store, { exits, execs, start, health });
 
   return {
-    init: () => recover(store, { exits, start }),
+    init: () => recover(store, { exits, start, health }),
     create: (req) => createContainer(store, req),
     get: (ref) => store.lookup(ref),
     list: () => [...store.records.values()],

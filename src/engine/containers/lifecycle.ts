@@ -17,6 +17,8 @@ export interface LifecycleDeps {
   execs: Pick<ExecService, 'forgetContainer'>;
   /** ./start.ts */
   start(c: ContainerRecord, automatic: boolean): Promise<void>;
+  /** ./health.ts: no probes while paused or once the engine stops. */
+  health: { stop(c: ContainerRecord): void; resume(c: ContainerRecord): void; stopAll(): void };
 }
 
 export function createLifecycle(store: ContainerStore, deps: LifecycleDeps) {
@@ -164,6 +166,7 @@ export function createLifecycle(store: ContainerStore, deps: LifecycleDeps) {
         if (c.state.status !== 'running') throw conflict(`Container ${c.id} is not running`);
         await runtime.pause(c.id);
         store.setStatus(c, 'paused');
+        deps.health.stop(c);
         store.save(c);
         store.publish(c, 'pause');
       });
@@ -175,6 +178,7 @@ export function createLifecycle(store: ContainerStore, deps: LifecycleDeps) {
         if (c.state.status !== 'paused') throw conflict(`Container ${c.id} is not paused`);
         await runtime.resume(c.id);
         store.setStatus(c, 'running');
+        deps.health.resume(c);
         store.save(c);
         store.publish(c, 'unpause');
       });
@@ -218,6 +222,7 @@ export function createLifecycle(store: ContainerStore, deps: LifecycleDeps) {
     async shutdown(liveRestore: boolean): Promise<void> {
       store.shuttingDown = true;
       exits.cancelAll();
+      deps.health.stopAll();
       if (liveRestore) {
         store.handedOver = true;
         return;

@@ -19,6 +19,8 @@ export interface RecoveryDeps {
   };
   /** ./start.ts, for restart policies applied at engine start. */
   start(c: ContainerRecord, automatic: boolean): Promise<void>;
+  /** ./health.ts: probes of running containers go on. */
+  health: { resume(c: ContainerRecord): void };
 }
 
 export async function recover(store: ContainerStore, deps: RecoveryDeps): Promise<void> {
@@ -64,6 +66,7 @@ export async function recover(store: ContainerStore, deps: RecoveryDeps): Promis
         const r = await runtime.reconnect(c.id);
         if (r && 'exited' in r) {
           deps.exits.watch(c, r);
+          if (c.state.status === 'running') deps.health.resume(c);
           return;
         }
         const status = r ?? {

@@ -26,6 +26,8 @@ export interface StartDeps {
   };
   /** Removal (./lifecycle.ts), for an AutoRemove container whose start failed. */
   remove(c: ContainerRecord, force: boolean, removeVolumes: boolean): Promise<void>;
+  /** Healthchecks (./health.ts): a run starts "starting" and is probed. */
+  health: { start(c: ContainerRecord): void };
 }
 
 const NETWORK_FAILURE = Symbol('network failure');
@@ -121,9 +123,14 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       }
       if (network.mode !== 'path') {
         // No networking subsystem involved: the files are ours to write.
+        // --add-host entries go in too, as Docker writes them without a network (builds with --network none).
+        const extra = (c.hostConfig.extraHosts ?? []).map((h) => {
+          const i = h.search(/[:=]/);
+          return i > 0 ? `${h.slice(i + 1)}\t${h.slice(0, i)}\n` : '';
+        });
         fs.writeFileSync(
           c.hostsPath,
-          network.mode === 'host' ? (safeRead('/etc/hosts') ?? DEFAULT_HOSTS) : DEFAULT_HOSTS,
+          (network.mode === 'host' ? (safeRead('/etc/hosts') ?? DEFAULT_HOSTS) : DEFAULT_HOSTS) + extra.join(''),
         );
         fs.writeFileSync(
           c.resolvConfPath,
@@ -196,6 +203,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         startedAt: nowRfc3339Nano(),
         manuallyStopped: false,
       });
+      deps.health.start(c);
       store.save(c);
       deps.execs.forgetContainer(c.id);
       deps.exits.watch(c, handle);

@@ -80,6 +80,33 @@ export interface ContainerState {
   /** Set by stop/kill: policies `always`/`unless-stopped` then leave it down (until the engine restarts, for always). */
   manuallyStopped: boolean;
   restartCount: number;
+  /** Present once a container with a healthcheck has started. */
+  health?: HealthState;
+}
+
+/** A healthcheck as Docker configures it (durations in nanoseconds; zero means the default). */
+export interface HealthConfig {
+  /** [] inherit, ['NONE'] disabled, ['CMD', args…] or ['CMD-SHELL', command]. */
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+export interface HealthcheckResult {
+  start: string;
+  end: string;
+  exitCode: number;
+  output: string;
+}
+
+/** State.Health: the last probes and what they made of the container. */
+export interface HealthState {
+  status: 'starting' | 'healthy' | 'unhealthy';
+  failingStreak: number;
+  log: HealthcheckResult[];
 }
 
 export interface ContainerConfig {
@@ -102,6 +129,8 @@ export interface ContainerConfig {
   attachStderr: boolean;
   stopSignal?: string;
   stopTimeout?: number;
+  /** The image's healthcheck merged with the request's (absent: none). */
+  healthcheck?: HealthConfig;
 }
 
 export interface Resources {

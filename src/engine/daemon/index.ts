@@ -2,7 +2,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createRouter, type EngineServices, listen, type ApiServer } from '../api';
+import { createRouter, ENGINE_VERSION, type EngineServices, listen, type ApiServer } from '../api';
 import { applyFileKeys, type DaemonConfig, readConfigFile, RELOADABLE } from '../config';
 import { createEventBus } from '../events';
 import { log, setLogLevel } from '../log';
@@ -13,6 +13,7 @@ import { createVolumeService } from '../volumes';
 import { createContainerService } from '../containers';
 import { createRuntime } from '../runtime';
 import { openImageService } from '../images';
+import { createBuildService } from '../build';
 
 export interface Daemon {
   config(): DaemonConfig;
@@ -110,6 +111,13 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       logDefaults: () => ({ type: cfg.logDriver, config: cfg.logOpts }),
     });
     await containers.init();
+    const build = createBuildService({
+      images,
+      containers,
+      events,
+      dataRoot: cfg.dataRoot,
+      dockerVersion: ENGINE_VERSION,
+    });
     const services: EngineServices = {
       config: () => cfg,
       events,
@@ -121,6 +129,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       volumes,
       containers,
       images,
+      build,
     };
     const router = createRouter(services);
     server = await listen(router, { hosts: cfg.hosts, tls: cfg.tls, socketGroup: cfg.group });

@@ -1,7 +1,14 @@
 // /containers/*: Docker's shapes (create body, inspect, list, stats, logs framing) translated to and from the
 // containers subsystem's own records.
 import type { EngineServices } from '../services';
-import type { ContainerRecord, CreateRequest, Resources, StatsSample, WaitCondition } from '../../containers';
+import type {
+  ContainerRecord,
+  CreateRequest,
+  HealthConfig,
+  Resources,
+  StatsSample,
+  WaitCondition,
+} from '../../containers';
 import { invalidParameter } from '../../errdefs';
 import { MASKED_PATHS, READONLY_PATHS } from '../../runtime';
 import { humanDuration, matchLabels, queryBool } from '../../../common/docker';
@@ -65,6 +72,7 @@ export function parseCreateBody(body: any, name: string | null): CreateRequest {
       attachStderr: !!body.AttachStderr,
       stopSignal: body.StopSignal || undefined,
       stopTimeout: typeof body.StopTimeout === 'number' ? body.StopTimeout : undefined,
+      healthcheck: parseHealthcheck(body.Healthcheck),
     },
     hostConfig: {
       restartPolicy: { name: h.RestartPolicy?.Name ?? '', maximumRetryCount: h.RestartPolicy?.MaximumRetryCount ?? 0 },
@@ -106,11 +114,18 @@ export function parseCreateBody(body: any, name: string | null): CreateRequest {
   };
 }
 
+/** Docker's Health.String(): what `docker ps` adds to "Up …". */
+function healthText(c: ContainerRecord): string {
+  const h = c.state.health;
+  if (!h) return '';
+  return h.status === 'starting' ? ' (health: starting)' : ` (${h.status})`;
+}
+
 export function statusText(c: ContainerRecord, now = Date.now()): string {
   const s = c.state;
   switch (s.status) {
     case 'running':
-      return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))}${healthText(c)}`;
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
     case 'restarting':
@@ -156,7 +171,36 @@ function renderConfig(c: ContainerRecord) {
     Labels: k.labels,
     ...(k.stopSignal ? { StopSignal: k.stopSignal } : {}),
     ...(k.stopTimeout !== undefined ? { StopTimeout: k.stopTimeout } : {}),
+    ...(k.healthcheck ? { Healthcheck: renderHealthConfig(k.healthcheck) } : {}),
   };
+}
+
+/** Config.Healthcheck as Docker writes it (zero durations left out). */
+function renderHealthConfig(h: HealthConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (h.Test?.length) out.Test = h.Test;
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) if (h[k]) out[k] = h[k];
+  return out;
+}
+
+/** The create body's Healthcheck (durations in nanoseconds), checked for its types. */
+function parseHealthcheck(v: unknown): HealthConfig | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalidParameter('Healthcheck must be an object');
+  const h = v as Record<string, unknown>;
+  const out: HealthConfig = {};
+  if (h.Test !== undefined && h.Test !== null) {
+    if (!Array.isArray(h.Test) || h.Test.some((t) => typeof t !== 'string'))
+      throw invalidParameter('Healthcheck.Test must be a list of strings');
+    out.Test = h.Test as string[];
+  }
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) {
+    const n = h[k];
+    if (n === undefined || n === null) continue;
+    if (typeof n !== 'number' || !Number.isInteger(n)) throw invalidParameter(`Healthcheck.${k} must be an integer`);
+    if (n) out[k] = n;
+  }
+  return out;
 }
 
 function renderHostConfig(c: ContainerRecord) {
@@ -251,6 +295,15 @@ function renderState(c: ContainerRecord) {
     Error: s.error,
     StartedAt: s.startedAt,
     FinishedAt: s.finishedAt,
+    ...(s.health
+      ? {
+          Health: {
+            Status: s.health.status,
+            FailingStreak: s.health.failingStreak,
+            Log: s.health.log.map((r) => ({ Start: r.start, End: r.end, ExitCode: r.exitCode, Output: r.output })),
+          },
+        }
+      : {}),
   };
 }
 
@@ -440,6 +493,9 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     const size = queryBool(ctx.query.get('size'));
     for (const st of filters.get('status') ?? [])
       if (!STATUSES.includes(st)) throw invalidParameter(`Invalid filter 'status=${st}'`);
+    for (const h of filters.get('health') ?? [])
+      if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h))
+        throw invalidParameter(`Unrecognised filter value for health: ${h}`);
     const list = s.containers.list().sort((a, b) => (a.created < b.created ? 1 : -1));
     const before = filters.get('before')?.map((r) => s.containers.get(r).created)[0];
     const since = filters.get('since')?.map((r) => s.containers.get(r).created)[0];
@@ -448,6 +504,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
       if (!all && !filters.has('status') && st !== 'running' && st !== 'paused' && st !== 'restarting') return false;
       if (filters.has('status') && !filters.get('status')!.includes(st)) return false;
       if (filters.has('id') && !filters.get('id')!.some((p) => c.id.startsWith(p))) return false;
+      if (filters.has('health') && !filters.get('health')!.includes(c.state.health?.status ?? 'none')) return false;
       if (
         filters.has('name') &&
         !filters.get('name')!.some((n) => {

@@ -1,9 +1,9 @@
-// `docker system df` (GET /system/df) and the build-cache prune `docker system prune` calls. Images come with their
-// shared sizes (layers used by several images) and container counts, containers with their writable-layer sizes; volumes are counted like Docker: local volumes without mount options (the others hold
-// no local data), each with UsageData {Size, RefCount}. Berth has no builder, so the build cache is honestly empty.
+// `docker system df` (GET /system/df). Images come with their shared sizes (layers used by several images) and
+// container counts, containers with their writable-layer sizes; volumes are counted like Docker: local volumes
+// without mount options (the others hold no local data), each with UsageData {Size, RefCount}. The build cache is
+// made of images (the classic builder's steps): they are counted with the images; its prune is in ./build.ts.
 import type { EngineServices } from '../services';
 import { invalidParameter } from '../../errdefs';
-import { parseFilters } from '../filters';
 import type { Router } from '../router';
 import { renderListItem } from './containers';
 import { renderVolume } from './volumes';
@@ -68,21 +68,5 @@ export function registerDiskUsageRoutes(router: Router, s: EngineServices): void
       );
     }
     ctx.send(200, out);
-  });
-
-  router.post('/build/prune', (ctx) => {
-    parseFilters(ctx.query.get('filters'), [
-      'until',
-      'id',
-      'parent',
-      'type',
-      'description',
-      'inuse',
-      'shared',
-      'private',
-      'unused-for',
-      'unused_for',
-    ]);
-    ctx.send(200, { CachesDeleted: [], SpaceReclaimed: 0 });
   });
 }

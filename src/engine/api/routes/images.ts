@@ -1,7 +1,8 @@
 // Docker's image API: pull (/images/create) with streamed progress, list, inspect, history, tag, remove,
 // prune, save/load, push, /distribution/{name}/json and /auth. Only this file knows Docker's JSON shapes.
+import { Readable } from 'node:stream';
 import type { EngineServices } from '../services';
-import { EngineError, invalidParameter, notImplemented, toEngineError, unavailable } from '../../errdefs';
+import { EngineError, invalidParameter, toEngineError, unavailable } from '../../errdefs';
 import { type Image, type Progress, throttled } from '../../images';
 import { type Credentials, isDigest, loginDomain, parseReference } from '../../registry';
 import { filterBool, humanSize, matchLabels, queryBool } from '../../../common/docker';
@@ -120,7 +121,7 @@ export function inspectImage(img: Image, dirs: string[]): Record<string, unknown
     Id: img.id,
     RepoTags: img.repoTags,
     RepoDigests: img.repoDigests,
-    Parent: '',
+    Parent: img.parent ?? '',
     Comment: (img.config as any).comment ?? '',
     Created: img.created,
     DockerVersion: (img.config as any).docker_version ?? '',
@@ -159,7 +160,32 @@ export function registerImageRoutes(router: Router, s: EngineServices): void {
 
   router.post('/images/create', async (ctx) => {
     const q = ctx.query;
-    if (q.get('fromSrc')) throw notImplemented('importing images from a tarball (docker import) is not supported');
+    const fromSrc = q.get('fromSrc');
+    if (fromSrc) {
+      let source: NodeJS.ReadableStream;
+      if (fromSrc === '-') source = ctx.body();
+      else if (/^https?:\/\//.test(fromSrc)) {
+        const res = await fetch(fromSrc).catch((err) => {
+          throw invalidParameter(`error downloading ${fromSrc}: ${err.message}`);
+        });
+        if (!res.ok || !res.body) throw invalidParameter(`error downloading ${fromSrc}: status ${res.status}`);
+        source = Readable.fromWeb(res.body as any);
+      } else throw invalidParameter(`fromSrc must be "-" or an http(s) URL, not ${JSON.stringify(fromSrc)}`);
+      const id = await s.build.importImage(source as any, {
+        repo: q.get('repo') || undefined,
+        tag: q.get('tag') || undefined,
+        message: q.get('message') || undefined,
+        changes: q
+          .getAll('changes')
+          .flatMap((c) => c.split('\n'))
+          .filter((c) => c.trim() !== ''),
+        platform: q.get('platform') || undefined,
+        source: fromSrc,
+      });
+      const out = ctx.stream(200, { 'Content-Type': 'application/json' });
+      out.end(`${JSON.stringify({ status: id })}\r\n`);
+      return;
+    }
     const fromImage = q.get('fromImage');
     if (!fromImage) throw invalidParameter('"fromImage" or "fromSrc" is required');
     let refText = fromImage;
@@ -189,11 +215,16 @@ export function registerImageRoutes(router: Router, s: EngineServices): void {
   router.get('/images/json', async (ctx) => {
     const filters = parseFilters(ctx.query.get('filters'), LIST_FILTERS);
     let list = await images().list();
+    const all = ['1', 'true'].includes(ctx.query.get('all') ?? '');
+    // Untagged images with children are a build's intermediate steps: listed only with all=1, never dangling.
+    const untagged = (i: Image) => !i.repoTags.length && !i.repoDigests.length;
+    const intermediate = (i: Image) => untagged(i) && images().children(i.id).length > 0;
+    if (!all) list = list.filter((i) => !intermediate(i));
     const dangling = filters.get('dangling');
     if (dangling) {
       const want = filterBool(dangling);
       if (want === undefined) throw invalidParameter(`invalid filter 'dangling=${dangling[0]}'`);
-      list = list.filter((i) => (i.repoTags.length === 0) === want);
+      list = list.filter((i) => (i.repoTags.length === 0 && !intermediate(i)) === want);
     }
     const labels = filters.get('label');
     if (labels) list = list.filter((i) => matchLabels(labels, i.config.config?.Labels));
@@ -226,7 +257,7 @@ export function registerImageRoutes(router: Router, s: EngineServices): void {
         Created: unixSeconds(i.created),
         Id: i.id,
         Labels: i.config.config?.Labels ?? null,
-        ParentId: '',
+        ParentId: i.parent ?? '',
         RepoDigests: legacy && !i.repoDigests.length ? ['<none>@<none>'] : i.repoDigests,
         RepoTags: legacy && !i.repoTags.length ? ['<none>:<none>'] : i.repoTags,
         SharedSize: -1,
@@ -354,9 +385,17 @@ export function registerImageRoutes(router: Router, s: EngineServices): void {
         });
     }
     rows.reverse();
-    if (rows.length) {
-      rows[0].Id = img.id;
-      rows[0].Tags = img.repoTags.length ? img.repoTags : null;
+    // The newest entries are the image and its parents (one history entry per commit), as far as they are here.
+    let cur: Image | undefined = img;
+    for (const row of rows) {
+      if (!cur) break;
+      row.Id = cur.id;
+      row.Tags = cur.repoTags.length ? cur.repoTags : null;
+      cur = cur.parent
+        ? await images()
+            .get(cur.parent)
+            .catch(() => undefined)
+        : undefined;
     }
     ctx.send(200, rows);
   });
