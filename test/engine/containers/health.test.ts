@@ -25,15 +25,18 @@ describe('containers: healthchecks', function () {
     m = await startMirroredEngine();
   });
   after(async () => {
-    m?.engine.docker(['rm', '-f', 'ok', 'bad', 'slow', 'late', 'timeout', 'img', 'none']);
+    m?.engine.docker(['rm', '-f', 'waiting', 'ok', 'bad', 'late', 'timeout', 'img', 'none']);
     await m?.cleanup();
   });
 
   it('a passing check: starting, then healthy, with its log, events, ps status and filters', async () => {
     const since = (Date.now() / 1000).toFixed(3);
+    // the first probe comes one interval after the start: until then the container is starting
+    run('waiting', ['--health-cmd', 'true', '--health-interval', '1h']);
+    assert.deepEqual(health('waiting'), { Status: 'starting', FailingStreak: 0, Log: [] });
+    assert.match(m.ok(['ps', '--filter', 'name=waiting', '--format', '{{.Status}}']), /^Up .* \(health: starting\)\n$/);
+    assert.equal(m.ok(['ps', '--filter', 'health=starting', '--format', '{{.Names}}']), 'waiting\n');
     run('ok', ['--health-cmd', 'echo fine', '--health-interval', '200ms']);
-    assert.equal(health('ok').Status, 'starting');
-    assert.match(m.ok(['ps', '--filter', 'name=ok', '--format', '{{.Status}}']), /^Up .* \(health: starting\)\n$/);
     await until('healthy', () => health('ok').Status === 'healthy');
     const h = health('ok');
     assert.equal(h.FailingStreak, 0);
