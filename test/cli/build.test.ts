@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { berth } from '../helpers/cli';
 import { type CliTarget, startCliTarget } from '../helpers/cli-target';
-import { hasDockerCli } from '../helpers/engine';
+import { DOCKER_CLI, has } from '../helpers/deps';
 
 describe('berth CLI: build, commit, import', function () {
   this.timeout(180_000);
@@ -58,7 +58,7 @@ describe('berth CLI: build, commit, import', function () {
   });
 
   it('shares the cache with the docker CLI (same context sums), and prints what it prints', function () {
-    if (!hasDockerCli() || t.reference) this.skip();
+    if (t.reference || !has(DOCKER_CLI)) this.skip();
     const viaBerth = run(['build', '--no-cache', dir]);
     const viaDocker = t.docker(['build', '--no-cache', dir], { env: { DOCKER_BUILDKIT: '0' } } as any);
     assert.equal(viaDocker.code, 0, viaDocker.stderr);

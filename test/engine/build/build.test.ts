@@ -65,7 +65,7 @@ describe('engine API: building images (POST /build)', function () {
   const run = (args: string[]) => m.ok(['run', '--rm', '--network', 'none', ...args]);
 
   before(async function () {
-    requireDockerCli(this, 'the build tests');
+    requireDockerCli(this);
     m = await startMirroredEngine();
   });
   after(async () => {

@@ -14,7 +14,7 @@ describe('engine API: commit and import', function () {
   const inspect = (ref: string) => JSON.parse(m.ok(['image', 'inspect', ref]))[0];
 
   before(async function () {
-    requireDockerCli(this, 'the commit and import tests');
+    requireDockerCli(this);
     m = await startMirroredEngine();
   });
   after(async () => {

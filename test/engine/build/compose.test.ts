@@ -5,12 +5,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { requireClient } from '../../helpers/clients';
 import { requireDockerCli } from '../../helpers/engine';
 import { type MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
-
-function hasCompose(): boolean {
-  return spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
-}
 
 describe('docker-compose 1.29: build and service_healthy', function () {
   this.timeout(240_000);
@@ -30,13 +27,8 @@ describe('docker-compose 1.29: build and service_healthy', function () {
     });
 
   before(async function () {
-    requireDockerCli(this, 'the compose test');
-    if (!hasCompose()) {
-      if (process.env.CI === 'true')
-        throw new Error('docker-compose is missing (scripts/install-deps.sh --test installs it)');
-      console.log('    (docker-compose not installed: skipping)');
-      this.skip();
-    }
+    requireDockerCli(this);
+    requireClient(this, 'docker-compose');
     m = await startMirroredEngine();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-'));
     const put = (p: string, s: string) => {

@@ -21,7 +21,7 @@ describe('containers: healthchecks', function () {
     m.ok(['run', '-d', '--name', name, '--network', 'none', ...flags, 'busybox', ...cmd]).trim();
 
   before(async function () {
-    requireDockerCli(this, 'the healthcheck tests');
+    requireDockerCli(this);
     m = await startMirroredEngine();
   });
   after(async () => {
