@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { log } from '../log';
 import { processAlive } from '../util/fsx';
+import { type Cidr, parseCidr } from './subnets';
 
 const run = promisify(execFile);
 
@@ -94,45 +95,63 @@ export interface SubnetClaim {
 }
 
 const claimsDir = () => path.join(HOST_STATE_DIR, 'subnets');
-const claimFile = (subnet: string) => path.join(claimsDir(), subnet.replace('/', '_'));
+const claimFile = (dir: string, subnet: string) => path.join(dir, subnet.replace('/', '_'));
 
 /**
- * Subnets other engines on this host use, read under the host lock. A claim whose network record is gone (the
- * engine's data root was deleted, or the network removed while the claim's owner crashed) is dropped.
+ * Claims other engines on this host hold, read under the host lock. Every berthd on the machine shares this
+ * folder, whatever its version, so whatever is there that this one does not understand (another format, a
+ * half-written file, a family it has no use for) is skipped and left alone: it is someone else's. A claim whose
+ * network record is gone (the engine's data root was deleted, or the network removed while the claim's owner
+ * crashed) is dropped.
  */
-export function readClaims(): SubnetClaim[] {
+export function readClaims(dir = claimsDir()): SubnetClaim[] {
   let names: string[];
   try {
-    names = fs.readdirSync(claimsDir());
+    names = fs.readdirSync(dir);
   } catch {
     return [];
   }
   const out: SubnetClaim[] = [];
   for (const n of names) {
-    const f = path.join(claimsDir(), n);
+    if (n.startsWith('.')) continue; // a claim being written (writeClaim)
+    const f = path.join(dir, n);
+    let c: Partial<SubnetClaim>;
     try {
-      const c = JSON.parse(fs.readFileSync(f, 'utf8')) as SubnetClaim;
-      if (!fs.existsSync(path.join(c.dataRoot, 'network', 'networks', `${c.networkId}.json`))) {
-        fs.rmSync(f, { force: true });
-        continue;
-      }
-      out.push(c);
+      c = JSON.parse(fs.readFileSync(f, 'utf8'));
     } catch {
-      fs.rmSync(f, { force: true });
+      continue;
     }
+    if (!c || typeof c.subnet !== 'string' || typeof c.dataRoot !== 'string' || typeof c.networkId !== 'string')
+      continue;
+    const records = path.join(c.dataRoot, 'network', 'networks');
+    if (fs.existsSync(path.join(records, `${c.networkId}.json`))) out.push(c as SubnetClaim);
+    else if (!fs.existsSync(c.dataRoot) || fs.existsSync(records)) fs.rmSync(f, { force: true });
   }
   return out;
 }
 
-export function writeClaim(c: SubnetClaim): void {
-  fs.mkdirSync(claimsDir(), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(claimFile(c.subnet), JSON.stringify(c));
+/** The IPv4 subnets engines other than the one at `dataRoot` claim (IPv6 claims do not meet IPv4 pools). */
+export function claimedByOthers(dataRoot: string, dir = claimsDir()): Cidr[] {
+  const out: Cidr[] = [];
+  for (const c of readClaims(dir)) {
+    const cidr = c.dataRoot !== dataRoot ? parseCidr(c.subnet) : undefined;
+    if (cidr) out.push(cidr);
+  }
+  return out;
 }
 
-export function dropClaim(subnet: string, dataRoot: string): void {
+export function writeClaim(c: SubnetClaim, dir = claimsDir()): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Written aside and renamed, so that a reader never sees half a claim.
+  const tmp = path.join(dir, `.${process.pid}-${Math.random().toString(36).slice(2)}`);
+  fs.writeFileSync(tmp, JSON.stringify(c));
+  fs.renameSync(tmp, claimFile(dir, c.subnet));
+}
+
+export function dropClaim(subnet: string, dataRoot: string, dir = claimsDir()): void {
   try {
-    const c = JSON.parse(fs.readFileSync(claimFile(subnet), 'utf8')) as SubnetClaim;
-    if (c.dataRoot === dataRoot) fs.rmSync(claimFile(subnet), { force: true });
+    const c = JSON.parse(fs.readFileSync(claimFile(dir, subnet), 'utf8')) as SubnetClaim;
+    if (c.dataRoot === dataRoot) fs.rmSync(claimFile(dir, subnet), { force: true });
   } catch {
     /* not claimed */
   }

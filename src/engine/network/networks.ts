@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { conflict, forbidden, invalidParameter, notFound, notImplemented, system } from '../errdefs';
 import type { Bridges } from './bridges';
 import {
+  claimedByOthers,
   dropClaim,
-  readClaims,
   removeBridge,
   removeBridgeRules,
   removeIsolationRules,
@@ -77,9 +77,7 @@ export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conf
           .map((n) => n.subnet)
           .filter((x): x is string => !!x)
           .map((x) => parseCidr(x)!);
-        const others = readClaims()
-          .filter((x) => x.dataRoot !== opts.dataRoot)
-          .map((x) => parseCidr(x.subnet)!);
+        const others = claimedByOthers(opts.dataRoot);
         if ([...ours, ...others].some((t) => overlaps(t, c)))
           throw forbidden('Pool overlaps with other one on this address space');
         subnet = c;

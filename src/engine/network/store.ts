@@ -9,7 +9,7 @@ import { notFound } from '../errdefs';
 import type { EventBus } from '../events';
 import { writeJsonAtomic } from '../util/fsx';
 import type { CniConflist, CniResult } from './cni';
-import { readClaims, hostRoutes } from './host';
+import { claimedByOthers, hostRoutes } from './host';
 import { type PortMapping, PortReservations } from './ports';
 import { type Cidr, defaultPools, parseCidr, routeSubnets } from './subnets';
 
@@ -200,7 +200,7 @@ export class NetworkStore {
     const own = new Set([...this.networks.values()].map((n) => n.bridge).filter((b): b is string => !!b));
     const taken = routeSubnets(await hostRoutes(), own);
     for (const n of this.networks.values()) if (n.subnet && n.id !== exceptNetwork) taken.push(parseCidr(n.subnet)!);
-    for (const c of readClaims()) if (c.dataRoot !== this.opts.dataRoot) taken.push(parseCidr(c.subnet)!);
+    taken.push(...claimedByOthers(this.opts.dataRoot));
     return taken;
   }
 }
