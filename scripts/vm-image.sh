@@ -13,7 +13,11 @@
 #   root.img      ext4 made with mkfs.ext4 -d: node, runc, iptables, iproute2, the CNI plugins, berthd
 #   rootfs.tar.gz the same root for WSL (x64 only)
 #   manifest.json sizes and sha256 of the above, the kernel and package versions
-# Downloads are cached in ${BERTH_VM_CACHE:-~/.cache/berth/vm-image} (Debian's package lists for a day).
+# Downloads are cached in ${BERTH_VM_CACHE:-~/.cache/berth/vm-image} (Debian's package lists for a day). The cache is
+# shared by every checkout on the machine, so builds may run at once: its apt state and downloads are used under a
+# lock, each build unpacks in a work directory of its own, and every output file appears by an atomic rename (a
+# checkout's dist/vm/<arch> is locked for the whole build of that architecture).
+# BERTH_VM_OUT puts the output in $BERTH_VM_OUT/<arch>/ instead of dist/vm/<arch>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -32,9 +36,14 @@ if ((${#archs[@]} == 0)); then
 fi
 
 need() { command -v "$1" >/dev/null || { echo "vm-image: $1 is missing (bash scripts/install-deps.sh --vm installs it)" >&2; exit 1; }; }
-for t in apt-get dpkg-deb mkfs.ext4 cpio gzip depmod sha256sum; do need "$t"; done
+for t in apt-get dpkg-deb mkfs.ext4 cpio gzip depmod sha256sum flock; do need "$t"; done
 
 cache=${BERTH_VM_CACHE:-$HOME/.cache/berth/vm-image}
+outroot=${BERTH_VM_OUT:-$repo/dist/vm}
+mkdir -p "$cache" "$outroot"
+# Work directories of this invocation, removed however it ends.
+works=()
+trap 'for w in "${works[@]}"; do rm -rf "$w"; done' EXIT
 mirror=${BERTH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security=${BERTH_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
 suite=bookworm
@@ -96,8 +105,14 @@ EOF
 build_arch() {
   local arch=$1 darch
   darch=$(debarch "$arch")
-  local aptc=$cache/apt-$darch/apt.conf debs=$cache/debs-$darch work=$cache/work-$arch out=$repo/dist/vm/$arch
+  local aptc=$cache/apt-$darch/apt.conf debs=$cache/debs-$darch out=$outroot/$arch work
   local t0=$SECONDS
+  # One build of an architecture at a time per output folder (fd 8); the shared apt state and downloads under the
+  # cache's lock (fd 9) until every package is here; the unpacking in a work directory of this build's own.
+  exec 8>"$outroot/.$arch.lock"
+  flock 8
+  exec 9>"$cache/apt-$darch.lock"
+  flock 9
   apt_setup "$darch"
   export APT_CONFIG=$aptc
 
@@ -118,8 +133,11 @@ build_arch() {
     echo "vm-image: downloading ${#missing[@]} packages ($darch)"
     (cd "$debs" && apt-get download -qq "${missing[@]}")
   fi
+  # Every .deb this build needs is complete now, and nothing rewrites a downloaded version: the cache is free again.
+  exec 9>&-
 
-  rm -rf "$work"
+  work=$(mktemp -d "$cache/work-$arch.XXXXXX")
+  works+=("$work")
   mkdir -p "$work/root" "$work/kernel" "$work/initrd"
   local versions=()
   for pv in "${wanted[@]}"; do
@@ -225,30 +243,29 @@ build_arch() {
     basename "$m" >>"$ird/modules"
   done < <(closure "${initrd_modules[@]}")
   install -m 0755 "$repo/scripts/vm/guest/init" "$ird/init"
+  # Everything is made in a staging folder beside the output and renamed into it, the manifest last: a reader sees
+  # the old image or the new one, never half of each.
   mkdir -p "$out"
-  (cd "$ird" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) | gzip -9 >"$out/initrd.img.tmp"
-  mv "$out/initrd.img.tmp" "$out/initrd.img"
-  cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
+  local stage
+  stage=$(mktemp -d "$out/.build.XXXXXX")
+  works+=("$stage")
+  (cd "$ird" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) | gzip -9 >"$stage/initrd.img"
+  cp "$work/kernel/boot/vmlinuz-$kver" "$stage/vmlinuz"
 
   # The root image: ext4 without a journal (the guest mounts it read-only), sized to its content plus a margin.
   local kb
   kb=$(du -sk --apparent-size "$root" | cut -f1)
   local files
   files=$(find "$root" | wc -l)
-  rm -f "$out/root.img"
   mkfs.ext4 -q -F -L berth-root -O ^has_journal,^resize_inode -m 0 -N $((files + 2048)) -E root_owner=0:0 \
-    -d "$root" "$out/root.img" "$(((kb * 115 / 100 + 32768) / 1024))M" >/dev/null
-  if [[ $arch == x64 ]]; then
-    tar --numeric-owner -C "$root" -cf - . | gzip -6 >"$out/rootfs.tar.gz.tmp"
-    mv "$out/rootfs.tar.gz.tmp" "$out/rootfs.tar.gz"
-  else
-    rm -f "$out/rootfs.tar.gz"
-  fi
+    -d "$root" "$stage/root.img" "$(((kb * 115 / 100 + 32768) / 1024))M" >/dev/null
+  if [[ $arch == x64 ]]; then tar --numeric-owner -C "$root" -cf - . | gzip -6 >"$stage/rootfs.tar.gz"; fi
 
   # The manifest the host checks before booting (a missing or corrupt file is an error, not a hung boot).
-  node - "$out" "$arch" "$kver" "$(node "$repo/scripts/vm/inputs-hash.cjs" "$repo")" "${versions[@]}" <<'EOF'
+  node - "$stage" "$arch" "$kver" "$(node "$repo/scripts/vm/inputs-hash.cjs" "$repo")" \
+    "$(node -p "require('$repo/package.json').version")" "${versions[@]}" <<'EOF'
 const fs = require('fs'), path = require('path'), crypto = require('crypto');
-const [out, arch, kernel, inputs, ...pkgs] = process.argv.slice(2);
+const [out, arch, kernel, inputs, berth, ...pkgs] = process.argv.slice(2);
 const files = {};
 for (const f of ['vmlinuz', 'initrd.img', 'root.img', 'rootfs.tar.gz']) {
   const p = path.join(out, f);
@@ -259,10 +276,14 @@ for (const f of ['vmlinuz', 'initrd.img', 'root.img', 'rootfs.tar.gz']) {
   fs.closeSync(fd);
   files[f] = { size: fs.statSync(p).size, sha256: h.digest('hex') };
 }
-const berth = require(path.join(out, '../../../package.json')).version;
 fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify({ arch, kernel, berth, inputs, built: new Date().toISOString(),
   files, packages: Object.fromEntries(pkgs.map((p) => p.split(' '))) }, null, 2) + '\n');
 EOF
+  rm -f "$out/manifest.json"
+  for f in vmlinuz initrd.img root.img rootfs.tar.gz; do
+    if [[ -f $stage/$f ]]; then mv -f "$stage/$f" "$out/$f"; else rm -f "$out/$f"; fi
+  done
+  mv -f "$stage/manifest.json" "$out/manifest.json"
   local mb=$((1024 * 1024))
   printf 'vm-image %s (kernel %s, %d packages) in %ds:\n' "$arch" "$kver" "${#wanted[@]}" $((SECONDS - t0))
   printf '  vmlinuz %s MB, initrd.img %s MB, root.img %s MB (%s MB used, %s MB gzipped), rootfs.tar.gz %s MB\n' \
