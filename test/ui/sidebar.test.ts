@@ -82,6 +82,7 @@ describe('UI: the Berth extension in code-server', function () {
     await cs?.stop().catch(() => undefined);
     await client?.removeContainer(name, { force: true }).catch(() => undefined);
     await client?.removeContainer(interactiveName, { force: true }).catch(() => undefined);
+    await client?.removeImage(`berth-ui-built-${process.pid}:latest`, { force: true }).catch(() => undefined);
     await client?.removeImage(imageRef).catch(() => undefined);
     await client?.removeVolume(volumeName).catch(() => undefined);
     for (const c of ['web', 'db'])
@@ -598,6 +599,99 @@ describe('UI: the Berth extension in code-server', function () {
     assert.ok(running >= 1, 'the ticking container still runs');
     await waitForLabel(containersRow, new RegExp(` · ${running} \\(${running} active\\)`), 20_000);
     await shot('disk-usage-pruned');
+  });
+
+  /** Opens a workspace file in the editor by Quick Open. */
+  async function openFile(rel: string) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget', { state: 'visible' });
+    await page.keyboard.type(rel);
+    await focusedPick(path.basename(rel));
+    await page.keyboard.press('Enter');
+    await page
+      .locator(`.tabs-container .tab[aria-label*="${path.basename(rel)}"]`)
+      .first()
+      .waitFor({ timeout: 10_000 });
+  }
+  /** Replaces the value of the input box showing `prompt` (VS Code selects the proposed value: typing replaces it). */
+  async function answerInput(prompt: string, value: string | undefined) {
+    const box = page.locator('.quick-input-widget', { hasText: prompt });
+    await box.waitFor({ state: 'visible', timeout: 10_000 });
+    if (value !== undefined) {
+      await page.keyboard.press('Control+A');
+      if (value) await page.keyboard.type(value);
+      else await page.keyboard.press('Backspace');
+    }
+    await page.keyboard.press('Enter');
+    await box.waitFor({ state: 'hidden', timeout: 10_000 });
+  }
+
+  it('Build Image: builds a Dockerfile from the editor title with a build argument, output in a terminal, the image selected', async () => {
+    await openSidebar();
+    await givenImage();
+    const built = `berth-ui-built-${process.pid}`;
+    await client.removeImage(`${built}:latest`, { force: true }).catch(() => undefined);
+    const app = path.join(cs!.workspace, 'app');
+    fs.mkdirSync(app, { recursive: true });
+    fs.writeFileSync(path.join(app, 'hello.txt'), 'hello from the context\n');
+    fs.writeFileSync(
+      path.join(app, 'Dockerfile'),
+      `FROM ${imageRef}\nARG WHO\nCOPY hello.txt /\nRUN echo "built for $WHO" && cat /hello.txt\n`,
+    );
+    await openFile('app/Dockerfile');
+    const action = page.locator('.editor-actions .action-label[aria-label^="Build Image"]').first();
+    await action.waitFor({ timeout: 10_000 });
+    await shot('build-editor-title');
+    await action.click();
+    // Context folder: the Dockerfile's (proposed first), then the tag and a build argument.
+    await page
+      .locator('.quick-input-widget .monaco-list-row[aria-label*="Browse"]')
+      .first()
+      .waitFor({ timeout: 10_000 });
+    await focusedPick('app');
+    await page.keyboard.press('Enter');
+    await answerInput('Tag (name:tag)', built);
+    await answerInput('Build arguments', 'WHO=the-ui-suite');
+    await waitForTerminal(/Successfully tagged berth-ui-built-\d+:latest/, 120_000);
+    const text = await terminalText();
+    assert.match(text, /Step 4\/4 : RUN echo/);
+    assert.match(text, /built for the-ui-suite/);
+    assert.match(text, /hello from the context/);
+    await shot('build-output');
+    // The new image is selected in the Images view.
+    const selectedTag = page
+      .locator(`.pane:has(.pane-header[aria-label*="Images"]) .monaco-list-row.selected[aria-label^="latest"]`)
+      .first();
+    await selectedTag.waitFor({ timeout: 20_000 });
+    await row(built).waitFor({ timeout: 5000 });
+    await shot('build-selected');
+    const img = await client.inspectImage(`${built}:latest`);
+    assert.ok(img.Id.startsWith('sha256:'));
+  });
+
+  it('Build Image: a failing step is shown in the terminal and in a notification, and no image is tagged', async () => {
+    await openSidebar();
+    await givenImage();
+    const failed = `berth-ui-failed-${process.pid}`;
+    const app = path.join(cs!.workspace, 'app');
+    fs.mkdirSync(app, { recursive: true });
+    fs.writeFileSync(path.join(app, 'Dockerfile.fail'), `FROM ${imageRef}\nRUN echo about to fail; exit 3\n`);
+    await openFile('app/Dockerfile.fail');
+    await palette('Berth: Build Image');
+    await page
+      .locator('.quick-input-widget .monaco-list-row[aria-label*="Browse"]')
+      .first()
+      .waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    await answerInput('Tag (name:tag)', failed);
+    await answerInput('Build arguments', '');
+    await waitForTerminal(/Step 2\/2 : RUN echo about to fail; exit 3 failed: .*non-zero code: 3/, 120_000);
+    const toast = page.locator('.notifications-toasts .notification-list-item:has-text("failed at Step 2/2")').first();
+    await toast.waitFor({ timeout: 20_000 });
+    assert.match(await toast.textContent(), /exit code 3/);
+    await shot('build-failed');
+    await assert.rejects(client.inspectImage(`${failed}:latest`), /No such image/);
   });
 
   it('stops and removes it from the context menu, the tree following', async () => {

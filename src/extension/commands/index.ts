@@ -26,6 +26,7 @@ import engine_restart from './engine/restart';
 import engine_showLog from './engine/showLog';
 import engine_start from './engine/start';
 import engine_stop from './engine/stop';
+import image_build from './image/build';
 import image_inspect from './image/inspect';
 import image_prune from './image/prune';
 import image_pull from './image/pull';
@@ -77,6 +78,7 @@ export const COMMANDS: BerthCommand[] = [
   engine_showLog,
   engine_start,
   engine_stop,
+  image_build,
   image_inspect,
   image_prune,
   image_pull,
