@@ -28,6 +28,8 @@ const program = new Command('berthd')
   .option('--registry-mirror <url>', 'preferred registry mirror', collect)
   .option('--insecure-registry <registry>', 'enable insecure registry communication', collect)
   .option('--live-restore', 'keep containers running while the daemon is down')
+  .option('--exec-opt <opt>', 'runtime execution options (native.cgroupdriver=systemd|cgroupfs)', collect)
+  .option('--default-runtime <name>', 'default OCI runtime for containers (runc, crun, or one of daemon.json runtimes)')
   .action(async (opts) => {
     try {
       const cfg = resolveConfig(opts, opts.configFile !== undefined);

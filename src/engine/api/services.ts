@@ -5,6 +5,7 @@ import type { ContainerService } from '../containers';
 import type { EventBus } from '../events';
 import type { ImageService } from '../images';
 import type { NetworkService } from '../network';
+import type { CgroupnsMode, Platform, RuntimeChoice } from '../runtime';
 import type { VolumeService } from '../volumes';
 
 export interface EngineServices {
@@ -13,6 +14,8 @@ export interface EngineServices {
   engineId: string;
   startedAt: Date;
   runcVersion(): { version: string; commit: string; path: string } | undefined;
+  /** The host below the API (cgroup version and driver, runtimes, SELinux), for /info. */
+  platform: { platform: Platform; runtimes: Record<string, RuntimeChoice>; defaultCgroupnsMode: CgroupnsMode };
   /** Counts for /info. */
   counts(): { containers: number; running: number; paused: number; stopped: number; images: number };
   network: NetworkService;

@@ -28,6 +28,14 @@ export interface DaemonConfig {
   /** The default network's host bridge (dockerd's `bridge`); derived from the data root when unset. */
   bridge?: string;
   liveRestore: boolean;
+  /** exec-opts: native.cgroupdriver=systemd|cgroupfs (runtime/platform.ts chooseCgroupDriver judges them). */
+  execOpts: string[];
+  /** runtimes: name → binary and its global flags, beside the built-in runc (and crun when installed). */
+  runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
+  /** default-runtime; unset: runc, or crun on a host that has no runc (RHEL 10). */
+  defaultRuntime?: string;
+  /** default-cgroupns-mode; unset: private on cgroup v2, host on v1 (Docker's defaults). */
+  defaultCgroupnsMode?: 'private' | 'host';
 }
 
 /** The keys of daemon.json that SIGHUP re-reads (as dockerd does for these). */
@@ -54,6 +62,10 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | 'tls-parts'> = {
   bip: 'bip',
   bridge: 'bridge',
   'live-restore': 'liveRestore',
+  'exec-opts': 'execOpts',
+  runtimes: 'runtimes',
+  'default-runtime': 'defaultRuntime',
+  'default-cgroupns-mode': 'defaultCgroupnsMode',
 };
 
 export interface FlagValues {
@@ -73,6 +85,8 @@ export interface FlagValues {
   registryMirror?: string[];
   insecureRegistry?: string[];
   liveRestore?: boolean;
+  execOpt?: string[];
+  defaultRuntime?: string;
 }
 
 // Flag name (commander's camelCase) → daemon.json key, for the "specified both ways" check.
@@ -91,6 +105,8 @@ const FLAG_TO_FILE: Record<string, string> = {
   registryMirror: 'registry-mirrors',
   insecureRegistry: 'insecure-registries',
   liveRestore: 'live-restore',
+  execOpt: 'exec-opts',
+  defaultRuntime: 'default-runtime',
 };
 
 export function defaults(): DaemonConfig {
@@ -112,6 +128,8 @@ export function defaults(): DaemonConfig {
     logOpts: {},
     defaultAddressPools: [],
     liveRestore: true,
+    execOpts: [],
+    runtimes: {},
   };
 }
 
@@ -211,6 +229,23 @@ export function applyFileKeys(
       case 'live-restore':
         out.liveRestore = value === true;
         break;
+      case 'exec-opts':
+        out.execOpts = strings(key, value);
+        break;
+      case 'runtimes':
+        out.runtimes = parseRuntimes(value);
+        break;
+      case 'default-runtime':
+        if (typeof value !== 'string' || !value) throw invalidParameter('default-runtime must be a runtime name');
+        out.defaultRuntime = value;
+        break;
+      case 'default-cgroupns-mode':
+        if (value !== 'private' && value !== 'host')
+          throw invalidParameter(
+            `default cgroup namespace mode (${value}) is invalid; can only be 'private' or 'host'`,
+          );
+        out.defaultCgroupnsMode = value;
+        break;
       case 'tls':
       case 'tlsverify':
       case 'tlscacert':
@@ -225,6 +260,20 @@ export function applyFileKeys(
         break;
       }
     }
+  }
+  return out;
+}
+
+/** daemon.json `runtimes` as dockerd reads it: {"crun": {"path": "/usr/bin/crun", "runtimeArgs": [...]}}. */
+function parseRuntimes(value: unknown): DaemonConfig['runtimes'] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalidParameter('runtimes must be an object');
+  const out: DaemonConfig['runtimes'] = {};
+  for (const [name, r] of Object.entries(value as Record<string, any>)) {
+    if (name === 'runc') throw invalidParameter(`runtime name 'runc' is reserved`);
+    if (typeof r?.path !== 'string' || !r.path) throw invalidParameter(`runtime ${name}: path is required`);
+    const args = r.runtimeArgs === undefined ? undefined : strings(`runtimes.${name}.runtimeArgs`, r.runtimeArgs);
+    out[name] = { path: r.path, ...(args ? { runtimeArgs: args } : {}) };
   }
   return out;
 }
@@ -273,6 +322,8 @@ export function resolveConfig(flags: FlagValues, explicitConfigFile: boolean): D
   if (flags.registryMirror?.length) cfg.registryMirrors = flags.registryMirror.map(normalizeMirror);
   if (flags.insecureRegistry?.length) cfg.insecureRegistries = flags.insecureRegistry;
   if (flags.liveRestore !== undefined) cfg.liveRestore = flags.liveRestore;
+  if (flags.execOpt?.length) cfg.execOpts = flags.execOpt;
+  if (flags.defaultRuntime) cfg.defaultRuntime = flags.defaultRuntime;
   if (flags.tls || flags.tlsverify || flags.tlscert || flags.tlskey || flags.tlscacert) {
     cfg.tls = {
       verify: !!flags.tlsverify,

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { conflict, invalidParameter } from '../errdefs';
 import { logLimits } from '../logs';
-import { capabilities, mergeEnv, signalNumber } from '../runtime';
+import { capabilities, checkCgroupnsMode, defaultCgroupnsMode, mergeEnv, selinux, signalNumber } from '../runtime';
 import { parseVolumesFrom, planMounts } from '../volumes';
 import { generateName, validateName } from './names';
 import { initialNetworks } from './networks';
@@ -85,6 +85,17 @@ function checkHealthcheck(h: HealthConfig | undefined) {
   if ((h.Retries ?? 0) < 0) throw invalidParameter('Retries in Healthcheck cannot be negative');
 }
 
+/** SELinux labels with an MCS pair no other container holds (go-selinux's InitLabels); none where SELinux is off. */
+function containerLabels(store: ContainerStore, hc: HostConfig): selinux.ContainerLabels {
+  const { platform } = store.deps.runtime;
+  const options = { enabled: platform.selinux.enabled, privileged: hc.privileged, securityOpt: hc.securityOpt };
+  selinux.labelOptions(hc.securityOpt); // refuses a bad label= option everywhere, SELinux or not
+  if (!platform.selinux.enabled) return { process: '', mount: '' };
+  const mcs = new selinux.McsAllocator();
+  for (const c of store.records.values()) if (c.mountLabel) mcs.reserve(selinux.levelOf(c.mountLabel));
+  return selinux.containerLabels(options, store.deps.selinuxContexts ?? selinux.DEFAULT_CONTEXTS, mcs.allocate());
+}
+
 export async function createContainer(
   store: ContainerStore,
   req: CreateRequest,
@@ -119,6 +130,15 @@ export async function createContainer(
       `Range of CPUs is from 0.01 to ${os.cpus().length}.00, as there are only ${os.cpus().length} CPUs available`,
     );
   }
+
+  // The platform's choices, resolved now as dockerd does (inspect shows them; a restart keeps them).
+  const runtime = store.deps.runtime;
+  hc.cgroupnsMode =
+    checkCgroupnsMode(hc.cgroupnsMode) || store.deps.defaultCgroupnsMode || defaultCgroupnsMode(runtime.platform);
+  hc.runtime = hc.runtime || runtime.platform.runtime.name;
+  if (!runtime.runtimes()[hc.runtime]) throw invalidParameter(`unknown or invalid runtime name: ${hc.runtime}`);
+  hc.securityOpt = hc.securityOpt ?? [];
+  const labels = containerLabels(store, hc);
 
   const rc = req.config;
   // Docker's merge: an empty Entrypoint counts as not given (the CLI sends [] or null), so the image's Cmd
@@ -179,6 +199,8 @@ export async function createContainer(
     hostnamePath: path.join(dir, 'hostname'),
     hostsPath: path.join(dir, 'hosts'),
     resolvConfPath: path.join(dir, 'resolv.conf'),
+    ...(labels.process ? { processLabel: labels.process } : {}),
+    ...(labels.mount ? { mountLabel: labels.mount } : {}),
     networks: initialNetworks(store.deps.network, hc.networkMode, req.networks),
     networksIncludePrimary: true,
   };

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { conflict, invalidParameter, isEngineError, notModified, system } from '../errdefs';
 import { log } from '../log';
 import { logLimits } from '../logs';
-import { buildSpec, hostCapabilities, hostNofileHard, type RunningContainer } from '../runtime';
+import { buildSpec, cgroupsPath, hostCapabilities, hostNofileHard, type RunningContainer, selinux } from '../runtime';
 import type { FsAccess } from './archive';
 import type { ExecService } from './exec';
 import { existsInLayers, layersOf, userIn } from './filesystem';
@@ -175,7 +175,10 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         ulimits: c.hostConfig.ulimits,
         hostNofileHard: nofile,
         hostCapabilities: hostCapabilities(),
-        cgroupsPath: `/berth/${c.id}`,
+        cgroupsPath: cgroupsPath(runtime.platform, c.id),
+        platform: runtime.platform,
+        cgroupns: c.hostConfig.cgroupnsMode,
+        labels: { process: c.processLabel ?? '', mount: c.mountLabel ?? '' },
         sysctls: c.hostConfig.sysctls,
         oomScoreAdj: c.hostConfig.oomScoreAdj,
       });
@@ -193,6 +196,8 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         holdOutput: waiting.length > 0,
         log: logType === 'none' ? undefined : { path: c.logPath, maxSize: limits.maxSize, maxFile: limits.maxFile },
         overlay: store.overlayOf(c),
+        overlayOptions: [selinux.contextMountOption(c.mountLabel ?? '')].filter((o): o is string => !!o),
+        runtime: c.hostConfig.runtime,
       });
       store.setStatus(c, 'running');
       Object.assign(c.state, {

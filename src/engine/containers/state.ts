@@ -175,6 +175,12 @@ export interface HostConfig {
   volumeDriver?: string;
   portBindings: Record<string, { hostIp?: string; hostPort?: string }[] | null>;
   publishAllPorts: boolean;
+  /** CgroupnsMode, resolved at create to the daemon's default when not asked (private on cgroup v2). */
+  cgroupnsMode?: 'private' | 'host';
+  /** Runtime: the OCI runtime's name, resolved at create to the daemon's default-runtime. */
+  runtime?: string;
+  /** SecurityOpt as given (label=…, seccomp=…, no-new-privileges …). */
+  securityOpt?: string[];
 }
 
 /** A container's settings on one network (EndpointsConfig / `docker network connect` options). */
@@ -199,6 +205,9 @@ export interface ContainerRecord {
   hostnamePath: string;
   hostsPath: string;
   resolvConfPath: string;
+  /** SELinux labels given at create (runtime/selinux.ts); empty where SELinux is off or labels are disabled. */
+  processLabel?: string;
+  mountLabel?: string;
   /**
    * The networks the container joins when it starts, by name, with its settings on each (./networks.ts): the
    * primary (NetworkMode's) network unless it was disconnected, and those added with `docker network connect`.

@@ -9,7 +9,7 @@ import type { EventBus } from '../events';
 import { nowNano } from '../events';
 import type { ImageService } from '../images';
 import type { NetworkService } from '../network';
-import type { ProcessSession, RunningContainer, Runtime } from '../runtime';
+import type { CgroupnsMode, ProcessSession, RunningContainer, Runtime, selinux } from '../runtime';
 import type { VolumeService } from '../volumes';
 import { assertTransition, type ContainerRecord, type Status } from './state';
 
@@ -31,6 +31,10 @@ export interface ContainerDeps {
   images: ImageSource;
   events: EventBus;
   network?: NetworkHook;
+  /** daemon.json default-cgroupns-mode; unset: the platform's default (private on cgroup v2). */
+  defaultCgroupnsMode?: CgroupnsMode;
+  /** The distribution's SELinux container contexts (read once where SELinux is enabled). */
+  selinuxContexts?: selinux.BaseContexts;
   /** Daemon defaults (log-driver, log-opts). */
   logDefaults(): { type: string; config: Record<string, string> };
 }

@@ -6,12 +6,12 @@ import { createRouter, ENGINE_VERSION, type EngineServices, listen, type ApiServ
 import { applyFileKeys, type DaemonConfig, readConfigFile, RELOADABLE } from '../config';
 import { createEventBus } from '../events';
 import { log, setLogLevel } from '../log';
-import { runcInfo, RUNC_INSTALL_HINT } from '../host';
+import { resolvePlatform, runcInfo, RUNC_INSTALL_HINT } from '../host';
 import { processAlive, writeFileAtomic } from '../util/fsx';
 import { createNetworkService } from '../network';
 import { createVolumeService } from '../volumes';
 import { createContainerService } from '../containers';
-import { createRuntime } from '../runtime';
+import { createRuntime, defaultCgroupnsMode, selinux } from '../runtime';
 import { openImageService } from '../images';
 import { createBuildService } from '../build';
 
@@ -84,7 +84,16 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
   try {
     fs.mkdirSync(cfg.execRoot, { recursive: true, mode: 0o700 });
     const runc = runcInfo();
-    if (!runc) log.warn(RUNC_INSTALL_HINT);
+    const { platform, runtimes } = resolvePlatform(cfg);
+    if (!runc && platform.runtime.name === 'runc') log.warn(RUNC_INSTALL_HINT);
+    const cgroupns = cfg.defaultCgroupnsMode ?? defaultCgroupnsMode(platform);
+    log.info('platform', {
+      cgroup: `v${platform.cgroup.version}`,
+      driver: platform.cgroup.driver,
+      runtime: platform.runtime.name,
+      cgroupns,
+      selinux: platform.selinux.enabled,
+    });
     const events = createEventBus();
     const network = createNetworkService({
       dataRoot: cfg.dataRoot,
@@ -101,9 +110,12 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       dataRoot: cfg.dataRoot,
       runtime: createRuntime({
         execRoot: cfg.execRoot,
-        runcPath: runc?.path ?? 'runc',
+        platform,
+        runtimes,
         execViaRunc: process.env.BERTH_EXEC_RUNC === '1',
       }),
+      defaultCgroupnsMode: cgroupns,
+      selinuxContexts: platform.selinux.enabled ? selinux.readBaseContexts() : undefined,
       images,
       events,
       network,
@@ -124,6 +136,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       engineId: engineId(cfg.dataRoot),
       startedAt: new Date(),
       runcVersion: () => runc,
+      platform: { platform, runtimes, defaultCgroupnsMode: cgroupns },
       counts: () => ({ ...containers.counts(), images: images.count() }),
       network,
       volumes,

@@ -2,6 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { execFileSync } from 'node:child_process';
+import { invalidParameter } from '../errdefs';
+import { chooseCgroupDriver, type Platform, type RuntimeChoice, selinux } from '../runtime';
 
 export function cgroupVersion(): '1' | '2' {
   return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
@@ -55,5 +57,74 @@ export function hostFacts() {
     os: operatingSystem(),
     arch: os.machine?.() ?? 'x86_64',
     cgroupVersion: cgroupVersion(),
+  };
+}
+
+/** Whether the host booted with systemd (it owns the cgroup tree then), as go-systemd's IsRunningSystemd. */
+export function systemdRunning(root = '/run/systemd/system'): boolean {
+  try {
+    return fs.lstatSync(root).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable among `names` in the usual places (PATH first). */
+export function findBinary(...names: string[]): string | undefined {
+  const dirs = [
+    ...(process.env.PATH ?? '').split(':'),
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/usr/bin',
+    '/sbin',
+    '/bin',
+  ];
+  for (const name of names) {
+    if (name.includes('/')) {
+      if (executable(name)) return name;
+      continue;
+    }
+    for (const d of dirs) if (d && executable(`${d}/${name}`)) return `${d}/${name}`;
+  }
+  return undefined;
+}
+
+function executable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export interface PlatformConfig {
+  execOpts: string[];
+  runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
+  defaultRuntime?: string;
+}
+
+/**
+ * The platform berthd runs on: the host's cgroup version, the driver daemon.json asks for (or Docker's default),
+ * the runtimes a container may name — runc and crun where installed, and daemon.json's — with the default one,
+ * and SELinux. Throws dockerd's words for a bad exec-opt or an unknown default runtime.
+ */
+export function resolvePlatform(cfg: PlatformConfig): { platform: Platform; runtimes: Record<string, RuntimeChoice> } {
+  const version = cgroupVersion() === '2' ? 2 : 1;
+  const driver = chooseCgroupDriver(cfg.execOpts, { cgroupVersion: version, systemdRunning: systemdRunning() });
+  const runtimes: Record<string, RuntimeChoice> = {};
+  const runc = runcInfo();
+  runtimes.runc = { name: 'runc', path: runc?.path ?? 'runc' };
+  const crun = findBinary(process.env.BERTH_CRUN ?? 'crun');
+  if (crun) runtimes.crun = { name: 'crun', path: crun };
+  for (const [name, r] of Object.entries(cfg.runtimes))
+    runtimes[name] = { name, path: r.path, ...(r.runtimeArgs?.length ? { args: r.runtimeArgs } : {}) };
+  const defaultName = cfg.defaultRuntime ?? (!runc && crun ? 'crun' : 'runc');
+  const runtime = runtimes[defaultName];
+  if (!runtime) throw invalidParameter(`specified default runtime '${defaultName}' does not exist`);
+  return {
+    platform: { cgroup: { version, driver }, runtime, selinux: { enabled: selinux.selinuxEnabled() } },
+    runtimes,
   };
 }

@@ -25,6 +25,15 @@ export {
   READONLY_PATHS,
 } from './spec';
 import { capabilitiesOfMask } from './spec';
+import {
+  cgroupDir as platformCgroupDir,
+  oomFile,
+  type Platform,
+  type RuntimeChoice,
+  runtimeGlobalArgs,
+} from './platform';
+export * from './platform';
+export * as selinux from './selinux';
 export type { SpecInput, ExecInput, Mount, Ulimit } from './spec';
 export { resolveUser } from './user';
 export type { ProcessSession, OutputStream } from './session';
@@ -51,6 +60,10 @@ export interface StartRequest {
   stdinOnce?: boolean;
   /** Attach clients wait for this start: the shim reads no output until `release()` (or 5 s), so none is missed. */
   holdOutput?: boolean;
+  /** HostConfig.Runtime: a name of RuntimeOptions.runtimes; default: the platform's runtime. */
+  runtime?: string;
+  /** Extra overlay mount options (SELinux: context="…"). */
+  overlayOptions?: string[];
 }
 
 export interface ExecRequest {
@@ -66,6 +79,10 @@ export interface RunningContainer {
 }
 
 export interface Runtime {
+  /** The host below the API this runtime was made for (cgroup version and driver, default runtime, SELinux). */
+  readonly platform: Platform;
+  /** The runtimes a container may name (HostConfig.Runtime), with their binaries. */
+  runtimes(): Record<string, RuntimeChoice>;
   /** Starts the container; resolves once its process runs, rejects with runc's error otherwise. */
   start(req: StartRequest): Promise<RunningContainer>;
   /** After a berthd restart: the live container, or how it ended while berthd was away (undefined: never ran). */
@@ -100,7 +117,12 @@ export interface Runtime {
 
 export interface RuntimeOptions {
   execRoot: string;
-  runcPath: string;
+  /** The default runtime's binary when no platform is given (tests); else platform.runtime.path. */
+  runcPath?: string;
+  /** The host's cgroup version and driver, default runtime, SELinux (platform.ts); detected v1/v2 cgroupfs if absent. */
+  platform?: Platform;
+  /** Every runtime a container may name (daemon.json `runtimes` and the built-in ones), the default among them. */
+  runtimes?: Record<string, RuntimeChoice>;
   /** The berth-shim binary; default: bin/berth-shim next to the bundle. */
   shimPath?: string;
   /** Every exec through `runc exec`, never the shim's own way in (berthd: BERTH_EXEC_RUNC=1). */
@@ -194,19 +216,37 @@ function cgroupV2(): boolean {
 export function createRuntime(opts: RuntimeOptions): Runtime {
   let shimBinary: { path: string; readOnly: boolean } | undefined;
   const shim = () => (shimBinary ??= readOnlyShim(opts.shimPath ?? defaultShimPath(), opts.execRoot));
-  const runcRoot = path.join(opts.execRoot, 'runc');
+  const platform: Platform = opts.platform ?? {
+    cgroup: { version: cgroupV2() ? 2 : 1, driver: 'cgroupfs' },
+    runtime: { name: 'runc', path: opts.runcPath ?? 'runc' },
+    selinux: { enabled: false },
+  };
+  const runtimes: Record<string, RuntimeChoice> = { [platform.runtime.name]: platform.runtime, ...opts.runtimes };
+  // Each runtime keeps its state under a root of its own (runc's and crun's state files differ); runc's is
+  // exec-root/runc as it always was.
+  const rootOf = (r: RuntimeChoice) => path.join(opts.execRoot, r.name);
   const stateDir = (id: string) => path.join(opts.execRoot, 'containers', id);
   // Unix socket paths are limited to 108 bytes: a short name in a short directory.
   const socketPath = (id: string) => path.join(opts.execRoot, 's', id.slice(0, 16));
-  const v2 = cgroupV2();
-  const cgroupDir = (id: string, controller: string) =>
-    v2 ? `/sys/fs/cgroup/berth/${id}` : `/sys/fs/cgroup/${controller}/berth/${id}`;
+  const cgroupDir = (id: string, controller: string) => platformCgroupDir(platform, id, controller);
+  /** The runtime a container was started with (recorded in its state dir: it outlives berthd restarts). */
+  const runtimeOf = (id: string): RuntimeChoice => {
+    try {
+      const r = JSON.parse(fs.readFileSync(path.join(stateDir(id), 'runtime.json'), 'utf8')) as RuntimeChoice;
+      if (r?.name && r?.path) return r;
+    } catch {
+      /* started before runtimes were recorded: the default */
+    }
+    return platform.runtime;
+  };
+  const globalArgs = (r: RuntimeChoice) => runtimeGlobalArgs({ ...platform, runtime: r });
 
-  const runc = (args: string[]) =>
+  const runc = (args: string[], id?: string, choice?: RuntimeChoice) =>
     new Promise<string>((resolve, reject) => {
+      const r = choice ?? (id ? runtimeOf(id) : platform.runtime);
       execFile(
-        opts.runcPath,
-        ['--root', runcRoot, ...args],
+        r.path,
+        ['--root', rootOf(r), ...globalArgs(r), ...args],
         { encoding: 'utf8', maxBuffer: 16 << 20 },
         (err, stdout, stderr) => {
           if (err) reject(system((stderr || err.message).trim().replace(/^time="[^"]*" level=\w+ msg="(.*)"$/m, '$1')));
@@ -243,8 +283,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     if (status) return status;
     // The shim died without an exit file (it was killed): make sure nothing of the container survives it.
     log.warn('container shim disappeared; cleaning up', { id });
-    await runc(['kill', id, 'KILL']).catch(() => {});
-    await runc(['delete', '--force', id]).catch(() => {});
+    await runc(['kill', id, 'KILL'], id).catch(() => {});
+    await runc(['delete', '--force', id], id).catch(() => {});
     return {
       exitCode: 137,
       oomKilled: false,
@@ -309,30 +349,35 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   };
 
   return {
+    platform,
+    runtimes: () => ({ ...runtimes }),
+
     async start(req) {
       const dir = stateDir(req.id);
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.mkdirSync(path.dirname(socketPath(req.id)), { recursive: true, mode: 0o700 });
       fs.rmSync(path.join(dir, 'exit'), { force: true });
+      const rt = req.runtime ? runtimes[req.runtime] : platform.runtime;
+      if (!rt) throw invalidParameter(`unknown or invalid runtime name: ${req.runtime}`);
       // tmpfs (exec-root): no fsync needed, the file only has to be whole when runc reads it.
       writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(req.spec), 0o600);
-      const args = ['-i', req.id, '-b', dir, '-r', opts.runcPath, '-R', runcRoot, '-d', dir, '-S', socketPath(req.id)];
+      writeFileAtomic(path.join(dir, 'runtime.json'), JSON.stringify(rt), 0o600);
+      const args = ['-i', req.id, '-b', dir, '-r', rt.path, '-R', rootOf(rt), '-d', dir, '-S', socketPath(req.id)];
+      for (const g of globalArgs(rt)) args.push(`-g${g}`);
       if (req.log) args.push('-l', req.log.path, '-s', String(req.log.maxSize), '-n', String(req.log.maxFile));
       if (req.spec.process?.terminal) args.push('-t');
       if (req.openStdin) args.push('-I', ...(req.stdinOnce ? ['-O'] : []));
       if (req.holdOutput) args.push('-W');
       if (shim().readOnly && !opts.execViaRunc) args.push('-X');
-      args.push(
-        '-o',
-        v2
-          ? path.join(cgroupDir(req.id, 'memory'), 'memory.events')
-          : path.join(cgroupDir(req.id, 'memory'), 'memory.oom_control'),
-      );
+      args.push('-o', oomFile(platform, req.id));
       if (req.overlay) {
         const lower = req.overlay.lowerDirs.join(':');
         args.push(
           '-M',
-          `lowerdir=${lower},upperdir=${req.overlay.upperDir},workdir=${req.overlay.workDir}`,
+          [
+            `lowerdir=${lower},upperdir=${req.overlay.upperDir},workdir=${req.overlay.workDir}`,
+            ...(req.overlayOptions ?? []),
+          ].join(','),
           '-T',
           req.spec.root.path,
         );
@@ -441,21 +486,21 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     },
 
     async pause(id) {
-      await runc(['pause', id]);
+      await runc(['pause', id], id);
     },
     async resume(id) {
-      await runc(['resume', id]);
+      await runc(['resume', id], id);
     },
 
     async pids(id) {
-      const out = await runc(['ps', '--format', 'json', id]);
+      const out = await runc(['ps', '--format', 'json', id], id);
       return (JSON.parse(out || '[]') as number[]) ?? [];
     },
 
     cgroupDir,
 
     async update(id, args) {
-      await runc(['update', ...args, id]);
+      await runc(['update', ...args, id], id);
     },
 
     forget(id) {
@@ -464,19 +509,24 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     },
 
     async cleanup(id, rootfs) {
-      await runc(['delete', '--force', id]).catch(() => {});
+      await runc(['delete', '--force', id], id).catch(() => {});
       if (rootfs) await unmount(rootfs);
       fs.rmSync(stateDir(id), { recursive: true, force: true });
       fs.rmSync(socketPath(id), { force: true });
     },
 
     async list() {
-      try {
-        const out = await runc(['list', '--format', 'json']);
-        return ((JSON.parse(out || 'null') as { id: string }[] | null) ?? []).map((c) => c.id);
-      } catch {
-        return [];
+      const ids = new Set<string>();
+      for (const r of Object.values(runtimes)) {
+        if (!fs.existsSync(rootOf(r))) continue;
+        try {
+          const out = await runc(['list', '--format', 'json'], undefined, r);
+          for (const c of (JSON.parse(out || 'null') as { id: string }[] | null) ?? []) ids.add(c.id);
+        } catch {
+          /* this runtime is gone from the host */
+        }
       }
+      return [...ids];
     },
   };
 }

@@ -2,7 +2,9 @@
 // user ids, host limits) to runc's config.json. Docker's defaults live here: capabilities, masked and read-only
 // paths, the /proc /dev /sys mounts, device rules, seccomp, rlimits, cgroup resources.
 import { invalidParameter } from '../errdefs';
+import { type CgroupnsMode, defaultCgroupnsMode, type Platform, usableControllers, V1_CGROUPFS } from './platform';
 import { defaultSeccompProfile, type SeccompProfile } from './seccomp';
+import type { ContainerLabels } from './selinux';
 import type { ProcessUser } from './user';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -142,7 +144,14 @@ export interface SpecInput {
   /** What this engine can grant (its bounding set): "all capabilities" (privileged, --cap-add ALL) means these.
    * Some hosts lack one (this project's CI VM has no CAP_SYS_RESOURCE) and runc cannot give what it lacks. */
   hostCapabilities?: string[];
+  /** From platform.ts cgroupsPath(): the driver decides its form. */
   cgroupsPath: string;
+  /** The host below the API (cgroup version and driver, runtime, SELinux, rootless); default: V1_CGROUPFS. */
+  platform?: Platform;
+  /** HostConfig.CgroupnsMode; default: the platform's (private on cgroup v2, host on v1). */
+  cgroupns?: CgroupnsMode;
+  /** SELinux labels of the container (selinux.ts containerLabels); none when absent or empty. */
+  labels?: ContainerLabels;
   sysctls?: Record<string, string>;
   oomScoreAdj?: number;
   readonlyPaths?: string[];
@@ -219,6 +228,7 @@ function grantable(host?: string[]): string[] {
 }
 
 export function buildSpec(input: SpecInput): Record<string, any> {
+  const platform = input.platform ?? V1_CGROUPFS;
   const privileged = !!input.privileged;
   const all = grantable(input.hostCapabilities);
   const caps = privileged ? all : capabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop, all);
@@ -294,6 +304,7 @@ export function buildSpec(input: SpecInput): Record<string, any> {
     { type: 'uts' },
     { type: 'mount' },
   ];
+  if ((input.cgroupns ?? defaultCgroupnsMode(platform)) === 'private') namespaces.push({ type: 'cgroup' });
   if (input.network.mode === 'private') namespaces.push({ type: 'network' });
   else if (input.network.mode === 'path') namespaces.push({ type: 'network', path: input.network.netnsPath });
   // With the host's network there is no network namespace; the UTS namespace still holds the hostname.
@@ -339,6 +350,17 @@ export function buildSpec(input: SpecInput): Record<string, any> {
   if (Object.keys(cpu).length) resources.cpu = cpu;
   if (r.pidsLimit && r.pidsLimit > 0) resources.pids = { limit: r.pidsLimit };
   if (r.blkioWeight) resources.blockIO = { weight: r.blkioWeight };
+  // Rootless: limits on controllers not delegated to the user cannot be set (runc would fail): dropped, as Docker.
+  const usable = usableControllers(platform);
+  if (usable) {
+    if (!usable.has('memory')) delete resources.memory;
+    if (!usable.has('pids')) delete resources.pids;
+    if (!usable.has('io')) delete resources.blockIO;
+    const cpuKeys = usable.has('cpu') ? [] : ['shares', 'quota', 'period'];
+    if (!usable.has('cpuset')) cpuKeys.push('cpus', 'mems');
+    for (const k of cpuKeys) delete resources.cpu?.[k];
+    if (resources.cpu && !Object.keys(resources.cpu).length) delete resources.cpu;
+  }
 
   const seccomp: SeccompProfile | undefined = privileged ? undefined : defaultSeccompProfile(caps, input.arch);
 
@@ -358,6 +380,7 @@ export function buildSpec(input: SpecInput): Record<string, any> {
       rlimits: [...rlimits.values()],
       noNewPrivileges: false,
       oomScoreAdj: input.oomScoreAdj || undefined,
+      selinuxLabel: input.labels?.process || undefined,
     },
     root: { path: input.rootfs, readonly: !!input.readonlyRootfs },
     hostname: input.hostname,
@@ -368,6 +391,7 @@ export function buildSpec(input: SpecInput): Record<string, any> {
       resources,
       cgroupsPath: input.cgroupsPath,
       namespaces,
+      mountLabel: input.labels?.mount || undefined,
       seccomp,
       maskedPaths: privileged ? [] : (input.maskedPaths ?? MASKED_PATHS),
       readonlyPaths: privileged ? [] : (input.readonlyPaths ?? READONLY_PATHS),

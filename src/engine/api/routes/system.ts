@@ -170,7 +170,7 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
       LoggingDriver: cfg.logDriver,
-      CgroupDriver: 'cgroupfs',
+      CgroupDriver: s.platform.platform.cgroup.driver,
       CgroupVersion: h.cgroupVersion,
       NEventsListener: 0,
       KernelVersion: h.kernelVersion,
@@ -202,8 +202,13 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: ENGINE_VERSION,
-      Runtimes: { runc: { path: runc?.path ?? 'runc' } },
-      DefaultRuntime: 'runc',
+      Runtimes: Object.fromEntries(
+        Object.values(s.platform.runtimes).map((r) => [
+          r.name,
+          { path: r.path, ...(r.args?.length ? { runtimeArgs: r.args } : {}) },
+        ]),
+      ),
+      DefaultRuntime: s.platform.platform.runtime.name,
       Swarm: {
         NodeID: '',
         NodeAddr: '',
@@ -218,7 +223,12 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       ContainerdCommit: { ID: '' },
       RuncCommit: { ID: runc?.commit ?? '' },
       InitCommit: { ID: '' },
-      SecurityOptions: ['name=seccomp,profile=builtin', ...(cgroupV2 ? ['name=cgroupns'] : [])],
+      SecurityOptions: [
+        'name=seccomp,profile=builtin',
+        ...(s.platform.platform.selinux.enabled ? ['name=selinux'] : []),
+        ...(s.platform.platform.rootless ? ['name=rootless'] : []),
+        ...(s.platform.defaultCgroupnsMode === 'private' ? ['name=cgroupns'] : []),
+      ],
       Warnings: runc ? [] : ['WARNING: runc is not installed; containers cannot start'],
     });
   });

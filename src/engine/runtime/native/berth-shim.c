@@ -70,6 +70,20 @@
 #define DRAIN_GRACE_MS 2000 /* after init exits, how long a stray holder of the pipes may keep them open */
 
 static const char *opt_id, *opt_bundle, *opt_runc, *opt_runc_root, *opt_dir, *opt_sock, *opt_log, *opt_oom;
+/* -g: the runtime's global flags after --root (daemon.json runtimeArgs, --systemd-cgroup), the same on every call. */
+#define MAX_GLOBAL 8
+static char *opt_global[MAX_GLOBAL];
+static int opt_nglobal;
+
+/* Starts a runtime argv: the binary, --root, the global flags. Returns the next free index. */
+static int runc_argv(char **argv) {
+  int i = 0;
+  argv[i++] = (char *)opt_runc;
+  argv[i++] = "--root";
+  argv[i++] = (char *)opt_runc_root;
+  for (int j = 0; j < opt_nglobal; j++) argv[i++] = opt_global[j];
+  return i;
+}
 static const char *opt_mount_data, *opt_rootfs;
 static long long opt_max_size = 0; /* 0: no rotation */
 static int opt_max_file = 1;
@@ -126,12 +140,9 @@ static size_t format_time(char *out, size_t size) {
 
 /* Runs runc with the given arguments, stdio to /dev/null, and returns its wait status. */
 static int run_runc(char *const extra[]) {
-  char *argv[32];
-  int i = 0;
-  argv[i++] = (char *)opt_runc;
-  argv[i++] = "--root";
-  argv[i++] = (char *)opt_runc_root;
-  for (int j = 0; extra[j] && i < 31; j++) argv[i++] = extra[j];
+  char *argv[32 + MAX_GLOBAL];
+  int i = runc_argv(argv);
+  for (int j = 0; extra[j] && i < 31 + MAX_GLOBAL; j++) argv[i++] = extra[j];
   argv[i] = NULL;
   pid_t pid = fork();
   if (pid < 0) return -1;
@@ -639,12 +650,14 @@ static struct proc *start_exec(int ci, const char *id, int tty, int with_stdin, 
     int null = open("/dev/null", O_RDWR);
     if (tty) child_stdio(null, null, err[1]);
     else child_stdio(with_stdin ? in[0] : null, out[1], err[1]);
-    if (tty)
-      execlp(opt_runc, opt_runc, "--root", opt_runc_root, "--log", runc_log_path, "--log-format", "json", "exec", "--detach",
-             "--pid-file", pid_file, "--process", process_json, "--console-socket", cpath, opt_id, (char *)NULL);
-    else
-      execlp(opt_runc, opt_runc, "--root", opt_runc_root, "--log", runc_log_path, "--log-format", "json", "exec", "--detach",
-             "--pid-file", pid_file, "--process", process_json, opt_id, (char *)NULL);
+    char *args[24 + MAX_GLOBAL];
+    int n = runc_argv(args);
+    args[n++] = "--log"; args[n++] = runc_log_path; args[n++] = "--log-format"; args[n++] = "json";
+    args[n++] = "exec"; args[n++] = "--detach"; args[n++] = "--pid-file"; args[n++] = (char *)pid_file;
+    args[n++] = "--process"; args[n++] = (char *)process_json;
+    if (tty) { args[n++] = "--console-socket"; args[n++] = (char *)cpath; }
+    args[n++] = (char *)opt_id; args[n] = NULL;
+    execvp(opt_runc, args);
     _exit(127);
   }
   close_fd(&err[1]);
@@ -972,7 +985,11 @@ static int start_created(pid_t init, char *msg, size_t size) {
   if (pid == 0) {
     int null = open("/dev/null", O_RDWR);
     child_stdio(null, null, errp[1]);
-    execlp(opt_runc, opt_runc, "--root", opt_runc_root, "--log", runc_log_path, "--log-format", "json", "start", opt_id, (char *)NULL);
+    char *args[12 + MAX_GLOBAL];
+    int n = runc_argv(args);
+    args[n++] = "--log"; args[n++] = runc_log_path; args[n++] = "--log-format"; args[n++] = "json";
+    args[n++] = "start"; args[n++] = (char *)opt_id; args[n] = NULL;
+    execvp(opt_runc, args);
     _exit(127);
   }
   close(errp[1]);
@@ -990,12 +1007,16 @@ static int opt_tty = 0, opt_stdin = 0, opt_stdin_once = 0, opt_hold = 0;
 
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "i:b:r:R:d:S:l:s:n:o:M:T:tIOWX")) != -1) {
+  while ((c = getopt(argc, argv, "i:b:r:R:g:d:S:l:s:n:o:M:T:tIOWX")) != -1) {
     switch (c) {
       case 'i': opt_id = optarg; break;
       case 'b': opt_bundle = optarg; break;
       case 'r': opt_runc = optarg; break;
       case 'R': opt_runc_root = optarg; break;
+      case 'g':
+        if (opt_nglobal == MAX_GLOBAL) die("too many runtime flags");
+        opt_global[opt_nglobal++] = optarg;
+        break;
       case 'd': opt_dir = optarg; break;
       case 'S': opt_sock = optarg; break;
       case 'l': opt_log = optarg; break;
@@ -1060,9 +1081,8 @@ int main(int argc, char **argv) {
   if (runc < 0) die("fork: %s", strerror(errno));
   if (runc == 0) {
     int null = open("/dev/null", O_RDWR);
-    char *args[20];
-    int n = 0;
-    args[n++] = (char *)opt_runc; args[n++] = "--root"; args[n++] = (char *)opt_runc_root;
+    char *args[20 + MAX_GLOBAL];
+    int n = runc_argv(args);
     args[n++] = "--log"; args[n++] = runc_log_path; args[n++] = "--log-format"; args[n++] = "json";
     if (opt_fast) args[n++] = "create";
     else { args[n++] = "run"; args[n++] = "--detach"; }

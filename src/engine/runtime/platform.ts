@@ -1,0 +1,109 @@
+// What differs between the hosts berthd runs on, below the API: the cgroup version and driver, the OCI runtime
+// (runc or crun), SELinux, rootless. A `Platform` is found once at start (host/ detects, config/ chooses) and is an
+// input to the pure spec generator and to the small adapters here — never an `if` in lifecycle code.
+import { invalidParameter } from '../errdefs';
+
+export type CgroupDriver = 'cgroupfs' | 'systemd';
+export type CgroupnsMode = 'private' | 'host';
+
+export interface RuntimeChoice {
+  /** As daemon.json's `runtimes` names it (runc, crun, …) and HostConfig.Runtime shows it. */
+  name: string;
+  path: string;
+  /** daemon.json's runtimeArgs: global flags before the command. */
+  args?: string[];
+}
+
+export interface Platform {
+  cgroup: { version: 1 | 2; driver: CgroupDriver };
+  runtime: RuntimeChoice;
+  selinux: { enabled: boolean };
+  /** Set by the rootless work (issue 14): controllers delegated to this user (v2); limits on others are dropped. */
+  rootless?: { delegatedControllers: string[] };
+}
+
+/** A cgroup v1 host with the cgroupfs driver, runc, no SELinux: what the engine was written on (and unit tests). */
+export const V1_CGROUPFS: Platform = {
+  cgroup: { version: 1, driver: 'cgroupfs' },
+  runtime: { name: 'runc', path: 'runc' },
+  selinux: { enabled: false },
+};
+
+/**
+ * Docker's choice of cgroup driver (daemon_unix.go): what `exec-opts` says, else systemd on a cgroup v2 host booted
+ * with systemd (it owns the tree there), else cgroupfs.
+ */
+export function chooseCgroupDriver(
+  execOpts: string[],
+  host: { cgroupVersion: 1 | 2; systemdRunning: boolean },
+): CgroupDriver {
+  let asked: string | undefined;
+  for (const opt of execOpts) {
+    const eq = opt.indexOf('=');
+    const key = opt
+      .slice(0, eq < 0 ? opt.length : eq)
+      .trim()
+      .toLowerCase();
+    const value = eq < 0 ? '' : opt.slice(eq + 1).trim();
+    if (eq < 0) throw invalidParameter(`Unable to parse key/value option: ${opt}`);
+    if (key === 'native.cgroupdriver') {
+      if (value !== 'systemd' && value !== 'cgroupfs')
+        throw invalidParameter(`native.cgroupdriver option ${value} not supported`);
+      asked = value;
+    } else if (key !== 'isolation') {
+      throw invalidParameter(`unrecognized option: ${key}`);
+    }
+  }
+  if (asked === 'systemd' && !host.systemdRunning)
+    throw invalidParameter('systemd cgroup flag passed, but systemd support for managing cgroups is not available');
+  if (asked) return asked as CgroupDriver;
+  return host.cgroupVersion === 2 && host.systemdRunning ? 'systemd' : 'cgroupfs';
+}
+
+/** Docker's default cgroup namespace: private on v2 (the container sees its own tree), host on v1. */
+export function defaultCgroupnsMode(p: Platform): CgroupnsMode {
+  return p.cgroup.version === 2 ? 'private' : 'host';
+}
+
+/** HostConfig.CgroupnsMode as Docker validates it ("" = the daemon's default). */
+export function checkCgroupnsMode(mode: string | undefined): CgroupnsMode | '' {
+  if (!mode) return '';
+  if (mode !== 'private' && mode !== 'host') throw invalidParameter(`invalid cgroup namespace mode: ${mode}`);
+  return mode;
+}
+
+/** spec.linux.cgroupsPath: "system.slice:berth:<id>" for systemd (runc makes berth-<id>.scope), a path otherwise. */
+export function cgroupsPath(p: Platform, id: string): string {
+  if (p.cgroup.driver === 'systemd') return `${p.rootless ? 'user.slice' : 'system.slice'}:berth:${id}`;
+  return `/berth/${id}`;
+}
+
+/**
+ * Where the container's cgroup is on the host, for stats, OOM and freezer reads: `controller` names the v1
+ * hierarchy ('' on v2). `rootlessBase` is the user's delegated subtree (rootless with systemd).
+ */
+export function cgroupDir(p: Platform, id: string, controller: string, mountRoot = '/sys/fs/cgroup'): string {
+  const base = p.cgroup.version === 2 ? mountRoot : `${mountRoot}/${controller}`;
+  if (p.cgroup.driver === 'systemd') return `${base}/${p.rootless ? 'user.slice' : 'system.slice'}/berth-${id}.scope`;
+  return `${base}/berth/${id}`;
+}
+
+/** The file the shim reads after the container ends to tell an OOM kill (memory.events' oom_kill on v2). */
+export function oomFile(p: Platform, id: string): string {
+  return p.cgroup.version === 2
+    ? `${cgroupDir(p, id, '')}/memory.events`
+    : `${cgroupDir(p, id, 'memory')}/memory.oom_control`;
+}
+
+/** Global flags for every call of the runtime binary (runc and crun share them). */
+export function runtimeGlobalArgs(p: Platform): string[] {
+  return [...(p.runtime.args ?? []), ...(p.cgroup.driver === 'systemd' ? ['--systemd-cgroup'] : [])];
+}
+
+/** Which resource controllers the container's limits may use: all, or (rootless) those delegated to the user. */
+export function usableControllers(p: Platform): Set<string> | undefined {
+  if (!p.rootless) return undefined;
+  // Rootless on v1 cannot set any limit (no delegation), as Docker's rootless mode.
+  if (p.cgroup.version === 1) return new Set();
+  return new Set(p.rootless.delegatedControllers);
+}
