@@ -97,4 +97,18 @@ describe('clients: docker-py', function () {
     assert.deepEqual(r.all_prune, ['py-named']);
     assert.deepEqual(r.left, []);
   });
+  it('updates a running container (policy kept by a later update, limits in its cgroups); stats per interface', async () => {
+    const r = await dockerPy(host, 'update_stats');
+    assert.equal(r.policy, 'always');
+    assert.equal(r.memory, 64 * 1024 * 1024);
+    assert.equal(r.cpu_shares, 512);
+    assert.equal(r.memory_in_cgroup, String(64 * 1024 * 1024));
+    // cgroup v2 keeps shares as a weight (runc: 1 + ((shares - 2) * 9999) / 262142).
+    assert.ok(['512', String(1 + Math.floor((510 * 9999) / 262142))].includes(r.shares_in_cgroup), r.shares_in_cgroup);
+    assert.equal(r.pinged, 0);
+    // stats: the counters of each interface of the container's own namespace, none for --network none.
+    assert.deepEqual(r.interfaces, ['eth0']);
+    assert.equal(r.counted, true);
+    assert.deepEqual(r.none_interfaces, []);
+  });
 });

@@ -80,7 +80,8 @@ export function createSettings(store: ContainerStore) {
     ): Promise<string[]> {
       const c = store.lookup(ref);
       return store.withLock(c.id, async () => {
-        if (u.restartPolicy && u.restartPolicy.name !== undefined) {
+        // As moby: an empty policy name means "leave the policy alone" (the CLI sends one with every update).
+        if (u.restartPolicy?.name) {
           let p: RestartPolicy;
           try {
             p = parseRestartPolicy(u.restartPolicy);
@@ -107,7 +108,7 @@ export function createSettings(store: ContainerStore) {
               String(merged.memorySwap && merged.memorySwap > 0 ? merged.memorySwap : r.memory * 2),
             );
           if (r.memoryReservation) args.push('--memory-reservation', String(r.memoryReservation));
-          if (r.cpuShares) args.push('--cpu-shares', String(r.cpuShares));
+          if (r.cpuShares) args.push('--cpu-share', String(r.cpuShares));
           if (r.nanoCpus) args.push('--cpu-period', '100000', '--cpu-quota', String(Math.round(r.nanoCpus / 1e4)));
           if (r.cpuQuota) args.push('--cpu-quota', String(r.cpuQuota));
           if (r.cpuPeriod) args.push('--cpu-period', String(r.cpuPeriod));

@@ -21,6 +21,47 @@ export interface StatsSample {
   memory: { usage: number; maxUsage: number; limit: number; failcnt: number; stats: Record<string, number> };
   pids: { current: number; limit: number };
   blkio: { major: number; minor: number; op: string; value: number }[];
+  /** Per interface of the container's own network namespace (lo left out, as dockerd does); empty with none/host. */
+  networks: Record<string, NetworkCounters>;
+}
+
+export interface NetworkCounters {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
+
+/** The interfaces' counters as the container's init sees them (/proc/<pid>/net/dev is per network namespace). */
+function networkCounters(pid: number): Record<string, NetworkCounters> {
+  const out: Record<string, NetworkCounters> = {};
+  let text = '';
+  try {
+    text = fs.readFileSync(`/proc/${pid}/net/dev`, 'utf8');
+  } catch {
+    return out;
+  }
+  // "  eth0: rx_bytes packets errs drop fifo frame compressed multicast tx_bytes packets errs drop …"
+  for (const line of text.split('\n').slice(2)) {
+    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
+    if (!m || m[1] === 'lo') continue;
+    const f = m[2].trim().split(/\s+/).map(Number);
+    out[m[1]] = {
+      rx_bytes: f[0],
+      rx_packets: f[1],
+      rx_errors: f[2],
+      rx_dropped: f[3],
+      tx_bytes: f[8],
+      tx_packets: f[9],
+      tx_errors: f[10],
+      tx_dropped: f[11],
+    };
+  }
+  return out;
 }
 
 const readNum = (p: string): number => {
@@ -80,6 +121,8 @@ export function createStats(store: ContainerStore) {
       const c = store.lookup(ref);
       if (!store.live.has(c.id)) return undefined;
       const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+      // With the host's network the container has no interfaces of its own: dockerd reports none.
+      const networks = c.hostConfig.networkMode === 'host' || !c.state.pid ? {} : networkCounters(c.state.pid);
       const cg = (ctl: string, file: string) => path.join(runtime.cgroupDir(c.id, ctl), file);
       if (v2) {
         const cpu = readKv(cg('', 'cpu.stat'));
@@ -110,6 +153,7 @@ export function createStats(store: ContainerStore) {
           },
           pids: { current: readNum(cg('', 'pids.current')), limit: pidsMax === 'max' ? 0 : Number(pidsMax) },
           blkio: [],
+          networks,
         };
       }
       const perCpu = (() => {
@@ -162,6 +206,7 @@ export function createStats(store: ContainerStore) {
         },
         pids: { current: readNum(cg('pids', 'pids.current')), limit: pidsMax === 'max' ? 0 : Number(pidsMax) },
         blkio,
+        networks,
       };
     },
   };

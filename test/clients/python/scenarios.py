@@ -131,6 +131,41 @@ def volumes():
     }
 
 
+def cgroup_value(c, v2_file, v1_file):
+    """A cgroup setting as the container itself reads it (cgroup v2 or v1)."""
+    r = c.exec_run(['sh', '-c', 'cat /sys/fs/cgroup/%s 2>/dev/null || cat /sys/fs/cgroup/%s' % (v2_file, v1_file)])
+    return text(r.output).strip()
+
+
+def update_stats():
+    c = client.containers.run('busybox', ['sleep', '600'], name='py-update', detach=True)
+    none = client.containers.run('busybox', ['sleep', '600'], name='py-none', network_mode='none', detach=True)
+    try:
+        c.update(restart_policy={'Name': 'always'}, mem_limit='64m')
+        # A second update without a policy keeps the one set (the client sends an empty one).
+        c.update(cpu_shares=512)
+        c.reload()
+        hc = c.attrs['HostConfig']
+        gateway = c.attrs['NetworkSettings']['Gateway']
+        pinged = c.exec_run(['ping', '-c', '1', '-W', '2', gateway]).exit_code
+        stats = c.stats(stream=False)
+        eth0 = stats.get('networks', {}).get('eth0', {})
+        return {
+            'policy': hc['RestartPolicy']['Name'],
+            'memory': hc['Memory'],
+            'cpu_shares': hc['CpuShares'],
+            'memory_in_cgroup': cgroup_value(c, 'memory.max', 'memory/memory.limit_in_bytes'),
+            'shares_in_cgroup': cgroup_value(c, 'cpu.weight', 'cpu/cpu.shares'),
+            'pinged': pinged,
+            'interfaces': sorted(stats.get('networks', {})),
+            'counted': eth0.get('tx_packets', 0) >= 1 and eth0.get('rx_bytes', 0) > 0,
+            'none_interfaces': sorted(none.stats(stream=False).get('networks', {})),
+        }
+    finally:
+        c.remove(force=True)
+        none.remove(force=True)
+
+
 SCENARIOS = {
     'swarm': swarm,
     'logs': logs,
@@ -138,6 +173,7 @@ SCENARIOS = {
     'images': images,
     'networks': networks,
     'volumes': volumes,
+    'update_stats': update_stats,
 }
 
 if __name__ == '__main__':

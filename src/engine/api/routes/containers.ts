@@ -478,6 +478,7 @@ function renderStats(c: ContainerRecord, cur: StatsSample | undefined, pre: Stat
       : {},
     name: `/${c.name}`,
     id: c.id,
+    ...(cur && Object.keys(cur.networks).length ? { networks: cur.networks } : {}),
   };
 }
 
