@@ -3,11 +3,19 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as net from 'node:net';
-import * as path from 'node:path';
+import type * as net from 'node:net';
 import { Duplex, PassThrough, type Readable } from 'node:stream';
 import { type EngineError, invalidParameter, toEngineError } from '../errdefs';
 import { log } from '../log';
+import {
+  applyTcpTimeouts,
+  checkCaller,
+  checkForJson,
+  HostNames,
+  listenUnix,
+  removeUnixSocket,
+  tcpTlsOptions,
+} from './guard';
 import { type RequestContext, type Router, API_VERSION } from './router';
 
 export const MAX_JSON_BODY = 10 * 1024 * 1024;
@@ -62,10 +70,6 @@ class Tracker {
   }
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
-}
-
 export function parseHost(
   h: string,
 ): { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number } | { kind: 'fd' } {
@@ -93,21 +97,6 @@ function groupId(name: string): number | undefined {
   return undefined;
 }
 
-/** A stale socket file (nothing answers) may be removed; a live one means another daemon owns it. */
-async function claimSocketPath(p: string): Promise<void> {
-  if (!fs.existsSync(p)) return;
-  const alive = await new Promise<boolean>((resolve) => {
-    const s = net.connect(p);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-  if (alive) throw new Error(`${p} is in use by another daemon (is berthd or dockerd already running?)`);
-  fs.rmSync(p, { force: true });
-}
-
 export async function listen(router: Router, opts: ListenOptions): Promise<ApiServer> {
   const servers: { server: net.Server; address: string; cleanup?: () => void }[] = [];
   const tracker = new Tracker();
@@ -117,46 +106,29 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
       if (target.kind === 'fd')
         throw invalidParameter('fd:// hosts (systemd socket activation) are not supported; use unix://');
       let server: http.Server | https.Server;
-      if (target.kind === 'tcp' && opts.tls?.cert && opts.tls.key) {
-        server = https.createServer({
-          // As on the unix socket: a client that closes its side of an attach (docker run, after stdin) still gets
-          // the output; without this a TLS client got none (the VM's API is TLS).
-          allowHalfOpen: true,
-          cert: fs.readFileSync(opts.tls.cert),
-          key: fs.readFileSync(opts.tls.key),
-          ca: opts.tls.ca ? fs.readFileSync(opts.tls.ca) : undefined,
-          requestCert: opts.tls.verify,
-          rejectUnauthorized: opts.tls.verify,
-        });
+      let names: HostNames;
+      if (target.kind === 'tcp') {
+        const tlsOptions = tcpTlsOptions(h, target.host, opts.tls);
+        server = tlsOptions ? https.createServer(tlsOptions) : http.createServer();
+        names = new HostNames(target.host, tlsOptions?.cert as Buffer | undefined);
+        applyTcpTimeouts(server);
       } else {
-        if (target.kind === 'tcp' && !isLoopback(target.host)) {
-          throw invalidParameter(
-            `refusing to listen on ${h} without TLS: anyone who can reach it would control this host. Use --tlsverify with --tlscacert/--tlscert/--tlskey, or a unix socket`,
-          );
-        }
         server = http.createServer();
+        names = new HostNames();
+        server.keepAliveTimeout = 0;
+        server.requestTimeout = 0; // long pulls, follows and attaches
+        server.headersTimeout = 60_000;
       }
-      server.keepAliveTimeout = 0;
-      server.requestTimeout = 0; // long pulls, follows and attaches
-      server.headersTimeout = 60_000;
       server.on('connection', (socket: net.Socket) => tracker.socket(socket));
-      server.on('request', (req, res) => handle(router, req, { res }, tracker));
-      server.on('upgrade', (req, socket: net.Socket, head) => handle(router, req, { socket, head }, tracker));
+      server.on('request', (req, res) => handle(router, req, { res }, tracker, names));
+      server.on('upgrade', (req, socket: net.Socket, head) => handle(router, req, { socket, head }, tracker, names));
       server.on('clientError', (_err, socket) => socket.destroy());
       if (target.kind === 'unix') {
-        fs.mkdirSync(path.dirname(target.path), { recursive: true });
-        await claimSocketPath(target.path);
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(target.path, () => resolve());
-        });
-        fs.chmodSync(target.path, 0o660);
-        const gid = opts.socketGroup ? groupId(opts.socketGroup) : undefined;
-        if (gid !== undefined) fs.chownSync(target.path, 0, gid);
+        await listenUnix(server, target.path, 0o660, opts.socketGroup ? groupId(opts.socketGroup) : undefined);
         servers.push({
           server,
           address: `unix://${target.path}`,
-          cleanup: () => fs.rmSync(target.path, { force: true }),
+          cleanup: () => removeUnixSocket(target.path),
         });
       } else {
         await new Promise<void>((resolve, reject) => {
@@ -218,7 +190,7 @@ interface Transport {
   head?: Buffer;
 }
 
-function handle(router: Router, req: http.IncomingMessage, t: Transport, tracker: Tracker): void {
+function handle(router: Router, req: http.IncomingMessage, t: Transport, tracker: Tracker, names: HostNames): void {
   const socket = t.socket ?? req.socket;
   tracker.socket(socket);
   const closed = new Promise<void>((resolve) => {
@@ -226,7 +198,7 @@ function handle(router: Router, req: http.IncomingMessage, t: Transport, tracker
     socket.once('close', () => resolve());
   });
   // For shutdown a request is over when its handler is done or its client has gone.
-  const served = serve(router, req, t, socket, closed, tracker).catch((err) => {
+  const served = serve(router, req, t, socket, closed, tracker, names).catch((err) => {
     log.error('request failed', { method: req.method, path: req.url, error: err?.message ?? String(err) });
     socket.destroy();
   });
@@ -240,6 +212,7 @@ async function serve(
   socket: net.Socket,
   closed: Promise<void>,
   tracker: Tracker,
+  names: HostNames,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://berth');
   let responded = false;
@@ -305,6 +278,7 @@ async function serve(
     closed,
     body: () => upgradeBody ?? req,
     async json<T>() {
+      checkForJson(req);
       const stream = upgradeBody ?? req;
       const chunks: Buffer[] = [];
       let size = 0;
@@ -390,6 +364,7 @@ async function serve(
   };
 
   try {
+    checkCaller(req, names);
     const { handler, params, apiVersion } = router.match(req.method ?? 'GET', url.pathname);
     ctx.params = params;
     ctx.apiVersion = apiVersion;
