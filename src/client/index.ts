@@ -389,6 +389,20 @@ export class EngineClient {
     });
     return { tar: body, stat: decodePathStat(headers['x-docker-container-path-stat']) };
   }
+  /**
+   * Berth's GET /containers/{id}/files: one directory's entries with their stat (uid and gid too), without tarring
+   * the subtree. Undefined when the engine has no such route (dockerd, Podman: 404 "page not found").
+   */
+  async listContainerDir(id: string, path: string): Promise<T.DirListing | undefined> {
+    try {
+      const res = await this.raw('GET', `/containers/${encodeURIComponent(id)}/files`, { query: { path } });
+      const entries = (await res.body.json()) as T.DirEntryStat[];
+      return { stat: decodePathStat(res.headers['x-docker-container-path-stat']), entries };
+    } catch (err) {
+      if (err instanceof EngineApiError && err.status === 404 && /page not found/i.test(err.message)) return undefined;
+      throw err;
+    }
+  }
   /** Extracts a tar into a directory inside a container. */
   async putArchive(
     id: string,

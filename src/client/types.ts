@@ -311,3 +311,14 @@ export interface BuildImageOptions {
   registryConfig?: Record<string, AuthConfig>;
   signal?: AbortSignal;
 }
+
+/** An entry of Berth's directory listing (GET /containers/{id}/files): the path stat plus owner. */
+export interface DirEntryStat extends PathStat {
+  uid: number;
+  gid: number;
+}
+
+export interface DirListing {
+  stat: PathStat;
+  entries: DirEntryStat[];
+}

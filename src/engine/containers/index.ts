@@ -50,8 +50,16 @@ export type { StatsSample } from './stats';
 export type { ImageSource, NetworkHook, WaitCondition } from './store';
 export { parseRestartPolicy } from './state';
 // `docker cp`'s work on an open ContainerFs (openFs), for the API's archive routes.
-export { archivePath, containerOwner, extractToDir, readContainerFile, statPath, TAR_TRAILER } from './archive';
-export type { ContainerFs, PathStat } from './archive';
+export {
+  archivePath,
+  containerOwner,
+  extractToDir,
+  listPath,
+  readContainerFile,
+  statPath,
+  TAR_TRAILER,
+} from './archive';
+export type { ContainerFs, DirListing, PathStat } from './archive';
 
 /** What exists: create, look up, list, count, prune. */
 export interface ContainerRecords {

@@ -4,7 +4,16 @@
 import { queryBool } from '../../../common/docker';
 import { pipeline } from 'node:stream/promises';
 import type { EngineServices } from '../services';
-import { archivePath, containerOwner, extractToDir, type PathStat, statPath, TAR_TRAILER } from '../../containers';
+import {
+  archivePath,
+  containerOwner,
+  extractToDir,
+  listPath,
+  type DirListing,
+  type PathStat,
+  statPath,
+  TAR_TRAILER,
+} from '../../containers';
 import { invalidParameter } from '../../errdefs';
 import type { RequestContext, Router } from '../router';
 
@@ -57,6 +66,20 @@ export function registerArchiveRoutes(router: Router, s: EngineServices): void {
     } finally {
       await cfs.release();
     }
+  });
+
+  // Berth's own: one directory's entries as JSON (see containers/archive/list.ts). dockerd answers 404, and the
+  // extension falls back to GET /archive.
+  router.get('/containers/:id/files', async (ctx) => {
+    const p = pathOf(ctx);
+    const cfs = await s.containers.openFs(ctx.params.id);
+    let listing: DirListing;
+    try {
+      listing = listPath(cfs, p);
+    } finally {
+      await cfs.release();
+    }
+    ctx.send(200, listing.entries, { 'X-Docker-Container-Path-Stat': pathStatHeader(listing.stat) });
   });
 
   router.put('/containers/:id/archive', async (ctx) => {

@@ -16,6 +16,7 @@
 // container's file system for a copy).
 export { type FsAccess, type FsAccessDeps, containerOwner, createFsAccess, readContainerFile } from './access';
 export { type ExtractOptions, entryParts, extractToDir } from './extract';
+export { type DirEntryStat, type DirListing, listPath } from './list';
 export { absContainerPath, baseName, goFileMode, type PathStat, rfc3339Nano, statPath } from './paths';
 export { archivePath, encodeHeader, TAR_TRAILER } from './tar';
 export type { ContainerFs, FsMount } from './walk';

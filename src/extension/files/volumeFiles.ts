@@ -1,0 +1,60 @@
+// A volume's files through the same archive API: a helper container (never started, labelled berth.helper so no
+// view shows it as the user's) mounts the volume at /volume; a stopped container's archive reaches its mounts.
+// Any local image serves (nothing of it runs). Removed when the window closes or the volume is removed.
+import type { EngineClient } from '../../client';
+import { HELPER_LABEL } from '../../views/model';
+
+export const VOLUME_MOUNT = '/volume';
+
+export class VolumeHelpers {
+  private readonly byVolume = new Map<string, Promise<string>>();
+
+  constructor(private readonly client: () => EngineClient) {}
+
+  /** The helper container of a volume (found again after a reload by its label, else made). */
+  containerFor(volume: string): Promise<string> {
+    let p = this.byVolume.get(volume);
+    if (!p) {
+      p = this.make(volume);
+      this.byVolume.set(volume, p);
+      p.catch(() => this.byVolume.delete(volume));
+    }
+    return p;
+  }
+
+  private async make(volume: string): Promise<string> {
+    const client = this.client();
+    await client.inspectVolume(volume);
+    const found = await client.listContainers({ all: true, filters: { label: [`${HELPER_LABEL}=volume:${volume}`] } });
+    if (found.length) return found[0].Id;
+    const images = await client.listImages();
+    const image = images.find((i) => i.RepoTags?.some((t) => t !== '<none>:<none>')) ?? images[0];
+    if (!image)
+      throw new Error(
+        `browsing volume ${volume} needs an image on the engine (a stopped helper container mounts it): pull any image first`,
+      );
+    const { Id } = await client.createContainer({
+      Image: image.Id,
+      Entrypoint: ['/berth-volume-files'],
+      Cmd: [],
+      Labels: { [HELPER_LABEL]: `volume:${volume}` },
+      HostConfig: { Binds: [`${volume}:${VOLUME_MOUNT}`] },
+      NetworkDisabled: true,
+    } as Parameters<EngineClient['createContainer']>[0]);
+    return Id;
+  }
+
+  /** Removes the helpers this window made or found (before a volume's removal, and at the end). */
+  async remove(volume?: string): Promise<void> {
+    const client = this.client();
+    const filters = { label: [volume ? `${HELPER_LABEL}=volume:${volume}` : HELPER_LABEL] };
+    const list = await client.listContainers({ all: true, filters }).catch(() => []);
+    await Promise.all(
+      list
+        .filter((c) => volume || c.Labels?.[HELPER_LABEL]?.startsWith('volume:'))
+        .map((c) => client.removeContainer(c.Id, { force: true }).catch(() => undefined)),
+    );
+    if (volume) this.byVolume.delete(volume);
+    else this.byVolume.clear();
+  }
+}
