@@ -15,6 +15,7 @@ import {
   matchLabels,
   parseDetachKeys,
   parseGoBool,
+  pathMatch,
   queryBool,
   splitFrames,
 } from '../../src/common/docker';
@@ -22,12 +23,12 @@ import {
 const HOUR = 3600_000;
 
 describe('common/docker: Docker formats and rules', () => {
-  it('imports nothing of the engine, the CLI or the extension (only Node and itself)', () => {
+  it('imports nothing of the engine, the CLI or the extension (only Node, re2js and itself)', () => {
     const dir = path.join(__dirname, '../../src/common/docker');
     for (const f of fs.readdirSync(dir)) {
       const text = fs.readFileSync(path.join(dir, f), 'utf8');
       for (const m of text.matchAll(/^(?:import|export)[^'"]*from\s+'([^']+)'/gm))
-        assert.match(m[1], /^(node:|\.\/)/, `${f} imports ${m[1]}`);
+        assert.match(m[1], /^(node:|\.\/|re2js$)/, `${f} imports ${m[1]}`);
     }
   });
 
@@ -80,7 +81,37 @@ describe('common/docker: Docker formats and rules', () => {
     assert.ok(!matchLabel('a=2', labels) && !matchLabel('c', labels) && !matchLabel('a=', labels));
     assert.ok(matchLabels(undefined, null) && matchLabels(['a', 'b'], labels) && !matchLabels(['a', 'c'], labels));
     assert.ok(fuzzyMatch('^we', 'web') && !fuzzyMatch('^eb', 'web'));
-    assert.ok(fuzzyMatch('a(', 'xa(y'), 'an invalid expression matches as a substring');
+    // Go's filters.Match: an expression that does not compile matches only the exact value.
+    assert.ok(!fuzzyMatch('a(', 'xa(y') && fuzzyMatch('a(', 'a('));
+  });
+
+  it('finds no label an object lacks, whatever Object.prototype holds', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      assert.equal(matchLabel(name, {}), false, name);
+      assert.equal(matchLabels([name], { a: '1' }), false, name);
+    }
+    assert.equal(matchLabel('__proto__=x', JSON.parse('{"__proto__":"x"}')), true, 'a real label of that name');
+  });
+
+  it('matches expressions in linear time (RE2), with Go syntax', () => {
+    const started = Date.now();
+    // Exponential for a backtracking engine (minutes for JavaScript's RegExp); linear for RE2.
+    assert.equal(fuzzyMatch('^(a|aa)*c$', 'a'.repeat(5000)), false);
+    assert.equal(fuzzyMatch('(x+x+)+y', 'x'.repeat(5000)), false);
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+    assert.ok(fuzzyMatch('(?i)WEB', 'my-web-1'), "Go's inline flags");
+  });
+
+  it("matches image references as Go's path.Match does, in linear time", () => {
+    assert.ok(pathMatch('busy*', 'busybox') && pathMatch('busybox:*', 'busybox:latest'));
+    assert.ok(!pathMatch('busy*', 'library/busybox') && !pathMatch('*', 'a/b'));
+    assert.ok(
+      pathMatch('b?sybox', 'busybox') && pathMatch('[ab]usybox', 'busybox') && !pathMatch('[^b]usybox', 'busybox'),
+    );
+    assert.ok(pathMatch('a.b', 'a.b') && !pathMatch('a.b', 'axb'), 'dots are literal');
+    const started = Date.now();
+    assert.equal(pathMatch(`${'*a'.repeat(50)}b`, 'a'.repeat(5000)), false);
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
   });
 
   it('reads booleans as dockerd does: query parameters, strconv.ParseBool and boolean filters', () => {

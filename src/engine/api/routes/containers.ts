@@ -11,7 +11,7 @@ import type {
 } from '../../containers';
 import { invalidParameter } from '../../errdefs';
 import { MASKED_PATHS, READONLY_PATHS } from '../../runtime';
-import { humanDuration, matchLabels, queryBool } from '../../../common/docker';
+import { fuzzyMatch, humanDuration, matchLabels, queryBool } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 import { renderNetworkSettings } from './networks';
@@ -511,13 +511,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
       if (filters.has('health') && !filters.get('health')!.includes(c.state.health?.status ?? 'none')) return false;
       if (
         filters.has('name') &&
-        !filters.get('name')!.some((n) => {
-          try {
-            return new RegExp(n.replace(/^\//, '')).test(c.name);
-          } catch {
-            return c.name.includes(n);
-          }
-        })
+        !filters.get('name')!.some((n) => fuzzyMatch(n, c.name) || fuzzyMatch(n, `/${c.name}`))
       )
         return false;
       if (!matchLabels(filters.get('label'), c.config.labels)) return false;

@@ -5,7 +5,7 @@ import type { EngineServices } from '../services';
 import { EngineError, invalidParameter, toEngineError, unavailable } from '../../errdefs';
 import { type Image, type Progress, throttled } from '../../images';
 import { type Credentials, isDigest, loginDomain, parseReference } from '../../registry';
-import { filterBool, humanSize, matchLabels, queryBool } from '../../../common/docker';
+import { filterBool, humanSize, matchLabels, pathMatch, queryBool } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 
@@ -142,15 +142,7 @@ export function inspectImage(img: Image, dirs: string[]): Record<string, unknown
 
 /** Docker's `reference` filter: path.Match on the familiar name or name:tag; lists only the tags that match. */
 function referenceMatcher(pattern: string): (ref: string) => boolean {
-  const re = new RegExp(
-    '^' +
-      pattern
-        .split('')
-        .map((ch) => (ch === '*' ? '[^/]*' : ch === '?' ? '[^/]' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-        .join('') +
-      '$',
-  );
-  return (ref) => re.test(ref) || re.test(ref.replace(/[:@][^:@/]*$/, '').replace(/@.*$/, ''));
+  return (ref) => pathMatch(pattern, ref) || pathMatch(pattern, ref.replace(/[:@][^:@/]*$/, '').replace(/@.*$/, ''));
 }
 
 const LIST_FILTERS = ['dangling', 'label', 'before', 'since', 'reference', 'until'] as const;

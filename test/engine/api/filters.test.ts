@@ -1,0 +1,46 @@
+// Filter values come from anyone who can reach the API: a label named like an Object.prototype member matches no
+// object that lacks it (so a prune with it removes nothing), and no expression can stall the engine.
+import * as assert from 'node:assert/strict';
+import { startEngine, type TestEngine } from '../../helpers/engine';
+
+describe('engine API: hostile filters', function () {
+  let engine: TestEngine;
+  before(async () => {
+    engine = await startEngine();
+    for (const name of ['plain-vol', 'a'.repeat(60)])
+      await engine.client.json('POST', '/volumes/create', { body: { Name: name } });
+  });
+  after(async () => engine?.cleanup());
+
+  const filters = (f: Record<string, string[]>) => ({ filters: JSON.stringify(f) });
+
+  it('a prune with label=constructor (or any prototype name) removes nothing', async () => {
+    for (const label of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const list = await engine.client.json('GET', '/volumes', { query: filters({ label: [label] }) });
+      assert.deepEqual(list.Volumes, [], label);
+      const pruned = await engine.client.json('POST', '/volumes/prune', {
+        query: filters({ label: [label], all: ['true'] }),
+      });
+      assert.deepEqual(pruned.VolumesDeleted ?? [], [], label);
+    }
+    const all = await engine.client.json('GET', '/volumes');
+    assert.ok(all.Volumes.some((v: any) => v.Name === 'plain-vol'));
+  });
+
+  it('a catastrophic-backtracking name filter is answered at once, and the engine stays responsive', async () => {
+    const started = Date.now();
+    const list = await engine.client.json('GET', '/volumes', { query: filters({ name: ['^(a|aa)*c$'] }) });
+    assert.deepEqual(list.Volumes, []);
+    const c = await engine.client.json('GET', '/containers/json', {
+      query: { all: '1', ...filters({ name: ['(x+x+)+y'] }) },
+    });
+    assert.deepEqual(c, []);
+    const n = await engine.client.json('GET', '/networks', { query: filters({ name: ['^(b|bb)*c$'] }) });
+    assert.deepEqual(n, []);
+    const i = await engine.client.json('GET', '/images/json', {
+      query: filters({ reference: [`${'*a'.repeat(40)}b`] }),
+    });
+    assert.deepEqual(i, []);
+    assert.ok(Date.now() - started < 3000, `${Date.now() - started} ms`);
+  });
+});
