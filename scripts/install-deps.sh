@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Berth's engine and tests need on Debian/Ubuntu, as root: system packages and npm dependencies.
-# Idempotent: a second run only checks. Usage: scripts/install-deps.sh [--test] [--vm] [--ui] [--system-only]
+# Idempotent: a second run only checks. Usage: scripts/install-deps.sh [--test] [--vm] [--ui] [--bench] [--system-only]
 # (--system-only: the Debian packages alone, leaving node_modules as it is)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,11 @@ if [[ " $* " == *" --test "* || " $* " == *" --vm "* ]]; then
   # dpkg-deb, mkfs.ext4 -d, cpio, depmod and Debian's keyring (scripts/vm-image.sh), and the arm64 guest's and
   # package's C helpers Debian's cross compiler. Never a kernel or firewall on the host itself.
   want+=(qemu-system-x86 qemu-system-arm e2fsprogs cpio kmod debian-archive-keyring gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+fi
+if [[ " $* " == *" --bench "* ]] && ! command -v dockerd >/dev/null; then
+  # npm run bench's reference engine (scripts/ref-dockerd.sh): Debian's dockerd, its services held back.
+  want+=(docker.io)
+  hold_services=1
 fi
 if [[ " $* " == *" --test "* ]] && ! command -v docker >/dev/null; then
   # The tests drive the real docker CLI against berthd, whichever version is installed (Debian's is 20.10).
