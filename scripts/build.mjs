@@ -128,15 +128,29 @@ async function bundle() {
   );
 }
 
-// C sources under src/engine/**/native/*.c become static binaries in dist/bin (the engine's per-container helpers).
+// The engine's per-container helpers are static binaries in dist/bin, built from C under src/engine/**/native/:
+// a file native/NAME.c is the helper NAME on its own; a folder native/NAME/ is the helper NAME made of all its .c
+// files (berth-shim: one file per part). Headers next to the sources are inputs too: any of them changing
+// rebuilds the helper.
 // `--natives-only --arch arm64 --outdir DIR` builds only those, for another architecture (Debian's cross compiler
 // aarch64-linux-gnu-gcc): the arm64 guest image and the linux-arm64 package carry them.
-const natives = [];
+const natives = []; // { name, sources, inputs }
+const cFiles = (dir, ext) =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(ext))
+    .map((f) => path.join(dir, f));
 const walk = (dir) => {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith('.c') && path.basename(dir) === 'native') natives.push(p);
+    if (path.basename(dir) === 'native') {
+      if (e.isDirectory()) {
+        const sources = cFiles(p, '.c');
+        natives.push({ name: e.name, sources, inputs: [...sources, ...cFiles(p, '.h')] });
+      } else if (e.name.endsWith('.c')) {
+        natives.push({ name: path.basename(e.name, '.c'), sources: [p], inputs: [p, ...cFiles(dir, '.h')] });
+      }
+    } else if (e.isDirectory()) walk(p);
   }
 };
 walk(path.join(root, 'src/engine'));
@@ -147,17 +161,9 @@ if (!compilers[arch]) throw new Error(`no compiler known for --arch ${arch} (x64
 // The host's own cc for the host's architecture (any distribution), the cross compiler otherwise.
 const cc = arch === process.arch ? 'cc' : compilers[arch];
 fs.mkdirSync(path.join(outdir, 'bin'), { recursive: true });
-for (const src of natives) {
-  const out = path.join(outdir, 'bin', path.basename(src, '.c'));
-  // A helper's headers live next to it (native/*.h): any of them changing rebuilds it.
-  const inputs = [
-    src,
-    ...fs
-      .readdirSync(path.dirname(src))
-      .filter((f) => f.endsWith('.h'))
-      .map((f) => path.join(path.dirname(src), f)),
-  ];
+for (const { name, sources, inputs } of natives) {
+  const out = path.join(outdir, 'bin', name);
   const fresh = fs.existsSync(out) && inputs.every((f) => fs.statSync(out).mtimeMs >= fs.statSync(f).mtimeMs);
-  if (!fresh) execFileSync(cc, ['-O2', '-static', '-Wall', '-Werror', '-o', out, src], { stdio: 'inherit' });
+  if (!fresh) execFileSync(cc, ['-O2', '-static', '-Wall', '-Werror', '-o', out, ...sources], { stdio: 'inherit' });
 }
 if (watch) console.log('watch mode is not implemented; rerun npm run build');

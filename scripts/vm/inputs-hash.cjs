@@ -11,7 +11,9 @@ function inputsHash(root) {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (path.basename(dir) === 'native' || dir.endsWith(path.join('vm', 'guest'))) files.push(p);
+      // A helper's sources: native/NAME.c, or native/NAME/*.c and *.h (scripts/build.mjs).
+      else if (path.basename(dir) === 'native' || path.basename(path.dirname(dir)) === 'native') files.push(p);
+      else if (dir.endsWith(path.join('vm', 'guest'))) files.push(p);
     }
   };
   walk(path.join(root, 'src/engine'));

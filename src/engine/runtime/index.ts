@@ -1,7 +1,7 @@
-// Runs containers with runc through berth-shim (native/berth-shim.c: why it exists and is written in C is
+// Runs containers with runc through berth-shim (native/berth-shim/main.c: why it exists and is written in C is
 // explained there). berthd spawns one detached shim per start; the shim mounts the root filesystem, runs
 // `runc create` and starts it (or `runc run -d`), reaps the container, runs its execs (entering it itself, see
-// native/enter.h), writes its json-file log and, at the end, an exit file. berthd holds a
+// native/berth-shim/enter.c), writes its json-file log and, at the end, an exit file. berthd holds a
 // connection to the shim's socket: its close means "the shim is done, read the exit file" — the same path
 // works after berthd restarts (it just connects again).
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -147,7 +147,7 @@ export function defaultShimPath(): string {
 
 /**
  * The shim binary containers run from: a copy on a read-only bind mount in exec-root. The shim's fast exec
- * (native/enter.h) runs the shim's own binary inside the container until its execve, so a "#!/proc/self/exe"
+ * (native/berth-shim/enter.c) runs the shim's own binary inside the container until its execve, so a "#!/proc/self/exe"
  * script there would reach this file through /proc/<pid>/exe (CVE-2019-5736); on a read-only mount a write
  * fails with EROFS, root or not. `readOnly` is what mountinfo says of it: fast exec is used only then.
  * Copies of other shim versions are unmounted (lazily: running shims keep theirs) and removed.
@@ -180,7 +180,7 @@ export function readOnlyShim(source: string, execRoot: string): { path: string; 
 }
 
 /**
- * An exec's process as berth-shim's fast path reads it (native/enter.h): NUL-terminated tokens, a key and its
+ * An exec's process as berth-shim's fast path reads it (native/berth-shim/enter.c): NUL-terminated tokens, a key and its
  * values. undefined when runc should handle it: an AppArmor or SELinux label, or what runc refuses with its own
  * words (a relative cwd, an env entry without "=") or takes further (more than 256 extra groups).
  * `seccomp`: the container has a profile, so its init must have a filter for the shim to copy.
@@ -440,7 +440,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
 
     async exec(id, execId, req) {
       // Read once by runc right after this and deleted: no temp + rename or fsync needed.
-      // The shim enters the container itself from the .fx file when it can (native/enter.h), else runs runc
+      // The shim enters the container itself from the .fx file when it can (native/berth-shim/enter.c), else runs runc
       // with the .json; a shim that predates the fast path ignores the extra word.
       const file = path.join(stateDir(id), `exec-${execId}.json`);
       const fastFile = path.join(stateDir(id), `exec-${execId}.fx`);

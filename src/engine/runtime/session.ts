@@ -1,5 +1,5 @@
 // A stream to a process inside a container, through its berth-shim: the container's init (attach) or an exec
-// process. The shim speaks Docker's stdcopy framing both ways (see native/berth-shim.c): it sends stdout (1),
+// process. The shim speaks Docker's stdcopy framing both ways (see native/berth-shim/clients.h): it sends stdout (1),
 // stderr (2) and, for exec, the exit code (3); we send stdin (0) and stdin EOF (4).
 // Backpressure: `onOutput` returns false when its consumer is full; the socket is paused until `resume()`.
 import type * as net from 'node:net';

@@ -1,4 +1,4 @@
-// The shim's fast exec (native/enter.h) against `runc exec`: two engines, one entering containers itself and one
+// The shim's fast exec (native/berth-shim/enter.c) against `runc exec`: two engines, one entering containers itself and one
 // forced through runc (BERTH_EXEC_RUNC=1), run the same containers and the same execs; what the process sees of
 // itself (ids, groups, capabilities, seccomp, signals, namespaces, cgroups, rlimits, oom score, env, stdio
 // ownership, session) and the errors users get must be the same. Both use a runc that logs its calls, so the test
