@@ -166,4 +166,16 @@ for (const { name, sources, inputs } of natives) {
   const fresh = fs.existsSync(out) && inputs.every((f) => fs.statSync(out).mtimeMs >= fs.statSync(f).mtimeMs);
   if (!fresh) execFileSync(cc, ['-O2', '-static', '-Wall', '-Werror', '-o', out, ...sources], { stdio: 'inherit' });
 }
+// --init's init: Docker bundles tini as docker-init; Berth bundles Debian's static tini (package tini, from
+// scripts/install-deps.sh) as bin/berth-init, which runs inside containers of any distribution. Another
+// architecture's comes from its own package (dpkg -x of tini:arm64) given as BERTH_TINI_STATIC.
+const tiniStatic = arch === process.arch ? '/usr/bin/tini-static' : process.env.BERTH_TINI_STATIC;
+const initOut = path.join(outdir, 'bin', 'berth-init');
+if (tiniStatic && fs.existsSync(tiniStatic)) {
+  if (!fs.existsSync(initOut) || fs.statSync(initOut).mtimeMs < fs.statSync(tiniStatic).mtimeMs)
+    fs.copyFileSync(tiniStatic, initOut);
+} else
+  console.warn(
+    `no static tini for ${arch} (${tiniStatic ?? 'BERTH_TINI_STATIC unset'}): --init will fail; install tini`,
+  );
 if (watch) console.log('watch mode is not implemented; rerun npm run build');

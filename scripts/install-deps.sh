@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(runc iptables iproute2 containernetworking-plugins ca-certificates curl openssl gcc libc6-dev)
+# tini: its static build is bundled as bin/berth-init, the init of `docker run --init` (scripts/build.mjs).
+want+=(tini)
 if [[ " $* " == *" --test "* || " $* " == *" --demo "* ]]; then
   # The tests' own registry and images: Debian's docker-registry, a static busybox, htpasswd for auth tests.
   # attr: setfattr/getfattr for the volume copy-up test (xattrs must survive).

@@ -111,4 +111,8 @@ describe('clients: docker-py', function () {
     assert.equal(r.counted, true);
     assert.deepEqual(r.none_interfaces, []);
   });
+  it('run() of a --restart always container that exits at once returns (its waits end at every exit)', async () => {
+    const r = await dockerPy(host, 'restart_at_once');
+    assert.deepEqual(r, { output: 'once', returned_in_time: true, policy: 'always', restarted: true });
+  });
 });

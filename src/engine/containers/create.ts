@@ -10,6 +10,7 @@ import { logLimits } from '../logs';
 import { capabilities, checkCgroupnsMode, defaultCgroupnsMode, mergeEnv, selinux, signalNumber } from '../runtime';
 import { parseVolumesFrom, planMounts } from '../volumes';
 import { generateName, validateName } from './names';
+import { checkNamespaceModes } from './namespaces';
 import { initialNetworks } from './networks';
 import {
   type ContainerConfig,
@@ -138,6 +139,7 @@ export async function createContainer(
   hc.runtime = hc.runtime || runtime.platform.runtime.name;
   if (!runtime.runtimes()[hc.runtime]) throw invalidParameter(`unknown or invalid runtime name: ${hc.runtime}`);
   hc.securityOpt = hc.securityOpt ?? [];
+  checkNamespaceModes(hc, req.config.hostname);
   const labels = containerLabels(store, hc);
 
   const rc = req.config;

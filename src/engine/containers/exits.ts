@@ -4,6 +4,7 @@
 import { log } from '../log';
 import type { RunningContainer } from '../runtime';
 import { type ContainerRecord, nextBackoff, shouldRestart } from './state';
+import { unmountShareableShm } from './namespaces';
 import type { ContainerStore } from './store';
 
 export interface ExitStatus {
@@ -40,6 +41,7 @@ export function createExits(store: ContainerStore, deps: ExitDeps) {
         .catch((err) => log.warn('network detach failed', { id, error: err.message }));
     runtime.forget(id);
     if (store.deps.volumes && c.mountPoints) await store.deps.volumes.teardownMounts(id, c.mountPoints);
+    await unmountShareableShm(store, c);
     Object.assign(c.state, {
       pid: 0,
       exitCode: status.exitCode,
@@ -57,7 +59,10 @@ export function createExits(store: ContainerStore, deps: ExitDeps) {
     if (c.state.status !== 'removing') store.setStatus(c, restart ? 'restarting' : 'exited');
     store.save(c);
     store.notifyExit(id);
-    store.resolveWaiters(id, (cond) => cond === 'next-exit' || (cond === 'not-running' && !restart), {
+    // Every exit ends the waits made while it ran, a restarting one's too (moby notifies its stop waiters when it
+    // sets Restarting): `docker-py run()` of a --restart always container that exits at once returns, as with
+    // dockerd. A wait that comes while it is restarting waits for the next exit.
+    store.resolveWaiters(id, (cond) => cond === 'next-exit' || cond === 'not-running', {
       exitCode: status.exitCode,
       error: status.error,
     });

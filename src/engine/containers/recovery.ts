@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { log } from '../log';
 import { isMountPoint, type RunningContainer, unmount } from '../runtime';
 import type { ExitStatus } from './exits';
+import { unmountShareableShm } from './namespaces';
 import { migrateNetworks } from './networks';
 import type { ContainerRecord } from './state';
 import { type ContainerStore, nowRfc3339Nano, ZERO_TIME } from './store';
@@ -95,8 +96,11 @@ export async function recover(store: ContainerStore, deps: RecoveryDeps): Promis
   await volumes
     ?.reconcile(new Set(records.keys()))
     .catch((err) => log.warn('volume reconcile failed', { error: err.message }));
-  for (const c of records.values())
-    if (volumes && c.mountPoints && !store.live.has(c.id)) await volumes.teardownMounts(c.id, c.mountPoints);
+  for (const c of records.values()) {
+    if (store.live.has(c.id)) continue;
+    if (volumes && c.mountPoints) await volumes.teardownMounts(c.id, c.mountPoints);
+    await unmountShareableShm(store, c);
+  }
   await network
     ?.reconcile(
       new Set([...records.values()].filter((c) => store.live.has(c.id) && store.usesNetworkHook(c)).map((c) => c.id)),

@@ -7,10 +7,19 @@ import * as path from 'node:path';
 import { conflict, invalidParameter, isEngineError, notModified, system } from '../errdefs';
 import { log } from '../log';
 import { logLimits } from '../logs';
-import { buildSpec, cgroupsPath, hostCapabilities, hostNofileHard, type RunningContainer, selinux } from '../runtime';
+import {
+  buildSpec,
+  cgroupsPath,
+  defaultInitPath,
+  hostCapabilities,
+  hostNofileHard,
+  type RunningContainer,
+  selinux,
+} from '../runtime';
 import type { FsAccess } from './archive';
 import type { ExecService } from './exec';
 import { existsInLayers, layersOf, userIn } from './filesystem';
+import { mountShareableShm, resolveNamespaces, unmountShareableShm } from './namespaces';
 import { joinOrder } from './networks';
 import { type ContainerRecord, startErrorExitCode } from './state';
 import { type ContainerStore, nowRfc3339Nano, type PendingAttach } from './store';
@@ -110,6 +119,10 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
     const layers = layersOf(store, c);
     let waiting: PendingAttach[] = [];
     try {
+      // Namespaces shared with running containers first: joining one that is not running changes nothing here.
+      const shared = resolveNamespaces(store, c);
+      await mountShareableShm(store, c);
+      const init = c.hostConfig.init ? initBinary() : undefined;
       const user = userIn(layers, c, c.config.user);
       // Docker creates a missing WorkingDir in the container's own layer.
       if (c.config.workingDir && !existsInLayers(layers, c.config.workingDir)) {
@@ -179,6 +192,11 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         platform: runtime.platform,
         cgroupns: c.hostConfig.cgroupnsMode,
         labels: { process: c.processLabel ?? '', mount: c.mountLabel ?? '' },
+        pid: shared.pid,
+        ipc: shared.ipc,
+        utsHost: shared.utsHost,
+        init,
+        deviceCgroupRules: c.hostConfig.deviceCgroupRules,
         sysctls: c.hostConfig.sysctls,
         oomScoreAdj: c.hostConfig.oomScoreAdj,
       });
@@ -220,6 +238,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
     } catch (err) {
       if (store.usesNetworkHook(c)) await store.deps.network!.detach(c.id).catch(() => {});
       if (store.deps.volumes && c.mountPoints) await store.deps.volumes.teardownMounts(c.id, c.mountPoints);
+      await unmountShareableShm(store, c);
       for (const w of waiting) w.resolve(undefined);
       const failure = startFailure(c, err);
       // Docker removes an AutoRemove container whose start failed; `docker run --rm` waits for exactly that.
@@ -230,6 +249,14 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
   };
 
   return start;
+}
+
+/** --init's binary; without it (tini not installed when Berth was built) the start fails saying so. */
+function initBinary(): string {
+  const p = defaultInitPath();
+  if (!fs.existsSync(p))
+    throw system(`--init: the bundled init ${p} is missing (install Debian's tini and rebuild Berth)`);
+  return p;
 }
 
 function safeRead(p: string) {

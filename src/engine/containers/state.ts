@@ -181,6 +181,18 @@ export interface HostConfig {
   runtime?: string;
   /** SecurityOpt as given (label=…, seccomp=…, no-new-privileges …). */
   securityOpt?: string[];
+  /** PidMode: '' (its own), 'host' or 'container:<name|id>' (joined at start). */
+  pidMode?: string;
+  /** IpcMode, resolved at create to Docker's default ('private'): none, private, shareable, host, container:<ref>. */
+  ipcMode?: string;
+  /** UTSMode: '' or 'host'. */
+  utsMode?: string;
+  /** Init: tini as PID 1 (null/absent: not asked, inspect leaves it out). */
+  init?: boolean | null;
+  /** Isolation: only '' or 'default' on Linux, echoed back. */
+  isolation?: string;
+  /** DeviceCgroupRules as given ("c 42:* rmw"). */
+  deviceCgroupRules?: string[];
 }
 
 /** A container's settings on one network (EndpointsConfig / `docker network connect` options). */

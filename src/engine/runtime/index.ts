@@ -23,6 +23,7 @@ export {
   capabilities,
   MASKED_PATHS,
   READONLY_PATHS,
+  parseDeviceCgroupRule,
 } from './spec';
 import { capabilitiesOfMask } from './spec';
 import {
@@ -34,7 +35,7 @@ import {
 } from './platform';
 export * from './platform';
 export * as selinux from './selinux';
-export type { SpecInput, ExecInput, Mount, Ulimit } from './spec';
+export type { SpecInput, ExecInput, Mount, SharedNamespace, Ulimit } from './spec';
 export { resolveUser } from './user';
 export type { ProcessSession, OutputStream } from './session';
 import { createSession, type ProcessSession } from './session';
@@ -139,6 +140,11 @@ export function signalNumber(sig: string | number | undefined, fallback = 'SIGKI
   const n = os.constants.signals[name];
   if (n === undefined) throw invalidParameter(`Invalid signal: ${sig}`);
   return n;
+}
+
+/** --init's binary (Debian's static tini, copied next to the bundle by scripts/build.mjs, as Docker bundles tini). */
+export function defaultInitPath(): string {
+  return process.env.BERTH_INIT ?? path.join(__dirname, 'bin', 'berth-init');
 }
 
 export function defaultShimPath(): string {

@@ -152,11 +152,40 @@ export interface SpecInput {
   cgroupns?: CgroupnsMode;
   /** SELinux labels of the container (selinux.ts containerLabels); none when absent or empty. */
   labels?: ContainerLabels;
+  /** --pid: a new namespace (absent), the host's, or another container's (its /proc/<pid>/ns/pid). */
+  pid?: SharedNamespace;
+  /** --ipc: as pid, 'none' for no /dev/shm at all, `shm`: a host directory bound as /dev/shm (shareable, a donor's). */
+  ipc?: SharedNamespace | { mode: 'none' } | { mode: 'private'; shm: string };
+  /** --uts host: the host's UTS namespace, whose hostname the container keeps. */
+  utsHost?: boolean;
+  /** --init: the host path of the init binary, bind-mounted read-only at /sbin/docker-init and run as PID 1. */
+  init?: string;
+  /** --device-cgroup-rule, as given ("c 42:* rmw"); checked by parseDeviceCgroupRule. */
+  deviceCgroupRules?: string[];
   sysctls?: Record<string, string>;
   oomScoreAdj?: number;
   readonlyPaths?: string[];
   maskedPaths?: string[];
   arch?: string;
+}
+
+/** A namespace of the container that is not its own: the host's, or one joined by path (with its /dev/shm, for ipc). */
+export type SharedNamespace = { mode: 'host' } | { mode: 'path'; path: string; shm?: string };
+
+/** Where Docker puts --init's binary inside the container (tools look for it there). */
+export const INIT_IN_CONTAINER = '/sbin/docker-init';
+
+/** A --device-cgroup-rule ("c 42:* rmw", "a *:* rwm") as the OCI device rule; Docker's text when malformed. */
+export function parseDeviceCgroupRule(rule: string): Record<string, unknown> {
+  const m = /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.exec(rule);
+  if (!m) throw invalidParameter(`invalid device cgroup rule format: '${rule}'`);
+  return {
+    allow: true,
+    type: m[1],
+    ...(m[2] === '*' ? {} : { major: Number(m[2]) }),
+    ...(m[3] === '*' ? {} : { minor: Number(m[3]) }),
+    access: m[4],
+  };
 }
 
 /** Docker's CapAdd/CapDrop: names with or without the CAP_ prefix, any case, and "ALL" (= `all`). */
@@ -298,12 +327,26 @@ export function buildSpec(input: SpecInput): Record<string, any> {
     mounts.push(m);
   }
 
-  const namespaces: { type: string; path?: string }[] = [
-    { type: 'pid' },
-    { type: 'ipc' },
-    { type: 'uts' },
-    { type: 'mount' },
-  ];
+  // Shared namespaces as Docker sets them up: none of its own for the host's, a path for another container's.
+  const namespaces: { type: string; path?: string }[] = [];
+  const own = (type: string, ns: SpecInput['ipc']) => {
+    if (ns?.mode === 'host') return;
+    namespaces.push(ns?.mode === 'path' ? { type, path: ns.path } : { type });
+  };
+  own('pid', input.pid);
+  own('ipc', input.ipc);
+  if (!input.utsHost) namespaces.push({ type: 'uts' });
+  namespaces.push({ type: 'mount' });
+  // /dev/shm: the host's (ipc host) or the donor's (ipc container:) bound in; none at all with ipc none.
+  const shmAt = mounts.findIndex((m) => m.destination === '/dev/shm' && m.source === 'shm');
+  const ipc = input.ipc;
+  if (shmAt >= 0 && ipc?.mode === 'none') mounts.splice(shmAt, 1);
+  else if (shmAt >= 0 && ipc && ipc.mode !== 'none') {
+    const source = ipc.mode === 'host' ? '/dev/shm' : ipc.shm;
+    if (source) mounts[shmAt] = { destination: '/dev/shm', type: 'bind', source, options: ['rbind', 'rprivate'] };
+  }
+  if (input.init)
+    mounts.push({ destination: INIT_IN_CONTAINER, type: 'bind', source: input.init, options: ['bind', 'ro'] });
   if ((input.cgroupns ?? defaultCgroupnsMode(platform)) === 'private') namespaces.push({ type: 'cgroup' });
   if (input.network.mode === 'private') namespaces.push({ type: 'network' });
   else if (input.network.mode === 'path') namespaces.push({ type: 'network', path: input.network.netnsPath });
@@ -326,6 +369,7 @@ export function buildSpec(input: SpecInput): Record<string, any> {
           { allow: true, type: 'c', major: 136, access: 'rwm' },
           { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
           { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' },
+          ...(input.deviceCgroupRules ?? []).map(parseDeviceCgroupRule),
         ],
   };
   if (r.memory || r.memoryReservation || r.memorySwap) {
@@ -373,7 +417,8 @@ export function buildSpec(input: SpecInput): Record<string, any> {
         gid: input.user.gid,
         additionalGids: input.user.additionalGids.length ? input.user.additionalGids : undefined,
       },
-      args: input.args,
+      // --init: the init runs the command (tini's `--` ends its own options), as Docker's docker-init does.
+      args: input.init ? [INIT_IN_CONTAINER, '--', ...input.args] : input.args,
       env,
       cwd: input.cwd || '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: caps },
@@ -383,8 +428,9 @@ export function buildSpec(input: SpecInput): Record<string, any> {
       selinuxLabel: input.labels?.process || undefined,
     },
     root: { path: input.rootfs, readonly: !!input.readonlyRootfs },
-    hostname: input.hostname,
-    domainname: input.domainname || undefined,
+    // In the host's UTS namespace runc may not set a hostname (the host's stays, as with Docker's --uts host).
+    hostname: input.utsHost ? undefined : input.hostname,
+    domainname: input.utsHost ? undefined : input.domainname || undefined,
     mounts,
     linux: {
       sysctl: input.sysctls && Object.keys(input.sysctls).length ? input.sysctls : undefined,

@@ -166,6 +166,27 @@ def update_stats():
         none.remove(force=True)
 
 
+def restart_at_once():
+    # run() waits for the container to stop; one that exits at once and restarts by policy must not keep it waiting.
+    started = time.time()
+    out = client.containers.run('busybox', ['echo', 'once'], name='py-restart', restart_policy={'Name': 'always'})
+    took = time.time() - started
+    c = client.containers.get('py-restart')
+    try:
+        deadline = time.time() + 30
+        while c.attrs['RestartCount'] < 2 and time.time() < deadline:
+            time.sleep(0.1)
+            c.reload()
+        return {
+            'output': text(out).split('\n')[0],
+            'returned_in_time': took < 20,
+            'policy': c.attrs['HostConfig']['RestartPolicy']['Name'],
+            'restarted': c.attrs['RestartCount'] >= 2,
+        }
+    finally:
+        c.remove(force=True)
+
+
 SCENARIOS = {
     'swarm': swarm,
     'logs': logs,
@@ -174,6 +195,7 @@ SCENARIOS = {
     'networks': networks,
     'volumes': volumes,
     'update_stats': update_stats,
+    'restart_at_once': restart_at_once,
 }
 
 if __name__ == '__main__':

@@ -101,6 +101,60 @@ describe('runtime: OCI spec generation', () => {
     });
   });
 
+  it("pid, ipc and uts: own namespaces, the host's (none), or joined by path; /dev/shm as the ipc mode wants", () => {
+    const nsOf = (spec: any, type: string) => spec.linux.namespaces.find((n: any) => n.type === type);
+    const shm = (spec: any) => spec.mounts.find((m: any) => m.destination === '/dev/shm');
+    const own = buildSpec(base());
+    assert.deepEqual(
+      ['pid', 'ipc', 'uts'].map((t) => nsOf(own, t)),
+      [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }],
+    );
+    assert.equal(shm(own).type, 'tmpfs');
+    const host = buildSpec(base({ pid: { mode: 'host' }, ipc: { mode: 'host' }, utsHost: true }));
+    assert.deepEqual(
+      ['pid', 'ipc', 'uts'].map((t) => nsOf(host, t)),
+      [undefined, undefined, undefined],
+    );
+    assert.equal(host.hostname, undefined);
+    assert.deepEqual(shm(host), {
+      destination: '/dev/shm',
+      type: 'bind',
+      source: '/dev/shm',
+      options: ['rbind', 'rprivate'],
+    });
+    const joined = buildSpec(
+      base({
+        pid: { mode: 'path', path: '/proc/9/ns/pid' },
+        ipc: { mode: 'path', path: '/proc/9/ns/ipc', shm: '/d/shm' },
+      }),
+    );
+    assert.deepEqual(nsOf(joined, 'pid'), { type: 'pid', path: '/proc/9/ns/pid' });
+    assert.deepEqual(nsOf(joined, 'ipc'), { type: 'ipc', path: '/proc/9/ns/ipc' });
+    assert.equal(shm(joined).source, '/d/shm');
+    assert.equal(shm(buildSpec(base({ ipc: { mode: 'private', shm: '/mine/shm' } }))).source, '/mine/shm');
+    assert.equal(shm(buildSpec(base({ ipc: { mode: 'none' } }))), undefined);
+    // A /dev/shm of the user's own stays.
+    const tmpfs = buildSpec(base({ ipc: { mode: 'host' }, tmpfs: { '/dev/shm': 'size=1m' } }));
+    assert.equal(shm(tmpfs).type, 'tmpfs');
+  });
+
+  it('--init runs the command under the bundled init, mounted read-only; device cgroup rules are appended', () => {
+    const spec = buildSpec(base({ init: '/opt/berth/bin/berth-init', deviceCgroupRules: ['c 42:* rmw', 'a *:* r'] }));
+    assert.deepEqual(spec.process.args, ['/sbin/docker-init', '--', 'sh', '-c', 'true']);
+    assert.deepEqual(
+      spec.mounts.find((m: any) => m.destination === '/sbin/docker-init'),
+      { destination: '/sbin/docker-init', type: 'bind', source: '/opt/berth/bin/berth-init', options: ['bind', 'ro'] },
+    );
+    assert.deepEqual(spec.linux.resources.devices.slice(-2), [
+      { allow: true, type: 'c', major: 42, access: 'rmw' },
+      { allow: true, type: 'a', access: 'r' },
+    ]);
+    assert.throws(
+      () => buildSpec(base({ deviceCgroupRules: ['c 42 rmw'] })),
+      /invalid device cgroup rule format: 'c 42 rmw'/,
+    );
+  });
+
   it('privileged: all capabilities, no seccomp, no masked paths, all devices, rw /sys', () => {
     const s = buildSpec(base({ privileged: true }));
     assert.ok(s.process.capabilities.bounding.includes('CAP_SYS_ADMIN'));

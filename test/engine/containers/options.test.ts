@@ -1,0 +1,179 @@
+// Container options of `docker run` that change what the container is, each working as in dockerd and shown by
+// inspect: --init, --pid, --uts, --ipc, --isolation, --device-cgroup-rule, --log-opt max-file alone, and
+// docker stats' network columns.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import { requireDockerCli } from '../../helpers/engine';
+import { type MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
+
+describe('containers: namespace, init and device options', function () {
+  this.timeout(180_000);
+  let m: MirroredEngine;
+  const inspect = (name: string) => JSON.parse(m.ok(['inspect', name]))[0];
+  const fails = (args: string[]) => {
+    const r = m.engine.docker(args);
+    assert.notEqual(r.code, 0, `docker ${args.join(' ')} should fail`);
+    return r.stderr;
+  };
+  const ns = (kind: string) => fs.readlinkSync(`/proc/self/ns/${kind}`);
+  /** A create request the docker CLI would refuse before sending: dockerd's status and message. */
+  const create = (body: object) =>
+    new Promise<{ status: number; message: string }>((resolve, reject) => {
+      const req = http.request(
+        {
+          socketPath: m.engine.socket,
+          method: 'POST',
+          path: '/containers/create',
+          headers: { 'Content-Type': 'application/json' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, message: JSON.parse(text).message }));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ Image: 'busybox', Cmd: ['true'], ...body }));
+    });
+
+  before(async function () {
+    requireDockerCli(this);
+    m = await startMirroredEngine();
+  });
+  after(async () => {
+    m?.engine.docker(['rm', '-f', 'init', 'donor', 'private', 'pid-donor']);
+    await m?.cleanup();
+  });
+
+  it('--init: tini is PID 1 and runs the command, passes its exit code and signals; inspect shows Init', () => {
+    assert.match(
+      m.ok(['run', '--rm', '--init', '--network', 'none', 'busybox', 'ps', '-o', 'pid,args']),
+      /^PID\s+COMMAND\n\s+1 \/sbin\/docker-init -- ps -o pid,args\n\s+\d+ ps -o pid,args\n$/,
+    );
+    const r = m.engine.docker(['run', '--rm', '--init', '--network', 'none', 'busybox', 'sh', '-c', 'exit 7']);
+    assert.equal(r.code, 7, r.stderr);
+    m.ok(['run', '-d', '--name', 'init', '--init', '--network', 'none', 'busybox', 'sleep', '600']);
+    const i = inspect('init');
+    assert.deepEqual([i.HostConfig.Init, i.Path, i.Args], [true, 'sleep', ['600']]);
+    assert.equal(inspect(m.ok(['create', '--network', 'none', 'busybox', 'true']).trim()).HostConfig.Init, undefined);
+    // sleep as PID 1 would ignore SIGTERM and wait out the timeout; under tini it dies of it at once.
+    const t0 = Date.now();
+    m.ok(['stop', '-t', '30', 'init']);
+    assert.ok(Date.now() - t0 < 10_000, `stop took ${Date.now() - t0} ms`);
+    assert.equal(inspect('init').State.ExitCode, 143);
+  });
+
+  it("--pid host and --pid container:<name>: the host's or that container's PID namespace", async () => {
+    const run = (flags: string[], cmd: string[]) =>
+      m.ok(['run', '--rm', '--network', 'none', ...flags, 'busybox', ...cmd]).trim();
+    assert.equal(run(['--pid', 'host'], ['readlink', '/proc/self/ns/pid']), ns('pid'));
+    assert.notEqual(run([], ['readlink', '/proc/self/ns/pid']), ns('pid'));
+    m.ok(['run', '-d', '--name', 'pid-donor', '--network', 'none', 'busybox', 'sleep', '600']);
+    assert.match(run(['--pid', 'container:pid-donor'], ['ps', '-o', 'pid,args']), /\n\s+1 sleep 600\n/);
+    const c = m.ok(['create', '--pid', 'host', '--network', 'none', 'busybox', 'true']).trim();
+    assert.equal(inspect(c).HostConfig.PidMode, 'host');
+    assert.deepEqual(await create({ HostConfig: { PidMode: 'bogus' } }), {
+      status: 400,
+      message: 'invalid PID mode: bogus',
+    });
+  });
+
+  it("--uts host: the host's hostname (none of its own may be given)", async () => {
+    const c = m.ok(['create', '--uts', 'host', '--network', 'none', 'busybox', 'hostname']).trim();
+    assert.equal(inspect(c).HostConfig.UTSMode, 'host');
+    assert.equal(m.ok(['start', '-a', c]).trim(), os.hostname());
+    assert.notEqual(m.ok(['run', '--rm', '--network', 'none', 'busybox', 'hostname']).trim(), os.hostname());
+    assert.deepEqual(await create({ Hostname: 'mine', HostConfig: { UTSMode: 'host' } }), {
+      status: 400,
+      message: 'conflicting options: hostname and the UTS mode',
+    });
+  });
+
+  it("--ipc host, none, private (the default), shareable and container:<name>, with dockerd's refusals", () => {
+    const run = (flags: string[], cmd: string) =>
+      m.engine.docker(['run', '--rm', '--network', 'none', ...flags, 'busybox', 'sh', '-c', cmd]);
+    assert.equal(run(['--ipc', 'host'], 'readlink /proc/self/ns/ipc').stdout.trim(), ns('ipc'));
+    const none = run(['--ipc', 'none'], 'ls /dev/shm');
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /No such file or directory/);
+    m.ok([
+      'run',
+      '-d',
+      '--name',
+      'donor',
+      '--ipc',
+      'shareable',
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      'echo shared > /dev/shm/note; exec sleep 600',
+    ]);
+    const donorNs = m.ok(['exec', 'donor', 'readlink', '/proc/self/ns/ipc']).trim();
+    assert.notEqual(donorNs, ns('ipc'));
+    const joined = run(['--ipc', 'container:donor'], 'readlink /proc/self/ns/ipc; cat /dev/shm/note');
+    assert.equal(joined.stdout, `${donorNs}\nshared\n`, joined.stderr);
+    m.ok(['run', '-d', '--name', 'private', '--network', 'none', 'busybox', 'sleep', '600']);
+    assert.deepEqual(
+      ['donor', 'private'].map((n) => inspect(n).HostConfig.IpcMode),
+      ['shareable', 'private'],
+    );
+    assert.match(
+      run(['--ipc', 'container:private'], 'true').stderr,
+      /can't join IPC of container private: non-shareable IPC \(hint: use IpcMode:shareable for the donor container\)/,
+    );
+    m.ok(['stop', '-t', '0', 'private']);
+    assert.match(
+      run(['--ipc', 'container:private'], 'true').stderr,
+      /can't join IPC of container private: Container [0-9a-f]{64} is not running/,
+    );
+    assert.match(fails(['create', '--ipc', 'bogus', 'busybox']), /invalid IPC mode: bogus/);
+  });
+
+  it('--isolation default is echoed back, others refused; --device-cgroup-rule opens a device class', () => {
+    const c = m.ok(['create', '--isolation', 'default', '--network', 'none', 'busybox', 'true']).trim();
+    assert.equal(inspect(c).HostConfig.Isolation, 'default');
+    assert.match(
+      fails(['create', '--isolation', 'hyperv', 'busybox']),
+      /Invalid isolation: "hyperv" - linux only supports 'default'/,
+    );
+    // Major 42 has no driver: opening it fails with ENXIO once the cgroup lets it through, EPERM before.
+    const probe = 'mknod /tmp/dev c 42 1 && cat /tmp/dev';
+    const allowed = m.engine.docker([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--device-cgroup-rule',
+      'c 42:* rmw',
+      'busybox',
+      'sh',
+      '-c',
+      probe,
+    ]);
+    assert.match(allowed.stderr, /No such device or address/);
+    const denied = m.engine.docker(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', probe]);
+    assert.match(denied.stderr, /Operation not permitted/);
+    const d = m.ok(['create', '--device-cgroup-rule', 'c 42:* rmw', '--network', 'none', 'busybox', 'true']).trim();
+    assert.deepEqual(inspect(d).HostConfig.DeviceCgroupRules, ['c 42:* rmw']);
+  });
+
+  it('--log-opt max-file without max-size is accepted, as dockerd does', () => {
+    const c = m.ok(['create', '--log-opt', 'max-file=3', '--network', 'none', 'busybox', 'true']).trim();
+    assert.deepEqual(inspect(c).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-file': '3' } });
+    m.ok(['start', '-a', c]);
+  });
+
+  it('docker stats --no-stream counts the network traffic of the container', () => {
+    const c = m.ok(['run', '-d', 'busybox', 'sleep', '600']).trim();
+    const gateway = inspect(c).NetworkSettings.Gateway;
+    m.ok(['exec', c, 'ping', '-c', '2', '-W', '2', gateway]);
+    const netIO = m.ok(['stats', '--no-stream', '--format', '{{.NetIO}}', c]).trim();
+    assert.match(netIO, /^\d+(\.\d+)?k?B \/ \d+(\.\d+)?k?B$/);
+    assert.notEqual(netIO, '0B / 0B');
+    m.ok(['rm', '-f', c]);
+  });
+});
