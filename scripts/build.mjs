@@ -39,7 +39,7 @@ const lazyEngineDeps = {
     const real = { undici: path.join(root, 'src/client/undici-lite.ts'), 'tar-stream': 'tar-stream', fzstd: 'fzstd' };
     const req = createRequire(path.join(root, 'package.json'));
     const exportsOf = {
-      undici: ['Agent', 'Dispatcher', 'request'],
+      undici: ['Agent', 'Dispatcher', 'request', 'buildConnector'],
       'tar-stream': Object.keys(req('tar-stream')),
       fzstd: Object.keys(req('fzstd')),
     };

@@ -16,6 +16,9 @@ if [[ " $* " == *" --test "* || " $* " == *" --demo "* ]]; then
   # The clients people already have, as a user installs them, for the compatibility scenarios in test/clients
   # (dockerode, the third, is an npm dev dependency).
   want+=(docker-compose python3-docker)
+  # Rootless Berth (issue 14): newuidmap/newgidmap, the namespace's link out, overlay's fallback; rootless podman
+  # is the bench's anchor.
+  want+=(uidmap slirp4netns passt fuse-overlayfs podman)
 fi
 if [[ " $* " == *" --test "* || " $* " == *" --vm "* ]]; then
   # Berth's Linux VM: QEMU boots the guest in the tests (TCG where KVM is unusable); building the guest image needs

@@ -4,6 +4,7 @@ import { resolveConfig } from './config';
 import { startDaemon } from './daemon';
 import { isEngineError } from './errdefs';
 import { ENGINE_VERSION } from './api/routes/system';
+import { prepareRootlessChild, rootlessInfo, runRootlessParent } from './rootless';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -31,7 +32,13 @@ const program = new Command('berthd')
   .option('--exec-opt <opt>', 'runtime execution options (native.cgroupdriver=systemd|cgroupfs)', collect)
   .option('--default-runtime <name>', 'default OCI runtime for containers (runc, crun, or one of daemon.json runtimes)')
   .action(async (opts) => {
+    // Not root: the engine runs rootless, in namespaces this process makes and then only watches.
+    const rootless = rootlessInfo();
+    if (process.getuid?.() !== 0 && !rootless) {
+      process.exit(await runRootlessParent(process.argv.slice(2)));
+    }
     try {
+      if (rootless) prepareRootlessChild();
       const cfg = resolveConfig(opts, opts.configFile !== undefined);
       const daemon = await startDaemon(cfg);
       // The first signal stops in order (bounded); a second one means "now".

@@ -26,6 +26,8 @@ export interface ListenOptions {
   hosts: string[];
   tls?: { verify: boolean; ca?: string; cert?: string; key?: string };
   socketGroup?: string;
+  /** The unix socket's mode: 0660 with the group (a root engine), 0600 for a user's own (rootless) engine. */
+  socketMode?: number;
 }
 
 export interface ApiServer {
@@ -124,7 +126,12 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
       server.on('upgrade', (req, socket: net.Socket, head) => handle(router, req, { socket, head }, tracker, names));
       server.on('clientError', (_err, socket) => socket.destroy());
       if (target.kind === 'unix') {
-        await listenUnix(server, target.path, 0o660, opts.socketGroup ? groupId(opts.socketGroup) : undefined);
+        await listenUnix(
+          server,
+          target.path,
+          opts.socketMode ?? 0o660,
+          opts.socketGroup ? groupId(opts.socketGroup) : undefined,
+        );
         servers.push({
           server,
           address: `unix://${target.path}`,

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalidParameter } from '../errdefs';
+import { type RootlessInfo, rootlessInfo } from '../rootless/info';
 
 export interface AddressPool {
   base: string;
@@ -36,6 +37,8 @@ export interface DaemonConfig {
   defaultRuntime?: string;
   /** default-cgroupns-mode; unset: private on cgroup v2, host on v1 (Docker's defaults). */
   defaultCgroupnsMode?: 'private' | 'host';
+  /** Set when the engine runs rootless (inside the namespaces its parent made). */
+  rootless?: RootlessInfo;
 }
 
 /** The keys of daemon.json that SIGHUP re-reads (as dockerd does for these). */
@@ -109,8 +112,9 @@ const FLAG_TO_FILE: Record<string, string> = {
   defaultRuntime: 'default-runtime',
 };
 
-export function defaults(): DaemonConfig {
-  const root = process.getuid?.() === 0;
+export function defaults(rootless = rootlessInfo()): DaemonConfig {
+  // Root inside a rootless engine's user namespace is still the user: the user's paths.
+  const root = process.getuid?.() === 0 && !rootless;
   const runtimeDir = process.env.XDG_RUNTIME_DIR ?? `/tmp/berth-${process.getuid?.() ?? 'user'}`;
   return {
     hosts: [root ? 'unix:///run/berth/berth.sock' : `unix://${runtimeDir}/berth/berth.sock`],
@@ -130,6 +134,7 @@ export function defaults(): DaemonConfig {
     liveRestore: true,
     execOpts: [],
     runtimes: {},
+    rootless,
   };
 }
 
@@ -333,6 +338,12 @@ export function resolveConfig(flags: FlagValues, explicitConfigFile: boolean): D
     };
   }
   if (cfg.debug) cfg.logLevel = 'debug';
+  // A rootless engine's containers live in namespaces that end with it: a restarted engine could not find them.
+  if (cfg.rootless && cfg.liveRestore) {
+    if (flags.liveRestore || file['live-restore'] === true)
+      throw invalidParameter('live-restore is not supported when the engine runs rootless');
+    cfg.liveRestore = false;
+  }
   cfg.dataRoot = path.resolve(cfg.dataRoot);
   cfg.execRoot = path.resolve(cfg.execRoot);
   return cfg;

@@ -7,7 +7,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { conflict, invalidParameter } from '../errdefs';
 import { logLimits } from '../logs';
-import { capabilities, checkCgroupnsMode, defaultCgroupnsMode, mergeEnv, selinux, signalNumber } from '../runtime';
+import {
+  capabilities,
+  checkCgroupnsMode,
+  defaultCgroupnsMode,
+  mergeEnv,
+  refuseUnusableLimits,
+  selinux,
+  signalNumber,
+} from '../runtime';
 import { parseVolumesFrom, planMounts } from '../volumes';
 import { generateName, validateName } from './names';
 import { checkNamespaceModes } from './namespaces';
@@ -124,6 +132,7 @@ export async function createContainer(
   logLimits(logCfg.type ? logCfg.config : store.deps.logDefaults().config);
   if (hc.resources.memory && hc.resources.memory < 6 * 1024 * 1024)
     throw invalidParameter('Minimum memory limit allowed is 6MB');
+  refuseUnusableLimits(store.deps.runtime.platform, hc.resources);
   if (hc.resources.nanoCpus && (hc.resources.cpuQuota || hc.resources.cpuPeriod))
     throw invalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   if (hc.resources.nanoCpus && hc.resources.nanoCpus > os.cpus().length * 1e9) {

@@ -1,6 +1,7 @@
 // Changes to a container after create: its name, its restart policy and resources (applied at once to a
 // running container), and the networks it is connected to.
 import { conflict, invalidParameter, notImplemented, system } from '../errdefs';
+import { refuseUnusableLimits } from '../runtime';
 import { validateName } from './names';
 import { configuredKey } from './networks';
 import { type EndpointSettings, parseRestartPolicy, type Resources, type RestartPolicy } from './state';
@@ -97,6 +98,7 @@ export function createSettings(store: ContainerStore) {
         ) as Resources;
         if (r.memory !== undefined && r.memory < 6 * 1024 * 1024)
           throw invalidParameter('Minimum memory limit allowed is 6MB');
+        refuseUnusableLimits(store.deps.runtime.platform, r);
         const merged = { ...c.hostConfig.resources, ...r };
         if (store.live.has(c.id) && Object.keys(r).length) {
           const args: string[] = [];

@@ -145,7 +145,12 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       build,
     };
     const router = createRouter(services);
-    server = await listen(router, { hosts: cfg.hosts, tls: cfg.tls, socketGroup: cfg.group });
+    // A rootless engine's socket is its user's alone: no group, mode 0600.
+    server = await listen(router, {
+      hosts: cfg.hosts,
+      tls: cfg.tls,
+      ...(cfg.rootless ? { socketMode: 0o600 } : { socketGroup: cfg.group }),
+    });
     if (cfg.pidfile) writeFileAtomic(cfg.pidfile, String(process.pid));
     const pidfile = cfg.pidfile;
     const releaseFiles = () => {

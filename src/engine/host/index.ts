@@ -103,6 +103,8 @@ export interface PlatformConfig {
   execOpts: string[];
   runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
   defaultRuntime?: string;
+  /** The engine runs rootless (issue 14). */
+  rootless?: unknown;
 }
 
 /**
@@ -124,7 +126,13 @@ export function resolvePlatform(cfg: PlatformConfig): { platform: Platform; runt
   const runtime = runtimes[defaultName];
   if (!runtime) throw invalidParameter(`specified default runtime '${defaultName}' does not exist`);
   return {
-    platform: { cgroup: { version, driver }, runtime, selinux: { enabled: selinux.selinuxEnabled() } },
+    platform: {
+      cgroup: { version, driver },
+      runtime,
+      selinux: { enabled: selinux.selinuxEnabled() },
+      // Containers are not placed in a delegated v2 subtree yet: no controller is usable rootless.
+      ...(cfg.rootless ? { rootless: { delegatedControllers: [] } } : {}),
+    },
     runtimes,
   };
 }

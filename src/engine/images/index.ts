@@ -641,7 +641,12 @@ export function createImageService(o: ImageServiceOptions): ImageService {
 /** The image subsystem with its stores under the data root; registry settings are re-read on every use (SIGHUP). */
 export function openImageService(
   dataRoot: string,
-  config: () => { registryMirrors: string[]; insecureRegistries: string[]; configFile: string },
+  config: () => {
+    registryMirrors: string[];
+    insecureRegistries: string[];
+    configFile: string;
+    rootless?: { hostGateway: string };
+  },
   events: EventBus,
 ): ImageService {
   return createImageService({
@@ -654,6 +659,7 @@ export function openImageService(
         mirrors: c.registryMirrors,
         insecure: c.insecureRegistries,
         certsDir: path.join(path.dirname(c.configFile), 'certs.d'),
+        loopbackVia: c.rootless?.hostGateway,
       };
     }),
     events,

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { isCidr, registryServiceConfig } from './config';
 import { DEFAULT_DOMAIN } from './reference';
 
@@ -25,6 +25,8 @@ export interface Endpoint {
   ca?: Buffer;
   /** Registry host[:port] the endpoint serves (for certs.d and messages). */
   host: string;
+  /** Where loopback addresses are reached instead (a rootless engine's namespace reaches the host's there). */
+  loopbackVia?: string;
 }
 
 export interface RegistrySettings {
@@ -32,6 +34,8 @@ export interface RegistrySettings {
   insecure: string[];
   /** `<config dir>/certs.d`, like /etc/docker/certs.d */
   certsDir: string;
+  /** The address that stands for the host's loopback (rootless: slirp4netns's gateway); unset: loopback is here. */
+  loopbackVia?: string;
 }
 
 export class RegistryError extends Error {
@@ -100,6 +104,11 @@ function readCa(certsDir: string, host: string): Buffer | undefined {
 
 /** Where to look for a repository, in order (Docker's LookupPullEndpoints). */
 export function endpointsFor(domain: string, s: RegistrySettings, forPush = false): Endpoint[] {
+  const out = lookupEndpoints(domain, s, forPush);
+  return s.loopbackVia ? out.map((e) => ({ ...e, loopbackVia: s.loopbackVia })) : out;
+}
+
+function lookupEndpoints(domain: string, s: RegistrySettings, forPush: boolean): Endpoint[] {
   const out: Endpoint[] = [];
   if (domain === DEFAULT_DOMAIN) {
     if (!forPush) {
@@ -128,13 +137,25 @@ export function endpointsFor(domain: string, s: RegistrySettings, forPush = fals
   return out;
 }
 
+const isLoopback = (host: string) =>
+  host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '[::1]' || host === '::1';
+
+/**
+ * Dials `via` for loopback hosts: what the user means by localhost:5000 is the host's, which a rootless engine's
+ * network namespace reaches at slirp4netns's gateway. The Host header and TLS name stay the registry's own.
+ */
+function viaForLoopback(connect: buildConnector.connector, via: string): buildConnector.connector {
+  return (opts, callback) => connect(isLoopback(opts.hostname) ? { ...opts, hostname: via } : opts, callback);
+}
+
 const agents = new Map<string, Agent>();
 function agentFor(e: Endpoint): Dispatcher {
-  const key = `${e.url}|${e.skipVerify}|${e.ca?.toString('base64') ?? ''}`;
+  const key = `${e.url}|${e.skipVerify}|${e.ca?.toString('base64') ?? ''}|${e.loopbackVia ?? ''}`;
   let a = agents.get(key);
   if (!a) {
+    const tls = { rejectUnauthorized: !e.skipVerify, ca: e.ca ? [e.ca.toString()] : undefined, timeout: 15_000 };
     a = new Agent({
-      connect: { rejectUnauthorized: !e.skipVerify, ca: e.ca ? [e.ca.toString()] : undefined, timeout: 15_000 },
+      connect: e.loopbackVia ? viaForLoopback(buildConnector(tls), e.loopbackVia) : tls,
       keepAliveTimeout: 30_000,
       headersTimeout: 60_000,
       bodyTimeout: 120_000,

@@ -72,8 +72,13 @@ export function checkCgroupnsMode(mode: string | undefined): CgroupnsMode | '' {
   return mode;
 }
 
-/** spec.linux.cgroupsPath: "system.slice:berth:<id>" for systemd (runc makes berth-<id>.scope), a path otherwise. */
-export function cgroupsPath(p: Platform, id: string): string {
+/**
+ * spec.linux.cgroupsPath: "system.slice:berth:<id>" for systemd (runc makes berth-<id>.scope), a path otherwise.
+ * Rootless with cgroupfs: none — runc's rootless manager leaves the container in the engine's own cgroup, which
+ * it only tolerates without a path (an ordinary user cannot make cgroups there).
+ */
+export function cgroupsPath(p: Platform, id: string): string | undefined {
+  if (p.rootless && p.cgroup.driver === 'cgroupfs') return undefined;
   if (p.cgroup.driver === 'systemd') return `${p.rootless ? 'user.slice' : 'system.slice'}:berth:${id}`;
   return `/berth/${id}`;
 }
@@ -98,6 +103,11 @@ export function oomFile(p: Platform, id: string): string {
 /** Global flags for every call of the runtime binary (runc and crun share them). */
 export function runtimeGlobalArgs(p: Platform): string[] {
   return [...(p.runtime.args ?? []), ...(p.cgroup.driver === 'systemd' ? ['--systemd-cgroup'] : [])];
+}
+
+/** dockerd's CgroupDriver in `docker info`: "none" for a rootless engine that manages no cgroup (as rootless dockerd). */
+export function cgroupDriverShown(p: Platform): CgroupDriver | 'none' {
+  return p.rootless && p.cgroup.driver === 'cgroupfs' ? 'none' : p.cgroup.driver;
 }
 
 /** Which resource controllers the container's limits may use: all, or (rootless) those delegated to the user. */

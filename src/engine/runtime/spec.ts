@@ -144,8 +144,8 @@ export interface SpecInput {
   /** What this engine can grant (its bounding set): "all capabilities" (privileged, --cap-add ALL) means these.
    * Some hosts lack one (this project's CI VM has no CAP_SYS_RESOURCE) and runc cannot give what it lacks. */
   hostCapabilities?: string[];
-  /** From platform.ts cgroupsPath(): the driver decides its form. */
-  cgroupsPath: string;
+  /** From platform.ts cgroupsPath(): the driver decides its form; none leaves the container in the engine's cgroup. */
+  cgroupsPath: string | undefined;
   /** The host below the API (cgroup version and driver, runtime, SELinux, rootless); default: V1_CGROUPFS. */
   platform?: Platform;
   /** HostConfig.CgroupnsMode; default: the platform's (private on cgroup v2, host on v1). */

@@ -3,6 +3,7 @@ import type { EngineServices } from '../services';
 import type { EngineEvent } from '../../events';
 import { nowNano } from '../../events';
 import { hostFacts } from '../../host';
+import { cgroupDriverShown, limitsUnavailableReason } from '../../runtime';
 import { registryServiceConfig } from '../../registry';
 import { goArch, matchLabels } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
@@ -134,6 +135,8 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
     const reg = registryServiceConfig(cfg.registryMirrors, cfg.insecureRegistries);
     const runc = s.runcVersion();
     const cgroupV2 = h.cgroupVersion === '2';
+    const unavailable = limitsUnavailableReason(s.platform.platform);
+    const limits = !unavailable;
     ctx.send(200, {
       ID: s.engineId,
       Containers: c.containers,
@@ -154,13 +157,13 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
         Authorization: null,
         Log: ['json-file', 'none'],
       },
-      MemoryLimit: true,
+      MemoryLimit: limits,
       SwapLimit: false,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
+      CpuCfsPeriod: limits,
+      CpuCfsQuota: limits,
+      CPUShares: limits,
+      CPUSet: limits,
+      PidsLimit: limits,
       IPv4Forwarding: true,
       BridgeNfIptables: true,
       BridgeNfIp6tables: true,
@@ -170,7 +173,7 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
       LoggingDriver: cfg.logDriver,
-      CgroupDriver: s.platform.platform.cgroup.driver,
+      CgroupDriver: cgroupDriverShown(s.platform.platform),
       CgroupVersion: h.cgroupVersion,
       NEventsListener: 0,
       KernelVersion: h.kernelVersion,
@@ -229,7 +232,13 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
         ...(s.platform.platform.rootless ? ['name=rootless'] : []),
         ...(s.platform.defaultCgroupnsMode === 'private' ? ['name=cgroupns'] : []),
       ],
-      Warnings: runc ? [] : ['WARNING: runc is not installed; containers cannot start'],
+      Warnings: [
+        ...(runc ? [] : ['WARNING: runc is not installed; containers cannot start']),
+        ...(unavailable ? [`WARNING: ${unavailable}`] : []),
+        ...(cfg.rootless?.singleId
+          ? [`WARNING: no subordinate ids for ${cfg.rootless.user}: containers run with a single id`]
+          : []),
+      ],
     });
   });
 

@@ -1,0 +1,26 @@
+// What the rootless engine inside the namespaces knows about its outside (set by the parent, read once).
+export const ROOTLESS_ENV = 'BERTH_ROOTLESS';
+
+/** slirp4netns's fixed addresses: the host (its loopback included) is 10.0.2.2 seen from the namespace. */
+export const SLIRP_GATEWAY = '10.0.2.2';
+export const SLIRP_NAMESPACE_ADDRESS = '10.0.2.100';
+
+export interface RootlessInfo {
+  /** The user's own ids outside (root inside maps to them). */
+  uid: number;
+  gid: number;
+  user: string;
+  /** Only the user's own id is mapped (no /etc/subuid lines). */
+  singleId: boolean;
+  network: 'slirp4netns';
+  /** slirp4netns's API socket: host port forwards are added there. */
+  slirpApi: string;
+  /** The host's loopback as the namespace reaches it. */
+  hostGateway: string;
+}
+
+export function rootlessInfo(env = process.env): RootlessInfo | undefined {
+  const text = env[ROOTLESS_ENV];
+  if (!text) return undefined;
+  return JSON.parse(text) as RootlessInfo;
+}

@@ -1,0 +1,136 @@
+// The rootless engine's outer half, as rootlesskit is for dockerd: berthd started by an ordinary user re-executes
+// itself in new user, mount and network namespaces (the user is root inside, mapped from /etc/subuid and
+// /etc/subgid), gives that network namespace a link to the outside through slirp4netns, and then only relays
+// signals and the exit status. Everything else — the API socket, runc, overlay, CNI — runs in the child as root of
+// its namespace.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { idMapsFor, mapArgs } from './idmap';
+import { ROOTLESS_ENV, type RootlessInfo, SLIRP_GATEWAY } from './info';
+import { probeRootlessHost, rootlessVerdict } from '../../common/host/rootless';
+
+const write = (s: string) => process.stderr.write(`berthd: ${s}\n`);
+
+function waitForLine(stream: NodeJS.ReadableStream, what: string, child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onData = () => done();
+    const onExit = (code: number | null) => done(new Error(`${what} exited (${code}) before it was ready`));
+    const done = (err?: Error) => {
+      stream.off('data', onData);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve();
+    };
+    stream.on('data', onData);
+    child.on('exit', onExit);
+  });
+}
+
+/** Runs the engine in its namespaces; resolves with the exit code to leave with. */
+export async function runRootlessParent(argv: string[]): Promise<number> {
+  const missing = rootlessVerdict(probeRootlessHost());
+  if (missing.fatal.length) {
+    write(`cannot run rootless:\n  - ${missing.fatal.join('\n  - ')}`);
+    return 1;
+  }
+  const user = os.userInfo();
+  const maps = idMapsFor(user.username, user.uid, user.gid);
+  for (const w of missing.warnings) write(`warning: ${w}`);
+
+  const runtimeDir = process.env.XDG_RUNTIME_DIR || os.tmpdir();
+  const stateDir = fs.mkdtempSync(path.join(runtimeDir, 'berth-rootless-'));
+  const info: RootlessInfo = {
+    uid: user.uid,
+    gid: user.gid,
+    user: user.username,
+    singleId: maps.single,
+    network: 'slirp4netns',
+    slirpApi: path.join(stateDir, 'slirp.sock'),
+    hostGateway: SLIRP_GATEWAY,
+  };
+
+  // unshare(1) makes the namespaces; the shell says it is in them and waits for the id maps before it execs the
+  // engine (an exec before the map would drop the capabilities the engine needs inside).
+  const child = spawn(
+    'unshare',
+    [
+      '--user',
+      '--net',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      '/bin/sh',
+      '-c',
+      'echo >&3; read _ <&3; exec 3<&-; exec "$@"',
+      'sh',
+      process.execPath,
+      ...process.execArgv,
+      process.argv[1],
+      ...argv,
+    ],
+    { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env: { ...process.env, [ROOTLESS_ENV]: JSON.stringify(info) } },
+  );
+  const control = child.stdio[3] as unknown as Duplex;
+  let slirp: ChildProcess | undefined;
+  // slirp4netns goes with the namespace; waited for, so no process of the user outlives the engine.
+  const cleanup = async () => {
+    if (slirp && slirp.exitCode === null && slirp.signalCode === null) {
+      const gone = new Promise((resolve) => slirp!.once('exit', resolve));
+      slirp.kill('SIGTERM');
+      await gone;
+    }
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  };
+  const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, forward(sig));
+  const exited = new Promise<number>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1))),
+  );
+
+  try {
+    await waitForLine(control, 'the namespace helper', child);
+    const pid = child.pid!;
+    if (maps.single) {
+      fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${user.uid} 1\n`);
+      fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
+      fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${user.gid} 1\n`);
+    } else {
+      execFileSync('newuidmap', [String(pid), ...mapArgs(maps.uid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('newgidmap', [String(pid), ...mapArgs(maps.gid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
+    slirp = spawn(
+      'slirp4netns',
+      [
+        '--configure',
+        '--mtu=65520',
+        `--api-socket=${info.slirpApi}`,
+        '--ready-fd=3',
+        '--exit-fd=4',
+        `--userns-path=/proc/${pid}/ns/user`,
+        '--netns-type=path',
+        `/proc/${pid}/ns/net`,
+        'tap0',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+    );
+    let slirpErr = '';
+    slirp.stderr!.on('data', (d) => (slirpErr += d));
+    await waitForLine(slirp.stdio[3] as NodeJS.ReadableStream, 'slirp4netns', slirp).catch((err) => {
+      throw new Error(`${err.message}: ${slirpErr.trim()}`);
+    });
+    control.write('go\n');
+  } catch (err: any) {
+    write(`cannot set up the rootless namespaces: ${err.stderr?.toString().trim() || err.message}`);
+    child.kill('SIGKILL');
+    await exited;
+    await cleanup();
+    return 1;
+  }
+  const code = await exited;
+  await cleanup();
+  return code;
+}

@@ -1,0 +1,86 @@
+// Rootless Berth end to end: an ordinary user (made by the test set-up) runs berthd, which re-executes itself in
+// its own user, mount and network namespaces; pulls from the host's loopback registry, runs containers as root of
+// that namespace with the image's ownership kept, refuses limits it cannot apply, and leaves nothing behind.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type Registry, seedMirror, startRegistry } from '../../fixtures';
+import { DOCKER_CLI, requireDeps } from '../../helpers/deps';
+import { mountsUnder } from '../../helpers/engine';
+import {
+  processesOf,
+  ROOTLESS_TOOLS,
+  type RootlessEngine,
+  startRootlessEngine,
+  stockTunDevice,
+  testUser,
+  type TestUser,
+} from '../../helpers/rootless';
+
+describe('rootless engine', function () {
+  this.timeout(120_000);
+  let reg: Registry;
+  let user: TestUser;
+  let engine: RootlessEngine;
+
+  before(async function () {
+    requireDeps(this, ROOTLESS_TOOLS, DOCKER_CLI);
+    stockTunDevice();
+    user = testUser('berth-rl-a', true);
+    reg = await startRegistry();
+    await seedMirror(reg);
+    engine = await startRootlessEngine(user, { config: { 'registry-mirrors': [reg.url] } });
+  });
+  after(async () => {
+    await engine?.cleanup();
+    await reg?.stop();
+  });
+
+  it('says it is rootless, listens on a 0600 socket of the user and keeps its data under $HOME', async () => {
+    const info = JSON.parse(engine.docker(['info', '--format', '{{json .}}']).stdout);
+    assert.ok(info.SecurityOptions.includes('name=rootless'), info.SecurityOptions);
+    assert.equal(info.CgroupDriver, 'none');
+    assert.equal(info.DockerRootDir, engine.dataRoot);
+    assert.equal(info.LiveRestoreEnabled, false);
+    const st = fs.statSync(engine.socket);
+    assert.equal(st.mode & 0o777, 0o600);
+    assert.equal(st.uid, user.uid);
+  });
+
+  it('pulls from the host loopback registry and runs busybox as root of its namespace, owners kept', () => {
+    const pull = engine.docker(['pull', 'busybox']);
+    assert.equal(pull.code, 0, pull.stderr);
+    const run = engine.docker(['run', '--rm', 'busybox', 'sh', '-c', 'id -u; stat -c %u:%g /home/app; echo ok > /x']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split('\n'), ['0', '1000:1000']);
+    // On the host, the image's user 1000 is the 1000th of the user's subordinate ids (root inside is the user).
+    const snapshots = path.join(engine.dataRoot, 'snapshots');
+    const homes = fs
+      .readdirSync(snapshots)
+      .map((d) => path.join(snapshots, d, 'fs', 'home', 'app'))
+      .filter((p) => fs.existsSync(p));
+    assert.ok(homes.length, 'the unpacked layer holds /home/app');
+    assert.equal(fs.statSync(homes[0]).uid, 400000 + 999);
+    assert.equal(fs.statSync(path.join(snapshots, fs.readdirSync(snapshots)[0])).uid, user.uid);
+  });
+
+  it('refuses --memory and --cpus with the reason instead of ignoring them (cgroup v1 here)', () => {
+    const r = engine.docker(['run', '--rm', '--memory', '64m', 'busybox', 'true']);
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, /--memory: resource limits need cgroup v2 with a delegated subtree/);
+    const c = engine.docker(['create', '--cpus', '1', 'busybox', 'true']);
+    assert.equal(c.code, 1, c.stderr); // docker create's exit code for a refused create
+    assert.match(c.stderr, /--cpus: resource limits need cgroup v2/);
+    assert.equal(engine.docker(['ps', '-aq']).stdout.trim(), '', 'nothing was created');
+  });
+
+  it('stops with nothing left: no process of the user, no mount', async () => {
+    const run = engine.docker(['run', '-d', '--stop-timeout', '1', 'busybox', 'sleep', '600']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(processesOf(user).some((l) => l.includes('sleep 600')));
+    assert.equal(await engine.stop(), 0);
+    assert.deepEqual(processesOf(user), []);
+    assert.deepEqual(mountsUnder(engine.dir), []);
+    assert.ok(!fs.existsSync(engine.socket), 'the socket is removed');
+  });
+});

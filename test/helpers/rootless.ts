@@ -1,0 +1,180 @@
+// Rootless engines for tests: ordinary users made for the purpose (with or without /etc/subuid lines) each running
+// the built berthd as themselves on a temporary socket, data root and runtime dir. The set-up runs as root.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EngineClient } from '../../src/client';
+import type { TestDependency } from './deps';
+import { ENGINE_JS, mountsUnder, type DockerResult } from './engine';
+
+const commandOnPath = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+
+export const ROOTLESS_TOOLS: TestDependency = {
+  what: 'the rootless tools (uidmap, slirp4netns, fuse-overlayfs) and root to make test users',
+  install: 'bash scripts/install-deps.sh --test (and run the tests as root)',
+  present: () =>
+    process.getuid?.() === 0 && ['newuidmap', 'newgidmap', 'slirp4netns', 'unshare', 'useradd'].every(commandOnPath),
+};
+
+export interface TestUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+// Each test user gets its own subordinate range, so two users' engines never share an id outside.
+const SUBID_BASE: Record<string, number> = { 'berth-rl-a': 400000, 'berth-rl-b': 500000 };
+
+function dropSubidLines(name: string): void {
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    const kept = text.split('\n').filter((l) => l && l.split(':')[0] !== name);
+    fs.writeFileSync(file, kept.map((l) => `${l}\n`).join(''));
+  }
+}
+
+/** An ordinary user for rootless tests (made once, kept): `subids` says whether /etc/subuid and /etc/subgid list it. */
+export function testUser(name: string, subids: boolean): TestUser {
+  if (spawnSync('id', ['-u', name], { stdio: 'ignore' }).status !== 0)
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', name], { stdio: 'ignore' });
+  dropSubidLines(name);
+  if (subids) {
+    const base = SUBID_BASE[name] ?? 600000;
+    for (const file of ['/etc/subuid', '/etc/subgid']) fs.appendFileSync(file, `${name}:${base}:65536\n`);
+  }
+  const [uid, gid] = ['-u', '-g'].map((f) => Number(execFileSync('id', [f, name], { encoding: 'utf8' }).trim()));
+  return { name, uid, gid, home: `/home/${name}` };
+}
+
+/**
+ * This machine's /dev/net/tun is mode 0600; stock distributions ship it 0666, which slirp4netns (run by the user)
+ * needs to open. The test set-up puts it back as a stock distribution has it.
+ */
+export function stockTunDevice(): void {
+  fs.chmodSync('/dev/net/tun', 0o666);
+}
+
+export interface RootlessEngine {
+  user: TestUser;
+  dir: string;
+  socket: string;
+  host: string;
+  dataRoot: string;
+  client: EngineClient;
+  /** The outer berthd (the user's process that made the namespaces). */
+  pid(): number;
+  log(): string;
+  /** The docker CLI as root (root may open the user's 0600 socket, as an administrator could). */
+  docker(args: string[], opts?: { input?: string; timeoutMs?: number; asUser?: TestUser }): DockerResult;
+  dockerAsync(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<DockerResult>;
+  stop(): Promise<number | null>;
+  cleanup(): Promise<void>;
+}
+
+/** Every process the user runs (the engine's, its containers', slirp4netns): none once its engine stopped. */
+export function processesOf(user: TestUser): string[] {
+  const r = spawnSync('ps', ['-u', String(user.uid), '-o', 'pid=,args='], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l.trim());
+}
+
+export async function startRootlessEngine(
+  user: TestUser,
+  opts: { config?: Record<string, unknown>; env?: Record<string, string> } = {},
+): Promise<RootlessEngine> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-rootless-'));
+  fs.chownSync(dir, user.uid, user.gid);
+  fs.chmodSync(dir, 0o700);
+  const runtimeDir = path.join(dir, 'run');
+  fs.mkdirSync(runtimeDir, { mode: 0o700 });
+  fs.chownSync(runtimeDir, user.uid, user.gid);
+  const socket = path.join(runtimeDir, 'berth', 'berth.sock');
+  const configFile = path.join(dir, 'daemon.json');
+  fs.writeFileSync(configFile, JSON.stringify(opts.config ?? {}));
+  const dockerConfig = path.join(dir, 'docker-config');
+  fs.mkdirSync(dockerConfig);
+  const logFile = path.join(dir, 'berthd.log');
+  const out = fs.openSync(logFile, 'a');
+  // Only the socket is named: the data root and the exec root are the rootless defaults under $HOME and
+  // $XDG_RUNTIME_DIR — except $HOME is the test's directory, so nothing outlives the test.
+  const child: ChildProcess = spawn(process.execPath, [ENGINE_JS, '--config-file', configFile], {
+    uid: user.uid,
+    gid: user.gid,
+    cwd: dir,
+    stdio: ['ignore', out, out],
+    env: {
+      PATH: process.env.PATH,
+      HOME: dir,
+      USER: user.name,
+      LOGNAME: user.name,
+      XDG_RUNTIME_DIR: runtimeDir,
+      ...opts.env,
+    },
+  });
+  fs.closeSync(out);
+  const client = new EngineClient(`unix://${socket}`);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const log = () => fs.readFileSync(logFile, 'utf8');
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`rootless berthd exited with ${child.exitCode}:\n${log()}`);
+    try {
+      await client.ping();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`rootless berthd did not answer: ${err}\n${log()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const dockerEnv = () => ({ ...process.env, DOCKER_CONFIG: dockerConfig, DOCKER_HOST: `unix://${socket}` });
+  const engine: RootlessEngine = {
+    user,
+    dir,
+    socket,
+    host: `unix://${socket}`,
+    dataRoot: path.join(dir, '.local/share/berth'),
+    client,
+    pid: () => child.pid!,
+    log,
+    docker(args, o = {}) {
+      const r = spawnSync('docker', args, {
+        input: o.input,
+        env: o.asUser ? { ...dockerEnv(), HOME: o.asUser.home, DOCKER_CONFIG: undefined } : dockerEnv(),
+        encoding: 'utf8',
+        timeout: o.timeoutMs ?? 120_000,
+        uid: o.asUser?.uid,
+        gid: o.asUser?.gid,
+      });
+      return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    },
+    dockerAsync(args, o = {}) {
+      return new Promise((resolve) => {
+        const p = spawn('docker', args, { env: dockerEnv() });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d) => (stdout += d));
+        p.stderr.on('data', (d) => (stderr += d));
+        const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+        p.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? -1, stdout, stderr });
+        });
+        p.stdin.end(o.input ?? '');
+      });
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    async cleanup() {
+      await engine.stop();
+      await client.close().catch(() => {});
+      // A test that failed half-way may leave the user's processes: end them (by pid) so the next test starts clean.
+      for (const line of processesOf(user)) spawnSync('kill', ['-9', line.trim().split(/\s+/)[0]]);
+      for (const m of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return engine;
+}
