@@ -12,10 +12,14 @@ import { BerthDocuments } from './documents';
 import { RowStats, StatsHub } from './stats/hub';
 import { EventWatcher, type ConnectionState } from './engine/events';
 import { candidateHosts, answers } from './engine/launcher';
+import { type EngineMode, usesVm, vmHost, type VmSettings } from './engine/vm';
 
 export interface Settings {
   host: string;
   autoStart: boolean;
+  /** native: berthd on this Linux host; vm: berthd in Berth's Linux VM (always so on macOS and Windows). */
+  mode: EngineMode;
+  vm: VmSettings;
   containers: ContainerViewOptions;
   logsTail: string;
   logsTimestamps: boolean;
@@ -37,6 +41,13 @@ export function readSettings(): Settings {
   return {
     host: c.get<string>('engine.host', ''),
     autoStart: c.get<boolean>('engine.autoStart', true),
+    mode: c.get<EngineMode>('engine.mode', 'native') === 'vm' ? 'vm' : 'native',
+    vm: {
+      driver: c.get<VmSettings['driver']>('vm.driver', 'auto'),
+      cpus: c.get<number>('vm.cpus', 2),
+      memoryMiB: c.get<number>('vm.memory', 2048),
+      diskGiB: c.get<number>('vm.diskSize', 64),
+    },
     containers: {
       groupBy: c.get('containers.groupBy', 'none'),
       groupByLabel: c.get<string>('containers.groupByLabel', ''),
@@ -161,7 +172,7 @@ export class Berth implements vscode.Disposable {
 
   /** The engine client for the current host (a new one when the setting changed). */
   client(): EngineClient {
-    const host = this.host ?? candidateHosts(this.settings.host)[0];
+    const host = this.host ?? this.candidates()[0];
     if (!this.current || this.current.endpoint.host !== host) {
       void this.current?.close().catch(() => undefined);
       this.current = new EngineClient(host);
@@ -169,9 +180,20 @@ export class Berth implements vscode.Disposable {
     return this.current;
   }
 
+  /** Where the engine may answer: the configured host, else the VM's socket in VM mode, else berthd's sockets. */
+  candidates(): string[] {
+    if (!this.settings.host.trim() && this.usesVm) return [vmHost()];
+    return candidateHosts(this.settings.host);
+  }
+
+  /** Whether the engine is Berth's Linux VM (no other host configured; macOS, Windows or berth.engine.mode=vm). */
+  get usesVm(): boolean {
+    return !this.settings.host.trim() && usesVm(this.settings.mode);
+  }
+
   /** Picks the first candidate socket that answers (configured host, else the bundled engine's sockets). */
   async resolveHost(): Promise<string | undefined> {
-    for (const h of candidateHosts(this.settings.host))
+    for (const h of this.candidates())
       if (await answers(h)) {
         this.host = h;
         return h;
@@ -223,7 +245,7 @@ export class Berth implements vscode.Disposable {
     } else {
       this.statusBar.text =
         s === 'connecting' ? '$(loading~spin) Berth: connecting' : '$(vm-outline) Berth: engine stopped';
-      this.statusBar.tooltip = `No engine answers on ${candidateHosts(this.settings.host).join(' or ')}. Click to start it.`;
+      this.statusBar.tooltip = `No engine answers on ${this.candidates().join(' or ')}${this.usesVm ? ' (the Linux VM)' : ''}. Click to start it.`;
       this.statusBar.command = 'berth.engine.start';
       this.statusBar.backgroundColor =
         s === 'disconnected' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;

@@ -48,7 +48,7 @@ export function activate(context: vscode.ExtensionContext): { berth: Berth; acti
     ),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('berth')) return;
-      if (e.affectsConfiguration('berth.engine.host')) {
+      if (e.affectsConfiguration('berth.engine.host') || e.affectsConfiguration('berth.engine.mode')) {
         b.settings = readSettings();
         void ensureEngine(b, false);
       } else b.applySettings();

@@ -94,7 +94,7 @@ exports.activate = async () => {
 export async function startCodeServer(
   vsix: string,
   settings: Record<string, unknown>,
-  opts: { alsoInstall?: string[] } = {},
+  opts: { alsoInstall?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CodeServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-ui-'));
   const data = path.join(dir, 'data');
@@ -141,7 +141,7 @@ export async function startCodeServer(
       '--disable-getting-started-override',
       workspace,
     ],
-    { stdio: ['ignore', log, log] },
+    { stdio: ['ignore', log, log], env: { ...process.env, ...opts.env } },
   );
   fs.closeSync(log);
   const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`;

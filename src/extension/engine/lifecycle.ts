@@ -4,16 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Berth } from '../berth';
-import {
-  bundledEngineLaunch,
-  candidateHosts,
-  startBundledEngine,
-  stopEngine,
-  systemdInstallCommand,
-  SYSTEM_SOCKET,
-} from './launcher';
+import { bundledEngineLaunch, startBundledEngine, stopEngine, systemdInstallCommand, SYSTEM_SOCKET } from './launcher';
+import { startVmEngine, stopVmEngine, vmConsoleLog } from './vm';
 
+/** The engine's log: berthd's log file, or the VM's console (kernel, init and the guest's berthd). */
 export function engineLogFile(berth: Berth): string {
+  if (berth.usesVm) return vmConsoleLog();
   return path.join(berth.context.globalStorageUri.fsPath, 'berthd.log');
 }
 
@@ -24,17 +20,20 @@ export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<bo
     return true;
   }
   const configured = berth.settings.host.trim();
+  if (configured && !userAsked) return false; // a configured engine is someone else's to start
+  if (berth.usesVm) {
+    if (!userAsked && !berth.settings.autoStart) return false;
+    if (!(await startVmEngine(berth.settings.vm, berth.context.extensionPath, berth.output))) return false;
+    await berth.connect();
+    return true;
+  }
   if (process.platform !== 'linux') {
-    if (userAsked || !configured) {
-      const pick = await vscode.window.showInformationMessage(
-        `Berth's engine runs on Linux. On ${process.platform === 'darwin' ? 'macOS' : 'Windows'} a Linux VM backend is coming; meanwhile point "berth.engine.host" at an existing Docker-API engine (Docker, Podman, or berthd on a Linux host), or open a Linux host with Remote-SSH.`,
-        'Open Settings',
-      );
-      if (pick) await vscode.commands.executeCommand('workbench.action.openSettings', 'berth.engine.host');
-    }
+    // A configured host on macOS/Windows that does not answer: Berth cannot start someone else's engine.
+    void vscode.window.showWarningMessage(
+      `Berth: no engine answers on ${configured}; start it, or clear "berth.engine.host" to use Berth's Linux VM.`,
+    );
     return false;
   }
-  if (configured && !userAsked) return false; // a configured engine is someone else's to start
   if (!userAsked && !berth.settings.autoStart) return false;
   if (process.getuid?.() !== 0) {
     if (userAsked || !berth.context.globalState.get('berth.serviceOffered')) {
@@ -71,7 +70,12 @@ export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<bo
 }
 
 export async function stopBundledEngine(berth: Berth): Promise<boolean> {
-  const host = candidateHosts(berth.settings.host)[0];
+  if (berth.usesVm) {
+    const stopped = await stopVmEngine(berth.output);
+    await berth.connect();
+    return stopped;
+  }
+  const host = berth.candidates()[0];
   if (await stopEngine(host)) return true;
   void vscode.window.showWarningMessage(
     `Berth: this engine was not started by Berth (or needs root to stop). If it runs as a service: sudo systemctl stop berth`,

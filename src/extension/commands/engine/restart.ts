@@ -2,5 +2,6 @@ import { command } from '../command';
 import { ensureEngine, stopBundledEngine } from '../../engine/lifecycle';
 
 export default command('berth.engine.restart', async (berth) => {
-  if (await stopBundledEngine(berth)) await ensureEngine(berth, true);
+  // A VM that was not running restarts too (it simply starts); a native engine Berth did not start is left alone.
+  if ((await stopBundledEngine(berth)) || berth.usesVm) await ensureEngine(berth, true);
 });

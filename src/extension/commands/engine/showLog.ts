@@ -8,7 +8,9 @@ export default command('berth.engine.showLog', async (berth) => {
   if (!fs.existsSync(file)) {
     berth.output.show();
     void vscode.window.showInformationMessage(
-      'Berth: this window did not start the engine; its own log is where it was started (for the service: journalctl -u berth).',
+      berth.usesVm
+        ? 'Berth: the Linux VM has not been started yet, so it has no console log.'
+        : 'Berth: this window did not start the engine; its own log is where it was started (for the service: journalctl -u berth).',
     );
     return;
   }
