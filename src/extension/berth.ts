@@ -9,6 +9,10 @@ import { buildNetworkTree } from '../views/networks';
 import { RecordTreeProvider } from '../views/provider';
 import type { TreeRecord } from '../views/model';
 import { BerthDocuments } from './documents';
+import { ContainerFiles } from './files/containerFiles';
+import { BerthFileSystem } from './files/provider';
+import { VolumeHelpers } from './files/volumeFiles';
+import { buildFileRecords } from '../views/files';
 import { RowStats, StatsHub } from './stats/hub';
 import { EventWatcher, type ConnectionState } from './engine/events';
 import { candidateHosts, answers } from './engine/launcher';
@@ -76,6 +80,12 @@ export class Berth implements vscode.Disposable {
   private diskUsageStale = true;
   readonly statusBar = vscode.window.createStatusBarItem('berth.engine', vscode.StatusBarAlignment.Left, 10);
   readonly documents: BerthDocuments = new BerthDocuments(this);
+  /** Container and volume files (berth-container:, berth-volume:), for the editor, the Explorer and the trees. */
+  readonly fileSystem = new BerthFileSystem(
+    new ContainerFiles(() => this.client()),
+    new VolumeHelpers(() => this.client()),
+    (line) => this.output.appendLine(line),
+  );
   settings = readSettings();
   private current?: EngineClient;
   private listedOnce = false;
@@ -92,27 +102,36 @@ export class Berth implements vscode.Disposable {
     );
     this.rowStats = new RowStats(this.stats, () => void this.containers.refresh(false));
     this.rowStats.setEnabled(this.settings.rowStats);
-    this.containers = new RecordTreeProvider(async (relist) => {
-      if (relist || !this.listedOnce) {
-        this.lastContainers = await this.client().listContainers({ all: true });
-        this.listedOnce = true;
-        this.updateStatus();
-        this.rowStats.setRunning(this.lastContainers.filter((c) => c.State === 'running').map((c) => c.Id));
-      }
-      return buildContainerTree(this.lastContainers, {
-        ...this.settings.containers,
-        stats: this.rowStats.samples,
-        files: true,
-      });
-    }, onError);
+    const files = { loadChildren: (r: TreeRecord) => this.loadFiles(r) };
+    this.containers = new RecordTreeProvider(
+      async (relist) => {
+        if (relist || !this.listedOnce) {
+          this.lastContainers = await this.client().listContainers({ all: true });
+          this.listedOnce = true;
+          this.updateStatus();
+          this.rowStats.setRunning(this.lastContainers.filter((c) => c.State === 'running').map((c) => c.Id));
+        }
+        return buildContainerTree(this.lastContainers, {
+          ...this.settings.containers,
+          stats: this.rowStats.samples,
+          files: true,
+        });
+      },
+      onError,
+      files,
+    );
     this.images = new RecordTreeProvider(async () => buildImageTree(await this.client().listImages()), onError);
-    this.volumes = new RecordTreeProvider(async () => {
-      const [vols, containers] = await Promise.all([
-        this.client().listVolumes(),
-        this.lastContainers.length ? this.lastContainers : this.client().listContainers({ all: true }),
-      ]);
-      return buildVolumeTree(vols.Volumes ?? [], containers);
-    }, onError);
+    this.volumes = new RecordTreeProvider(
+      async () => {
+        const [vols, containers] = await Promise.all([
+          this.client().listVolumes(),
+          this.lastContainers.length ? this.lastContainers : this.client().listContainers({ all: true }),
+        ]);
+        return buildVolumeTree(vols.Volumes ?? [], containers, { files: true });
+      },
+      onError,
+      files,
+    );
     this.networks = new RecordTreeProvider(async () => {
       const [nets, containers] = await Promise.all([
         this.client().listNetworks(),
@@ -161,6 +180,12 @@ export class Berth implements vscode.Disposable {
         if (e.visible && this.diskUsageStale && this.connected) void this.diskUsage.refresh();
       }),
     );
+  }
+
+  /** A folder row's children: the container's (or volume's) files, listed when it is expanded. */
+  private async loadFiles(r: TreeRecord): Promise<TreeRecord[]> {
+    if (!r.fileUri) return [];
+    return buildFileRecords(r, await this.fileSystem.list(vscode.Uri.parse(r.fileUri)));
   }
 
   /** Settings changed: stats on or off, rows redrawn. */
@@ -268,7 +293,8 @@ export class Berth implements vscode.Disposable {
     this.containers.dispose();
     this.images.dispose();
     this.volumes.dispose();
-    void this.current?.close().catch(() => undefined);
+    this.fileSystem.dispose();
+    void this.fileSystem.volumes.remove().finally(() => this.current?.close().catch(() => undefined));
     for (const d of this.disposables) d.dispose();
   }
 }

@@ -5,6 +5,8 @@ import { Berth, readSettings } from './berth';
 import { COMMANDS } from './commands';
 import { SCHEME } from './documents';
 import { ensureEngine } from './engine/lifecycle';
+import { FileDropController } from './files/dragAndDrop';
+import { CONTAINER_SCHEME, VOLUME_SCHEME } from './files/provider';
 
 let berth: Berth | undefined;
 /** The bundle's evaluation ends here (this module is the bundle's entry, evaluated last). */
@@ -17,18 +19,24 @@ export function activate(context: vscode.ExtensionContext): { berth: Berth; acti
   const c0 = process.cpuUsage();
   berth = new Berth(context);
   const b = berth;
+  const drop = new FileDropController(b);
   const views = {
     containers: vscode.window.createTreeView('berth.containers', {
       treeDataProvider: b.containers,
       canSelectMany: true,
       showCollapseAll: true,
+      dragAndDropController: drop,
     }),
     images: vscode.window.createTreeView('berth.images', {
       treeDataProvider: b.images,
       canSelectMany: true,
       showCollapseAll: true,
     }),
-    volumes: vscode.window.createTreeView('berth.volumes', { treeDataProvider: b.volumes, canSelectMany: true }),
+    volumes: vscode.window.createTreeView('berth.volumes', {
+      treeDataProvider: b.volumes,
+      canSelectMany: true,
+      dragAndDropController: drop,
+    }),
     networks: vscode.window.createTreeView('berth.networks', {
       treeDataProvider: b.networks,
       canSelectMany: true,
@@ -41,6 +49,8 @@ export function activate(context: vscode.ExtensionContext): { berth: Berth; acti
     b,
     ...Object.values(views),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, b.documents),
+    vscode.workspace.registerFileSystemProvider(CONTAINER_SCHEME, b.fileSystem, { isCaseSensitive: true }),
+    vscode.workspace.registerFileSystemProvider(VOLUME_SCHEME, b.fileSystem, { isCaseSensitive: true }),
     ...COMMANDS.map((c) =>
       vscode.commands.registerCommand(c.id, (...args: any[]) =>
         Promise.resolve(c.run(b, ...args)).catch((err) => b.fail(c.id, err)),

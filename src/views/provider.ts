@@ -165,6 +165,8 @@ export function toTreeItem(r: TreeRecord): vscode.TreeItem {
   if (r.icon)
     item.iconPath = new vscode.ThemeIcon(r.icon.id, r.icon.color ? new vscode.ThemeColor(r.icon.color) : undefined);
   if (r.url) item.command = { command: 'vscode.open', title: 'Open in Browser', arguments: [vscode.Uri.parse(r.url)] };
+  else if (r.open?.command === 'vscode.open' && r.fileUri)
+    item.command = { command: 'vscode.open', title: r.open.title, arguments: [vscode.Uri.parse(r.fileUri)] };
   else if (r.open) item.command = { command: r.open.command, title: r.open.title, arguments: [r] };
   if (r.resourceUri) item.resourceUri = vscode.Uri.parse(r.resourceUri);
   return item;

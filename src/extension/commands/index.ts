@@ -8,6 +8,7 @@ import compose_stop from './compose/stop';
 import container_copyId from './container/copyId';
 import container_inspect from './container/inspect';
 import container_logs from './container/logs';
+import container_openFiles from './container/openFiles';
 import container_openInBrowser from './container/openInBrowser';
 import container_pause from './container/pause';
 import container_prune from './container/prune';
@@ -26,6 +27,10 @@ import engine_restart from './engine/restart';
 import engine_showLog from './engine/showLog';
 import engine_start from './engine/start';
 import engine_stop from './engine/stop';
+import file_delete from './file/delete';
+import file_download from './file/download';
+import file_refresh from './file/refresh';
+import file_upload from './file/upload';
 import image_build from './image/build';
 import image_inspect from './image/inspect';
 import image_prune from './image/prune';
@@ -47,6 +52,7 @@ import system_pruneBuildCache from './system/pruneBuildCache';
 import system_refresh from './system/refresh';
 import volume_create from './volume/create';
 import volume_inspect from './volume/inspect';
+import volume_openFiles from './volume/openFiles';
 import volume_prune from './volume/prune';
 import volume_refresh from './volume/refresh';
 import volume_remove from './volume/remove';
@@ -60,6 +66,7 @@ export const COMMANDS: BerthCommand[] = [
   container_copyId,
   container_inspect,
   container_logs,
+  container_openFiles,
   container_openInBrowser,
   container_pause,
   container_prune,
@@ -78,6 +85,10 @@ export const COMMANDS: BerthCommand[] = [
   engine_showLog,
   engine_start,
   engine_stop,
+  file_delete,
+  file_download,
+  file_refresh,
+  file_upload,
   image_build,
   image_inspect,
   image_prune,
@@ -99,6 +110,7 @@ export const COMMANDS: BerthCommand[] = [
   system_refresh,
   volume_create,
   volume_inspect,
+  volume_openFiles,
   volume_prune,
   volume_refresh,
   volume_remove,

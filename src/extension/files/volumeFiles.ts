@@ -44,17 +44,20 @@ export class VolumeHelpers {
     return Id;
   }
 
-  /** Removes the helpers this window made or found (before a volume's removal, and at the end). */
+  /** Removes a volume's helpers (before the volume is removed: they hold it in use), or all this window used. */
   async remove(volume?: string): Promise<void> {
     const client = this.client();
-    const filters = { label: [volume ? `${HELPER_LABEL}=volume:${volume}` : HELPER_LABEL] };
-    const list = await client.listContainers({ all: true, filters }).catch(() => []);
-    await Promise.all(
-      list
-        .filter((c) => volume || c.Labels?.[HELPER_LABEL]?.startsWith('volume:'))
-        .map((c) => client.removeContainer(c.Id, { force: true }).catch(() => undefined)),
-    );
-    if (volume) this.byVolume.delete(volume);
-    else this.byVolume.clear();
+    let ids: string[];
+    if (volume) {
+      const list = await client
+        .listContainers({ all: true, filters: { label: [`${HELPER_LABEL}=volume:${volume}`] } })
+        .catch(() => []);
+      ids = list.map((c) => c.Id);
+      this.byVolume.delete(volume);
+    } else {
+      ids = (await Promise.all([...this.byVolume.values()].map((p) => p.catch(() => '')))).filter(Boolean);
+      this.byVolume.clear();
+    }
+    await Promise.all(ids.map((id) => client.removeContainer(id, { force: true }).catch(() => undefined)));
   }
 }

@@ -15,7 +15,11 @@ export default command('berth.volume.remove', async (berth, item, all) => {
     'remove volume',
     names,
     (n) => n,
-    (n) => berth.client().removeVolume(n),
+    async (n) => {
+      // The file browser's helper container holds the volume in use.
+      await berth.fileSystem.volumes.remove(n);
+      await berth.client().removeVolume(n);
+    },
   );
   if (ok) vscode.window.setStatusBarMessage(`Berth: removed ${ok} volume${ok > 1 ? 's' : ''}`, 4000);
 });
