@@ -204,7 +204,8 @@ describe('extension: container files over the archive API', function () {
       entries.push({ name: `many/file-${String(i).padStart(4, '0')}.txt`, body: `${i}\n` } as any);
     await engine.client.putArchive(running, '/tmp', tarOf(entries));
     const times: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    // Best of five: the machine is shared; the budget is what the listing costs, not what others' load adds.
+    for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
       const list = await files.list(running, '/tmp/many');
       times.push(performance.now() - t0);
