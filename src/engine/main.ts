@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { resolveConfig } from './config';
 import { startDaemon } from './daemon';
 import { isEngineError } from './errdefs';
-import { ENGINE_VERSION } from './api/routes/system';
+import { ENGINE_VERSION } from './api';
 import { prepareRootlessChild, rootlessInfo, runRootlessParent } from './rootless';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
