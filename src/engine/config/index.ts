@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalidParameter } from '../errdefs';
-import { type RootlessInfo, rootlessInfo } from '../rootless/info';
+import { type RootlessInfo, rootlessInfo } from '../rootless';
 
 export interface AddressPool {
   base: string;
