@@ -89,4 +89,51 @@ services:
     assert.match(r.stdout, /job_1 +\| job ran/);
     await dc('down');
   });
+  it('links (legacy, on the default bridge) give the alias in /etc/hosts and the link variables; init: true', async () => {
+    const dc = project(
+      'linked',
+      `version: "2.4"
+services:
+  db:
+    image: busybox
+    network_mode: bridge
+    command: sleep 600
+    environment: { SECRET: s1 }
+    expose: ["5432"]
+  app:
+    image: busybox
+    network_mode: bridge
+    init: true
+    links: [db:database]
+    command: sleep 600
+`,
+    );
+    await dc('up', '-d');
+    const env = await dc('exec', '-T', 'app', 'sh', '-c', 'env | grep ^DATABASE_ | sort');
+    const ip = target.ok(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'linked_db_1']).trim();
+    assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+    assert.equal(
+      env,
+      [
+        'DATABASE_ENV_SECRET=s1',
+        'DATABASE_NAME=/linked_app_1/database',
+        `DATABASE_PORT=tcp://${ip}:5432`,
+        `DATABASE_PORT_5432_TCP=tcp://${ip}:5432`,
+        `DATABASE_PORT_5432_TCP_ADDR=${ip}`,
+        'DATABASE_PORT_5432_TCP_PORT=5432',
+        'DATABASE_PORT_5432_TCP_PROTO=tcp',
+        '',
+      ].join('\n'),
+    );
+    assert.match(
+      await dc('exec', '-T', 'app', 'cat', '/etc/hosts'),
+      new RegExp(`\n${ip.replace(/\./g, '\\.')}\tdatabase [0-9a-f]{12} linked_db_1\n`),
+    );
+    await dc('exec', '-T', 'app', 'ping', '-c', '1', '-W', '2', '-q', 'database');
+    const links = JSON.parse(target.ok(['inspect', '-f', '{{json .HostConfig.Links}}', 'linked_app_1']));
+    assert.ok(links.includes('/linked_db_1:/linked_app_1/database'), JSON.stringify(links));
+    assert.equal(target.ok(['inspect', '-f', '{{.HostConfig.Init}}', 'linked_app_1']), 'true\n');
+    assert.match(await dc('top', 'app'), /docker-init -- sleep 600/);
+    await dc('down');
+  });
 });

@@ -18,6 +18,7 @@ import {
 } from '../runtime';
 import { parseVolumesFrom, planMounts } from '../volumes';
 import { generateName, validateName } from './names';
+import { checkLinks } from './links';
 import { checkNamespaceModes } from './namespaces';
 import { initialNetworks } from './networks';
 import {
@@ -38,6 +39,8 @@ export interface CreateRequest {
     restartPolicy?: { name?: string; maximumRetryCount?: number };
   };
   networks?: Record<string, EndpointSettings>;
+  /** HostConfig.Links as given ("name:alias"). */
+  links?: string[];
 }
 
 function defaultHostConfig(): HostConfig {
@@ -149,6 +152,7 @@ export async function createContainer(
   if (!runtime.runtimes()[hc.runtime]) throw invalidParameter(`unknown or invalid runtime name: ${hc.runtime}`);
   hc.securityOpt = hc.securityOpt ?? [];
   checkNamespaceModes(hc, req.config.hostname);
+  hc.links = checkLinks(store, hc, req.links ?? []);
   const labels = containerLabels(store, hc);
 
   const rc = req.config;

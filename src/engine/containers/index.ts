@@ -60,6 +60,7 @@ export {
   TAR_TRAILER,
 } from './archive';
 export type { ContainerFs, DirListing, PathStat } from './archive';
+export { inspectLinks } from './links';
 
 /** What exists: create, look up, list, count, prune. */
 export interface ContainerRecords {

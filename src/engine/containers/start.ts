@@ -13,6 +13,7 @@ import {
   defaultInitPath,
   hostCapabilities,
   hostNofileHard,
+  mergeEnv,
   type RunningContainer,
   selinux,
 } from '../runtime';
@@ -20,6 +21,7 @@ import type { FsAccess } from './archive';
 import type { ExecService } from './exec';
 import { existsInLayers, layersOf, userIn } from './filesystem';
 import { mountShareableShm, resolveNamespaces, unmountShareableShm } from './namespaces';
+import { resolveLinks } from './links';
 import { joinOrder } from './networks';
 import { type ContainerRecord, startErrorExitCode } from './state';
 import { type ContainerStore, nowRfc3339Nano, type PendingAttach } from './store';
@@ -45,7 +47,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
   const { runtime } = store.deps;
   const nofile = hostNofileHard();
 
-  const networkFor = async (c: ContainerRecord) => {
+  const networkFor = async (c: ContainerRecord, extraHosts: string[]) => {
     const mode = c.hostConfig.networkMode || 'default';
     if (mode === 'none') return { mode: 'private' as const };
     if (mode === 'host') return { mode: 'host' as const };
@@ -63,7 +65,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       network,
       hostname: c.config.hostname,
       domainname: c.config.domainname,
-      extraHosts: c.hostConfig.extraHosts,
+      extraHosts: [...c.hostConfig.extraHosts, ...extraHosts],
       dns: c.hostConfig.dns,
       dnsSearch: c.hostConfig.dnsSearch,
       dnsOptions: c.hostConfig.dnsOptions,
@@ -121,6 +123,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
     try {
       // Namespaces shared with running containers first: joining one that is not running changes nothing here.
       const shared = resolveNamespaces(store, c);
+      const links = resolveLinks(store, c);
       await mountShareableShm(store, c);
       const init = c.hostConfig.init ? initBinary() : undefined;
       const user = userIn(layers, c, c.config.user);
@@ -130,7 +133,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       }
       let network: Awaited<ReturnType<typeof networkFor>>;
       try {
-        network = await networkFor(c);
+        network = await networkFor(c, links.extraHosts);
       } catch (err) {
         throw Object.assign(err as object, { [NETWORK_FAILURE]: true });
       }
@@ -166,7 +169,8 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         rootfs: store.rootfsOf(c.id),
         readonlyRootfs: c.hostConfig.readonlyRootfs,
         args: [c.path, ...c.args],
-        env: c.config.env,
+        // Link variables come before the container's own, which win (moby's CreateDaemonEnvironment).
+        env: links.env.length ? mergeEnv(links.env, c.config.env) : c.config.env,
         cwd: c.config.workingDir || '/',
         user,
         hostname: c.config.hostname,

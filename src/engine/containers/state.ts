@@ -2,6 +2,7 @@
 // that is persisted (atomically) per container.
 import type { MountPoint, MountSpec } from '../volumes';
 import { system } from '../errdefs';
+import type { Link } from './links';
 
 export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -193,6 +194,8 @@ export interface HostConfig {
   isolation?: string;
   /** DeviceCgroupRules as given ("c 42:* rmw"). */
   deviceCgroupRules?: string[];
+  /** Links (./links.ts): on the default bridge the linked container's ID, resolved at create. */
+  links?: Link[];
 }
 
 /** A container's settings on one network (EndpointsConfig / `docker network connect` options). */

@@ -1,5 +1,5 @@
 // Container options of `docker run` that change what the container is, each working as in dockerd and shown by
-// inspect: --init, --pid, --uts, --ipc, --isolation, --device-cgroup-rule, --log-opt max-file alone, and
+// inspect: --init, --pid, --uts, --ipc, --isolation, --device-cgroup-rule, --link, --log-opt max-file alone, and
 // docker stats' network columns.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -175,5 +175,21 @@ describe('containers: namespace, init and device options', function () {
     assert.match(netIO, /^\d+(\.\d+)?k?B \/ \d+(\.\d+)?k?B$/);
     assert.notEqual(netIO, '0B / 0B');
     m.ok(['rm', '-f', c]);
+  });
+  it('--link: refused for a container that does not exist (create) or does not run (start), as dockerd', () => {
+    assert.match(
+      fails(['create', '--link', 'nosuch:db', 'busybox', 'true']),
+      /could not get container for nosuch: No such container: nosuch/,
+    );
+    m.ok(['create', '--name', 'link-target', 'busybox', 'sleep', '600']);
+    const c = m.ok(['create', '--name', 'link-user', '--link', 'link-target:db', 'busybox', 'true']).trim();
+    assert.deepEqual(inspect(c).HostConfig.Links, ['/link-target:/link-user/db']);
+    assert.match(fails(['start', c]), /Cannot link to a non running container: \/link-target AS \/link-user\/db/);
+    m.ok(['start', 'link-target']);
+    assert.match(
+      m.ok(['run', '--rm', '--link', 'link-target:db', 'busybox', 'sh', '-c', 'echo $DB_NAME']),
+      /^\/[a-z_]+\/db\n$/,
+    );
+    m.ok(['rm', '-f', 'link-target', 'link-user']);
   });
 });

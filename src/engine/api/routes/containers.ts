@@ -9,6 +9,7 @@ import type {
   StatsSample,
   WaitCondition,
 } from '../../containers';
+import { inspectLinks } from '../../containers';
 import { invalidParameter } from '../../errdefs';
 import { MASKED_PATHS, READONLY_PATHS } from '../../runtime';
 import { fuzzyMatch, humanDuration, matchLabels, queryBool } from '../../../common/docker';
@@ -120,6 +121,7 @@ export function parseCreateBody(body: any, name: string | null): CreateRequest {
       deviceCgroupRules: Array.isArray(h.DeviceCgroupRules) ? h.DeviceCgroupRules.map(String) : [],
     },
     networks,
+    links: Array.isArray(h.Links) ? h.Links.map(String) : [],
   };
 }
 
@@ -343,7 +345,16 @@ export function renderInspect(s: EngineServices, c: ContainerRecord, size: boole
     ProcessLabel: c.processLabel ?? '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: renderHostConfig(c),
+    HostConfig: {
+      ...renderHostConfig(c),
+      Links: inspectLinks(c, (id) => {
+        try {
+          return s.containers.get(id);
+        } catch {
+          return undefined;
+        }
+      }),
+    },
     GraphDriver: {
       Data: {
         LowerDir: c.layerDirs.join(':'),
