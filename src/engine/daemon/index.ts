@@ -11,6 +11,7 @@ import { processAlive, writeFileAtomic } from '../util/fsx';
 import { createNetworkService } from '../network';
 import { createVolumeService } from '../volumes';
 import { createContainerService } from '../containers';
+import { slirpPorts } from '../rootless';
 import { createRuntime, defaultCgroupnsMode, selinux } from '../runtime';
 import { openImageService } from '../images';
 import { createBuildService } from '../build';
@@ -101,6 +102,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       bridgeName: cfg.bridge,
       bip: cfg.bip,
       defaultAddressPools: cfg.defaultAddressPools,
+      outsidePorts: cfg.rootless ? slirpPorts(cfg.rootless.slirpApi) : undefined,
     });
     await network.init();
     const volumes = createVolumeService({ dataRoot: cfg.dataRoot, events });

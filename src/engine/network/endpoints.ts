@@ -76,7 +76,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
         hostPort: m.hostPort,
         containerPort: m.containerPort,
         protocol: m.protocol,
-        hostIP: m.hostIp === '0.0.0.0' ? '' : m.hostIp,
+        hostIP: ports.dnatAddress(m),
       }));
     if (ipv4Address) runtimeConfig.ips = [`${ipv4Address}/${parseCidr(n.subnet!)!.prefix}`];
     s.pending = {

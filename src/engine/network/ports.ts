@@ -108,9 +108,50 @@ interface Held {
 
 export class PortConflictError extends Error {}
 
+/**
+ * Publishing on a host the engine's network namespace is not (rootless: the user's real host is outside, reached
+ * through slirp4netns). The port held inside is forwarded from the same port on `hostIp` outside; the DNAT rules
+ * inside then match the port on every address, since forwarded traffic arrives on the namespace's own.
+ */
+export interface OutsidePorts {
+  /** Forwards `m.hostIp:m.hostPort` outside to the same port inside; EADDRINUSE when taken there. */
+  add(m: PortMapping): Promise<() => void>;
+}
+
 /** The host ports this engine holds, each with its socket. */
 export class PortReservations {
   private held = new Map<string, Held[]>(); // owner → its ports
+
+  constructor(private readonly outside?: OutsidePorts) {}
+
+  /** The address the DNAT rule of a mapping matches ('' = every address). */
+  dnatAddress(m: PortMapping): string {
+    return this.outside || m.hostIp === '0.0.0.0' ? '' : m.hostIp;
+  }
+
+  /** Holds the port inside (and, with an outside, forwards it from there): one published port. */
+  private async hold(protocol: PortMapping['protocol'], hostIp: string, port: number, containerPort: number) {
+    if (!this.outside) return bindPort(protocol, hostIp, port, containerPort);
+    if (protocol === 'sctp') throw invalidParameter('sctp ports cannot be published by a rootless engine');
+    // A random port free inside may be taken outside: another one, a few times.
+    for (let attempt = 0; ; attempt++) {
+      const inside = await bindPort(protocol, '0.0.0.0', port, containerPort);
+      const mapping = { ...inside.mapping, hostIp };
+      try {
+        const remove = await this.outside.add(mapping);
+        return {
+          mapping,
+          close: () => {
+            inside.close();
+            remove();
+          },
+        };
+      } catch (err: any) {
+        inside.close();
+        if (port !== 0 || err.code !== 'EADDRINUSE' || attempt >= 8) throw err;
+      }
+    }
+  }
 
   private ours(protocol: string, hostIp: string, port: number): boolean {
     for (const list of this.held.values()) {
@@ -143,7 +184,7 @@ export class PortReservations {
             continue;
           }
           try {
-            const h = await bindPort(w.protocol, w.hostIp, candidate, w.containerPort);
+            const h = await this.hold(w.protocol, w.hostIp, candidate, w.containerPort);
             // Another owner in this engine may hold the same port on another address (0.0.0.0 vs 127.0.0.1).
             if (candidate === 0 && this.ours(w.protocol, w.hostIp, h.mapping.hostPort)) {
               h.close();
@@ -181,7 +222,7 @@ export class PortReservations {
     const lost: PortMapping[] = [];
     for (const m of mappings) {
       try {
-        const h = await bindPort(m.protocol, m.hostIp, m.hostPort, m.containerPort);
+        const h = await this.hold(m.protocol, m.hostIp, m.hostPort, m.containerPort);
         this.held.set(owner, [...(this.held.get(owner) ?? []), h]);
       } catch {
         lost.push(m);

@@ -10,7 +10,7 @@ import type { EventBus } from '../events';
 import { writeJsonAtomic } from '../util/fsx';
 import type { CniConflist, CniResult } from './cni';
 import { claimedByOthers, hostRoutes } from './host';
-import { type PortMapping, PortReservations } from './ports';
+import { type OutsidePorts, type PortMapping, PortReservations } from './ports';
 import { type Cidr, defaultPools, parseCidr, routeSubnets } from './subnets';
 
 export interface NetworkRecord {
@@ -95,6 +95,8 @@ export interface NetworkServiceOptions {
   defaultAddressPools?: AddressPool[];
   /** How long an unused bridge stays up after its last endpoint left (default 3 s; 0 = remove at once). */
   idleBridgeMs?: number;
+  /** Where published ports are forwarded from when the host is outside this network namespace (rootless). */
+  outsidePorts?: OutsidePorts;
 }
 
 const DEFAULT_DATA_ROOT = '/var/lib/berth';
@@ -114,13 +116,14 @@ export class NetworkStore {
   readonly networks = new Map<string, NetworkRecord>();
   /** By container ID. */
   readonly sandboxes = new Map<string, Sandbox>();
-  readonly ports = new PortReservations();
+  readonly ports: PortReservations;
   readonly pools: AddressPool[];
   readonly defaultBridge: string;
 
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly opts: NetworkServiceOptions) {
+    this.ports = new PortReservations(opts.outsidePorts);
     this.root = path.join(opts.dataRoot, 'network');
     this.netDir = path.join(this.root, 'networks');
     this.epDir = path.join(this.root, 'endpoints');

@@ -2,4 +2,5 @@
 // child.ts inside), what the inside knows of the outside (info.ts), and the host port forwards (ports.ts).
 export { runRootlessParent } from './parent';
 export { prepareRootlessChild } from './child';
+export { slirpPorts } from './ports';
 export { rootlessInfo, type RootlessInfo, ROOTLESS_ENV, SLIRP_GATEWAY, SLIRP_NAMESPACE_ADDRESS } from './info';

@@ -1,0 +1,184 @@
+// What a user does with containers on a rootless engine, through the docker CLI: -p reachable on the host's
+// loopback, exec, -it, logs -f, restart policy, docker cp both ways, a named volume, a bind mount of the user's own
+// files (their owner on both sides), and two containers on a user network reaching each other by name.
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { type Registry, seedMirror, startRegistry } from '../../fixtures';
+import { DOCKER_CLI, requireDeps, TMUX } from '../../helpers/deps';
+import { eventually, httpGet } from '../../helpers/net';
+import { startPty } from '../../helpers/pty';
+import {
+  ROOTLESS_TOOLS,
+  type RootlessEngine,
+  startRootlessEngine,
+  stockTunDevice,
+  testUser,
+  type TestUser,
+} from '../../helpers/rootless';
+
+describe('rootless engine: containers', function () {
+  this.timeout(120_000);
+  let reg: Registry;
+  let user: TestUser;
+  let engine: RootlessEngine;
+  const ok = (args: string[], input?: string) => {
+    const r = engine.docker(args, { input });
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  before(async function () {
+    requireDeps(this, ROOTLESS_TOOLS, DOCKER_CLI);
+    stockTunDevice();
+    user = testUser('berth-rl-a', true);
+    reg = await startRegistry();
+    await seedMirror(reg);
+    engine = await startRootlessEngine(user, { config: { 'registry-mirrors': [reg.url] } });
+    ok(['pull', 'busybox']);
+  });
+  after(async () => {
+    await engine?.cleanup();
+    await reg?.stop();
+  });
+
+  it('-p publishes on the host loopback, a random -p too, and frees the port on rm -f', async () => {
+    const serve = 'httpd -p 80 -h /etc && httpd -f -p 81 -h /etc';
+    ok(['run', '-d', '--name', 'web', '-p', '127.0.0.1::80', '-p', '81', 'busybox', 'sh', '-c', serve]);
+    const fixed = Number(ok(['port', 'web', '80']).trim().split(':').pop());
+    const random = Number(ok(['port', 'web', '81']).trim().split('\n')[0].split(':').pop());
+    assert.ok(fixed > 0 && random > 0);
+    const id = ok(['inspect', '-f', '{{.Config.Hostname}}', 'web']).trim();
+    for (const port of [fixed, random])
+      await eventually(
+        () => httpGet(port, '/hostname'),
+        (t) => t.endsWith(`\r\n\r\n${id}\n`),
+        `the page on ${port}`,
+      );
+    ok(['rm', '-f', 'web']);
+    const connects = () =>
+      new Promise<boolean>((resolve) => {
+        const s = net.connect(fixed, '127.0.0.1');
+        s.on('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      });
+    await eventually(connects, (c) => !c, 'the forward gone');
+  });
+
+  it('-p on a port another process of the host holds fails with dockerd’s words', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const r = engine.docker(['run', '-d', '--name', 'clash', '-p', `127.0.0.1:${port}:80`, 'busybox', 'true']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, new RegExp(`listen tcp4 127.0.0.1:${port}: bind: address already in use`));
+    } finally {
+      holder.close();
+      engine.docker(['rm', '-f', 'clash']);
+    }
+  });
+
+  it('exec, logs -f, restart policy and docker cp both ways', async () => {
+    ok([
+      'run',
+      '-d',
+      '--name',
+      'box',
+      'busybox',
+      'sh',
+      '-c',
+      'echo started; while sleep 0.2; do [ -f /go ] && echo go && break; done; sleep 600',
+    ]);
+    assert.equal(ok(['exec', 'box', 'sh', '-c', 'id -u; hostname']).split('\n')[0], '0');
+    const follow = engine.dockerAsync(['logs', '-f', 'box'], { timeoutMs: 20_000 });
+    ok(['exec', 'box', 'touch', '/go']);
+    await eventually(
+      () => ok(['logs', 'box']),
+      (l) => l === 'started\ngo\n',
+      'go logged',
+    );
+    ok(['rm', '-f', 'box']);
+    assert.match((await follow).stdout, /started\ngo/);
+
+    const src = path.join(engine.dir, 'in.txt');
+    fs.writeFileSync(src, 'from the host\n');
+    fs.chownSync(src, user.uid, user.gid);
+    ok(['run', '-d', '--name', 'cp', 'busybox', 'sleep', '600']);
+    ok(['cp', src, 'cp:/tmp/in.txt']);
+    assert.equal(ok(['exec', 'cp', 'cat', '/tmp/in.txt']), 'from the host\n');
+    ok(['exec', 'cp', 'sh', '-c', 'echo from the container > /tmp/out.txt']);
+    const out = path.join(engine.dir, 'out.txt');
+    ok(['cp', 'cp:/tmp/out.txt', out]);
+    assert.equal(fs.readFileSync(out, 'utf8'), 'from the container\n');
+    ok(['rm', '-f', 'cp']);
+
+    ok(['run', '-d', '--name', 'again', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 3']);
+    await eventually(
+      () => ok(['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', 'again']).trim(),
+      (s) => s === '2 exited',
+      'two restarts',
+      20_000,
+    );
+    ok(['rm', '-f', 'again']);
+  });
+
+  it('-it gives a terminal', async function () {
+    requireDeps(this, TMUX);
+    const pty = startPty(`DOCKER_HOST=${engine.host} docker run --rm -it busybox sh`);
+    try {
+      await pty.typeUntil('echo tty=$(tty)', /tty=\/dev\/pts\/0/);
+      pty.send('exit', 'Enter');
+      await pty.waitFor(/EXIT=0/);
+    } finally {
+      pty.close();
+    }
+  });
+
+  it('a named volume and a bind mount of the user’s files: the user’s own owner on both sides', () => {
+    ok(['volume', 'create', 'keep']);
+    ok(['run', '--rm', '-v', 'keep:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f']);
+    assert.equal(ok(['run', '--rm', '-v', 'keep:/data', 'busybox', 'cat', '/data/f']), 'kept\n');
+
+    const dir = path.join(engine.dir, 'project');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'mine.txt'), 'mine\n');
+    for (const p of [dir, path.join(dir, 'mine.txt')]) fs.chownSync(p, user.uid, user.gid);
+    const inside = ok([
+      'run',
+      '--rm',
+      '-v',
+      `${dir}:/src`,
+      'busybox',
+      'sh',
+      '-c',
+      'stat -c %u:%g /src/mine.txt; echo new > /src/new.txt',
+    ]);
+    assert.equal(inside.trim(), '0:0', 'the user’s files are root’s inside');
+    const made = fs.statSync(path.join(dir, 'new.txt'));
+    assert.deepEqual([made.uid, made.gid], [user.uid, user.gid], 'what root makes inside is the user’s outside');
+    ok(['volume', 'rm', 'keep']);
+  });
+
+  it('two containers on a user network reach each other by name', () => {
+    ok(['network', 'create', 'team']);
+    ok(['run', '-d', '--name', 'db', '--network', 'team', 'busybox', 'httpd', '-f', '-p', '8080', '-h', '/etc']);
+    const got = ok(['run', '--rm', '--network', 'team', 'busybox', 'wget', '-qO-', 'http://db:8080/hostname']);
+    assert.equal(got.trim(), ok(['inspect', '-f', '{{.Config.Hostname}}', 'db']).trim());
+    ok(['rm', '-f', 'db']);
+    ok(['network', 'rm', 'team']);
+  });
+
+  it('nothing of the containers is left on the host after rm -f (no mounts outside the engine)', () => {
+    ok(['run', '-d', '--name', 'gone', 'busybox', 'sleep', '600']);
+    ok(['rm', '-f', 'gone']);
+    const mounts = spawnSync('findmnt', ['-rn', '-o', 'TARGET'], { encoding: 'utf8' }).stdout;
+    assert.ok(!mounts.includes(engine.dataRoot), 'no overlay of the engine shows on the host');
+    assert.equal(ok(['ps', '-aq', '--filter', 'name=gone']).trim(), '');
+  });
+});
