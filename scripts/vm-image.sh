@@ -52,6 +52,8 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 
 # What the guest runs. Recommends are never installed; maintainer scripts never run.
 packages=(nodejs runc iptables iproute2 containernetworking-plugins busybox-static kmod e2fsprogs procps tar)
+# tini's static build is the guest engine's berth-init (docker run --init), for either architecture.
+packages+=(tini)
 # Dependencies the guest never needs because nothing configures it at run time (dpkg, debconf, perl, PAM, udev,
 # initramfs-tools for the kernel) or busybox stands in (coreutils): apt is told they are installed already.
 provided=(dpkg perl-base perl debconf usrmerge init-system-helpers coreutils passwd adduser udev libudev1 libsystemd0
@@ -187,7 +189,8 @@ build_arch() {
     "$root/sys" "$root/dev" "$root/root" "$root/mnt" "$root/home" "$root/var/log" "$root/etc/cni/net.d" "$root/opt"
   chmod 1777 "$root/tmp"
   cp "$repo/dist/engine.js" "$root/usr/lib/berth/engine.js"
-  node "$repo/scripts/build.mjs" --natives-only --arch "$arch" --outdir "$work/natives" >/dev/null
+  BERTH_TINI_STATIC=$root/usr/bin/tini-static node "$repo/scripts/build.mjs" --natives-only --arch "$arch" \
+    --outdir "$work/natives" >/dev/null
   cp "$work/natives/bin/"* "$root/usr/lib/berth/bin/"
   cp "$repo"/scripts/vm/guest/{inittab,rc.sysinit,rc.shutdown,berthd.run,control.run,udhcpc.script,wsl-init} "$root/etc/berth/"
   chmod 0755 "$root"/etc/berth/{rc.sysinit,rc.shutdown,berthd.run,control.run,udhcpc.script,wsl-init}

@@ -1,12 +1,14 @@
-// What a guest image bakes in from this checkout (the engine bundle, the C helpers' sources and the guest's own
-// scripts), as one sha256: recorded in the image's manifest, so tests rebuild an image that no longer matches.
+// What a guest image bakes in from this checkout (the engine bundle, the C helpers' sources, the guest's own scripts
+// and the script that builds it), as one sha256: recorded in the image's manifest, so tests rebuild an image that no
+// longer matches.
 // Usage: node scripts/vm/inputs-hash.cjs [repo root]
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
 function inputsHash(root) {
-  const files = [path.join(root, 'dist/engine.js')];
+  // The build script too: what it unpacks and how (a package added to the guest is a new image).
+  const files = [path.join(root, 'dist/engine.js'), path.join(root, 'scripts/vm-image.sh')];
   const walk = (dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);

@@ -1,4 +1,5 @@
-// The VSIX users install must carry the engine (bundles, launchers, the native helper) and nothing of src/ or test/.
+// The VSIX users install must carry the engine (bundles, the VM supervisor, launchers, the native helper) and nothing
+// of src/ or test/.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -39,6 +40,7 @@ describe('packaging: the VSIX', function () {
       'extension/dist/extension.js',
       'extension/dist/engine.js',
       'extension/dist/cli.js',
+      'extension/dist/vm.js',
       'extension/engine-bin/berthd',
       'extension/engine-bin/berth',
     ]) {
