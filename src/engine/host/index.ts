@@ -1,9 +1,13 @@
-// The host the engine runs on: facts it reports in /info and /version and checks at start (runc).
+// The host the engine runs on: facts it reports in /info and /version (its data root's file system: storage.ts;
+// its network switches: network.ts) and checks at start (runc).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { invalidParameter } from '../errdefs';
 import { chooseCgroupDriver, type Platform, type RuntimeChoice, selinux } from '../runtime';
+
+export { filesystemName, type StorageFacts, storageFacts, supportsDType } from './storage';
+export { type NetworkFacts, networkFacts, networkWarnings } from './network';
 
 export function cgroupVersion(): '1' | '2' {
   return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';

@@ -2,7 +2,7 @@
 import type { EngineServices } from '../services';
 import type { EngineEvent } from '../../events';
 import { nowNano } from '../../events';
-import { hostFacts } from '../../host';
+import { hostFacts, networkFacts, networkWarnings, storageFacts } from '../../host';
 import { cgroupDriverShown, limitsUnavailableReason } from '../../runtime';
 import { registryServiceConfig } from '../../registry';
 import { goArch, matchLabels } from '../../../common/docker';
@@ -137,6 +137,8 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
     const cgroupV2 = h.cgroupVersion === '2';
     const unavailable = limitsUnavailableReason(s.platform.platform);
     const limits = !unavailable;
+    const storage = storageFacts(cfg.dataRoot);
+    const net = networkFacts();
     ctx.send(200, {
       ID: s.engineId,
       Containers: c.containers,
@@ -146,8 +148,8 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       Images: c.images,
       Driver: 'overlay2',
       DriverStatus: [
-        ['Backing Filesystem', 'extfs'],
-        ['Supports d_type', 'true'],
+        ['Backing Filesystem', storage.backingFilesystem],
+        ...(storage.dType === undefined ? [] : [['Supports d_type', String(storage.dType)]]),
         ['Using metacopy', 'false'],
         ['Native Overlay Diff', 'true'],
       ],
@@ -164,9 +166,9 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       CPUShares: limits,
       CPUSet: limits,
       PidsLimit: limits,
-      IPv4Forwarding: true,
-      BridgeNfIptables: true,
-      BridgeNfIp6tables: true,
+      IPv4Forwarding: net.ipv4Forwarding,
+      BridgeNfIptables: net.bridgeNfIptables,
+      BridgeNfIp6tables: net.bridgeNfIp6tables,
       Debug: cfg.debug,
       NFd: 0,
       OomKillDisable: !cgroupV2,
@@ -235,6 +237,7 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       Warnings: [
         ...(runc ? [] : ['WARNING: runc is not installed; containers cannot start']),
         ...(unavailable ? [`WARNING: ${unavailable}`] : []),
+        ...networkWarnings(net),
         ...(cfg.rootless?.singleId
           ? [`WARNING: no subordinate ids for ${cfg.rootless.user}: containers run with a single id`]
           : []),
