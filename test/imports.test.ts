@@ -14,9 +14,10 @@ const SRC = path.join(__dirname, '../src');
 
 /** berthd's subsystems (folders of src/engine, and main.ts), from the ground floor up. */
 const FLOORS: string[][] = [
-  ['errdefs', 'log', 'util', 'events', 'rootless'],
-  ['config', 'content', 'registry', 'runtime', 'logs'],
-  ['snapshots', 'host', 'network', 'volumes'],
+  ['errdefs', 'log', 'util', 'events'],
+  ['rootless', 'content', 'registry', 'runtime', 'logs'],
+  ['config', 'snapshots', 'host'],
+  ['network', 'volumes'],
   ['images'],
   ['containers'],
   ['build'],
@@ -159,14 +160,14 @@ describe('imports: the house rules', () => {
       ['engine/network/index.ts', "import { z } from '../volumes';"],
     ]);
     assert.deepEqual(violations(tree), [
-      'engine/runtime/index.ts imports ../api (engine/api/index.ts): runtime (floor 1) reaches api (floor 6), not below it',
-      'engine/api/index.ts imports ../daemon (engine/daemon/index.ts): api (floor 6) reaches daemon (floor 7), not below it',
-      'engine/network/index.ts imports ../volumes (engine/volumes/index.ts): network (floor 2) reaches volumes (floor 2), not below it',
+      'engine/runtime/index.ts imports ../api (engine/api/index.ts): runtime (floor 1) reaches api (floor 7), not below it',
+      'engine/api/index.ts imports ../daemon (engine/daemon/index.ts): api (floor 7) reaches daemon (floor 8), not below it',
+      'engine/network/index.ts imports ../volumes (engine/volumes/index.ts): network (floor 3) reaches volumes (floor 3), not below it',
     ]);
     tree.delete('engine/network/index.ts');
     tree.set('engine/volumes/index.ts', "export { y } from '../images';");
     assert.deepEqual(violations(tree).slice(2), [
-      'engine/volumes/index.ts imports ../images (engine/images/index.ts): volumes (floor 2) reaches images (floor 3), not below it',
+      'engine/volumes/index.ts imports ../images (engine/images/index.ts): volumes (floor 3) reaches images (floor 4), not below it',
     ]);
   });
 

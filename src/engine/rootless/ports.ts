@@ -2,8 +2,15 @@
 // port on the namespace's tap address, where the engine's DNAT rules take it to the container.
 import * as net from 'node:net';
 import { log } from '../log';
-import type { PortMapping } from '../network';
 import { SLIRP_NAMESPACE_ADDRESS } from './info';
+
+/** A published port, as the network subsystem hands it to its outside-ports hook (network's PortMapping: rootless
+ * stands below network, which gets this publisher from the daemon's wiring). */
+interface HostForward {
+  hostIp: string;
+  hostPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+}
 
 /** One request on slirp4netns's API socket (it answers one JSON object per connection). */
 function slirpCall(api: string, execute: string, args: Record<string, unknown>): Promise<any> {
@@ -28,7 +35,7 @@ function slirpCall(api: string, execute: string, args: Record<string, unknown>):
 
 export function slirpPorts(api: string) {
   return {
-    async add(m: PortMapping): Promise<() => void> {
+    async add(m: HostForward): Promise<() => void> {
       let id: number;
       try {
         ({ id } = await slirpCall(api, 'add_hostfwd', {
