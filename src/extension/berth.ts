@@ -13,6 +13,9 @@ import { ContainerFiles } from './files/containerFiles';
 import { BerthFileSystem } from './files/provider';
 import { VolumeHelpers } from './files/volumeFiles';
 import { buildFileRecords } from '../views/files';
+import { buildRegistryTree, buildRepositoryRecords, buildTagRecords } from '../views/registries';
+import { RegistryApi, referenceIn } from './registries/api';
+import { RegistryStore } from './registries/store';
 import { RowStats, StatsHub } from './stats/hub';
 import { EventWatcher, type ConnectionState } from './engine/events';
 import { candidateHosts, answers } from './engine/launcher';
@@ -38,6 +41,7 @@ export interface BerthViews {
   volumes: vscode.TreeView<TreeRecord>;
   networks: vscode.TreeView<TreeRecord>;
   diskUsage: vscode.TreeView<TreeRecord>;
+  registries: vscode.TreeView<TreeRecord>;
 }
 
 export function readSettings(): Settings {
@@ -71,6 +75,9 @@ export class Berth implements vscode.Disposable {
   readonly volumes: RecordTreeProvider;
   readonly networks: RecordTreeProvider;
   readonly diskUsage: RecordTreeProvider;
+  /** Registries the user logged in to (credentials in SecretStorage), their repositories and tags. */
+  readonly registries: RecordTreeProvider;
+  readonly registryStore: RegistryStore;
   readonly events: EventWatcher;
   /** One stats stream per container, shared by the rows and the Show Stats charts. */
   readonly stats: StatsHub;
@@ -143,6 +150,10 @@ export class Berth implements vscode.Disposable {
       this.diskUsageStale = false;
       return buildDiskUsageTree(await this.client().systemDf());
     }, onError);
+    this.registryStore = new RegistryStore(context.globalState, context.secrets);
+    this.registries = new RecordTreeProvider(async () => buildRegistryTree(this.registryStore.list()), onError, {
+      loadChildren: (r) => this.loadRegistry(r),
+    });
     // While no engine answers, each retry looks at every candidate socket again (e.g. the systemd service that
     // the user just installed), not only the one that failed.
     this.events = new EventWatcher(() => this.client(), {
@@ -186,6 +197,19 @@ export class Berth implements vscode.Disposable {
   private async loadFiles(r: TreeRecord): Promise<TreeRecord[]> {
     if (!r.fileUri) return [];
     return buildFileRecords(r, await this.fileSystem.list(vscode.Uri.parse(r.fileUri)));
+  }
+
+  /** A registry row's repositories, a repository row's tags: asked of the registry itself when expanded. */
+  private async loadRegistry(r: TreeRecord): Promise<TreeRecord[]> {
+    if (!r.registry) return [];
+    const api = new RegistryApi(r.registry, await this.registryStore.auth(r.registry));
+    try {
+      if (r.kind === 'registry') return buildRepositoryRecords(r, await api.repositories());
+      const repository = r.repository!;
+      return buildTagRecords(r, await api.tags(repository), (tag) => referenceIn(r.registry!, repository, tag));
+    } finally {
+      void api.close();
+    }
   }
 
   /** Settings changed: stats on or off, rows redrawn. */
@@ -290,6 +314,7 @@ export class Berth implements vscode.Disposable {
     this.stats.dispose();
     this.networks.dispose();
     this.diskUsage.dispose();
+    this.registries.dispose();
     this.containers.dispose();
     this.images.dispose();
     this.volumes.dispose();

@@ -43,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): { berth: Berth; acti
       showCollapseAll: true,
     }),
     diskUsage: vscode.window.createTreeView('berth.diskUsage', { treeDataProvider: b.diskUsage }),
+    registries: vscode.window.createTreeView('berth.registries', { treeDataProvider: b.registries }),
   };
   b.setViews(views);
   context.subscriptions.push(
@@ -66,6 +67,7 @@ export function activate(context: vscode.ExtensionContext): { berth: Berth; acti
   );
   void vscode.commands.executeCommand('setContext', 'berth.engineState', 'connecting');
   b.events.start();
+  void b.registries.refresh();
   void ensureEngine(b, false).catch((err) => b.output.appendLine(`engine start: ${err?.message ?? err}`));
   const activationMs = performance.now() - t0;
   const c1 = process.cpuUsage(c0);

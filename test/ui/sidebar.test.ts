@@ -35,6 +35,8 @@ describe('UI: the Berth extension in code-server', function () {
   this.timeout(600_000);
   let engine: TestEngine | undefined;
   let registry: Registry | undefined;
+  /** A registry with a password, for the Registries step. */
+  let authRegistry: Registry | undefined;
   /** What the test pulls from the palette: busybox through berthd's registry mirror, or the registry's own name. */
   let imageRef = '';
   let host = '';
@@ -94,6 +96,7 @@ describe('UI: the Berth extension in code-server', function () {
     await client?.close().catch(() => undefined);
     await engine?.cleanup();
     await registry?.stop();
+    await authRegistry?.stop();
   });
 
   afterEach(async function () {
@@ -758,6 +761,60 @@ describe('UI: the Berth extension in code-server', function () {
     assert.ok(Math.min(...times) <= 1000, `5,000 entries took ${times.join(' / ')} ms`);
     await shot('files-many');
     await page.keyboard.press('Control+W');
+  });
+
+  it('Registries: logs in (password to SecretStorage), pushes with progress, lists repositories and tags, and pulls from the view', async () => {
+    await openSidebar();
+    await givenImage();
+    authRegistry ??= await startRegistry({ auth: { username: 'berth', password: 'ui-secret' } });
+    const reg = authRegistry.host;
+    const ref = `${reg}/ui/pushed:1`;
+    await client.tagImage(imageRef, `${reg}/ui/pushed`, '1');
+    await palette('Berth: Log In to a Registry');
+    await answerInput('Registry address', reg);
+    await answerInput('User name', 'berth');
+    await answerInput('Password or access token', 'ui-secret');
+    await openView('Registries');
+    const regPane = (text: string) =>
+      page.locator(`.pane:has(.pane-header[aria-label*="Registries"]) .monaco-list-row[aria-label^="${text}"]`).first();
+    await waitForLabel(regPane(reg), /as berth/);
+    assert.ok(!cs!.berthLog().includes('ui-secret'), 'the password is not logged');
+    assert.ok(!fs.readFileSync(path.join(cs!.dir, 'data/User/settings.json'), 'utf8').includes('ui-secret'));
+    await palette('Berth: Push');
+    await page
+      .locator('.quick-input-widget .monaco-list-row[aria-label*="ui/pushed:1"]')
+      .first()
+      .waitFor({ timeout: 10_000 });
+    await page.keyboard.type(ref);
+    await focusedPick(ref);
+    await page.keyboard.press('Enter');
+    await page
+      .locator('.notifications-toasts .notification-list-item:has-text("Pushing")')
+      .first()
+      .waitFor({ timeout: 20_000 })
+      .then(
+        () => shot('registry-push-progress'),
+        () => undefined, // a fast push may finish before the toast is seen
+      );
+    await page.locator(`.statusbar-item:has-text("pushed ${ref}")`).first().waitFor({ timeout: 60_000 });
+    await expand(regPane(reg));
+    await expand(regPane('ui/pushed'));
+    const tag = regPane('1, ');
+    await waitForLabel(tag, new RegExp(ref.replace(/[.]/g, '\\.')));
+    await shot('registry-tags');
+    await client.removeImage(ref, { force: true });
+    await contextMenu(tag, 'Pull');
+    const deadline = Date.now() + 60_000;
+    while (
+      !(await client.inspectImage(ref).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      assert.ok(Date.now() < deadline, `${ref} pulled from the Registries view`);
+      await page.waitForTimeout(250);
+    }
+    await shot('registry-pulled');
   });
 
   it('stops and removes it from the context menu, the tree following', async () => {

@@ -35,6 +35,7 @@ import image_build from './image/build';
 import image_inspect from './image/inspect';
 import image_prune from './image/prune';
 import image_pull from './image/pull';
+import image_push from './image/push';
 import image_refresh from './image/refresh';
 import image_remove from './image/remove';
 import image_run from './image/run';
@@ -47,6 +48,10 @@ import network_inspect from './network/inspect';
 import network_prune from './network/prune';
 import network_refresh from './network/refresh';
 import network_remove from './network/remove';
+import registry_login from './registry/login';
+import registry_logout from './registry/logout';
+import registry_pull from './registry/pull';
+import registry_refresh from './registry/refresh';
 import system_prune from './system/prune';
 import system_pruneBuildCache from './system/pruneBuildCache';
 import system_refresh from './system/refresh';
@@ -93,6 +98,7 @@ export const COMMANDS: BerthCommand[] = [
   image_inspect,
   image_prune,
   image_pull,
+  image_push,
   image_refresh,
   image_remove,
   image_run,
@@ -105,6 +111,10 @@ export const COMMANDS: BerthCommand[] = [
   network_prune,
   network_refresh,
   network_remove,
+  registry_login,
+  registry_logout,
+  registry_pull,
+  registry_refresh,
   system_prune,
   system_pruneBuildCache,
   system_refresh,

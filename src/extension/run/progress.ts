@@ -13,17 +13,22 @@ function formatBytes(n: number): string {
 
 /** Sums per-layer progress (download then extract) into one fraction and a byte count. */
 export class PullProgress {
+  /** What the notification says before the first layer reports. */
+  constructor(private readonly idle = 'resolving the manifest…') {}
   private layers = new Map<string, { current: number; total: number; done: boolean }>();
   add(m: JSONMessage): void {
     // Layer lines only: "Pulling from <repo>" carries the tag as its id.
     if (!m.id || !m.status || /^(Pulling from|Digest:|Status:)/.test(m.status)) return;
     let l = this.layers.get(m.id);
     if (!l) this.layers.set(m.id, (l = { current: 0, total: 0, done: false }));
-    if (m.status === 'Downloading' && m.progressDetail?.total) {
+    // A push reports the same way: Pushing with bytes, then Pushed (or already there).
+    if ((m.status === 'Downloading' || m.status === 'Pushing') && m.progressDetail?.total) {
       l.total = m.progressDetail.total;
       l.current = m.progressDetail.current ?? 0;
     }
-    if (/^(Download complete|Pull complete|Already exists)$/.test(m.status)) {
+    if (
+      /^(Download complete|Pull complete|Already exists|Pushed|Layer already exists|Mounted from .*)$/.test(m.status)
+    ) {
       l.done = true;
       if (l.total) l.current = l.total;
     }
@@ -35,7 +40,7 @@ export class PullProgress {
     return sum / this.layers.size;
   }
   get text(): string {
-    if (!this.layers.size) return 'resolving the manifest…';
+    if (!this.layers.size) return this.idle;
     let cur = 0,
       tot = 0,
       done = 0;

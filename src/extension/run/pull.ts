@@ -6,16 +6,18 @@ import { PullProgress } from './progress';
 
 /** Pulls `ref`; resolves true when it finished, false when cancelled; throws the engine's error. */
 export function pullImage(berth: Berth, ref: string): Thenable<boolean> {
+  // Credentials of a registry the user logged in to go along (X-Registry-Auth).
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Pulling ${ref}`, cancellable: true },
     async (progress, token) => {
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
       const { fromImage, tag } = pullArgs(ref);
+      const auth = await berth.registryStore.authFor(ref);
       const p = new PullProgress();
       let reported = 0;
       try {
-        for await (const m of berth.client().pullImage(fromImage, tag, { signal: abort.signal })) {
+        for await (const m of berth.client().pullImage(fromImage, tag, { auth, signal: abort.signal })) {
           if (m.error) throw new Error(m.error);
           p.add(m);
           const f = p.fraction * 100;
