@@ -62,6 +62,7 @@ void client_drop(struct client *c) {
   c->obuf = c->ibuf = NULL;
   c->olen = c->ocap = c->ilen = 0;
   c->closing = 0;
+  c->linger_until = 0;
 }
 
 /* A process's output chunk: to the log (init) and to the clients that follow it. */
@@ -194,8 +195,20 @@ void client_parse(int ci) {
   c->ilen -= off;
 }
 
+void client_linger(struct client *c) {
+  shutdown(c->fd, SHUT_WR);
+  c->closing = 3;
+  c->ilen = 0;
+  c->linger_until = now_ms() + LINGER_MS;
+}
+
 void client_read(int ci) {
   struct client *c = &clients[ci];
+  if (c->closing == 3) {
+    ssize_t n = read(c->fd, c->ibuf, IBUF_SIZE);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) client_drop(c);
+    return;
+  }
   ssize_t n = read(c->fd, c->ibuf + c->ilen, IBUF_SIZE - c->ilen);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (n <= 0) {

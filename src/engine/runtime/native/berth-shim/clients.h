@@ -24,6 +24,7 @@ struct proc;
 #define IBUF_SIZE (FRAME_MAX + 8 + 256)
 #define CLIENT_HIGH_WATER (1 << 20) /* pending output per client before we stop reading the process (backpressure) */
 #define STDIN_CAP (FRAME_MAX + 8)
+#define LINGER_MS 5000 /* how long a finished exec's client may keep its side open (closing = 3) */
 
 /* Frame types on attach/exec connections: Docker's stdcopy header (type, 3 zero bytes, big-endian length). */
 enum { F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_EXIT = 3, F_STDIN_EOF = 4 };
@@ -31,7 +32,11 @@ enum { F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_EXIT = 3, F_STDIN_EOF = 4 };
 enum { C_LINE = 0, C_ATTACH = 1, C_EXEC = 2 };
 struct client {
   int fd; /* -1: free slot */
+  /* closing: 1 = close once the output is sent, 2 = drop now, 3 = output sent and our side shut: what the client
+   * still sends is read and dropped until it closes too (LINGER_MS at most). Closing with its bytes unread would
+   * reset the connection, and berthd's write of stdin racing the exit would lose the output not yet read. */
   int mode, proc, want_in, want_out, want_err, closing;
+  long long linger_until;
   unsigned char *obuf;
   size_t olen, ocap;
   size_t ilen;
@@ -51,7 +56,9 @@ void client_accept(int lfd);
 /* Queues bytes for a client; writes at once when nothing is pending (keeps latency low for TTYs). */
 void client_queue(struct client *c, const void *data, size_t len);
 void client_drop(struct client *c);
-/* The client's socket is readable: requests, then frames. */
+/* Output sent to a finished exec's client: our side is shut and what it still sends is dropped (closing = 3). */
+void client_linger(struct client *c);
+/* The client's socket is readable: requests, then frames (or, lingering, bytes to drop). */
 void client_read(int ci);
 /* Handles what a client sent: request lines, then frames (stdin data, stdin EOF). Stops when the process's
  * stdin buffer is full; the rest is parsed once it drained (backpressure reaches the client through the socket). */

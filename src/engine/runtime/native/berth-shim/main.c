@@ -282,9 +282,13 @@ int main(int argc, char **argv) {
     for (int i = 0; i < MAX_CLIENTS; i++) {
       struct client *cl = &clients[i];
       if (cl->fd < 0) continue;
-      if (cl->closing == 2 || (cl->closing == 1 && cl->olen == 0)) { client_drop(cl); continue; }
+      if (cl->closing == 2 || (cl->closing == 3 && cl->linger_until <= now)) { client_drop(cl); continue; }
+      if (cl->closing == 1 && cl->olen == 0) client_linger(cl);
       short ev = 0;
-      if (!cl->closing && cl->ilen < IBUF_SIZE) ev |= POLLIN;
+      if (cl->closing == 3) {
+        ev |= POLLIN;
+        if (timeout < 0 || cl->linger_until - now < timeout) timeout = (int)(cl->linger_until - now);
+      } else if (!cl->closing && cl->ilen < IBUF_SIZE) ev |= POLLIN;
       if (cl->olen > 0) ev |= POLLOUT;
       fds[nf] = (struct pollfd){.fd = cl->fd, .events = ev}; what[nf].kind = K_CLIENT; what[nf++].idx = i;
     }
