@@ -445,6 +445,11 @@ async function main() {
       mb(helperPss.dockerd, 2),
       'berthd ≤ 3 MB',
     );
+    // The Linux VM's rows (issue 13): `npm run bench` runs them with the rest; `npm run bench vm` alone.
+    if (!only.length || only.includes('vm')) {
+      const { vmBenchRows } = await import('./bench-vm');
+      results.push(...(await vmBenchRows(reg, engines[0].docker, RUNS)));
+    }
   } finally {
     await berth?.cleanup();
     await reg.stop();

@@ -173,23 +173,44 @@ export function sharedVm(): Promise<TestVm> {
   return shared;
 }
 
-// Root-level hook (this module is loaded once): the shared VM and every test home go at the end of the run.
-after(async function () {
-  this.timeout(120_000);
-  if (shared) {
-    const vm = await shared.catch(() => undefined);
-    if (vm) {
-      await vm.stop();
-      await vm.client.close().catch(() => undefined);
-      await vm.registry.stop();
+/**
+ * Stops the shared VM if one runs (the next sharedVm() boots it again): for a suite about to boot a VM of its own, so
+ * that a run never has two guests at once on a small machine.
+ */
+export async function releaseSharedVm(): Promise<void> {
+  const booting = shared;
+  shared = undefined;
+  const vm = await booting?.catch(() => undefined);
+  if (!vm) return;
+  await vm.stop();
+  await vm.client.close().catch(() => undefined);
+  await vm.registry.stop();
+}
+
+// Root-level hook (this module is loaded once): the shared VM and every test home go at the end of the run. Outside
+// mocha (npm run bench boots its VM through bootVm) there is no hook: whoever boots stops.
+if (typeof after === 'function')
+  after(async function () {
+    this.timeout(120_000);
+    if (shared) {
+      const vm = await shared.catch(() => undefined);
+      if (vm) {
+        await vm.stop();
+        await vm.client.close().catch(() => undefined);
+        await vm.registry.stop();
+      }
     }
-  }
-  for (const home of homes) {
-    for (const name of fs.existsSync(path.join(home, 'vm')) ? fs.readdirSync(path.join(home, 'vm')) : [])
-      if (vmStatus(name, home).state) await stopVm(name, { home }).catch(() => undefined);
-    fs.rmSync(home, { recursive: true, force: true });
-  }
-});
+    for (const home of homes) {
+      for (const name of fs.existsSync(path.join(home, 'vm')) ? fs.readdirSync(path.join(home, 'vm')) : [])
+        if (vmStatus(name, home).state) await stopVm(name, { home }).catch(() => undefined);
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+/** Removes the homes testVmHome made (for callers outside mocha, after stopping their VMs). */
+export function removeTestHomes(): void {
+  for (const home of homes.splice(0)) fs.rmSync(home, { recursive: true, force: true });
+}
 
 /** Processes whose command line mentions `text` (a VM's directory): what a stopped VM must not leave. */
 export function processesMentioning(text: string): string[] {
