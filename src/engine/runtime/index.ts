@@ -4,8 +4,7 @@
 // native/berth-shim/enter.c), writes its json-file log and, at the end, an exit file. berthd holds a
 // connection to the shim's socket: its close means "the shim is done, read the exit file" — the same path
 // works after berthd restarts (it just connects again).
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import * as crypto from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -25,7 +24,11 @@ export {
   READONLY_PATHS,
   parseDeviceCgroupRule,
 } from './spec';
-import { capabilitiesOfMask } from './spec';
+import { defaultShimPath, fastExecRequest, readOnlyShim } from './shim';
+import { unmount } from './mounts';
+export { defaultShimPath, fastExecRequest, readOnlyShim } from './shim';
+export { isMountPoint, mountOverlay, readOnlyMount, unmount } from './mounts';
+export { hostCapabilities, hostNofileHard } from './bounds';
 import {
   cgroupDir as platformCgroupDir,
   oomFile,
@@ -146,74 +149,6 @@ export function signalNumber(sig: string | number | undefined, fallback = 'SIGKI
 /** --init's binary (Debian's static tini, copied next to the bundle by scripts/build.mjs, as Docker bundles tini). */
 export function defaultInitPath(): string {
   return process.env.BERTH_INIT ?? path.join(__dirname, 'bin', 'berth-init');
-}
-
-export function defaultShimPath(): string {
-  return process.env.BERTH_SHIM ?? path.join(__dirname, 'bin', 'berth-shim');
-}
-
-/**
- * The shim binary containers run from: a copy on a read-only bind mount in exec-root. The shim's fast exec
- * (native/berth-shim/enter.c) runs the shim's own binary inside the container until its execve, so a "#!/proc/self/exe"
- * script there would reach this file through /proc/<pid>/exe (CVE-2019-5736); on a read-only mount a write
- * fails with EROFS, root or not. `readOnly` is what mountinfo says of it: fast exec is used only then.
- * Copies of other shim versions are unmounted (lazily: running shims keep theirs) and removed.
- */
-export function readOnlyShim(source: string, execRoot: string): { path: string; readOnly: boolean } {
-  try {
-    const data = fs.readFileSync(source);
-    const dir = path.join(execRoot, 'bin');
-    const name = `berth-shim-${crypto.createHash('sha256').update(data).digest('hex').slice(0, 16)}`;
-    const target = path.join(dir, name);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (const old of fs.readdirSync(dir)) {
-      if (old === name || !old.startsWith('berth-shim-')) continue;
-      if (isMountPoint(path.join(dir, old))) execFileSync('umount', ['-l', path.join(dir, old)], { stdio: 'ignore' });
-      fs.rmSync(path.join(dir, old), { force: true });
-    }
-    if (!isMountPoint(target)) {
-      writeFileAtomic(target, data, 0o755);
-      execFileSync('mount', ['--bind', target, target], { stdio: 'ignore' });
-      // exec: exec-root may be a noexec tmpfs (/run); the remount sets this mount's flags anew
-      execFileSync('mount', ['-o', 'remount,bind,ro,exec,nosuid,nodev', target], { stdio: 'ignore' });
-    }
-    if (readOnlyMount(target)) return { path: target, readOnly: true };
-    log.warn('the shim binary is not on a read-only mount; exec goes through runc', { path: target });
-    return { path: target, readOnly: false };
-  } catch (err: any) {
-    log.warn('could not make a read-only copy of the shim; exec goes through runc', { error: err?.message });
-    return { path: source, readOnly: false };
-  }
-}
-
-/**
- * An exec's process as berth-shim's fast path reads it (native/berth-shim/enter.c): NUL-terminated tokens, a key and its
- * values. undefined when runc should handle it: an AppArmor or SELinux label, or what runc refuses with its own
- * words (a relative cwd, an env entry without "=") or takes further (more than 256 extra groups).
- * `seccomp`: the container has a profile, so its init must have a filter for the shim to copy.
- */
-export function fastExecRequest(proc: Record<string, any>, seccomp: boolean): Buffer | undefined {
-  if (proc.apparmorProfile || proc.selinuxLabel) return undefined;
-  if (!String(proc.cwd || '/').startsWith('/') || (proc.env ?? []).some((e: string) => !String(e).includes('=')))
-    return undefined;
-  if ((proc.user?.additionalGids ?? []).length > 256) return undefined;
-  const t: string[] = [];
-  for (const a of proc.args ?? []) t.push('arg', String(a));
-  for (const e of proc.env ?? []) t.push('env', String(e));
-  t.push('cwd', proc.cwd || '/');
-  t.push('user', String(proc.user?.uid ?? 0), String(proc.user?.gid ?? 0));
-  for (const g of proc.user?.additionalGids ?? []) t.push('group', String(g));
-  const caps = proc.capabilities ?? {};
-  t.push(
-    'caps',
-    ...['bounding', 'effective', 'permitted', 'inheritable', 'ambient'].map((k) => (caps[k] ?? []).join(',')),
-  );
-  for (const r of proc.rlimits ?? []) t.push('rlimit', String(r.type), String(r.soft), String(r.hard));
-  t.push('nnp', proc.noNewPrivileges ? '1' : '0');
-  if (typeof proc.oomScoreAdj === 'number') t.push('oom', String(proc.oomScoreAdj));
-  t.push('seccomp', seccomp ? '1' : '0');
-  if (t.some((x) => x.includes('\0'))) return undefined; // runc refuses these too; let it say so
-  return Buffer.from(t.map((x) => `${x}\0`).join(''));
 }
 
 function cgroupV2(): boolean {
@@ -536,77 +471,4 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       return [...ids];
     },
   };
-}
-
-/** Unmounts `target` if something is mounted there (lazily: a busy mount must not block removal). */
-export async function unmount(target: string): Promise<void> {
-  if (!isMountPoint(target)) return;
-  await new Promise<void>((resolve) => execFile('umount', ['-l', target], () => resolve()));
-}
-
-export function isMountPoint(target: string): boolean {
-  try {
-    const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-    return mountinfo.split('\n').some((l) => l.split(' ')[4] === target);
-  } catch {
-    return false;
-  }
-}
-
-/** Whether the topmost mount at `target` is read-only (mountinfo's per-mount options, field 6). */
-export function readOnlyMount(target: string): boolean {
-  try {
-    const lines = fs
-      .readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .filter((l) => l.split(' ')[4] === target);
-    return lines.length > 0 && lines[lines.length - 1].split(' ')[5].split(',').includes('ro');
-  } catch {
-    return false;
-  }
-}
-
-/** Mounts an overlay (for export/archive of a stopped container). */
-export function mountOverlay(lowerDirs: string[], upperDir: string, workDir: string, target: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'mount',
-      [
-        '-t',
-        'overlay',
-        'overlay',
-        '-o',
-        `lowerdir=${lowerDirs.join(':')},upperdir=${upperDir},workdir=${workDir}`,
-        target,
-      ],
-      (err, _o, stderr) => {
-        if (err) reject(system(`error mounting root filesystem: ${stderr.trim() || err.message}`));
-        else resolve();
-      },
-    );
-  });
-}
-
-let hostCaps: string[] | undefined;
-/** The capabilities this engine holds in its bounding set: all a container can be given. */
-export function hostCapabilities(): string[] | undefined {
-  if (hostCaps) return hostCaps;
-  try {
-    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    if (m) hostCaps = capabilitiesOfMask(m[1]);
-  } catch {
-    /* not linux */
-  }
-  return hostCaps;
-}
-
-/** The host's hard limit on open files (a container never asks for more). */
-export function hostNofileHard(): number {
-  try {
-    const m = /Max open files\s+\S+\s+(\S+)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
-    if (m && m[1] !== 'unlimited') return Number(m[1]);
-  } catch {
-    /* not linux */
-  }
-  return 1048576;
 }
