@@ -3,6 +3,9 @@ import { invalidParameter } from '../errdefs';
 
 export type Filters = Map<string, string[]>;
 
+const goKind = (v: unknown) =>
+  Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v === 'boolean' ? 'bool' : typeof v;
+
 export function parseFilters(raw: string | null, allowed: readonly string[]): Filters {
   const out: Filters = new Map();
   if (!raw) return out;
@@ -16,11 +19,24 @@ export function parseFilters(raw: string | null, allowed: readonly string[]): Fi
     throw invalidParameter('invalid filter: not an object');
   for (const [key, value] of Object.entries(parsed)) {
     if (!allowed.includes(key)) throw invalidParameter(`invalid filter '${key}'`);
-    const values = Array.isArray(value)
-      ? value.map(String)
-      : typeof value === 'object' && value
-        ? Object.keys(value)
-        : [String(value)];
+    // Docker's two forms: {"key": ["v"]} and the older {"key": {"v": true}}; anything else is refused as Go's
+    // decoder refuses it.
+    let values: string[];
+    if (Array.isArray(value)) {
+      const bad = value.find((v) => typeof v !== 'string');
+      if (bad !== undefined)
+        throw invalidParameter(`invalid filter: json: cannot unmarshal ${goKind(bad)} into Go value of type string`);
+      values = value;
+    } else if (typeof value === 'object' && value !== null) {
+      const bad = Object.values(value).find((v) => typeof v !== 'boolean');
+      if (bad !== undefined)
+        throw invalidParameter(`invalid filter: json: cannot unmarshal ${goKind(bad)} into Go value of type bool`);
+      values = Object.keys(value);
+    } else {
+      throw invalidParameter(
+        `invalid filter: json: cannot unmarshal ${goKind(value)} into Go value of type map[string]bool`,
+      );
+    }
     out.set(key, values);
   }
   return out;

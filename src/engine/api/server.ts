@@ -124,7 +124,7 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
       server.on('connection', (socket: net.Socket) => tracker.socket(socket));
       server.on('request', (req, res) => handle(router, req, { res }, tracker, names));
       server.on('upgrade', (req, socket: net.Socket, head) => handle(router, req, { socket, head }, tracker, names));
-      server.on('clientError', (_err, socket) => socket.destroy());
+      server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => answerClientError(err, socket));
       if (target.kind === 'unix') {
         await listenUnix(
           server,
@@ -185,6 +185,23 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
       tracker.cutAll();
     },
   };
+}
+
+/** A request node's parser refused (bytes no HTTP allows, headers too large, too slow): an answer, as Go's server
+ * gives, then the connection closed — not a silent reset. */
+function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
+  if (!socket.writable || socket.bytesWritten > 0 || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const text = `${status} ${STATUS_TEXT[status]}`;
+  socket.end(
+    `HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
+    () => socket.destroy(),
+  );
+  // Bounded: a client that does not read the answer is cut anyway.
+  setTimeout(() => socket.destroy(), 5000).unref();
 }
 
 function errorBody(err: EngineError): string {

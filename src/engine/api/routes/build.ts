@@ -12,6 +12,8 @@ import type { Credentials } from '../../registry';
 import { parseFilters } from '../filters';
 import { type RequestContext, type Router, compareVersions } from '../router';
 import { renderProgress } from './images';
+import { COMMIT_CONFIG } from '../bodies';
+import { decodeGoJson } from '../gojson';
 
 /** JSON as Go's encoder writes it: `<`, `>`, `&` and the JS line separators escaped. */
 export function goJson(v: unknown): string {
@@ -171,9 +173,10 @@ export function registerBuildRoutes(router: Router, s: EngineServices): void {
     const q = ctx.query;
     const container = q.get('container');
     if (!container) throw invalidParameter('No container name or ID supplied');
-    const body = await ctx.json<Record<string, unknown>>().catch((err) => {
+    const raw = await ctx.json<Record<string, unknown>>().catch((err) => {
       throw invalidParameter(`Decoding request body: ${err.message}`);
     });
+    const body = raw === undefined ? undefined : decodeGoJson<Record<string, unknown>>(raw, COMMIT_CONFIG);
     const id = await s.build.commit(container, {
       repo: q.get('repo') || undefined,
       tag: q.get('tag') || undefined,

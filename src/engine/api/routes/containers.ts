@@ -17,6 +17,8 @@ import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 import { renderNetworkSettings } from './networks';
 import { mountSpecFromApi, renderMountPoint, renderMountSpec } from './volumes';
+import { CONTAINER_CREATE, CONTAINER_UPDATE } from '../bodies';
+import { decodeGoJson } from '../gojson';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -503,7 +505,8 @@ function renderStats(c: ContainerRecord, cur: StatsSample | undefined, pre: Stat
 export function registerContainerRoutes(router: Router, s: EngineServices): void {
   router.post('/containers/create', async (ctx) => {
     const name = ctx.query.get('name');
-    const req = parseCreateBody(await ctx.json(), name);
+    const raw = await ctx.json();
+    const req = parseCreateBody(raw === undefined ? raw : decodeGoJson(raw, CONTAINER_CREATE), name);
     const { id, warnings } = await s.containers.create(req);
     ctx.send(201, { Id: id, Warnings: warnings });
   });
@@ -638,7 +641,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   router.post('/containers/:id/update', async (ctx) => {
-    const b = (await ctx.json()) ?? {};
+    const b = decodeGoJson<any>(await ctx.json(), CONTAINER_UPDATE);
     const warnings = await s.containers.update(ctx.params.id, {
       restartPolicy: b.RestartPolicy
         ? { name: b.RestartPolicy.Name, maximumRetryCount: b.RestartPolicy.MaximumRetryCount }

@@ -7,6 +7,8 @@ import { invalidParameter } from '../../errdefs';
 import { compareVersions, type RequestContext, type Router } from '../router';
 import { frame, queryBool } from '../../../common/docker';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump } from '../stdio';
+import { EXEC_CREATE, EXEC_START } from '../bodies';
+import { decodeGoJson } from '../gojson';
 
 const streamType = (ctx: RequestContext, tty: boolean) =>
   tty
@@ -26,7 +28,7 @@ function size(ctx: RequestContext): { rows: number; cols: number } {
 
 export function registerExecRoutes(router: Router, s: EngineServices): void {
   router.post('/containers/:id/exec', async (ctx) => {
-    const body = ((await ctx.json<any>()) ?? {}) as Record<string, any>;
+    const body = decodeGoJson<Record<string, any>>(await ctx.json(), EXEC_CREATE);
     const cmd = body.Cmd;
     if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((a) => typeof a !== 'string'))
       throw invalidParameter('No exec command specified');
@@ -48,7 +50,7 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
   });
 
   router.post('/exec/:id/start', async (ctx) => {
-    const body = ((await ctx.json<any>()) ?? {}) as Record<string, any>;
+    const body = decodeGoJson<Record<string, any>>(await ctx.json(), EXEC_START);
     const e = s.containers.inspectExec(ctx.params.id);
     // [0, 0] is what the CLI sends when it has no terminal: no size (runc ignores zeros too).
     const consoleSize =

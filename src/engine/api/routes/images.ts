@@ -8,6 +8,8 @@ import { type Credentials, isDigest, loginDomain, parseReference } from '../../r
 import { filterBool, humanSize, matchLabels, pathMatch, queryBool } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
+import { AUTH_CONFIG } from '../bodies';
+import { decodeGoJson } from '../gojson';
 
 /** JSONProgress.String() of Docker (a 200-column terminal: bar and numbers). */
 export function progressBar(current: number, total: number): string {
@@ -418,7 +420,7 @@ export function registerImageRoutes(router: Router, s: EngineServices): void {
   });
 
   router.post('/auth', async (ctx) => {
-    const body = (await ctx.json<Record<string, string>>()) ?? {};
+    const body = decodeGoJson<Record<string, string>>(await ctx.json(), AUTH_CONFIG);
     const creds: Credentials = {
       username: body.username,
       password: body.password,

@@ -7,6 +7,7 @@ import { filterBool, fuzzyMatch, matchLabels } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { decodeGoJson, type GoType } from '../gojson';
 import type { Router } from '../router';
+import { NETWORK_CONNECT, NETWORK_DISCONNECT } from '../bodies';
 
 export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<string, unknown> {
   const containers: Record<string, unknown> = {};
@@ -175,7 +176,7 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
   };
 
   router.post('/networks/:id/connect', async (ctx) => {
-    const body = (await ctx.json<any>()) ?? {};
+    const body = decodeGoJson<any>(await ctx.json(), NETWORK_CONNECT);
     const ep = body.EndpointConfig ?? {};
     const cfg = { aliases: ep.Aliases ?? [], ipv4Address: ep.IPAMConfig?.IPv4Address || undefined };
     const n = s.network.get(ctx.params.id);
@@ -187,7 +188,7 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
   });
 
   router.post('/networks/:id/disconnect', async (ctx) => {
-    const body = (await ctx.json<any>()) ?? {};
+    const body = decodeGoJson<any>(await ctx.json(), NETWORK_DISCONNECT);
     const n = s.network.get(ctx.params.id);
     const id = containerOf(body.Container);
     if (knownContainer(id)) await s.containers.disconnectNetwork(id, n.name);

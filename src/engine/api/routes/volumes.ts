@@ -5,6 +5,8 @@ import type { MountPoint, MountSpec, VolumeInfo } from '../../volumes';
 import { parseGoBool, queryBool } from '../../../common/docker';
 import { parseFilters } from '../filters';
 import { compareVersions, type Router } from '../router';
+import { VOLUME_CREATE } from '../bodies';
+import { decodeGoJson } from '../gojson';
 
 export function renderVolume(v: VolumeInfo, usage?: { size: number }): Record<string, unknown> {
   const out: Record<string, unknown> = {
@@ -146,8 +148,7 @@ export function registerVolumeRoutes(router: Router, s: EngineServices): void {
   });
 
   router.post('/volumes/create', async (ctx) => {
-    const body = (await ctx.json<any>()) ?? {};
-    if (typeof body !== 'object' || Array.isArray(body)) throw invalidParameter('invalid JSON: expected an object');
+    const body = decodeGoJson<any>(await ctx.json(), VOLUME_CREATE);
     if (body.Name !== undefined && body.Name !== null && typeof body.Name !== 'string')
       throw invalidParameter('invalid volume name: must be a string');
     const v = await s.volumes.create({
