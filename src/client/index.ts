@@ -3,6 +3,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex, Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { Agent, type Dispatcher, request } from 'undici';
 import type * as T from './types';
 
@@ -149,9 +150,11 @@ export class EngineClient {
   /** Streams a newline-delimited body line by line (the text itself, for callers that need its exact digits). */
   async *lines(method: string, p: string, opts?: RequestOptions): AsyncGenerator<string> {
     const { body } = await this.stream(method, p, opts);
+    // A chunk may end inside a multi-byte character: the decoder holds its first bytes for the next chunk.
+    const decoder = new StringDecoder('utf8');
     let buf = '';
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      buf += chunk.toString('utf8');
+      buf += decoder.write(chunk);
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i).trim();
@@ -159,6 +162,7 @@ export class EngineClient {
         if (line) yield line;
       }
     }
+    buf += decoder.end();
     if (buf.trim()) yield buf.trim();
   }
 
