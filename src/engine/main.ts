@@ -38,7 +38,7 @@ const program = new Command('berthd')
       process.exit(await runRootlessParent(process.argv.slice(2)));
     }
     try {
-      if (rootless) prepareRootlessChild();
+      if (rootless) prepareRootlessChild(rootless);
       const cfg = resolveConfig(opts, opts.configFile !== undefined);
       const daemon = await startDaemon(cfg);
       // The first signal stops in order (bounded); a second one means "now".

@@ -108,7 +108,7 @@ export interface PlatformConfig {
   runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
   defaultRuntime?: string;
   /** The engine runs rootless (issue 14). */
-  rootless?: unknown;
+  rootless?: { singleId: boolean };
 }
 
 /**
@@ -135,7 +135,7 @@ export function resolvePlatform(cfg: PlatformConfig): { platform: Platform; runt
       runtime,
       selinux: { enabled: selinux.selinuxEnabled() },
       // Containers are not placed in a delegated v2 subtree yet: no controller is usable rootless.
-      ...(cfg.rootless ? { rootless: { delegatedControllers: [] } } : {}),
+      ...(cfg.rootless ? { rootless: { delegatedControllers: [], singleId: cfg.rootless.singleId } } : {}),
     },
     runtimes,
   };

@@ -1,5 +1,8 @@
 // The rootless engine's first steps inside its namespaces, before the daemon starts.
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type RootlessInfo, SLIRP_DNS } from './info';
 
 // /run as the host has it, except what an engine writes there as root (pinned network namespaces, the xtables
 // lock, the host-wide network state, the rootful engine's exec root): a tmpfs of this mount namespace with every
@@ -22,6 +25,31 @@ umount -l "$keep"
 rmdir "$keep"
 `;
 
-export function prepareRootlessChild(): void {
+/**
+ * The host's resolv.conf with slirp4netns's DNS forwarder as the nameserver: the host's own may be a loopback
+ * resolver (systemd-resolved's 127.0.0.53) this namespace cannot reach; 10.0.2.3 asks it on the namespace's behalf.
+ */
+export function namespaceResolvConf(host: string, dns: string): string {
+  const kept = host.split('\n').filter((l) => /^\s*(search|domain|options)\b/.test(l));
+  return [`nameserver ${dns}`, ...kept].join('\n') + '\n';
+}
+
+export function prepareRootlessChild(info: RootlessInfo): void {
   execFileSync('/bin/sh', ['-c', COPY_UP_RUN], { stdio: ['ignore', 'inherit', 'inherit'] });
+  let host = '';
+  try {
+    host = fs.readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    /* none: only the forwarder */
+  }
+  const resolv = path.join(info.stateDir, 'resolv.conf');
+  fs.writeFileSync(resolv, namespaceResolvConf(host, SLIRP_DNS));
+  execFileSync('mount', ['--bind', resolv, '/etc/resolv.conf']);
+  // Containers must not open connections to the user's host loopback through the gateway (slirp4netns maps
+  // 10.0.2.2 to it so the engine can pull from a registry on localhost). Replies to forwarded ports come from
+  // there too, so only new connections are dropped; the engine's own traffic does not pass PREROUTING.
+  execFileSync('iptables', [
+    ...['-w', '5', '-t', 'mangle', '-A', 'PREROUTING', '-d', `${info.hostGateway}/32`],
+    ...['-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP'],
+  ]);
 }

@@ -4,6 +4,8 @@ export const ROOTLESS_ENV = 'BERTH_ROOTLESS';
 /** slirp4netns's fixed addresses: the host (its loopback included) is 10.0.2.2 seen from the namespace. */
 export const SLIRP_GATEWAY = '10.0.2.2';
 export const SLIRP_NAMESPACE_ADDRESS = '10.0.2.100';
+/** slirp4netns's DNS forwarder (it asks the host's resolver). */
+export const SLIRP_DNS = '10.0.2.3';
 
 export interface RootlessInfo {
   /** The user's own ids outside (root inside maps to them). */
@@ -13,6 +15,8 @@ export interface RootlessInfo {
   /** Only the user's own id is mapped (no /etc/subuid lines). */
   singleId: boolean;
   network: 'slirp4netns';
+  /** The parent's directory for this run (removed when the engine exits). */
+  stateDir: string;
   /** slirp4netns's API socket: host port forwards are added there. */
   slirpApi: string;
   /** The host's loopback as the namespace reaches it. */

@@ -48,6 +48,7 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
     user: user.username,
     singleId: maps.single,
     network: 'slirp4netns',
+    stateDir,
     slirpApi: path.join(stateDir, 'slirp.sock'),
     hostGateway: SLIRP_GATEWAY,
   };

@@ -19,7 +19,11 @@ export interface Platform {
   runtime: RuntimeChoice;
   selinux: { enabled: boolean };
   /** Set by the rootless work (issue 14): controllers delegated to this user (v2); limits on others are dropped. */
-  rootless?: { delegatedControllers: string[] };
+  rootless?: {
+    delegatedControllers: string[];
+    /** Only the user's own id is mapped (no /etc/subuid lines): no other uid or gid exists in the namespace. */
+    singleId?: boolean;
+  };
 }
 
 /** A cgroup v1 host with the cgroupfs driver, runc, no SELinux: what the engine was written on (and unit tests). */

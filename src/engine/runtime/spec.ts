@@ -256,8 +256,19 @@ function grantable(host?: string[]): string[] {
   return host ? ALL_CAPABILITIES.filter((c) => host.includes(c)) : [...ALL_CAPABILITIES];
 }
 
+/** Supplementary groups the namespace can hold: none beyond root's own with a single mapped id. */
+function supplementary(p: Platform, gids: number[]): number[] | undefined {
+  const usable = p.rootless?.singleId ? [] : gids;
+  return usable.length ? usable : undefined;
+}
+
 export function buildSpec(input: SpecInput): Record<string, any> {
   const platform = input.platform ?? V1_CGROUPFS;
+  if (platform.rootless?.singleId && (input.user.uid !== 0 || input.user.gid !== 0))
+    throw invalidParameter(
+      `cannot run as ${input.user.uid}:${input.user.gid}: this rootless engine maps only root (the user has no ` +
+        'subordinate ids in /etc/subuid and /etc/subgid; docker info says how to add them)',
+    );
   const privileged = !!input.privileged;
   const all = grantable(input.hostCapabilities);
   const caps = privileged ? all : capabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop, all);
@@ -292,7 +303,15 @@ export function buildSpec(input: SpecInput): Record<string, any> {
       destination: '/dev/pts',
       type: 'devpts',
       source: 'devpts',
-      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+      // gid 5 (tty) exists only where the user namespace maps it: not for a rootless engine with a single id.
+      options: [
+        'nosuid',
+        'noexec',
+        'newinstance',
+        'ptmxmode=0666',
+        'mode=0620',
+        ...(platform.rootless?.singleId ? [] : ['gid=5']),
+      ],
     },
     {
       destination: '/sys',
@@ -415,7 +434,7 @@ export function buildSpec(input: SpecInput): Record<string, any> {
       user: {
         uid: input.user.uid,
         gid: input.user.gid,
-        additionalGids: input.user.additionalGids.length ? input.user.additionalGids : undefined,
+        additionalGids: supplementary(platform, input.user.additionalGids),
       },
       // --init: the init runs the command (tini's `--` ends its own options), as Docker's docker-init does.
       args: input.init ? [INIT_IN_CONTAINER, '--', ...input.args] : input.args,

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
+import { ownableOwner } from '../util/ownable';
 
 export class UnsafeLayerError extends Error {}
 
@@ -265,7 +266,10 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
     const ms = a.mtime.getTime();
     return [String(Math.floor(ms / 1000)), String((((ms % 1000) + 1000) % 1000) * 1_000_000)];
   };
-  const owner = (a: Attrs) => [String(a.uid), String(a.gid)];
+  const owner = (a: Attrs) => {
+    const o = ownableOwner(a.uid, a.gid);
+    return [String(o.uid), String(o.gid)];
+  };
 
   const checkParents = (rel: string, name: string) => {
     let i = rel.indexOf('/');

@@ -64,6 +64,20 @@ describe('rootless engine', function () {
     assert.equal(fs.statSync(path.join(snapshots, fs.readdirSync(snapshots)[0])).uid, user.uid);
   });
 
+  it('containers resolve through slirp4netns and cannot reach the host loopback the engine pulls from', () => {
+    const port = new URL(reg.url).port;
+    const r = engine.docker([
+      'run',
+      '--rm',
+      'busybox',
+      'sh',
+      '-c',
+      `grep nameserver /etc/resolv.conf; echo | nc -w 2 10.0.2.2 ${port} && echo reached || echo blocked`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'nameserver 10.0.2.3\nblocked\n');
+  });
+
   it('refuses --memory and --cpus with the reason instead of ignoring them (cgroup v1 here)', () => {
     const r = engine.docker(['run', '--rm', '--memory', '64m', 'busybox', 'true']);
     assert.equal(r.code, 125, r.stderr);

@@ -239,7 +239,10 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
         ...(unavailable ? [`WARNING: ${unavailable}`] : []),
         ...networkWarnings(net),
         ...(cfg.rootless?.singleId
-          ? [`WARNING: no subordinate ids for ${cfg.rootless.user}: containers run with a single id`]
+          ? [
+              `WARNING: no subordinate ids for ${cfg.rootless.user} in /etc/subuid and /etc/subgid: containers run ` +
+                `with root as their only user; as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${cfg.rootless.user}`,
+            ]
           : []),
       ],
     });

@@ -23,6 +23,7 @@ import {
   type ContainerFs,
 } from './walk';
 import { absContainerPath } from './paths';
+import { ownableOwner } from '../../util/ownable';
 
 export interface ExtractOptions {
   noOverwriteDirNonDir: boolean;
@@ -214,7 +215,7 @@ export async function extractToDir(
     for await (const entry of extract) {
       const h = entry.header;
       const parts = entryParts(h.name);
-      const owner = opts.owner ?? { uid: h.uid ?? 0, gid: h.gid ?? 0 };
+      const owner = opts.owner ?? ownableOwner(h.uid ?? 0, h.gid ?? 0);
       const mode = h.mode ?? (h.type === 'directory' ? 0o755 : 0o644);
       const mtime = h.mtime ?? new Date();
       if (parts.length === 0) {
