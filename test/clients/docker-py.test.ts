@@ -115,4 +115,13 @@ describe('clients: docker-py', function () {
     const r = await dockerPy(host, 'restart_at_once');
     assert.deepEqual(r, { output: 'once', returned_in_time: true, policy: 'always', restarted: true });
   });
+  it('mac_address (Config.MacAddress) sets the MAC of eth0 on the primary network, shown by inspect', async () => {
+    const r = await dockerPy(host, 'mac_address');
+    assert.deepEqual(r, {
+      in_container: '02:42:ac:11:00:42',
+      config: '02:42:ac:11:00:42',
+      network: '02:42:ac:11:00:42',
+      invalid: { status: 400, message: 'invalid MAC address: 02:42' },
+    });
+  });
 });

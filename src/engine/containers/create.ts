@@ -20,7 +20,7 @@ import { parseVolumesFrom, planMounts } from '../volumes';
 import { generateName, validateName } from './names';
 import { checkLinks } from './links';
 import { checkNamespaceModes } from './namespaces';
-import { initialNetworks } from './networks';
+import { initialNetworks, primaryNetwork } from './networks';
 import {
   type ContainerConfig,
   type ContainerRecord,
@@ -83,6 +83,27 @@ const planContainerMounts = (store: ContainerStore, c: ContainerRecord) =>
       mountPoints: store.lookup(parseVolumesFrom(spec).id).mountPoints ?? [],
     })),
   });
+
+/**
+ * --mac-address: each endpoint's checked; Config.MacAddress (older clients) goes to the primary network, as moby
+ * applies it, unless that endpoint has its own. Host and container: networking have no MAC of their own.
+ */
+function withMacAddress(
+  networks: Record<string, EndpointSettings>,
+  hc: HostConfig,
+  configMac: string | undefined,
+): Record<string, EndpointSettings> {
+  const macs = [configMac, ...Object.values(networks).map((e) => e.macAddress)].filter((m): m is string => !!m);
+  for (const mac of macs)
+    if (!/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(mac))
+      throw invalidParameter(`invalid MAC address: ${mac}`);
+  if (macs.length && (hc.networkMode === 'host' || hc.networkMode.startsWith('container:')))
+    throw invalidParameter('conflicting options: mac-address and the network mode');
+  const primary = primaryNetwork(hc.networkMode);
+  const key = primary && Object.keys(networks).find((k) => k === primary || (primary === 'bridge' && k === 'default'));
+  if (configMac && key && !networks[key].macAddress) networks[key] = { ...networks[key], macAddress: configMac };
+  return networks;
+}
 
 /** dockerd's checks of a healthcheck's durations (1ms at least) and retries. */
 function checkHealthcheck(h: HealthConfig | undefined) {
@@ -185,6 +206,7 @@ export async function createContainer(
     stopSignal: rc.stopSignal || ic.StopSignal || undefined,
     stopTimeout: rc.stopTimeout,
     healthcheck: mergeHealthcheck(rc.healthcheck, ic.Healthcheck as HealthConfig | undefined),
+    macAddress: rc.macAddress || undefined,
   };
   checkHealthcheck(config.healthcheck);
   if (config.stopSignal) signalNumber(config.stopSignal);
@@ -216,7 +238,7 @@ export async function createContainer(
     resolvConfPath: path.join(dir, 'resolv.conf'),
     ...(labels.process ? { processLabel: labels.process } : {}),
     ...(labels.mount ? { mountLabel: labels.mount } : {}),
-    networks: initialNetworks(store.deps.network, hc.networkMode, req.networks),
+    networks: withMacAddress(initialNetworks(store.deps.network, hc.networkMode, req.networks), hc, rc.macAddress),
     networksIncludePrimary: true,
   };
   store.names.set(name, id); // reserved before the first await below

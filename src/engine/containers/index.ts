@@ -29,7 +29,7 @@ import { createLifecycle } from './lifecycle';
 import { recover } from './recovery';
 import { createSettings } from './settings';
 import { createStart } from './start';
-import type { ContainerRecord, Resources } from './state';
+import type { ContainerRecord, EndpointSettings, Resources } from './state';
 import { createStats, type StatsSample } from './stats';
 import { type ContainerDeps, ContainerStore, type WaitCondition } from './store';
 
@@ -93,7 +93,7 @@ export interface ContainerSettings {
     u: { restartPolicy?: { name?: string; maximumRetryCount?: number }; resources?: Resources },
   ): Promise<string[]>;
   /** `docker network connect/disconnect`: recorded with the container, applied at once when it runs. */
-  connectNetwork(ref: string, network: string, cfg: { aliases?: string[]; ipv4Address?: string }): Promise<void>;
+  connectNetwork(ref: string, network: string, cfg: EndpointSettings): Promise<void>;
   disconnectNetwork(ref: string, network: string): Promise<void>;
 }
 

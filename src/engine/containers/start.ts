@@ -76,6 +76,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       publishAll: c.hostConfig.publishAllPorts,
       aliases: first?.[1].aliases,
       ipv4Address: first?.[1].ipv4Address,
+      macAddress: first?.[1].macAddress,
     });
     for (const [name, cfg] of others) await net.connect(name, c.id, cfg);
     if (ep.hostsPath && ep.hostsPath !== c.hostsPath) c.hostsPath = ep.hostsPath;

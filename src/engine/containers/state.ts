@@ -132,6 +132,8 @@ export interface ContainerConfig {
   stopTimeout?: number;
   /** The image's healthcheck merged with the request's (absent: none). */
   healthcheck?: HealthConfig;
+  /** Config.MacAddress as given (API < 1.44 clients, docker-py): echoed back, applied to the primary network. */
+  macAddress?: string;
 }
 
 export interface Resources {
@@ -202,6 +204,8 @@ export interface HostConfig {
 export interface EndpointSettings {
   aliases?: string[];
   ipv4Address?: string;
+  /** --mac-address (EndpointsConfig's MacAddress, or Config.MacAddress of older clients on the primary network). */
+  macAddress?: string;
 }
 
 export interface ContainerRecord {

@@ -41,7 +41,7 @@ export function createBridges(store: NetworkStore) {
           hairpinMode: true,
           ...(mtu > 0 ? { mtu } : {}),
           ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[range]] },
-          capabilities: { ips: true },
+          capabilities: { ips: true, mac: true },
         },
         // snat: masquerades hairpin and 127.0.0.1-sourced traffic to published ports and turns on
         // route_localnet on the bridge, which is what makes `-p` reachable on the host's 127.0.0.1.

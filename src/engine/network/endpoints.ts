@@ -35,6 +35,8 @@ export interface AttachRequest extends PortRequest {
   network: string;
   aliases?: string[];
   ipv4Address?: string;
+  /** --mac-address: the MAC of eth0 (the bridge plugin's `mac` capability). */
+  macAddress?: string;
   hostname?: string;
   domainname?: string;
   extraHosts?: string[];
@@ -49,6 +51,7 @@ export interface AttachRequest extends PortRequest {
 export interface ConnectRequest {
   aliases?: string[];
   ipv4Address?: string;
+  macAddress?: string;
 }
 
 export function createEndpoints(store: NetworkStore, bridges: Bridges, files: SandboxFiles) {
@@ -62,6 +65,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     ifName: string,
     portMappings: PortMapping[],
     ipv4Address?: string,
+    macAddress?: string,
   ): Promise<Attachment> {
     if (n.predefined && !store.endpointsOn(n.id).length) await claimDefaultSubnet(n);
     // Without published ports portmap has nothing to do; leaving it out saves a plugin run on ADD and DEL
@@ -79,6 +83,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
         hostIP: ports.dnatAddress(m),
       }));
     if (ipv4Address) runtimeConfig.ips = [`${ipv4Address}/${parseCidr(n.subnet!)!.prefix}`];
+    if (macAddress) runtimeConfig.mac = macAddress;
     s.pending = {
       networkId: n.id,
       ifName,
@@ -303,7 +308,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       store.saveSandbox(s);
       // lo and eth0 are independent: bring them up side by side (each is a plugin process to wait for).
       const lo = loopbackUp(s.netnsPath, s.containerId);
-      const eth0 = onBridge ? cniAdd(s, onBridge, 'eth0', s.ports, req.ipv4Address) : undefined;
+      const eth0 = onBridge ? cniAdd(s, onBridge, 'eth0', s.ports, req.ipv4Address, req.macAddress) : undefined;
       const [loResult, ethResult] = await Promise.allSettled([lo, eth0]);
       if (ethResult.status === 'rejected') throw ethResult.reason;
       if (loResult.status === 'rejected') throw loResult.reason;
@@ -356,7 +361,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     const used = new Set(s.attachments.map((a) => a.ifName));
     let i = 0;
     while (used.has(`eth${i}`)) i++;
-    const a = await cniAdd(s, n, `eth${i}`, [], o.ipv4Address);
+    const a = await cniAdd(s, n, `eth${i}`, [], o.ipv4Address, o.macAddress);
     a.aliases = n.predefined ? [] : [...new Set(o.aliases ?? [])];
     s.attachments.push(a);
     store.saveSandbox(s);

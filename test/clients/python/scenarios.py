@@ -187,6 +187,21 @@ def restart_at_once():
         c.remove(force=True)
 
 
+def mac_address():
+    # docker-py sends Config.MacAddress (API < 1.44 style): it applies to the container's primary network.
+    c = client.containers.run('busybox', ['sleep', '600'], name='py-mac', mac_address='02:42:ac:11:00:42', detach=True)
+    try:
+        c.reload()
+        return {
+            'in_container': text(c.exec_run(['cat', '/sys/class/net/eth0/address']).output).strip(),
+            'config': c.attrs['Config'].get('MacAddress'),
+            'network': c.attrs['NetworkSettings']['Networks']['bridge']['MacAddress'],
+            'invalid': error_of(lambda: api.create_container('busybox', ['true'], mac_address='02:42')),
+        }
+    finally:
+        c.remove(force=True)
+
+
 SCENARIOS = {
     'swarm': swarm,
     'logs': logs,
@@ -196,6 +211,7 @@ SCENARIOS = {
     'volumes': volumes,
     'update_stats': update_stats,
     'restart_at_once': restart_at_once,
+    'mac_address': mac_address,
 }
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 // Container options of `docker run` that change what the container is, each working as in dockerd and shown by
-// inspect: --init, --pid, --uts, --ipc, --isolation, --device-cgroup-rule, --link, --log-opt max-file alone, and
-// docker stats' network columns.
+// inspect: --init, --pid, --uts, --ipc, --isolation, --device-cgroup-rule, --link, --mac-address, --log-opt max-file
+// alone, and docker stats' network columns.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -191,5 +191,35 @@ describe('containers: namespace, init and device options', function () {
       /^\/[a-z_]+\/db\n$/,
     );
     m.ok(['rm', '-f', 'link-target', 'link-user']);
+  });
+  it('--mac-address: the MAC of eth0 on the default bridge and on a user network; refused with host networking', () => {
+    assert.equal(
+      m.ok(['run', '--rm', '--mac-address', '02:42:ac:11:00:99', 'busybox', 'cat', '/sys/class/net/eth0/address']),
+      '02:42:ac:11:00:99\n',
+    );
+    const c = m.ok(['run', '-d', '--mac-address', '02:42:ac:11:00:98', 'busybox', 'sleep', '600']).trim();
+    const ns = inspect(c).NetworkSettings;
+    assert.deepEqual([ns.MacAddress, ns.Networks.bridge.MacAddress], ['02:42:ac:11:00:98', '02:42:ac:11:00:98']);
+    m.ok(['rm', '-f', c]);
+    m.ok(['network', 'create', 'mac-net']);
+    assert.equal(
+      m.ok([
+        'run',
+        '--rm',
+        '--network',
+        'mac-net',
+        '--mac-address',
+        '02:42:ac:11:00:97',
+        'busybox',
+        'cat',
+        '/sys/class/net/eth0/address',
+      ]),
+      '02:42:ac:11:00:97\n',
+    );
+    m.ok(['network', 'rm', 'mac-net']);
+    assert.match(
+      fails(['run', '--rm', '--network', 'host', '--mac-address', '02:42:ac:11:00:96', 'busybox', 'true']),
+      /conflicting options: mac-address and the network mode/,
+    );
   });
 });

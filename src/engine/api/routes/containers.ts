@@ -49,9 +49,13 @@ export function parseCreateBody(body: any, name: string | null): CreateRequest {
     pidsLimit: h.PidsLimit || undefined,
     blkioWeight: h.BlkioWeight || undefined,
   };
-  const networks: Record<string, { aliases?: string[]; ipv4Address?: string }> = {};
+  const networks: Record<string, { aliases?: string[]; ipv4Address?: string; macAddress?: string }> = {};
   for (const [n, e] of Object.entries<any>(body.NetworkingConfig?.EndpointsConfig ?? {})) {
-    networks[n] = { aliases: e?.Aliases ?? undefined, ipv4Address: e?.IPAMConfig?.IPv4Address || undefined };
+    networks[n] = {
+      aliases: e?.Aliases ?? undefined,
+      ipv4Address: e?.IPAMConfig?.IPv4Address || undefined,
+      macAddress: e?.MacAddress || undefined,
+    };
   }
   return {
     name: name || undefined,
@@ -76,6 +80,7 @@ export function parseCreateBody(body: any, name: string | null): CreateRequest {
       stopSignal: body.StopSignal || undefined,
       stopTimeout: typeof body.StopTimeout === 'number' ? body.StopTimeout : undefined,
       healthcheck: parseHealthcheck(body.Healthcheck),
+      macAddress: typeof body.MacAddress === 'string' && body.MacAddress ? body.MacAddress : undefined,
     },
     hostConfig: {
       restartPolicy: { name: h.RestartPolicy?.Name ?? '', maximumRetryCount: h.RestartPolicy?.MaximumRetryCount ?? 0 },
@@ -185,6 +190,7 @@ function renderConfig(c: ContainerRecord) {
     ...(k.stopSignal ? { StopSignal: k.stopSignal } : {}),
     ...(k.stopTimeout !== undefined ? { StopTimeout: k.stopTimeout } : {}),
     ...(k.healthcheck ? { Healthcheck: renderHealthConfig(k.healthcheck) } : {}),
+    ...(k.macAddress ? { MacAddress: k.macAddress } : {}),
   };
 }
 

@@ -178,7 +178,11 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
   router.post('/networks/:id/connect', async (ctx) => {
     const body = decodeGoJson<any>(await ctx.json(), NETWORK_CONNECT);
     const ep = body.EndpointConfig ?? {};
-    const cfg = { aliases: ep.Aliases ?? [], ipv4Address: ep.IPAMConfig?.IPv4Address || undefined };
+    const cfg = {
+      aliases: ep.Aliases ?? [],
+      ipv4Address: ep.IPAMConfig?.IPv4Address || undefined,
+      macAddress: ep.MacAddress || undefined,
+    };
     const n = s.network.get(ctx.params.id);
     const id = containerOf(body.Container);
     // The containers subsystem records the connection (it survives restarts) and applies it if running.
