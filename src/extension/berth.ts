@@ -20,6 +20,10 @@ import { RowStats, StatsHub } from './stats/hub';
 import { EventWatcher, type ConnectionState } from './engine/events';
 import { candidateHosts, answers } from './engine/launcher';
 import { type EngineMode, usesVm, vmHost, type VmSettings } from './engine/vm';
+import * as os from 'node:os';
+import type { Endpoint } from '../client';
+import { type CustomEngine, currentEngine, type EngineEntry, listEngines, readTls } from './engines/catalog';
+import { SshTunnel } from './engines/ssh';
 
 export interface Settings {
   host: string;
@@ -32,6 +36,8 @@ export interface Settings {
   logsTimestamps: boolean;
   /** Live CPU and memory in the container rows. */
   rowStats: boolean;
+  /** Engines the user added (tcp:// with TLS, ssh://, other sockets). */
+  engines: CustomEngine[];
 }
 
 /** The extension's tree views by short name (activate() creates them; Berth follows their visibility). */
@@ -65,6 +71,7 @@ export function readSettings(): Settings {
     logsTail: String(c.get<number | string>('logs.tail', 500)),
     logsTimestamps: c.get<boolean>('logs.timestamps', false),
     rowStats: c.get<boolean>('containers.stats', true),
+    engines: c.get<CustomEngine[]>('engines', []),
   };
 }
 
@@ -100,6 +107,12 @@ export class Berth implements vscode.Disposable {
   /** Containers from the last list, shared by the volumes tree's in-use marker and the status bar. */
   lastContainers: ContainerSummary[] = [];
   private readonly disposables: vscode.Disposable[] = [];
+  /** ssh:// engines' tunnels, by address. */
+  private readonly tunnels = new Map<string, SshTunnel>();
+  /** The endpoint (TLS material, tunnel socket) of the host last connected to. */
+  private endpointOf?: { host: string; endpoint: Endpoint };
+  /** The switcher's list, read once per settings change (docker contexts are files). */
+  private engineList?: EngineEntry[];
 
   constructor(readonly context: vscode.ExtensionContext) {
     const onError = (err: unknown) => this.output.appendLine(`refresh failed: ${(err as Error)?.message ?? err}`);
@@ -184,6 +197,7 @@ export class Berth implements vscode.Disposable {
   /** Called once by activate() with the tree views: stats and disk usage follow what is on screen. */
   setViews(views: BerthViews): void {
     this.views = views;
+    this.showEngineInViews();
     this.rowStats.setVisible(views.containers.visible);
     this.disposables.push(
       views.containers.onDidChangeVisibility((e) => this.rowStats.setVisible(e.visible)),
@@ -221,12 +235,58 @@ export class Berth implements vscode.Disposable {
 
   /** The engine client for the current host (a new one when the setting changed). */
   client(): EngineClient {
-    const host = this.host ?? this.candidates()[0];
-    if (!this.current || this.current.endpoint.host !== host) {
+    const endpoint = this.endpoint(this.host ?? this.candidates()[0]);
+    if (!this.current || this.current.endpoint !== endpoint) {
       void this.current?.close().catch(() => undefined);
-      this.current = new EngineClient(host);
+      this.current = new EngineClient(endpoint);
     }
     return this.current;
+  }
+
+  /** Every engine the switcher offers (Berth's, sockets found here, docker contexts, the user's). */
+  engines(): EngineEntry[] {
+    this.engineList ??= listEngines({
+      custom: this.settings.engines,
+      env: process.env,
+      home: os.homedir(),
+      vmHost: vmHost(),
+    });
+    return this.engineList;
+  }
+
+  /** The engine the settings select. */
+  get engine(): EngineEntry {
+    return currentEngine(this.engines(), this.settings.host, this.usesVm)!;
+  }
+
+  /** How to reach a host: an ssh:// engine through its tunnel's socket, a TLS one with its certificates. */
+  private endpoint(host: string): Endpoint {
+    if (this.endpointOf?.host === host) return this.endpointOf.endpoint;
+    let endpoint: Endpoint = { host };
+    if (host.startsWith('ssh://')) endpoint = { host: `unix://${this.tunnel(host).localSocket}` };
+    else if (host.startsWith('tcp://') || host.startsWith('https://')) {
+      const tls = this.engines().find((e) => e.host === host && e.tls)?.tls;
+      if (tls) endpoint = { host, tls: readTls(tls) };
+    }
+    this.endpointOf = { host, endpoint };
+    return endpoint;
+  }
+
+  private tunnel(host: string): SshTunnel {
+    let t = this.tunnels.get(host);
+    if (!t) this.tunnels.set(host, (t = new SshTunnel(host)));
+    return t;
+  }
+
+  /** Settings changed the engines' list or TLS: endpoints are worked out again, unused tunnels closed. */
+  forgetEndpoints(): void {
+    this.endpointOf = undefined;
+    this.engineList = undefined;
+    for (const [host, t] of this.tunnels)
+      if (host !== this.settings.host.trim()) {
+        t.dispose();
+        this.tunnels.delete(host);
+      }
   }
 
   /** Where the engine may answer: the configured host, else the VM's socket in VM mode, else berthd's sockets. */
@@ -243,12 +303,23 @@ export class Berth implements vscode.Disposable {
   /** Picks the first candidate socket that answers (configured host, else the bundled engine's sockets). */
   async resolveHost(): Promise<string | undefined> {
     for (const h of this.candidates())
-      if (await answers(h)) {
+      if (await answers(await this.reachable(h))) {
         this.host = h;
         return h;
       }
     this.host = undefined;
     return undefined;
+  }
+
+  /** The host to ping for `h`: an ssh:// engine's tunnel is opened first (its failure is logged). */
+  private async reachable(h: string): Promise<string> {
+    if (!h.startsWith('ssh://')) return h;
+    try {
+      return await this.tunnel(h).start();
+    } catch (err) {
+      this.output.appendLine(`${h}: ${(err as Error).message}`);
+      return `unix://${this.tunnel(h).localSocket}`;
+    }
   }
 
   get connected(): boolean {
@@ -265,6 +336,7 @@ export class Berth implements vscode.Disposable {
 
   private onState(s: ConnectionState, err?: unknown) {
     void vscode.commands.executeCommand('setContext', 'berth.engineState', s);
+    this.showEngineInViews();
     if (s === 'connected') {
       this.output.appendLine(`connected to ${this.client().endpoint.host} (API ${this.client().apiVersion})`);
     } else if (s === 'disconnected') {
@@ -287,18 +359,26 @@ export class Berth implements vscode.Disposable {
     const s = this.events.state;
     if (s === 'connected') {
       const running = this.lastContainers.filter((c) => c.State === 'running').length;
-      this.statusBar.text = `$(vm-running) Berth: ${running} running`;
-      this.statusBar.tooltip = `Berth engine on ${this.client().endpoint.host}\n${running} of ${this.lastContainers.length} containers running`;
-      this.statusBar.command = 'berth.containers.focus';
+      const engine = this.engine;
+      this.statusBar.text = `$(vm-running) Berth: ${running} running${engine.kind === 'berth' ? '' : ` · ${shortName(engine)}`}`;
+      this.statusBar.tooltip = `${engine.name} (${engine.description})\n${running} of ${this.lastContainers.length} containers running\nClick to switch engines`;
+      this.statusBar.command = 'berth.engine.switch';
       this.statusBar.backgroundColor = undefined;
     } else {
       this.statusBar.text =
         s === 'connecting' ? '$(loading~spin) Berth: connecting' : '$(vm-outline) Berth: engine stopped';
       this.statusBar.tooltip = `No engine answers on ${this.candidates().join(' or ')}${this.usesVm ? ' (the Linux VM)' : ''}. Click to start it.`;
-      this.statusBar.command = 'berth.engine.start';
+      this.statusBar.command = this.engine.kind.startsWith('berth') ? 'berth.engine.start' : 'berth.engine.switch';
       this.statusBar.backgroundColor =
         s === 'disconnected' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     }
+  }
+
+  /** Each tree names the engine it shows (the view's description). */
+  showEngineInViews(): void {
+    if (!this.views) return;
+    const name = shortName(this.engine);
+    for (const v of Object.values(this.views)) v.description = name;
   }
 
   /** Logs and shows an engine error the way Docker words it. */
@@ -320,6 +400,13 @@ export class Berth implements vscode.Disposable {
     this.volumes.dispose();
     this.fileSystem.dispose();
     void this.fileSystem.volumes.remove().finally(() => this.current?.close().catch(() => undefined));
+    for (const t of this.tunnels.values()) t.dispose();
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** An engine's name for the status bar and the views' titles (an ad-hoc socket by its last path parts). */
+function shortName(e: EngineEntry): string {
+  if (e.name.length <= 28) return e.name;
+  return `…${e.name.slice(-27)}`;
 }

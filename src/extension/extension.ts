@@ -59,8 +59,14 @@ export function activate(context: vscode.ExtensionContext): { berth: Berth; acti
     ),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('berth')) return;
-      if (e.affectsConfiguration('berth.engine.host') || e.affectsConfiguration('berth.engine.mode')) {
+      if (
+        e.affectsConfiguration('berth.engine.host') ||
+        e.affectsConfiguration('berth.engine.mode') ||
+        e.affectsConfiguration('berth.engines')
+      ) {
         b.settings = readSettings();
+        b.forgetEndpoints();
+        b.showEngineInViews();
         void ensureEngine(b, false);
       } else b.applySettings();
     }),

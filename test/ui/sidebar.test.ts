@@ -817,6 +817,43 @@ describe('UI: the Berth extension in code-server', function () {
     await shot('registry-pulled');
   });
 
+  it('Engines: switches to another engine from the status bar, every view naming it, and back', async () => {
+    await openSidebar();
+    const other = await startEngine();
+    try {
+      const otherVolume = `berth-ui-other-${process.pid}`;
+      await other.client.createVolume({ Name: otherVolume });
+      await page.locator('.statusbar-item:has-text("Berth:")').first().click();
+      await pickItem('Add Engine');
+      await answerInput('Engine address', other.host);
+      await answerInput('Name', 'second engine');
+      await row(otherVolume).waitFor({ timeout: 30_000 });
+      await page.locator('.statusbar-item:has-text("second engine")').first().waitFor({ timeout: 10_000 });
+      const header = page.locator('.pane-header[aria-label*="Volumes"]').first();
+      assert.match(await header.textContent(), /second engine/);
+      assert.match(await page.locator('.pane-header[aria-label*="Containers"]').first().textContent(), /second engine/);
+      await shot('engine-switched');
+      // Back to the first engine (kept in the list after switching away from it).
+      await page.locator('.statusbar-item:has-text("Berth:")').first().click();
+      await page
+        .locator(
+          '.quick-input-widget .monaco-list-row[aria-label*="Added engines"], .quick-input-widget .monaco-list-row',
+        )
+        .first()
+        .waitFor();
+      await shot('engine-picker');
+      await pickItem(host);
+      await row(otherVolume).waitFor({ state: 'detached', timeout: 30_000 });
+      await page
+        .locator('.statusbar-item:has-text("second engine")')
+        .first()
+        .waitFor({ state: 'detached', timeout: 10_000 });
+      await shot('engine-back-to-first');
+    } finally {
+      await other.cleanup();
+    }
+  });
+
   it('stops and removes it from the context menu, the tree following', async () => {
     await givenTicker();
     await contextMenu(name, 'Stop');

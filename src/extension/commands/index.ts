@@ -27,6 +27,7 @@ import engine_restart from './engine/restart';
 import engine_showLog from './engine/showLog';
 import engine_start from './engine/start';
 import engine_stop from './engine/stop';
+import engine_switch from './engine/switch';
 import file_delete from './file/delete';
 import file_download from './file/download';
 import file_refresh from './file/refresh';
@@ -90,6 +91,7 @@ export const COMMANDS: BerthCommand[] = [
   engine_showLog,
   engine_start,
   engine_stop,
+  engine_switch,
   file_delete,
   file_download,
   file_refresh,
