@@ -211,7 +211,12 @@ export async function readLogs(
     out = Buffer.allocUnsafe(OUT_SIZE);
     used = 0;
     frameAt = -1;
-    if (!sink.write(chunk)) await new Promise<void>((resolve) => sink.once('drain', resolve));
+    // A reader that went away never drains: the abort ends the wait (and the read, with its open file).
+    if (!sink.write(chunk) && !ctl.signal?.aborted)
+      await new Promise<void>((resolve) => {
+        sink.once('drain', resolve);
+        ctl.signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
   };
   const room = (n: number) => {
     if (used + n <= out.length) return;

@@ -8,6 +8,7 @@ import { registryServiceConfig } from '../../registry';
 import { goArch, matchLabels } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { API_VERSION, MIN_API_VERSION, type Router } from '../router';
+import { log } from '../../log';
 
 export const ENGINE_VERSION = process.env.BERTH_VERSION ?? '0.1.0';
 
@@ -80,6 +81,47 @@ function eventMatcher(filters: Map<string, string[]>): (e: EngineEvent) => boole
     if (filters.has('scope') && !has('scope', e.scope)) return false;
     if (!matchLabels(filters.get('label'), a)) return false;
     return true;
+  };
+}
+
+/** What a subscriber that does not read may have waiting in berthd's memory before events are dropped for it. */
+export const EVENTS_BACKLOG_BYTES = 4 << 20;
+
+/**
+ * Writes events to a subscriber with backpressure: while the socket is full, events wait in a queue bounded by
+ * EVENTS_BACKLOG_BYTES; past that, new ones are dropped for this subscriber only, as dockerd's publisher drops
+ * for a subscriber that does not keep up. Whole lines only: the client never sees half an event.
+ */
+function boundedWriter(out: NodeJS.WritableStream): (e: EngineEvent) => void {
+  const queue: string[] = [];
+  let queued = 0;
+  let dropped = 0;
+  let waiting = false;
+  const pump = () => {
+    waiting = false;
+    while (queue.length) {
+      const line = queue.shift()!;
+      queued -= line.length;
+      if (!out.write(line)) {
+        waiting = true;
+        out.once('drain', pump);
+        return;
+      }
+    }
+    if (dropped) {
+      log.warn('events dropped for a subscriber that did not keep up', { dropped });
+      dropped = 0;
+    }
+  };
+  return (e) => {
+    const line = `${JSON.stringify(renderEvent(e))}\n`;
+    if (queued + line.length > EVENTS_BACKLOG_BYTES) {
+      dropped++;
+      return;
+    }
+    queue.push(line);
+    queued += line.length;
+    if (!waiting) pump();
   };
 }
 
@@ -253,7 +295,7 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
     const since = parseTimestampNano(ctx.query.get('since'));
     const until = parseTimestampNano(ctx.query.get('until'));
     const out = ctx.stream(200, { 'Content-Type': 'application/json' });
-    const write = (e: EngineEvent) => out.write(JSON.stringify(renderEvent(e)) + '\n');
+    const write = boundedWriter(out);
     let timer: NodeJS.Timeout | undefined;
     const sub = s.events.subscribe({ since, until, match: eventMatcher(filters) }, write);
     for (const e of sub.history) write(e);
