@@ -2,7 +2,7 @@
 // Docker's untag-vs-delete rules, prune, history, and garbage collection of blobs and snapshots.
 import * as path from 'node:path';
 import { type ContentStore, createContentStore } from '../content';
-import { conflict, invalidParameter, notFound } from '../errdefs';
+import { invalidParameter, notFound } from '../errdefs';
 import type { EventBus } from '../events';
 import {
   createRegistryService,
@@ -10,7 +10,6 @@ import {
   DEFAULT_TAG,
   familiarName,
   familiarString,
-  fullName,
   parseReference,
   type Reference,
   type RegistryService,
@@ -22,18 +21,12 @@ import { loadImages, type LoadResult, saveImages } from './archive';
 import { type DistributionInfo, inspectDistribution } from './distribution';
 import { parsePlatform } from './manifest';
 import { type DeleteResult, type Image, type ImageConfig, type ImageParts, refKey } from './model';
-import {
-  layerDescriptors,
-  layerJobs,
-  MAX_CONCURRENT_DOWNLOADS,
-  pullLayers,
-  type PullContext,
-  resolve,
-  Semaphore,
-} from './pull';
+import { layerDescriptors, layerJobs, pullLayers, resolve } from './pull';
 import { Broadcast, type ProgressSink } from './progress';
 import { pushImage } from './push';
-import { createRecordStore, type ImageRecord, type LayerDescriptor, type RecordStore } from './store';
+import { pruneCommitted, pruneImages, removeImage, collect } from './removal';
+import { childrenOf, createImageState, mustFind, publish, toImage } from './state';
+import type { ImageRecord, LayerDescriptor } from './store';
 
 export type { Progress, ProgressSink } from './progress';
 export { throttled } from './progress';
@@ -117,30 +110,6 @@ export interface ImageService {
   inspectDistribution(name: string, creds: Credentials | undefined): Promise<DistributionInfo>;
 }
 
-/** All references name one repository, with at most one tag (digest references of it do not count). */
-function isSingleReference(refs: Reference[]): boolean {
-  if (refs.length <= 1) return refs.length === 1;
-  return refs.filter((r) => !r.digest).length <= 1 && new Set(refs.map(fullName)).size === 1;
-}
-
-function parseKey(key: string): Reference {
-  const at = key.indexOf('@');
-  const name = at >= 0 ? key.slice(0, at) : key;
-  const digest = at >= 0 ? key.slice(at + 1) : undefined;
-  const colon = name.lastIndexOf(':');
-  const hasTag = colon > name.lastIndexOf('/');
-  const full = hasTag ? name.slice(0, colon) : name;
-  const slash = full.indexOf('/');
-  return {
-    domain: full.slice(0, slash),
-    path: full.slice(slash + 1),
-    tag: hasTag ? name.slice(colon + 1) : undefined,
-    digest,
-  };
-}
-
-const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
-
 export interface ImageServiceOptions {
   root: string;
   content: ContentStore;
@@ -150,135 +119,46 @@ export interface ImageServiceOptions {
 }
 
 export function createImageService(o: ImageServiceOptions): ImageService {
-  const records: RecordStore = createRecordStore(path.join(o.root));
-  const configs = new Map<string, ImageConfig>();
-  let usage: (imageId: string) => string | undefined = () => undefined;
+  const st = createImageState(o);
   const pulls = new Map<string, { broadcast: Broadcast; done: Promise<Image> }>();
-  const ctx: PullContext = {
-    content: o.content,
-    snapshots: o.snapshots,
-    downloads: new Semaphore(MAX_CONCURRENT_DOWNLOADS),
-    layerWork: new Map(),
-  };
-  /** Blobs and snapshots in use by pulls in progress: GC leaves them alone. */
-  const leases = new Set<string>();
-
-  const configOf = async (r: ImageRecord): Promise<ImageConfig> => {
-    let c = configs.get(r.id);
-    if (!c) {
-      c = JSON.parse((await o.content.read(r.configDigest)).toString('utf8')) as ImageConfig;
-      configs.set(r.id, c);
-    }
-    return c;
-  };
-
-  const sizeOf = (r: ImageRecord): number => {
-    let size = 0;
-    for (const c of r.chainIds) {
-      try {
-        size += o.snapshots.meta(c).size;
-      } catch {
-        /* missing snapshot: counts nothing */
-      }
-    }
-    return size;
-  };
-
-  const toImage = async (r: ImageRecord): Promise<Image> => {
-    const config = await configOf(r);
-    const repoTags: string[] = [];
-    const repoDigests: string[] = [];
-    for (const [key, id] of records.refs()) {
-      if (id !== r.id) continue;
-      const ref = parseKey(key);
-      if (ref.digest) repoDigests.push(`${familiarName(ref)}@${ref.digest}`);
-      else repoTags.push(familiarString(ref));
-    }
-    return {
-      id: r.id,
-      repoTags: repoTags.sort(),
-      repoDigests: repoDigests.sort(),
-      created: config.created ?? r.stored,
-      size: sizeOf(r),
-      config,
-      chainIds: r.chainIds,
-      parent: r.parent,
-    };
-  };
-
-  const findId = (refOrId: string): string | undefined => {
-    const idLike = /^(sha256:)?([a-f0-9]{1,64})$/.exec(refOrId);
-    if (idLike && idLike[1] && idLike[2].length === 64) return records.get(refOrId) ? refOrId : undefined;
-    let ref: Reference | undefined;
-    try {
-      ref = parseReference(refOrId);
-    } catch {
-      /* not a reference; maybe an ID prefix */
-    }
-    if (ref) {
-      if (!ref.tag && !ref.digest) ref.tag = DEFAULT_TAG;
-      const id = records.refs().get(refKey(ref));
-      if (id) return id;
-      if (ref.tag && ref.digest) {
-        const byDigest = records.refs().get(refKey({ ...ref, tag: undefined }));
-        if (byDigest) return byDigest;
-      }
-    }
-    if (idLike) {
-      const matches = records.all().filter((r) => r.id.slice(7).startsWith(idLike[2]));
-      if (matches.length === 1) return matches[0].id;
-    }
-    return undefined;
-  };
-
-  const mustFind = (refOrId: string): ImageRecord => {
-    const id = findId(refOrId);
-    const r = id ? records.get(id) : undefined;
-    if (!r) throw notFound(`No such image: ${refOrId}`);
-    return r;
-  };
-
-  const publish = (action: string, id: string, name?: string) => {
-    o.events.publish('image', action, id, name ? { name } : {});
-  };
 
   const svc: ImageService & ImageParts = {
-    content: o.content,
-    snapshots: o.snapshots,
+    content: st.content,
+    snapshots: st.snapshots,
     registry: o.registry,
-    events: o.events,
+    events: st.events,
     async get(refOrId) {
-      return toImage(mustFind(refOrId));
+      return toImage(st, mustFind(st, refOrId));
     },
     async list() {
-      return Promise.all(records.all().map(toImage));
+      return Promise.all(st.records.all().map((r) => toImage(st, r)));
     },
     setUsageCheck(fn) {
-      usage = fn;
+      st.usage = fn;
     },
     layerDirs(image) {
-      return [...image.chainIds].reverse().map((c) => o.snapshots.dir(c));
+      return [...image.chainIds].reverse().map((c) => st.snapshots.dir(c));
     },
-    count: () => records.all().length,
+    count: () => st.records.all().length,
     record(id) {
-      const r = records.get(id);
+      const r = st.records.get(id);
       if (!r) throw notFound(`No such image: ${id}`);
       return r;
     },
     addRef(ref, id) {
-      records.setRef(refKey(ref), id);
+      st.records.setRef(refKey(ref), id);
     },
-    layerSize: (chainId) => o.snapshots.meta(chainId).size,
+    layerSize: (chainId) => st.snapshots.meta(chainId).size,
     save: (names) => saveImages(svc, names),
     load: (body, onMessage) => loadImages(svc, body, onMessage),
     push: (name, tag, creds, progress) => pushImage(svc, name, tag, creds, progress),
     login: (serverAddress, creds) => o.registry.login(serverAddress, creds),
     inspectDistribution: (name, creds) => inspectDistribution(svc, name, creds),
-    children: (id) => childrenOf(id),
+    children: (id) => childrenOf(st, id),
 
     async addLayer(parentChainId, tar) {
       // One read of the tar feeds both the blob and the snapshot (pipe waits for the slower of the two).
-      const writer = o.content.writer();
+      const writer = st.content.writer();
       const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
       const toSnapshot = new PassThrough({ highWaterMark: 1 << 20 });
       const fail = (err: Error) => {
@@ -290,7 +170,7 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       tar.pipe(toBlob);
       tar.pipe(toSnapshot);
       const stored = pipeline(toBlob, writer.stream);
-      const unpacked = o.snapshots.create(parentChainId, toSnapshot);
+      const unpacked = st.snapshots.create(parentChainId, toSnapshot);
       try {
         const failFast = <T>(p: Promise<T>) =>
           p.catch((e) => {
@@ -308,7 +188,7 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       return {
         diffId: meta.diffId,
         chainId: meta.chainId,
-        descriptor: { digest, mediaType: UNCOMPRESSED_LAYER, size: meta.tarSize ?? o.content.size(digest) },
+        descriptor: { digest, mediaType: UNCOMPRESSED_LAYER, size: meta.tarSize ?? st.content.size(digest) },
         empty: meta.diffId === EMPTY_LAYER_DIFF_ID,
       };
     },
@@ -317,10 +197,10 @@ export function createImageService(o: ImageServiceOptions): ImageService {
       const diffIds = config.rootfs.diff_ids;
       if (diffIds.length !== layers.length) throw invalidParameter('image config and layers do not match');
       const chains = chainIdsOf(diffIds);
-      for (const c of chains) if (!o.snapshots.has(c)) throw notFound(`layer ${c} is not stored`);
+      for (const c of chains) if (!st.snapshots.has(c)) throw notFound(`layer ${c} is not stored`);
       const bytes = Buffer.from(JSON.stringify(config));
-      const configDigest = await o.content.put(bytes);
-      const existing = records.get(configDigest);
+      const configDigest = await st.content.put(bytes);
+      const existing = st.records.get(configDigest);
       const record: ImageRecord = {
         id: configDigest,
         configDigest,
@@ -330,9 +210,9 @@ export function createImageService(o: ImageServiceOptions): ImageService {
         stored: existing?.stored ?? new Date().toISOString(),
         ...(parent ? { parent } : {}),
       };
-      records.put(record);
-      for (const k of refs) records.setRef(k, record.id);
-      return toImage(record);
+      st.records.put(record);
+      for (const k of refs) st.records.setRef(k, record.id);
+      return toImage(st, record);
     },
 
     async pull(refText, opts) {
@@ -355,7 +235,7 @@ export function createImageService(o: ImageServiceOptions): ImageService {
         const shown = familiarString(ref);
         const leased: string[] = [];
         const lease = (k: string) => {
-          leases.add(k);
+          st.leases.add(k);
           leased.push(k);
         };
         try {
@@ -364,13 +244,13 @@ export function createImageService(o: ImageServiceOptions): ImageService {
           emit({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag });
           const configDigest = resolved.manifest.config.digest;
           lease(configDigest);
-          const existing = records.get(configDigest);
-          const haveAll = existing && existing.chainIds.every((c) => o.snapshots.has(c));
+          const existing = st.records.get(configDigest);
+          const haveAll = existing && existing.chainIds.every((c) => st.snapshots.has(c));
           let record: ImageRecord;
           if (existing && haveAll) {
             record = existing;
           } else {
-            if (!o.content.has(configDigest)) {
+            if (!st.content.has(configDigest)) {
               const blob = await resolved.session.getBlob(configDigest);
               const chunks: Buffer[] = [];
               let size = 0;
@@ -382,16 +262,16 @@ export function createImageService(o: ImageServiceOptions): ImageService {
                 }
                 chunks.push(c as Buffer);
               }
-              await o.content.put(Buffer.concat(chunks), configDigest);
+              await st.content.put(Buffer.concat(chunks), configDigest);
             }
-            const config = JSON.parse((await o.content.read(configDigest)).toString('utf8')) as ImageConfig;
+            const config = JSON.parse((await st.content.read(configDigest)).toString('utf8')) as ImageConfig;
             const diffIds = config.rootfs?.diff_ids ?? [];
             const jobs = layerJobs(resolved.manifest, diffIds);
             for (const j of jobs) {
               lease(j.desc.digest);
               lease(j.chainId);
             }
-            await pullLayers(ctx, resolved.session, jobs, emit);
+            await pullLayers(st.pull, resolved.session, jobs, emit);
             record = {
               id: configDigest,
               configDigest,
@@ -400,12 +280,12 @@ export function createImageService(o: ImageServiceOptions): ImageService {
               layers: layerDescriptors(resolved.manifest),
               stored: new Date().toISOString(),
             };
-            records.put(record);
+            st.records.put(record);
           }
           const hadRef =
-            records.refs().get(refKey(ref.tag ? ref : { ...ref, digest: resolved.repoDigest })) === record.id;
-          if (ref.tag) records.setRef(refKey(ref), record.id);
-          records.setRef(refKey({ ...ref, tag: undefined, digest: resolved.repoDigest }), record.id);
+            st.records.refs().get(refKey(ref.tag ? ref : { ...ref, digest: resolved.repoDigest })) === record.id;
+          if (ref.tag) st.records.setRef(refKey(ref), record.id);
+          st.records.setRef(refKey({ ...ref, tag: undefined, digest: resolved.repoDigest }), record.id);
           emit({ status: `Digest: ${resolved.repoDigest}` });
           const upToDate = existing && haveAll && hadRef;
           emit({
@@ -413,10 +293,10 @@ export function createImageService(o: ImageServiceOptions): ImageService {
               ? `Status: Image is up to date for ${shown}`
               : `Status: Downloaded newer image for ${shown}`,
           });
-          publish('pull', familiarString(ref), familiarName(ref));
-          return await toImage(record);
+          publish(st, 'pull', familiarString(ref), familiarName(ref));
+          return await toImage(st, record);
         } finally {
-          for (const k of leased) leases.delete(k);
+          for (const k of leased) st.leases.delete(k);
         }
       })();
       pulls.set(key, { broadcast, done });
@@ -429,212 +309,34 @@ export function createImageService(o: ImageServiceOptions): ImageService {
     },
 
     async tag(source, target) {
-      const r = mustFind(source);
+      const r = mustFind(st, source);
       const ref = parseReference(target);
       if (ref.digest) throw invalidParameter('refusing to create a tag with a digest reference');
       if (!ref.tag) ref.tag = DEFAULT_TAG;
       const key = refKey(ref);
-      if (records.refs().get(key) !== r.id) {
-        records.setRef(key, r.id);
+      if (st.records.refs().get(key) !== r.id) {
+        st.records.setRef(key, r.id);
         r.lastTagTime = new Date().toISOString();
-        records.put(r); // a tag that already named this image changes nothing on disk (a cached rebuild's tag)
+        st.records.put(r); // a tag that already named this image changes nothing on disk (a cached rebuild's tag)
       }
-      publish('tag', r.id, familiarString(ref));
-    },
-
-    async remove(refOrId, opts = {}) {
-      const r = mustFind(refOrId);
-      const out: DeleteResult[] = [];
-      const refsOf = () => [...records.refs()].filter(([, id]) => id === r.id).map(([k]) => k);
-      const untag = (key: string) => {
-        records.deleteRef(key);
-        const ref = parseKey(key);
-        const shown = ref.digest ? `${familiarName(ref)}@${ref.digest}` : familiarString(ref);
-        out.push({ untagged: shown });
-        publish('untag', r.id, shown);
-      };
-      const idLike =
-        /^(sha256:)?[a-f0-9]{1,64}$/.test(refOrId) && r.id.slice(7).startsWith(refOrId.replace(/^sha256:/, ''));
-      const byRef = !idLike || findIdByRefOnly(refOrId) === r.id;
-      const user = usage(r.id);
-      if (byRef) {
-        const ref = parseReference(refOrId);
-        if (!ref.tag && !ref.digest) ref.tag = DEFAULT_TAG;
-        let key = refKey(ref);
-        if (!records.refs().has(key) && ref.tag && ref.digest) key = refKey({ ...ref, tag: undefined });
-        // Untagging would leave a container's image dangling when this is its only repository: moby's
-        // isSingleReference (one repository, at most one tag, any number of digests) asks for force then.
-        if (user && !opts.force && isSingleReference(refsOf().map(parseKey))) {
-          throw conflict(
-            `conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(user)} is using its referenced image ${shortId(r.id)}`,
-          );
-        }
-        untag(key);
-        const name = fullName(ref);
-        const left = refsOf();
-        if (!ref.digest && !left.some((k) => !parseKey(k).digest && fullName(parseKey(k)) === name)) {
-          for (const k of left) if (parseKey(k).digest && fullName(parseKey(k)) === name) untag(k);
-        }
-        if (refsOf().length > 0) return out;
-      } else {
-        const refs = refsOf();
-        const repos = new Set(refs.map((k) => fullName(parseKey(k))));
-        if (repos.size > 1 && !opts.force) {
-          throw conflict(
-            `conflict: unable to delete ${shortId(r.id)} (must be forced) - image is referenced in multiple repositories`,
-          );
-        }
-        if (user && !opts.force) {
-          throw conflict(
-            `conflict: unable to delete ${shortId(r.id)} (must be forced) - image is being used by stopped container ${shortId(user)}`,
-          );
-        }
-        for (const k of refs) untag(k);
-      }
-      if (user) {
-        // Forced while a container uses it: the container keeps its layers; the image stays, untagged.
-        return out;
-      }
-      records.delete(r.id);
-      configs.delete(r.id);
-      out.push({ deleted: r.id });
-      publish('delete', r.id);
-      if (!opts.noprune) {
-        for (const id of pruneParents(r.parent)) out.push({ deleted: id });
-        for (const c of collect()) out.push({ deleted: c });
-      }
-      return out;
-    },
-
-    async prune({ all, keep }) {
-      const deleted: DeleteResult[] = [];
-      let space = 0;
-      for (const r of records.all()) {
-        if (!records.get(r.id) || usage(r.id) || childrenOf(r.id).length) continue;
-        const img = await toImage(r);
-        if (!all && img.repoTags.length > 0) continue;
-        if (keep && !keep(img)) continue;
-        const size = img.size;
-        for (const k of [...records.refs()].filter(([, id]) => id === r.id).map(([k]) => k)) {
-          records.deleteRef(k);
-          const ref = parseKey(k);
-          deleted.push({ untagged: ref.digest ? `${familiarName(ref)}@${ref.digest}` : familiarString(ref) });
-        }
-        records.delete(r.id);
-        configs.delete(r.id);
-        deleted.push({ deleted: r.id });
-        publish('delete', r.id);
-        space += size;
-        for (const id of pruneParents(r.parent)) deleted.push({ deleted: id });
-      }
-      for (const c of collect()) deleted.push({ deleted: c });
-      o.events.publish('image', 'prune', '', { reclaimed: String(space) });
-      return { deleted, spaceReclaimed: space };
+      publish(st, 'tag', r.id, familiarString(ref));
     },
 
     async register(rec, refs) {
       const record: ImageRecord = { ...rec, stored: new Date().toISOString() };
-      records.put(record);
-      for (const k of refs) records.setRef(k, record.id);
-      return toImage(record);
+      st.records.put(record);
+      for (const k of refs) st.records.setRef(k, record.id);
+      return toImage(st, record);
     },
 
     gc() {
-      collect();
+      collect(st);
     },
 
-    async pruneCommitted() {
-      const named = new Set(records.refs().values());
-      const doomed = new Set(
-        records
-          .all()
-          .filter((r) => r.parent && !named.has(r.id) && !usage(r.id))
-          .map((r) => r.id),
-      );
-      for (const r of records.all()) {
-        if (doomed.has(r.id) || !r.parent || !doomed.has(r.parent)) continue;
-        let p: string | undefined = r.parent;
-        while (p && doomed.has(p)) p = records.get(p)?.parent;
-        records.put({ ...r, parent: p });
-      }
-      const before = new Map(o.snapshots.list().map((c) => [c, sizeOfSnapshot(c)]));
-      for (const id of doomed) {
-        records.delete(id);
-        configs.delete(id);
-        publish('delete', id);
-      }
-      let space = 0;
-      for (const c of collect()) space += before.get(c) ?? 0;
-      return { deleted: [...doomed], spaceReclaimed: space };
-    },
+    remove: (refOrId, opts) => removeImage(st, refOrId, opts),
+    prune: (opts) => pruneImages(st, opts),
+    pruneCommitted: () => pruneCommitted(st),
   };
-
-  /**
-   * After an image is deleted: its parent goes too when nothing else holds it (no tag or digest, no other child,
-   * no container), and so on up the chain — the intermediate images of a build leave with its result.
-   */
-  function pruneParents(parent: string | undefined): string[] {
-    const out: string[] = [];
-    while (parent) {
-      const p = records.get(parent);
-      if (!p || usage(p.id) || childrenOf(p.id).length) break;
-      if ([...records.refs().values()].includes(p.id)) break;
-      records.delete(p.id);
-      configs.delete(p.id);
-      out.push(p.id);
-      publish('delete', p.id);
-      parent = p.parent;
-    }
-    return out;
-  }
-
-  function sizeOfSnapshot(chainId: string): number {
-    try {
-      return o.snapshots.meta(chainId).size;
-    } catch {
-      return 0;
-    }
-  }
-
-  function childrenOf(id: string): string[] {
-    return records
-      .all()
-      .filter((r) => r.parent === id)
-      .map((r) => r.id);
-  }
-
-  function findIdByRefOnly(refOrId: string): string | undefined {
-    try {
-      const ref = parseReference(refOrId);
-      if (!ref.tag && !ref.digest) ref.tag = DEFAULT_TAG;
-      return records.refs().get(refKey(ref));
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Removes snapshots and blobs nothing references; returns the chain IDs of removed snapshots. */
-  function collect(): string[] {
-    const keepSnaps = new Set<string>();
-    const keepBlobs = new Set<string>();
-    for (const r of records.all()) {
-      r.chainIds.forEach((c) => keepSnaps.add(c));
-      keepBlobs.add(r.configDigest);
-      r.layers.forEach((l: LayerDescriptor) => keepBlobs.add(l.digest));
-    }
-    const removed: string[] = [];
-    for (const c of o.snapshots.list()) {
-      if (keepSnaps.has(c) || leases.has(c) || ctx.layerWork.has(c)) continue;
-      o.snapshots.remove(c);
-      removed.push(c);
-    }
-    for (const d of o.content.list()) {
-      if (keepBlobs.has(d) || leases.has(d)) continue;
-      o.content.delete(d);
-    }
-    return removed;
-  }
-
   return svc;
 }
 
