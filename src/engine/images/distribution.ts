@@ -1,7 +1,7 @@
 // What a registry serves for a name (GET /distribution/{name}/json): the manifest's descriptor and the platforms
 // it covers, read from the first endpoint that answers (mirrors first, as for a pull).
 import { sha256 } from '../content';
-import { EngineError, toEngineError } from '../errdefs';
+import { EngineError, system, toEngineError } from '../errdefs';
 import { type Credentials, EndpointError, familiarName, parseReference, RegistryError } from '../registry';
 import type { ImageParts } from './model';
 
@@ -28,7 +28,15 @@ export async function inspectDistribution(
     try {
       const session = images.registry.open(endpoint, ref.path, endpoint.mirror ? undefined : creds, ['pull']);
       const m = await session.getManifest(ref.digest ?? ref.tag!);
-      const body = JSON.parse(m.body.toString('utf8'));
+      const digest = sha256(m.body);
+      // What was asked for by digest must be that very manifest, as a pull checks it.
+      if (ref.digest && digest !== ref.digest) throw system(`manifest verification failed for digest ${ref.digest}`);
+      let body: any;
+      try {
+        body = JSON.parse(m.body.toString('utf8'));
+      } catch (err: any) {
+        throw system(`${familiarName(ref)}: malformed manifest: ${err.message}`);
+      }
       const platforms: Platform[] = Array.isArray(body.manifests)
         ? body.manifests
             .filter((d: any) => d.platform)
@@ -38,15 +46,15 @@ export async function inspectDistribution(
               ...(d.platform.variant ? { variant: d.platform.variant } : {}),
             }))
         : [];
-      if (!platforms.length && body.config?.digest) {
-        const cfg = JSON.parse((await readSmall(session, body.config.digest)).toString('utf8'));
+      if (!platforms.length && typeof body.config?.digest === 'string') {
+        const cfg = JSON.parse((await readConfig(session, body.config.digest)).toString('utf8'));
         platforms.push({
           architecture: cfg.architecture,
           os: cfg.os,
           ...(cfg.variant ? { variant: cfg.variant } : {}),
         });
       }
-      return { descriptor: { mediaType: m.mediaType, digest: sha256(m.body), size: m.body.length }, platforms };
+      return { descriptor: { mediaType: m.mediaType, digest, size: m.body.length }, platforms };
     } catch (err) {
       lastErr = err;
       if (err instanceof EndpointError || (endpoint.mirror && err instanceof RegistryError)) continue;
@@ -59,12 +67,25 @@ export async function inspectDistribution(
   throw toEngineError(lastErr);
 }
 
-async function readSmall(
+/** An image config is small: read up to MAX_CONFIG bytes (as a pull does), and it must be what its digest says. */
+export const MAX_CONFIG = 8 * 1024 * 1024;
+
+async function readConfig(
   session: { getBlob(d: string): Promise<{ body: NodeJS.ReadableStream }> },
   digest: string,
 ): Promise<Buffer> {
   const blob = await session.getBlob(digest);
   const chunks: Buffer[] = [];
-  for await (const c of blob.body as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
+  let size = 0;
+  for await (const c of blob.body as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_CONFIG) {
+      (blob.body as any).destroy?.();
+      throw system(`image config ${digest} is larger than ${MAX_CONFIG} bytes`);
+    }
+    chunks.push(c);
+  }
+  const data = Buffer.concat(chunks);
+  if (sha256(data) !== digest) throw system(`image config verification failed for digest ${digest}`);
+  return data;
 }
