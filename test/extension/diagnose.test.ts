@@ -55,7 +55,11 @@ describe('extension: diagnose', () => {
     assert.equal(by['iptables'].ok, false);
     assert.equal(by['glibc'].ok, false);
     assert.equal(by['SELinux'].found, 'enforcing');
-    assert.equal(by['user namespaces'].found, 'disabled');
+    assert.equal(by['user namespaces'].found, 'disabled (user.max_user_namespaces = 0)');
+    assert.equal(by['user namespaces'].fix?.note, 'sudo sysctl -w user.max_user_namespaces=28633');
+    assert.equal(by['overlayfs in a user namespace'].ok, false, 'kernel 3.10');
+    assert.equal(by['sub-ids'].ok, false);
+    assert.equal(by['privileges'].ok, false);
     const md = renderDiagnosis(d);
     assert.match(md, /CentOS Linux 7/);
     assert.match(md, /yum \(this host\):\n```sh\nsudo yum install -y runc\n```/);

@@ -73,10 +73,17 @@ export interface RootlessEngine {
   cleanup(): Promise<void>;
 }
 
-/** Every process the user runs (the engine's, its containers', slirp4netns): none once its engine stopped. */
+/**
+ * Every live process the user runs (the engine's, its containers', slirp4netns): none once its engine stopped.
+ * Zombies have exited: reaping orphans is PID 1's work (this machine's does it late), so they are not counted.
+ */
 export function processesOf(user: TestUser): string[] {
-  const r = spawnSync('ps', ['-u', String(user.uid), '-o', 'pid=,args='], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l.trim());
+  const r = spawnSync('ps', ['-u', String(user.uid), '-o', 'pid=,stat=,args='], { encoding: 'utf8' });
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 3 && !f[1].startsWith('Z'))
+    .map(([pid, , ...args]) => `${pid} ${args.join(' ')}`);
 }
 
 export async function startRootlessEngine(

@@ -1,5 +1,6 @@
 // What a host needs for the rootless engine, and what is missing — read by berthd before it re-executes itself
-// in its namespaces and by the extension's Diagnose. The verdict is a pure function of a probe of the host.
+// in its namespaces and by the extension's Diagnose. Each requirement is a pure function of a probe of the host;
+// the probe reads through a small reader, so Diagnose's fake hosts and the real one go the same way.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,18 +17,22 @@ export interface RootlessHostProbe {
   /** Ubuntu 24.04's kernel.apparmor_restrict_unprivileged_userns, when the kernel has it. */
   apparmorRestrictsUserns?: number;
   /** Commands found on PATH. */
-  commands: Record<'unshare' | 'newuidmap' | 'newgidmap' | 'slirp4netns' | 'runc' | 'fuse-overlayfs', boolean>;
+  commands: Record<'unshare' | 'newuidmap' | 'newgidmap' | 'slirp4netns' | 'runc', boolean>;
   /** /dev/net/tun opens read-write for this user (slirp4netns needs it). */
   tunUsable: boolean;
   subuidLines: boolean;
   subgidLines: boolean;
 }
 
-export interface RootlessVerdict {
-  /** Without these the rootless engine cannot start. */
-  fatal: string[];
-  /** It starts, with less. */
-  warnings: string[];
+export interface RootlessRequirement {
+  name: string;
+  ok: boolean;
+  found: string;
+  need: string;
+  /** Without it the rootless engine cannot start (else it starts with less). */
+  fatal: boolean;
+  /** Packages (Debian's name, RHEL's name) or a command to run as root. */
+  fix?: { apt?: string; rpm?: string; note?: string };
 }
 
 /** Kernel 5.11 is the first to mount overlayfs inside a user namespace. */
@@ -38,100 +43,180 @@ export function overlayInUserns(kernel: string): boolean {
   return major > 5 || (major === 5 && minor >= 11);
 }
 
-export function rootlessVerdict(h: RootlessHostProbe): RootlessVerdict {
-  const fatal: string[] = [];
-  const warnings: string[] = [];
-  if (!h.commands.unshare) fatal.push('unshare is missing: install util-linux');
-  if (h.maxUserNamespaces === 0)
-    fatal.push(
-      'user namespaces are disabled: sysctl user.max_user_namespaces is 0 (as root: sysctl -w user.max_user_namespaces=28633)',
-    );
-  if (h.unprivilegedUsernsClone === 0)
-    fatal.push('unprivileged user namespaces are disabled: as root, sysctl -w kernel.unprivileged_userns_clone=1');
-  if (h.apparmorRestrictsUserns === 1)
-    fatal.push(
-      'AppArmor restricts unprivileged user namespaces: as root, sysctl -w kernel.apparmor_restrict_unprivileged_userns=0',
-    );
-  if (!h.commands.runc) fatal.push('runc is missing: install the runc package');
-  if (!h.commands.slirp4netns) fatal.push('slirp4netns is missing: install the slirp4netns package');
-  else if (!h.tunUsable)
-    fatal.push('/dev/net/tun cannot be opened by this user (slirp4netns needs it): as root, chmod 0666 /dev/net/tun');
+export function rootlessRequirements(h: RootlessHostProbe): RootlessRequirement[] {
+  const usernsOff =
+    h.maxUserNamespaces === 0
+      ? { found: 'disabled (user.max_user_namespaces = 0)', note: 'sysctl -w user.max_user_namespaces=28633' }
+      : h.unprivilegedUsernsClone === 0
+        ? {
+            found: 'disabled (kernel.unprivileged_userns_clone = 0)',
+            note: 'sysctl -w kernel.unprivileged_userns_clone=1',
+          }
+        : h.apparmorRestrictsUserns === 1
+          ? {
+              found: 'restricted by AppArmor (kernel.apparmor_restrict_unprivileged_userns = 1)',
+              note: 'sysctl -w kernel.apparmor_restrict_unprivileged_userns=0',
+            }
+          : undefined;
   const subids = h.subuidLines && h.subgidLines;
-  if (subids && (!h.commands.newuidmap || !h.commands.newgidmap))
-    fatal.push('newuidmap/newgidmap are missing: install the uidmap package (shadow-utils on RHEL)');
-  if (!subids)
-    warnings.push(
-      `no subordinate ids for ${h.user} in /etc/subuid and /etc/subgid: containers run with a single id; as root: ` +
-        `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${h.user}`,
-    );
-  // fuse-overlayfs would do on older kernels; the engine does not mount it yet.
-  if (!overlayInUserns(h.kernel))
-    fatal.push(
-      `kernel ${h.kernel} cannot mount overlayfs in a user namespace: rootless Berth needs Linux 5.11 or later`,
-    );
-  return { fatal, warnings };
+  const idmap = h.commands.newuidmap && h.commands.newgidmap;
+  return [
+    {
+      name: 'user namespaces',
+      ok: !usernsOff,
+      found: usernsOff?.found ?? `enabled${h.maxUserNamespaces ? ` (max ${h.maxUserNamespaces})` : ''}`,
+      need: 'unprivileged user namespaces',
+      fatal: true,
+      fix: usernsOff && { note: usernsOff.note },
+    },
+    {
+      name: 'unshare',
+      ok: h.commands.unshare,
+      found: h.commands.unshare ? 'present' : 'not found on PATH',
+      need: 'unshare (util-linux)',
+      fatal: true,
+      fix: h.commands.unshare ? undefined : { apt: 'util-linux', rpm: 'util-linux' },
+    },
+    {
+      name: 'sub-ids',
+      ok: subids,
+      found: subids ? `${h.user} has /etc/subuid and /etc/subgid lines` : `none for ${h.user}`,
+      need: 'subordinate ids, or containers run with root as their only user',
+      fatal: false,
+      fix: subids ? undefined : { note: `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${h.user}` },
+    },
+    {
+      name: 'newuidmap/newgidmap',
+      ok: idmap || !subids,
+      found: idmap ? 'present' : 'not found on PATH',
+      need: subids ? 'newuidmap and newgidmap to map the sub-ids' : 'only with sub-ids',
+      fatal: subids,
+      fix: idmap ? undefined : { apt: 'uidmap', rpm: 'shadow-utils' },
+    },
+    {
+      name: 'slirp4netns',
+      ok: h.commands.slirp4netns,
+      found: h.commands.slirp4netns ? 'present' : 'not found on PATH',
+      need: "the rootless network namespace's link out",
+      fatal: true,
+      fix: h.commands.slirp4netns ? undefined : { apt: 'slirp4netns', rpm: 'slirp4netns' },
+    },
+    {
+      name: '/dev/net/tun',
+      ok: h.tunUsable,
+      found: h.tunUsable ? 'usable' : 'not usable by this user',
+      need: 'read-write for every user (mode 0666, as distributions ship it)',
+      fatal: true,
+      fix: h.tunUsable ? undefined : { note: 'chmod 0666 /dev/net/tun' },
+    },
+    {
+      name: 'overlayfs in a user namespace',
+      ok: overlayInUserns(h.kernel),
+      found: `kernel ${h.kernel}`,
+      // fuse-overlayfs would do on older kernels; the engine does not mount it yet.
+      need: 'Linux 5.11 or later',
+      fatal: true,
+    },
+    {
+      name: 'runc',
+      ok: h.commands.runc,
+      found: h.commands.runc ? 'present' : 'not found on PATH',
+      need: 'runc',
+      fatal: true,
+      fix: h.commands.runc ? undefined : { apt: 'runc', rpm: 'runc' },
+    },
+  ];
 }
 
-const readNumber = (file: string): number | undefined => {
-  try {
-    return Number(fs.readFileSync(file, 'utf8').trim());
-  } catch {
-    return undefined;
-  }
+const sentence = (r: RootlessRequirement) => {
+  const how = r.fix?.note
+    ? `; as root: ${r.fix.note}`
+    : r.fix?.apt
+      ? `; install ${r.fix.apt === r.fix.rpm ? r.fix.apt : `${r.fix.apt} (${r.fix.rpm} on RHEL)`}`
+      : '';
+  return `${r.name}: ${r.found}, needs ${r.need}${how}`;
 };
 
-export function onPath(cmd: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(':').concat('/usr/sbin', '/sbin')) {
+export function rootlessVerdict(h: RootlessHostProbe): { fatal: string[]; warnings: string[] } {
+  const missing = rootlessRequirements(h).filter((r) => !r.ok);
+  return {
+    fatal: missing.filter((r) => r.fatal).map(sentence),
+    warnings: missing.filter((r) => !r.fatal).map(sentence),
+  };
+}
+
+/** How the probe reads the host (Diagnose passes its own reader). */
+export interface ProbeReader {
+  read(file: string): string | undefined;
+  onPath(cmd: string): boolean;
+  /** Whether the file opens read-write for this user. */
+  openable(file: string): boolean;
+  user: { name: string; uid: number };
+}
+
+export const realProbeReader: ProbeReader = {
+  read: (f) => {
     try {
-      fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
+      return fs.readFileSync(f, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
+  onPath: (cmd) =>
+    (process.env.PATH ?? '')
+      .split(':')
+      .concat('/usr/sbin', '/sbin')
+      .some((dir) => {
+        try {
+          fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+  openable: (f) => {
+    try {
+      fs.closeSync(fs.openSync(f, 'r+'));
       return true;
     } catch {
-      /* next */
+      return false;
     }
-  }
-  return false;
+  },
+  get user() {
+    const u = os.userInfo();
+    return { name: u.username, uid: u.uid };
+  },
+};
+
+function hasSubids(text: string | undefined, user: string, uid: number): boolean {
+  return (text ?? '').split('\n').some((l) => {
+    const [owner, , count] = l.trim().split(':');
+    return (owner === user || owner === String(uid)) && Number(count) > 0;
+  });
 }
 
-function hasSubids(file: string, user: string, uid: number): boolean {
-  try {
-    return fs
-      .readFileSync(file, 'utf8')
-      .split('\n')
-      .some((l) => {
-        const [owner, , count] = l.trim().split(':');
-        return (owner === user || owner === String(uid)) && Number(count) > 0;
-      });
-  } catch {
-    return false;
-  }
-}
-
-export function probeRootlessHost(): RootlessHostProbe {
-  const { username, uid } = os.userInfo();
-  let tunUsable = false;
-  try {
-    fs.closeSync(fs.openSync('/dev/net/tun', 'r+'));
-    tunUsable = true;
-  } catch {
-    /* missing or not ours */
-  }
+export function probeRootlessHost(r: ProbeReader = realProbeReader): RootlessHostProbe {
+  const num = (f: string) => {
+    const t = r.read(f)?.trim();
+    return t === undefined || t === '' ? undefined : Number(t);
+  };
+  const { name, uid } = r.user;
   return {
-    user: username,
+    user: name,
     uid,
-    kernel: os.release(),
-    maxUserNamespaces: readNumber('/proc/sys/user/max_user_namespaces'),
-    unprivilegedUsernsClone: readNumber('/proc/sys/kernel/unprivileged_userns_clone'),
-    apparmorRestrictsUserns: readNumber('/proc/sys/kernel/apparmor_restrict_unprivileged_userns'),
+    kernel: r.read('/proc/sys/kernel/osrelease')?.trim() || os.release(),
+    maxUserNamespaces: num('/proc/sys/user/max_user_namespaces'),
+    unprivilegedUsernsClone: num('/proc/sys/kernel/unprivileged_userns_clone'),
+    apparmorRestrictsUserns: num('/proc/sys/kernel/apparmor_restrict_unprivileged_userns'),
     commands: {
-      unshare: onPath('unshare'),
-      newuidmap: onPath('newuidmap'),
-      newgidmap: onPath('newgidmap'),
-      slirp4netns: onPath('slirp4netns'),
-      runc: onPath('runc'),
-      'fuse-overlayfs': onPath('fuse-overlayfs'),
+      unshare: r.onPath('unshare'),
+      newuidmap: r.onPath('newuidmap'),
+      newgidmap: r.onPath('newgidmap'),
+      slirp4netns: r.onPath('slirp4netns'),
+      runc: r.onPath('runc'),
     },
-    tunUsable,
-    subuidLines: hasSubids('/etc/subuid', username, uid),
-    subgidLines: hasSubids('/etc/subgid', username, uid),
+    tunUsable: r.openable('/dev/net/tun'),
+    subuidLines: hasSubids(r.read('/etc/subuid'), name, uid),
+    subgidLines: hasSubids(r.read('/etc/subgid'), name, uid),
   };
 }

@@ -2,6 +2,7 @@
 // Facts are read through an injected reader so the report is unit-testable with any host's files.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { probeRootlessHost, realProbeReader, rootlessRequirements } from '../../common/host/rootless';
 
 export interface HostReader {
   read(path: string): string | undefined;
@@ -10,6 +11,9 @@ export interface HostReader {
   platform: NodeJS.Platform;
   glibc?: string;
   isRoot: boolean;
+  /** Whether a file opens read-write for this user (/dev/net/tun); assumed when absent. */
+  openable?(path: string): boolean;
+  user?: { name: string; uid: number };
 }
 
 export const realHost: HostReader = {
@@ -31,6 +35,10 @@ export const realHost: HostReader = {
     return (process.report?.getReport() as any)?.header?.glibcVersionRuntime;
   },
   isRoot: process.getuid?.() === 0,
+  openable: realProbeReader.openable,
+  get user() {
+    return realProbeReader.user;
+  },
 };
 
 export interface Check {
@@ -140,18 +148,32 @@ export function diagnose(h: HostReader = realHost): Diagnosis {
     fix: cni ? undefined : pkgs('containernetworking-plugins', 'containernetworking-plugins'),
   });
 
-  const maxNs = (h.read('/proc/sys/user/max_user_namespaces') ?? '').trim();
-  const unpriv = (h.read('/proc/sys/kernel/unprivileged_userns_clone') ?? '').trim();
-  const userns = maxNs !== '' && maxNs !== '0' && unpriv !== '0';
-  checks.push({
-    name: 'user namespaces',
-    ok: true,
-    found: maxNs === '' ? 'unknown' : userns ? `enabled (max ${maxNs})` : 'disabled',
-    need: 'optional (rootless mode later); the engine runs as root today',
-    fix: userns
-      ? undefined
-      : { note: 'echo user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/berth.conf && sudo sysctl --system' },
-  });
+  // Not root: the engine runs rootless when the host allows it (Berth starts it by itself then).
+  const rootless = h.isRoot
+    ? []
+    : rootlessRequirements(
+        probeRootlessHost({
+          read: h.read,
+          onPath: (cmd) => h.run('sh', ['-c', `command -v ${cmd}`]) !== undefined,
+          openable: (p) => h.openable?.(p) ?? true,
+          user: h.user ?? { name: process.env.USER ?? 'user', uid: process.getuid?.() ?? 1000 },
+        }),
+      );
+  for (const r of rootless) {
+    checks.push({
+      name: r.name,
+      ok: r.ok,
+      found: r.found,
+      need: r.fatal ? `${r.need} (rootless engine)` : `${r.need} (rootless engine, optional)`,
+      fix: r.fix && {
+        apt: r.fix.apt && `sudo apt-get install -y ${r.fix.apt}`,
+        dnf: r.fix.rpm && `sudo dnf install -y ${r.fix.rpm}`,
+        yum: r.fix.rpm && `sudo yum install -y ${r.fix.rpm}`,
+        note: r.fix.note && `sudo ${r.fix.note}`,
+      },
+    });
+  }
+  const rootlessReady = rootless.length > 0 && rootless.every((r) => r.ok || !r.fatal);
 
   const enforce = h.read('/sys/fs/selinux/enforce')?.trim();
   const selinux = enforce === undefined ? 'not enabled' : enforce === '1' ? 'enforcing' : 'permissive';
@@ -176,9 +198,9 @@ export function diagnose(h: HostReader = realHost): Diagnosis {
 
   checks.push({
     name: 'privileges',
-    ok: h.isRoot || h.exists('/run/berth/berth.sock'),
-    found: h.isRoot ? 'root' : 'not root',
-    need: 'root, or the berth systemd service (command: Berth: Install Engine as a Service)',
+    ok: h.isRoot || h.exists('/run/berth/berth.sock') || rootlessReady,
+    found: h.isRoot ? 'root' : rootlessReady ? 'not root: Berth runs its engine rootless' : 'not root',
+    need: 'root, the rootless engine (what is listed above), or the berth systemd service (command: Berth: Install Engine as a Service)',
   });
 
   return { distro: os.PRETTY_NAME ?? h.platform, family, checks };

@@ -9,10 +9,33 @@ import { EngineClient, defaultSocket } from '../../client';
 export const SYSTEM_SOCKET = 'unix:///run/berth/berth.sock';
 export const SYSTEM_PIDFILE = '/run/berth/berthd.pid';
 
-/** The configured host, or the bundled engine's sockets (per-user first, then the system service's). */
-export function candidateHosts(configured: string | undefined): string[] {
+/** The user's own runtime dir as berthd sees it (config/index.ts defaults): $XDG_RUNTIME_DIR, else /tmp/berth-UID. */
+function runtimeDir(env = process.env, uid = process.getuid?.() ?? 0): string {
+  return env.XDG_RUNTIME_DIR || `/tmp/berth-${uid}`;
+}
+
+/** Where a user's rootless engine listens and keeps its pidfile: berthd's own defaults for a non-root user. */
+export function rootlessSocket(env = process.env, uid = process.getuid?.() ?? 0): string {
+  return `unix://${runtimeDir(env, uid)}/berth/berth.sock`;
+}
+export function rootlessPidfile(env = process.env, uid = process.getuid?.() ?? 0): string {
+  return `${runtimeDir(env, uid)}/berth/berthd.pid`;
+}
+
+/** The configured host, or the bundled engine's sockets (the user's own first, then the system service's). */
+export function candidateHosts(configured: string | undefined, isRoot = process.getuid?.() === 0): string[] {
   if (configured && configured.trim()) return [configured.trim()];
-  return [...new Set([defaultSocket(), SYSTEM_SOCKET])];
+  return [...new Set([isRoot ? defaultSocket() : rootlessSocket(), SYSTEM_SOCKET])];
+}
+
+/**
+ * How the extension may start an engine on this Linux host when none answers: root starts the bundled one on the
+ * system socket; an ordinary user gets a rootless engine of their own — no prompt, no sudo — unless the host lacks
+ * what rootless needs, when the systemd service (as root, once) is what is left to offer.
+ */
+export function startChoice(isRoot: boolean, rootlessProblems: string[]): 'root' | 'rootless' | 'offer-service' {
+  if (isRoot) return 'root';
+  return rootlessProblems.length ? 'offer-service' : 'rootless';
 }
 
 export async function answers(host: string, timeoutMs = 1500): Promise<boolean> {

@@ -1,10 +1,22 @@
 // Engine lifecycle as the extension sees it: connect to the configured host; when nothing answers, start the
-// bundled berthd (root) or offer the systemd service (not root); on macOS/Windows explain what works today.
+// bundled berthd (root), or the user's own rootless berthd (not root), or — where the host cannot run it rootless —
+// offer the systemd service; on macOS/Windows explain what works today.
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Berth } from '../berth';
-import { bundledEngineLaunch, startBundledEngine, stopEngine, systemdInstallCommand, SYSTEM_SOCKET } from './launcher';
+import { probeRootlessHost, rootlessVerdict } from '../../common/host/rootless';
+import {
+  bundledEngineLaunch,
+  rootlessPidfile,
+  rootlessSocket,
+  startBundledEngine,
+  startChoice,
+  stopEngine,
+  SYSTEM_PIDFILE,
+  SYSTEM_SOCKET,
+  systemdInstallCommand,
+} from './launcher';
 import { startVmEngine, stopVmEngine, vmConsoleLog } from './vm';
 
 /** The engine's log: berthd's log file, or the VM's console (kernel, init and the guest's berthd). */
@@ -35,11 +47,14 @@ export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<bo
     return false;
   }
   if (!userAsked && !berth.settings.autoStart) return false;
-  if (process.getuid?.() !== 0) {
+  const isRoot = process.getuid?.() === 0;
+  const problems = isRoot ? [] : rootlessVerdict(probeRootlessHost()).fatal;
+  const choice = startChoice(isRoot, problems);
+  if (choice === 'offer-service') {
     if (userAsked || !berth.context.globalState.get('berth.serviceOffered')) {
       void berth.context.globalState.update('berth.serviceOffered', true);
       const pick = await vscode.window.showWarningMessage(
-        'Berth: the engine needs root. Install it once as a systemd service (a "berth" group gets access to its socket, so VS Code never runs as root)?',
+        `Berth: this host cannot run the engine rootless (${problems.join('; ')}). Install it once as a systemd service (a "berth" group gets access to its socket, so VS Code never runs as root)?`,
         'Install Service',
         'Diagnose',
       );
@@ -48,11 +63,18 @@ export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<bo
     }
     return false;
   }
-  const host = configured || SYSTEM_SOCKET;
+  // Root: the system socket. Not root: the user's own rootless engine, on berthd's per-user socket.
+  const host = configured || (choice === 'root' ? SYSTEM_SOCKET : rootlessSocket());
+  const pidfile = choice === 'root' ? SYSTEM_PIDFILE : rootlessPidfile();
   try {
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: 'Starting the Berth engine' },
-      () => startBundledEngine(bundledEngineLaunch(berth.context.extensionPath, host), host, engineLogFile(berth)),
+      () =>
+        startBundledEngine(
+          bundledEngineLaunch(berth.context.extensionPath, host, undefined, undefined, { pidfile }),
+          host,
+          engineLogFile(berth),
+        ),
     );
     berth.output.appendLine(`started the bundled engine on ${host} (log: ${engineLogFile(berth)})`);
   } catch (err) {
@@ -76,7 +98,7 @@ export async function stopBundledEngine(berth: Berth): Promise<boolean> {
     return stopped;
   }
   const host = berth.candidates()[0];
-  if (await stopEngine(host)) return true;
+  if (await stopEngine(host, host === rootlessSocket() ? rootlessPidfile() : SYSTEM_PIDFILE)) return true;
   void vscode.window.showWarningMessage(
     `Berth: this engine was not started by Berth (or needs root to stop). If it runs as a service: sudo systemctl stop berth`,
   );

@@ -1,14 +1,20 @@
 // What the rootless engine needs from a host, judged from probes: what is fatal, what only warns, and the words
 // that tell a user what to run.
 import * as assert from 'node:assert/strict';
-import { overlayInUserns, type RootlessHostProbe, rootlessVerdict } from '../../../src/common/host/rootless';
+import {
+  overlayInUserns,
+  probeRootlessHost,
+  type RootlessHostProbe,
+  rootlessRequirements,
+  rootlessVerdict,
+} from '../../../src/common/host/rootless';
 
 const ready: RootlessHostProbe = {
   user: 'ann',
   uid: 1000,
   kernel: '6.1.0-13-amd64',
   maxUserNamespaces: 63000,
-  commands: { unshare: true, newuidmap: true, newgidmap: true, slirp4netns: true, runc: true, 'fuse-overlayfs': true },
+  commands: { unshare: true, newuidmap: true, newgidmap: true, slirp4netns: true, runc: true },
   tunUsable: true,
   subuidLines: true,
   subgidLines: true,
@@ -17,20 +23,19 @@ const ready: RootlessHostProbe = {
 describe('rootless host requirements', () => {
   it('a stock host needs nothing', () => {
     assert.deepEqual(rootlessVerdict(ready), { fatal: [], warnings: [] });
+    assert.ok(rootlessRequirements(ready).every((r) => r.ok));
   });
 
   it('names each missing piece and how to get it', () => {
     const v = rootlessVerdict({
       ...ready,
-      maxUserNamespaces: 0,
       unprivilegedUsernsClone: 0,
       commands: { ...ready.commands, newuidmap: false, slirp4netns: false },
     });
-    assert.equal(v.fatal.length, 4, v.fatal.join('\n'));
-    assert.match(v.fatal[0], /user.max_user_namespaces is 0/);
-    assert.match(v.fatal[1], /kernel.unprivileged_userns_clone=1/);
-    assert.match(v.fatal[2], /install the slirp4netns package/);
-    assert.match(v.fatal[3], /install the uidmap package/);
+    assert.equal(v.fatal.length, 3, v.fatal.join('\n'));
+    assert.match(v.fatal[0], /^user namespaces: disabled .*as root: sysctl -w kernel.unprivileged_userns_clone=1/);
+    assert.match(v.fatal[1], /^newuidmap\/newgidmap: not found on PATH.*install uidmap \(shadow-utils on RHEL\)/);
+    assert.match(v.fatal[2], /^slirp4netns: not found on PATH.*install slirp4netns$/);
   });
 
   it('without sub-ids it starts with a single id and says which command adds them', () => {
@@ -51,5 +56,24 @@ describe('rootless host requirements', () => {
       rootlessVerdict({ ...ready, kernel: '4.18.0-513.el8.x86_64' }).fatal[0],
       /4.18.0-513.el8.x86_64.*5.11/,
     );
+  });
+
+  it('probes through a reader: sysctls, commands, the tun device and the sub-id files', () => {
+    const files: Record<string, string> = {
+      '/proc/sys/kernel/osrelease': '4.18.0-513.el8.x86_64\n',
+      '/proc/sys/user/max_user_namespaces': '0\n',
+      '/etc/subuid': 'bob:100000:65536\n1000:200000:65536\n',
+      '/etc/subgid': 'ann:200000:65536\n',
+    };
+    const p = probeRootlessHost({
+      read: (f) => files[f],
+      onPath: (c) => c !== 'slirp4netns',
+      openable: () => false,
+      user: { name: 'ann', uid: 1000 },
+    });
+    assert.equal(p.kernel, '4.18.0-513.el8.x86_64');
+    assert.equal(p.maxUserNamespaces, 0);
+    assert.equal(p.unprivilegedUsernsClone, undefined);
+    assert.deepEqual([p.subuidLines, p.subgidLines, p.tunUsable, p.commands.slirp4netns], [true, true, false, false]);
   });
 });
