@@ -136,4 +136,53 @@ services:
     assert.match(await dc('top', 'app'), /docker-init -- sleep 600/);
     await dc('down');
   });
+  it('service options dockerd honours: init, pid, ipc (shareable, service:), mac_address, device rules, isolation, logging, restart', async () => {
+    const dc = project(
+      'opts',
+      `version: "2.4"
+services:
+  main:
+    image: busybox
+    network_mode: bridge
+    command: sh -c 'echo shared > /dev/shm/note; exec sleep 600'
+    init: true
+    pid: host
+    ipc: shareable
+    mac_address: "02:42:ac:11:00:55"
+    device_cgroup_rules: ["c 42:* rmw"]
+    isolation: default
+    logging: { driver: json-file, options: { max-file: "3" } }
+  peer:
+    image: busybox
+    network_mode: bridge
+    ipc: "service:main"
+    command: sleep 600
+  bouncer:
+    image: busybox
+    network_mode: bridge
+    restart: always
+    command: "true"
+`,
+    );
+    await dc('up', '-d');
+    const hc = JSON.parse(target.ok(['inspect', '-f', '{{json .HostConfig}}', 'opts_main_1']));
+    assert.deepEqual(
+      [hc.Init, hc.PidMode, hc.IpcMode, hc.DeviceCgroupRules, hc.Isolation, hc.LogConfig],
+      [true, 'host', 'shareable', ['c 42:* rmw'], 'default', { Type: 'json-file', Config: { 'max-file': '3' } }],
+    );
+    assert.equal(await dc('exec', '-T', 'main', 'cat', '/sys/class/net/eth0/address'), '02:42:ac:11:00:55\n');
+    assert.equal(
+      await dc('exec', '-T', 'main', 'readlink', '/proc/self/ns/pid'),
+      `${fs.readlinkSync('/proc/self/ns/pid')}\n`,
+    );
+    assert.equal(await dc('exec', '-T', 'peer', 'cat', '/dev/shm/note'), 'shared\n');
+    const deadline = Date.now() + 30_000;
+    let restarts = 0;
+    while (restarts < 1 && Date.now() < deadline) {
+      restarts = Number(target.ok(['inspect', '-f', '{{.RestartCount}}', 'opts_bouncer_1']).trim());
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(restarts >= 1, 'the bouncer restarts by its policy');
+    await dc('down');
+  });
 });

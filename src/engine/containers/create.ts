@@ -150,10 +150,18 @@ export async function createContainer(
   if (hc.autoRemove && !['', 'no'].includes(hc.restartPolicy.name))
     throw invalidParameter("can't create 'AutoRemove' container with restart policy");
   capabilities([], hc.capAdd, hc.capDrop); // validates names
-  const logCfg = hc.logConfig?.type ? hc.logConfig : { type: '', config: {} };
-  if (logCfg.type && !['json-file', 'none'].includes(logCfg.type))
-    throw invalidParameter(`logger: no log driver named '${logCfg.type}' is registered`);
-  logLimits(logCfg.type ? logCfg.config : store.deps.logDefaults().config);
+  // moby's mergeAndVerifyLogConfig: no driver means the daemon's, whose options the container's complete
+  // (`docker run --log-opt max-size=1m` sends options without a driver); resolved now, as inspect shows it.
+  const logDefaults = store.deps.logDefaults();
+  const logType = hc.logConfig?.type || logDefaults.type;
+  if (!['json-file', 'none'].includes(logType))
+    throw invalidParameter(`logger: no log driver named '${logType}' is registered`);
+  const logOpts = hc.logConfig?.config ?? {};
+  hc.logConfig = {
+    type: logType,
+    config: logType === logDefaults.type ? { ...logDefaults.config, ...logOpts } : { ...logOpts },
+  };
+  if (logType === 'json-file') logLimits(hc.logConfig.config);
   if (hc.resources.memory && hc.resources.memory < 6 * 1024 * 1024)
     throw invalidParameter('Minimum memory limit allowed is 6MB');
   refuseUnusableLimits(store.deps.runtime.platform, hc.resources);

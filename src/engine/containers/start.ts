@@ -207,7 +207,11 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       });
       const defaults = store.deps.logDefaults();
       const logType = c.hostConfig.logConfig.type || defaults.type;
-      const limits = logLimits(c.hostConfig.logConfig.type ? c.hostConfig.logConfig.config : defaults.config);
+      // Records from before the driver was resolved at create have type '' (the daemon's, with its options).
+      const limits =
+        logType === 'none'
+          ? { maxSize: 0, maxFile: 1 }
+          : logLimits(c.hostConfig.logConfig.type ? c.hostConfig.logConfig.config : defaults.config);
       spec.process.terminal = !!c.config.tty;
       waiting = store.pendingAttaches.get(c.id) ?? [];
       store.pendingAttaches.delete(c.id);

@@ -43,9 +43,8 @@ export function logLimits(opts: Record<string, string> = {}): LogLimits {
   let maxFile = 1;
   if (opts['max-file'] !== undefined) {
     maxFile = Number(opts['max-file']);
+    // Without max-size nothing rotates and max-file does nothing; dockerd accepts it all the same.
     if (!Number.isInteger(maxFile) || maxFile < 1) throw invalidParameter('max-file cannot be less than 1');
-    if (maxFile > 1 && maxSize === 0)
-      throw invalidParameter("max-file can only be used in conjunction with 'max-size'");
   }
   return { maxSize, maxFile };
 }

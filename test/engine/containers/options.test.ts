@@ -161,10 +161,35 @@ describe('containers: namespace, init and device options', function () {
     assert.deepEqual(inspect(d).HostConfig.DeviceCgroupRules, ['c 42:* rmw']);
   });
 
-  it('--log-opt max-file without max-size is accepted, as dockerd does', () => {
+  it('--log-opt max-file without max-size is accepted, with or without --log-driver; options without a driver apply', () => {
     const c = m.ok(['create', '--log-opt', 'max-file=3', '--network', 'none', 'busybox', 'true']).trim();
     assert.deepEqual(inspect(c).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-file': '3' } });
     m.ok(['start', '-a', c]);
+    const d = m.ok(['create', '--log-driver', 'json-file', '--log-opt', 'max-file=3', 'busybox', 'true']).trim();
+    assert.deepEqual(inspect(d).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-file': '3' } });
+    // `--log-opt max-size` alone (no --log-driver) rotates the daemon's json-file log, as in dockerd.
+    const r = m
+      .ok([
+        'run',
+        '-d',
+        '--network',
+        'none',
+        '--log-opt',
+        'max-size=1k',
+        '--log-opt',
+        'max-file=2',
+        'busybox',
+        'sh',
+        '-c',
+        'i=0; while [ $i -lt 200 ]; do echo "line $i of the log, long enough"; i=$((i+1)); done',
+      ])
+      .trim();
+    m.ok(['wait', r]);
+    const logPath = inspect(r).LogPath;
+    assert.ok(fs.existsSync(`${logPath}.1`), 'rotated once');
+    assert.ok(!fs.existsSync(`${logPath}.2`), 'two files kept');
+    assert.ok(fs.statSync(logPath).size <= 1000);
+    m.ok(['rm', r]);
   });
 
   it('docker stats --no-stream counts the network traffic of the container', () => {

@@ -183,7 +183,9 @@ describe('logs: json-file reader', () => {
     assert.deepEqual(logLimits({}), { maxSize: 0, maxFile: 1 });
     assert.deepEqual(logLimits({ 'max-size': '10k', 'max-file': '3' }), { maxSize: 10000, maxFile: 3 });
     assert.deepEqual(logLimits({ 'max-size': '2m' }), { maxSize: 2_000_000, maxFile: 1 });
-    assert.throws(() => logLimits({ 'max-file': '3' }), /max-file can only be used in conjunction with 'max-size'/);
+    // dockerd accepts max-file alone (nothing rotates without max-size).
+    assert.deepEqual(logLimits({ 'max-file': '3' }), { maxSize: 0, maxFile: 3 });
+    assert.throws(() => logLimits({ 'max-file': '0' }), /max-file cannot be less than 1/);
     assert.throws(() => logLimits({ 'max-size': 'big' }), /invalid size/);
     assert.throws(() => logLimits({ colour: 'red' }), /unknown log opt 'colour' for json-file log driver/);
   });
