@@ -269,7 +269,12 @@ describe('containers service (runc + berth-shim)', function () {
     };
     process.kill(runcState().pid, 'SIGUSR1');
     const deadline = Date.now() + 15_000;
-    while (runcState().status === 'running') {
+    // …and its shim is done with it: the exit file written and the socket gone (runc says "stopped" while the
+    // shim still drains and deletes; a service starting then would find the shim there and the quitter running).
+    const shimDone = () =>
+      fs.existsSync(path.join(dir, 'exec', 'containers', b.id, 'exit')) &&
+      !fs.existsSync(path.join(dir, 'exec', 's', b.id.slice(0, 16)));
+    while (runcState().status === 'running' || !shimDone()) {
       assert.ok(Date.now() < deadline, 'quitter did not exit on SIGUSR1');
       await new Promise((r) => setTimeout(r, 50));
     }
