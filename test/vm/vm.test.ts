@@ -2,10 +2,11 @@
 // without KVM here, so every step allows for TCG's slowness).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { startVm, VmPaths } from '../../src/vm';
+import { startVm, VmPaths, vmStatus } from '../../src/vm';
 import { requireDockerCli } from '../helpers/engine';
 import { eventually, httpGet } from '../helpers/net';
 import { processesMentioning, requireQemu, sharedVm, type TestVm } from '../helpers/vm';
@@ -102,6 +103,33 @@ describe('vm: the engine in a Linux guest', function () {
       () => httpGet(port, '/'),
       (b) => b === '',
       `127.0.0.1:${port} gone`,
+      30_000,
+    );
+  });
+
+  it('a host port another program holds: the VM reports it (state and console), leaves that program alone', async () => {
+    const holder = net.createServer((c) => c.end('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nholder'));
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      assert.equal(vm.docker(['run', '-d', '--name', 'vm-busy', '-p', `${port}:80`, 'web']).code, 0);
+      const ports = await eventually(
+        async () => vmStatus(vm.name, vm.home).state?.ports ?? [],
+        (p) => p.some((x) => x.hostPort === port && !!x.error),
+        `port ${port} reported busy`,
+        60_000,
+      );
+      assert.match(ports.find((x) => x.hostPort === port)!.error!, /not available on the host/);
+      assert.match(fs.readFileSync(vm.status.consoleLog, 'utf8'), new RegExp(`berth-error: port ${port}/tcp`));
+      assert.match(await httpGet(port, '/'), /holder/);
+    } finally {
+      vm.docker(['rm', '-f', 'vm-busy']);
+      holder.close();
+    }
+    await eventually(
+      async () => vmStatus(vm.name, vm.home).state?.ports ?? [],
+      (p) => !p.some((x) => x.hostPort === port),
+      `port ${port} forgotten with its container`,
       30_000,
     );
   });
