@@ -31,19 +31,25 @@ const undiciLite = {
 
 // The engine loads what only some requests need on first use, not at start (idle memory, issue 4): the registry
 // client's undici (the same slim undici as the extension: Agent and request() are all the engine uses),
-// tar-stream (save/load, unpack) and fzstd (zstd layers). Each import becomes a module of getters that requires
+// tar-stream (save/load, unpack), fzstd (zstd layers) and dns-packet (the embedded DNS server). Each import becomes a module of getters that requires
 // the real one the first time an export is read.
 const lazyEngineDeps = {
   name: 'lazy-engine-deps',
   setup(b) {
-    const real = { undici: path.join(root, 'src/client/undici-lite.ts'), 'tar-stream': 'tar-stream', fzstd: 'fzstd' };
+    const real = {
+      undici: path.join(root, 'src/client/undici-lite.ts'),
+      'tar-stream': 'tar-stream',
+      fzstd: 'fzstd',
+      'dns-packet': 'dns-packet',
+    };
     const req = createRequire(path.join(root, 'package.json'));
     const exportsOf = {
       undici: ['Agent', 'Dispatcher', 'request', 'buildConnector'],
       'tar-stream': Object.keys(req('tar-stream')),
       fzstd: Object.keys(req('fzstd')),
+      'dns-packet': Object.keys(req('dns-packet')),
     };
-    b.onResolve({ filter: /^(undici|tar-stream|fzstd)$/ }, (args) =>
+    b.onResolve({ filter: /^(undici|tar-stream|fzstd|dns-packet)$/ }, (args) =>
       args.namespace === 'lazy' ? undefined : { path: args.path, namespace: 'lazy' },
     );
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({

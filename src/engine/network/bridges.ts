@@ -4,6 +4,7 @@
 import { invalidParameter, system } from '../errdefs';
 import { log } from '../log';
 import { CNI_VERSION, type CniConflist } from './cni';
+import type { DnsServer } from './dns';
 import {
   dropClaim,
   removeBridge,
@@ -16,7 +17,7 @@ import {
 import type { Attachment, NetworkRecord, NetworkStore } from './store';
 import { firstHost, formatCidr, formatIp, overlaps, parseCidr, parseIp, pickSubnet } from './subnets';
 
-export function createBridges(store: NetworkStore) {
+export function createBridges(store: NetworkStore, dns: DnsServer) {
   const { networks, opts, pools, defaultBridge, ipamDir } = store;
 
   function conflistFor(n: NetworkRecord): CniConflist {
@@ -53,6 +54,7 @@ export function createBridges(store: NetworkStore) {
 
   /** Removes a network's host bridge and its rules (and CNI chains older endpoints left, once unused). */
   async function teardownBridge(n: NetworkRecord): Promise<void> {
+    await dns.stop(n.id);
     await withHostLock(async () => {
       await removeBridgeRules(n.bridge!);
       await removeBridge(n.bridge!);

@@ -16,7 +16,16 @@ import {
   loopbackUp,
 } from './cni';
 import { parseExtraHost } from './hostfiles';
-import { createNetns, deleteNetns, netnsAlive, sweepContainerRules, withHostLock, ensureBridgeRules } from './host';
+import type { DnsServer } from './dns';
+import {
+  createNetns,
+  deleteNetns,
+  ensureBridgeRules,
+  installDnsRedirect,
+  netnsAlive,
+  sweepContainerRules,
+  withHostLock,
+} from './host';
 import { PortConflictError, type PortMapping, type PortRequest, wantedBindings } from './ports';
 import type { EndpointInfo, SandboxFiles } from './sandboxes';
 import { type Attachment, type NetworkRecord, type NetworkStore, randomId, type Sandbox } from './store';
@@ -54,10 +63,24 @@ export interface ConnectRequest {
   macAddress?: string;
 }
 
-export function createEndpoints(store: NetworkStore, bridges: Bridges, files: SandboxFiles) {
+export function createEndpoints(store: NetworkStore, bridges: Bridges, files: SandboxFiles, dns: DnsServer) {
   const { networks, sandboxes, ports, ipamDir, epDir } = store;
   const { conflistFor, masquerades, pluginMasquerade, claimDefaultSubnet, teardownIfUnused } = bridges;
-  const { defaultGateway, hostsFor, resolvFor, writeInPlace, refreshHosts, endpointInfo } = files;
+  const { defaultGateway, hostsFor, resolvFor, writeInPlace, endpointInfo, dnsTarget } = files;
+
+  /**
+   * Points the sandbox's 127.0.0.11 where its networks now say (its first user-defined network's gateway, or
+   * nowhere), and rewrites its resolv.conf when it moves between the embedded server and the host's resolvers.
+   */
+  async function syncDns(s: Sandbox, hadInternalResolver: boolean): Promise<void> {
+    const want = dnsTarget(s);
+    if (want !== (s.dnsRedirect ?? '') && s.netnsPath && netnsAlive(s.netnsPath)) {
+      await installDnsRedirect(s.netnsPath, want, s.dnsRedirect === undefined);
+      s.dnsRedirect = want;
+      store.saveSandbox(s);
+    }
+    if (!!want !== hadInternalResolver) writeInPlace(s.resolvConfPath, resolvFor(s));
+  }
 
   async function cniAdd(
     s: Sandbox,
@@ -108,6 +131,8 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       delete s.pending;
       store.saveSandbox(s);
     }
+    // The bridge (and so the gateway address) exists now: the network's DNS server can listen on it.
+    if (!n.predefined) await dns.serve(n.id, n.gateway!);
     const ipEntry = result.ips?.find((i) => i.address.includes('.'));
     if (!ipEntry) throw system(`network ${n.name}: the bridge plugin assigned no IPv4 address`);
     const [ip, prefix] = ipEntry.address.split('/');
@@ -206,7 +231,6 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       sandboxes.delete(j.containerId);
       fs.rmSync(path.join(epDir, `${j.containerId}.json`), { force: true });
     }
-    refreshHosts(touched);
     await teardownIfUnused(touched);
   }
 
@@ -306,12 +330,17 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       // Saved before ADD: if the engine dies mid-way, init finds the record and cleans up.
       sandboxes.set(s.containerId, s);
       store.saveSandbox(s);
-      // lo and eth0 are independent: bring them up side by side (each is a plugin process to wait for).
+      // lo, eth0 and the embedded DNS server's address are independent: made side by side (each is a process
+      // to wait for).
       const lo = loopbackUp(s.netnsPath, s.containerId);
       const eth0 = onBridge ? cniAdd(s, onBridge, 'eth0', s.ports, req.ipv4Address, req.macAddress) : undefined;
-      const [loResult, ethResult] = await Promise.allSettled([lo, eth0]);
+      const dnsAt = onBridge && !onBridge.predefined ? onBridge.gateway! : '';
+      const redirect = dnsAt ? installDnsRedirect(s.netnsPath, dnsAt, true) : undefined;
+      const [loResult, ethResult, dnsResult] = await Promise.allSettled([lo, eth0, redirect]);
       if (ethResult.status === 'rejected') throw ethResult.reason;
       if (loResult.status === 'rejected') throw loResult.reason;
+      if (dnsResult.status === 'rejected') throw dnsResult.reason;
+      if (dnsAt) s.dnsRedirect = dnsAt;
       if (onBridge) {
         const a = ethResult.value!;
         a.endpointId = endpointId;
@@ -329,10 +358,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     }
     writeInPlace(s.hostsPath, hostsFor(s));
     writeInPlace(s.resolvConfPath, resolvFor(s));
-    if (onBridge) {
-      refreshHosts([onBridge.id]);
-      store.publish('connect', onBridge, { container: s.containerId });
-    }
+    if (onBridge) store.publish('connect', onBridge, { container: s.containerId });
     return endpointInfo(s);
   }
 
@@ -361,11 +387,13 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     const used = new Set(s.attachments.map((a) => a.ifName));
     let i = 0;
     while (used.has(`eth${i}`)) i++;
+    const hadInternalResolver = !!dnsTarget(s);
     const a = await cniAdd(s, n, `eth${i}`, [], o.ipv4Address, o.macAddress);
     a.aliases = n.predefined ? [] : [...new Set(o.aliases ?? [])];
     s.attachments.push(a);
     store.saveSandbox(s);
-    refreshHosts(s.attachments.map((x) => x.networkId));
+    await syncDns(s, hadInternalResolver);
+    writeInPlace(s.hostsPath, hostsFor(s));
     store.publish('connect', n, { container: containerId });
     return endpointInfo(s);
   }
@@ -376,6 +404,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     const s = sandboxes.get(containerId);
     const a = s?.attachments.find((x) => x.networkId === n.id);
     if (!s || !a) throw system(`container ${containerId} is not connected to network ${n.name}`);
+    const hadInternalResolver = !!dnsTarget(s);
     await cniDel(s, a);
     s.attachments = s.attachments.filter((x) => x !== a);
     if (!s.attachments.length) {
@@ -383,7 +412,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       s.ports = [];
     }
     store.saveSandbox(s);
-    refreshHosts([n.id, ...s.attachments.map((x) => x.networkId)]);
+    await syncDns(s, hadInternalResolver);
     writeInPlace(s.hostsPath, hostsFor(s));
     await teardownIfUnused([n.id]);
     store.publish('disconnect', n, { container: containerId });

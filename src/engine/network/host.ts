@@ -211,6 +211,48 @@ export function netnsAlive(nsPath: string): boolean {
   return fs.existsSync(nsPath);
 }
 
+// ---- the embedded DNS server's address inside a container ----
+
+export const EMBEDDED_DNS = '127.0.0.11';
+
+/**
+ * Points a container namespace's 127.0.0.11:53 at the embedded DNS server on `target` (a gateway address:53), or
+ * at nothing (''), in one process run inside the namespace: NAT in its own chains (the container's own rules are
+ * left alone), route_localnet so a 127/8-sourced packet may leave by eth0 to be masqueraded, and — because
+ * route_localnet would also let the bridge reach the container's loopback services — a raw-table drop of 127/8
+ * arriving anywhere but lo (as kube-proxy does for the same setting). `first`: the jumps into the chains are
+ * added too.
+ */
+export async function installDnsRedirect(netnsPath: string, target: string, first: boolean): Promise<void> {
+  const nat = [':BERTH-DNS-OUTPUT - [0:0]', ':BERTH-DNS-POSTROUTING - [0:0]'];
+  if (target) {
+    for (const proto of ['udp', 'tcp'])
+      nat.push(
+        `-A BERTH-DNS-OUTPUT -d ${EMBEDDED_DNS}/32 -p ${proto} --dport 53 -j DNAT --to-destination ${target}:53`,
+        `-A BERTH-DNS-POSTROUTING -s 127.0.0.0/8 -d ${target}/32 -p ${proto} --dport 53 -j MASQUERADE`,
+      );
+  }
+  const raw = [':BERTH-DNS-PREROUTING - [0:0]', '-A BERTH-DNS-PREROUTING -d 127.0.0.0/8 ! -i lo -j DROP'];
+  if (first) {
+    nat.push(
+      `-A OUTPUT -d ${EMBEDDED_DNS}/32 -j BERTH-DNS-OUTPUT`,
+      '-A POSTROUTING -s 127.0.0.0/8 -j BERTH-DNS-POSTROUTING',
+    );
+    raw.push('-A PREROUTING -j BERTH-DNS-PREROUTING');
+  }
+  const rules = `*nat\n${nat.join('\n')}\nCOMMIT\n*raw\n${raw.join('\n')}\nCOMMIT\n`;
+  await sh(
+    'nsenter',
+    [
+      `--net=${netnsPath}`,
+      'sh',
+      '-c',
+      'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec iptables-restore --noflush -w 5',
+    ],
+    rules,
+  );
+}
+
 // ---- iptables ----
 
 interface Table {

@@ -1,5 +1,6 @@
 // Container networking: the predefined `bridge`, `host` and `none` networks, user-defined bridge networks, and
-// each container's endpoints on them (veth, address, NAT, published ports, /etc/hosts, /etc/resolv.conf).
+// each container's endpoints on them (veth, address, NAT, published ports, /etc/hosts, /etc/resolv.conf, names
+// served by the embedded DNS server at 127.0.0.11).
 //
 // Mechanism: the CNI plugins (see cni.ts) in a chain bridge → portmap, and per network (not per container)
 // Docker's NAT, forwarding and isolation rules (host.ts ensureBridgeRules). A network's host bridge is
@@ -13,13 +14,15 @@
 // share one NetworkStore (./store.ts):
 //   bridges.ts    CNI configuration of a network, the default bridge, bridges removed once idle
 //   endpoints.ts  attach/detach/connect/disconnect through the CNI plugins, published ports held
-//   sandboxes.ts  hosts and resolv.conf of each container, EndpointInfo
+//   sandboxes.ts  hosts and resolv.conf of each container, what DNS answers it, EndpointInfo
+//   dns.ts        the embedded DNS server (127.0.0.11): one listener per user network, on its gateway
 //   networks.ts   network create and remove
 //   recovery.ts   engine start: state re-read, dead endpoints released, crash leftovers removed
 // and the host's side lives in cni.ts (plugin calls), host.ts (netns, iptables, claims), ports.ts, subnets.ts.
 import { log } from '../log';
 import { type AttachRequest, type ConnectRequest, createEndpoints } from './endpoints';
 import { createBridges } from './bridges';
+import { DnsServer } from './dns';
 import { type CreateNetworkOptions, createNetworks } from './networks';
 import { recover } from './recovery';
 import { createSandboxFiles, type EndpointInfo } from './sandboxes';
@@ -66,14 +69,15 @@ function timed<T>(op: string, containerId: string, p: Promise<T>): Promise<T> {
 
 export function createNetworkService(opts: NetworkServiceOptions): NetworkService {
   const store = new NetworkStore(opts);
-  const bridges = createBridges(store);
   const files = createSandboxFiles(store);
-  const endpoints = createEndpoints(store, bridges, files);
+  const dns = new DnsServer((networkId, source) => files.dnsAsker(networkId, source));
+  const bridges = createBridges(store, dns);
+  const endpoints = createEndpoints(store, bridges, files, dns);
   const networks = createNetworks(store, bridges);
   const serial = <T>(fn: () => Promise<T>) => store.serial(fn);
 
   return {
-    init: () => serial(() => recover(store, bridges, endpoints)),
+    init: () => serial(() => recover(store, bridges, endpoints, dns)),
     create: (o) => serial(() => networks.create(o)),
     list: () =>
       [...store.networks.values()].sort((a, b) => a.created.localeCompare(b.created)).map((n) => store.info(n)),
@@ -115,6 +119,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
     close: () =>
       serial(async () => {
         await bridges.flushIdle();
+        await dns.close();
         store.ports.releaseAll();
       }),
   };

@@ -5,16 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { conflict, forbidden, invalidParameter, notFound, notImplemented, system } from '../errdefs';
 import type { Bridges } from './bridges';
-import {
-  claimedByOthers,
-  dropClaim,
-  removeBridge,
-  removeBridgeRules,
-  removeIsolationRules,
-  sweepSharedChains,
-  withHostLock,
-  writeClaim,
-} from './host';
+import { claimedByOthers, dropClaim, withHostLock, writeClaim } from './host';
 import { type NetworkRecord, type NetworkStore, randomId } from './store';
 import { type Cidr, contains, firstHost, formatCidr, overlaps, parseCidr, parseIp, pickSubnet } from './subnets';
 
@@ -36,9 +27,9 @@ export interface CreateNetworkOptions {
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conflistFor'>) {
+export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conflistFor' | 'teardownBridge'>) {
   const { networks, opts, pools, netDir, ipamDir } = store;
-  const { conflistFor } = bridges;
+  const { conflistFor, teardownBridge } = bridges;
 
   async function doCreate(o: CreateNetworkOptions): Promise<{ id: string; warning: string }> {
     const name = o.name ?? '';
@@ -128,11 +119,9 @@ export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conf
     if (eps.length) {
       throw conflict(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
     }
+    // The bridge, its rules and its DNS listener go as when it idles out.
+    await teardownBridge(n);
     await withHostLock(async () => {
-      await removeBridgeRules(n.bridge!);
-      await removeBridge(n.bridge!);
-      await removeIsolationRules(n.bridge!);
-      await sweepSharedChains();
       fs.rmSync(path.join(ipamDir, conflistFor(n).name), { recursive: true, force: true });
       fs.rmSync(path.join(netDir, `${n.id}.json`), { force: true });
       networks.delete(n.id);

@@ -1,6 +1,7 @@
 // Recovery at engine start: networks and sandboxes re-read; endpoints whose container died while the engine was
 // down released; restored ones re-hold their ports and are CHECKed; the default bridge brought up to date with
-// daemon.json; subnet claims rewritten; bridges and rules a crash left behind removed.
+// daemon.json; subnet claims rewritten; bridges and rules a crash left behind removed; the embedded DNS server
+// listening again for the networks that still have containers.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isEngineError } from '../errdefs';
@@ -8,6 +9,7 @@ import { log } from '../log';
 import { readJson } from '../util/fsx';
 import type { Bridges } from './bridges';
 import { checkNetworkList, cniBinDir, CNI_INSTALL_HINT } from './cni';
+import type { DnsServer } from './dns';
 import type { Endpoints } from './endpoints';
 import { dropClaim, iptablesRules, linkExists, netnsAlive, sweepSharedChains, withHostLock, writeClaim } from './host';
 import type { NetworkRecord, NetworkStore, Sandbox } from './store';
@@ -16,6 +18,7 @@ export async function recover(
   store: NetworkStore,
   bridges: Pick<Bridges, 'ensureDefaultBridge' | 'teardownBridge'>,
   endpoints: Pick<Endpoints, 'releaseSandbox'>,
+  dns: Pick<DnsServer, 'serve'>,
 ): Promise<void> {
   const { networks, sandboxes, ports, opts, netDir, epDir, ipamDir, defaultBridge } = store;
   const { ensureDefaultBridge, teardownBridge } = bridges;
@@ -114,5 +117,8 @@ export async function recover(
     }
   }
   if (!sandboxes.size && /CNI-/.test(filterRules + natRules)) await withHostLock(sweepSharedChains);
+  // Containers that kept running while the engine was down ask the embedded DNS server again.
+  for (const n of networks.values())
+    if (!n.predefined && n.gateway && store.endpointsOn(n.id).length) await dns.serve(n.id, n.gateway);
   if (!cniBinDir()) log.warn(CNI_INSTALL_HINT);
 }

@@ -1,11 +1,22 @@
-// A container's view of its network: the hosts and resolv.conf it gets (peers on shared user networks by name and
-// alias, rewritten in place as they come and go) and the EndpointInfo that containers and the API read.
+// A container's view of its network: the hosts and resolv.conf it gets, what the embedded DNS server answers it
+// (names and aliases on the user-defined networks it is on, its upstream servers), and the EndpointInfo that
+// containers and the API read.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { log } from '../log';
-import { buildHosts, buildResolvConf, type HostsEntry, hostResolvConfPath, parseExtraHost } from './hostfiles';
+import type { DnsAsker } from './dns';
+import type { DnsNetwork } from './dnsanswers';
+import { EMBEDDED_DNS } from './host';
+import {
+  buildHosts,
+  buildInternalResolvConf,
+  buildResolvConf,
+  type HostsEntry,
+  hostResolvConfPath,
+  parseExtraHost,
+} from './hostfiles';
 import { type PortMap, portMap } from './ports';
-import type { NetworkStore, Sandbox } from './store';
+import type { Attachment, NetworkStore, Sandbox } from './store';
 
 export interface AttachmentInfo {
   networkId: string;
@@ -37,7 +48,8 @@ export interface EndpointInfo {
 export function createSandboxFiles(store: NetworkStore) {
   const { networks, sandboxes } = store;
 
-  function hostResolv(): string {
+  /** The host's resolv.conf and its path (BERTH_HOST_RESOLV_CONF names another file: tests, unusual hosts). */
+  function hostResolv(): { text: string; path: string } {
     const read = (p: string) => {
       try {
         return fs.readFileSync(p, 'utf8');
@@ -45,7 +57,56 @@ export function createSandboxFiles(store: NetworkStore) {
         return undefined;
       }
     };
-    return read(hostResolvConfPath(read)) ?? '';
+    const p = process.env.BERTH_HOST_RESOLV_CONF || hostResolvConfPath(read);
+    return { text: read(p) ?? '', path: p };
+  }
+
+  /** User-defined networks have the embedded DNS server; the default bridge has not, as in Docker. */
+  const hasDns = (a: Attachment) => {
+    const n = networks.get(a.networkId);
+    return !!n && !n.predefined && n.driver === 'bridge';
+  };
+  /** The gateway a sandbox's 127.0.0.11 goes to: its first user-defined network's ('' with none). */
+  const dnsTarget = (s: Sandbox) => (s.mode === 'bridge' ? (s.attachments.find(hasDns)?.gateway ?? '') : '');
+
+  /** Docker's DNSNames of an endpoint: container name, aliases, short ID, hostname. */
+  const dnsNames = (s: Sandbox, a: Attachment) =>
+    [...new Set([s.containerName, ...a.aliases, s.containerId.slice(0, 12), s.hostname])].filter(Boolean);
+
+  function internalResolv(s: Sandbox) {
+    const host = hostResolv();
+    return buildInternalResolvConf(host.text, host.path, {
+      dns: s.dns,
+      dnsSearch: s.dnsSearch,
+      dnsOptions: s.dnsOptions,
+      internalNs: EMBEDDED_DNS,
+    });
+  }
+
+  /**
+   * Who asks the embedded DNS server on network `networkId` from `source`, and what it may see: the names on
+   * every user-defined network it is on, in its order. A source no endpoint has (the host itself) sees that
+   * network's names. A container only on internal networks gets nothing forwarded, as in dockerd.
+   */
+  function dnsAsker(networkId: string, source: string): DnsAsker {
+    const s = [...sandboxes.values()].find(
+      (x) => x.mode === 'bridge' && x.attachments.some((a) => a.networkId === networkId && a.ip === source),
+    );
+    const ids = s ? s.attachments.filter(hasDns).map((a) => a.networkId) : [networkId];
+    const view: DnsNetwork[] = [];
+    for (const id of ids) {
+      const n = networks.get(id);
+      if (!n) continue;
+      const endpoints = store.endpointsOn(id).map((p) => {
+        const a = p.attachments.find((x) => x.networkId === id)!;
+        return { names: dnsNames(p, a), ipv4: a.ip };
+      });
+      view.push({ name: n.name, endpoints });
+    }
+    if (!s) return { view: { networks: view }, upstreams: [], ndotsSet: false };
+    const external = s.attachments.some((a) => !networks.get(a.networkId)?.internal);
+    const rc = internalResolv(s);
+    return { view: { networks: view }, upstreams: external ? rc.upstreams : [], ndotsSet: rc.ndotsSet };
   }
 
   const defaultGateway = () => store.find('bridge')?.gateway;
@@ -72,26 +133,20 @@ export function createSandboxFiles(store: NetworkStore) {
         n && !n.predefined ? [s.containerName, ...primary.aliases].filter((x) => !names.includes(x)) : [];
       self = { ip: primary.ip, names: [...names, ...extraNames] };
     }
-    const peers: HostsEntry[] = [];
-    for (const a of s.attachments) {
-      const n = networks.get(a.networkId);
-      if (!n || n.predefined) continue; // the default bridge has no name resolution, as in Docker
-      for (const p of store.endpointsOn(a.networkId)) {
-        if (p.containerId === s.containerId) continue;
-        const pa = p.attachments.find((x) => x.networkId === a.networkId)!;
-        peers.push({ ip: pa.ip, names: [...new Set([p.containerName, ...pa.aliases])] });
-      }
-    }
-    return buildHosts({ self, extraHosts: extra, peers });
+    // Peers are not listed: the embedded DNS server answers their names, as in Docker (several behind one
+    // alias in turn, containers that join later at once).
+    return buildHosts({ self, extraHosts: extra });
   }
 
   const resolvFor = (s: Sandbox) =>
-    buildResolvConf(hostResolv(), {
-      dns: s.dns,
-      dnsSearch: s.dnsSearch,
-      dnsOptions: s.dnsOptions,
-      keepLoopback: s.mode === 'host',
-    });
+    dnsTarget(s)
+      ? internalResolv(s).content
+      : buildResolvConf(hostResolv().text, {
+          dns: s.dns,
+          dnsSearch: s.dnsSearch,
+          dnsOptions: s.dnsOptions,
+          keepLoopback: s.mode === 'host',
+        });
 
   /** Rewrites a hosts file in place: it is bind-mounted into the container, and a rename would not be seen. */
   function writeInPlace(file: string | undefined, content: string): void {
@@ -101,14 +156,6 @@ export function createSandboxFiles(store: NetworkStore) {
       fs.writeFileSync(file, content);
     } catch (err: any) {
       log.warn('cannot write container file', { file, error: err.message });
-    }
-  }
-
-  function refreshHosts(networkIds: Iterable<string>): void {
-    const ids = new Set(networkIds);
-    for (const s of sandboxes.values()) {
-      if (s.mode === 'bridge' && s.attachments.some((a) => ids.has(a.networkId)))
-        writeInPlace(s.hostsPath, hostsFor(s));
     }
   }
 
@@ -126,8 +173,7 @@ export function createSandboxFiles(store: NetworkStore) {
       ports: portMap(src.exposed, src.ports),
       networks: src.attachments.map((a) => {
         const n = networks.get(a.networkId);
-        const dnsNames =
-          n && !n.predefined ? [...new Set([src.containerName, ...a.aliases, src.containerId.slice(0, 12)])] : [];
+        const names = n && !n.predefined ? dnsNames(src, a) : [];
         return {
           networkId: a.networkId,
           networkName: n?.name ?? a.networkId,
@@ -137,13 +183,13 @@ export function createSandboxFiles(store: NetworkStore) {
           gateway: a.gateway,
           macAddress: a.mac,
           aliases: a.aliases,
-          dnsNames,
+          dnsNames: names,
         };
       }),
     };
   }
 
-  return { defaultGateway, hostsFor, resolvFor, writeInPlace, refreshHosts, endpointInfo };
+  return { defaultGateway, hostsFor, resolvFor, writeInPlace, endpointInfo, dnsTarget, dnsAsker };
 }
 
 export type SandboxFiles = ReturnType<typeof createSandboxFiles>;

@@ -78,6 +78,11 @@ export interface Sandbox {
   exposed: string[];
   ports: PortMapping[];
   attachments: Attachment[];
+  /**
+   * Where the namespace's 127.0.0.11 goes (host.ts installDnsRedirect): a gateway address, '' for nowhere (its
+   * rules exist but are empty); undefined before the first install.
+   */
+  dnsRedirect?: string;
   /** A CNI ADD in progress: if the engine dies during it, the next run DELs what it may have made. */
   pending?: Pick<Attachment, 'networkId' | 'ifName' | 'conflist' | 'runtimeConfig'> & {
     prefixLen: number;

@@ -1,9 +1,9 @@
 // The seam the containers subsystem uses, with real containers: runc joins the namespace attach() pinned, with
 // the hosts and resolv.conf files attach() wrote bind-mounted in. Shows that published ports reach a process in a
-// container, that containers on a user network find each other by name, and that a peer joining later shows up
-// inside a running container (the hosts file is rewritten in place, so the bind mount sees it).
+// container, that containers on a user network find each other by name through the embedded DNS server
+// (127.0.0.11), and that a peer joining later is found at once from inside a running container.
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -36,7 +36,7 @@ describe('network service with runc containers', function () {
       fs.mkdirSync(path.join(r, d), { recursive: true });
     fs.copyFileSync(BUSYBOX, path.join(r, 'bin/busybox'));
     fs.chmodSync(path.join(r, 'bin/busybox'), 0o755);
-    for (const applet of ['sh', 'httpd', 'nc', 'sleep', 'cat', 'ip', 'printf'])
+    for (const applet of ['sh', 'httpd', 'nc', 'sleep', 'cat', 'ip', 'printf', 'nslookup'])
       fs.symlinkSync('busybox', path.join(r, 'bin', applet));
     fs.writeFileSync(path.join(r, 'etc/hosts'), '');
     fs.writeFileSync(path.join(r, 'etc/resolv.conf'), '');
@@ -79,9 +79,17 @@ describe('network service with runc containers', function () {
   const exec = (id: string, script: string) =>
     spawnSync('runc', ['exec', id, 'sh', '-c', script], { encoding: 'utf8', timeout: 15000 });
 
-  async function eventually(fn: () => boolean, what: string): Promise<void> {
+  /** runc exec without blocking this process: the embedded DNS server answering the container runs here. */
+  const execAsync = (id: string, script: string) =>
+    new Promise<string>((resolve) =>
+      execFile('runc', ['exec', id, 'sh', '-c', script], { encoding: 'utf8', timeout: 15000 }, (_err, stdout) =>
+        resolve(stdout ?? ''),
+      ),
+    );
+
+  async function eventually(fn: () => boolean | Promise<boolean>, what: string): Promise<void> {
     for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
-      if (fn()) return;
+      if (await fn()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.fail(`timed out waiting for ${what}`);
@@ -96,6 +104,10 @@ describe('network service with runc containers', function () {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-netrunc-'));
     rootfs = makeRootfs();
+    // The host's resolver, as far as the embedded DNS server knows: nothing listens there, so names it does not
+    // own fail at once instead of waiting on a real resolver this namespace cannot reach.
+    fs.writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+    process.env.BERTH_HOST_RESOLV_CONF = path.join(dir, 'resolv.conf');
     svc = createNetworkService({ dataRoot: path.join(dir, 'data'), idleBridgeMs: 0 });
     await svc.init();
   });
@@ -105,6 +117,7 @@ describe('network service with runc containers', function () {
     for (const ep of svc.list().flatMap((n) => Object.keys(n.containers))) await svc.detach(ep).catch(() => {});
     for (const n of svc.list()) if (!n.predefined) await svc.remove(n.id).catch(() => {});
     await svc.close();
+    delete process.env.BERTH_HOST_RESOLV_CONF;
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -165,19 +178,21 @@ describe('network service with runc containers', function () {
       ['httpd', '-f', '-p', '80', '-h', '/www'],
       www,
     );
-    // client was running before api joined: its /etc/hosts (a bind mount) must show api now.
-    const get = (host: string) => exec(client, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${host} 80`).stdout;
-    await eventually(() => get('api').endsWith('api says hi\n'), 'client → api by name');
-    assert.ok(get('backend').endsWith('api says hi\n'), 'by alias');
-    assert.match(exec(client, 'cat /etc/hosts').stdout, /\tapi backend$/m);
+    // client was running before api joined: the DNS server knows api at once.
+    const get = (host: string) => execAsync(client, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${host} 80`);
+    await eventually(async () => (await get('api')).endsWith('api says hi\n'), 'client → api by name');
+    assert.ok((await get('backend')).endsWith('api says hi\n'), 'by alias');
+    assert.match(exec(client, 'cat /etc/resolv.conf').stdout, /^nameserver 127\.0\.0\.11$/m);
+    assert.doesNotMatch(exec(client, 'cat /etc/hosts').stdout, /api/, 'peers come from DNS, not /etc/hosts');
+    const lookup = (name: string) => execAsync(client, `nslookup ${name}`);
 
     const late = run(
       'late',
       await svc.attach({ containerId: lateId, containerName: 'late', network: 'runc-app', ...stateFiles('late') }),
       ['sleep', '300'],
     );
-    assert.match(exec(client, 'cat /etc/hosts').stdout, /\tlate$/m);
-    assert.ok(exec(late, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc api 80`).stdout.endsWith('api says hi\n'));
+    assert.match(await lookup('late'), new RegExp(`^Address: ${svc.endpoint(lateId)!.networks[0].ipAddress}$`, 'm'));
+    assert.ok((await execAsync(late, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc api 80`)).endsWith('api says hi\n'));
     // A container on the default bridge is isolated from the user network.
     const outsiderId = crypto.randomBytes(32).toString('hex');
     const outsider = run(
@@ -195,6 +210,6 @@ describe('network service with runc containers', function () {
     assert.ok(!r.stdout.includes('api says hi'), 'the other network cannot reach api');
 
     await svc.detach(lateId);
-    assert.doesNotMatch(exec(client, 'cat /etc/hosts').stdout, /\tlate$/m, 'a peer that left is forgotten');
+    assert.doesNotMatch(await lookup('late'), /^Address: /m, 'a peer that left is forgotten');
   });
 });

@@ -1,7 +1,7 @@
 // The network service on its own, with network namespaces this test creates (`ip netns add`) standing in for
 // containers. Traffic goes only to 127.0.0.1 and to addresses inside these namespaces.
 import * as assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -70,6 +70,10 @@ describe('network service (bridge networks with CNI, in namespaces the test make
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-net-'));
+    // The host's resolver as the embedded DNS server knows it: nothing listens there, so names it does not own
+    // fail at once instead of waiting on a resolver this namespace cannot reach.
+    fs.writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+    process.env.BERTH_HOST_RESOLV_CONF = path.join(dir, 'resolv.conf');
     svc = createNetworkService({ dataRoot: path.join(dir, 'data'), idleBridgeMs: 0 });
     await svc.init();
   });
@@ -79,6 +83,7 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     for (const id of ids) await svc.detach(id).catch(() => {});
     for (const n of svc.list()) if (!n.predefined) await svc.remove(n.id).catch(() => {});
     await svc.close();
+    delete process.env.BERTH_HOST_RESOLV_CONF;
     for (const n of namespaces) {
       spawnSync('ip', ['netns', 'del', n]);
       fs.rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
@@ -196,7 +201,7 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     });
   });
 
-  it('user-defined networks: peers by name and alias in /etc/hosts, kept current; isolation from other networks; 409 while in use', async () => {
+  it('user-defined networks: peers by name and alias from the embedded DNS server, kept current; isolation from other networks; 409 while in use', async () => {
     const { id: appId } = await svc.create({ name: 'app', labels: { team: 'a' } });
     // Subnets of this run's own: the same test may run in another process at the same time.
     const o = 200 + crypto.randomInt(50);
@@ -253,24 +258,39 @@ describe('network service (bridge networks with CNI, in namespaces the test make
     const ipB = epB.networks[0].ipAddress;
     assert.notEqual(ipA, ipB);
     assert.deepEqual(epB.networks[0].dnsNames, ['beta', 'db', idb.slice(0, 12)]);
-    // alpha's hosts file was rewritten in place when beta joined.
-    assert.match(fs.readFileSync(a.hosts, 'utf8'), new RegExp(`^${ipB}\\tbeta db$`, 'm'));
-    assert.match(fs.readFileSync(b.hosts, 'utf8'), new RegExp(`^${ipA}\\talpha$`, 'm'));
+    // Peers are not in the hosts files (the embedded DNS server answers for them, as in Docker); add-hosts are.
+    assert.doesNotMatch(fs.readFileSync(a.hosts, 'utf8'), /beta/);
+    assert.match(fs.readFileSync(a.resolv, 'utf8'), /^nameserver 127\.0\.0\.11$/m);
     assert.match(fs.readFileSync(b.hosts, 'utf8'), new RegExp(`^${svc.get('bridge').gateway}\\tgw\\.test$`, 'm'));
     assert.doesNotMatch(fs.readFileSync(c.hosts, 'utf8'), /alpha|beta/);
     assert.deepEqual(Object.keys(svc.get('app').containers).sort(), [ida, idb].sort());
 
     serve(b.name, 8080, 'beta here\n');
     serve(a.name, 8080, 'alpha here\n');
-    // curl, not busybox wget: Debian's static busybox crashes resolving names through glibc's NSS.
-    const wget = (ns: string, host: string) =>
-      spawnSync('ip', ['netns', 'exec', ns, 'curl', '-sS', '-m', '2', `http://${host}:8080/`], { encoding: 'utf8' });
-    // `ip netns exec` shows /etc/netns/<ns>/hosts as /etc/hosts: resolution uses the file the service wrote.
-    await waitFor(() => wget(a.name, 'beta').stdout === 'beta here\n', 'alpha → beta by name');
-    assert.equal(wget(a.name, 'db').stdout, 'beta here\n', 'by alias');
-    assert.equal(wget(b.name, 'alpha').stdout, 'alpha here\n');
-    // gamma, on another network, cannot reach beta.
-    assert.notEqual(wget(c.name, ipB).status, 0);
+    // curl, not busybox wget: Debian's static busybox crashes resolving names through glibc's NSS. Run without
+    // blocking this process: the embedded DNS server answering them lives here.
+    const inNs = (ns: string, args: string[]) =>
+      new Promise<{ status: number; stdout: string }>((resolve) =>
+        execFile('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', timeout: 15000 }, (err, stdout) =>
+          resolve({ status: err ? ((err as any).code ?? 1) : 0, stdout: stdout ?? '' }),
+        ),
+      );
+    const wget = (ns: string, host: string) => inNs(ns, ['curl', '-sS', '-m', '2', `http://${host}:8080/`]);
+    /** The IPv4 address glibc resolves `name` to inside the namespace ('' when none). */
+    const resolve = async (ns: string, name: string) =>
+      (await inNs(ns, ['getent', 'ahostsv4', name])).stdout.split(/\s+/)[0] ?? '';
+    // `ip netns exec` shows /etc/netns/<ns>/resolv.conf as /etc/resolv.conf: 127.0.0.11, the service's DNS.
+    let ready = false;
+    for (const deadline = Date.now() + 15_000; !ready && Date.now() < deadline; ) {
+      ready = (await wget(a.name, 'beta')).stdout === 'beta here\n';
+      if (!ready) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(ready, 'alpha → beta by name');
+    assert.equal((await wget(a.name, 'db')).stdout, 'beta here\n', 'by alias');
+    assert.equal((await wget(b.name, 'alpha')).stdout, 'alpha here\n');
+    // gamma, on another network, neither finds nor reaches beta.
+    assert.equal(await resolve(c.name, 'beta'), '');
+    assert.notEqual((await wget(c.name, ipB)).status, 0);
 
     await assert.rejects(svc.remove('app'), (e: any) => e.status === 409 && /has active endpoints/.test(e.message));
     await assert.rejects(
@@ -314,19 +334,19 @@ describe('network service (bridge networks with CNI, in namespaces the test make
       sh('ip', ['netns', 'exec', c.name, 'ip', '-o', 'addr']),
       new RegExp(`eth1\\s+inet ${epC2.networks[1].ipAddress}/`),
     );
-    assert.match(fs.readFileSync(a.hosts, 'utf8'), new RegExp(`^${epC2.networks[1].ipAddress}\\tgamma cache$`, 'm'));
-    assert.equal(wget(c.name, 'beta').stdout, 'beta here\n');
+    assert.equal(await resolve(a.name, 'cache'), epC2.networks[1].ipAddress);
+    assert.equal((await wget(c.name, 'beta')).stdout, 'beta here\n');
     await assert.rejects(svc.connect('app', idc), (e: any) => e.status === 403);
     await svc.disconnect('app', idc);
-    assert.doesNotMatch(fs.readFileSync(a.hosts, 'utf8'), /gamma/);
+    assert.equal(await resolve(a.name, 'gamma'), '');
     await assert.rejects(
       svc.disconnect('app', idc),
       (e: any) => e.status === 500 && /is not connected to network app/.test(e.message),
     );
 
-    // beta leaves: alpha's file forgets it.
+    // beta leaves: alpha no longer finds it.
     await svc.detach(idb);
-    assert.doesNotMatch(fs.readFileSync(a.hosts, 'utf8'), /beta/);
+    assert.equal(await resolve(a.name, 'beta'), '');
     for (const id of [ida, idc]) await svc.detach(id);
     const bridges = [svc.get('app').bridge!, svc.get('other').bridge!];
     assert.deepEqual(await svc.prune((n) => n.labels.team === 'a'), ['app']);
