@@ -121,7 +121,7 @@ describe('clients: docker-py', function () {
       in_container: '02:42:ac:11:00:42',
       config: '02:42:ac:11:00:42',
       network: '02:42:ac:11:00:42',
-      invalid: { status: 400, message: 'invalid MAC address: 02:42' },
+      invalid: { status: 400, message: 'address 02:42: invalid MAC address' },
     });
   });
 });

@@ -96,7 +96,7 @@ function withMacAddress(
   const macs = [configMac, ...Object.values(networks).map((e) => e.macAddress)].filter((m): m is string => !!m);
   for (const mac of macs)
     if (!/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(mac))
-      throw invalidParameter(`invalid MAC address: ${mac}`);
+      throw invalidParameter(`address ${mac}: invalid MAC address`); // Go's net.ParseMAC, as dockerd says it
   if (macs.length && (hc.networkMode === 'host' || hc.networkMode.startsWith('container:')))
     throw invalidParameter('conflicting options: mac-address and the network mode');
   const primary = primaryNetwork(hc.networkMode);

@@ -18,7 +18,7 @@ export function checkNamespaceModes(hc: HostConfig, hostname: string | undefined
   if (!(pid === '' || pid === 'host' || joined(pid))) throw invalidParameter(`invalid PID mode: ${pid}`);
   const ipc = hc.ipcMode ?? '';
   if (!(['', 'none', 'private', 'shareable', 'host'].includes(ipc) || joined(ipc)))
-    throw invalidParameter(`invalid IPC mode: ${ipc}`);
+    throw invalidParameter(`Invalid IPC mode: ${ipc}`);
   // dockerd's default-ipc-mode: each container its own IPC namespace, not joinable by others.
   hc.ipcMode = ipc || 'private';
   const uts = hc.utsMode ?? '';

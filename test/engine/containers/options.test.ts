@@ -130,7 +130,7 @@ describe('containers: namespace, init and device options', function () {
       run(['--ipc', 'container:private'], 'true').stderr,
       /can't join IPC of container private: Container [0-9a-f]{64} is not running/,
     );
-    assert.match(fails(['create', '--ipc', 'bogus', 'busybox']), /invalid IPC mode: bogus/);
+    assert.match(fails(['create', '--ipc', 'bogus', 'busybox']), /Invalid IPC mode: bogus/);
   });
 
   it('--isolation default is echoed back, others refused; --device-cgroup-rule opens a device class', () => {

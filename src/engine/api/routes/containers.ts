@@ -666,7 +666,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
         blkioWeight: b.BlkioWeight,
       },
     });
-    ctx.send(200, { Warnings: warnings });
+    ctx.send(200, { Warnings: warnings.length ? warnings : null });
   });
 
   router.get('/containers/:id/top', async (ctx) => {
