@@ -37,6 +37,8 @@ export interface DaemonConfig {
   defaultRuntime?: string;
   /** default-cgroupns-mode; unset: private on cgroup v2, host on v1 (Docker's defaults). */
   defaultCgroupnsMode?: 'private' | 'host';
+  /** init: every container gets --init unless it says Init: false (dockerd's daemon-wide default). */
+  init: boolean;
   /** Set when the engine runs rootless (inside the namespaces its parent made). */
   rootless?: RootlessInfo;
 }
@@ -69,6 +71,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | 'tls-parts'> = {
   runtimes: 'runtimes',
   'default-runtime': 'defaultRuntime',
   'default-cgroupns-mode': 'defaultCgroupnsMode',
+  init: 'init',
 };
 
 export interface FlagValues {
@@ -134,6 +137,7 @@ export function defaults(rootless = rootlessInfo()): DaemonConfig {
     liveRestore: true,
     execOpts: [],
     runtimes: {},
+    init: false,
     rootless,
   };
 }
@@ -250,6 +254,10 @@ export function applyFileKeys(
             `default cgroup namespace mode (${value}) is invalid; can only be 'private' or 'host'`,
           );
         out.defaultCgroupnsMode = value;
+        break;
+      case 'init':
+        if (typeof value !== 'boolean') throw invalidParameter('init must be true or false');
+        out.init = value;
         break;
       case 'tls':
       case 'tlsverify':

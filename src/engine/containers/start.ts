@@ -126,7 +126,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       const shared = resolveNamespaces(store, c);
       const links = resolveLinks(store, c);
       await mountShareableShm(store, c);
-      const init = c.hostConfig.init ? initBinary() : undefined;
+      const init = (c.hostConfig.init ?? store.deps.defaultInit) ? initBinary() : undefined;
       const user = userIn(layers, c, c.config.user);
       // Docker creates a missing WorkingDir in the container's own layer.
       if (c.config.workingDir && !existsInLayers(layers, c.config.workingDir)) {

@@ -37,6 +37,8 @@ export interface ContainerDeps {
   selinuxContexts?: selinux.BaseContexts;
   /** Daemon defaults (log-driver, log-opts). */
   logDefaults(): { type: string; config: Record<string, string> };
+  /** daemon.json `init`: containers that do not say (Init null) get --init. */
+  defaultInit?: boolean;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';

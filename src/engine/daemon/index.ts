@@ -123,6 +123,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       network,
       volumes,
       logDefaults: () => ({ type: cfg.logDriver, config: cfg.logOpts }),
+      defaultInit: cfg.init,
     });
     await containers.init();
     const build = createBuildService({

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
-import { requireDockerCli } from '../../helpers/engine';
+import { requireDockerCli, startEngine } from '../../helpers/engine';
 import { type MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 
 describe('containers: namespace, init and device options', function () {
@@ -63,6 +63,20 @@ describe('containers: namespace, init and device options', function () {
     m.ok(['stop', '-t', '30', 'init']);
     assert.ok(Date.now() - t0 < 10_000, `stop took ${Date.now() - t0} ms`);
     assert.equal(inspect('init').State.ExitCode, 143);
+  });
+
+  it('daemon.json "init": true gives every container the init unless it asks for none (Init: false)', async () => {
+    const e = await startEngine({ config: { 'registry-mirrors': [m.registry.url], init: true } });
+    try {
+      for await (const p of e.client.pullImage('busybox', 'latest')) assert.equal(p.error, undefined, p.error);
+      const pid1 = (flags: string[]) =>
+        e.docker(['run', '--rm', '--network', 'none', ...flags, 'busybox', 'cat', '/proc/1/cmdline']).stdout;
+      assert.equal(pid1([]), '/sbin/docker-init\0--\0cat\0/proc/1/cmdline\0');
+      assert.equal(pid1(['--init=false']), 'cat\0/proc/1/cmdline\0');
+      assert.equal(e.docker(['info', '--format', '{{.InitBinary}}']).stdout, 'docker-init\n');
+    } finally {
+      await e.cleanup();
+    }
   });
 
   it("--pid host and --pid container:<name>: the host's or that container's PID namespace", async () => {

@@ -266,7 +266,7 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       },
       LiveRestoreEnabled: cfg.liveRestore,
       Isolation: '',
-      InitBinary: '',
+      InitBinary: 'docker-init', // bin/berth-init, mounted as /sbin/docker-init
       ContainerdCommit: { ID: '' },
       RuncCommit: { ID: runc?.commit ?? '' },
       InitCommit: { ID: '' },
