@@ -1,7 +1,6 @@
 // Exec, attach streams and TTY sizes: /containers/{id}/exec, /exec/{id}/start|json|resize, /containers/{id}/attach
 // (hijacked, or plain 200), /containers/{id}/attach/ws (WebSocket) and /containers/{id}/resize.
-import * as crypto from 'node:crypto';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { EngineServices } from '../services';
 import { invalidParameter } from '../../errdefs';
 import { compareVersions, type RequestContext, type Router } from '../router';
@@ -9,6 +8,7 @@ import { frame, queryBool } from '../../../common/docker';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump } from '../stdio';
 import { EXEC_CREATE, EXEC_START } from '../bodies';
 import { decodeGoJson } from '../gojson';
+import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
 
 const streamType = (ctx: RequestContext, tty: boolean) =>
   tty
@@ -127,7 +127,7 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
   });
 
   /** Attach over a hijacked connection (or a WebSocket adapted to look like one). */
-  const attach = async (ctx: RequestContext, open: () => Duplex, framed: boolean) => {
+  const attach = async (ctx: RequestContext, open: () => Duplex | Promise<Duplex>, framed: boolean) => {
     const c = s.containers.get(ctx.params.id);
     const stdin = queryBool(ctx.query.get('stdin'));
     const stdout = queryBool(ctx.query.get('stdout'));
@@ -137,7 +137,7 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
     const keysParam = ctx.query.get('detachKeys');
     const detachKeys = parseDetachKeys(keysParam ?? DEFAULT_DETACH_KEYS);
     const tty = c.config.tty || !framed;
-    const conn = open();
+    const conn = await open();
     const abort = new AbortController();
     ctx.closed.then(() => abort.abort());
     if (logs && (stdout || stderr)) {
@@ -171,99 +171,27 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
   });
 }
 
+/** The largest stdin message a WebSocket client may send in one frame; larger ones close it with 1009. */
+export const WS_MAX_PAYLOAD = 1 << 20;
+
+/** One server for every /attach/ws upgrade: the `ws` package does the handshake, masking and framing rules. */
+const wsServer = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false });
+
 /**
- * A minimal RFC 6455 server side for /attach/ws: binary frames out (raw output, no stdcopy header, as Docker),
- * masked client frames in as stdin; close and ping handled. Written here because it is ~60 lines and the API
- * needs nothing else of a WebSocket library.
+ * /attach/ws: the WebSocket upgrade answered by `ws`, the connection as a stream — output goes out as binary
+ * frames (raw, no stdcopy header, as Docker), each client message is stdin. `ws` refuses what RFC 6455 forbids
+ * (unmasked client frames, oversized or malformed ones) by closing the connection.
  */
-function websocket(ctx: RequestContext): Duplex {
-  const key = ctx.req.headers['sec-websocket-key'];
-  if (!ctx.wantsUpgrade || String(ctx.req.headers.upgrade).toLowerCase() !== 'websocket' || typeof key !== 'string') {
+async function websocket(ctx: RequestContext): Promise<Duplex> {
+  if (!ctx.wantsUpgrade || String(ctx.req.headers.upgrade).toLowerCase() !== 'websocket') {
     throw invalidParameter('attach/ws needs a WebSocket upgrade request');
   }
-  const accept = crypto
-    .createHash('sha1')
-    .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC11B3A')
-    .digest('base64');
+  // Taken and handed over in the same tick: no byte of the client's can arrive in between and be lost.
   const socket = ctx.takeSocket();
-  socket.write(
-    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-  );
+  const ws = await new Promise<WebSocket>((resolve, reject) => {
+    socket.once('close', () => reject(new Error('the WebSocket handshake failed')));
+    wsServer.handleUpgrade(ctx.req, socket, Buffer.alloc(0), resolve);
+  });
   socket.setNoDelay(true);
-
-  const encode = (opcode: number, payload: Buffer) => {
-    const len = payload.length;
-    const head =
-      len < 126
-        ? Buffer.from([0x80 | opcode, len])
-        : len < 65536
-          ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 255])
-          : (() => {
-              const h = Buffer.alloc(10);
-              h[0] = 0x80 | opcode;
-              h[1] = 127;
-              h.writeBigUInt64BE(BigInt(len), 2);
-              return h;
-            })();
-    return Buffer.concat([head, payload]);
-  };
-
-  let pending = Buffer.alloc(0);
-  const duplex = new Duplex({
-    write(chunk: Buffer, _enc, cb) {
-      if (socket.destroyed) return cb();
-      if (socket.write(encode(2, chunk))) cb();
-      else socket.once('drain', () => cb());
-    },
-    final(cb) {
-      if (!socket.destroyed) socket.end(encode(8, Buffer.from([3, 232])));
-      cb();
-    },
-    read() {
-      socket.resume();
-    },
-  });
-  socket.on('data', (d: Buffer) => {
-    pending = Buffer.concat([pending, d]);
-    for (;;) {
-      if (pending.length < 2) return;
-      const opcode = pending[0] & 15;
-      const masked = (pending[1] & 128) !== 0;
-      let len = pending[1] & 127;
-      let off = 2;
-      if (len === 126) {
-        if (pending.length < 4) return;
-        len = pending.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (pending.length < 10) return;
-        len = Number(pending.readBigUInt64BE(2));
-        off = 10;
-      }
-      const maskAt = off;
-      if (masked) off += 4;
-      if (pending.length < off + len) return;
-      const payload = Buffer.from(pending.subarray(off, off + len));
-      if (masked) for (let i = 0; i < payload.length; i++) payload[i] ^= pending[maskAt + (i & 3)];
-      pending = pending.subarray(off + len);
-      if (opcode === 8) {
-        duplex.push(null);
-        socket.end(encode(8, Buffer.alloc(0)));
-        return;
-      }
-      if (opcode === 9) {
-        socket.write(encode(10, payload));
-        continue;
-      }
-      if (opcode === 0 || opcode === 1 || opcode === 2) {
-        if (!duplex.push(payload)) socket.pause();
-      }
-    }
-  });
-  socket.on('end', () => duplex.push(null));
-  socket.on('close', () => duplex.destroy());
-  socket.on('error', () => {
-    /* close follows */
-  });
-  return duplex;
+  return createWebSocketStream(ws);
 }
