@@ -452,7 +452,7 @@ describe('exec and attach over the API', function () {
         .includes(
           crypto
             .createHash('sha1')
-            .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC11B3A')
+            .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11') // RFC 6455's GUID
             .digest('base64'),
         ),
     );
