@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startEngine, type TestEngine, ROOT } from '../test/helpers/engine';
 import { buildFixture, pushFixture, readLayer, startRegistry, type Registry } from '../test/fixtures';
+import { type ScaleEngine, scaleRows } from './bench/scale';
 
 interface Engine {
   name: string;
@@ -431,6 +432,45 @@ async function main() {
         `${w.name.padEnd(48)} ${fmt(figures.berthd).padStart(12)} ${fmt(figures.dockerd).padStart(12)} ${ratio.padStart(8)}  ${w.target}${failure ? `  [${failure}]` : ''}`,
       );
       process.stderr.write(results[results.length - 1] + '\n');
+    }
+    if (!only.length || only.some((o) => 'scale'.includes(o))) {
+      // Cost as work grows: API calls straight to each engine, N = 100 … 2,000 (scripts/bench/scale.ts).
+      const busybox = `${reg.host}/library/busybox:latest`;
+      const scaleEngines: ScaleEngine[] = [];
+      for (const e of engines) {
+        must(e.docker(['pull', '-q', busybox]), 'pull busybox');
+        if (e.name === 'berthd')
+          scaleEngines.push({
+            name: e.name,
+            socket: berth.socket,
+            stop: () => berth!.stop(),
+            start: () => berth!.restart(),
+          });
+        else {
+          const ref = (verb: string) => {
+            const r = spawnSync('bash', [path.join(ROOT, 'scripts/ref-dockerd.sh'), verb], { encoding: 'utf8' });
+            if (r.status !== 0) throw new Error(`ref-dockerd.sh ${verb}: ${r.stderr}`);
+          };
+          scaleEngines.push({
+            name: e.name,
+            socket: e.host.replace(/^unix:\/\//, ''),
+            stop: async () => ref('stop-daemon'),
+            start: async () => ref('start'),
+          });
+        }
+      }
+      const fmt = (v?: number) => (v === undefined ? 'n/a' : `${v.toFixed(v < 10 ? 2 : 0)} ms`);
+      try {
+        for (const r of await scaleRows(scaleEngines, busybox, (l) => process.stderr.write(`${l}\n`))) {
+          const [a, b] = [r.figures.berthd, r.figures.dockerd];
+          const ratio = a !== undefined && b ? (a / b).toFixed(2) : 'n/a';
+          results.push(
+            `${r.name.padEnd(48)} ${fmt(a).padStart(12)} ${fmt(b).padStart(12)} ${ratio.padStart(8)}  grows linearly or better`,
+          );
+        }
+      } catch (err: any) {
+        results.push(`scale rows failed: ${err.message.split('\n')[0].slice(0, 120)}`);
+      }
     }
     // Memory: idle daemon RSS and the per-container helper.
     const mem = (e: Engine) => e.pids().reduce((a, p) => a + rssOf(p), 0) / 1024;

@@ -5,7 +5,8 @@
 # or the host's; a veth pair (10.231.255.1 host side, .2 inside) is its route out. Its unix socket, data root and
 # exec root are its own too. Images come from a registry on the host's loopback through `forward`, which makes the
 # same 127.0.0.1:PORT answer inside the namespace.
-# Usage: scripts/ref-dockerd.sh start|stop|socket|forward 127.0.0.1:PORT
+# Like berthd, it keeps containers running across its own restarts (live-restore; stop-daemon stops dockerd alone).
+# Usage: scripts/ref-dockerd.sh start|stop|stop-daemon|socket|forward 127.0.0.1:PORT
 set -euo pipefail
 RUN=/run/berth-ref
 SOCK=$RUN/docker.sock
@@ -40,14 +41,14 @@ case "${1:-start}" in
     command -v dockerd >/dev/null || { echo "dockerd not installed (apt-get install docker.io): no reference" >&2; exit 3; }
     if curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; then echo "unix://$SOCK"; exit 0; fi
     mkdir -p $RUN /var/lib/berth-ref-docker
-    [[ -n "${REF_DOCKERD_CONFIG:-}" ]] || { REF_DOCKERD_CONFIG=$RUN/daemon.json; echo '{}' > "$REF_DOCKERD_CONFIG"; }
+    [[ -n "${REF_DOCKERD_CONFIG:-}" ]] || { REF_DOCKERD_CONFIG=$RUN/daemon.json; echo '{"live-restore": true}' > "$REF_DOCKERD_CONFIG"; }
     netns_up
     in_netns setsid dockerd -H "unix://$SOCK" --data-root /var/lib/berth-ref-docker --exec-root $RUN/exec \
       --pidfile $RUN/dockerd.pid --containerd-namespace berthref --config-file "$REF_DOCKERD_CONFIG" \
       >$RUN/dockerd.log 2>&1 < /dev/null &
-    for _ in $(seq 150); do
+    for _ in $(seq 1200); do
       curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1 && { echo "unix://$SOCK"; exit 0; }
-      sleep 0.2
+      sleep 0.025
     done
     echo "reference dockerd did not start; see $RUN/dockerd.log" >&2; exit 1 ;;
   forward)
@@ -70,6 +71,12 @@ net.createServer((c)=>{const u=net.connect(at(to));c.pipe(u).pipe(c);c.on("error
       sleep 0.1
     done
     echo "the forward of $addr into $NS did not come up" >&2; exit 1 ;;
+  stop-daemon)
+    if [[ -f $RUN/dockerd.pid ]]; then
+      pid=$(cat $RUN/dockerd.pid)
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi ;;
   stop)
     for f in $RUN/fwd-*.pids; do [[ -f $f ]] && { xargs -r kill < "$f" 2>/dev/null || true; rm -f "$f" "${f%.pids}.sock"; }; done
     if [[ -f $RUN/dockerd.pid ]]; then
