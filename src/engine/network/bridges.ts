@@ -41,7 +41,12 @@ export function createBridges(store: NetworkStore, dns: DnsServer) {
           ipMasq: false, // one rule per network instead (ensureBridgeRules)
           hairpinMode: true,
           ...(mtu > 0 ? { mtu } : {}),
-          ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[range]] },
+          // An --ipv6 network: a second range set, so each container gets one address of each family.
+          ipam: {
+            type: 'host-local',
+            dataDir: ipamDir,
+            ranges: n.subnet6 ? [[range], [{ subnet: n.subnet6, gateway: n.gateway6! }]] : [[range]],
+          },
           capabilities: { ips: true, mac: true },
         },
         // snat: masquerades hairpin and 127.0.0.1-sourced traffic to published ports and turns on

@@ -140,9 +140,12 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       ipEntry.interface !== undefined
         ? result.interfaces?.[ipEntry.interface]
         : result.interfaces?.find((i) => i.sandbox);
+    const ip6Entry = result.ips?.find((i) => i.address.includes(':'));
+    const [ip6, prefix6] = ip6Entry ? ip6Entry.address.split('/') : [];
     return {
       networkId: n.id,
       endpointId: randomId(),
+      ...(ip6 ? { ip6, prefixLen6: Number(prefix6), gateway6: ip6Entry!.gateway ?? n.gateway6 } : {}),
       ifName,
       aliases: [],
       conflist,

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { log } from '../log';
 import { processAlive } from '../util/fsx';
-import { type Cidr, parseCidr } from './subnets';
+import { type Cidr, type Cidr6, parseCidr, parseCidr6 } from './subnets';
 
 const run = promisify(execFile);
 
@@ -135,6 +135,16 @@ export function claimedByOthers(dataRoot: string, dir = claimsDir()): Cidr[] {
   const out: Cidr[] = [];
   for (const c of readClaims(dir)) {
     const cidr = c.dataRoot !== dataRoot ? parseCidr(c.subnet) : undefined;
+    if (cidr) out.push(cidr);
+  }
+  return out;
+}
+
+/** The IPv6 subnets engines other than the one at `dataRoot` claim. */
+export function claimed6ByOthers(dataRoot: string, dir = claimsDir()): Cidr6[] {
+  const out: Cidr6[] = [];
+  for (const c of readClaims(dir)) {
+    const cidr = c.dataRoot !== dataRoot && c.subnet.includes(':') ? parseCidr6(c.subnet) : undefined;
     if (cidr) out.push(cidr);
   }
   return out;

@@ -1,13 +1,32 @@
 // Network records: `docker network create` checked as dockerd checks it (names, drivers, IPAM: subnet, gateway,
 // ip-range, overlaps with routes and other engines' claims) and `docker network rm`, which takes the host bridge,
 // its rules and its address leases along.
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { conflict, forbidden, invalidParameter, notFound, notImplemented, system } from '../errdefs';
 import type { Bridges } from './bridges';
-import { claimedByOthers, dropClaim, withHostLock, writeClaim } from './host';
+import { claimed6ByOthers, claimedByOthers, dropClaim, withHostLock, writeClaim } from './host';
 import { type NetworkRecord, type NetworkStore, randomId } from './store';
-import { type Cidr, contains, firstHost, formatCidr, overlaps, parseCidr, parseIp, pickSubnet } from './subnets';
+import {
+  type Cidr,
+  type Cidr6,
+  contains,
+  contains6,
+  firstHost,
+  firstHost6,
+  formatCidr,
+  formatCidr6,
+  formatIp6,
+  overlaps,
+  overlaps6,
+  parseCidr,
+  parseCidr6,
+  parseIp,
+  parseIp6,
+  pickSubnet,
+  pickUla64,
+} from './subnets';
 
 export interface CreateNetworkOptions {
   name: string;
@@ -42,11 +61,18 @@ export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conf
     if (['bridge', 'host', 'none'].includes(name))
       throw forbidden(`${name} is a pre-defined network and cannot be created`);
     if ([...networks.values()].some((n) => n.name === name)) throw conflict(`network with name ${name} already exists`);
-    if (o.enableIPv6) throw notImplemented('IPv6 networks are not supported');
     if (o.ipam?.driver && o.ipam.driver !== 'default') throw notFound(`plugin "${o.ipam.driver}" not found`);
+    // One IPv4 and (with --ipv6) one IPv6 config: which is which goes by the subnet's form.
     const configs = o.ipam?.config ?? [];
-    if (configs.length > 1) throw notImplemented('more than one IPAM config (subnet) per network is not supported');
-    const cfg = configs[0] ?? {};
+    const isV6 = (c: { subnet?: string; gateway?: string }) => !!(c.subnet ?? c.gateway ?? '').includes(':');
+    const v4Configs = configs.filter((c) => !isV6(c));
+    const v6Configs = configs.filter(isV6);
+    if (v4Configs.length > 1 || v6Configs.length > 1)
+      throw notImplemented('more than one IPAM config (subnet) per address family is not supported');
+    if (v6Configs.length && !o.enableIPv6)
+      throw invalidParameter('an IPv6 subnet was given but IPv6 is not enabled on the network (--ipv6)');
+    const cfg = v4Configs[0] ?? {};
+    const cfg6 = v6Configs[0];
     const id = randomId();
     const options = { ...(o.options ?? {}) };
     const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
@@ -93,11 +119,14 @@ export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conf
         if (!r || !contains(subnet, r.base) || r.prefix < subnet.prefix)
           throw invalidParameter(`ip-range ${cfg.ipRange} is not in subnet ${formatCidr(subnet)}`);
       }
+      const v6 = o.enableIPv6 ? ipv6Config(cfg6) : undefined;
       const n = store.newRecord(name, 'bridge', {
         id,
         subnet: formatCidr(subnet),
         gateway,
         ipRange: cfg.ipRange,
+        subnet6: v6?.subnet,
+        gateway6: v6?.gateway,
         bridge,
         internal: !!o.internal,
         attachable: !!o.attachable,
@@ -108,9 +137,44 @@ export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conf
       networks.set(n.id, n);
       store.saveNetwork(n);
       writeClaim({ subnet: n.subnet!, dataRoot: opts.dataRoot, networkId: n.id });
+      if (n.subnet6) writeClaim({ subnet: n.subnet6, dataRoot: opts.dataRoot, networkId: n.id });
       store.publish('create', n);
       return { id: n.id, warning: '' };
     });
+  }
+
+  /**
+   * The IPv6 subnet and gateway of an --ipv6 network: the one given (no host bits, not overlapping any network of
+   * this or another engine), or a unique local /64 of the engine's own. Runs under the host lock.
+   */
+  function ipv6Config(c: { subnet?: string; gateway?: string } | undefined): { subnet: string; gateway: string } {
+    const ours = [...networks.values()].map((n) => n.subnet6).filter((x): x is string => !!x);
+    const taken = [...ours.map((x) => parseCidr6(x)!), ...claimed6ByOthers(opts.dataRoot)];
+    let subnet: Cidr6;
+    if (c?.subnet) {
+      const p = parseCidr6(c.subnet, true);
+      if (!p || !c.subnet.includes('/'))
+        throw invalidParameter(`invalid subnet ${c.subnet}: want a network address with a prefix, e.g. 2001:db8::/64`);
+      if (p.prefix > 124) throw invalidParameter(`subnet ${c.subnet} is too small`);
+      if (taken.some((t) => overlaps6(t, p))) throw forbidden('Pool overlaps with other one on this address space');
+      subnet = p;
+    } else {
+      const seed = crypto.createHash('sha256').update(path.resolve(opts.dataRoot)).digest();
+      const p = pickUla64(seed, taken);
+      if (!p)
+        throw system(
+          'could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network',
+        );
+      subnet = p;
+    }
+    let gateway = firstHost6(subnet);
+    if (c?.gateway) {
+      const g = parseIp6(c.gateway);
+      if (g === undefined || !contains6(subnet, g))
+        throw invalidParameter(`gateway ${c.gateway} is not in subnet ${formatCidr6(subnet)}`);
+      gateway = formatIp6(g);
+    }
+    return { subnet: formatCidr6(subnet), gateway };
   }
 
   async function doRemove(n: NetworkRecord): Promise<void> {
@@ -126,6 +190,7 @@ export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conf
       fs.rmSync(path.join(netDir, `${n.id}.json`), { force: true });
       networks.delete(n.id);
       dropClaim(n.subnet!, opts.dataRoot);
+      if (n.subnet6) dropClaim(n.subnet6, opts.dataRoot);
     });
     store.publish('destroy', n);
   }

@@ -100,6 +100,7 @@ export async function recover(
       if (!n.subnet || n.driver !== 'bridge') continue;
       if (n.predefined && !store.endpointsOn(n.id).length) dropClaim(n.subnet, opts.dataRoot);
       else writeClaim({ subnet: n.subnet, dataRoot: opts.dataRoot, networkId: n.id });
+      if (n.subnet6) writeClaim({ subnet: n.subnet6, dataRoot: opts.dataRoot, networkId: n.id });
     }
   });
   // Bridges of networks without endpoints are leftovers of a crash (a live engine removes them).

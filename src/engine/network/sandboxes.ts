@@ -28,6 +28,10 @@ export interface AttachmentInfo {
   macAddress: string;
   aliases: string[];
   dnsNames: string[];
+  /** On an IPv6 network ('' and 0 otherwise). */
+  ipv6Address: string;
+  ipv6PrefixLen: number;
+  ipv6Gateway: string;
 }
 
 export interface EndpointInfo {
@@ -99,7 +103,7 @@ export function createSandboxFiles(store: NetworkStore) {
       if (!n) continue;
       const endpoints = store.endpointsOn(id).map((p) => {
         const a = p.attachments.find((x) => x.networkId === id)!;
-        return { names: dnsNames(p, a), ipv4: a.ip };
+        return { names: dnsNames(p, a), ipv4: a.ip, ipv6: a.ip6 };
       });
       view.push({ name: n.name, endpoints });
     }
@@ -184,6 +188,9 @@ export function createSandboxFiles(store: NetworkStore) {
           macAddress: a.mac,
           aliases: a.aliases,
           dnsNames: names,
+          ipv6Address: a.ip6 ?? '',
+          ipv6PrefixLen: a.prefixLen6 ?? 0,
+          ipv6Gateway: a.gateway6 ?? '',
         };
       }),
     };

@@ -22,6 +22,9 @@ export interface NetworkRecord {
   subnet?: string;
   gateway?: string;
   ipRange?: string;
+  /** IPv6 subnet and gateway of a network created with --ipv6. */
+  subnet6?: string;
+  gateway6?: string;
   /** The host bridge's name. */
   bridge?: string;
   internal: boolean;
@@ -38,6 +41,7 @@ export interface NetworkEndpointSummary {
   endpointId: string;
   macAddress: string;
   ipv4Address: string;
+  ipv6Address: string;
 }
 export interface NetworkInfo extends NetworkRecord {
   containers: Record<string, NetworkEndpointSummary>;
@@ -56,6 +60,10 @@ export interface Attachment {
   ip: string;
   prefixLen: number;
   gateway: string;
+  /** On an IPv6 network. */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   mac: string;
 }
 
@@ -182,6 +190,7 @@ export class NetworkStore {
         endpointId: a.endpointId,
         macAddress: a.mac,
         ipv4Address: `${a.ip}/${a.prefixLen}`,
+        ipv6Address: a.ip6 ? `${a.ip6}/${a.prefixLen6}` : '',
       };
     }
     return { ...n, containers };

@@ -95,3 +95,79 @@ export function routeSubnets(routes: { dst: string; dev?: string }[], ownDevices
   }
   return out;
 }
+
+// ---- IPv6 (networks created with --ipv6) ----
+
+export interface Cidr6 {
+  base: bigint;
+  prefix: number;
+}
+
+const ALL6 = (1n << 128n) - 1n;
+const mask6 = (prefix: number) => (prefix === 0 ? 0n : (ALL6 << BigInt(128 - prefix)) & ALL6);
+
+export function parseIp6(ip: string): bigint | undefined {
+  if (!/^[0-9a-fA-F:]+$/.test(ip) || !ip.includes(':')) return undefined;
+  const halves = ip.split('::');
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const groups = [...head, ...new Array(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  if (groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+/** The shortest form (RFC 5952): lowercase, the longest run of zero groups as "::". */
+export function formatIp6(n: bigint): string {
+  const groups = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** "2001:db8::/64"; `strict` refuses host bits, as `docker network create --subnet` does. */
+export function parseCidr6(text: string, strict = false): Cidr6 | undefined {
+  const [ip, p] = text.split('/');
+  const addr = parseIp6(ip);
+  const prefix = p === undefined ? 128 : /^\d{1,3}$/.test(p) ? Number(p) : NaN;
+  if (addr === undefined || !(prefix >= 0 && prefix <= 128)) return undefined;
+  const base = addr & mask6(prefix);
+  if (strict && base !== addr) return undefined;
+  return { base, prefix };
+}
+
+export const formatCidr6 = (c: Cidr6) => `${formatIp6(c.base)}/${c.prefix}`;
+export const overlaps6 = (a: Cidr6, b: Cidr6) => {
+  const m = mask6(Math.min(a.prefix, b.prefix));
+  return (a.base & m) === (b.base & m);
+};
+export const contains6 = (net: Cidr6, ip: bigint) => (ip & mask6(net.prefix)) === net.base;
+export const firstHost6 = (c: Cidr6) => formatIp6(c.base + 1n);
+
+/**
+ * A unique local /64 for an --ipv6 network given no IPv6 subnet (as Docker 27 does): in a /48 of fd00::/8 drawn
+ * from `seed` (the engine's data root), the first /64 that overlaps nothing in `taken`.
+ */
+export function pickUla64(seed: Buffer, taken: Cidr6[]): Cidr6 | undefined {
+  const global = BigInt(`0x${seed.subarray(0, 5).toString('hex')}`);
+  const base48 = (0xfdn << 120n) | (global << 80n);
+  for (let i = 0n; i < 65536n; i++) {
+    const c = { base: base48 | (i << 64n), prefix: 64 };
+    if (!taken.some((t) => overlaps6(t, c))) return c;
+  }
+  return undefined;
+}

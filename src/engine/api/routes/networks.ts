@@ -18,20 +18,21 @@ export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<s
         EndpointID: c.endpointId,
         MacAddress: c.macAddress,
         IPv4Address: c.ipv4Address,
-        IPv6Address: '',
+        IPv6Address: c.ipv6Address,
       };
     }
   }
-  const config = n.subnet
+  const config: Record<string, unknown>[] = n.subnet
     ? [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}) }]
     : [];
+  if (n.subnet6) config.push({ Subnet: n.subnet6, Gateway: n.gateway6 });
   return {
     Name: n.name,
     Id: n.id,
     Created: n.created,
     Scope: 'local',
     Driver: n.driver,
-    EnableIPv6: false,
+    EnableIPv6: !!n.subnet6,
     IPAM: { Driver: 'default', Options: n.predefined ? null : n.ipamOptions, Config: config },
     Internal: n.internal,
     Attachable: n.attachable,
@@ -297,9 +298,9 @@ export function renderNetworkSettings(
       Gateway: a?.gateway ?? '',
       IPAddress: a?.ipAddress ?? '',
       IPPrefixLen: a?.prefixLen ?? 0,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
+      IPv6Gateway: a?.ipv6Gateway ?? '',
+      GlobalIPv6Address: a?.ipv6Address ?? '',
+      GlobalIPv6PrefixLen: a?.ipv6PrefixLen ?? 0,
       DNSNames: a?.dnsNames.length ? a.dnsNames : null,
     };
     if (name === 'bridge' && a) {
