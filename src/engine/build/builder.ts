@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { EngineError, invalidParameter, isEngineError, system } from '../errdefs';
-import type { Image, ImageConfig, LayerDescriptor, NewLayer } from '../images';
+import type { Image, ImageConfig, NewLayer } from '../images';
 import { parsePlatform, platformString } from '../images';
 import { signalNumber } from '../runtime';
 import type { BuildContext } from './context';
@@ -25,7 +25,7 @@ import {
   type RunConfig,
   runConfigJson,
   runConfigOf,
-  sameForCache,
+  sortedConfig,
   shellOf,
   withCmdComment,
   withCmdCommentString,
@@ -33,6 +33,7 @@ import {
 import { hashStrings, SourceNotFound } from './sources';
 import type { BuildDeps, BuildOptions, BuildOutput } from '.';
 import { Workspace } from './workspace';
+import { cacheFromImages, localCache } from './cache';
 import {
   type CopyInfo,
   copyInfos,
@@ -534,8 +535,9 @@ export class Build {
   /** The newest child of the current image whose container config matches (image/cache's GetCache). */
   private async probe(state: StageState, containerConfig: RunConfig): Promise<boolean> {
     if (this.opts.noCache || this.cacheBusted) return false;
-    let hit = await this.localCache(state.imageId, containerConfig);
-    if (!hit && this.opts.cacheFrom.length) hit = await this.cacheFromImages(state, containerConfig);
+    let hit = await localCache(this.deps.images, state.imageId, containerConfig);
+    if (!hit && this.opts.cacheFrom.length)
+      hit = await cacheFromImages(this.deps, this.opts.cacheFrom, state.imageId, containerConfig);
     if (!hit) {
       this.cacheBusted = true;
       return false;
@@ -543,64 +545,6 @@ export class Build {
     this.print(' ---> Using cache\n');
     state.imageId = hit;
     return true;
-  }
-
-  private async localCache(parent: string, cfg: RunConfig): Promise<string | undefined> {
-    const images = this.deps.images;
-    const ids = parent ? images.children(parent) : (await images.list()).filter((i) => !i.parent).map((i) => i.id);
-    let best: { id: string; created: number } | undefined;
-    for (const id of ids) {
-      const img = await images.get(id).catch(() => undefined);
-      if (!img) continue;
-      const cc = img.config.container_config as Record<string, any> | undefined;
-      if (!cc || !sameForCache(runConfigOf(cc), cfg)) continue;
-      const created = Date.parse(img.created);
-      if (!best || created > best.created) best = { id, created };
-    }
-    return best?.id;
-  }
-
-  /**
-   * --cache-from: an image whose history continues the current image's with this step (image/cache's
-   * ImageCache): the step's image is recreated from that history entry and its layer.
-   */
-  private async cacheFromImages(state: StageState, cfg: RunConfig): Promise<string | undefined> {
-    const parent = state.imageId ? await this.deps.images.get(state.imageId) : undefined;
-    const parentHistory = parent?.config.history ?? [];
-    const parentDiffs = parent?.config.rootfs.diff_ids ?? [];
-    const createdBy = (cfg.Cmd ?? []).join(' ');
-    for (const name of this.opts.cacheFrom) {
-      const src = await this.deps.images.get(name).catch(() => undefined);
-      const h = src?.config.history ?? [];
-      if (!src || h.length <= parentHistory.length) continue;
-      if (parentHistory.some((e, i) => JSON.stringify(e) !== JSON.stringify(h[i]))) continue;
-      const srcDiffs = src.config.rootfs.diff_ids;
-      if (parentDiffs.some((d, i) => srcDiffs[i] !== d)) continue;
-      const entry = h[parentHistory.length];
-      if ((entry.created_by ?? '') !== createdBy) continue;
-      if (h.length - 1 === parentHistory.length) return src.id;
-      // Recreate the intermediate image: parent's history and layers plus this entry (and its layer, if any).
-      const layersBefore = h.slice(0, parentHistory.length).filter((e) => !e.empty_layer).length;
-      const diffIds = [...parentDiffs];
-      const srcRecord = this.deps.images.record(src.id);
-      const layers: LayerDescriptor[] = parent ? [...this.deps.images.record(parent.id).layers] : [];
-      if (!entry.empty_layer) {
-        diffIds.push(srcDiffs[layersBefore]);
-        layers.push(srcRecord.layers[layersBefore]);
-      }
-      const config: ImageConfig = {
-        architecture: src.config.architecture,
-        config: runConfigJson(cfg) as any,
-        created: entry.created,
-        docker_version: this.deps.dockerVersion,
-        history: [...parentHistory, entry],
-        os: src.config.os,
-        rootfs: { type: 'layers', diff_ids: diffIds },
-      };
-      const img = await this.deps.images.create(sortedConfig(config), { parent: parent?.id, layers });
-      return img.id;
-    }
-    return undefined;
   }
 
   // ---------- commits ----------
@@ -923,11 +867,4 @@ function parsePortSpecs(ports: string[]): string[] {
     for (let p = lo; p <= hi; p++) out.push(`${p}/${proto.toLowerCase()}`);
   }
   return out;
-}
-
-/** Image configs with their keys in Go's order (sorted, as image.MarshalJSON writes them). */
-function sortedConfig(c: ImageConfig): ImageConfig {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(c).sort()) out[k] = (c as any)[k];
-  return out as ImageConfig;
 }

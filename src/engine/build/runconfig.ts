@@ -4,6 +4,7 @@
 // strings are what `docker history` shows and what a cache hit must match.
 
 import { formatGoDuration as goDuration } from '../../common/docker';
+import type { ImageConfig } from '../images';
 
 export { formatGoDuration as goDuration, parseGoDuration } from '../../common/docker';
 
@@ -212,4 +213,11 @@ function goQuoteRune(n: number): string {
 /** `%q` of a *HealthConfig: `&{["CMD-SHELL" "cmd"] "5s" "0s" "0s" '\x02'}`. */
 export function goQuoteHealth(h: HealthConfig): string {
   return `&{${goQuoteSlice(h.Test)} ${goQuote(goDuration(h.Interval ?? 0))} ${goQuote(goDuration(h.Timeout ?? 0))} ${goQuote(goDuration(h.StartPeriod ?? 0))} ${goQuoteRune(h.Retries ?? 0)}}`;
+}
+
+/** Image configs with their keys in Go's order (sorted, as image.MarshalJSON writes them). */
+export function sortedConfig(c: ImageConfig): ImageConfig {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(c).sort()) out[k] = (c as any)[k];
+  return out as ImageConfig;
 }
