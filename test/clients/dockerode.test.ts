@@ -159,4 +159,47 @@ describe('clients: dockerode', function () {
     assert.match(anon.VolumesDeleted[0], /^[0-9a-f]{64}$/);
     assert.deepEqual((await docker.pruneVolumes({ filters: { all: ['true'] } })).VolumesDeleted, ['node-named']);
   });
+  it('creates with Init, IpcMode, UTSMode, Links and MacAddress; updates a running one; stats per interface', async () => {
+    const db = await docker.createContainer({
+      Image: 'busybox',
+      Cmd: ['sleep', '600'],
+      name: 'node-db',
+      Env: ['ROLE=db'],
+      ExposedPorts: { '6379/tcp': {} },
+    });
+    await db.start();
+    const app = await docker.createContainer({
+      Image: 'busybox',
+      Cmd: ['sleep', '600'],
+      name: 'node-app',
+      HostConfig: { Init: true, IpcMode: 'shareable', UTSMode: 'host', Links: ['node-db:cache'] },
+      NetworkingConfig: { EndpointsConfig: { bridge: { MacAddress: '02:42:ac:11:00:77' } } },
+    });
+    try {
+      await app.start();
+      const run = async (cmd: string[]) => {
+        const exec = await app.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+        const stream = await exec.start({ hijack: true, stdin: false });
+        const out = sink();
+        docker.modem.demuxStream(stream, out.stream, out.stream);
+        await new Promise((r) => stream.on('end', r));
+        return out.text();
+      };
+      assert.equal(await run(['sh', '-c', 'echo $CACHE_ENV_ROLE $CACHE_PORT_6379_TCP_PORT']), 'db 6379\n');
+      assert.match(await run(['cat', '/etc/hosts']), /\tcache [0-9a-f]{12} node-db\n/);
+      assert.equal(await run(['cat', '/proc/1/cmdline']), ['/sbin/docker-init', '--', 'sleep', '600', ''].join('\0'));
+      assert.equal(await run(['cat', '/sys/class/net/eth0/address']), '02:42:ac:11:00:77\n');
+      await app.update({ RestartPolicy: { Name: 'unless-stopped' }, Memory: 32 * 1024 * 1024 });
+      const hc = (await app.inspect()).HostConfig;
+      assert.deepEqual(
+        [hc.Init, hc.IpcMode, hc.UTSMode, hc.Links, hc.RestartPolicy?.Name, hc.Memory],
+        [true, 'shareable', 'host', ['/node-db:/node-app/cache'], 'unless-stopped', 32 * 1024 * 1024],
+      );
+      const stats = await app.stats({ stream: false });
+      assert.deepEqual(Object.keys(stats.networks ?? {}), ['eth0']);
+    } finally {
+      await app.remove({ force: true });
+      await db.remove({ force: true });
+    }
+  });
 });
