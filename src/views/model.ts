@@ -349,6 +349,18 @@ export function formatSize(bytes: number): string {
   return `${n >= 100 || i === 0 ? Math.round(n) : n.toFixed(n >= 10 ? 1 : 2)} ${units[i]}`;
 }
 
+/** Bytes with one decimal in decimal units ("500.0 kB", "1.2 GB"): what notifications and progress say. */
+export function formatBytes(n: number | undefined): string {
+  if (!n) return '0 B';
+  const u = ['B', 'kB', 'MB', 'GB'];
+  let i = 0;
+  while (n >= 1000 && i < u.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
+}
+
 /** "3 days ago", relative to `now`; used only in descriptions and recomputed only when the list is. */
 export function formatAge(createdSeconds: number, now = Date.now()): string {
   const s = Math.max(0, Math.floor(now / 1000 - createdSeconds));

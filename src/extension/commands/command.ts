@@ -123,14 +123,3 @@ export async function forEach<T>(
   );
   return ok;
 }
-
-export function formatBytes(n: number | undefined): string {
-  if (!n) return '0 B';
-  const u = ['B', 'kB', 'MB', 'GB'];
-  let i = 0;
-  while (n >= 1000 && i < u.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
-}

@@ -1,15 +1,6 @@
 // Pull progress from the engine's JSON message stream, free of `vscode` (the notification shows `text`).
 import type { JSONMessage } from '../../client/types';
-
-function formatBytes(n: number): string {
-  const u = ['B', 'kB', 'MB', 'GB'];
-  let i = 0;
-  while (n >= 1000 && i < u.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
-}
+import { formatBytes } from '../../views/model';
 
 /** Sums per-layer progress (download then extract) into one fraction and a byte count. */
 export class PullProgress {

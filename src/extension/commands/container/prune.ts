@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { command, formatBytes } from '../command';
+import { formatBytes } from '../../../views/model';
+import { command } from '../command';
 
 export default command('berth.container.prune', async (berth) => {
   const answer = await vscode.window.showWarningMessage('Remove all stopped containers?', { modal: true }, 'Prune');

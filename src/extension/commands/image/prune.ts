@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { command, formatBytes } from '../command';
+import { formatBytes } from '../../../views/model';
+import { command } from '../command';
 
 export default command('berth.image.prune', async (berth) => {
   const choice = await vscode.window.showWarningMessage(

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { command, formatBytes } from '../command';
+import { formatBytes } from '../../../views/model';
+import { command } from '../command';
 
 /** docker system prune: stopped containers, unused networks, dangling images and the build cache (volumes on ask). */
 export default command('berth.system.prune', async (berth) => {
