@@ -69,6 +69,7 @@ export class RecordTreeProvider implements vscode.TreeDataProvider<TreeRecord>, 
 
   /** Empties the view (engine gone): the welcome content shows. */
   clear(): void {
+    this.lazyKids.clear();
     if (!this.roots.length) return;
     this.roots = [];
     this.changed.fire(undefined);
@@ -103,14 +104,39 @@ export class RecordTreeProvider implements vscode.TreeDataProvider<TreeRecord>, 
     return kids;
   }
 
-  private async loadLazy(r: TreeRecord): Promise<TreeRecord[]> {
-    let kids: TreeRecord[];
-    try {
-      kids = await this.opts.loadChildren!(r);
-    } catch (err) {
-      kids = [errorRecord(r, err)];
+  /**
+   * Lazy children by their parent's id. VS Code refuses a second element object under an id it has registered
+   * ("Element with id … is already registered"), which a refresh racing an expand would hand it: a load already
+   * under way is shared, and a reload gives back the same objects for the same ids (updated in place).
+   */
+  private readonly lazyKids = new Map<string, Map<string, TreeRecord>>();
+  private readonly lazyLoads = new Map<string, Promise<TreeRecord[]>>();
+
+  private loadLazy(r: TreeRecord): Promise<TreeRecord[]> {
+    let load = this.lazyLoads.get(r.id);
+    if (!load) {
+      load = this.loadLazyOnce(r).finally(() => this.lazyLoads.delete(r.id));
+      this.lazyLoads.set(r.id, load);
     }
-    for (const k of kids) this.parents.set(k, r);
+    return load.then((kids) => {
+      for (const k of kids) this.parents.set(k, r);
+      return kids;
+    });
+  }
+
+  private async loadLazyOnce(r: TreeRecord): Promise<TreeRecord[]> {
+    let fresh: TreeRecord[];
+    try {
+      fresh = await this.opts.loadChildren!(r);
+    } catch (err) {
+      fresh = [errorRecord(r, err)];
+    }
+    const before = this.lazyKids.get(r.id);
+    const kids = fresh.map((k) => {
+      const old = before?.get(k.id);
+      return old ? Object.assign(old, k) : k;
+    });
+    this.lazyKids.set(r.id, new Map(kids.map((k) => [k.id, k])));
     return kids;
   }
 

@@ -136,6 +136,14 @@ describe('extension: container files over the archive API', function () {
       files.write(running, '/tmp/data/sub', Buffer.from('x'), { create: true, overwrite: true }),
       (e: unknown) => e instanceof FilesError && e.code === 'FileIsADirectory',
     );
+    // Saves of one file at once (an editor saving twice) keep the owner too.
+    await Promise.all(
+      ['a', 'b', 'c'].map((x) =>
+        files.write(running, '/tmp/data/owned.txt', Buffer.from(`${x}\n`), { create: false, overwrite: true }),
+      ),
+    );
+    const raced = await files.read(running, '/tmp/data/owned.txt');
+    assert.deepEqual([raced.data.toString(), raced.uid, raced.gid, raced.mode], ['c\n', 123, 456, 0o600]);
     await files.mkdir(running, '/tmp/data/made');
     assert.equal((await files.stat(running, '/tmp/data/made')).kind, 'directory');
   });

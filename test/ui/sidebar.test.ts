@@ -311,9 +311,12 @@ describe('UI: the Berth extension in code-server', function () {
     const status = await page.locator('.statusbar-item:has-text("Berth")').first().textContent();
     assert.match(status, /Berth: \d+ running/);
     await shot('sidebar');
-    await berthLog(/activated in ([\d.]+) ms/);
+    const [, , cpuMs] = await berthLog(/activated in ([\d.]+) ms \(([\d.]+) ms CPU\)/);
     const log = cs!.berthLog();
     console.log(`      ${/activated in .*/.exec(log)?.[0]}; ${/connected to .*/.exec(log)?.[0] ?? ''}`);
+    // The issue's bar for the extension's own activation code: activate() only registers. Its CPU time is what
+    // the extension spends; the wall time adds whatever else the shared host runs meanwhile.
+    assert.ok(Number(cpuMs) <= 50, `activate() took ${cpuMs} ms of CPU`);
   });
 
   it('registers every contributed command in the extension host, activating in under a second', async () => {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import * as tar from 'tar-stream';
+import type * as TarStream from 'tar-stream';
 import { type EngineClient, EngineApiError, type PathStat } from '../../client';
 
 export type FileKind = 'file' | 'directory' | 'symlink' | 'other';
@@ -88,12 +88,19 @@ function translate(err: unknown, p: string): unknown {
 }
 
 /** Reads a tar stream entry by entry; `onEntry` returns true to stop early (the rest is not read). */
+/** tar-stream (and streamx below it) loaded on first use: the extension's activation does not pay for them. */
+let tarModule: typeof TarStream | undefined;
+function tarStream(): typeof TarStream {
+  tarModule ??= require('tar-stream') as typeof TarStream;
+  return tarModule;
+}
+
 type TarBody = AsyncIterable<Buffer> & { resume(): unknown };
 async function readTar(
   stream: Readable,
-  onEntry: (h: tar.Header, body: TarBody) => Promise<boolean | undefined>,
+  onEntry: (h: TarStream.Header, body: TarBody) => Promise<boolean | undefined>,
 ): Promise<void> {
-  const extract = tar.extract();
+  const extract = tarStream().extract();
   const feeding = pipeline(stream, extract).catch(() => undefined);
   for await (const entry of extract) {
     const stop = await onEntry(entry.header, entry as unknown as TarBody);
@@ -247,6 +254,27 @@ export class ContainerFiles {
    * `docker cp` makes it. `create`/`overwrite` as VS Code's FileSystemProvider asks.
    */
   async write(id: string, p: string, data: Buffer, opts: { create: boolean; overwrite: boolean }): Promise<void> {
+    // One write of a path at a time: a second save racing the first would read the owner of the file the first
+    // is re-creating (root's, for a moment) and keep that.
+    const key = `${id}:${containerPath(p)}`;
+    const previous = this.writing.get(key) ?? Promise.resolve();
+    const mine = previous.catch(() => undefined).then(() => this.writeNow(id, p, data, opts));
+    this.writing.set(key, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.writing.get(key) === mine) this.writing.delete(key);
+    }
+  }
+
+  private readonly writing = new Map<string, Promise<void>>();
+
+  private async writeNow(
+    id: string,
+    p: string,
+    data: Buffer,
+    opts: { create: boolean; overwrite: boolean },
+  ): Promise<void> {
     const cp = containerPath(p);
     if (cp === '/') throw new FilesError('FileIsADirectory', '/ is a directory');
     const existing = await this.stat(id, cp).catch((err) => {
@@ -260,7 +288,7 @@ export class ContainerFiles {
     if (!existing && !opts.create) throw new FilesError('FileNotFound', `${cp} does not exist`);
     if (existing && !opts.overwrite) throw new FilesError('FileExists', `${cp} exists`);
     const owner = existing ? await this.ownerOf(id, target) : undefined;
-    const pack = tar.pack();
+    const pack = tarStream().pack();
     pack.entry(
       {
         name: path.posix.basename(target),
@@ -280,7 +308,7 @@ export class ContainerFiles {
     const cp = containerPath(p);
     const existing = await this.stat(id, cp).catch(() => undefined);
     if (existing) throw new FilesError('FileExists', `${cp} exists`);
-    const pack = tar.pack();
+    const pack = tarStream().pack();
     pack.entry({ name: path.posix.basename(cp), type: 'directory', mode: 0o755, mtime: new Date() });
     pack.finalize();
     await this.put(id, path.posix.dirname(cp), pack as unknown as Readable, { copyUIDGID: true });
@@ -296,7 +324,7 @@ export class ContainerFiles {
 
   /** Copies local files and folders into a container folder, owned by the container's user (docker cp's rule). */
   async upload(id: string, localPaths: string[], dir: string): Promise<void> {
-    const pack = tar.pack();
+    const pack = tarStream().pack();
     const add = async (local: string, name: string): Promise<void> => {
       const st = fs.lstatSync(local);
       const common = { name, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
