@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startEngine, type TestEngine, ROOT } from '../test/helpers/engine';
+import { soakRows } from './bench-soak';
 import { buildFixture, pushFixture, readLayer, startRegistry, type Registry } from '../test/fixtures';
 import { type ScaleEngine, scaleRows } from './bench/scale';
 
@@ -346,7 +347,9 @@ function buildWorkloads(busybox: string): Workload[] {
 }
 
 async function main() {
-  const dockerdAvailable = spawnSync('sh', ['-c', 'command -v dockerd'], { stdio: 'ignore' }).status === 0;
+  // The soak row alone (`npm run bench soak`) measures berthd only: no reference to start.
+  const soakOnly = only.length > 0 && only.every((o) => o === 'soak');
+  const dockerdAvailable = !soakOnly && spawnSync('sh', ['-c', 'command -v dockerd'], { stdio: 'ignore' }).status === 0;
   const reg = await startRegistry();
   let berth: TestEngine | undefined;
   const results: string[] = [];
@@ -485,6 +488,10 @@ async function main() {
       mb(helperPss.dockerd, 2),
       'berthd ≤ 3 MB',
     );
+    // The soak row (issue 18): `npm run bench soak` alone.
+    if (!only.length || only.includes('soak')) {
+      results.push(...(await soakRows(berth, `${reg.host}/library/busybox:latest`, dockerConfig)));
+    }
     // The Linux VM's rows (issue 13): `npm run bench` runs them with the rest; `npm run bench vm` alone.
     if (!only.length || only.includes('vm')) {
       const { vmBenchRows } = await import('./bench-vm');
