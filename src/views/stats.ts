@@ -2,7 +2,7 @@
 // stream, computed as `docker stats` computes it (CPU % from the deltas against the previous read, memory without
 // the page cache), and the short text a container row carries.
 import type { ContainerStats } from '../client/types';
-import { formatSize } from './model';
+import { formatSize } from './format';
 
 export interface StatsSample {
   /** ms since the epoch when the engine read it */

@@ -1,6 +1,6 @@
 // Pull progress from the engine's JSON message stream, free of `vscode` (the notification shows `text`).
 import type { JSONMessage } from '../../client/types';
-import { formatBytes } from '../../views/model';
+import { formatBytes } from '../../views/format';
 
 /** Sums per-layer progress (download then extract) into one fraction and a byte count. */
 export class PullProgress {

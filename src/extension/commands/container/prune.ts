@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatBytes } from '../../../views/model';
+import { formatBytes } from '../../../views/format';
 import { command } from '../command';
 
 export default command('berth.container.prune', async (berth) => {

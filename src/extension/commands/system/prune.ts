@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatBytes } from '../../../views/model';
+import { formatBytes } from '../../../views/format';
 import { command } from '../command';
 
 /** docker system prune: stopped containers, unused networks, dangling images and the build cache (volumes on ask). */
