@@ -65,7 +65,7 @@ initrd_modules=(virtio_pci virtio_mmio virtio_blk crc32c_generic crc32c-intel ex
 # veth, netfilter for iptables (nft and legacy), vsock for vfkit.
 root_module_dirs=(kernel/net/netfilter kernel/net/ipv4/netfilter kernel/net/ipv6/netfilter kernel/net/bridge
   kernel/net/9p kernel/fs/9p kernel/fs/overlayfs kernel/fs/fuse kernel/net/vmw_vsock)
-root_modules=(virtio_net virtio_console virtio_rng qemu_fw_cfg veth tun dummy crc32c_generic crc32c-intel)
+root_modules=(virtio_net virtio_console virtio_rng virtio_balloon qemu_fw_cfg veth tun dummy crc32c_generic crc32c-intel)
 
 debarch() { case $1 in x64) echo amd64 ;; arm64) echo arm64 ;; *) echo "unknown arch $1" >&2; exit 2 ;; esac; }
 
