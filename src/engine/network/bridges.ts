@@ -23,9 +23,12 @@ export function createBridges(store: NetworkStore, dns: DnsServer) {
   function conflistFor(n: NetworkRecord): CniConflist {
     const range: Record<string, string> = { subnet: n.subnet!, gateway: n.gateway! };
     if (n.ipRange) {
+      // As dockerd's allocator: every address of the range, but the subnet's own network and broadcast ones.
       const r = parseCidr(n.ipRange)!;
-      range.rangeStart = formatIp(r.base + (r.prefix < 31 ? 1 : 0));
-      range.rangeEnd = formatIp(r.base + 2 ** (32 - r.prefix) - (r.prefix < 31 ? 2 : 1));
+      const sub = parseCidr(n.subnet!)!;
+      const subLast = sub.base + 2 ** (32 - sub.prefix) - 1;
+      range.rangeStart = formatIp(Math.max(r.base, sub.base + 1));
+      range.rangeEnd = formatIp(Math.min(r.base + 2 ** (32 - r.prefix) - 1, subLast - 1));
     }
     const mtu = Number(n.options['com.docker.network.driver.mtu'] ?? 0);
     return {

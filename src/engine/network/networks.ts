@@ -37,7 +37,7 @@ export interface CreateNetworkOptions {
   options?: Record<string, string>;
   ipam?: {
     driver?: string;
-    config?: { subnet?: string; gateway?: string; ipRange?: string }[];
+    config?: { subnet?: string; gateway?: string; ipRange?: string; auxAddresses?: Record<string, string> }[];
     options?: Record<string, string>;
   };
   enableIPv6?: boolean;
@@ -99,7 +99,8 @@ export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conf
           throw forbidden('Pool overlaps with other one on this address space');
         subnet = c;
       } else {
-        if (cfg.gateway || cfg.ipRange) throw invalidParameter('a gateway or ip-range needs a subnet');
+        if (cfg.gateway || cfg.ipRange || Object.keys(cfg.auxAddresses ?? {}).length)
+          throw invalidParameter('a gateway, ip-range or aux-address needs a subnet');
         const c = pickSubnet(pools, taken);
         if (!c)
           throw system(
@@ -125,6 +126,7 @@ export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conf
         subnet: formatCidr(subnet),
         gateway,
         ipRange: cfg.ipRange,
+        auxAddresses: auxAddresses(cfg.auxAddresses, subnet, gateway),
         subnet6: v6?.subnet,
         gateway6: v6?.gateway,
         bridge,
@@ -136,11 +138,37 @@ export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conf
       });
       networks.set(n.id, n);
       store.saveNetwork(n);
+      reserveAuxAddresses(n);
       writeClaim({ subnet: n.subnet!, dataRoot: opts.dataRoot, networkId: n.id });
       if (n.subnet6) writeClaim({ subnet: n.subnet6, dataRoot: opts.dataRoot, networkId: n.id });
       store.publish('create', n);
       return { id: n.id, warning: '' };
     });
+  }
+
+  /** --aux-address name=ip: IPv4 addresses of the subnet, not its gateway (moby's words when outside it). */
+  function auxAddresses(
+    given: Record<string, string> | undefined,
+    subnet: Cidr,
+    gateway: string,
+  ): Record<string, string> | undefined {
+    if (!given || !Object.keys(given).length) return undefined;
+    for (const [k, v] of Object.entries(given)) {
+      const ip = parseIp(v);
+      if (ip === undefined) throw invalidParameter(`invalid auxiliary address ${k}=${v}`);
+      if (!contains(subnet, ip))
+        throw forbidden(`auxiliary address: (${k}:${v}) must belong to the master pool: ${formatCidr(subnet)}`);
+      if (v === gateway) throw forbidden(`auxiliary address: (${k}:${v}) is the network's gateway`);
+    }
+    return { ...given };
+  }
+
+  /** host-local never hands out an address that has a lease file: the aux addresses get one each. */
+  function reserveAuxAddresses(n: NetworkRecord): void {
+    if (!n.auxAddresses) return;
+    const dir = path.join(ipamDir, conflistFor(n).name);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const ip of Object.values(n.auxAddresses)) fs.writeFileSync(path.join(dir, ip), 'aux-address\n');
   }
 
   /**

@@ -22,6 +22,8 @@ export interface NetworkRecord {
   subnet?: string;
   gateway?: string;
   ipRange?: string;
+  /** --aux-address: names for addresses no container gets (a lease of their own in the IPAM store). */
+  auxAddresses?: Record<string, string>;
   /** IPv6 subnet and gateway of a network created with --ipv6. */
   subnet6?: string;
   gateway6?: string;

@@ -4,6 +4,7 @@
 // labels, -d host, duplicate names, overlapping pools). Traffic stays among the test's containers and the engine's
 // own namespace.
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { HOST_STATE_DIR } from '../../../src/engine/network/host';
@@ -55,7 +56,7 @@ describe('network create: IPv6, internal, ranges and options', function () {
 
   after(async () => {
     if (engine) {
-      engine.docker(['rm', '-f', 'six1', 'six2', 'sealed1', 'ranged', 'opts1']);
+      engine.docker(['rm', '-f', 'six1', 'six2', 'sealed1', 'sealed2', 'ranged1', 'ranged2', 'opts1']);
       await engine.cleanup();
     }
     await registry?.stop();
@@ -128,5 +129,134 @@ describe('network create: IPv6, internal, ranges and options', function () {
     assert.equal(dup.json.message, 'network with name twice already exists');
     ok('network', 'rm', 'twice');
     assert.ok(!ok('network', 'ls', '--format', '{{.Name}}').split('\n').includes('typed'), 'nothing was made');
+  });
+
+  it('--ip-range and --aux-address: addresses come from the range, never an aux address; both in inspect', async () => {
+    const sub = `10.204.${n}`;
+    ok(
+      'network',
+      'create',
+      '--subnet',
+      `${sub}.0/24`,
+      '--ip-range',
+      `${sub}.128/30`,
+      '--aux-address',
+      `router=${sub}.129`,
+      '--aux-address',
+      `printer=${sub}.130`,
+      'ranged',
+    );
+    const cfg = inspect('ranged').IPAM.Config[0];
+    assert.deepEqual(cfg, {
+      Subnet: `${sub}.0/24`,
+      Gateway: `${sub}.1`,
+      IPRange: `${sub}.128/30`,
+      AuxiliaryAddresses: { router: `${sub}.129`, printer: `${sub}.130` },
+    });
+    // The /30 holds .128-.131 (all of them host addresses of the /24, as dockerd counts); .129 and .130 are aux.
+    const addr = (c: string) => JSON.parse(ok('inspect', c))[0].NetworkSettings.Networks.ranged.IPAddress;
+    ok('run', '-d', '--name', 'ranged1', '--network', 'ranged', 'busybox', 'sleep', '600');
+    ok('run', '-d', '--name', 'ranged2', '--network', 'ranged', 'busybox', 'sleep', '600');
+    assert.deepEqual([addr('ranged1'), addr('ranged2')].sort(), [`${sub}.128`, `${sub}.131`]);
+    assert.match(
+      engine.docker(['run', '--rm', '--network', 'ranged', 'busybox', 'true']).stderr,
+      /no IP addresses available/,
+      'the range is full',
+    );
+    ok('rm', '-f', 'ranged2');
+    ok('rm', '-f', 'ranged1');
+    // (The docker CLI checks this itself; the API answers as dockerd.)
+    const outside = await api('POST', '/networks/create', {
+      Name: 'ranged-b',
+      IPAM: { Config: [{ Subnet: `10.205.${n}.0/24`, AuxiliaryAddresses: { x: '10.9.9.9' } }] },
+    });
+    assert.equal(outside.status, 403);
+    assert.match(outside.json.message, /auxiliary address: \(x:10\.9\.9\.9\) must belong to the master pool/);
+    ok('network', 'rm', 'ranged');
+  });
+
+  it("driver options: the host bridge's name and the MTU, as given; labels and options in inspect", () => {
+    const br = `brc${n}`;
+    ok(
+      'network',
+      'create',
+      '-o',
+      `com.docker.network.bridge.name=${br}`,
+      '-o',
+      'com.docker.network.driver.mtu=1400',
+      '--label',
+      'team=blue',
+      'opts',
+    );
+    const net = inspect('opts');
+    assert.deepEqual(net.Options, { 'com.docker.network.bridge.name': br, 'com.docker.network.driver.mtu': '1400' });
+    assert.deepEqual(net.Labels, { team: 'blue' });
+    ok('run', '-d', '--name', 'opts1', '--network', 'opts', 'busybox', 'sleep', '600');
+    assert.match(ok('exec', 'opts1', 'ip', 'link', 'show', 'eth0'), / mtu 1400 /);
+    assert.ok(fs.existsSync(`/sys/class/net/${br}`), `the host bridge is ${br}`);
+    assert.match(fails('network', 'create', '-o', `com.docker.network.bridge.name=${br}`, 'opts-b'), /already in use/);
+    ok('rm', '-f', 'opts1');
+    ok('network', 'rm', 'opts');
+  });
+
+  it('--internal: no route out of the network, the host beyond its gateway unreachable; peers still are', async () => {
+    // A server of this test, on every address of the engine's namespace.
+    const server = http.createServer((_req, res) => res.end('outside\n'));
+    await new Promise<void>((r) => server.listen(0, '0.0.0.0', () => r()));
+    const port = (server.address() as any).port;
+    try {
+      // An address of the engine's namespace that is on no Berth bridge: what "outside" is for a container.
+      const own = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'scope', 'global'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l && !/ (br-|berth|brc)/.test(l))
+        .map((l) => /inet (\S+)\//.exec(l)?.[1])
+        .find(Boolean);
+      assert.ok(own, 'the namespace has an address of its own');
+      ok('network', 'create', '--internal', 'sealed');
+      ok('network', 'create', 'open');
+      ok('run', '-d', '--name', 'sealed1', '--network', 'sealed', 'busybox', 'sleep', '600');
+      const get = (c: string) =>
+        engine.dockerAsync(['exec', c, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${own} ${port}`]);
+      const out = await engine.dockerAsync([
+        'run',
+        '--rm',
+        '--network',
+        'open',
+        'busybox',
+        'sh',
+        '-c',
+        `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${own} ${port}`,
+      ]);
+      assert.match(out.stdout, /outside/, 'a container on a normal network gets out');
+      const sealed = await get('sealed1');
+      assert.doesNotMatch(sealed.stdout, /outside/);
+      assert.doesNotMatch(ok('exec', 'sealed1', 'ip', 'route'), /^default/m, 'no default route');
+      assert.equal(inspect('sealed').Internal, true);
+      // Peers on it reach each other.
+      ok(
+        'run',
+        '-d',
+        '--name',
+        'sealed2',
+        '--network',
+        'sealed',
+        'busybox',
+        'sh',
+        '-c',
+        'echo peer > /tmp/index.html && exec httpd -f -p 80 -h /tmp',
+      );
+      const peer = await engine.dockerAsync([
+        'exec',
+        'sealed1',
+        'sh',
+        '-c',
+        "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 sealed2 80",
+      ]);
+      assert.match(peer.stdout, /^peer$/m);
+      ok('rm', '-f', 'sealed1', 'sealed2');
+      ok('network', 'rm', 'sealed', 'open');
+    } finally {
+      server.close();
+    }
   });
 });

@@ -23,7 +23,14 @@ export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<s
     }
   }
   const config: Record<string, unknown>[] = n.subnet
-    ? [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}) }]
+    ? [
+        {
+          Subnet: n.subnet,
+          Gateway: n.gateway,
+          ...(n.ipRange ? { IPRange: n.ipRange } : {}),
+          ...(n.auxAddresses && Object.keys(n.auxAddresses).length ? { AuxiliaryAddresses: n.auxAddresses } : {}),
+        },
+      ]
     : [];
   if (n.subnet6) config.push({ Subnet: n.subnet6, Gateway: n.gateway6 });
   return {
@@ -142,6 +149,7 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
           subnet: c.Subnet || undefined,
           gateway: c.Gateway || undefined,
           ipRange: c.IPRange || undefined,
+          auxAddresses: c.AuxiliaryAddresses ?? undefined,
         })),
       },
     });
