@@ -10,7 +10,9 @@ import * as path from 'node:path';
 import { EngineClient } from '../../src/client';
 import { currentEngine, listEngines, readTls, validateHost } from '../../src/extension/engines/catalog';
 import { parseSshHost, SshTunnel, sshTunnelArgs } from '../../src/extension/engines/ssh';
+import * as net from 'node:net';
 import { startEngine, type TestEngine } from '../helpers/engine';
+import { makeTlsMaterial } from '../helpers/tls';
 
 function writeContext(dir: string, name: string, host: string, opts: { tls?: boolean; skipVerify?: boolean } = {}) {
   const hash = crypto.createHash('sha256').update(name).digest('hex');
@@ -177,5 +179,64 @@ net.createServer((c) => { const r = net.connect(remote); c.pipe(r).pipe(c); r.on
   it("reports ssh's own error when the tunnel cannot be made", async () => {
     const tunnel = new SshTunnel('ssh://denied@box', path.join(dir, 'fake-ssh'), path.join(dir, 'socks'));
     await assert.rejects(tunnel.start(), /ssh to box ended: Permission denied \(publickey\)/);
+  });
+});
+
+describe('extension: a tcp:// engine with TLS from a docker context', function () {
+  this.timeout(60_000);
+
+  it("reaches berthd over TLS with the context's certificates, and is refused without them", async () => {
+    const tls = makeTlsMaterial();
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const engine = await startEngine({
+      args: [
+        '-H',
+        `tcp://127.0.0.1:${port}`,
+        '--tlsverify',
+        '--tlscacert',
+        tls.ca,
+        '--tlscert',
+        tls.serverCert,
+        '--tlskey',
+        tls.serverKey,
+      ],
+    });
+    const docker = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-ctx-'));
+    try {
+      const host = `tcp://127.0.0.1:${port}`;
+      const hash = crypto.createHash('sha256').update('secure').digest('hex');
+      fs.mkdirSync(path.join(docker, 'contexts/meta', hash), { recursive: true });
+      fs.writeFileSync(
+        path.join(docker, 'contexts/meta', hash, 'meta.json'),
+        JSON.stringify({ Name: 'secure', Metadata: {}, Endpoints: { docker: { Host: host, SkipTLSVerify: false } } }),
+      );
+      const tlsDir = path.join(docker, 'contexts/tls', hash, 'docker');
+      fs.mkdirSync(tlsDir, { recursive: true });
+      fs.copyFileSync(tls.ca, path.join(tlsDir, 'ca.pem'));
+      fs.copyFileSync(tls.clientCert, path.join(tlsDir, 'cert.pem'));
+      fs.copyFileSync(tls.clientKey, path.join(tlsDir, 'key.pem'));
+      const entry = listEngines({
+        custom: [],
+        env: { DOCKER_CONFIG: docker },
+        home: '/nonexistent',
+        vmHost: '',
+        exists: () => false,
+      }).find((e) => e.name === 'secure')!;
+      const client = new EngineClient({ host: entry.host, tls: readTls(entry.tls) });
+      assert.equal((await client.version()).Platform.Name, 'Berth Engine');
+      await client.close();
+      const without = new EngineClient({ host, tls: { ca: fs.readFileSync(tls.ca), verify: true } });
+      await assert.rejects(without.version());
+      await without.close();
+    } finally {
+      await engine.cleanup();
+      fs.rmSync(docker, { recursive: true, force: true });
+      fs.rmSync(tls.dir, { recursive: true, force: true });
+    }
   });
 });
