@@ -766,6 +766,45 @@ describe('UI: the Berth extension in code-server', function () {
     await page.keyboard.press('Control+W');
   });
 
+  it("Volume files: browses a volume's files in the Volumes view and opens one, no helper container shown", async () => {
+    await openSidebar();
+    await givenImage();
+    const vol = `berth-ui-files-vol-${process.pid}`;
+    await client.createVolume({ Name: vol });
+    const { Id } = await client.createContainer({
+      Image: imageRef,
+      Cmd: ['true'],
+      HostConfig: { Binds: [`${vol}:/v`] },
+    } as any);
+    const pack = tarStream.pack();
+    pack.entry({ name: 'from-volume.txt' }, 'kept in a volume\n');
+    pack.finalize();
+    await client.putArchive(Id, '/v', pack as any);
+    await client.removeContainer(Id);
+    try {
+      const volPane = (text: string) =>
+        page.locator(`.pane:has(.pane-header[aria-label*="Volumes"]) .monaco-list-row[aria-label^="${text}"]`).first();
+      await expand(volPane(vol));
+      const file = volPane('from-volume.txt');
+      await file.waitFor({ timeout: 20_000 });
+      await file.click();
+      await page
+        .locator('.monaco-editor .view-lines:has-text("kept in a volume")')
+        .first()
+        .waitFor({ timeout: 20_000 });
+      await shot('volume-files');
+      // The helper container that reaches the volume is the extension's, not the user's.
+      const helpers = await client.listContainers({ all: true, filters: { label: ['berth.helper'] } });
+      assert.equal(helpers.length, 1);
+      assert.equal(await row(helpers[0].Id.slice(0, 12)).count(), 0);
+      await page.keyboard.press('Control+W');
+    } finally {
+      for (const c of await client.listContainers({ all: true, filters: { label: ['berth.helper'] } }))
+        await client.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      await client.removeVolume(vol).catch(() => undefined);
+    }
+  });
+
   it('Registries: logs in (password to SecretStorage), pushes with progress, lists repositories and tags, and pulls from the view', async () => {
     await openSidebar();
     await givenImage();
