@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { startEngine, type TestEngine, ROOT } from '../test/helpers/engine';
 import { soakRows } from './bench-soak';
 import { buildFixture, pushFixture, readLayer, startRegistry, type Registry } from '../test/fixtures';
+import { vmBenchRows } from './bench-vm';
 import { type ScaleEngine, scaleRows } from './bench/scale';
 
 interface Engine {
@@ -494,7 +495,6 @@ async function main() {
     }
     // The Linux VM's rows (issue 13): `npm run bench` runs them with the rest; `npm run bench vm` alone.
     if (!only.length || only.includes('vm')) {
-      const { vmBenchRows } = await import('./bench-vm');
       results.push(...(await vmBenchRows(reg, engines[0].docker, RUNS)));
     }
   } finally {
