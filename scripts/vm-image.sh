@@ -51,12 +51,15 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [[ -r $keyring ]] || { echo "vm-image: $keyring is missing (apt-get install debian-archive-keyring)" >&2; exit 1; }
 
 # What the guest runs. Recommends are never installed; maintainer scripts never run.
-packages=(nodejs runc iptables iproute2 containernetworking-plugins busybox-static kmod e2fsprogs procps tar)
+# crun: the runtime RHEL 10 ships instead of runc; berthd's containers run on both in the guest's tests (crun
+# refuses the hybrid cgroup v1 hosts CI runs on).
+packages=(nodejs runc crun iptables iproute2 containernetworking-plugins busybox-static kmod e2fsprogs procps tar)
 # tini's static build is the guest engine's berth-init (docker run --init), for either architecture.
 packages+=(tini)
 # Dependencies the guest never needs because nothing configures it at run time (dpkg, debconf, perl, PAM, udev,
 # initramfs-tools for the kernel) or busybox stands in (coreutils): apt is told they are installed already.
-provided=(dpkg perl-base perl debconf usrmerge init-system-helpers coreutils passwd adduser udev libudev1 libsystemd0
+# (libsystemd0 is unpacked: crun links it.)
+provided=(dpkg perl-base perl debconf usrmerge init-system-helpers coreutils passwd adduser udev libudev1
   initramfs-tools initramfs-tools-core linux-base cpio klibc-utils libklibc)
 
 # Modules the initramfs loads, in this order (with their dependencies first) to reach and mount the root disk.

@@ -83,6 +83,32 @@ const readKv = (p: string): Record<string, number> => {
   }
   return out;
 };
+/**
+ * cgroup v2 io.stat ("8:0 rbytes=1 wbytes=2 rios=3 …" per device) as Docker reports it on v2: the bytes read and
+ * written per device, ops "read" and "write".
+ */
+export function ioStat(file: string): StatsSample['blkio'] {
+  const out: StatsSample['blkio'] = [];
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return out; // no io controller for this cgroup
+  }
+  for (const line of text.split('\n')) {
+    const [dev, ...fields] = line.trim().split(/\s+/);
+    const m = /^(\d+):(\d+)$/.exec(dev ?? '');
+    if (!m) continue;
+    const kv = Object.fromEntries(fields.map((f) => f.split('=')).map(([k, v]) => [k, Number(v)]));
+    for (const [key, op] of [
+      ['rbytes', 'read'],
+      ['wbytes', 'write'],
+    ] as const)
+      if (kv[key] !== undefined) out.push({ major: Number(m[1]), minor: Number(m[2]), op, value: kv[key] });
+  }
+  return out;
+}
+
 const systemUsage = (): number => {
   // Docker: the host's total CPU time in ns from /proc/stat (USER_HZ = 100).
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1, 8).map(Number);
@@ -120,7 +146,7 @@ export function createStats(store: ContainerStore) {
     async stats(ref: string): Promise<StatsSample | undefined> {
       const c = store.lookup(ref);
       if (!store.live.has(c.id)) return undefined;
-      const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+      const v2 = runtime.platform.cgroup.version === 2;
       // With the host's network the container has no interfaces of its own: dockerd reports none.
       const networks = c.hostConfig.networkMode === 'host' || !c.state.pid ? {} : networkCounters(c.state.pid);
       const cg = (ctl: string, file: string) => path.join(runtime.cgroupDir(c.id, ctl), file);
@@ -152,7 +178,7 @@ export function createStats(store: ContainerStore) {
             stats: mem,
           },
           pids: { current: readNum(cg('', 'pids.current')), limit: pidsMax === 'max' ? 0 : Number(pidsMax) },
-          blkio: [],
+          blkio: ioStat(cg('', 'io.stat')),
           networks,
         };
       }
