@@ -166,6 +166,24 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       const volumes = store.deps.volumes;
       const volumeMounts =
         volumes && c.mountPoints?.length ? await volumes.setupMounts(c.id, c.mountPoints, { layers }) : [];
+      // SELinux: sources asked with :z/:Z (and local volumes) get the container's file label, as the engine's
+      // own files bound in do; nothing where the container has no mount label.
+      await selinux.applyRelabel(
+        selinux.relabelPlan(
+          c.mountLabel ?? '',
+          (c.mountPoints ?? [])
+            .filter((m) => m.type !== 'tmpfs')
+            .map((m) => ({
+              source: volumeMounts.find((v) => v.destination === m.destination)?.source ?? m.source,
+              mode: m.mode,
+            })),
+          [c.resolvConfPath, c.hostnamePath, c.hostsPath],
+          {
+            sharedNetwork: c.hostConfig.networkMode.startsWith('container:'),
+            homes: selinux.protectedHomes(),
+          },
+        ),
+      );
       const spec = buildSpec({
         rootfs: store.rootfsOf(c.id),
         readonlyRootfs: c.hostConfig.readonlyRootfs,

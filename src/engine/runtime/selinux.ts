@@ -145,6 +145,23 @@ export function checkRelabel(source: string, homes: string[] = []): void {
     throw invalidParameter(`SELinux relabeling of ${p} is not allowed`);
 }
 
+/** The homes go-selinux refuses to relabel: the engine user's and, under sudo, the invoking user's. */
+export function protectedHomes(env = process.env, passwd = '/etc/passwd'): string[] {
+  const homes = [env.HOME ?? ''];
+  if (env.SUDO_USER) {
+    try {
+      const line = fs
+        .readFileSync(passwd, 'utf8')
+        .split('\n')
+        .find((l) => l.split(':')[0] === env.SUDO_USER);
+      if (line) homes.push(line.split(':')[5] ?? '');
+    } catch {
+      /* no passwd file */
+    }
+  }
+  return homes.filter(Boolean);
+}
+
 /** The overlay mount option that gives every file of the container's root its mount label. */
 export function contextMountOption(mountLabel: string): string | undefined {
   return mountLabel ? `context="${mountLabel}"` : undefined;
@@ -194,5 +211,55 @@ export function selinuxEnabled(): boolean {
     return fs.existsSync(`${line.split(' ')[4]}/enforce`);
   } catch {
     return false;
+  }
+}
+
+/** A mount's source to relabel before the container starts, and the context it gets. */
+export interface Relabel {
+  path: string;
+  context: string;
+}
+
+/**
+ * What to relabel for a container (Docker: at mount time): sources of mounts whose mode has `z` (shared: level
+ * s0) or `Z` (private: the container's pair) — local volumes get `z` by default — and the engine's own files
+ * bound in (hosts, hostname, resolv.conf; shared when the network is another container's). Throws Docker's error
+ * for a source that must never be relabelled. Empty when the container has no mount label (SELinux off,
+ * label=disable, privileged).
+ */
+export function relabelPlan(
+  mountLabel: string,
+  mounts: { source: string; mode: string }[],
+  engineFiles: string[],
+  opts: { sharedNetwork?: boolean; homes?: string[] } = {},
+): Relabel[] {
+  if (!mountLabel) return [];
+  const out: Relabel[] = [];
+  for (const m of mounts) {
+    const modes = m.mode.split(',');
+    const shared = modes.includes('z');
+    if (!shared && !modes.includes('Z')) continue;
+    try {
+      checkRelabel(m.source, opts.homes);
+    } catch (err: any) {
+      throw invalidParameter(`error setting label on mount source '${m.source}': ${err.message}`);
+    }
+    out.push({ path: m.source, context: relabelContext(mountLabel, shared) });
+  }
+  for (const f of engineFiles) out.push({ path: f, context: relabelContext(mountLabel, !!opts.sharedNetwork) });
+  return out;
+}
+
+/** Carries out a relabel plan with chcon (-R for directories, as go-selinux's Chcon walks them). */
+export async function applyRelabel(plan: Relabel[]): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  for (const r of plan) {
+    await new Promise<void>((resolve, reject) =>
+      execFile('chcon', ['-R', r.context, r.path], (err, _out, stderr) =>
+        err
+          ? reject(invalidParameter(`error setting label on mount source '${r.path}': ${stderr.trim() || err.message}`))
+          : resolve(),
+      ),
+    );
   }
 }

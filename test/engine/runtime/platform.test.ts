@@ -23,8 +23,10 @@ import {
   labelOptions,
   levelOf,
   McsAllocator,
+  protectedHomes,
   readBaseContexts,
   relabelContext,
+  relabelPlan,
 } from '../../../src/engine/runtime/selinux';
 import { buildSpec, type SpecInput } from '../../../src/engine/runtime/spec';
 
@@ -249,6 +251,54 @@ describe('runtime: platform inputs to the OCI spec', () => {
       assert.throws(() => checkRelabel('/home/alice', ['/home/alice']), /relabeling of \/home\/alice is not allowed/);
       assert.doesNotThrow(() => checkRelabel('/home/alice/project', ['/home/alice']));
       assert.doesNotThrow(() => checkRelabel('/srv/data'));
+    });
+
+    it('plans relabels: :z shared, :Z private, local volumes (z), the engine’s own files; none without a label', () => {
+      const mount = 'system_u:object_r:container_file_t:s0:c1,c2';
+      const shared = 'system_u:object_r:container_file_t:s0';
+      const mounts = [
+        { source: '/srv/shared', mode: 'z' },
+        { source: '/srv/private', mode: 'ro,Z' },
+        { source: '/srv/plain', mode: 'ro' },
+        { source: '/var/lib/berth/volumes/v/_data', mode: 'z' },
+      ];
+      assert.deepEqual(relabelPlan(mount, mounts, ['/d/hosts']), [
+        { path: '/srv/shared', context: shared },
+        { path: '/srv/private', context: mount },
+        { path: '/var/lib/berth/volumes/v/_data', context: shared },
+        { path: '/d/hosts', context: mount },
+      ]);
+      assert.deepEqual(relabelPlan(mount, [], ['/d/hosts'], { sharedNetwork: true }), [
+        { path: '/d/hosts', context: shared },
+      ]);
+      assert.deepEqual(relabelPlan('', mounts, ['/d/hosts']), []);
+      assert.throws(
+        () => relabelPlan(mount, [{ source: '/usr', mode: 'Z' }], []),
+        /error setting label on mount source '\/usr': SELinux relabeling of \/usr is not allowed/,
+      );
+      assert.throws(
+        () => relabelPlan(mount, [{ source: '/home/bob/', mode: 'z' }], [], { homes: ['/home/bob'] }),
+        /SELinux relabeling of \/home\/bob is not allowed/,
+      );
+      // Where SELinux is off nothing is relabelled, not even / with :Z (Docker ignores the mode there).
+      assert.deepEqual(relabelPlan('', [{ source: '/', mode: 'Z' }], []), []);
+    });
+
+    it('protects the engine user’s home and, under sudo, the invoking user’s', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'passwd-'));
+      try {
+        fs.writeFileSync(
+          path.join(dir, 'passwd'),
+          'root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n',
+        );
+        assert.deepEqual(protectedHomes({ HOME: '/root', SUDO_USER: 'bob' }, path.join(dir, 'passwd')), [
+          '/root',
+          '/home/bob',
+        ]);
+        assert.deepEqual(protectedHomes({ HOME: '/root' }, path.join(dir, 'passwd')), ['/root']);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('allocates a distinct MCS pair per container, ordered, and reserves pairs after a restart', () => {
