@@ -1,4 +1,5 @@
-// Runs CNI plugins per the CNI spec (1.0.0): environment CNI_COMMAND/CNI_CONTAINERID/CNI_NETNS/CNI_IFNAME/
+// Runs CNI plugins per the CNI spec (1.0.0, or the newest version the installed plugins speak — RHEL 8's speak
+// up to 0.4.0; see negotiateCniVersion): environment CNI_COMMAND/CNI_CONTAINERID/CNI_NETNS/CNI_IFNAME/
 // CNI_PATH, the network configuration on stdin, the result (or an error object) on stdout; a conflist is
 // executed as a chain, ADD in order with each plugin's result as the next one's prevResult, DEL in reverse
 // with the cached ADD result as prevResult.
@@ -13,6 +14,10 @@ import * as path from 'node:path';
 import { system, unavailable } from '../errdefs';
 
 export const CNI_VERSION = '1.0.0';
+/** The spec versions this runner can speak, newest first: their results share one shape (interfaces, ips). */
+export const SUPPORTED_CNI_VERSIONS = ['1.0.0', '0.4.0', '0.3.1', '0.3.0'];
+/** The plugins Berth runs: each must speak the version chosen. */
+export const CNI_PLUGINS = ['bridge', 'host-local', 'portmap', 'firewall', 'loopback'];
 
 export interface CniInterface {
   name: string;
@@ -57,11 +62,59 @@ let binDir: string | null | undefined;
 export function cniBinDir(): string | undefined {
   if (binDir !== undefined) return binDir ?? undefined;
   const candidates = [process.env.BERTH_CNI_PATH, ...SEARCH].filter(Boolean) as string[];
-  binDir =
-    candidates.find((d) =>
-      ['bridge', 'host-local', 'portmap', 'firewall', 'loopback'].every((p) => fs.existsSync(path.join(d, p))),
-    ) ?? null;
+  binDir = candidates.find((d) => CNI_PLUGINS.every((p) => fs.existsSync(path.join(d, p)))) ?? null;
   return binDir ?? undefined;
+}
+
+/** The newest version we and every plugin support (each plugin's supportedVersions), or undefined. */
+export function pickCniVersion(supportedByPlugin: string[][]): string | undefined {
+  return SUPPORTED_CNI_VERSIONS.find((v) => supportedByPlugin.every((list) => list.includes(v)));
+}
+
+/**
+ * Asks each plugin which spec versions it speaks (CNI_COMMAND=VERSION) and picks the newest common one, as
+ * libcni's version negotiation does, instead of assuming 1.0.0 (plugins before 1.0 refuse it).
+ */
+export async function negotiateCniVersion(dir: string, plugins = CNI_PLUGINS): Promise<string> {
+  const lists: string[][] = [];
+  for (const p of plugins) {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(path.join(dir, p), [], {
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: 'VERSION' },
+        stdio: ['pipe', 'pipe', 'ignore'],
+      });
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.on('error', reject);
+      child.on('close', () => resolve(text));
+      child.stdin.end(JSON.stringify({ cniVersion: CNI_VERSION }));
+    });
+    let supported: string[] = [];
+    try {
+      supported = JSON.parse(out).supportedVersions ?? [];
+    } catch {
+      /* no answer: nothing in common */
+    }
+    lists.push(supported);
+  }
+  const picked = pickCniVersion(lists);
+  if (!picked)
+    throw unavailable(
+      `the CNI plugins in ${dir} speak none of the spec versions ${SUPPORTED_CNI_VERSIONS.join(', ')}: ${CNI_INSTALL_HINT}`,
+    );
+  return picked;
+}
+
+let negotiated: Promise<string> | undefined;
+/** The version spoken with this host's plugins (negotiated once). */
+export function cniVersion(): Promise<string> {
+  const dir = cniBinDir();
+  if (!dir) return Promise.reject(unavailable(CNI_INSTALL_HINT));
+  negotiated ??= negotiateCniVersion(dir).catch((err) => {
+    negotiated = undefined;
+    throw err;
+  });
+  return negotiated;
 }
 
 export class CniError extends Error {
@@ -82,6 +135,12 @@ async function execPlugin(
 ): Promise<CniResult | undefined> {
   const dir = cniBinDir();
   if (!dir) throw unavailable(CNI_INSTALL_HINT);
+  // Conflists are written with CNI_VERSION; what the plugins get is the negotiated version, results included.
+  const version = await cniVersion();
+  if (conf.cniVersion !== version) {
+    conf = { ...conf, cniVersion: version };
+    if (conf.prevResult) conf.prevResult = { ...(conf.prevResult as CniResult), cniVersion: version };
+  }
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: command,
@@ -165,6 +224,7 @@ export async function delNetworkList(list: CniConflist, call: CniCall, cached?: 
 }
 
 export async function checkNetworkList(list: CniConflist, call: CniCall, cached: CniResult): Promise<void> {
+  if (['0.3.0', '0.3.1'].includes(await cniVersion())) return; // CHECK came with 0.4.0
   for (const p of list.plugins) await execPlugin(String(p.type), 'CHECK', call, pluginConf(list, p, call, cached));
 }
 
