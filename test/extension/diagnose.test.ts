@@ -54,7 +54,8 @@ describe('extension: diagnose', () => {
     assert.equal(by['runc'].ok, false);
     assert.equal(by['iptables'].ok, false);
     assert.equal(by['glibc'].ok, false);
-    assert.equal(by['SELinux'].found, 'enforcing');
+    assert.equal(by['SELinux'].found, 'enforcing, container-selinux missing');
+    assert.equal(by['SELinux'].ok, false);
     assert.equal(by['user namespaces'].found, 'disabled (user.max_user_namespaces = 0)');
     assert.equal(by['user namespaces'].fix?.note, 'sudo sysctl -w user.max_user_namespaces=28633');
     assert.equal(by['overlayfs in a user namespace'].ok, false, 'kernel 3.10');
@@ -90,6 +91,36 @@ describe('extension: diagnose', () => {
     );
     assert.equal(d.checks.find((c) => c.name === 'cgroups')!.found, 'v2 (unified)');
     assert.match(renderDiagnosis(d), /Everything the engine needs is present/);
+  });
+
+  it('RHEL 10: crun without runc is enough; enforcing SELinux with container-selinux is fine', () => {
+    const d = diagnose(
+      host(
+        {
+          '/etc/os-release':
+            'ID="rhel"\nID_LIKE="fedora"\nVERSION_ID="10.0"\nPRETTY_NAME="Red Hat Enterprise Linux 10.0"',
+          '/proc/sys/kernel/osrelease': '6.12.0-55.el10.x86_64',
+          '/proc/mounts': 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n',
+          '/proc/filesystems': 'nodev\toverlay\n',
+          '/usr/libexec/cni/bridge': '',
+          '/sys/fs/selinux/enforce': '1',
+          '/etc/selinux/config': 'SELINUX=enforcing\nSELINUXTYPE=targeted\n',
+          '/etc/selinux/targeted/contexts/lxc_contexts': 'process = "system_u:system_r:container_t:s0"\n',
+        },
+        { crun: 'crun version 1.19', iptables: 'iptables v1.8.11 (nf_tables)' },
+        { glibc: '2.39', isRoot: true },
+      ),
+    );
+    assert.equal(d.family, 'dnf');
+    const by = Object.fromEntries(d.checks.map((c) => [c.name, c]));
+    assert.equal(by['runc'].ok, true);
+    assert.equal(by['runc'].found, 'crun version 1.19 (no runc: containers run on crun)');
+    assert.equal(by['SELinux'].ok, true);
+    assert.equal(by['SELinux'].found, 'enforcing');
+    assert.ok(
+      d.checks.every((c) => c.ok),
+      JSON.stringify(d.checks.filter((c) => !c.ok)),
+    );
   });
 
   it('reads this host without throwing', () => {

@@ -6,7 +6,7 @@ import { createRouter, ENGINE_VERSION, type EngineServices, listen, type ApiServ
 import { applyFileKeys, type DaemonConfig, readConfigFile, RELOADABLE } from '../config';
 import { createEventBus } from '../events';
 import { log, setLogLevel } from '../log';
-import { resolvePlatform, runcInfo, RUNC_INSTALL_HINT } from '../host';
+import { dTypeRefusal, resolvePlatform, runcInfo, RUNC_INSTALL_HINT, storageFacts } from '../host';
 import { processAlive, writeFileAtomic } from '../util/fsx';
 import { createNetworkService } from '../network';
 import { createVolumeService } from '../volumes';
@@ -84,6 +84,8 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
   let server: ApiServer | undefined;
   try {
     fs.mkdirSync(cfg.execRoot, { recursive: true, mode: 0o700 });
+    const refusal = dTypeRefusal(storageFacts(cfg.dataRoot));
+    if (refusal) throw refusal;
     const runc = runcInfo();
     const { platform, runtimes } = resolvePlatform(cfg);
     if (!runc && platform.runtime.name === 'runc') log.warn(RUNC_INSTALL_HINT);

@@ -6,8 +6,17 @@ import { execFileSync } from 'node:child_process';
 import { invalidParameter } from '../errdefs';
 import { chooseCgroupDriver, type Platform, type RuntimeChoice, selinux } from '../runtime';
 
-export { filesystemName, type StorageFacts, storageFacts, supportsDType } from './storage';
+export { dTypeRefusal, filesystemName, type StorageFacts, storageFacts, supportsDType } from './storage';
 export { type NetworkFacts, networkFacts, networkWarnings } from './network';
+export {
+  containerPolicyInstalled,
+  osReleaseText,
+  type PackageFamily,
+  packageFamily,
+  type PreflightFacts,
+  preflightWarnings,
+  selinuxEnforcing,
+} from './preflight';
 
 export function cgroupVersion(): '1' | '2' {
   return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';

@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { notImplemented } from '../errdefs';
 
 /** statfs(2) magic numbers and the names moby gives them (daemon/graphdriver's FsNames). */
 const FS_NAMES: Record<number, string> = {
@@ -66,4 +67,17 @@ export function storageFacts(dataRoot: string): StorageFacts {
     cache.set(dataRoot, facts);
   }
   return facts;
+}
+
+/**
+ * dockerd's refusal to run overlay on a file system without d_type (xfs made with ftype=0 corrupts overlay:
+ * whiteouts and directories read back as the wrong type); undefined when the data root is fine or the probe
+ * could not tell.
+ */
+export function dTypeRefusal(facts: StorageFacts): Error | undefined {
+  if (facts.dType !== false) return undefined;
+  let msg = `overlay2: the backing ${facts.backingFilesystem} filesystem is formatted without d_type support, which leads to incorrect behavior.`;
+  if (facts.backingFilesystem === 'xfs') msg += ' Reformat the filesystem with ftype=1 to enable d_type support.';
+  msg += ' Running without d_type is not supported.';
+  return notImplemented(msg);
 }

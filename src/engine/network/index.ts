@@ -34,6 +34,7 @@ export type { CreateNetworkOptions } from './networks';
 export type { AttachmentInfo, EndpointInfo } from './sandboxes';
 export type { NetworkEndpointSummary, NetworkInfo, NetworkRecord, NetworkServiceOptions } from './store';
 export { defaultBridgeName } from './store';
+export { cniBinDir } from './cni';
 
 export interface NetworkService {
   /** Creates the predefined networks, re-reads state, re-holds published ports, cleans what a crashed run left. */

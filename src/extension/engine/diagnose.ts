@@ -121,13 +121,16 @@ export function diagnose(h: HostReader = realHost): Diagnosis {
       : { note: 'sudo modprobe overlay && echo overlay | sudo tee /etc/modules-load.d/berth.conf' },
   });
 
+  // RHEL 10 ships crun and no runc: either runs containers (berthd picks crun when runc is absent).
   const runc = h.run('runc', ['--version']);
+  const crun = runc ? undefined : h.run('crun', ['--version']);
   checks.push({
     name: 'runc',
-    ok: !!runc,
-    found: runc?.split('\n')[0] ?? 'not found on PATH',
-    need: 'runc ≥ 1.0',
-    fix: runc ? undefined : pkgs('runc', 'runc'),
+    ok: !!(runc || crun),
+    found:
+      runc?.split('\n')[0] ?? (crun ? `${crun.split('\n')[0]} (no runc: containers run on crun)` : 'not found on PATH'),
+    need: 'runc ≥ 1.0 or crun (RHEL 10)',
+    fix: runc || crun ? undefined : pkgs('runc', 'runc'),
   });
 
   const ipt = h.run('iptables', ['--version']);
@@ -176,11 +179,14 @@ export function diagnose(h: HostReader = realHost): Diagnosis {
   const rootlessReady = rootless.length > 0 && rootless.every((r) => r.ok || !r.fatal);
 
   const enforce = h.read('/sys/fs/selinux/enforce')?.trim();
+  // container-selinux gives the policy container_t (named in the loaded policy's lxc_contexts).
+  const policy = /^SELINUXTYPE=(\S+)/m.exec(h.read('/etc/selinux/config') ?? '')?.[1] ?? 'targeted';
+  const containerPolicy = /container_t/.test(h.read(`/etc/selinux/${policy}/contexts/lxc_contexts`) ?? '');
   const selinux = enforce === undefined ? 'not enabled' : enforce === '1' ? 'enforcing' : 'permissive';
   checks.push({
     name: 'SELinux',
-    ok: true,
-    found: selinux,
+    ok: enforce !== '1' || containerPolicy,
+    found: enforce === '1' && !containerPolicy ? `${selinux}, container-selinux missing` : selinux,
     need: 'any; when enforcing, bind mounts need the :z/:Z option or container-selinux',
     fix:
       enforce === '1'

@@ -12,7 +12,7 @@ import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { ENGINE_JS, requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
 
 /** berthd with this daemon.json, expected to refuse to start: its message. */
-function refusal(config: Record<string, unknown>): string {
+function refusal(config: Record<string, unknown>, env: Record<string, string> = {}): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-platform-'));
   try {
     const file = path.join(dir, 'daemon.json');
@@ -30,7 +30,7 @@ function refusal(config: Record<string, unknown>): string {
         '-H',
         `unix://${dir}/s.sock`,
       ],
-      { encoding: 'utf8', timeout: 20_000 },
+      { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env } },
     );
     assert.notEqual(r.status, 0, `berthd started with ${JSON.stringify(config)}`);
     return r.stderr;
@@ -159,6 +159,22 @@ describe('engine: platform (cgroup driver, cgroupns, runtimes) on this host', fu
       );
     } finally {
       ok(['rm', id]);
+    }
+  });
+
+  it('refuses a data root whose file system has no d_type, in dockerd’s words', () => {
+    // An xfs made with ftype=0 cannot be had here: the d_type probe is replaced by one that answers as on it.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-dtype-'));
+    try {
+      const probe = path.join(dir, 'probe');
+      fs.writeFileSync(probe, '#!/bin/sh\necho false\n', { mode: 0o755 });
+      const msg = refusal({}, { BERTH_DTYPE_HELPER: probe });
+      assert.match(
+        msg,
+        /overlay2: the backing \S+ filesystem is formatted without d_type support, which leads to incorrect behavior\..* Running without d_type is not supported\./,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -2,7 +2,19 @@
 import type { EngineServices } from '../services';
 import type { EngineEvent } from '../../events';
 import { nowNano } from '../../events';
-import { hostFacts, networkFacts, networkWarnings, storageFacts } from '../../host';
+import {
+  containerPolicyInstalled,
+  findBinary,
+  hostFacts,
+  networkFacts,
+  networkWarnings,
+  osReleaseText,
+  packageFamily,
+  preflightWarnings,
+  selinuxEnforcing,
+  storageFacts,
+} from '../../host';
+import { cniBinDir } from '../../network';
 import { cgroupDriverShown, limitsUnavailableReason } from '../../runtime';
 import { registryServiceConfig } from '../../registry';
 import { goArch, matchLabels } from '../../../common/docker';
@@ -277,7 +289,16 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
         ...(s.platform.defaultCgroupnsMode === 'private' ? ['name=cgroupns'] : []),
       ],
       Warnings: [
-        ...(runc ? [] : ['WARNING: runc is not installed; containers cannot start']),
+        // What is missing, with the command that installs it on this distribution (dnf on RHEL-likes).
+        ...preflightWarnings({
+          family: packageFamily(osReleaseText()),
+          runtime: {
+            name: s.platform.platform.runtime.name,
+            found: !!findBinary(s.platform.platform.runtime.path),
+          },
+          cniFound: !!cniBinDir(),
+          selinux: { enforcing: selinuxEnforcing(), containerPolicy: containerPolicyInstalled() },
+        }),
         ...(unavailable ? [`WARNING: ${unavailable}`] : []),
         ...networkWarnings(net),
         ...(cfg.rootless?.singleId

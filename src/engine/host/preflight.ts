@@ -1,0 +1,77 @@
+// What this host lacks for containers to work as Docker's do, each with the exact command that installs it —
+// dnf on CentOS/RHEL/Fedora/Rocky/Alma, yum on CentOS 7, apt on Debian/Ubuntu — as /info Warnings, which
+// `docker info` and `berth info` print. The facts are read apart (preflightFacts) so the words are unit-testable.
+import * as fs from 'node:fs';
+
+export type PackageFamily = 'dnf' | 'yum' | 'apt' | 'unknown';
+
+export interface PreflightFacts {
+  family: PackageFamily;
+  /** The default runtime's name and whether its binary was found. */
+  runtime: { name: string; found: boolean };
+  /** Whether the CNI plugins were found (network/cni.ts looks in /usr/lib/cni, /usr/libexec/cni, /opt/cni/bin). */
+  cniFound: boolean;
+  selinux: { enforcing: boolean; containerPolicy: boolean };
+}
+
+/** The package manager of /etc/os-release's distribution. */
+export function packageFamily(osRelease: string): PackageFamily {
+  const get = (k: string) => new RegExp(`^${k}="?([^"\\n]*)"?`, 'm').exec(osRelease)?.[1] ?? '';
+  const like = `${get('ID')} ${get('ID_LIKE')}`;
+  if (/rhel|centos|fedora|rocky|almalinux/.test(like)) {
+    const major = parseInt(get('VERSION_ID'), 10);
+    return /centos|rhel/.test(like) && major > 0 && major < 8 ? 'yum' : 'dnf';
+  }
+  if (/debian|ubuntu/.test(like)) return 'apt';
+  return 'unknown';
+}
+
+function install(family: PackageFamily, rpm: string, deb: string): string {
+  if (family === 'apt') return `sudo apt-get install -y ${deb}`;
+  if (family === 'yum') return `sudo yum install -y ${rpm}`;
+  return `sudo dnf install -y ${rpm}`;
+}
+
+export function preflightWarnings(f: PreflightFacts): string[] {
+  const out: string[] = [];
+  if (!f.runtime.found)
+    out.push(
+      `WARNING: the OCI runtime ${f.runtime.name} is not installed; containers cannot start: ${install(f.family, f.runtime.name, f.runtime.name)}`,
+    );
+  if (!f.cniFound)
+    out.push(
+      `WARNING: the CNI plugins are not installed; containers get no network: ${install(f.family, 'containernetworking-plugins', 'containernetworking-plugins')}`,
+    );
+  if (f.selinux.enforcing && !f.selinux.containerPolicy)
+    out.push(
+      `WARNING: SELinux is enforcing but the container policy (container_t) is not installed; containers cannot start with their labels: ${install(f.family, 'container-selinux', 'container-selinux')}`,
+    );
+  return out;
+}
+
+/** Whether the loaded SELinux policy knows containers (container-selinux: lxc_contexts naming container_t). */
+export function containerPolicyInstalled(policyRoot = '/etc/selinux'): boolean {
+  try {
+    const policy = /^SELINUXTYPE=(\S+)/m.exec(fs.readFileSync(`${policyRoot}/config`, 'utf8'))?.[1] ?? 'targeted';
+    return /container_t/.test(fs.readFileSync(`${policyRoot}/${policy}/contexts/lxc_contexts`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether SELinux enforces now (selinuxfs's enforce file says 1). */
+export function selinuxEnforcing(): boolean {
+  try {
+    return fs.readFileSync('/sys/fs/selinux/enforce', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
+export function osReleaseText(): string {
+  try {
+    return fs.readFileSync('/etc/os-release', 'utf8');
+  } catch {
+    return '';
+  }
+}

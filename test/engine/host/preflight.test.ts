@@ -1,0 +1,79 @@
+// The host's missing pieces as /info Warnings (docker info, berth info), each with the exact install command for
+// the distribution's package manager — what a CentOS/RHEL user over Remote-SSH reads first.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { containerPolicyInstalled, packageFamily, preflightWarnings } from '../../../src/engine/host';
+
+const ok = { enforcing: false, containerPolicy: false };
+
+describe('host: preflight warnings', () => {
+  it('knows the package manager from os-release', () => {
+    assert.equal(packageFamily('ID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n'), 'dnf');
+    assert.equal(packageFamily('ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="9"\n'), 'dnf');
+    assert.equal(packageFamily('ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.10"\n'), 'dnf');
+    assert.equal(packageFamily('ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n'), 'yum');
+    assert.equal(packageFamily('ID=debian\nVERSION_ID="12"\n'), 'apt');
+    assert.equal(packageFamily('ID=alpine\n'), 'unknown');
+  });
+
+  it('says nothing when the host has what it needs', () => {
+    assert.deepEqual(
+      preflightWarnings({ family: 'dnf', runtime: { name: 'crun', found: true }, cniFound: true, selinux: ok }),
+      [],
+    );
+    assert.deepEqual(
+      preflightWarnings({
+        family: 'dnf',
+        runtime: { name: 'runc', found: true },
+        cniFound: true,
+        selinux: { enforcing: true, containerPolicy: true },
+      }),
+      [],
+    );
+  });
+
+  it('names each missing piece with the dnf command on RHEL (yum on CentOS 7, apt on Debian)', () => {
+    const w = preflightWarnings({
+      family: 'dnf',
+      runtime: { name: 'crun', found: false },
+      cniFound: false,
+      selinux: { enforcing: true, containerPolicy: false },
+    });
+    assert.deepEqual(w, [
+      'WARNING: the OCI runtime crun is not installed; containers cannot start: sudo dnf install -y crun',
+      'WARNING: the CNI plugins are not installed; containers get no network: sudo dnf install -y containernetworking-plugins',
+      'WARNING: SELinux is enforcing but the container policy (container_t) is not installed; containers cannot start with their labels: sudo dnf install -y container-selinux',
+    ]);
+    assert.match(
+      preflightWarnings({ family: 'yum', runtime: { name: 'runc', found: false }, cniFound: true, selinux: ok })[0],
+      /sudo yum install -y runc$/,
+    );
+    assert.match(
+      preflightWarnings({ family: 'apt', runtime: { name: 'runc', found: true }, cniFound: false, selinux: ok })[0],
+      /sudo apt-get install -y containernetworking-plugins$/,
+    );
+  });
+
+  it('finds container-selinux by the container contexts of the loaded policy', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'selinux-'));
+    try {
+      assert.equal(containerPolicyInstalled(root), false);
+      fs.mkdirSync(path.join(root, 'targeted/contexts'), { recursive: true });
+      fs.writeFileSync(path.join(root, 'config'), 'SELINUX=enforcing\nSELINUXTYPE=targeted\n');
+      fs.writeFileSync(
+        path.join(root, 'targeted/contexts/lxc_contexts'),
+        'process = "system_u:system_r:svirt_lxc_net_t:s0"\n',
+      );
+      assert.equal(containerPolicyInstalled(root), false);
+      fs.writeFileSync(
+        path.join(root, 'targeted/contexts/lxc_contexts'),
+        'process = "system_u:system_r:container_t:s0"\n',
+      );
+      assert.equal(containerPolicyInstalled(root), true);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
