@@ -87,6 +87,8 @@ export async function negotiateCniVersion(dir: string, plugins = CNI_PLUGINS): P
       child.stdout.on('data', (d) => (text += d));
       child.on('error', reject);
       child.on('close', () => resolve(text));
+      // Plugins may answer VERSION without reading stdin and exit: the write then fails with EPIPE.
+      child.stdin.on('error', () => {});
       child.stdin.end(JSON.stringify({ cniVersion: CNI_VERSION }));
     });
     let supported: string[] = [];
