@@ -1,7 +1,6 @@
 // The one typed client of the engine API, shared by the extension and the CLI: undici over the unix socket
 // (or TCP), Docker's paths, errors carrying Docker's message and status.
-import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as net from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { Agent, type Dispatcher, request } from 'undici';
@@ -172,72 +171,54 @@ export class EngineClient {
   }
 
   /**
-   * Docker's connection hijack (attach, exec start): sends the request with `Upgrade: tcp`, waits for 101, and
-   * returns the raw socket for both directions.
+   * Docker's connection hijack (attach, exec start): the request with `Upgrade: tcp` through undici's upgrade
+   * machinery (its HTTP parser finds the end of the 101 head; bytes after it stay on the socket), and the raw
+   * socket for both directions, paused until the caller reads. An answer other than 101 is Docker's JSON error.
    */
   async hijack(method: string, p: string, body?: unknown, query?: Query): Promise<Duplex> {
-    const payload = body === undefined ? '' : JSON.stringify(body);
-    const socket: net.Socket = await new Promise((resolve, reject) => {
-      let s: net.Socket;
-      if (this.socketPath) s = net.connect(this.socketPath);
-      else {
-        const u = new URL(this.origin);
-        const port = Number(u.port || (u.protocol === 'https:' ? 2376 : 2375));
-        s =
-          u.protocol === 'https:'
-            ? tls.connect({
-                host: u.hostname,
-                port,
-                ca: this.endpoint.tls?.ca,
-                cert: this.endpoint.tls?.cert,
-                key: this.endpoint.tls?.key,
-                rejectUnauthorized: this.endpoint.tls?.verify !== false,
-              })
-            : net.connect(port, u.hostname);
-      }
-      s.once(this.socketPath || !this.origin.startsWith('https') ? 'connect' : 'secureConnect', () => resolve(s));
-      s.once('error', reject);
-    });
-    socket.setNoDelay(true);
-    socket.write(
-      `${method} ${this.path(p, query)} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
-        (payload
-          ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`
-          : 'Content-Length: 0\r\n') +
-        `\r\n${payload}`,
-    );
+    const payload = body === undefined ? undefined : JSON.stringify(body);
     return await new Promise<Duplex>((resolve, reject) => {
-      let head = Buffer.alloc(0);
-      const onData = (chunk: Buffer) => {
-        head = Buffer.concat([head, chunk]);
-        const end = head.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        socket.off('data', onData);
-        socket.off('error', reject);
-        const statusLine = head.subarray(0, head.indexOf('\r\n')).toString();
-        const status = Number(statusLine.split(' ')[1]);
-        const rest = head.subarray(end + 4);
-        if (status === 101 || status === 200) {
-          socket.pause();
-          if (rest.length) socket.unshift(rest);
-          resolve(socket);
-        } else {
-          // An error answer: the JSON message is the body.
-          let text = rest.toString();
-          socket.on('data', (c) => (text += c.toString()));
-          socket.once('end', () => {
+      let status = 0;
+      const chunks: Buffer[] = [];
+      this.dispatcher.dispatch(
+        {
+          origin: this.origin,
+          path: this.path(p, query),
+          method: method as Dispatcher.HttpMethod,
+          upgrade: 'tcp',
+          headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+          body: payload,
+        },
+        {
+          onConnect() {},
+          onUpgrade(_statusCode: number, _headers: unknown, socket: Duplex) {
+            (socket as net.Socket).setNoDelay?.(true);
+            socket.pause();
+            resolve(socket);
+          },
+          onHeaders(statusCode: number) {
+            status = statusCode;
+            return true;
+          },
+          onData(chunk: Buffer) {
+            chunks.push(chunk);
+            return true;
+          },
+          onComplete() {
+            const text = Buffer.concat(chunks).toString('utf8');
             let message = text;
             try {
-              message = JSON.parse(text).message;
+              message = JSON.parse(text).message ?? text;
             } catch {
               /* plain */
             }
-            reject(new EngineApiError(status, message.trim()));
-          });
-        }
-      };
-      socket.on('data', onData);
-      socket.once('error', reject);
+            reject(new EngineApiError(status, message.trim() || `engine answered ${status}`));
+          },
+          onError(err: Error) {
+            reject(err);
+          },
+        } as unknown as Dispatcher.DispatchHandler,
+      );
     });
   }
 
