@@ -76,6 +76,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       publishAll: c.hostConfig.publishAllPorts,
       aliases: first?.[1].aliases,
       ipv4Address: first?.[1].ipv4Address,
+      linkLocalIps: first?.[1].linkLocalIps,
       macAddress: first?.[1].macAddress,
     });
     for (const [name, cfg] of others) await net.connect(name, c.id, cfg);

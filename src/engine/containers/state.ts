@@ -204,6 +204,8 @@ export interface HostConfig {
 export interface EndpointSettings {
   aliases?: string[];
   ipv4Address?: string;
+  /** --link-local-ip: more addresses on the container's interface of this network. */
+  linkLocalIps?: string[];
   /** --mac-address (EndpointsConfig's MacAddress, or Config.MacAddress of older clients on the primary network). */
   macAddress?: string;
 }

@@ -21,6 +21,7 @@ import {
   createNetns,
   deleteNetns,
   ensureBridgeRules,
+  addLinkLocalIps,
   installDnsRedirect,
   netnsAlive,
   sweepContainerRules,
@@ -44,6 +45,8 @@ export interface AttachRequest extends PortRequest {
   network: string;
   aliases?: string[];
   ipv4Address?: string;
+  /** --link-local-ip: more addresses on eth0. */
+  linkLocalIps?: string[];
   /** --mac-address: the MAC of eth0 (the bridge plugin's `mac` capability). */
   macAddress?: string;
   hostname?: string;
@@ -60,6 +63,7 @@ export interface AttachRequest extends PortRequest {
 export interface ConnectRequest {
   aliases?: string[];
   ipv4Address?: string;
+  linkLocalIps?: string[];
   macAddress?: string;
 }
 
@@ -344,6 +348,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       if (loResult.status === 'rejected') throw loResult.reason;
       if (dnsResult.status === 'rejected') throw dnsResult.reason;
       if (dnsAt) s.dnsRedirect = dnsAt;
+      if (onBridge && req.linkLocalIps?.length) await addLinkLocalIps(s.netnsPath, 'eth0', req.linkLocalIps);
       if (onBridge) {
         const a = ethResult.value!;
         a.endpointId = endpointId;
@@ -395,6 +400,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     a.aliases = n.predefined ? [] : [...new Set(o.aliases ?? [])];
     s.attachments.push(a);
     store.saveSandbox(s);
+    if (o.linkLocalIps?.length) await addLinkLocalIps(s.netnsPath!, a.ifName, o.linkLocalIps);
     await syncDns(s, hadInternalResolver);
     writeInPlace(s.hostsPath, hostsFor(s));
     store.publish('connect', n, { container: containerId });

@@ -221,6 +221,12 @@ export function netnsAlive(nsPath: string): boolean {
   return fs.existsSync(nsPath);
 }
 
+/** --link-local-ip: addresses of 169.254.0.0/16 or fe80::/64 added to a container's interface, in one `ip` run. */
+export async function addLinkLocalIps(netnsPath: string, ifName: string, ips: string[]): Promise<void> {
+  const lines = ips.map((ip) => `addr add ${ip}/${ip.includes(':') ? 64 : 16} dev ${ifName}`);
+  await sh('nsenter', [`--net=${netnsPath}`, 'ip', '-batch', '-'], lines.join('\n') + '\n');
+}
+
 // ---- the embedded DNS server's address inside a container ----
 
 export const EMBEDDED_DNS = '127.0.0.11';

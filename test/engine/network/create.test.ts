@@ -56,7 +56,7 @@ describe('network create: IPv6, internal, ranges and options', function () {
 
   after(async () => {
     if (engine) {
-      engine.docker(['rm', '-f', 'six1', 'six2', 'sealed1', 'sealed2', 'ranged1', 'ranged2', 'opts1']);
+      engine.docker(['rm', '-f', 'six1', 'six2', 'sealed1', 'sealed2', 'ranged1', 'ranged2', 'opts1', 'll1']);
       await engine.cleanup();
     }
     await registry?.stop();
@@ -258,5 +258,41 @@ describe('network create: IPv6, internal, ranges and options', function () {
     } finally {
       server.close();
     }
+  });
+
+  it('--link-local-ip on run and on network connect: on the interface, in inspect, kept across a restart', async () => {
+    ok('network', 'create', 'linked');
+    ok('network', 'create', 'linked2');
+    ok(
+      'run',
+      '-d',
+      '--name',
+      'll1',
+      '--network',
+      'linked',
+      '--link-local-ip',
+      '169.254.7.7',
+      'busybox',
+      'sleep',
+      '600',
+    );
+    assert.match(ok('exec', 'll1', 'ip', '-4', 'addr', 'show', 'eth0'), /inet 169\.254\.7\.7\/16 /);
+    const cfg = () => JSON.parse(ok('inspect', 'll1'))[0].NetworkSettings.Networks;
+    assert.deepEqual(cfg().linked.IPAMConfig, { LinkLocalIPs: ['169.254.7.7'] });
+    ok('network', 'connect', '--link-local-ip', '169.254.8.8', 'linked2', 'll1');
+    assert.match(ok('exec', 'll1', 'ip', '-4', 'addr', 'show', 'eth1'), /inet 169\.254\.8\.8\/16 /);
+    assert.deepEqual(cfg().linked2.IPAMConfig, { LinkLocalIPs: ['169.254.8.8'] });
+    ok('restart', '-t', '0', 'll1');
+    const addrs = ok('exec', 'll1', 'ip', '-4', '-o', 'addr');
+    assert.match(addrs, /169\.254\.7\.7\/16/);
+    assert.match(addrs, /169\.254\.8\.8\/16/);
+    const bad = await api('POST', '/containers/create', {
+      Image: 'busybox',
+      NetworkingConfig: { EndpointsConfig: { linked: { IPAMConfig: { LinkLocalIPs: ['nope'] } } } },
+    });
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.message, /invalid link-local IP address: nope/);
+    ok('rm', '-f', 'll1');
+    ok('network', 'rm', 'linked', 'linked2');
   });
 });

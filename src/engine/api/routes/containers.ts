@@ -15,7 +15,7 @@ import { MASKED_PATHS, READONLY_PATHS } from '../../runtime';
 import { fuzzyMatch, humanDuration, matchLabels, queryBool } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
-import { renderNetworkSettings } from './networks';
+import { renderNetworkSettings, validLinkLocal } from './networks';
 import { mountSpecFromApi, renderMountPoint, renderMountSpec } from './volumes';
 import { CONTAINER_CREATE, CONTAINER_UPDATE } from '../bodies';
 import { decodeGoJson } from '../gojson';
@@ -49,11 +49,15 @@ export function parseCreateBody(body: any, name: string | null): CreateRequest {
     pidsLimit: h.PidsLimit || undefined,
     blkioWeight: h.BlkioWeight || undefined,
   };
-  const networks: Record<string, { aliases?: string[]; ipv4Address?: string; macAddress?: string }> = {};
+  const networks: Record<
+    string,
+    { aliases?: string[]; ipv4Address?: string; linkLocalIps?: string[]; macAddress?: string }
+  > = {};
   for (const [n, e] of Object.entries<any>(body.NetworkingConfig?.EndpointsConfig ?? {})) {
     networks[n] = {
       aliases: e?.Aliases ?? undefined,
       ipv4Address: e?.IPAMConfig?.IPv4Address || undefined,
+      linkLocalIps: e?.IPAMConfig?.LinkLocalIPs?.length ? validLinkLocal(e.IPAMConfig.LinkLocalIPs) : undefined,
       macAddress: e?.MacAddress || undefined,
     };
   }

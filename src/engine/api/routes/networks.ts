@@ -1,5 +1,6 @@
 // /networks in Docker's shapes: create, list, inspect, remove, connect, disconnect, prune.
 import * as crypto from 'node:crypto';
+import * as net from 'node:net';
 import type { EngineServices } from '../services';
 import { invalidParameter, notFound } from '../../errdefs';
 import type { EndpointInfo, NetworkInfo, NetworkService } from '../../network';
@@ -53,6 +54,12 @@ export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<s
 }
 
 const STRINGS = { map: 'string' } as const;
+
+/** EndpointSettings' IPAMConfig.LinkLocalIPs: each an IP address (moby's check and words). */
+export function validLinkLocal(ips: string[]): string[] {
+  for (const ip of ips) if (!net.isIP(ip)) throw invalidParameter(`invalid link-local IP address: ${ip}`);
+  return ips;
+}
 /** moby's types.NetworkCreateRequest, for Go's type errors (400) on a create body. */
 const NETWORK_CREATE: GoType & { struct: string } = {
   struct: 'NetworkCreateRequest',
@@ -190,6 +197,7 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
     const cfg = {
       aliases: ep.Aliases ?? [],
       ipv4Address: ep.IPAMConfig?.IPv4Address || undefined,
+      linkLocalIps: ep.IPAMConfig?.LinkLocalIPs?.length ? validLinkLocal(ep.IPAMConfig.LinkLocalIPs) : undefined,
       macAddress: ep.MacAddress || undefined,
     };
     const n = s.network.get(ctx.params.id);
@@ -241,7 +249,7 @@ function parseUntil(raw: string): bigint {
 export function renderNetworkSettings(
   endpoint: EndpointInfo | undefined,
   networkMode: string,
-  configured: Record<string, { aliases?: string[]; ipv4Address?: string }>,
+  configured: Record<string, { aliases?: string[]; ipv4Address?: string; linkLocalIps?: string[] }>,
   networks: NetworkService,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {
@@ -280,7 +288,7 @@ export function renderNetworkSettings(
       return key;
     }
   };
-  const cfgByName: Record<string, { aliases?: string[]; ipv4Address?: string }> = {};
+  const cfgByName: Record<string, { aliases?: string[]; ipv4Address?: string; linkLocalIps?: string[] }> = {};
   for (const [k, v] of Object.entries(configured)) cfgByName[canonical(k)] = v;
   configured = cfgByName;
   const names = new Set([...Object.keys(configured), ...attached.keys()]);
@@ -296,7 +304,13 @@ export function renderNetworkSettings(
     const a = attached.get(name);
     const cfg = configured[name] ?? {};
     nets[name] = {
-      IPAMConfig: cfg.ipv4Address ? { IPv4Address: cfg.ipv4Address } : null,
+      IPAMConfig:
+        cfg.ipv4Address || cfg.linkLocalIps?.length
+          ? {
+              ...(cfg.ipv4Address ? { IPv4Address: cfg.ipv4Address } : {}),
+              ...(cfg.linkLocalIps?.length ? { LinkLocalIPs: cfg.linkLocalIps } : {}),
+            }
+          : null,
       Links: null,
       Aliases: a?.aliases.length ? a.aliases : cfg.aliases?.length ? cfg.aliases : null,
       MacAddress: a?.macAddress ?? '',
