@@ -58,8 +58,15 @@ export function inspectLinks(c: ContainerRecord, byId: (id: string) => Container
   return out.length ? out : null;
 }
 
-/** What a start adds for the links: /etc/hosts lines (as --add-host specs) and the environment. */
-export function resolveLinks(store: ContainerStore, c: ContainerRecord): { extraHosts: string[]; env: string[] } {
+/**
+ * What a start adds for the links: /etc/hosts lines (as --add-host specs) and the environment. `lenient` (a
+ * linked container restarted while this one runs) leaves out the linked containers that are not up instead.
+ */
+export function resolveLinks(
+  store: ContainerStore,
+  c: ContainerRecord,
+  lenient = false,
+): { extraHosts: string[]; env: string[] } {
   const out = { extraHosts: [] as string[], env: [] as string[] };
   const net = store.deps.network;
   if (!c.hostConfig.links?.length || !net) return out;
@@ -74,7 +81,7 @@ export function resolveLinks(store: ContainerStore, c: ContainerRecord): { extra
     }
     const running = child && (child.state.status === 'running' || child.state.status === 'paused');
     if (!child || !running) {
-      if (isLegacy)
+      if (isLegacy && !lenient)
         throw conflict(
           `Cannot link to a non running container: /${child?.name ?? l.container} AS /${c.name}/${l.alias}`,
         );
@@ -82,7 +89,7 @@ export function resolveLinks(store: ContainerStore, c: ContainerRecord): { extra
     }
     const shared = net.endpoint(child.id)?.networks.find((a) => joins.has(a.networkName) || joins.has(a.networkId));
     if (!shared?.ipAddress) {
-      if (isLegacy) throw invalidParameter(`container ${child.id} not attached to default bridge network`);
+      if (isLegacy && !lenient) throw invalidParameter(`container ${child.id} not attached to default bridge network`);
       continue;
     }
     // moby: the alias, the linked container's hostname, and its name when the alias differs.
@@ -144,4 +151,19 @@ export function linkEnv(linkName: string, ip: string, child: Pick<ContainerRecor
     env.push(`${alias}_ENV_${name}=${e.slice(i + 1)}`);
   }
   return env;
+}
+
+/**
+ * A container started (maybe at another address): the running containers linked to it get their /etc/hosts
+ * lines for it rewritten, as libnetwork updates a legacy link's parents. Their link variables stay as they were.
+ */
+export async function updateLinkParents(store: ContainerStore, child: ContainerRecord): Promise<void> {
+  const net = store.deps.network;
+  if (!net?.setExtraHosts) return;
+  for (const parent of store.records.values()) {
+    if (parent.id === child.id || parent.state.status !== 'running') continue;
+    if (!parent.hostConfig.links?.some((l) => l.container === child.id || l.container === child.name)) continue;
+    const { extraHosts } = resolveLinks(store, parent, true);
+    await net.setExtraHosts(parent.id, [...parent.hostConfig.extraHosts, ...extraHosts]);
+  }
 }

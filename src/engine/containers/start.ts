@@ -21,7 +21,7 @@ import type { FsAccess } from './archive';
 import type { ExecService } from './exec';
 import { existsInLayers, layersOf, userIn } from './filesystem';
 import { mountShareableShm, resolveNamespaces, unmountShareableShm } from './namespaces';
-import { resolveLinks } from './links';
+import { resolveLinks, updateLinkParents } from './links';
 import { joinOrder } from './networks';
 import { type ContainerRecord, startErrorExitCode } from './state';
 import { type ContainerStore, nowRfc3339Nano, type PendingAttach } from './store';
@@ -263,6 +263,10 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         await Promise.all(waiting.map((w) => runtime.attach(c.id, w.want).then(w.resolve, () => w.resolve(undefined))));
         await runtime.release(c.id);
       }
+      // Not a failure of this start: it runs whatever the others' files say.
+      await updateLinkParents(store, c).catch((err) =>
+        log.warn('updating linked containers failed', { id: c.id, error: err.message }),
+      );
     } catch (err) {
       if (store.usesNetworkHook(c)) await store.deps.network!.detach(c.id).catch(() => {});
       if (store.deps.volumes && c.mountPoints) await store.deps.volumes.teardownMounts(c.id, c.mountPoints);

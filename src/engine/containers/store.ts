@@ -21,7 +21,8 @@ export type ImageSource = Pick<ImageService, 'get' | 'layerDirs'> & Partial<Pick
 export type NetworkHook = Pick<
   NetworkService,
   'attach' | 'detach' | 'reconcile' | 'connect' | 'disconnect' | 'get' | 'endpoint'
->;
+> &
+  Partial<Pick<NetworkService, 'setExtraHosts'>>;
 
 /** The other subsystems containers work with. */
 export interface ContainerDeps {

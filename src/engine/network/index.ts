@@ -52,6 +52,8 @@ export interface NetworkService {
   connect(network: string, containerId: string, opts?: ConnectRequest): Promise<EndpointInfo>;
   disconnect(network: string, containerId: string): Promise<EndpointInfo>;
   endpoint(containerId: string): EndpointInfo | undefined;
+  /** Replaces a running container's extra /etc/hosts lines (--add-host and legacy links) and rewrites the file. */
+  setExtraHosts(containerId: string, extraHosts: string[]): Promise<void>;
   /** Detaches every container not in `live` (called by containers once it knows which still run). */
   reconcile(live: Set<string>): Promise<void>;
   /**
@@ -108,6 +110,14 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
       ),
     connect: (network, containerId, o = {}) => serial(() => endpoints.connect(network, containerId, o)),
     disconnect: (network, containerId) => serial(() => endpoints.disconnect(network, containerId)),
+    setExtraHosts: (containerId, extraHosts) =>
+      serial(async () => {
+        const s = store.sandboxes.get(containerId);
+        if (!s) return;
+        s.extraHosts = extraHosts;
+        store.saveSandbox(s);
+        files.writeInPlace(s.hostsPath, files.hostsFor(s));
+      }),
     endpoint: (containerId) => {
       const s = store.sandboxes.get(containerId);
       return s ? files.endpointInfo(s) : undefined;

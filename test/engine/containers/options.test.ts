@@ -215,7 +215,7 @@ describe('containers: namespace, init and device options', function () {
     assert.notEqual(netIO, '0B / 0B');
     m.ok(['rm', '-f', c]);
   });
-  it('--link: refused for a container that does not exist (create) or does not run (start), as dockerd', () => {
+  it('--link: refused for a container that does not exist (create) or does not run (start); follows a restart', () => {
     assert.match(
       fails(['create', '--link', 'nosuch:db', 'busybox', 'true']),
       /could not get container for nosuch: No such container: nosuch/,
@@ -229,7 +229,16 @@ describe('containers: namespace, init and device options', function () {
       m.ok(['run', '--rm', '--link', 'link-target:db', 'busybox', 'sh', '-c', 'echo $DB_NAME']),
       /^\/[a-z_]+\/db\n$/,
     );
-    m.ok(['rm', '-f', 'link-target', 'link-user']);
+    // The linked container comes back at another address: the running container linked to it follows.
+    const parent = m.ok(['run', '-d', '--link', 'link-target:db', 'busybox', 'sleep', '600']).trim();
+    const before = inspect('link-target').NetworkSettings.IPAddress;
+    m.ok(['stop', '-t', '0', 'link-target']);
+    const filler = m.ok(['run', '-d', 'busybox', 'sleep', '600']).trim();
+    m.ok(['start', 'link-target']);
+    const ip = inspect('link-target').NetworkSettings.IPAddress;
+    assert.notEqual(ip, before);
+    assert.match(m.ok(['exec', parent, 'cat', '/etc/hosts']), new RegExp(`\\n${ip.replace(/\./g, '\\.')}\\tdb `));
+    m.ok(['rm', '-f', 'link-target', 'link-user', parent, filler]);
   });
   it('--mac-address: the MAC of eth0 on the default bridge and on a user network; refused with host networking', () => {
     assert.equal(
