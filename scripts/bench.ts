@@ -11,6 +11,7 @@ import { soakRows } from './bench-soak';
 import { buildFixture, pushFixture, readLayer, startRegistry, type Registry } from '../test/fixtures';
 import { vmBenchRows } from './bench-vm';
 import { type ScaleEngine, scaleRows } from './bench/scale';
+import { rootlessBenchRows } from './bench-rootless';
 
 interface Engine {
   name: string;
@@ -492,6 +493,10 @@ async function main() {
     // The soak row (issue 18): `npm run bench soak` alone.
     if (!only.length || only.includes('soak')) {
       results.push(...(await soakRows(berth, `${reg.host}/library/busybox:latest`, dockerConfig)));
+    }
+    // The rootless rows (issue 14): `npm run bench rootless` alone.
+    if (!only.length || only.includes('rootless')) {
+      results.push(...(await rootlessBenchRows(reg, engines[0].docker, RUNS)));
     }
     // The Linux VM's rows (issue 13): `npm run bench` runs them with the rest; `npm run bench vm` alone.
     if (!only.length || only.includes('vm')) {

@@ -4,7 +4,7 @@ import { resolveConfig } from './config';
 import { startDaemon } from './daemon';
 import { isEngineError } from './errdefs';
 import { ENGINE_VERSION } from './api';
-import { prepareRootlessChild, rootlessInfo, runRootlessParent } from './rootless';
+import { prepareRootlessChild, rootlessInfo, runRootlessParent, watchParent } from './rootless';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -54,6 +54,8 @@ const program = new Command('berthd')
       process.on('SIGTERM', shutdown);
       process.on('SIGINT', shutdown);
       process.on('SIGHUP', () => daemon.reload());
+      // Rootless: the parent outside holds the namespace's link out (slirp4netns); if it dies, so does this engine.
+      if (rootless) watchParent(shutdown);
     } catch (err: any) {
       const msg = isEngineError(err) ? err.message : (err?.message ?? String(err));
       process.stderr.write(`berthd: failed to start daemon: ${msg}\n`);

@@ -2,6 +2,7 @@
 // engine — no prompt, no sudo — and stops it again. The launcher code runs as an ordinary user made by the test
 // set-up, exactly as the extension host (that user's process) would run it.
 import * as assert from 'node:assert/strict';
+import { buildSync } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -9,19 +10,20 @@ import * as path from 'node:path';
 import { candidateHosts, rootlessSocket, startChoice } from '../../src/extension/engine/launcher';
 import { requireDeps } from '../helpers/deps';
 import { ROOT } from '../helpers/engine';
-import { processesOf, ROOTLESS_TOOLS, stockTunDevice, testUser } from '../helpers/rootless';
+import { installFor, processesOf, ROOTLESS_TOOLS, stockTunDevice, testUser } from '../helpers/rootless';
 
 // What lifecycle.ts does when nothing answers, for a user who is not root.
 const AS_EXTENSION = `
 const l = require('./src/extension/engine/launcher');
 const r = require('./src/common/host/rootless');
+const [what, extensionPath] = process.argv.slice(2);
 (async () => {
   const problems = r.rootlessVerdict(r.probeRootlessHost()).fatal;
   const choice = l.startChoice(process.getuid() === 0, problems);
   if (choice !== 'rootless') throw new Error(choice + ': ' + problems.join('; '));
   const host = l.rootlessSocket();
-  if (process.argv[1] === 'start') {
-    const spec = l.bundledEngineLaunch(process.cwd(), host, process.execPath, process.env, { pidfile: l.rootlessPidfile() });
+  if (what === 'start') {
+    const spec = l.bundledEngineLaunch(extensionPath, host, process.execPath, process.env, { pidfile: l.rootlessPidfile() });
     await l.startBundledEngine(spec, host, process.env.HOME + '/berthd.log');
   } else if (!(await l.stopEngine(host, l.rootlessPidfile()))) throw new Error('not stopped');
   console.log(host);
@@ -50,9 +52,20 @@ describe('extension: the rootless engine started for a user who is not root', fu
     fs.mkdirSync(runtime);
     for (const d of [home, runtime]) fs.chownSync(d, user.uid, user.gid);
     const env = { PATH: process.env.PATH, HOME: home, USER: user.name, XDG_RUNTIME_DIR: runtime };
+    // The launcher's code bundled (as the extension's is) where the user can run it, over the engine it would find.
+    const extensionPath = installFor(user);
+    const script = path.join(home, 'as-extension.js');
+    buildSync({
+      stdin: { contents: AS_EXTENSION, resolveDir: ROOT, loader: 'js' },
+      bundle: true,
+      platform: 'node',
+      outfile: script,
+      logLevel: 'error',
+    });
+    fs.chmodSync(script, 0o644);
     const asUser = (what: string) =>
-      spawnSync(process.execPath, ['-r', 'esbuild-register', '-e', AS_EXTENSION, what], {
-        cwd: ROOT,
+      spawnSync(process.execPath, [script, what, extensionPath], {
+        cwd: home,
         uid: user.uid,
         gid: user.gid,
         env,

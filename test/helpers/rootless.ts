@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/client';
 import type { TestDependency } from './deps';
-import { ENGINE_JS, mountsUnder, type DockerResult } from './engine';
+import { DIST, mountsUnder, type DockerResult } from './engine';
 
 const commandOnPath = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
@@ -54,6 +54,29 @@ export function testUser(name: string, subids: boolean): TestUser {
  */
 export function stockTunDevice(): void {
   fs.chmodSync('/dev/net/tun', 0o666);
+}
+
+/**
+ * A folder whose dist/ holds the built engine (engine.js and its helpers in bin/) where the user can read it: the
+ * checkout itself when the user can, else a copy in /tmp (a CI clone under /root is not readable by other users).
+ */
+export function installFor(user: TestUser): string {
+  const readable = spawnSync('sh', ['-c', `test -r "$0/engine.js" && test -x "$0/bin/berth-shim"`, DIST], {
+    uid: user.uid,
+    gid: user.gid,
+  });
+  if (readable.status === 0) return path.dirname(DIST);
+  const dir = path.join(os.tmpdir(), `berth-rootless-install-${process.pid}`);
+  const dist = path.join(dir, 'dist');
+  if (!fs.existsSync(dist)) {
+    fs.mkdirSync(dist, { recursive: true });
+    fs.copyFileSync(path.join(DIST, 'engine.js'), path.join(dist, 'engine.js'));
+    fs.cpSync(path.join(DIST, 'bin'), path.join(dist, 'bin'), { recursive: true });
+    for (const d of [dir, dist]) fs.chmodSync(d, 0o755);
+    fs.chmodSync(path.join(dist, 'engine.js'), 0o644);
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return dir;
 }
 
 export interface RootlessEngine {
@@ -105,7 +128,8 @@ export async function startRootlessEngine(
   const out = fs.openSync(logFile, 'a');
   // Only the socket is named: the data root and the exec root are the rootless defaults under $HOME and
   // $XDG_RUNTIME_DIR — except $HOME is the test's directory, so nothing outlives the test.
-  const child: ChildProcess = spawn(process.execPath, [ENGINE_JS, '--config-file', configFile], {
+  const engineJs = path.join(installFor(user), 'dist', 'engine.js');
+  const child: ChildProcess = spawn(process.execPath, [engineJs, '--config-file', configFile], {
     uid: user.uid,
     gid: user.gid,
     cwd: dir,

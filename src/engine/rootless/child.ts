@@ -53,3 +53,14 @@ export function prepareRootlessChild(info: RootlessInfo): void {
     ...['-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP'],
   ]);
 }
+
+/** Calls `orphaned` once when the parent outside is gone (this process is re-parented): node has no PDEATHSIG. */
+export function watchParent(orphaned: () => void, everyMs = 1000): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    orphaned();
+  }, everyMs);
+  timer.unref();
+}

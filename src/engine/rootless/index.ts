@@ -1,6 +1,6 @@
 // Rootless Berth: an ordinary user's engine in its own user, mount and network namespaces (parent.ts outside,
 // child.ts inside), what the inside knows of the outside (info.ts), and the host port forwards (ports.ts).
 export { runRootlessParent } from './parent';
-export { prepareRootlessChild } from './child';
+export { prepareRootlessChild, watchParent } from './child';
 export { slirpPorts } from './ports';
 export { rootlessInfo, type RootlessInfo, ROOTLESS_ENV, SLIRP_GATEWAY, SLIRP_NAMESPACE_ADDRESS } from './info';

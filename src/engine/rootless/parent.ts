@@ -77,8 +77,12 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
   );
   const control = child.stdio[3] as unknown as Duplex;
   let slirp: ChildProcess | undefined;
-  // slirp4netns goes with the namespace; waited for, so no process of the user outlives the engine.
+  let userns: string | undefined;
+  // slirp4netns goes with the namespace; waited for, so no process of the user outlives the engine. Whatever else
+  // still runs in the namespace (containers and their shims, when the engine inside crashed or was cut short) can
+  // never be reached by a later engine, which makes new namespaces: it is ended too.
   const cleanup = async () => {
+    if (userns) killNamespace(userns);
     if (slirp && slirp.exitCode === null && slirp.signalCode === null) {
       const gone = new Promise((resolve) => slirp!.once('exit', resolve));
       slirp.kill('SIGTERM');
@@ -95,6 +99,7 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
   try {
     await waitForLine(control, 'the namespace helper', child);
     const pid = child.pid!;
+    userns = fs.readlinkSync(`/proc/${pid}/ns/user`);
     if (maps.single) {
       fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${user.uid} 1\n`);
       fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
@@ -134,4 +139,20 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
   const code = await exited;
   await cleanup();
   return code;
+}
+
+/** SIGKILLs every process of this user that lives in the user namespace `userns` (a /proc/PID/ns/user link). */
+export function killNamespace(userns: string): number {
+  let killed = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${entry}/ns/user`) !== userns) continue;
+      process.kill(Number(entry), 'SIGKILL');
+      killed++;
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return killed;
 }

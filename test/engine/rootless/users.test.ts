@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { DOCKER_CLI, requireDeps } from '../../helpers/deps';
+import { eventually } from '../../helpers/net';
 import {
   processesOf,
   ROOTLESS_TOOLS,
@@ -43,7 +44,7 @@ describe('rootless engines of several users', function () {
   it('a user with no sub-ids: warned with the fix, images still unpack, root is the only user', async () => {
     const user = testUser('berth-rl-nosub', false);
     const e = await start(user);
-    assert.match(e.log(), /no subordinate ids for berth-rl-nosub .*usermod --add-subuids 100000-165535/);
+    assert.match(e.log(), /warning: sub-ids: none for berth-rl-nosub.*usermod --add-subuids 100000-165535/);
     const warnings = JSON.parse(ok(e, ['info', '--format', '{{json .Warnings}}']));
     assert.ok(
       warnings.some((w: string) => /no subordinate ids for berth-rl-nosub/.test(w)),
@@ -86,5 +87,38 @@ describe('rootless engines of several users', function () {
     assert.notEqual(kill.status, 0);
     assert.match(kill.stderr, /not permitted/);
     ok(a, ['rm', '-f', 'anns']);
+  });
+
+  it('when the outer berthd is killed, the engine inside stops too and nothing of the user is left', async () => {
+    const user = testUser('berth-rl-c', true);
+    const e = await start(user);
+    ok(e, ['pull', 'busybox']);
+    ok(e, ['run', '-d', '--stop-timeout', '1', 'busybox', 'sleep', '600']);
+    process.kill(e.pid(), 'SIGKILL');
+    await eventually(
+      async () => processesOf(user),
+      (left) => left.length === 0,
+      'every process of the user gone',
+      20_000,
+    );
+  });
+
+  it('when the engine inside crashes, its containers and slirp4netns go with it', async () => {
+    const user = testUser('berth-rl-c', true);
+    const e = await start(user);
+    ok(e, ['pull', 'busybox']);
+    ok(e, ['run', '-d', 'busybox', 'sleep', '600']);
+    // The inner engine: the outer one's child that runs engine.js too.
+    const ps = spawnSync('ps', ['--ppid', String(e.pid()), '-o', 'pid=,args='], { encoding: 'utf8' }).stdout;
+    const inner = ps.split('\n').find((l) => l.includes('engine.js'));
+    assert.ok(inner, ps);
+    process.kill(Number(inner.trim().split(/\s+/)[0]), 'SIGKILL');
+    assert.notEqual(await e.stop(), 0, 'the outer berthd exits with the failure');
+    await eventually(
+      async () => processesOf(user),
+      (left) => left.length === 0,
+      'every process of the user gone',
+      20_000,
+    );
   });
 });
