@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { EngineClient } from '../../src/client';
 import { currentEngine, listEngines, readTls, validateHost } from '../../src/extension/engines/catalog';
 import { parseSshHost, SshTunnel, sshTunnelArgs } from '../../src/extension/engines/ssh';
-import * as net from 'node:net';
 import { startEngine, type TestEngine } from '../helpers/engine';
+import { freePort } from '../helpers/net';
 import { makeTlsMaterial } from '../helpers/tls';
 
 function writeContext(dir: string, name: string, host: string, opts: { tls?: boolean; skipVerify?: boolean } = {}) {
@@ -187,12 +187,7 @@ describe('extension: a tcp:// engine with TLS from a docker context', function (
 
   it("reaches berthd over TLS with the context's certificates, and is refused without them", async () => {
     const tls = makeTlsMaterial();
-    const port = await new Promise<number>((resolve) => {
-      const srv = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const engine = await startEngine({
       args: [
         '-H',

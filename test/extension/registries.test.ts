@@ -143,3 +143,51 @@ describe('extension: registries against a real registry and berthd', function ()
     assert.ok((await engine.client.inspectImage(`${ref}:v1`)).Id);
   });
 });
+
+describe('extension: registry API with Bearer tokens and paged catalogs', () => {
+  it("asks the realm the 401 names for a token with the stored credentials, and follows the catalog's Link pages", async () => {
+    const http = await import('node:http');
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      seen.push(`${url.pathname}${url.search}`);
+      if (url.pathname === '/token') {
+        const basic = `Basic ${Buffer.from('ann:pw').toString('base64')}`;
+        if (req.headers.authorization !== basic) return res.writeHead(401).end();
+        assert.equal(url.searchParams.get('service'), 'test-registry');
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ token: `tok-${url.searchParams.get('scope')}` }));
+      }
+      const scope = url.pathname === '/v2/_catalog' ? 'registry:catalog:*' : 'repository:team/app:pull';
+      if (req.headers.authorization !== `Bearer tok-${scope}`) {
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="test-registry",scope="${scope}"`,
+        });
+        return res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+      }
+      res.setHeader('content-type', 'application/json');
+      if (url.pathname === '/v2/_catalog') {
+        if (!url.searchParams.get('last')) {
+          res.setHeader('link', '</v2/_catalog?last=team%2Fapp&n=100>; rel="next"');
+          return res.end(JSON.stringify({ repositories: ['team/api', 'team/app'] }));
+        }
+        return res.end(JSON.stringify({ repositories: ['team/web'] }));
+      }
+      return res.end(JSON.stringify({ name: 'team/app', tags: ['v2', 'v1'] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const api = new RegistryApi(`127.0.0.1:${port}`, { username: 'ann', password: 'pw' });
+      assert.deepEqual(await api.repositories(), ['team/api', 'team/app', 'team/web']);
+      assert.deepEqual(await api.tags('team/app'), ['v1', 'v2']);
+      await api.close();
+      assert.ok(seen.includes('/token?service=test-registry&scope=registry%3Acatalog%3A*'));
+      const wrong = new RegistryApi(`127.0.0.1:${port}`, { username: 'ann', password: 'bad' });
+      await assert.rejects(wrong.repositories(), /token service refused the credentials/);
+      await wrong.close();
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -2,6 +2,7 @@
 // reference grammar), and build arguments typed as `KEY=value KEY2="with spaces" KEY3` (the last taken from the
 // environment, as `docker build --build-arg KEY3` does).
 import * as path from 'node:path';
+import { shellSplit } from '../run/options';
 
 /** Dockerfile, Dockerfile.dev, dev.Dockerfile, Containerfile (Podman's name), any case of the first letter. */
 export const DOCKERFILE_NAME = /^(?:[Dd]ockerfile|Containerfile)(?:\..+)?$|\.(?:[Dd]ockerfile|Containerfile)$/;
@@ -58,33 +59,7 @@ export function parseBuildArgs(
   text: string,
   env: Record<string, string | undefined> = process.env,
 ): Record<string, string> {
-  const words: string[] = [];
-  let cur = '';
-  let inWord = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else if (ch === '\\' && quote === '"' && i + 1 < text.length) cur += text[++i];
-      else cur += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      inWord = true;
-    } else if (ch === '\\' && i + 1 < text.length) {
-      cur += text[++i];
-      inWord = true;
-    } else if (/\s/.test(ch)) {
-      if (inWord) words.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += ch;
-      inWord = true;
-    }
-  }
-  if (quote) throw new Error(`unterminated ${quote} in build arguments`);
-  if (inWord) words.push(cur);
+  const words = shellSplit(text);
   const args: Record<string, string> = {};
   for (const w of words) {
     const eq = w.indexOf('=');
