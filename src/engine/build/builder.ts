@@ -7,7 +7,6 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { EngineError, invalidParameter, isEngineError, system } from '../errdefs';
 import type { Image, ImageConfig, NewLayer } from '../images';
 import { parsePlatform, platformString } from '../images';
@@ -34,6 +33,7 @@ import { hashStrings, SourceNotFound } from './sources';
 import type { BuildDeps, BuildOptions, BuildOutput } from '.';
 import { Workspace } from './workspace';
 import { cacheFromImages, localCache } from './cache';
+import { runStepContainer, stepContainer } from './run';
 import {
   type CopyInfo,
   copyInfos,
@@ -664,30 +664,11 @@ export class Build {
     });
     if (await this.probe(state, probeConfig)) return;
     const runEnv = [...(rc.Env ?? []), ...buildArgs];
-    const { id } = await this.deps.containers.create({
-      config: {
-        image: state.imageId,
-        cmd,
-        entrypoint: [],
-        env: runEnv,
-        user: rc.User,
-        workingDir: rc.WorkingDir,
-        labels: rc.Labels ?? {},
-        volumes: Object.keys(rc.Volumes ?? {}),
-        tty: false,
-        stopSignal: rc.StopSignal,
-        healthcheck: { Test: ['NONE'] },
-      } as any,
-      hostConfig: {
-        networkMode: this.opts.networkMode || 'default',
-        extraHosts: this.opts.extraHosts,
-        ...(this.opts.shmSize ? { shmSize: this.opts.shmSize } : {}),
-        logConfig: { type: 'none', config: {} },
-      },
-    });
+    const { id } = await this.deps.containers.create(stepContainer(state.imageId, rc, cmd, runEnv, this.opts));
     this.tmpContainers.add(id);
     this.print(` ---> Running in ${shortId(id)}\n`);
-    const code = await this.runContainer(id);
+    const code = await runStepContainer(this.deps.containers, id, this.out, this.signal);
+    this.checkCancelled();
     if (code !== 0) {
       const msg = `The command '${cmd.join(' ')}' returned a non-zero code: ${code}`;
       throw new StepFailed(msg, code);
@@ -698,41 +679,6 @@ export class Build {
       this.deps.containers.diff(id),
     );
     await this.commitImage(state, probeConfig, id, layer);
-  }
-
-  /** Starts the container with its output going to the build's, and waits for its exit code. */
-  private async runContainer(id: string): Promise<number> {
-    const containers = this.deps.containers;
-    const abort = new AbortController();
-    const onCancel = () => {
-      void containers.kill(id, 'SIGKILL').catch(() => {});
-    };
-    this.signal.addEventListener('abort', onCancel, { once: true });
-    try {
-      const attached = containers.attach(id, { stdin: false, stdout: true, stderr: true }, abort.signal);
-      const exited = containers.wait(id, 'next-exit');
-      try {
-        await containers.start(id);
-      } catch (err) {
-        abort.abort();
-        throw err;
-      }
-      const session = await attached;
-      if (session) {
-        const decoders = { 1: new StringDecoder('utf8'), 2: new StringDecoder('utf8') };
-        session.onOutput((stream, chunk) => {
-          const text = decoders[stream].write(chunk);
-          if (text) stream === 1 ? this.out.stdout(text) : this.out.stderr(text);
-          return true;
-        });
-        await session.done;
-      }
-      const { exitCode } = await exited;
-      this.checkCancelled();
-      return exitCode;
-    } finally {
-      this.signal.removeEventListener('abort', onCancel);
-    }
   }
 
   // ---------- COPY / ADD ----------
