@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { log } from '../log';
 import { processAlive } from '../util/fsx';
+import { firewalld } from './firewalld';
 import { type Cidr, type Cidr6, parseCidr, parseCidr6 } from './subnets';
 
 const run = promisify(execFile);
@@ -338,6 +339,9 @@ const bridgeTag = (bridge: string) => `"berth ${bridge}"`;
  * shared with every other tool. Rules carry the comment "berth <bridge>". Runs under the host lock.
  */
 export async function ensureBridgeRules(bridge: string, subnet: string, masquerade: boolean): Promise<void> {
+  // Where firewalld runs, the bridge goes in Berth's zone (its forward chain would reject our traffic otherwise);
+  // after a firewall-cmd --reload the zone binding and these rules are made again.
+  await firewalld().bind(bridge, () => withHostLock(() => ensureBridgeRules(bridge, subnet, masquerade)));
   const { nat, filter } = await saveNatAndFilter();
   const tag = bridgeTag(bridge);
   const mine = (t: Table, chain: string) => t.rules.filter((r) => chainOf(r) === chain && r.includes(tag)).length;
@@ -379,6 +383,7 @@ export async function ensureBridgeRules(bridge: string, subnet: string, masquera
 
 /** Removes one bridge's rules (ensureBridgeRules), and Berth's chains with their jumps once no bridge has any. */
 export async function removeBridgeRules(bridge: string): Promise<void> {
+  await firewalld().unbind(bridge);
   const { nat, filter } = await saveNatAndFilter();
   const tag = bridgeTag(bridge);
   const ours = [FORWARD_CHAIN, ISOLATION_1, ISOLATION_2];

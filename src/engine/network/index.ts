@@ -35,6 +35,7 @@ export type { AttachmentInfo, EndpointInfo } from './sandboxes';
 export type { NetworkEndpointSummary, NetworkInfo, NetworkRecord, NetworkServiceOptions } from './store';
 export { defaultBridgeName } from './store';
 export { cniBinDir } from './cni';
+import { firewalld } from './firewalld';
 
 export interface NetworkService {
   /** Creates the predefined networks, re-reads state, re-holds published ports, cleans what a crashed run left. */
@@ -132,6 +133,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
         await bridges.flushIdle();
         await dns.close();
         store.ports.releaseAll();
+        firewalld().close();
       }),
   };
 }

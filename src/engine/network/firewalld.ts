@@ -1,0 +1,165 @@
+// firewalld, on by default on CentOS/RHEL/Fedora (nftables backend): its own forward chain rejects what Berth's
+// iptables rules accept, so containers get "No route to host" outbound and published ports do not answer
+// (moby/libnetwork#2496). Docker's answer, done here the same way: a zone of its own with target ACCEPT holding
+// its bridges, and a forwarding policy from ANY into that zone — both permanent (made once, then a reload) —
+// and the bridges bound to the zone at run time. A `firewall-cmd --reload` drops run-time bindings and, with
+// the iptables backend, Berth's rules: firewalld's Reloaded signal (read with dbus-monitor) re-binds the bridges
+// and re-applies each one's rules. Nothing happens where firewalld is not running.
+import { spawn, execFile } from 'node:child_process';
+import { log } from '../log';
+
+export const ZONE = 'berth';
+export const POLICY = 'berth-forwarding';
+
+/** `firewall-cmd` argument lists that make the zone and the policy, given what exists already. */
+export function setupCommands(existing: { zones: string[]; policies?: string[] }): string[][] {
+  const cmds: string[][] = [];
+  if (!existing.zones.includes(ZONE))
+    cmds.push(['--permanent', `--new-zone=${ZONE}`], ['--permanent', `--zone=${ZONE}`, '--set-target=ACCEPT']);
+  // Policies came with firewalld 0.9 (RHEL 8.3+); before, the zone's target alone governs forwarding.
+  if (existing.policies && !existing.policies.includes(POLICY))
+    cmds.push(
+      ['--permanent', `--new-policy=${POLICY}`],
+      ['--permanent', `--policy=${POLICY}`, '--add-ingress-zone=ANY'],
+      ['--permanent', `--policy=${POLICY}`, `--add-egress-zone=${ZONE}`],
+      ['--permanent', `--policy=${POLICY}`, '--set-target=ACCEPT'],
+    );
+  return cmds;
+}
+
+/** Binds a bridge to the zone at run time (moving it from any zone it was in). */
+export const bindCommand = (bridge: string) => [`--zone=${ZONE}`, `--change-interface=${bridge}`];
+export const unbindCommand = (bridge: string) => [`--zone=${ZONE}`, `--remove-interface=${bridge}`];
+
+export interface FirewalldOptions {
+  firewallCmd?: string;
+  dbusMonitor?: string;
+}
+
+export class Firewalld {
+  private readonly cmd: string;
+  private readonly monitor: string;
+  private running: Promise<boolean> | undefined;
+  private setup: Promise<void> | undefined;
+  /** Bridges bound now, with what re-applies their rules after a reload. */
+  private readonly bridges = new Map<string, () => Promise<void>>();
+  private watcher: ReturnType<typeof spawn> | undefined;
+
+  constructor(opts: FirewalldOptions = {}) {
+    this.cmd = opts.firewallCmd ?? process.env.BERTH_FIREWALL_CMD ?? 'firewall-cmd';
+    this.monitor = opts.dbusMonitor ?? process.env.BERTH_DBUS_MONITOR ?? 'dbus-monitor';
+  }
+
+  private run(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) =>
+      execFile(this.cmd, args, { timeout: 30_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`firewall-cmd ${args.join(' ')}: ${(stderr || err.message).trim()}`)) : resolve(stdout),
+      ),
+    );
+  }
+
+  /** Whether firewalld runs (`firewall-cmd --state`); asked once, and again after a reload. */
+  isRunning(): Promise<boolean> {
+    this.running ??= this.run(['--state']).then(
+      (out) => out.trim() === 'running',
+      () => false,
+    );
+    return this.running;
+  }
+
+  private ensureSetup(): Promise<void> {
+    this.setup ??= (async () => {
+      const zones = (await this.run(['--permanent', '--get-zones'])).split(/\s+/).filter(Boolean);
+      const policies = await this.run(['--permanent', '--get-policies']).then(
+        (out) => out.split(/\s+/).filter(Boolean),
+        () => undefined,
+      );
+      const cmds = setupCommands({ zones, policies });
+      for (const c of cmds) await this.run(c);
+      if (cmds.length) await this.run(['--reload']);
+      this.watch();
+    })().catch((err) => {
+      this.setup = undefined;
+      throw err;
+    });
+    return this.setup;
+  }
+
+  /** Puts a bridge in Berth's zone; `reapply` re-makes its rules after a firewalld reload. */
+  async bind(bridge: string, reapply: () => Promise<void>): Promise<void> {
+    if (this.bridges.has(bridge) || !(await this.isRunning())) {
+      this.bridges.set(bridge, reapply);
+      return;
+    }
+    try {
+      await this.ensureSetup();
+      await this.run(bindCommand(bridge));
+      this.bridges.set(bridge, reapply);
+    } catch (err: any) {
+      log.warn('firewalld: cannot put the bridge in the berth zone; containers may get no network', {
+        bridge,
+        error: err.message,
+      });
+    }
+  }
+
+  async unbind(bridge: string): Promise<void> {
+    if (!this.bridges.delete(bridge) || !(await this.isRunning())) return;
+    await this.run(unbindCommand(bridge)).catch(() => {});
+  }
+
+  /** After firewalld reloaded: bind every bridge again and re-apply its rules. */
+  async reloaded(): Promise<void> {
+    this.running = undefined;
+    this.setup = undefined;
+    if (!(await this.isRunning())) return;
+    log.info('firewalld reloaded: binding the bridges again and re-applying their rules', {
+      bridges: [...this.bridges.keys()].join(','),
+    });
+    await this.ensureSetup().catch((err) => log.warn('firewalld: set-up failed', { error: err.message }));
+    for (const [bridge, reapply] of this.bridges) {
+      await this.run(bindCommand(bridge)).catch((err) => log.warn('firewalld: rebind failed', { error: err.message }));
+      await reapply().catch((err) => log.warn('firewalld: re-applying rules failed', { bridge, error: err.message }));
+    }
+  }
+
+  /** Listens for firewalld's Reloaded signal on the system bus, for as long as the engine runs. */
+  private watch(): void {
+    if (this.watcher) return;
+    const child = spawn(
+      this.monitor,
+      ['--system', "type='signal',interface='org.fedoraproject.FirewallD1',member='Reloaded'"],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    this.watcher = child;
+    child.on('error', () => {
+      log.warn(
+        'firewalld: dbus-monitor is missing, a firewall-cmd --reload is not noticed (dnf install -y dbus-tools)',
+      );
+    });
+    child.on('exit', () => {
+      if (this.watcher === child) this.watcher = undefined;
+    });
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      if (lines.some((l) => /member=Reloaded/.test(l))) void this.reloaded();
+    });
+    child.unref();
+    (child.stdout as any)?.unref?.();
+  }
+
+  close(): void {
+    this.watcher?.kill();
+    this.watcher = undefined;
+  }
+}
+
+let shared: Firewalld | undefined;
+/** The engine's firewalld adapter (one per process: the zone is host-wide). */
+export function firewalld(): Firewalld {
+  shared ??= new Firewalld();
+  return shared;
+}

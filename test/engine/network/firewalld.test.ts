@@ -1,0 +1,144 @@
+// firewalld (CentOS/RHEL's default firewall): Berth's bridges go in a zone of their own with target ACCEPT and a
+// forwarding policy into it, as dockerd does, and a firewall-cmd --reload binds them again and re-applies their
+// rules. No firewalld here: a fake firewall-cmd records what it is asked (and keeps zones and policies as the
+// real one would), a fake dbus-monitor emits firewalld's Reloaded signal when told to.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Firewalld, POLICY, setupCommands, ZONE } from '../../../src/engine/network/firewalld';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function fakes(state: 'running' | 'not running', policies = true) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firewalld-'));
+  const calls = path.join(dir, 'calls');
+  const zones = path.join(dir, 'zones');
+  fs.writeFileSync(zones, 'block dmz drop external home internal public trusted work\n');
+  fs.writeFileSync(
+    path.join(dir, 'firewall-cmd'),
+    `#!/bin/sh
+echo "$*" >> ${calls}
+case "$*" in
+  --state) echo ${state}; [ ${state} = running ] ;;
+  "--permanent --get-zones") cat ${zones} ;;
+  "--permanent --get-policies") ${policies ? 'echo allow-host-ipv6' : 'echo "unknown option" >&2; exit 2'} ;;
+  "--permanent --new-zone=${ZONE}") echo "$(cat ${zones}) ${ZONE}" > ${zones}; echo success ;;
+  *) echo success ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  // dbus-monitor: prints a Reloaded signal each time the test touches the trigger file.
+  fs.writeFileSync(
+    path.join(dir, 'dbus-monitor'),
+    `#!/bin/sh
+echo "$*" > ${dir}/monitor-args
+n=0
+while :; do
+  if [ -e ${dir}/reload ]; then rm -f ${dir}/reload
+    echo "signal time=1 sender=:1.5 -> destination=(null destination) serial=9 path=/org/fedoraproject/FirewallD1; interface=org.fedoraproject.FirewallD1; member=Reloaded"
+  fi
+  sleep 0.05
+done
+`,
+    { mode: 0o755 },
+  );
+  const fw = new Firewalld({
+    firewallCmd: path.join(dir, 'firewall-cmd'),
+    dbusMonitor: path.join(dir, 'dbus-monitor'),
+  });
+  return {
+    dir,
+    fw,
+    calls: () => (fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8').trim().split('\n') : []),
+    reset: () => fs.rmSync(calls, { force: true }),
+    reload: () => fs.writeFileSync(path.join(dir, 'reload'), ''),
+    cleanup: () => {
+      fw.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('network: firewalld zone and forwarding policy', () => {
+  it('plans the zone (target ACCEPT) and the policy (ANY → berth, ACCEPT) only where missing', () => {
+    assert.deepEqual(setupCommands({ zones: ['public'], policies: [] }), [
+      ['--permanent', `--new-zone=${ZONE}`],
+      ['--permanent', `--zone=${ZONE}`, '--set-target=ACCEPT'],
+      ['--permanent', `--new-policy=${POLICY}`],
+      ['--permanent', `--policy=${POLICY}`, '--add-ingress-zone=ANY'],
+      ['--permanent', `--policy=${POLICY}`, `--add-egress-zone=${ZONE}`],
+      ['--permanent', `--policy=${POLICY}`, '--set-target=ACCEPT'],
+    ]);
+    assert.deepEqual(setupCommands({ zones: ['public', ZONE], policies: [POLICY] }), []);
+    // firewalld before 0.9 (no policies): the zone alone.
+    assert.equal(setupCommands({ zones: ['public'] }).length, 2);
+  });
+
+  it('does nothing but ask --state where firewalld is not running', async () => {
+    const f = fakes('not running');
+    try {
+      let reapplied = 0;
+      await f.fw.bind('br-x', async () => void reapplied++);
+      await f.fw.bind('br-y', async () => void reapplied++);
+      assert.deepEqual(f.calls(), ['--state']);
+      assert.equal(reapplied, 0);
+    } finally {
+      f.cleanup();
+    }
+  });
+
+  it('makes the zone and policy once (then a reload), binds each bridge, unbinds it when it goes', async () => {
+    const f = fakes('running');
+    try {
+      await f.fw.bind('br-a', async () => {});
+      assert.deepEqual(f.calls(), [
+        '--state',
+        '--permanent --get-zones',
+        '--permanent --get-policies',
+        `--permanent --new-zone=${ZONE}`,
+        `--permanent --zone=${ZONE} --set-target=ACCEPT`,
+        `--permanent --new-policy=${POLICY}`,
+        `--permanent --policy=${POLICY} --add-ingress-zone=ANY`,
+        `--permanent --policy=${POLICY} --add-egress-zone=${ZONE}`,
+        `--permanent --policy=${POLICY} --set-target=ACCEPT`,
+        '--reload',
+        `--zone=${ZONE} --change-interface=br-a`,
+      ]);
+      f.reset();
+      await f.fw.bind('br-a', async () => {}); // bound already: nothing to ask
+      await f.fw.bind('br-b', async () => {});
+      assert.deepEqual(f.calls(), [`--zone=${ZONE} --change-interface=br-b`]);
+      f.reset();
+      await f.fw.unbind('br-b');
+      assert.deepEqual(f.calls(), [`--zone=${ZONE} --remove-interface=br-b`]);
+    } finally {
+      f.cleanup();
+    }
+  });
+
+  it('after firewalld’s Reloaded signal binds every bridge again and re-applies its rules', async () => {
+    const f = fakes('running', false);
+    try {
+      const reapplied: string[] = [];
+      await f.fw.bind('br-a', async () => void reapplied.push('br-a'));
+      await f.fw.bind('br-b', async () => void reapplied.push('br-b'));
+      assert.match(
+        fs.readFileSync(path.join(f.dir, 'monitor-args'), 'utf8'),
+        /--system .*FirewallD1.*member='Reloaded'/,
+      );
+      f.reset();
+      f.reload();
+      for (let i = 0; i < 100 && reapplied.length < 2; i++) await sleep(50);
+      assert.deepEqual(reapplied, ['br-a', 'br-b']);
+      const calls = f.calls();
+      assert.ok(calls.includes(`--zone=${ZONE} --change-interface=br-a`), calls.join('\n'));
+      assert.ok(calls.includes(`--zone=${ZONE} --change-interface=br-b`), calls.join('\n'));
+      // The zone exists now (permanent): no second creation, no reload loop.
+      assert.ok(!calls.some((c) => c.includes('--new-zone') || c === '--reload'), calls.join('\n'));
+    } finally {
+      f.cleanup();
+    }
+  });
+});
