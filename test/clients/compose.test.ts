@@ -89,6 +89,7 @@ services:
     assert.match(r.stdout, /job_1 +\| job ran/);
     await dc('down');
   });
+
   it('links (legacy, on the default bridge) give the alias in /etc/hosts and the link variables; init: true', async () => {
     const dc = project(
       'linked',
@@ -136,6 +137,7 @@ services:
     assert.match(await dc('top', 'app'), /docker-init -- sleep 600/);
     await dc('down');
   });
+
   it('service options dockerd honours: init, pid, ipc (shareable, service:), mac_address, device rules, isolation, logging, restart', async () => {
     const dc = project(
       'opts',

@@ -53,13 +53,21 @@ async function rawRequest(socket: string, request: string | Buffer) {
   };
 }
 
-/** POST /exec/{id}/start hijacked, read to the end: the response head and the stream's bytes. */
-async function startExecHijacked(socket: string, id: string, start: Record<string, unknown>) {
+/**
+ * POST /exec/{id}/start hijacked, read to the end: the response head and the stream's bytes. `input` is typed as
+ * soon as the head is in (the stream may be over by then: the write may fail, as a client's may).
+ */
+async function startExecHijacked(socket: string, id: string, start: Record<string, unknown>, input?: string) {
   const payload = JSON.stringify(start);
   const r = await rawRequest(
     socket,
     `POST /v1.45/exec/${id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`,
   );
+  if (input !== undefined) {
+    await r.headerDone();
+    r.sock.on('error', () => {});
+    r.sock.write(input);
+  }
   await r.waitFor(r.closed, 'the exec stream never ended');
   const all = r.got();
   const at = all.indexOf('\r\n\r\n');
@@ -329,17 +337,13 @@ describe('exec and attach over the API', function () {
       });
       assert.equal(created.status, 201, created.text);
       const { Id } = JSON.parse(created.text);
-      const payload = JSON.stringify({ Detach: false, Tty: true, ConsoleSize: [30, 100] });
-      const r = await rawRequest(
+      const { body } = await startExecHijacked(
         engine.socket,
-        `POST /v1.45/exec/${Id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`,
+        Id,
+        { Detach: false, Tty: true, ConsoleSize: [30, 100] },
+        'x',
       );
-      await r.headerDone();
-      r.sock.on('error', () => {}); // the stream may be over already: the write fails then, as it may
-      r.sock.write('x');
-      await r.waitFor(r.closed, 'the exec stream never ended');
-      const all = r.got();
-      assert.match(all.subarray(all.indexOf('\r\n\r\n') + 4).toString(), /\/dev\/pts\/\d+\r\n/, `round ${round}`);
+      assert.match(body.toString(), /\/dev\/pts\/\d+\r\n/, `round ${round}`);
     }
   });
 
