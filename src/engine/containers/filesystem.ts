@@ -1,13 +1,12 @@
 // The container's file system seen from the engine: files read through its layers (no mount needed), `docker
 // diff`, `docker export`, `docker cp` (./archive/) and the sizes `ps -s` and `system df` show.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { resolveUser } from '../runtime';
 import { diffTar } from '../snapshots';
 import { apparentSize } from '../util/fsx';
-import type { ContainerFs, FsAccess } from './archive';
+import { type ContainerFs, exportRootfs, type FsAccess } from './archive';
 import type { ContainerRecord } from './state';
 import type { ContainerStore } from './store';
 
@@ -93,13 +92,18 @@ export function createFilesystem(store: ContainerStore, fsAccess: FsAccess) {
     async export(ref: string): Promise<{ stream: Readable; done: Promise<void> }> {
       const c = store.lookup(ref);
       // Held like a copy (./archive/): a stopped container's temporary mount is shared and reference-counted,
-      // so an export racing `docker cp` or a start never sees the root unmounted under it.
+      // so an export racing `docker cp` or a start never sees the root unmounted under it. Read by the walk
+      // docker cp uses (below directory fds), not by a GNU tar whose failures went unseen.
       const held = await fsAccess.open(c, ref);
-      const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-cf', '-', '-C', store.rootfsOf(c.id), '.'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const done = new Promise<void>((resolve) => tar.once('close', () => resolve())).then(() => held.release());
-      return { stream: tar.stdout!, done };
+      let stream: Readable;
+      try {
+        stream = exportRootfs(held);
+      } catch (err) {
+        await held.release();
+        throw err;
+      }
+      const done = new Promise<void>((resolve) => stream.once('close', () => resolve())).then(() => held.release());
+      return { stream, done };
     },
 
     openFs: (ref: string): Promise<ContainerFs> => fsAccess.open(store.lookup(ref), ref),

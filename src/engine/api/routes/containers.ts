@@ -688,6 +688,8 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     const out = ctx.stream(200, { 'Content-Type': 'application/x-tar' });
     // The response ends only after the engine has released the rootfs it mounted for the export.
     stream.pipe(out, { end: false });
+    // A read that fails midway must not look like a complete archive: the response is cut, not ended.
+    stream.once('error', (err) => (out as unknown as { destroy(e?: Error): void }).destroy(err));
     ctx.closed.then(() => stream.destroy());
     await done;
     out.end();

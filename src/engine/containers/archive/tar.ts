@@ -177,9 +177,12 @@ async function* fileContent(fd: number, size: number): AsyncGenerator<Buffer> {
  * The tar of `loc` with its root entry named `rootName` (Docker's TarResourceRebase naming: "/" → entries
  * "/", "/bin"…; "." → "./", "./a"…). Hard links inside become link entries; sockets are left out, as Docker does.
  */
-async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string): AsyncGenerator<Buffer> {
+async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string, bare = false): AsyncGenerator<Buffer> {
   const prefix = rootName === '/' ? '' : rootName;
   const links = new Map<string, string>();
+  /** A child's entry name; below a bare root (export) the names are relative: "bin/", "bin/sh". */
+  const childName = (entryName: string, child: string) =>
+    bare && entryName === '' ? child : `${entryName.replace(/\/$/, '')}/${child}`;
 
   async function* one(
     parent: Dir | undefined,
@@ -189,9 +192,10 @@ async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string): AsyncG
     dir?: Dir,
   ): AsyncGenerator<Buffer> {
     if (st.isDirectory()) {
-      yield* encodeHeader(
-        entryHeader(entryName.endsWith('/') ? entryName : `${entryName}/`, st, { type: 'directory' }),
-      );
+      if (!(bare && entryName === ''))
+        yield* encodeHeader(
+          entryHeader(entryName.endsWith('/') ? entryName : `${entryName}/`, st, { type: 'directory' }),
+        );
       const d = dir ?? openChildDir(cfs, parent!, name);
       try {
         if (d.foreign) return;
@@ -209,12 +213,12 @@ async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string): AsyncG
             yield* fileEntry(
               cfs,
               { kind: 'entry', parent: d, name: child, path: cpath },
-              `${entryName.replace(/\/$/, '')}/${child}`,
+              childName(entryName, child),
               links,
             );
             continue;
           }
-          yield* one(d, child, cst, `${entryName.replace(/\/$/, '')}/${child}`);
+          yield* one(d, child, cst, childName(entryName, child));
         }
       } finally {
         if (d !== dir) closeDir(d);
@@ -231,7 +235,7 @@ async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string): AsyncG
   }
 
   if (loc.kind === 'dir') {
-    yield* one(undefined, '', fs.fstatSync(loc.dir.fd), prefix || '/', loc.dir);
+    yield* one(undefined, '', fs.fstatSync(loc.dir.fd), bare ? '' : prefix || '/', loc.dir);
   } else if (loc.kind === 'entry') {
     const st = fs.lstatSync(at(loc.parent.fd, loc.name));
     yield* one(loc.parent, loc.name, st, prefix || '/');
@@ -316,4 +320,28 @@ export function archivePath(cfs: ContainerFs, p: string): { stat: PathStat; stre
     { objectMode: false, highWaterMark: CHUNK },
   );
   return { stat, stream };
+}
+
+/**
+ * docker export: the container's root filesystem as dockerd's TarWithOptions writes it — entries relative to the
+ * root ("bin/", "bin/sh", no entry for the root itself), hard links as links, sockets left out — read below
+ * directory fds as docker cp reads, with the engine's bind mounts and volumes left out (they are not the
+ * container's filesystem), and the trailer at the end.
+ */
+export function exportRootfs(cfs: ContainerFs): Readable {
+  // No mapped or known mounts: every other file system (volumes, binds, /proc, /sys) is an empty directory here.
+  const own: ContainerFs = { ...cfs, mapped: [], mounts: [] };
+  const stack = [rootDir(own)];
+  const gen = tarOf(own, { kind: 'dir', dir: stack[0], path: '/' } as Location, '/', true);
+  return Readable.from(
+    (async function* () {
+      try {
+        yield* gen;
+        yield TAR_TRAILER;
+      } finally {
+        closeStack(stack);
+      }
+    })(),
+    { objectMode: false, highWaterMark: CHUNK },
+  );
 }
