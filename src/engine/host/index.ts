@@ -10,6 +10,7 @@ export { dTypeRefusal, filesystemName, type StorageFacts, storageFacts, supports
 export { type NetworkFacts, networkFacts, networkWarnings } from './network';
 export {
   containerPolicyInstalled,
+  fileContext,
   osReleaseText,
   type PackageFamily,
   packageFamily,

@@ -1,6 +1,7 @@
 // What this host lacks for containers to work as Docker's do, each with the exact command that installs it —
 // dnf on CentOS/RHEL/Fedora/Rocky/Alma, yum on CentOS 7, apt on Debian/Ubuntu — as /info Warnings, which
 // `docker info` and `berth info` print. The facts are read apart (preflightFacts) so the words are unit-testable.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 
 export type PackageFamily = 'dnf' | 'yum' | 'apt' | 'unknown';
@@ -12,6 +13,8 @@ export interface PreflightFacts {
   /** Whether the CNI plugins were found (network/cni.ts looks in /usr/lib/cni, /usr/libexec/cni, /opt/cni/bin). */
   cniFound: boolean;
   selinux: { enforcing: boolean; containerPolicy: boolean };
+  /** The data root and its SELinux context (stat %C), where SELinux enforces. */
+  dataRoot?: { path: string; context?: string };
 }
 
 /** The package manager of /etc/os-release's distribution. */
@@ -46,7 +49,24 @@ export function preflightWarnings(f: PreflightFacts): string[] {
     out.push(
       `WARNING: SELinux is enforcing but the container policy (container_t) is not installed; containers cannot start with their labels: ${install(f.family, 'container-selinux', 'container-selinux')}`,
     );
+  // Docker's data root is container_var_lib_t (container-selinux's file contexts): Berth's gets the same by an
+  // equivalence rule, or containers cannot read their layers.
+  if (
+    f.selinux.enforcing &&
+    f.selinux.containerPolicy &&
+    f.dataRoot &&
+    !/:container_var_lib_t:/.test(f.dataRoot.context ?? '')
+  )
+    out.push(
+      `WARNING: the data root ${f.dataRoot.path} does not have Docker's SELinux file context (container_var_lib_t): sudo semanage fcontext -a -e /var/lib/docker ${f.dataRoot.path} && sudo restorecon -R ${f.dataRoot.path}`,
+    );
   return out;
+}
+
+/** The SELinux context of a file (stat %C), or undefined. */
+export function fileContext(p: string): string | undefined {
+  const r = spawnSync('stat', ['-c', '%C', p], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
 /** Whether the loaded SELinux policy knows containers (container-selinux: lxc_contexts naming container_t). */

@@ -264,13 +264,27 @@ export async function installDnsRedirect(netnsPath: string, target: string, firs
       `--net=${netnsPath}`,
       'sh',
       '-c',
-      'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec iptables-restore --noflush -w 5',
+      `echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec iptables-restore --noflush ${(await restoreWait()).join(' ')}`,
     ],
     rules,
   );
 }
 
 // ---- iptables ----
+
+/**
+ * iptables-restore's `-w 5` (wait for the xtables lock) where it has it: before iptables 1.6.2 (CentOS 7's
+ * 1.4.21) it refuses the option, so it is probed (an empty, tested-only restore), not assumed. The host lock
+ * serialises Berth's own engines either way.
+ */
+export function probeRestoreWait(bin = 'iptables-restore'): Promise<string[]> {
+  return sh(bin, ['--test', '-w', '5'], '*filter\nCOMMIT\n').then(
+    () => ['-w', '5'],
+    () => [],
+  );
+}
+let restoreWaitArgs: Promise<string[]> | undefined;
+const restoreWait = () => (restoreWaitArgs ??= probeRestoreWait());
 
 interface Table {
   chains: Set<string>;
@@ -295,7 +309,7 @@ export async function iptablesRules(table: 'nat' | 'filter'): Promise<string> {
 
 async function restore(table: 'nat' | 'filter', commands: string[]): Promise<void> {
   if (!commands.length) return;
-  await sh('iptables-restore', ['--noflush', '-w', '5'], `*${table}\n${commands.join('\n')}\nCOMMIT\n`);
+  await sh('iptables-restore', ['--noflush', ...(await restoreWait())], `*${table}\n${commands.join('\n')}\nCOMMIT\n`);
 }
 
 /** Both tables from one iptables-save run. */
@@ -319,7 +333,11 @@ async function saveNatAndFilter(): Promise<{ nat: Table; filter: Table }> {
 async function restoreNatAndFilter(nat: string[], filter: string[]): Promise<void> {
   if (!nat.length && !filter.length) return;
   const section = (table: string, cmds: string[]) => (cmds.length ? `*${table}\n${cmds.join('\n')}\nCOMMIT\n` : '');
-  await sh('iptables-restore', ['--noflush', '-w', '5'], section('nat', nat) + section('filter', filter));
+  await sh(
+    'iptables-restore',
+    ['--noflush', ...(await restoreWait())],
+    section('nat', nat) + section('filter', filter),
+  );
 }
 
 const FORWARD_CHAIN = 'BERTH-FORWARD';

@@ -56,6 +56,30 @@ describe('host: preflight warnings', () => {
     );
   });
 
+  it('asks for Docker’s file context on the data root where SELinux enforces', () => {
+    const base = { family: 'dnf' as const, runtime: { name: 'crun', found: true }, cniFound: true };
+    const enforcing = { enforcing: true, containerPolicy: true };
+    assert.deepEqual(
+      preflightWarnings({
+        ...base,
+        selinux: enforcing,
+        dataRoot: { path: '/var/lib/berth', context: 'system_u:object_r:var_lib_t:s0' },
+      }),
+      [
+        "WARNING: the data root /var/lib/berth does not have Docker's SELinux file context (container_var_lib_t): sudo semanage fcontext -a -e /var/lib/docker /var/lib/berth && sudo restorecon -R /var/lib/berth",
+      ],
+    );
+    assert.deepEqual(
+      preflightWarnings({
+        ...base,
+        selinux: enforcing,
+        dataRoot: { path: '/var/lib/berth', context: 'system_u:object_r:container_var_lib_t:s0' },
+      }),
+      [],
+    );
+    assert.deepEqual(preflightWarnings({ ...base, selinux: ok, dataRoot: { path: '/var/lib/berth' } }), []);
+  });
+
   it('finds container-selinux by the container contexts of the loaded policy', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'selinux-'));
     try {

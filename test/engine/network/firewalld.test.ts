@@ -1,4 +1,4 @@
-// firewalld (CentOS/RHEL's default firewall): Berth's bridges go in a zone of their own with target ACCEPT and a
+// Hosts unlike Debian's: firewalld (CentOS/RHEL's default firewall): Berth's bridges go in a zone of their own with target ACCEPT and a
 // forwarding policy into it, as dockerd does, and a firewall-cmd --reload binds them again and re-applies their
 // rules. No firewalld here: a fake firewall-cmd records what it is asked (and keeps zones and policies as the
 // real one would), a fake dbus-monitor emits firewalld's Reloaded signal when told to.
@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Firewalld, POLICY, setupCommands, ZONE } from '../../../src/engine/network/firewalld';
+import { probeRestoreWait } from '../../../src/engine/network/host';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -139,6 +140,27 @@ describe('network: firewalld zone and forwarding policy', () => {
       assert.ok(!calls.some((c) => c.includes('--new-zone') || c === '--reload'), calls.join('\n'));
     } finally {
       f.cleanup();
+    }
+  });
+});
+
+describe('network: iptables-restore probed for -w', () => {
+  it('uses -w 5 where iptables-restore has it, leaves it out where it is refused (iptables before 1.6.2)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iptables-'));
+    try {
+      const old = path.join(dir, 'old-restore');
+      fs.writeFileSync(
+        old,
+        '#!/bin/sh\nfor a; do [ "$a" = -w ] && { echo "iptables-restore: unrecognized option \'-w\'" >&2; exit 2; }; done\ncat >/dev/null\n',
+        { mode: 0o755 },
+      );
+      const current = path.join(dir, 'restore');
+      fs.writeFileSync(current, '#!/bin/sh\ncat >/dev/null\n', { mode: 0o755 });
+      assert.deepEqual(await probeRestoreWait(old), []);
+      assert.deepEqual(await probeRestoreWait(current), ['-w', '5']);
+      assert.deepEqual(await probeRestoreWait(), ['-w', '5'], "this host's iptables-restore has -w");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -4,6 +4,7 @@ import type { EngineEvent } from '../../events';
 import { nowNano } from '../../events';
 import {
   containerPolicyInstalled,
+  fileContext,
   findBinary,
   hostFacts,
   networkFacts,
@@ -298,6 +299,7 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
           },
           cniFound: !!cniBinDir(),
           selinux: { enforcing: selinuxEnforcing(), containerPolicy: containerPolicyInstalled() },
+          dataRoot: selinuxEnforcing() ? { path: cfg.dataRoot, context: fileContext(cfg.dataRoot) } : undefined,
         }),
         ...(unavailable ? [`WARNING: ${unavailable}`] : []),
         ...networkWarnings(net),
