@@ -3,6 +3,7 @@
 // one load and the same objects, and a reload must hand back the same objects for the same ids.
 import '../helpers/fake-vscode';
 import * as assert from 'node:assert/strict';
+import { localFiles } from '../../src/extension/files/rows';
 import type { TreeRecord } from '../../src/views/model';
 import { RecordTreeProvider } from '../../src/views/provider';
 
@@ -52,5 +53,14 @@ describe('views: lazy children of the tree provider', () => {
     assert.equal(again[1].label, 'c');
     assert.equal(provider.getParent(again[1]), folder);
     provider.dispose();
+  });
+});
+
+describe('extension: files dropped on a folder row', () => {
+  it('takes the local files of a text/uri-list and leaves comments and other schemes out', async () => {
+    assert.deepEqual(
+      localFiles('# from the OS\r\nfile:///home/me/a%20b.txt\r\nhttps://example.com/x\r\nfile:///home/me/dir\r\n\r\n'),
+      ['/home/me/a b.txt', '/home/me/dir'],
+    );
   });
 });

@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import type { Berth } from '../berth';
 import type { TreeRecord } from '../../views/model';
-import { isFolderRow, redrawRow, rowUri } from './rows';
+import { isFolderRow, localFiles, redrawRow, rowUri } from './rows';
 
 export class FileDropController implements vscode.TreeDragAndDropController<TreeRecord> {
   readonly dropMimeTypes = ['text/uri-list', 'files'];
@@ -13,14 +13,7 @@ export class FileDropController implements vscode.TreeDragAndDropController<Tree
 
   async handleDrop(target: TreeRecord | undefined, data: vscode.DataTransfer): Promise<void> {
     if (!target || !isFolderRow(target)) return;
-    const list = await data.get('text/uri-list')?.asString();
-    const local = (list ?? '')
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('#'))
-      .map((l) => vscode.Uri.parse(l))
-      .filter((u) => u.scheme === 'file')
-      .map((u) => u.fsPath);
+    const local = localFiles((await data.get('text/uri-list')?.asString()) ?? '');
     if (!local.length) return;
     await uploadInto(this.berth, target, local);
   }
