@@ -352,20 +352,29 @@ const bridgeTag = (bridge: string) => `"berth ${bridge}"`;
  *   filter  BERTH-ISOLATION-STAGE-1 -i <bridge> ! -o <bridge> -j BERTH-ISOLATION-STAGE-2
  *           BERTH-ISOLATION-STAGE-2 -o <bridge> -j DROP         (no traffic between different networks)
  *           BERTH-FORWARD -o <bridge> RELATED,ESTABLISHED -j ACCEPT, -i <bridge> -j ACCEPT
+ *           an --internal network also: BERTH-ISOLATION-STAGE-1 -i <bridge> ! -d <subnet> -j DROP and
+ *           -o <bridge> ! -s <subnet> -j DROP (nothing in or out of its subnet, as dockerd's rules for it)
  * FORWARD jumps to the isolation chain first, then to BERTH-FORWARD. Checked on every attach (one iptables-save)
  * and made whole again in one atomic restore when anything is missing or out of order: the host's tables are
  * shared with every other tool. Rules carry the comment "berth <bridge>". Runs under the host lock.
  */
-export async function ensureBridgeRules(bridge: string, subnet: string, masquerade: boolean): Promise<void> {
+export async function ensureBridgeRules(
+  bridge: string,
+  subnet: string,
+  masquerade: boolean,
+  internal = false,
+): Promise<void> {
   // Where firewalld runs, the bridge goes in Berth's zone (its forward chain would reject our traffic otherwise);
   // after a firewall-cmd --reload the zone binding and these rules are made again.
-  await firewalld().bind(bridge, () => withHostLock(() => ensureBridgeRules(bridge, subnet, masquerade)));
+  await firewalld().bind(bridge, () => withHostLock(() => ensureBridgeRules(bridge, subnet, masquerade, internal)));
   const { nat, filter } = await saveNatAndFilter();
   const tag = bridgeTag(bridge);
   const mine = (t: Table, chain: string) => t.rules.filter((r) => chainOf(r) === chain && r.includes(tag)).length;
   const natOk = mine(nat, 'POSTROUTING') === (masquerade ? 1 : 0);
   const filterOk =
-    mine(filter, FORWARD_CHAIN) === 2 && mine(filter, ISOLATION_1) === 1 && mine(filter, ISOLATION_2) === 1;
+    mine(filter, FORWARD_CHAIN) === 2 &&
+    mine(filter, ISOLATION_1) === (internal ? 3 : 1) &&
+    mine(filter, ISOLATION_2) === 1;
   const fwd = filter.rules.filter((r) => chainOf(r) === 'FORWARD');
   const iso = fwd.findIndex((r) => jumpOf(r) === ISOLATION_1);
   const acc = fwd.findIndex((r) => jumpOf(r) === FORWARD_CHAIN);
@@ -387,6 +396,11 @@ export async function ensureBridgeRules(bridge: string, subnet: string, masquera
       `-A ${FORWARD_CHAIN} -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ${tag} -j ACCEPT`,
       `-A ${FORWARD_CHAIN} -i ${bridge} -m comment --comment ${tag} -j ACCEPT`,
     );
+    if (internal)
+      filterCmds.push(
+        `-A ${ISOLATION_1} -i ${bridge} ! -d ${subnet} -m comment --comment ${tag} -j DROP`,
+        `-A ${ISOLATION_1} -o ${bridge} ! -s ${subnet} -m comment --comment ${tag} -j DROP`,
+      );
   }
   if (!jumpsOk) {
     filterCmds.push(

@@ -232,6 +232,14 @@ describe('network create: IPv6, internal, ranges and options', function () {
       assert.doesNotMatch(sealed.stdout, /outside/);
       assert.doesNotMatch(ok('exec', 'sealed1', 'ip', 'route'), /^default/m, 'no default route');
       assert.equal(inspect('sealed').Internal, true);
+      // And were a route out added (a container with NET_ADMIN can), the host forwards nothing that leaves the
+      // subnet, as dockerd's rules for internal networks.
+      const sealedNet = inspect('sealed');
+      const bridge = `br-${sealedNet.Id.slice(0, 12)}`;
+      const subnet = sealedNet.IPAM.Config[0].Subnet.replace(/\./g, '\\.');
+      const filter = execFileSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8' });
+      assert.match(filter, new RegExp(`-A BERTH-ISOLATION-STAGE-1 ! -d ${subnet} -i ${bridge} .*-j DROP`));
+      assert.match(filter, new RegExp(`-A BERTH-ISOLATION-STAGE-1 ! -s ${subnet} -o ${bridge} .*-j DROP`));
       // Peers on it reach each other.
       ok(
         'run',
