@@ -113,6 +113,11 @@ function executable(p: string): boolean {
   }
 }
 
+/** daemon.json's default-runtime, else runc, else crun where runc is absent (RHEL 10 ships only crun). */
+export function defaultRuntimeName(configured: string | undefined, found: { runc: boolean; crun: boolean }): string {
+  return configured ?? (!found.runc && found.crun ? 'crun' : 'runc');
+}
+
 export interface PlatformConfig {
   execOpts: string[];
   runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
@@ -136,7 +141,7 @@ export function resolvePlatform(cfg: PlatformConfig): { platform: Platform; runt
   if (crun) runtimes.crun = { name: 'crun', path: crun };
   for (const [name, r] of Object.entries(cfg.runtimes))
     runtimes[name] = { name, path: r.path, ...(r.runtimeArgs?.length ? { args: r.runtimeArgs } : {}) };
-  const defaultName = cfg.defaultRuntime ?? (!runc && crun ? 'crun' : 'runc');
+  const defaultName = defaultRuntimeName(cfg.defaultRuntime, { runc: !!runc, crun: !!crun });
   const runtime = runtimes[defaultName];
   if (!runtime) throw invalidParameter(`specified default runtime '${defaultName}' does not exist`);
   return {

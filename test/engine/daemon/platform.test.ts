@@ -162,6 +162,24 @@ describe('engine: platform (cgroup driver, cgroupns, runtimes) on this host', fu
     }
   });
 
+  it('default-runtime crun: containers are made for crun unless they ask for runc', async () => {
+    const other = await startEngine({ config: { 'registry-mirrors': [reg.url], 'default-runtime': 'crun' } });
+    try {
+      const info = JSON.parse(other.docker(['info', '--format', '{{json .}}']).stdout);
+      assert.equal(info.DefaultRuntime, 'crun');
+      assert.equal(info.Runtimes.crun.path, '/usr/bin/crun');
+      assert.equal(other.docker(['pull', '-q', 'busybox']).code, 0);
+      const a = other.docker(['create', 'busybox', 'true']).stdout.trim();
+      const b = other.docker(['create', '--runtime', 'runc', 'busybox', 'true']).stdout.trim();
+      const shown = other.docker(['inspect', '-f', '{{.HostConfig.Runtime}}', a, b]).stdout.trim().split('\n');
+      assert.deepEqual(shown, ['crun', 'runc']);
+      // runc still runs containers here (crun refuses this host's hybrid cgroups; it runs in the VM guest's tests).
+      assert.equal(other.docker(['start', '-a', b]).code, 0);
+    } finally {
+      await other.cleanup();
+    }
+  });
+
   it('refuses a data root whose file system has no d_type, in dockerd’s words', () => {
     // An xfs made with ftype=0 cannot be had here: the d_type probe is replaced by one that answers as on it.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-dtype-'));

@@ -4,7 +4,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { containerPolicyInstalled, packageFamily, preflightWarnings } from '../../../src/engine/host';
+import {
+  containerPolicyInstalled,
+  defaultRuntimeName,
+  packageFamily,
+  preflightWarnings,
+} from '../../../src/engine/host';
 
 const ok = { enforcing: false, containerPolicy: false };
 
@@ -16,6 +21,13 @@ describe('host: preflight warnings', () => {
     assert.equal(packageFamily('ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n'), 'yum');
     assert.equal(packageFamily('ID=debian\nVERSION_ID="12"\n'), 'apt');
     assert.equal(packageFamily('ID=alpine\n'), 'unknown');
+  });
+
+  it('defaults to runc, to crun where runc is absent (RHEL 10), to what daemon.json says', () => {
+    assert.equal(defaultRuntimeName(undefined, { runc: true, crun: true }), 'runc');
+    assert.equal(defaultRuntimeName(undefined, { runc: false, crun: true }), 'crun');
+    assert.equal(defaultRuntimeName(undefined, { runc: false, crun: false }), 'runc');
+    assert.equal(defaultRuntimeName('crun', { runc: true, crun: true }), 'crun');
   });
 
   it('says nothing when the host has what it needs', () => {
