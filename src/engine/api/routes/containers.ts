@@ -586,6 +586,15 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   router.post('/containers/:id/start', async (ctx) => {
+    // dockerd's rule: a JSON object is at least 7 characters, and a HostConfig at start ended with API 1.24.
+    const length = ctx.req.headers['content-length'];
+    if (
+      (length === undefined && ctx.req.headers['transfer-encoding'] !== undefined) ||
+      (length !== undefined && Number(length) > 7)
+    )
+      throw invalidParameter(
+        'starting container with non-empty request body was deprecated since API v1.22 and removed in v1.24',
+      );
     await s.containers.start(ctx.params.id);
     ctx.send(204);
   });
