@@ -2,7 +2,8 @@
 // short IDs on the network (several containers behind one alias in turn, containers that join later), the
 // "name.network" and PTR forms, network scope, other names forwarded to the host's resolvers — a resolver this
 // test runs on a loopback address of its own namespace, named by the engine's host resolv.conf — none forwarded
-// for a container only on internal networks, Docker's resolv.conf, and the default bridge left as it was.
+// for a container only on internal networks, Docker's resolv.conf, the default bridge left as it was, and the
+// server back after the engine restarts (live restore) or is killed.
 import * as assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
@@ -222,5 +223,16 @@ describe('network: the embedded DNS server (127.0.0.11)', function () {
     // inspect lists Docker's DNSNames: name, aliases, short ID, hostname.
     const web1 = JSON.parse(ok('inspect', 'web1'))[0];
     assert.deepEqual(web1.NetworkSettings.Networks.app.DNSNames, ['web1', 'web', web1.Id.slice(0, 12)]);
+  });
+
+  it('answers again after the engine restarts with its containers running (and after a kill -9)', async () => {
+    const before = (await lookup('client', 'web1')).addrs;
+    assert.equal(before.length, 1);
+    await engine.stop();
+    await engine.restart();
+    assert.deepEqual((await lookup('client', 'web1')).addrs, before);
+    await engine.kill9();
+    await engine.restart();
+    assert.deepEqual((await lookup('client', 'web1')).addrs, before);
   });
 });
