@@ -99,6 +99,12 @@ describe('clients: docker-py', function () {
   });
   it('updates a running container (policy kept by a later update, limits in its cgroups); stats per interface', async () => {
     const r = await dockerPy(host, 'update_stats');
+    assert.equal(r.refused.status, 409);
+    assert.match(
+      r.refused.message,
+      /^Cannot update container [0-9a-f]{64}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time$/,
+    );
+    assert.equal(r.policy_after_refusal, '');
     assert.equal(r.policy, 'always');
     assert.equal(r.memory, 64 * 1024 * 1024);
     assert.equal(r.cpu_shares, 512);

@@ -189,7 +189,11 @@ describe('clients: dockerode', function () {
       assert.match(await run(['cat', '/etc/hosts']), /\tcache [0-9a-f]{12} node-db\n/);
       assert.equal(await run(['cat', '/proc/1/cmdline']), ['/sbin/docker-init', '--', 'sleep', '600', ''].join('\0'));
       assert.equal(await run(['cat', '/sys/class/net/eth0/address']), '02:42:ac:11:00:77\n');
-      await app.update({ RestartPolicy: { Name: 'unless-stopped' }, Memory: 32 * 1024 * 1024 });
+      await app.update({
+        RestartPolicy: { Name: 'unless-stopped' },
+        Memory: 32 * 1024 * 1024,
+        MemorySwap: 64 * 1024 * 1024,
+      });
       const hc = (await app.inspect()).HostConfig;
       assert.deepEqual(
         [hc.Init, hc.IpcMode, hc.UTSMode, hc.Links, hc.RestartPolicy?.Name, hc.Memory],

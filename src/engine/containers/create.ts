@@ -28,6 +28,7 @@ import {
   type HealthConfig,
   type HostConfig,
   parseRestartPolicy,
+  type Resources,
 } from './state';
 import { mergeHealthcheck } from './health';
 import { type ContainerStore, nowRfc3339Nano, ZERO_TIME } from './store';
@@ -105,6 +106,18 @@ function withMacAddress(
   return networks;
 }
 
+/** dockerd's checks of --cpus against --cpu-period/--cpu-quota and the host's CPUs (create and update). */
+export function checkCpuResources(r: Resources): void {
+  if (r.nanoCpus && r.cpuPeriod)
+    throw invalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (r.nanoCpus && r.cpuQuota) throw invalidParameter('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (r.nanoCpus && r.nanoCpus > os.cpus().length * 1e9) {
+    throw invalidParameter(
+      `Range of CPUs is from 0.01 to ${os.cpus().length}.00, as there are only ${os.cpus().length} CPUs available`,
+    );
+  }
+}
+
 /** dockerd's checks of a healthcheck's durations (1ms at least) and retries. */
 function checkHealthcheck(h: HealthConfig | undefined) {
   if (!h) return;
@@ -165,13 +178,7 @@ export async function createContainer(
   if (hc.resources.memory && hc.resources.memory < 6 * 1024 * 1024)
     throw invalidParameter('Minimum memory limit allowed is 6MB');
   refuseUnusableLimits(store.deps.runtime.platform, hc.resources);
-  if (hc.resources.nanoCpus && (hc.resources.cpuQuota || hc.resources.cpuPeriod))
-    throw invalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-  if (hc.resources.nanoCpus && hc.resources.nanoCpus > os.cpus().length * 1e9) {
-    throw invalidParameter(
-      `Range of CPUs is from 0.01 to ${os.cpus().length}.00, as there are only ${os.cpus().length} CPUs available`,
-    );
-  }
+  checkCpuResources(hc.resources);
 
   // The platform's choices, resolved now as dockerd does (inspect shows them; a restart keeps them).
   const runtime = store.deps.runtime;

@@ -2,6 +2,7 @@
 // running container), and the networks it is connected to.
 import { conflict, invalidParameter, notImplemented, system } from '../errdefs';
 import { refuseUnusableLimits } from '../runtime';
+import { checkCpuResources } from './create';
 import { validateName } from './names';
 import { configuredKey } from './networks';
 import { type EndpointSettings, parseRestartPolicy, type Resources, type RestartPolicy } from './state';
@@ -82,16 +83,16 @@ export function createSettings(store: ContainerStore) {
       const c = store.lookup(ref);
       return store.withLock(c.id, async () => {
         // As moby: an empty policy name means "leave the policy alone" (the CLI sends one with every update).
+        // Nothing changes until every part of the update has been checked.
+        let policy: RestartPolicy | undefined;
         if (u.restartPolicy?.name) {
-          let p: RestartPolicy;
           try {
-            p = parseRestartPolicy(u.restartPolicy);
+            policy = parseRestartPolicy(u.restartPolicy);
           } catch (err: any) {
             throw invalidParameter(err.message);
           }
-          if (c.hostConfig.autoRemove && !['', 'no'].includes(p.name))
+          if (c.hostConfig.autoRemove && !['', 'no'].includes(policy.name))
             throw invalidParameter('Restart policy cannot be updated because AutoRemove is enabled for the container');
-          c.hostConfig.restartPolicy = p;
         }
         const r = Object.fromEntries(
           Object.entries(u.resources ?? {}).filter(([, v]) => v !== undefined && v !== null && v !== 0 && v !== ''),
@@ -99,16 +100,24 @@ export function createSettings(store: ContainerStore) {
         if (r.memory !== undefined && r.memory < 6 * 1024 * 1024)
           throw invalidParameter('Minimum memory limit allowed is 6MB');
         refuseUnusableLimits(store.deps.runtime.platform, r);
+        checkCpuResources(r);
+        // moby's UpdateContainer: a memory limit above the swap limit already set (none counts as 0) needs a
+        // new swap limit with it; a new limit keeps the swap limit the container has.
+        const cur = c.hostConfig.resources;
+        const curSwap = cur.memorySwap ?? (cur.memory ? cur.memory * 2 : 0);
+        if (r.memory && !r.memorySwap && r.memory > curSwap)
+          throw conflict(
+            `Cannot update container ${c.id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`,
+          );
+        if (r.memory && !r.memorySwap) r.memorySwap = curSwap;
+        // No pids limit is -1 to runc and 0 in inspect, as dockerd shows it after an update.
+        const pidsLimit = r.pidsLimit;
+        if (pidsLimit !== undefined && pidsLimit < 0) r.pidsLimit = 0;
         const merged = { ...c.hostConfig.resources, ...r };
         if (store.live.has(c.id) && Object.keys(r).length) {
           const args: string[] = [];
-          if (r.memory)
-            args.push(
-              '--memory',
-              String(r.memory),
-              '--memory-swap',
-              String(merged.memorySwap && merged.memorySwap > 0 ? merged.memorySwap : r.memory * 2),
-            );
+          if (r.memory) args.push('--memory', String(r.memory));
+          if (r.memorySwap) args.push('--memory-swap', String(r.memorySwap));
           if (r.memoryReservation) args.push('--memory-reservation', String(r.memoryReservation));
           if (r.cpuShares) args.push('--cpu-share', String(r.cpuShares));
           if (r.nanoCpus) args.push('--cpu-period', '100000', '--cpu-quota', String(Math.round(r.nanoCpus / 1e4)));
@@ -116,7 +125,7 @@ export function createSettings(store: ContainerStore) {
           if (r.cpuPeriod) args.push('--cpu-period', String(r.cpuPeriod));
           if (r.cpusetCpus) args.push('--cpuset-cpus', r.cpusetCpus);
           if (r.cpusetMems) args.push('--cpuset-mems', r.cpusetMems);
-          if (r.pidsLimit) args.push('--pids-limit', String(r.pidsLimit));
+          if (pidsLimit) args.push('--pids-limit', String(pidsLimit < 0 ? -1 : pidsLimit));
           if (r.blkioWeight) args.push('--blkio-weight', String(r.blkioWeight));
           if (args.length)
             await runtime.update(c.id, args).catch((err) => {
@@ -124,6 +133,7 @@ export function createSettings(store: ContainerStore) {
             });
         }
         c.hostConfig.resources = merged;
+        if (policy) c.hostConfig.restartPolicy = policy;
         store.save(c);
         store.publish(c, 'update');
         return [];

@@ -141,7 +141,11 @@ def update_stats():
     c = client.containers.run('busybox', ['sleep', '600'], name='py-update', detach=True)
     none = client.containers.run('busybox', ['sleep', '600'], name='py-none', network_mode='none', detach=True)
     try:
-        c.update(restart_policy={'Name': 'always'}, mem_limit='64m')
+        # Without a swap limit a memory limit above none is refused as a whole (dockerd: 409), the policy too.
+        refused = error_of(lambda: c.update(restart_policy={'Name': 'always'}, mem_limit='64m'))
+        c.reload()
+        policy_after_refusal = c.attrs['HostConfig']['RestartPolicy']['Name']
+        c.update(restart_policy={'Name': 'always'}, mem_limit='64m', memswap_limit='128m')
         # A second update without a policy keeps the one set (the client sends an empty one).
         c.update(cpu_shares=512)
         c.reload()
@@ -151,6 +155,8 @@ def update_stats():
         stats = c.stats(stream=False)
         eth0 = stats.get('networks', {}).get('eth0', {})
         return {
+            'refused': refused,
+            'policy_after_refusal': policy_after_refusal,
             'policy': hc['RestartPolicy']['Name'],
             'memory': hc['Memory'],
             'cpu_shares': hc['CpuShares'],

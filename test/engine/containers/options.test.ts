@@ -270,4 +270,46 @@ describe('containers: namespace, init and device options', function () {
       /conflicting options: mac-address and the network mode/,
     );
   });
+  it("docker update: dockerd's rules for memory against the swap limit, --cpus conflicts, --pids-limit -1", () => {
+    const c = m
+      .ok(['run', '-d', '--network', 'none', '--memory', '32m', '--memory-swap', '64m', 'busybox', 'sleep', '600'])
+      .trim();
+    assert.match(
+      fails(['update', '--memory', '128m', c]),
+      new RegExp(
+        `Cannot update container ${c}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`,
+      ),
+    );
+    m.ok(['update', '--memory', '48m', c]);
+    const mb = 1024 * 1024;
+    const limits = () => {
+      const h = inspect(c).HostConfig;
+      return [h.Memory, h.MemorySwap, h.PidsLimit];
+    };
+    assert.deepEqual(limits(), [48 * mb, 64 * mb, null]);
+    m.ok(['update', '--memory', '128m', '--memory-swap', '256m', c]);
+    assert.deepEqual(limits(), [128 * mb, 256 * mb, null]);
+    assert.equal(
+      m.ok([
+        'exec',
+        c,
+        'sh',
+        '-c',
+        'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes',
+      ]),
+      `${128 * mb}\n`,
+    );
+    m.ok(['update', '--pids-limit', '50', c]);
+    m.ok(['update', '--pids-limit', '-1', c]);
+    assert.deepEqual(limits(), [128 * mb, 256 * mb, 0]);
+    assert.match(
+      fails(['update', '--cpus', '0.5', '--cpu-quota', '1000', c]),
+      /Conflicting options: Nano CPUs and CPU Quota cannot both be set/,
+    );
+    assert.match(
+      fails(['update', '--cpus', '64', c]),
+      /Range of CPUs is from 0.01 to \d+\.00, as there are only \d+ CPUs available/,
+    );
+    m.ok(['rm', '-f', c]);
+  });
 });
