@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -71,10 +72,22 @@ export class SshTunnel {
       const poll = () => {
         if (child.exitCode !== null || child.signalCode)
           return reject(new Error(`ssh to ${target.host} ended: ${stderr.trim() || `exit code ${child.exitCode}`}`));
-        if (fs.existsSync(this.localSocket)) return resolve(`unix://${this.localSocket}`);
         if (Date.now() > deadline) {
           child.kill();
           return reject(new Error(`ssh to ${target.host}: no tunnel after ${timeoutMs / 1000} s`));
+        }
+        // The socket file appears at bind(), a moment before ssh listens: ready once a connection is taken.
+        if (fs.existsSync(this.localSocket)) {
+          const probe = net.connect(this.localSocket);
+          probe.once('connect', () => {
+            probe.destroy();
+            resolve(`unix://${this.localSocket}`);
+          });
+          probe.once('error', () => {
+            probe.destroy();
+            setTimeout(poll, 50);
+          });
+          return;
         }
         setTimeout(poll, 50);
       };
