@@ -171,7 +171,8 @@ describe('network: the embedded DNS server (127.0.0.11)', function () {
     assert.deepEqual([...firsts].sort(), [ip1, ip2].sort(), 'each address comes first in turn');
     // Reverse lookup gives name.network, as dockerd's resolver does.
     assert.match((await lookup('client', ip2)).out, /name = web2\.app/);
-    // Reached by name (busybox's nc resolves through the DNS server; its static wget cannot resolve at all).
+    // Reached by name, with wget and with nc.
+    assert.equal((await engine.dockerAsync(['exec', 'client', 'wget', '-qO-', 'http://web2/'])).stdout, 'two\n');
     const got = ok('exec', 'client', 'sh', '-c', "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc web1 80");
     assert.match(got, /^one$/m);
   });
