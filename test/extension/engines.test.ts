@@ -165,14 +165,17 @@ net.createServer((c) => { const r = net.connect(remote); c.pipe(r).pipe(c); r.on
   it('opens the tunnel, reaches the engine through it, and closes it', async () => {
     const remote = engine.host.replace(/^unix:\/\//, '');
     const tunnel = new SshTunnel(`ssh://me@box${remote}`, path.join(dir, 'fake-ssh'), path.join(dir, 'socks'));
-    const local = await tunnel.start();
-    assert.equal(local, `unix://${tunnel.localSocket}`);
-    assert.equal(await tunnel.start(), local, 'one tunnel per engine');
-    const client = new EngineClient(local);
-    assert.equal(await client.ping(), 'OK');
-    assert.ok((await client.version()).ApiVersion);
-    await client.close();
-    tunnel.dispose();
+    try {
+      const local = await tunnel.start();
+      assert.equal(local, `unix://${tunnel.localSocket}`);
+      assert.equal(await tunnel.start(), local, 'one tunnel per engine');
+      const client = new EngineClient(local);
+      assert.equal(await client.ping(), 'OK');
+      assert.ok((await client.version()).ApiVersion);
+      await client.close();
+    } finally {
+      tunnel.dispose();
+    }
     assert.ok(!fs.existsSync(tunnel.localSocket));
   });
 
