@@ -110,7 +110,8 @@ function withMacAddress(
 export function checkCpuResources(r: Resources): void {
   if (r.nanoCpus && r.cpuPeriod)
     throw invalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-  if (r.nanoCpus && r.cpuQuota) throw invalidParameter('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (r.nanoCpus && r.cpuQuota)
+    throw invalidParameter('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
   if (r.nanoCpus && r.nanoCpus > os.cpus().length * 1e9) {
     throw invalidParameter(
       `Range of CPUs is from 0.01 to ${os.cpus().length}.00, as there are only ${os.cpus().length} CPUs available`,
