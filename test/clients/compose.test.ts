@@ -1,6 +1,6 @@
 // docker-compose 1.29 (Debian's) against berthd: projects brought up, used and taken down as a user does.
-// (Projects on their own default network need a created container to leave and rejoin its only network; until
-// that lands these projects use network_mode: bridge, which compose connects nothing for.)
+// Most projects here use network_mode: bridge; the one on its own network (compose disconnects each created
+// container from it and reconnects it with the service's aliases) finds its services through the embedded DNS.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -186,5 +186,41 @@ services:
     }
     assert.ok(restarts >= 1, 'the bouncer restarts by its policy');
     await dc('down');
+  });
+
+  it("a project on its own network: services find each other by name through the embedded DNS server, a scaled service's replicas in turn", async () => {
+    const dc = project(
+      'mesh',
+      `version: "2.4"
+services:
+  web:
+    image: web
+    networks: { default: { aliases: [frontend] } }
+  client:
+    image: busybox
+    command: sleep 600
+`,
+    );
+    await dc('up', '-d', '--scale', 'web=2');
+    const ips = ['mesh_web_1', 'mesh_web_2']
+      .map((c) => target.ok(['inspect', '-f', '{{.NetworkSettings.Networks.mesh_default.IPAddress}}', c]).trim())
+      .sort();
+    assert.ok(
+      ips.every((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip)),
+      ips.join(' '),
+    );
+    assert.match(await dc('exec', '-T', 'client', 'cat', '/etc/resolv.conf'), /^nameserver 127\.0\.0\.11$/m);
+    // The service name and its alias stand for both replicas, the first one in turn.
+    const firsts = new Set<string>();
+    for (const name of ['web', 'frontend', 'web', 'frontend']) {
+      const out = await dc('exec', '-T', 'client', 'nslookup', name);
+      const addrs = [...out.matchAll(/^Address: (\d+\.\d+\.\d+\.\d+)$/gm)].map((m) => m[1]);
+      assert.deepEqual([...addrs].sort(), ips, `${name}: ${out}`);
+      firsts.add(addrs[0]);
+    }
+    assert.equal(firsts.size, 2, 'each replica comes first in turn');
+    assert.match(await dc('exec', '-T', 'client', 'wget', '-qO-', 'http://web/'), /./);
+    await dc('down');
+    assert.equal(target.ok(['network', 'ls', '-q', '--filter', 'name=mesh_default']), '');
   });
 });
