@@ -40,6 +40,9 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
   const maps = idMapsFor(user.username, user.uid, user.gid);
   for (const w of missing.warnings) write(`warning: ${w}`);
 
+  const swept = sweepOrphanedNamespaces();
+  if (swept) write(`ended ${swept} processes an earlier rootless engine of ${user.username} left behind`);
+
   const runtimeDir = process.env.XDG_RUNTIME_DIR || os.tmpdir();
   const stateDir = fs.mkdtempSync(path.join(runtimeDir, 'berth-rootless-'));
   const info: RootlessInfo = {
@@ -155,4 +158,36 @@ export function killNamespace(userns: string): number {
     }
   }
   return killed;
+}
+
+/**
+ * Ends what earlier rootless engines of this user left when they were killed outright (SIGKILL leaves no one to
+ * clean up): a user namespace other than ours holding berth-shim processes but no berthd is one no engine can
+ * ever reach again — its containers and shims are ended. Rootless Podman's and others' namespaces hold no shim.
+ */
+export function sweepOrphanedNamespaces(): number {
+  const own = fs.readlinkSync('/proc/self/ns/user');
+  const byNamespace = new Map<string, { pids: number[]; shim: boolean; engine: boolean }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.statSync(`/proc/${entry}`).uid !== process.getuid?.()) continue;
+      const ns = fs.readlinkSync(`/proc/${entry}/ns/user`);
+      if (ns === own) continue;
+      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      const group = byNamespace.get(ns) ?? { pids: [], shim: false, engine: false };
+      group.pids.push(Number(entry));
+      if (/\/berth-shim-[0-9a-f]+\0/.test(cmd)) group.shim = true;
+      if (/engine\.js\0/.test(cmd) || /berthd\0/.test(cmd)) group.engine = true;
+      byNamespace.set(ns, group);
+    } catch {
+      /* gone */
+    }
+  }
+  let ended = 0;
+  for (const [ns, group] of byNamespace) {
+    if (!group.shim || group.engine) continue;
+    ended += killNamespace(ns);
+  }
+  return ended;
 }

@@ -4,7 +4,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { namespaceResolvConf } from '../../../src/engine/rootless/child';
 import { idMapsFor, idRanges, mapArgs, subordinateRanges } from '../../../src/engine/rootless/idmap';
+import { ownableId, parseIdMap } from '../../../src/engine/util/ownable';
 import {
   cgroupDriverShown,
   cgroupsPath,
@@ -74,5 +76,24 @@ describe('limits on a rootless platform', () => {
     };
     assert.deepEqual(unusableLimits(v2, { memory: 1 << 30, pidsLimit: 10, nanoCpus: 1e9 }), ['--cpus']);
     assert.match(limitsUnavailableReason(v2)!, /delegated: memory, pids/);
+  });
+});
+
+describe('rootless namespace files and owners', () => {
+  it('resolv.conf: slirp4netns’s forwarder replaces the host’s nameservers, search and options kept', () => {
+    const host = 'nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch corp.example\n# comment\n';
+    assert.equal(
+      namespaceResolvConf(host, '10.0.2.3'),
+      'nameserver 10.0.2.3\noptions edns0 trust-ad\nsearch corp.example\n',
+    );
+  });
+
+  it('an owner outside the namespace’s id map becomes root’s; mapped ones stay', () => {
+    const single = parseIdMap('         0       1001          1\n');
+    const full = parseIdMap('0 1001 1\n1 100000 65536\n');
+    assert.equal(ownableId(single, 1000), 0);
+    assert.equal(ownableId(single, 0), 0);
+    assert.equal(ownableId(full, 1000), 1000);
+    assert.equal(ownableId(full, 65537), 0);
   });
 });

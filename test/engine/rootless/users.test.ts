@@ -121,4 +121,30 @@ describe('rootless engines of several users', function () {
       20_000,
     );
   });
+
+  it('containers an engine killed outright left are ended by the user’s next engine', async () => {
+    const user = testUser('berth-rl-c', true);
+    const first = await start(user);
+    ok(first, ['pull', 'busybox']);
+    ok(first, ['run', '-d', 'busybox', 'sleep', '600']);
+    // Both berthd processes killed at once (as an OOM killer or `kill -9 -1` would): nobody is left to clean up.
+    const ps = spawnSync('ps', ['--ppid', String(first.pid()), '-o', 'pid=,args='], { encoding: 'utf8' }).stdout;
+    const inner = ps.split('\n').find((l) => l.includes('engine.js'));
+    assert.ok(inner, ps);
+    process.kill(Number(inner.trim().split(/\s+/)[0]), 'SIGKILL');
+    process.kill(first.pid(), 'SIGKILL');
+    await first.stop();
+    await eventually(
+      async () => processesOf(user).filter((l) => l.includes('engine.js')),
+      (left) => left.length === 0,
+      'both berthd gone',
+    );
+    assert.ok(
+      processesOf(user).some((l) => l.includes('sleep 600')),
+      'the container outlived its engine',
+    );
+    const next = await start(user);
+    assert.match(next.log(), /ended \d+ processes an earlier rootless engine of berth-rl-c left behind/);
+    assert.ok(!processesOf(user).some((l) => l.includes('sleep 600')), processesOf(user).join('\n'));
+  });
 });
