@@ -166,13 +166,26 @@ export function tcpTlsOptions(
 }
 
 /** Bounds on a TCP client that connects and then trickles: headers, an idle keep-alive, a request body. */
-export const TCP_TIMEOUTS = { headersMs: 30_000, keepAliveMs: 5_000, requestMs: 30 * 60_000 };
+export interface TcpTimeouts {
+  headersMs: number;
+  keepAliveMs: number;
+  requestMs: number;
+}
+export const TCP_TIMEOUTS: TcpTimeouts = { headersMs: 30_000, keepAliveMs: 5_000, requestMs: 30 * 60_000 };
 
-export function applyTcpTimeouts(server: http.Server): void {
-  server.headersTimeout = TCP_TIMEOUTS.headersMs;
-  server.keepAliveTimeout = TCP_TIMEOUTS.keepAliveMs;
+/**
+ * Options for a TCP listener's server: node checks the header and request timeouts every
+ * connectionsCheckingInterval (30 s by default, which could double a 30 s bound), so it checks far more often.
+ */
+export function tcpServerOptions(t: TcpTimeouts = TCP_TIMEOUTS): { connectionsCheckingInterval: number } {
+  return { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(t.headersMs / 4))) };
+}
+
+export function applyTcpTimeouts(server: http.Server, t: TcpTimeouts = TCP_TIMEOUTS): void {
+  server.headersTimeout = t.headersMs;
+  server.keepAliveTimeout = t.keepAliveMs;
   // Until the request (body included: image loads, build contexts) is in; responses may stream for longer.
-  server.requestTimeout = TCP_TIMEOUTS.requestMs;
+  server.requestTimeout = t.requestMs;
 }
 
 // --- The unix socket -------------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ import { type EngineError, invalidParameter, toEngineError } from '../errdefs';
 import { log } from '../log';
 import {
   applyTcpTimeouts,
+  TCP_TIMEOUTS,
+  type TcpTimeouts,
+  tcpServerOptions,
   checkCaller,
   checkForJson,
   HostNames,
@@ -26,6 +29,8 @@ export interface ListenOptions {
   hosts: string[];
   tls?: { verify: boolean; ca?: string; cert?: string; key?: string };
   socketGroup?: string;
+  /** TCP listeners' bounds (tests shorten them); dockerd-like defaults otherwise. */
+  tcpTimeouts?: Partial<TcpTimeouts>;
   /** The unix socket's mode: 0660 with the group (a root engine), 0600 for a user's own (rootless) engine. */
   socketMode?: number;
 }
@@ -111,9 +116,12 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
       let names: HostNames;
       if (target.kind === 'tcp') {
         const tlsOptions = tcpTlsOptions(h, target.host, opts.tls);
-        server = tlsOptions ? https.createServer(tlsOptions) : http.createServer();
+        const timeouts = { ...TCP_TIMEOUTS, ...opts.tcpTimeouts };
+        server = tlsOptions
+          ? https.createServer({ ...tlsOptions, ...tcpServerOptions(timeouts) })
+          : http.createServer(tcpServerOptions(timeouts));
         names = new HostNames(target.host, tlsOptions?.cert as Buffer | undefined);
-        applyTcpTimeouts(server);
+        applyTcpTimeouts(server, timeouts);
       } else {
         server = http.createServer();
         names = new HostNames();

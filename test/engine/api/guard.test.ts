@@ -261,17 +261,20 @@ describe('API guard', () => {
       }
     });
     it('a client that never finishes its headers is cut', async function () {
-      this.timeout(60_000);
-      const server = await listen(new Router(), { hosts: ['tcp://127.0.0.1:0'] });
+      this.timeout(30_000);
+      const server = await listen(new Router(), { hosts: ['tcp://127.0.0.1:0'], tcpTimeouts: { headersMs: 1000 } });
       try {
         const port = Number(server.addresses()[0].split(':').pop());
         const s = net.connect(port, '127.0.0.1');
+        const started = Date.now();
         s.write('GET /_ping HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-        const timer = setInterval(() => s.write('X-Slow: 1\r\n'), 1000);
+        const timer = setInterval(() => s.write('X-Slow: 1\r\n'), 200);
         s.resume();
         s.on('error', () => {});
         await new Promise((r) => s.once('close', r));
         clearInterval(timer);
+        // Cut near the bound (1 s, checked every 250 ms), not after node's default 30 s check interval.
+        assert.ok(Date.now() - started < 15_000, `cut after ${Date.now() - started} ms`);
       } finally {
         await server.close(0);
       }
