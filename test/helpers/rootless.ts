@@ -11,10 +11,12 @@ import { DIST, mountsUnder, type DockerResult } from './engine';
 const commandOnPath = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
 export const ROOTLESS_TOOLS: TestDependency = {
-  what: 'the rootless tools (uidmap, slirp4netns, fuse-overlayfs) and root to make test users',
+  what: 'the rootless tools (uidmap, slirp4netns), /dev/net/tun and root to make test users',
   install: 'bash scripts/install-deps.sh --test (and run the tests as root)',
   present: () =>
-    process.getuid?.() === 0 && ['newuidmap', 'newgidmap', 'slirp4netns', 'unshare', 'useradd'].every(commandOnPath),
+    process.getuid?.() === 0 &&
+    fs.existsSync('/dev/net/tun') &&
+    ['newuidmap', 'newgidmap', 'slirp4netns', 'unshare', 'useradd'].every(commandOnPath),
 };
 
 export interface TestUser {
