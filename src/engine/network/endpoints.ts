@@ -123,7 +123,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     let result: CniResult;
     try {
       result = await withHostLock(async () => {
-        await ensureBridgeRules(n.bridge!, n.subnet!, masquerades(n), n.internal);
+        await ensureBridgeRules(n.bridge!, n.subnet!, masquerades(n), n.internal, n.predefined ? undefined : n.gateway);
         return addNetworkList(conflist, { containerId: s.containerId, netns: s.netnsPath!, ifName, runtimeConfig });
       });
     } catch (err: any) {

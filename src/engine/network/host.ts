@@ -354,6 +354,7 @@ const bridgeTag = (bridge: string) => `"berth ${bridge}"`;
  *           BERTH-FORWARD -o <bridge> RELATED,ESTABLISHED -j ACCEPT, -i <bridge> -j ACCEPT
  *           an --internal network also: BERTH-ISOLATION-STAGE-1 -i <bridge> ! -d <subnet> -j DROP and
  *           -o <bridge> ! -s <subnet> -j DROP (nothing in or out of its subnet, as dockerd's rules for it)
+ *           a user-defined network also: INPUT -i <bridge> -d <gateway> -p udp/tcp --dport 53 -j ACCEPT (its DNS)
  * FORWARD jumps to the isolation chain first, then to BERTH-FORWARD. Checked on every attach (one iptables-save)
  * and made whole again in one atomic restore when anything is missing or out of order: the host's tables are
  * shared with every other tool. Rules carry the comment "berth <bridge>". Runs under the host lock.
@@ -363,10 +364,13 @@ export async function ensureBridgeRules(
   subnet: string,
   masquerade: boolean,
   internal = false,
+  dnsAddress?: string,
 ): Promise<void> {
   // Where firewalld runs, the bridge goes in Berth's zone (its forward chain would reject our traffic otherwise);
   // after a firewall-cmd --reload the zone binding and these rules are made again.
-  await firewalld().bind(bridge, () => withHostLock(() => ensureBridgeRules(bridge, subnet, masquerade, internal)));
+  await firewalld().bind(bridge, () =>
+    withHostLock(() => ensureBridgeRules(bridge, subnet, masquerade, internal, dnsAddress)),
+  );
   const { nat, filter } = await saveNatAndFilter();
   const tag = bridgeTag(bridge);
   const mine = (t: Table, chain: string) => t.rules.filter((r) => chainOf(r) === chain && r.includes(tag)).length;
@@ -374,7 +378,8 @@ export async function ensureBridgeRules(
   const filterOk =
     mine(filter, FORWARD_CHAIN) === 2 &&
     mine(filter, ISOLATION_1) === (internal ? 3 : 1) &&
-    mine(filter, ISOLATION_2) === 1;
+    mine(filter, ISOLATION_2) === 1 &&
+    mine(filter, 'INPUT') === (dnsAddress ? 2 : 0);
   const fwd = filter.rules.filter((r) => chainOf(r) === 'FORWARD');
   const iso = fwd.findIndex((r) => jumpOf(r) === ISOLATION_1);
   const acc = fwd.findIndex((r) => jumpOf(r) === FORWARD_CHAIN);
@@ -401,6 +406,13 @@ export async function ensureBridgeRules(
         `-A ${ISOLATION_1} -i ${bridge} ! -d ${subnet} -m comment --comment ${tag} -j DROP`,
         `-A ${ISOLATION_1} -o ${bridge} ! -s ${subnet} -m comment --comment ${tag} -j DROP`,
       );
+    // The embedded DNS server listens on the gateway: first in INPUT, so that a host whose INPUT drops what it
+    // does not know (ufw, a DROP policy) still lets containers ask it (as netavark does for aardvark-dns).
+    if (dnsAddress)
+      for (const proto of ['tcp', 'udp'])
+        filterCmds.push(
+          `-I INPUT 1 -i ${bridge} -d ${dnsAddress}/32 -p ${proto} --dport 53 -m comment --comment ${tag} -j ACCEPT`,
+        );
   }
   if (!jumpsOk) {
     filterCmds.push(

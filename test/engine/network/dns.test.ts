@@ -5,6 +5,7 @@
 // for a container only on internal networks, Docker's resolv.conf, the default bridge left as it was, and the
 // server back after the engine restarts (live restore) or is killed.
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -224,6 +225,17 @@ describe('network: the embedded DNS server (127.0.0.11)', function () {
     // inspect lists Docker's DNSNames: name, aliases, short ID, hostname.
     const web1 = JSON.parse(ok('inspect', 'web1'))[0];
     assert.deepEqual(web1.NetworkSettings.Networks.app.DNSNames, ['web1', 'web', web1.Id.slice(0, 12)]);
+  });
+
+  it('answers on a host whose INPUT drops what comes from the bridge (ufw, a DROP policy)', async () => {
+    const bridge = `br-${JSON.parse(ok('network', 'inspect', 'app'))[0].Id.slice(0, 12)}`;
+    const drop = ['INPUT', '-i', bridge, '-j', 'DROP'];
+    execFileSync('iptables', ['-A', ...drop]);
+    try {
+      assert.deepEqual((await lookup('client', 'web1')).addrs, [ip('web1', 'app')]);
+    } finally {
+      execFileSync('iptables', ['-D', ...drop]);
+    }
   });
 
   it('answers again after the engine restarts with its containers running (and after a kill -9)', async () => {
