@@ -942,23 +942,4 @@ describe('UI: the Berth extension in code-server', function () {
     await page.locator('.statusbar-item:has-text("running")').first().waitFor({ timeout: 10_000 });
     await shot('engine-back');
   });
-
-  it("Container files in the Explorer: a container's root as a workspace folder", async () => {
-    await givenTicker();
-    await palette('Berth: Open Files in Explorer');
-    await page
-      .locator(`.quick-input-widget .monaco-list-row[aria-label*="${name}"]`)
-      .first()
-      .waitFor({ timeout: 10_000 });
-    await focusedPick(name);
-    await page.keyboard.press('Enter');
-    const root = page.locator(`.explorer-folders-view .monaco-list-row[aria-label*="${name} (container)"]`).first();
-    await root.waitFor({ timeout: 60_000 });
-    await expand(root);
-    await page
-      .locator('.explorer-folders-view .monaco-list-row[aria-label^="etc"]')
-      .first()
-      .waitFor({ timeout: 30_000 });
-    await shot('explorer-container-files');
-  });
 });
