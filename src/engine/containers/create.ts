@@ -12,6 +12,7 @@ import {
   checkCgroupnsMode,
   defaultCgroupnsMode,
   mergeEnv,
+  parseSecurityOpt,
   refuseUnusableLimits,
   selinux,
   signalNumber,
@@ -188,6 +189,7 @@ export async function createContainer(
   hc.runtime = hc.runtime || runtime.platform.runtime.name;
   if (!runtime.runtimes()[hc.runtime]) throw invalidParameter(`unknown or invalid runtime name: ${hc.runtime}`);
   hc.securityOpt = hc.securityOpt ?? [];
+  parseSecurityOpt(hc.securityOpt); // dockerd's refusals (and a seccomp profile that does not decode) at create
   checkNamespaceModes(hc, req.config.hostname);
   hc.links = checkLinks(store, hc, req.links ?? []);
   const labels = containerLabels(store, hc);

@@ -3,6 +3,7 @@
 // runtime; attach sessions that waited for this start get its output from the first byte. A start that fails
 // records why, as Docker shows it, and undoes what it set up.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { conflict, invalidParameter, isEngineError, notModified, system } from '../errdefs';
 import { log } from '../log';
@@ -223,6 +224,8 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         deviceCgroupRules: c.hostConfig.deviceCgroupRules,
         sysctls: c.hostConfig.sysctls,
         oomScoreAdj: c.hostConfig.oomScoreAdj,
+        securityOpt: c.hostConfig.securityOpt,
+        kernel: os.release(),
       });
       const defaults = store.deps.logDefaults();
       const logType = c.hostConfig.logConfig.type || defaults.type;

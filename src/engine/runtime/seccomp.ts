@@ -4,6 +4,7 @@
 // container holds a capability. runc skips syscall names the host's libseccomp does not know, so the list can name
 // newer calls. Since Docker 25 (moby#46762, as containerd 2.0) the io_uring calls are not allowed: a ring performs
 // operations seccomp never sees.
+import { invalidParameter } from '../errdefs';
 
 const ALWAYS = `
 accept accept4 access adjtimex alarm bind brk capget capset chdir chmod chown chown32 clock_adjtime
@@ -75,8 +76,11 @@ export interface SeccompRule {
 }
 export interface SeccompProfile {
   defaultAction: string;
-  defaultErrnoRet: number;
+  defaultErrnoRet?: number;
   architectures: string[];
+  flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
   syscalls: SeccompRule[];
 }
 
@@ -130,4 +134,183 @@ export function defaultSeccompProfile(capabilities: string[], arch: string = pro
     syscalls.push({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
   }
   return { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: EPERM, architectures: architectures(arch), syscalls };
+}
+
+/** Node's process.arch as moby's profiles name architectures in includes/excludes (Go's GOARCH). */
+const GOARCH: Record<string, string> = {
+  x64: 'amd64',
+  ia32: '386',
+  arm64: 'arm64',
+  arm: 'arm',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
+/** The SCMP_ARCH_ name an archMap entry must carry to apply on this architecture. */
+const NATIVE_SCMP: Record<string, string> = {
+  x64: 'SCMP_ARCH_X86_64',
+  ia32: 'SCMP_ARCH_X86',
+  arm64: 'SCMP_ARCH_AARCH64',
+  arm: 'SCMP_ARCH_ARM',
+  ppc64: 'SCMP_ARCH_PPC64LE',
+  s390x: 'SCMP_ARCH_S390X',
+  riscv64: 'SCMP_ARCH_RISCV64',
+};
+
+interface Filter {
+  arches?: string[];
+  caps?: string[];
+  minKernel?: string;
+}
+interface ProfileSyscall extends SeccompRule {
+  name?: string;
+  includes?: Filter;
+  excludes?: Filter;
+}
+/** A profile in Docker's format (moby profiles/seccomp: the OCI fields plus archMap, name, includes, excludes). */
+interface DockerProfile {
+  defaultAction?: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  archMap?: { architecture: string; subArchitectures?: string[] }[];
+  syscalls?: ProfileSyscall[];
+  flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
+}
+
+/** Go's encoding/json matches field names without regard to case: keys folded to the profile's spelling. */
+const FIELDS = [
+  'defaultAction',
+  'defaultErrnoRet',
+  'architectures',
+  'archMap',
+  'architecture',
+  'subArchitectures',
+  'syscalls',
+  'flags',
+  'listenerPath',
+  'listenerMetadata',
+  'name',
+  'names',
+  'action',
+  'errnoRet',
+  'args',
+  'index',
+  'value',
+  'valueTwo',
+  'op',
+  'includes',
+  'excludes',
+  'arches',
+  'caps',
+  'minKernel',
+  'comment',
+];
+const FOLD = new Map(FIELDS.map((f) => [f.toLowerCase(), f]));
+function fold(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(fold);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[FOLD.get(k.toLowerCase()) ?? k] = fold(x);
+    return out;
+  }
+  return v;
+}
+
+const isStrings = (v: unknown) =>
+  v === undefined || v === null || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
+const isUint = (v: unknown) =>
+  v === undefined || v === null || (typeof v === 'number' && Number.isInteger(v) && v >= 0);
+
+/** A --security-opt seccomp=<JSON> profile, decoded and checked (moby's LoadProfile refusals, with its texts). */
+export function decodeSeccompProfile(body: string): DockerProfile {
+  const failed = (why: string) => invalidParameter(`Decoding seccomp profile failed: ${why}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch (err: any) {
+    throw failed(err.message);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw failed('json: cannot unmarshal non-object into Go value of type seccomp.Seccomp');
+  const p = fold(raw) as DockerProfile;
+  const typeError = (field: string) => failed(`json: cannot unmarshal ${field} of the wrong type in seccomp.Seccomp`);
+  if (p.defaultAction != null && typeof p.defaultAction !== 'string') throw typeError('defaultAction');
+  if (!isUint(p.defaultErrnoRet)) throw typeError('defaultErrnoRet');
+  if (!isStrings(p.architectures)) throw typeError('architectures');
+  if (!isStrings(p.flags)) throw typeError('flags');
+  if (p.archMap != null && !Array.isArray(p.archMap)) throw typeError('archMap');
+  for (const a of p.archMap ?? [])
+    if (!a || typeof a.architecture !== 'string' || !isStrings(a.subArchitectures)) throw typeError('archMap');
+  if (p.syscalls != null && !Array.isArray(p.syscalls)) throw typeError('syscalls');
+  for (const s of p.syscalls ?? []) {
+    if (!s || typeof s !== 'object' || typeof s.action !== 'string') throw typeError('syscalls');
+    if ((s.name != null && typeof s.name !== 'string') || !isStrings(s.names) || !isUint(s.errnoRet))
+      throw typeError('syscalls');
+    if (s.name && s.names?.length) throw invalidParameter("use either 'name' or 'names'");
+    for (const a of s.args ?? [])
+      if (!a || !isUint(a.index) || !isUint(a.value) || !isUint(a.valueTwo) || typeof a.op !== 'string')
+        throw typeError('syscalls.args');
+    for (const f of [s.includes, s.excludes])
+      if (f && (!isStrings(f.arches) || !isStrings(f.caps) || (f.minKernel != null && typeof f.minKernel !== 'string')))
+        throw typeError('syscalls.includes');
+  }
+  if (p.architectures?.length && p.archMap?.length)
+    throw invalidParameter(
+      "both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'",
+    );
+  return p;
+}
+
+const kernelAtLeast = (kernel: string, min: string) => {
+  const parts = (s: string) => (s.match(/^(\d+)(?:\.(\d+))?/) ?? []).slice(1).map((x) => Number(x ?? 0));
+  const [a = 0, b = 0] = parts(kernel);
+  const [x = 0, y = 0] = parts(min);
+  return a > x || (a === x && b >= y);
+};
+
+/**
+ * The OCI seccomp of a Docker-format profile for a container whose bounding set is `capabilities` (moby's
+ * setupSeccomp): archMap picks this architecture's entry, includes/excludes filter rules by arch, capability
+ * and kernel. No defaultAction and no rules means no filter at all.
+ */
+export function seccompFromProfile(
+  body: string,
+  capabilities: string[],
+  arch: string = process.arch,
+  kernel = '0.0',
+): SeccompProfile | undefined {
+  const p = decodeSeccompProfile(body);
+  if (!p.defaultAction && !p.syscalls?.length) return undefined;
+  const goArch = GOARCH[arch] ?? arch;
+  const architectures = [...(p.architectures ?? [])];
+  const native = p.archMap?.find((a) => a.architecture === NATIVE_SCMP[arch]);
+  if (native) architectures.push(native.architecture, ...(native.subArchitectures ?? []));
+  const bounding = new Set(capabilities);
+  const syscalls: SeccompRule[] = [];
+  for (const call of p.syscalls ?? []) {
+    const ex = call.excludes;
+    if (ex) {
+      if (ex.arches?.includes(goArch)) continue;
+      if (ex.caps?.some((c) => bounding.has(c))) continue;
+      if (ex.minKernel && kernelAtLeast(kernel, ex.minKernel)) continue;
+    }
+    const inc = call.includes;
+    if (inc) {
+      if (inc.arches?.length && !inc.arches.includes(goArch)) continue;
+      if (inc.caps?.some((c) => !bounding.has(c))) continue;
+      if (inc.minKernel && !kernelAtLeast(kernel, inc.minKernel)) continue;
+    }
+    const rule: SeccompRule = { names: call.name ? [call.name] : (call.names ?? []), action: call.action };
+    if (call.args?.length) rule.args = call.args;
+    if (call.errnoRet != null) rule.errnoRet = call.errnoRet;
+    syscalls.push(rule);
+  }
+  const out: SeccompProfile = { defaultAction: p.defaultAction ?? '', architectures, syscalls };
+  if (p.defaultErrnoRet != null) out.defaultErrnoRet = p.defaultErrnoRet;
+  if (p.flags?.length) out.flags = p.flags;
+  if (p.listenerPath) out.listenerPath = p.listenerPath;
+  if (p.listenerMetadata) out.listenerMetadata = p.listenerMetadata;
+  return out;
 }

@@ -3,7 +3,8 @@
 // paths, the /proc /dev /sys mounts, device rules, seccomp, rlimits, cgroup resources.
 import { invalidParameter } from '../errdefs';
 import { type CgroupnsMode, defaultCgroupnsMode, type Platform, usableControllers, V1_CGROUPFS } from './platform';
-import { defaultSeccompProfile, type SeccompProfile } from './seccomp';
+import { defaultSeccompProfile, type SeccompProfile, seccompFromProfile } from './seccomp';
+import { parseSecurityOpt } from './securityopt';
 import type { ContainerLabels } from './selinux';
 import type { ProcessUser } from './user';
 
@@ -167,6 +168,10 @@ export interface SpecInput {
   readonlyPaths?: string[];
   maskedPaths?: string[];
   arch?: string;
+  /** HostConfig.SecurityOpt as given (securityopt.ts): seccomp=, no-new-privileges, systempaths, writable-cgroups. */
+  securityOpt?: string[];
+  /** The host kernel's release, for a seccomp profile's minKernel rules; default: none (0.0). */
+  kernel?: string;
 }
 
 /** A namespace of the container that is not its own: the host's, or one joined by path (with its /dev/shm, for ipc). */
@@ -270,6 +275,7 @@ export function buildSpec(input: SpecInput): Record<string, any> {
         'subordinate ids in /etc/subuid and /etc/subgid; docker info says how to add them)',
     );
   const privileged = !!input.privileged;
+  const security = parseSecurityOpt(input.securityOpt);
   const all = grantable(input.hostCapabilities);
   const caps = privileged ? all : capabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop, all);
 
@@ -323,7 +329,7 @@ export function buildSpec(input: SpecInput): Record<string, any> {
       destination: '/sys/fs/cgroup',
       type: 'cgroup',
       source: 'cgroup',
-      options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'],
+      options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged || security.writableCgroups ? 'rw' : 'ro'],
     },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     {
@@ -425,7 +431,13 @@ export function buildSpec(input: SpecInput): Record<string, any> {
     if (resources.cpu && !Object.keys(resources.cpu).length) delete resources.cpu;
   }
 
-  const seccomp: SeccompProfile | undefined = privileged ? undefined : defaultSeccompProfile(caps, input.arch);
+  // moby's WithSeccomp: none when privileged or unconfined; the default profile unless one was given.
+  let seccomp: SeccompProfile | undefined;
+  if (privileged || security.seccomp === 'unconfined') seccomp = undefined;
+  else if (security.seccomp && security.seccomp !== 'builtin')
+    seccomp = seccompFromProfile(security.seccomp, caps, input.arch, input.kernel);
+  else seccomp = defaultSeccompProfile(caps, input.arch);
+  const systemPaths = privileged || security.unconfinedSystemPaths;
 
   return {
     ociVersion: '1.0.2-dev',
@@ -442,7 +454,7 @@ export function buildSpec(input: SpecInput): Record<string, any> {
       cwd: input.cwd || '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: caps },
       rlimits: [...rlimits.values()],
-      noNewPrivileges: false,
+      noNewPrivileges: security.noNewPrivileges,
       oomScoreAdj: input.oomScoreAdj || undefined,
       selinuxLabel: input.labels?.process || undefined,
     },
@@ -458,8 +470,8 @@ export function buildSpec(input: SpecInput): Record<string, any> {
       namespaces,
       mountLabel: input.labels?.mount || undefined,
       seccomp,
-      maskedPaths: privileged ? [] : (input.maskedPaths ?? MASKED_PATHS),
-      readonlyPaths: privileged ? [] : (input.readonlyPaths ?? READONLY_PATHS),
+      maskedPaths: systemPaths ? [] : (input.maskedPaths ?? MASKED_PATHS),
+      readonlyPaths: systemPaths ? [] : (input.readonlyPaths ?? READONLY_PATHS),
     },
   };
 }

@@ -42,6 +42,14 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
     return file;
   };
   const both = () => [fast, slow];
+  const profileFile = path.join(tmp, 'profile.json');
+  fs.writeFileSync(
+    profileFile,
+    JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['unshare'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+    }),
+  );
   const containers: Record<string, string[]> = {
     'fx-default': [],
     'fx-custom': [
@@ -64,6 +72,10 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
       '-e',
       'FROM_RUN=1',
     ],
+    // --security-opt: no filter at all, and no-new-privileges (the shim must not look for the init's filter)
+    'fx-unconfined': ['--security-opt', 'seccomp=unconfined', '--security-opt', 'no-new-privileges'],
+    // a profile of the user's (the CLI sends the file's content): everything allowed but unshare
+    'fx-profile': ['--security-opt', `seccomp=${profileFile}`, '--security-opt', 'no-new-privileges=false'],
   };
 
   before(async function () {
@@ -103,7 +115,7 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  const cases: { title: string; container: string; flags: string[] }[] = [
+  const cases: { title: string; container: string; flags: string[]; expect?: RegExp[] }[] = [
     { title: "as the container's user", container: 'fx-default', flags: [] },
     {
       title: 'with -u, -w and -e',
@@ -117,6 +129,18 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
       flags: [],
     },
     { title: 'as another user in that container', container: 'fx-custom', flags: ['-u', '1000:1000'] },
+    {
+      title: 'in a container with seccomp=unconfined and no-new-privileges',
+      container: 'fx-unconfined',
+      flags: [],
+      expect: [/^Seccomp:\t0$/m, /^NoNewPrivs:\t1$/m, /^unshare 0$/m],
+    },
+    {
+      title: "in a container with the user's own seccomp profile",
+      container: 'fx-profile',
+      flags: [],
+      expect: [/^Seccomp:\t2$/m, /^NoNewPrivs:\t0$/m, /^unshare 1$/m],
+    },
   ];
   for (const c of cases) {
     it(`sees the same process ${c.title}`, () => {
@@ -125,12 +149,13 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
       assert.equal(a.stderr, b.stderr);
       assert.equal(a.stdout, b.stdout);
       // and it is what an exec should be, not the same mistake twice (only root may look at the init's namespaces)
-      if (!c.flags.includes('--privileged')) assert.match(a.stdout, /^Seccomp:\t2$/m);
+      for (const re of c.expect ?? []) assert.match(a.stdout, re);
+      const defaultProfile = !c.flags.includes('--privileged') && !c.expect;
+      if (defaultProfile) assert.match(a.stdout, /^Seccomp:\t2$/m);
       if (!c.flags.includes('-u'))
         for (const ns of ['pid', 'mnt', 'net', 'ipc', 'uts']) assert.match(a.stdout, new RegExp(`^${ns} joined$`, 'm'));
       assert.match(a.stdout, /marker from-init/);
-      if (!c.flags.includes('--privileged'))
-        assert.match(a.stdout, /^unshare 1$/m, "the container's seccomp profile applies");
+      if (defaultProfile) assert.match(a.stdout, /^unshare 1$/m, "the container's seccomp profile applies");
       assert.match(a.stdout, /^session leader yes ppid 0$/m);
       assert.match(a.stdout, /^fds 4$/m, "stdio and ls's own directory: nothing of the shim");
     });

@@ -27,14 +27,14 @@ describe('runtime: the default seccomp profile in a container', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const probe = async () => {
+  const probe = async (SecurityOpt?: string[], Cmd = ['/probe/probe']) => {
     const c = target.engine.client;
     const { Id } = await c.json('POST', '/containers/create', {
       body: {
         Image: 'busybox',
-        Cmd: ['/probe/probe'],
+        Cmd,
         Tty: true,
-        HostConfig: { Binds: [`${dir}:/probe:ro`], NetworkMode: 'none' },
+        HostConfig: { Binds: [`${dir}:/probe:ro`], NetworkMode: 'none', SecurityOpt },
       },
     });
     await c.startContainer(Id);
@@ -45,6 +45,8 @@ describe('runtime: the default seccomp profile in a container', function () {
     await c.removeContainer(Id, { force: true });
     return text.replace(/\r/g, '');
   };
+  const status = (SecurityOpt?: string[]) =>
+    probe(SecurityOpt, ['grep', '-E', '^(NoNewPrivs|Seccomp):', '/proc/self/status']);
 
   it('the probe can do everything on the host', () => {
     const out = execFileSync(path.join(dir, 'probe'), { encoding: 'utf8' });
@@ -57,5 +59,76 @@ describe('runtime: the default seccomp profile in a container', function () {
     assert.match(out, /^io_uring_setup -1 errno=1$/m, out);
     assert.match(out, /^vsock -1 errno=1$/m, out);
     assert.match(out, /^unix 0 errno=0$/m, out);
+  });
+
+  it('--security-opt seccomp=unconfined: no filter, io_uring and vsock as on the host', async () => {
+    const out = await probe(['seccomp=unconfined']);
+    assert.match(out, /^io_uring_setup 0 errno=0$/m, out);
+    assert.match(out, /^vsock 0 errno=0$/m, out);
+    assert.match(await status(['seccomp=unconfined']), /^Seccomp:\t0$/m);
+  });
+
+  it("--security-opt seccomp=<profile>: the user's profile (Docker's format: names, includes by arch) instead", async () => {
+    const goArch = { x64: 'amd64', arm64: 'arm64' }[process.arch as string] ?? process.arch;
+    const profile = JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [
+        { name: 'io_uring_setup', action: 'SCMP_ACT_ERRNO', errnoRet: 13 },
+        // only on another architecture: dropped here
+        { names: ['socket'], action: 'SCMP_ACT_ERRNO', includes: { arches: ['not-' + goArch] } },
+        { names: ['socketpair'], action: 'SCMP_ACT_ERRNO', includes: { arches: [goArch] } },
+      ],
+    });
+    const out = await probe([`seccomp=${profile}`]);
+    assert.match(out, /^io_uring_setup -1 errno=13$/m, out);
+    assert.match(out, /^vsock 0 errno=0$/m, out);
+    assert.match(out, /^unix 0 errno=0$/m, out);
+    // seccomp=builtin is the default profile again
+    assert.match(await probe(['seccomp=builtin']), /^io_uring_setup -1 errno=1$/m);
+  });
+
+  it('--security-opt no-new-privileges[=true|false] sets NoNewPrivs; the default profile stays', async () => {
+    assert.match(await status([]), /^NoNewPrivs:\t0$/m);
+    const on = await status(['no-new-privileges']);
+    assert.match(on, /^NoNewPrivs:\t1$/m, on);
+    assert.match(on, /^Seccomp:\t2$/m, on);
+    assert.match(await status(['no-new-privileges=true']), /^NoNewPrivs:\t1$/m);
+    assert.match(await status(['no-new-privileges:true', 'no-new-privileges=false']), /^NoNewPrivs:\t0$/m);
+  });
+
+  it('inspect shows SecurityOpt as given; bad options and profiles are refused at create with dockerd’s text', async () => {
+    const c = target.engine.client;
+    const opts = ['seccomp=unconfined', 'no-new-privileges'];
+    const { Id } = await c.json('POST', '/containers/create', {
+      body: { Image: 'busybox', HostConfig: { SecurityOpt: opts, NetworkMode: 'none' } },
+    });
+    try {
+      const info: any = await c.json('GET', `/containers/${Id}/json`);
+      assert.deepEqual(info.HostConfig.SecurityOpt, opts);
+    } finally {
+      await c.removeContainer(Id, { force: true });
+    }
+    const refused = async (opt: string, text: string | RegExp) => {
+      const before: any[] = await c.json('GET', '/containers/json?all=1');
+      await assert.rejects(
+        c.json('POST', '/containers/create', { body: { Image: 'busybox', HostConfig: { SecurityOpt: [opt] } } }),
+        (err: any) => {
+          assert.equal(err.status, 400, err.message);
+          if (typeof text === 'string') assert.ok(err.message.includes(text), err.message);
+          else assert.match(err.message, text);
+          return true;
+        },
+      );
+      assert.equal((await c.json<any[]>('GET', '/containers/json?all=1')).length, before.length);
+    };
+    await refused('bogus', 'invalid --security-opt 1: "bogus"');
+    await refused('nosuch=1', 'invalid --security-opt 2: "nosuch=1"');
+    await refused('no-new-privileges=maybe', 'invalid --security-opt 2: "no-new-privileges=maybe"');
+    await refused('seccomp={not json', /^Decoding seccomp profile failed: /);
+    await refused('seccomp={"defaultAction":1}', /^Decoding seccomp profile failed: /);
+    await refused(
+      'seccomp={"architectures":["SCMP_ARCH_X86_64"],"archMap":[{"architecture":"SCMP_ARCH_X86_64"}]}',
+      "both 'architectures' and 'archMap' are specified",
+    );
   });
 });
