@@ -147,7 +147,12 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
       const [a, b] = both().map((e) => e.engine.docker(['exec', ...c.flags, c.container, 'sh', '-c', PROBE]));
       assert.equal(a.code, 0, a.stderr);
       assert.equal(a.stderr, b.stderr);
-      assert.equal(a.stdout, b.stdout);
+      // The container's own nofile limit, on the fast path always; runc 1.1 (Debian's 1.1.5) sometimes hands its
+      // exec the limit Go raised for runc itself (soft = hard: opencontainers/runc#4195), so that
+      // one line is compared once it is known to be right on the fast side.
+      const nofile = /^Max open files .*$/m;
+      if (c.container === 'fx-custom') assert.match(a.stdout, /^Max open files\s+1000\s+2000\s+files\s*$/m);
+      assert.equal(a.stdout.replace(nofile, ''), b.stdout.replace(nofile, ''));
       // and it is what an exec should be, not the same mistake twice (only root may look at the init's namespaces)
       for (const re of c.expect ?? []) assert.match(a.stdout, re);
       const defaultProfile = !c.flags.includes('--privileged') && !c.expect;
