@@ -1,7 +1,9 @@
 // Bridge networks on the host: the configuration the CNI plugins get for a network, the default bridge brought
 // up from daemon.json (bip, default-address-pools) and its subnet claimed host-wide only while in use, and a
 // network's host bridge and rules removed once its last endpoint has left (after a short grace period).
+import { parseGoBool } from '../../common/docker/bool';
 import { invalidParameter, system } from '../errdefs';
+import { isIP } from 'node:net';
 import { log } from '../log';
 import { CNI_VERSION, type CniConflist } from './cni';
 import type { DnsServer } from './dns';
@@ -16,6 +18,22 @@ import {
 } from './host';
 import type { Attachment, NetworkRecord, NetworkStore } from './store';
 import { firstHost, formatCidr, formatIp, overlaps, parseCidr, parseIp, pickSubnet } from './subnets';
+
+export const ENABLE_ICC = 'com.docker.network.bridge.enable_icc';
+export const HOST_BINDING_IPV4 = 'com.docker.network.bridge.host_binding_ipv4';
+
+/** dockerd's checks of the bridge driver's boolean and address options at create (its words, a 500 there). */
+export function checkBridgeOptions(options: Record<string, string>): void {
+  for (const key of [ENABLE_ICC, 'com.docker.network.bridge.enable_ip_masquerade']) {
+    const v = options[key];
+    if (v !== undefined && parseGoBool(v) === undefined)
+      throw system(
+        `failed to parse ${key} value: ${v} (strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax)`,
+      );
+  }
+  const ip = options[HOST_BINDING_IPV4];
+  if (ip !== undefined && !isIP(ip)) throw system(`failed to parse ${HOST_BINDING_IPV4} value: ${ip} (nil ip)`);
+}
 
 export function createBridges(store: NetworkStore, dns: DnsServer) {
   const { networks, opts, pools, defaultBridge, ipamDir } = store;
@@ -73,7 +91,11 @@ export function createBridges(store: NetworkStore, dns: DnsServer) {
   }
 
   const masquerades = (n: NetworkRecord) =>
-    !n.internal && n.options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false';
+    !n.internal && parseGoBool(n.options['com.docker.network.bridge.enable_ip_masquerade'] ?? 'true') !== false;
+  /** enable_icc (default true): whether containers of the network may reach each other. */
+  const interContainer = (n: NetworkRecord) => parseGoBool(n.options[ENABLE_ICC] ?? 'true') !== false;
+  /** host_binding_ipv4: the host address a `-p` without one binds on this network (dockerd's default 0.0.0.0). */
+  const defaultHostIp = (n: NetworkRecord) => n.options[HOST_BINDING_IPV4] || '0.0.0.0';
   /** Endpoints made before the per-network rules carry the bridge plugin's own NAT chain: its DEL needs the netns. */
   const pluginMasquerade = (a: Attachment) => a.conflist.plugins.some((p) => p.type === 'bridge' && p.ipMasq);
 
@@ -197,6 +219,8 @@ export function createBridges(store: NetworkStore, dns: DnsServer) {
   return {
     conflistFor,
     masquerades,
+    interContainer,
+    defaultHostIp,
     pluginMasquerade,
     teardownBridge,
     teardownIfUnused,

@@ -69,7 +69,15 @@ export interface ConnectRequest {
 
 export function createEndpoints(store: NetworkStore, bridges: Bridges, files: SandboxFiles, dns: DnsServer) {
   const { networks, sandboxes, ports, ipamDir, epDir } = store;
-  const { conflistFor, masquerades, pluginMasquerade, claimDefaultSubnet, teardownIfUnused } = bridges;
+  const {
+    conflistFor,
+    defaultHostIp,
+    masquerades,
+    interContainer,
+    pluginMasquerade,
+    claimDefaultSubnet,
+    teardownIfUnused,
+  } = bridges;
   const { defaultGateway, hostsFor, resolvFor, writeInPlace, endpointInfo, dnsTarget } = files;
 
   /**
@@ -123,7 +131,14 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     let result: CniResult;
     try {
       result = await withHostLock(async () => {
-        await ensureBridgeRules(n.bridge!, n.subnet!, masquerades(n), n.internal, n.predefined ? undefined : n.gateway);
+        await ensureBridgeRules(
+          n.bridge!,
+          n.subnet!,
+          masquerades(n),
+          n.internal,
+          n.predefined ? undefined : n.gateway,
+          interContainer(n),
+        );
         return addNetworkList(conflist, { containerId: s.containerId, netns: s.netnsPath!, ifName, runtimeConfig });
       });
     } catch (err: any) {
@@ -315,7 +330,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
         throw invalidParameter('user specified IP address is supported on user defined networks only');
     }
 
-    const { wanted, exposed } = wantedBindings(req);
+    const { wanted, exposed } = wantedBindings(req, onBridge ? defaultHostIp(onBridge) : undefined);
     s.exposed = exposed;
     const endpointId = randomId();
     try {

@@ -355,6 +355,9 @@ const bridgeTag = (bridge: string) => `"berth ${bridge}"`;
  *           an --internal network also: BERTH-ISOLATION-STAGE-1 -i <bridge> ! -d <subnet> -j DROP and
  *           -o <bridge> ! -s <subnet> -j DROP (nothing in or out of its subnet, as dockerd's rules for it)
  *           a user-defined network also: INPUT -i <bridge> -d <gateway> -p udp/tcp --dport 53 -j ACCEPT (its DNS)
+ *           enable_icc=false also: BERTH-FORWARD -i <bridge> -o <bridge> -j DROP before its ACCEPT (as dockerd's
+ *           FORWARD rule: containers of the network cannot reach each other; bridged traffic meets iptables
+ *           through br_netfilter, turned on for it)
  * FORWARD jumps to the isolation chain first, then to BERTH-FORWARD. Checked on every attach (one iptables-save)
  * and made whole again in one atomic restore when anything is missing or out of order: the host's tables are
  * shared with every other tool. Rules carry the comment "berth <bridge>". Runs under the host lock.
@@ -365,18 +368,20 @@ export async function ensureBridgeRules(
   masquerade: boolean,
   internal = false,
   dnsAddress?: string,
+  icc = true,
 ): Promise<void> {
   // Where firewalld runs, the bridge goes in Berth's zone (its forward chain would reject our traffic otherwise);
   // after a firewall-cmd --reload the zone binding and these rules are made again.
   await firewalld().bind(bridge, () =>
-    withHostLock(() => ensureBridgeRules(bridge, subnet, masquerade, internal, dnsAddress)),
+    withHostLock(() => ensureBridgeRules(bridge, subnet, masquerade, internal, dnsAddress, icc)),
   );
+  if (!icc) await bridgeNetfilter();
   const { nat, filter } = await saveNatAndFilter();
   const tag = bridgeTag(bridge);
   const mine = (t: Table, chain: string) => t.rules.filter((r) => chainOf(r) === chain && r.includes(tag)).length;
   const natOk = mine(nat, 'POSTROUTING') === (masquerade ? 1 : 0);
   const filterOk =
-    mine(filter, FORWARD_CHAIN) === 2 &&
+    mine(filter, FORWARD_CHAIN) === (icc ? 2 : 3) &&
     mine(filter, ISOLATION_1) === (internal ? 3 : 1) &&
     mine(filter, ISOLATION_2) === 1 &&
     mine(filter, 'INPUT') === (dnsAddress ? 2 : 0);
@@ -399,6 +404,7 @@ export async function ensureBridgeRules(
       `-A ${ISOLATION_1} -i ${bridge} ! -o ${bridge} -m comment --comment ${tag} -j ${ISOLATION_2}`,
       `-A ${ISOLATION_2} -o ${bridge} -m comment --comment ${tag} -j DROP`,
       `-A ${FORWARD_CHAIN} -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ${tag} -j ACCEPT`,
+      ...(icc ? [] : [`-A ${FORWARD_CHAIN} -i ${bridge} -o ${bridge} -m comment --comment ${tag} -j DROP`]),
       `-A ${FORWARD_CHAIN} -i ${bridge} -m comment --comment ${tag} -j ACCEPT`,
     );
     if (internal)
@@ -423,6 +429,21 @@ export async function ensureBridgeRules(
     filterCmds.push(`-I FORWARD 1 -j ${FORWARD_CHAIN}`, `-I FORWARD 1 -j ${ISOLATION_1}`);
   }
   await restoreNatAndFilter(natCmds, filterCmds);
+}
+
+/**
+ * Makes traffic between ports of one bridge pass iptables (br_netfilter's bridge-nf-call-iptables, per network
+ * namespace), without which an enable_icc=false DROP never sees it. dockerd turns it on for the same reason.
+ */
+async function bridgeNetfilter(): Promise<void> {
+  const knob = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+  if (!fs.existsSync(knob))
+    await sh('modprobe', ['br_netfilter']).catch((err) => {
+      throw new Error(
+        `com.docker.network.bridge.enable_icc=false needs the br_netfilter kernel module (modprobe br_netfilter): ${err.message}`,
+      );
+    });
+  if (fs.readFileSync(knob, 'utf8').trim() !== '1') fs.writeFileSync(knob, '1');
 }
 
 /** Removes one bridge's rules (ensureBridgeRules), and Berth's chains with their jumps once no bridge has any. */

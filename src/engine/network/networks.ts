@@ -5,7 +5,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { conflict, forbidden, invalidParameter, notFound, notImplemented, system } from '../errdefs';
-import type { Bridges } from './bridges';
+import { type Bridges, checkBridgeOptions } from './bridges';
 import { claimed6ByOthers, claimedByOthers, dropClaim, withHostLock, writeClaim } from './host';
 import { type NetworkRecord, type NetworkStore, randomId } from './store';
 import {
@@ -75,6 +75,7 @@ export function createNetworks(store: NetworkStore, bridges: Pick<Bridges, 'conf
     const cfg6 = v6Configs[0];
     const id = randomId();
     const options = { ...(o.options ?? {}) };
+    checkBridgeOptions(options);
     const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
     if (bridge.length > 15) throw invalidParameter(`bridge name ${bridge} is longer than 15 characters`);
     if ([...networks.values()].some((n) => n.bridge === bridge))

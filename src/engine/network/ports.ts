@@ -56,8 +56,14 @@ export interface WantedBinding {
   key: string;
 }
 
-/** What should be published: explicit bindings, plus every exposed port on a random port with -P. */
-export function wantedBindings(req: PortRequest): { wanted: WantedBinding[]; exposed: string[] } {
+/**
+ * What should be published: explicit bindings, plus every exposed port on a random port with -P. A binding
+ * without a host IP gets the network's (host_binding_ipv4), else 0.0.0.0.
+ */
+export function wantedBindings(
+  req: PortRequest,
+  defaultHostIp = '0.0.0.0',
+): { wanted: WantedBinding[]; exposed: string[] } {
   const exposed = new Set<string>();
   const wanted: WantedBinding[] = [];
   const norm = (k: string) => {
@@ -69,7 +75,7 @@ export function wantedBindings(req: PortRequest): { wanted: WantedBinding[]; exp
     const p = norm(k);
     exposed.add(p.key);
     for (const b of list ?? []) {
-      const hostIp = b.hostIp?.trim() || '0.0.0.0';
+      const hostIp = b.hostIp?.trim() || defaultHostIp;
       if (!net.isIPv4(hostIp))
         throw invalidParameter(`invalid host IP for port ${p.key}: ${hostIp} (only IPv4 is supported)`);
       wanted.push({
@@ -85,7 +91,7 @@ export function wantedBindings(req: PortRequest): { wanted: WantedBinding[]; exp
     for (const key of exposed) {
       if (wanted.some((w) => w.key === key)) continue;
       const p = norm(key);
-      wanted.push({ hostIp: '0.0.0.0', candidates: [0], containerPort: p.port, protocol: p.protocol, key });
+      wanted.push({ hostIp: defaultHostIp, candidates: [0], containerPort: p.port, protocol: p.protocol, key });
     }
   }
   return { wanted, exposed: [...exposed] };

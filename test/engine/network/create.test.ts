@@ -56,7 +56,21 @@ describe('network create: IPv6, internal, ranges and options', function () {
 
   after(async () => {
     if (engine) {
-      engine.docker(['rm', '-f', 'six1', 'six2', 'sealed1', 'sealed2', 'ranged1', 'ranged2', 'opts1', 'll1']);
+      engine.docker([
+        'rm',
+        '-f',
+        'six1',
+        'six2',
+        'sealed1',
+        'sealed2',
+        'ranged1',
+        'ranged2',
+        'opts1',
+        'll1',
+        'icc1',
+        'icc2',
+        'bound1',
+      ]);
       await engine.cleanup();
     }
     await registry?.stop();
@@ -199,19 +213,122 @@ describe('network create: IPv6, internal, ranges and options', function () {
     ok('network', 'rm', 'opts');
   });
 
+  /** An address of the engine's namespace that is on no Berth bridge: what "outside" is for a container. */
+  function ownAddress(): string {
+    const own = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'scope', 'global'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l && !/ (br-|berth|brc)/.test(l))
+      .map((l) => /inet (\S+)\//.exec(l)?.[1])
+      .find(Boolean);
+    assert.ok(own, 'the namespace has an address of its own');
+    return own;
+  }
+
+  /** What an HTTP GET of host:port answers ('' when nothing does within 3 s). */
+  function httpGet(host: string, port: number): Promise<string> {
+    return new Promise((resolve) => {
+      const req = http.get({ host, port, path: '/index.html', timeout: 3000 }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve(text));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(''));
+    });
+  }
+
+  const webServer = ['sh', '-c', 'echo peer > /tmp/index.html && exec httpd -f -p 80 -h /tmp'];
+
+  it('enable_icc=false: peers cannot reach each other, egress and published ports still work; in inspect', async () => {
+    const server = http.createServer((_req, res) => res.end('outside\n'));
+    await new Promise<void>((r) => server.listen(0, '0.0.0.0', () => r()));
+    const port = (server.address() as any).port;
+    try {
+      const own = ownAddress();
+      ok('network', 'create', '-o', 'com.docker.network.bridge.enable_icc=false', 'noicc');
+      const net = inspect('noicc');
+      assert.deepEqual(net.Options, { 'com.docker.network.bridge.enable_icc': 'false' });
+      ok('run', '-d', '--name', 'icc1', '--network', 'noicc', '-p', '127.0.0.1::80', 'busybox', ...webServer);
+      ok('run', '-d', '--name', 'icc2', '--network', 'noicc', 'busybox', 'sleep', '600');
+      const ip1 = JSON.parse(ok('inspect', 'icc1'))[0].NetworkSettings.Networks.noicc.IPAddress;
+      const fetch = (target: string, p: number) =>
+        engine.dockerAsync([
+          'exec',
+          'icc2',
+          'sh',
+          '-c',
+          `printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${target} ${p}`,
+        ]);
+      assert.doesNotMatch((await fetch(ip1, 80)).stdout, /peer/, 'a peer on the network is unreachable');
+      assert.doesNotMatch((await fetch('icc1', 80)).stdout, /peer/, 'by name neither');
+      assert.match((await fetch(own, port)).stdout, /outside/, 'egress works');
+      const hostPort = Number(JSON.parse(ok('inspect', 'icc1'))[0].NetworkSettings.Ports['80/tcp'][0].HostPort);
+      assert.match(await httpGet('127.0.0.1', hostPort), /^peer$/m, 'the published port answers');
+      const bridge = `br-${net.Id.slice(0, 12)}`;
+      const filter = execFileSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8' });
+      assert.match(filter, new RegExp(`-A BERTH-FORWARD -i ${bridge} -o ${bridge} .*-j DROP`));
+      ok('rm', '-f', 'icc1', 'icc2');
+      ok('network', 'rm', 'noicc');
+      assert.doesNotMatch(execFileSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8' }), new RegExp(bridge));
+      // dockerd's words (and status) for a value ParseBool refuses; nothing made.
+      const bad = await api('POST', '/networks/create', {
+        Name: 'icc-bad',
+        Options: { 'com.docker.network.bridge.enable_icc': 'maybe' },
+      });
+      assert.equal(bad.status, 500);
+      assert.equal(
+        bad.json.message,
+        'failed to parse com.docker.network.bridge.enable_icc value: maybe (strconv.ParseBool: parsing "maybe": invalid syntax)',
+      );
+      assert.equal(fails('network', 'inspect', 'icc-bad').length > 0, true);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('host_binding_ipv4: the host address of a -p without one, in NetworkSettings.Ports and as bound', async () => {
+    const own = ownAddress();
+    ok('network', 'create', '-o', 'com.docker.network.bridge.host_binding_ipv4=127.0.0.1', 'bound');
+    assert.deepEqual(inspect('bound').Options, { 'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1' });
+    ok(
+      'run',
+      '-d',
+      '--name',
+      'bound1',
+      '--network',
+      'bound',
+      '-p',
+      '80',
+      '-p',
+      `${own}::8080`,
+      'busybox',
+      ...webServer,
+    );
+    const ports = JSON.parse(ok('inspect', 'bound1'))[0].NetworkSettings.Ports;
+    assert.equal(ports['80/tcp'].length, 1);
+    assert.equal(ports['80/tcp'][0].HostIp, '127.0.0.1');
+    assert.equal(ports['8080/tcp'][0].HostIp, own, 'an explicit host IP is kept');
+    const hostPort = Number(ports['80/tcp'][0].HostPort);
+    assert.match(ok('port', 'bound1', '80'), new RegExp(`^127\\.0\\.0\\.1:${hostPort}$`));
+    assert.match(await httpGet('127.0.0.1', hostPort), /^peer$/m, 'published on 127.0.0.1');
+    assert.equal(await httpGet(own, hostPort), '', 'and only there');
+    ok('rm', '-f', 'bound1');
+    ok('network', 'rm', 'bound');
+    const bad = await api('POST', '/networks/create', {
+      Name: 'bound-bad',
+      Options: { 'com.docker.network.bridge.host_binding_ipv4': 'nope' },
+    });
+    assert.equal(bad.status, 500);
+    assert.equal(bad.json.message, 'failed to parse com.docker.network.bridge.host_binding_ipv4 value: nope (nil ip)');
+  });
+
   it('--internal: no route out of the network, the host beyond its gateway unreachable; peers still are', async () => {
     // A server of this test, on every address of the engine's namespace.
     const server = http.createServer((_req, res) => res.end('outside\n'));
     await new Promise<void>((r) => server.listen(0, '0.0.0.0', () => r()));
     const port = (server.address() as any).port;
     try {
-      // An address of the engine's namespace that is on no Berth bridge: what "outside" is for a container.
-      const own = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'scope', 'global'], { encoding: 'utf8' })
-        .split('\n')
-        .filter((l) => l && !/ (br-|berth|brc)/.test(l))
-        .map((l) => /inet (\S+)\//.exec(l)?.[1])
-        .find(Boolean);
-      assert.ok(own, 'the namespace has an address of its own');
+      const own = ownAddress();
       ok('network', 'create', '--internal', 'sealed');
       ok('network', 'create', 'open');
       ok('run', '-d', '--name', 'sealed1', '--network', 'sealed', 'busybox', 'sleep', '600');
