@@ -25,6 +25,8 @@ export async function sh(cmd: string, args: string[], input?: string): Promise<s
       if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`));
       else resolve(stdout);
     });
+    // A command that exits without reading its input (a refused option) must not turn into an EPIPE error.
+    child.stdin!.on('error', () => {});
     child.stdin!.end(input);
   });
 }
