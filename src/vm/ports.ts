@@ -1,6 +1,8 @@
 // Published ports of the guest's containers on the host's loopback: the supervisor follows the guest engine's
 // container events and keeps the hypervisor's host forwards equal to what running containers publish (added when a
 // container starts, removed when it stops or goes). Always 127.0.0.1 on the host: a laptop's engine is not the LAN's.
+import * as crypto from 'node:crypto';
+import * as net from 'node:net';
 import type { EngineClient } from '../client';
 import type { ContainerSummary } from '../client/types';
 import type { Hypervisor, PortForward } from './driver';
@@ -117,5 +119,105 @@ export class PortSync {
         return { protocol: f.protocol, hostPort: f.hostPort, container: f.container, error };
       }),
     ]);
+  }
+}
+
+/**
+ * The guest engine's port service (QEMU): the guest's berthd asks here, through QEMU's user network (the host's
+ * loopback is 10.0.2.2 there), for each port it publishes, before the start answers; a host port another program
+ * holds is refused and the guest's start fails as dockerd's does ("Error starting userland proxy: listen tcp4 …:
+ * bind: address already in use"), the container left created. The token (in the VM's 0700 seed) keeps other local
+ * users out of the loopback port. One JSON request per connection, one JSON answer, as slirp4netns's API.
+ */
+export class GuestPortService {
+  private readonly forwards = new Map<string, PortForward & { container: string }>();
+  private server?: net.Server;
+  readonly token = crypto.randomBytes(24).toString('hex');
+
+  constructor(
+    private readonly hv: () => Pick<Hypervisor, 'forwardPort' | 'unforwardPort'> | undefined,
+    private readonly log: (line: string) => void,
+    private readonly onChange: (ports: PortState[]) => void,
+  ) {}
+
+  /** Listens on the host's loopback; the port the guest is to call. */
+  async listen(): Promise<number> {
+    // Half-open: the guest ends its side after the request and reads the answer.
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      let body = '';
+      socket.setEncoding('utf8');
+      socket.setTimeout(30_000, () => socket.destroy());
+      socket.on('error', () => undefined);
+      socket.on('data', (d) => {
+        body += d;
+        if (body.length > 4096) socket.destroy();
+      });
+      socket.on('end', () => {
+        void this.answer(body).then((a) => socket.end(JSON.stringify(a)));
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  /** Removes every forward (the VM stops) and stops listening. */
+  close(): void {
+    this.server?.close();
+    this.forwards.clear();
+  }
+
+  private async answer(body: string): Promise<{ ok?: true; error?: string; code?: string }> {
+    let req: { token?: unknown; op?: unknown; protocol?: unknown; hostPort?: unknown; container?: unknown };
+    try {
+      req = JSON.parse(body);
+    } catch {
+      return { error: 'malformed request' };
+    }
+    const given = Buffer.from(String(req.token ?? ''));
+    const want = Buffer.from(this.token);
+    if (given.length !== want.length || !crypto.timingSafeEqual(given, want)) return { error: 'not this VM' };
+    const hostPort = Number(req.hostPort);
+    if (
+      (req.protocol !== 'tcp' && req.protocol !== 'udp') ||
+      !Number.isInteger(hostPort) ||
+      hostPort < 1 ||
+      hostPort > 65535
+    )
+      return { error: `cannot forward ${String(req.protocol)} port ${String(req.hostPort)}` };
+    const f = {
+      protocol: req.protocol,
+      hostIp: '127.0.0.1',
+      hostPort,
+      guestPort: hostPort,
+      container: String(req.container ?? '').slice(0, 12),
+    } as const;
+    const hv = this.hv();
+    if (!hv?.forwardPort || !hv.unforwardPort) return { error: 'the VM is not running' };
+    const k = key(f);
+    if (req.op === 'add') {
+      // Again after the guest's engine restarted (it re-publishes its running containers' ports): already there.
+      if (this.forwards.has(k)) return { ok: true };
+      try {
+        await hv.forwardPort(f);
+      } catch (err) {
+        this.log(`berth: port ${f.hostPort}/${f.protocol} is not available on the host: ${(err as Error).message}`);
+        return {
+          error: `127.0.0.1:${f.hostPort}/${f.protocol} is not available on the host (${(err as Error).message})`,
+          code: 'EADDRINUSE',
+        };
+      }
+      this.forwards.set(k, f);
+    } else if (req.op === 'remove') {
+      if (!this.forwards.delete(k)) return { ok: true };
+      await hv.unforwardPort(f).catch((err) => this.log(`berth: removing port ${k}: ${err.message}`));
+    } else return { error: `unknown op ${String(req.op)}` };
+    this.onChange(
+      [...this.forwards.values()].map(({ protocol, hostPort, container }) => ({ protocol, hostPort, container })),
+    );
+    return { ok: true };
   }
 }

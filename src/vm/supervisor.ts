@@ -12,20 +12,24 @@ import type { Hypervisor, Share, VmConfig } from './driver';
 import { loadImage } from './image';
 import { driverFor } from './drivers';
 import { VmPaths } from './paths';
-import { PortSync } from './ports';
+import { GuestPortService, PortSync } from './ports';
 import { type BootStage, readJson, type VmState, writeJsonAtomic } from './state';
 import * as path from 'node:path';
 
 const MiB = 1024 * 1024;
 
-/** The seed the guest mounts read-only: its certificates and the user's daemon.json. */
-export function writeSeed(paths: VmPaths): void {
+/** The seed the guest mounts read-only: its certificates, the user's daemon.json and, with QEMU, where the host's
+ * port service listens ("10.0.2.2:PORT TOKEN"). */
+export function writeSeed(paths: VmPaths, hostPorts?: string): void {
   const tls = path.join(paths.seedDir, 'tls');
   fs.mkdirSync(tls, { recursive: true, mode: 0o700 });
   for (const f of [TLS_FILES.ca, TLS_FILES.serverCert, TLS_FILES.serverKey])
     fs.copyFileSync(path.join(paths.tlsDir, f), path.join(tls, f));
   const daemon = readJson<Record<string, unknown>>(paths.daemonJson) ?? {};
   fs.writeFileSync(path.join(paths.seedDir, 'daemon.json'), `${JSON.stringify(daemon, null, 2)}\n`, { mode: 0o600 });
+  const hostPortsFile = path.join(paths.seedDir, 'host-ports');
+  if (hostPorts) fs.writeFileSync(hostPortsFile, `${hostPorts}\n`, { mode: 0o600 });
+  else fs.rmSync(hostPortsFile, { force: true });
 }
 
 /** The sparse data disk: made at first start, grown (never shrunk) when the configured size grew. */
@@ -77,11 +81,13 @@ export async function supervise(dir: string): Promise<void> {
   let relayClose: (() => Promise<void>) | undefined;
   let control: net.Server | undefined;
   let ports: PortSync | undefined;
+  let guestPorts: GuestPortService | undefined;
   let stopping: Promise<void> | undefined;
   let consoleError: string | undefined;
 
   const cleanup = async () => {
     ports?.stop();
+    guestPorts?.close();
     await relayClose?.().catch(() => undefined);
     control?.close();
     for (const s of [paths.controlSocket, paths.qmpSocket, paths.guestControlSocket])
@@ -115,7 +121,19 @@ export async function supervise(dir: string): Promise<void> {
   try {
     const driver = driverFor(config.driver);
     const image = loadImage(process.env.BERTH_VM_IMAGE_DIR ?? '', { verify: false });
-    writeSeed(paths);
+    // QEMU: the guest's engine asks for its host ports itself (10.0.2.2 is the host's loopback on its user network),
+    // so a busy one fails the start; other drivers' ports follow the engine's events (PortSync).
+    if (config.driver === 'qemu') {
+      guestPorts = new GuestPortService(
+        () => hv,
+        log,
+        (p) => {
+          state.ports = p;
+          save();
+        },
+      );
+      writeSeed(paths, `10.0.2.2:${await guestPorts.listen()} ${guestPorts.token}`);
+    } else writeSeed(paths);
     if (config.driver !== 'wsl') ensureDataDisk(paths.dataDisk, config.diskGiB);
 
     // The control socket first: a stop may come while the guest still boots.
@@ -188,7 +206,7 @@ export async function supervise(dir: string): Promise<void> {
       state.bootMs = Date.now() - t0;
       stage('ready');
       log(`berth: engine ready after ${(state.bootMs / 1000).toFixed(1)} s`);
-      if (hv.forwardPort && hv.unforwardPort) {
+      if (hv.forwardPort && hv.unforwardPort && !guestPorts) {
         ports = new PortSync(
           new EngineClient(`unix://${paths.apiSocket}`),
           { forwardPort: hv.forwardPort, unforwardPort: hv.unforwardPort },

@@ -89,6 +89,8 @@ describe('vm: the engine in a Linux guest', function () {
     const r = vm.docker(['run', '-d', '--name', 'vm-web', '-p', `${port}:80`, 'web']);
     assert.equal(r.code, 0, r.stderr);
     try {
+      // Forwarded on the host before the start answered.
+      assert.ok((vmStatus(vm.name, vm.home).state?.ports ?? []).some((x) => x.hostPort === port && !x.error));
       const body = await eventually(
         () => httpGet(port, '/'),
         (b) => /200 OK/.test(b),
@@ -107,21 +109,36 @@ describe('vm: the engine in a Linux guest', function () {
     );
   });
 
-  it('a host port another program holds: the VM reports it (state and console), leaves that program alone', async () => {
+  it("a host port another program holds: the start fails with dockerd's words, nothing runs, that program untouched", async () => {
     const holder = net.createServer((c) => c.end('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nholder'));
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
     const port = (holder.address() as net.AddressInfo).port;
     try {
-      assert.equal(vm.docker(['run', '-d', '--name', 'vm-busy', '-p', `${port}:80`, 'web']).code, 0);
-      const ports = await eventually(
-        async () => vmStatus(vm.name, vm.home).state?.ports ?? [],
-        (p) => p.some((x) => x.hostPort === port && !!x.error),
-        `port ${port} reported busy`,
+      const r = vm.docker(['run', '-d', '--name', 'vm-busy', '-p', `${port}:80`, 'web']);
+      assert.notEqual(r.code, 0, r.stdout);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `Error response from daemon: driver failed programming external connectivity on endpoint vm-busy \\([0-9a-f]{64}\\): Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${port}: bind: address already in use`,
+        ),
+      );
+      // As dockerd: the container exists, never ran; no forward was left behind.
+      const st = vm.docker(['inspect', '-f', '{{.State.Status}} {{.State.Running}} {{.State.Pid}}', 'vm-busy']);
+      assert.equal(st.code, 0, st.stderr);
+      assert.match(st.stdout.trim(), /^(created|exited) false 0$/);
+      assert.equal(vm.docker(['ps', '-q', '--filter', 'name=vm-busy']).stdout.trim(), '');
+      assert.ok(!(vmStatus(vm.name, vm.home).state?.ports ?? []).some((x) => x.hostPort === port));
+      assert.match(await httpGet(port, '/'), /holder/);
+      // Once the port is free the same container starts and is published.
+      holder.close(); // stops listening at once (its callback would wait for the test's own connection)
+      const again = vm.docker(['start', 'vm-busy']);
+      assert.equal(again.code, 0, again.stderr);
+      await eventually(
+        () => httpGet(port, '/'),
+        (b) => /200 OK/.test(b) && !/holder/.test(b),
+        `127.0.0.1:${port} from the container`,
         60_000,
       );
-      assert.match(ports.find((x) => x.hostPort === port)!.error!, /not available on the host/);
-      assert.match(fs.readFileSync(vm.status.consoleLog, 'utf8'), new RegExp(`berth-error: port ${port}/tcp`));
-      assert.match(await httpGet(port, '/'), /holder/);
     } finally {
       vm.docker(['rm', '-f', 'vm-busy']);
       holder.close();

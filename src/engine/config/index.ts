@@ -41,6 +41,9 @@ export interface DaemonConfig {
   init: boolean;
   /** Set when the engine runs rootless (inside the namespaces its parent made). */
   rootless?: RootlessInfo;
+  /** Inside Berth's VM: the host supervisor's port service, "ADDR:PORT TOKEN" (env BERTH_VM_HOST_PORTS, set by the
+   * guest's berthd.run from the VM's seed). Published ports then go through it. */
+  vmHostPorts?: string;
 }
 
 /** The keys of daemon.json that SIGHUP re-reads (as dockerd does for these). */
@@ -139,6 +142,7 @@ export function defaults(rootless = rootlessInfo()): DaemonConfig {
     runtimes: {},
     init: false,
     rootless,
+    vmHostPorts: process.env.BERTH_VM_HOST_PORTS || undefined,
   };
 }
 

@@ -8,7 +8,7 @@ import { createEventBus } from '../events';
 import { log, setLogLevel } from '../log';
 import { dTypeRefusal, resolvePlatform, runcInfo, RUNC_INSTALL_HINT, storageFacts } from '../host';
 import { processAlive, writeFileAtomic } from '../util/fsx';
-import { createNetworkService } from '../network';
+import { createNetworkService, parseVmHostPorts, vmHostPorts } from '../network';
 import { createVolumeService } from '../volumes';
 import { createContainerService } from '../containers';
 import { slirpPorts } from '../rootless';
@@ -98,13 +98,14 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       selinux: platform.selinux.enabled,
     });
     const events = createEventBus();
+    const vmHost = parseVmHostPorts(cfg.vmHostPorts);
     const network = createNetworkService({
       dataRoot: cfg.dataRoot,
       events,
       bridgeName: cfg.bridge,
       bip: cfg.bip,
       defaultAddressPools: cfg.defaultAddressPools,
-      outsidePorts: cfg.rootless ? slirpPorts(cfg.rootless.slirpApi) : undefined,
+      outsidePorts: cfg.rootless ? slirpPorts(cfg.rootless.slirpApi) : vmHost && vmHostPorts(vmHost),
     });
     await network.init();
     const volumes = createVolumeService({ dataRoot: cfg.dataRoot, events });

@@ -121,7 +121,7 @@ export class PortConflictError extends Error {}
  */
 export interface OutsidePorts {
   /** Forwards `m.hostIp:m.hostPort` outside to the same port inside; EADDRINUSE when taken there. */
-  add(m: PortMapping): Promise<() => void>;
+  add(m: PortMapping, owner?: string): Promise<() => void>;
 }
 
 /** The host ports this engine holds, each with its socket. */
@@ -136,15 +136,22 @@ export class PortReservations {
   }
 
   /** Holds the port inside (and, with an outside, forwards it from there): one published port. */
-  private async hold(protocol: PortMapping['protocol'], hostIp: string, port: number, containerPort: number) {
+  private async hold(
+    owner: string,
+    protocol: PortMapping['protocol'],
+    hostIp: string,
+    port: number,
+    containerPort: number,
+  ) {
     if (!this.outside) return bindPort(protocol, hostIp, port, containerPort);
-    if (protocol === 'sctp') throw invalidParameter('sctp ports cannot be published by a rootless engine');
+    if (protocol === 'sctp')
+      throw invalidParameter('sctp ports cannot be published by this engine (rootless or in a VM)');
     // A random port free inside may be taken outside: another one, a few times.
     for (let attempt = 0; ; attempt++) {
       const inside = await bindPort(protocol, '0.0.0.0', port, containerPort);
       const mapping = { ...inside.mapping, hostIp };
       try {
-        const remove = await this.outside.add(mapping);
+        const remove = await this.outside.add(mapping, owner);
         return {
           mapping,
           close: () => {
@@ -190,7 +197,7 @@ export class PortReservations {
             continue;
           }
           try {
-            const h = await this.hold(w.protocol, w.hostIp, candidate, w.containerPort);
+            const h = await this.hold(owner, w.protocol, w.hostIp, candidate, w.containerPort);
             // Another owner in this engine may hold the same port on another address (0.0.0.0 vs 127.0.0.1).
             if (candidate === 0 && this.ours(w.protocol, w.hostIp, h.mapping.hostPort)) {
               h.close();
@@ -228,7 +235,7 @@ export class PortReservations {
     const lost: PortMapping[] = [];
     for (const m of mappings) {
       try {
-        const h = await this.hold(m.protocol, m.hostIp, m.hostPort, m.containerPort);
+        const h = await this.hold(owner, m.protocol, m.hostIp, m.hostPort, m.containerPort);
         this.held.set(owner, [...(this.held.get(owner) ?? []), h]);
       } catch {
         lost.push(m);
