@@ -15,6 +15,7 @@ import {
   SYSTEM_SOCKET,
 } from '../../src/extension/engine/launcher';
 import { DIST } from '../helpers/engine';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../src/common/host/engine-process';
 
 function host(
   files: Record<string, string>,
@@ -137,8 +138,14 @@ describe('extension: engine launcher', () => {
   it('launches the bundled engine with the extension host runtime in Node mode', () => {
     const spec = bundledEngineLaunch('/ext', SYSTEM_SOCKET, '/vscode/code', { PATH: '/bin' });
     assert.equal(spec.command, '/vscode/code');
-    assert.deepEqual(spec.args.slice(0, 3), ['/ext/dist/engine.js', '-H', SYSTEM_SOCKET]);
+    assert.deepEqual(spec.args.slice(0, 4), ['--max-semi-space-size=4', '/ext/dist/engine.js', '-H', SYSTEM_SOCKET]);
     assert.equal(spec.env.ELECTRON_RUN_AS_NODE, '1');
+    // What bounds the engine's memory after work (src/common/host/engine-process.ts), also in engine-bin/berthd.
+    assert.equal(spec.env.MALLOC_MMAP_THRESHOLD_, '65536');
+    const wrapper = fs.readFileSync(path.join(__dirname, '../../engine-bin/berthd'), 'utf8');
+    for (const flag of ENGINE_NODE_FLAGS) assert.ok(wrapper.includes(flag), `engine-bin/berthd lacks ${flag}`);
+    for (const [k, v] of Object.entries(ENGINE_ENV))
+      assert.ok(wrapper.includes(`${k}:-${v}`), `engine-bin/berthd lacks ${k}`);
   });
 
   it('installs the systemd service with a berth group in one sudo command that sh can parse', () => {

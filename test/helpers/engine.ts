@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/client';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../src/common/host/engine-process';
 import { createNetworkService } from '../../src/engine/network';
 import { DOCKER_CLI, has, requireDeps } from './deps';
 
@@ -147,6 +148,7 @@ export async function startEngine(opts: StartOptions = {}): Promise<TestEngine> 
     child = spawn(
       process.execPath,
       [
+        ...ENGINE_NODE_FLAGS,
         ENGINE_JS,
         '-H',
         `unix://${socket}`,
@@ -158,7 +160,7 @@ export async function startEngine(opts: StartOptions = {}): Promise<TestEngine> 
         configFile,
         ...(opts.args ?? []),
       ],
-      { stdio: ['ignore', out, out], env: { ...process.env, ...opts.env } },
+      { stdio: ['ignore', out, out], env: { ...ENGINE_ENV, ...process.env, ...opts.env } },
     );
     fs.closeSync(out);
     await waitForSocket(client, child, logFile);

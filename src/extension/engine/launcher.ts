@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineClient, defaultSocket } from '../../client';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../common/host/engine-process';
 
 export const SYSTEM_SOCKET = 'unix:///run/berth/berth.sock';
 export const SYSTEM_PIDFILE = '/run/berth/berthd.pid';
@@ -74,6 +75,7 @@ export function bundledEngineLaunch(
   return {
     command: execPath,
     args: [
+      ...ENGINE_NODE_FLAGS,
       path.join(extensionPath, 'dist', 'engine.js'),
       '-H',
       host,
@@ -81,7 +83,7 @@ export function bundledEngineLaunch(
       opts.pidfile ?? SYSTEM_PIDFILE,
       ...(opts.extraArgs ?? []),
     ],
-    env: { ...env, ELECTRON_RUN_AS_NODE: '1' },
+    env: { ...ENGINE_ENV, ...env, ELECTRON_RUN_AS_NODE: '1' },
   };
 }
 
