@@ -13,7 +13,7 @@ import {
   archivePath,
   baseName,
   type ContainerFs,
-  encodeHeader,
+  exportRootfs,
   entryParts,
   extractToDir,
   type FsMount,
@@ -53,7 +53,9 @@ function tarStream(entries: Entry[]): Readable {
   return Readable.from(pack as AsyncIterable<Buffer>);
 }
 
-async function readTar(stream: Readable): Promise<{ name: string; type: string; content: string; linkname: string }[]> {
+type TarEntry = { name: string; type: string; content: string; linkname: string; uid: number; gid: number };
+
+async function readTar(stream: Readable): Promise<TarEntry[]> {
   const ex = tar.extract();
   const src = Readable.from(
     (async function* () {
@@ -62,7 +64,7 @@ async function readTar(stream: Readable): Promise<{ name: string; type: string; 
     })(),
   );
   src.pipe(ex as any);
-  const out: { name: string; type: string; content: string; linkname: string }[] = [];
+  const out: TarEntry[] = [];
   for await (const e of ex) {
     const chunks: Buffer[] = [];
     for await (const c of e) chunks.push(c as Buffer);
@@ -71,6 +73,9 @@ async function readTar(stream: Readable): Promise<{ name: string; type: string; 
       type: e.header.type ?? 'file',
       content: Buffer.concat(chunks).toString(),
       linkname: e.header.linkname ?? '',
+      // tar-stream's reader leaves PAX ids in header.pax (Go's archive/tar, the docker CLI's, applies them)
+      uid: Number((e.header.pax as any)?.uid ?? e.header.uid ?? 0),
+      gid: Number((e.header.pax as any)?.gid ?? e.header.gid ?? 0),
     });
   }
   return out;
@@ -155,23 +160,56 @@ describe('containers/archive: paths, tars and confinement', function () {
     assert.deepEqual(entryParts('a/../b'), ['b']);
   });
 
-  it('encodes long names and big ids with PAX headers that tar readers understand', async () => {
-    const name = `${'d'.repeat(120)}/${'f'.repeat(150)}`;
-    const blocks = [
-      ...encodeHeader({
-        name,
-        type: 'file',
-        mode: 0o600,
-        uid: 5_000_000,
-        gid: 7,
-        mtime: new Date(1_700_000_000_000),
-        size: 3,
-      }),
-      Buffer.from('abc'),
-      Buffer.alloc(509),
-    ];
-    const [e] = await readTar(Readable.from(blocks));
-    assert.deepEqual([e.name, e.content], [name, 'abc']);
+  it('writes long names, long link targets, non-ASCII names and big ids with PAX headers readers understand', async () => {
+    const deep = path.join(root, 'p', 'd'.repeat(120));
+    fs.mkdirSync(deep, { recursive: true });
+    const long = path.join(deep, 'f'.repeat(150));
+    fs.writeFileSync(long, 'abc');
+    fs.chownSync(long, 5_000_000, 7_000_000);
+    fs.writeFileSync(path.join(root, 'p', 'héllo ✓'), 'utf8\n');
+    fs.symlinkSync('t'.repeat(200), path.join(root, 'p', 'longlink'));
+    fs.writeFileSync(path.join(root, 'p', 'big'), Buffer.alloc(300_000, 1));
+    const entries = await readTar(archivePath(cfsOf(), '/p').stream);
+    const file = entries.find((e) => e.name === `p/${'d'.repeat(120)}/${'f'.repeat(150)}`);
+    assert.ok(file, entries.map((e) => e.name).join('\n'));
+    assert.deepEqual([file.content, file.uid, file.gid], ['abc', 5_000_000, 7_000_000]);
+    assert.equal(entries.find((e) => e.name === 'p/héllo ✓')?.content, 'utf8\n');
+    assert.equal(entries.find((e) => e.name === 'p/longlink')?.linkname, 't'.repeat(200));
+    assert.equal(entries.find((e) => e.name === 'p/big')?.content.length, 300_000);
+    // export: the same writer with the trailer at the end (two zero blocks), which archivePath leaves to its caller
+    const raw: Buffer[] = [];
+    for await (const c of exportRootfs(cfsOf())) raw.push(c);
+    const whole = Buffer.concat(raw);
+    assert.equal(whole.length % 512, 0);
+    assert.ok(whole.subarray(-1024).equals(Buffer.alloc(1024)));
+    const own: Buffer[] = [];
+    for await (const c of archivePath(cfsOf(), '/etc/passwd').stream) own.push(c);
+    assert.equal(Buffer.concat(own).length, 1024, 'one header and one block of content, no trailer');
+  });
+
+  it('reads no further ahead than the consumer takes (backpressure through the pack)', async () => {
+    const many = path.join(root, 'many');
+    fs.mkdirSync(many);
+    for (let i = 0; i < 3000; i++) fs.symlinkSync('x', path.join(many, `l${i}`)); // header-only entries
+    fs.writeFileSync(path.join(many, 'zbig'), Buffer.alloc(8 * 1024 * 1024));
+    const { stream } = archivePath(cfsOf(), '/many');
+    const it = stream[Symbol.asyncIterator]();
+    let total = ((await it.next()).value as Buffer).length;
+    await new Promise((r) => setTimeout(r, 300));
+    // what the pack holds plus the Node stream's buffer: a few chunks, never the 1.5 MB of headers or the 8 MB file
+    assert.ok(stream.readableLength < 512 * 1024, `buffered ${stream.readableLength}`);
+    for (let r = await it.next(); !r.done; r = await it.next()) total += (r.value as Buffer).length;
+    assert.equal(total, 512 + 3000 * 512 + 512 + 8 * 1024 * 1024);
+    // a consumer that leaves mid-way: the walk ends and lets its directory fds go
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const cfs = cfsOf();
+    const before = fds();
+    const left = archivePath(cfs, '/many').stream;
+    await left[Symbol.asyncIterator]().next();
+    left.destroy();
+    const deadline = Date.now() + 5000;
+    while (fds() > before - 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(fds() <= before, `fds ${fds()} > ${before}`);
   });
 
   it('stats paths with symlinks resolved inside the container, the last name as it is', () => {

@@ -18,5 +18,5 @@ export { type FsAccess, type FsAccessDeps, containerOwner, createFsAccess, readC
 export { type ExtractOptions, entryParts, extractToDir } from './extract';
 export { type DirEntryStat, type DirListing, listPath } from './list';
 export { absContainerPath, baseName, goFileMode, type PathStat, rfc3339Nano, statPath } from './paths';
-export { archivePath, encodeHeader, exportRootfs, TAR_TRAILER } from './tar';
+export { archivePath, exportRootfs, TAR_TRAILER } from './tar';
 export type { ContainerFs, FsMount } from './walk';

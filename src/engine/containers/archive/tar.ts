@@ -1,7 +1,8 @@
-// GET /containers/{id}/archive: a tar stream of a path in the container, written by hand (ustar with PAX
-// records) as it is read, below directory fds, with backpressure.
+// GET /containers/{id}/archive and docker export: a tar stream of a path in the container, walked below directory
+// fds and written with tar-stream's pack (ustar, PAX records for what ustar cannot hold), with backpressure.
 import * as fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import * as tar from 'tar-stream';
 import {
   C,
   at,
@@ -23,7 +24,8 @@ import { type PathStat, absContainerPath, baseName, statOf } from './paths';
 
 const BLOCK = 512;
 const CHUNK = 64 * 1024;
-const MAX_OCTAL = 0o7777777;
+/** The largest id a ustar header holds as tar-stream writes it (6 octal digits); above it a PAX record says it. */
+const MAX_USTAR_ID = 0o777777;
 
 function devParts(rdev: number) {
   return {
@@ -32,126 +34,89 @@ function devParts(rdev: number) {
   };
 }
 
-const TYPEFLAG: Record<string, string> = {
-  file: '0',
-  link: '1',
-  symlink: '2',
-  'character-device': '3',
-  'block-device': '4',
-  directory: '5',
-  fifo: '6',
-  'pax-header': 'x',
-};
+/**
+ * One entry's header as tar-stream takes it. tar-stream writes a PAX header itself for long or non-ASCII names
+ * and link targets; ids it cannot hold in ustar get PAX records too (Go's archive/tar does the same).
+ */
+type EntryHeader = Partial<tar.Header> & Pick<tar.Header, 'name' | 'type'>;
 
-interface Header {
-  name: string;
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: Date;
-  size?: number;
-  linkname?: string;
-  devmajor?: number;
-  devminor?: number;
-}
-
-function octal(buf: Buffer, value: number, offset: number, width: number) {
-  buf.write(value.toString(8).padStart(width - 1, '0') + '\0', offset, width, 'latin1');
-}
-
-function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
-  let len = Buffer.byteLength(body) + 1;
-  while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
-  return `${len}${body}`;
-}
-
-function ustar(h: Header): Buffer {
-  const buf = Buffer.alloc(BLOCK);
-  const name = Buffer.from(h.name);
-  let prefix = Buffer.alloc(0);
-  let base = name;
-  if (name.length > 100) {
-    // ustar's prefix field: split at a slash so that both halves fit.
-    const s = h.name;
-    for (let i = s.indexOf('/'); i >= 0; i = s.indexOf('/', i + 1)) {
-      const pre = Buffer.from(s.slice(0, i));
-      const rest = Buffer.from(s.slice(i + 1));
-      if (pre.length <= 155 && rest.length <= 100 && rest.length > 0) {
-        prefix = pre;
-        base = rest;
-        break;
-      }
-    }
-  }
-  base.subarray(0, 100).copy(buf, 0);
-  octal(buf, h.mode & 0o7777, 100, 8);
-  octal(buf, Math.min(h.uid, MAX_OCTAL), 108, 8);
-  octal(buf, Math.min(h.gid, MAX_OCTAL), 116, 8);
-  octal(buf, Math.min(h.size ?? 0, 0o77777777777), 124, 12);
-  octal(buf, Math.max(0, Math.floor(h.mtime.getTime() / 1000)), 136, 12);
-  buf.write(TYPEFLAG[h.type] ?? '0', 156, 1, 'latin1');
-  Buffer.from(h.linkname ?? '')
-    .subarray(0, 100)
-    .copy(buf, 157);
-  buf.write('ustar\x0000', 257, 8, 'latin1');
-  octal(buf, h.devmajor ?? 0, 329, 8);
-  octal(buf, h.devminor ?? 0, 337, 8);
-  prefix.copy(buf, 345);
-  buf.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const b of buf) sum += b;
-  buf.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
-  return buf;
-}
-
-/** One entry's header blocks: ustar, preceded by a PAX header for what ustar cannot hold (long names, big ids). */
-export function encodeHeader(h: Header): Buffer[] {
-  const records: string[] = [];
-  const nameBytes = Buffer.byteLength(h.name);
-  const fitsName =
-    nameBytes <= 100 ||
-    (() => {
-      for (let i = h.name.indexOf('/'); i >= 0; i = h.name.indexOf('/', i + 1)) {
-        if (
-          Buffer.byteLength(h.name.slice(0, i)) <= 155 &&
-          Buffer.byteLength(h.name.slice(i + 1)) <= 100 &&
-          i + 1 < h.name.length
-        )
-          return true;
-      }
-      return false;
-    })();
-  if (!fitsName) records.push(paxRecord('path', h.name));
-  if (h.linkname && Buffer.byteLength(h.linkname) > 100) records.push(paxRecord('linkpath', h.linkname));
-  if (h.uid > MAX_OCTAL) records.push(paxRecord('uid', String(h.uid)));
-  if (h.gid > MAX_OCTAL) records.push(paxRecord('gid', String(h.gid)));
-  if ((h.size ?? 0) > 0o77777777777) records.push(paxRecord('size', String(h.size)));
-  const main = ustar(h);
-  if (!records.length) return [main];
-  const body = Buffer.from(records.join(''));
-  const pax = ustar({
-    name: 'PaxHeader',
-    type: 'pax-header',
-    mode: h.mode,
-    uid: 0,
-    gid: 0,
-    mtime: h.mtime,
-    size: body.length,
-  });
-  return [pax, body, Buffer.alloc((BLOCK - (body.length % BLOCK)) % BLOCK), main];
-}
-
-function entryHeader(name: string, st: fs.Stats, extra: Partial<Header> & { type: string }): Header {
+function entryHeader(name: string, st: fs.Stats, extra: Partial<tar.Header> & Pick<tar.Header, 'type'>): EntryHeader {
+  const pax: Record<string, string> = {};
+  if (st.uid > MAX_USTAR_ID) pax.uid = String(st.uid);
+  if (st.gid > MAX_USTAR_ID) pax.gid = String(st.gid);
   return {
     name,
     mode: st.mode & 0o7777,
     uid: st.uid,
     gid: st.gid,
     mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
+    ...(Object.keys(pax).length ? { pax } : {}),
     ...extra,
   };
+}
+
+/**
+ * tar-stream's pack, written to with backpressure both ways: file content waits on its entry's stream, and
+ * between entries the walk waits while the pack holds more than its high-water mark unread (headers alone
+ * would otherwise pile up for a directory of a million empty files).
+ */
+class PackWriter {
+  readonly pack = tar.pack({ highWaterMark: 4 * CHUNK });
+  /** Bytes the pack holds that the consumer has not taken yet (counted at the pack's own push). */
+  private buffered = 0;
+  private waiting: (() => void)[] = [];
+
+  constructor() {
+    const push = this.pack.push.bind(this.pack);
+    this.pack.push = (chunk: any) => {
+      if (chunk) this.buffered += chunk.length;
+      return push(chunk);
+    };
+  }
+
+  /** The pack's output into a Node stream; each chunk taken may let the walk go on, a consumer gone ends it. */
+  pipeTo(dest: PassThrough): PassThrough {
+    const release = () => {
+      for (const w of this.waiting.splice(0)) w();
+    };
+    this.pack.on('data', (chunk: unknown) => {
+      this.buffered -= (chunk as Buffer).length;
+      if (this.buffered <= 4 * CHUNK) release();
+    });
+    this.pack.on('error', (err: Error) => dest.destroy(err));
+    this.pack.on('close', release); // a waiting walk goes on and finds the pack destroyed
+    dest.on('close', () => this.pack.destroy());
+    this.pack.pipe(dest);
+    return dest;
+  }
+
+  async entry(header: EntryHeader, content?: AsyncIterable<Buffer>): Promise<void> {
+    if (this.buffered > 4 * CHUNK) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.pack.destroyed) throw new Error('tar consumer gone');
+    await new Promise<void>((resolve, reject) => {
+      const sink = this.pack.entry(header, (err) => (err ? reject(err) : resolve()));
+      if (!content) return;
+      (async () => {
+        for await (const buf of content) {
+          if (sink.destroyed) return; // the pack went with its consumer; the entry's callback has the error
+          if (!sink.write(buf))
+            await new Promise<void>((r) => {
+              const go = () => {
+                sink.off('drain', go);
+                sink.off('close', go);
+                r();
+              };
+              sink.on('drain', go);
+              sink.on('close', go);
+            });
+        }
+        sink.end(undefined);
+      })().catch((err) => {
+        sink.destroy(err);
+        reject(err);
+      });
+    });
+  }
 }
 
 async function* fileContent(fd: number, size: number): AsyncGenerator<Buffer> {
@@ -170,32 +135,23 @@ async function* fileContent(fd: number, size: number): AsyncGenerator<Buffer> {
     pos += n;
     yield n === buf.length ? buf : buf.subarray(0, n);
   }
-  if (size % BLOCK) yield Buffer.alloc(BLOCK - (size % BLOCK));
 }
 
 /**
  * The tar of `loc` with its root entry named `rootName` (Docker's TarResourceRebase naming: "/" → entries
  * "/", "/bin"…; "." → "./", "./a"…). Hard links inside become link entries; sockets are left out, as Docker does.
  */
-async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string, bare = false): AsyncGenerator<Buffer> {
+async function tarOf(out: PackWriter, cfs: ContainerFs, loc: Location, rootName: string, bare = false): Promise<void> {
   const prefix = rootName === '/' ? '' : rootName;
   const links = new Map<string, string>();
   /** A child's entry name; below a bare root (export) the names are relative: "bin/", "bin/sh". */
   const childName = (entryName: string, child: string) =>
     bare && entryName === '' ? child : `${entryName.replace(/\/$/, '')}/${child}`;
 
-  async function* one(
-    parent: Dir | undefined,
-    name: string,
-    st: fs.Stats,
-    entryName: string,
-    dir?: Dir,
-  ): AsyncGenerator<Buffer> {
+  async function one(parent: Dir | undefined, name: string, st: fs.Stats, entryName: string, dir?: Dir): Promise<void> {
     if (st.isDirectory()) {
       if (!(bare && entryName === ''))
-        yield* encodeHeader(
-          entryHeader(entryName.endsWith('/') ? entryName : `${entryName}/`, st, { type: 'directory' }),
-        );
+        await out.entry(entryHeader(entryName.endsWith('/') ? entryName : `${entryName}/`, st, { type: 'directory' }));
       const d = dir ?? openChildDir(cfs, parent!, name);
       try {
         if (d.foreign) return;
@@ -210,7 +166,8 @@ async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string, bare = 
             continue;
           } // gone meanwhile
           if (mapped && !cst.isDirectory()) {
-            yield* fileEntry(
+            await fileEntry(
+              out,
               cfs,
               { kind: 'entry', parent: d, name: child, path: cpath },
               childName(entryName, child),
@@ -218,14 +175,15 @@ async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string, bare = 
             );
             continue;
           }
-          yield* one(d, child, cst, childName(entryName, child));
+          await one(d, child, cst, childName(entryName, child));
         }
       } finally {
         if (d !== dir) closeDir(d);
       }
       return;
     }
-    yield* fileEntry(
+    await fileEntry(
+      out,
       cfs,
       { kind: 'entry', parent: parent!, name, path: join(parent!.path, name) },
       entryName,
@@ -235,33 +193,34 @@ async function* tarOf(cfs: ContainerFs, loc: Location, rootName: string, bare = 
   }
 
   if (loc.kind === 'dir') {
-    yield* one(undefined, '', fs.fstatSync(loc.dir.fd), bare ? '' : prefix || '/', loc.dir);
+    await one(undefined, '', fs.fstatSync(loc.dir.fd), bare ? '' : prefix || '/', loc.dir);
   } else if (loc.kind === 'entry') {
     const st = fs.lstatSync(at(loc.parent.fd, loc.name));
-    yield* one(loc.parent, loc.name, st, prefix || '/');
+    await one(loc.parent, loc.name, st, prefix || '/');
   }
 }
 
 /** The end of a tar (two zero blocks): archivePath's stream stops before it, so the caller can let go first. */
 export const TAR_TRAILER = Buffer.alloc(BLOCK * 2);
 
-async function* fileEntry(
+async function fileEntry(
+  out: PackWriter,
   cfs: ContainerFs,
   loc: { kind: 'entry'; parent: Dir; name: string; path: string },
   entryName: string,
   links: Map<string, string>,
   known?: fs.Stats,
-): AsyncGenerator<Buffer> {
+): Promise<void> {
   const mapped = mountAt(cfs.mapped, loc.path);
   const hostPath = mapped ? mapped.source : at(loc.parent.fd, loc.name);
   const st = known ?? (mapped ? fs.statSync(hostPath) : fs.lstatSync(hostPath));
   if (st.isSymbolicLink()) {
-    yield* encodeHeader(entryHeader(entryName, st, { type: 'symlink', linkname: fs.readlinkSync(hostPath) }));
+    await out.entry(entryHeader(entryName, st, { type: 'symlink', linkname: fs.readlinkSync(hostPath) }));
     return;
   }
   if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
     const type = st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? 'character-device' : 'block-device';
-    yield* encodeHeader(entryHeader(entryName, st, { type, ...devParts(st.rdev) }));
+    await out.entry(entryHeader(entryName, st, { type, ...devParts(st.rdev) }));
     return;
   }
   if (!st.isFile()) return; // sockets
@@ -269,7 +228,7 @@ async function* fileEntry(
   if (st.nlink > 1) {
     const first = links.get(key);
     if (first !== undefined) {
-      yield* encodeHeader(entryHeader(entryName, st, { type: 'link', linkname: first }));
+      await out.entry(entryHeader(entryName, st, { type: 'link', linkname: first }));
       return;
     }
     links.set(key, entryName);
@@ -285,11 +244,31 @@ async function* fileEntry(
   try {
     const fst = fs.fstatSync(fd);
     if (!fst.isFile()) return;
-    yield* encodeHeader(entryHeader(entryName, fst, { type: 'file', size: fst.size }));
-    yield* fileContent(fd, fst.size);
+    await out.entry(entryHeader(entryName, fst, { type: 'file', size: fst.size }), fileContent(fd, fst.size));
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * The walk into a fresh pack, read as a Node stream on demand. `trailer`: end with the tar's two zero blocks
+ * (export); without, the stream ends after the last entry (archivePath). `done` runs once the walk is over,
+ * before the stream ends.
+ */
+function packStream(walk: (out: PackWriter) => Promise<void>, trailer: boolean, done: () => void): Readable {
+  const out = new PackWriter();
+  walk(out).then(
+    () => {
+      done();
+      if (trailer) out.pack.finalize();
+      else out.pack.push(null); // every entry is written (each was awaited): nothing is pending in the pack
+    },
+    (err) => {
+      done();
+      out.pack.destroy(err);
+    },
+  );
+  return out.pipeTo(new PassThrough({ highWaterMark: CHUNK }));
 }
 
 /**
@@ -308,16 +287,10 @@ export function archivePath(cfs: ContainerFs, p: string): { stat: PathStat; stre
     closeStack(stack);
     throw translate(cfs, p, err);
   }
-  const gen = tarOf(cfs, loc, baseName(abs));
-  const stream = Readable.from(
-    (async function* () {
-      try {
-        yield* gen;
-      } finally {
-        closeStack(stack);
-      }
-    })(),
-    { objectMode: false, highWaterMark: CHUNK },
+  const stream = packStream(
+    (out) => tarOf(out, cfs, loc, baseName(abs)),
+    false,
+    () => closeStack(stack),
   );
   return { stat, stream };
 }
@@ -332,16 +305,10 @@ export function exportRootfs(cfs: ContainerFs): Readable {
   // No mapped or known mounts: every other file system (volumes, binds, /proc, /sys) is an empty directory here.
   const own: ContainerFs = { ...cfs, mapped: [], mounts: [] };
   const stack = [rootDir(own)];
-  const gen = tarOf(own, { kind: 'dir', dir: stack[0], path: '/' } as Location, '/', true);
-  return Readable.from(
-    (async function* () {
-      try {
-        yield* gen;
-        yield TAR_TRAILER;
-      } finally {
-        closeStack(stack);
-      }
-    })(),
-    { objectMode: false, highWaterMark: CHUNK },
+  const root = { kind: 'dir', dir: stack[0], path: '/' } as Location;
+  return packStream(
+    (out) => tarOf(out, own, root, '/', true),
+    true,
+    () => closeStack(stack),
   );
 }
