@@ -4,8 +4,10 @@
 // (host.ts installDnsRedirect) sending its 127.0.0.11:53 to its first user network's gateway; the asker is known by
 // its source address there. Names this engine owns are answered from the view the store gives (dnsanswers.ts);
 // everything else goes to the asker's upstream servers — the host's resolvers, or its --dns ones — from the
-// host's namespace (so a host resolver on loopback, such as systemd-resolved's, serves too), as dockerd's
-// resolver forwards: up to three servers, the next one on SERVFAIL, REFUSED or a non-authoritative NXDOMAIN.
+// host's namespace (so a host resolver on loopback, such as systemd-resolved's, serves too), but a --dns server on
+// the container's loopback at the container's address, NATed there to it (its own namespace's, as in moby), as
+// dockerd's resolver forwards: up to three servers, the next one on SERVFAIL, REFUSED or a non-authoritative
+// NXDOMAIN.
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
@@ -14,7 +16,10 @@ import { answerLocally, type DnsView, isPlainQuery } from './dnsanswers';
 
 export interface DnsAsker {
   view: DnsView;
-  /** Upstream servers to forward other names to (empty: answer SERVFAIL, as for internal-only containers). */
+  /**
+   * Upstream servers to forward other names to (empty: answer SERVFAIL, as for internal-only containers); an IPv4
+   * one may carry a port (ip:port; 53 otherwise).
+   */
   upstreams: string[];
   /** The asker set ndots > 0 itself: a single-label name it cannot find here is not forwarded (dockerd's rule). */
   ndotsSet: boolean;
@@ -206,10 +211,16 @@ function fitToBuffer(resp: Buffer, query: dnsPacket.DecodedPacket, proto: 'udp' 
   return out;
 }
 
+/** An upstream "ip" or "ipv4:port" as host and port. */
+function hostPort(server: string): { host: string; port: number } {
+  const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(server);
+  return m ? { host: m[1], port: Number(m[2]) } : { host: server, port: 53 };
+}
+
 function askUdp(server: string, msg: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     // Connected, so that a server with nothing listening is an error at once (ICMP), not a timeout.
-    const s = dgram.createSocket(net.isIPv6(server) ? 'udp6' : 'udp4');
+    const s = dgram.createSocket(net.isIPv6(hostPort(server).host) ? 'udp6' : 'udp4');
     const id = msg.readUInt16BE(0);
     const timer = setTimeout(() => done(new Error('timeout')), UPSTREAM_TIMEOUT_MS);
     const done = (err?: Error, resp?: Buffer) => {
@@ -222,13 +233,14 @@ function askUdp(server: string, msg: Buffer): Promise<Buffer> {
     s.on('message', (resp) => {
       if (resp.length >= 2 && resp.readUInt16BE(0) === id) done(undefined, resp);
     });
-    s.connect(53, server, () => s.send(msg));
+    const to = hostPort(server);
+    s.connect(to.port, to.host, () => s.send(msg));
   });
 }
 
 function askTcp(server: string, msg: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const c = net.connect({ host: server, port: 53 });
+    const c = net.connect(hostPort(server));
     let buf = Buffer.alloc(0);
     c.setTimeout(UPSTREAM_TIMEOUT_MS, () => c.destroy(new Error('timeout')));
     c.on('connect', () => {

@@ -79,6 +79,8 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     teardownIfUnused,
   } = bridges;
   const { defaultGateway, hostsFor, resolvFor, writeInPlace, endpointInfo, dnsTarget } = files;
+  /** The container's --dns servers on its own loopback (moby asks them from the container's namespace). */
+  const loopbackDns = (s: Sandbox) => s.dns.filter((d) => /^127\./.test(d));
 
   /**
    * Points the sandbox's 127.0.0.11 where its networks now say (its first user-defined network's gateway, or
@@ -87,7 +89,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
   async function syncDns(s: Sandbox, hadInternalResolver: boolean): Promise<void> {
     const want = dnsTarget(s);
     if (want !== (s.dnsRedirect ?? '') && s.netnsPath && netnsAlive(s.netnsPath)) {
-      await installDnsRedirect(s.netnsPath, want, s.dnsRedirect === undefined);
+      await installDnsRedirect(s.netnsPath, want, s.dnsRedirect === undefined, loopbackDns(s));
       s.dnsRedirect = want;
       store.saveSandbox(s);
     }
@@ -357,7 +359,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       const lo = loopbackUp(s.netnsPath, s.containerId);
       const eth0 = onBridge ? cniAdd(s, onBridge, 'eth0', s.ports, req.ipv4Address, req.macAddress) : undefined;
       const dnsAt = onBridge && !onBridge.predefined ? onBridge.gateway! : '';
-      const redirect = dnsAt ? installDnsRedirect(s.netnsPath, dnsAt, true) : undefined;
+      const redirect = dnsAt ? installDnsRedirect(s.netnsPath, dnsAt, true, loopbackDns(s)) : undefined;
       const [loResult, ethResult, dnsResult] = await Promise.allSettled([lo, eth0, redirect]);
       if (ethResult.status === 'rejected') throw ethResult.reason;
       if (loResult.status === 'rejected') throw loResult.reason;

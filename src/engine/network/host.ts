@@ -233,6 +233,8 @@ export async function addLinkLocalIps(netnsPath: string, ifName: string, ips: st
 // ---- the embedded DNS server's address inside a container ----
 
 export const EMBEDDED_DNS = '127.0.0.11';
+/** The first port at which the embedded DNS server reaches a container's loopback --dns servers (installDnsRedirect). */
+export const LOOPBACK_DNS_PORT = 53053;
 
 /**
  * Points a container namespace's 127.0.0.11:53 at the embedded DNS server on `target` (a gateway address:53), or
@@ -242,8 +244,23 @@ export const EMBEDDED_DNS = '127.0.0.11';
  * arriving anywhere but lo (as kube-proxy does for the same setting). `first`: the jumps into the chains are
  * added too.
  */
-export async function installDnsRedirect(netnsPath: string, target: string, first: boolean): Promise<void> {
-  const nat = [':BERTH-DNS-OUTPUT - [0:0]', ':BERTH-DNS-POSTROUTING - [0:0]'];
+export async function installDnsRedirect(
+  netnsPath: string,
+  target: string,
+  first: boolean,
+  loopbackDns: string[] = [],
+): Promise<void> {
+  const nat = [':BERTH-DNS-OUTPUT - [0:0]', ':BERTH-DNS-POSTROUTING - [0:0]', ':BERTH-DNS-LOOPBACK - [0:0]'];
+  // A --dns server on the container's loopback: the embedded server (on `target`) asks it at the container's
+  // address, port LOOPBACK_DNS_PORT + its index, turned here into that loopback address's port 53 (route_localnet
+  // lets it in), so the query is answered from the container's own namespace as moby's resolver does.
+  if (target)
+    loopbackDns.forEach((ns, i) => {
+      for (const proto of ['udp', 'tcp'])
+        nat.push(
+          `-A BERTH-DNS-LOOPBACK -s ${target}/32 -p ${proto} --dport ${LOOPBACK_DNS_PORT + i} -j DNAT --to-destination ${ns}:53`,
+        );
+    });
   if (target) {
     for (const proto of ['udp', 'tcp'])
       nat.push(
@@ -256,6 +273,7 @@ export async function installDnsRedirect(netnsPath: string, target: string, firs
     nat.push(
       `-A OUTPUT -d ${EMBEDDED_DNS}/32 -j BERTH-DNS-OUTPUT`,
       '-A POSTROUTING -s 127.0.0.0/8 -j BERTH-DNS-POSTROUTING',
+      '-A PREROUTING -j BERTH-DNS-LOOPBACK',
     );
     raw.push('-A PREROUTING -j BERTH-DNS-PREROUTING');
   }

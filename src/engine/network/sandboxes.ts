@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { log } from '../log';
 import type { DnsAsker } from './dns';
 import type { DnsNetwork } from './dnsanswers';
-import { EMBEDDED_DNS } from './host';
+import { EMBEDDED_DNS, LOOPBACK_DNS_PORT } from './host';
 import {
   buildHosts,
   buildInternalResolvConf,
@@ -110,7 +110,15 @@ export function createSandboxFiles(store: NetworkStore) {
     if (!s) return { view: { networks: view }, upstreams: [], ndotsSet: false };
     const external = s.attachments.some((a) => !networks.get(a.networkId)?.internal);
     const rc = internalResolv(s);
-    return { view: { networks: view }, upstreams: external ? rc.upstreams : [], ndotsSet: rc.ndotsSet };
+    // A --dns server on the container's loopback is asked at the container's address on the network that
+    // carries its 127.0.0.11 (installDnsRedirect turns that port into the loopback server's).
+    const via = s.attachments.find((a) => a.gateway === dnsTarget(s))?.ip;
+    const upstreams = rc.upstreams.flatMap((u) => {
+      const i = rc.containerLoopback.indexOf(u);
+      if (i < 0) return [u];
+      return via ? [`${via}:${LOOPBACK_DNS_PORT + i}`] : [];
+    });
+    return { view: { networks: view }, upstreams: external ? upstreams : [], ndotsSet: rc.ndotsSet };
   }
 
   const defaultGateway = () => store.find('bridge')?.gateway;

@@ -5,7 +5,7 @@
 // for a container only on internal networks, Docker's resolv.conf, the default bridge left as it was, and the
 // server back after the engine restarts (live restore) or is killed.
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -87,7 +87,7 @@ describe('network: the embedded DNS server (127.0.0.11)', function () {
 
   after(async () => {
     if (engine) {
-      engine.docker(['rm', '-f', 'web1', 'web2', 'client', 'late', 'stranger', 'inside', 'plain']);
+      engine.docker(['rm', '-f', 'web1', 'web2', 'client', 'late', 'stranger', 'inside', 'plain', 'looped']);
       await engine.cleanup();
     }
     await registry?.stop();
@@ -236,6 +236,50 @@ describe('network: the embedded DNS server (127.0.0.11)', function () {
     } finally {
       execFileSync('iptables', ['-D', ...drop]);
     }
+  });
+
+  it("--dns on the container's loopback: forwarded from the container's namespace, as moby's resolver does", async () => {
+    ok('run', '-d', '--name', 'looped', '--network', 'app', '--dns', UPSTREAM, 'busybox', 'sleep', '600');
+    const pid = JSON.parse(ok('inspect', 'looped'))[0].State.Pid;
+    // A resolver inside the container's namespace on the same address as the host's one (UPSTREAM): only it
+    // knows loop.test. It prints each name it is asked.
+    const server = spawn(
+      'nsenter',
+      [
+        `--net=/proc/${pid}/ns/net`,
+        process.execPath,
+        '-e',
+        `const s = require('dgram').createSocket('udp4');
+         s.on('message', (m, r) => {
+           let i = 12, labels = [];
+           while (m[i]) { labels.push(m.subarray(i + 1, i + 1 + m[i]).toString()); i += m[i] + 1; }
+           const qtype = m.readUInt16BE(i + 1), q = m.subarray(12, i + 5), name = labels.join('.');
+           console.log(name);
+           const hit = name === 'loop.test' && qtype === 1;
+           const head = Buffer.from([m[0], m[1], 0x85, hit ? 0x80 : 0x83, 0, 1, 0, hit ? 1 : 0, 0, 0, 0, 0]);
+           const ans = hit ? Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 99]) : Buffer.alloc(0);
+           s.send(Buffer.concat([head, q, ans]), r.port, r.address);
+         });
+         s.bind(53, '${UPSTREAM}', () => console.log('ready'));`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let asked = '';
+    server.stdout!.on('data', (c) => (asked += c));
+    try {
+      const deadline = Date.now() + 10000;
+      while (!asked.includes('ready') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.match(asked, /ready/, 'the in-container resolver started');
+      upstream.asked.length = 0;
+      assert.deepEqual((await lookup('looped', 'loop.test')).addrs, ['192.0.2.99']);
+      assert.match(asked, /^loop\.test$/m, 'the resolver in the container was asked');
+      assert.ok(!upstream.asked.includes('loop.test'), "the host's resolver at the same address was not");
+      // Names on the network are still the embedded server's.
+      assert.deepEqual((await lookup('looped', 'web1')).addrs, [ip('web1', 'app')]);
+    } finally {
+      server.kill();
+    }
+    ok('rm', '-f', 'looped');
   });
 
   it('answers again after the engine restarts with its containers running (and after a kill -9)', async () => {

@@ -110,7 +110,14 @@ describe('network: the embedded DNS server', () => {
       'nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch corp.example\noptions edns0 ndots:x\nsortlist 10.0.0.0\n';
     const rc = buildInternalResolvConf(host, '/etc/resolv.conf', { internalNs: '127.0.0.11' });
     assert.deepEqual(rc.upstreams, ['127.0.0.53', '10.1.1.1']);
+    assert.deepEqual(rc.containerLoopback, [], "the host's loopback servers are asked from the host");
     assert.equal(rc.ndotsSet, false);
+    const own = buildInternalResolvConf(host, '/etc/resolv.conf', {
+      internalNs: '127.0.0.11',
+      dns: ['10.2.2.2', '127.0.0.1'],
+    });
+    assert.deepEqual(own.containerLoopback, ['127.0.0.1'], "--dns on loopback: the container's own");
+    assert.match(own.content, /^# ExtServers: \[10\.2\.2\.2 127\.0\.0\.1\]$/m);
     assert.equal(
       rc.content,
       [
