@@ -274,6 +274,37 @@ describe('engine API: building images (POST /build)', function () {
       [{ Dockerfile: 'FROM busybox\n' }, { t: 'Bad:Name:x' }, 400, /invalid reference format/],
       [{ Dockerfile: 'FROM busybox\n' }, { platform: 'linux/s390x' }, 400, /platform linux\/s390x is not supported/],
       [{ Dockerfile: 'FROM busybox\n' }, { buildargs: '{nope' }, 400, /error reading build args/],
+      // Go's decoder: a wrong JSON type in buildargs/labels/cachefrom is a 400 with its text, never a build
+      [
+        { Dockerfile: 'FROM busybox\n' },
+        { buildargs: '{"X":1}' },
+        400,
+        /^error reading build args: json: cannot unmarshal number into Go value of type string$/,
+      ],
+      [
+        { Dockerfile: 'FROM busybox\n' },
+        { buildargs: '["X"]' },
+        400,
+        /^error reading build args: json: cannot unmarshal array into Go value of type map\[string\]\*string$/,
+      ],
+      [
+        { Dockerfile: 'FROM busybox\n' },
+        { labels: '{"a":{"b":1}}' },
+        400,
+        /^error reading labels: json: cannot unmarshal object into Go value of type string$/,
+      ],
+      [
+        { Dockerfile: 'FROM busybox\n' },
+        { cachefrom: '"busybox"' },
+        400,
+        /^error reading cache-from: json: cannot unmarshal string into Go value of type \[\]string$/,
+      ],
+      [
+        { Dockerfile: 'FROM busybox\n' },
+        { cachefrom: '[true]' },
+        400,
+        /^error reading cache-from: json: cannot unmarshal bool into Go value of type string$/,
+      ],
       [{ Dockerfile: '' }, {}, 400, /cannot be empty/],
       [{ Dockerfile: 'RUN true\n' }, {}, 400, /no build stage in current context/],
     ];

@@ -22,14 +22,35 @@ export function goJson(v: unknown): string {
 
 const truthy = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 
-function jsonParam<T>(ctx: RequestContext, name: string, what: string): T | undefined {
+/** What Go's decoder calls a JSON value in its errors. */
+const goKind = (v: unknown) =>
+  Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v === 'boolean' ? 'bool' : typeof v;
+
+/**
+ * A JSON query parameter decoded as dockerd decodes it into `goType` (map[string]*string, map[string]string or
+ * []string): a value of the wrong JSON type is a 400 with Go's text after `what`; null leaves Go's zero value.
+ */
+function jsonParam<T>(ctx: RequestContext, name: string, what: string, goType: string): T | undefined {
   const raw = ctx.query.get(name);
   if (!raw) return undefined;
+  let v: unknown;
   try {
-    return JSON.parse(raw) as T;
+    v = JSON.parse(raw);
   } catch (err: any) {
     throw invalidParameter(`${what}: ${err.message}`);
   }
+  const wrong = (value: unknown, type: string) =>
+    invalidParameter(`${what}: json: cannot unmarshal ${goKind(value)} into Go value of type ${type}`);
+  if (v === null) return undefined;
+  const isSlice = goType.startsWith('[]');
+  if (isSlice ? !Array.isArray(v) : goKind(v) !== 'object') throw wrong(v, goType);
+  const nullable = goType.endsWith('*string');
+  const items = isSlice ? (v as unknown[]) : Object.values(v as object);
+  for (const item of items) if (typeof item !== 'string' && !(item === null)) throw wrong(item, 'string');
+  if (isSlice) return (v as (string | null)[]).map((x) => x ?? '') as T;
+  const out: Record<string, string | null> = {};
+  for (const [k, x] of Object.entries(v as Record<string, string | null>)) out[k] = x === null && !nullable ? '' : x;
+  return out as T;
 }
 
 /** X-Registry-Config: base64url JSON of {registry: {username, password, auth, identitytoken}}. */
@@ -75,13 +96,10 @@ export function parseBuildOptions(ctx: RequestContext): BuildOptions & { quiet: 
     throw invalidParameter(
       'BuildKit (version=2) is not supported by this engine; use the classic builder (DOCKER_BUILDKIT=0)',
     );
-  const buildArgs = jsonParam<Record<string, string | null>>(ctx, 'buildargs', 'error reading build args') ?? {};
-  const labels = jsonParam<Record<string, string>>(ctx, 'labels', 'error reading labels') ?? {};
-  const cacheFrom = jsonParam<string[]>(ctx, 'cachefrom', 'error reading cache-from') ?? [];
-  if (typeof buildArgs !== 'object' || Array.isArray(buildArgs))
-    throw invalidParameter('error reading build args: not an object');
-  if (typeof labels !== 'object' || Array.isArray(labels))
-    throw invalidParameter('error reading labels: not an object');
+  const buildArgs =
+    jsonParam<Record<string, string | null>>(ctx, 'buildargs', 'error reading build args', 'map[string]*string') ?? {};
+  const labels = jsonParam<Record<string, string>>(ctx, 'labels', 'error reading labels', 'map[string]string') ?? {};
+  const cacheFrom = jsonParam<string[]>(ctx, 'cachefrom', 'error reading cache-from', '[]string') ?? [];
   return {
     dockerfile: q.get('dockerfile') ?? '',
     tags: q.getAll('t').filter(Boolean),
@@ -100,7 +118,7 @@ export function parseBuildOptions(ctx: RequestContext): BuildOptions & { quiet: 
       .flatMap((h) => h.split(','))
       .filter(Boolean),
     shmSize: shm ? Number(shm) : undefined,
-    cacheFrom: Array.isArray(cacheFrom) ? cacheFrom.map(String) : [],
+    cacheFrom,
     platform: q.get('platform') || undefined,
     auth: registryConfig(ctx.req.headers['x-registry-config']),
   };
