@@ -11,6 +11,7 @@ import { soakRows } from './bench-soak';
 import { buildFixture, pushFixture, readLayer, startRegistry, type Registry } from '../test/fixtures';
 import { vmBenchRows } from './bench-vm';
 import { type ScaleEngine, scaleRows } from './bench/scale';
+import { type BreakdownEngine, runBreakdown } from './bench/run-breakdown';
 import { rootlessBenchRows } from './bench-rootless';
 
 interface Engine {
@@ -360,7 +361,8 @@ async function main() {
     await pushFixture(reg, 'busybox', 'library/busybox');
     await checkBigFixture();
     await pushFixture(reg, 'big', 'bench/big');
-    berth = await startEngine();
+    // The breakdown reads berthd's debug log (its start phases); other runs keep the default level.
+    berth = await startEngine(only.includes('breakdown') ? { args: ['-D'] } : {});
     const dockerConfig = fs.mkdtempSync('/tmp/berth-bench-docker-');
     const engines: Engine[] = [
       {
@@ -476,6 +478,16 @@ async function main() {
       } catch (err: any) {
         results.push(`scale rows failed: ${err.message.split('\n')[0].slice(0, 120)}`);
       }
+    }
+    if (only.includes('breakdown')) {
+      const busybox = `${reg.host}/library/busybox:latest`;
+      const targets: BreakdownEngine[] = engines.map((e) => ({
+        name: e.name,
+        socket: e.host.replace(/^unix:\/\//, ''),
+        logFile: e.name === 'berthd' ? path.join(berth!.dir, 'berthd.log') : undefined,
+      }));
+      for (const e of engines) must(e.docker(['pull', '-q', busybox]), 'pull busybox');
+      results.push(...(await runBreakdown(targets, busybox, RUNS * 2)));
     }
     // Memory: idle daemon RSS and the per-container helper.
     const mem = (e: Engine) => e.pids().reduce((a, p) => a + rssOf(p), 0) / 1024;

@@ -120,6 +120,8 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       deps.exits.forgetBackoff(c.id);
     }
     await deps.fsAccess.idle(c.id);
+    // Debug log: where a start spends its time (scripts/bench/run-breakdown.ts reads these lines).
+    const phases = log.isDebug() ? phaseTimer() : undefined;
     const upper = path.join(store.dirOf(c.id), 'upper');
     const layers = layersOf(store, c);
     let waiting: PendingAttach[] = [];
@@ -134,12 +136,14 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       if (c.config.workingDir && !existsInLayers(layers, c.config.workingDir)) {
         fs.mkdirSync(path.join(upper, c.config.workingDir), { recursive: true, mode: 0o755 });
       }
+      phases?.mark('prep');
       let network: Awaited<ReturnType<typeof networkFor>>;
       try {
         network = await networkFor(c, links.extraHosts);
       } catch (err) {
         throw Object.assign(err as object, { [NETWORK_FAILURE]: true });
       }
+      phases?.mark('network');
       if (network.mode !== 'path') {
         // No networking subsystem involved: the files are ours to write.
         // --add-host entries go in too, as Docker writes them without a network (builds with --network none).
@@ -186,6 +190,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
           },
         ),
       );
+      phases?.mark('files');
       const spec = buildSpec({
         rootfs: store.rootfsOf(c.id),
         readonlyRootfs: c.hostConfig.readonlyRootfs,
@@ -227,6 +232,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         securityOpt: c.hostConfig.securityOpt,
         kernel: os.release(),
       });
+      phases?.mark('spec');
       const defaults = store.deps.logDefaults();
       const logType = c.hostConfig.logConfig.type || defaults.type;
       // Records from before the driver was resolved at create have type '' (the daemon's, with its options).
@@ -248,6 +254,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         overlayOptions: [selinux.contextMountOption(c.mountLabel ?? '')].filter((o): o is string => !!o),
         runtime: c.hostConfig.runtime,
       });
+      phases?.mark('shim');
       store.setStatus(c, 'running');
       Object.assign(c.state, {
         pid: handle.pid,
@@ -262,6 +269,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       deps.execs.forgetContainer(c.id);
       deps.exits.watch(c, handle);
       store.publish(c, 'start');
+      if (phases) log.debug('container start phases', { container: c.id.slice(0, 12), ...phases.done('state') });
       if (waiting.length) {
         await Promise.all(waiting.map((w) => runtime.attach(c.id, w.want).then(w.resolve, () => w.resolve(undefined))));
         await runtime.release(c.id);
@@ -334,4 +342,23 @@ function containerResolvConf(dns: string[], search: string[], options: string[])
   if (!out.some((l) => /^\s*nameserver\s/.test(l)))
     out.push('nameserver 8.8.8.8', 'nameserver 4.4.4.4'.replace('4.4.4.4', '8.8.4.4'));
   return out.join('\n').replace(/\n*$/, '\n');
+}
+
+/** Milliseconds between marks, each phase named by the mark that ends it. */
+function phaseTimer() {
+  let last = performance.now();
+  const t0 = last;
+  const ms: Record<string, number> = {};
+  return {
+    mark(name: string) {
+      const now = performance.now();
+      ms[name] = Math.round((now - last) * 10) / 10;
+      last = now;
+    },
+    done(name: string) {
+      this.mark(name);
+      ms.total = Math.round((performance.now() - t0) * 10) / 10;
+      return ms;
+    },
+  };
 }
