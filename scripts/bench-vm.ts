@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { pushFixture, type Registry, startRegistry } from '../test/fixtures';
 import { startEngine } from '../test/helpers/engine';
 import { bootVm, ensureGuestImage, removeTestHomes, type TestVm } from '../test/helpers/vm';
-import { findQemu } from '../src/vm/qemu';
+import { findQemu, TCG_TB_MIB } from '../src/vm/qemu';
 import type { VmState } from '../src/vm';
 
 type Docker = (args: string[]) => { code: number; stdout: string; stderr: string };
@@ -94,7 +94,7 @@ export async function vmBenchRows(reg: Registry, native: Docker, runs: number): 
       'VM idle memory: hypervisor (qemu) RSS',
       `${qemuRss.toFixed(0)} MB`,
       '',
-      `2048 MB configured; ${guestUsed}; target < 150 MB. Under TCG QEMU's translated-code cache is in its RSS; with KVM/HVF the RSS is what the guest touched, free pages returned by the balloon`,
+      `2048 MB configured; ${guestUsed}; target < 150 MB. Under TCG QEMU's translated-code cache (capped at ${TCG_TB_MIB} MiB) is in its RSS; with KVM/HVF the RSS is what the guest touched, free pages returned by the balloon`,
     );
     row(
       'VM idle memory: host-side supervisor + relay RSS',

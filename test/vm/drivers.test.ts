@@ -37,7 +37,7 @@ describe('vm drivers: command lines', () => {
     });
     const line = args.join(' ');
     for (const part of [
-      '-machine q35,accel=tcg -cpu max',
+      '-machine q35 -accel tcg,tb-size=128 -cpu max',
       '-smp 2 -m 2048M',
       '-kernel /img/vmlinuz -initrd /img/initrd.img',
       'if=none,id=root,file=/img/root.img,format=raw,readonly=on',
@@ -65,7 +65,9 @@ describe('vm drivers: command lines', () => {
     assert.deepEqual(machineArgs('arm64', 'hvf'), ['-machine', 'virt,accel=hvf', '-cpu', 'host']);
     assert.deepEqual(machineArgs('arm64', 'tcg'), [
       '-machine',
-      'virt,accel=tcg,gic-version=3',
+      'virt,gic-version=3',
+      '-accel',
+      'tcg,tb-size=128',
       '-cpu',
       'max,pauth-impdef=on',
     ]);
