@@ -39,6 +39,10 @@ export interface DaemonConfig {
   defaultCgroupnsMode?: 'private' | 'host';
   /** init: every container gets --init unless it says Init: false (dockerd's daemon-wide default). */
   init: boolean;
+  /** seccomp-profile: a profile file's path, "unconfined" or "builtin"; unset: the built-in profile. */
+  seccompProfile?: string;
+  /** no-new-privileges: containers get no_new_privs unless they say no-new-privileges=false. */
+  noNewPrivileges: boolean;
   /** Set when the engine runs rootless (inside the namespaces its parent made). */
   rootless?: RootlessInfo;
   /** Inside Berth's VM: the host supervisor's port service, "ADDR:PORT TOKEN" (env BERTH_VM_HOST_PORTS, set by the
@@ -75,6 +79,8 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | 'tls-parts'> = {
   'default-runtime': 'defaultRuntime',
   'default-cgroupns-mode': 'defaultCgroupnsMode',
   init: 'init',
+  'seccomp-profile': 'seccompProfile',
+  'no-new-privileges': 'noNewPrivileges',
 };
 
 export interface FlagValues {
@@ -141,6 +147,7 @@ export function defaults(rootless = rootlessInfo()): DaemonConfig {
     execOpts: [],
     runtimes: {},
     init: false,
+    noNewPrivileges: false,
     rootless,
     vmHostPorts: process.env.BERTH_VM_HOST_PORTS || undefined,
   };
@@ -262,6 +269,15 @@ export function applyFileKeys(
       case 'init':
         if (typeof value !== 'boolean') throw invalidParameter('init must be true or false');
         out.init = value;
+        break;
+      case 'seccomp-profile':
+        if (typeof value !== 'string')
+          throw invalidParameter('seccomp-profile must be a path, "unconfined" or "builtin"');
+        out.seccompProfile = value || undefined;
+        break;
+      case 'no-new-privileges':
+        if (typeof value !== 'boolean') throw invalidParameter('no-new-privileges must be true or false');
+        out.noNewPrivileges = value;
         break;
       case 'tls':
       case 'tlsverify':

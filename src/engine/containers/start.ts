@@ -229,7 +229,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         deviceCgroupRules: c.hostConfig.deviceCgroupRules,
         sysctls: c.hostConfig.sysctls,
         oomScoreAdj: c.hostConfig.oomScoreAdj,
-        securityOpt: c.hostConfig.securityOpt,
+        securityOpt: [...(store.deps.securityDefaults ?? []), ...(c.hostConfig.securityOpt ?? [])],
         kernel: os.release(),
       });
       phases?.mark('spec');

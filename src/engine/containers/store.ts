@@ -40,6 +40,8 @@ export interface ContainerDeps {
   logDefaults(): { type: string; config: Record<string, string> };
   /** daemon.json `init`: containers that do not say (Init null) get --init. */
   defaultInit?: boolean;
+  /** daemon.json seccomp-profile / no-new-privileges as SecurityOpt strings before each container's own. */
+  securityDefaults?: string[];
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';

@@ -12,7 +12,7 @@ import { createNetworkService, parseVmHostPorts, vmHostPorts } from '../network'
 import { createVolumeService } from '../volumes';
 import { createContainerService } from '../containers';
 import { slirpPorts } from '../rootless';
-import { createRuntime, defaultCgroupnsMode, selinux } from '../runtime';
+import { createRuntime, daemonSecurityOpt, defaultCgroupnsMode, selinux } from '../runtime';
 import { openImageService } from '../images';
 import { createBuildService } from '../build';
 
@@ -127,6 +127,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       volumes,
       logDefaults: () => ({ type: cfg.logDriver, config: cfg.logOpts }),
       defaultInit: cfg.init,
+      securityDefaults: daemonSecurityOpt(cfg),
     });
     await containers.init();
     const build = createBuildService({

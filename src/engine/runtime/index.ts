@@ -27,7 +27,7 @@ export {
 import { defaultShimPath, fastExecRequest, readOnlyShim } from './shim';
 import { unmount } from './mounts';
 export { defaultShimPath, fastExecRequest, readOnlyShim } from './shim';
-export { parseSecurityOpt, type SecurityOptions } from './securityopt';
+export { daemonSecurityOpt, parseSecurityOpt, type SecurityOptions } from './securityopt';
 export { isMountPoint, mountOverlay, readOnlyMount, unmount } from './mounts';
 export { hostCapabilities, hostNofileHard } from './bounds';
 import {

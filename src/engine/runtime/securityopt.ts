@@ -3,6 +3,7 @@
 // systempaths and writable-cgroups. The strings stay in the record as given (inspect shows them); this is their
 // meaning for the spec. `seccomp=` holds "unconfined", "builtin" or a profile's JSON text (the docker CLI reads
 // the file and sends its content).
+import * as fs from 'node:fs';
 import { invalidParameter } from '../errdefs';
 import { decodeSeccompProfile } from './seccomp';
 
@@ -43,6 +44,9 @@ export function parseSecurityOpt(securityOpt: string[] = []): SecurityOptions {
     const key = opt.slice(0, i);
     const value = opt.slice(i + 1);
     const bad = () => invalidParameter(`invalid --security-opt 2: ${JSON.stringify(opt)}`);
+    const throwBad = (): never => {
+      throw bad();
+    };
     switch (key) {
       case 'label': // selinux.labelOptions judges these
       case 'apparmor': // no AppArmor here: dockerd on a host without it accepts and ignores the profile name
@@ -51,25 +55,42 @@ export function parseSecurityOpt(securityOpt: string[] = []): SecurityOptions {
         out.seccomp = value;
         if (value !== 'unconfined' && value !== 'builtin' && value !== '') decodeSeccompProfile(value);
         break;
-      case 'no-new-privileges': {
-        const b = parseBool(value);
-        if (b === undefined) throw bad();
-        out.noNewPrivileges = b;
+      case 'no-new-privileges':
+        out.noNewPrivileges = parseBool(value) ?? throwBad();
         break;
-      }
       case 'systempaths':
         if (value !== 'unconfined') throw bad();
         out.unconfinedSystemPaths = true;
         break;
-      case 'writable-cgroups': {
-        const b = parseBool(value);
-        if (b === undefined) throw bad();
-        out.writableCgroups = b;
+      case 'writable-cgroups':
+        out.writableCgroups = parseBool(value) ?? throwBad();
         break;
-      }
       default:
         throw bad();
     }
   }
+  return out;
+}
+
+/**
+ * daemon.json's seccomp-profile and no-new-privileges as SecurityOpt strings that go before each container's own
+ * (a container's later option wins, as in moby, where the daemon's values are the defaults parseSecurityOpt
+ * changes). The profile file is read once, at start-up, as dockerd does; one that does not decode stops the start.
+ */
+export function daemonSecurityOpt(cfg: { seccompProfile?: string; noNewPrivileges?: boolean }): string[] {
+  const out: string[] = [];
+  const profile = cfg.seccompProfile;
+  if (profile === 'unconfined' || profile === 'builtin') out.push(`seccomp=${profile}`);
+  else if (profile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(profile, 'utf8');
+    } catch (err: any) {
+      throw invalidParameter(`opening seccomp profile (${profile}) failed: ${err.message}`);
+    }
+    decodeSeccompProfile(text);
+    out.push(`seccomp=${text}`);
+  }
+  if (cfg.noNewPrivileges) out.push('no-new-privileges');
   return out;
 }

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { startEngine } from '../../helpers/engine';
 import { type MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
 
 describe('runtime: the default seccomp profile in a container', function () {
@@ -130,5 +131,49 @@ describe('runtime: the default seccomp profile in a container', function () {
       'seccomp={"architectures":["SCMP_ARCH_X86_64"],"archMap":[{"architecture":"SCMP_ARCH_X86_64"}]}',
       "both 'architectures' and 'archMap' are specified",
     );
+  });
+
+  it('daemon.json seccomp-profile and no-new-privileges are the defaults a container’s own options change', async () => {
+    const profile = path.join(dir, 'daemon-profile.json');
+    fs.writeFileSync(
+      profile,
+      JSON.stringify({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['io_uring_setup'], action: 'SCMP_ACT_ERRNO', errnoRet: 22 }],
+      }),
+    );
+    const e = await startEngine({
+      config: { 'registry-mirrors': [target.registry.url], 'seccomp-profile': profile, 'no-new-privileges': true },
+    });
+    try {
+      for await (const p of e.client.pullImage('busybox', 'latest')) assert.equal(p.error, undefined, p.error);
+      const run = async (SecurityOpt: string[], Cmd: string[]) => {
+        const { Id } = await e.client.json('POST', '/containers/create', {
+          body: {
+            Image: 'busybox',
+            Cmd,
+            Tty: true,
+            HostConfig: { Binds: [`${dir}:/probe:ro`], NetworkMode: 'none', SecurityOpt },
+          },
+        });
+        await e.client.startContainer(Id);
+        await e.client.json('POST', `/containers/${Id}/wait`);
+        let text = '';
+        for await (const chunk of await e.client.containerLogs(Id, { stdout: true, stderr: true })) text += chunk;
+        await e.client.removeContainer(Id, { force: true });
+        return text.replace(/\r/g, '');
+      };
+      const nnp = ['grep', 'NoNewPrivs', '/proc/self/status'];
+      assert.match(await run([], ['/probe/probe']), /^io_uring_setup -1 errno=22$/m);
+      assert.match(await run(['seccomp=builtin'], ['/probe/probe']), /^io_uring_setup -1 errno=1$/m);
+      assert.match(await run(['seccomp=unconfined'], ['/probe/probe']), /^io_uring_setup 0 errno=0$/m);
+      assert.match(await run([], nnp), /^NoNewPrivs:\t1$/m);
+      assert.match(await run(['no-new-privileges=false'], nnp), /^NoNewPrivs:\t0$/m);
+      const info: any = await e.client.json('GET', '/info');
+      assert.ok(info.SecurityOptions.includes(`name=seccomp,profile=${profile}`), info.SecurityOptions);
+      assert.ok(info.SecurityOptions.includes('name=no-new-privileges'), info.SecurityOptions);
+    } finally {
+      await e.cleanup();
+    }
   });
 });

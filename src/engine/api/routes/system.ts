@@ -284,7 +284,8 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       RuncCommit: { ID: runc?.commit ?? '' },
       InitCommit: { ID: '' },
       SecurityOptions: [
-        'name=seccomp,profile=builtin',
+        `name=seccomp,profile=${cfg.seccompProfile || 'builtin'}`,
+        ...(cfg.noNewPrivileges ? ['name=no-new-privileges'] : []),
         ...(s.platform.platform.selinux.enabled ? ['name=selinux'] : []),
         ...(s.platform.platform.rootless ? ['name=rootless'] : []),
         ...(s.platform.defaultCgroupnsMode === 'private' ? ['name=cgroupns'] : []),
