@@ -358,6 +358,33 @@ function parseCpus(v: string): number {
   return Math.round(n * 1e9);
 }
 
+/**
+ * --security-opt as the docker CLI sends it: every option but no-new-privileges needs a value, and
+ * seccomp=<file> (anything but "unconfined" and "builtin") sends the file's JSON, compacted.
+ */
+export function parseSecurityOpts(opts: string[]): string[] {
+  return opts.map((opt) => {
+    let i = opt.indexOf('=');
+    if (i < 0 && opt !== 'no-new-privileges') i = opt.indexOf(':');
+    const key = i < 0 ? opt : opt.slice(0, i);
+    const value = i < 0 ? '' : opt.slice(i + 1);
+    if (key !== 'no-new-privileges' && (i < 0 || value === ''))
+      throw new StatusError(125, `docker: Invalid --security-opt: ${JSON.stringify(opt)}`);
+    if (key !== 'seccomp' || value === 'unconfined' || value === 'builtin') return opt;
+    let text: string;
+    try {
+      text = fs.readFileSync(value, 'utf8');
+    } catch (err: any) {
+      throw new StatusError(125, `docker: opening seccomp profile (${value}) failed: ${err.message}`);
+    }
+    try {
+      return `seccomp=${JSON.stringify(JSON.parse(text))}`;
+    } catch (err: any) {
+      throw new StatusError(125, `docker: compacting json for seccomp profile (${value}) failed: ${err.message}`);
+    }
+  });
+}
+
 export function buildCreateConfig(image: string, args: string[], o: CreateOptions): ContainerCreateConfig {
   const attach = new Set((o.attach ?? []).map((s) => s.toLowerCase()));
   for (const s of attach)
@@ -424,7 +451,7 @@ export function buildCreateConfig(image: string, args: string[], o: CreateOption
   if (o.dns) hostConfig.Dns = o.dns;
   if (o.addHost) hostConfig.ExtraHosts = o.addHost;
   if (o.groupAdd) hostConfig.GroupAdd = o.groupAdd;
-  if (o.securityOpt) hostConfig.SecurityOpt = o.securityOpt;
+  if (o.securityOpt) hostConfig.SecurityOpt = parseSecurityOpts(o.securityOpt);
   if (o.volumesFrom) hostConfig.VolumesFrom = o.volumesFrom;
   if (o.init) hostConfig.Init = true;
   if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;

@@ -3,7 +3,13 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildCreateConfig, type CreateOptions, parseMount, parsePublish } from '../../src/cli/runopts';
+import {
+  buildCreateConfig,
+  type CreateOptions,
+  parseMount,
+  parsePublish,
+  parseSecurityOpts,
+} from '../../src/cli/runopts';
 
 const base: CreateOptions = { network: 'default', pull: 'missing', restart: 'no' };
 
@@ -24,6 +30,29 @@ describe('cli run/create flags', () => {
     assert.deepEqual(bindings['7000/tcp'], [{ HostIp: '', HostPort: '7000-7001' }]);
     assert.throws(() => parsePublish(['1:2:3:4'], {}, {}), /invalid port format/);
     assert.throws(() => parsePublish(['80/icmp'], {}, {}), /invalid proto/);
+  });
+
+  it('sends --security-opt as the docker CLI: a seccomp profile file as its compacted JSON', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-secopt-'));
+    try {
+      const file = path.join(dir, 'p.json');
+      fs.writeFileSync(file, '{\n  "defaultAction": "SCMP_ACT_ALLOW",\n  "syscalls": []\n}\n');
+      assert.deepEqual(
+        parseSecurityOpts(['no-new-privileges', 'seccomp=unconfined', `seccomp=${file}`, 'label:disable']),
+        [
+          'no-new-privileges',
+          'seccomp=unconfined',
+          'seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}',
+          'label:disable',
+        ],
+      );
+      assert.throws(() => parseSecurityOpts(['bogus']), /Invalid --security-opt: "bogus"/);
+      assert.throws(() => parseSecurityOpts([`seccomp=${dir}/none.json`]), /opening seccomp profile/);
+      fs.writeFileSync(file, '{nope');
+      assert.throws(() => parseSecurityOpts([`seccomp=${file}`]), /compacting json for seccomp profile/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('parses --mount CSV into HostConfig.Mounts', () => {
