@@ -1,6 +1,7 @@
 // daemon.json (Docker's format, the keys Berth understands) merged with command-line flags, as dockerd does:
 // unknown keys and keys given both ways are errors, so a typo never silently does nothing.
 import * as fs from 'node:fs';
+import { isIP } from 'node:net';
 import * as path from 'node:path';
 import { invalidParameter } from '../errdefs';
 import { type RootlessInfo, rootlessInfo } from '../rootless';
@@ -26,6 +27,10 @@ export interface DaemonConfig {
   logOpts: Record<string, string>;
   defaultAddressPools: AddressPool[];
   bip?: string;
+  /** icc: false cuts the default bridge's containers off from each other (its enable_icc option). */
+  icc?: boolean;
+  /** ip: the default bridge's host address for a -p without one (its host_binding_ipv4 option). */
+  ip?: string;
   /** The default network's host bridge (dockerd's `bridge`); derived from the data root when unset. */
   bridge?: string;
   liveRestore: boolean;
@@ -72,6 +77,8 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | 'tls-parts'> = {
   'log-opts': 'logOpts',
   'default-address-pools': 'defaultAddressPools',
   bip: 'bip',
+  icc: 'icc',
+  ip: 'ip',
   bridge: 'bridge',
   'live-restore': 'liveRestore',
   'exec-opts': 'execOpts',
@@ -245,6 +252,14 @@ export function applyFileKeys(
         break;
       case 'bridge':
         out.bridge = String(value);
+        break;
+      case 'icc':
+        if (typeof value !== 'boolean') throw invalidParameter('icc must be true or false');
+        out.icc = value;
+        break;
+      case 'ip':
+        if (typeof value !== 'string' || !isIP(value)) throw invalidParameter(`invalid ip address: ${String(value)}`);
+        out.ip = value;
         break;
       case 'live-restore':
         out.liveRestore = value === true;

@@ -104,6 +104,8 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       events,
       bridgeName: cfg.bridge,
       bip: cfg.bip,
+      icc: cfg.icc,
+      hostBindingIp: cfg.ip,
       defaultAddressPools: cfg.defaultAddressPools,
       outsidePorts: cfg.rootless ? slirpPorts(cfg.rootless.slirpApi) : vmHost && vmHostPorts(vmHost),
     });

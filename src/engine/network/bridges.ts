@@ -175,9 +175,9 @@ export function createBridges(store: NetworkStore, dns: DnsServer) {
       }
       const options = {
         'com.docker.network.bridge.default_bridge': 'true',
-        'com.docker.network.bridge.enable_icc': 'true',
+        [ENABLE_ICC]: String(opts.icc ?? true),
         'com.docker.network.bridge.enable_ip_masquerade': 'true',
-        'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+        [HOST_BINDING_IPV4]: opts.hostBindingIp ?? '0.0.0.0',
         'com.docker.network.bridge.name': defaultBridge,
         'com.docker.network.driver.mtu': '1500',
       };

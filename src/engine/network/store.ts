@@ -107,6 +107,9 @@ export interface NetworkServiceOptions {
   bridgeName?: string;
   /** daemon.json `bip`: the default bridge's gateway address and prefix, e.g. 172.26.0.1/16. */
   bip?: string;
+  /** daemon.json `icc` and `ip`: the default bridge's enable_icc and host_binding_ipv4. */
+  icc?: boolean;
+  hostBindingIp?: string;
   defaultAddressPools?: AddressPool[];
   /** How long an unused bridge stays up after its last endpoint left (default 3 s; 0 = remove at once). */
   idleBridgeMs?: number;

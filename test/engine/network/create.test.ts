@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import { applyFileKeys, defaults } from '../../../src/engine/config';
 import { HOST_STATE_DIR } from '../../../src/engine/network/host';
 import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
@@ -419,5 +420,90 @@ describe('network create: IPv6, internal, ranges and options', function () {
     assert.match(bad.json.message, /invalid link-local IP address: nope/);
     ok('rm', '-f', 'll1');
     ok('network', 'rm', 'linked', 'linked2');
+  });
+});
+
+describe("daemon.json icc and ip: the default bridge's enable_icc and host_binding_ipv4", function () {
+  this.timeout(180000);
+  let registry: Registry;
+  let engine: TestEngine;
+  const ok = (...args: string[]) => {
+    const r = engine.docker(args);
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+
+  before(async function () {
+    requireDockerCli(this);
+    registry = await startRegistry();
+    await seedMirror(registry);
+    engine = await startEngine({
+      config: {
+        'registry-mirrors': [registry.url],
+        'default-address-pools': [{ base: '10.207.0.0/16', size: 24 }],
+        icc: false,
+        ip: '127.0.0.1',
+      },
+    });
+    ok('pull', 'busybox');
+  });
+
+  after(async () => {
+    if (engine) {
+      engine.docker(['rm', '-f', 'dflt1', 'dflt2']);
+      await engine.cleanup();
+    }
+    await registry?.stop();
+  });
+
+  it('daemon.json refuses an icc that is not a boolean and an ip that is not an address', () => {
+    assert.throws(() => applyFileKeys(defaults(), { icc: 'no' }), /icc must be true or false/);
+    assert.throws(() => applyFileKeys(defaults(), { ip: 'localhost' }), /invalid ip address: localhost/);
+    const cfg = applyFileKeys(defaults(), { icc: false, ip: '127.0.0.1' });
+    assert.equal(cfg.icc, false);
+    assert.equal(cfg.ip, '127.0.0.1');
+  });
+
+  it('containers on the default bridge cannot reach each other; -p binds 127.0.0.1; both in inspect', async () => {
+    const options = JSON.parse(ok('network', 'inspect', 'bridge'))[0].Options;
+    assert.equal(options['com.docker.network.bridge.enable_icc'], 'false');
+    assert.equal(options['com.docker.network.bridge.host_binding_ipv4'], '127.0.0.1');
+    ok(
+      'run',
+      '-d',
+      '--name',
+      'dflt1',
+      '-p',
+      '80',
+      'busybox',
+      'sh',
+      '-c',
+      'echo peer > /tmp/index.html && exec httpd -f -p 80 -h /tmp',
+    );
+    ok('run', '-d', '--name', 'dflt2', 'busybox', 'sleep', '600');
+    const c1 = JSON.parse(ok('inspect', 'dflt1'))[0];
+    const binding = c1.NetworkSettings.Ports['80/tcp'][0];
+    assert.equal(binding.HostIp, '127.0.0.1');
+    const got = await engine.dockerAsync([
+      'exec',
+      'dflt2',
+      'sh',
+      '-c',
+      `printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${c1.NetworkSettings.Networks.bridge.IPAddress} 80`,
+    ]);
+    assert.doesNotMatch(got.stdout, /peer/, 'a peer on the default bridge is unreachable');
+    const viaHost = await new Promise<string>((resolve) => {
+      const req = http.get(
+        { host: '127.0.0.1', port: Number(binding.HostPort), path: '/index.html', timeout: 3000 },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(''));
+    });
+    assert.match(viaHost, /^peer$/m, 'the published port answers on 127.0.0.1');
   });
 });
