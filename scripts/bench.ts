@@ -106,6 +106,20 @@ function workloads(reg: Registry): Workload[] {
     const ids = e.docker(['ps', '-aq', '--filter', 'label=berth.bench']).stdout.split('\n').filter(Boolean);
     if (ids.length) e.docker(['rm', '-f', ...ids]);
   };
+  /** 20 `run -d` in a row, timed per container, with the given network flags. */
+  const twentyDetached = (network: string[]): Omit<Workload, 'name'> => ({
+    target: '≤ 0.5',
+    setup: (e) => {
+      must(e.docker(['pull', '-q', busybox]), 'pull busybox');
+      rmAll(e);
+    },
+    run: (e) =>
+      time(() => {
+        for (let i = 0; i < 20; i++)
+          must(e.docker(['run', '-d', '--label', 'berth.bench=1', ...network, busybox, 'sleep', '600']), 'run -d');
+      }) / 20,
+    teardown: rmAll,
+  });
   return [
     {
       name: 'docker version (API round trip)',
@@ -146,20 +160,8 @@ function workloads(reg: Registry): Workload[] {
       run: (e) => time(() => must(e.docker(['run', '--rm', '--label', 'berth.bench=1', busybox, 'true']), 'run')),
     },
     {
+      ...twentyDetached(['--network', 'none']),
       name: 'start 20 detached containers (per container)',
-      target: '≤ 0.5',
-      setup: (e) => {
-        must(e.docker(['pull', '-q', busybox]), 'pull busybox');
-        rmAll(e);
-      },
-      run: (e) =>
-        time(() => {
-          for (let i = 0; i < 20; i++)
-            must(
-              e.docker(['run', '-d', '--label', 'berth.bench=1', '--network', 'none', busybox, 'sleep', '600']),
-              'run -d',
-            );
-        }) / 20,
       teardown: (e) => {
         // While 20 containers run: what each one's helper costs (berth-shim, or dockerd's containerd-shim).
         const shims = childrenNamed(
@@ -169,21 +171,8 @@ function workloads(reg: Registry): Workload[] {
         rmAll(e);
       },
     },
-    {
-      // Both engines bridged with NAT (the reference dockerd has its docker0 in its own network namespace).
-      name: 'start 20 detached, default bridge (per container)',
-      target: '≤ 0.5',
-      setup: (e) => {
-        must(e.docker(['pull', '-q', busybox]), 'pull busybox');
-        rmAll(e);
-      },
-      run: (e) =>
-        time(() => {
-          for (let i = 0; i < 20; i++)
-            must(e.docker(['run', '-d', '--label', 'berth.bench=1', busybox, 'sleep', '600']), 'run -d');
-        }) / 20,
-      teardown: rmAll,
-    },
+    // Both engines bridged with NAT (the reference dockerd has its docker0 in its own network namespace).
+    { ...twentyDetached([]), name: 'start 20 detached, default bridge (per container)' },
     {
       name: 'docker exec CTR true',
       target: '≤ 0.5',
