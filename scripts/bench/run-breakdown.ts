@@ -51,6 +51,9 @@ function berthPhases(logFile: string, from: number): Record<string, number[]> {
     }
     const net = /msg="network (attach|detach)".* ms=(\d+)/.exec(line);
     if (net) (out[`network ${net[1]}`] ??= []).push(+net[2]);
+    // Inside network attach/detach: the namespace, and each CNI plugin process (bridge runs host-local IPAM).
+    const part = /msg="(netns create|cni \w+ (?:ADD|DEL))".* ms=(\d+)/.exec(line);
+    if (part) (out[`  ${part[1]}`] ??= []).push(+part[2]);
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { system, unavailable } from '../errdefs';
+import { log } from '../log';
 
 export const CNI_VERSION = '1.0.0';
 /** The spec versions this runner can speak, newest first: their results share one shape (interfaces, ips). */
@@ -151,6 +152,7 @@ async function execPlugin(
     CNI_IFNAME: call.ifName,
     CNI_PATH: dir,
   };
+  const t0 = performance.now();
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
     (resolve, reject) => {
       const child = spawn(path.join(dir, type), [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -163,6 +165,12 @@ async function execPlugin(
       child.stdin.end(JSON.stringify(conf));
     },
   );
+  // Debug log: each plugin run's cost (scripts/bench/run-breakdown.ts reads these lines).
+  if (log.isDebug())
+    log.debug(`cni ${type} ${command}`, {
+      container: call.containerId.slice(0, 12),
+      ms: Math.round(performance.now() - t0),
+    });
   if (code !== 0) {
     let msg = stderr.trim() || `exit status ${code}`;
     let errCode: number | undefined;

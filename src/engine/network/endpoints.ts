@@ -348,7 +348,9 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
         }
       }
       if (!s.netnsPath) {
+        const t0 = performance.now();
         s.netnsPath = await createNetns(`berth-${s.containerId.slice(0, 16)}`);
+        log.debug('netns create', { container: s.containerId.slice(0, 12), ms: Math.round(performance.now() - t0) });
         s.ownNetns = true;
       }
       // Saved before ADD: if the engine dies mid-way, init finds the record and cleans up.
