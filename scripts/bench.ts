@@ -308,6 +308,9 @@ function buildWorkloads(busybox: string): Workload[] {
   const build = (e: Engine, extra: string[] = []) =>
     time(() => must(e.docker(['build', '-q', '--network', 'none', ...extra, '-t', 'berth-bench-build', ctx]), 'build'));
   const pull = (e: Engine) => must(e.docker(['pull', '-q', busybox]), 'pull busybox');
+  // The reference keeps its build cache across bench runs (its data root stays): an edit must never be one it has
+  // built before, or its "changed" build is a cache hit.
+  const benchRun = `${process.pid}-${Date.now()}`;
   let edits = 0;
   return [
     {
@@ -331,7 +334,7 @@ function buildWorkloads(busybox: string): Workload[] {
       setup: (e) => {
         pull(e);
         build(e);
-        fs.writeFileSync(path.join(ctx, 'src', 'main.txt'), `main ${++edits}\n`);
+        fs.writeFileSync(path.join(ctx, 'src', 'main.txt'), `main ${benchRun}-${++edits}\n`);
       },
       run: (e) => build(e),
     },
