@@ -507,6 +507,7 @@ async function main() {
       results.push(...(await vmBenchRows(reg, engines[0].docker, RUNS)));
     }
   } finally {
+    spawnSync('bash', [path.join(ROOT, 'scripts/ref-dockerd.sh'), 'unforward', reg.host]);
     await berth?.cleanup();
     await reg.stop();
   }

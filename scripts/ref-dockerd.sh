@@ -6,7 +6,7 @@
 # exec root are its own too. Images come from a registry on the host's loopback through `forward`, which makes the
 # same 127.0.0.1:PORT answer inside the namespace.
 # Like berthd, it keeps containers running across its own restarts (live-restore; stop-daemon stops dockerd alone).
-# Usage: scripts/ref-dockerd.sh start|stop|stop-daemon|socket|forward 127.0.0.1:PORT
+# Usage: scripts/ref-dockerd.sh start|stop|stop-daemon|socket|forward 127.0.0.1:PORT|unforward 127.0.0.1:PORT
 set -euo pipefail
 RUN=/run/berth-ref
 SOCK=$RUN/docker.sock
@@ -62,15 +62,18 @@ case "${1:-start}" in
     js='const net=require("net");const[,from,to]=process.argv;const at=(s)=>s.startsWith("/")?{path:s}:{host:s.split(":")[0],port:+s.split(":")[1]};
 net.createServer((c)=>{const u=net.connect(at(to));c.pipe(u).pipe(c);c.on("error",()=>u.destroy());u.on("error",()=>c.destroy())}).listen(at(from),()=>process.stdout.write("ok\n"))'
     rm -f "$relay"
+    # Both relays name the socket on their command lines: that is how unforward and stop find them.
     setsid node -e "$js" "$relay" "127.0.0.1:$port" > $RUN/fwd-$port.host.log 2>&1 < /dev/null &
-    echo $! > $RUN/fwd-$port.pids
     in_netns setsid node -e "$js" "127.0.0.1:$port" "$relay" > $RUN/fwd-$port.ns.log 2>&1 < /dev/null &
-    echo $! >> $RUN/fwd-$port.pids
     for _ in $(seq 50); do
       [[ -S $relay ]] && grep -q ok $RUN/fwd-$port.ns.log 2>/dev/null && exit 0
       sleep 0.1
     done
     echo "the forward of $addr into $NS did not come up" >&2; exit 1 ;;
+  unforward)
+    port=${2##*:}
+    pkill -f -- "$RUN/fwd-$port.sock" || true
+    rm -f "$RUN/fwd-$port".* ;;
   stop-daemon)
     if [[ -f $RUN/dockerd.pid ]]; then
       pid=$(cat $RUN/dockerd.pid)
@@ -78,7 +81,8 @@ net.createServer((c)=>{const u=net.connect(at(to));c.pipe(u).pipe(c);c.on("error
       for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi ;;
   stop)
-    for f in $RUN/fwd-*.pids; do [[ -f $f ]] && { xargs -r kill < "$f" 2>/dev/null || true; rm -f "$f" "${f%.pids}.sock"; }; done
+    pkill -f -- "$RUN/fwd-" || true
+    rm -f "$RUN"/fwd-*
     if [[ -f $RUN/dockerd.pid ]]; then
       pid=$(cat $RUN/dockerd.pid)
       kill "$pid" 2>/dev/null || true
