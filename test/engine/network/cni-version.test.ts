@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cniBinDir, negotiateCniVersion, pickCniVersion } from '../../../src/engine/network/cni';
+import { requireDeps } from '../../helpers/deps';
 
 /** A plugin directory whose plugins answer VERSION with `versions` (and record what they were sent). */
 function fakePlugins(versions: Record<string, string[]>): string {
@@ -73,8 +74,11 @@ describe('network: CNI version negotiation', () => {
   });
 
   it('negotiates with the plugins installed here (Debian 12: 1.0.0)', async function () {
-    const dir = cniBinDir();
-    if (!dir) return this.skip();
-    assert.equal(await negotiateCniVersion(dir), '1.0.0');
+    requireDeps(this, {
+      what: 'the CNI plugins (containernetworking-plugins)',
+      install: 'bash scripts/install-deps.sh',
+      present: () => cniBinDir() !== undefined,
+    });
+    assert.equal(await negotiateCniVersion(cniBinDir()!), '1.0.0');
   });
 });
