@@ -176,9 +176,29 @@ export async function hostRoutes(): Promise<{ dst: string; dev?: string }[]> {
   try {
     return JSON.parse(await sh('ip', ['-j', '-4', 'route', 'show', 'table', 'main']));
   } catch (err: any) {
-    log.warn('cannot read host routes', { error: err.message });
-    return [];
+    // iproute2 before 4.13 (CentOS 7's) has no -j: read the text form rather than pick subnets blind.
+    try {
+      return parseRouteText(await sh('ip', ['-4', 'route', 'show', 'table', 'main']));
+    } catch {
+      log.warn('cannot read host routes', { error: err.message });
+      return [];
+    }
   }
+}
+
+/** `ip route` text ("10.0.2.0/24 dev eth0 proto kernel …", "default via …", "blackhole 10.9.0.0/16") as -j gives it. */
+export function parseRouteText(text: string): { dst: string; dev?: string }[] {
+  const routes: { dst: string; dev?: string }[] = [];
+  for (const line of text.split('\n')) {
+    const words = line.trim().split(/\s+/);
+    if (!words[0]) continue;
+    if (['unicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'local', 'broadcast'].includes(words[0])) {
+      words.shift();
+    }
+    const dev = words.indexOf('dev');
+    routes.push({ dst: words[0], ...(dev > 0 && words[dev + 1] ? { dev: words[dev + 1] } : {}) });
+  }
+  return routes;
 }
 
 export function linkExists(name: string): boolean {

@@ -1,5 +1,8 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { DnsServer } from '../../../src/engine/network/dns';
 import { answerLocally, type DnsView, ptrAddress } from '../../../src/engine/network/dnsanswers';
@@ -10,6 +13,7 @@ import {
   hostResolvConfPath,
   parseExtraHost,
 } from '../../../src/engine/network/hostfiles';
+import { hostRoutes, parseRouteText } from '../../../src/engine/network/host';
 import { hostPortCandidates, PortReservations, portMap, wantedBindings } from '../../../src/engine/network/ports';
 import {
   defaultPools,
@@ -281,6 +285,46 @@ describe('network: port bindings', () => {
       ]);
     } finally {
       res.releaseAll();
+    }
+  });
+});
+
+describe('network: host routes on an iproute2 without -j (CentOS 7)', () => {
+  it('reads the text form of `ip route`', () => {
+    const routes = parseRouteText(
+      [
+        'default via 10.0.2.2 dev eth0 proto dhcp metric 100',
+        '10.0.2.0/24 dev eth0 proto kernel scope link src 10.0.2.15',
+        'blackhole 10.99.0.0/16 proto static',
+        '172.18.0.0/16 dev br-1 proto kernel scope link src 172.18.0.1 linkdown',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(routes, [
+      { dst: 'default', dev: 'eth0' },
+      { dst: '10.0.2.0/24', dev: 'eth0' },
+      { dst: '10.99.0.0/16' },
+      { dst: '172.18.0.0/16', dev: 'br-1' },
+    ]);
+    assert.deepEqual(routeSubnets(routes, new Set(['br-1'])).map(formatCidr), ['10.0.2.0/24', '10.99.0.0/16']);
+  });
+
+  it('falls back to the text form when ip refuses -j, so subnet picking still sees the host routes', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-oldip-'));
+    // An ip as iproute2 4.11 answers: -j is an unknown option.
+    fs.writeFileSync(
+      path.join(dir, 'ip'),
+      '#!/bin/sh\nfor a; do [ "$a" = -j ] && { echo \'Option "-j" is unknown, try "ip -help".\' >&2; exit 255; }; done\n' +
+        'echo "10.77.0.0/16 dev eth9 proto kernel scope link src 10.77.0.1"\n',
+      { mode: 0o755 },
+    );
+    const saved = process.env.PATH;
+    process.env.PATH = `${dir}:${saved}`;
+    try {
+      assert.deepEqual(await hostRoutes(), [{ dst: '10.77.0.0/16', dev: 'eth9' }]);
+    } finally {
+      process.env.PATH = saved;
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
