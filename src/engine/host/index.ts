@@ -16,6 +16,7 @@ export {
   packageFamily,
   type PreflightFacts,
   preflightWarnings,
+  runtimeGlibc,
   selinuxEnforcing,
 } from './preflight';
 

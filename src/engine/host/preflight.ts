@@ -15,7 +15,12 @@ export interface PreflightFacts {
   selinux: { enforcing: boolean; containerPolicy: boolean };
   /** The data root and its SELinux context (stat %C), where SELinux enforces. */
   dataRoot?: { path: string; context?: string };
+  /** The C library's version (process.report's glibcVersionRuntime); absent on musl. */
+  glibc?: string;
 }
+
+/** VS Code's server (Remote-SSH) needs glibc 2.28 — CentOS/RHEL 8 or newer; CentOS 7 has 2.17. */
+export const VSCODE_SERVER_GLIBC = '2.28';
 
 /** The package manager of /etc/os-release's distribution. */
 export function packageFamily(osRelease: string): PackageFamily {
@@ -60,7 +65,25 @@ export function preflightWarnings(f: PreflightFacts): string[] {
     out.push(
       `WARNING: the data root ${f.dataRoot.path} does not have Docker's SELinux file context (container_var_lib_t): sudo semanage fcontext -a -e /var/lib/docker ${f.dataRoot.path} && sudo restorecon -R ${f.dataRoot.path}`,
     );
+  if (f.glibc && olderVersion(f.glibc, VSCODE_SERVER_GLIBC))
+    out.push(
+      `WARNING: glibc ${f.glibc} is older than the ${VSCODE_SERVER_GLIBC} that VS Code's server (Remote-SSH) needs; no package brings it — the host needs CentOS/RHEL 8 or newer`,
+    );
   return out;
+}
+
+function olderVersion(a: string, b: string): boolean {
+  const [x, y] = [a, b].map((v) => v.split('.').map((n) => parseInt(n, 10) || 0));
+  for (let i = 0; i < Math.max(x.length, y.length); i++)
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
+  return false;
+}
+
+/** The glibc this process runs on, read once (process.report is slow). */
+let glibcRead: { v?: string } | undefined;
+export function runtimeGlibc(): string | undefined {
+  glibcRead ??= { v: (process.report?.getReport() as any)?.header?.glibcVersionRuntime };
+  return glibcRead.v;
 }
 
 /** The SELinux context of a file (stat %C), or undefined. */

@@ -9,6 +9,7 @@ import {
   defaultRuntimeName,
   packageFamily,
   preflightWarnings,
+  runtimeGlibc,
 } from '../../../src/engine/host';
 
 const ok = { enforcing: false, containerPolicy: false };
@@ -66,6 +67,17 @@ describe('host: preflight warnings', () => {
       preflightWarnings({ family: 'apt', runtime: { name: 'runc', found: true }, cniFound: false, selinux: ok })[0],
       /sudo apt-get install -y containernetworking-plugins$/,
     );
+  });
+
+  it('says when glibc is older than the 2.28 VS Code’s server needs (CentOS 7), and nothing from 2.28 on', () => {
+    const base = { family: 'yum' as const, runtime: { name: 'runc', found: true }, cniFound: true, selinux: ok };
+    assert.deepEqual(preflightWarnings({ ...base, glibc: '2.17' }), [
+      "WARNING: glibc 2.17 is older than the 2.28 that VS Code's server (Remote-SSH) needs; no package brings it — the host needs CentOS/RHEL 8 or newer",
+    ]);
+    assert.deepEqual(preflightWarnings({ ...base, glibc: '2.28' }), []);
+    assert.deepEqual(preflightWarnings({ ...base, glibc: '2.34' }), []);
+    assert.deepEqual(preflightWarnings({ ...base, glibc: '2.100' }), [], 'compared as numbers, not strings');
+    assert.match(runtimeGlibc() ?? '', /^2\.\d+$/, 'this host runs on glibc');
   });
 
   it('asks for Docker’s file context on the data root where SELinux enforces', () => {

@@ -12,6 +12,7 @@ import {
   osReleaseText,
   packageFamily,
   preflightWarnings,
+  runtimeGlibc,
   selinuxEnforcing,
   storageFacts,
 } from '../../host';
@@ -301,6 +302,7 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
           cniFound: !!cniBinDir(),
           selinux: { enforcing: selinuxEnforcing(), containerPolicy: containerPolicyInstalled() },
           dataRoot: selinuxEnforcing() ? { path: cfg.dataRoot, context: fileContext(cfg.dataRoot) } : undefined,
+          glibc: runtimeGlibc(),
         }),
         ...(unavailable ? [`WARNING: ${unavailable}`] : []),
         ...networkWarnings(net),
