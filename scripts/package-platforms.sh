@@ -56,6 +56,7 @@ for t in "${targets[@]}"; do
   trap 'rm -rf "$stage"' EXIT
   cp package.json README.md .vscodeignore "$stage/"
   [[ -f LICENSE ]] && cp LICENSE "$stage/"
+cp THIRD_PARTY_NOTICES.md "$stage/"
   cp -r media engine-bin "$stage/"
   mkdir -p "$stage/dist"
   cp dist/extension.js dist/engine.js dist/cli.js dist/vm.js "$stage/dist/"

@@ -1,79 +1,26 @@
-// Docker's default seccomp profile (moby profiles/seccomp/default.json, as of Docker 25+), generated from a compact
-// table rather than carried as a 800-line JSON blob: an allow-list with EPERM for everything else, a few argument
-// rules (personality, clone without namespace flags, socket without AF_VSOCK), and groups that open up when the
-// container holds a capability. runc skips syscall names the host's libseccomp does not know, so the list can name
-// newer calls. Since Docker 25 (moby#46762, as containerd 2.0) the io_uring calls are not allowed: a ring performs
-// operations seccomp never sees.
+// Seccomp profiles in Docker's format (the OCI fields plus archMap, name, comment and includes/excludes rules) and
+// the OCI filter one means for a container: a pure function of the profile, the container's capabilities (its
+// bounding set), the host's architecture and its kernel version — what dockerd does with its default profile and
+// with a user's. The default profile is moby's own default.json, kept unmodified as data in
+// third_party/moby-profiles (provenance and licence there). Since Docker 25 no rule of it allows the io_uring
+// calls (a ring performs operations seccomp never sees) and socket(2) is refused for AF_ALG and AF_VSOCK.
+import mobyDefault from '../../../third_party/moby-profiles/seccomp/default.json';
 import { invalidParameter } from '../errdefs';
 
-const ALWAYS = `
-accept accept4 access adjtimex alarm bind brk capget capset chdir chmod chown chown32 clock_adjtime
-clock_adjtime64 clock_getres clock_getres_time64 clock_gettime clock_gettime64 clock_nanosleep
-clock_nanosleep_time64 close close_range connect copy_file_range creat dup dup2 dup3 epoll_create epoll_create1
-epoll_ctl epoll_ctl_old epoll_pwait epoll_pwait2 epoll_wait epoll_wait_old eventfd eventfd2 execve execveat exit
-exit_group faccessat faccessat2 fadvise64 fadvise64_64 fallocate fanotify_mark fchdir fchmod fchmodat fchown
-fchown32 fchownat fcntl fcntl64 fdatasync fgetxattr flistxattr flock fork fremovexattr fsetxattr fstat fstat64
-fstatat64 fstatfs fstatfs64 fsync ftruncate ftruncate64 futex futex_time64 futex_waitv futimesat getcpu getcwd
-getdents getdents64 getegid getegid32 geteuid geteuid32 getgid getgid32 getgroups getgroups32 getitimer
-getpeername getpgid getpgrp getpid getppid getpriority getrandom getresgid getresgid32 getresuid getresuid32
-getrlimit get_robust_list getrusage getsid getsockname getsockopt get_thread_area gettid gettimeofday getuid
-getuid32 getxattr inotify_add_watch inotify_init inotify_init1 inotify_rm_watch io_cancel ioctl io_destroy
-io_getevents io_pgetevents io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit ipc kill landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown
-lchown32 lgetxattr link linkat listen listxattr llistxattr _llseek lremovexattr lseek lsetxattr lstat lstat64
-madvise membarrier memfd_create memfd_secret mincore mkdir mkdirat mknod mknodat mlock mlock2 mlockall mmap mmap2
-mprotect mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedreceive_time64 mq_timedsend
-mq_timedsend_time64 mq_unlink mremap msgctl msgget msgrcv msgsnd msync munlock munlockall munmap name_to_handle_at nanosleep
-newfstatat _newselect open openat openat2 pause pidfd_open pidfd_send_signal pipe pipe2 pkey_alloc pkey_free
-pkey_mprotect poll ppoll ppoll_time64 prctl pread64 preadv preadv2 prlimit64 process_mrelease pselect6
-pselect6_time64 pwrite64 pwritev pwritev2 read readahead readlink readlinkat readv recv recvfrom recvmmsg
-recvmmsg_time64 recvmsg remap_file_pages removexattr rename renameat renameat2 restart_syscall rmdir rseq
-rt_sigaction rt_sigpending rt_sigprocmask rt_sigqueueinfo rt_sigreturn rt_sigsuspend rt_sigtimedwait
-rt_sigtimedwait_time64 rt_tgsigqueueinfo sched_getaffinity sched_getattr sched_getparam sched_get_priority_max
-sched_get_priority_min sched_getscheduler sched_rr_get_interval sched_rr_get_interval_time64 sched_setaffinity
-sched_setattr sched_setparam sched_setscheduler sched_yield seccomp select semctl semget semop semtimedop
-semtimedop_time64 send sendfile sendfile64 sendmmsg sendmsg sendto setfsgid setfsgid32 setfsuid setfsuid32
-setgid setgid32 setgroups setgroups32 setitimer setpgid setpriority setregid setregid32 setresgid setresgid32
-setresuid setresuid32 setreuid setreuid32 setrlimit set_robust_list setsid setsockopt set_thread_area
-set_tid_address setuid setuid32 setxattr shmat shmctl shmdt shmget shutdown sigaltstack signalfd signalfd4
-sigprocmask sigreturn socketcall socketpair splice stat stat64 statfs statfs64 statx symlink symlinkat
-sync sync_file_range syncfs sysinfo tee tgkill time timer_create timer_delete timer_getoverrun timer_gettime
-timer_gettime64 timer_settime timer_settime64 timerfd_create timerfd_gettime timerfd_gettime64 timerfd_settime
-timerfd_settime64 times tkill truncate truncate64 ugetrlimit umask uname unlink unlinkat utime utimensat
-utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid write writev
-ptrace process_vm_readv process_vm_writev arch_prctl modify_ldt`;
-// (ptrace and process_vm_* are in moby's list for kernels from 4.8 on, where seccomp cannot be bypassed by them.)
-
-/** Syscalls allowed only when the container has the capability (Docker's `includes.caps`). */
-const BY_CAPABILITY: Record<string, string> = {
-  CAP_DAC_READ_SEARCH: 'open_by_handle_at',
-  CAP_SYS_ADMIN:
-    'bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare',
-  CAP_SYS_BOOT: 'reboot',
-  CAP_SYS_CHROOT: 'chroot',
-  CAP_SYS_MODULE: 'delete_module init_module finit_module',
-  CAP_SYS_PACCT: 'acct',
-  CAP_SYS_PTRACE: 'kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace',
-  CAP_SYS_RAWIO: 'iopl ioperm',
-  CAP_SYS_TIME: 'settimeofday stime clock_settime clock_settime64',
-  CAP_SYS_TTY_CONFIG: 'vhangup',
-  CAP_SYS_NICE: 'get_mempolicy mbind set_mempolicy set_mempolicy_home_node',
-  CAP_SYSLOG: 'syslog',
-  CAP_BPF: 'bpf',
-  CAP_PERFMON: 'perf_event_open',
-};
-
-// CLONE_NEWNS|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWCGROUP: without CAP_SYS_ADMIN clone may not make namespaces.
-const CLONE_NAMESPACE_FLAGS = 2114060288;
-const EPERM = 1;
-const ENOSYS = 38;
-const AF_VSOCK = 40;
-
+/** One rule of an OCI seccomp filter. */
 export interface SeccompRule {
   names: string[];
   action: string;
-  args?: { index: number; value: number; valueTwo?: number; op: string }[];
+  args?: SeccompArg[];
   errnoRet?: number;
 }
+export interface SeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+/** The OCI runtime spec's linux.seccomp. */
 export interface SeccompProfile {
   defaultAction: string;
   defaultErrnoRet?: number;
@@ -84,99 +31,126 @@ export interface SeccompProfile {
   syscalls: SeccompRule[];
 }
 
-const words = (s: string) => s.split(/\s+/).filter(Boolean);
-
-function architectures(arch: string): string[] {
-  switch (arch) {
-    case 'x64':
-      return ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
-    case 'arm64':
-      return ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'];
-    case 'arm':
-      return ['SCMP_ARCH_ARM'];
-    case 'ppc64':
-      return ['SCMP_ARCH_PPC64LE'];
-    case 's390x':
-      return ['SCMP_ARCH_S390X', 'SCMP_ARCH_S390'];
-    case 'riscv64':
-      return ['SCMP_ARCH_RISCV64'];
-    default:
-      return [];
-  }
+/** A kernel release as profiles compare them: "<kernel>.<major>", the rest ignored (6.18.44-x is 6.18). */
+interface KernelVersion {
+  kernel: number;
+  major: number;
 }
-
-/** Docker's default profile for a container holding `capabilities` (names like CAP_SYS_ADMIN). */
-export function defaultSeccompProfile(capabilities: string[], arch: string = process.arch): SeccompProfile {
-  const caps = new Set(capabilities);
-  const syscalls: SeccompRule[] = [{ names: words(ALWAYS), action: 'SCMP_ACT_ALLOW' }];
-  // Any socket but vsock: a container must not talk to the host's (or a VM host's) vsock services.
-  syscalls.push({
-    names: ['socket'],
-    action: 'SCMP_ACT_ALLOW',
-    args: [{ index: 0, value: AF_VSOCK, op: 'SCMP_CMP_NE' }],
-  });
-  // personality(2) only with the harmless personas (PER_LINUX, PER_LINUX32, UNAME26 variants, query).
-  for (const value of [0x0, 0x8, 0x20000, 0x20008, 0xffffffff]) {
-    syscalls.push({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }] });
-  }
-  for (const [cap, names] of Object.entries(BY_CAPABILITY)) {
-    if (caps.has(cap)) syscalls.push({ names: words(names), action: 'SCMP_ACT_ALLOW' });
-  }
-  if (!caps.has('CAP_SYS_ADMIN')) {
-    // The clone flags argument is the first on most architectures, the second on s390.
-    const index = arch === 's390x' ? 1 : 0;
-    syscalls.push({
-      names: ['clone'],
-      action: 'SCMP_ACT_ALLOW',
-      args: [{ index, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
-    });
-    // clone3 passes flags in memory seccomp cannot inspect: ENOSYS makes libcs fall back to clone.
-    syscalls.push({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
-  }
-  return { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: EPERM, architectures: architectures(arch), syscalls };
+/** When a rule applies (includes) or does not (excludes). */
+interface RuleFilter {
+  arches: string[];
+  caps: string[];
+  minKernel?: KernelVersion;
 }
-
-/** Node's process.arch as moby's profiles name architectures in includes/excludes (Go's GOARCH). */
-const GOARCH: Record<string, string> = {
-  x64: 'amd64',
-  ia32: '386',
-  arm64: 'arm64',
-  arm: 'arm',
-  ppc64: 'ppc64le',
-  s390x: 's390x',
-  riscv64: 'riscv64',
-};
-/** The SCMP_ARCH_ name an archMap entry must carry to apply on this architecture. */
-const NATIVE_SCMP: Record<string, string> = {
-  x64: 'SCMP_ARCH_X86_64',
-  ia32: 'SCMP_ARCH_X86',
-  arm64: 'SCMP_ARCH_AARCH64',
-  arm: 'SCMP_ARCH_ARM',
-  ppc64: 'SCMP_ARCH_PPC64LE',
-  s390x: 'SCMP_ARCH_S390X',
-  riscv64: 'SCMP_ARCH_RISCV64',
-};
-
-interface Filter {
-  arches?: string[];
-  caps?: string[];
-  minKernel?: string;
-}
-interface ProfileSyscall extends SeccompRule {
+interface ProfileRule extends SeccompRule {
+  /** The old single-name spelling; a rule may not have both it and names. */
   name?: string;
-  includes?: Filter;
-  excludes?: Filter;
+  includes?: RuleFilter;
+  excludes?: RuleFilter;
 }
-/** A profile in Docker's format (moby profiles/seccomp: the OCI fields plus archMap, name, includes, excludes). */
-interface DockerProfile {
-  defaultAction?: string;
+/** A decoded profile in Docker's format. */
+export interface DockerSeccompProfile {
+  defaultAction: string;
   defaultErrnoRet?: number;
-  architectures?: string[];
-  archMap?: { architecture: string; subArchitectures?: string[] }[];
-  syscalls?: ProfileSyscall[];
-  flags?: string[];
+  architectures: string[];
+  archMap: { architecture: string; subArchitectures: string[] }[];
+  flags: string[];
   listenerPath?: string;
   listenerMetadata?: string;
+  syscalls: ProfileRule[];
+}
+
+/** What of a container and its host a profile's rules depend on. */
+export interface SeccompTarget {
+  /** The container's bounding capabilities, as CAP_SYS_ADMIN. */
+  capabilities: string[];
+  /** Node's process.arch of the host (x64, arm64, …). */
+  arch: string;
+  /** The host kernel's release (os.release()); read only when a rule has a minKernel. */
+  kernel: string;
+}
+
+/**
+ * Node's process.arch as profiles name architectures in includes/excludes.arches (libseccomp's names, which
+ * moby derives from Go's GOARCH), and the SCMP_ARCH_ whose archMap entry gives the filter's architectures.
+ * (moby's own tables miss the archMap entry on loong64 and mipsel through a naming slip; here they get theirs.)
+ */
+const ARCHES: Record<string, { profile: string; scmp: string }> = {
+  x64: { profile: 'amd64', scmp: 'SCMP_ARCH_X86_64' },
+  ia32: { profile: 'x86', scmp: 'SCMP_ARCH_X86' },
+  arm64: { profile: 'arm64', scmp: 'SCMP_ARCH_AARCH64' },
+  arm: { profile: 'arm', scmp: 'SCMP_ARCH_ARM' },
+  loong64: { profile: 'loongarch64', scmp: 'SCMP_ARCH_LOONGARCH64' },
+  mipsel: { profile: 'mipsel', scmp: 'SCMP_ARCH_MIPSEL' },
+  ppc: { profile: 'ppc', scmp: 'SCMP_ARCH_PPC' },
+  // Node on Linux ppc64 is little-endian.
+  ppc64: { profile: 'ppc64le', scmp: 'SCMP_ARCH_PPC64LE' },
+  riscv64: { profile: 'riscv64', scmp: 'SCMP_ARCH_RISCV64' },
+  s390: { profile: 's390', scmp: 'SCMP_ARCH_S390' },
+  s390x: { profile: 's390x', scmp: 'SCMP_ARCH_S390X' },
+};
+
+/** The host's release as "<kernel>.<major>" (moby reads it the same way and fails the same way). */
+function hostKernel(release: string): KernelVersion {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) throw new Error(`failed to parse kernel version ${JSON.stringify(release)}`);
+  return { kernel: Number(m[1]), major: Number(m[2]) };
+}
+const atLeast = (k: KernelVersion, min: KernelVersion) =>
+  k.kernel > min.kernel || (k.kernel === min.kernel && k.major >= min.major);
+
+/**
+ * The OCI filter of `profile` for one container (moby's setupSeccomp semantics): the archMap entry of the host's
+ * architecture gives the filter's architectures; a rule is dropped when its excludes match (the host's arch, any
+ * of the capabilities held, a kernel at least minKernel) or its includes do not (arch not listed, a capability
+ * missing, an older kernel). A profile with neither a default action nor rules means no filter at all.
+ */
+export function seccompFor(profile: DockerSeccompProfile, target: SeccompTarget): SeccompProfile | undefined {
+  if (!profile.defaultAction && !profile.syscalls.length) return undefined;
+  if (profile.architectures.length && profile.archMap.length)
+    throw invalidParameter(
+      "both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'",
+    );
+  const arch = ARCHES[target.arch];
+  const architectures = [...profile.architectures];
+  const native = arch && profile.archMap.find((a) => a.architecture === arch.scmp);
+  if (native) architectures.push(native.architecture, ...native.subArchitectures);
+  const held = new Set(target.capabilities);
+  let kernel: KernelVersion | undefined;
+  const kernelAtLeast = (min: KernelVersion) => atLeast((kernel ??= hostKernel(target.kernel)), min);
+  const applies = (rule: ProfileRule) => {
+    const ex = rule.excludes;
+    if (ex) {
+      if (arch && ex.arches.includes(arch.profile)) return false;
+      if (ex.caps.some((c) => held.has(c))) return false;
+      if (ex.minKernel && kernelAtLeast(ex.minKernel)) return false;
+    }
+    const inc = rule.includes;
+    if (inc) {
+      if (inc.arches.length && !(arch && inc.arches.includes(arch.profile))) return false;
+      if (inc.caps.some((c) => !held.has(c))) return false;
+      if (inc.minKernel && !kernelAtLeast(inc.minKernel)) return false;
+    }
+    return true;
+  };
+  const syscalls: SeccompRule[] = [];
+  for (const rule of profile.syscalls) {
+    if (rule.name && rule.names.length)
+      throw invalidParameter(
+        "both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'",
+      );
+    if (!applies(rule)) continue;
+    const out: SeccompRule = { names: rule.name ? [rule.name] : rule.names, action: rule.action };
+    if (rule.args?.length) out.args = rule.args;
+    if (rule.errnoRet !== undefined) out.errnoRet = rule.errnoRet;
+    syscalls.push(out);
+  }
+  const out: SeccompProfile = { defaultAction: profile.defaultAction, architectures, syscalls };
+  if (profile.defaultErrnoRet !== undefined) out.defaultErrnoRet = profile.defaultErrnoRet;
+  if (profile.flags.length) out.flags = profile.flags;
+  if (profile.listenerPath) out.listenerPath = profile.listenerPath;
+  if (profile.listenerMetadata) out.listenerMetadata = profile.listenerMetadata;
+  return out;
 }
 
 /** Go's encoding/json matches field names without regard to case: keys folded to the profile's spelling. */
@@ -218,99 +192,130 @@ function fold(v: unknown): unknown {
   return v;
 }
 
-const isStrings = (v: unknown) =>
+const failed = (why: string) => invalidParameter(`Decoding seccomp profile failed: ${why}`);
+const typeError = (field: string) => failed(`json: cannot unmarshal ${field} of the wrong type in seccomp.Seccomp`);
+const isStrings = (v: unknown): v is string[] | null | undefined =>
   v === undefined || v === null || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
-const isUint = (v: unknown) =>
+const isUint = (v: unknown): v is number | null | undefined =>
   v === undefined || v === null || (typeof v === 'number' && Number.isInteger(v) && v >= 0);
+const optionalString = (v: unknown, field: string): string | undefined => {
+  if (v != null && typeof v !== 'string') throw typeError(field);
+  return (v as string | null | undefined) ?? undefined;
+};
+const strings = (v: unknown, field: string): string[] => {
+  if (!isStrings(v)) throw typeError(field);
+  return v ?? [];
+};
+const uint = (v: unknown, field: string): number | undefined => {
+  if (!isUint(v)) throw typeError(field);
+  return v ?? undefined;
+};
 
-/** A --security-opt seccomp=<JSON> profile, decoded and checked (moby's LoadProfile refusals, with its texts). */
-export function decodeSeccompProfile(body: string): DockerProfile {
-  const failed = (why: string) => invalidParameter(`Decoding seccomp profile failed: ${why}`);
+/** minKernel as moby's KernelVersion decodes it: "" is none, otherwise "<kernel>.<major>" of two uint8s, not 0.0. */
+function decodeMinKernel(v: unknown): KernelVersion | undefined {
+  const raw = JSON.stringify(v);
+  const invalid = (why?: string) =>
+    failed(`invalid kernel version: ${raw}, expected "<kernel>.<major>"${why ? `: ${why}` : ''}`);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw invalid(`json: cannot unmarshal ${typeof v} into Go value of type string`);
+  if (v === '') return undefined;
+  const parts = v.split('.');
+  if (parts.length !== 2) throw invalid();
+  const uint8 = (s: string) => {
+    if (!/^\d+$/.test(s)) throw invalid(`strconv.ParseUint: parsing ${JSON.stringify(s)}: invalid syntax`);
+    if (Number(s) > 255) throw invalid(`strconv.ParseUint: parsing ${JSON.stringify(s)}: value out of range`);
+    return Number(s);
+  };
+  const version = { kernel: uint8(parts[0]!), major: uint8(parts[1]!) };
+  if (!version.kernel && !version.major) throw invalid('version cannot be 0.0');
+  return version;
+}
+
+function decodeFilter(v: unknown): RuleFilter | undefined {
+  if (v == null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw typeError('syscalls.includes');
+  const f = v as Record<string, unknown>;
+  return {
+    arches: strings(f.arches, 'syscalls.includes'),
+    caps: strings(f.caps, 'syscalls.includes'),
+    minKernel: decodeMinKernel(f.minKernel),
+  };
+}
+
+function decodeRule(v: unknown): ProfileRule {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw typeError('syscalls');
+  const s = v as Record<string, unknown>;
+  if (typeof s.action !== 'string') throw typeError('syscalls');
+  if (s.args != null && !Array.isArray(s.args)) throw typeError('syscalls.args');
+  const args = ((s.args as unknown[] | null | undefined) ?? []).map((a): SeccompArg => {
+    const x = a as Record<string, unknown> | null;
+    if (!x || typeof x !== 'object' || typeof x.op !== 'string') throw typeError('syscalls.args');
+    const arg: SeccompArg = {
+      index: uint(x.index, 'syscalls.args') ?? 0,
+      value: uint(x.value, 'syscalls.args') ?? 0,
+      op: x.op,
+    };
+    const valueTwo = uint(x.valueTwo, 'syscalls.args');
+    if (valueTwo !== undefined) arg.valueTwo = valueTwo;
+    return arg;
+  });
+  const rule: ProfileRule = { names: strings(s.names, 'syscalls'), action: s.action };
+  const name = optionalString(s.name, 'syscalls');
+  if (name) rule.name = name;
+  if (args.length) rule.args = args;
+  const errnoRet = uint(s.errnoRet, 'syscalls');
+  if (errnoRet !== undefined) rule.errnoRet = errnoRet;
+  const includes = decodeFilter(s.includes);
+  if (includes) rule.includes = includes;
+  const excludes = decodeFilter(s.excludes);
+  if (excludes) rule.excludes = excludes;
+  return rule;
+}
+
+/** A profile's JSON value, decoded and checked as Go decodes it into moby's Seccomp type (with its texts). */
+function decodeProfileValue(raw: unknown): DockerSeccompProfile {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw failed('json: cannot unmarshal non-object into Go value of type seccomp.Seccomp');
+  const p = fold(raw) as Record<string, unknown>;
+  if (p.archMap != null && !Array.isArray(p.archMap)) throw typeError('archMap');
+  const archMap = ((p.archMap as unknown[] | null | undefined) ?? []).map((a) => {
+    const x = a as Record<string, unknown> | null;
+    if (!x || typeof x.architecture !== 'string') throw typeError('archMap');
+    return { architecture: x.architecture, subArchitectures: strings(x.subArchitectures, 'archMap') };
+  });
+  if (p.syscalls != null && !Array.isArray(p.syscalls)) throw typeError('syscalls');
+  const profile: DockerSeccompProfile = {
+    defaultAction: optionalString(p.defaultAction, 'defaultAction') ?? '',
+    architectures: strings(p.architectures, 'architectures'),
+    archMap,
+    flags: strings(p.flags, 'flags'),
+    syscalls: ((p.syscalls as unknown[] | null | undefined) ?? []).map(decodeRule),
+  };
+  const defaultErrnoRet = uint(p.defaultErrnoRet, 'defaultErrnoRet');
+  if (defaultErrnoRet !== undefined) profile.defaultErrnoRet = defaultErrnoRet;
+  const listenerPath = optionalString(p.listenerPath, 'listenerPath');
+  if (listenerPath) profile.listenerPath = listenerPath;
+  const listenerMetadata = optionalString(p.listenerMetadata, 'listenerMetadata');
+  if (listenerMetadata) profile.listenerMetadata = listenerMetadata;
+  return profile;
+}
+
+/**
+ * A --security-opt seccomp=<JSON> (or daemon.json seccomp-profile) profile, decoded and checked: what moby refuses
+ * when it loads one, refused here with its texts — at create, so a bad profile never makes a container.
+ */
+export function decodeSeccompProfile(body: string): DockerSeccompProfile {
   let raw: unknown;
   try {
     raw = JSON.parse(body);
   } catch (err: any) {
     throw failed(err.message);
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-    throw failed('json: cannot unmarshal non-object into Go value of type seccomp.Seccomp');
-  const p = fold(raw) as DockerProfile;
-  const typeError = (field: string) => failed(`json: cannot unmarshal ${field} of the wrong type in seccomp.Seccomp`);
-  if (p.defaultAction != null && typeof p.defaultAction !== 'string') throw typeError('defaultAction');
-  if (!isUint(p.defaultErrnoRet)) throw typeError('defaultErrnoRet');
-  if (!isStrings(p.architectures)) throw typeError('architectures');
-  if (!isStrings(p.flags)) throw typeError('flags');
-  if (p.archMap != null && !Array.isArray(p.archMap)) throw typeError('archMap');
-  for (const a of p.archMap ?? [])
-    if (!a || typeof a.architecture !== 'string' || !isStrings(a.subArchitectures)) throw typeError('archMap');
-  if (p.syscalls != null && !Array.isArray(p.syscalls)) throw typeError('syscalls');
-  for (const s of p.syscalls ?? []) {
-    if (!s || typeof s !== 'object' || typeof s.action !== 'string') throw typeError('syscalls');
-    if ((s.name != null && typeof s.name !== 'string') || !isStrings(s.names) || !isUint(s.errnoRet))
-      throw typeError('syscalls');
-    if (s.name && s.names?.length) throw invalidParameter("use either 'name' or 'names'");
-    for (const a of s.args ?? [])
-      if (!a || !isUint(a.index) || !isUint(a.value) || !isUint(a.valueTwo) || typeof a.op !== 'string')
-        throw typeError('syscalls.args');
-    for (const f of [s.includes, s.excludes])
-      if (f && (!isStrings(f.arches) || !isStrings(f.caps) || (f.minKernel != null && typeof f.minKernel !== 'string')))
-        throw typeError('syscalls.includes');
-  }
-  if (p.architectures?.length && p.archMap?.length)
-    throw invalidParameter(
-      "both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'",
-    );
-  return p;
+  const profile = decodeProfileValue(raw);
+  // Checked at create although moby finds these only when it builds the spec: the container could never start.
+  seccompFor(profile, { capabilities: [], arch: 'x64', kernel: '0.0' });
+  return profile;
 }
 
-const kernelAtLeast = (kernel: string, min: string) => {
-  const parts = (s: string) => (s.match(/^(\d+)(?:\.(\d+))?/) ?? []).slice(1).map((x) => Number(x ?? 0));
-  const [a = 0, b = 0] = parts(kernel);
-  const [x = 0, y = 0] = parts(min);
-  return a > x || (a === x && b >= y);
-};
-
-/**
- * The OCI seccomp of a Docker-format profile for a container whose bounding set is `capabilities` (moby's
- * setupSeccomp): archMap picks this architecture's entry, includes/excludes filter rules by arch, capability
- * and kernel. No defaultAction and no rules means no filter at all.
- */
-export function seccompFromProfile(
-  body: string,
-  capabilities: string[],
-  arch: string = process.arch,
-  kernel = '0.0',
-): SeccompProfile | undefined {
-  const p = decodeSeccompProfile(body);
-  if (!p.defaultAction && !p.syscalls?.length) return undefined;
-  const goArch = GOARCH[arch] ?? arch;
-  const architectures = [...(p.architectures ?? [])];
-  const native = p.archMap?.find((a) => a.architecture === NATIVE_SCMP[arch]);
-  if (native) architectures.push(native.architecture, ...(native.subArchitectures ?? []));
-  const bounding = new Set(capabilities);
-  const syscalls: SeccompRule[] = [];
-  for (const call of p.syscalls ?? []) {
-    const ex = call.excludes;
-    if (ex) {
-      if (ex.arches?.includes(goArch)) continue;
-      if (ex.caps?.some((c) => bounding.has(c))) continue;
-      if (ex.minKernel && kernelAtLeast(kernel, ex.minKernel)) continue;
-    }
-    const inc = call.includes;
-    if (inc) {
-      if (inc.arches?.length && !inc.arches.includes(goArch)) continue;
-      if (inc.caps?.some((c) => !bounding.has(c))) continue;
-      if (inc.minKernel && !kernelAtLeast(kernel, inc.minKernel)) continue;
-    }
-    const rule: SeccompRule = { names: call.name ? [call.name] : (call.names ?? []), action: call.action };
-    if (call.args?.length) rule.args = call.args;
-    if (call.errnoRet != null) rule.errnoRet = call.errnoRet;
-    syscalls.push(rule);
-  }
-  const out: SeccompProfile = { defaultAction: p.defaultAction ?? '', architectures, syscalls };
-  if (p.defaultErrnoRet != null) out.defaultErrnoRet = p.defaultErrnoRet;
-  if (p.flags?.length) out.flags = p.flags;
-  if (p.listenerPath) out.listenerPath = p.listenerPath;
-  if (p.listenerMetadata) out.listenerMetadata = p.listenerMetadata;
-  return out;
-}
+/** Docker's default profile: moby's default.json, decoded once. */
+export const DEFAULT_SECCOMP_PROFILE: DockerSeccompProfile = decodeProfileValue(mobyDefault);

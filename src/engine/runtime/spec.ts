@@ -3,7 +3,7 @@
 // paths, the /proc /dev /sys mounts, device rules, seccomp, rlimits, cgroup resources.
 import { invalidParameter } from '../errdefs';
 import { type CgroupnsMode, defaultCgroupnsMode, type Platform, usableControllers, V1_CGROUPFS } from './platform';
-import { defaultSeccompProfile, type SeccompProfile, seccompFromProfile } from './seccomp';
+import { DEFAULT_SECCOMP_PROFILE, decodeSeccompProfile, type SeccompProfile, seccompFor } from './seccomp';
 import { parseSecurityOpt } from './securityopt';
 import type { ContainerLabels } from './selinux';
 import type { ProcessUser } from './user';
@@ -433,10 +433,15 @@ export function buildSpec(input: SpecInput): Record<string, any> {
 
   // moby's WithSeccomp: none when privileged or unconfined; the default profile unless one was given.
   let seccomp: SeccompProfile | undefined;
-  if (privileged || security.seccomp === 'unconfined') seccomp = undefined;
-  else if (security.seccomp && security.seccomp !== 'builtin')
-    seccomp = seccompFromProfile(security.seccomp, caps, input.arch, input.kernel);
-  else seccomp = defaultSeccompProfile(caps, input.arch);
+  if (!privileged && security.seccomp !== 'unconfined') {
+    const custom = security.seccomp && security.seccomp !== 'builtin';
+    const profile = custom ? decodeSeccompProfile(security.seccomp) : DEFAULT_SECCOMP_PROFILE;
+    seccomp = seccompFor(profile, {
+      capabilities: caps,
+      arch: input.arch ?? process.arch,
+      kernel: input.kernel ?? '0.0',
+    });
+  }
   const systemPaths = privileged || security.unconfinedSystemPaths;
 
   return {

@@ -1,5 +1,7 @@
-// The default seccomp profile, enforced for real: a static probe (test/fixtures/seccomp/probe.c) run in a
-// container sees EPERM for io_uring_setup and AF_VSOCK sockets, which it is allowed on the host.
+// The seccomp profile enforced for real: a static probe (test/fixtures/seccomp/probe.c) makes each call the default
+// profile (moby's default.json, turned into the container's filter by runtime/seccomp.ts) decides on, in containers
+// with the default capabilities, with CAP_SYS_ADMIN, unconfined and privileged — and on the host, where the same
+// calls are not refused with EPERM.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -7,6 +9,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startEngine } from '../../helpers/engine';
 import { type MirroredEngine, startMirroredEngine } from '../../helpers/mirrored-engine';
+
+const EPERM = 1;
+const EBADF = 9;
+const EINVAL = 22;
+const ENOSYS = 38;
+const EAFNOSUPPORT = 97;
+/** The probe's lines as {call: errno} (0 when the call succeeded). */
+function results(out: string): Record<string, number> {
+  const r: Record<string, number> = {};
+  for (const m of out.matchAll(/^(\w+) (0|-1) errno=(\d+)$/gm)) r[m[1]!] = Number(m[3]);
+  return r;
+}
 
 describe('runtime: the default seccomp profile in a container', function () {
   this.timeout(120_000);
@@ -28,14 +42,14 @@ describe('runtime: the default seccomp profile in a container', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const probe = async (SecurityOpt?: string[], Cmd = ['/probe/probe']) => {
+  const probe = async (SecurityOpt?: string[], Cmd = ['/probe/probe'], more: Record<string, unknown> = {}) => {
     const c = target.engine.client;
     const { Id } = await c.json('POST', '/containers/create', {
       body: {
         Image: 'busybox',
         Cmd,
         Tty: true,
-        HostConfig: { Binds: [`${dir}:/probe:ro`], NetworkMode: 'none', SecurityOpt },
+        HostConfig: { Binds: [`${dir}:/probe:ro`], NetworkMode: 'none', SecurityOpt, ...more },
       },
     });
     await c.startContainer(Id);
@@ -49,23 +63,59 @@ describe('runtime: the default seccomp profile in a container', function () {
   const status = (SecurityOpt?: string[]) =>
     probe(SecurityOpt, ['grep', '-E', '^(NoNewPrivs|Seccomp):', '/proc/self/status']);
 
-  it('the probe can do everything on the host', () => {
-    const out = execFileSync(path.join(dir, 'probe'), { encoding: 'utf8' });
-    assert.match(out, /^io_uring_setup 0 errno=0$/m);
-    assert.match(out, /^vsock 0 errno=0$/m);
+  it('on the host no call is refused with EPERM', () => {
+    const host = results(execFileSync('unshare', ['-m', path.join(dir, 'probe')], { encoding: 'utf8' }));
+    assert.deepEqual(host.io_uring_setup, 0);
+    assert.equal(host.io_uring_enter, EBADF);
+    assert.equal(host.io_uring_register, EINVAL);
+    assert.equal(host.vsock, 0);
+    assert.ok([0, EAFNOSUPPORT].includes(host.alg!), `alg: ${host.alg}`);
+    assert.equal(host.clone3, EINVAL);
+    assert.deepEqual([host.unix, host.unshare_newuser, host.mount, host.ptrace], [0, 0, 0, 0]);
   });
 
-  it('io_uring_setup and AF_VSOCK sockets get EPERM; AF_UNIX sockets work', async () => {
+  it('default capabilities: io_uring, AF_VSOCK/AF_ALG sockets, unshare and mount get EPERM, clone3 ENOSYS', async () => {
     const out = await probe();
-    assert.match(out, /^io_uring_setup -1 errno=1$/m, out);
-    assert.match(out, /^vsock -1 errno=1$/m, out);
-    assert.match(out, /^unix 0 errno=0$/m, out);
+    assert.deepEqual(
+      results(out),
+      {
+        io_uring_setup: EPERM,
+        io_uring_enter: EPERM,
+        io_uring_register: EPERM,
+        vsock: EPERM,
+        alg: EPERM,
+        unix: 0,
+        clone3: ENOSYS, // so that libcs fall back to clone, whose flags seccomp can see
+        unshare_newuser: EPERM,
+        mount: EPERM,
+        ptrace: 0, // allowed from kernel 4.8 on (the profile's minKernel rule)
+      },
+      out,
+    );
+  });
+
+  it('--cap-add SYS_ADMIN opens clone3, unshare and mount; io_uring and the socket families stay refused', async () => {
+    const out = await probe(undefined, undefined, { CapAdd: ['SYS_ADMIN'] });
+    const r = results(out);
+    assert.deepEqual([r.clone3, r.unshare_newuser, r.mount], [EINVAL, 0, 0], out);
+    assert.deepEqual([r.io_uring_setup, r.io_uring_enter, r.io_uring_register, r.vsock, r.alg], [1, 1, 1, 1, 1], out);
+  });
+
+  it('--privileged: no filter (every call as on the host, Seccomp: 0)', async () => {
+    const r = results(await probe(undefined, undefined, { Privileged: true }));
+    assert.deepEqual([r.io_uring_setup, r.io_uring_enter, r.vsock, r.clone3, r.mount], [0, EBADF, 0, EINVAL, 0]);
+    assert.match(await probe(undefined, ['grep', '^Seccomp:', '/proc/self/status'], { Privileged: true }), /\t0$/m);
   });
 
   it('--security-opt seccomp=unconfined: no filter, io_uring and vsock as on the host', async () => {
     const out = await probe(['seccomp=unconfined']);
-    assert.match(out, /^io_uring_setup 0 errno=0$/m, out);
-    assert.match(out, /^vsock 0 errno=0$/m, out);
+    const r = results(out);
+    assert.deepEqual(
+      [r.io_uring_setup, r.io_uring_enter, r.vsock, r.clone3, r.unshare_newuser],
+      [0, EBADF, 0, EINVAL, 0],
+    );
+    assert.notEqual(r.alg, EPERM, out);
+    assert.equal(r.mount, EPERM, out); // the capability is still missing
     assert.match(await status(['seccomp=unconfined']), /^Seccomp:\t0$/m);
   });
 
@@ -78,12 +128,33 @@ describe('runtime: the default seccomp profile in a container', function () {
         // only on another architecture: dropped here
         { names: ['socket'], action: 'SCMP_ACT_ERRNO', includes: { arches: ['not-' + goArch] } },
         { names: ['socketpair'], action: 'SCMP_ACT_ERRNO', includes: { arches: [goArch] } },
+        // by kernel version: this host's is newer than 4.8 and older than 99.0
+        { names: ['unshare'], action: 'SCMP_ACT_ERRNO', errnoRet: 14, includes: { minKernel: '4.8' } },
+        { names: ['ptrace'], action: 'SCMP_ACT_ERRNO', errnoRet: 15, includes: { minKernel: '99.0' } },
+        // by capability: the default set lacks CAP_SYS_ADMIN and holds CAP_CHOWN
+        { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS, excludes: { caps: ['CAP_SYS_ADMIN'] } },
+        { names: ['mount'], action: 'SCMP_ACT_ERRNO', errnoRet: 16, excludes: { caps: ['CAP_CHOWN'] } },
       ],
     });
     const out = await probe([`seccomp=${profile}`]);
-    assert.match(out, /^io_uring_setup -1 errno=13$/m, out);
-    assert.match(out, /^vsock 0 errno=0$/m, out);
-    assert.match(out, /^unix 0 errno=0$/m, out);
+    assert.deepEqual(
+      results(out),
+      {
+        io_uring_setup: 13,
+        io_uring_enter: EBADF,
+        io_uring_register: EINVAL,
+        vsock: 0,
+        alg: results(execFileSync('unshare', ['-m', path.join(dir, 'probe')], { encoding: 'utf8' })).alg,
+        unix: 0,
+        clone3: ENOSYS,
+        unshare_newuser: 14,
+        mount: EPERM, // from the missing capability, not the profile
+        ptrace: 0,
+      },
+      out,
+    );
+    const admin = results(await probe([`seccomp=${profile}`], undefined, { CapAdd: ['SYS_ADMIN'] }));
+    assert.deepEqual([admin.clone3, admin.mount], [EINVAL, 0]);
     // seccomp=builtin is the default profile again
     assert.match(await probe(['seccomp=builtin']), /^io_uring_setup -1 errno=1$/m);
   });
@@ -128,7 +199,7 @@ describe('runtime: the default seccomp profile in a container', function () {
     await refused('seccomp={not json', /^Decoding seccomp profile failed: /);
     await refused('seccomp={"defaultAction":1}', /^Decoding seccomp profile failed: /);
     await refused(
-      'seccomp={"architectures":["SCMP_ARCH_X86_64"],"archMap":[{"architecture":"SCMP_ARCH_X86_64"}]}',
+      'seccomp={"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],"archMap":[{"architecture":"SCMP_ARCH_X86_64"}]}',
       "both 'architectures' and 'archMap' are specified",
     );
   });

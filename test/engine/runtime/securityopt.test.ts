@@ -1,9 +1,8 @@
-// --security-opt as dockerd reads it, and Docker-format seccomp profiles turned into the OCI spec's (moby's
-// setupSeccomp): archMap, includes/excludes by arch, capability and kernel. The in-container proof is seccomp.test.ts.
+// --security-opt as dockerd reads it and what it means in the spec. The seccomp profiles themselves:
+// seccomp-profile.test.ts; the in-container proof: seccomp.test.ts.
 import * as assert from 'node:assert/strict';
 import { buildSpec } from '../../../src/engine/runtime';
 import { parseSecurityOpt } from '../../../src/engine/runtime/securityopt';
-import { seccompFromProfile } from '../../../src/engine/runtime/seccomp';
 
 const base = {
   rootfs: '/r',
@@ -47,35 +46,5 @@ describe('runtime: --security-opt', () => {
       buildSpec({ ...base, privileged: true, securityOpt: ['seccomp={"defaultAction":"SCMP_ACT_LOG"}'] }).linux.seccomp,
       undefined,
     );
-  });
-
-  it('turns a Docker-format profile into the OCI one for this arch, capabilities and kernel', () => {
-    const profile = JSON.stringify({
-      DefaultAction: 'SCMP_ACT_ERRNO', // Go's decoder ignores case
-      defaultErrnoRet: 1,
-      archMap: [
-        { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: ['SCMP_ARCH_ARM'] },
-        { architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] },
-      ],
-      syscalls: [
-        { names: ['read'], action: 'SCMP_ACT_ALLOW' },
-        { name: 'arch_prctl', action: 'SCMP_ACT_ALLOW', includes: { arches: ['amd64'] } },
-        { names: ['mount'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_ADMIN'] } },
-        { names: ['clone'], action: 'SCMP_ACT_ALLOW', excludes: { caps: ['CAP_SYS_ADMIN'] } },
-        { names: ['new_call'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: '6.9' } },
-        { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 40, op: 'SCMP_CMP_NE' }] },
-      ],
-    });
-    const names = (p: any) => p.syscalls.flatMap((s: any) => s.names);
-    const x64 = seccompFromProfile(profile, ['CAP_CHOWN'], 'x64', '6.1.0-13-amd64')!;
-    assert.deepEqual(x64.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
-    assert.equal(x64.defaultAction, 'SCMP_ACT_ERRNO');
-    assert.deepEqual(names(x64), ['read', 'arch_prctl', 'clone', 'socket']);
-    assert.deepEqual(x64.syscalls[3].args, [{ index: 0, value: 40, op: 'SCMP_CMP_NE' }]);
-    const arm = seccompFromProfile(profile, ['CAP_SYS_ADMIN'], 'arm64', '6.18.0')!;
-    assert.deepEqual(arm.architectures, ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM']);
-    assert.deepEqual(names(arm), ['read', 'mount', 'new_call', 'socket']);
-    // no default action and no rules: no filter (moby)
-    assert.equal(seccompFromProfile('{}', [], 'x64'), undefined);
   });
 });

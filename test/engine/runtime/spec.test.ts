@@ -12,7 +12,6 @@ import {
   parseSize,
   type SpecInput,
 } from '../../../src/engine/runtime/spec';
-import { defaultSeccompProfile } from '../../../src/engine/runtime/seccomp';
 import { resolveUser } from '../../../src/engine/runtime/user';
 
 const base = (over: Partial<SpecInput> = {}): SpecInput => ({
@@ -237,30 +236,6 @@ describe('runtime: OCI spec generation', () => {
     assert.equal(parseSize('1g'), 1024 ** 3);
     assert.equal(parseSize('100'), 100);
     assert.throws(() => parseSize('lots'), /invalid size/);
-  });
-});
-
-describe('runtime: seccomp profile', () => {
-  it('is an allow-list with EPERM by default, restricting clone without CAP_SYS_ADMIN', () => {
-    const p = defaultSeccompProfile(['CAP_CHOWN'], 'x64');
-    assert.equal(p.defaultErrnoRet, 1);
-    assert.deepEqual(p.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
-    const allowed = new Set(p.syscalls.filter((r) => r.action === 'SCMP_ACT_ALLOW' && !r.args).flatMap((r) => r.names));
-    for (const s of ['read', 'write', 'execve', 'openat', 'epoll_wait', 'name_to_handle_at'])
-      assert.ok(allowed.has(s), s);
-    for (const s of ['mount', 'reboot', 'init_module', 'kexec_load', 'open_by_handle_at', 'unshare', 'setns'])
-      assert.ok(!allowed.has(s), s);
-    // Docker 25 and later: io_uring is not allowed by any rule, whatever the capabilities.
-    const all = defaultSeccompProfile(['CAP_SYS_ADMIN', 'CAP_SYS_PTRACE', 'CAP_SYS_NICE'], 'x64');
-    for (const s of ['io_uring_setup', 'io_uring_enter', 'io_uring_register'])
-      assert.ok(!all.syscalls.some((r) => r.names.includes(s)), s);
-    // socket(2) for any family but AF_VSOCK (40).
-    const socket = p.syscalls.filter((r) => r.names.includes('socket'));
-    assert.deepEqual(socket, [
-      { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 40, op: 'SCMP_CMP_NE' }] },
-    ]);
-    const clone = p.syscalls.find((r) => r.names[0] === 'clone');
-    assert.deepEqual(clone!.args, [{ index: 0, value: 2114060288, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }]);
   });
 });
 
