@@ -229,7 +229,8 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         deviceCgroupRules: c.hostConfig.deviceCgroupRules,
         sysctls: c.hostConfig.sysctls,
         oomScoreAdj: c.hostConfig.oomScoreAdj,
-        securityOpt: [...(store.deps.securityDefaults ?? []), ...(c.hostConfig.securityOpt ?? [])],
+        securityOpt: c.hostConfig.securityOpt,
+        daemonSecurityOpt: store.deps.securityDefaults,
         kernel: os.release(),
       });
       phases?.mark('spec');

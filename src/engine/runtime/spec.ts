@@ -170,6 +170,9 @@ export interface SpecInput {
   arch?: string;
   /** HostConfig.SecurityOpt as given (securityopt.ts): seccomp=, no-new-privileges, systempaths, writable-cgroups. */
   securityOpt?: string[];
+  /** daemon.json's seccomp-profile and no-new-privileges as SecurityOpt strings (daemonSecurityOpt): the defaults
+   * the container's own change. Unlike the container's own profile, the daemon's never applies when privileged. */
+  daemonSecurityOpt?: string[];
   /** The host kernel's release, for a seccomp profile's minKernel rules; default: none (0.0). */
   kernel?: string;
 }
@@ -275,7 +278,7 @@ export function buildSpec(input: SpecInput): Record<string, any> {
         'subordinate ids in /etc/subuid and /etc/subgid; docker info says how to add them)',
     );
   const privileged = !!input.privileged;
-  const security = parseSecurityOpt(input.securityOpt);
+  const security = parseSecurityOpt([...(input.daemonSecurityOpt ?? []), ...(input.securityOpt ?? [])]);
   const all = grantable(input.hostCapabilities);
   const caps = privileged ? all : capabilities(DEFAULT_CAPABILITIES, input.capAdd, input.capDrop, all);
 
@@ -431,11 +434,14 @@ export function buildSpec(input: SpecInput): Record<string, any> {
     if (resources.cpu && !Object.keys(resources.cpu).length) delete resources.cpu;
   }
 
-  // moby's WithSeccomp: none when privileged or unconfined; the default profile unless one was given.
+  // moby's WithSeccomp: none when unconfined; the container's own profile, else the daemon's, else the default. A
+  // privileged container has none unless it names one itself (Docker 27, moby#47500; moby would try to decode the
+  // word "builtin" there and fail the start — here it is the default profile that was asked for).
+  const requested = privileged ? parseSecurityOpt(input.securityOpt).seccomp : security.seccomp;
   let seccomp: SeccompProfile | undefined;
-  if (!privileged && security.seccomp !== 'unconfined') {
-    const custom = security.seccomp && security.seccomp !== 'builtin';
-    const profile = custom ? decodeSeccompProfile(security.seccomp) : DEFAULT_SECCOMP_PROFILE;
+  if (requested !== 'unconfined' && !(privileged && !requested)) {
+    const custom = requested && requested !== 'builtin';
+    const profile = custom ? decodeSeccompProfile(requested) : DEFAULT_SECCOMP_PROFILE;
     seccomp = seccompFor(profile, {
       capabilities: caps,
       arch: input.arch ?? process.arch,

@@ -276,8 +276,20 @@ describe('runtime: the default seccomp profile (moby’s default.json)', () => {
     assert.equal(spec({ privileged: true }), undefined);
     assert.equal(spec({ securityOpt: ['seccomp=unconfined'] }), undefined);
     assert.deepEqual(spec({ securityOpt: ['seccomp=builtin'] }), spec());
-    const own = spec({ securityOpt: [`seccomp=${JSON.stringify({ defaultAction: 'SCMP_ACT_LOG' })}`] });
+    const log = `seccomp=${JSON.stringify({ defaultAction: 'SCMP_ACT_LOG' })}`;
+    const own = spec({ securityOpt: [log] });
     assert.deepEqual(own, { defaultAction: 'SCMP_ACT_LOG', architectures: [], syscalls: [] });
+    // daemon.json's profile is the default a container's own replaces; it never applies to a privileged container,
+    // while a profile the privileged container names itself does (Docker 27)
+    assert.deepEqual(spec({ daemonSecurityOpt: [log] }), own);
+    assert.deepEqual(spec({ daemonSecurityOpt: [log], securityOpt: ['seccomp=builtin'] }), spec());
+    assert.equal(spec({ daemonSecurityOpt: ['seccomp=unconfined'] }), undefined);
+    assert.equal(spec({ daemonSecurityOpt: [log], privileged: true }), undefined);
+    assert.deepEqual(spec({ securityOpt: [log], privileged: true }), own);
+    assert.equal(spec({ securityOpt: ['seccomp=unconfined'], privileged: true }), undefined);
+    const privilegedBuiltin = spec({ securityOpt: ['seccomp=builtin'], privileged: true });
+    assert.equal(verdict(privilegedBuiltin, 'mount'), 'ALLOW'); // every capability's calls
+    assert.equal(verdict(privilegedBuiltin, 'io_uring_setup'), 'ERRNO 1');
     // moby's file through a user's --security-opt gives what the built-in gives
     const file = fs.readFileSync(path.join(ROOT, 'third_party/moby-profiles/seccomp/default.json'), 'utf8');
     assert.deepEqual(

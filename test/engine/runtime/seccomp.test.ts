@@ -155,6 +155,9 @@ describe('runtime: the default seccomp profile in a container', function () {
     );
     const admin = results(await probe([`seccomp=${profile}`], undefined, { CapAdd: ['SYS_ADMIN'] }));
     assert.deepEqual([admin.clone3, admin.mount], [EINVAL, 0]);
+    // --privileged keeps a profile the container names itself (Docker 27)
+    const privileged = results(await probe([`seccomp=${profile}`], undefined, { Privileged: true }));
+    assert.deepEqual([privileged.io_uring_setup, privileged.unshare_newuser, privileged.mount], [13, 14, 0]);
     // seccomp=builtin is the default profile again
     assert.match(await probe(['seccomp=builtin']), /^io_uring_setup -1 errno=1$/m);
   });
@@ -218,13 +221,13 @@ describe('runtime: the default seccomp profile in a container', function () {
     });
     try {
       for await (const p of e.client.pullImage('busybox', 'latest')) assert.equal(p.error, undefined, p.error);
-      const run = async (SecurityOpt: string[], Cmd: string[]) => {
+      const run = async (SecurityOpt: string[], Cmd: string[], Privileged = false) => {
         const { Id } = await e.client.json('POST', '/containers/create', {
           body: {
             Image: 'busybox',
             Cmd,
             Tty: true,
-            HostConfig: { Binds: [`${dir}:/probe:ro`], NetworkMode: 'none', SecurityOpt },
+            HostConfig: { Binds: [`${dir}:/probe:ro`], NetworkMode: 'none', SecurityOpt, Privileged },
           },
         });
         await e.client.startContainer(Id);
@@ -238,6 +241,8 @@ describe('runtime: the default seccomp profile in a container', function () {
       assert.match(await run([], ['/probe/probe']), /^io_uring_setup -1 errno=22$/m);
       assert.match(await run(['seccomp=builtin'], ['/probe/probe']), /^io_uring_setup -1 errno=1$/m);
       assert.match(await run(['seccomp=unconfined'], ['/probe/probe']), /^io_uring_setup 0 errno=0$/m);
+      // the daemon's profile is not for privileged containers
+      assert.match(await run([], ['/probe/probe'], true), /^io_uring_setup 0 errno=0$/m);
       assert.match(await run([], nnp), /^NoNewPrivs:\t1$/m);
       assert.match(await run(['no-new-privileges=false'], nnp), /^NoNewPrivs:\t0$/m);
       const info: any = await e.client.json('GET', '/info');

@@ -42,9 +42,14 @@ describe('runtime: --security-opt', () => {
     assert.equal(open.process.noNewPrivileges, true);
     assert.deepEqual([open.linux.maskedPaths, open.linux.readonlyPaths], [[], []]);
     assert.ok(open.mounts.find((m: any) => m.destination === '/sys/fs/cgroup').options.includes('rw'));
-    assert.equal(
+    // privileged: a profile the container names itself still applies (Docker 27), the daemon's does not
+    assert.deepEqual(
       buildSpec({ ...base, privileged: true, securityOpt: ['seccomp={"defaultAction":"SCMP_ACT_LOG"}'] }).linux.seccomp,
-      undefined,
+      { defaultAction: 'SCMP_ACT_LOG', architectures: [], syscalls: [] },
     );
+    const daemonSecurityOpt = ['seccomp={"defaultAction":"SCMP_ACT_LOG"}', 'no-new-privileges'];
+    const privileged = buildSpec({ ...base, privileged: true, daemonSecurityOpt });
+    assert.equal(privileged.linux.seccomp, undefined);
+    assert.equal(privileged.process.noNewPrivileges, true);
   });
 });
