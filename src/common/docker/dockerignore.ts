@@ -1,8 +1,9 @@
 // .dockerignore: reading it
-// (BuildKit's dockerignore.ReadAll) and matching paths against it (moby's fileutils.PatternMatcher: Go's
+// (BuildKit's dockerignore.ReadAll) and matching paths against it (moby's patternmatcher: Go's
 // filepath.Match syntax plus `**`, `!` exceptions, last match wins, a pattern matching a parent directory
 // matches everything below it). The CLI leaves ignored files out of the context it sends; the engine drops
 // the Dockerfile and .dockerignore when they are themselves ignored.
+import { RE2JS } from 're2js';
 
 /** Go's path.Clean for slash-separated paths. */
 export function cleanPath(p: string): string {
@@ -44,35 +45,81 @@ export function readDockerignore(text: string): string[] {
   return out;
 }
 
+type MatchType = 'exact' | 'prefix' | 'suffix' | 'regexp';
+
 interface Pattern {
   exclusion: boolean;
-  dirs: number;
-  re: RegExp;
+  cleaned: string;
+  type: MatchType;
+  re?: RE2JS;
 }
 
-/** fileutils' pattern → regular expression translation (only `.` and `$` are escaped, as there). */
-function compile(pattern: string): RegExp {
+/** Regexp metacharacters with no meaning in a filepath.Match pattern: matched literally (patternmatcher's
+ * shouldEscape). */
+const LITERAL = new Set('.+()|{}$');
+
+/** patternmatcher's compile: the pattern as a Go regexp, run by RE2 — a .dockerignore comes from the build
+ * context, so a pattern like `*a*a*a*a*b` or `(a+)+b` must not take JavaScript's backtracking engine exponential
+ * time. Plain names, `prefix**` and `**suffix` skip the expression as they do there. */
+function compile(cleaned: string): Pick<Pattern, 'type' | 're'> {
   let re = '^';
-  const chars = [...pattern];
-  for (let i = 0; i < chars.length; i++) {
+  let type: MatchType = 'exact';
+  const chars = [...cleaned];
+  for (let i = 0, n = 0; i < chars.length; i++, n++) {
     const ch = chars[i];
     if (ch === '*') {
       if (chars[i + 1] === '*') {
         i++;
         if (chars[i + 1] === '/') i++;
-        re += i + 1 >= chars.length ? '.*' : '(.*/)?';
-      } else re += '[^/]*';
-    } else if (ch === '?') re += '[^/]';
-    else if (ch === '.' || ch === '$') re += `\\${ch}`;
+        if (i + 1 >= chars.length) {
+          if (type === 'exact') type = 'prefix';
+          else {
+            re += '.*';
+            type = 'regexp';
+          }
+        } else {
+          re += '(.*/)?';
+          type = 'regexp';
+        }
+        if (n === 0) type = 'suffix';
+      } else {
+        re += '[^/]*';
+        type = 'regexp';
+      }
+    } else if (ch === '?') {
+      re += '[^/]';
+      type = 'regexp';
+    } else if (LITERAL.has(ch)) re += `\\${ch}`;
     else if (ch === '\\') {
-      if (i + 1 < chars.length) re += `\\${chars[++i]}`;
-      else re += '\\\\';
+      if (i + 1 < chars.length) {
+        re += `\\${chars[++i]}`;
+        type = 'regexp';
+      } else re += '\\';
+    } else if (ch === '[' || ch === ']') {
+      re += ch;
+      type = 'regexp';
     } else re += ch;
   }
+  if (type !== 'regexp') return { type };
   try {
-    return new RegExp(`${re}$`, 'u');
+    return { type, re: RE2JS.compile(`${re}$`) };
   } catch {
-    throw new Error(`syntax error in pattern`);
+    throw new Error('syntax error in pattern');
+  }
+}
+
+function matchOne(p: Pattern, path: string): boolean {
+  switch (p.type) {
+    case 'exact':
+      return path === p.cleaned;
+    case 'prefix':
+      return path.startsWith(p.cleaned.slice(0, -2));
+    case 'suffix': {
+      const suffix = p.cleaned.slice(2);
+      return path.endsWith(suffix) || (suffix[0] === '/' && path === suffix.slice(1));
+    }
+    default:
+      return p.re?.test(path) ?? false;
   }
 }
 
@@ -93,20 +140,20 @@ export class PatternMatcher {
         exclusions = true;
         p = p.slice(1);
       }
-      this.patterns.push({ exclusion, dirs: p.split('/').length, re: compile(p) });
+      this.patterns.push({ exclusion, cleaned: p, ...compile(p) });
     }
     this.exclusions = exclusions;
   }
 
-  /** Whether `file` (slash-separated, relative to the context) is excluded. */
+  /** Whether `file` (slash-separated, relative to the context) is excluded: patternmatcher's
+   * MatchesOrParentMatches (a pattern matching any parent directory matches the file; the last match wins). */
   matches(file: string): boolean {
     let matched = false;
-    const parent = file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '.';
-    const parentDirs = parent.split('/');
+    const parentDirs = file.includes('/') ? file.slice(0, file.lastIndexOf('/')).split('/') : [];
     for (const p of this.patterns) {
-      let match = p.re.test(file);
-      if (!match && parent !== '.' && p.dirs <= parentDirs.length)
-        match = p.re.test(parentDirs.slice(0, p.dirs).join('/'));
+      if (p.exclusion !== matched) continue;
+      let match = matchOne(p, file);
+      for (let i = 1; !match && i <= parentDirs.length; i++) match = matchOne(p, parentDirs.slice(0, i).join('/'));
       if (match) matched = !p.exclusion;
     }
     return matched;

@@ -5,13 +5,13 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pathMatch } from '../../common/docker';
 import { decompressFile, isTarArchive } from './archive';
 import type { BuildContext } from './context';
 import {
   containsWildcards,
   diskTree,
   fileTarsum,
-  goMatch,
   hashStrings,
   packBytes,
   packSource,
@@ -102,7 +102,7 @@ export function copyInfos(context: BuildContext, src: string, imageRoot: string 
   if (containsWildcards(orig)) {
     const out: CopyInfo[] = [];
     walkPaths(tree, '', (rel) => {
-      if (rel && goMatch(orig, rel)) out.push(one(rel));
+      if (rel && pathMatch(orig, rel)) out.push(one(rel));
     });
     return out;
   }

@@ -68,29 +68,6 @@ export function resolveInRoot(tree: Tree, p: string, followLast = true): string 
   return done.join('/');
 }
 
-/** Go's path.Match: `*`, `?`, `[…]` classes (`^` negates), `\` escapes; wildcards never match `/`. */
-export function goMatch(pattern: string, name: string): boolean {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
-    if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
-    else if (ch === '\\' && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
-    else if (ch === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end < 0) return false; // ErrBadPattern: no match
-      const cls = pattern.slice(i + 1, end);
-      re += cls.startsWith('^') ? `[^/${cls.slice(1)}]` : `[${cls}]`;
-      i = end;
-    } else re += ch.replace(/[.+^${}()|\]\\]/g, '\\$&');
-  }
-  try {
-    return new RegExp(`^${re}$`, 'su').test(name);
-  } catch {
-    return false;
-  }
-}
-
 export function containsWildcards(name: string): boolean {
   for (let i = 0; i < name.length; i++) {
     const ch = name[i];

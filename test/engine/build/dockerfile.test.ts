@@ -5,8 +5,7 @@ import { parseDockerfile } from '../../../src/engine/build/dockerfile';
 import { parseStages } from '../../../src/engine/build/instructions';
 import { envMap, processWord, processWords } from '../../../src/engine/build/lex';
 import { goDuration, goQuoteHealth, goQuoteSlice, parseGoDuration } from '../../../src/engine/build/runconfig';
-import { goMatch } from '../../../src/engine/build/sources';
-import { ignored, PatternMatcher, readDockerignore } from '../../../src/common/docker';
+import { ignored, PatternMatcher, pathMatch, readDockerignore } from '../../../src/common/docker';
 
 describe('build: Dockerfile parsing', () => {
   it('joins continuation lines as moby does (comments and empty lines skipped, leading space kept)', () => {
@@ -157,11 +156,46 @@ describe('build: .dockerignore (moby fileutils patterns)', () => {
     assert.equal(ignored('.', ['*']), false);
     assert.throws(() => new PatternMatcher(['!']), /illegal exclusion pattern/);
   });
+  it('keeps regexp metacharacters literal, honours escapes, ** prefixes/suffixes and any parent directory', () => {
+    const cases: [string, string[], boolean][] = [
+      ['(a+)+b', ['(a+)+b'], true],
+      ['aab', ['(a+)+b'], false],
+      ['a|b', ['a|b'], true],
+      ['a', ['a|b'], false],
+      ['x{2}', ['x{2}'], true],
+      ['xx', ['x{2}'], false],
+      ['f*o', ['f\\*o'], true],
+      ['fxo', ['f\\*o'], false],
+      ['barfoo', ['**foo'], true],
+      ['x/y/foo', ['**/foo'], true],
+      ['foo', ['**/foo'], true],
+      ['lib/a/b', ['lib/**'], true],
+      ['x/y/b/c', ['**/b'], true],
+      ['x/ab/c', ['a*'], false],
+      ['abs/x', readDockerignore('/abs/x'), true],
+      ['build/out', readDockerignore('build/'), true],
+      ['keep/me', ['keep', '!keep/me'], false],
+    ];
+    for (const [f, p, want] of cases) assert.equal(ignored(f, p), want, `${f} against ${p}`);
+    assert.throws(() => new PatternMatcher(['a[']), /syntax error in pattern/);
+  });
+  it("matches in linear time whatever the patterns (the context is the client's)", () => {
+    const start = process.hrtime.bigint();
+    assert.equal(ignored(`${'a'.repeat(28)}c`, ['(a+)+b']), false);
+    assert.equal(ignored(`${'a'.repeat(5000)}c`, [`${'*a'.repeat(50)}b`]), false);
+    assert.equal(ignored(`${'a/'.repeat(2000)}c`, [`${'**/a'.repeat(30)}/b`]), false);
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    assert.ok(ms < 2000, `took ${ms} ms`);
+  });
   it("COPY's wildcards are Go's path.Match (no /)", () => {
-    assert.equal(goMatch('src/*.txt', 'src/a.txt'), true);
-    assert.equal(goMatch('*.txt', 'src/a.txt'), false);
-    assert.equal(goMatch('f[0-9]?', 'f1x'), true);
-    assert.equal(goMatch('f[^0-9]', 'f1'), false);
+    assert.equal(pathMatch('src/*.txt', 'src/a.txt'), true);
+    assert.equal(pathMatch('*.txt', 'src/a.txt'), false);
+    assert.equal(pathMatch('f[0-9]?', 'f1x'), true);
+    assert.equal(pathMatch('f[^0-9]', 'f1'), false);
+    // A Dockerfile's COPY pattern against a context's 255-byte name: linear (RE2), not backtracking for minutes.
+    const start = Date.now();
+    assert.equal(pathMatch(`${'*a'.repeat(12)}b`, `${'a'.repeat(254)}c`), false);
+    assert.ok(Date.now() - start < 1000);
   });
 });
 
