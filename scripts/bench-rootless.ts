@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Registry } from '../test/fixtures';
-import { processesOf, startRootlessEngine, stockTunDevice, testUser } from '../test/helpers/rootless';
+import { processesOf, ROOTLESS_TOOLS, startRootlessEngine, stockTunDevice, testUser } from '../test/helpers/rootless';
+import type { BreakdownEngine } from './bench/run-breakdown';
 
 type Run = (args: string[]) => { code: number; stdout: string; stderr: string };
 
@@ -126,4 +127,22 @@ export async function rootlessBenchRows(reg: Registry, rootful: Run, runs: numbe
     fs.rmSync(home, { recursive: true, force: true });
   }
   return rows;
+}
+
+/**
+ * A rootless berthd for the run breakdown (`npm run bench -- breakdown`): debug log on, so its start phases stand
+ * beside the rootful engine's. undefined where this host cannot run one (not root, no uidmap/slirp4netns).
+ */
+export async function rootlessBreakdownEngine(
+  reg: Registry,
+): Promise<{ target: BreakdownEngine; pull: (image: string) => void; cleanup: () => Promise<void> } | undefined> {
+  if (!ROOTLESS_TOOLS.present()) return undefined;
+  stockTunDevice(); // as in rootlessBenchRows
+  const user = testUser('berth-rl-a', true);
+  const engine = await startRootlessEngine(user, { config: { 'insecure-registries': [reg.host], debug: true } });
+  return {
+    target: { name: 'rootless berthd', socket: engine.socket, logFile: path.join(engine.dir, 'berthd.log') },
+    pull: (image) => must(engine.docker(['pull', '-q', image]), 'rootless berthd: pull'),
+    cleanup: () => engine.cleanup(),
+  };
 }

@@ -12,7 +12,7 @@ import { buildFixture, pushFixture, readLayer, startRegistry, type Registry } fr
 import { vmBenchRows } from './bench-vm';
 import { type ScaleEngine, scaleRows } from './bench/scale';
 import { type BreakdownEngine, runBreakdown } from './bench/run-breakdown';
-import { rootlessBenchRows } from './bench-rootless';
+import { rootlessBenchRows, rootlessBreakdownEngine } from './bench-rootless';
 
 interface Engine {
   name: string;
@@ -479,7 +479,15 @@ async function main() {
         logFile: e.name === 'berthd' ? path.join(berth!.dir, 'berthd.log') : undefined,
       }));
       for (const e of engines) must(e.docker(['pull', '-q', busybox]), 'pull busybox');
-      results.push(...(await runBreakdown(targets, busybox, RUNS * 2)));
+      // A rootless berthd beside them (issue 14), where this host can run one.
+      const rootless = await rootlessBreakdownEngine(reg);
+      try {
+        rootless?.pull(busybox);
+        if (rootless) targets.splice(1, 0, rootless.target);
+        results.push(...(await runBreakdown(targets, busybox, RUNS * 2)));
+      } finally {
+        await rootless?.cleanup();
+      }
     }
     // Memory: idle daemon RSS and the per-container helper.
     const mem = (e: Engine) => e.pids().reduce((a, p) => a + rssOf(p), 0) / 1024;

@@ -1,7 +1,8 @@
-// Where `docker run --rm busybox true` spends its time, berthd vs the reference dockerd, default bridge and
-// --network none: the API calls the docker CLI makes (create, wait armed, start, wait returns, remove) timed from
-// the client, and berthd's own start phases from its debug log ("container start phases", "network attach/detach").
-// `npm run bench -- breakdown` (the bench starts both engines); the README's table is this output.
+// Where `docker run --rm busybox true` spends its time, berthd (and a rootless berthd where the host can run one)
+// vs the reference dockerd, default bridge and --network none: the API calls the docker CLI makes (create, wait
+// armed, start, wait returns, remove) timed from the client, and berthd's own start phases from its debug log
+// ("container start phases", "network attach/detach"). `npm run bench -- breakdown` (the bench starts the engines);
+// the README's table is this output.
 import * as fs from 'node:fs';
 import { EngineClient } from '../../src/client';
 
@@ -62,7 +63,8 @@ export async function runBreakdown(engines: BreakdownEngine[], image: string, ru
   const lines: string[] = [];
   for (const network of ['bridge', 'none']) {
     const figures: Record<string, Record<string, number>> = {};
-    const inner: Record<string, number[]> = {};
+    // berthd's own phases, per engine that logs them (a rootful and a rootless berthd side by side).
+    const inner: Record<string, Record<string, number[]>> = {};
     for (const e of engines) {
       const client = new EngineClient(`unix://${e.socket}`);
       await client.negotiateApiVersion();
@@ -72,15 +74,17 @@ export async function runBreakdown(engines: BreakdownEngine[], image: string, ru
       for (let i = 0; i < runs; i++)
         for (const [k, v] of Object.entries(await oneRun(client, image, network))) (all[k] ??= []).push(v);
       figures[e.name] = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, median(v)]));
-      if (e.logFile) Object.assign(inner, berthPhases(e.logFile, mark));
+      if (e.logFile) for (const [k, v] of Object.entries(berthPhases(e.logFile, mark))) (inner[k] ??= {})[e.name] = v;
     }
     const names = engines.map((e) => e.name);
     lines.push(`docker run --rm busybox true, --network ${network}: median of ${runs} (ms)`);
     lines.push(`| phase | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`);
     for (const k of ['create', 'start', 'exit seen (wait)', 'remove', 'total'])
       lines.push(`| ${k} | ${names.map((n) => figures[n]?.[k]?.toFixed(1) ?? 'n/a').join(' | ')} |`);
-    for (const [k, v] of Object.entries(inner))
-      lines.push(`| berthd ${k} | ${names.map((n) => (n === 'berthd' ? median(v).toFixed(1) : '')).join(' | ')} |`);
+    for (const [k, byEngine] of Object.entries(inner))
+      lines.push(
+        `| berthd ${k} | ${names.map((n) => (byEngine[n] ? median(byEngine[n]).toFixed(1) : '')).join(' | ')} |`,
+      );
     lines.push('');
   }
   return lines;
