@@ -230,6 +230,8 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         sysctls: c.hostConfig.sysctls,
         oomScoreAdj: c.hostConfig.oomScoreAdj,
         securityOpt: c.hostConfig.securityOpt,
+        maskedPaths: c.hostConfig.maskedPaths,
+        readonlyPaths: c.hostConfig.readonlyPaths,
         daemonSecurityOpt: store.deps.securityDefaults,
         kernel: os.release(),
       });

@@ -184,6 +184,10 @@ export interface HostConfig {
   runtime?: string;
   /** SecurityOpt as given (label=…, seccomp=…, no-new-privileges …). */
   securityOpt?: string[];
+  /** MaskedPaths / ReadonlyPaths as given (the docker CLI sends [] for --security-opt systempaths=unconfined);
+   * absent: Docker's defaults. */
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
   /** PidMode: '' (its own), 'host' or 'container:<name|id>' (joined at start). */
   pidMode?: string;
   /** IpcMode, resolved at create to Docker's default ('private'): none, private, shareable, host, container:<ref>. */

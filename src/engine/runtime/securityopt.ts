@@ -1,5 +1,5 @@
 // HostConfig.SecurityOpt as dockerd reads it (moby daemon/daemon_unix.go parseSecurityOpt): "no-new-privileges",
-// "disable", and key=value (or the old key:value) pairs for label, apparmor, seccomp, no-new-privileges,
+// "writable-cgroups", "disable", and key=value (or the old key:value) pairs for label, apparmor, seccomp, no-new-privileges,
 // systempaths and writable-cgroups. The strings stay in the record as given (inspect shows them); this is their
 // meaning for the spec. `seccomp=` holds "unconfined", "builtin" or a profile's JSON text (the docker CLI reads
 // the file and sends its content).
@@ -35,6 +35,10 @@ export function parseSecurityOpt(securityOpt: string[] = []): SecurityOptions {
   for (const opt of securityOpt) {
     if (opt === 'no-new-privileges') {
       out.noNewPrivileges = true;
+      continue;
+    }
+    if (opt === 'writable-cgroups') {
+      out.writableCgroups = true;
       continue;
     }
     if (opt === 'disable') continue; // label=disable's old spelling (selinux.labelOptions)

@@ -481,8 +481,9 @@ export function buildSpec(input: SpecInput): Record<string, any> {
       namespaces,
       mountLabel: input.labels?.mount || undefined,
       seccomp,
-      maskedPaths: systemPaths ? [] : (input.maskedPaths ?? MASKED_PATHS),
-      readonlyPaths: systemPaths ? [] : (input.readonlyPaths ?? READONLY_PATHS),
+      // HostConfig's lists, when given, win even over privileged (moby applies them last).
+      maskedPaths: security.unconfinedSystemPaths ? [] : (input.maskedPaths ?? (systemPaths ? [] : MASKED_PATHS)),
+      readonlyPaths: security.unconfinedSystemPaths ? [] : (input.readonlyPaths ?? (systemPaths ? [] : READONLY_PATHS)),
     },
   };
 }

@@ -171,6 +171,33 @@ describe('runtime: the default seccomp profile in a container', function () {
     assert.match(await status(['no-new-privileges:true', 'no-new-privileges=false']), /^NoNewPrivs:\t0$/m);
   });
 
+  it('HostConfig MaskedPaths/ReadonlyPaths as given (the docker CLI sends [] for systempaths=unconfined)', async () => {
+    // masked paths are /dev/null bound over the path, read-only ones read-only binds: both show in mountinfo
+    const mounts = async (more: Record<string, unknown>) => {
+      const out = await probe(undefined, ['cat', '/proc/self/mountinfo'], more);
+      return (path: string) => out.split('\n').find((l) => l.split(' ')[4] === path);
+    };
+    const def = await mounts({});
+    assert.ok(def('/proc/timer_list') && def('/proc/keys'), 'default masked paths');
+    assert.match(def('/proc/sys') ?? '', / ro,/);
+    const open = await mounts({ MaskedPaths: [], ReadonlyPaths: [] });
+    assert.equal(open('/proc/timer_list') ?? open('/proc/keys') ?? open('/proc/sys'), undefined);
+    const own = await mounts({ MaskedPaths: ['/proc/cpuinfo'], ReadonlyPaths: ['/proc/sys/kernel'] });
+    assert.ok(own('/proc/cpuinfo') && !own('/proc/keys'), 'the given masked paths only');
+    assert.match(own('/proc/sys/kernel') ?? '', / ro,/);
+    const c = target.engine.client;
+    const { Id } = await c.json('POST', '/containers/create', {
+      body: { Image: 'busybox', HostConfig: { MaskedPaths: ['/proc/cpuinfo'], NetworkMode: 'none' } },
+    });
+    try {
+      const info: any = await c.json('GET', `/containers/${Id}/json`);
+      assert.deepEqual(info.HostConfig.MaskedPaths, ['/proc/cpuinfo']);
+      assert.ok(info.HostConfig.ReadonlyPaths.includes('/proc/sys'), info.HostConfig.ReadonlyPaths);
+    } finally {
+      await c.removeContainer(Id, { force: true });
+    }
+  });
+
   it('inspect shows SecurityOpt as given; bad options and profiles are refused at create with dockerd’s text', async () => {
     const c = target.engine.client;
     const opts = ['seccomp=unconfined', 'no-new-privileges'];

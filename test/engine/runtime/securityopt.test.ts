@@ -26,6 +26,7 @@ describe('runtime: --security-opt', () => {
       writableCgroups: false,
     });
     assert.equal(parseSecurityOpt(['no-new-privileges=T', 'no-new-privileges=0']).noNewPrivileges, false);
+    assert.equal(parseSecurityOpt(['writable-cgroups']).writableCgroups, true);
     assert.throws(() => parseSecurityOpt(['x']), /invalid --security-opt 1: "x"/);
     assert.throws(() => parseSecurityOpt(['systempaths=confined']), /invalid --security-opt 2/);
   });
@@ -42,6 +43,14 @@ describe('runtime: --security-opt', () => {
     assert.equal(open.process.noNewPrivileges, true);
     assert.deepEqual([open.linux.maskedPaths, open.linux.readonlyPaths], [[], []]);
     assert.ok(open.mounts.find((m: any) => m.destination === '/sys/fs/cgroup').options.includes('rw'));
+    // HostConfig.MaskedPaths/ReadonlyPaths as given (the docker CLI's systempaths=unconfined sends both empty) —
+    // even when privileged, as moby applies them last
+    const given = buildSpec({ ...base, maskedPaths: ['/proc/cpuinfo'], readonlyPaths: [] });
+    assert.deepEqual([given.linux.maskedPaths, given.linux.readonlyPaths], [['/proc/cpuinfo'], []]);
+    assert.deepEqual(buildSpec({ ...base, privileged: true, maskedPaths: ['/proc/cpuinfo'] }).linux.maskedPaths, [
+      '/proc/cpuinfo',
+    ]);
+    assert.deepEqual(buildSpec({ ...base, privileged: true }).linux.readonlyPaths, []);
     // privileged: a profile the container names itself still applies (Docker 27), the daemon's does not
     assert.deepEqual(
       buildSpec({ ...base, privileged: true, securityOpt: ['seccomp={"defaultAction":"SCMP_ACT_LOG"}'] }).linux.seccomp,
