@@ -76,6 +76,8 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
     'fx-unconfined': ['--security-opt', 'seccomp=unconfined', '--security-opt', 'no-new-privileges'],
     // a profile of the user's (the CLI sends the file's content): everything allowed but unshare
     'fx-profile': ['--security-opt', `seccomp=${profileFile}`, '--security-opt', 'no-new-privileges=false'],
+    // a cgroup namespace of its own (the default on cgroup v2): the exec's cgroup paths are relative to it
+    'fx-cgroupns': ['--cgroupns', 'private'],
   };
 
   before(async function () {
@@ -140,6 +142,12 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
       container: 'fx-profile',
       flags: [],
       expect: [/^Seccomp:\t2$/m, /^NoNewPrivs:\t0$/m, /^unshare 1$/m],
+    },
+    {
+      title: 'in a container with a cgroup namespace of its own',
+      container: 'fx-cgroupns',
+      flags: [],
+      expect: [/^cgroup joined$/m, /^0::\/$/m, /^Seccomp:\t2$/m, /^unshare 1$/m],
     },
   ];
   for (const c of cases) {

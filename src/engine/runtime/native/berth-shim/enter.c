@@ -11,12 +11,14 @@
  *   - default signal dispositions and an empty mask; not dumpable (nothing in the container may ptrace or open
  *     /proc/<pid>/ files of a process that still holds the host's privileges); stdio in place, every other fd closed;
  *   - rlimits and oom_score_adj of the process, the session keyring "_ses.<container id>";
- *   - the init's cgroups (every hierarchy; host paths found through our mountinfo, computed once);
- *   - setns into each namespace of the init that differs from ours, the mount namespace last (which also makes
- *     the container's root our root, as for runc);
+ *   - the init's cgroups (every hierarchy; host paths found through our mountinfo, computed once): on v1 A moves
+ *     itself (its thread: `tasks`, not cgroup.procs, which costs an RCU grace period per exec); on v2 B is forked
+ *     into it (clone3 CLONE_INTO_CGROUP);
+ *   - setns into each namespace of the init that differs from ours but the cgroup one (B joins it), the mount
+ *     namespace last (which also makes the container's root our root, as for runc);
  *   - fork B (a fork is what enters a pid namespace), report B's host pid on the status pipe, exit.
  *  child B, inside the container:
- *   - setsid; with a TTY a pty from the container's /dev/ptmx: the master goes to the shim over a socketpair,
+ *   - the init's cgroup namespace; setsid; with a TTY a pty from the container's /dev/ptmx: the master goes to the shim over a socketpair,
  *     the slave (TIOCGPTPEER, never a path the container could swap) becomes stdio and controlling terminal;
  *   - no_new_privs when asked; seccomp: the init's own filter program, read once with PTRACE_SECCOMP_GET_FILTER
  *     (fast_prepare) while runc's init waits to be started: exactly what runc compiled, not a re-compilation.

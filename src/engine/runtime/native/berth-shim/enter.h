@@ -22,7 +22,9 @@ struct fast_exec_state {
   int ready;                  /* fast_prepare succeeded for this container */
   struct sock_filter *filter; /* the init's seccomp program; NULL: unconfined */
   unsigned short filter_len;
-  char **cgroups; /* host paths of the init's cgroup.procs files */
+  /* The init's cgroup in every hierarchy: its host directory, and whether it is cgroup v2 (how it is joined:
+   * enter_child.c). */
+  struct fx_cgroup { char *dir; int v2; } *cgroups;
   int ncgroups;
   int last_cap;
   /* The shim's /dev/null (an exec's stdin without -i): B must never chown it, whatever the container's

@@ -79,7 +79,7 @@ static int in_list(const char *list, const char *tok, size_t toklen) {
   return 0;
 }
 
-/* Maps each line of /proc/<pid>/cgroup ("id:controllers:path") to <mountpoint><path>/cgroup.procs on the host,
+/* Maps each line of /proc/<pid>/cgroup ("id:controllers:path") to the directory <mountpoint><path> on the host,
  * through our mountinfo (fields: ... root mountpoint ... - fstype source superoptions). */
 static int load_cgroups(pid_t pid) {
   char path[64];
@@ -132,13 +132,13 @@ static int load_cgroups(pid_t pid) {
         if (strncmp(cgpath, root, rl) != 0 || (cgpath[rl] != '/' && cgpath[rl] != 0)) continue;
         rel = cgpath + rl;
       }
-      if (asprintf(&found, "%s%s/cgroup.procs", mountpoint, strcmp(rel, "/") == 0 ? "" : rel) < 0) found = NULL;
+      if (asprintf(&found, "%s%s", mountpoint, strcmp(rel, "/") == 0 ? "" : rel) < 0) found = NULL;
     }
     if (!found) { ok = 0; break; }
-    char **grown = realloc(fx.cgroups, sizeof *grown * (size_t)(fx.ncgroups + 1));
+    struct fx_cgroup *grown = realloc(fx.cgroups, sizeof *grown * (size_t)(fx.ncgroups + 1));
     if (!grown) { free(found); ok = 0; break; }
     fx.cgroups = grown;
-    fx.cgroups[fx.ncgroups++] = found;
+    fx.cgroups[fx.ncgroups++] = (struct fx_cgroup){.dir = found, .v2 = *ctrls == 0};
   }
 out:
   free(line);
