@@ -12,6 +12,7 @@ import { buildFixture, pushFixture, readLayer, startRegistry, type Registry } fr
 import { vmBenchRows } from './bench-vm';
 import { type ScaleEngine, scaleRows } from './bench/scale';
 import { type BreakdownEngine, runBreakdown } from './bench/run-breakdown';
+import { type ExecBreakdownEngine, execBreakdown } from './bench/exec-breakdown';
 import { rootlessBenchRows, rootlessBreakdownEngine } from './bench-rootless';
 
 interface Engine {
@@ -354,7 +355,7 @@ async function main() {
     await checkBigFixture();
     await pushFixture(reg, 'big', 'bench/big');
     // The breakdown reads berthd's debug log (its start phases); other runs keep the default level.
-    berth = await startEngine(only.includes('breakdown') ? { args: ['-D'] } : {});
+    berth = await startEngine(only.some((o) => o.endsWith('breakdown')) ? { args: ['-D'] } : {});
     const dockerConfig = fs.mkdtempSync('/tmp/berth-bench-docker-');
     const engines: Engine[] = [
       {
@@ -487,6 +488,39 @@ async function main() {
         results.push(...(await runBreakdown(targets, busybox, RUNS * 2)));
       } finally {
         await rootless?.cleanup();
+      }
+    }
+    if (only.includes('exec-breakdown')) {
+      const busybox = `${reg.host}/library/busybox:latest`;
+      for (const e of engines) {
+        e.docker(['rm', '-f', 'bench-exec-breakdown']);
+        must(e.docker(['pull', '-q', busybox]), 'pull busybox');
+        must(
+          e.docker([
+            'run',
+            '-d',
+            '--name',
+            'bench-exec-breakdown',
+            '--label',
+            'berth.bench=1',
+            '--network',
+            'none',
+            busybox,
+            'sleep',
+            '600',
+          ]),
+          'run',
+        );
+      }
+      const targets: ExecBreakdownEngine[] = engines.map((e) => ({
+        name: e.name,
+        socket: e.host.replace(/^unix:\/\//, ''),
+        logFile: e.name === 'berthd' ? path.join(berth!.dir, 'berthd.log') : undefined,
+      }));
+      try {
+        results.push(...(await execBreakdown(targets, 'bench-exec-breakdown', RUNS * 4)));
+      } finally {
+        for (const e of engines) e.docker(['rm', '-f', 'bench-exec-breakdown']);
       }
     }
     // Memory: idle daemon RSS and the per-container helper.

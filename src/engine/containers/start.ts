@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { conflict, invalidParameter, isEngineError, notModified, system } from '../errdefs';
 import { log } from '../log';
+import { phaseTimer } from '../util/phases';
 import { logLimits } from '../logs';
 import {
   buildSpec,
@@ -345,23 +346,4 @@ function containerResolvConf(dns: string[], search: string[], options: string[])
   if (!out.some((l) => /^\s*nameserver\s/.test(l)))
     out.push('nameserver 8.8.8.8', 'nameserver 4.4.4.4'.replace('4.4.4.4', '8.8.4.4'));
   return out.join('\n').replace(/\n*$/, '\n');
-}
-
-/** Milliseconds between marks, each phase named by the mark that ends it. */
-function phaseTimer() {
-  let last = performance.now();
-  const t0 = last;
-  const ms: Record<string, number> = {};
-  return {
-    mark(name: string) {
-      const now = performance.now();
-      ms[name] = Math.round((now - last) * 10) / 10;
-      last = now;
-    },
-    done(name: string) {
-      this.mark(name);
-      ms.total = Math.round((performance.now() - t0) * 10) / 10;
-      return ms;
-    },
-  };
 }

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { conflict, invalidParameter, system } from '../errdefs';
 import { log } from '../log';
 import { writeFileAtomic } from '../util/fsx';
+import { phaseTimer } from '../util/phases';
 
 export {
   buildSpec,
@@ -385,14 +386,17 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       // Read once by runc right after this and deleted: no temp + rename or fsync needed.
       // The shim enters the container itself from the .fx file when it can (native/berth-shim/enter.c), else runs runc
       // with the .json; a shim that predates the fast path ignores the extra word.
+      const phases = log.isDebug() ? phaseTimer() : undefined;
       const file = path.join(stateDir(id), `exec-${execId}.json`);
       const fastFile = path.join(stateDir(id), `exec-${execId}.fx`);
       fs.writeFileSync(file, JSON.stringify(req.process), { mode: 0o600 });
       const fast = fastExecRequest(req.process, !!specOf(id)?.linux?.seccomp);
       if (fast) fs.writeFileSync(fastFile, fast, { mode: 0o600 });
+      phases?.mark('files');
       try {
         const s = await connect(id);
         if (!s) throw conflict(`Container ${id} is not running`);
+        phases?.mark('connect');
         const { reply, rest } = await ask(
           s,
           `exec ${execId} ${+!!req.process.terminal} ${+req.stdin} ${file}${fast ? ` ${fastFile}` : ''}`,
@@ -404,6 +408,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         }
         const session = createSession(s, rest);
         s.resume();
+        if (phases) log.debug('exec start phases', { exec: execId.slice(0, 12), ...phases.done('shim') });
         return { pid: Number(reply.slice(3)), session };
       } finally {
         fs.rmSync(file, { force: true });

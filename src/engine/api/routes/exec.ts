@@ -3,6 +3,8 @@
 import type { Duplex } from 'node:stream';
 import type { EngineServices } from '../services';
 import { invalidParameter } from '../../errdefs';
+import { log } from '../../log';
+import { phaseTimer } from '../../util/phases';
 import { compareVersions, type RequestContext, type Router } from '../router';
 import { frame, queryBool } from '../../../common/docker';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump } from '../stdio';
@@ -50,6 +52,8 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
   });
 
   router.post('/exec/:id/start', async (ctx) => {
+    // Debug log: where an exec spends its time (scripts/bench/exec-breakdown.ts reads these lines).
+    const phases = log.isDebug() ? phaseTimer() : undefined;
     const body = decodeGoJson<Record<string, any>>(await ctx.json(), EXEC_START);
     const e = s.containers.inspectExec(ctx.params.id);
     // [0, 0] is what the CLI sends when it has no terminal: no size (runc ignores zeros too).
@@ -71,16 +75,20 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
     // and stderr nowhere.
     const rawOutput = !!body.Tty;
     // Docker hijacks first and reports a process that cannot start on the stream; the CLI then asks for ExitCode.
+    phases?.mark('request');
     const conn = ctx.hijack(streamType(ctx, rawOutput));
+    phases?.mark('hijack');
     let started;
     try {
       started = await s.containers.startExec(e.id, false);
+      phases?.mark('start');
     } catch (err: any) {
       const text = Buffer.from(`${err?.message ?? err}\r\n`);
       conn.end(rawOutput ? text : frame(1, text));
       return;
     }
     if (consoleSize && e.tty) await s.containers.resizeExec(e.id, consoleSize[0], consoleSize[1]).catch(() => {});
+    if (phases) void started.session!.done.then(() => phases.mark('exit'));
     await pump(conn, started.session!, {
       tty: e.tty,
       frames: !rawOutput,
@@ -89,6 +97,7 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
       detachKeys: parseDetachKeys(e.detachKeys || DEFAULT_DETACH_KEYS),
       onClientGone: 'drain',
     });
+    if (phases) log.debug('exec phases', { exec: e.id.slice(0, 12), ...phases.done('end') });
   });
 
   router.get('/exec/:id/json', async (ctx) => {
