@@ -43,6 +43,8 @@ describe('packaging: the VSIX', function () {
       'extension/dist/vm.js',
       'extension/engine-bin/berthd',
       'extension/engine-bin/berth',
+      // the engine bundles moby's seccomp profile (Apache-2.0): its notice and licence go with it
+      'extension/THIRD_PARTY_NOTICES.md',
     ]) {
       assert.ok(names.includes(f), `${f} in ${names.join(', ')}`);
     }
@@ -64,10 +66,10 @@ describe('packaging: the VSIX', function () {
     }
   });
 
-  it('carries nothing of src/, test/, scripts/ or source maps', () => {
+  it('carries nothing of src/, test/, scripts/, third_party/ or source maps', () => {
     const leaked = entries.filter(
       (e) =>
-        /^extension\/(src|test|scripts|node_modules)\//.test(e.name) ||
+        /^extension\/(src|test|scripts|node_modules|third_party)\//.test(e.name) ||
         e.name.endsWith('.map') ||
         e.name.endsWith('.ts'),
     );
