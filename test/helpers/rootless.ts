@@ -27,7 +27,7 @@ export interface TestUser {
 }
 
 // Each test user gets its own subordinate range, so two users' engines never share an id outside.
-const SUBID_BASE: Record<string, number> = { 'berth-rl-a': 400000, 'berth-rl-b': 500000 };
+const SUBID_BASE: Record<string, number> = { 'berth-rl-a': 400000, 'berth-rl-b': 500000, 'berth-rl-c': 700000 };
 
 function dropSubidLines(name: string): void {
   for (const file of ['/etc/subuid', '/etc/subgid']) {

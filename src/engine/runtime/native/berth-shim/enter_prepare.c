@@ -36,7 +36,10 @@ int same_ns(pid_t pid, const char *ns) {
 }
 
 /* Reads the seccomp program of `pid` (runc's init, waiting in `runc create` for its start). The stop is a
- * ptrace-stop we wait for with waitpid(pid): nothing else in the shim runs meanwhile, so its reaper cannot see it. */
+ * ptrace-stop we wait for with waitpid(pid): nothing else in the shim runs meanwhile, so its reaper cannot see it.
+ * In a rootless engine this always fails: the kernel gives a filter only to CAP_SYS_ADMIN of the initial user namespace
+ * (and runc's non-dumpable init, from a binary of an unmapped owner, is not even ours to seize), so its containers
+ * with a filter are entered through runc; those without one (unconfined, privileged) through the shim. */
 static int fetch_filter(pid_t pid) {
   if (ptrace(PTRACE_SEIZE, pid, 0, 0) < 0) return -1;
   int ok = -1, st;
@@ -84,16 +87,23 @@ static int in_list(const char *list, const char *tok, size_t toklen) {
 static int load_cgroups(pid_t pid) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
-  FILE *cg = fopen(path, "re"), *mi = fopen("/proc/self/mountinfo", "re");
-  char *mounts[256];
-  int nm = 0, ok = 0;
+  FILE *cg = fopen(path, "re"), *mi = fopen("/proc/self/mountinfo", "re"), *own = fopen("/proc/self/cgroup", "re");
+  char *mounts[256], *ours[64];
+  int nm = 0, no = 0, ok = 0, lines = 0;
   char *line = NULL;
   size_t cap = 0;
-  if (!cg || !mi) goto out;
+  if (!cg || !mi || !own) goto out;
   while (nm < 256 && getline(&line, &cap, mi) > 0)
     if (strstr(line, " - cgroup")) mounts[nm++] = strdup(line);
+  while (no < 64 && getline(&line, &cap, own) > 0) ours[no++] = strdup(line);
   ok = 1;
   while (ok && getline(&line, &cap, cg) > 0) {
+    lines++;
+    /* A hierarchy where the init is in our own cgroup needs no join (A inherits it): a rootless engine's runc
+     * makes no cgroup, and the engine's own is not ours to write. */
+    int shared = 0;
+    for (int i = 0; i < no && !shared; i++) shared = ours[i] && strcmp(ours[i], line) == 0;
+    if (shared) continue;
     line[strcspn(line, "\n")] = 0;
     char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     if (!c2) { ok = 0; break; }
@@ -143,9 +153,11 @@ static int load_cgroups(pid_t pid) {
 out:
   free(line);
   for (int i = 0; i < nm; i++) free(mounts[i]);
+  for (int i = 0; i < no; i++) free(ours[i]);
   if (cg) fclose(cg);
   if (mi) fclose(mi);
-  return ok && fx.ncgroups > 0 ? 0 : -1;
+  if (own) fclose(own);
+  return ok && lines > 0 ? 0 : -1;
 }
 
 /* Between `runc create` and `runc start`: runc's init waits on its exec fifo with the container's seccomp
