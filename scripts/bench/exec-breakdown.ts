@@ -185,7 +185,7 @@ function berthPhases(logFile: string, from: number): Record<string, number[]> {
   const out: Record<string, number[]> = {};
   for (const line of text.split('\n')) {
     // "exec phases" (the start request, from its body to the stream's end) and, inside its start, "exec start
-    // phases" (the process file, the shim's socket, the shim's answer once the process runs).
+    // phases" (the process files, then the shim's answer — connection and request included — once the process runs).
     const kind = /msg="(exec phases|exec start phases)"/.exec(line)?.[1];
     if (!kind) continue;
     for (const [, k, v] of line.matchAll(/ (\w+)=([\d.]+)/g))

@@ -102,7 +102,7 @@ export interface Runtime {
   exec(id: string, execId: string, req: ExecRequest): Promise<{ pid: number; session: ProcessSession }>;
   /** Sets the window size of the container's TTY ('init') or of an exec's. */
   resize(id: string, processId: string, rows: number, cols: number): Promise<void>;
-  /** The OCI spec the container was started with. */
+  /** The OCI spec the container was started with (shared between callers: not to be changed). */
   spec(id: string): Record<string, any> | undefined;
   /** Sends a signal to the container's init (through the shim, which owns the pid). */
   kill(id: string, signal: number): Promise<void>;
@@ -244,7 +244,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       s.once('error', () => resolve(undefined));
     });
 
-  /** Sends one request line; resolves with the reply line and whatever followed it on the connection. */
+  /** Sends one request line; resolves with the reply line and whatever followed it on the connection. The line
+   * may be written before the connection is up: node sends it once connected. */
   const ask = (s: net.Socket, line: string) =>
     new Promise<{ reply: string; rest: Buffer }>((resolve) => {
       let buf = Buffer.alloc(0);
@@ -266,18 +267,45 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       s.write(line + '\n');
     });
 
+  /** Connects to the container's shim and sends one request line without waiting for the connection (one turn
+   * of the event loop less per exec); undefined when no shim listens there. */
+  const dial = (id: string, line: string) =>
+    new Promise<{ s: net.Socket; reply: string; rest: Buffer } | undefined>((resolve) => {
+      const s = net.connect(socketPath(id));
+      let connected = false;
+      s.once('connect', () => {
+        connected = true;
+      });
+      void ask(s, line).then((r) => {
+        if (connected) resolve({ s, ...r });
+        else {
+          s.destroy();
+          resolve(undefined);
+        }
+      });
+    });
+
   const request = async (id: string, line: string): Promise<string> => {
-    const s = await connect(id);
-    if (!s) throw conflict(`Container ${id} is not running`);
-    const { reply } = await ask(s, line);
-    s.destroy();
-    return reply;
+    const r = await dial(id, line);
+    if (!r) throw conflict(`Container ${id} is not running`);
+    r.s.destroy();
+    return r.reply;
   };
 
+  /** Each container's spec as last read, with the file's identity then: every exec reads it (twice). */
+  const specs = new Map<string, { ino: number; mtimeMs: number; spec: Record<string, any> }>();
+  /** The container's spec (config.json in its state dir); the same object while the file is the same. */
   const specOf = (id: string): Record<string, any> | undefined => {
+    const file = path.join(stateDir(id), 'config.json');
     try {
-      return JSON.parse(fs.readFileSync(path.join(stateDir(id), 'config.json'), 'utf8'));
+      const st = fs.statSync(file);
+      const known = specs.get(id);
+      if (known && known.ino === st.ino && known.mtimeMs === st.mtimeMs) return known.spec;
+      const spec = JSON.parse(fs.readFileSync(file, 'utf8'));
+      specs.set(id, { ino: st.ino, mtimeMs: st.mtimeMs, spec });
+      return spec;
     } catch {
+      specs.delete(id);
       return undefined;
     }
   };
@@ -394,13 +422,12 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (fast) fs.writeFileSync(fastFile, fast, { mode: 0o600 });
       phases?.mark('files');
       try {
-        const s = await connect(id);
-        if (!s) throw conflict(`Container ${id} is not running`);
-        phases?.mark('connect');
-        const { reply, rest } = await ask(
-          s,
+        const r = await dial(
+          id,
           `exec ${execId} ${+!!req.process.terminal} ${+req.stdin} ${file}${fast ? ` ${fastFile}` : ''}`,
         );
+        if (!r) throw conflict(`Container ${id} is not running`);
+        const { s, reply, rest } = r;
         if (!reply.startsWith('ok ')) {
           s.destroy();
           const message = runcMessage(reply.replace(/^err /, ''));
@@ -452,11 +479,13 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     },
 
     forget(id) {
+      specs.delete(id);
       fs.rmSync(stateDir(id), { recursive: true, force: true });
       fs.rmSync(socketPath(id), { force: true });
     },
 
     async cleanup(id, rootfs) {
+      specs.delete(id);
       await runc(['delete', '--force', id], id).catch(() => {});
       if (rootfs) await unmount(rootfs);
       fs.rmSync(stateDir(id), { recursive: true, force: true });
