@@ -56,6 +56,9 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 packages=(nodejs runc crun iptables iproute2 containernetworking-plugins busybox-static kmod e2fsprogs procps tar)
 # tini's static build is the guest engine's berth-init (docker run --init), for either architecture.
 packages+=(tini)
+# Rootless berthd in the guest (its cgroup v2 tests): newuidmap/newgidmap (setuid, kept by dpkg-deb -x and mkfs -d)
+# and slirp4netns.
+packages+=(uidmap slirp4netns)
 # Dependencies the guest never needs because nothing configures it at run time (dpkg, debconf, perl, PAM, udev,
 # initramfs-tools for the kernel) or busybox stands in (coreutils): apt is told they are installed already.
 # (libsystemd0 is unpacked: crun links it.)
@@ -126,8 +129,9 @@ build_arch() {
   kpkg=$(apt-cache depends "linux-image-$darch" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
   [[ -n $kpkg ]] || { echo "vm-image: no kernel package found for $darch" >&2; exit 1; }
 
-  # Everything to unpack: the packages and their dependencies as apt resolves them from nothing.
-  mapfile -t wanted < <(apt-get install -s -qq "${packages[@]}" "$kpkg" | awk '/^Inst / {gsub(/[()]/, "", $3); print $2 "=" $3}')
+  # Everything to unpack: the packages and their dependencies as apt resolves them from nothing — except an upgrade of
+  # a provided package ("Inst passwd [999] (…)": a Breaks on its real version, as libpam-modules has), never unpacked.
+  mapfile -t wanted < <(apt-get install -s -qq "${packages[@]}" "$kpkg" | awk '/^Inst / && $3 !~ /^\[/ {gsub(/[()]/, "", $3); print $2 "=" $3}')
   mkdir -p "$debs/partial"
   local missing=()
   for pv in "${wanted[@]}"; do

@@ -123,8 +123,21 @@ export interface PlatformConfig {
   execOpts: string[];
   runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
   defaultRuntime?: string;
-  /** The engine runs rootless (issue 14). */
-  rootless?: { singleId: boolean };
+  /** The engine runs rootless (issue 14), in a delegated cgroup v2 subtree or none. */
+  rootless?: { singleId: boolean; cgroup?: { base: string; controllers: string[] } };
+}
+
+/** A rootless engine's cgroups: below its delegated subtree on cgroup v2 (the controllers handed down), else none. */
+function rootlessCgroups(
+  version: 1 | 2,
+  r: NonNullable<PlatformConfig['rootless']>,
+): NonNullable<Platform['rootless']> {
+  const delegated = version === 2 ? r.cgroup : undefined;
+  return {
+    delegatedControllers: delegated?.controllers ?? [],
+    ...(delegated ? { cgroupBase: delegated.base } : {}),
+    singleId: r.singleId,
+  };
 }
 
 /**
@@ -150,8 +163,7 @@ export function resolvePlatform(cfg: PlatformConfig): { platform: Platform; runt
       cgroup: { version, driver },
       runtime,
       selinux: { enabled: selinux.selinuxEnabled() },
-      // Containers are not placed in a delegated v2 subtree yet: no controller is usable rootless.
-      ...(cfg.rootless ? { rootless: { delegatedControllers: [], singleId: cfg.rootless.singleId } } : {}),
+      ...(cfg.rootless ? { rootless: rootlessCgroups(version, cfg.rootless) } : {}),
     },
     runtimes,
   };

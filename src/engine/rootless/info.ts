@@ -1,4 +1,6 @@
 // What the rootless engine inside the namespaces knows about its outside (set by the parent, read once).
+import type { DelegatedCgroup } from './cgroup';
+
 export const ROOTLESS_ENV = 'BERTH_ROOTLESS';
 
 /** slirp4netns's fixed addresses: the host (its loopback included) is 10.0.2.2 seen from the namespace. */
@@ -21,6 +23,8 @@ export interface RootlessInfo {
   slirpApi: string;
   /** The host's loopback as the namespace reaches it. */
   hostGateway: string;
+  /** The cgroup v2 subtree delegated to the user that containers' cgroups go below (none: limits are refused). */
+  cgroup?: DelegatedCgroup;
 }
 
 export function rootlessInfo(env = process.env): RootlessInfo | undefined {

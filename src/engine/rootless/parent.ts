@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
+import { delegatedCgroup } from './cgroup';
 import { idMapsFor, mapArgs } from './idmap';
 import { ROOTLESS_ENV, type RootlessInfo, SLIRP_GATEWAY } from './info';
 import { probeRootlessHost, rootlessVerdict } from '../../common/host/rootless';
@@ -43,6 +44,9 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
   const swept = sweepOrphanedNamespaces();
   if (swept) write(`ended ${swept} processes an earlier rootless engine of ${user.username} left behind`);
 
+  // Before anything is spawned: the engine, slirp4netns and the namespace's processes all start in the leaf.
+  const cgroup = delegatedCgroup();
+  if (cgroup) write(`cgroup v2 subtree ${cgroup.base} delegated: ${cgroup.controllers.join(' ') || 'no controllers'}`);
   const runtimeDir = process.env.XDG_RUNTIME_DIR || os.tmpdir();
   const stateDir = fs.mkdtempSync(path.join(runtimeDir, 'berth-rootless-'));
   const info: RootlessInfo = {
@@ -54,6 +58,7 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
     stateDir,
     slirpApi: path.join(stateDir, 'slirp.sock'),
     hostGateway: SLIRP_GATEWAY,
+    ...(cgroup ? { cgroup } : {}),
   };
 
   // unshare(1) makes the namespaces; the shell says it is in them and waits for the id maps before it execs the

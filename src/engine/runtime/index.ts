@@ -39,7 +39,7 @@ import {
   runtimeGlobalArgs,
 } from './platform';
 export * from './platform';
-export { limitsUnavailableReason, refuseUnusableLimits, unusableLimits } from './limits';
+export { limitsUnavailableReason, missingControllers, refuseUnusableLimits, unusableLimits } from './limits';
 export * as selinux from './selinux';
 export type { SpecInput, ExecInput, Mount, SharedNamespace, Ulimit } from './spec';
 export { resolveUser } from './user';

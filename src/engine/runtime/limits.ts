@@ -33,19 +33,32 @@ export function unusableLimits(p: Platform, resources: object | undefined): stri
     .map(([, { flag }]) => flag);
 }
 
-/** Why limits cannot be applied on this platform (rootless without the controllers); undefined when they can. */
+const NEED =
+  'resource limits need cgroup v2 with a delegated subtree (a systemd user session) when Berth runs rootless';
+
+/** Why no limit can be applied on this platform (rootless without a delegated subtree); undefined when some can. */
 export function limitsUnavailableReason(p: Platform): string | undefined {
   if (!p.rootless) return undefined;
   if (p.cgroup.version === 1)
-    return (
-      'resource limits need cgroup v2 with a delegated subtree (a systemd user session) when Berth runs rootless; ' +
-      'this host has cgroup v1 (or hybrid), where an ordinary user cannot set limits'
-    );
-  return `resource limits need the controller delegated to this user (delegated: ${p.rootless.delegatedControllers.join(', ') || 'none'})`;
+    return `${NEED}; this host has cgroup v1 (or hybrid), where an ordinary user cannot set limits`;
+  if (!p.rootless.cgroupBase || !p.rootless.delegatedControllers.length)
+    return `${NEED}; the engine's cgroup is not delegated to this user (start it in a unit with Delegate=yes)`;
+  return undefined;
+}
+
+/** The controllers a rootless engine was not handed: their limits are refused (docker info warns of each). */
+export function missingControllers(p: Platform): string[] {
+  const usable = usableControllers(p);
+  if (!usable) return [];
+  return [...new Set(Object.values(LIMITS).map((l) => l.controller))].filter((c) => !usable.has(c));
 }
 
 /** Create and update refuse limits the platform cannot apply (Docker's status for bad parameters: 400). */
 export function refuseUnusableLimits(p: Platform, resources: object | undefined): void {
   const flags = unusableLimits(p, resources);
-  if (flags.length) throw invalidParameter(`${flags.join(', ')}: ${limitsUnavailableReason(p)}`);
+  if (!flags.length) return;
+  const reason =
+    limitsUnavailableReason(p) ??
+    `resource limits need the controller delegated to this user (delegated: ${p.rootless?.delegatedControllers.join(', ')})`;
+  throw invalidParameter(`${flags.join(', ')}: ${reason}`);
 }

@@ -18,9 +18,11 @@ export interface Platform {
   cgroup: { version: 1 | 2; driver: CgroupDriver };
   runtime: RuntimeChoice;
   selinux: { enabled: boolean };
-  /** Set by the rootless work (issue 14): controllers delegated to this user (v2); limits on others are dropped. */
+  /** Set by the rootless work (issue 14): controllers delegated to this user (v2); limits on others are refused. */
   rootless?: {
     delegatedControllers: string[];
+    /** The delegated cgroup v2 subtree (from the hierarchy's root) containers' cgroups go below; none: no cgroup. */
+    cgroupBase?: string;
     /** Only the user's own id is mapped (no /etc/subuid lines): no other uid or gid exists in the namespace. */
     singleId?: boolean;
   };
@@ -76,25 +78,28 @@ export function checkCgroupnsMode(mode: string | undefined): CgroupnsMode | '' {
   return mode;
 }
 
+/** The cgroupfs parent of containers' cgroups: /berth, or below a rootless engine's delegated subtree. */
+const cgroupfsParent = (p: Platform) => `${p.rootless?.cgroupBase ?? ''}/berth`;
+
 /**
  * spec.linux.cgroupsPath: "system.slice:berth:<id>" for systemd (runc makes berth-<id>.scope), a path otherwise.
- * Rootless with cgroupfs: none — runc's rootless manager leaves the container in the engine's own cgroup, which
- * it only tolerates without a path (an ordinary user cannot make cgroups there).
+ * Rootless with cgroupfs and no delegated subtree: none — runc's rootless manager leaves the container in the
+ * engine's own cgroup, which it only tolerates without a path (an ordinary user cannot make cgroups there).
  */
 export function cgroupsPath(p: Platform, id: string): string | undefined {
-  if (p.rootless && p.cgroup.driver === 'cgroupfs') return undefined;
+  if (p.rootless && p.cgroup.driver === 'cgroupfs' && !p.rootless.cgroupBase) return undefined;
   if (p.cgroup.driver === 'systemd') return `${p.rootless ? 'user.slice' : 'system.slice'}:berth:${id}`;
-  return `/berth/${id}`;
+  return `${cgroupfsParent(p)}/${id}`;
 }
 
 /**
  * Where the container's cgroup is on the host, for stats, OOM and freezer reads: `controller` names the v1
- * hierarchy ('' on v2). `rootlessBase` is the user's delegated subtree (rootless with systemd).
+ * hierarchy ('' on v2).
  */
 export function cgroupDir(p: Platform, id: string, controller: string, mountRoot = '/sys/fs/cgroup'): string {
   const base = p.cgroup.version === 2 ? mountRoot : `${mountRoot}/${controller}`;
   if (p.cgroup.driver === 'systemd') return `${base}/${p.rootless ? 'user.slice' : 'system.slice'}/berth-${id}.scope`;
-  return `${base}/berth/${id}`;
+  return `${base}${cgroupfsParent(p)}/${id}`;
 }
 
 /** The file the shim reads after the container ends to tell an OOM kill (memory.events' oom_kill on v2). */
@@ -109,9 +114,12 @@ export function runtimeGlobalArgs(p: Platform): string[] {
   return [...(p.runtime.args ?? []), ...(p.cgroup.driver === 'systemd' ? ['--systemd-cgroup'] : [])];
 }
 
-/** dockerd's CgroupDriver in `docker info`: "none" for a rootless engine that manages no cgroup (as rootless dockerd). */
+/**
+ * dockerd's CgroupDriver in `docker info`: "none" for a rootless engine that manages no cgroup (as rootless dockerd);
+ * cgroupfs for one that makes its containers' cgroups in its delegated subtree (as rootless Podman's cgroupfs).
+ */
 export function cgroupDriverShown(p: Platform): CgroupDriver | 'none' {
-  return p.rootless && p.cgroup.driver === 'cgroupfs' ? 'none' : p.cgroup.driver;
+  return p.rootless && p.cgroup.driver === 'cgroupfs' && !p.rootless.cgroupBase ? 'none' : p.cgroup.driver;
 }
 
 /** Which resource controllers the container's limits may use: all, or (rootless) those delegated to the user. */

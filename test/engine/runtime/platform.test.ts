@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   cgroupDir,
+  cgroupDriverShown,
   cgroupsPath,
   checkCgroupnsMode,
   chooseCgroupDriver,
@@ -29,6 +30,8 @@ import {
   relabelPlan,
 } from '../../../src/engine/runtime/selinux';
 import { buildSpec, type SpecInput } from '../../../src/engine/runtime/spec';
+import { limitsUnavailableReason, missingControllers, refuseUnusableLimits } from '../../../src/engine/runtime/limits';
+import { ownCgroup } from '../../../src/engine/rootless/cgroup';
 
 const platform = (over: Partial<Platform> & { version?: 1 | 2; driver?: 'cgroupfs' | 'systemd' } = {}): Platform => ({
   cgroup: { version: over.version ?? 2, driver: over.driver ?? 'cgroupfs' },
@@ -180,6 +183,49 @@ describe('runtime: platform inputs to the OCI spec', () => {
       assert.equal(r1.memory, undefined);
       assert.equal(r1.pids, undefined);
       assert.ok(r1.devices.length > 0, 'device rules stay');
+    });
+
+    it('a delegated v2 subtree: containers get cgroups below it, the cgroupfs driver shows, limits are taken', () => {
+      const base = '/user.slice/user-1000.slice/user@1000.service';
+      const p = platform({
+        version: 2,
+        rootless: { delegatedControllers: ['cpu', 'io', 'memory', 'pids'], cgroupBase: base },
+      });
+      assert.equal(cgroupsPath(p, 'c1'), `${base}/berth/c1`);
+      assert.equal(cgroupDir(p, 'c1', 'memory'), `/sys/fs/cgroup${base}/berth/c1`);
+      assert.equal(oomFile(p, 'c1'), `/sys/fs/cgroup${base}/berth/c1/memory.events`);
+      assert.equal(cgroupDriverShown(p), 'cgroupfs');
+      assert.equal(limitsUnavailableReason(p), undefined);
+      assert.deepEqual(missingControllers(p), ['cpuset']);
+      refuseUnusableLimits(p, { memory: 1 << 26, nanoCpus: 1e9, pidsLimit: 5 });
+      assert.throws(
+        () => refuseUnusableLimits(p, { cpusetCpus: '0' }),
+        /^InvalidParameterError: --cpuset-cpus: resource limits need the controller delegated to this user \(delegated: cpu, io, memory, pids\)$/,
+      );
+    });
+
+    it('no delegated subtree: no cgroup path, driver none, every limit refused with the reason', () => {
+      const v2 = platform({ version: 2, rootless: { delegatedControllers: [] } });
+      assert.equal(cgroupsPath(v2, 'c1'), undefined);
+      assert.equal(cgroupDriverShown(v2), 'none');
+      assert.throws(
+        () => refuseUnusableLimits(v2, { memory: 1 << 26 }),
+        /--memory: resource limits need cgroup v2 with a delegated subtree \(a systemd user session\) when Berth runs rootless; the engine's cgroup is not delegated to this user \(start it in a unit with Delegate=yes\)/,
+      );
+      const v1 = platform({ version: 1, rootless: { delegatedControllers: [] } });
+      assert.match(limitsUnavailableReason(v1) ?? '', /this host has cgroup v1 \(or hybrid\)/);
+    });
+
+    it("reads the engine's own cgroup v2 path from /proc/self/cgroup (hybrid hosts list v1 hierarchies too)", () => {
+      assert.equal(
+        ownCgroup('0::/user.slice/user-1000.slice/user@1000.service/app.slice/berthd.service\n'),
+        '/user.slice/user-1000.slice/user@1000.service/app.slice/berthd.service',
+      );
+      assert.equal(
+        ownCgroup('12:memory:/user.slice\n1:name=systemd:/user.slice\n0::/user.slice/session-2.scope\n'),
+        '/user.slice/session-2.scope',
+      );
+      assert.equal(ownCgroup('12:memory:/\n'), undefined);
     });
   });
 

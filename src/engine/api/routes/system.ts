@@ -17,7 +17,7 @@ import {
   storageFacts,
 } from '../../host';
 import { cniBinDir } from '../../network';
-import { cgroupDriverShown, limitsUnavailableReason } from '../../runtime';
+import { cgroupDriverShown, limitsUnavailableReason, missingControllers, usableControllers } from '../../runtime';
 import { registryServiceConfig } from '../../registry';
 import { goArch, matchLabels } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
@@ -192,7 +192,10 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
     const runc = s.runcVersion();
     const cgroupV2 = h.cgroupVersion === '2';
     const unavailable = limitsUnavailableReason(s.platform.platform);
-    const limits = !unavailable;
+    // Rootless: each limit as far as its controller was handed down to the user (all of them for a root engine).
+    const usable = usableControllers(s.platform.platform);
+    const can = (controller: string) => !usable || usable.has(controller);
+    const missing = unavailable ? [] : missingControllers(s.platform.platform);
     const storage = storageFacts(cfg.dataRoot);
     const net = networkFacts();
     ctx.send(200, {
@@ -215,13 +218,13 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
         Authorization: null,
         Log: ['json-file', 'none'],
       },
-      MemoryLimit: limits,
+      MemoryLimit: can('memory'),
       SwapLimit: false,
-      CpuCfsPeriod: limits,
-      CpuCfsQuota: limits,
-      CPUShares: limits,
-      CPUSet: limits,
-      PidsLimit: limits,
+      CpuCfsPeriod: can('cpu'),
+      CpuCfsQuota: can('cpu'),
+      CPUShares: can('cpu'),
+      CPUSet: can('cpuset'),
+      PidsLimit: can('pids'),
       IPv4Forwarding: net.ipv4Forwarding,
       BridgeNfIptables: net.bridgeNfIptables,
       BridgeNfIp6tables: net.bridgeNfIp6tables,
@@ -305,6 +308,10 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
           glibc: runtimeGlibc(),
         }),
         ...(unavailable ? [`WARNING: ${unavailable}`] : []),
+        ...missing.map(
+          (c) =>
+            `WARNING: the ${c} controller is not delegated to ${cfg.rootless?.user}: limits that need it are refused`,
+        ),
         ...networkWarnings(net),
         ...(cfg.rootless?.singleId
           ? [
