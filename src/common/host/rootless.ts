@@ -17,7 +17,9 @@ export interface RootlessHostProbe {
   /** Ubuntu 24.04's kernel.apparmor_restrict_unprivileged_userns, when the kernel has it. */
   apparmorRestrictsUserns?: number;
   /** Commands found on PATH. */
-  commands: Record<'unshare' | 'newuidmap' | 'newgidmap' | 'slirp4netns' | 'runc', boolean>;
+  commands: Record<'unshare' | 'newuidmap' | 'newgidmap' | 'slirp4netns' | 'runc', boolean> & {
+    'fuse-overlayfs'?: boolean;
+  };
   /** /dev/net/tun opens read-write for this user (slirp4netns needs it). */
   tunUsable: boolean;
   subuidLines: boolean;
@@ -110,12 +112,19 @@ export function rootlessRequirements(h: RootlessHostProbe): RootlessRequirement[
       fix: h.tunUsable ? undefined : { note: 'chmod 0666 /dev/net/tun' },
     },
     {
+      // Before 5.11 the kernel refuses overlay in a user namespace: the engine mounts fuse-overlayfs instead (it
+      // also falls back when a newer kernel refuses, which only a mount can tell: the engine probes at start).
       name: 'overlayfs in a user namespace',
-      ok: overlayInUserns(h.kernel),
-      found: `kernel ${h.kernel}`,
-      // fuse-overlayfs would do on older kernels; the engine does not mount it yet.
-      need: 'Linux 5.11 or later',
+      ok: overlayInUserns(h.kernel) || !!h.commands['fuse-overlayfs'],
+      found: overlayInUserns(h.kernel)
+        ? `kernel ${h.kernel}`
+        : `kernel ${h.kernel}, fuse-overlayfs ${h.commands['fuse-overlayfs'] ? 'present' : 'not found on PATH'}`,
+      need: 'Linux 5.11 or later, or fuse-overlayfs',
       fatal: true,
+      fix:
+        overlayInUserns(h.kernel) || h.commands['fuse-overlayfs']
+          ? undefined
+          : { apt: 'fuse-overlayfs', rpm: 'fuse-overlayfs' },
     },
     {
       name: 'runc',
@@ -214,6 +223,7 @@ export function probeRootlessHost(r: ProbeReader = realProbeReader): RootlessHos
       newgidmap: r.onPath('newgidmap'),
       slirp4netns: r.onPath('slirp4netns'),
       runc: r.onPath('runc'),
+      'fuse-overlayfs': r.onPath('fuse-overlayfs'),
     },
     tunUsable: r.openable('/dev/net/tun'),
     subuidLines: hasSubids(r.read('/etc/subuid'), name, uid),

@@ -630,7 +630,11 @@ export class Build {
   /** Runs `fn` on a writable layer over the current image and stores what it wrote as a layer. */
   private async inWorkspace(state: StageState, fn: (ws: Workspace) => Promise<void>): Promise<NewLayer> {
     const image = state.imageId ? await this.deps.images.get(state.imageId) : undefined;
-    const ws = await Workspace.open(this.deps.tmpDir, image ? this.deps.images.layerDirs(image) : []);
+    const ws = await Workspace.open(
+      this.deps.tmpDir,
+      image ? this.deps.images.layerDirs(image) : [],
+      this.deps.overlay,
+    );
     try {
       await fn(ws);
       const tar = await ws.layer();
@@ -716,7 +720,7 @@ export class Build {
           if (byIndex > this.stages.length) throw new Error(`invalid from flag value ${from}: index out of bounds`);
           image = await this.deps.images.get(this.stages[byIndex].imageId);
         } else image = await this.fromImage(from);
-        const ws = await Workspace.open(this.deps.tmpDir, this.deps.images.layerDirs(image));
+        const ws = await Workspace.open(this.deps.tmpDir, this.deps.images.layerDirs(image), this.deps.overlay);
         fromRoot = { root: ws.root, image, ws };
       }
       infos = [];

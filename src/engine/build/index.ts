@@ -1,6 +1,7 @@
 // The build subsystem: Dockerfile builds (the classic builder's API and output), `docker commit`, `docker
 // import` and the build cache's prune. Images it makes are ordinary images of the images subsystem, each with
 // its parent; RUN steps are ordinary containers of the containers subsystem.
+import type { OverlayDriver } from '../runtime';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -83,6 +84,8 @@ export interface BuildDeps {
   >;
   /** Scratch space for contexts and layers being written (emptied at start). */
   tmpDir: string;
+  /** How workspaces' overlays are mounted (the engine's overlay driver). */
+  overlay?: OverlayDriver;
   /** Recorded as the images' docker_version. */
   dockerVersion: string;
   /** Pulls a FROM image (credentials from the request). */
@@ -95,6 +98,7 @@ export interface BuildServiceOptions {
   events: EventBus;
   dataRoot: string;
   dockerVersion: string;
+  overlay?: OverlayDriver;
 }
 
 /** `repo` and `tag` of commit and import as one reference (none without a repo). */
@@ -193,6 +197,7 @@ export function createBuildService(o: BuildServiceOptions): BuildService {
           images: o.images,
           containers: o.containers,
           tmpDir,
+          overlay: o.overlay,
           dockerVersion: o.dockerVersion,
           pull: (ref, platform, progress) => pullForBuild(ref, platform, progress, opts.auth),
         };

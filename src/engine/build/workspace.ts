@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { type ContainerFs, extractToDir, readContainerFile, statPath } from '../containers';
 import { isEngineError } from '../errdefs';
-import { mountOverlay, unmount } from '../runtime';
+import { mountOverlay, type OverlayDriver, unmount } from '../runtime';
 import { diffTar } from '../snapshots';
 
 /** Go's os.FileMode directory bit, as statPath reports modes. */
@@ -29,14 +29,14 @@ export class Workspace {
   }
 
   /** Mounts `lowerDirs` (topmost first; none for FROM scratch) with a new upper dir under `tmpRoot`. */
-  static async open(tmpRoot: string, lowerDirs: string[]): Promise<Workspace> {
+  static async open(tmpRoot: string, lowerDirs: string[], overlay?: OverlayDriver): Promise<Workspace> {
     const dir = path.join(tmpRoot, `ws-${crypto.randomBytes(6).toString('hex')}`);
     const lowers = lowerDirs.length ? lowerDirs : [path.join(dir, 'empty')];
     const ws = new Workspace(dir, lowerDirs);
     for (const d of ['upper', 'work', 'root', ...(lowerDirs.length ? [] : ['empty'])])
       fs.mkdirSync(path.join(dir, d), { recursive: true, mode: 0o755 });
     try {
-      await mountOverlay(lowers, ws.upper, path.join(dir, 'work'), ws.root);
+      await mountOverlay(lowers, ws.upper, path.join(dir, 'work'), ws.root, overlay);
       ws.mounted = true;
       ws.rootFd = fs.openSync(ws.root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     } catch (err) {

@@ -179,7 +179,7 @@ export function createContainerService(opts: ContainerServiceOptions): Container
     withLock: (id, fn) => store.withLock(id, fn),
     isLive: (id) => store.live.has(id),
     volumes: opts.volumes,
-    overlayOf: (c) => store.overlayOf(c),
+    overlayOf: (c) => ({ ...store.overlayOf(c), driver: opts.runtime.platform.overlay }),
   });
   const execs = createExecService({
     runtime: opts.runtime,

@@ -12,7 +12,14 @@ import { createNetworkService, parseVmHostPorts, vmHostPorts } from '../network'
 import { createVolumeService } from '../volumes';
 import { createContainerService } from '../containers';
 import { slirpPorts } from '../rootless';
-import { createRuntime, daemonSecurityOpt, defaultCgroupnsMode, selinux } from '../runtime';
+import {
+  createRuntime,
+  daemonSecurityOpt,
+  defaultCgroupnsMode,
+  findFuseOverlayfs,
+  overlayDriver,
+  selinux,
+} from '../runtime';
 import { openImageService } from '../images';
 import { createBuildService } from '../build';
 
@@ -87,7 +94,19 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
     const refusal = dTypeRefusal(storageFacts(cfg.dataRoot));
     if (refusal) throw refusal;
     const runc = runcInfo();
-    const { platform, runtimes } = resolvePlatform(cfg);
+    const resolved = resolvePlatform(cfg);
+    const { runtimes } = resolved;
+    // The overlay a rootless engine can mount here: probed on the data root's file system (BERTH_OVERLAY_PROBE_OPTIONS:
+    // extra mount options tests make the kernel refuse the probe with).
+    const overlay = overlayDriver({
+      rootless: !!cfg.rootless,
+      scratchDir: cfg.dataRoot,
+      probeOptions: process.env.BERTH_OVERLAY_PROBE_OPTIONS,
+      fuse: findFuseOverlayfs(),
+    });
+    if (overlay.refusal)
+      log.warn('kernel overlay refused in the user namespace: using fuse-overlayfs', { error: overlay.refusal });
+    const platform = { ...resolved.platform, overlay };
     if (!runc && platform.runtime.name === 'runc') log.warn(RUNC_INSTALL_HINT);
     const cgroupns = cfg.defaultCgroupnsMode ?? defaultCgroupnsMode(platform);
     log.info('platform', {
@@ -96,6 +115,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       runtime: platform.runtime.name,
       cgroupns,
       selinux: platform.selinux.enabled,
+      storage: overlay.name,
     });
     const events = createEventBus();
     const vmHost = parseVmHostPorts(cfg.vmHostPorts);
@@ -110,7 +130,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       outsidePorts: cfg.rootless ? slirpPorts(cfg.rootless.slirpApi) : vmHost && vmHostPorts(vmHost),
     });
     await network.init();
-    const volumes = createVolumeService({ dataRoot: cfg.dataRoot, events });
+    const volumes = createVolumeService({ dataRoot: cfg.dataRoot, events, overlay });
     await volumes.init();
     const images = openImageService(cfg.dataRoot, () => cfg, events);
     const containers = createContainerService({
@@ -138,6 +158,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       events,
       dataRoot: cfg.dataRoot,
       dockerVersion: ENGINE_VERSION,
+      overlay,
     });
     const services: EngineServices = {
       config: () => cfg,

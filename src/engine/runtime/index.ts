@@ -30,6 +30,14 @@ import { unmount } from './mounts';
 export { defaultShimPath, fastExecRequest, readOnlyShim } from './shim';
 export { daemonSecurityOpt, parseSecurityOpt, type SecurityOptions } from './securityopt';
 export { isMountPoint, mountOverlay, readOnlyMount, unmount } from './mounts';
+export {
+  findFuseOverlayfs,
+  FUSE_OVERLAYFS_HINT,
+  KERNEL_OVERLAY,
+  mountOverlayData,
+  type OverlayDriver,
+  overlayDriver,
+} from './overlay';
 export { hostCapabilities, hostNofileHard } from './bounds';
 import {
   cgroupDir as platformCgroupDir,
@@ -352,6 +360,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
           ].join(','),
           '-T',
           req.spec.root.path,
+          ...(platform.overlay?.fuse ? ['-F', platform.overlay.fuse] : []),
         );
       }
       const child = spawn(shim().path, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });

@@ -1,7 +1,7 @@
 // Mounts the runtime makes and checks on the host: containers' root file systems, the shim's read-only copy.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import { system } from '../errdefs';
+import { KERNEL_OVERLAY, mountOverlayData, type OverlayDriver } from './overlay';
 
 /** Unmounts `target` if something is mounted there (lazily: a busy mount must not block removal). */
 export async function unmount(target: string): Promise<void> {
@@ -31,23 +31,13 @@ export function readOnlyMount(target: string): boolean {
   }
 }
 
-/** Mounts an overlay (for export/archive of a stopped container). */
-export function mountOverlay(lowerDirs: string[], upperDir: string, workDir: string, target: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'mount',
-      [
-        '-t',
-        'overlay',
-        'overlay',
-        '-o',
-        `lowerdir=${lowerDirs.join(':')},upperdir=${upperDir},workdir=${workDir}`,
-        target,
-      ],
-      (err, _o, stderr) => {
-        if (err) reject(system(`error mounting root filesystem: ${stderr.trim() || err.message}`));
-        else resolve();
-      },
-    );
-  });
+/** Mounts an overlay (for export/archive of a stopped container, a build's workspace) with the engine's driver. */
+export function mountOverlay(
+  lowerDirs: string[],
+  upperDir: string,
+  workDir: string,
+  target: string,
+  driver: OverlayDriver = KERNEL_OVERLAY,
+): Promise<void> {
+  return mountOverlayData(driver, `lowerdir=${lowerDirs.join(':')},upperdir=${upperDir},workdir=${workDir}`, target);
 }

@@ -2,6 +2,7 @@
 // (runc or crun), SELinux, rootless. A `Platform` is found once at start (host/ detects, config/ chooses) and is an
 // input to the pure spec generator and to the small adapters here — never an `if` in lifecycle code.
 import { invalidParameter } from '../errdefs';
+import type { OverlayDriver } from './overlay';
 
 export type CgroupDriver = 'cgroupfs' | 'systemd';
 export type CgroupnsMode = 'private' | 'host';
@@ -18,6 +19,8 @@ export interface Platform {
   cgroup: { version: 1 | 2; driver: CgroupDriver };
   runtime: RuntimeChoice;
   selinux: { enabled: boolean };
+  /** How overlays are mounted (overlay.ts): the kernel's unless a rootless engine's probe found it refused. */
+  overlay?: OverlayDriver;
   /** Set by the rootless work (issue 14): controllers delegated to this user (v2); limits on others are refused. */
   rootless?: {
     delegatedControllers: string[];

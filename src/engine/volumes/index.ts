@@ -5,6 +5,7 @@
 //
 // Volumes with driver options (type/o/device: tmpfs, bind-backed, any mount(8) type) are mounted on `_data` on
 // demand, when the first container mounts them, and unmounted when the last one lets go, as Docker does.
+import type { OverlayDriver } from '../runtime';
 import { execFile } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -110,6 +111,8 @@ export interface VolumeService {
 export interface VolumeServiceOptions {
   dataRoot: string;
   events?: EventBus;
+  /** How copy-up views of an image are mounted (the engine's overlay driver). */
+  overlay?: OverlayDriver;
 }
 
 interface Meta {
@@ -485,7 +488,7 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
     },
 
     createMountPoints: (containerId, plan) => createMountPoints(service, containerId, plan),
-    setupMounts: (containerId, mounts, rootfs) => setupMounts(service, containerId, mounts, rootfs),
+    setupMounts: (containerId, mounts, rootfs) => setupMounts(service, containerId, mounts, rootfs, opts.overlay),
     teardownMounts: (containerId, mounts) => teardownMounts(service, containerId, mounts),
     releaseMounts: (containerId, mounts, removeAnonymous) =>
       releaseMounts(service, containerId, mounts, removeAnonymous),

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { invalidParameter, system } from '../errdefs';
 import { log } from '../log';
+import { KERNEL_OVERLAY, type OverlayDriver, overlayCommand } from '../runtime/overlay';
 import type { MountPoint } from './mounts';
 
 const run = promisify(execFile);
@@ -115,13 +116,13 @@ export interface RootView {
  * A read-only overlay of a container's layers (its own upper dir first) on a temporary directory: the
  * container's root filesystem as it will see it, for copy-up before its process starts.
  */
-export async function overlayView(layerDirs: string[]): Promise<RootView> {
+export async function overlayView(layerDirs: string[], overlay = KERNEL_OVERLAY): Promise<RootView> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-copyup-'));
   // Overlayfs wants two lower dirs when there is no upper one.
   const lowers =
     layerDirs.length >= 2 ? layerDirs : [...layerDirs, fs.mkdtempSync(path.join(os.tmpdir(), 'berth-empty-'))];
   try {
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowers.join(':')}`, root]);
+    await run(...overlayCommand(overlay, `ro,lowerdir=${lowers.join(':')}`, root));
   } catch (err: any) {
     fs.rmSync(root, { recursive: true, force: true });
     throw system(`mounting the image for copy-up: ${String(err.stderr || err.message).trim()}`);
@@ -167,6 +168,7 @@ export async function setupMounts(
   containerId: string,
   mounts: MountPoint[],
   rootfs?: string | { layers: string[] },
+  overlay?: OverlayDriver,
 ): Promise<OciMount[]> {
   const out: OciMount[] = [];
   let view: RootView | undefined;
@@ -191,7 +193,9 @@ export async function setupMounts(
           (typeof rootfs === 'string' || mayExistInLayers(rootfs.layers, m.destination));
         if (wantsCopy) {
           view ??=
-            typeof rootfs === 'string' ? { root: rootfs, release: async () => {} } : await overlayView(rootfs!.layers);
+            typeof rootfs === 'string'
+              ? { root: rootfs, release: async () => {} }
+              : await overlayView(rootfs!.layers, overlay);
           const from = resolveInRoot(view.root, m.destination);
           if (from) await copyUp(from, source);
         }

@@ -48,14 +48,20 @@ describe('rootless host requirements', () => {
     assert.match(rootlessVerdict({ ...ready, tunUsable: false }).fatal[0], /chmod 0666 \/dev\/net\/tun/);
   });
 
-  it('overlay in a user namespace needs 5.11: an older kernel is named', () => {
+  it('overlay in a user namespace needs 5.11 or fuse-overlayfs: an older kernel without it names both', () => {
     assert.equal(overlayInUserns('5.10.0-26-amd64'), false);
     assert.equal(overlayInUserns('5.11.0'), true);
     assert.equal(overlayInUserns('4.18.0-513.el8.x86_64'), false);
-    assert.match(
-      rootlessVerdict({ ...ready, kernel: '4.18.0-513.el8.x86_64' }).fatal[0],
-      /4.18.0-513.el8.x86_64.*5.11/,
-    );
+    assert.deepEqual(rootlessVerdict({ ...ready, kernel: '4.18.0-513.el8.x86_64' }).fatal, [
+      'overlayfs in a user namespace: kernel 4.18.0-513.el8.x86_64, fuse-overlayfs not found on PATH, needs ' +
+        'Linux 5.11 or later, or fuse-overlayfs; install fuse-overlayfs',
+    ]);
+    const withFuse = {
+      ...ready,
+      kernel: '4.18.0-513.el8.x86_64',
+      commands: { ...ready.commands, 'fuse-overlayfs': true },
+    };
+    assert.deepEqual(rootlessVerdict(withFuse), { fatal: [], warnings: [] });
   });
 
   it('probes through a reader: sysctls, commands, the tun device and the sub-id files', () => {

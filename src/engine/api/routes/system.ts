@@ -17,7 +17,13 @@ import {
   storageFacts,
 } from '../../host';
 import { cniBinDir } from '../../network';
-import { cgroupDriverShown, limitsUnavailableReason, missingControllers, usableControllers } from '../../runtime';
+import {
+  cgroupDriverShown,
+  KERNEL_OVERLAY,
+  limitsUnavailableReason,
+  missingControllers,
+  usableControllers,
+} from '../../runtime';
 import { registryServiceConfig } from '../../registry';
 import { goArch, matchLabels } from '../../../common/docker';
 import { parseFilters, parseTimestampNano } from '../filters';
@@ -197,6 +203,7 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
     const can = (controller: string) => !usable || usable.has(controller);
     const missing = unavailable ? [] : missingControllers(s.platform.platform);
     const storage = storageFacts(cfg.dataRoot);
+    const overlay = s.platform.platform.overlay ?? KERNEL_OVERLAY;
     const net = networkFacts();
     ctx.send(200, {
       ID: s.engineId,
@@ -205,12 +212,16 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
       ContainersPaused: c.paused,
       ContainersStopped: c.stopped,
       Images: c.images,
-      Driver: 'overlay2',
+      Driver: overlay.name,
       DriverStatus: [
         ['Backing Filesystem', storage.backingFilesystem],
         ...(storage.dType === undefined ? [] : [['Supports d_type', String(storage.dType)]]),
-        ['Using metacopy', 'false'],
-        ['Native Overlay Diff', 'true'],
+        ...(overlay.name === 'fuse-overlayfs'
+          ? [['Kernel overlay', `refused in the user namespace (${overlay.refusal})`]]
+          : [
+              ['Using metacopy', 'false'],
+              ['Native Overlay Diff', 'true'],
+            ]),
       ],
       Plugins: {
         Volume: ['local'],

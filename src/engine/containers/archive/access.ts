@@ -3,7 +3,7 @@
 // small files read with the same confinement (the user's passwd and group for copyUIDGID).
 import * as fs from 'node:fs';
 import { conflict } from '../../errdefs';
-import { isMountPoint, mountOverlay, resolveUser, unmount } from '../../runtime';
+import { isMountPoint, mountOverlay, type OverlayDriver, resolveUser, unmount } from '../../runtime';
 import type { MountPoint } from '../../volumes';
 import type { ContainerRecord } from '../state';
 import { C, DIR_FLAGS, at, closeStack, rootDir, walk, type ContainerFs, type FsMount } from './walk';
@@ -39,7 +39,7 @@ export function containerOwner(cfs: ContainerFs): { uid: number; gid: number } {
 
 export interface FsAccessDeps {
   rootfsOf(id: string): string;
-  overlayOf(c: ContainerRecord): { lowerDirs: string[]; upperDir: string; workDir: string };
+  overlayOf(c: ContainerRecord): { lowerDirs: string[]; upperDir: string; workDir: string; driver?: OverlayDriver };
   isLive(id: string): boolean;
   withLock<T>(id: string, fn: () => Promise<T>): Promise<T>;
   volumes?: {
@@ -128,7 +128,7 @@ export function createFsAccess(deps: FsAccessDeps): FsAccess {
           temp = true;
           if (s.temp === 0 && !isMountPoint(rootfs)) {
             const o = deps.overlayOf(c);
-            await mountOverlay(o.lowerDirs, o.upperDir, o.workDir, rootfs);
+            await mountOverlay(o.lowerDirs, o.upperDir, o.workDir, rootfs, o.driver);
             s.mountedHere = true;
           }
           s.temp++;

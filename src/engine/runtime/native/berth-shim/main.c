@@ -33,7 +33,7 @@
  *
  * Usage: berth-shim -i ID -b BUNDLE -r RUNC -R RUNC_ROOT [-g RUNTIME_FLAG]... -d STATE_DIR -S SOCKET
  *                   [-t] [-I [-O]] [-W] [-X] [-l LOG -s MAX_SIZE -n MAX_FILE] [-o OOM_COUNTER_FILE]
- *                   [-M OVERLAY_DATA -T ROOTFS]
+ *                   [-M OVERLAY_DATA -T ROOTFS [-F FUSE_OVERLAYFS]]
  *
  * The parts: main.c (this: the container's life, from start to exit file), shim.h (options, small helpers),
  * log.c (the json-file log), procs.c (the process table), clients.c (the socket: requests, frames, output to
@@ -86,9 +86,37 @@ static void unmount_rootfs(void) {
   if (opt.rootfs) umount2(opt.rootfs, MNT_DETACH);
 }
 
+/* The root overlay: mount(2), or fuse-overlayfs with the same data (it returns once mounted; its daemon stays until
+ * the unmount). 0, or -1 with the reason in `why`. */
+static int mount_rootfs(char *why, size_t n) {
+  umount2(opt.rootfs, MNT_DETACH); /* a stale mount from a crashed run */
+  if (!opt.fuse) {
+    if (mount("overlay", opt.rootfs, "overlay", 0, opt.mount_data) == 0) return 0;
+    snprintf(why, n, "%s", strerror(errno));
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execl(opt.fuse, "fuse-overlayfs", "-o", opt.mount_data, opt.rootfs, (char *)NULL);
+    _exit(127);
+  }
+  int st = 0;
+  if (pid < 0 || waitpid(pid, &st, 0) < 0) {
+    snprintf(why, n, "fuse-overlayfs: %s", strerror(errno));
+    return -1;
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+  snprintf(why, n, "fuse-overlayfs %s %d", WIFEXITED(st) ? "exited with" : "killed by signal",
+           WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+  return -1;
+}
+
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "i:b:r:R:g:d:S:l:s:n:o:M:T:tIOWX")) != -1) {
+  while ((c = getopt(argc, argv, "i:b:r:R:g:d:S:l:s:n:o:M:T:F:tIOWX")) != -1) {
     switch (c) {
       case 'i': opt.id = optarg; break;
       case 'b': opt.bundle = optarg; break;
@@ -106,6 +134,7 @@ int main(int argc, char **argv) {
       case 'o': opt.oom = optarg; break;
       case 'M': opt.mount_data = optarg; break;
       case 'T': opt.rootfs = optarg; break;
+      case 'F': opt.fuse = optarg; break;
       case 't': opt.tty = 1; break;
       case 'I': opt.stdin = 1; break;
       case 'O': opt.stdin_once = 1; break;
@@ -133,9 +162,9 @@ int main(int argc, char **argv) {
 
   char report[8192];
   if (opt.rootfs && opt.mount_data) {
-    umount2(opt.rootfs, MNT_DETACH); /* a stale mount from a crashed run */
-    if (mount("overlay", opt.rootfs, "overlay", 0, opt.mount_data) < 0) {
-      int l = snprintf(report, sizeof report, "err error mounting root filesystem: %s\n", strerror(errno));
+    char why[512];
+    if (mount_rootfs(why, sizeof why) < 0) {
+      int l = snprintf(report, sizeof report, "err error mounting root filesystem: %s\n", why);
       if (status_fd >= 0) write_all(status_fd, report, (size_t)l);
       return 1;
     }

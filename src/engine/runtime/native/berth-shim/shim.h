@@ -31,6 +31,7 @@ struct shim_options {
   char *global[MAX_GLOBAL];
   int nglobal;
   const char *mount_data, *rootfs; /* -M/-T: the overlay the shim mounts as the container's root */
+  const char *fuse;                /* -F: fuse-overlayfs mounts it (the kernel refuses overlay in this userns) */
   long long max_size;              /* json-file max-size; 0: no rotation */
   int max_file;                    /* json-file max-file */
   int tty, stdin, stdin_once;      /* -t, -I, -O */
