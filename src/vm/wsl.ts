@@ -1,23 +1,35 @@
 // The wsl driver (Windows): the guest's root tarball imported as a WSL 2 distribution of its own (`wsl --import`, no
 // admin rights), berthd run by a long-lived `wsl -d berth-<name>` process. WSL brings its own kernel, network and
-// disk (the distribution's sparse ext4.vhdx holds /var/lib/berth), the Windows drives under /mnt/<drive> (paths are
-// translated, C:\Users\me → /mnt/c/Users/me) and forwards the guest's listening ports to the host's localhost, so the
-// API is loopback TCP with the VM's mutual TLS. Not booted in CI (no Windows there): its command lines are unit-tested.
+// disk (the distribution's sparse ext4.vhdx holds /var/lib/berth), the Windows drives under /mnt/<drive> (berthd
+// translates the host paths clients send, C:\Users\me → /mnt/c/Users/me: wslRunEnv) and forwards the guest's
+// listening ports to the host's localhost, so the API is loopback TCP with the VM's mutual TLS. Not booted in CI
+// (no Windows there): its command lines are unit-tested.
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { DEFAULT_DRIVES, toWslPath } from '../common/host/windows-paths';
 import { findExecutable, GUEST_API_PORT, type Hypervisor, type LaunchContext, type VmDriver } from './driver';
 import type { GuestArch } from './image';
 
 export const distroName = (vm: string) => `berth-${vm}`;
 
 /** A Windows path as WSL sees it: C:\Users\me → /mnt/c/Users/me (a path already POSIX stays as it is). */
-export function wslPath(p: string): string {
-  const m = /^([A-Za-z]):[\\/]*(.*)$/.exec(p);
-  if (!m) return p.replace(/\\/g, '/');
-  const rest = m[2].replace(/\\/g, '/').replace(/\/+$/, '');
-  return `/mnt/${m[1].toLowerCase()}${rest ? `/${rest}` : ''}`;
+export const wslPath = (p: string) => toWslPath(p, DEFAULT_DRIVES);
+
+/**
+ * The environment of the `wsl -d` process that runs berthd: WSLENV carries BERTH_WINDOWS_DRIVES and BERTH_WSL_DISTRO
+ * into the distribution, so the engine translates the host paths Windows clients send (`-v C:\src:/src`, --mount
+ * source=…, bind-backed volumes' devices) to /mnt/<drive>/… — what Docker Desktop's API proxy does for its VM.
+ */
+export function wslRunEnv(vm: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const carried = (env.WSLENV ?? '').split(':').filter((v) => v && !/^BERTH_(WINDOWS_DRIVES|WSL_DISTRO)(\/|$)/.test(v));
+  return {
+    ...env,
+    BERTH_WINDOWS_DRIVES: DEFAULT_DRIVES.root,
+    BERTH_WSL_DISTRO: distroName(vm),
+    WSLENV: [...carried, 'BERTH_WINDOWS_DRIVES', 'BERTH_WSL_DISTRO'].join(':'),
+  };
 }
 
 export function wslImportArgs(vm: string, installDir: string, tarball: string): string[] {
@@ -69,7 +81,10 @@ export class WslDriver implements VmDriver {
       ctx.log(`wsl: importing ${distroName(vm)}`);
       await run(wsl, wslImportArgs(vm, dir, ctx.image.rootTar));
     }
-    const child = spawn(wsl, wslRunArgs(vm, ctx.paths.seedDir), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(wsl, wslRunArgs(vm, ctx.paths.seedDir), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: wslRunEnv(vm),
+    });
     child.stderr.on('data', (b: Buffer) => ctx.log(`wsl: ${b.toString().trimEnd()}`));
     const exited = new Promise<number | null>((resolve) => {
       child.on('exit', (code) => resolve(code));

@@ -12,7 +12,7 @@ import { platformDrivers } from '../../src/vm/drivers';
 import { wantedForwards } from '../../src/vm/ports';
 import { accelCandidates, kernelCmdline, machineArgs, parseUsernetPort, qemuArgs } from '../../src/vm/qemu';
 import { gvproxyArgs, gvproxyExpose, uncompressedKernel, vfkitArgs, vfkitCmdline } from '../../src/vm/vfkit';
-import { parseWslList, wslImportArgs, wslPath, wslRunArgs } from '../../src/vm/wsl';
+import { parseWslList, wslImportArgs, wslPath, wslRunArgs, wslRunEnv } from '../../src/vm/wsl';
 
 const shares = [
   { tag: 'berth-seed', hostPath: '/h/.berth/vm/default/seed', guestPath: '/run/berth-seed', readonly: true },
@@ -172,6 +172,15 @@ describe('vm drivers: command lines', () => {
       '/mnt/c/b/seed',
     ]);
     assert.deepEqual(parseWslList(Buffer.from('Ubuntu\r\nberth-default\r\n', 'utf16le')), ['Ubuntu', 'berth-default']);
+  });
+
+  it('wsl: WSLENV carries the drive root and the distribution to the engine (it translates C:\\… paths)', () => {
+    const env = wslRunEnv('default', { PATH: 'C:\\Windows', WSLENV: 'USERPROFILE/p:BERTH_WSL_DISTRO' });
+    assert.equal(env.BERTH_WINDOWS_DRIVES, '/mnt');
+    assert.equal(env.BERTH_WSL_DISTRO, 'berth-default');
+    assert.equal(env.WSLENV, 'USERPROFILE/p:BERTH_WINDOWS_DRIVES:BERTH_WSL_DISTRO');
+    assert.equal(env.PATH, 'C:\\Windows');
+    assert.equal(wslRunEnv('dev', {}).WSLENV, 'BERTH_WINDOWS_DRIVES:BERTH_WSL_DISTRO');
   });
 
   it('drivers per platform, preferred first', () => {

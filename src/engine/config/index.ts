@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
+import type { WindowsDrives } from '../../common/host/windows-paths';
 import { invalidParameter } from '../errdefs';
 import { type RootlessInfo, rootlessInfo } from '../rootless';
 
@@ -53,6 +54,9 @@ export interface DaemonConfig {
   /** Inside Berth's VM: the host supervisor's port service, "ADDR:PORT TOKEN" (env BERTH_VM_HOST_PORTS, set by the
    * guest's berthd.run from the VM's seed). Published ports then go through it. */
   vmHostPorts?: string;
+  /** Inside Berth's WSL VM: where WSL mounts the Windows drives (env BERTH_WINDOWS_DRIVES, and BERTH_WSL_DISTRO for
+   * \\wsl$\<distro>\…, passed by the wsl driver): host paths written the Windows way are translated. */
+  windowsDrives?: WindowsDrives;
 }
 
 /** The keys of daemon.json that SIGHUP re-reads (as dockerd does for these). */
@@ -157,6 +161,9 @@ export function defaults(rootless = rootlessInfo()): DaemonConfig {
     noNewPrivileges: false,
     rootless,
     vmHostPorts: process.env.BERTH_VM_HOST_PORTS || undefined,
+    windowsDrives: process.env.BERTH_WINDOWS_DRIVES
+      ? { root: process.env.BERTH_WINDOWS_DRIVES, distro: process.env.BERTH_WSL_DISTRO || undefined }
+      : undefined,
   };
 }
 

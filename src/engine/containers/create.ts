@@ -74,17 +74,21 @@ function defaultHostConfig(): HostConfig {
 
 /** The container's mounts from its request and image, in Docker's precedence (src/engine/volumes/mounts.ts). */
 const planContainerMounts = (store: ContainerStore, c: ContainerRecord) =>
-  planMounts({
-    binds: c.hostConfig.binds,
-    mounts: c.hostConfig.mounts,
-    tmpfs: c.hostConfig.tmpfs,
-    volumes: c.config.volumes,
-    volumeDriver: c.hostConfig.volumeDriver,
-    volumesFrom: (c.hostConfig.volumesFrom ?? []).map((spec) => ({
-      spec,
-      mountPoints: store.lookup(parseVolumesFrom(spec).id).mountPoints ?? [],
-    })),
-  });
+  planMounts(
+    {
+      binds: c.hostConfig.binds,
+      mounts: c.hostConfig.mounts,
+      tmpfs: c.hostConfig.tmpfs,
+      volumes: c.config.volumes,
+      volumeDriver: c.hostConfig.volumeDriver,
+      volumesFrom: (c.hostConfig.volumesFrom ?? []).map((spec) => ({
+        spec,
+        mountPoints: store.lookup(parseVolumesFrom(spec).id).mountPoints ?? [],
+      })),
+    },
+    undefined,
+    store.deps.windowsDrives,
+  );
 
 /**
  * --mac-address: each endpoint's checked; Config.MacAddress (older clients) goes to the primary network, as moby

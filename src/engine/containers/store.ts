@@ -4,6 +4,7 @@
 // settings, filesystem, stats) each receive it; what only one part uses stays in that part.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { WindowsDrives } from '../../common/host/windows-paths';
 import { invalidParameter, notFound } from '../errdefs';
 import type { EventBus } from '../events';
 import { nowNano } from '../events';
@@ -32,6 +33,8 @@ export interface ContainerDeps {
   images: ImageSource;
   events: EventBus;
   network?: NetworkHook;
+  /** In Berth's WSL VM: where the Windows drives are, for bind sources written the Windows way (C:\src). */
+  windowsDrives?: WindowsDrives;
   /** daemon.json default-cgroupns-mode; unset: the platform's default (private on cgroup v2). */
   defaultCgroupnsMode?: CgroupnsMode;
   /** The distribution's SELinux container contexts (read once where SELinux is enabled). */

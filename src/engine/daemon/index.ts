@@ -130,7 +130,12 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       outsidePorts: cfg.rootless ? slirpPorts(cfg.rootless.slirpApi) : vmHost && vmHostPorts(vmHost),
     });
     await network.init();
-    const volumes = createVolumeService({ dataRoot: cfg.dataRoot, events, overlay });
+    const volumes = createVolumeService({
+      dataRoot: cfg.dataRoot,
+      events,
+      overlay,
+      windowsDrives: cfg.windowsDrives,
+    });
     await volumes.init();
     const images = openImageService(cfg.dataRoot, () => cfg, events);
     const containers = createContainerService({
@@ -142,6 +147,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
         execViaRunc: process.env.BERTH_EXEC_RUNC === '1',
       }),
       defaultCgroupnsMode: cgroupns,
+      windowsDrives: cfg.windowsDrives,
       selinuxContexts: platform.selinux.enabled ? selinux.readBaseContexts() : undefined,
       images,
       events,

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { fuzzyMatch, matchLabel } from '../../common/docker';
+import { isWindowsPath, toWslPath, type WindowsDrives } from '../../common/host/windows-paths';
 import { conflict, invalidParameter, notFound, system } from '../errdefs';
 import type { EventBus } from '../events';
 import { log } from '../log';
@@ -113,6 +114,8 @@ export interface VolumeServiceOptions {
   events?: EventBus;
   /** How copy-up views of an image are mounted (the engine's overlay driver). */
   overlay?: OverlayDriver;
+  /** In Berth's WSL VM: a bind-backed volume's device written the Windows way (C:\data) is that drive's folder. */
+  windowsDrives?: WindowsDrives;
 }
 
 interface Meta {
@@ -248,10 +251,17 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
 
   const isMounted = (name: string) => mountsUnder(dataOf(name)).includes(dataOf(name));
 
+  // A bind-backed volume's device as the client wrote it (inspect shows that); where it is for mount(8). Throws for
+  // a Windows path the WSL guest cannot reach.
+  const deviceOf = (o: Record<string, string>) =>
+    opts.windowsDrives && /(^|,)r?bind(,|$)/.test(o.o ?? '') && isWindowsPath(o.device)
+      ? toWslPath(o.device, opts.windowsDrives)
+      : o.device;
+
   const mountOptionVolume = async (name: string, o: Record<string, string>) => {
     const args = ['-t', o.type];
     if (o.o) args.push('-o', o.o);
-    args.push(o.device, dataOf(name));
+    args.push(deviceOf(o), dataOf(name));
     try {
       await run('mount', args);
     } catch (err: any) {
@@ -334,6 +344,11 @@ export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
       validateVolumeName(name);
       const driverOpts = { ...(o.driverOpts ?? {}) };
       validateDriverOpts(name, driverOpts);
+      try {
+        deviceOf(driverOpts);
+      } catch (err: any) {
+        throw invalidParameter(`create ${name}: ${err.message}`);
+      }
       return locked(name, async () => {
         if (!volumes.has(name)) {
           // Built under a temporary name and renamed into place: a crash leaves no half volume.

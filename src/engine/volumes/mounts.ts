@@ -4,6 +4,13 @@
 // Docker's PascalCase shapes live in api/routes/volumes.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {
+  isWindowsPath,
+  splitWindowsBind,
+  toWslPath,
+  UnreachablePathError,
+  type WindowsDrives,
+} from '../../common/host/windows-paths';
 import { type EngineError, invalidParameter, isEngineError } from '../errdefs';
 
 export type MountType = 'bind' | 'volume' | 'tmpfs';
@@ -196,8 +203,28 @@ function fromSpec(m: MountSpec, exists: (p: string) => boolean, checkSource: boo
   return mp;
 }
 
-/** Docker's ParseMountRaw for one `-v` / HostConfig.Binds entry. */
-export function parseBind(raw: string, volumeDriver = ''): MountPoint {
+/**
+ * Docker's ParseMountRaw for one `-v` / HostConfig.Binds entry. With `drives` (the engine in Berth's WSL VM) a host
+ * part written the Windows way (`C:\src:/src`) is the WSL path of that folder, as Docker Desktop takes it.
+ */
+export function parseBind(raw: string, volumeDriver = '', drives?: WindowsDrives): MountPoint {
+  const windows = drives && splitWindowsBind(raw);
+  if (windows) {
+    let source: string;
+    try {
+      source = toWslPath(windows.source, drives);
+    } catch (err) {
+      if (err instanceof UnreachablePathError) throw invalidParameter(`${invalidSpec(raw)}: ${err.message}`);
+      throw err;
+    }
+    try {
+      return parseBind(`${source}${windows.rest}`, volumeDriver);
+    } catch (err) {
+      // Docker's messages quote the spec as the client wrote it.
+      if (isEngineError(err)) throw invalidParameter(err.message.replaceAll(`${source}${windows.rest}`, raw));
+      throw err;
+    }
+  }
   const arr = raw.split(':');
   if (arr.length > 3) arr.splice(3, arr.length - 3, arr.slice(3).join(':'));
   if (arr[0] === '') throw invalidParameter(invalidSpec(raw));
@@ -234,6 +261,17 @@ export function parseBind(raw: string, volumeDriver = ''): MountPoint {
   return mp;
 }
 
+/** A `--mount type=bind` source written the Windows way, as the WSL engine sees it. */
+function windowsSource(m: MountSpec, drives: WindowsDrives): MountSpec {
+  if (m.type !== 'bind' || !m.source || !isWindowsPath(m.source)) return m;
+  try {
+    return { ...m, source: toWslPath(m.source, drives) };
+  } catch (err) {
+    if (err instanceof UnreachablePathError) throw mountConfigError('bind', err.message);
+    throw err;
+  }
+}
+
 /** `container[:mode]` of --volumes-from. */
 export function parseVolumesFrom(spec: string): { id: string; mode: string } {
   if (!spec) throw invalidParameter('volumes-from specification cannot be an empty string');
@@ -249,9 +287,14 @@ export function parseVolumesFrom(spec: string): { id: string; mode: string } {
 /**
  * Every mount a new container gets, in Docker's precedence: volumes-from first, then Binds and Mounts (which may
  * replace them, never each other), then anonymous volumes for Config.Volumes/image VOLUMEs not already covered.
- * `exists` answers whether a `--mount type=bind` source exists.
+ * `exists` answers whether a `--mount type=bind` source exists; `drives`, in Berth's WSL VM, where the Windows drives
+ * are (bind sources written the Windows way are translated; HostConfig keeps them as sent, as Docker Desktop shows).
  */
-export function planMounts(req: MountRequest, exists: (p: string) => boolean = fs.existsSync): MountPoint[] {
+export function planMounts(
+  req: MountRequest,
+  exists: (p: string) => boolean = fs.existsSync,
+  drives?: WindowsDrives,
+): MountPoint[] {
   const points = new Map<string, MountPoint>();
   for (const vf of req.volumesFrom ?? []) {
     const { mode } = parseVolumesFrom(vf.spec);
@@ -277,12 +320,12 @@ export function planMounts(req: MountRequest, exists: (p: string) => boolean = f
     points.set(mp.destination, mp);
   };
   for (const raw of req.binds ?? []) {
-    const mp = parseBind(raw, req.volumeDriver);
+    const mp = parseBind(raw, req.volumeDriver, drives);
     if (mp.type === 'volume' && mp.mode === '' && mp.driver === 'local') mp.mode = 'z';
     add(mp);
   }
   for (const spec of req.mounts ?? []) {
-    const mp = fromSpec(spec, exists, true);
+    const mp = fromSpec(drives ? windowsSource(spec, drives) : spec, exists, true);
     if (mp.type === 'volume' && mp.driver === 'local') mp.mode = 'z';
     add(mp);
   }

@@ -277,3 +277,61 @@ describe('volumes: mount-spec parsing (pure)', () => {
     );
   });
 });
+
+describe('volumes: host paths written the Windows way (the engine in the WSL VM, pure)', () => {
+  const drives = { root: '/mnt', distro: 'berth-default' };
+
+  it('-v C:\\…:/dst[:mode] binds the folder under /mnt/c, the mode kept', () => {
+    const [b] = planMounts({ binds: ['C:\\Users\\me\\project\\:/src:ro'] }, none, drives);
+    assert.equal(b.type, 'bind');
+    assert.equal(b.source, '/mnt/c/Users/me/project');
+    assert.equal(b.destination, '/src');
+    assert.equal(b.rw, false);
+    assert.equal(b.mode, 'ro');
+    assert.equal(b.createSource, true);
+    const [fwd] = planMounts({ binds: ['d:/data:/data'] }, none, drives);
+    assert.equal(fwd.source, '/mnt/d/data');
+  });
+
+  it('--mount type=bind with a Windows source checks the translated folder', () => {
+    const seen: string[] = [];
+    const [m] = planMounts(
+      { mounts: [{ type: 'bind', source: 'C:\\Users\\me', target: '/m' }] },
+      (p) => {
+        seen.push(p);
+        return true;
+      },
+      drives,
+    );
+    assert.equal(m.source, '/mnt/c/Users/me');
+    assert.deepEqual(seen, ['/mnt/c/Users/me']);
+    assert.equal(
+      message(() => planMounts({ mounts: [{ type: 'bind', source: 'C:\\nope', target: '/m' }] }, none, drives)),
+      '400 invalid mount config for type "bind": bind source path does not exist: /mnt/c/nope',
+    );
+  });
+
+  it("quotes the spec as sent in Docker's errors; unreachable paths are refused", () => {
+    assert.equal(
+      message(() => planMounts({ binds: ['C:\\p:/dst:bogus'] }, none, drives)),
+      '400 invalid mode: bogus',
+    );
+    assert.equal(
+      message(() => planMounts({ binds: ['C:\\p:relative'] }, none, drives)),
+      "400 invalid volume specification: 'C:\\p:relative': invalid mount config for type \"bind\": invalid mount path: 'relative' mount path must be absolute",
+    );
+    assert.match(
+      message(() => planMounts({ binds: ['\\\\server\\share:/s'] }, none, drives)),
+      /^400 invalid volume specification: '\\\\server\\share:\/s': \\\\server\\share is on a network share/,
+    );
+  });
+
+  it('without the WSL drives a C:\\ spec is what dockerd on Linux makes of it', () => {
+    assert.match(
+      message(() => planMounts({ binds: ['C:\\Users\\me\\p:/src'] }, none)),
+      /^400 invalid/,
+    );
+    const [m] = planMounts({ mounts: [{ type: 'bind', source: '/srv', target: '/m' }] }, all, drives);
+    assert.equal(m.source, '/srv');
+  });
+});
