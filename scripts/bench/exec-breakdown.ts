@@ -2,9 +2,14 @@
 // (HEAD /_ping, inspect, exec create, exec start with its hijack — the 101, then the stream's end — and the exec
 // inspect for the exit code), sent as the CLI sends them — on a fresh connection per exec, the start on a second
 // one — over plain sockets so that the client's own cost is next to nothing; and berthd's own exec phases from its
-// debug log ("exec phases"). `npm run bench -- exec-breakdown` (the bench starts both engines).
+// debug log ("exec phases"). Then the docker CLI itself on each engine and on a floor: a server that answers those
+// requests at once, so that what remains is the CLI's own start-up and work, common to both engines.
+// `npm run bench -- exec-breakdown` (the bench starts both engines).
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 export interface ExecBreakdownEngine {
   name: string;
@@ -179,6 +184,76 @@ async function oneExec(socket: string, container: string): Promise<Record<string
   return ms;
 }
 
+/**
+ * The floor: a unix socket that answers what `docker exec CTR true` asks at once and as an engine would (API
+ * 1.45, exit code 0), with no work behind it.
+ */
+function floorServer(): Promise<{ socket: string; close(): void }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-exec-floor-'));
+  const socket = path.join(dir, 'floor.sock');
+  const head = (status: string, extra: string[]) =>
+    `${[`HTTP/1.1 ${status}`, 'Api-Version: 1.45', 'Ostype: linux', 'Server: floor', ...extra].join('\r\n')}\r\n\r\n`;
+  const json = (status: string, body: string) =>
+    head(status, ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`]) + body;
+  const server = net.createServer((c) => {
+    let buf = Buffer.alloc(0);
+    c.on('error', () => {});
+    c.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const h = buf.subarray(0, end).toString();
+        const len = Number(/^content-length:\s*(\d+)/im.exec(h)?.[1] ?? 0);
+        if (buf.length < end + 4 + len) return;
+        buf = buf.subarray(end + 4 + len);
+        const [method, p] = h.split(' ');
+        if (method === 'HEAD') c.write(head('200 OK', ['Content-Length: 0']));
+        else if (p.endsWith('/start')) {
+          // a process with no output that exits 0: the stream ends at once
+          c.end(
+            head('101 UPGRADED', [
+              'Content-Type: application/vnd.docker.multiplexed-stream',
+              'Connection: Upgrade',
+              'Upgrade: tcp',
+            ]),
+          );
+          return;
+        } else if (method === 'GET' && p.includes('/containers/'))
+          c.write(json('200 OK', '{"Id":"floor","State":{"Running":true}}'));
+        else if (p.endsWith('/exec')) c.write(json('201 Created', '{"Id":"floor-exec"}'));
+        else if (p.includes('/exec/')) c.write(json('200 OK', '{"ID":"floor-exec","Running":false,"ExitCode":0}'));
+        else c.write(json('404 Not Found', '{"message":"not the floor\'s"}'));
+      }
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(socket, () =>
+      resolve({
+        socket,
+        close: () => {
+          server.close();
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      }),
+    ),
+  );
+}
+
+/** One `docker exec CTR true` with the real CLI, timed (ms). */
+function cliExec(socket: string, container: string, configDir: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    execFile(
+      'docker',
+      ['-H', `unix://${socket}`, 'exec', container, 'true'],
+      { env: { ...process.env, DOCKER_CONFIG: configDir } },
+      (err, _out, stderr) =>
+        err ? reject(new Error(`docker exec: ${stderr || err.message}`)) : resolve(performance.now() - t0),
+    );
+  });
+}
+
 /** berthd's debug lines written since `from` (bytes): per-phase figures keyed by phase name. */
 function berthPhases(logFile: string, from: number): Record<string, number[]> {
   const text = fs.readFileSync(logFile, 'utf8').slice(from);
@@ -217,5 +292,32 @@ export async function execBreakdown(engines: ExecBreakdownEngine[], container: s
   for (const [k, v] of Object.entries(inner))
     lines.push(`| berthd ${k} | ${names.map((n) => (n === 'berthd' ? median(v).toFixed(2) : '')).join(' | ')} |`);
   lines.push('');
+
+  // The docker CLI itself, on each engine and on the floor, alternating.
+  const floor = await floorServer();
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-exec-cli-'));
+  try {
+    const targets = [
+      ...engines.map((e) => ({ name: e.name, socket: e.socket })),
+      { name: 'floor', socket: floor.socket },
+    ];
+    const cli: Record<string, number[]> = {};
+    for (const e of targets) await cliExec(e.socket, container, configDir); // warm-up
+    for (let i = 0; i < runs; i++)
+      for (const e of targets) (cli[e.name] ??= []).push(await cliExec(e.socket, container, configDir));
+    const m = Object.fromEntries(Object.entries(cli).map(([k, v]) => [k, median(v)]));
+    const cols = targets.map((e) => e.name);
+    lines.push(
+      `docker exec CTR true with the docker CLI: median of ${runs} (ms); floor = the CLI against a server answering at once`,
+      `| | ${cols.join(' | ')} |`,
+      `|---|${cols.map(() => '---:').join('|')}|`,
+      `| docker exec CTR true | ${cols.map((n) => m[n].toFixed(1)).join(' | ')} |`,
+      `| the engine's part (minus the floor) | ${cols.map((n) => (n === 'floor' ? '' : (m[n] - m.floor).toFixed(1))).join(' | ')} |`,
+      '',
+    );
+  } finally {
+    floor.close();
+    fs.rmSync(configDir, { recursive: true, force: true });
+  }
   return lines;
 }
