@@ -266,9 +266,11 @@ void fast_child_a(struct fexec *x, int tty, int in_fd, int out_fd, int err_fd, i
   /* The init's cgroups. runc writes the pid to each cgroup.procs: a process move, which takes the kernel's global
    * threadgroup lock for writing, and that waits for an RCU grace period (5-18 ms on 2 busy cores: most of an
    * exec). A is one thread, so on v1 it writes "0" to `tasks` instead: a move of the calling thread alone, which
-   * needs no such lock (Linux 6.0; before, the same cost as cgroup.procs), and B inherits the cgroups. On v2
-   * (no `tasks`) B is forked straight into the cgroup: clone3 CLONE_INTO_CGROUP (Linux 5.7) takes only the
-   * lock's read side, as every fork does; an older kernel gets the cgroup.procs write. */
+   * needs no such lock (kernel commit "cgroup: Optimize single thread migration": Linux 6.0 and the stable
+   * kernels it went back to; before, the same cost as cgroup.procs), and B inherits the cgroups. On v2 (no
+   * `tasks`) B is forked straight into the cgroup: clone3 CLONE_INTO_CGROUP (Linux 5.7) takes the lock's read
+   * side only, as every fork does (and cgroup_mutex); an older kernel gets the cgroup.procs write. Both still
+   * wait while another process's migration holds the lock (runc elsewhere on the host). */
   int v2_dir = -1, v2_procs = -1;
   const char *v2_path = "";
   for (int i = 0; i < fx.ncgroups; i++) {
