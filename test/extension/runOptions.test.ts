@@ -55,6 +55,22 @@ describe('extension: run options', () => {
       );
   });
 
+  it('takes host folders written the Windows way (Berth on Windows: the WSL engine translates them)', () => {
+    const { config } = buildRunConfig({
+      image: 'busybox',
+      interactive: false,
+      volumes: 'C:\\Users\\me\\project:/src, "D:\\My Data\\":/data:ro \\\\wsl$\\berth-default\\srv:/srv my\\ vol:/v',
+    });
+    assert.deepEqual(config.HostConfig?.Binds, [
+      'C:\\Users\\me\\project:/src',
+      'D:\\My Data\\:/data:ro',
+      '\\\\wsl$\\berth-default\\srv:/srv',
+      'my vol:/v',
+    ]);
+    for (const bad of ['C:\\Users\\me', 'C:\\p:relative', 'C:\\p:/d:rx'])
+      assert.throws(() => buildRunConfig({ image: 'busybox', interactive: false, volumes: bad }), RunOptionError, bad);
+  });
+
   it('splits commands like a shell (quotes, escapes, empty strings)', () => {
     assert.deepEqual(shellSplit(`a "b c" 'd "e"' f\\ g "" h`), ['a', 'b c', 'd "e"', 'f g', '', 'h']);
     assert.deepEqual(shellSplit('  '), []);

@@ -1,7 +1,8 @@
 // What the Run quick picks collect, turned into the engine's create body — pure, so it is unit-tested. The text
 // formats are docker run's: ports `8080:80`, `127.0.0.1:8080:80/udp`, `80`; env `A=1 B="two words"`; volumes
-// `name:/data`, `/host:/c:ro`.
+// `name:/data`, `/host:/c:ro`, `C:\Users\me\p:/src`.
 import type { ContainerCreateConfig } from '../../client/types';
+import { splitWindowsBind } from '../../common/host/windows-paths';
 
 export interface RunAnswers {
   image: string;
@@ -17,8 +18,11 @@ export interface RunAnswers {
 
 export class RunOptionError extends Error {}
 
-/** Splits like a POSIX shell for words and quotes (no expansions). */
-export function shellSplit(s: string): string[] {
+/**
+ * Splits like a POSIX shell for words, quotes and backslash escapes (no expansions). `windowsPaths`: a backslash
+ * escapes only white space (nothing inside quotes), so `C:\Users\me` and `\\wsl$\…` keep theirs (as cmd takes them).
+ */
+export function shellSplit(s: string, windowsPaths = false): string[] {
   const out: string[] = [];
   let cur = '';
   let quote: '"' | "'" | undefined;
@@ -27,12 +31,12 @@ export function shellSplit(s: string): string[] {
     const ch = s[i];
     if (quote) {
       if (ch === quote) quote = undefined;
-      else if (ch === '\\' && quote === '"' && (s[i + 1] === '"' || s[i + 1] === '\\')) cur += s[++i];
+      else if (ch === '\\' && quote === '"' && !windowsPaths && (s[i + 1] === '"' || s[i + 1] === '\\')) cur += s[++i];
       else cur += ch;
     } else if (ch === '"' || ch === "'") {
       quote = ch;
       has = true;
-    } else if (ch === '\\' && i + 1 < s.length) {
+    } else if (ch === '\\' && i + 1 < s.length && (!windowsPaths || /\s/.test(s[i + 1]))) {
       cur += s[++i];
       has = true;
     } else if (/\s/.test(ch)) {
@@ -49,8 +53,8 @@ export function shellSplit(s: string): string[] {
   return out;
 }
 
-function list(s: string | undefined): string[] {
-  return s ? shellSplit(s.replace(/,\s*/g, ' ')) : [];
+function list(s: string | undefined, windowsPaths = false): string[] {
+  return s ? shellSplit(s.replace(/,\s*/g, ' '), windowsPaths) : [];
 }
 
 export function parsePorts(spec: string | undefined): {
@@ -81,9 +85,12 @@ export function parseEnv(spec: string | undefined): string[] {
   });
 }
 
+/** `name:/path`, `/host:/path[:mode]`, and host folders written the Windows way (`C:\src:/src`: the engine in the
+ * WSL VM takes them). */
 export function parseVolumes(spec: string | undefined): string[] {
-  return list(spec).map((v) => {
-    const parts = v.split(':');
+  return list(spec, true).map((v) => {
+    const windows = splitWindowsBind(v);
+    const parts = windows ? [windows.source, ...windows.rest.slice(1).split(':')] : v.split(':');
     if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1].startsWith('/'))
       throw new RunOptionError(`invalid volume "${v}": use name:/path or /host/path:/path[:ro]`);
     if (parts[2] && !/^(ro|rw|z|Z)(,(ro|rw|z|Z))*$/.test(parts[2]))
