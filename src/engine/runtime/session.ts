@@ -23,7 +23,8 @@ export interface ProcessSession {
   endStdin(): void;
   /** Leaves the process alone (a detach): its stdin stays open. */
   close(): void;
-  /** Resolves when the stream ends: with the exit code for exec, undefined for attach or a lost shim. */
+  /** Resolves when the stream ends: with the exit code for exec (as soon as it comes, after the output before it),
+   * undefined for attach or a lost shim. */
   readonly done: Promise<number | undefined>;
 }
 
@@ -46,8 +47,13 @@ export function createSession(sock: net.Socket, initial: Buffer = Buffer.alloc(0
     const { frames, rest } = splitFrames(pending);
     pending = rest;
     for (const f of frames) {
-      if (f.stream === EXIT) exitCode = Number(f.payload.toString());
-      else if ((f.stream === 1 || f.stream === 2) && !output(f.stream, f.payload)) sock.pause();
+      if (f.stream === EXIT) {
+        // The last frame: every output frame before it has gone to the consumer. Done now, not when the shim's
+        // side closes (a turn of the event loop or more later): the client's stream ends and the exit code
+        // shows the sooner.
+        exitCode = Number(f.payload.toString());
+        resolveDone(exitCode);
+      } else if ((f.stream === 1 || f.stream === 2) && !output(f.stream, f.payload)) sock.pause();
     }
   };
 
