@@ -167,10 +167,20 @@ if (!compilers[arch]) throw new Error(`no compiler known for --arch ${arch} (x64
 // The host's own cc for the host's architecture (any distribution), the cross compiler otherwise.
 const cc = arch === process.arch ? 'cc' : compilers[arch];
 fs.mkdirSync(path.join(outdir, 'bin'), { recursive: true });
+// berth-shim links libseccomp statically where this architecture's libseccomp.a is installed (libseccomp-dev, from
+// scripts/install-deps.sh): its rootless fast exec compiles filters with it; without it those execs use runc exec.
+const libseccomp = execFileSync(cc, ['-print-file-name=libseccomp.a'], { encoding: 'utf8' }).trim();
+const seccompArgs = path.isAbsolute(libseccomp) ? ['-DBERTH_LIBSECCOMP'] : [];
 for (const { name, sources, inputs } of natives) {
   const out = path.join(outdir, 'bin', name);
   const fresh = fs.existsSync(out) && inputs.every((f) => fs.statSync(out).mtimeMs >= fs.statSync(f).mtimeMs);
-  if (!fresh) execFileSync(cc, ['-O2', '-static', '-Wall', '-Werror', '-o', out, ...sources], { stdio: 'inherit' });
+  const extra = name === 'berth-shim' && seccompArgs.length ? { flags: seccompArgs, libs: ['-lseccomp'] } : undefined;
+  if (!fresh)
+    execFileSync(
+      cc,
+      ['-O2', '-static', '-Wall', '-Werror', ...(extra?.flags ?? []), '-o', out, ...sources, ...(extra?.libs ?? [])],
+      { stdio: 'inherit' },
+    );
 }
 // --init's init: Docker bundles tini as docker-init; Berth bundles Debian's static tini (package tini, from
 // scripts/install-deps.sh) as bin/berth-init, which runs inside containers of any distribution. Another

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 want=(runc iptables iproute2 containernetworking-plugins ca-certificates curl openssl gcc libc6-dev)
 # tini: its static build is bundled as bin/berth-init, the init of `docker run --init` (scripts/build.mjs).
 want+=(tini)
+# libseccomp's static library, linked into berth-shim: a rootless engine's fast exec compiles the container's filter
+# with it as runc does (native/berth-shim/enter_seccomp.c); without it rootless execs go through runc exec.
+want+=(libseccomp-dev)
 if [[ " $* " == *" --test "* || " $* " == *" --demo "* ]]; then
   # The tests' own registry and images: Debian's docker-registry, a static busybox, htpasswd for auth tests.
   # attr: setfattr/getfattr for the volume copy-up test (xattrs must survive).

@@ -25,9 +25,9 @@ export {
   READONLY_PATHS,
   parseDeviceCgroupRule,
 } from './spec';
-import { defaultShimPath, fastExecRequest, readOnlyShim } from './shim';
+import { defaultShimPath, fastExecRequest, readOnlyShim, seccompRequest } from './shim';
 import { unmount } from './mounts';
-export { defaultShimPath, fastExecRequest, readOnlyShim } from './shim';
+export { defaultShimPath, fastExecRequest, readOnlyShim, seccompRequest } from './shim';
 export { daemonSecurityOpt, parseSecurityOpt, type SecurityOptions } from './securityopt';
 export { isMountPoint, mountOverlay, readOnlyMount, unmount } from './mounts';
 export {
@@ -342,6 +342,11 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       // tmpfs (exec-root): no fsync needed, the file only has to be whole when runc reads it.
       writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(req.spec), 0o600);
       writeFileAtomic(path.join(dir, 'runtime.json'), JSON.stringify(rt), 0o600);
+      // Rootless, the shim cannot copy the init's filter for fast exec: it compiles the same one (enter_seccomp.c).
+      const seccompFile = path.join(dir, 'seccomp.fx');
+      const seccomp = platform.rootless ? seccompRequest(req.spec.linux?.seccomp) : undefined;
+      if (seccomp) writeFileAtomic(seccompFile, seccomp, 0o600);
+      else fs.rmSync(seccompFile, { force: true });
       const args = ['-i', req.id, '-b', dir, '-r', rt.path, '-R', rootOf(rt), '-d', dir, '-S', socketPath(req.id)];
       for (const g of globalArgs(rt)) args.push(`-g${g}`);
       if (req.log) args.push('-l', req.log.path, '-s', String(req.log.maxSize), '-n', String(req.log.maxFile));

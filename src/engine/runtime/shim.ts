@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { log } from '../log';
 import { writeFileAtomic } from '../util/fsx';
 import { isMountPoint, readOnlyMount } from './mounts';
+import type { SeccompProfile } from './seccomp';
 
 export function defaultShimPath(): string {
   return process.env.BERTH_SHIM ?? path.join(__dirname, 'bin', 'berth-shim');
@@ -73,4 +74,61 @@ export function fastExecRequest(proc: Record<string, any>, seccomp: boolean): Bu
   t.push('seccomp', seccomp ? '1' : '0');
   if (t.some((x) => x.includes('\0'))) return undefined; // runc refuses these too; let it say so
   return Buffer.from(t.map((x) => `${x}\0`).join(''));
+}
+
+// libseccomp's action values (seccomp.h): what runc's getAction gives each OCI action.
+const SCMP_ACTIONS: Record<string, (errno: number) => number> = {
+  SCMP_ACT_KILL: () => 0x00000000,
+  SCMP_ACT_KILL_THREAD: () => 0x00000000,
+  SCMP_ACT_KILL_PROCESS: () => 0x80000000,
+  SCMP_ACT_TRAP: () => 0x00030000,
+  SCMP_ACT_ERRNO: (errno) => 0x00050000 | (errno & 0xffff),
+  SCMP_ACT_TRACE: (errno) => 0x7ff00000 | (errno & 0xffff),
+  SCMP_ACT_LOG: () => 0x7ffc0000,
+  SCMP_ACT_ALLOW: () => 0x7fff0000,
+};
+const SCMP_OPS: Record<string, number> = {
+  SCMP_CMP_NE: 1,
+  SCMP_CMP_LT: 2,
+  SCMP_CMP_LE: 3,
+  SCMP_CMP_EQ: 4,
+  SCMP_CMP_GE: 5,
+  SCMP_CMP_GT: 6,
+  SCMP_CMP_MASKED_EQ: 7,
+};
+const EPERM = 1;
+
+/**
+ * A container's seccomp filter as berth-shim compiles it for fast exec where it cannot copy the init's
+ * (native/berth-shim/enter_seccomp.c: a rootless engine; the kernel shows a filter only to root of the initial
+ * user namespace). Lines of numbers the shim hands to libseccomp as runc 1.1 does (libcontainer/seccomp):
+ * `default ACTION ERRNORET|-`, `arch NAME`, `rule NAME ACTION [INDEX OP VALUE VALUETWO]...`, one rule per name, and
+ * a rule whose conditions name an argument twice split into one rule per condition. undefined when the shim should
+ * leave it to runc: flags, a listener or a notify action, or an action it does not know.
+ */
+export function seccompRequest(s: SeccompProfile | undefined): Buffer | undefined {
+  if (!s || s.flags?.length || s.listenerPath) return undefined;
+  const action = (name: string, errnoRet?: number) => SCMP_ACTIONS[name]?.(errnoRet ?? EPERM);
+  const fallback = action(s.defaultAction, s.defaultErrnoRet);
+  if (fallback === undefined) return undefined;
+  const lines = [`default ${fallback} ${s.defaultErrnoRet ?? '-'}`];
+  for (const a of s.architectures ?? []) lines.push(`arch ${a.replace(/^SCMP_ARCH_/, '').toLowerCase()}`);
+  for (const rule of s.syscalls ?? []) {
+    const act = action(rule.action, rule.errnoRet);
+    if (act === undefined) return undefined;
+    const conds: string[] = [];
+    for (const c of rule.args ?? []) {
+      const op = SCMP_OPS[c.op];
+      if (op === undefined || !Number.isInteger(c.index) || c.index < 0 || c.index > 5) return undefined;
+      conds.push(`${c.index} ${op} ${BigInt(c.value)} ${BigInt(c.valueTwo ?? 0)}`);
+    }
+    const indexes = (rule.args ?? []).map((c) => c.index);
+    const split = new Set(indexes).size !== indexes.length;
+    for (const name of rule.names ?? []) {
+      if (!/^[\w]+$/.test(name)) return undefined;
+      if (split) for (const c of conds) lines.push(`rule ${name} ${act} ${c}`);
+      else lines.push(['rule', name, act, ...conds].join(' '));
+    }
+  }
+  return Buffer.from(`${lines.join('\n')}\n`);
 }

@@ -75,6 +75,9 @@ struct fexec {
 };
 
 int fexec_parse(const char *file, struct fexec *x);
+/* The container's filter built from berthd's seccomp.fx the way runc builds it (enter_seccomp.c), for where the
+ * init's cannot be copied (rootless): 0 with fx.filter set, -1 when runc exec should be used. */
+int compile_filter(const char *file);
 void fexec_free(struct fexec *x);
 /* Whether namespace `ns` of `pid` is ours: 1 same (or a kind this kernel does not have), 0 different, -1 the
  * process is gone. */

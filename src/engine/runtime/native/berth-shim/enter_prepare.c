@@ -167,7 +167,9 @@ void fast_prepare(pid_t pid) {
   if (same_ns(pid, "user") != 1) return; /* ids would need mapping: runc does it */
   long mode = status_field(pid, "Seccomp");
   if (mode == 2) {
-    if (fetch_filter(pid) < 0) return;
+    char file[4200];
+    snprintf(file, sizeof file, "%s/seccomp.fx", opt.bundle);
+    if (fetch_filter(pid) < 0 && compile_filter(file) < 0) return;
   } else if (mode != 0) {
     return; /* strict mode, or unknown */
   }
