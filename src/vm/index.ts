@@ -266,8 +266,11 @@ export async function removeVm(name = DEFAULT_VM, opts: { home?: string } = {}):
 
 export type Shell = 'sh' | 'fish' | 'powershell' | 'cmd';
 
-/** What `berth vm env` prints: DOCKER_HOST (and BERTH_HOST) for the VM's socket, as docker-machine env does. */
-export function vmEnv(name = DEFAULT_VM, shell: Shell = 'sh', home?: string): string {
+/**
+ * What `berth vm env` prints: DOCKER_HOST (and BERTH_HOST) for the VM's socket, or with `unset` the commands that
+ * undo it — each followed by how to apply it, as docker-machine env prints them.
+ */
+export function vmEnv(name = DEFAULT_VM, shell: Shell = 'sh', home?: string, unset = false): string {
   const s = vmStatus(name, home);
   const vars: [string, string][] = [
     ['DOCKER_HOST', s.host],
@@ -281,15 +284,26 @@ export function vmEnv(name = DEFAULT_VM, shell: Shell = 'sh', home?: string): st
         : shell === 'cmd'
           ? `SET ${k}=${v}`
           : `export ${k}="${v}"`;
+  const clear = (k: string) =>
+    shell === 'fish'
+      ? `set -e ${k};`
+      : shell === 'powershell'
+        ? `Remove-Item Env:\\${k}`
+        : shell === 'cmd'
+          ? `SET ${k}=`
+          : `unset ${k}`;
   const comment = shell === 'cmd' ? 'REM' : '#';
+  const command = `berth vm env${name === DEFAULT_VM ? '' : ` ${name}`}${unset ? ' --unset' : ''}`;
   const run =
     shell === 'fish'
-      ? `berth vm env${name === DEFAULT_VM ? '' : ` ${name}`} | source`
+      ? `${command} | source`
       : shell === 'powershell'
-        ? `& berth vm env${name === DEFAULT_VM ? '' : ` ${name}`} --shell powershell | Invoke-Expression`
-        : `eval "$(berth vm env${name === DEFAULT_VM ? '' : ` ${name}`})"`;
+        ? `& ${command} --shell powershell | Invoke-Expression`
+        : shell === 'cmd'
+          ? `@FOR /f "tokens=*" %i IN ('${command} --shell cmd') DO @%i`
+          : `eval "$(${command})"`;
   return [
-    ...vars.map(([k, v]) => set(k, v)),
+    ...vars.map(([k, v]) => (unset ? clear(k) : set(k, v))),
     `${comment} Run this command to configure your shell:`,
     `${comment} ${run}`,
   ].join('\n');

@@ -141,15 +141,7 @@ export function registerVmCommands(program: Command, cli: Cli): void {
       const shell = (o.shell ?? (process.platform === 'win32' ? 'powershell' : 'sh')) as Shell;
       if (!['sh', 'fish', 'powershell', 'cmd'].includes(shell)) throw new StatusError(125, `unknown shell: ${o.shell}`);
       if (o.unset) {
-        const un = (k: string) =>
-          shell === 'fish'
-            ? `set -e ${k};`
-            : shell === 'powershell'
-              ? `Remove-Item Env:\\${k}`
-              : shell === 'cmd'
-                ? `SET ${k}=`
-                : `unset ${k}`;
-        cli.out.write(`${['DOCKER_HOST', 'BERTH_HOST'].map(un).join('\n')}\n`);
+        cli.out.write(`${vmEnv(name, shell, undefined, true)}\n`);
         return;
       }
       if (!vmStatus(name).exists) throw new StatusError(1, `Error: no VM named "${name}" (berth vm start creates it)`);
