@@ -32,7 +32,9 @@
  * When it is not used (exec goes through `runc exec`): berthd did not pass -X (the shim binary is not on a
  * read-only mount; see below), the init is in another user namespace, it has a different number of seccomp
  * filters than runc installs (none when unconfined, one otherwise), a cgroup cannot be mapped, or berthd sent no
- * fast-exec file (a process with an AppArmor/SELinux label).
+ * fast-exec file (a process with an AppArmor/SELinux label). A rootless engine cannot read the init's filter (the
+ * kernel shows filters only to root of the initial user namespace): there the first exec builds the same program
+ * from the spec (enter_seccomp.c), and without libseccomp in the build such execs go through runc.
  *
  * CVE-2019-5736: B runs the shim's binary until its execve, so a "#!/proc/self/exe" script in the container makes
  * the container run us, and /proc/<pid>/exe would then reach our file on the host. berthd therefore runs shims
@@ -78,7 +80,14 @@ static struct fstart *fstarts[MAX_PROCS];
 
 struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, const char *runc_file, const char *file, char *reply, size_t rsize) {
   struct fexec x;
-  if (fexec_parse(file, &x) < 0 || (x.seccomp && !fx.filter)) {
+  int parsed = fexec_parse(file, &x);
+  if (parsed == 0 && x.seccomp && !fx.filter && fx.filter_file) {
+    /* Once per container; a failure leaves this exec and the next ones to runc. */
+    (void)compile_filter(fx.filter_file);
+    free(fx.filter_file);
+    fx.filter_file = NULL;
+  }
+  if (parsed < 0 || (x.seccomp && !fx.filter)) {
     /* Something this path does not do, or a container whose init should have a filter and has none. */
     fexec_free(&x);
     return runc_exec(ci, id, tty, with_stdin, runc_file, reply, rsize);

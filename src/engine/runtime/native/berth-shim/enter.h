@@ -22,6 +22,9 @@ struct fast_exec_state {
   int ready;                  /* fast_prepare succeeded for this container */
   struct sock_filter *filter; /* the init's seccomp program; NULL: unconfined */
   unsigned short filter_len;
+  /* Rootless: berthd's seccomp.fx, compiled into `filter` by the first exec that needs it (compile_filter costs
+   * 10-25 ms on 2 cores: not on the way of every container's start). */
+  char *filter_file;
   /* The init's cgroup in every hierarchy: its host directory, and whether it is cgroup v2 (how it is joined:
    * enter_child.c). */
   struct fx_cgroup { char *dir; int v2; } *cgroups;

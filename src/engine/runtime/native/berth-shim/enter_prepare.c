@@ -167,9 +167,11 @@ void fast_prepare(pid_t pid) {
   if (same_ns(pid, "user") != 1) return; /* ids would need mapping: runc does it */
   long mode = status_field(pid, "Seccomp");
   if (mode == 2) {
-    char file[4200];
-    snprintf(file, sizeof file, "%s/seccomp.fx", opt.bundle);
-    if (fetch_filter(pid) < 0 && compile_filter(file) < 0) return;
+    if (fetch_filter(pid) < 0) {
+      char file[4200];
+      snprintf(file, sizeof file, "%s/seccomp.fx", opt.bundle);
+      if (access(file, R_OK) < 0 || !(fx.filter_file = strdup(file))) return;
+    }
   } else if (mode != 0) {
     return; /* strict mode, or unknown */
   }
