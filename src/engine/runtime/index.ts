@@ -35,6 +35,7 @@ export {
   FUSE_OVERLAYFS_HINT,
   KERNEL_OVERLAY,
   mountOverlayData,
+  overlayCommand,
   type OverlayDriver,
   overlayDriver,
 } from './overlay';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { invalidParameter, system } from '../errdefs';
 import { log } from '../log';
-import { KERNEL_OVERLAY, type OverlayDriver, overlayCommand } from '../runtime/overlay';
+import { KERNEL_OVERLAY, type OverlayDriver, overlayCommand } from '../runtime';
 import type { MountPoint } from './mounts';
 
 const run = promisify(execFile);
