@@ -99,12 +99,14 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       return e;
     }
     if (e.kind === 'System') {
-      // What runc said, in the shape Docker's CLI recognises (it maps "not found" to exit code 127).
-      c.state.error = `failed to create shim task: OCI runtime create failed: runc create failed: ${e.message}: unknown`;
+      // What the runtime said, as containerd's shim passes it on: runc's own words carry "runc create failed: ",
+      // crun's none. Docker's CLI maps "not found" in it to exit code 127.
+      const own = (c.hostConfig.runtime ?? runtime.platform.runtime.name) === 'runc' ? 'runc create failed: ' : '';
+      c.state.error = `failed to create shim task: OCI runtime create failed: ${own}${e.message}: unknown`;
       c.state.exitCode = startErrorExitCode(e.message, 128);
       if (c.state.status === 'restarting') store.setStatus(c, 'exited');
       store.save(c);
-      return (/not found|no such file/.test(e.message) ? invalidParameter : system)(c.state.error);
+      return (c.state.exitCode === 128 ? system : invalidParameter)(c.state.error);
     }
     return e;
   };

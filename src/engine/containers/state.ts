@@ -244,9 +244,17 @@ export interface ContainerRecord {
   mountPoints?: MountPoint[];
 }
 
-/** Docker's exit code for a process runc could not start: 127 not found, 126 not executable (as moby decides), else `fallback`. */
+/**
+ * Docker's exit code for a process the runtime could not start, as moby's setExitCodeFromError decides it — on the
+ * lower-cased message, so crun's "No such file or directory" counts as runc's does: 126 not executable (EACCES,
+ * EISDIR), 127 not found (or a bind mount of a file onto a directory), else `fallback`.
+ */
 export function startErrorExitCode(message: string, fallback: number): number {
-  if (/executable file not found|no such file or directory/.test(message)) return 127;
-  if (/permission denied|is a directory/.test(message)) return 126; // moby: EACCES, EISDIR
+  const m = message.toLowerCase();
+  if (/permission denied|is a directory/.test(m)) return 126;
+  if (
+    /not a directory|executable file not found|no such file or directory|failed to run runc create\/exec call/.test(m)
+  )
+    return 127;
   return fallback;
 }

@@ -224,6 +224,10 @@ static int process_gone(pid_t pid) {
 static int start_via_fifo(pid_t init) {
   char path[4200];
   struct stat st;
+  /* Only runc's init writes its fifo and waits for a reader; crun's waits for `crun start` to write into its own
+   * (same name), so reading there would only time out. Other runtimes get their own `start`. */
+  const char *base = strrchr(opt.runc, '/');
+  if (strcmp(base ? base + 1 : opt.runc, "runc") != 0) return -1;
   snprintf(path, sizeof path, "%s/%s/exec.fifo", opt.runc_root, opt.id);
   if (init <= 0 || lstat(path, &st) < 0 || !S_ISFIFO(st.st_mode)) return -1;
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
