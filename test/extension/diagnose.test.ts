@@ -190,6 +190,33 @@ describe('extension: engine launcher', () => {
     assert.match(unit, /^\[Unit\]\nDescription=Berth container engine\n/);
     assert.match(unit, /\n\[Service\]\n(.+\n)*ExecStart=\/usr\/local\/lib\/berth\/engine-bin\/berthd .*\n/);
     assert.match(unit, /\[Install\]\nWantedBy=multi-user.target\n$/);
+    // Where SELinux is on, the data root gets Docker's file contexts by an equivalence rule (stand-ins record calls).
+    const selinuxStep = /if command -v selinuxenabled .*?; fi/.exec(script)![0];
+    for (const enabled of [true, false]) {
+      const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-selinux-'));
+      try {
+        const calls = path.join(bin, 'calls');
+        const stub = (name: string, rc: number) =>
+          fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> ${calls}\nexit ${rc}\n`, {
+            mode: 0o755,
+          });
+        stub('selinuxenabled', enabled ? 0 : 1);
+        stub('semanage', 0);
+        stub('restorecon', 0);
+        stub('install', 0);
+        const r = spawnSync('sh', ['-c', selinuxStep], { env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` } });
+        assert.equal(r.status, 0, String(r.stderr));
+        const seen = fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8') : '';
+        assert.equal(
+          seen,
+          enabled
+            ? 'selinuxenabled \nsemanage fcontext -a -e /var/lib/docker /var/lib/berth\ninstall -d -m 0711 /var/lib/berth\nrestorecon -R /var/lib/berth\n'
+            : 'selinuxenabled \n',
+        );
+      } finally {
+        fs.rmSync(bin, { recursive: true, force: true });
+      }
+    }
     // A desktop VS Code's Electron stays where it is installed.
     const desktop = inner(systemdInstallCommand('/ext', 'me', '/usr/share/code/code'));
     assert.match(desktop, /BERTH_NODE=\/usr\/share\/code\/code/);

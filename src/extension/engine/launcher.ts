@@ -8,6 +8,8 @@ import { EngineClient, defaultSocket } from '../../client';
 import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../common/host/engine-process';
 
 export const SYSTEM_SOCKET = 'unix:///run/berth/berth.sock';
+/** berthd's data root when it runs as root (engine config's default). */
+export const SYSTEM_DATA_ROOT = '/var/lib/berth';
 export const SYSTEM_PIDFILE = '/run/berth/berthd.pid';
 
 /** The user's own runtime dir as berthd sees it (config/index.ts defaults): $XDG_RUNTIME_DIR, else /tmp/berth-UID. */
@@ -178,6 +180,9 @@ export function systemdInstallCommand(extensionPath: string, user: string, execP
     `if [ -d ${q(path.join(extensionPath, 'dist', 'bin'))} ]; then cp -rf ${q(path.join(extensionPath, 'dist', 'bin'))} ${SERVICE_DIR}/dist/; fi`,
     `install -m 0755 ${q(path.join(extensionPath, 'engine-bin', 'berthd'))} ${SERVICE_DIR}/engine-bin/berthd`,
     ...(copyNode ? [`install -m 0755 ${q(execPath)} ${SERVICE_DIR}/node`] : []),
+    // Where SELinux is on, the data root gets Docker's file contexts (container_var_lib_t and, below it,
+    // container-selinux's rules for /var/lib/docker), or containers cannot read their layers.
+    `if command -v selinuxenabled >/dev/null && selinuxenabled; then (semanage fcontext -a -e /var/lib/docker ${SYSTEM_DATA_ROOT} 2>/dev/null || semanage fcontext -m -e /var/lib/docker ${SYSTEM_DATA_ROOT}) && install -d -m 0711 ${SYSTEM_DATA_ROOT} && restorecon -R ${SYSTEM_DATA_ROOT}; fi`,
     `printf ${q(unit.replace(/%/g, '%%'))} > /etc/systemd/system/berth.service`,
     'systemctl daemon-reload',
     'systemctl enable --now berth.service',
