@@ -10,18 +10,51 @@ import { startEngine } from '../test/helpers/engine';
 import { bootVm, ensureGuestImage, removeTestHomes, type TestVm } from '../test/helpers/vm';
 import { findQemu, TCG_TB_MIB } from '../src/vm/qemu';
 import type { VmState } from '../src/vm';
+import { DEFAULT_CONFIG } from '../src/vm/state';
 
 type Docker = (args: string[]) => { code: number; stdout: string; stderr: string };
 
-const kB = (pid: number | undefined, field: 'VmRSS' | 'Pss'): number => {
+const kB = (pid: number | undefined, field: 'VmRSS' | 'RssAnon' | 'RssFile'): number => {
   if (!pid) return 0;
   try {
-    const file = field === 'Pss' ? `/proc/${pid}/smaps_rollup` : `/proc/${pid}/status`;
-    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(file, 'utf8'))?.[1] ?? 0);
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   } catch {
     return 0;
   }
 };
+
+/**
+ * QEMU's resident memory by kind, kB: its guest-RAM mapping (the one anonymous mapping of exactly the VM's memory
+ * size) and TCG's translated-code cache (anonymous executable mappings: QEMU maps its code buffer rwx).
+ */
+function qemuParts(pid: number | undefined, memoryMiB: number): { guestRam: number; tcgCache: number } {
+  const parts = { guestRam: 0, tcgCache: 0 };
+  if (!pid) return parts;
+  let kind: keyof typeof parts | undefined;
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(\S*)/.exec(line);
+    if (m) {
+      const anonymous = m[4] === '';
+      kind =
+        anonymous && (Number.parseInt(m[2], 16) - Number.parseInt(m[1], 16)) / 1048576 === memoryMiB
+          ? 'guestRam'
+          : anonymous && m[3].includes('x')
+            ? 'tcgCache'
+            : undefined;
+    } else if (kind && line.startsWith('Rss:')) parts[kind] += Number(/(\d+)/.exec(line)![1]);
+  }
+  return parts;
+}
+
+/** A process's CPU time, s: for QEMU under TCG the guest's own work, whatever else the host runs. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,11 +64,11 @@ function stageSplit(state: VmState): string {
   const span = (a: string, b: string) =>
     at[a] !== undefined && at[b] !== undefined ? `${((at[b] - at[a]) / 1000).toFixed(1)} s` : '?';
   return [
-    `supervisor→hypervisor ${span('supervisor', 'hypervisor')}`,
-    `kernel to initramfs ${span('hypervisor', 'initramfs')}`,
-    `initramfs→init ${span('initramfs', 'sysinit')}`,
-    `init→berthd start ${span('sysinit', 'engine')}`,
-    `berthd start→first _ping ${span('engine', 'ready')}`,
+    `QEMU start→initramfs (firmware-less kernel load and the kernel's boot) ${span('hypervisor', 'initramfs')}`,
+    `initramfs→switch_root ${span('initramfs', 'sysinit')}`,
+    `guest init (modules, network, disks, shares) ${span('sysinit', 'engine')}`,
+    `berthd start→listening ${span('engine', 'listening')}`,
+    `→first _ping through the relay ${span('listening', 'ready')}`,
   ].join(', ');
 }
 
@@ -53,15 +86,17 @@ export async function vmBenchRows(reg: Registry, native: Docker, runs: number): 
   const header = `${'Linux VM (QEMU, TCG here)'.padEnd(48)} ${'VM'.padStart(12)} ${'native'.padStart(12)}  note`;
   rows.push('', header, '-'.repeat(header.length + 40));
   let vm: TestVm | undefined;
+  // The VM's default size (what a user gets).
+  const memoryMiB = DEFAULT_CONFIG.memoryMiB;
   try {
-    vm = await bootVm({ name: 'bench', registry: reg, cpus: 2, memoryMiB: 2048 });
+    vm = await bootVm({ name: 'bench', registry: reg, cpus: 2, memoryMiB });
     const first = vm.status.state!;
     const accel = first.accel ?? '?';
     row(
       `VM boot to first _ping, fresh VM (${accel})`,
       `${((first.bootMs ?? 0) / 1000).toFixed(1)} s`,
       '',
-      `formats the data disk; ${stageSplit(first)}`,
+      `QEMU CPU ${cpuSeconds(first.hypervisorPid).toFixed(1)} s; formats the data disk; ${stageSplit(first)}`,
     );
     await vm.restart();
     const again = vm.status.state!;
@@ -69,7 +104,7 @@ export async function vmBenchRows(reg: Registry, native: Docker, runs: number): 
       `VM boot to first _ping, restart (${again.accel ?? '?'})`,
       `${((again.bootMs ?? 0) / 1000).toFixed(1)} s`,
       '',
-      `${stageSplit(again)}`,
+      `QEMU CPU ${cpuSeconds(again.hypervisorPid).toFixed(1)} s; ${stageSplit(again)}`,
     );
     // What dominates under TCG is pure CPU emulated instruction by instruction: the kernel's decompression and boot,
     // then node compiling berthd's bundle. With KVM/HVF both run at native speed (kernel ≈0.5 s, berthd ≈0.4 s).
@@ -80,27 +115,41 @@ export async function vmBenchRows(reg: Registry, native: Docker, runs: number): 
     );
     // Idle: the guest settles (free pages go back to the host through the balloon's free-page reporting).
     await sleep(15_000);
-    const qemuRss = kB(again.hypervisorPid, 'VmRSS') / 1024;
-    const supervisorRss = kB(again.supervisorPid, 'VmRSS') / 1024;
-    const guestUsed = (() => {
+    const q = again.hypervisorPid;
+    const mb = (k: number) => `${(k / 1024).toFixed(0)} MB`;
+    const qemuRss = kB(q, 'VmRSS');
+    const { guestRam, tcgCache } = qemuParts(q, memoryMiB);
+    const qemuOwnAnon = kB(q, 'RssAnon') - guestRam - tcgCache;
+    const supervisor = again.supervisorPid;
+    // The guest's own view, read after QEMU's numbers (looking starts a container in the guest).
+    const guestView = (() => {
       try {
-        const m = /Mem:\s+\d+\s+(\d+)/.exec(vm!.guest('free -m'));
-        return m ? `${m[1]} MB used in the guest` : '';
-      } catch {
-        return '';
+        const out = vm!.guest('cat /proc/meminfo; grep VmRSS /proc/$(cat /run/berth/berthd.pid)/status');
+        const f = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(out)?.[1] ?? 0);
+        const used = f('MemTotal') - f('MemAvailable');
+        return `guest: ${mb(used)} used (MemTotal−MemAvailable): processes ${mb(f('AnonPages'))} (berthd ${mb(f('VmRSS'))}), page cache ${mb(f('Cached'))}, kernel slab ${mb(f('Slab'))}; kernel's reserved (memmap, its image) ${mb(memoryMiB * 1024 - f('MemTotal'))}`;
+      } catch (err) {
+        return `guest: unreadable (${(err as Error).message.split('\n')[0]})`;
       }
     })();
     row(
       'VM idle memory: hypervisor (qemu) RSS',
-      `${qemuRss.toFixed(0)} MB`,
+      mb(qemuRss),
       '',
-      `2048 MB configured; ${guestUsed}; target < 150 MB. Under TCG QEMU's translated-code cache (capped at ${TCG_TB_MIB} MiB) is in its RSS; with KVM/HVF the RSS is what the guest touched, free pages returned by the balloon`,
+      `${memoryMiB} MB configured. Guest RAM touched ${mb(guestRam)}; TCG's translated-code cache ${mb(tcgCache)} (capped at ${TCG_TB_MIB} MiB; absent with KVM/HVF/Virtualization.framework); QEMU's own anonymous ${mb(qemuOwnAnon)}; file-backed ${mb(kB(q, 'RssFile'))} (QEMU's binary and libraries${accel === 'tcg' ? ', the unpacked kernel TCG boots' : ''}: clean, shared page cache)`,
     );
+    row('VM idle memory: guest', mb(guestRam), '', guestView);
     row(
       'VM idle memory: host-side supervisor + relay RSS',
-      `${supervisorRss.toFixed(0)} MB`,
+      mb(kB(supervisor, 'VmRSS')),
       '',
-      'one node process per VM',
+      `one node process per VM (anonymous ${mb(kB(supervisor, 'RssAnon'))})`,
+    );
+    row(
+      'VM idle memory without TCG (estimate)',
+      mb(guestRam + qemuOwnAnon + kB(supervisor, 'RssAnon')),
+      '',
+      "guest RAM + QEMU's own anonymous memory + the supervisor's, what KVM/HVF would keep (target < 150 MB)",
     );
 
     // run --rm busybox true, the image already local on both sides.
@@ -118,27 +167,50 @@ export async function vmBenchRows(reg: Registry, native: Docker, runs: number): 
         if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
       }
     }
-    const timeRun = (d: Docker) => {
+    const qemuCpuS = () => cpuSeconds(q);
+    const timed = (d: Docker, args: string[]) => {
       const t0 = process.hrtime.bigint();
-      const r = d(['run', '--rm', 'busybox', 'true']);
-      if (r.code !== 0) throw new Error(`run --rm busybox true: ${r.stderr}`);
+      const r = d(args);
+      if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
       return Number(process.hrtime.bigint() - t0) / 1e6;
     };
-    const vmMs: number[] = [];
-    const natMs: number[] = [];
-    for (let i = 0; i < runs + 1; i++) {
-      const a = timeRun(through);
-      const b = timeRun(native);
-      if (i > 0) {
-        vmMs.push(a);
-        natMs.push(b);
+    // Each workload through the VM and natively in turn (the first round warms up and is not counted).
+    const compare = (name: string, args: string[], note: string) => {
+      const vmMs: number[] = [];
+      const natMs: number[] = [];
+      const cpu: number[] = [];
+      for (let i = 0; i < runs + 1; i++) {
+        const c0 = qemuCpuS();
+        const a = timed(through, args);
+        const c1 = qemuCpuS();
+        const b = timed(native, args);
+        if (i > 0) {
+          vmMs.push(a);
+          natMs.push(b);
+          cpu.push(c1 - c0);
+        }
       }
-    }
-    row(
+      row(
+        name,
+        `${median(vmMs).toFixed(0)} ms`,
+        `${median(natMs).toFixed(0)} ms`,
+        `${(median(vmMs) / median(natMs)).toFixed(1)}×; QEMU CPU ${median(cpu).toFixed(2)} s a run; ${note}`,
+      );
+    };
+    compare(
+      'docker version (one API round trip)',
+      ['version', '--format', '{{.Server.Version}}'],
+      "the host's path: socket, relay, mutual TLS over QEMU's port forward, the guest's berthd answering",
+    );
+    compare(
       'run --rm busybox true',
-      `${median(vmMs).toFixed(0)} ms`,
-      `${median(natMs).toFixed(0)} ms`,
-      `${(median(vmMs) / median(natMs)).toFixed(1)}× (emulated CPU; the relay and TLS add ~1 ms)`,
+      ['run', '--rm', 'busybox', 'true'],
+      "the guest's CPU: runc and the CNI plugins (Go binaries) and berthd, emulated instruction by instruction",
+    );
+    compare(
+      'run --rm --net=none busybox true',
+      ['run', '--rm', '--net=none', 'busybox', 'true'],
+      'without the network set-up (netns, CNI loopback + bridge + host-local)',
     );
   } catch (err) {
     rows.push(`Linux VM rows failed: ${(err as Error).message.split('\n')[0]}`);

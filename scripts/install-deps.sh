@@ -25,9 +25,11 @@ if [[ " $* " == *" --test "* || " $* " == *" --demo "* ]]; then
 fi
 if [[ " $* " == *" --test "* || " $* " == *" --vm "* ]]; then
   # Berth's Linux VM: QEMU boots the guest in the tests (TCG where KVM is unusable); building the guest image needs
-  # dpkg-deb, mkfs.ext4 -d, cpio, depmod and Debian's keyring (scripts/vm-image.sh), and the arm64 guest's and
-  # package's C helpers Debian's cross compiler. Never a kernel or firewall on the host itself.
-  want+=(qemu-system-x86 qemu-system-arm e2fsprogs cpio kmod debian-archive-keyring gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+  # dpkg-deb, mkfs.ext4 -d, cpio, depmod, xz (the x64 kernel unpacked for QEMU's PVH boot) and Debian's keyring
+  # (scripts/vm-image.sh), and the arm64 guest's and package's C helpers Debian's cross compiler. Never a kernel or
+  # firewall on the host itself.
+  want+=(qemu-system-x86 qemu-system-arm e2fsprogs cpio kmod xz-utils debian-archive-keyring gcc-aarch64-linux-gnu
+    libc6-dev-arm64-cross)
 fi
 if [[ " $* " == *" --bench "* ]] && ! command -v dockerd >/dev/null; then
   # npm run bench's reference engine (scripts/ref-dockerd.sh): Debian's dockerd, its services held back.

@@ -8,6 +8,8 @@
 #
 # Output, per architecture, in dist/vm/<arch>/ (node's names: x64, arm64):
 #   vmlinuz       Debian's kernel, booted directly (no firmware, no boot loader, no cloud-init)
+#   vmlinux       x64: the same kernel unpacked (an ELF QEMU boots through its PVH entry): under TCG the kernel's own
+#                 xz decompression costs ~5 s of emulated CPU, and the platform packages leave it out
 #   initrd.img    busybox-static, the modules needed to reach the root disk, and an init that mounts the root image
 #                 read-only under a tmpfs overlay and switch_roots into it (runc cannot pivot_root out of an initramfs)
 #   root.img      ext4 made with mkfs.ext4 -d: node, runc, iptables, iproute2, the CNI plugins, berthd
@@ -36,7 +38,7 @@ if ((${#archs[@]} == 0)); then
 fi
 
 need() { command -v "$1" >/dev/null || { echo "vm-image: $1 is missing (bash scripts/install-deps.sh --vm installs it)" >&2; exit 1; }; }
-for t in apt-get dpkg-deb mkfs.ext4 cpio gzip depmod sha256sum flock; do need "$t"; done
+for t in apt-get dpkg-deb mkfs.ext4 cpio gzip xz depmod sha256sum flock; do need "$t"; done
 
 cache=${BERTH_VM_CACHE:-$HOME/.cache/berth/vm-image}
 outroot=${BERTH_VM_OUT:-$repo/dist/vm}
@@ -261,6 +263,15 @@ build_arch() {
   works+=("$stage")
   (cd "$ird" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) | gzip -9 >"$stage/initrd.img"
   cp "$work/kernel/boot/vmlinuz-$kver" "$stage/vmlinuz"
+  # x64: the ELF inside the bzImage (Debian compresses it with xz), for QEMU's PVH boot without the decompressor.
+  if [[ $arch == x64 ]]; then
+    local at
+    at=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$stage/vmlinuz" | head -1 | cut -d: -f1)
+    [[ -n $at ]] || { echo "vm-image: the x64 kernel is not xz-compressed; cannot unpack it" >&2; exit 1; }
+    tail -c +$((at + 1)) "$stage/vmlinuz" | xz -dcq >"$stage/vmlinux" 2>/dev/null || true
+    [[ $(head -c 4 "$stage/vmlinux" | od -An -tx1 | tr -d ' ') == 7f454c46 ]] ||
+      { echo "vm-image: unpacking the x64 kernel gave no ELF" >&2; exit 1; }
+  fi
 
   # The root image: ext4 without a journal (the guest mounts it read-only), sized to its content plus a margin.
   local kb
@@ -277,7 +288,7 @@ build_arch() {
 const fs = require('fs'), path = require('path'), crypto = require('crypto');
 const [out, arch, kernel, inputs, berth, ...pkgs] = process.argv.slice(2);
 const files = {};
-for (const f of ['vmlinuz', 'initrd.img', 'root.img', 'rootfs.tar.gz']) {
+for (const f of ['vmlinuz', 'vmlinux', 'initrd.img', 'root.img', 'rootfs.tar.gz']) {
   const p = path.join(out, f);
   if (!fs.existsSync(p)) continue;
   const h = crypto.createHash('sha256');
@@ -290,14 +301,15 @@ fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify({ arch, kernel,
   files, packages: Object.fromEntries(pkgs.map((p) => p.split(' '))) }, null, 2) + '\n');
 EOF
   rm -f "$out/manifest.json"
-  for f in vmlinuz initrd.img root.img rootfs.tar.gz; do
+  for f in vmlinuz vmlinux initrd.img root.img rootfs.tar.gz; do
     if [[ -f $stage/$f ]]; then mv -f "$stage/$f" "$out/$f"; else rm -f "$out/$f"; fi
   done
   mv -f "$stage/manifest.json" "$out/manifest.json"
   local mb=$((1024 * 1024))
   printf 'vm-image %s (kernel %s, %d packages) in %ds:\n' "$arch" "$kver" "${#wanted[@]}" $((SECONDS - t0))
-  printf '  vmlinuz %s MB, initrd.img %s MB, root.img %s MB (%s MB used, %s MB gzipped), rootfs.tar.gz %s MB\n' \
-    $(($(stat -c %s "$out/vmlinuz") / mb)) "$(awk "BEGIN{printf \"%.1f\", $(stat -c %s "$out/initrd.img") / $mb}")" \
+  printf '  vmlinuz %s MB (vmlinux %s MB), initrd.img %s MB, root.img %s MB (%s MB used, %s MB gzipped), rootfs.tar.gz %s MB\n' \
+    $(($(stat -c %s "$out/vmlinuz") / mb)) "$([[ -f $out/vmlinux ]] && echo $(($(stat -c %s "$out/vmlinux") / mb)) || echo -)" \
+    "$(awk "BEGIN{printf \"%.1f\", $(stat -c %s "$out/initrd.img") / $mb}")" \
     $(($(stat -c %s "$out/root.img") / mb)) $((kb / 1024)) $(($(gzip -1 -c "$out/root.img" | wc -c) / mb)) \
     "$([[ -f $out/rootfs.tar.gz ]] && echo $(($(stat -c %s "$out/rootfs.tar.gz") / mb)) || echo -)"
   unset APT_CONFIG

@@ -12,6 +12,8 @@ export interface GuestImage {
   dir: string;
   arch: GuestArch;
   kernel: string;
+  /** x64: the kernel unpacked (ELF with a PVH entry), for QEMU under TCG; absent from the platform packages. */
+  kernelElf?: string;
   initrd: string;
   root: string;
   /** The root as a tarball (x64, for WSL). */
@@ -41,6 +43,7 @@ export function imageDir(arch: GuestArch, bundleDir = __dirname, env = process.e
 export class ImageError extends Error {}
 
 const REQUIRED = ['vmlinuz', 'initrd.img', 'root.img'];
+const OPTIONAL = ['vmlinux'];
 
 /** Checks the image in `dir` (and its sha256s, cached) and describes it; throws ImageError naming what is wrong. */
 export function loadImage(dir: string, opts: { verify?: boolean; needTar?: boolean } = {}): GuestImage {
@@ -56,7 +59,9 @@ export function loadImage(dir: string, opts: { verify?: boolean; needTar?: boole
         : `the guest image's manifest ${manifestPath} is unreadable: ${err.message}; ${hint}`,
     );
   }
-  const wanted = [...REQUIRED, ...(opts.needTar ? ['rootfs.tar.gz'] : [])];
+  // An optional file the manifest lists is used when it is there (the platform packages leave vmlinux out).
+  const optional = OPTIONAL.filter((f) => manifest.files?.[f] && fs.existsSync(path.join(dir, f)));
+  const wanted = [...REQUIRED, ...(opts.needTar ? ['rootfs.tar.gz'] : []), ...optional];
   for (const f of wanted) {
     const p = path.join(dir, f);
     const want = manifest.files?.[f];
@@ -79,6 +84,7 @@ export function loadImage(dir: string, opts: { verify?: boolean; needTar?: boole
     dir,
     arch: manifest.arch,
     kernel: path.join(dir, 'vmlinuz'),
+    kernelElf: optional.includes('vmlinux') ? path.join(dir, 'vmlinux') : undefined,
     initrd: path.join(dir, 'initrd.img'),
     root: path.join(dir, 'root.img'),
     rootTar: manifest.files['rootfs.tar.gz'] ? path.join(dir, 'rootfs.tar.gz') : undefined,

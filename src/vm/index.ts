@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { ENGINE_ENV } from '../common/host/engine-process';
 import { makeVmTls, writeVmTls } from './certs';
 import { DRIVERS, type DriverName, type VmConfig } from './driver';
 import { driverFor, platformDrivers } from './drivers';
@@ -18,6 +19,13 @@ export { DEFAULT_VM, listVms, VmPaths, berthHome } from './paths';
 export { ImageError } from './image';
 
 export class VmError extends Error {}
+
+/**
+ * The supervisor is small and lives as long as the VM: V8's young generation capped at 2 x 1 MB (its default grows
+ * to 2 x 16 MB while the relay moves a pull's bytes and never shrinks back), glibc's mmap threshold fixed as for
+ * berthd (ENGINE_ENV) so the relay's freed 64 KiB buffers go back to the system.
+ */
+export const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1'];
 
 export interface VmStartOptions {
   driver?: DriverName;
@@ -136,12 +144,16 @@ export async function startVm(name = DEFAULT_VM, opts: VmStartOptions = {}): Pro
     if (!fs.existsSync(path.join(p.tlsDir, 'cert.pem'))) writeVmTls(p.tlsDir, makeVmTls(name));
     fs.rmSync(p.state, { force: true });
     const log = fs.openSync(p.supervisorLog, 'w', 0o600);
-    const child = spawn(opts.execPath ?? process.execPath, [path.join(bundleDir, 'vm.js'), 'supervise', p.dir], {
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', BERTH_VM_IMAGE_DIR: image.dir },
-      windowsHide: true,
-    });
+    const child = spawn(
+      opts.execPath ?? process.execPath,
+      [...SUPERVISOR_NODE_FLAGS, path.join(bundleDir, 'vm.js'), 'supervise', p.dir],
+      {
+        detached: true,
+        stdio: ['ignore', log, log],
+        env: { ...ENGINE_ENV, ...process.env, ELECTRON_RUN_AS_NODE: '1', BERTH_VM_IMAGE_DIR: image.dir },
+        windowsHide: true,
+      },
+    );
     fs.closeSync(log);
     child.unref();
     return await waitUntilUp(name, p, child.pid ?? -1, opts);

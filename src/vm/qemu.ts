@@ -15,7 +15,7 @@ import {
   type Share,
   type VmDriver,
 } from './driver';
-import type { GuestArch } from './image';
+import type { GuestArch, GuestImage } from './image';
 import { berthHome } from './paths';
 import { QmpClient } from './qmp';
 
@@ -137,6 +137,15 @@ export function qemuArgs(i: QemuArgsInput): string[] {
   return args;
 }
 
+/**
+ * The kernel file QEMU boots. Under TCG the unpacked ELF (PVH entry): the bzImage's xz decompression is ~5 s of
+ * emulated CPU there. With hardware acceleration the bzImage (decompressed in ~0.2 s): QEMU keeps the ELF it loaded
+ * mapped for the VM's life: 57 MB more resident (clean file pages) than the bzImage it copies.
+ */
+export function bootKernel(image: Pick<GuestImage, 'kernel' | 'kernelElf'>, accel: Accel): string {
+  return accel === 'tcg' && image.kernelElf ? image.kernelElf : image.kernel;
+}
+
 /** Where QEMU may be besides PATH: Homebrew, MacPorts, the Windows installer. */
 const QEMU_DIRS = ['/opt/homebrew/bin', '/usr/local/bin', '/opt/local/bin', 'C:\\Program Files\\qemu'];
 
@@ -251,7 +260,7 @@ export class QemuDriver implements VmDriver {
       accel,
       cpus: ctx.config.cpus,
       memoryMiB: ctx.config.memoryMiB,
-      kernel: ctx.image.kernel,
+      kernel: bootKernel(ctx.image, accel),
       initrd: ctx.image.initrd,
       root: ctx.image.root,
       dataDisk: ctx.paths.dataDisk,

@@ -163,6 +163,8 @@ export async function supervise(dir: string): Promise<void> {
         pending = pending.slice(nl + 1);
         const st = /^berth-stage: (\S+)/.exec(line);
         if (st) stage(st[1]);
+        // berthd's own start-up done (the rest until "ready" is the first _ping through the relay).
+        else if (/ msg="API listen on"/.test(line) && state.phase === 'starting') stage('listening');
         const er = /^berth-error: (.*)$/.exec(line);
         if (er && state.phase === 'starting') consoleError = er[1];
       }

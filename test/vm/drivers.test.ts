@@ -10,7 +10,10 @@ import { makeVmTls } from '../../src/vm/certs';
 import { encodeCmdlinePath } from '../../src/vm/driver';
 import { platformDrivers } from '../../src/vm/drivers';
 import { wantedForwards } from '../../src/vm/ports';
-import { accelCandidates, kernelCmdline, machineArgs, parseUsernetPort, qemuArgs } from '../../src/vm/qemu';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../src/common/host/engine-process';
+import { loadImage, sha256File } from '../../src/vm/image';
+import { accelCandidates, bootKernel, kernelCmdline, machineArgs, parseUsernetPort, qemuArgs } from '../../src/vm/qemu';
+import { ROOT } from '../helpers/engine';
 import { gvproxyArgs, gvproxyExpose, uncompressedKernel, vfkitArgs, vfkitCmdline } from '../../src/vm/vfkit';
 import { parseWslList, wslImportArgs, wslPath, wslRunArgs, wslRunEnv } from '../../src/vm/wsl';
 
@@ -76,6 +79,40 @@ describe('vm drivers: command lines', () => {
     assert.deepEqual(accelCandidates('darwin', 'arm64', 'arm64'), ['hvf', 'tcg']);
     assert.deepEqual(accelCandidates('win32', 'x64', 'x64'), ['whpx', 'tcg']);
     assert.deepEqual(accelCandidates('linux', 'arm64', 'x64'), ['tcg'], 'another architecture is emulated');
+  });
+
+  it('qemu: boots the unpacked kernel (PVH) under TCG only, and only where the image has it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-vm-image-'));
+    try {
+      const files: Record<string, { size: number; sha256: string }> = {};
+      for (const f of ['vmlinuz', 'vmlinux', 'initrd.img', 'root.img']) {
+        fs.writeFileSync(path.join(dir, f), `${f} bytes`);
+        files[f] = { size: fs.statSync(path.join(dir, f)).size, sha256: sha256File(path.join(dir, f)) };
+      }
+      fs.writeFileSync(
+        path.join(dir, 'manifest.json'),
+        JSON.stringify({ arch: 'x64', kernel: '6.1', berth: '0', files }),
+      );
+      const image = loadImage(dir);
+      assert.equal(image.kernelElf, path.join(dir, 'vmlinux'));
+      assert.equal(bootKernel(image, 'tcg'), path.join(dir, 'vmlinux'));
+      assert.equal(bootKernel(image, 'kvm'), path.join(dir, 'vmlinuz'), 'hardware: the bzImage (less resident)');
+      // The platform packages leave vmlinux out of an image whose manifest lists it: the bzImage then.
+      fs.rmSync(path.join(dir, 'vmlinux'));
+      assert.equal(bootKernel(loadImage(dir), 'tcg'), path.join(dir, 'vmlinuz'));
+      // Present but not the manifest's: corrupt, as any other image file.
+      fs.writeFileSync(path.join(dir, 'vmlinux'), 'other');
+      assert.throws(() => loadImage(dir), /vmlinux is corrupt/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the guest's berthd starts with the memory settings every launcher gives it", () => {
+    const run = fs.readFileSync(path.join(ROOT, 'scripts/vm/guest/berthd.run'), 'utf8');
+    const exec = run.split('\n').find((l) => l.startsWith('exec node '));
+    for (const flag of ENGINE_NODE_FLAGS) assert.ok(exec?.includes(` ${flag} `), `${flag} in ${exec}`);
+    for (const [k, v] of Object.entries(ENGINE_ENV)) assert.match(run, new RegExp(`^export ${k}=${v}$`, 'm'));
   });
 
   it("qemu: reads the API's host port back from info usernet", () => {

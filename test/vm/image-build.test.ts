@@ -42,6 +42,10 @@ describe('vm: guest image builds', function () {
       for (const dir of [path.join(DIST, 'vm/x64'), path.join(other, 'x64')]) {
         const image = loadImage(dir, { verify: true, needTar: true });
         assert.equal(image.arch, 'x64');
+        // The kernel unpacked for QEMU's PVH boot under TCG: an ELF, larger than the bzImage it came from.
+        assert.ok(image.kernelElf, 'vmlinux in the image');
+        assert.equal(fs.readFileSync(image.kernelElf!).subarray(0, 4).toString('latin1'), '\x7fELF');
+        assert.ok(fs.statSync(image.kernelElf!).size > fs.statSync(image.kernel).size);
         assert.deepEqual(
           fs.readdirSync(dir).filter((f) => f.startsWith('.build.')),
           [],

@@ -40,6 +40,7 @@ const STAGE_TEXT: Record<string, string> = {
   data: 'data disk mounted',
   shares: 'home folder shared',
   engine: 'starting berthd',
+  listening: 'berthd listening',
   ready: 'engine ready',
 };
 
