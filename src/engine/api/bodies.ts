@@ -237,6 +237,38 @@ export const VOLUME_CREATE = struct('CreateOptions', 'volume', {
   Labels: STRING_MAP,
 });
 
+/** moby's types.NetworkCreateRequest, for Go's type errors (400) on a create body. */
+export const NETWORK_CREATE = struct('NetworkCreateRequest', 'types', {
+  Name: 'string',
+  CheckDuplicate: 'bool',
+  Driver: 'string',
+  Scope: 'string',
+  EnableIPv6: 'bool',
+  IPAM: {
+    struct: 'IPAM',
+    pkg: 'network',
+    fields: {
+      Driver: 'string',
+      Options: STRING_MAP,
+      Config: {
+        name: '[]network.IPAMConfig',
+        slice: {
+          struct: 'IPAMConfig',
+          pkg: 'network',
+          fields: { Subnet: 'string', IPRange: 'string', Gateway: 'string', AuxiliaryAddresses: STRING_MAP },
+        },
+      },
+    },
+  },
+  Internal: 'bool',
+  Attachable: 'bool',
+  Ingress: 'bool',
+  ConfigOnly: 'bool',
+  ConfigFrom: { struct: 'ConfigReference', pkg: 'network', fields: { Network: 'string' } },
+  Options: STRING_MAP,
+  Labels: STRING_MAP,
+});
+
 /** POST /networks/{id}/connect and /disconnect. */
 export const NETWORK_CONNECT = struct('NetworkConnect', 'types', {
   Container: 'string',

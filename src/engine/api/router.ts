@@ -37,6 +37,7 @@ export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
 interface Route {
   method: string;
+  path: string;
   pattern: RegExp;
   names: string[];
   handler: Handler;
@@ -62,7 +63,12 @@ export class Router {
         return m[2] ? '(.+?)' : '([^/]+)';
       })
       .join('/');
-    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), names, handler });
+    this.routes.push({ method, path, pattern: new RegExp(`^${source}/?$`), names, handler });
+  }
+
+  /** The table: every method and path as registered (`:name` parameters unfilled). */
+  list(): { method: string; path: string }[] {
+    return this.routes.map(({ method, path }) => ({ method, path }));
   }
 
   get(path: string, h: Handler) {

@@ -195,21 +195,46 @@ export async function listen(router: Router, opts: ListenOptions): Promise<ApiSe
   };
 }
 
+/** Go's decoder refuses JSON nested deeper than 10,000 levels (JavaScript's parser goes on): the bracket that goes
+ * past it, or undefined. */
+function pastGoMaxDepth(text: string): string | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > 10_000) return text[i];
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return undefined;
+}
+
+/** Connections answered after a parse error: the parser reports again on what still arrives. */
+const answeredClientErrors = new WeakSet<net.Socket>();
+
 /** A request node's parser refused (bytes no HTTP allows, headers too large, too slow): an answer, as Go's server
  * gives, then the connection closed — not a silent reset. */
 function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
+  if (answeredClientErrors.has(socket)) return;
   if (!socket.writable || socket.bytesWritten > 0 || err.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
+  answeredClientErrors.add(socket);
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const text = `${status} ${STATUS_TEXT[status]}`;
   socket.end(
     `HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
-    () => socket.destroy(),
   );
-  // Bounded: a client that does not read the answer is cut anyway.
-  setTimeout(() => socket.destroy(), 5000).unref();
+  // Go's lingering close: what the client is still sending (the rest of a 10 MB request line) is read and dropped
+  // for a moment, so it reads the answer instead of meeting a reset mid-write. Bounded: it is cut anyway.
+  socket.resume();
+  socket.once('end', () => socket.destroy());
+  setTimeout(() => socket.destroy(), 2000).unref();
 }
 
 function errorBody(err: EngineError): string {
@@ -321,6 +346,8 @@ async function serve(
       }
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return undefined;
+      const tooDeep = pastGoMaxDepth(text);
+      if (tooDeep) throw invalidParameter(`invalid JSON: invalid character '${tooDeep}' exceeded max depth`);
       try {
         return JSON.parse(text) as T;
       } catch (err: any) {

@@ -125,7 +125,8 @@ function readDockerfile(ctx: BuildContext, name: string): string {
   };
   let text = tryRead(name);
   if (text === undefined && name === 'Dockerfile') text = tryRead('dockerfile');
-  if (text === undefined) throw system(`Cannot locate specified Dockerfile: ${name}`);
+  // The client's context lacks it: its mistake (dockerd says so with a 500).
+  if (text === undefined) throw invalidParameter(`Cannot locate specified Dockerfile: ${name}`);
   if (text.length === 0) throw invalidParameter(`the Dockerfile (${name}) cannot be empty`);
   return text;
 }

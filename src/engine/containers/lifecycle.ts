@@ -28,7 +28,8 @@ export function createLifecycle(store: ContainerStore, deps: LifecycleDeps) {
   const waitDone = async (id: string, ms: number): Promise<boolean> => {
     const l = store.live.get(id);
     if (!l) return true;
-    if (ms < 0) {
+    // Past setTimeout's 2^31-1 ms (~25 days) Node would fire at once: a longer wait is a wait without end.
+    if (ms < 0 || ms > 2 ** 31 - 1) {
       await l.done;
       return true;
     }
@@ -65,9 +66,10 @@ export function createLifecycle(store: ContainerStore, deps: LifecycleDeps) {
       return;
     }
     if (!store.live.has(c.id)) throw notModified();
+    // A bad signal is refused before anything changes.
+    const stopSig = signalNumber(sigName || c.config.stopSignal || 'SIGTERM');
     c.state.manuallyStopped = true;
     store.save(c);
-    const stopSig = signalNumber(sigName || c.config.stopSignal || 'SIGTERM');
     const timeout = timeoutSec ?? c.config.stopTimeout ?? 10;
     await signal(c, stopSig).catch((err) => log.debug('stop signal failed', { id: c.id, error: err.message }));
     if (!(await waitDone(c.id, timeout < 0 ? -1 : timeout * 1000))) {

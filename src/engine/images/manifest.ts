@@ -65,6 +65,15 @@ function hostVariant(): string | undefined {
 /** "linux/arm64/v8" → platform; empty → the host's. */
 export function parsePlatform(s: string | null | undefined): Platform {
   if (!s) return { os: 'linux', architecture: goArch(), variant: hostVariant() };
+  const parts = s.split('/');
+  // containerd's platforms.Parse: at most os/arch/variant, each of these characters.
+  const bad = parts.find((p) => !/^[A-Za-z0-9_.-]+$/.test(p));
+  if (bad !== undefined)
+    throw invalidParameter(
+      `${JSON.stringify(bad)} is an invalid component of ${JSON.stringify(s)}: platform specifier component must match "^[A-Za-z0-9_.-]+$": invalid argument`,
+    );
+  if (parts.length > 3)
+    throw invalidParameter(`${JSON.stringify(s)}: cannot parse platform specifier: invalid argument`);
   const [os, architecture, variant] = s.toLowerCase().split('/');
   if (!os || !architecture)
     throw invalidParameter(`"${s}": unknown operating system or architecture: invalid argument`);

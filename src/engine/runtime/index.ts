@@ -148,7 +148,10 @@ export interface RuntimeOptions {
 export function signalNumber(sig: string | number | undefined, fallback = 'SIGKILL'): number {
   if (sig === undefined || sig === '') return os.constants.signals[fallback as keyof typeof os.constants.signals];
   if (typeof sig === 'number') return sig;
-  if (/^\d+$/.test(sig)) return Number(sig);
+  if (/^\d+$/.test(sig)) {
+    if (Number(sig) === 0) throw invalidParameter(`Invalid signal: ${sig}`);
+    return Number(sig);
+  }
   const name = (
     sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`
   ) as keyof typeof os.constants.signals;

@@ -9,7 +9,7 @@ import type { BuildOptions } from '../../build';
 import { StepFailed } from '../../build';
 import { type EngineError, invalidParameter, toEngineError } from '../../errdefs';
 import type { Credentials } from '../../registry';
-import { parseFilters } from '../filters';
+import { goDurationNano, parseFilters } from '../filters';
 import { type RequestContext, type Router, compareVersions } from '../router';
 import { renderProgress } from './images';
 import { COMMIT_CONFIG } from '../bodies';
@@ -164,7 +164,7 @@ export function registerBuildRoutes(router: Router, s: EngineServices): void {
 
   router.post('/build/prune', async (ctx) => {
     // BuildKit's filter names are accepted (the docker CLI sends them); the cache here is images, pruned whole.
-    parseFilters(ctx.query.get('filters'), [
+    const filters = parseFilters(ctx.query.get('filters'), [
       'until',
       'id',
       'parent',
@@ -176,8 +176,20 @@ export function registerBuildRoutes(router: Router, s: EngineServices): void {
       'unused-for',
       'unused_for',
     ]);
+    // BuildKit's checks (dockerd answers them with a 500; they are the client's mistakes).
+    for (const key of ['until', 'unused-for', 'unused_for']) {
+      const values = filters.get(key) ?? [];
+      if (values.length > 1) throw invalidParameter('failed to prune build cache: filters expect only one value');
+      if (values.length && goDurationNano(values[0]) === undefined)
+        throw invalidParameter(
+          `failed to prune build cache: "${key}" filter expects a duration (e.g., '24h'): time: invalid duration ${JSON.stringify(values[0])}`,
+        );
+    }
     const ks = ctx.query.get('keep-storage') ?? '0';
-    if (!/^\d+$/.test(ks)) throw invalidParameter(`keep-storage is in bytes and expects an integer, got ${ks}`);
+    if (!/^\d+$/.test(ks) || !Number.isSafeInteger(Number(ks)))
+      throw invalidParameter(
+        `keep-storage is in bytes and expects an integer, got ${ks}: strconv.Atoi: parsing ${JSON.stringify(ks)}: ${/^\d+$/.test(ks) ? 'value out of range' : 'invalid syntax'}`,
+      );
     const res = await s.build.prune();
     ctx.send(200, { CachesDeleted: res.deleted.length ? res.deleted : null, SpaceReclaimed: res.spaceReclaimed });
   });

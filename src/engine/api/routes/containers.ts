@@ -13,7 +13,7 @@ import { inspectLinks } from '../../containers';
 import { invalidParameter } from '../../errdefs';
 import { MASKED_PATHS, READONLY_PATHS } from '../../runtime';
 import { fuzzyMatch, humanDuration, matchLabels, queryBool } from '../../../common/docker';
-import { parseFilters, parseTimestampNano } from '../filters';
+import { parseFilters, parseTimestampNano, pruneUntil } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 import { renderNetworkSettings, validLinkLocal } from './networks';
 import { mountSpecFromApi, renderMountPoint, renderMountSpec } from './volumes';
@@ -603,7 +603,9 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
 
   const stopOpts = (ctx: RequestContext) => {
     const t = ctx.query.get('t') ?? ctx.query.get('timeout');
-    if (t !== null && t !== '' && !/^-?\d+$/.test(t)) throw invalidParameter(`invalid value for t: ${t}`);
+    // strconv.Atoi: an integer that fits (beyond 2^53 a JavaScript number no longer counts seconds exactly).
+    if (t !== null && t !== '' && (!/^[-+]?\d+$/.test(t) || !Number.isSafeInteger(Number(t))))
+      throw invalidParameter(`invalid value for t: ${t}`);
     return { timeout: t !== null && t !== '' ? Number(t) : undefined, signal: ctx.query.get('signal') || undefined };
   };
 
@@ -618,7 +620,13 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
   });
 
   router.post('/containers/:id/kill', async (ctx) => {
-    await s.containers.kill(ctx.params.id, ctx.query.get('signal') || undefined);
+    const signal = ctx.query.get('signal') || undefined;
+    // Past SIGRTMAX no kill(2) can deliver it (stop and restart fall back to SIGKILL instead, as dockerd does).
+    if (signal && /^\d+$/.test(signal) && Number(signal) > 64)
+      throw invalidParameter(
+        `Cannot kill container: ${ctx.params.id}: The linux daemon does not support signal ${signal}`,
+      );
+    await s.containers.kill(ctx.params.id, signal);
     ctx.send(204);
   });
 
@@ -708,8 +716,7 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
 
   router.post('/containers/prune', async (ctx) => {
     const filters = parseFilters(ctx.query.get('filters'), ['until', 'label', 'label!']);
-    const until = filters.get('until')?.[0];
-    const untilNs = until ? parseTimestampNano(until) : undefined;
+    const untilNs = pruneUntil(filters);
     const r = await s.containers.prune((c) => {
       if (untilNs !== undefined && BigInt(Date.parse(c.created)) * 1_000_000n >= untilNs) return false;
       if (!matchLabels(filters.get('label'), c.config.labels)) return false;

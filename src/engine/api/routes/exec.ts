@@ -19,10 +19,20 @@ const streamType = (ctx: RequestContext, tty: boolean) =>
       ? 'application/vnd.docker.multiplexed-stream'
       : 'application/vnd.docker.raw-stream';
 
+/** strconv.Atoi with its errors (a query parameter dockerd reads as an int). */
+function atoi(raw: string | null): number {
+  const text = raw ?? '';
+  if (!/^[-+]?\d+$/.test(text)) throw invalidParameter(`strconv.Atoi: parsing ${JSON.stringify(text)}: invalid syntax`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n))
+    throw invalidParameter(`strconv.Atoi: parsing ${JSON.stringify(text)}: value out of range`);
+  return n;
+}
+
 function size(ctx: RequestContext): { rows: number; cols: number } {
-  const h = Number(ctx.query.get('h'));
-  const w = Number(ctx.query.get('w'));
-  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0 || h > 65535 || w > 65535) {
+  const h = atoi(ctx.query.get('h'));
+  const w = atoi(ctx.query.get('w'));
+  if (h < 0 || w < 0 || h > 65535 || w > 65535) {
     throw invalidParameter(`invalid resize value h=${ctx.query.get('h')} w=${ctx.query.get('w')}`);
   }
   return { rows: h, cols: w };

@@ -6,7 +6,7 @@ import { EngineError, invalidParameter, toEngineError, unavailable } from '../..
 import { type Image, type Progress, throttled } from '../../images';
 import { type Credentials, isDigest, loginDomain, parseReference } from '../../registry';
 import { filterBool, humanSize, matchLabels, pathMatch, queryBool } from '../../../common/docker';
-import { parseFilters, parseTimestampNano } from '../filters';
+import { parseFilters, parseTimestampNano, pruneUntil } from '../filters';
 import { compareVersions, type RequestContext, type Router } from '../router';
 import { AUTH_CONFIG } from '../bodies';
 import { decodeGoJson } from '../gojson';
@@ -267,7 +267,7 @@ export function registerImageRoutes(router: Router, s: EngineServices): void {
     const all = dangling !== undefined && filterBool(dangling) === false;
     const labels = filters.get('label');
     const notLabels = filters.get('label!');
-    const until = filters.get('until') ? parseTimestampNano(filters.get('until')![0]) : undefined;
+    const until = pruneUntil(filters);
     const res = await images().prune({
       all,
       keep: (img) => {

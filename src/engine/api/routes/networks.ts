@@ -5,10 +5,10 @@ import type { EngineServices } from '../services';
 import { invalidParameter, notFound } from '../../errdefs';
 import type { EndpointInfo, NetworkInfo, NetworkService } from '../../network';
 import { filterBool, fuzzyMatch, matchLabels } from '../../../common/docker';
-import { parseFilters, parseTimestampNano } from '../filters';
-import { decodeGoJson, type GoType } from '../gojson';
+import { parseFilters, pruneUntil } from '../filters';
+import { decodeGoJson } from '../gojson';
 import type { Router } from '../router';
-import { NETWORK_CONNECT, NETWORK_DISCONNECT } from '../bodies';
+import { NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT } from '../bodies';
 
 export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<string, unknown> {
   const containers: Record<string, unknown> = {};
@@ -53,49 +53,11 @@ export function renderNetwork(n: NetworkInfo, withContainers: boolean): Record<s
   };
 }
 
-const STRINGS = { map: 'string' } as const;
-
 /** EndpointSettings' IPAMConfig.LinkLocalIPs: each an IP address (moby's check and words). */
 export function validLinkLocal(ips: string[]): string[] {
   for (const ip of ips) if (!net.isIP(ip)) throw invalidParameter(`invalid link-local IP address: ${ip}`);
   return ips;
 }
-/** moby's types.NetworkCreateRequest, for Go's type errors (400) on a create body. */
-const NETWORK_CREATE: GoType & { struct: string } = {
-  struct: 'NetworkCreateRequest',
-  pkg: 'types',
-  fields: {
-    Name: 'string',
-    CheckDuplicate: 'bool',
-    Driver: 'string',
-    Scope: 'string',
-    EnableIPv6: 'bool',
-    IPAM: {
-      struct: 'IPAM',
-      pkg: 'network',
-      fields: {
-        Driver: 'string',
-        Options: STRINGS,
-        Config: {
-          name: '[]network.IPAMConfig',
-          slice: {
-            struct: 'IPAMConfig',
-            pkg: 'network',
-            fields: { Subnet: 'string', IPRange: 'string', Gateway: 'string', AuxiliaryAddresses: STRINGS },
-          },
-        },
-      },
-    },
-    Internal: 'bool',
-    Attachable: 'bool',
-    Ingress: 'bool',
-    ConfigOnly: 'bool',
-    ConfigFrom: { struct: 'ConfigReference', pkg: 'network', fields: { Network: 'string' } },
-    Options: STRINGS,
-    Labels: STRINGS,
-  },
-};
-
 const LIST_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'] as const;
 
 /** Docker's filters.Match over several values: any may match; none given matches everything. */
@@ -219,9 +181,9 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
 
   router.post('/networks/prune', async (ctx) => {
     const f = parseFilters(ctx.query.get('filters'), ['until', 'label', 'label!']);
-    const until = f.get('until')?.map((u) => parseUntil(u));
+    const until = pruneUntil(f);
     const deleted = await s.network.prune((n) => {
-      if (until && !until.every((t) => BigInt(Date.parse(n.created)) * 1_000_000n < t)) return false;
+      if (until !== undefined && BigInt(Date.parse(n.created)) * 1_000_000n >= until) return false;
       if (!matchLabels(f.get('label'), n.labels)) return false;
       const not = f.get('label!');
       if (not && not.some((l) => matchLabels([l], n.labels))) return false;
@@ -229,16 +191,6 @@ export function registerNetworkRoutes(router: Router, s: EngineServices): void {
     });
     ctx.send(200, { NetworksDeleted: deleted.length ? deleted : null });
   });
-}
-
-/** `until` as a timestamp or a Go duration ("24h", "10m") before now, in nanoseconds. */
-function parseUntil(raw: string): bigint {
-  const d = /^(\d+(?:\.\d+)?)(h|m|s)$/.exec(raw);
-  if (d) {
-    const ms = Number(d[1]) * { h: 3600_000, m: 60_000, s: 1000 }[d[2] as 'h' | 'm' | 's'];
-    return BigInt(Date.now() - Math.round(ms)) * 1_000_000n;
-  }
-  return parseTimestampNano(raw)!;
 }
 
 /**
