@@ -1,6 +1,7 @@
 // The extension with berth.engine.mode=vm in a real VS Code (code-server, driven by headless Chromium): opening its
 // view boots Berth's Linux VM behind a progress notification naming the boot stages, the sidebar shows the guest's
-// containers, "Show Engine Log" opens the VM's console and "Stop Engine" stops the VM leaving nothing running — what
+// containers, "Show Engine Log" opens the VM's console, "Restart Engine" takes the VM down and boots it again (the
+// sidebar repopulates from the data disk) and "Stop Engine" stops the VM leaving nothing running — what
 // a macOS or Windows user gets, on the Linux path that CI can boot (QEMU with TCG). Screenshots: test/artifacts/ui-vm/.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -172,6 +173,37 @@ describe('UI: the extension with its engine in the Linux VM', function () {
     assert.match(text, /berth-stage: engine/);
     assert.match(text, /Berth daemon has completed initialization/);
     await shot('engine-log');
+  });
+
+  it('restarts the VM with Restart Engine: a new guest on the same disk, the sidebar repopulated', async () => {
+    const before = vmStatus(DEFAULT_VM, home).state!;
+    const containers = page.locator('.pane:has(.pane-header[aria-label*="Containers"])').first();
+    const containerRow = containers.locator(`.monaco-list-row[aria-label*="${container}"]`).first();
+    await palette('Berth: Restart Engine');
+    const deadline = Date.now() + 400_000;
+    let emptied = false; // the sidebar let go of the old guest's containers while the VM was down
+    for (;;) {
+      const s = vmStatus(DEFAULT_VM, home);
+      assert.notEqual(s.phase, 'failed', `the VM failed: ${s.state?.error}`);
+      if (s.running && s.state!.supervisorPid !== before.supervisorPid) break;
+      assert.ok(Date.now() < deadline, `the VM is back (phase ${s.phase})`);
+      if (!emptied && (await containerRow.count()) === 0) {
+        emptied = true;
+        await shot('vm-restarting');
+      }
+      await page.waitForTimeout(500);
+    }
+    assert.ok(emptied, 'the Containers view emptied while the VM restarted');
+    // The old guest went down: its supervisor and hypervisor are gone, new ones run.
+    for (const pid of [before.supervisorPid, before.hypervisorPid])
+      assert.throws(() => process.kill(pid!, 0), /ESRCH/, `old pid ${pid} gone`);
+    const after = vmStatus(DEFAULT_VM, home).state!;
+    assert.notEqual(after.hypervisorPid, before.hypervisorPid);
+    assert.ok(Date.parse(after.startedAt) > Date.parse(before.startedAt));
+    // The container made before the restart, from the guest's data disk, back in the Containers view by itself.
+    await containerRow.waitFor({ timeout: 60_000 });
+    assert.equal(docker(['inspect', '--format', '{{.Name}}', container]).stdout.trim(), `/${container}`);
+    await shot('vm-restarted');
   });
 
   it('stops the VM with Stop Engine, leaving no qemu or helper process', async () => {
