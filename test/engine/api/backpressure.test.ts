@@ -110,7 +110,8 @@ describe('engine API: slow clients', function () {
     const logBytes = fs.statSync((await c.json('GET', `/containers/${Id}/json`)).LogPath).size;
     assert.ok(logBytes > 100_000_000, `the log holds ${logBytes} bytes`);
     peak = Math.max(peak, rssKb(pid));
-    assert.ok(peak - rss0 < 40 * 1024, `berthd grew by ${peak - rss0} kB (peak) for a follower that reads nothing`);
+    console.log(`      ${(logBytes / 1e6).toFixed(0)} MB of log; berthd's RSS ${rss0} kB → peak ${peak} kB`);
+    assert.ok(peak - rss0 < 24 * 1024, `berthd grew by ${peak - rss0} kB (peak) for a follower that reads nothing`);
     slow.destroy();
     await c.removeContainer(Id, { force: true });
   });

@@ -195,6 +195,7 @@ describe('containers/archive: paths, tars and confinement', function () {
     const { stream } = archivePath(cfsOf(), '/many');
     const it = stream[Symbol.asyncIterator]();
     let total = ((await it.next()).value as Buffer).length;
+    // A window on purpose: time the walk would use to read ahead if nothing held it back (nothing to poll for).
     await new Promise((r) => setTimeout(r, 300));
     // what the pack holds plus the Node stream's buffer: a few chunks, never the 1.5 MB of headers or the 8 MB file
     assert.ok(stream.readableLength < 512 * 1024, `buffered ${stream.readableLength}`);

@@ -523,6 +523,7 @@ describe('network service (bridge networks with CNI, in namespaces the test make
       await quick.detach(a);
       assert.ok(links().includes(`${bridge}:`), 'still there right after the last endpoint left');
       await quick.attach({ containerId: b, containerName: 'g2', network: 'bridge' });
+      // A window on purpose: past the 300 ms grace the bridge must still be there (nothing to poll for).
       await new Promise((r) => setTimeout(r, 500));
       assert.ok(links().includes(`${bridge}:`), 'a new endpoint keeps it');
       await quick.detach(b);
