@@ -36,6 +36,8 @@ export interface ExecRecord extends ExecConfig {
 export interface ExecStart {
   /** The process's stream (absent with detach). */
   session?: ProcessSession;
+  /** Its TTY had the start's size before the process ran (else a resize is the caller's to send). */
+  sized: boolean;
   /** Resolves with the exit code once the process has ended and its record is updated. */
   exited: Promise<number>;
 }
@@ -43,7 +45,7 @@ export interface ExecStart {
 export interface ExecService {
   create(ref: string, cfg: ExecConfig): string;
   /** Starts the exec; a process that cannot run is an error whose message is Docker's, with ExitCode 126/127 recorded. */
-  start(id: string, detach: boolean): Promise<ExecStart>;
+  start(id: string, detach: boolean, consoleSize?: { rows: number; cols: number }): Promise<ExecStart>;
   get(id: string): ExecRecord;
   resize(id: string, rows: number, cols: number): Promise<void>;
   /** The container stopped or went away: its exec records go too (running ones end with it). */
@@ -100,7 +102,7 @@ export function createExecService(deps: ExecDeps): ExecService {
       return id;
     },
 
-    async start(id, detach) {
+    async start(id, detach, consoleSize) {
       const e = lookup(id);
       if (e.started) throw conflict(`Error: Exec command ${id} has already run`);
       const c = deps.running(e.containerId);
@@ -115,8 +117,9 @@ export function createExecService(deps: ExecDeps): ExecService {
         privileged: e.privileged,
         hostCapabilities: hostCapabilities(),
         user: e.user ? deps.resolveUser(c, e.user) : undefined,
+        consoleSize,
       });
-      let started: { pid: number; session: ProcessSession };
+      let started: { pid: number; session: ProcessSession; sized: boolean };
       try {
         started = await deps.runtime.exec(c.id, id, { process: proc, stdin: e.attachStdin && !detach });
       } catch (err: any) {
@@ -141,9 +144,9 @@ export function createExecService(deps: ExecDeps): ExecService {
       if (detach) {
         // Nobody reads the output; the session stays open for the exit code.
         started.session.onOutput(() => true);
-        return { exited };
+        return { exited, sized: started.sized };
       }
-      return { session: started.session, exited };
+      return { session: started.session, exited, sized: started.sized };
     },
 
     get: lookup,

@@ -123,7 +123,8 @@ export interface ContainerStdio {
 /** `docker exec`. */
 export interface ContainerExecs {
   createExec(ref: string, cfg: ExecConfig): string;
-  startExec(id: string, detach: boolean): Promise<ExecStart>;
+  /** `consoleSize`: a TTY exec's size from its start (rows, cols). */
+  startExec(id: string, detach: boolean, consoleSize?: { rows: number; cols: number }): Promise<ExecStart>;
   inspectExec(id: string): ExecRecord;
   resizeExec(id: string, rows: number, cols: number): Promise<void>;
 }
@@ -229,7 +230,7 @@ export function createContainerService(opts: ContainerServiceOptions): Container
     ...createSettings(store),
     ...createAttach(store),
     createExec: (ref, cfg) => execs.create(ref, cfg),
-    startExec: (id, detach) => execs.start(id, detach),
+    startExec: (id, detach, consoleSize) => execs.start(id, detach, consoleSize),
     inspectExec: (id) => execs.get(id),
     resizeExec: (id, rows, cols) => execs.resize(id, rows, cols),
     ...createFilesystem(store, fsAccess),

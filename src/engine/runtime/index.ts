@@ -108,7 +108,9 @@ export interface Runtime {
   /** Lets a start with holdOutput go on once its attach sessions are connected. */
   release(id: string): Promise<void>;
   /** Runs a process in the running container (entered by the shim itself, or runc exec; reaped by the shim). */
-  exec(id: string, execId: string, req: ExecRequest): Promise<{ pid: number; session: ProcessSession }>;
+  /** `sized`: a TTY got the process's consoleSize before it ran (the shim said so; runc's path, or an older shim, is
+   * resized afterwards by the caller). */
+  exec(id: string, execId: string, req: ExecRequest): Promise<{ pid: number; session: ProcessSession; sized: boolean }>;
   /** Sets the window size of the container's TTY ('init') or of an exec's. */
   resize(id: string, processId: string, rows: number, cols: number): Promise<void>;
   /** The OCI spec the container was started with (shared between callers: not to be changed). */
@@ -440,9 +442,12 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (fast) fs.writeFileSync(fastFile, fast, { mode: 0o600 });
       phases?.mark('files');
       try {
+        // The TTY's size goes on the line, after the fast-exec file: an older shim reads five words and leaves it.
+        const size = req.process.terminal ? req.process.consoleSize : undefined;
+        const sizeWords = fast && size?.height && size?.width ? ` ${size.height} ${size.width}` : '';
         const r = await dial(
           id,
-          `exec ${execId} ${+!!req.process.terminal} ${+req.stdin} ${file}${fast ? ` ${fastFile}` : ''}`,
+          `exec ${execId} ${+!!req.process.terminal} ${+req.stdin} ${file}${fast ? ` ${fastFile}${sizeWords}` : ''}`,
         );
         if (!r) throw conflict(`Container ${id} is not running`);
         const { s, reply, rest } = r;
@@ -454,7 +459,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         const session = createSession(s, rest);
         s.resume();
         if (phases) log.debug('exec start phases', { exec: execId.slice(0, 12), ...phases.done('shim') });
-        return { pid: Number(reply.slice(3)), session };
+        const [, pid, sized] = /^ok (\d+)( sized)?/.exec(reply) ?? [];
+        return { pid: Number(pid), session, sized: !!sized };
       } finally {
         fs.rmSync(file, { force: true });
         fs.rmSync(fastFile, { force: true });

@@ -500,6 +500,8 @@ export interface ExecInput {
   privileged: boolean;
   /** As SpecInput.hostCapabilities: what a privileged exec gets. */
   hostCapabilities?: string[];
+  /** With a TTY: its size from the start (exec start's ConsoleSize), as Docker 23+ gives it. */
+  consoleSize?: { rows: number; cols: number };
 }
 
 /** The OCI process for `runc exec`: the container's process (caps, rlimits, env) with the exec's changes, as Docker does. */
@@ -528,6 +530,8 @@ export function buildExecProcess(containerProcess: Record<string, any>, input: E
     cwd: input.cwd || containerProcess.cwd || '/',
     user,
     capabilities: caps,
-    consoleSize: undefined,
+    // Never the container's own (run -it's): the exec's, or none.
+    consoleSize:
+      input.tty && input.consoleSize ? { height: input.consoleSize.rows, width: input.consoleSize.cols } : undefined,
   };
 }

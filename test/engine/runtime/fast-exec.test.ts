@@ -216,6 +216,27 @@ describe('fast exec: the shim enters containers the way runc exec does', functio
     assert.match(a.stdout, /^\/dev\/pts\/\d+\r\n65534\r\nxterm\r\n$/);
   });
 
+  it("gives an exec's TTY the start request's ConsoleSize before the process runs (Docker 23+), both ways", async () => {
+    for (const e of both()) {
+      const sizes: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const { Id } = await e.engine.client.json('POST', '/containers/fx-default/exec', {
+          body: { Cmd: ['stty', 'size'], Tty: true, AttachStdout: true, AttachStderr: true },
+        });
+        const stream = await e.engine.client.hijack('POST', `/exec/${Id}/start`, {
+          Detach: false,
+          Tty: true,
+          ConsoleSize: [33, 101],
+        });
+        const chunks: Buffer[] = [];
+        for await (const chunk of stream) chunks.push(chunk as Buffer);
+        sizes.push(Buffer.concat(chunks).toString().trim());
+      }
+      // Before, the size came with a resize after the start: `stty size` saw 0 0 whenever it was quicker.
+      assert.deepEqual(sizes, Array(5).fill('33 101'), e === fast ? 'fast exec' : 'runc exec');
+    }
+  });
+
   it('holds against a hostile container: a swapped /dev/null, a /dev/ptmx link, a command name forging a reply', () => {
     const before = fs.statSync('/dev/null');
     try {

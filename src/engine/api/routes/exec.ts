@@ -73,10 +73,11 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
       body.ConsoleSize.every((n: unknown) => Number(n) > 0)
         ? body.ConsoleSize.map(Number)
         : undefined;
+    const size = consoleSize && e.tty ? { rows: consoleSize[0], cols: consoleSize[1] } : undefined;
     if (body.Detach) {
-      const started = await s.containers.startExec(e.id, true);
+      const started = await s.containers.startExec(e.id, true, size);
       void started.exited;
-      if (consoleSize && e.tty) await s.containers.resizeExec(e.id, consoleSize[0], consoleSize[1]).catch(() => {});
+      if (size && !started.sized) await s.containers.resizeExec(e.id, size.rows, size.cols).catch(() => {});
       ctx.send(200, undefined);
       return;
     }
@@ -90,14 +91,14 @@ export function registerExecRoutes(router: Router, s: EngineServices): void {
     phases?.mark('hijack');
     let started;
     try {
-      started = await s.containers.startExec(e.id, false);
+      started = await s.containers.startExec(e.id, false, size);
       phases?.mark('start');
     } catch (err: any) {
       const text = Buffer.from(`${err?.message ?? err}\r\n`);
       conn.end(rawOutput ? text : frame(1, text));
       return;
     }
-    if (consoleSize && e.tty) await s.containers.resizeExec(e.id, consoleSize[0], consoleSize[1]).catch(() => {});
+    if (size && !started.sized) await s.containers.resizeExec(e.id, size.rows, size.cols).catch(() => {});
     if (phases) void started.session!.done.then(() => phases.mark('exit'));
     await pump(conn, started.session!, {
       tty: e.tty,

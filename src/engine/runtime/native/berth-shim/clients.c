@@ -120,7 +120,7 @@ void proc_end(struct proc *p) {
 static void client_request(int ci, char *line) {
   struct client *c = &clients[ci];
   char reply[4200], id[80], json[4096], fast[4096];
-  int sig, a, b, d;
+  int sig, a, b, d, rows = 0, cols = 0;
   if (sscanf(line, "kill %d", &sig) == 1) {
     if (container.exited) snprintf(reply, sizeof reply, "err container not running\n");
     else if (kill(container.pid, sig) == 0) snprintf(reply, sizeof reply, "ok\n");
@@ -132,8 +132,9 @@ static void client_request(int ci, char *line) {
     c->want_out = b;
     c->want_err = d;
     snprintf(reply, sizeof reply, "ok\n");
-  } else if ((d = sscanf(line, "exec %79s %d %d %4095s %4095s", id, &a, &b, json, fast)) >= 4) {
-    struct proc *p = d == 5 && fx.ready && !container.exited && !proc_find(id) ? fast_exec(ci, id, a, b, json, fast, reply, sizeof reply)
+  } else if ((d = sscanf(line, "exec %79s %d %d %4095s %4095s %d %d", id, &a, &b, json, fast, &rows, &cols)) >= 4) {
+    if (d < 7 || !a || rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535) rows = cols = 0;
+    struct proc *p = d >= 5 && fx.ready && !container.exited && !proc_find(id) ? fast_exec(ci, id, a, b, json, fast, rows, cols, reply, sizeof reply)
                                                                                 : runc_exec(ci, id, a, b, json, reply, sizeof reply);
     if (p) {
       c->mode = C_EXEC;

@@ -4,8 +4,9 @@
  *   "kill <signo>"                      -> "ok" | "err ..."
  *   "resize <init|exec-id> <rows> <cols>" -> "ok" | "err ..."   (TIOCSWINSZ on the pty master)
  *   "attach <stdin> <stdout> <stderr>"  -> "ok", then frames both ways (the container's init)
- *   "exec <id> <tty> <stdin> <process.json> [<fast-exec file>]" -> "ok <pid>" | "err <runc's message>", then
- *                                       frames both ways
+ *   "exec <id> <tty> <stdin> <process.json> [<fast-exec file> [<rows> <cols>]]" -> "ok <pid>[ sized]" |
+ *                                       "err <runc's message>", then frames both ways ("sized": the TTY had
+ *                                       rows x cols before the process ran)
  *   "go"                                -> "ok" (with -W: attach clients are connected, start reading output)
  * Frames use Docker's stdcopy header (type, 0,0,0, big-endian length): to us 0 = stdin data, 4 = stdin EOF;
  * from us 1 = stdout, 2 = stderr, 3 = exit code (decimal text, exec only, last frame).

@@ -67,7 +67,7 @@ static int recv_master(int sock) {
  * container's stdio. */
 struct fstart {
   struct proc *p;
-  int ci, tty, with_stdin;
+  int ci, tty, with_stdin, sized;
   int st, sock, out, err, in, null;
   pid_t a, b;              /* helper A; B once A's "pid" line came */
   int a_done, b_done, b_status; /* reaped by the loop's reaper while the start was pending */
@@ -78,7 +78,7 @@ struct fstart {
 static struct fstart *fstarts[MAX_PROCS];
 #define START_TIMEOUT_MS 10000
 
-struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, const char *runc_file, const char *file, char *reply, size_t rsize) {
+struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, const char *runc_file, const char *file, int rows, int cols, char *reply, size_t rsize) {
   struct fexec x;
   int parsed = fexec_parse(file, &x);
   if (parsed == 0 && x.seccomp && !fx.filter && fx.filter_file) {
@@ -106,6 +106,7 @@ struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, const ch
     snprintf(reply, rsize, "err pipe: %s\n", strerror(errno));
     goto fail;
   }
+  if (tty) { x.rows = (unsigned short)rows; x.cols = (unsigned short)cols; }
   pid_t a = fork();
   if (a < 0) { snprintf(reply, rsize, "err fork: %s\n", strerror(errno)); goto fail; }
   if (a == 0) {
@@ -115,7 +116,7 @@ struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, const ch
   fexec_free(&x);
   close_fd(&st[1]); close_fd(&out[1]); close_fd(&err[1]); close_fd(&in[0]); close_fd(&sock[1]); close_fd(&null);
   set_nonblock(st[0]);
-  *fs = (struct fstart){.p = p, .ci = ci, .tty = tty, .with_stdin = with_stdin, .st = st[0], .sock = sock[0],
+  *fs = (struct fstart){.p = p, .ci = ci, .tty = tty, .with_stdin = with_stdin, .sized = tty && rows > 0 && cols > 0, .st = st[0], .sock = sock[0],
                         .out = out[0], .err = err[0], .in = in[1], .null = -1, .a = a, .deadline = now_ms() + START_TIMEOUT_MS};
   fstarts[slot] = fs;
   reply[0] = 0;
@@ -180,7 +181,7 @@ static void fast_start_finish(int slot, const char *why) {
       c->proc = (int)(p - procs);
       c->want_in = fs->with_stdin;
       c->want_out = c->want_err = 1;
-      snprintf(reply, sizeof reply, "ok %d\n", pid);
+      snprintf(reply, sizeof reply, "ok %d%s\n", pid, fs->sized ? " sized" : "");
       client_queue(c, reply, strlen(reply));
     }
   }

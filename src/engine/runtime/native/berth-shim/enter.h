@@ -40,10 +40,11 @@ extern struct fast_exec_state fx;
 
 /* Called between `runc create` and `runc start` (with -X): reads what every exec needs from the waiting init. */
 void fast_prepare(pid_t pid);
-/* Starts exec `id` for client `ci`: without runc when it can (else through runc_exec with the runc file).
+/* Starts exec `id` for client `ci`: without runc when it can (else through runc_exec with the runc file). With a
+ * TTY and `rows`/`cols` (else 0), the TTY has that size before the process runs; the answer then says "sized".
  * Returns the proc when it started at once, NULL with "err ..." in `reply`, or NULL with an empty reply when
  * the start goes on in the background (the client gets its answer once the helpers report). */
-struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, const char *runc_file, const char *file, char *reply, size_t rsize);
+struct proc *fast_exec(int ci, const char *id, int tty, int with_stdin, const char *runc_file, const char *file, int rows, int cols, char *reply, size_t rsize);
 /* The status pipe of pending start `slot` for the loop to poll (its deadline lowers *timeout), after ending the
  * start if its time is up; -1: no start pending there. */
 int fast_start_pending(int slot, long long now, int *timeout);
@@ -75,6 +76,7 @@ struct fexec {
   int nrlimits;
   int nnp, has_oom, oom;
   int seccomp; /* the container has a seccomp profile: an init without a filter means something is off */
+  unsigned short rows, cols; /* a TTY's size from the start; 0: none */
 };
 
 int fexec_parse(const char *file, struct fexec *x);

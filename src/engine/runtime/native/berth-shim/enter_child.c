@@ -141,6 +141,9 @@ static void fast_child_b(struct fexec *x, int tty, int cgroup_ns) {
       }
     }
     if (slave < 0) child_fail("open pty slave: %s", go_strerror(errno, e, sizeof e));
+    /* The size from exec start, before the process can ask for it (runc's setupConsole does the same). */
+    struct winsize ws = {.ws_row = x->rows, .ws_col = x->cols};
+    if (x->rows && x->cols && ioctl(slave, TIOCSWINSZ, &ws) < 0) child_fail("resize pty: %s", go_strerror(errno, e, sizeof e));
     char byte = 0;
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
     union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
