@@ -250,9 +250,24 @@ export async function listenUnix(server: net.Server, p: string, mode: number, gi
       process.umask(old);
     }
   });
-  if (gid !== undefined) fs.chownSync(p, 0, gid);
+  if (gid !== undefined) {
+    fs.chownSync(p, 0, gid);
+    letGroupThrough(path.dirname(p), gid);
+  }
   const st = fs.lstatSync(p);
   fs.writeFileSync(markerOf(p), `${st.dev}:${st.ino}\n`, { mode: 0o644 });
+}
+
+/**
+ * The group's way to the socket: the default socket lives in the exec root (/run/berth), which the engine makes 0700,
+ * so `--group berth` alone gave the group a socket it could not reach. A root-owned folder that lets neither the group
+ * nor others through gets the group's search bit (0710 root:GROUP, no listing); any other folder is left as it is.
+ */
+function letGroupThrough(dir: string, gid: number): void {
+  const st = fs.statSync(dir);
+  if (st.uid !== 0 || st.mode & 0o011) return;
+  fs.chownSync(dir, 0, gid);
+  fs.chmodSync(dir, (st.mode & 0o7777) | 0o010);
 }
 
 /** Removes a socket this process made (and its marker); leaves the path alone if something else replaced it. */

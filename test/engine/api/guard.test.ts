@@ -1,7 +1,7 @@
 // What the API refuses before any route runs (cross-site requests, rebound Hosts, JSON under another Content-Type),
 // the TLS rules of TCP listeners, their timeouts, and the unix socket's birth (its mode) and death (only ours).
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -194,6 +194,36 @@ describe('API guard', () => {
         removeUnixSocket(p);
       }
       assert.equal(fs.existsSync(p), false, 'its own socket is removed');
+    });
+
+    it("a socket group's members reach the socket in a 0700 folder, others do not (berthd --group)", async () => {
+      fs.chmodSync(dir, 0o755);
+      const folder = path.join(dir, 'exec');
+      fs.mkdirSync(folder, { mode: 0o700 });
+      const p = path.join(folder, 'api.sock');
+      const gid = 65534;
+      const server = net.createServer((c) => c.end('hello\n'));
+      await listenUnix(server, p, 0o660, gid);
+      // Asynchronously: the server answers from this process's event loop.
+      const connectAs = (groups: string) =>
+        new Promise<string>((resolve) => {
+          const code = `require('net').connect(${JSON.stringify(p)}).on('data', (d) => process.stdout.write(d)).on('error', (e) => console.log(e.code))`;
+          execFile(
+            'setpriv',
+            ['--reuid=4242', '--regid=4242', `--groups=${groups}`, '--', process.execPath, '-e', code],
+            (_err, stdout) => resolve(stdout.trim()),
+          );
+        });
+      try {
+        const st = fs.statSync(folder);
+        assert.equal(st.mode & 0o777, 0o710);
+        assert.equal(st.gid, gid);
+        assert.equal(await connectAs(String(gid)), 'hello');
+        assert.equal(await connectAs('4242'), 'EACCES');
+      } finally {
+        server.close();
+        removeUnixSocket(p);
+      }
     });
 
     it('never deletes a file that is not a socket', async () => {
