@@ -30,6 +30,9 @@ if [[ " $* " == *" --test "* || " $* " == *" --vm "* ]]; then
   # firewall on the host itself.
   want+=(qemu-system-x86 qemu-system-arm e2fsprogs cpio kmod xz-utils debian-archive-keyring gcc-aarch64-linux-gnu
     libc6-dev-arm64-cross)
+  # The RHEL-like test host (--flavor rhel): its sshd's host key is made at build time, the tests log in over SSH,
+  # and firewalld's Python is compiled at build time by the host's python3 (Debian 12's, the guest's version).
+  want+=(openssh-client python3)
 fi
 if [[ " $* " == *" --bench "* ]] && ! command -v dockerd >/dev/null; then
   # npm run bench's reference engine (scripts/ref-dockerd.sh): Debian's dockerd, its services held back.

@@ -5,6 +5,8 @@
 #
 #   npm run vm-image                 # the host's architecture
 #   npm run vm-image -- --arch arm64 # or x64, or "all"
+#   npm run vm-image -- --flavor rhel # the RHEL-like test host instead (scripts/vm/rhel/flavor.sh): systemd,
+#                                     # firewalld on nftables, sshd, sudo, a user; no Berth inside, in dist/vm/rhel-<arch>
 #
 # Output, per architecture, in dist/vm/<arch>/ (node's names: x64, arm64):
 #   vmlinuz       Debian's kernel, booted directly (no firmware, no boot loader, no cloud-init)
@@ -25,11 +27,14 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 archs=()
+flavor=berth
 while (($#)); do
   case $1 in
     --arch) shift; [[ $1 == all ]] && archs+=(x64 arm64) || archs+=("$1") ;;
     --arch=*) v=${1#--arch=}; [[ $v == all ]] && archs+=(x64 arm64) || archs+=("$v") ;;
-    *) echo "usage: $0 [--arch x64|arm64|all]" >&2; exit 2 ;;
+    --flavor) shift; flavor=$1 ;;
+    --flavor=*) flavor=${1#--flavor=} ;;
+    *) echo "usage: $0 [--arch x64|arm64|all] [--flavor berth|rhel]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -66,6 +71,12 @@ packages+=(uidmap slirp4netns)
 # (libsystemd0 is unpacked: crun links it.)
 provided=(dpkg perl-base perl debconf usrmerge init-system-helpers coreutils passwd adduser udev libudev1
   initramfs-tools initramfs-tools-core linux-base cpio klibc-utils libklibc)
+# What the guest never reads (besides docs and the like); the RHEL-like flavor keeps systemd's files.
+strip=(etc/systemd usr/lib/systemd usr/lib/udev)
+# The output folder's prefix: dist/vm/<prefix><arch>.
+prefix=
+[[ $flavor == berth ]] || { [[ $flavor == rhel ]] && source "$repo/scripts/vm/rhel/flavor.sh"; } ||
+  { echo "vm-image: unknown flavor $flavor (berth or rhel)" >&2; exit 2; }
 
 # Modules the initramfs loads, in this order (with their dependencies first) to reach and mount the root disk.
 initrd_modules=(virtio_pci virtio_mmio virtio_blk crc32c_generic crc32c-intel ext4 overlay)
@@ -115,11 +126,11 @@ EOF
 build_arch() {
   local arch=$1 darch
   darch=$(debarch "$arch")
-  local aptc=$cache/apt-$darch/apt.conf debs=$cache/debs-$darch out=$outroot/$arch work
+  local aptc=$cache/apt-$darch/apt.conf debs=$cache/debs-$darch out=$outroot/$prefix$arch work
   local t0=$SECONDS
   # One build of an architecture at a time per output folder (fd 8); the shared apt state and downloads under the
   # cache's lock (fd 9) until every package is here; the unpacking in a work directory of this build's own.
-  exec 8>"$outroot/.$arch.lock"
+  exec 8>"$outroot/.$prefix$arch.lock"
   flock 8
   exec 9>"$cache/apt-$darch.lock"
   flock 9
@@ -147,7 +158,7 @@ build_arch() {
   # Every .deb this build needs is complete now, and nothing rewrites a downloaded version: the cache is free again.
   exec 9>&-
 
-  work=$(mktemp -d "$cache/work-$arch.XXXXXX")
+  work=$(mktemp -d "$cache/work-$prefix$arch.XXXXXX")
   works+=("$work")
   mkdir -p "$work/root" "$work/kernel" "$work/initrd"
   local versions=()
@@ -173,8 +184,8 @@ build_arch() {
 
   # What the guest never reads.
   rm -rf "$root"/usr/share/{doc,man,info,locale,lintian,bug,bash-completion,zsh,fish,gcc,gdb,common-licenses} \
-    "$root"/usr/lib/*/gconv "$root"/etc/{cron.*,logrotate.d,init.d,rc?.d,systemd} "$root"/usr/lib/systemd \
-    "$root"/usr/lib/udev "$root"/var/cache/* "$root"/var/lib/dpkg
+    "$root"/usr/lib/*/gconv "$root"/etc/{cron.*,logrotate.d,init.d,rc?.d} "${strip[@]/#/$root/}" \
+    "$root"/var/cache/* "$root"/var/lib/dpkg
   find "$root" -name '*.a' -delete
   # The CNI plugins berthd runs (src/engine/network/cni.ts); the package has 20 more.
   find "$root/usr/lib/cni" -type f ! -name bridge ! -name host-local ! -name portmap ! -name firewall ! -name loopback -delete
@@ -194,27 +205,31 @@ build_arch() {
   ln -sfn /usr/bin/busybox "$root/usr/sbin/init"
 
   # The guest's own files.
-  install -d "$root/usr/lib/berth/bin" "$root/etc/berth" "$root/var/lib/berth" "$root/run" "$root/tmp" "$root/proc" \
-    "$root/sys" "$root/dev" "$root/root" "$root/mnt" "$root/home" "$root/var/log" "$root/etc/cni/net.d" "$root/opt"
-  chmod 1777 "$root/tmp"
-  cp "$repo/dist/engine.js" "$root/usr/lib/berth/engine.js"
-  BERTH_TINI_STATIC=$root/usr/bin/tini-static node "$repo/scripts/build.mjs" --natives-only --arch "$arch" \
-    --outdir "$work/natives" >/dev/null
-  cp "$work/natives/bin/"* "$root/usr/lib/berth/bin/"
-  cp "$repo"/scripts/vm/guest/{inittab,rc.sysinit,rc.shutdown,berthd.run,control.run,udhcpc.script,wsl-init} "$root/etc/berth/"
-  chmod 0755 "$root"/etc/berth/{rc.sysinit,rc.shutdown,berthd.run,control.run,udhcpc.script,wsl-init}
-  mv "$root/etc/berth/inittab" "$root/etc/inittab"
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' >"$root/etc/passwd"
-  printf 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n' >"$root/etc/group"
-  printf 'root:*:19000:0:99999:7:::\n' >"$root/etc/shadow"
-  chmod 0640 "$root/etc/shadow"
-  printf 'hosts: files dns\npasswd: files\ngroup: files\n' >"$root/etc/nsswitch.conf"
-  printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\tberth\n' >"$root/etc/hosts"
-  echo berth >"$root/etc/hostname"
-  ln -sfn /run/resolv.conf "$root/etc/resolv.conf"
-  : >"$root/etc/fstab"
-  printf 'PRETTY_NAME="Berth VM (Debian %s)"\nNAME="Berth VM"\nID=berth\nID_LIKE=debian\nVERSION_ID="%s"\n' \
-    "$(cat "$root/etc/debian_version" 2>/dev/null || echo 12)" "$(node -p "require('$repo/package.json').version")" >"$root/etc/os-release"
+  if [[ $flavor == rhel ]]; then
+    rhel_root
+  else
+    install -d "$root/usr/lib/berth/bin" "$root/etc/berth" "$root/var/lib/berth" "$root/run" "$root/tmp" "$root/proc" \
+      "$root/sys" "$root/dev" "$root/root" "$root/mnt" "$root/home" "$root/var/log" "$root/etc/cni/net.d" "$root/opt"
+    chmod 1777 "$root/tmp"
+    cp "$repo/dist/engine.js" "$root/usr/lib/berth/engine.js"
+    BERTH_TINI_STATIC=$root/usr/bin/tini-static node "$repo/scripts/build.mjs" --natives-only --arch "$arch" \
+      --outdir "$work/natives" >/dev/null
+    cp "$work/natives/bin/"* "$root/usr/lib/berth/bin/"
+    cp "$repo"/scripts/vm/guest/{inittab,rc.sysinit,rc.shutdown,berthd.run,control.run,udhcpc.script,wsl-init} "$root/etc/berth/"
+    chmod 0755 "$root"/etc/berth/{rc.sysinit,rc.shutdown,berthd.run,control.run,udhcpc.script,wsl-init}
+    mv "$root/etc/berth/inittab" "$root/etc/inittab"
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' >"$root/etc/passwd"
+    printf 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n' >"$root/etc/group"
+    printf 'root:*:19000:0:99999:7:::\n' >"$root/etc/shadow"
+    chmod 0640 "$root/etc/shadow"
+    printf 'hosts: files dns\npasswd: files\ngroup: files\n' >"$root/etc/nsswitch.conf"
+    printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\tberth\n' >"$root/etc/hosts"
+    echo berth >"$root/etc/hostname"
+    ln -sfn /run/resolv.conf "$root/etc/resolv.conf"
+    : >"$root/etc/fstab"
+    printf 'PRETTY_NAME="Berth VM (Debian %s)"\nNAME="Berth VM"\nID=berth\nID_LIKE=debian\nVERSION_ID="%s"\n' \
+      "$(cat "$root/etc/debian_version" 2>/dev/null || echo 12)" "$(node -p "require('$repo/package.json').version")" >"$root/etc/os-release"
+  fi
 
   # Modules: the directories and names above with everything they depend on, indexed for modprobe.
   local kmods=$work/kernel/lib/modules/$kver
@@ -280,10 +295,10 @@ build_arch() {
   files=$(find "$root" | wc -l)
   mkfs.ext4 -q -F -L berth-root -O ^has_journal,^resize_inode -m 0 -N $((files + 2048)) -E root_owner=0:0 \
     -d "$root" "$stage/root.img" "$(((kb * 115 / 100 + 32768) / 1024))M" >/dev/null
-  if [[ $arch == x64 ]]; then tar --numeric-owner -C "$root" -cf - . | gzip -6 >"$stage/rootfs.tar.gz"; fi
+  if [[ $arch == x64 && $flavor == berth ]]; then tar --numeric-owner -C "$root" -cf - . | gzip -6 >"$stage/rootfs.tar.gz"; fi
 
   # The manifest the host checks before booting (a missing or corrupt file is an error, not a hung boot).
-  node - "$stage" "$arch" "$kver" "$(node "$repo/scripts/vm/inputs-hash.cjs" "$repo")" \
+  node - "$stage" "$arch" "$kver" "$(node "$repo/scripts/vm/inputs-hash.cjs" "$repo" "$flavor")" \
     "$(node -p "require('$repo/package.json').version")" "${versions[@]}" <<'EOF'
 const fs = require('fs'), path = require('path'), crypto = require('crypto');
 const [out, arch, kernel, inputs, berth, ...pkgs] = process.argv.slice(2);
