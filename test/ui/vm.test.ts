@@ -203,6 +203,15 @@ describe('UI: the extension with its engine in the Linux VM', function () {
     // The container made before the restart, from the guest's data disk, back in the Containers view by itself.
     await containerRow.waitFor({ timeout: 60_000 });
     assert.equal(docker(['inspect', '--format', '{{.Name}}', container]).stdout.trim(), `/${container}`);
+    // And its image, in the Images view.
+    const images = page.locator('.pane:has(.pane-header[aria-label*="Images"])').first();
+    await images
+      .locator(`.monaco-list-row[aria-label*="tiny-${process.pid}"]`)
+      .first()
+      .waitFor({ timeout: 60_000 })
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\n--- Berth output ---\n${cs!.berthLog()}`);
+      });
     await shot('vm-restarted');
   });
 
