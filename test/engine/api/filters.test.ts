@@ -1,6 +1,7 @@
 // Filter values come from anyone who can reach the API: a label named like an Object.prototype member matches no
 // object that lacks it (so a prune with it removes nothing), and no expression can stall the engine.
 import * as assert from 'node:assert/strict';
+import { goDurationNano, pruneUntil } from '../../../src/engine/api/filters';
 import { startEngine, type TestEngine } from '../../helpers/engine';
 
 describe('engine API: hostile filters', function () {
@@ -42,5 +43,26 @@ describe('engine API: hostile filters', function () {
     });
     assert.deepEqual(i, []);
     assert.ok(Date.now() - started < 3000, `${Date.now() - started} ms`);
+  });
+});
+
+describe("engine API: a prune's until (GetTimestamp)", () => {
+  const at = (until: string[]) => pruneUntil(new Map([['until', until]]));
+  it('takes a Go duration before now, a time or Unix seconds', () => {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const day = at(['24h'])!;
+    assert.ok(now - day >= 86_400n * 1_000_000_000n && now - day < 86_410n * 1_000_000_000n, String(now - day));
+    assert.equal(goDurationNano('1h30m'), 5_400_000_000_000n);
+    assert.equal(goDurationNano('-1.5s'), -1_500_000_000n);
+    assert.equal(goDurationNano('10x'), undefined);
+    assert.equal(at(['1700000000.5']), 1_700_000_000_500_000_000n);
+    assert.equal(at(['2023-11-14T22:13:20Z']), 1_700_000_000_000_000_000n);
+    assert.equal(at([]), undefined);
+  });
+  it('refuses two values, seconds past int64 and anything else', () => {
+    assert.throws(() => at(['1h', '2h']), /more than one until filter specified/);
+    assert.throws(() => at(['9'.repeat(30)]), /failed to parse value as time or duration/);
+    assert.throws(() => at(['not a time']), /failed to parse value as time or duration/);
+    assert.throws(() => at(['']), /failed to parse value as time or duration/);
   });
 });
