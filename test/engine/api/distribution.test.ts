@@ -26,6 +26,8 @@ describe('engine API: distribution inspect against a lying registry', function (
     }
   };
 
+  // Each test spoils the blobs of a fixture of its own: the registry keeps one file per digest, so two tests that
+  // pushed the same image would see each other's damage (in another order).
   it('describes an honest image, by tag and by digest', async () => {
     const pushed = await pushFixture(reg, 'busybox', 'test/honest');
     const byTag = await inspect(`${reg.host}/test/honest`);
@@ -36,7 +38,7 @@ describe('engine API: distribution inspect against a lying registry', function (
   });
 
   it('refuses a manifest that is not the digest asked for', async () => {
-    const pushed = await pushFixture(reg, 'busybox', 'test/swapped');
+    const pushed = await pushFixture(reg, 'hello-world', 'test/swapped');
     // Still a valid manifest, one byte more: another digest.
     const file = registryBlobFile(reg, pushed.manifestDigest);
     fs.appendFileSync(file, ' ');
@@ -45,14 +47,14 @@ describe('engine API: distribution inspect against a lying registry', function (
   });
 
   it('refuses a config that is not what its digest says', async () => {
-    const pushed = await pushFixture(reg, 'busybox', 'test/badconfig');
+    const pushed = await pushFixture(reg, 'whiteouts', 'test/badconfig');
     fs.appendFileSync(registryBlobFile(reg, pushed.configDigest!), ' ');
     const r = await inspect(`${reg.host}/test/badconfig`);
     assert.match(r.message ?? '', new RegExp(`image config verification failed for digest ${pushed.configDigest}`));
   });
 
   it('stops reading a config past 8 MiB', async () => {
-    const pushed = await pushFixture(reg, 'busybox', 'test/hugeconfig');
+    const pushed = await pushFixture(reg, 'web', 'test/hugeconfig');
     fs.appendFileSync(registryBlobFile(reg, pushed.configDigest!), Buffer.alloc(9 * 1024 * 1024, 0x20));
     const r = await inspect(`${reg.host}/test/hugeconfig`);
     assert.match(r.message ?? '', /is larger than 8388608 bytes/);
