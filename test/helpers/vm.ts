@@ -167,24 +167,14 @@ export async function bootVm(opts: VmStartOptions & { name?: string; registry?: 
   return vm;
 }
 
-/** The run's shared VM (booted on first use, stopped after the run's last test). */
+/**
+ * The run's shared VM (booted on first use, stopped after the run's last test). Suites that boot a VM of their own
+ * (the CLI's start, the extension's, arm64) leave it running: idle, a TCG guest takes ~5% of a core, while stopping it
+ * made the next suite that shares it boot again (~15 s of emulated CPU).
+ */
 export function sharedVm(): Promise<TestVm> {
   shared ??= bootVm({ name: 'shared' });
   return shared;
-}
-
-/**
- * Stops the shared VM if one runs (the next sharedVm() boots it again): for a suite about to boot a VM of its own, so
- * that a run never has two guests at once on a small machine.
- */
-export async function releaseSharedVm(): Promise<void> {
-  const booting = shared;
-  shared = undefined;
-  const vm = await booting?.catch(() => undefined);
-  if (!vm) return;
-  await vm.stop();
-  await vm.client.close().catch(() => undefined);
-  await vm.registry.stop();
 }
 
 // Root-level hook (this module is loaded once): the shared VM and every test home go at the end of the run. Outside

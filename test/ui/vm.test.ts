@@ -18,7 +18,7 @@ import {
 } from '../helpers/codeserver';
 import { requireDeps } from '../helpers/deps';
 import { requireDockerCli, ROOT } from '../helpers/engine';
-import { ensureGuestImage, processesMentioning, releaseSharedVm, requireQemu, testVmHome } from '../helpers/vm';
+import { ensureGuestImage, processesMentioning, requireQemu, testVmHome } from '../helpers/vm';
 
 const SHOTS = path.join(ARTIFACTS, 'ui-vm');
 
@@ -76,7 +76,6 @@ describe('UI: the extension with its engine in the Linux VM', function () {
     requireDockerCli(this);
     fs.rmSync(SHOTS, { recursive: true, force: true });
     const imageDir = ensureGuestImage();
-    await releaseSharedVm(); // one guest at a time
     home = testVmHome();
     const vsix = path.join(ROOT, 'dist/berth-ui-vm-test.vsix');
     packageVsix(vsix);

@@ -6,14 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { arm64BusyboxImage, writeDockerArchive } from '../fixtures';
 import { requireDockerCli } from '../helpers/engine';
-import {
-  bootVm,
-  ensureGuestImage,
-  processesMentioning,
-  releaseSharedVm,
-  requireQemu,
-  type TestVm,
-} from '../helpers/vm';
+import { bootVm, ensureGuestImage, processesMentioning, requireQemu, type TestVm } from '../helpers/vm';
 
 describe('vm: the arm64 guest under emulation', function () {
   this.timeout(900_000);
@@ -23,7 +16,6 @@ describe('vm: the arm64 guest under emulation', function () {
     requireQemu(this, 'arm64');
     requireDockerCli(this);
     ensureGuestImage('arm64');
-    await releaseSharedVm();
     process.env.BERTH_VM_BOOT_TIMEOUT_MS = '600000';
     try {
       vm = await bootVm({ name: 'arm64', arch: 'arm64', cpus: 2, memoryMiB: 1024 });

@@ -10,7 +10,7 @@ import { buildFixture, writeDockerArchive } from '../fixtures';
 import { CLI_JS } from '../helpers/cli';
 import { requireDockerCli } from '../helpers/engine';
 import { startPty } from '../helpers/pty';
-import { ensureGuestImage, processesMentioning, releaseSharedVm, requireQemu, testVmHome } from '../helpers/vm';
+import { ensureGuestImage, processesMentioning, requireQemu, testVmHome } from '../helpers/vm';
 
 describe('berth vm (the CLI, as a user runs it)', function () {
   this.timeout(120_000);
@@ -135,8 +135,6 @@ describe('berth vm (the CLI, as a user runs it)', function () {
 
     before(async function () {
       this.timeout(600_000);
-      // One guest at a time on this machine: the run's shared VM goes first if another suite booted it.
-      await releaseSharedVm();
       archive = path.join(home, 'hello.tar');
       await writeDockerArchive(archive, [{ image: await buildFixture('hello-world'), tags: ['hello-world:latest'] }]);
     });
