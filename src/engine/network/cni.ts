@@ -237,13 +237,3 @@ export async function checkNetworkList(list: CniConflist, call: CniCall, cached:
   if (['0.3.0', '0.3.1'].includes(await cniVersion())) return; // CHECK came with 0.4.0
   for (const p of list.plugins) await execPlugin(String(p.type), 'CHECK', call, pluginConf(list, p, call, cached));
 }
-
-/** Brings up `lo` in a network namespace (the loopback plugin), as runc does for namespaces it creates. */
-export async function loopbackUp(netns: string, containerId: string): Promise<void> {
-  await execPlugin(
-    'loopback',
-    'ADD',
-    { containerId, netns, ifName: 'lo' },
-    { cniVersion: CNI_VERSION, name: 'lo', type: 'loopback' },
-  );
-}

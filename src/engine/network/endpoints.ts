@@ -6,15 +6,7 @@ import * as path from 'node:path';
 import { conflict, forbidden, invalidParameter, isEngineError, system } from '../errdefs';
 import { log } from '../log';
 import type { Bridges } from './bridges';
-import {
-  addNetworkList,
-  cniBinDir,
-  CNI_INSTALL_HINT,
-  CNI_VERSION,
-  type CniResult,
-  delNetworkList,
-  loopbackUp,
-} from './cni';
+import { addNetworkList, cniBinDir, CNI_INSTALL_HINT, CNI_VERSION, type CniResult, delNetworkList } from './cni';
 import { parseExtraHost } from './hostfiles';
 import type { DnsServer } from './dns';
 import {
@@ -23,6 +15,7 @@ import {
   ensureBridgeRules,
   addLinkLocalIps,
   installDnsRedirect,
+  loopbackUp,
   netnsAlive,
   sweepContainerRules,
   withHostLock,
@@ -358,7 +351,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       store.saveSandbox(s);
       // lo, eth0 and the embedded DNS server's address are independent: made side by side (each is a process
       // to wait for).
-      const lo = loopbackUp(s.netnsPath, s.containerId);
+      const lo = loopbackUp(s.netnsPath);
       const eth0 = onBridge ? cniAdd(s, onBridge, 'eth0', s.ports, req.ipv4Address, req.macAddress) : undefined;
       const dnsAt = onBridge && !onBridge.predefined ? onBridge.gateway! : '';
       const redirect = dnsAt ? installDnsRedirect(s.netnsPath, dnsAt, true, loopbackDns(s)) : undefined;

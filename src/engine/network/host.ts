@@ -231,6 +231,15 @@ export async function createNetns(name: string): Promise<string> {
   return path.join(NETNS_DIR, name);
 }
 
+/**
+ * Brings up `lo` in a network namespace, as runc does for namespaces it creates: with ip, not the CNI loopback
+ * plugin, a Go binary: ~10 ms a run here against ip's ~4, and 0.2-0.4 s against ~0.04 in an emulated VM guest.
+ */
+export async function loopbackUp(nsPath: string): Promise<void> {
+  if (path.dirname(nsPath) === NETNS_DIR) await sh('ip', ['-n', path.basename(nsPath), 'link', 'set', 'lo', 'up']);
+  else await sh('nsenter', [`--net=${nsPath}`, 'ip', 'link', 'set', 'lo', 'up']);
+}
+
 export async function deleteNetns(nsPath: string): Promise<void> {
   if (!nsPath.startsWith(NETNS_DIR + '/')) return;
   if (!fs.existsSync(nsPath)) return;
