@@ -24,8 +24,11 @@ describe('containers: healthchecks', function () {
     requireDockerCli(this);
     m = await startMirroredEngine();
   });
-  after(async () => {
+  // Each test's containers go with it: the health= filters of one test must not meet another's (in any order).
+  afterEach(() => {
     m?.engine.docker(['rm', '-f', 'waiting', 'ok', 'bad', 'restarted', 'late', 'timeout', 'img', 'none']);
+  });
+  after(async () => {
     await m?.cleanup();
   });
 
