@@ -28,17 +28,25 @@ export function createExits(store: ContainerStore, deps: ExitDeps) {
   const restartTimers = new Map<string, { timer: NodeJS.Timeout; backoff: number }>();
   const backoffs = new Map<string, number>();
 
-  const handleExit = async (id: string, status: ExitStatus) => {
+  const releaseNetwork = (c: ContainerRecord) =>
+    store.deps
+      .network!.detach(c.id)
+      .catch((err) => log.warn('network detach failed', { id: c.id, error: err.message }));
+
+  /**
+   * The run's end. `networkReleased`: the network's release begun when the init was gone (the shim's early notice),
+   * while the shim deleted runc's state — waits and events still come after it, as dockerd's Cleanup before
+   * SetStopped.
+   */
+  const handleExit = async (id: string, status: ExitStatus, networkReleased?: Promise<void>) => {
     store.live.delete(id);
     // After a live-restore shutdown the next engine owns the state: it reads this exit from the shim's exit file.
     if (store.handedOver) return;
     const c = store.records.get(id);
     if (!c) return;
     deps.health.stop(c);
-    if (store.usesNetworkHook(c))
-      await store.deps
-        .network!.detach(id)
-        .catch((err) => log.warn('network detach failed', { id, error: err.message }));
+    if (networkReleased) await networkReleased;
+    else if (store.usesNetworkHook(c)) await releaseNetwork(c);
     runtime.forget(id);
     if (store.deps.volumes && c.mountPoints) await store.deps.volumes.teardownMounts(id, c.mountPoints);
     await unmountShareableShm(store, c);
@@ -102,8 +110,12 @@ export function createExits(store: ContainerStore, deps: ExitDeps) {
   return {
     /** Supervises a run: its exit goes through handleExit. */
     watch(c: ContainerRecord, handle: RunningContainer): void {
+      // Its network goes as soon as the processes are gone, beside the shim's runc delete and unmount.
+      const networkReleased = handle.stopped.then(() => {
+        if (!store.handedOver && store.records.has(c.id) && store.usesNetworkHook(c)) return releaseNetwork(c);
+      });
       const done = handle.exited
-        .then((status) => handleExit(c.id, status))
+        .then((status) => handleExit(c.id, status, networkReleased))
         .catch((err) => log.error('exit handling failed', { id: c.id, error: err?.message }));
       store.live.set(c.id, { handle, done });
     },

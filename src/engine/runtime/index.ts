@@ -92,6 +92,12 @@ export interface RunningContainer {
   pid: number;
   /** Resolves when the shim has finished (output drained, runc state deleted, rootfs unmounted). */
   exited: Promise<ExitStatus>;
+  /**
+   * Resolves as soon as the container's init is gone and its output drained — before the shim's `runc delete` and
+   * unmount (shims older than the "watch" request: with `exited`). What needs no more than the processes gone (its
+   * network) is released from here, beside runc's delete.
+   */
+  stopped: Promise<void>;
 }
 
 export interface Runtime {
@@ -221,8 +227,11 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     }
   };
 
-  /** Holds the shim's socket open; resolves with the exit status when the shim is gone. */
-  const watch = (id: string, pid: number, sock: net.Socket): RunningContainer => {
+  /**
+   * Holds the shim's socket open; resolves with the exit status when the shim is gone. `notice`: the shim's early
+   * word that the init is gone (its status pipe); without one (a reconnect) the end is the exit.
+   */
+  const watch = (id: string, pid: number, sock: net.Socket, notice?: Promise<boolean>): RunningContainer => {
     const exited = new Promise<ExitStatus>((resolve) => {
       sock.on('error', () => {
         /* close follows */
@@ -233,7 +242,9 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       sock.once('close', () => resolve(finish(id)));
     });
     sock.unref(); // a held connection must not keep berthd's event loop alive on shutdown
-    return { pid, exited };
+    // A pipe closed without the word (the shim killed: finish() kills what may be left) ends with the exit.
+    const stopped = (notice ?? Promise.resolve(false)).then((said) => (said ? undefined : exited.then(() => {})));
+    return { pid, exited, stopped };
   };
 
   const finish = async (id: string): Promise<ExitStatus> => {
@@ -377,14 +388,37 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       const child = spawn(shim().path, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
+      // The status pipe: "ok <pid>" or "err …" first; after "ok" it stays open until the shim says "exited" (the
+      // init gone, before runc delete) or ends.
+      const status = child.stdio[3] as net.Socket;
+      let notice!: Promise<boolean>;
       const report = await new Promise<string>((resolve) => {
         let out = '';
-        const status = child.stdio[3] as NodeJS.ReadableStream;
-        status.on('data', (d) => (out += d));
-        status.on('end', () => resolve(out));
-        status.on('error', () => resolve(out));
+        let reported = false;
+        let said: (v: boolean) => void;
+        notice = new Promise<boolean>((r) => {
+          said = r;
+        });
+        const firstLine = () => {
+          if (reported || !out.includes('\n')) return;
+          reported = true;
+          resolve(out);
+        };
+        status.on('data', (d) => {
+          out += d;
+          firstLine();
+          if (/\nexited\n/.test(out)) said(true);
+        });
+        status.on('close', () => {
+          said(false);
+          if (!reported) resolve(out);
+        });
+        status.on('error', () => {
+          /* close follows */
+        });
         child.once('error', (err) => resolve(`err ${err.message}`));
       });
+      status.unref?.();
       child.stderr!.destroy();
       child.unref();
       const line = report.split('\n')[0];
@@ -394,8 +428,12 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       }
       const pid = Number(line.slice(3));
       const sock = await connect(req.id);
-      if (!sock) return { pid, exited: finish(req.id) };
-      return watch(req.id, pid, sock);
+      if (!sock) {
+        status.destroy();
+        const exited = finish(req.id);
+        return { pid, exited, stopped: exited.then(() => {}) };
+      }
+      return watch(req.id, pid, sock, notice);
     },
 
     async reconnect(id) {

@@ -256,4 +256,47 @@ describe('containers with networking (runc, CNI)', function () {
     assert.match(out, /^box1$/m);
     for (const id of [none.id, host.id, files.id]) await containers.remove(id);
   });
+  it("releases a container's network as soon as its process is gone, while the shim still deletes runc's state", async () => {
+    // A runc that, asked to delete, first waits (5 s at most) for the container's network namespace to go away:
+    // the network is released on the shim's early exit notice, not after runc delete and the exit file.
+    const wrapDir = path.join(dir, 'runc-wrap');
+    fs.mkdirSync(wrapDir, { recursive: true });
+    const seen = path.join(wrapDir, 'netns-at-delete');
+    const runcWrap = path.join(wrapDir, 'runc');
+    fs.writeFileSync(
+      runcWrap,
+      `#!/bin/bash
+if [ "$1" != --root ] || [[ " $* " != *" delete "* ]]; then exec runc "$@"; fi
+id=\${@: -1}
+ns=/run/netns/berth-\${id:0:16}
+for i in $(seq 100); do [ -e "$ns" ] || break; sleep 0.05; done
+if [ -e "$ns" ]; then echo present >> ${seen}; else echo gone >> ${seen}; fi
+exec runc "$@"
+`,
+      { mode: 0o755 },
+    );
+    const events = createEventBus();
+    const wrapped = createContainerService({
+      dataRoot: path.join(dir, 'data-wrapped'),
+      runtime: createRuntime({ execRoot: path.join(dir, 'exec-wrapped'), runcPath: runcWrap, shimPath: SHIM }),
+      images,
+      events,
+      network,
+      logDefaults: () => ({ type: 'json-file', config: {} }),
+    });
+    await wrapped.init();
+    try {
+      const { id } = await wrapped.create({ name: 'early', config: { image: 'busybox', cmd: ['sh', '-c', 'exit 3'] } });
+      await wrapped.start(id);
+      const ns = network.endpoint(id)?.netnsPath;
+      assert.ok(ns && fs.existsSync(ns), 'the container had a network namespace of its own');
+      assert.equal((await wrapped.wait(id)).exitCode, 3);
+      assert.equal(fs.readFileSync(seen, 'utf8'), 'gone\n');
+      assert.equal(network.endpoint(id), undefined);
+      assert.equal(wrapped.get(id).state.status, 'exited');
+      await wrapped.remove(id, { force: true });
+    } finally {
+      for (const c of wrapped.list()) await wrapped.remove(c.id, { force: true }).catch(() => {});
+    }
+  });
 });

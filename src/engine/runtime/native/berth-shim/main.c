@@ -16,7 +16,7 @@
  *  2. runs `runc run -d --pid-file` with pipes as the container's stdio (stdin a pipe with -I, else /dev/null), or
  *     with -t a TTY: runc creates the pty and sends us its master over a console socket (--console-socket);
  *     with -X `runc create`, then what fast exec needs is read from the waiting init, then `runc start`;
- *  3. reports "ok <pid>\n" or "err <message>\n" on fd 3 (a pipe from berthd) and closes it;
+ *  3. reports "ok <pid>\n" or "err <message>\n" on fd 3 (a pipe from berthd), and keeps it open for step 7;
  *  4. copies the container's output into the json-file log ({"log","stream","time"} per line, RFC3339Nano UTC,
  *     split at 16 KiB like Docker, rotated by max-size/max-file) and to attached clients;
  *  5. serves a unix socket (-S): one request a line (kill, resize, attach, exec, go), then Docker's stdcopy
@@ -24,7 +24,8 @@
  *  6. exec processes: with -X and a fast-exec file we enter the container ourselves (enter.c: the same steps as
  *     runc, ~2 ms instead of ~35); otherwise `runc exec --detach` (TTY over the console socket as above). Either
  *     way the process ends up re-parented to us (the subreaper): we reap it and report its exit code;
- *  7. when the container's init exits and its output is drained: reads the OOM-kill counter, runs
+ *  7. when the container's init exits and its output is drained: reads the OOM-kill counter, says "exited\n" on
+ *     fd 3 (berthd releases the container's network meanwhile: it needs no more than the processes gone), runs
  *     `runc delete`, unmounts the root filesystem, writes the exit file atomically (temp + rename):
  *     {"exitCode":N,"oomKilled":bool,"finishedAt":"RFC3339Nano"} and exits.
  *
@@ -264,7 +265,6 @@ int main(int argc, char **argv) {
   if (status_fd >= 0) {
     int l = snprintf(report, sizeof report, "ok %d\n", pid);
     write_all(status_fd, report, (size_t)l);
-    close(status_fd);
   }
   int null = open("/dev/null", O_RDWR);
   dup2(null, 0);
@@ -369,6 +369,12 @@ int main(int argc, char **argv) {
 
   fast_starts_end("container not running");
   int oom = oom_killed();
+  /* berthd learns now that the init is gone and releases the container's network while runc deletes the container
+   * (a Go process start, ~10-30 ms), instead of after the exit file. It may be gone (EPIPE; SIGPIPE is ignored). */
+  if (status_fd >= 0) {
+    write_all(status_fd, "exited\n", 7);
+    close(status_fd);
+  }
   char *del[] = {"delete", "--force", (char *)opt.id, NULL};
   run_runc(del);
   reap_all();
