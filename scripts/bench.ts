@@ -348,7 +348,11 @@ function buildWorkloads(busybox: string): Workload[] {
 async function main() {
   // The soak row alone (`npm run bench soak`) measures berthd only: no reference to start.
   const soakOnly = only.length > 0 && only.every((o) => o === 'soak');
-  const dockerdAvailable = !soakOnly && spawnSync('sh', ['-c', 'command -v dockerd'], { stdio: 'ignore' }).status === 0;
+  // BENCH_NO_DOCKERD=1: berthd's own figures (e.g. the breakdown's phases) while the shared reference is busy.
+  const dockerdAvailable =
+    !soakOnly &&
+    !process.env.BENCH_NO_DOCKERD &&
+    spawnSync('sh', ['-c', 'command -v dockerd'], { stdio: 'ignore' }).status === 0;
   const reg = await startRegistry();
   let berth: TestEngine | undefined;
   const results: string[] = [];
