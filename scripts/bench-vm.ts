@@ -212,7 +212,7 @@ export async function vmBenchRows(reg: Registry, native: Docker, runs: number): 
     compare(
       'run --rm --net=none busybox true',
       ['run', '--rm', '--net=none', 'busybox', 'true'],
-      'without the network set-up (netns, CNI loopback + bridge + host-local)',
+      'without the network set-up (netns and lo with ip, the CNI bridge and host-local plugins on ADD and DEL)',
     );
   } catch (err) {
     rows.push(`Linux VM rows failed: ${(err as Error).message.split('\n')[0]}`);
