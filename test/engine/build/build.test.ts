@@ -268,7 +268,8 @@ describe('engine API: building images (POST /build)', function () {
   it('bad requests fail before any output, with dockerd’s words and statuses', async () => {
     const cases: [Record<string, string>, Record<string, string>, number, RegExp][] = [
       [{ Dockerfile: 'FROM busybox\nFOO bar\n' }, {}, 400, /^dockerfile parse error line 2: unknown instruction: FOO$/],
-      [{ Dockerfile: 'FROM busybox\n' }, { dockerfile: 'nope' }, 500, /^Cannot locate specified Dockerfile: nope$/],
+      // dockerd's words; its 500 becomes a 400 (issue 18: a client's bad input is never a 500)
+      [{ Dockerfile: 'FROM busybox\n' }, { dockerfile: 'nope' }, 400, /^Cannot locate specified Dockerfile: nope$/],
       [{ Dockerfile: 'FROM busybox\nCOPY a\n' }, {}, 400, /COPY requires at least two arguments/],
       [{ Dockerfile: 'FROM a b\n' }, {}, 400, /FROM requires either one or three arguments/],
       [{ Dockerfile: 'FROM busybox\n' }, { t: 'Bad:Name:x' }, 400, /invalid reference format/],
