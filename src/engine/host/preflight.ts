@@ -79,11 +79,40 @@ function olderVersion(a: string, b: string): boolean {
   return false;
 }
 
-/** The glibc this process runs on, read once (process.report is slow). */
+/** The glibc this process runs on, read once. */
 let glibcRead: { v?: string } | undefined;
 export function runtimeGlibc(): string | undefined {
-  glibcRead ??= { v: (process.report?.getReport() as any)?.header?.glibcVersionRuntime };
+  glibcRead ??= { v: readGlibc(process.report) };
   return glibcRead.v;
+}
+
+/**
+ * process.report's header names it, but a report also resolves the address of every socket the process holds
+ * (reverse DNS: berthd's first `docker info` took 33 s in the VM guest, whose resolver does not answer offline)
+ * unless excludeNetwork is set (Node >= 20.13). Older Node (the guest's Debian 12 has 18) runs the C library itself,
+ * which prints its version (60 ms there).
+ */
+export function readGlibc(
+  report: (NodeJS.ProcessReport & { excludeNetwork?: boolean }) | undefined,
+): string | undefined {
+  if (report && 'excludeNetwork' in report) {
+    const before = report.excludeNetwork;
+    report.excludeNetwork = true;
+    try {
+      return (report.getReport() as any)?.header?.glibcVersionRuntime;
+    } finally {
+      report.excludeNetwork = before;
+    }
+  }
+  try {
+    const maps = fs.readFileSync('/proc/self/maps', 'utf8');
+    const libc = /\s(\/\S*\/libc(?:\.so\.6|-[\d.]+\.so))$/m.exec(maps)?.[1];
+    if (!libc) return undefined; // musl, or not Linux
+    const banner = spawnSync(libc, [], { encoding: 'utf8', timeout: 5000 }).stdout ?? '';
+    return /release version (\d+\.\d+)/.exec(banner)?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** The SELinux context of a file (stat %C), or undefined. */
