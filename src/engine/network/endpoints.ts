@@ -340,6 +340,8 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
           throw err;
         }
       }
+      // A namespace made here has its lo up already; one given (a test's, a sandbox's) may not.
+      const madeHere = !s.netnsPath;
       if (!s.netnsPath) {
         const t0 = performance.now();
         s.netnsPath = await createNetns(`berth-${s.containerId.slice(0, 16)}`);
@@ -351,7 +353,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       store.saveSandbox(s);
       // lo, eth0 and the embedded DNS server's address are independent: made side by side (each is a process
       // to wait for).
-      const lo = loopbackUp(s.netnsPath);
+      const lo = madeHere ? undefined : loopbackUp(s.netnsPath);
       const eth0 = onBridge ? cniAdd(s, onBridge, 'eth0', s.ports, req.ipv4Address, req.macAddress) : undefined;
       const dnsAt = onBridge && !onBridge.predefined ? onBridge.gateway! : '';
       const redirect = dnsAt ? installDnsRedirect(s.netnsPath, dnsAt, true, loopbackDns(s)) : undefined;
