@@ -19,7 +19,10 @@ export interface RootlessHostProbe {
   /** Commands found on PATH. */
   commands: Record<'unshare' | 'newuidmap' | 'newgidmap' | 'slirp4netns' | 'runc', boolean> & {
     'fuse-overlayfs'?: boolean;
+    pasta?: boolean;
   };
+  /** The network link asked for (BERTH_ROOTLESS_NET; default slirp4netns). */
+  network?: 'slirp4netns' | 'pasta';
   /** /dev/net/tun opens read-write for this user (slirp4netns needs it). */
   tunUsable: boolean;
   subuidLines: boolean;
@@ -95,14 +98,23 @@ export function rootlessRequirements(h: RootlessHostProbe): RootlessRequirement[
       fatal: subids,
       fix: idmap ? undefined : { apt: 'uidmap', rpm: 'shadow-utils' },
     },
-    {
-      name: 'slirp4netns',
-      ok: h.commands.slirp4netns,
-      found: h.commands.slirp4netns ? 'present' : 'not found on PATH',
-      need: "the rootless network namespace's link out",
-      fatal: true,
-      fix: h.commands.slirp4netns ? undefined : { apt: 'slirp4netns', rpm: 'slirp4netns' },
-    },
+    h.network === 'pasta'
+      ? {
+          name: 'pasta',
+          ok: !!h.commands.pasta,
+          found: h.commands.pasta ? 'present' : 'not found on PATH',
+          need: "the rootless network namespace's link out (BERTH_ROOTLESS_NET=pasta)",
+          fatal: true,
+          fix: h.commands.pasta ? undefined : { apt: 'passt', rpm: 'passt' },
+        }
+      : {
+          name: 'slirp4netns',
+          ok: h.commands.slirp4netns,
+          found: h.commands.slirp4netns ? 'present' : 'not found on PATH',
+          need: "the rootless network namespace's link out",
+          fatal: true,
+          fix: h.commands.slirp4netns ? undefined : { apt: 'slirp4netns', rpm: 'slirp4netns' },
+        },
     {
       name: '/dev/net/tun',
       ok: h.tunUsable,
@@ -224,6 +236,7 @@ export function probeRootlessHost(r: ProbeReader = realProbeReader): RootlessHos
       slirp4netns: r.onPath('slirp4netns'),
       runc: r.onPath('runc'),
       'fuse-overlayfs': r.onPath('fuse-overlayfs'),
+      pasta: r.onPath('pasta'),
     },
     tunUsable: r.openable('/dev/net/tun'),
     subuidLines: hasSubids(r.read('/etc/subuid'), name, uid),

@@ -11,7 +11,7 @@ import { processAlive, writeFileAtomic } from '../util/fsx';
 import { createNetworkService, parseVmHostPorts, vmHostPorts } from '../network';
 import { createVolumeService } from '../volumes';
 import { createContainerService } from '../containers';
-import { slirpPorts } from '../rootless';
+import { relayPorts, slirpPorts } from '../rootless';
 import {
   createRuntime,
   daemonSecurityOpt,
@@ -127,7 +127,11 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       icc: cfg.icc,
       hostBindingIp: cfg.ip,
       defaultAddressPools: cfg.defaultAddressPools,
-      outsidePorts: cfg.rootless ? slirpPorts(cfg.rootless.slirpApi) : vmHost && vmHostPorts(vmHost),
+      outsidePorts: cfg.rootless
+        ? cfg.rootless.network === 'pasta'
+          ? relayPorts(cfg.rootless.stateDir)
+          : slirpPorts(cfg.rootless.slirpApi)
+        : vmHost && vmHostPorts(vmHost),
     });
     await network.init();
     const volumes = createVolumeService({

@@ -3,5 +3,13 @@
 export { runRootlessParent } from './parent';
 export { prepareRootlessChild, watchParent } from './child';
 export { slirpPorts } from './ports';
+export { relayPorts } from './relay';
 export { type DelegatedCgroup, delegatedCgroup, ENGINE_LEAF, ownCgroup } from './cgroup';
-export { rootlessInfo, type RootlessInfo, ROOTLESS_ENV, SLIRP_GATEWAY, SLIRP_NAMESPACE_ADDRESS } from './info';
+export {
+  rootlessInfo,
+  type RootlessInfo,
+  rootlessNetwork,
+  ROOTLESS_ENV,
+  SLIRP_GATEWAY,
+  SLIRP_NAMESPACE_ADDRESS,
+} from './info';

@@ -9,6 +9,16 @@ export const SLIRP_NAMESPACE_ADDRESS = '10.0.2.100';
 /** slirp4netns's DNS forwarder (it asks the host's resolver). */
 export const SLIRP_DNS = '10.0.2.3';
 
+export type RootlessNetwork = 'slirp4netns' | 'pasta';
+
+/** BERTH_ROOTLESS_NET chooses the link, as DOCKERD_ROOTLESS_ROOTLESSKIT_NET does for rootless Docker. */
+export function rootlessNetwork(env = process.env): RootlessNetwork {
+  const asked = env.BERTH_ROOTLESS_NET || 'slirp4netns';
+  if (asked !== 'slirp4netns' && asked !== 'pasta')
+    throw new Error(`BERTH_ROOTLESS_NET=${asked}: the rootless network is slirp4netns or pasta`);
+  return asked;
+}
+
 export interface RootlessInfo {
   /** The user's own ids outside (root inside maps to them). */
   uid: number;
@@ -16,7 +26,8 @@ export interface RootlessInfo {
   user: string;
   /** Only the user's own id is mapped (no /etc/subuid lines). */
   singleId: boolean;
-  network: 'slirp4netns';
+  /** The namespace's link out: slirp4netns (its API forwards published ports) or pasta (the parent relays them). */
+  network: RootlessNetwork;
   /** The parent's directory for this run (removed when the engine exits). */
   stateDir: string;
   /** slirp4netns's API socket: host port forwards are added there. */

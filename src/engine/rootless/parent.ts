@@ -10,7 +10,15 @@ import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { delegatedCgroup } from './cgroup';
 import { idMapsFor, mapArgs } from './idmap';
-import { ROOTLESS_ENV, type RootlessInfo, SLIRP_GATEWAY } from './info';
+import {
+  ROOTLESS_ENV,
+  type RootlessInfo,
+  rootlessNetwork,
+  SLIRP_DNS,
+  SLIRP_GATEWAY,
+  SLIRP_NAMESPACE_ADDRESS,
+} from './info';
+import { startPortRelay } from './relay';
 import { probeRootlessHost, rootlessVerdict } from '../../common/host/rootless';
 
 const write = (s: string) => process.stderr.write(`berthd: ${s}\n`);
@@ -32,7 +40,14 @@ function waitForLine(stream: NodeJS.ReadableStream, what: string, child: ChildPr
 
 /** Runs the engine in its namespaces; resolves with the exit code to leave with. */
 export async function runRootlessParent(argv: string[]): Promise<number> {
-  const missing = rootlessVerdict(probeRootlessHost());
+  let network: RootlessInfo['network'];
+  try {
+    network = rootlessNetwork();
+  } catch (err: any) {
+    write(err.message);
+    return 1;
+  }
+  const missing = rootlessVerdict({ ...probeRootlessHost(), network });
   if (missing.fatal.length) {
     write(`cannot run rootless:\n  - ${missing.fatal.join('\n  - ')}`);
     return 1;
@@ -54,7 +69,7 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
     gid: user.gid,
     user: user.username,
     singleId: maps.single,
-    network: 'slirp4netns',
+    network,
     stateDir,
     slirpApi: path.join(stateDir, 'slirp.sock'),
     hostGateway: SLIRP_GATEWAY,
@@ -85,12 +100,16 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
   );
   const control = child.stdio[3] as unknown as Duplex;
   let slirp: ChildProcess | undefined;
+  let pastaPid: number | undefined;
+  const relay = network === 'pasta' ? startPortRelay(stateDir) : undefined;
   let userns: string | undefined;
   // slirp4netns goes with the namespace; waited for, so no process of the user outlives the engine. Whatever else
   // still runs in the namespace (containers and their shims, when the engine inside crashed or was cut short) can
   // never be reached by a later engine, which makes new namespaces: it is ended too.
   const cleanup = async () => {
     if (userns) killNamespace(userns);
+    relay?.close();
+    if (pastaPid) await endProcess(pastaPid);
     if (slirp && slirp.exitCode === null && slirp.signalCode === null) {
       const gone = new Promise((resolve) => slirp!.once('exit', resolve));
       slirp.kill('SIGTERM');
@@ -116,26 +135,30 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
       execFileSync('newuidmap', [String(pid), ...mapArgs(maps.uid)], { stdio: ['ignore', 'ignore', 'pipe'] });
       execFileSync('newgidmap', [String(pid), ...mapArgs(maps.gid)], { stdio: ['ignore', 'ignore', 'pipe'] });
     }
-    slirp = spawn(
-      'slirp4netns',
-      [
-        '--configure',
-        '--mtu=65520',
-        `--api-socket=${info.slirpApi}`,
-        '--ready-fd=3',
-        '--exit-fd=4',
-        `--userns-path=/proc/${pid}/ns/user`,
-        '--netns-type=path',
-        `/proc/${pid}/ns/net`,
-        'tap0',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
-    );
-    let slirpErr = '';
-    slirp.stderr!.on('data', (d) => (slirpErr += d));
-    await waitForLine(slirp.stdio[3] as NodeJS.ReadableStream, 'slirp4netns', slirp).catch((err) => {
-      throw new Error(`${err.message}: ${slirpErr.trim()}`);
-    });
+    if (network === 'pasta') pastaPid = await startPasta(pid, stateDir);
+    else
+      slirp = spawn(
+        'slirp4netns',
+        [
+          '--configure',
+          '--mtu=65520',
+          `--api-socket=${info.slirpApi}`,
+          '--ready-fd=3',
+          '--exit-fd=4',
+          `--userns-path=/proc/${pid}/ns/user`,
+          '--netns-type=path',
+          `/proc/${pid}/ns/net`,
+          'tap0',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+      );
+    if (slirp) {
+      let slirpErr = '';
+      slirp.stderr!.on('data', (d) => (slirpErr += d));
+      await waitForLine(slirp.stdio[3] as NodeJS.ReadableStream, 'slirp4netns', slirp).catch((err) => {
+        throw new Error(`${err.message}: ${slirpErr.trim()}`);
+      });
+    }
     control.write('go\n');
   } catch (err: any) {
     write(`cannot set up the rootless namespaces: ${err.stderr?.toString().trim() || err.message}`);
@@ -147,6 +170,55 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
   const code = await exited;
   await cleanup();
   return code;
+}
+
+/**
+ * pasta with the addresses slirp4netns gives (the namespace 10.0.2.100/24, the host's loopback as the gateway
+ * 10.0.2.2, DNS forwarded from 10.0.2.3) so that everything inside is the same for either link; no port forwards of
+ * its own (the relay publishes). It returns once the link is up and runs on in the background: its pid.
+ */
+async function startPasta(pid: number, stateDir: string): Promise<number> {
+  const pidFile = path.join(stateDir, 'pasta.pid');
+  const p = spawn(
+    'pasta',
+    [
+      ...['--config-net', '--quiet', '--ns-ifname', 'tap0', '--mtu', '65520'],
+      ...['-a', SLIRP_NAMESPACE_ADDRESS, '-n', '24', '-g', SLIRP_GATEWAY, '--dns-forward', SLIRP_DNS, '-4'],
+      ...['-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '--pid', pidFile],
+      ...['--userns', `/proc/${pid}/ns/user`, '--netns', `/proc/${pid}/ns/net`],
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  p.stderr!.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => {
+    p.once('error', () => resolve(-1));
+    p.once('exit', (c) => resolve(c));
+  });
+  if (code !== 0) throw new Error(`pasta exited (${code}) before it was ready: ${err.trim()}`);
+  return Number(fs.readFileSync(pidFile, 'utf8').trim());
+}
+
+/** SIGTERM, then waits (bounded) until the process is gone: it is not our child, so there is no exit event. */
+async function endProcess(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
 }
 
 /** SIGKILLs every process of this user that lives in the user namespace `userns` (a /proc/PID/ns/user link). */

@@ -47,7 +47,7 @@ describe('rootless engine: fuse-overlayfs when the kernel refuses overlay in the
     requireDeps(this, ROOTLESS_TOOLS, DOCKER_CLI, FUSE_OVERLAYFS);
     stockTunDevice();
     fs.chmodSync('/dev/fuse', 0o666);
-    user = testUser('berth-rl-a', true);
+    user = testUser('berth-rl-d', true);
     reg = await startRegistry();
     await seedMirror(reg);
     engine = await startRootlessEngine(user, { config: { 'registry-mirrors': [reg.url] }, env: REFUSED });
