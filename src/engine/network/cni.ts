@@ -233,6 +233,15 @@ export async function delNetworkList(list: CniConflist, call: CniCall, cached?: 
   if (first) throw first;
 }
 
+/**
+ * ADD of the list's plugins of one type again, on the stored result: portmap's DNAT chains after a firewall flushed
+ * the host's tables (its ADD only inserts the rules that are missing, so a second ADD changes nothing).
+ */
+export async function readdPlugin(list: CniConflist, type: string, call: CniCall, cached: CniResult): Promise<void> {
+  for (const p of list.plugins)
+    if (p.type === type) await execPlugin(type, 'ADD', call, pluginConf(list, p, call, cached));
+}
+
 export async function checkNetworkList(list: CniConflist, call: CniCall, cached: CniResult): Promise<void> {
   if (['0.3.0', '0.3.1'].includes(await cniVersion())) return; // CHECK came with 0.4.0
   for (const p of list.plugins) await execPlugin(String(p.type), 'CHECK', call, pluginConf(list, p, call, cached));

@@ -6,7 +6,15 @@ import * as path from 'node:path';
 import { conflict, forbidden, invalidParameter, isEngineError, system } from '../errdefs';
 import { log } from '../log';
 import type { Bridges } from './bridges';
-import { addNetworkList, cniBinDir, CNI_INSTALL_HINT, CNI_VERSION, type CniResult, delNetworkList } from './cni';
+import {
+  addNetworkList,
+  cniBinDir,
+  CNI_INSTALL_HINT,
+  CNI_VERSION,
+  type CniResult,
+  delNetworkList,
+  readdPlugin,
+} from './cni';
 import { parseExtraHost } from './hostfiles';
 import type { DnsServer } from './dns';
 import {
@@ -442,7 +450,24 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     return endpointInfo(s);
   }
 
-  return { releaseSandbox, attach: doAttach, detach: doDetach, connect, disconnect };
+  /** Every published port's DNAT made again (after a firewalld reload flushed the host's tables). */
+  async function republish(): Promise<void> {
+    for (const s of sandboxes.values())
+      for (const a of s.attachments) {
+        if (!(a.runtimeConfig.portMappings as unknown[] | undefined)?.length || !a.result || !s.netnsPath) continue;
+        const call = {
+          containerId: s.containerId,
+          netns: s.netnsPath,
+          ifName: a.ifName,
+          runtimeConfig: a.runtimeConfig,
+        };
+        await withHostLock(() => readdPlugin(a.conflist, 'portmap', call, a.result!)).catch((err) =>
+          log.warn('cannot publish the ports again', { container: s.containerId.slice(0, 12), error: err.message }),
+        );
+      }
+  }
+
+  return { releaseSandbox, attach: doAttach, detach: doDetach, connect, disconnect, republish };
 }
 
 export type Endpoints = ReturnType<typeof createEndpoints>;

@@ -4,7 +4,9 @@
 // its bridges, and a forwarding policy from ANY into that zone — both permanent (made once, then a reload) —
 // and the bridges bound to the zone at run time. A `firewall-cmd --reload` drops run-time bindings and, with
 // the iptables backend, Berth's rules: firewalld's Reloaded signal (read with dbus-monitor) re-binds the bridges
-// and re-applies each one's rules. Nothing happens where firewalld is not running.
+// and re-applies each one's rules, then the published ports (portmap's DNAT chains: firewalld 1.x flushes the
+// iptables-nft tables too on a reload, as the RHEL-like host's suite saw). Nothing happens where firewalld is not
+// running.
 import { spawn, execFile } from 'node:child_process';
 import { log } from '../log';
 
@@ -44,6 +46,8 @@ export class Firewalld {
   /** Bridges bound now, with what re-applies their rules after a reload. */
   private readonly bridges = new Map<string, () => Promise<void>>();
   private watcher: ReturnType<typeof spawn> | undefined;
+  /** What else a reload removed, made again once the bridges' rules are back (published ports). */
+  private readonly afterReload = new Set<() => Promise<void>>();
 
   constructor(opts: FirewalldOptions = {}) {
     this.cmd = opts.firewallCmd ?? process.env.BERTH_FIREWALL_CMD ?? 'firewall-cmd';
@@ -121,6 +125,14 @@ export class Firewalld {
       await this.run(bindCommand(bridge)).catch((err) => log.warn('firewalld: rebind failed', { error: err.message }));
       await reapply().catch((err) => log.warn('firewalld: re-applying rules failed', { bridge, error: err.message }));
     }
+    for (const fn of this.afterReload)
+      await fn().catch((err) => log.warn('firewalld: re-applying after a reload failed', { error: err.message }));
+  }
+
+  /** Runs `fn` after each reload, once the bridges are bound and their rules back; returns its removal. */
+  onReloaded(fn: () => Promise<void>): () => void {
+    this.afterReload.add(fn);
+    return () => this.afterReload.delete(fn);
   }
 
   /** Listens for firewalld's Reloaded signal on the system bus, for as long as the engine runs. */

@@ -80,6 +80,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
   const endpoints = createEndpoints(store, bridges, files, dns);
   const networks = createNetworks(store, bridges);
   const serial = <T>(fn: () => Promise<T>) => store.serial(fn);
+  const stopRepublishing = firewalld().onReloaded(() => serial(() => endpoints.republish()));
 
   return {
     init: () => serial(() => recover(store, bridges, endpoints, dns)),
@@ -134,6 +135,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
         await bridges.flushIdle();
         await dns.close();
         store.ports.releaseAll();
+        stopRepublishing();
         firewalld().close();
       }),
   };

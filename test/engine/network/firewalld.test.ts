@@ -144,6 +144,26 @@ describe('network: firewalld zone and forwarding policy', () => {
   });
 });
 
+describe('network: firewalld reload, what comes after the bridges', () => {
+  it('runs the after-reload hooks (published ports) once every bridge is bound and its rules are back', async () => {
+    const f = fakes('running');
+    try {
+      const order: string[] = [];
+      await f.fw.bind('br-a', async () => void order.push('rules br-a'));
+      const stop = f.fw.onReloaded(async () => void order.push('ports'));
+      f.reload();
+      for (let i = 0; i < 100 && order.length < 2; i++) await sleep(50);
+      assert.deepEqual(order, ['rules br-a', 'ports']);
+      stop();
+      f.reload();
+      for (let i = 0; i < 100 && order.length < 3; i++) await sleep(50);
+      assert.deepEqual(order, ['rules br-a', 'ports', 'rules br-a'], 'a removed hook runs no more');
+    } finally {
+      f.cleanup();
+    }
+  });
+});
+
 describe('network: iptables-restore probed for -w', () => {
   it('uses -w 5 where iptables-restore has it, leaves it out where it is refused (iptables before 1.6.2)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iptables-'));
