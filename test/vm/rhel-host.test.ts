@@ -1,0 +1,182 @@
+// Berth on a host that looks like CentOS/RHEL 9 below its API (test/helpers/rhel-host.ts: systemd as PID 1 on cgroup
+// v2, firewalld on nftables, sshd, sudo), installed the way a user does it over Remote-SSH: the extension's one sudo
+// command (systemdInstallCommand) makes berth.service, and the docker CLI talks to it through SSH. One boot for the
+// suite; each scenario is one a user on such a host meets first: a published port from outside the host, outbound
+// traffic from a container, DNS between containers, limits and stats on systemd's cgroups, firewalld reloading, the
+// service restarting with containers running.
+import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import { systemdInstallCommand } from '../../src/extension/engine/launcher';
+import { requireDeps } from '../helpers/deps';
+import { requireDockerCli } from '../helpers/engine';
+import { bootRhelHost, EXTENSION_PATH, type RhelHost, SERVER_NODE, USER } from '../helpers/rhel-host';
+import { requireQemu } from '../helpers/vm';
+
+const get = (port: number, timeoutMs = 20_000) =>
+  new Promise<string>((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+
+/** `get` until it answers (berthd re-applies its rules after a firewalld reload: seconds of firewall-cmd under TCG). */
+async function answerWithin(port: number, ms: number): Promise<{ body: string; ms: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      return { body: (await get(port, 5000)).trim(), ms: Date.now() - t0 };
+    } catch (err) {
+      if (Date.now() - t0 > ms) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+describe('vm: a RHEL-like host (systemd, cgroup v2, firewalld on nftables), Berth installed as a service over SSH', function () {
+  this.timeout(300_000);
+  let host: RhelHost;
+  const ok = (args: string[]) => {
+    const r = host.docker(args);
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    return r.stdout.trim();
+  };
+  // A web server answering "hello from <name>" on port 80 (busybox httpd).
+  const web = (name: string) => [
+    'busybox',
+    'sh',
+    '-c',
+    `mkdir /www && echo hello from ${name} > /www/index.html && exec httpd -f -p 80 -h /www`,
+  ];
+  let webId: string;
+  let webPort: number;
+
+  before(async function () {
+    this.timeout(600_000);
+    requireQemu(this);
+    requireDockerCli(this);
+    requireDeps(this, {
+      what: 'the OpenSSH client (ssh, ssh-keygen)',
+      install: 'bash scripts/install-deps.sh --vm',
+      present: () => require('node:child_process').spawnSync('ssh', ['-V']).status === 0,
+    });
+    host = await bootRhelHost();
+    // The user's registry mirror (the test registry on the host's loopback, 10.0.2.2 from the guest).
+    const daemon = JSON.stringify({
+      'registry-mirrors': [`http://${host.registryInGuest}`],
+      'insecure-registries': [host.registryInGuest],
+    });
+    host.ssh(`sudo install -d /etc/berth && echo '${daemon}' | sudo tee /etc/berth/daemon.json >/dev/null`);
+    // What "Berth: Install Engine as a Service" puts in the terminal, run as the user would (sudo asks nothing of
+    // cloud-user: RHEL's cloud images give it password-less sudo).
+    host.ssh(systemdInstallCommand(EXTENSION_PATH, USER, SERVER_NODE), { timeoutMs: 180_000 });
+    // A new login has the berth group: the docker CLI goes through SSH to the service's socket.
+    await host.tunnel();
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    await host?.stop();
+  });
+
+  it('the service: Delegate=yes, the engine on systemd cgroups (v2) as dockerd chooses there, firewalld running', () => {
+    assert.equal(
+      host.ssh('systemctl show -p Delegate -p ActiveState berth.service').out.trim(),
+      'Delegate=yes\nActiveState=active',
+    );
+    const info = JSON.parse(ok(['info', '--format', '{{json .}}']));
+    assert.equal(info.CgroupDriver, 'systemd');
+    assert.equal(info.CgroupVersion, '2');
+    assert.equal(host.ssh('sudo firewall-cmd --state').out.trim(), 'running');
+    assert.match(host.ssh('sudo firewall-cmd --get-default-zone').out, /^public/);
+  });
+
+  it('run -p: the published port answers from outside the host (through its eth0 and firewalld)', async () => {
+    webId = ok(['run', '-d', '--name', 'web', '-p', '8080:80', ...web('web')]);
+    webPort = await host.forward(8080);
+    assert.equal((await get(webPort)).trim(), 'hello from web');
+  });
+
+  it('a container reaches out: a request to the host (10.0.2.2) from the default bridge and a user network', () => {
+    const url = `http://${host.registryInGuest}/v2/`;
+    assert.equal(ok(['run', '--rm', 'busybox', 'wget', '-qO-', url]), '{}');
+    ok(['network', 'create', 'appnet']);
+    assert.equal(ok(['run', '--rm', '--network', 'appnet', 'busybox', 'wget', '-qO-', url]), '{}');
+  });
+
+  it('DNS between two containers on a user network', () => {
+    ok(['run', '-d', '--name', 'api', '--network', 'appnet', ...web('api')]);
+    assert.equal(
+      ok(['run', '--rm', '--network', 'appnet', 'busybox', 'wget', '-qO-', 'http://api/']),
+      'hello from api',
+    );
+  });
+
+  it('limits on systemd cgroups: the scope system.slice/berth-<id>.scope, the container sees its own, stats, update, pause', () => {
+    const id = ok(['run', '-d', '--memory', '64m', '--cpus', '0.5', '--pids-limit', '20', 'busybox', 'sleep', '600']);
+    const scope = `/sys/fs/cgroup/system.slice/berth-${id}.scope`;
+    const files = ['memory.max', 'cpu.max', 'pids.max'];
+    const want = [String(64 << 20), '50000 100000', '20'];
+    assert.deepEqual(
+      host
+        .ssh(`cd ${scope} && cat ${files.join(' ')}`)
+        .out.trim()
+        .split('\n'),
+      want,
+    );
+    // cgroupns private: the container's /sys/fs/cgroup is its own scope.
+    assert.deepEqual(
+      ok(['exec', id, 'cat', '/proc/self/cgroup', ...files.map((f) => `/sys/fs/cgroup/${f}`)]).split('\n'),
+      ['0::/', ...want],
+    );
+    assert.equal(
+      host.ssh(`systemctl show -p Slice -p ActiveState berth-${id}.scope`).out.trim(),
+      'Slice=system.slice\nActiveState=active',
+    );
+    const stats = JSON.parse(ok(['stats', '--no-stream', '--format', '{{json .}}', id]));
+    assert.match(stats.MemUsage, /\/ 64MiB$/);
+    assert.equal(stats.PIDs, '1');
+    ok(['update', '--memory', '96m', '--memory-swap', '192m', '--cpus', '1.5', '--pids-limit', '33', id]);
+    assert.deepEqual(
+      host
+        .ssh(`cd ${scope} && cat ${files.join(' ')}`)
+        .out.trim()
+        .split('\n'),
+      [String(96 << 20), '150000 100000', '33'],
+    );
+    ok(['pause', id]);
+    assert.equal(host.ssh(`cat ${scope}/cgroup.freeze`).out.trim(), '1');
+    assert.equal(ok(['inspect', '-f', '{{.State.Status}}', id]), 'paused');
+    ok(['unpause', id]);
+    assert.equal(host.ssh(`cat ${scope}/cgroup.freeze`).out.trim(), '0');
+    ok(['rm', '-f', id]);
+    assert.equal(host.ssh(`test -e ${scope} && echo left || echo gone`).out.trim(), 'gone');
+  });
+
+  it('firewall-cmd --reload: published ports, outbound traffic and DNS still work', async () => {
+    host.ssh('sudo firewall-cmd --reload');
+    const { body, ms } = await answerWithin(webPort, 150_000);
+    assert.equal(body, 'hello from web');
+    console.log(`      (published port answering again ${ms} ms after the reload)`);
+    assert.equal(ok(['run', '--rm', 'busybox', 'wget', '-qO-', `http://${host.registryInGuest}/v2/`]), '{}');
+    assert.equal(
+      ok(['run', '--rm', '--network', 'appnet', 'busybox', 'wget', '-qO-', 'http://api/']),
+      'hello from api',
+    );
+  });
+
+  it('systemctl restart berth: running containers stay (live-restore) and still answer', async () => {
+    const pid = ok(['inspect', '-f', '{{.State.Pid}}', webId]);
+    host.ssh('sudo systemctl restart berth.service');
+    await host.tunnel();
+    assert.equal(ok(['inspect', '-f', '{{.State.Status}} {{.State.Pid}}', webId]), `running ${pid}`);
+    assert.equal((await get(webPort)).trim(), 'hello from web');
+    assert.equal(
+      ok(['run', '--rm', '--network', 'appnet', 'busybox', 'wget', '-qO-', 'http://api/']),
+      'hello from api',
+    );
+  });
+});
