@@ -28,7 +28,12 @@ export interface TestUser {
 
 // Each test user gets its own subordinate range, so two users' engines never share an id outside. Suites that run
 // at the same time as others on a shared machine take a user of their own (every process of a test user is theirs).
-const SUBID_BASE: Record<string, number> = { 'berth-rl-a': 400000, 'berth-rl-b': 500000, 'berth-rl-c': 700000, 'berth-rl-d': 800000 };
+const SUBID_BASE: Record<string, number> = {
+  'berth-rl-a': 400000,
+  'berth-rl-b': 500000,
+  'berth-rl-c': 700000,
+  'berth-rl-d': 800000,
+};
 
 function dropSubidLines(name: string): void {
   for (const file of ['/etc/subuid', '/etc/subgid']) {
