@@ -172,7 +172,40 @@ export function dropClaim(subnet: string, dataRoot: string, dir = claimsDir()): 
 
 // ---- links, routes, namespaces ----
 
+/**
+ * The IPv4 routes of the main table. From /proc/net/route (the same table, no process: the default bridge's
+ * subnet is checked against them whenever its first container starts); from ip where procfs does not answer.
+ */
 export async function hostRoutes(): Promise<{ dst: string; dev?: string }[]> {
+  let text: string | undefined;
+  try {
+    text = await fs.promises.readFile('/proc/net/route', 'utf8');
+  } catch {
+    return ipRoutes();
+  }
+  return parseProcRoutes(text);
+}
+
+/** /proc/net/route (little-endian hex addresses and masks; '*' for a route without a device, e.g. blackhole). */
+export function parseProcRoutes(text: string): { dst: string; dev?: string }[] {
+  const hexIp = (h: string) => {
+    const n = Number.parseInt(h, 16);
+    return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.');
+  };
+  const routes: { dst: string; dev?: string }[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8) continue;
+    const mask = Number.parseInt(f[7], 16);
+    const prefix = mask.toString(2).replace(/0/g, '').length;
+    const dst = prefix === 0 && Number.parseInt(f[1], 16) === 0 ? 'default' : `${hexIp(f[1])}/${prefix}`;
+    routes.push({ dst, ...(f[0] !== '*' ? { dev: f[0] } : {}) });
+  }
+  return routes;
+}
+
+/** The main table through iproute2. */
+export async function ipRoutes(): Promise<{ dst: string; dev?: string }[]> {
   try {
     return JSON.parse(await sh('ip', ['-j', '-4', 'route', 'show', 'table', 'main']));
   } catch (err: any) {

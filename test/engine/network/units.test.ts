@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -13,7 +14,7 @@ import {
   hostResolvConfPath,
   parseExtraHost,
 } from '../../../src/engine/network/hostfiles';
-import { hostRoutes, parseRouteText } from '../../../src/engine/network/host';
+import { hostRoutes, ipRoutes, parseProcRoutes, parseRouteText } from '../../../src/engine/network/host';
 import { hostPortCandidates, PortReservations, portMap, wantedBindings } from '../../../src/engine/network/ports';
 import {
   defaultPools,
@@ -289,6 +290,47 @@ describe('network: port bindings', () => {
   });
 });
 
+describe('network: host routes from /proc/net/route', () => {
+  it("reads the main table as ip does: default, device routes, a host route, a blackhole's missing device", () => {
+    const ns = `berth-routes-${process.pid}`;
+    const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
+    ip('netns', 'add', ns);
+    try {
+      ip('-n', ns, 'link', 'add', 'dummy0', 'type', 'veth', 'peer', 'name', 'dummy1');
+      ip('-n', ns, 'link', 'set', 'dummy1', 'up');
+      ip('-n', ns, 'link', 'set', 'dummy0', 'up');
+      ip('-n', ns, 'addr', 'add', '10.77.0.1/16', 'dev', 'dummy0');
+      ip('-n', ns, 'route', 'add', 'default', 'via', '10.77.0.254');
+      ip('-n', ns, 'route', 'add', '10.5.5.5', 'dev', 'dummy0');
+      ip('-n', ns, 'route', 'add', 'blackhole', '10.99.0.0/16');
+      const routes = parseProcRoutes(ip('netns', 'exec', ns, 'cat', '/proc/net/route'));
+      const viaIp = (JSON.parse(ip('-n', ns, '-j', '-4', 'route', 'show', 'table', 'main')) as any[]).map((r) => ({
+        dst: r.dst === 'default' || r.dst.includes('/') ? r.dst : `${r.dst}/32`,
+        ...(r.dev ? { dev: r.dev } : {}),
+      }));
+      const key = (r: { dst: string; dev?: string }) => `${r.dst} ${r.dev ?? '-'}`;
+      assert.deepEqual(routes.map(key).sort(), viaIp.map(key).sort());
+      assert.deepEqual(routes.map(key).sort(), [
+        '10.5.5.5/32 dummy0',
+        '10.77.0.0/16 dummy0',
+        '10.99.0.0/16 -',
+        'default dummy0',
+      ]);
+    } finally {
+      ip('netns', 'del', ns);
+    }
+  });
+
+  it("hostRoutes is this namespace's table", async () => {
+    const key = (r: { dst: string; dev?: string }) => `${r.dst} ${r.dev ?? '-'}`;
+    const viaIp = (await ipRoutes()).map((r) => ({
+      dst: r.dst === 'default' || r.dst.includes('/') ? r.dst : `${r.dst}/32`,
+      dev: r.dev,
+    }));
+    assert.deepEqual((await hostRoutes()).map(key).sort(), viaIp.map(key).sort());
+  });
+});
+
 describe('network: host routes on an iproute2 without -j (CentOS 7)', () => {
   it('reads the text form of `ip route`', () => {
     const routes = parseRouteText(
@@ -321,7 +363,7 @@ describe('network: host routes on an iproute2 without -j (CentOS 7)', () => {
     const saved = process.env.PATH;
     process.env.PATH = `${dir}:${saved}`;
     try {
-      assert.deepEqual(await hostRoutes(), [{ dst: '10.77.0.0/16', dev: 'eth9' }]);
+      assert.deepEqual(await ipRoutes(), [{ dst: '10.77.0.0/16', dev: 'eth9' }]);
     } finally {
       process.env.PATH = saved;
       fs.rmSync(dir, { recursive: true, force: true });
