@@ -22,6 +22,7 @@ import {
 } from '../runtime';
 import { openImageService } from '../images';
 import { createBuildService } from '../build';
+import { startIdleMemory } from './idle-memory';
 
 export interface Daemon {
   config(): DaemonConfig;
@@ -199,6 +200,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
     };
     log.info('API listen on', { addresses: server.addresses().join(',') });
     log.info('Berth daemon has completed initialization', { dataRoot: cfg.dataRoot });
+    const idleMemory = startIdleMemory();
 
     let stopping: Promise<boolean> | undefined;
     const daemon: Daemon = {
@@ -226,6 +228,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       stop() {
         stopping ??= (async () => {
           log.info('Processing signal, shutting down');
+          idleMemory.stop();
           const step = async (what: string, fn: () => Promise<void>) => {
             log.info(`Shutdown: ${what}`); // which step a slow shutdown waits on
             try {
