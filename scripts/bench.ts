@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startEngine, type TestEngine, ROOT } from '../test/helpers/engine';
-import { soakRows } from './bench-soak';
+import { IDLE_SETTLE_MS, soakRows } from './bench-soak';
 import { buildFixture, pushFixture, readLayer, startRegistry, type Registry } from '../test/fixtures';
 import { vmBenchRows } from './bench-vm';
 import { type ScaleEngine, scaleRows } from './bench/scale';
@@ -440,6 +440,13 @@ async function main() {
       );
       process.stderr.write(results[results.length - 1] + '\n');
     }
+    // Idle RSS after the workloads, read once both engines have been left alone for a while (berthd gives its heap
+    // back then: src/engine/daemon/idle-memory.ts; Go's scavenger returns dockerd's in the background): before the
+    // scale rows, which restart the engines.
+    const mem = (e: Engine) => e.pids().reduce((a, p) => a + rssOf(p), 0) / 1024;
+    await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+    const idleAfterWork = engines.map(mem);
+    let idleAfterScale: number[] | undefined;
     if (!only.length || only.some((o) => 'scale'.includes(o))) {
       // Cost as work grows: API calls straight to each engine, N = 100 … 2,000 (scripts/bench/scale.ts).
       const busybox = `${reg.host}/library/busybox:latest`;
@@ -478,6 +485,8 @@ async function main() {
       } catch (err: any) {
         results.push(`scale rows failed: ${err.message.split('\n')[0].slice(0, 120)}`);
       }
+      await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+      idleAfterScale = engines.map(mem);
     }
     if (only.includes('breakdown')) {
       const busybox = `${reg.host}/library/busybox:latest`;
@@ -531,12 +540,14 @@ async function main() {
       }
     }
     // Memory: idle daemon RSS and the per-container helper.
-    const mem = (e: Engine) => e.pids().reduce((a, p) => a + rssOf(p), 0) / 1024;
     const row = (name: string, a: string, b: string, target: string) =>
       results.push(`${name.padEnd(48)} ${a.padStart(12)} ${b.padStart(12)} ${''.padStart(8)}  ${target}`);
     const mb = (v?: number, digits = 0) => (v === undefined ? 'n/a' : `${v.toFixed(digits)} MB`);
     row('daemon RSS at idle, fresh start', mb(idleAtStart[0]), mb(idleAtStart[1]), 'berthd ≤ 60 MB');
-    row('daemon RSS at idle, after the workloads', mb(mem(engines[0])), mb(engines[1] && mem(engines[1])), '');
+    const idle = `idle ${IDLE_SETTLE_MS / 1000} s`;
+    row(`daemon RSS after the workloads, ${idle}`, mb(idleAfterWork[0]), mb(idleAfterWork[1]), 'berthd ≤ 80 MB');
+    if (idleAfterScale)
+      row(`daemon RSS after the scale rows, ${idle}`, mb(idleAfterScale[0]), mb(idleAfterScale[1]), 'berthd ≤ 80 MB');
     row(
       'per-container helper PSS (shim), 20 running',
       mb(helperPss.berthd, 2),
