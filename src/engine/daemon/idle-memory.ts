@@ -40,7 +40,8 @@ export interface IdleMemory {
 }
 
 export function startIdleMemory(): IdleMemory {
-  const gc = exposeGc();
+  // Made at the first collection: a fresh engine that never worked does not pay for the context.
+  let gc: Gc | undefined;
   const committedNow = () => v8.getHeapStatistics().total_heap_size;
   let baseline = committedNow();
   let quiet = 0;
@@ -69,6 +70,7 @@ export function startIdleMemory(): IdleMemory {
     // V8's own heuristics choose what to compact.
     v8.setFlagsFromString('--compact-on-every-full-gc');
     try {
+      gc ??= exposeGc();
       gc();
     } finally {
       v8.setFlagsFromString('--no-compact-on-every-full-gc');
