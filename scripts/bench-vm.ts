@@ -81,6 +81,8 @@ export async function vmBenchRows(reg: Registry, native: Docker, runs: number): 
     rows.push('Linux VM rows: QEMU is missing (bash scripts/install-deps.sh --vm)');
     return rows;
   }
+  // The product's TCG code cache, not the test suites' larger one (test/helpers/vm.ts).
+  process.env.BERTH_VM_TCG_TB_MIB = String(TCG_TB_MIB);
   process.stderr.write('Linux VM: building/checking the guest image and booting it (TCG)…\n');
   ensureGuestImage(process.arch);
   const header = `${'Linux VM (QEMU, TCG here)'.padEnd(48)} ${'VM'.padStart(12)} ${'native'.padStart(12)}  note`;

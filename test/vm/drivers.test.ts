@@ -12,7 +12,15 @@ import { platformDrivers } from '../../src/vm/drivers';
 import { wantedForwards } from '../../src/vm/ports';
 import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../src/common/host/engine-process';
 import { loadImage, sha256File } from '../../src/vm/image';
-import { accelCandidates, bootKernel, kernelCmdline, machineArgs, parseUsernetPort, qemuArgs } from '../../src/vm/qemu';
+import {
+  accelCandidates,
+  bootKernel,
+  kernelCmdline,
+  machineArgs,
+  parseUsernetPort,
+  qemuArgs,
+  tcgTbMiB,
+} from '../../src/vm/qemu';
 import { ROOT } from '../helpers/engine';
 import { gvproxyArgs, gvproxyExpose, uncompressedKernel, vfkitArgs, vfkitCmdline } from '../../src/vm/vfkit';
 import { parseWslList, wslImportArgs, wslPath, wslRunArgs, wslRunEnv } from '../../src/vm/wsl';
@@ -74,6 +82,10 @@ describe('vm drivers: command lines', () => {
       '-cpu',
       'max,pauth-impdef=on',
     ]);
+    assert.deepEqual(machineArgs('x64', 'tcg', 512).slice(2, 4), ['-accel', 'tcg,tb-size=512']);
+    assert.equal(tcgTbMiB({}), 128);
+    assert.equal(tcgTbMiB({ BERTH_VM_TCG_TB_MIB: '512' }), 512);
+    assert.equal(tcgTbMiB({ BERTH_VM_TCG_TB_MIB: 'lots' }), 128);
     assert.match(kernelCmdline('arm64', []), /^console=ttyAMA0 /);
     assert.deepEqual(accelCandidates('linux', 'x64', 'x64'), ['kvm', 'tcg']);
     assert.deepEqual(accelCandidates('darwin', 'arm64', 'arm64'), ['hvf', 'tcg']);
