@@ -98,7 +98,8 @@ export async function bootVm(opts: VmStartOptions & { name?: string; registry?: 
     daemon: opts.daemon ?? daemonConfig(registryInGuest),
   };
   let status = await startVm(name, startOpts);
-  const dockerConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-vm-docker-'));
+  // The docker CLI's config in the VM's home: it goes with the home at the end of the run.
+  const dockerConfig = fs.mkdtempSync(path.join(home, 'docker-'));
   const env = () => ({ ...process.env, DOCKER_HOST: status.host, DOCKER_CONFIG: dockerConfig });
   const vm: TestVm = {
     name,
