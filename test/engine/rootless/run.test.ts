@@ -81,10 +81,16 @@ describe('rootless engine', function () {
   it('refuses --memory and --cpus with the reason instead of ignoring them (cgroup v1 here)', () => {
     const r = engine.docker(['run', '--rm', '--memory', '64m', 'busybox', 'true']);
     assert.equal(r.code, 125, r.stderr);
-    assert.match(r.stderr, /--memory: resource limits need cgroup v2 with a delegated subtree/);
+    const reason =
+      'resource limits need cgroup v2 with a delegated subtree (a systemd user session) when Berth runs rootless; ' +
+      'this host has cgroup v1 (or hybrid), where an ordinary user cannot set limits';
+    assert.equal(r.stderr.split('\n')[0], `docker: Error response from daemon: --memory: ${reason}`);
     const c = engine.docker(['create', '--cpus', '1', 'busybox', 'true']);
     assert.equal(c.code, 1, c.stderr); // docker create's exit code for a refused create
-    assert.match(c.stderr, /--cpus: resource limits need cgroup v2/);
+    assert.equal(c.stderr.trim(), `Error response from daemon: --cpus: ${reason}`);
+    const info = JSON.parse(engine.docker(['info', '--format', '{{json .}}']).stdout);
+    assert.ok(info.Warnings.includes(`WARNING: ${reason}`), info.Warnings.join('\n'));
+    assert.deepEqual([info.MemoryLimit, info.CpuCfsQuota, info.PidsLimit], [false, false, false]);
     assert.equal(engine.docker(['ps', '-aq']).stdout.trim(), '', 'nothing was created');
   });
 
