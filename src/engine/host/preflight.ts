@@ -82,28 +82,16 @@ function olderVersion(a: string, b: string): boolean {
 /** The glibc this process runs on, read once. */
 let glibcRead: { v?: string } | undefined;
 export function runtimeGlibc(): string | undefined {
-  glibcRead ??= { v: readGlibc(process.report) };
+  glibcRead ??= { v: readGlibc() };
   return glibcRead.v;
 }
 
 /**
- * process.report's header names it, but a report also resolves the address of every socket the process holds
- * (reverse DNS: berthd's first `docker info` took 33 s in the VM guest, whose resolver does not answer offline)
- * unless excludeNetwork is set (Node >= 20.13). Older Node (the guest's Debian 12 has 18) runs the C library itself,
- * which prints its version (60 ms there).
+ * The C library this process mapped, run as a program: it prints its version (a few ms). Not process.report:
+ * a report resolves the address of every socket the process holds (reverse DNS: berthd's first `docker info`
+ * took 33 s in the VM guest, whose resolver does not answer offline) and loads code that stays resident.
  */
-export function readGlibc(
-  report: (NodeJS.ProcessReport & { excludeNetwork?: boolean }) | undefined,
-): string | undefined {
-  if (report && 'excludeNetwork' in report) {
-    const before = report.excludeNetwork;
-    report.excludeNetwork = true;
-    try {
-      return (report.getReport() as any)?.header?.glibcVersionRuntime;
-    } finally {
-      report.excludeNetwork = before;
-    }
-  }
+export function readGlibc(): string | undefined {
   try {
     const maps = fs.readFileSync('/proc/self/maps', 'utf8');
     const libc = /\s(\/\S*\/libc(?:\.so\.6|-[\d.]+\.so))$/m.exec(maps)?.[1];
