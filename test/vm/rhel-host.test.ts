@@ -156,6 +156,28 @@ describe('vm: a RHEL-like host (systemd, cgroup v2, firewalld on nftables), Bert
     assert.equal(host.ssh(`test -e ${scope} && echo left || echo gone`).out.trim(), 'gone');
   });
 
+  it('OOM on systemd cgroups: the kill in the scope’s memory.events is State.OOMKilled, exit 137', () => {
+    const r = host.docker([
+      'run',
+      '--name',
+      'oom',
+      '-m',
+      '24m',
+      '--memory-swap',
+      '24m',
+      'busybox',
+      'sh',
+      '-c',
+      'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done',
+    ]);
+    try {
+      assert.equal(r.code, 137, `${r.stdout}${r.stderr}`);
+      assert.equal(ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'oom']), 'true 137');
+    } finally {
+      host.docker(['rm', '-f', 'oom']);
+    }
+  });
+
   it('firewall-cmd --reload: published ports, outbound traffic and DNS still work', async () => {
     host.ssh('sudo firewall-cmd --reload');
     const { body, ms } = await answerWithin(webPort, 150_000);

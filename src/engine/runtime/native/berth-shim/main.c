@@ -54,17 +54,40 @@
 
 #define DRAIN_GRACE_MS 2000 /* after init exits, how long a stray holder of the pipes may keep them open */
 
-static int oom_killed(void) {
-  if (!opt.oom) return 0;
-  FILE *f = fopen(opt.oom, "r");
-  if (!f) return 0;
+/* oom_kill in a memory.events / memory.oom_control file; -1 when it cannot be read. */
+static long long oom_kill_count(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
   char key[64];
-  long long v;
-  int killed = 0;
+  long long v, count = 0;
   while (fscanf(f, "%63s %lld", key, &v) == 2)
-    if (strcmp(key, "oom_kill") == 0 && v > 0) killed = 1;
+    if (strcmp(key, "oom_kill") == 0) count = v;
   fclose(f);
-  return killed;
+  return count;
+}
+
+/* The memory.events of the cgroup above the container's (v2 only: its counts include its children's). */
+static char *parent_events(void) {
+  if (!opt.oom) return NULL;
+  const char *base = strrchr(opt.oom, '/');
+  if (!base || strcmp(base, "/memory.events") != 0) return NULL;
+  char *dir = strndup(opt.oom, (size_t)(base - opt.oom));
+  char *up = dir ? strrchr(dir, '/') : NULL;
+  char *path = NULL;
+  if (up) { *up = 0; if (asprintf(&path, "%s/memory.events", dir) < 0) path = NULL; }
+  free(dir);
+  return path;
+}
+
+/* Whether the container was OOM-killed. Under the systemd cgroup driver systemd removes the container's scope as
+ * soon as it is empty, often before this read: then a SIGKILLed init with the parent slice's oom_kill count risen
+ * since the start says it (another OOM kill under the same slice in that time would be taken for it). */
+static int oom_killed(long long parent_before, const char *parent) {
+  if (!opt.oom) return 0;
+  long long own = oom_kill_count(opt.oom);
+  if (own >= 0) return own > 0;
+  if (!parent || parent_before < 0 || container.exit_code != 137) return 0;
+  return oom_kill_count(parent) > parent_before;
 }
 
 static void write_exit_file(int code, int oom) {
@@ -274,6 +297,8 @@ int main(int argc, char **argv) {
 
   long long exited_at = container.exited ? now_ms() : 0;
   if (opt.hold) hold_until = now_ms() + HOLD_MAX_MS;
+  char *oom_parent = parent_events();
+  long long oom_parent_before = oom_parent ? oom_kill_count(oom_parent) : -1;
   enum { K_SIG, K_LISTEN, K_OUT, K_ERR, K_IN, K_CLIENT, K_START };
   struct pollfd fds[2 + 4 * MAX_PROCS + MAX_CLIENTS];
   struct { int kind, idx; } what[2 + 4 * MAX_PROCS + MAX_CLIENTS];
@@ -368,7 +393,8 @@ int main(int argc, char **argv) {
   }
 
   fast_starts_end("container not running");
-  int oom = oom_killed();
+  int oom = oom_killed(oom_parent_before, oom_parent);
+  free(oom_parent);
   /* berthd learns now that the init is gone and releases the container's network while runc deletes the container
    * (a Go process start, ~10-30 ms), instead of after the exit file. It may be gone (EPIPE; SIGPIPE is ignored). */
   if (status_fd >= 0) {
