@@ -1,7 +1,5 @@
 // Changes to a container after create: its name, its restart policy and resources (applied at once to a
 // running container), and the networks it is connected to.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { conflict, invalidParameter, notImplemented, system } from '../errdefs';
 import { refuseUnusableLimits } from '../runtime';
 import { checkCpuResources } from './create';
@@ -127,18 +125,12 @@ export function createSettings(store: ContainerStore) {
           if (r.cpuPeriod) args.push('--cpu-period', String(r.cpuPeriod));
           if (r.cpusetCpus) args.push('--cpuset-cpus', r.cpusetCpus);
           if (r.cpusetMems) args.push('--cpuset-mems', r.cpusetMems);
-          // runc lifts a pids limit for -1; crun writes "-1" into pids.max, which the kernel refuses (EINVAL), and
-          // takes 0 as "unchanged" — so for crun the engine writes the kernel's "max" itself.
-          const runtimeName = c.hostConfig.runtime ?? runtime.platform.runtime.name;
-          const liftPidsHere = pidsLimit !== undefined && pidsLimit < 0 && runtimeName !== 'runc';
-          if (pidsLimit && !liftPidsHere) args.push('--pids-limit', String(pidsLimit < 0 ? -1 : pidsLimit));
+          if (pidsLimit) args.push('--pids-limit', String(pidsLimit < 0 ? -1 : pidsLimit));
           if (r.blkioWeight) args.push('--blkio-weight', String(r.blkioWeight));
-          try {
-            if (args.length) await runtime.update(c.id, args);
-            if (liftPidsHere) fs.writeFileSync(path.join(runtime.cgroupDir(c.id, 'pids'), 'pids.max'), 'max');
-          } catch (err: any) {
-            throw system(`Cannot update container ${c.id}: ${err.message}`);
-          }
+          if (args.length)
+            await runtime.update(c.id, args).catch((err) => {
+              throw system(`Cannot update container ${c.id}: ${err.message}`);
+            });
         }
         c.hostConfig.resources = merged;
         if (policy) c.hostConfig.restartPolicy = policy;

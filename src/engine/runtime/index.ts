@@ -537,7 +537,13 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     cgroupDir,
 
     async update(id, args) {
-      await runc(['update', ...args, id], id);
+      // runc lifts a pids limit for -1; crun writes "-1" into pids.max, which the kernel refuses (EINVAL), and
+      // takes 0 as "unchanged" — so for crun (and other runtimes) the kernel's "max" is written here.
+      const at = args.indexOf('--pids-limit');
+      const liftPids = at >= 0 && Number(args[at + 1]) < 0 && runtimeOf(id).name !== 'runc';
+      const rest = liftPids ? [...args.slice(0, at), ...args.slice(at + 2)] : args;
+      if (rest.length) await runc(['update', ...rest, id], id);
+      if (liftPids) fs.writeFileSync(path.join(cgroupDir(id, 'pids'), 'pids.max'), 'max');
     },
 
     forget(id) {
