@@ -142,6 +142,9 @@ export async function bootVm(opts: VmStartOptions & { name?: string; registry?: 
         '--privileged',
         '--pid=host',
         '--net=host',
+        // In the guest's own cgroup namespace too: writing cgroup.procs across a namespace boundary is refused
+        // (nsdelegate), and the rootless suite moves processes between the guest's cgroups.
+        '--cgroupns=host',
         'busybox',
         'nsenter',
         '-t',

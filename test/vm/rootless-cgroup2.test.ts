@@ -81,32 +81,8 @@ describe('vm: rootless berthd in a delegated cgroup v2 subtree (limits, OOM, upd
     assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stdout}${r.stderr}`);
     return r.stdout;
   };
-  // In the guest as root, in its own cgroup namespace too (vm.guest() keeps the container's: the set-up writes
-  // cgroup.procs outside it, which nsdelegate refuses across a namespace boundary).
-  const asRoot = (command: string) => {
-    const r = vm.docker([
-      'run',
-      '--rm',
-      '--privileged',
-      '--pid=host',
-      '--net=host',
-      '--cgroupns=host',
-      'busybox',
-      'nsenter',
-      '-t',
-      '1',
-      '-m',
-      '-u',
-      '-i',
-      '-n',
-      '--',
-      'sh',
-      '-c',
-      command,
-    ]);
-    if (r.code !== 0) throw new Error(`in the guest: ${command}: exit ${r.code}\n${r.stdout}${r.stderr}`);
-    return r.stdout;
-  };
+  // In the guest as root, in its own cgroup namespace (the set-up writes cgroup.procs, see vm.guest()).
+  const asRoot = (command: string) => vm.guest(command);
   const engineLog = () => {
     try {
       return asRoot(`cat /home/${USER}/berthd.log`);
