@@ -22,6 +22,8 @@ if [[ " $* " == *" --test "* || " $* " == *" --demo "* ]]; then
   # Rootless Berth (issue 14): newuidmap/newgidmap, the namespace's link out, overlay's fallback; rootless podman
   # is the bench's anchor.
   want+=(uidmap slirp4netns passt fuse-overlayfs podman)
+  # crun: RHEL 10's only runtime; scripts/test.sh runs the container suites a second time on it.
+  want+=(crun)
 fi
 if [[ " $* " == *" --test "* || " $* " == *" --vm "* ]]; then
   # Berth's Linux VM: QEMU boots the guest in the tests (TCG where KVM is unusable); building the guest image needs
