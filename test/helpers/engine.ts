@@ -63,6 +63,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Reuse a directory (e.g. to restart on the same state); a new temp dir otherwise. */
   dir?: string;
+  /** A command the engine runs under (it must exec node in the end): `unshare -m …` for a mount namespace. */
+  prefix?: string[];
 }
 
 /** True where the docker CLI is installed; under CI=true its absence throws (a cross-check is never dropped there). */
@@ -184,9 +186,11 @@ export async function startEngine(opts: StartOptions = {}): Promise<TestEngine> 
 
   const launch = async () => {
     const out = fs.openSync(logFile, 'a');
+    const [command, ...prefixArgs] = [...(opts.prefix ?? []), process.execPath];
     child = spawn(
-      process.execPath,
+      command,
       [
+        ...prefixArgs,
         ...ENGINE_NODE_FLAGS,
         ENGINE_JS,
         '-H',

@@ -127,6 +127,15 @@ export interface PlatformConfig {
   rootless?: { singleId: boolean; cgroup?: { base: string; controllers: string[] } };
 }
 
+/** The controllers the cgroup v2 hierarchy offers (its root's cgroup.controllers). */
+function v2Controllers(root = '/sys/fs/cgroup'): string[] {
+  try {
+    return fs.readFileSync(`${root}/cgroup.controllers`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
 /** A rootless engine's cgroups: below its delegated subtree on cgroup v2 (the controllers handed down), else none. */
 function rootlessCgroups(
   version: 1 | 2,
@@ -160,7 +169,7 @@ export function resolvePlatform(cfg: PlatformConfig): { platform: Platform; runt
   if (!runtime) throw invalidParameter(`specified default runtime '${defaultName}' does not exist`);
   return {
     platform: {
-      cgroup: { version, driver },
+      cgroup: { version, driver, ...(version === 2 && !cfg.rootless ? { controllers: v2Controllers() } : {}) },
       runtime,
       selinux: { enabled: selinux.selinuxEnabled() },
       ...(cfg.rootless ? { rootless: rootlessCgroups(version, cfg.rootless) } : {}),

@@ -48,7 +48,13 @@ import {
   runtimeGlobalArgs,
 } from './platform';
 export * from './platform';
-export { limitsUnavailableReason, missingControllers, refuseUnusableLimits, unusableLimits } from './limits';
+export {
+  limitsUnavailableReason,
+  missingControllers,
+  missingControllerWarnings,
+  refuseUnusableLimits,
+  unusableLimits,
+} from './limits';
 export * as selinux from './selinux';
 export type { SpecInput, ExecInput, Mount, SharedNamespace, Ulimit } from './spec';
 export { resolveUser } from './user';

@@ -1,6 +1,7 @@
 // Which of a container's resource limits this platform can apply. A rootless engine owns no cgroup unless systemd
-// delegated a v2 subtree to the user; a limit it cannot apply is refused at create and update with the reason —
-// never accepted and silently dropped.
+// delegated a v2 subtree to the user; a root engine on cgroup v2 has only the controllers the hierarchy offers (one
+// still bound to a v1 hierarchy is not there). A limit it cannot apply is refused at create and update with the
+// reason — never accepted and silently dropped (runc would fail the start, or the limit would not hold).
 import { invalidParameter } from '../errdefs';
 import { type Platform, usableControllers } from './platform';
 
@@ -48,19 +49,56 @@ export function limitsUnavailableReason(p: Platform): string | undefined {
   return undefined;
 }
 
-/** The controllers a rootless engine was not handed: their limits are refused (docker info warns of each). */
+/** The controllers a rootless engine was not handed, or a v2 hierarchy lacks: their limits are refused. */
 export function missingControllers(p: Platform): string[] {
   const usable = usableControllers(p);
   if (!usable) return [];
   return [...new Set(Object.values(LIMITS).map((l) => l.controller))].filter((c) => !usable.has(c));
 }
 
+const controllersText = (limits: { controller: string }[]) => {
+  const names = [...new Set(limits.map((l) => l.controller))];
+  return `${names.join(', ')} controller${names.length > 1 ? 's' : ''}`;
+};
+
+/** What makes a controller bound to cgroup v1 available on v2 (WSL: its kernel's command line in .wslconfig). */
+export const CGROUP_V2_ONLY_HINT =
+  'boot the kernel with cgroup_no_v1=all (WSL: kernelCommandLine = cgroup_no_v1=all under [wsl2] in %UserProfile%\\.wslconfig, then wsl --shutdown)';
+
 /** Create and update refuse limits the platform cannot apply (Docker's status for bad parameters: 400). */
 export function refuseUnusableLimits(p: Platform, resources: object | undefined): void {
   const flags = unusableLimits(p, resources);
   if (!flags.length) return;
-  const reason =
-    limitsUnavailableReason(p) ??
-    `resource limits need the controller delegated to this user (delegated: ${p.rootless?.delegatedControllers.join(', ')})`;
+  const reason = p.rootless
+    ? (limitsUnavailableReason(p) ??
+      `resource limits need the controller delegated to this user (delegated: ${p.rootless.delegatedControllers.join(', ')})`)
+    : `this host's cgroup v2 hierarchy lacks the ${controllersText(Object.values(LIMITS).filter((l) => flags.includes(l.flag)))} (cgroup.controllers: ${p.cgroup.controllers?.join(' ') || 'none'}; one bound to a cgroup v1 hierarchy is not offered on v2): ${CGROUP_V2_ONLY_HINT}`;
   throw invalidParameter(`${flags.join(', ')}: ${reason}`);
+}
+
+/**
+ * `docker info` warnings of a root engine whose cgroup v2 hierarchy lacks controllers: dockerd's own words
+ * (daemon/info_unix.go; it has none for pids), then how to get them.
+ */
+export function missingControllerWarnings(p: Platform): string[] {
+  if (p.rootless) return [];
+  const missing = missingControllers(p);
+  if (!missing.length) return [];
+  const dockerd: Record<string, string[]> = {
+    memory: ['No memory limit support', 'No swap limit support'],
+    cpu: ['No cpu cfs quota support', 'No cpu cfs period support', 'No cpu shares support'],
+    cpuset: ['No cpuset support'],
+    io: [
+      'No io.weight support',
+      'No io.weight (per device) support',
+      'No io.max (rbps) support',
+      'No io.max (wbps) support',
+      'No io.max (riops) support',
+      'No io.max (wiops) support',
+    ],
+  };
+  return [
+    ...['memory', 'cpu', 'cpuset', 'io'].flatMap((c) => (missing.includes(c) ? dockerd[c] : [])),
+    `the cgroup v2 hierarchy lacks the ${controllersText(missing.map((controller) => ({ controller })))}: limits that need them are refused; ${CGROUP_V2_ONLY_HINT}`,
+  ].map((w) => `WARNING: ${w}`);
 }

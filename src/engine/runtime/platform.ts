@@ -16,7 +16,16 @@ export interface RuntimeChoice {
 }
 
 export interface Platform {
-  cgroup: { version: 1 | 2; driver: CgroupDriver };
+  cgroup: {
+    version: 1 | 2;
+    driver: CgroupDriver;
+    /**
+     * cgroup v2: the controllers the hierarchy offers (its root's cgroup.controllers). One still bound to a v1
+     * hierarchy is missing there — WSL's hybrid remounted as v2 alone (scripts/vm/guest/wsl-init) — and limits that
+     * need it are refused. Unknown: all.
+     */
+    controllers?: string[];
+  };
   runtime: RuntimeChoice;
   selinux: { enabled: boolean };
   /** How overlays are mounted (overlay.ts): the kernel's unless a rootless engine's probe found it refused. */
@@ -125,9 +134,12 @@ export function cgroupDriverShown(p: Platform): CgroupDriver | 'none' {
   return p.rootless && p.cgroup.driver === 'cgroupfs' && !p.rootless.cgroupBase ? 'none' : p.cgroup.driver;
 }
 
-/** Which resource controllers the container's limits may use: all, or (rootless) those delegated to the user. */
+/**
+ * Which resource controllers the container's limits may use: all; those the cgroup v2 hierarchy offers; or
+ * (rootless) those delegated to the user. undefined: all.
+ */
 export function usableControllers(p: Platform): Set<string> | undefined {
-  if (!p.rootless) return undefined;
+  if (!p.rootless) return p.cgroup.version === 2 && p.cgroup.controllers ? new Set(p.cgroup.controllers) : undefined;
   // Rootless on v1 cannot set any limit (no delegation), as Docker's rootless mode.
   if (p.cgroup.version === 1) return new Set();
   return new Set(p.rootless.delegatedControllers);

@@ -30,7 +30,12 @@ import {
   relabelPlan,
 } from '../../../src/engine/runtime/selinux';
 import { buildSpec, type SpecInput } from '../../../src/engine/runtime/spec';
-import { limitsUnavailableReason, missingControllers, refuseUnusableLimits } from '../../../src/engine/runtime/limits';
+import {
+  limitsUnavailableReason,
+  missingControllers,
+  missingControllerWarnings,
+  refuseUnusableLimits,
+} from '../../../src/engine/runtime/limits';
 import { ownCgroup } from '../../../src/engine/rootless/cgroup';
 
 const platform = (over: Partial<Platform> & { version?: 1 | 2; driver?: 'cgroupfs' | 'systemd' } = {}): Platform => ({
@@ -226,6 +231,51 @@ describe('runtime: platform inputs to the OCI spec', () => {
         '/user.slice/session-2.scope',
       );
       assert.equal(ownCgroup('12:memory:/\n'), undefined);
+    });
+  });
+
+  describe('a root engine on cgroup v2 with controllers missing (WSL: v1 still binds them)', () => {
+    const p = (controllers?: string[]): Platform => ({
+      ...platform({ version: 2 }),
+      cgroup: { version: 2, driver: 'cgroupfs', ...(controllers ? { controllers } : {}) },
+    });
+
+    it('refuses the limits whose controller the hierarchy lacks, saying which and how to get it', () => {
+      const some = p(['cpu', 'pids']);
+      refuseUnusableLimits(some, { nanoCpus: 1e9, pidsLimit: 5, cpuShares: 512 });
+      assert.throws(
+        () => refuseUnusableLimits(some, { memory: 1 << 26, memorySwap: 1 << 27, pidsLimit: 5 }),
+        /^InvalidParameterError: --memory, --memory-swap: this host's cgroup v2 hierarchy lacks the memory controller \(cgroup\.controllers: cpu pids; one bound to a cgroup v1 hierarchy is not offered on v2\): boot the kernel with cgroup_no_v1=all \(WSL: kernelCommandLine = cgroup_no_v1=all under \[wsl2\] in %UserProfile%\\\.wslconfig, then wsl --shutdown\)$/,
+      );
+      assert.throws(
+        () => refuseUnusableLimits(p([]), { cpusetCpus: '0', blkioWeight: 300 }),
+        /^InvalidParameterError: --cpuset-cpus, --blkio-weight: this host's cgroup v2 hierarchy lacks the cpuset, io controllers \(cgroup\.controllers: none;/,
+      );
+      // The spec never carries a limit runc could not set.
+      const r = buildSpec(input(some)).linux.resources;
+      assert.deepEqual([r.memory, r.blockIO, r.cpu?.cpus], [undefined, undefined, undefined]);
+      assert.deepEqual(r.pids, { limit: 50 });
+    });
+
+    it("docker info warns in dockerd's words (none when every controller is there, or unknown)", () => {
+      assert.deepEqual(missingControllerWarnings(p(['cpu', 'pids'])), [
+        'WARNING: No memory limit support',
+        'WARNING: No swap limit support',
+        'WARNING: No cpuset support',
+        'WARNING: No io.weight support',
+        'WARNING: No io.weight (per device) support',
+        'WARNING: No io.max (rbps) support',
+        'WARNING: No io.max (wbps) support',
+        'WARNING: No io.max (riops) support',
+        'WARNING: No io.max (wiops) support',
+        'WARNING: the cgroup v2 hierarchy lacks the memory, cpuset, io controllers: limits that need them are refused; boot the kernel with cgroup_no_v1=all (WSL: kernelCommandLine = cgroup_no_v1=all under [wsl2] in %UserProfile%\\.wslconfig, then wsl --shutdown)',
+      ]);
+      assert.deepEqual(missingControllerWarnings(p(['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids'])), []);
+      assert.deepEqual(missingControllerWarnings(p()), []);
+      assert.deepEqual(missingControllers(p()), []);
+      refuseUnusableLimits(p(), { memory: 1 << 26 });
+      const v1 = { ...p(), cgroup: { version: 1 as const, driver: 'cgroupfs' as const, controllers: [] } };
+      refuseUnusableLimits(v1, { memory: 1 << 26 });
     });
   });
 

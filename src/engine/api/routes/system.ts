@@ -22,6 +22,7 @@ import {
   KERNEL_OVERLAY,
   limitsUnavailableReason,
   missingControllers,
+  missingControllerWarnings,
   usableControllers,
 } from '../../runtime';
 import { registryServiceConfig } from '../../registry';
@@ -319,10 +320,12 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
           glibc: runtimeGlibc(),
         }),
         ...(unavailable ? [`WARNING: ${unavailable}`] : []),
-        ...missing.map(
-          (c) =>
-            `WARNING: the ${c} controller is not delegated to ${cfg.rootless?.user}: limits that need it are refused`,
-        ),
+        ...(cfg.rootless
+          ? missing.map(
+              (c) =>
+                `WARNING: the ${c} controller is not delegated to ${cfg.rootless?.user}: limits that need it are refused`,
+            )
+          : missingControllerWarnings(s.platform.platform)),
         ...networkWarnings(net),
         ...(cfg.rootless?.singleId
           ? [
