@@ -17,6 +17,7 @@ export type { DriverName, VmConfig } from './driver';
 export type { BootStage, VmPhase, VmState } from './state';
 export { DEFAULT_VM, listVms, VmPaths, berthHome } from './paths';
 export { ImageError } from './image';
+export { WSL_SIZING_NOTE } from './wsl';
 
 export class VmError extends Error {}
 

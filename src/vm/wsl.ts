@@ -14,6 +14,10 @@ import type { GuestArch } from './image';
 
 export const distroName = (vm: string) => `berth-${vm}`;
 
+/** WSL runs one VM for every distribution and sizes it itself: Berth's CPU, memory and disk settings do not apply. */
+export const WSL_SIZING_NOTE =
+  "WSL sizes its VM itself: CPUs and memory come from %UserProfile%\\.wslconfig ([wsl2] processors=, memory=) and the distribution's disk grows on its own; --cpus, --memory, --disk and berth.vm.* do not apply";
+
 /** A Windows path as WSL sees it: C:\Users\me → /mnt/c/Users/me (a path already POSIX stays as it is). */
 export const wslPath = (p: string) => toWslPath(p, DEFAULT_DRIVES);
 

@@ -12,6 +12,7 @@ import {
   VmError,
   vmEnv,
   vmStatus,
+  WSL_SIZING_NOTE,
 } from '../../vm';
 import { ImageError } from '../../vm/image';
 import { type Cli, StatusError } from '../cli';
@@ -100,7 +101,11 @@ export function registerVmCommands(program: Command, cli: Cli): void {
         const c = s.config;
         const lines = [
           `${s.name}: ${s.phase}`,
-          c ? `  driver ${c.driver}, ${c.arch}, ${c.cpus} CPUs, ${c.memoryMiB} MiB memory, ${c.diskGiB} GiB disk` : '',
+          !c
+            ? ''
+            : c.driver === 'wsl'
+              ? `  driver wsl, ${c.arch}\n  note: ${WSL_SIZING_NOTE}`
+              : `  driver ${c.driver}, ${c.arch}, ${c.cpus} CPUs, ${c.memoryMiB} MiB memory, ${c.diskGiB} GiB disk`,
           s.running ? `  engine: ${s.host}` : '',
           s.running && s.state?.bootMs
             ? `  booted in ${(s.state.bootMs / 1000).toFixed(1)} s (${s.state.accel ?? ''})`.replace(' ()', '')

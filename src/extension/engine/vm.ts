@@ -3,7 +3,7 @@
 // stop and restart it; when no driver can run here the message says what to install.
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { DEFAULT_VM, type DriverName, startVm, stopVm, type VmStartOptions, vmStatus } from '../../vm';
+import { DEFAULT_VM, type DriverName, startVm, stopVm, type VmStartOptions, vmStatus, WSL_SIZING_NOTE } from '../../vm';
 
 export type EngineMode = 'native' | 'vm';
 
@@ -94,6 +94,7 @@ export async function startVmEngine(s: VmSettings, extensionPath: string, log: V
     log.appendLine(
       `vm: engine ready on ${status.host} after ${((st?.bootMs ?? 0) / 1000).toFixed(1)} s (${st?.driver}, ${st?.accel}; console log: ${status.consoleLog})`,
     );
+    if (st?.driver === 'wsl') log.appendLine(`vm: ${WSL_SIZING_NOTE}`);
     return true;
   } catch (err) {
     const msg = (err as Error).message;
