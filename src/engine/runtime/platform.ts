@@ -121,9 +121,16 @@ export function oomFile(p: Platform, id: string): string {
     : `${cgroupDir(p, id, 'memory')}/memory.oom_control`;
 }
 
-/** Global flags for every call of the runtime binary (runc and crun share them). */
+/**
+ * Global flags for every call of the runtime binary (runc and crun share them). Rootless: `--rootless=true` says
+ * so instead of leaving runc to guess — its "auto" asks the user's systemd over D-Bus with the systemd driver and
+ * takes the root manager when that fails (then cgroup writes it cannot make fail the start); crun takes the flag
+ * too. A --rootless in daemon.json's runtimeArgs wins.
+ */
 export function runtimeGlobalArgs(p: Platform): string[] {
-  return [...(p.runtime.args ?? []), ...(p.cgroup.driver === 'systemd' ? ['--systemd-cgroup'] : [])];
+  const args = p.runtime.args ?? [];
+  const rootless = p.rootless && !args.some((a) => /^--rootless(=|$)/.test(a)) ? ['--rootless=true'] : [];
+  return [...args, ...rootless, ...(p.cgroup.driver === 'systemd' ? ['--systemd-cgroup'] : [])];
 }
 
 /**

@@ -166,6 +166,11 @@ describe('runtime: platform inputs to the OCI spec', () => {
     it('passes daemon.json runtimeArgs before the systemd flag, the same for runc and crun', () => {
       const crun = platform({ driver: 'systemd', runtime: { name: 'crun', path: '/usr/bin/crun', args: ['--debug'] } });
       assert.deepEqual(runtimeGlobalArgs(crun), ['--debug', '--systemd-cgroup']);
+      // Rootless says so to the runtime (as go-runc's Rootless option), unless runtimeArgs already do.
+      const rootless = { delegatedControllers: [] };
+      assert.deepEqual(runtimeGlobalArgs({ ...crun, rootless }), ['--debug', '--rootless=true', '--systemd-cgroup']);
+      const asked = { ...crun, rootless, runtime: { ...crun.runtime, args: ['--rootless=false'] } };
+      assert.deepEqual(runtimeGlobalArgs(asked), ['--rootless=false', '--systemd-cgroup']);
       // The spec itself does not depend on the runtime: crun reads runc's config.json.
       const a = buildSpec(input(crun));
       const b = buildSpec(input({ ...crun, runtime: { name: 'runc', path: '/usr/sbin/runc' } }));
