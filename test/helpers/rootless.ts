@@ -117,6 +117,79 @@ export function processesOf(user: TestUser): string[] {
     .map(([pid, , ...args]) => `${pid} ${args.join(' ')}`);
 }
 
+/** The engine inside the namespaces: the outer berthd's child that unshare (then sh) became, in another user ns. */
+export function innerPid(engine: RootlessEngine): number {
+  const outer = engine.pid();
+  const own = fs.readlinkSync(`/proc/${outer}/ns/user`);
+  const children = fs.readFileSync(`/proc/${outer}/task/${outer}/children`, 'utf8').trim().split(/\s+/);
+  const inner = children.find((pid) => {
+    try {
+      return (
+        fs.readlinkSync(`/proc/${pid}/ns/user`) !== own &&
+        fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('engine.js')
+      );
+    } catch {
+      return false;
+    }
+  });
+  if (!inner) throw new Error(`no engine in namespaces below ${outer} (children: ${children.join(' ')})`);
+  return Number(inner);
+}
+
+/**
+ * The mount table of the engine's own mount namespace (`findmnt` on the host cannot see it): /proc/PID/mountinfo
+ * lines, optionally only those of a filesystem type (`overlay`, `nsfs`, `fuse.fuse-overlayfs`).
+ */
+export function engineMounts(engine: RootlessEngine, type?: string): string[] {
+  return fs
+    .readFileSync(`/proc/${innerPid(engine)}/mountinfo`, 'utf8')
+    .split('\n')
+    .filter((l) => l && (!type || l.split(' - ')[1]?.startsWith(`${type} `)));
+}
+
+/** The network namespaces the engine pinned for its containers: /run/netns of its mount namespace. */
+export function engineNetnsFiles(engine: RootlessEngine): string[] {
+  const dir = `/proc/${innerPid(engine)}/root/run/netns`;
+  return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+}
+
+/** A process's namespace as /proc/PID/ns/KIND reads ('net:[4026532…]'). */
+export const namespaceOf = (pid: number, kind: 'net' | 'mnt' | 'user') => fs.readlinkSync(`/proc/${pid}/ns/${kind}`);
+
+/**
+ * What still holds any of these namespaces ('net:[4026532…]' as /proc/PID/ns links read): a process in it, a
+ * process's open file of it, a bind mount of it in the host's (this test's) mount table. Nothing: the kernel has
+ * freed it — except a bind mount in another mount namespace, which itself lives only while a holder of that does.
+ */
+export function namespaceHolders(namespaces: string[]): string[] {
+  const wanted = new Set(namespaces);
+  const held: string[] = [];
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const links: [string, string][] = [];
+    for (const dir of ['ns', 'fd']) {
+      let entries: string[] = [];
+      try {
+        entries = fs.readdirSync(`/proc/${pid}/${dir}`);
+      } catch {
+        continue; // gone, or a zombie
+      }
+      for (const e of entries) links.push([`${dir}/${e}`, `/proc/${pid}/${dir}/${e}`]);
+    }
+    for (const [what, link] of links) {
+      try {
+        const target = fs.readlinkSync(link);
+        if (wanted.has(target)) held.push(`pid ${pid} ${what} ${target}`);
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n'))
+    if ([...wanted].some((ns) => line.includes(ns))) held.push(`mount ${line}`);
+  return held;
+}
+
 export async function startRootlessEngine(
   user: TestUser,
   opts: { config?: Record<string, unknown>; env?: Record<string, string> } = {},

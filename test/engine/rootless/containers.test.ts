@@ -2,7 +2,6 @@
 // loopback, exec, -it, logs -f, restart policy, docker cp both ways, a named volume, a bind mount of the user's own
 // files (their owner on both sides), and two containers on a user network reaching each other by name.
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -11,6 +10,11 @@ import { DOCKER_CLI, requireDeps, TMUX } from '../../helpers/deps';
 import { eventually, httpGet } from '../../helpers/net';
 import { startPty } from '../../helpers/pty';
 import {
+  engineMounts,
+  engineNetnsFiles,
+  namespaceHolders,
+  namespaceOf,
+  processesOf,
   ROOTLESS_TOOLS,
   type RootlessEngine,
   startRootlessEngine,
@@ -174,11 +178,36 @@ describe('rootless engine: containers', function () {
     ok(['network', 'rm', 'team']);
   });
 
-  it('nothing of the containers is left on the host after rm -f (no mounts outside the engine)', () => {
+  it('rm -f leaves nothing: no mount in the engine’s namespace, no process, no network namespace', () => {
     ok(['run', '-d', '--name', 'gone', 'busybox', 'sleep', '600']);
+    const id = ok(['inspect', '-f', '{{.Id}}', 'gone']).trim();
+    const pid = Number(ok(['inspect', '-f', '{{.State.Pid}}', 'gone']));
+    const netns = namespaceOf(pid, 'net');
+    // Everything of the container, looked for where it lives: its root and pinned netns are mounts of the engine's
+    // mount namespace (findmnt on the host never sees them), its shim and init are the user's processes.
+    const leftovers = () => ({
+      mounts: engineMounts(engine).filter((l) => l.includes(id) || l.includes(netns)),
+      processes: processesOf(user).filter((l) => l.includes('sleep 600') || l.includes(id)),
+      pinned: engineNetnsFiles(engine).filter((n) => n.startsWith('berth-') && id.startsWith(n.slice(6))),
+      holders: namespaceHolders([netns]),
+    });
+    const running = leftovers();
+    for (const [what, found] of Object.entries(running)) assert.ok(found.length, `${what} seen while it runs`);
+    assert.ok(
+      engineMounts(engine, 'overlay').some((l) => l.includes(id)),
+      running.mounts.join('\n'),
+    );
+    assert.ok(
+      engineMounts(engine, 'nsfs').some((l) => l.includes(netns)),
+      running.mounts.join('\n'),
+    );
+    // runc is told it runs rootless (the shim passes its global flags on with -g), not left to guess.
+    assert.ok(
+      running.processes.some((l) => /berth-shim/.test(l) && l.includes('-g--rootless=true')),
+      running.processes.join('\n'),
+    );
     ok(['rm', '-f', 'gone']);
-    const mounts = spawnSync('findmnt', ['-rn', '-o', 'TARGET'], { encoding: 'utf8' }).stdout;
-    assert.ok(!mounts.includes(engine.dataRoot), 'no overlay of the engine shows on the host');
+    assert.deepEqual(leftovers(), { mounts: [], processes: [], pinned: [], holders: [] });
     assert.equal(ok(['ps', '-aq', '--filter', 'name=gone']).trim(), '');
   });
 });

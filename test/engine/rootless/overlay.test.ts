@@ -11,6 +11,7 @@ import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { DOCKER_CLI, requireDeps } from '../../helpers/deps';
 import { mountsUnder } from '../../helpers/engine';
 import {
+  engineMounts,
   processesOf,
   ROOTLESS_TOOLS,
   type RootlessEngine,
@@ -28,14 +29,9 @@ const FUSE_OVERLAYFS = {
   present: () => fs.existsSync('/usr/bin/fuse-overlayfs') && fs.existsSync('/dev/fuse'),
 };
 
-/** The mounts of a type under a directory in the engine's own mount namespace (its outer process's child). */
-const mountsOfType = (engine: RootlessEngine, type: string) => {
-  const inner = fs.readFileSync(`/proc/${engine.pid()}/task/${engine.pid()}/children`, 'utf8').trim().split(' ')[0];
-  return fs
-    .readFileSync(`/proc/${inner}/mountinfo`, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(engine.dir) && l.split(' - ')[1]?.startsWith(`${type} `));
-};
+/** The mounts of a type under the engine's directory, in the engine's own mount namespace. */
+const mountsOfType = (engine: RootlessEngine, type: string) =>
+  engineMounts(engine, type).filter((l) => l.includes(engine.dir));
 
 describe('rootless engine: fuse-overlayfs when the kernel refuses overlay in the user namespace', function () {
   this.timeout(120_000);

@@ -8,6 +8,9 @@ import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { DOCKER_CLI, requireDeps } from '../../helpers/deps';
 import { mountsUnder } from '../../helpers/engine';
 import {
+  innerPid,
+  namespaceHolders,
+  namespaceOf,
   processesOf,
   ROOTLESS_TOOLS,
   type RootlessEngine,
@@ -94,13 +97,26 @@ describe('rootless engine', function () {
     assert.equal(engine.docker(['ps', '-aq']).stdout.trim(), '', 'nothing was created');
   });
 
-  it('stops with nothing left: no process of the user, no mount', async () => {
+  it('stops with nothing left: no process of the user, no mount, no namespace', async () => {
     const run = engine.docker(['run', '-d', '--stop-timeout', '1', 'busybox', 'sleep', '600']);
     assert.equal(run.code, 0, run.stderr);
+    const pid = Number(engine.docker(['inspect', '-f', '{{.State.Pid}}', run.stdout.trim()]).stdout);
     assert.ok(processesOf(user).some((l) => l.includes('sleep 600')));
+    // The engine's user, mount and network namespaces and the container's network namespace (pinned in the
+    // engine's /run/netns): each held while they run, by the engine, the container, or the pin.
+    const inner = innerPid(engine);
+    const namespaces = [
+      namespaceOf(inner, 'user'),
+      namespaceOf(inner, 'mnt'),
+      namespaceOf(inner, 'net'),
+      namespaceOf(pid, 'net'),
+    ];
+    assert.notEqual(namespaces[3], namespaces[2], 'the container has a network namespace of its own');
+    for (const ns of namespaces) assert.ok(namespaceHolders([ns]).length, `${ns} is seen held while it runs`);
     assert.equal(await engine.stop(), 0);
     assert.deepEqual(processesOf(user), []);
     assert.deepEqual(mountsUnder(engine.dir), []);
+    assert.deepEqual(namespaceHolders(namespaces), [], 'no namespace of the engine or its container is held');
     assert.ok(!fs.existsSync(engine.socket), 'the socket is removed');
   });
 });
