@@ -192,7 +192,12 @@ export function namespaceHolders(namespaces: string[]): string[] {
 
 export async function startRootlessEngine(
   user: TestUser,
-  opts: { config?: Record<string, unknown>; env?: Record<string, string> } = {},
+  opts: {
+    config?: Record<string, unknown>;
+    env?: Record<string, string>;
+    /** 'default': the config goes where a user keeps it, ~/.config/berth/daemon.json, and no --config-file is passed. */
+    configAt?: 'flag' | 'default';
+  } = {},
 ): Promise<RootlessEngine> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-rootless-'));
   fs.chownSync(dir, user.uid, user.gid);
@@ -201,8 +206,15 @@ export async function startRootlessEngine(
   fs.mkdirSync(runtimeDir, { mode: 0o700 });
   fs.chownSync(runtimeDir, user.uid, user.gid);
   const socket = path.join(runtimeDir, 'berth', 'berth.sock');
-  const configFile = path.join(dir, 'daemon.json');
+  const atDefault = opts.configAt === 'default';
+  const configFile = atDefault ? path.join(dir, '.config', 'berth', 'daemon.json') : path.join(dir, 'daemon.json');
+  if (atDefault)
+    for (const d of ['.config', '.config/berth']) {
+      fs.mkdirSync(path.join(dir, d), { mode: 0o700 });
+      fs.chownSync(path.join(dir, d), user.uid, user.gid);
+    }
   fs.writeFileSync(configFile, JSON.stringify(opts.config ?? {}));
+  if (atDefault) fs.chownSync(configFile, user.uid, user.gid);
   const dockerConfig = path.join(dir, 'docker-config');
   fs.mkdirSync(dockerConfig);
   const logFile = path.join(dir, 'berthd.log');
@@ -210,7 +222,7 @@ export async function startRootlessEngine(
   // Only the socket is named: the data root and the exec root are the rootless defaults under $HOME and
   // $XDG_RUNTIME_DIR — except $HOME is the test's directory, so nothing outlives the test.
   const engineJs = path.join(installFor(user), 'dist', 'engine.js');
-  const child: ChildProcess = spawn(process.execPath, [engineJs, '--config-file', configFile], {
+  const child: ChildProcess = spawn(process.execPath, [engineJs, ...(atDefault ? [] : ['--config-file', configFile])], {
     uid: user.uid,
     gid: user.gid,
     cwd: dir,

@@ -1,6 +1,7 @@
 // Rootless Berth end to end: an ordinary user (made by the test set-up) runs berthd, which re-executes itself in
 // its own user, mount and network namespaces; pulls from the host's loopback registry, runs containers as root of
-// that namespace with the image's ownership kept, refuses limits it cannot apply, and leaves nothing behind.
+// that namespace with the image's ownership kept on the kernel's overlay, refuses limits it cannot apply, and
+// leaves nothing behind. Its configuration is the user's ~/.config/berth/daemon.json (no --config-file).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,6 +9,7 @@ import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { DOCKER_CLI, requireDeps } from '../../helpers/deps';
 import { mountsUnder } from '../../helpers/engine';
 import {
+  engineMounts,
   innerPid,
   namespaceHolders,
   namespaceOf,
@@ -32,7 +34,12 @@ describe('rootless engine', function () {
     user = testUser('berth-rl-a', true);
     reg = await startRegistry();
     await seedMirror(reg);
-    engine = await startRootlessEngine(user, { config: { 'registry-mirrors': [reg.url] } });
+    // No --config-file: the engine reads the user's ~/.config/berth/daemon.json, as a user's own engine does (the
+    // mirror it names is how every pull below reaches the registry).
+    engine = await startRootlessEngine(user, {
+      config: { 'registry-mirrors': [reg.url], debug: true },
+      configAt: 'default',
+    });
   });
   after(async () => {
     await engine?.cleanup();
@@ -45,6 +52,9 @@ describe('rootless engine', function () {
     assert.equal(info.CgroupDriver, 'none');
     assert.equal(info.DockerRootDir, engine.dataRoot);
     assert.equal(info.LiveRestoreEnabled, false);
+    // What ~/.config/berth/daemon.json says (the engine's defaults are no mirror and no debug).
+    assert.equal(info.Debug, true);
+    assert.deepEqual(info.RegistryConfig.Mirrors, [`${reg.url}/`]);
     const st = fs.statSync(engine.socket);
     assert.equal(st.mode & 0o777, 0o600);
     assert.equal(st.uid, user.uid);
@@ -65,6 +75,24 @@ describe('rootless engine', function () {
     assert.ok(homes.length, 'the unpacked layer holds /home/app');
     assert.equal(fs.statSync(homes[0]).uid, 400000 + 999);
     assert.equal(fs.statSync(path.join(snapshots, fs.readdirSync(snapshots)[0])).uid, user.uid);
+  });
+
+  it('mounts containers’ roots with the kernel’s overlay inside the user namespace, not the fuse fallback', () => {
+    const info = JSON.parse(engine.docker(['info', '--format', '{{json .}}']).stdout);
+    assert.equal(info.Driver, 'overlay2');
+    const status = Object.fromEntries(info.DriverStatus);
+    assert.equal(status['Native Overlay Diff'], 'true');
+    assert.equal(status['Kernel overlay'], undefined, 'no refusal recorded');
+    const id = engine.docker(['run', '-d', 'busybox', 'sleep', '600']).stdout.trim();
+    assert.ok(id, engine.log());
+    try {
+      const roots = engineMounts(engine, 'overlay').filter((l) => l.includes(id));
+      assert.equal(roots.length, 1, `the container's root is a kernel overlay:\n${engineMounts(engine).join('\n')}`);
+      assert.deepEqual(engineMounts(engine, 'fuse.fuse-overlayfs'), []);
+      assert.ok(!processesOf(user).some((l) => /fuse-overlayfs/.test(l)), processesOf(user).join('\n'));
+    } finally {
+      engine.docker(['rm', '-f', id]);
+    }
   });
 
   it('containers resolve through slirp4netns and cannot reach the host loopback the engine pulls from', () => {
