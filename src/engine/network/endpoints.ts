@@ -22,6 +22,7 @@ import {
   deleteNetns,
   ensureBridgeRules,
   addLinkLocalIps,
+  iptablesRules,
   installDnsRedirect,
   loopbackUp,
   netnsAlive,
@@ -450,9 +451,12 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     return endpointInfo(s);
   }
 
-  /** Every published port's DNAT made again (after a firewalld reload flushed the host's tables). */
-  async function republish(): Promise<void> {
-    for (const s of sandboxes.values())
+  /**
+   * The published ports' DNAT of `which` (every container) made again, after a firewalld reload flushed the host's
+   * tables: portmap's ADD adds only what is missing.
+   */
+  async function republish(which: Iterable<Sandbox> = sandboxes.values()): Promise<void> {
+    for (const s of which)
       for (const a of s.attachments) {
         if (!(a.runtimeConfig.portMappings as unknown[] | undefined)?.length || !a.result || !s.netnsPath) continue;
         const call = {
@@ -467,7 +471,34 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       }
   }
 
-  return { releaseSandbox, attach: doAttach, detach: doDetach, connect, disconnect, republish };
+  /**
+   * Engine start, for containers that kept running while it was down: their networks' rules (with each bridge back
+   * in firewalld's berth zone, and the reload watch on again) and their published ports' DNAT made again where
+   * missing — a firewall-cmd --reload meanwhile took both — as dockerd's network controller re-programs restored
+   * endpoints. A plain restart finds them in place: one iptables-save per network, no plugin run.
+   */
+  async function restoreRules(restored: Sandbox[]): Promise<void> {
+    const onNetworks = new Set(restored.flatMap((s) => s.attachments.map((a) => a.networkId)));
+    for (const id of onNetworks) {
+      const n = networks.get(id);
+      if (!n?.bridge || !n.subnet) continue;
+      await withHostLock(() =>
+        ensureBridgeRules(
+          n.bridge!,
+          n.subnet!,
+          masquerades(n),
+          n.internal,
+          n.predefined ? undefined : n.gateway,
+          interContainer(n),
+        ),
+      ).catch((err) => log.warn("cannot make a network's rules again", { network: n.name, error: err.message }));
+    }
+    const nat = await iptablesRules('nat');
+    // portmap's rules carry the container's ID in their comments (as sweepContainerRules finds them).
+    await republish(restored.filter((s) => !nat.includes(`id: \\"${s.containerId}\\"`)));
+  }
+
+  return { releaseSandbox, attach: doAttach, detach: doDetach, connect, disconnect, republish, restoreRules };
 }
 
 export type Endpoints = ReturnType<typeof createEndpoints>;

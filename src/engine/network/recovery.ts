@@ -1,5 +1,6 @@
 // Recovery at engine start: networks and sandboxes re-read; endpoints whose container died while the engine was
-// down released; restored ones re-hold their ports and are CHECKed; the default bridge brought up to date with
+// down released; restored ones re-hold their ports and are CHECKed, their networks' rules and published ports' DNAT
+// made again where missing (firewalld reloaded meanwhile); the default bridge brought up to date with
 // daemon.json; subnet claims rewritten; bridges and rules a crash left behind removed; the embedded DNS server
 // listening again for the networks that still have containers.
 import * as fs from 'node:fs';
@@ -17,12 +18,12 @@ import type { NetworkRecord, NetworkStore, Sandbox } from './store';
 export async function recover(
   store: NetworkStore,
   bridges: Pick<Bridges, 'ensureDefaultBridge' | 'teardownBridge'>,
-  endpoints: Pick<Endpoints, 'releaseSandbox'>,
+  endpoints: Pick<Endpoints, 'releaseSandbox' | 'restoreRules'>,
   dns: Pick<DnsServer, 'serve'>,
 ): Promise<void> {
   const { networks, sandboxes, ports, opts, netDir, epDir, ipamDir, defaultBridge } = store;
   const { ensureDefaultBridge, teardownBridge } = bridges;
-  const { releaseSandbox } = endpoints;
+  const { releaseSandbox, restoreRules } = endpoints;
   for (const d of [netDir, epDir, ipamDir]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
   for (const f of fs.readdirSync(netDir)) {
     if (!f.endsWith('.json')) continue;
@@ -70,6 +71,7 @@ export async function recover(
       );
     }
   }
+  await restoreRules([...sandboxes.values()].filter((s) => s.attachments.length));
   for (const s of [...sandboxes.values()]) {
     if (s.mode === 'container' && (!s.joined || !sandboxes.has(s.joined))) {
       sandboxes.delete(s.containerId);

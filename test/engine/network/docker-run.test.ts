@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as net from 'node:net';
 import { startEngine, type TestEngine } from '../../helpers/engine';
 import { type Registry, seedMirror, startRegistry } from '../../fixtures';
+import { removeBridgeRules, sweepContainerRules } from '../../../src/engine/network/host';
 import { eventually, freePort, hostLinks, httpGet, iptablesRules } from '../../helpers/net';
 
 const links = hostLinks;
@@ -306,5 +307,37 @@ describe('networking with the docker CLI', function () {
     const r = rules();
     for (const x of [id, gone, bridge]) assert.ok(!r.includes(x), `iptables still mentions ${x}`);
     assert.ok(!execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(`berth-${id.slice(0, 16)}`));
+  });
+
+  it('rules a firewall reload took while the engine was down (firewall-cmd --reload) are back once it starts', async () => {
+    const port = await freePort();
+    const id = run(
+      '--name',
+      'reloaded',
+      '-p',
+      `127.0.0.1:${port}:80`,
+      'busybox',
+      'sh',
+      '-c',
+      'echo back > /tmp/index.html && exec httpd -f -p 80 -h /tmp',
+    );
+    await eventually(
+      () => httpGet(port),
+      (t) => t.includes('back'),
+      'the published port',
+    );
+    await engine.stop();
+    // What a firewalld reload leaves of Berth's rules: nothing of the bridge's, nothing of portmap's.
+    await removeBridgeRules(bridge);
+    await sweepContainerRules(id);
+    assert.ok(!rules().includes(id) && !rules().includes(`berth ${bridge}`), rules());
+    await engine.restart();
+    await eventually(
+      () => httpGet(port),
+      (t) => t.includes('back'),
+      "the restored container's published port",
+    );
+    assert.match(rules(), new RegExp(`-A POSTROUTING -s \\S+ ! -o ${bridge} .*"berth ${bridge}" -j MASQUERADE`));
+    ok('rm', '-f', 'reloaded');
   });
 });
