@@ -41,6 +41,7 @@ export {
 } from './overlay';
 export { hostCapabilities, hostNofileHard } from './bounds';
 import {
+  type CgroupDriver,
   cgroupDir as platformCgroupDir,
   oomFile,
   type Platform,
@@ -61,6 +62,9 @@ export { resolveUser } from './user';
 export type { ProcessSession, OutputStream } from './session';
 import { createSession, type ProcessSession } from './session';
 export type { ProcessUser } from './user';
+
+/** A container's runtime.json: the runtime and cgroup driver it was started with (none recorded before both were). */
+type Recorded = RuntimeChoice & { cgroupDriver?: CgroupDriver };
 
 export interface ExitStatus {
   exitCode: number;
@@ -198,25 +202,43 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const stateDir = (id: string) => path.join(opts.execRoot, 'containers', id);
   // Unix socket paths are limited to 108 bytes: a short name in a short directory.
   const socketPath = (id: string) => path.join(opts.execRoot, 's', id.slice(0, 16));
-  const cgroupDir = (id: string, controller: string) => platformCgroupDir(platform, id, controller);
-  /** The runtime a container was started with (recorded in its state dir: it outlives berthd restarts). */
-  const runtimeOf = (id: string): RuntimeChoice => {
+  /**
+   * What a container was started with, recorded in its state dir (it outlives berthd restarts): its runtime and the
+   * cgroup driver. A container that kept running through a restart with another native.cgroupdriver stays on the
+   * driver it was made with — runc's --systemd-cgroup and its cgroup's place — as dockerd's shims keep the options
+   * they were started with; new starts take the new one.
+   */
+  const startedWith = new Map<string, Platform>();
+  const platformOf = (id: string): Platform => {
+    let p = startedWith.get(id);
+    if (p) return p;
+    p = platform;
     try {
-      const r = JSON.parse(fs.readFileSync(path.join(stateDir(id), 'runtime.json'), 'utf8')) as RuntimeChoice;
-      if (r?.name && r?.path) return r;
+      const r = JSON.parse(fs.readFileSync(path.join(stateDir(id), 'runtime.json'), 'utf8')) as Recorded;
+      if (r?.name && r?.path) {
+        const { cgroupDriver, ...runtime } = r;
+        p = { ...platform, runtime, cgroup: { ...platform.cgroup, driver: cgroupDriver ?? platform.cgroup.driver } };
+      }
     } catch {
-      /* started before runtimes were recorded: the default */
+      /* started before runtimes were recorded (or not at all): the engine's own */
     }
-    return platform.runtime;
+    startedWith.set(id, p);
+    return p;
   };
-  const globalArgs = (r: RuntimeChoice) => runtimeGlobalArgs({ ...platform, runtime: r });
+  const record = (id: string, runtime: RuntimeChoice) => {
+    const recorded: Recorded = { ...runtime, cgroupDriver: platform.cgroup.driver };
+    // tmpfs (exec-root): no fsync needed.
+    writeFileAtomic(path.join(stateDir(id), 'runtime.json'), JSON.stringify(recorded), 0o600);
+    startedWith.set(id, { ...platform, runtime });
+  };
+  const cgroupDir = (id: string, controller: string) => platformCgroupDir(platformOf(id), id, controller);
 
   const runc = (args: string[], id?: string, choice?: RuntimeChoice) =>
     new Promise<string>((resolve, reject) => {
-      const r = choice ?? (id ? runtimeOf(id) : platform.runtime);
+      const p = choice ? { ...platform, runtime: choice } : id ? platformOf(id) : platform;
       execFile(
-        r.path,
-        ['--root', rootOf(r), ...globalArgs(r), ...args],
+        p.runtime.path,
+        ['--root', rootOf(p.runtime), ...runtimeGlobalArgs(p), ...args],
         { encoding: 'utf8', maxBuffer: 16 << 20 },
         (err, stdout, stderr) => {
           if (err) reject(system((stderr || err.message).trim().replace(/^time="[^"]*" level=\w+ msg="(.*)"$/m, '$1')));
@@ -364,14 +386,14 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (!rt) throw invalidParameter(`unknown or invalid runtime name: ${req.runtime}`);
       // tmpfs (exec-root): no fsync needed, the file only has to be whole when runc reads it.
       writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(req.spec), 0o600);
-      writeFileAtomic(path.join(dir, 'runtime.json'), JSON.stringify(rt), 0o600);
+      record(req.id, rt);
       // Rootless, the shim cannot copy the init's filter for fast exec: it compiles the same one (enter_seccomp.c).
       const seccompFile = path.join(dir, 'seccomp.fx');
       const seccomp = platform.rootless ? seccompRequest(req.spec.linux?.seccomp) : undefined;
       if (seccomp) writeFileAtomic(seccompFile, seccomp, 0o600);
       else fs.rmSync(seccompFile, { force: true });
       const args = ['-i', req.id, '-b', dir, '-r', rt.path, '-R', rootOf(rt), '-d', dir, '-S', socketPath(req.id)];
-      for (const g of globalArgs(rt)) args.push(`-g${g}`);
+      for (const g of runtimeGlobalArgs({ ...platform, runtime: rt })) args.push(`-g${g}`);
       if (req.log) args.push('-l', req.log.path, '-s', String(req.log.maxSize), '-n', String(req.log.maxFile));
       if (req.spec.process?.terminal) args.push('-t');
       if (req.openStdin) args.push('-I', ...(req.stdinOnce ? ['-O'] : []));
@@ -546,7 +568,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       // runc lifts a pids limit for -1; crun writes "-1" into pids.max, which the kernel refuses (EINVAL), and
       // takes 0 as "unchanged" — so for crun (and other runtimes) the kernel's "max" is written here.
       const at = args.indexOf('--pids-limit');
-      const liftPids = at >= 0 && Number(args[at + 1]) < 0 && runtimeOf(id).name !== 'runc';
+      const liftPids = at >= 0 && Number(args[at + 1]) < 0 && platformOf(id).runtime.name !== 'runc';
       const rest = liftPids ? [...args.slice(0, at), ...args.slice(at + 2)] : args;
       if (rest.length) await runc(['update', ...rest, id], id);
       if (liftPids) fs.writeFileSync(path.join(cgroupDir(id, 'pids'), 'pids.max'), 'max');
@@ -554,6 +576,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
 
     forget(id) {
       specs.delete(id);
+      startedWith.delete(id);
       fs.rmSync(stateDir(id), { recursive: true, force: true });
       fs.rmSync(socketPath(id), { force: true });
     },
@@ -561,6 +584,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     async cleanup(id, rootfs) {
       specs.delete(id);
       await runc(['delete', '--force', id], id).catch(() => {});
+      startedWith.delete(id);
       if (rootfs) await unmount(rootfs);
       fs.rmSync(stateDir(id), { recursive: true, force: true });
       fs.rmSync(socketPath(id), { force: true });
