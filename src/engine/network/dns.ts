@@ -234,7 +234,10 @@ function askUdp(server: string, msg: Buffer): Promise<Buffer> {
       if (resp.length >= 2 && resp.readUInt16BE(0) === id) done(undefined, resp);
     });
     const to = hostPort(server);
-    s.connect(to.port, to.host, () => s.send(msg));
+    // A connect that fails (no route to the server, EACCES for a broadcast address) goes to 'error' this way; its
+    // callback form would be called with the error and send on an unconnected socket, which throws (berthd died).
+    s.once('connect', () => s.send(msg));
+    s.connect(to.port, to.host);
   });
 }
 

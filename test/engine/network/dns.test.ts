@@ -87,7 +87,19 @@ describe('network: the embedded DNS server (127.0.0.11)', function () {
 
   after(async () => {
     if (engine) {
-      engine.docker(['rm', '-f', 'web1', 'web2', 'client', 'late', 'stranger', 'inside', 'plain', 'looped']);
+      engine.docker([
+        'rm',
+        '-f',
+        'web1',
+        'web2',
+        'client',
+        'late',
+        'stranger',
+        'inside',
+        'plain',
+        'looped',
+        'unroutable',
+      ]);
       await engine.cleanup();
     }
     await registry?.stop();
@@ -205,6 +217,13 @@ describe('network: the embedded DNS server (127.0.0.11)', function () {
       ['192.0.2.77'],
       'its other network still resolves',
     );
+  });
+
+  it('an upstream it cannot even send to (--dns 255.255.255.255: EACCES, like a host without a route) is a failed lookup, not a dead engine', async () => {
+    ok('run', '-d', '--name', 'unroutable', '--network', 'app', '--dns', '255.255.255.255', 'busybox', 'sleep', '600');
+    const r = await lookup('unroutable', 'outside.test');
+    assert.deepEqual(r.addrs, [], r.out);
+    assert.deepEqual((await lookup('unroutable', 'web1')).addrs, [ip('web1', 'app')], 'the engine still answers');
   });
 
   it('on internal networks only: names on the network resolve, nothing is forwarded', async () => {
