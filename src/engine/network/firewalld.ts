@@ -12,6 +12,8 @@ import { log } from '../log';
 
 export const ZONE = 'berth';
 export const POLICY = 'berth-forwarding';
+/** How long a reload may take (seconds of Python and nftables on a small host; minutes under emulation). */
+const RELOAD_WAIT_MS = 120_000;
 
 /** `firewall-cmd` argument lists that make the zone and the policy, given what exists already. */
 export function setupCommands(existing: { zones: string[]; policies?: string[] }): string[][] {
@@ -54,9 +56,9 @@ export class Firewalld {
     this.monitor = opts.dbusMonitor ?? process.env.BERTH_DBUS_MONITOR ?? 'dbus-monitor';
   }
 
-  private run(args: string[]): Promise<string> {
+  private run(args: string[], timeout = 30_000): Promise<string> {
     return new Promise((resolve, reject) =>
-      execFile(this.cmd, args, { timeout: 30_000 }, (err, stdout, stderr) =>
+      execFile(this.cmd, args, { timeout }, (err, stdout, stderr) =>
         err ? reject(new Error(`firewall-cmd ${args.join(' ')}: ${(stderr || err.message).trim()}`)) : resolve(stdout),
       ),
     );
@@ -80,13 +82,31 @@ export class Firewalld {
       );
       const cmds = setupCommands({ zones, policies });
       for (const c of cmds) await this.run(c);
-      if (cmds.length) await this.run(['--reload']);
+      if (cmds.length) await this.reload();
       this.watch();
     })().catch((err) => {
       this.setup = undefined;
       throw err;
     });
     return this.setup;
+  }
+
+  /**
+   * `firewall-cmd --reload`. On a slow host firewalld takes longer than firewall-cmd waits for its D-Bus reply (25 s:
+   * "Did not receive a reply"): the reload goes on regardless, and `--state` says "running" once it is done.
+   */
+  private async reload(): Promise<void> {
+    const failed = await this.run(['--reload'], RELOAD_WAIT_MS).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    if (!failed) return;
+    const deadline = Date.now() + RELOAD_WAIT_MS;
+    do {
+      if ((await this.run(['--state']).catch(() => '')).trim() === 'running') return;
+      await new Promise((r) => setTimeout(r, 1000));
+    } while (Date.now() < deadline);
+    throw failed;
   }
 
   /** Puts a bridge in Berth's zone; `reapply` re-makes its rules after a firewalld reload. */

@@ -11,7 +11,7 @@ import { probeRestoreWait } from '../../../src/engine/network/host';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function fakes(state: 'running' | 'not running', policies = true) {
+function fakes(state: 'running' | 'not running', policies = true, reloadReply = true) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firewalld-'));
   const calls = path.join(dir, 'calls');
   const zones = path.join(dir, 'zones');
@@ -25,6 +25,7 @@ case "$*" in
   "--permanent --get-zones") cat ${zones} ;;
   "--permanent --get-policies") ${policies ? 'echo allow-host-ipv6' : 'echo "unknown option" >&2; exit 2'} ;;
   "--permanent --new-zone=${ZONE}") echo "$(cat ${zones}) ${ZONE}" > ${zones}; echo success ;;
+  --reload) ${reloadReply ? 'echo success' : 'echo "Error: Did not receive a reply. Possible causes include: ..." >&2; exit 254'} ;;
   *) echo success ;;
 esac
 `,
@@ -114,6 +115,16 @@ describe('network: firewalld zone and forwarding policy', () => {
       f.reset();
       await f.fw.unbind('br-b');
       assert.deepEqual(f.calls(), [`--zone=${ZONE} --remove-interface=br-b`]);
+    } finally {
+      f.cleanup();
+    }
+  });
+
+  it('a reload slower than firewall-cmd waits for its reply: --state says when it is done, then the bridge is bound', async () => {
+    const f = fakes('running', true, false);
+    try {
+      await f.fw.bind('br-a', async () => {});
+      assert.deepEqual(f.calls().slice(-3), ['--reload', '--state', `--zone=${ZONE} --change-interface=br-a`]);
     } finally {
       f.cleanup();
     }
