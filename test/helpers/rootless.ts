@@ -1,6 +1,7 @@
 // Rootless engines for tests: ordinary users made for the purpose (with or without /etc/subuid lines) each running
 // the built berthd as themselves on a temporary socket, data root and runtime dir. The set-up runs as root.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -188,6 +189,61 @@ export function namespaceHolders(namespaces: string[]): string[] {
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n'))
     if ([...wanted].some((ns) => line.includes(ns))) held.push(`mount ${line}`);
   return held;
+}
+
+// A UDP echo for published UDP ports (the test image's busybox nc has no -u): every datagram goes back to its sender.
+const UDP_ECHO = `
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+int main(int argc, char **argv) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
+  if (bind(s, (struct sockaddr *)&a, sizeof a)) return 1;
+  for (char buf[2048];;) {
+    struct sockaddr_in from;
+    socklen_t len = sizeof from;
+    ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
+    if (n >= 0) sendto(s, buf, n, 0, (struct sockaddr *)&from, len);
+  }
+}
+`;
+
+/** Builds the UDP echo (static, so it runs in busybox) in the engine's directory: bind-mount it, run it with a port. */
+export function udpEchoFor(engine: RootlessEngine): string {
+  const src = path.join(engine.dir, 'udpecho.c');
+  const bin = path.join(engine.dir, 'udpecho');
+  if (!fs.existsSync(bin)) {
+    fs.writeFileSync(src, UDP_ECHO);
+    execFileSync('gcc', ['-static', '-O2', '-o', bin, src]);
+    fs.chownSync(bin, engine.user.uid, engine.user.gid);
+  }
+  return bin;
+}
+
+/** Sends a datagram to host:port until one comes back (the echo may not listen yet): what came back, and from where. */
+export async function udpRoundTrip(host: string, port: number, text: string, timeoutMs = 15_000): Promise<string> {
+  const client = dgram.createSocket('udp4');
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const got = await new Promise<string>((resolve) => {
+        const onMessage = (msg: Buffer, from: dgram.RemoteInfo) => {
+          clearTimeout(timer);
+          resolve(`${msg} from ${from.address}:${from.port}`);
+        };
+        const timer = setTimeout(() => {
+          client.off('message', onMessage);
+          resolve('');
+        }, 300);
+        client.once('message', onMessage);
+        client.send(text, port, host);
+      });
+      if (got || Date.now() > deadline) return got;
+    }
+  } finally {
+    client.close();
+  }
 }
 
 export async function startRootlessEngine(

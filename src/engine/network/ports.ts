@@ -145,7 +145,10 @@ export class PortReservations {
   ) {
     if (!this.outside) return bindPort(protocol, hostIp, port, containerPort);
     if (protocol === 'sctp')
-      throw invalidParameter('sctp ports cannot be published by this engine (rootless or in a VM)');
+      throw invalidParameter(
+        'sctp ports cannot be published by this engine: it runs rootless or in a VM, and what forwards its ports ' +
+          'from the host (slirp4netns, the pasta relay, the VM’s port forwarding) carries tcp and udp only',
+      );
     // A random port free inside may be taken outside: another one, a few times.
     for (let attempt = 0; ; attempt++) {
       const inside = await bindPort(protocol, '0.0.0.0', port, containerPort);

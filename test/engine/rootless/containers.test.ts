@@ -2,6 +2,7 @@
 // loopback, exec, -it, logs -f, restart policy, docker cp both ways, a named volume, a bind mount of the user's own
 // files (their owner on both sides), and two containers on a user network reaching each other by name.
 import * as assert from 'node:assert/strict';
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -21,6 +22,8 @@ import {
   stockTunDevice,
   testUser,
   type TestUser,
+  udpEchoFor,
+  udpRoundTrip,
 } from '../../helpers/rootless';
 
 describe('rootless engine: containers', function () {
@@ -86,6 +89,44 @@ describe('rootless engine: containers', function () {
       holder.close();
       engine.docker(['rm', '-f', 'clash']);
     }
+  });
+
+  it('-p …/udp carries datagrams both ways through slirp4netns; sctp is refused with the reason', async () => {
+    const echo = udpEchoFor(engine);
+    ok([
+      'run',
+      '-d',
+      '--name',
+      'udp',
+      '-p',
+      '127.0.0.1::5353/udp',
+      '-v',
+      `${echo}:/udpecho:ro`,
+      'busybox',
+      '/udpecho',
+      '5353',
+    ]);
+    const port = Number(ok(['port', 'udp', '5353/udp']).trim().split(':').pop());
+    assert.ok(port > 0);
+    assert.equal(await udpRoundTrip('127.0.0.1', port, 'ping over udp'), `ping over udp from 127.0.0.1:${port}`);
+    ok(['rm', '-f', 'udp']);
+    // The forward is gone with the container: the port binds again on the host.
+    const binds = () =>
+      new Promise<boolean>((resolve) => {
+        const s = dgram.createSocket('udp4');
+        s.once('error', () => resolve(false));
+        s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+      });
+    await eventually(binds, (b) => b, 'the udp forward gone');
+
+    const r = engine.docker(['run', '-d', '--name', 'sctp', '-p', '127.0.0.1::9/sctp', 'busybox', 'true']);
+    assert.equal(r.code, 125);
+    assert.match(
+      r.stderr,
+      /Error response from daemon: sctp ports cannot be published by this engine: it runs rootless or in a VM, and what forwards its ports from the host \(slirp4netns, the pasta relay, the VM’s port forwarding\) carries tcp and udp only/,
+    );
+    assert.doesNotMatch(r.stderr, /address already in use/);
+    engine.docker(['rm', '-f', 'sctp']);
   });
 
   it('exec, logs -f, restart policy and docker cp both ways', async () => {
