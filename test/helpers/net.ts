@@ -1,7 +1,7 @@
 // Small waits and probes the tests share: a free port on 127.0.0.1, a raw HTTP/1.0 GET to a published port,
 // polling until a condition holds, and the host's links and iptables rules (to check nothing leaked).
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -47,4 +47,51 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 150));
   } while (Date.now() < deadline);
   assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last!)}`);
+}
+
+/**
+ * Another machine for the test: a network namespace it makes, linked by a veth pair to the test's own namespace,
+ * where the veth's near end has 192.0.2.1 (TEST-NET-1) — a non-loopback address of the test's host, reached from
+ * the far end (192.0.2.2) as from another machine on its network. Traffic stays between the two namespaces.
+ */
+export function otherMachine(): {
+  hostAddress: string;
+  httpGet(port: number, pathName?: string): string;
+  close(): void;
+} {
+  const ns = `berth-other-${process.pid}`;
+  const [near, far] = [`bon${process.pid}`, `bof${process.pid}`].map((n) => n.slice(0, 15));
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const close = () => {
+    spawnSync('ip', ['link', 'del', near], { stdio: 'ignore' });
+    spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  };
+  try {
+    ip('netns', 'add', ns);
+    ip('link', 'add', near, 'type', 'veth', 'peer', 'name', far);
+    ip('link', 'set', far, 'netns', ns);
+    ip('addr', 'add', '192.0.2.1/30', 'dev', near);
+    ip('link', 'set', near, 'up');
+    ip('-n', ns, 'addr', 'add', '192.0.2.2/30', 'dev', far);
+    ip('-n', ns, 'link', 'set', far, 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+  } catch (err) {
+    close();
+    throw err;
+  }
+  // A raw GET from node run in the namespace: what answered, or "refused"/"timeout"/the error's code.
+  const GET = `const [host, port, p] = process.argv.slice(1); let out = '';
+const s = require('net').connect(+port, host); s.setTimeout(3000, () => { out = out || 'timeout'; s.destroy(); });
+s.on('connect', () => s.write('GET ' + p + ' HTTP/1.0\\r\\n\\r\\n')); s.on('data', (d) => (out += d));
+s.on('error', (e) => (out = out || (e.code === 'ECONNREFUSED' ? 'refused' : e.code)));
+s.on('close', () => process.stdout.write(out));`;
+  return {
+    hostAddress: '192.0.2.1',
+    httpGet: (port, pathName = '/') =>
+      execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', GET, '192.0.2.1', String(port), pathName], {
+        encoding: 'utf8',
+        timeout: 10_000,
+      }),
+    close,
+  };
 }

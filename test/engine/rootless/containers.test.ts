@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { DOCKER_CLI, requireDeps, TMUX } from '../../helpers/deps';
-import { eventually, httpGet } from '../../helpers/net';
+import { eventually, httpGet, otherMachine } from '../../helpers/net';
 import { startPty } from '../../helpers/pty';
 import {
   engineMounts,
@@ -25,6 +25,9 @@ import {
   udpEchoFor,
   udpRoundTrip,
 } from '../../helpers/rootless';
+
+/** busybox httpd serving /etc (its hostname file among them) on ports 80 and 81. */
+const SERVE_80_81 = 'httpd -p 80 -h /etc && httpd -f -p 81 -h /etc';
 
 describe('rootless engine: containers', function () {
   this.timeout(120_000);
@@ -52,8 +55,7 @@ describe('rootless engine: containers', function () {
   });
 
   it('-p publishes on the host loopback, a random -p too, and frees the port on rm -f', async () => {
-    const serve = 'httpd -p 80 -h /etc && httpd -f -p 81 -h /etc';
-    ok(['run', '-d', '--name', 'web', '-p', '127.0.0.1::80', '-p', '81', 'busybox', 'sh', '-c', serve]);
+    ok(['run', '-d', '--name', 'web', '-p', '127.0.0.1::80', '-p', '81', 'busybox', 'sh', '-c', SERVE_80_81]);
     const fixed = Number(ok(['port', 'web', '80']).trim().split(':').pop());
     const random = Number(ok(['port', 'web', '81']).trim().split('\n')[0].split(':').pop());
     assert.ok(fixed > 0 && random > 0);
@@ -75,6 +77,30 @@ describe('rootless engine: containers', function () {
         s.on('error', () => resolve(false));
       });
     await eventually(connects, (c) => !c, 'the forward gone');
+  });
+
+  it('-p on every address answers at the host’s other addresses too, a 127.0.0.1 one only on loopback', async () => {
+    ok(['run', '-d', '--name', 'wide', '-p', '80', '-p', '127.0.0.1::81', 'busybox', 'sh', '-c', SERVE_80_81]);
+    const all = Number(ok(['port', 'wide', '80']).trim().split('\n')[0].split(':').pop());
+    const local = Number(ok(['port', 'wide', '81']).trim().split(':').pop());
+    const id = ok(['inspect', '-f', '{{.Config.Hostname}}', 'wide']).trim();
+    const other = otherMachine();
+    try {
+      await eventually(
+        () => other.httpGet(all, '/hostname'),
+        (t) => t.endsWith(`\r\n\r\n${id}\n`),
+        `the page on ${other.hostAddress}:${all} from another machine`,
+      );
+      await eventually(
+        () => httpGet(local, '/hostname'),
+        (t) => t.endsWith(`\r\n\r\n${id}\n`),
+        'the loopback page',
+      );
+      assert.equal(other.httpGet(local, '/hostname'), 'refused', 'a 127.0.0.1 binding is not on the other address');
+    } finally {
+      other.close();
+      ok(['rm', '-f', 'wide']);
+    }
   });
 
   it('-p on a port another process of the host holds fails with dockerd’s words', async () => {
