@@ -49,8 +49,25 @@ export enum ProgressLocation {
   Notification = 15,
 }
 
-/** What commands showed; answers for the next prompts. */
-export const recorded = { messages: [] as string[], quickPickAnswers: [] as unknown[] };
+/** What commands showed; answers for the next prompts; what went to the clipboard and which commands ran. */
+export const recorded = {
+  messages: [] as string[],
+  quickPickAnswers: [] as unknown[],
+  clipboard: [] as string[],
+  commands: [] as string[],
+};
+export const env = {
+  clipboard: {
+    writeText: async (t: string) => {
+      recorded.clipboard.push(t);
+    },
+  },
+};
+export const commands = {
+  executeCommand: async (id: string) => {
+    recorded.commands.push(id);
+  },
+};
 export const window = {
   showInformationMessage: async (m: string) => {
     recorded.messages.push(m);

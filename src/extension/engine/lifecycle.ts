@@ -17,6 +17,7 @@ import {
   SYSTEM_SOCKET,
   systemdInstallCommand,
 } from './launcher';
+import { showNoSubidsOnce } from './subids';
 import { startVmEngine, stopVmEngine, vmConsoleLog } from './vm';
 
 /** The engine's log: berthd's log file, or the VM's console (kernel, init and the guest's berthd). */
@@ -77,6 +78,7 @@ export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<bo
         ),
     );
     berth.output.appendLine(`started the bundled engine on ${host} (log: ${engineLogFile(berth)})`);
+    if (choice === 'rootless') void showNoSubidsOnce(berth);
   } catch (err) {
     const pick = await vscode.window.showErrorMessage(
       `Berth: could not start the engine: ${(err as Error).message}`,
