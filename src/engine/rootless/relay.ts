@@ -2,7 +2,10 @@
 // parent outside — the user's own process on the real host — binds each host address and port itself, so a port
 // another process holds fails at once with the bind's own error; each connection it accepts goes through a unix
 // socket to the engine inside, which dials the namespace's own address there, where the DNAT rules of the published
-// port take it to the container. TCP only: a UDP port is refused with the reason.
+// port take it to the container. UDP the same way, per sender: the parent binds the host port, each sender's
+// datagrams go in (length-prefixed) on a unix connection of its own, to a socket inside connected to the namespace's
+// address, and the answers come back to that sender from the host port — as rootlesskit's builtin UDP proxy.
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -59,6 +62,96 @@ function readLine(c: net.Socket, onLine: (line: string, rest: Buffer) => void): 
   c.on('data', onData);
 }
 
+/** A sender's UDP flow is ended after this long without a datagram either way (docker-proxy's UDP timeout). */
+const UDP_IDLE_MS = 90_000;
+/** Datagrams waiting on a unix connection beyond this are dropped, as a full socket buffer drops them. */
+const UDP_QUEUE_LIMIT = 1 << 20;
+
+/** Writes a datagram on a stream: a 16-bit big-endian length, then the bytes (dropped when the stream is behind). */
+function writeFrame(c: net.Socket, data: Buffer): void {
+  if (c.writableLength > UDP_QUEUE_LIMIT || data.length > 0xffff) return;
+  const head = Buffer.alloc(2);
+  head.writeUInt16BE(data.length);
+  c.write(Buffer.concat([head, data]));
+}
+
+/** Calls onFrame for each datagram read from a stream of writeFrame's frames. */
+function readFrames(c: net.Socket, first: Buffer, onFrame: (data: Buffer) => void): void {
+  let buf = first;
+  const take = () => {
+    while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+      const n = buf.readUInt16BE(0);
+      onFrame(buf.subarray(2, 2 + n));
+      buf = buf.subarray(2 + n);
+    }
+  };
+  c.on('data', (d: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    take();
+  });
+  take();
+}
+
+/**
+ * The parent's UDP listener on the host port: per sender a unix connection to the engine's dial socket, ended
+ * after UDP_IDLE_MS of silence; what comes back goes to that sender from the host port.
+ */
+function udpListener(
+  dial: string,
+  hostIp: string,
+  port: number,
+  ready: (err?: NodeJS.ErrnoException) => void,
+): { close(): void } {
+  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  const flows = new Map<string, { conn: net.Socket; timer?: NodeJS.Timeout }>();
+  const idle = (key: string) => {
+    const flow = flows.get(key);
+    if (!flow) return;
+    clearTimeout(flow.timer);
+    flow.timer = setTimeout(() => flow.conn.destroy(), UDP_IDLE_MS);
+    flow.timer.unref();
+  };
+  socket.on('message', (msg, from) => {
+    const key = `${from.address}:${from.port}`;
+    let flow = flows.get(key);
+    if (!flow) {
+      const conn = net.connect({ path: dial });
+      conn.write(`udp ${port}\n`);
+      readFrames(conn, Buffer.alloc(0), (data) => {
+        socket.send(data, from.port, from.address);
+        idle(key);
+      });
+      conn.on('error', () => conn.destroy());
+      conn.on('close', () => {
+        clearTimeout(flows.get(key)?.timer);
+        flows.delete(key);
+      });
+      flow = { conn };
+      flows.set(key, flow);
+    }
+    writeFrame(flow.conn, msg);
+    idle(key);
+  });
+  socket.once('error', (err: NodeJS.ErrnoException) => {
+    socket.close();
+    ready(err);
+  });
+  socket.bind({ address: hostIp, port, exclusive: true }, () => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err) => log.warn('udp port relay', { port: `${hostIp}:${port}`, error: err.message }));
+    ready();
+  });
+  return {
+    close() {
+      for (const flow of flows.values()) {
+        clearTimeout(flow.timer);
+        flow.conn.destroy();
+      }
+      socket.close();
+    },
+  };
+}
+
 /** Both ways, each side's end passed on (half-close), either side's error ends both. */
 function splice(a: net.Socket, b: net.Socket): void {
   a.pipe(b);
@@ -70,7 +163,7 @@ function splice(a: net.Socket, b: net.Socket): void {
 /** The parent's half: listens for the engine's requests; binds host ports and passes their connections in. */
 export function startPortRelay(stateDir: string): { close(): void } {
   const { control, dial } = relaySockets(stateDir);
-  const listeners = new Map<number, net.Server>();
+  const listeners = new Map<number, { close(): void }>();
   let next = 1;
   const server = net.createServer((c) =>
     readLine(c, (line) => {
@@ -87,11 +180,17 @@ export function startPortRelay(stateDir: string): { close(): void } {
         return reply({ id: req.remove });
       }
       const { protocol, hostIp, hostPort } = req.add;
-      if (protocol !== 'tcp')
-        return reply({
-          error: `${protocol} ports need BERTH_ROOTLESS_NET=slirp4netns (the pasta link forwards TCP ports only)`,
-        });
       const port = hostPort;
+      if (protocol === 'udp') {
+        const listener = udpListener(dial, hostIp, port, (err) => {
+          if (err) return reply({ error: err.message, code: err.code });
+          const id = next++;
+          listeners.set(id, listener);
+          reply({ id });
+        });
+        return;
+      }
+      if (protocol !== 'tcp') return reply({ error: `${protocol} ports are not forwarded by the port relay` });
       const listener = net.createServer({ allowHalfOpen: true }, (outside) => {
         const inside = net.connect({ path: dial, allowHalfOpen: true });
         inside.write(`${port}\n`);
@@ -115,6 +214,27 @@ export function startPortRelay(stateDir: string): { close(): void } {
   };
 }
 
+/** One sender's UDP flow inside: its datagrams to the namespace's address and port, the answers back framed. */
+function udpInside(c: net.Socket, port: number, rest: Buffer): void {
+  const socket = dgram.createSocket('udp4');
+  const end = () => {
+    c.destroy();
+    try {
+      socket.close();
+    } catch {
+      /* closed */
+    }
+  };
+  socket.on('error', end);
+  c.on('error', end);
+  c.on('close', end);
+  socket.on('message', (msg) => writeFrame(c, msg));
+  socket.connect(port, SLIRP_NAMESPACE_ADDRESS, () => {
+    readFrames(c, rest, (data) => socket.send(data));
+    c.resume();
+  });
+}
+
 /** The engine's half: its outside-ports hook, and the dial socket the parent's connections come in on. */
 export function relayPorts(stateDir: string) {
   const { control, dial } = relaySockets(stateDir);
@@ -122,8 +242,10 @@ export function relayPorts(stateDir: string) {
   net
     .createServer({ allowHalfOpen: true }, (c) =>
       readLine(c, (line, rest) => {
-        const port = Number(line);
+        const udp = line.startsWith('udp ');
+        const port = Number(udp ? line.slice(4) : line);
         if (!Number.isInteger(port) || port < 1 || port > 65535) return c.destroy();
+        if (udp) return udpInside(c, port, rest);
         const target = net.connect({ host: SLIRP_NAMESPACE_ADDRESS, port, allowHalfOpen: true });
         if (rest.length) target.write(rest);
         splice(c, target);

@@ -1,8 +1,9 @@
 // Rootless Berth with pasta (passt) as the network namespace's link out instead of slirp4netns
 // (BERTH_ROOTLESS_NET=pasta): pulls through the host's loopback, containers' outbound connections to the host's
-// other addresses, -p from the host's 127.0.0.1 through the parent's port relay (pasta has no port API), a busy host
-// port refused with dockerd's words, and nothing left — pasta included — when the engine stops.
+// other addresses, -p from the host's 127.0.0.1 through the parent's port relay (pasta has no port API) for TCP and
+// UDP, a busy host port refused with dockerd's words, and nothing left — pasta included — when the engine stops.
 import * as assert from 'node:assert/strict';
+import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { type Registry, seedMirror, startRegistry } from '../../fixtures';
@@ -16,6 +17,8 @@ import {
   stockTunDevice,
   testUser,
   type TestUser,
+  udpEchoFor,
+  udpRoundTrip,
 } from '../../helpers/rootless';
 
 const PASTA = {
@@ -133,12 +136,6 @@ describe('rootless engine with pasta', function () {
       } finally {
         held.close();
       }
-      const udp = engine.docker(['run', '-d', '-p', `127.0.0.1:${busy}:53/udp`, 'busybox', 'sleep', '60']);
-      assert.notEqual(udp.code, 0);
-      assert.match(
-        udp.stderr,
-        /udp ports need BERTH_ROOTLESS_NET=slirp4netns \(the pasta link forwards TCP ports only\)/,
-      );
     } finally {
       engine.docker(['rm', '-f', id]);
     }
@@ -147,6 +144,40 @@ describe('rootless engine with pasta', function () {
       const s = net.createServer();
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
+    });
+  });
+
+  it('-p …/udp through the relay: each sender’s datagrams echoed back from the host port; a held one refused', async () => {
+    const echo = udpEchoFor(engine);
+    const run = ['run', '-d', '-p', '127.0.0.1::5353/udp', '-v', `${echo}:/udpecho:ro`, 'busybox', '/udpecho', '5353'];
+    const id = engine.docker(run).stdout.trim();
+    assert.ok(id, engine.log());
+    const port = Number(engine.docker(['port', id, '5353/udp']).stdout.trim().split(':').pop());
+    try {
+      // Two senders at once: each its own flow through the relay, each answer to its own sender.
+      const [a, b] = await Promise.all([
+        udpRoundTrip('127.0.0.1', port, 'from a'),
+        udpRoundTrip('127.0.0.1', port, 'from b'),
+      ]);
+      assert.deepEqual([a, b], [`from a from 127.0.0.1:${port}`, `from b from 127.0.0.1:${port}`]);
+      const held = dgram.createSocket('udp4');
+      await new Promise<void>((r) => held.bind(0, '127.0.0.1', r));
+      const busy = held.address().port;
+      try {
+        const r = engine.docker(['run', '-d', '-p', `127.0.0.1:${busy}:53/udp`, 'busybox', 'sleep', '60']);
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, new RegExp(`listen udp4 127\\.0\\.0\\.1:${busy}: bind: address already in use`));
+      } finally {
+        held.close();
+      }
+    } finally {
+      engine.docker(['rm', '-f', id]);
+    }
+    // Removed with the container: the host port binds again.
+    await new Promise<void>((resolve, reject) => {
+      const s = dgram.createSocket('udp4');
+      s.once('error', reject);
+      s.bind(port, '127.0.0.1', () => s.close(() => resolve()));
     });
   });
 
