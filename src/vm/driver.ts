@@ -28,6 +28,11 @@ export interface Share {
 
 export interface LaunchContext {
   paths: VmPaths;
+  /**
+   * The extension's (or CLI's) dist/, whose bin/ holds the helpers a platform VSIX bundles (vfkit, gvproxy); default:
+   * the supervisor's own (it runs dist/vm.js).
+   */
+  bundleDir?: string;
   config: VmConfig;
   image: GuestImage;
   shares: Share[];
@@ -63,7 +68,7 @@ export interface Hypervisor {
 export interface VmDriver {
   readonly name: DriverName;
   /** Why this driver cannot run here, saying what to install; undefined when it can. */
-  unavailable(arch: GuestArch): Promise<string | undefined>;
+  unavailable(arch: GuestArch, bundleDir: string): Promise<string | undefined>;
   launch(ctx: LaunchContext): Promise<Hypervisor>;
 }
 

@@ -93,12 +93,16 @@ export function vmStatus(name = DEFAULT_VM, home?: string): VmStatus {
 }
 
 /** The first driver that can run here (or the one asked for), with every reason when none can. */
-export async function pickDriver(arch = hostGuestArch(), wanted?: DriverName): Promise<DriverName> {
+export async function pickDriver(
+  arch = hostGuestArch(),
+  wanted?: DriverName,
+  bundleDir = __dirname,
+): Promise<DriverName> {
   if (wanted && !DRIVERS.includes(wanted)) throw new VmError(`unknown VM driver "${wanted}" (qemu, vfkit or wsl)`);
   const candidates = wanted ? [wanted] : platformDrivers();
   const why: string[] = [];
   for (const d of candidates) {
-    const reason = await driverFor(d).unavailable(arch);
+    const reason = await driverFor(d).unavailable(arch, bundleDir);
     if (!reason) return d;
     why.push(reason);
   }
@@ -117,8 +121,8 @@ export async function startVm(name = DEFAULT_VM, opts: VmStartOptions = {}): Pro
       `VM "${name}" is already ${before.phase === 'running' ? 'running' : before.phase} (supervisor pid ${before.state.supervisorPid}, since ${before.state.startedAt}); stop it first: berth vm stop${name === DEFAULT_VM ? '' : ` ${name}`}`,
     );
   const arch = before.config?.arch ?? opts.arch ?? hostGuestArch();
-  const driver = await pickDriver(arch, opts.driver ?? before.config?.driver);
   const bundleDir = opts.bundleDir ?? __dirname;
+  const driver = await pickDriver(arch, opts.driver ?? before.config?.driver, bundleDir);
   const image = loadImage(opts.imageDir ?? imageDir(arch, bundleDir), { needTar: driver === 'wsl' });
   const positive = (v: number | undefined, what: string) => {
     if (v !== undefined && (!Number.isFinite(v) || v <= 0 || Math.floor(v) !== v))

@@ -1,10 +1,8 @@
-// Published ports of the guest's containers on the host's loopback: the supervisor follows the guest engine's
-// container events and keeps the hypervisor's host forwards equal to what running containers publish (added when a
-// container starts, removed when it stops or goes). Always 127.0.0.1 on the host: a laptop's engine is not the LAN's.
+// Published ports of the guest's containers on the host's loopback: the guest's engine asks the supervisor for each
+// port as a container starts (and gives it back as it stops), and the supervisor has the hypervisor forward it.
+// Always 127.0.0.1 on the host: a laptop's engine is not the LAN's.
 import * as crypto from 'node:crypto';
 import * as net from 'node:net';
-import type { EngineClient } from '../client';
-import type { ContainerSummary } from '../client/types';
 import type { Hypervisor, PortForward } from './driver';
 
 export interface PortState {
@@ -17,115 +15,11 @@ export interface PortState {
 
 const key = (f: { protocol: string; hostPort: number }) => `${f.protocol}/${f.hostPort}`;
 
-/** The forwards running containers want: one per published protocol/port (IPv4 and IPv6 bindings are one). */
-export function wantedForwards(containers: ContainerSummary[]): Map<string, PortForward & { container: string }> {
-  const out = new Map<string, PortForward & { container: string }>();
-  for (const c of containers) {
-    if (c.State !== 'running') continue;
-    for (const p of c.Ports ?? []) {
-      if (!p.PublicPort || (p.Type !== 'tcp' && p.Type !== 'udp')) continue;
-      const f: PortForward & { container: string } = {
-        protocol: p.Type,
-        hostIp: '127.0.0.1',
-        hostPort: p.PublicPort,
-        guestPort: p.PublicPort,
-        container: (c.Names?.[0] ?? c.Id).replace(/^\//, ''),
-      };
-      if (!out.has(key(f))) out.set(key(f), f);
-    }
-  }
-  return out;
-}
-
-export class PortSync {
-  private current = new Map<string, PortForward & { container: string }>();
-  private failed = new Map<string, string>();
-  private running?: Promise<void>;
-  private again = false;
-  private abort = new AbortController();
-
-  constructor(
-    private readonly client: EngineClient,
-    private readonly hv: Required<Pick<Hypervisor, 'forwardPort' | 'unforwardPort'>>,
-    private readonly log: (line: string) => void,
-    private readonly onChange: (ports: PortState[]) => void,
-  ) {}
-
-  /** Follows the engine's events until stop(); reconnects (and reconciles) after a dropped stream. */
-  async follow(): Promise<void> {
-    while (!this.abort.signal.aborted) {
-      try {
-        const events = this.client.events({ filters: { type: ['container'] } }, this.abort.signal);
-        await this.sync();
-        for await (const ev of events) {
-          if (/^(start|die|stop|kill|destroy|unpause|restart)/.test(String(ev.Action ?? ''))) void this.sync();
-        }
-      } catch (err) {
-        if (this.abort.signal.aborted) return;
-        this.log(`berth: following the engine's events for ports: ${(err as Error).message}`);
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-
-  stop(): void {
-    this.abort.abort();
-  }
-
-  /** One reconciliation at a time; events during one make one more. */
-  sync(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.reconcile().catch((err) => this.log(`berth: port forwards: ${err.message}`));
-      } while (this.again);
-      this.running = undefined;
-    })();
-    return this.running;
-  }
-
-  private async reconcile(): Promise<void> {
-    const want = wantedForwards(await this.client.listContainers({}));
-    for (const [k, f] of this.current) {
-      if (want.has(k)) continue;
-      await this.hv.unforwardPort(f).catch((err) => this.log(`berth: removing port ${k}: ${err.message}`));
-      this.current.delete(k);
-    }
-    for (const k of [...this.failed.keys()]) if (!want.has(k)) this.failed.delete(k);
-    for (const [k, f] of want) {
-      if (this.current.has(k)) continue;
-      try {
-        await this.hv.forwardPort(f);
-        this.current.set(k, f);
-        this.failed.delete(k);
-      } catch (err) {
-        const msg = `port ${f.hostPort}/${f.protocol} of ${f.container} is not available on the host (another program holds 127.0.0.1:${f.hostPort}?): ${(err as Error).message}`;
-        if (this.failed.get(k) !== msg) this.log(`berth-error: ${msg}`);
-        this.failed.set(k, msg);
-      }
-    }
-    this.onChange([
-      ...[...this.current.values()].map((f) => ({
-        protocol: f.protocol,
-        hostPort: f.hostPort,
-        container: f.container,
-      })),
-      ...[...this.failed.entries()].map(([k, error]) => {
-        const f = want.get(k)!;
-        return { protocol: f.protocol, hostPort: f.hostPort, container: f.container, error };
-      }),
-    ]);
-  }
-}
-
 /**
- * The guest engine's port service (QEMU): the guest's berthd asks here, through QEMU's user network (the host's
- * loopback is 10.0.2.2 there), for each port it publishes, before the start answers; a host port another program
- * holds is refused and the guest's start fails as dockerd's does ("Error starting userland proxy: listen tcp4 …:
+ * The guest engine's port service (QEMU and vfkit): the guest's berthd asks here, through the user-mode network (the
+ * host's loopback is 10.0.2.2 on QEMU's, 192.168.127.254 on gvproxy's), for each port it publishes, before the start
+ * answers; the hypervisor forwards it (QMP hostfwd_add, gvproxy's expose). A host port another program holds is
+ * refused and the guest's start fails as dockerd's does ("Error starting userland proxy: listen tcp4 …:
  * bind: address already in use"), the container left created. The token (in the VM's 0700 seed) keeps other local
  * users out of the loopback port. One JSON request per connection, one JSON answer, as slirp4netns's API.
  */

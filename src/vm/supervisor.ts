@@ -8,18 +8,20 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { EngineClient } from '../client';
 import { readVmTls, TLS_FILES } from './certs';
-import type { Hypervisor, Share, VmConfig } from './driver';
+import type { DriverName, Hypervisor, Share, VmConfig } from './driver';
 import { loadImage } from './image';
 import { driverFor } from './drivers';
 import { VmPaths } from './paths';
-import { GuestPortService, PortSync } from './ports';
+import { GuestPortService } from './ports';
+import { SLIRP } from './qemu';
+import { GVPROXY } from './vfkit';
 import { type BootStage, readJson, type VmState, writeJsonAtomic } from './state';
 import * as path from 'node:path';
 
 const MiB = 1024 * 1024;
 
-/** The seed the guest mounts read-only: its certificates, the user's daemon.json and, with QEMU, where the host's
- * port service listens ("10.0.2.2:PORT TOKEN"). */
+/** The seed the guest mounts read-only: its certificates, the user's daemon.json and, with QEMU and vfkit, where the
+ * host's port service listens as the guest reaches it ("10.0.2.2:PORT TOKEN"). */
 export function writeSeed(paths: VmPaths, hostPorts?: string): void {
   const tls = path.join(paths.seedDir, 'tls');
   fs.mkdirSync(tls, { recursive: true, mode: 0o700 });
@@ -30,6 +32,15 @@ export function writeSeed(paths: VmPaths, hostPorts?: string): void {
   const hostPortsFile = path.join(paths.seedDir, 'host-ports');
   if (hostPorts) fs.writeFileSync(hostPortsFile, `${hostPorts}\n`, { mode: 0o600 });
   else fs.rmSync(hostPortsFile, { force: true });
+}
+
+/**
+ * Where the guest reaches the host's loopback, so its engine asks the supervisor's port service for each port before
+ * a start answers (a busy one fails it): 10.0.2.2 on QEMU's user network, gvproxy's host address with vfkit. None
+ * with WSL, which forwards the guest's ports to the host's localhost itself.
+ */
+export function hostLoopbackFor(driver: DriverName): string | undefined {
+  return { qemu: SLIRP.host, vfkit: GVPROXY.host, wsl: undefined }[driver];
 }
 
 /** The sparse data disk: made at first start, grown (never shrunk) when the configured size grew. */
@@ -80,13 +91,11 @@ export async function supervise(dir: string): Promise<void> {
   let hv: Hypervisor | undefined;
   let relayClose: (() => Promise<void>) | undefined;
   let control: net.Server | undefined;
-  let ports: PortSync | undefined;
   let guestPorts: GuestPortService | undefined;
   let stopping: Promise<void> | undefined;
   let consoleError: string | undefined;
 
   const cleanup = async () => {
-    ports?.stop();
     guestPorts?.close();
     await relayClose?.().catch(() => undefined);
     control?.close();
@@ -121,9 +130,8 @@ export async function supervise(dir: string): Promise<void> {
   try {
     const driver = driverFor(config.driver);
     const image = loadImage(process.env.BERTH_VM_IMAGE_DIR ?? '', { verify: false });
-    // QEMU: the guest's engine asks for its host ports itself (10.0.2.2 is the host's loopback on its user network),
-    // so a busy one fails the start; other drivers' ports follow the engine's events (PortSync).
-    if (config.driver === 'qemu') {
+    const hostLoopback = hostLoopbackFor(config.driver);
+    if (hostLoopback) {
       guestPorts = new GuestPortService(
         () => hv,
         log,
@@ -132,7 +140,7 @@ export async function supervise(dir: string): Promise<void> {
           save();
         },
       );
-      writeSeed(paths, `10.0.2.2:${await guestPorts.listen()} ${guestPorts.token}`);
+      writeSeed(paths, `${hostLoopback}:${await guestPorts.listen()} ${guestPorts.token}`);
     } else writeSeed(paths);
     if (config.driver !== 'wsl') ensureDataDisk(paths.dataDisk, config.diskGiB);
 
@@ -145,7 +153,7 @@ export async function supervise(dir: string): Promise<void> {
       return { ok: true, state };
     });
 
-    hv = await driver.launch({ paths, config, image, shares: defaultShares(paths), log });
+    hv = await driver.launch({ paths, bundleDir: __dirname, config, image, shares: defaultShares(paths), log });
     state.hypervisorPid = hv.pid;
     state.accel = hv.accel;
     stage('hypervisor');
@@ -208,18 +216,6 @@ export async function supervise(dir: string): Promise<void> {
       state.bootMs = Date.now() - t0;
       stage('ready');
       log(`berth: engine ready after ${(state.bootMs / 1000).toFixed(1)} s`);
-      if (hv.forwardPort && hv.unforwardPort && !guestPorts) {
-        ports = new PortSync(
-          new EngineClient(`unix://${paths.apiSocket}`),
-          { forwardPort: hv.forwardPort, unforwardPort: hv.unforwardPort },
-          log,
-          (p) => {
-            state.ports = p;
-            save();
-          },
-        );
-        void ports.follow();
-      }
     }
     await hvExit;
     await client.close().catch(() => undefined);

@@ -1,10 +1,14 @@
 // The vfkit driver (macOS): Apple's Virtualization.framework through vfkit, as Podman uses it, with gvproxy as the
 // user-mode network (Apple's NAT breaks some VPNs; gvproxy also publishes ports through its expose API). The guest is
 // the same image: the kernel uncompressed (vfkit rejects compressed arm64 kernels), virtiofs shares instead of 9p,
-// the console on a virtio-serial port (hvc0). Not booted in CI (no macOS there): its command lines are unit-tested.
+// the console on a virtio-serial port (hvc0). Published ports as with QEMU: the guest's berthd asks the supervisor's
+// port service (reached at gvproxy's host address, NATed to the host's loopback) and the supervisor has gvproxy
+// expose the port, so a host port another program holds fails the start. Not booted in CI (no macOS there); on
+// Linux its launch, expose/unexpose and the whole port path run against stand-ins (test/vm/vfkit.test.ts).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import {
@@ -19,8 +23,13 @@ import {
 } from './driver';
 import type { GuestArch } from './image';
 
-/** gvproxy's fixed addresses. */
-export const GVPROXY = { guest: '192.168.127.2', prefix: 24, gateway: '192.168.127.1' } as const;
+/** gvproxy's fixed addresses; `host` is NATed to the host's 127.0.0.1 (its default HostIP, cmd/gvproxy/config.go). */
+export const GVPROXY = {
+  guest: '192.168.127.2',
+  prefix: 24,
+  gateway: '192.168.127.1',
+  host: '192.168.127.254',
+} as const;
 export const GUEST_MAC = '5a:94:ef:e4:0c:ee';
 
 export function vfkitCmdline(shares: Share[]): string {
@@ -101,6 +110,31 @@ const VFKIT_DIRS = [
   '/Applications/Podman Desktop.app/Contents/Resources',
 ];
 
+/**
+ * vfkit or gvproxy: the extension's own first (<dist>/bin, where a darwin VSIX carries them), else on PATH, else
+ * where Homebrew and Podman put them.
+ */
+export function findVfkitTool(
+  name: 'vfkit' | 'gvproxy',
+  bundleDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  return findExecutable(name, [], { PATH: path.join(bundleDir, 'bin') }) ?? findExecutable(name, VFKIT_DIRS, env);
+}
+
+/** Why vfkit cannot run (given the platform), saying what to install; undefined when it can. */
+export function vfkitUnavailable(
+  bundleDir: string,
+  platform: NodeJS.Platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (platform !== 'darwin') return 'the vfkit driver runs on macOS only';
+  if (!findVfkitTool('vfkit', bundleDir, env)) return 'the vfkit driver needs vfkit: brew install vfkit';
+  if (!findVfkitTool('gvproxy', bundleDir, env))
+    return 'the vfkit driver needs gvproxy: brew install podman (it ships gvproxy)';
+  return undefined;
+}
+
 /** An uncompressed copy of a gzip-compressed kernel (arm64 Image.gz), made once per VM directory. */
 export function uncompressedKernel(kernel: string, dest: string): string {
   const head = Buffer.alloc(2);
@@ -113,6 +147,7 @@ export function uncompressedKernel(kernel: string, dest: string): string {
   return dest;
 }
 
+/** One request to gvproxy's (or vfkit's) HTTP API on its unix socket; rejects with the body of an error answer. */
 function postUnix(socketPath: string, urlPath: string, body: unknown): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -128,21 +163,29 @@ function postUnix(socketPath: string, urlPath: string, body: unknown): Promise<s
   });
 }
 
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export class VfkitDriver implements VmDriver {
   readonly name = 'vfkit' as const;
 
-  async unavailable(_arch: GuestArch): Promise<string | undefined> {
-    if (process.platform !== 'darwin') return 'the vfkit driver runs on macOS only';
-    if (!findExecutable('vfkit', VFKIT_DIRS)) return 'the vfkit driver needs vfkit: brew install vfkit';
-    if (!findExecutable('gvproxy', VFKIT_DIRS))
-      return 'the vfkit driver needs gvproxy: brew install podman (it ships gvproxy)';
-    return undefined;
+  async unavailable(_arch: GuestArch, bundleDir: string): Promise<string | undefined> {
+    return vfkitUnavailable(bundleDir);
   }
 
   async launch(ctx: LaunchContext): Promise<Hypervisor> {
-    const vfkit = findExecutable('vfkit', VFKIT_DIRS);
-    const gvproxy = findExecutable('gvproxy', VFKIT_DIRS);
-    if (!vfkit || !gvproxy) throw new Error((await this.unavailable(ctx.config.arch)) ?? 'vfkit missing');
+    const bundleDir = ctx.bundleDir ?? __dirname;
+    const vfkit = findVfkitTool('vfkit', bundleDir);
+    const gvproxy = findVfkitTool('gvproxy', bundleDir);
+    if (!vfkit || !gvproxy) throw new Error(vfkitUnavailable(bundleDir, 'darwin') ?? 'vfkit missing');
     const d = ctx.paths.dir;
     const netSock = path.join(d, 'gvproxy-vfkit.sock');
     const gvApi = path.join(d, 'gvproxy.sock');
@@ -197,16 +240,23 @@ export class VfkitDriver implements VmDriver {
       clearInterval(follow);
       consoleStream.end();
     });
-    const apiPort = 20000 + Math.floor(Math.random() * 20000);
-    const api = { protocol: 'tcp' as const, hostIp: '127.0.0.1', hostPort: apiPort, guestPort: GUEST_API_PORT };
     return {
       pid: child.pid ?? -1,
       accel: 'vz',
       console: consoleStream,
       exited,
+      // The API on a loopback port free a moment ago (another program may take it first: another one then).
       apiAddress: async () => {
-        await postUnix(gvApi, '/services/forwarder/expose', gvproxyExpose(api));
-        return { host: '127.0.0.1', port: apiPort };
+        for (let attempt = 0; ; attempt++) {
+          const hostPort = await freeLoopbackPort();
+          const api = { protocol: 'tcp' as const, hostIp: '127.0.0.1', hostPort, guestPort: GUEST_API_PORT };
+          try {
+            await postUnix(gvApi, '/services/forwarder/expose', gvproxyExpose(api));
+            return { host: '127.0.0.1', port: hostPort };
+          } catch (err) {
+            if (attempt >= 4 || !/address already in use/.test((err as Error).message)) throw err;
+          }
+        }
       },
       requestPoweroff: async () => {
         await postUnix(rest, '/vm/state', { state: 'Stop' });

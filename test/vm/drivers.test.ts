@@ -9,7 +9,6 @@ import { vmEnv } from '../../src/vm';
 import { makeVmTls } from '../../src/vm/certs';
 import { encodeCmdlinePath } from '../../src/vm/driver';
 import { platformDrivers } from '../../src/vm/drivers';
-import { wantedForwards } from '../../src/vm/ports';
 import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../src/common/host/engine-process';
 import { loadImage, sha256File } from '../../src/vm/image';
 import {
@@ -240,27 +239,6 @@ describe('vm drivers: command lines', () => {
 
   it('encodes kernel command line paths', () => {
     assert.equal(encodeCmdlinePath('/Users/Jane Doe/é'), '/Users/Jane%20Doe/%c3%a9');
-  });
-
-  it('forwards the published ports of running containers, one per protocol and port', () => {
-    const c = (State: string, Ports: any[]) => ({ Id: 'x', Names: ['/web'], State, Ports }) as any;
-    const want = wantedForwards([
-      c('running', [
-        { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
-        { IP: '::', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
-        { PrivatePort: 443, Type: 'tcp' },
-        { IP: '0.0.0.0', PrivatePort: 53, PublicPort: 5353, Type: 'udp' },
-      ]),
-      c('exited', [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 9090, Type: 'tcp' }]),
-    ]);
-    assert.deepEqual([...want.keys()], ['tcp/8080', 'udp/5353']);
-    assert.deepEqual(want.get('tcp/8080'), {
-      protocol: 'tcp',
-      hostIp: '127.0.0.1',
-      hostPort: 8080,
-      guestPort: 8080,
-      container: 'web',
-    });
   });
 
   it('prints docker-machine style environments', () => {
