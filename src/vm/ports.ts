@@ -9,8 +9,6 @@ export interface PortState {
   protocol: 'tcp' | 'udp';
   hostPort: number;
   container: string;
-  /** Why the host could not take the port (another program holds it). */
-  error?: string;
 }
 
 const key = (f: { protocol: string; hostPort: number }) => `${f.protocol}/${f.hostPort}`;

@@ -113,7 +113,7 @@ export function registerVmCommands(program: Command, cli: Cli): void {
           ...(s.running
             ? (s.state?.ports ?? []).map(
                 (p) =>
-                  `  port 127.0.0.1:${p.hostPort}/${p.protocol} → ${p.container}${p.error ? ` (not forwarded: ${p.error})` : ''}`,
+                  `  port 127.0.0.1:${p.hostPort}/${p.protocol} → ${p.container}`,
               )
             : []),
           s.phase === 'failed' && s.state?.error ? `  error: ${s.state.error}` : '',
