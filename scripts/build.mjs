@@ -137,7 +137,8 @@ async function bundle() {
 // The engine's per-container helpers are static binaries in dist/bin, built from C under src/engine/**/native/:
 // a file native/NAME.c is the helper NAME on its own; a folder native/NAME/ is the helper NAME made of all its .c
 // files (berth-shim: one file per part). Headers next to the sources are inputs too: any of them changing
-// rebuilds the helper.
+// rebuilds the helper. A file native/NAME.node.c is a Node-API addon instead (dist/bin/NAME.node, linked against
+// the host's glibc, loaded by the engine itself), built with the headers of the node that runs this build.
 // `--natives-only --arch arm64 --outdir DIR` builds only those, for another architecture (Debian's cross compiler
 // aarch64-linux-gnu-gcc): the arm64 guest image and the linux-arm64 package carry them.
 const natives = []; // { name, sources, inputs }
@@ -153,6 +154,8 @@ const walk = (dir) => {
       if (e.isDirectory()) {
         const sources = cFiles(p, '.c');
         natives.push({ name: e.name, sources, inputs: [...sources, ...cFiles(p, '.h')] });
+      } else if (e.name.endsWith('.node.c')) {
+        natives.push({ name: path.basename(e.name, '.c'), sources: [p], inputs: [p], addon: true });
       } else if (e.name.endsWith('.c')) {
         natives.push({ name: path.basename(e.name, '.c'), sources: [p], inputs: [p, ...cFiles(dir, '.h')] });
       }
@@ -171,14 +174,17 @@ fs.mkdirSync(path.join(outdir, 'bin'), { recursive: true });
 // scripts/install-deps.sh): its rootless fast exec compiles filters with it; without it those execs use runc exec.
 const libseccomp = execFileSync(cc, ['-print-file-name=libseccomp.a'], { encoding: 'utf8' }).trim();
 const seccompArgs = path.isAbsolute(libseccomp) ? ['-DBERTH_LIBSECCOMP'] : [];
-for (const { name, sources, inputs } of natives) {
+// Node's headers: next to its binary in both the official builds (bin/../include/node) and distributions' packages.
+const nodeHeaders = path.resolve(path.dirname(process.execPath), '..', 'include', 'node');
+for (const { name, sources, inputs, addon } of natives) {
   const out = path.join(outdir, 'bin', name);
   const fresh = fs.existsSync(out) && inputs.every((f) => fs.statSync(out).mtimeMs >= fs.statSync(f).mtimeMs);
   const extra = name === 'berth-shim' && seccompArgs.length ? { flags: seccompArgs, libs: ['-lseccomp'] } : undefined;
+  const link = addon ? ['-shared', '-fPIC', `-I${nodeHeaders}`] : ['-static'];
   if (!fresh)
     execFileSync(
       cc,
-      ['-O2', '-static', '-Wall', '-Werror', ...(extra?.flags ?? []), '-o', out, ...sources, ...(extra?.libs ?? [])],
+      ['-O2', ...link, '-Wall', '-Werror', ...(extra?.flags ?? []), '-o', out, ...sources, ...(extra?.libs ?? [])],
       { stdio: 'inherit' },
     );
 }

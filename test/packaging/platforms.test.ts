@@ -1,7 +1,7 @@
 // The platform VSIXs (scripts/package-platforms.sh, vsce package --target): each says its target, carries the static
-// C helpers of its architecture (read from the ELF headers: machine, no interpreter) and, for macOS and Windows, the
-// guest image of the matching architecture whose files match its manifest — the Windows one with the WSL tarball;
-// the Linux ones carry no guest image (the engine runs natively there).
+// C helpers and the engine's addon of its architecture (read from the ELF headers: machine, no interpreter, shared
+// object) and, for macOS and Windows, the guest image of the matching architecture whose files match its manifest —
+// the Windows one with the WSL tarball; the Linux ones carry no guest image (the engine runs natively there).
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -13,8 +13,8 @@ import { requireQemu } from '../helpers/vm';
 const TARGETS = ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64', 'win32-x64'] as const;
 const ELF_MACHINE = { x64: 62, arm64: 183 } as const;
 
-/** The machine an ELF file is for, and whether it is static (no PT_INTERP program header). */
-function elfInfo(buf: Buffer): { machine: number; static: boolean } {
+/** The machine an ELF file is for, whether it is static (no PT_INTERP program header) and a shared object. */
+function elfInfo(buf: Buffer): { machine: number; static: boolean; sharedObject: boolean } {
   assert.equal(buf.subarray(0, 4).toString('latin1'), '\x7fELF', 'an ELF file');
   assert.equal(buf[4], 2, '64-bit');
   const machine = buf.readUInt16LE(18);
@@ -23,7 +23,7 @@ function elfInfo(buf: Buffer): { machine: number; static: boolean } {
   const phnum = buf.readUInt16LE(56);
   let interp = false;
   for (let i = 0; i < phnum; i++) if (buf.readUInt32LE(phoff + i * phentsize) === 3) interp = true;
-  return { machine, static: !interp };
+  return { machine, static: !interp, sharedObject: buf.readUInt16LE(16) === 3 };
 }
 
 describe('packaging: the platform VSIXs', function () {
@@ -67,14 +67,16 @@ describe('packaging: the platform VSIXs', function () {
         assert.ok(entries[t].has('extension/engine-bin/berthd'));
       });
 
-      it(`carries the static C helpers built for ${arch}`, () => {
+      it(`carries the static C helpers and the engine's addon built for ${arch}`, () => {
         const helpers = [...entries[t].keys()].filter((n) => n.startsWith('extension/dist/bin/'));
-        for (const h of ['berth-shim', 'berth-init'])
+        for (const h of ['berth-shim', 'berth-init', 'malloc-trim.node'])
           assert.ok(helpers.includes(`extension/dist/bin/${h}`), `${h} in ${helpers.join(', ')}`);
         for (const h of helpers) {
           const info = elfInfo(read(t, h));
           assert.equal(info.machine, ELF_MACHINE[arch], `${h} is for ${arch}`);
-          assert.ok(info.static, `${h} is static`);
+          // Node-API addons are shared objects the engine's node loads; the helpers run in any container or host.
+          if (h.endsWith('.node')) assert.ok(info.sharedObject, `${h} is a shared object`);
+          else assert.ok(info.static, `${h} is static`);
         }
       });
 
