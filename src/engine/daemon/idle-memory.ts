@@ -8,6 +8,13 @@
 // for IDLE_TICKS ticks in a row and the heap grew by at least GROWTH_BYTES since the last such collection, a
 // compacting full collection runs (again on the next ticks while each gives back as much, MAX_ROUNDS at most).
 // Never during work (an idle loop only), never again for the same growth.
+//
+// What glibc holds is the other half: freed native memory (V8's compiler and GC threads' allocations, Buffers'
+// small backing stores) stays resident wherever a live allocation sits above it — ~16 MB of berthd's ~40 MB of
+// anonymous memory after the bench's workloads, in the main heap and in the threads' arenas (one at 35 MB). Once
+// per quiet spell after work (and after each collection, which frees more of it) malloc_trim gives the free pages
+// back: src/engine/daemon/native/malloc-trim.node.c.
+import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -35,6 +42,22 @@ function exposeGc(): Gc {
   return vm.runInNewContext('gc') as Gc;
 }
 
+type Trim = () => boolean;
+
+/** glibc's malloc_trim(0) from the engine's addon (dist/bin next to the bundle, or BERTH_MALLOC_TRIM); undefined
+ * where it cannot load (a musl host, a build without it): the engine then keeps what glibc keeps. */
+function loadMallocTrim(): Trim | undefined {
+  const file = process.env.BERTH_MALLOC_TRIM ?? path.join(__dirname, 'bin', 'malloc-trim.node');
+  const mod = { exports: {} as unknown };
+  try {
+    process.dlopen(mod, file);
+  } catch (err: any) {
+    log.debug('idle: no malloc_trim', { file, error: err.message });
+    return undefined;
+  }
+  return typeof mod.exports === 'function' ? (mod.exports as Trim) : undefined;
+}
+
 export interface IdleMemory {
   stop(): void;
 }
@@ -42,6 +65,18 @@ export interface IdleMemory {
 export function startIdleMemory(): IdleMemory {
   // Made at the first collection: a fresh engine that never worked does not pay for the context.
   let gc: Gc | undefined;
+  // Loaded at the first trim too; null once it failed to load.
+  let trim: Trim | null | undefined;
+  /** Work (a busy tick) since the last trim: start-up counts as work. */
+  let trimDue = true;
+  const trimNative = (why: string) => {
+    trimDue = false;
+    trim ??= loadMallocTrim() ?? null;
+    if (!trim) return;
+    const t = performance.now();
+    const released = trim();
+    log.debug('idle: native memory trimmed', { after: why, released, ms: (performance.now() - t).toFixed(1) });
+  };
   // The heap's pages and the memory its objects hold outside it (Buffers: a 100 MB `docker logs` leaves ~8 MB of
   // dead ones, which only a collection frees, while the heap itself grew less than GROWTH_BYTES).
   const committedNow = () => {
@@ -60,6 +95,7 @@ export function startIdleMemory(): IdleMemory {
     last = now;
     if (busy > IDLE_UTILIZATION) {
       quiet = rounds = 0;
+      trimDue = true;
       return;
     }
     const committed = committedNow();
@@ -68,7 +104,11 @@ export function startIdleMemory(): IdleMemory {
     if (++quiet < IDLE_TICKS || rounds >= MAX_ROUNDS) return;
     // The first collection of a quiet spell when the work grew the heap; more while each still gives back as much
     // (what finished work releases late: closed sockets' and streams' native wraps, timers that ran out).
-    if (rounds === 0 ? committed - baseline < GROWTH_BYTES : lastFreed < GROWTH_BYTES) return;
+    if (rounds === 0 ? committed - baseline < GROWTH_BYTES : lastFreed < GROWTH_BYTES) {
+      // Work that left the heap as it was may still have left native memory (a pull's zlib and hashing).
+      if (trimDue) trimNative('work');
+      return;
+    }
     const t = performance.now();
     // A plain full collection frees the dead objects but keeps their pages (the 42 MB above); compacting moves the
     // survivors together so the emptied pages go back to the system. Only for these collections: during work
@@ -89,6 +129,7 @@ export function startIdleMemory(): IdleMemory {
       afterMb: (baseline / 2 ** 20).toFixed(1),
       ms: (performance.now() - t).toFixed(1),
     });
+    trimNative('collection');
   }, TICK_MS);
   timer.unref();
   return { stop: () => clearInterval(timer) };
