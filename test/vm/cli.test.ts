@@ -1,7 +1,8 @@
 // `berth vm start|stop|status|rm|env` run as a user runs them (node dist/cli.js on a private BERTH_HOME): flags and
 // bad values (a clear error, nothing made or started), status with no VM, env/--unset as docker-machine env prints
 // them, then one real cycle under QEMU — start with --cpus/--memory, status (text and json), the docker CLI through
-// `eval "$(berth vm env)"` loading and running an image, stop leaving no process — and rm's confirmation.
+// `eval "$(berth vm env)"` loading and running an image, stop leaving no process (env then refused) — and rm's
+// confirmation.
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -205,6 +206,14 @@ describe('berth vm (the CLI, as a user runs it)', function () {
       assert.deepEqual(processesMentioning(vmDir()), []);
       assert.match((await vm(['status'])).stdout, /^default: stopped\n/);
       assert.equal((await vm(['stop'])).stdout, 'VM "default" is not running.\n');
+      // env refuses a stopped VM, as docker-machine env does ("Host is not running"); --unset still answers.
+      const e = await vm(['env']);
+      assert.equal(e.code, 1);
+      assert.equal(e.stdout, '');
+      assert.equal(e.stderr.trim(), 'Error: VM "default" is not running (stopped): start it with berth vm start');
+      const u = await vm(['env', '--unset']);
+      assert.equal(u.code, 0, u.stderr);
+      assert.match(u.stdout, /^unset DOCKER_HOST$/m);
     });
 
     it('rm asks on a terminal (no keeps it), then removes the VM and its disk', async () => {

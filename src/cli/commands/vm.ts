@@ -149,7 +149,19 @@ export function registerVmCommands(program: Command, cli: Cli): void {
         cli.out.write(`${vmEnv(name, shell, undefined, true)}\n`);
         return;
       }
-      if (!vmStatus(name).exists) throw new StatusError(1, `Error: no VM named "${name}" (berth vm start creates it)`);
+      const s = vmStatus(name);
+      if (!s.exists) throw new StatusError(1, `Error: no VM named "${name}" (berth vm start creates it)`);
+      // As docker-machine env ("Host is not running"): variables for an engine nobody answers on would only move the
+      // error to the next docker command.
+      if (!s.running) {
+        const start = `berth vm start${name === DEFAULT_VM ? '' : ` ${name}`}`;
+        throw new StatusError(
+          1,
+          s.phase === 'starting'
+            ? `Error: VM "${name}" is still starting: wait for ${start} to finish`
+            : `Error: VM "${name}" is not running (${s.phase}): start it with ${start}`,
+        );
+      }
       cli.out.write(`${vmEnv(name, shell)}\n`);
     });
 }
