@@ -6,10 +6,12 @@
 import { requireDeps } from './deps';
 import { type SpawnSyncReturns, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/client';
 import { startVm, stopVm, type VmStartOptions, type VmStatus, vmStatus } from '../../src/vm';
+import { VmPaths } from '../../src/vm/paths';
 import { findQemu } from '../../src/vm/qemu';
 import { type Registry, seedMirror, startRegistry } from '../fixtures';
 import { DIST, type DockerResult, ROOT } from './engine';
@@ -21,6 +23,8 @@ export interface TestVm {
   /** unix:///…/berth.sock */
   host: string;
   socket: string;
+  /** QEMU's end of the guest's control port (scripts/vm/guest/control.run). */
+  controlSocket: string;
   client: EngineClient;
   registry: Registry;
   /** The registry as the guest reaches it: 10.0.2.2:PORT. */
@@ -33,6 +37,37 @@ export interface TestVm {
   restart(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * The guest's own view of its memory, asked on the control port (scripts/vm/guest/control.run): /proc/meminfo, the
+ * guest berthd's RSS and the kernel's boot-time "Memory:" line, kB — read without starting a container in the guest.
+ */
+export async function guestMemory(controlSocket: string): Promise<{ kB: (key: string) => number; kernelLine: string }> {
+  const out = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const s = net.connect(controlSocket, () => s.write('meminfo\n'));
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error('the guest did not answer on its control port'));
+    }, 30_000);
+    s.on('data', (d) => {
+      text += d;
+      if (/^end$/m.test(text)) {
+        clearTimeout(timer);
+        s.end();
+        resolve(text);
+      }
+    });
+    s.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+  return {
+    kB: (key) => Number(new RegExp(`^${key.replace(/[.()]/g, '\\$&')}:\\s+(\\d+)`, 'm').exec(out)?.[1] ?? 0),
+    kernelLine: /Memory: .*/.exec(out)?.[0] ?? '',
+  };
 }
 
 /** The guest image for the host's architecture, rebuilt when it no longer matches this checkout. */
@@ -109,6 +144,7 @@ export async function bootVm(opts: VmStartOptions & { name?: string; registry?: 
     },
     host: status.host,
     socket: status.socket,
+    controlSocket: new VmPaths(name, home).guestControlSocket,
     client: new EngineClient(status.host),
     registry,
     registryInGuest,

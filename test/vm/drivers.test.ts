@@ -64,7 +64,7 @@ describe('vm drivers: command lines', () => {
     const append = args[args.indexOf('-append') + 1];
     assert.equal(
       append,
-      'console=ttyS0 quiet panic=-1 berth.net=10.0.2.15/24:10.0.2.2:10.0.2.3 berth.data=/dev/vdb berth.share=9p:berth-seed:/run/berth-seed berth.share=9p:berth-home:/Users/Jane%20Doe',
+      'console=ttyS0 quiet panic=-1 transparent_hugepage=madvise berth.net=10.0.2.15/24:10.0.2.2:10.0.2.3 berth.data=/dev/vdb berth.share=9p:berth-seed:/run/berth-seed berth.share=9p:berth-home:/Users/Jane%20Doe',
     );
     // A path with a space is one argument for QEMU (fsdev path), no shell in between.
     assert.ok(args.includes('local,id=fs1,path=/Users/Jane Doe,security_model=none'));
@@ -152,7 +152,7 @@ describe('vm drivers: command lines', () => {
     assert.equal(args[5], `linux,kernel=/vm/vmlinux,initrd=/img/initrd.img,cmdline="${vfkitCmdline(shares)}"`);
     assert.match(
       vfkitCmdline(shares),
-      /^console=hvc0 .*berth\.net=192\.168\.127\.2\/24:192\.168\.127\.1:192\.168\.127\.1 .*berth\.share=virtiofs:berth-home:\/Users\/Jane%20Doe$/,
+      /^console=hvc0 .*transparent_hugepage=madvise berth\.net=192\.168\.127\.2\/24:192\.168\.127\.1:192\.168\.127\.1 .*berth\.share=virtiofs:berth-home:\/Users\/Jane%20Doe$/,
     );
     for (const d of [
       'virtio-blk,path=/img/root.img',

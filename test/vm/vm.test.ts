@@ -9,7 +9,7 @@ import * as tls from 'node:tls';
 import { startVm, VmPaths, vmStatus } from '../../src/vm';
 import { requireDockerCli } from '../helpers/engine';
 import { eventually, httpGet } from '../helpers/net';
-import { processesMentioning, requireQemu, sharedVm, type TestVm } from '../helpers/vm';
+import { guestMemory, processesMentioning, requireQemu, sharedVm, type TestVm } from '../helpers/vm';
 
 describe('vm: the engine in a Linux guest', function () {
   this.timeout(300_000);
@@ -41,6 +41,27 @@ describe('vm: the engine in a Linux guest', function () {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^2 \S+ Berth VM/);
     assert.notEqual(r.stdout.split(' ')[1], os.release());
+  });
+
+  it('idles lean: huge pages only on request, freed 32 KiB blocks reported to the host, its memory told on the control port', async () => {
+    // One look into the guest (each costs a container run under TCG).
+    const [thp, order, zoneinfo] = vm
+      .guest(
+        'cat /sys/kernel/mm/transparent_hugepage/enabled; echo @; cat /sys/module/page_reporting/parameters/page_reporting_order; echo @; cat /proc/zoneinfo',
+      )
+      .split('@\n');
+    // Debian's default (always) gave node's heap whole 2 MiB pages it barely used.
+    assert.match(thp, /\[madvise\]/);
+    assert.equal(order.trim(), '3');
+    // Per-CPU free lists at their floor (4 batches), not ~7,000 pages each that free page reporting never sees.
+    const highs = [...zoneinfo.matchAll(/^\s+high:\s+(\d+)$/gm)].map((m) => Number(m[1]));
+    assert.ok(highs.length > 0 && highs.every((h) => h <= 1024), `per-CPU list highs ${highs.join(',')}`);
+    // What npm run bench reads without starting a container in the guest.
+    const g = await guestMemory(vm.controlSocket);
+    const configured = vm.status.config!.memoryMiB * 1024;
+    assert.ok(g.kB('MemTotal') > configured * 0.8 && g.kB('MemTotal') < configured, `MemTotal ${g.kB('MemTotal')} kB`);
+    assert.ok(g.kB('berthd.RssAnon') > 0, "the guest berthd's anonymous memory");
+    assert.match(g.kernelLine, /^Memory: \d+K\/\d+K available \(\d+K kernel code, .*\d+K bss/);
   });
 
   it('refuses API clients without the VM client certificate on its TCP port', async () => {
