@@ -156,7 +156,11 @@ function rootlessCgroups(
  */
 export function resolvePlatform(cfg: PlatformConfig): { platform: Platform; runtimes: Record<string, RuntimeChoice> } {
   const version = cgroupVersion() === '2' ? 2 : 1;
-  const driver = chooseCgroupDriver(cfg.execOpts, { cgroupVersion: version, systemdRunning: systemdRunning() });
+  const driver = chooseCgroupDriver(cfg.execOpts, {
+    cgroupVersion: version,
+    systemdRunning: systemdRunning(),
+    rootless: !!cfg.rootless,
+  });
   const runtimes: Record<string, RuntimeChoice> = {};
   const runc = runcInfo();
   runtimes.runc = { name: 'runc', path: runc?.path ?? 'runc' };

@@ -42,10 +42,8 @@ export function limitsUnavailableReason(p: Platform): string | undefined {
   if (!p.rootless) return undefined;
   if (p.cgroup.version === 1)
     return `${NEED}; this host has cgroup v1 (or hybrid), where an ordinary user cannot set limits`;
-  // cgroupfs needs the subtree the engine found itself in; with systemd, its user instance delegates.
-  const placed = p.cgroup.driver === 'systemd' || !!p.rootless.cgroupBase;
-  if (!placed || !p.rootless.delegatedControllers.length)
-    return `${NEED}; the engine's cgroup is not delegated to this user (start it in a unit with Delegate=yes)`;
+  if (!p.rootless.cgroupBase || !p.rootless.delegatedControllers.length)
+    return `${NEED}; the engine's cgroup is not delegated to this user: start it in a unit with Delegate=yes (systemd-run --user -p Delegate=yes, as the extension does where the user's systemd answers)`;
   return undefined;
 }
 

@@ -49,11 +49,14 @@ export const V1_CGROUPFS: Platform = {
 
 /**
  * Docker's choice of cgroup driver (daemon_unix.go): what `exec-opts` says, else systemd on a cgroup v2 host booted
- * with systemd (it owns the tree there), else cgroupfs.
+ * with systemd (it owns the tree there), else cgroupfs. A rootless engine differs from rootless dockerd here: its
+ * containers' cgroups go below the subtree its own unit delegated (rootless/cgroup.ts), so that stopping the unit
+ * ends them all; runc's systemd driver would ask for scopes over D-Bus instead, which a user manager without a
+ * session bus refuses ("Interactive authentication required", seen on the RHEL-like host).
  */
 export function chooseCgroupDriver(
   execOpts: string[],
-  host: { cgroupVersion: 1 | 2; systemdRunning: boolean },
+  host: { cgroupVersion: 1 | 2; systemdRunning: boolean; rootless?: boolean },
 ): CgroupDriver {
   let asked: string | undefined;
   for (const opt of execOpts) {
@@ -74,7 +77,12 @@ export function chooseCgroupDriver(
   }
   if (asked === 'systemd' && !host.systemdRunning)
     throw invalidParameter('systemd cgroup flag passed, but systemd support for managing cgroups is not available');
+  if (asked === 'systemd' && host.rootless)
+    throw invalidParameter(
+      "native.cgroupdriver=systemd is not supported when Berth runs rootless: its containers' cgroups go below the engine's own delegated subtree (cgroupfs)",
+    );
   if (asked) return asked as CgroupDriver;
+  if (host.rootless) return 'cgroupfs';
   return host.cgroupVersion === 2 && host.systemdRunning ? 'systemd' : 'cgroupfs';
 }
 
@@ -100,7 +108,7 @@ const cgroupfsParent = (p: Platform) => `${p.rootless?.cgroupBase ?? ''}/berth`;
  */
 export function cgroupsPath(p: Platform, id: string): string | undefined {
   if (p.rootless && p.cgroup.driver === 'cgroupfs' && !p.rootless.cgroupBase) return undefined;
-  if (p.cgroup.driver === 'systemd') return `${p.rootless ? 'user.slice' : 'system.slice'}:berth:${id}`;
+  if (p.cgroup.driver === 'systemd') return `system.slice:berth:${id}`;
   return `${cgroupfsParent(p)}/${id}`;
 }
 
@@ -110,7 +118,7 @@ export function cgroupsPath(p: Platform, id: string): string | undefined {
  */
 export function cgroupDir(p: Platform, id: string, controller: string, mountRoot = '/sys/fs/cgroup'): string {
   const base = p.cgroup.version === 2 ? mountRoot : `${mountRoot}/${controller}`;
-  if (p.cgroup.driver === 'systemd') return `${base}/${p.rootless ? 'user.slice' : 'system.slice'}/berth-${id}.scope`;
+  if (p.cgroup.driver === 'systemd') return `${base}/system.slice/berth-${id}.scope`;
   return `${base}${cgroupfsParent(p)}/${id}`;
 }
 

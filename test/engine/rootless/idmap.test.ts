@@ -71,8 +71,11 @@ describe('limits on a rootless platform', () => {
   it('rootless on v2: only the delegated controllers', () => {
     const v2: Platform = {
       ...V1_CGROUPFS,
-      cgroup: { version: 2, driver: 'systemd' },
-      rootless: { delegatedControllers: ['memory', 'pids'] },
+      cgroup: { version: 2, driver: 'cgroupfs' },
+      rootless: {
+        delegatedControllers: ['memory', 'pids'],
+        cgroupBase: '/user.slice/user-1000.slice/user@1000.service/app.slice/berthd.service',
+      },
     };
     assert.deepEqual(unusableLimits(v2, { memory: 1 << 30, pidsLimit: 10, nanoCpus: 1e9 }), ['--cpus']);
     assert.equal(limitsUnavailableReason(v2), undefined, 'some limits work');

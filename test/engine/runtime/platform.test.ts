@@ -108,10 +108,6 @@ describe('runtime: platform inputs to the OCI spec', () => {
       assert.equal(buildSpec(input(sdP)).linux.cgroupsPath, 'system.slice:berth:c1');
       assert.deepEqual(runtimeGlobalArgs(fsP), []);
       assert.deepEqual(runtimeGlobalArgs(sdP), ['--systemd-cgroup']);
-      assert.equal(
-        cgroupsPath(platform({ driver: 'systemd', rootless: { delegatedControllers: [] } }), 'c1'),
-        'user.slice:berth:c1',
-      );
     });
 
     it('finds the container cgroup on the host for each version and driver', () => {
@@ -144,6 +140,16 @@ describe('runtime: platform inputs to the OCI spec', () => {
       assert.equal(
         chooseCgroupDriver(['native.cgroupdriver=systemd'], { cgroupVersion: 1, systemdRunning: true }),
         'systemd',
+      );
+    });
+
+    it('rootless: cgroupfs below the engine’s delegated subtree, also where systemd runs; systemd refused', () => {
+      const rootless = { cgroupVersion: 2 as const, systemdRunning: true, rootless: true };
+      assert.equal(chooseCgroupDriver([], rootless), 'cgroupfs');
+      assert.equal(chooseCgroupDriver(['native.cgroupdriver=cgroupfs'], rootless), 'cgroupfs');
+      assert.throws(
+        () => chooseCgroupDriver(['native.cgroupdriver=systemd'], rootless),
+        /^InvalidParameterError: native.cgroupdriver=systemd is not supported when Berth runs rootless: its containers' cgroups go below the engine's own delegated subtree \(cgroupfs\)$/,
       );
     });
 
@@ -220,7 +226,7 @@ describe('runtime: platform inputs to the OCI spec', () => {
       assert.equal(cgroupDriverShown(v2), 'none');
       assert.throws(
         () => refuseUnusableLimits(v2, { memory: 1 << 26 }),
-        /--memory: resource limits need cgroup v2 with a delegated subtree \(a systemd user session\) when Berth runs rootless; the engine's cgroup is not delegated to this user \(start it in a unit with Delegate=yes\)/,
+        /--memory: resource limits need cgroup v2 with a delegated subtree \(a systemd user session\) when Berth runs rootless; the engine's cgroup is not delegated to this user: start it in a unit with Delegate=yes \(systemd-run --user -p Delegate=yes, as the extension does where the user's systemd answers\)$/,
       );
       const v1 = platform({ version: 1, rootless: { delegatedControllers: [] } });
       assert.match(limitsUnavailableReason(v1) ?? '', /this host has cgroup v1 \(or hybrid\)/);
