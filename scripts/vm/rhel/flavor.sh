@@ -8,6 +8,8 @@
 prefix=rhel-
 packages=(systemd dbus firewalld nftables iptables sudo openssh-server passwd login coreutils bash libc-bin
   util-linux libstdc++6 libudev1 runc crun iproute2 containernetworking-plugins kmod e2fsprogs procps tar busybox-static)
+# What rootless containers need and RHEL 9 has (shadow-utils' newuidmap/newgidmap, container-tools' slirp4netns).
+packages+=(uidmap slirp4netns)
 # The Berth guest's list, less what this host needs unpacked (coreutils, passwd's useradd/groupadd, libudev).
 provided=(dpkg perl-base perl debconf usrmerge init-system-helpers adduser udev initramfs-tools
   initramfs-tools-core linux-base cpio klibc-utils libklibc)
@@ -55,6 +57,9 @@ cloud-user:x:1000:
 nogroup:x:65534:
 G
   printf 'root:*:19000:0:99999:7:::\ncloud-user:*:19000:0:99999:7:::\n' >"$r/etc/shadow"
+  # The sub-ids RHEL's useradd gives every new user (SUB_UID_MIN 100000, SUB_UID_COUNT 65536 in login.defs).
+  echo 'cloud-user:100000:65536' >"$r/etc/subuid"
+  echo 'cloud-user:100000:65536' >"$r/etc/subgid"
   chmod 0640 "$r/etc/shadow"
   chgrp 42 "$r/etc/shadow"
   install -d -m 0700 -o 1000 -g 1000 "$r/home/cloud-user" "$r/home/cloud-user/.ssh"
