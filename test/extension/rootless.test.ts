@@ -12,21 +12,16 @@ import { requireDeps } from '../helpers/deps';
 import { ROOT } from '../helpers/engine';
 import { installFor, processesOf, ROOTLESS_TOOLS, stockTunDevice, testUser } from '../helpers/rootless';
 
-// What lifecycle.ts does when nothing answers, for a user who is not root.
+// What lifecycle.ts does when nothing answers, for a user who is not root: the same function (startLocalEngine).
 const AS_EXTENSION = `
-const l = require('./src/extension/engine/launcher');
-const r = require('./src/common/host/rootless');
+const u = require('./src/extension/engine/user-service');
 const [what, extensionPath] = process.argv.slice(2);
 (async () => {
-  const problems = r.rootlessVerdict(r.probeRootlessHost()).fatal;
-  const choice = l.startChoice(process.getuid() === 0, problems);
-  if (choice !== 'rootless') throw new Error(choice + ': ' + problems.join('; '));
-  const host = l.rootlessSocket();
   if (what === 'start') {
-    const spec = l.bundledEngineLaunch(extensionPath, host, process.execPath, process.env, { pidfile: l.rootlessPidfile() });
-    await l.startBundledEngine(spec, host, process.env.HOME + '/berthd.log');
-  } else if (!(await l.stopEngine(host, l.rootlessPidfile()))) throw new Error('not stopped');
-  console.log(host);
+    const started = await u.startLocalEngine(extensionPath, process.env.HOME + '/berthd.log');
+    if (started.choice !== 'rootless') throw new Error(JSON.stringify(started));
+    console.log(JSON.stringify(started));
+  } else if (!(await u.stopRootlessEngine())) throw new Error('not stopped');
 })().catch((e) => { console.error(e.message); process.exit(1); });
 `;
 
@@ -75,8 +70,13 @@ describe('extension: the rootless engine started for a user who is not root', fu
     try {
       const started = asUser('start');
       assert.equal(started.status, 0, started.stderr + started.stdout);
-      const socket = started.stdout.trim().replace('unix://', '');
+      const { host, how } = JSON.parse(started.stdout);
+      const socket = host.replace('unix://', '');
       assert.equal(socket, path.join(runtime, 'berth/berth.sock'));
+      // No user manager answers this user here (and the hierarchy is hybrid v1 on this machine): spawned directly,
+      // saying why. test/vm/rhel-rootless.test.ts has the user service.
+      assert.equal(how.how, 'direct');
+      assert.match(how.why, /^(cgroup v1 \(or hybrid\)|no systemd user manager answers)/);
       const info = spawnSync('docker', ['-H', `unix://${socket}`, 'info', '--format', '{{json .}}'], {
         encoding: 'utf8',
       });

@@ -3,6 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { probeRootlessHost, realProbeReader, rootlessRequirements } from '../../common/host/rootless';
+import { withSbin } from './launcher';
+import { probeUserManager, rootlessStart, type UserManager } from './user-service';
 
 export interface HostReader {
   read(path: string): string | undefined;
@@ -26,7 +28,9 @@ export const realHost: HostReader = {
   },
   exists: (p) => fs.existsSync(p),
   run: (cmd, args) => {
-    const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 3000 });
+    // iptables and the like live in sbin, which Debian's PATH for an ordinary user lacks (the engine's has it).
+    const env = { ...process.env, PATH: withSbin(process.env.PATH) };
+    const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 3000, env });
     return r.status === 0 ? (r.stdout || r.stderr).trim() : undefined;
   },
   platform: process.platform,
@@ -177,6 +181,7 @@ export function diagnose(h: HostReader = realHost): Diagnosis {
     });
   }
   const rootlessReady = rootless.length > 0 && rootless.every((r) => r.ok || !r.fatal);
+  if (rootless.length) checks.push(...userServiceChecks(probeUserManager(h, h.user?.name), h.user?.name ?? 'USER'));
 
   const enforce = h.read('/sys/fs/selinux/enforce')?.trim();
   // container-selinux gives the policy container_t (named in the loaded policy's lxc_contexts).
@@ -210,6 +215,55 @@ export function diagnose(h: HostReader = realHost): Diagnosis {
   });
 
   return { distro: os.PRETTY_NAME ?? h.platform, family, checks };
+}
+
+/** The controllers container limits use (runtime/limits.ts) and their docker run flags. */
+const LIMIT_CONTROLLERS: Record<string, string> = {
+  cpu: '--cpus, --cpu-shares',
+  cpuset: '--cpuset-cpus, --cpuset-mems',
+  io: '--blkio-weight',
+  memory: '--memory',
+  pids: '--pids-limit',
+};
+
+/** Where the rootless engine runs (the user's systemd or the login session) and what that means for limits and lifetime. */
+function userServiceChecks(m: UserManager, user: string): Check[] {
+  const how = rootlessStart(m);
+  const checks: Check[] = [
+    {
+      name: "rootless engine's cgroup",
+      ok: how.how === 'user-service',
+      found:
+        how.how === 'user-service'
+          ? `systemd ${m.version} user manager: Berth runs the engine as ${how.unit} with Delegate=yes`
+          : `started directly, limits refused: ${how.why}`,
+      need: 'a systemd user manager on cgroup v2 for --memory, --cpus and the other limits (rootless engine, optional)',
+    },
+  ];
+  if (how.how !== 'user-service') return checks;
+  const have = m.controllers ?? [];
+  const missing = Object.keys(LIMIT_CONTROLLERS).filter((c) => !have.includes(c));
+  checks.push({
+    name: 'delegated controllers',
+    ok: ['memory', 'cpu', 'pids'].every((c) => have.includes(c)),
+    found: `${have.join(' ') || 'none'}${missing.length ? ` (refused: ${missing.map((c) => LIMIT_CONTROLLERS[c]).join(', ')})` : ''}`,
+    need: 'what user@.service delegates (systemd 252: cpu memory pids); more with a drop-in, then a new login',
+    fix: missing.length
+      ? {
+          note: `sudo sh -c 'mkdir -p /etc/systemd/system/user@.service.d && printf "[Service]\\nDelegate=cpu cpuset io memory pids\\n" >/etc/systemd/system/user@.service.d/delegate.conf && systemctl daemon-reload'`,
+        }
+      : undefined,
+  });
+  checks.push({
+    name: 'lingering',
+    ok: m.linger,
+    found: m.linger
+      ? 'on: the engine and its containers run on with no login session'
+      : `off: your systemd, and with it the engine and its containers, stops when your last login session ends (the VS Code server's included)`,
+    need: 'optional: lingering keeps them running (Berth does not turn it on; an administrator, or you where polkit lets you)',
+    fix: m.linger ? undefined : { note: `sudo loginctl enable-linger ${user}` },
+  });
+  return checks;
 }
 
 export function renderDiagnosis(d: Diagnosis): string {

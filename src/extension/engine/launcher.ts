@@ -85,8 +85,15 @@ export function bundledEngineLaunch(
       opts.pidfile ?? SYSTEM_PIDFILE,
       ...(opts.extraArgs ?? []),
     ],
-    env: { ...ENGINE_ENV, ...env, ELECTRON_RUN_AS_NODE: '1' },
+    env: { ...ENGINE_ENV, ...env, PATH: withSbin(env.PATH), ELECTRON_RUN_AS_NODE: '1' },
   };
+}
+
+/** berthd runs iptables, runc, newuidmap…: Debian's PATH for an ordinary user lacks the sbin folders RHEL's has. */
+export function withSbin(searchPath = ''): string {
+  const dirs = searchPath.split(':').filter(Boolean);
+  for (const d of ['/usr/local/sbin', '/usr/sbin', '/sbin']) if (!dirs.includes(d)) dirs.push(d);
+  return dirs.join(':');
 }
 
 /** Starts berthd detached (its own session, output to logFile) and waits until it answers. */

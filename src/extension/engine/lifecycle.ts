@@ -5,19 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Berth } from '../berth';
-import { probeRootlessHost, rootlessVerdict } from '../../common/host/rootless';
-import {
-  bundledEngineLaunch,
-  rootlessPidfile,
-  rootlessSocket,
-  startBundledEngine,
-  startChoice,
-  stopEngine,
-  SYSTEM_PIDFILE,
-  SYSTEM_SOCKET,
-  systemdInstallCommand,
-} from './launcher';
+import { rootlessSocket, stopEngine, SYSTEM_PIDFILE, systemdInstallCommand } from './launcher';
 import { showNoSubidsOnce } from './subids';
+import { type LocalStart, startLocalEngine, stopRootlessEngine } from './user-service';
 import { startVmEngine, stopVmEngine, vmConsoleLog } from './vm';
 
 /** The engine's log: berthd's log file, or the VM's console (kernel, init and the guest's berthd). */
@@ -48,37 +38,12 @@ export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<bo
     return false;
   }
   if (!userAsked && !berth.settings.autoStart) return false;
-  const isRoot = process.getuid?.() === 0;
-  const problems = isRoot ? [] : rootlessVerdict(probeRootlessHost()).fatal;
-  const choice = startChoice(isRoot, problems);
-  if (choice === 'offer-service') {
-    if (userAsked || !berth.context.globalState.get('berth.serviceOffered')) {
-      void berth.context.globalState.update('berth.serviceOffered', true);
-      const pick = await vscode.window.showWarningMessage(
-        `Berth: this host cannot run the engine rootless (${problems.join('; ')}). Install it once as a systemd service (a "berth" group gets access to its socket, so VS Code never runs as root)?`,
-        'Install Service',
-        'Diagnose',
-      );
-      if (pick === 'Install Service') await vscode.commands.executeCommand('berth.engine.installService');
-      if (pick === 'Diagnose') await vscode.commands.executeCommand('berth.engine.diagnose');
-    }
-    return false;
-  }
-  // Root: the system socket. Not root: the user's own rootless engine, on berthd's per-user socket.
-  const host = configured || (choice === 'root' ? SYSTEM_SOCKET : rootlessSocket());
-  const pidfile = choice === 'root' ? SYSTEM_PIDFILE : rootlessPidfile();
+  let started: LocalStart;
   try {
-    await vscode.window.withProgress(
+    started = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: 'Starting the Berth engine' },
-      () =>
-        startBundledEngine(
-          bundledEngineLaunch(berth.context.extensionPath, host, undefined, undefined, { pidfile }),
-          host,
-          engineLogFile(berth),
-        ),
+      () => startLocalEngine(berth.context.extensionPath, engineLogFile(berth), { configured }),
     );
-    berth.output.appendLine(`started the bundled engine on ${host} (log: ${engineLogFile(berth)})`);
-    if (choice === 'rootless') void showNoSubidsOnce(berth);
   } catch (err) {
     const pick = await vscode.window.showErrorMessage(
       `Berth: could not start the engine: ${(err as Error).message}`,
@@ -89,6 +54,23 @@ export async function ensureEngine(berth: Berth, userAsked: boolean): Promise<bo
     if (pick === 'Diagnose') await vscode.commands.executeCommand('berth.engine.diagnose');
     return false;
   }
+  if (started.choice === 'offer-service') {
+    if (userAsked || !berth.context.globalState.get('berth.serviceOffered')) {
+      void berth.context.globalState.update('berth.serviceOffered', true);
+      const pick = await vscode.window.showWarningMessage(
+        `Berth: this host cannot run the engine rootless (${started.problems.join('; ')}). Install it once as a systemd service (a "berth" group gets access to its socket, so VS Code never runs as root)?`,
+        'Install Service',
+        'Diagnose',
+      );
+      if (pick === 'Install Service') await vscode.commands.executeCommand('berth.engine.installService');
+      if (pick === 'Diagnose') await vscode.commands.executeCommand('berth.engine.diagnose');
+    }
+    return false;
+  }
+  const how = started.how;
+  const as = !how ? '' : how.how === 'user-service' ? ` as ${how.unit} of your systemd` : ` directly (${how.why})`;
+  berth.output.appendLine(`started the bundled engine on ${started.host}${as} (log: ${engineLogFile(berth)})`);
+  if (started.choice === 'rootless') void showNoSubidsOnce(berth);
   await berth.connect();
   return true;
 }
@@ -100,7 +82,7 @@ export async function stopBundledEngine(berth: Berth): Promise<boolean> {
     return stopped;
   }
   const host = berth.candidates()[0];
-  if (await stopEngine(host, host === rootlessSocket() ? rootlessPidfile() : SYSTEM_PIDFILE)) return true;
+  if (host === rootlessSocket() ? await stopRootlessEngine() : await stopEngine(host, SYSTEM_PIDFILE)) return true;
   void vscode.window.showWarningMessage(
     `Berth: this engine was not started by Berth (or needs root to stop). If it runs as a service: sudo systemctl stop berth`,
   );
