@@ -32,8 +32,8 @@ export interface RhelHost {
   hv: Hypervisor;
   /** Runs a command as cloud-user over SSH; throws with its output when it fails (unless `allowFail`). */
   ssh(command: string, opts?: { allowFail?: boolean; timeoutMs?: number }): { code: number; out: string };
-  /** Opens the SSH-forwarded socket to the guest's /run/berth/berth.sock (again after the engine restarts). */
-  tunnel(): Promise<void>;
+  /** Opens the SSH-forwarded socket to the guest's `remote` socket (again after the engine restarts). */
+  tunnel(remote?: string): Promise<void>;
   docker(args: string[], opts?: { timeoutMs?: number }): DockerResult;
   /** A host loopback port forwarded to the guest's `guestPort` (QEMU's user network, through QMP). */
   forward(guestPort: number): Promise<number>;
@@ -199,19 +199,11 @@ export async function bootRhelHost(opts: { memoryMiB?: number; cpus?: number } =
     docker,
     forward,
     consoleTail,
-    async tunnel() {
+    async tunnel(remote = '/run/berth/berth.sock') {
       closeTunnel();
       tunnelProc = spawn(
         'ssh',
-        [
-          ...sshArgs,
-          '-N',
-          '-o',
-          'ExitOnForwardFailure=yes',
-          '-L',
-          `${sock}:/run/berth/berth.sock`,
-          `${USER}@127.0.0.1`,
-        ],
+        [...sshArgs, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `${sock}:${remote}`, `${USER}@127.0.0.1`],
         { stdio: 'ignore' },
       );
       const end = Date.now() + 60_000;
