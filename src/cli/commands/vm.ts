@@ -111,10 +111,7 @@ export function registerVmCommands(program: Command, cli: Cli): void {
             ? `  booted in ${(s.state.bootMs / 1000).toFixed(1)} s (${s.state.accel ?? ''})`.replace(' ()', '')
             : '',
           ...(s.running
-            ? (s.state?.ports ?? []).map(
-                (p) =>
-                  `  port 127.0.0.1:${p.hostPort}/${p.protocol} → ${p.container}`,
-              )
+            ? (s.state?.ports ?? []).map((p) => `  port 127.0.0.1:${p.hostPort}/${p.protocol} → ${p.container}`)
             : []),
           s.phase === 'failed' && s.state?.error ? `  error: ${s.state.error}` : '',
           `  console log: ${s.consoleLog}`,
