@@ -498,8 +498,9 @@ async function main() {
         logFile: e.name === 'berthd' ? path.join(berth!.dir, 'berthd.log') : undefined,
       }));
       for (const e of engines) must(e.docker(['pull', '-q', busybox]), 'pull busybox');
-      // A rootless berthd beside them (issue 14), where this host can run one.
-      const rootless = await rootlessBreakdownEngine(reg);
+      // A rootless berthd beside them (issue 14), where this host can run one; BENCH_NO_ROOTLESS=1 leaves it out
+      // (its test user, berth-rl-c, may be another run's).
+      const rootless = process.env.BENCH_NO_ROOTLESS ? undefined : await rootlessBreakdownEngine(reg);
       try {
         rootless?.pull(busybox);
         if (rootless) targets.splice(1, 0, rootless.target);

@@ -4,6 +4,7 @@
 // ("container start phases", "network attach/detach"). `npm run bench -- breakdown` (the bench starts the engines);
 // the README's table is this output.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { EngineClient } from '../../src/client';
 
 export interface BreakdownEngine {
@@ -62,6 +63,8 @@ function berthPhases(logFile: string, from: number): Record<string, number[]> {
 export async function runBreakdown(engines: BreakdownEngine[], image: string, runs = 10): Promise<string[]> {
   const lines: string[] = [];
   for (const network of ['bridge', 'none']) {
+    // The machine's load as the runs begin: the figures are only comparable at a similar load.
+    const load = os.loadavg()[0];
     const figures: Record<string, Record<string, number>> = {};
     // berthd's own phases, per engine that logs them (a rootful and a rootless berthd side by side).
     const inner: Record<string, Record<string, number[]>> = {};
@@ -77,7 +80,9 @@ export async function runBreakdown(engines: BreakdownEngine[], image: string, ru
       if (e.logFile) for (const [k, v] of Object.entries(berthPhases(e.logFile, mark))) (inner[k] ??= {})[e.name] = v;
     }
     const names = engines.map((e) => e.name);
-    lines.push(`docker run --rm busybox true, --network ${network}: median of ${runs} (ms)`);
+    lines.push(
+      `docker run --rm busybox true, --network ${network}: median of ${runs} (ms), load ${load.toFixed(1)} on ${os.cpus().length} cores`,
+    );
     lines.push(`| phase | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`);
     for (const k of ['create', 'start', 'exit seen (wait)', 'remove', 'total'])
       lines.push(`| ${k} | ${names.map((n) => figures[n]?.[k]?.toFixed(1) ?? 'n/a').join(' | ')} |`);
