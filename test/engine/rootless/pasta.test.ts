@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { DOCKER_CLI, requireDeps } from '../../helpers/deps';
-import { freePort } from '../../helpers/net';
+import { freePort, otherMachine } from '../../helpers/net';
 import {
   processesOf,
   ROOTLESS_TOOLS,
@@ -145,6 +145,26 @@ describe('rootless engine with pasta', function () {
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
     });
+  });
+
+  it('-p on every address through the relay answers at a non-loopback address of the host', async () => {
+    const id = engine
+      .docker(['run', '-d', '-p', '80', 'busybox', 'sh', '-c', 'echo wide > /i; exec httpd -f -p 80 -h /'])
+      .stdout.trim();
+    assert.ok(id, engine.log());
+    const port = Number(engine.docker(['port', id, '80']).stdout.trim().split('\n')[0].split(':').pop());
+    const other = otherMachine();
+    try {
+      let body = '';
+      for (let i = 0; i < 50 && !/\r\n\r\nwide\n$/.test(body); i++) {
+        body = other.httpGet(port, '/i');
+        if (!/200 OK/.test(body)) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(body, /200 OK[\s\S]*\r\n\r\nwide\n$/, `from ${other.hostAddress}:${port}`);
+    } finally {
+      other.close();
+      engine.docker(['rm', '-f', id]);
+    }
   });
 
   it('-p …/udp through the relay: each sender’s datagrams echoed back from the host port; a held one refused', async () => {
