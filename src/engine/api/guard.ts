@@ -270,16 +270,23 @@ function letGroupThrough(dir: string, gid: number): void {
   fs.chmodSync(dir, (st.mode & 0o7777) | 0o010);
 }
 
-/** Removes a socket this process made (and its marker); leaves the path alone if something else replaced it. */
+/**
+ * Removes a socket this process made and its marker; leaves the path alone if something else replaced it. Node's
+ * server.close() has usually unlinked the socket already, so a missing socket still takes its marker along.
+ */
 export function removeUnixSocket(p: string): void {
+  let st: fs.Stats | undefined;
   try {
-    const st = fs.lstatSync(p);
-    const marker = fs.readFileSync(markerOf(p), 'utf8').trim();
-    if (st.isSocket() && marker === `${st.dev}:${st.ino}`) {
-      fs.rmSync(p, { force: true });
-      fs.rmSync(markerOf(p), { force: true });
-    }
+    st = fs.lstatSync(p);
   } catch {
-    /* already gone */
+    /* unlinked by close() */
   }
+  let marker = '';
+  try {
+    marker = fs.readFileSync(markerOf(p), 'utf8').trim();
+  } catch {
+    /* no marker */
+  }
+  if (st?.isSocket() && marker === `${st.dev}:${st.ino}`) fs.rmSync(p, { force: true });
+  fs.rmSync(markerOf(p), { force: true });
 }

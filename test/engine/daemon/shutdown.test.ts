@@ -144,6 +144,11 @@ describe('engine: bounded shutdown', function () {
     console.log(`      (berthd exited ${took} ms after SIGTERM with 5 clients attached)`);
 
     assert.ok(!fs.existsSync(withPid.socket), 'the socket is removed');
+    assert.deepEqual(
+      fs.readdirSync(path.dirname(withPid.socket)).filter((f) => f.includes(path.basename(withPid.socket))),
+      [],
+      'nothing of the socket is left beside it (its marker neither)',
+    );
     assert.ok(!fs.existsSync(pidfile), 'the pidfile is removed');
     assert.ok(!fs.existsSync(path.join(withPid.dataRoot, 'berthd.lock')), 'the data-root lock is released');
     assert.match(withPid.log(), /Daemon shutdown complete/);
