@@ -157,6 +157,18 @@ export function engineNetnsFiles(engine: RootlessEngine): string[] {
 /** A process's namespace as /proc/PID/ns/KIND reads ('net:[4026532…]'). */
 export const namespaceOf = (pid: number, kind: 'net' | 'mnt' | 'user') => fs.readlinkSync(`/proc/${pid}/ns/${kind}`);
 
+/** A process's uid, state and command line, for a message. */
+function describeProcess(pid: string): string {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '?';
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    return `uid ${field('Uid').split(/\s+/)[0]}, ${field('State')}, ppid ${field('PPid')}: ${cmd}`;
+  } catch {
+    return 'gone';
+  }
+}
+
 /**
  * What still holds any of these namespaces ('net:[4026532…]' as /proc/PID/ns links read): a process in it, a
  * process's open file of it, a bind mount of it in the host's (this test's) mount table. Nothing: the kernel has
@@ -180,7 +192,7 @@ export function namespaceHolders(namespaces: string[]): string[] {
     for (const [what, link] of links) {
       try {
         const target = fs.readlinkSync(link);
-        if (wanted.has(target)) held.push(`pid ${pid} ${what} ${target}`);
+        if (wanted.has(target)) held.push(`pid ${pid} ${what} ${target} (${describeProcess(pid)})`);
       } catch {
         /* gone */
       }
