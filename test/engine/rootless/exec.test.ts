@@ -188,6 +188,20 @@ describe('rootless engine: exec', function () {
     }
     // (the other engine did go through runc)
     assert.match(fs.readFileSync(runcLog('slow'), 'utf8'), / exec /);
+    // Every runc call of a rootless engine on a container says so (--rootless=true), not left to runc's guess.
+    for (const e of ['fast', 'slow']) {
+      const calls = fs
+        .readFileSync(runcLog(e), 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '--version');
+      assert.ok(calls.length > 1);
+      assert.deepEqual(
+        calls.filter((l) => !l.startsWith('--root ') || !l.includes(' --rootless=true ')),
+        [],
+        `${e}: runc calls without --rootless=true`,
+      );
+    }
   });
 
   it('the filter the shim builds decides as runc’s: the default profile and a user’s', () => {
