@@ -17,7 +17,17 @@ export interface Relay {
   readonly connections: number;
 }
 
-export async function startRelay(listenPath: string, target: RelayTarget, material: VmTls): Promise<Relay> {
+/**
+ * `onCut` hears of connections that ended abnormally: reset or failed on either side, or closed by the guest while
+ * the client's last bytes had no answer yet. The client itself sees only "EOF" (docker: `Post …: EOF`); the VM's
+ * console log then says which side it was.
+ */
+export async function startRelay(
+  listenPath: string,
+  target: RelayTarget,
+  material: VmTls,
+  onCut: (line: string) => void = () => undefined,
+): Promise<Relay> {
   if (process.platform !== 'win32') fs.rmSync(listenPath, { force: true });
   // TLS 1.3 session tickets: a reconnect skips the certificate checks (cheap on a guest without acceleration).
   let session: Buffer | undefined;
@@ -25,7 +35,7 @@ export async function startRelay(listenPath: string, target: RelayTarget, materi
   let count = 0;
   // Half-open both ways: docker closes its writing side after an attach's stdin and still reads the output.
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
-    count++;
+    const id = ++count;
     // allowHalfOpen is passed on to the TLSSocket by node (missing from its typings).
     const upstream = tls.connect({
       host: target.host,
@@ -45,14 +55,37 @@ export async function startRelay(listenPath: string, target: RelayTarget, materi
     // Half-closes pass through (an attach's stdin end); an error on either side ends both.
     client.pipe(upstream);
     upstream.pipe(client);
+    // Bytes the client sent since the guest last sent any: a request the guest has not answered (yet). Not after the
+    // client ended its side (an attach's stdin, which needs no answer).
+    let unanswered = 0;
+    client.on('data', (d: Buffer) => (unanswered += d.length));
+    client.on('end', () => (unanswered = 0));
+    upstream.on('data', () => (unanswered = 0));
+    let cut = false;
+    const report = (why: string) => {
+      if (cut) return;
+      cut = true;
+      onCut(`berth: relay: connection ${id} ${why}`);
+    };
     const end = () => {
       client.destroy();
       upstream.destroy();
       open.delete(client);
       open.delete(upstream);
     };
-    client.on('error', end);
-    upstream.on('error', end);
+    client.on('error', (err) => {
+      report(`failed on the client's side: ${err.message}`);
+      end();
+    });
+    upstream.on('error', (err) => {
+      report(
+        `failed on the guest's side: ${err.message}${unanswered ? ` (${unanswered} bytes of the client unanswered)` : ''}`,
+      );
+      end();
+    });
+    upstream.on('end', () => {
+      if (unanswered) report(`closed by the guest with ${unanswered} bytes of the client unanswered`);
+    });
     // Done when both directions are: each side's end was passed on by pipe().
     let ended = 0;
     const oneEnded = () => ++ended === 2 && end();

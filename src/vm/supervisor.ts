@@ -184,7 +184,10 @@ export async function supervise(dir: string): Promise<void> {
     state.apiPort = target.port;
     save();
     const { startRelay } = await import('./relay');
-    const relay = await startRelay(paths.apiSocket, target, material);
+    // Cuts while the guest boots are its engine not listening yet: only those of a running VM go to the console log.
+    const relay = await startRelay(paths.apiSocket, target, material, (line) => {
+      if (state.phase === 'running') log(line);
+    });
     relayClose = () => relay.close();
 
     // Up when the engine answers through the relay.

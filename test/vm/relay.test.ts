@@ -2,6 +2,7 @@
 // unix socket by the docker CLI (attach with stdin closed, as docker run does), and refused without the certificate.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
@@ -21,6 +22,7 @@ describe('vm relay: unix socket to the guest engine over mutual TLS', function (
   let registry: Registry;
   let sock: string;
   let port: number;
+  const cuts: string[] = [];
 
   before(async function () {
     requireDockerCli(this);
@@ -46,7 +48,7 @@ describe('vm relay: unix socket to the guest engine over mutual TLS', function (
       ],
     });
     sock = path.join(dir, 'api.sock');
-    relay = await startRelay(sock, { host: '127.0.0.1', port }, material);
+    relay = await startRelay(sock, { host: '127.0.0.1', port }, material, (line) => cuts.push(line));
   });
 
   after(async () => {
@@ -80,12 +82,15 @@ describe('vm relay: unix socket to the guest engine over mutual TLS', function (
     const r = await docker(['run', '--rm', 'hello-world']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Hello from Berth!/);
+    assert.deepEqual(cuts, [], 'no connection reported cut');
   });
 
   it('carries stdin to the container and its output back after the client closed its side', async () => {
     const r = await docker(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo done'], 'from stdin\n');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'from stdin\ndone\n');
+    // The client's stdin had no answer of its own when it ended its side: that is no cut.
+    assert.deepEqual(cuts, [], 'no connection reported cut');
   });
 
   it('carries concurrent requests, each on its own TLS connection', async () => {
@@ -111,5 +116,103 @@ describe('vm relay: unix socket to the guest engine over mutual TLS', function (
       c.on('close', () => resolve(out));
     });
     assert.doesNotMatch(answer, /200 OK/);
+  });
+});
+
+describe('vm relay: says which side cut a connection', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let guest: tls.Server;
+  let relay: Relay;
+  let sock: string;
+  let material: ReturnType<typeof makeVmTls>;
+  const cuts: string[] = [];
+  // What the fake guest does with the next connection once it has read a request.
+  let next: (socket: tls.TLSSocket) => void = () => undefined;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-relay-'));
+    material = makeVmTls('relay-cut-test');
+    guest = tls.createServer(
+      {
+        ca: material.ca,
+        cert: material.serverCert,
+        key: material.serverKey,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (socket) => socket.once('data', () => next(socket)),
+    );
+    await new Promise<void>((resolve) => guest.listen(0, '127.0.0.1', () => resolve()));
+    sock = path.join(dir, 'api.sock');
+    const { port } = guest.address() as { port: number };
+    relay = await startRelay(sock, { host: '127.0.0.1', port }, material, (line) => cuts.push(line));
+  });
+
+  after(async () => {
+    await relay?.close();
+    guest?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Sends a request through the relay and waits for the connection to close; what came back. */
+  const exchange = (request: string) =>
+    new Promise<string>((resolve) => {
+      const c = net.connect(sock, () => c.write(request));
+      let out = '';
+      c.on('data', (d) => (out += d));
+      c.on('error', () => undefined);
+      c.on('close', () => resolve(out));
+    });
+  const settled = () => new Promise((r) => setTimeout(r, 100));
+
+  it('a request the guest closed the connection on without answering (what docker shows as EOF)', async () => {
+    cuts.length = 0;
+    next = (socket) => socket.end();
+    const request = 'POST /images/load HTTP/1.1\r\nHost: api.moby.localhost\r\nContent-Length: 4\r\n\r\ntar!';
+    assert.equal(await exchange(request), '');
+    await settled();
+    assert.equal(cuts.length, 1, cuts.join('\n'));
+    assert.match(cuts[0], /^berth: relay: connection \d+ closed by the guest with \d+ bytes of the client unanswered$/);
+  });
+
+  it("a reset on the guest's side", async () => {
+    // A guest port that resets every connection (an engine gone mid-start): through a relay of its own.
+    const resetting = net.createServer((socket) => socket.resetAndDestroy());
+    await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', () => resolve()));
+    const own: string[] = [];
+    const other = await startRelay(
+      path.join(dir, 'reset.sock'),
+      { host: '127.0.0.1', port: (resetting.address() as net.AddressInfo).port },
+      material,
+      (line) => own.push(line),
+    );
+    try {
+      const out = await new Promise<string>((resolve) => {
+        const c = net.connect(path.join(dir, 'reset.sock'), () => c.write('GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n'));
+        let text = '';
+        c.on('data', (d) => (text += d));
+        c.on('error', () => undefined);
+        c.on('close', () => resolve(text));
+      });
+      assert.equal(out, '');
+      await settled();
+      assert.equal(own.length, 1, own.join('\n'));
+      assert.match(
+        own[0],
+        /^berth: relay: connection \d+ failed on the guest's side: .+ \(\d+ bytes of the client unanswered\)$/,
+      );
+    } finally {
+      await other.close();
+      resetting.close();
+    }
+  });
+
+  it('an answered request and a close is no cut', async () => {
+    cuts.length = 0;
+    next = (socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK');
+    assert.match(await exchange('GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n'), /200 OK/);
+    await settled();
+    assert.deepEqual(cuts, []);
   });
 });
