@@ -31,6 +31,8 @@ export interface TestVm {
   registryInGuest: string;
   docker(args: string[], opts?: { input?: string; timeoutMs?: number }): DockerResult;
   dockerAsync(args: string[], opts?: { timeoutMs?: number }): Promise<DockerResult>;
+  /** The end of the VM's console log (the guest's kernel and berthd, the relay's cut connections): for failures. */
+  consoleTail(lines?: number): string;
   /** Runs a shell command in the guest (as root, in PID 1's namespaces); throws with its output when it fails. */
   guest(command: string): string;
   /** Stops and starts the VM again (same disk). */
@@ -170,6 +172,19 @@ export async function bootVm(opts: VmStartOptions & { name?: string; registry?: 
           resolve({ code: code ?? -1, stdout, stderr });
         });
       });
+    },
+    consoleTail(lines = 40) {
+      let text = '';
+      try {
+        text = fs.readFileSync(path.join(home, 'vm', name, 'console.log'), 'utf8');
+      } catch {
+        /* not written yet */
+      }
+      const tail = text
+        .split('\n')
+        .slice(-lines - 1)
+        .join('\n');
+      return `\n--- the VM's console log, last ${lines} lines ---\n${tail}`;
     },
     guest(command) {
       const r = vm.docker([

@@ -51,17 +51,17 @@ describe('vm: the arm64 guest under emulation', function () {
     const archive = path.join(vm!.home, 'busybox-arm64.tar');
     await writeDockerArchive(archive, [{ image: await arm64BusyboxImage(), tags: ['busybox-arm64:latest'] }]);
     const load = await vm!.dockerAsync(['load', '-i', archive]);
-    assert.equal(load.code, 0, load.stderr);
+    assert.equal(load.code, 0, load.stderr + vm!.consoleTail());
     const run = await vm!.dockerAsync(['run', '--rm', 'busybox-arm64', 'sh', '-c', 'uname -m; echo "pid $$"']);
-    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.code, 0, run.stderr + vm!.consoleTail());
     assert.equal(run.stdout, 'aarch64\npid 1\n');
     const started = await vm!.dockerAsync(['run', '-d', '--name', 'arm', 'busybox-arm64', 'sleep', '600']);
-    assert.equal(started.code, 0, started.stderr);
+    assert.equal(started.code, 0, started.stderr + vm!.consoleTail());
     const exec = await vm!.dockerAsync(['exec', 'arm', 'sh', '-c', 'cat /proc/1/comm; uname -m']);
-    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal(exec.code, 0, exec.stderr + vm!.consoleTail());
     assert.equal(exec.stdout, 'sleep\naarch64\n');
     const rm = await vm!.dockerAsync(['rm', '-f', 'arm']);
-    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(rm.code, 0, rm.stderr + vm!.consoleTail());
   });
 
   it('stops leaving no qemu-system-aarch64 or helper process', async () => {
