@@ -135,15 +135,22 @@ const FLAG_TO_FILE: Record<string, string> = {
   defaultRuntime: 'default-runtime',
 };
 
+/** A user's data or config home as rootless dockerd finds it (moby's homedir.GetDataHome/GetConfigHome): the XDG
+ * variable when it is an absolute path (the XDG spec ignores relative ones), else under $HOME. */
+function xdgHome(variable: 'XDG_DATA_HOME' | 'XDG_CONFIG_HOME', underHome: string): string {
+  const set = process.env[variable];
+  return set && path.isAbsolute(set) ? set : path.join(process.env.HOME ?? '/tmp', underHome);
+}
+
 export function defaults(rootless = rootlessInfo()): DaemonConfig {
   // Root inside a rootless engine's user namespace is still the user: the user's paths.
   const root = process.getuid?.() === 0 && !rootless;
   const runtimeDir = process.env.XDG_RUNTIME_DIR ?? `/tmp/berth-${process.getuid?.() ?? 'user'}`;
   return {
     hosts: [root ? 'unix:///run/berth/berth.sock' : `unix://${runtimeDir}/berth/berth.sock`],
-    dataRoot: root ? '/var/lib/berth' : path.join(process.env.HOME ?? '/tmp', '.local/share/berth'),
+    dataRoot: root ? '/var/lib/berth' : path.join(xdgHome('XDG_DATA_HOME', '.local/share'), 'berth'),
     execRoot: root ? '/run/berth' : path.join(runtimeDir, 'berth'),
-    configFile: root ? '/etc/berth/daemon.json' : path.join(process.env.HOME ?? '/tmp', '.config/berth/daemon.json'),
+    configFile: root ? '/etc/berth/daemon.json' : path.join(xdgHome('XDG_CONFIG_HOME', '.config'), 'berth/daemon.json'),
     pidfile: '',
     group: 'berth',
     logLevel: 'info',
