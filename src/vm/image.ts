@@ -42,12 +42,38 @@ export function imageDir(arch: GuestArch, bundleDir = __dirname, env = process.e
 
 export class ImageError extends Error {}
 
+/**
+ * What to do about a missing or broken image where it was looked for: BERTH_VM_IMAGE's folder, a checkout (its
+ * dist/ beside scripts/vm-image.sh), the Linux package (no guest image by design: the engine runs natively there),
+ * or a macOS/Windows package (which carries one: a broken install).
+ */
+export function imageHint(
+  arch: GuestArch,
+  opts: { bundleDir?: string; env?: NodeJS.ProcessEnv; platform?: NodeJS.Platform } = {},
+): string {
+  const env = opts.env ?? process.env;
+  const build = `"npm run vm-image" in a Berth checkout builds one into dist/vm/${arch}`;
+  if (env.BERTH_VM_IMAGE)
+    return `BERTH_VM_IMAGE names this folder: point it at a Berth guest image for ${arch} (${build})`;
+  if (fs.existsSync(path.join(opts.bundleDir ?? __dirname, '..', 'scripts', 'vm-image.sh')))
+    return 'rebuild it with "npm run vm-image"';
+  if ((opts.platform ?? process.platform) === 'linux') {
+    const packages = arch === 'arm64' ? 'berth-darwin-arm64.vsix' : 'berth-darwin-x64.vsix or berth-win32-x64.vsix';
+    return (
+      'the Berth package for Linux carries no guest image (on Linux the engine runs natively: berth.engine.mode ' +
+      `"native"); for the VM, set BERTH_VM_IMAGE to a guest image folder — extension/dist/vm/${arch} unzipped from ` +
+      `${packages}, or dist/vm/${arch} after ${build.replace(/ builds one.*/, '')}`
+    );
+  }
+  return 'reinstall the Berth extension for this platform (its package carries the guest image)';
+}
+
 const REQUIRED = ['vmlinuz', 'initrd.img', 'root.img'];
 const OPTIONAL = ['vmlinux'];
 
 /** Checks the image in `dir` (and its sha256s, cached) and describes it; throws ImageError naming what is wrong. */
-export function loadImage(dir: string, opts: { verify?: boolean; needTar?: boolean } = {}): GuestImage {
-  const hint = 'rebuild it with "npm run vm-image" or reinstall the Berth extension for this platform';
+export function loadImage(dir: string, opts: { verify?: boolean; needTar?: boolean; hint?: string } = {}): GuestImage {
+  const hint = opts.hint ?? 'rebuild it with "npm run vm-image" or reinstall the Berth extension for this platform';
   const manifestPath = path.join(dir, 'manifest.json');
   let manifest: Manifest;
   try {

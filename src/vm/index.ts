@@ -9,7 +9,7 @@ import { ENGINE_ENV } from '../common/host/engine-process';
 import { makeVmTls, writeVmTls } from './certs';
 import { DRIVERS, type DriverName, type VmConfig } from './driver';
 import { driverFor, platformDrivers } from './drivers';
-import { type GuestArch, hostGuestArch, imageDir, loadImage } from './image';
+import { type GuestArch, hostGuestArch, imageDir, imageHint, loadImage } from './image';
 import { berthHome, DEFAULT_VM, listVms, VmPaths } from './paths';
 import { alive, DEFAULT_CONFIG, readJson, type BootStage, type VmState, writeJsonAtomic } from './state';
 
@@ -123,7 +123,10 @@ export async function startVm(name = DEFAULT_VM, opts: VmStartOptions = {}): Pro
   const arch = before.config?.arch ?? opts.arch ?? hostGuestArch();
   const bundleDir = opts.bundleDir ?? __dirname;
   const driver = await pickDriver(arch, opts.driver ?? before.config?.driver, bundleDir);
-  const image = loadImage(opts.imageDir ?? imageDir(arch, bundleDir), { needTar: driver === 'wsl' });
+  const image = loadImage(opts.imageDir ?? imageDir(arch, bundleDir), {
+    needTar: driver === 'wsl',
+    hint: imageHint(arch, { bundleDir }),
+  });
   const positive = (v: number | undefined, what: string) => {
     if (v !== undefined && (!Number.isFinite(v) || v <= 0 || Math.floor(v) !== v))
       throw new VmError(`invalid ${what}: ${v} (a whole number above 0)`);

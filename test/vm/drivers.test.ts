@@ -10,7 +10,7 @@ import { makeVmTls } from '../../src/vm/certs';
 import { encodeCmdlinePath } from '../../src/vm/driver';
 import { platformDrivers } from '../../src/vm/drivers';
 import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../src/common/host/engine-process';
-import { loadImage, sha256File } from '../../src/vm/image';
+import { imageHint, loadImage, sha256File } from '../../src/vm/image';
 import {
   accelCandidates,
   bootKernel,
@@ -116,6 +116,35 @@ describe('vm drivers: command lines', () => {
       assert.throws(() => loadImage(dir), /vmlinux is corrupt/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a missing image says what to do where it was looked for (the Linux package carries none by design)', () => {
+    const pkg = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-pkg-'));
+    try {
+      fs.mkdirSync(path.join(pkg, 'dist'));
+      const bundleDir = path.join(pkg, 'dist');
+      const linux = imageHint('x64', { bundleDir, env: {}, platform: 'linux' });
+      assert.match(
+        linux,
+        /^the Berth package for Linux carries no guest image .*set BERTH_VM_IMAGE to a guest image folder/,
+      );
+      assert.match(linux, /extension\/dist\/vm\/x64 unzipped from berth-darwin-x64\.vsix or berth-win32-x64\.vsix/);
+      assert.match(imageHint('arm64', { bundleDir, env: {}, platform: 'linux' }), /from berth-darwin-arm64\.vsix,/);
+      assert.match(imageHint('x64', { bundleDir, env: {}, platform: 'win32' }), /^reinstall the Berth extension/);
+      assert.match(imageHint('x64', { bundleDir, env: { BERTH_VM_IMAGE: '/x' } }), /^BERTH_VM_IMAGE names this folder/);
+      assert.equal(
+        imageHint('x64', { bundleDir: path.join(ROOT, 'dist'), env: {}, platform: 'linux' }),
+        'rebuild it with "npm run vm-image"',
+        'a checkout',
+      );
+      assert.throws(
+        () => loadImage(path.join(bundleDir, 'vm', 'x64'), { hint: linux }),
+        (err: Error) =>
+          err.message === `no Berth guest image in ${bundleDir}/vm/x64 (manifest.json is missing): ${linux}`,
+      );
+    } finally {
+      fs.rmSync(pkg, { recursive: true, force: true });
     }
   });
 
