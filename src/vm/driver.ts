@@ -52,6 +52,8 @@ export interface Hypervisor {
   accel: string;
   /** The guest's console (kernel and init messages, berthd's log). */
   console: NodeJS.ReadableStream;
+  /** What the user should know about this VM (a missing home share), shown by start and status. */
+  notes?: string[];
   /** Resolves with the exit code when the hypervisor process ends. */
   exited: Promise<number | null>;
   /** Where the guest's berthd answers on the host, with mutual TLS. */

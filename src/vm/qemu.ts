@@ -1,9 +1,14 @@
 // The qemu driver: Linux (KVM, else TCG), macOS (HVF), Windows (WHPX). The guest boots its kernel directly, its
 // root image read-only and its data disk as virtio disks; the network is QEMU's user mode (slirp), whose host
 // forwards carry the API (to a loopback port only the VM's client certificate opens) and published ports (added and
-// removed at run time through QMP); the user's home is shared over 9p; a virtio-serial port is the control channel.
+// removed at run time through QMP); a virtio-serial port is the control channel. What differs per host platform is
+// in qemuHostIo: Linux and macOS share the seed and the user's home over 9p and talk to QEMU on unix sockets in the
+// VM's 0700 directory; QEMU for Windows has no 9p and Node there reaches no AF_UNIX socket, so the seed goes in as
+// firmware config files and QEMU connects out to the supervisor's loopback listeners.
 import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import {
   encodeCmdlinePath,
@@ -36,7 +41,63 @@ export function accelCandidates(platform: NodeJS.Platform, guest: GuestArch, hos
   return hw && guest === hostArch ? [hw, 'tcg'] : ['tcg'];
 }
 
+/** How the host side reaches a guest under QEMU on a platform. */
+export interface QemuHostIo {
+  /** The seed (the VM's certificates, daemon.json, host-ports): a read-only 9p share, or firmware config files. */
+  seed: '9p' | 'fw_cfg';
+  /** Whether the user's home can be shared at all (9p). */
+  homeShare: boolean;
+  /** QMP and the control channel: unix sockets QEMU listens on, or loopback TCP listeners QEMU connects to. */
+  channels: 'unix' | 'tcp';
+}
+
+/**
+ * QEMU for Windows is built without virtfs (9p), and Node there opens named pipes only, never AF_UNIX sockets: the
+ * seed goes in through fw_cfg (the guest's qemu_fw_cfg module reads it) and the channels are loopback TCP. A TCP port
+ * on 127.0.0.1 is open to every local user and to the guest itself (slirp's 10.0.2.2 is the host's loopback), and QMP
+ * can run programs as the user (`migrate exec:`), so QEMU listens on none: it connects out to the supervisor's
+ * listeners, and the QMP connection counts only once it answers query-name with the secret it was started with.
+ */
+export function qemuHostIo(platform: NodeJS.Platform): QemuHostIo {
+  return platform === 'win32'
+    ? { seed: 'fw_cfg', homeShare: false, channels: 'tcp' }
+    : { seed: '9p', homeShare: true, channels: 'unix' };
+}
+
+export type QemuChannels =
+  | { kind: 'unix'; qmpSocket: string; controlSocket: string }
+  /** The supervisor's loopback ports QEMU connects to, and the name QEMU answers query-name with. */
+  | { kind: 'tcp'; qmpPort: number; controlPort: number; name: string };
+
+/** A seed file as QEMU hands it over through fw_cfg: its path under the seed and where it is on the host. */
+export interface SeedFile {
+  name: string;
+  hostPath: string;
+}
+
+/** The fw_cfg name of a seed file (the guest's rc.sysinit copies opt/berth/seed/… into /run/berth-seed). */
+export const FW_CFG_SEED = 'opt/berth/seed';
+
+/** The seed's files, relative, with forward slashes (fw_cfg names; the guest makes the folders). */
+export function seedFiles(seedDir: string): SeedFile[] {
+  const out: SeedFile[] = [];
+  const walk = (dir: string, rel: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const name = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(path.join(dir, e.name), name);
+      else if (e.isFile()) out.push({ name, hostPath: path.join(dir, e.name) });
+    }
+  };
+  walk(seedDir, '');
+  return out;
+}
+
+/** A value inside a QEMU option list (key=value,…): a comma in a path is written twice. */
+export const optValue = (v: string) => v.replace(/,/g, ',,');
+
 export interface QemuArgsInput {
+  /** The host platform: what its QEMU build and Node can do there (qemuHostIo). */
+  platform: NodeJS.Platform;
   arch: GuestArch;
   accel: Accel;
   cpus: number;
@@ -45,10 +106,11 @@ export interface QemuArgsInput {
   initrd: string;
   root: string;
   dataDisk: string;
-  /** 9p shares (the VM's seed first); none on Windows, whose QEMU has no 9p. */
+  /** The VM's seed (tag berth-seed) and the user's home. */
   shares: Share[];
-  qmpSocket: string;
-  controlSocket: string;
+  /** The seed's files, for a platform that hands them over through fw_cfg. */
+  seed: SeedFile[];
+  channels: QemuChannels;
   /** The host's loopback port for the API; 0 lets QEMU pick one (read back with `info usernet`). */
   apiHostPort: number;
   /** TCG's code cache (MiB), TCG_TB_MIB by default. */
@@ -80,7 +142,7 @@ export function machineArgs(arch: GuestArch, accel: Accel, tbMiB = TCG_TB_MIB): 
   return ['-machine', `q35,accel=${accel}`, '-cpu', 'host'];
 }
 
-export function kernelCmdline(arch: GuestArch, shares: Share[]): string {
+export function kernelCmdline(arch: GuestArch, shares: Share[], seed: QemuHostIo['seed'] = '9p'): string {
   return [
     arch === 'arm64' ? 'console=ttyAMA0' : 'console=ttyS0',
     'quiet',
@@ -88,12 +150,24 @@ export function kernelCmdline(arch: GuestArch, shares: Share[]): string {
     ...GUEST_KERNEL_OPTIONS,
     `berth.net=${SLIRP.guest}/${SLIRP.prefix}:${SLIRP.host}:${SLIRP.dns}`,
     'berth.data=/dev/vdb',
+    ...(seed === 'fw_cfg' ? ['berth.seed=fw_cfg'] : []),
     ...shares.map((s) => `berth.share=9p:${s.tag}:${encodeCmdlinePath(s.guestPath)}`),
   ].join(' ');
 }
 
+/** The shares QEMU serves over 9p on a platform: none where it has no 9p (the seed then goes through fw_cfg). */
+export function ninePShares(platform: NodeJS.Platform, shares: Share[]): Share[] {
+  return qemuHostIo(platform).seed === '9p' ? shares : [];
+}
+
 export function qemuArgs(i: QemuArgsInput): string[] {
+  const io = qemuHostIo(i.platform);
+  if (i.channels.kind !== io.channels)
+    throw new Error(`QEMU on ${i.platform} talks to the host over ${io.channels}, not ${i.channels.kind}`);
+  const shares = ninePShares(i.platform, i.shares);
+  const ch = i.channels;
   const args = [
+    ...(ch.kind === 'tcp' ? ['-name', ch.name] : []),
     '-nodefaults',
     '-no-user-config',
     '-display',
@@ -109,16 +183,16 @@ export function qemuArgs(i: QemuArgsInput): string[] {
     '-initrd',
     i.initrd,
     '-append',
-    kernelCmdline(i.arch, i.shares),
+    kernelCmdline(i.arch, shares, io.seed),
     // The console on stdout: the supervisor logs it and reads the boot stages from it.
     '-serial',
     'stdio',
     '-drive',
-    `if=none,id=root,file=${i.root},format=raw,readonly=on`,
+    `if=none,id=root,file=${optValue(i.root)},format=raw,readonly=on`,
     '-device',
     'virtio-blk-pci,drive=root',
     '-drive',
-    `if=none,id=data,file=${i.dataDisk},format=raw,discard=unmap`,
+    `if=none,id=data,file=${optValue(i.dataDisk)},format=raw,discard=unmap`,
     '-device',
     'virtio-blk-pci,drive=data',
     '-netdev',
@@ -133,16 +207,21 @@ export function qemuArgs(i: QemuArgsInput): string[] {
     '-device',
     'virtio-serial-pci',
     '-chardev',
-    `socket,id=control,path=${i.controlSocket},server=on,wait=off`,
+    ch.kind === 'unix'
+      ? `socket,id=control,path=${optValue(ch.controlSocket)},server=on,wait=off`
+      : `socket,id=control,host=127.0.0.1,port=${ch.controlPort}`,
     '-device',
     'virtserialport,chardev=control,name=berth.control',
-    '-qmp',
-    `unix:${i.qmpSocket},server=on,wait=off`,
+    ...(ch.kind === 'unix'
+      ? ['-qmp', `unix:${optValue(ch.qmpSocket)},server=on,wait=off`]
+      : ['-chardev', `socket,id=qmp,host=127.0.0.1,port=${ch.qmpPort}`, '-mon', 'chardev=qmp,mode=control']),
   ];
-  i.shares.forEach((s, n) => {
+  if (io.seed === 'fw_cfg')
+    for (const f of i.seed) args.push('-fw_cfg', `name=${FW_CFG_SEED}/${f.name},file=${optValue(f.hostPath)}`);
+  shares.forEach((s, n) => {
     args.push(
       '-fsdev',
-      `local,id=fs${n},path=${s.hostPath},security_model=none${s.readonly ? ',readonly=on' : ''}`,
+      `local,id=fs${n},path=${optValue(s.hostPath)},security_model=none${s.readonly ? ',readonly=on' : ''}`,
       '-device',
       `virtio-9p-pci,fsdev=fs${n},mount_tag=${s.tag}`,
     );
@@ -253,8 +332,144 @@ export function parseUsernetPort(text: string, guestPort: number): number | unde
   return undefined;
 }
 
+/** The host's ends of QMP and the control channel, as QemuChannels describes them to QEMU. */
+export interface HostChannels {
+  args: QemuChannels;
+  /** The QMP connection (waits for QEMU to answer; fails once `gone` says QEMU ended). */
+  qmp(): Promise<QmpClient>;
+  /** A line to the guest's control port. */
+  control(line: string): Promise<void>;
+  close(): void;
+}
+
+function unixChannels(qmpSocket: string, controlSocket: string, gone: () => boolean): HostChannels {
+  for (const s of [qmpSocket, controlSocket]) fs.rmSync(s, { force: true });
+  let qmp: QmpClient | undefined;
+  return {
+    args: { kind: 'unix', qmpSocket, controlSocket },
+    async qmp() {
+      for (let i = 0; !qmp; i++) {
+        try {
+          qmp = await QmpClient.connect(qmpSocket);
+        } catch (err) {
+          if (i > 100 || gone()) throw err;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      return qmp;
+    },
+    control: (line) =>
+      new Promise<void>((resolve, reject) => {
+        const s = net.connect(controlSocket, () => s.end(`${line}\n`, () => resolve()));
+        s.on('error', reject);
+      }),
+    close: () => qmp?.close(),
+  };
+}
+
+const listenLoopback = (onConnection: (s: net.Socket) => void) =>
+  new Promise<net.Server>((resolve, reject) => {
+    const server = net.createServer(onConnection);
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+
+/** QEMU's own port of a connected TCP chardev, from query-chardev ("tcp:127.0.0.1:PORT <-> 127.0.0.1:PEER"). */
+export function chardevLocalPort(chardevs: { label: string; filename: string }[], label: string): number | undefined {
+  const m = /^tcp:[^ ]*:(\d+) <-> /.exec(chardevs.find((c) => c.label === label)?.filename ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Loopback listeners QEMU connects to (ports the system picks, held until QEMU is in). Anyone local could connect
+ * too, and is only talked to, never listened to: the QMP connection is the one that answers query-name with the
+ * secret name QEMU was started with; the control connection the one whose port QEMU reports for its control chardev
+ * (query-chardev). Every other connection is closed, and so are both listeners once QEMU's two are known.
+ */
+export async function tcpChannels(gone: Promise<unknown>): Promise<HostChannels> {
+  const name = `berth-${crypto.randomBytes(16).toString('hex')}`;
+  const pending = new Set<net.Socket>();
+  let controlPeerPort: number | undefined;
+  let control: net.Socket | undefined;
+  let qmp: QmpClient | undefined;
+  let settle!: { resolve: () => void; reject: (e: Error) => void };
+  const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  ready.catch(() => undefined);
+  const port = (srv: net.Server) => (srv.address() as net.AddressInfo).port;
+  const finishIfKnown = () => {
+    if (!qmp || !control) return;
+    qmpServer.close();
+    controlServer.close();
+    for (const x of pending) x.destroy();
+    pending.clear();
+    settle.resolve();
+  };
+  const takeControl = (s: net.Socket) => {
+    if (controlPeerPort === undefined || s.remotePort !== controlPeerPort || control) return false;
+    control = s;
+    pending.delete(s);
+    finishIfKnown();
+    return true;
+  };
+  const track = (s: net.Socket) => {
+    s.on('error', () => undefined);
+    pending.add(s);
+    s.on('close', () => pending.delete(s));
+  };
+  const controlServer = await listenLoopback((s) => {
+    track(s);
+    s.on('data', () => undefined); // the guest's "pong"s
+    takeControl(s);
+  });
+  const qmpServer = await listenLoopback((s) => {
+    track(s);
+    QmpClient.over(s)
+      .then(async (c) => {
+        const answer = await c.execute('query-name');
+        if (qmp || answer?.name !== name) throw new Error('not our QEMU');
+        qmp = c;
+        pending.delete(s);
+        return c;
+      })
+      .then(
+        async (c) => {
+          controlPeerPort = chardevLocalPort(await c.execute('query-chardev'), 'control');
+          if (controlPeerPort === undefined) throw new Error("QEMU did not report its control connection's port");
+          for (const x of [...pending]) if (x.localPort === port(controlServer) && takeControl(x)) break;
+          finishIfKnown();
+        },
+        () => s.destroy(),
+      )
+      .catch((err) => settle.reject(err));
+  });
+  const close = () => {
+    qmp?.close();
+    control?.destroy();
+    for (const x of pending) x.destroy();
+    qmpServer.close();
+    controlServer.close();
+    settle.reject(new Error('QEMU exited before its QMP and control connections'));
+  };
+  void gone.then(close);
+  return {
+    args: { kind: 'tcp', qmpPort: port(qmpServer), controlPort: port(controlServer), name },
+    async qmp() {
+      await ready;
+      return qmp!;
+    },
+    async control(line) {
+      await ready;
+      await new Promise<void>((r) => control!.write(`${line}\n`, () => r()));
+    },
+    close,
+  };
+}
+
 export class QemuDriver implements VmDriver {
   readonly name = 'qemu' as const;
+
+  /** `platform`: whose QEMU and Node this is (qemuHostIo); BERTH_QEMU_PLATFORM=win32 runs Windows' choices anywhere. */
+  constructor(private readonly platform: NodeJS.Platform = process.platform) {}
 
   async unavailable(arch: GuestArch): Promise<string | undefined> {
     if (!findQemu(arch)) return `the qemu driver needs ${qemuBinaryName(arch)}: ${qemuInstallHint(arch)}`;
@@ -266,9 +481,18 @@ export class QemuDriver implements VmDriver {
     const binary = findQemu(arch);
     if (!binary) throw new Error(`${qemuBinaryName(arch)} not found: ${qemuInstallHint(arch)}`);
     const accel = await chooseAccel(binary, arch);
+    const io = qemuHostIo(this.platform);
     ctx.log(`qemu: ${binary}, accelerator ${accel}`);
-    for (const s of [ctx.paths.qmpSocket, ctx.paths.guestControlSocket]) fs.rmSync(s, { force: true });
+    let child: ReturnType<typeof spawn> | undefined;
+    let markExited!: (code: number | null) => void;
+    const exited = new Promise<number | null>((r) => (markExited = r));
+    const channels =
+      io.channels === 'unix'
+        ? unixChannels(ctx.paths.qmpSocket, ctx.paths.guestControlSocket, () => !child || child.exitCode !== null)
+        : await tcpChannels(exited);
+    const seedShare = ctx.shares.find((s) => s.tag === 'berth-seed');
     const args = qemuArgs({
+      platform: this.platform,
       arch,
       accel,
       cpus: ctx.config.cpus,
@@ -277,65 +501,58 @@ export class QemuDriver implements VmDriver {
       initrd: ctx.image.initrd,
       root: ctx.image.root,
       dataDisk: ctx.paths.dataDisk,
-      shares: process.platform === 'win32' ? [] : ctx.shares,
-      qmpSocket: ctx.paths.qmpSocket,
-      controlSocket: ctx.paths.guestControlSocket,
+      shares: ctx.shares,
+      seed: io.seed === 'fw_cfg' && seedShare ? seedFiles(seedShare.hostPath) : [],
+      channels: channels.args,
       apiHostPort: 0,
       tcgTbMiB: tcgTbMiB(),
     });
+    if (!io.homeShare)
+      for (const s of ctx.shares.filter((x) => x !== seedShare))
+        ctx.log(`berth-note: ${s.hostPath} is not shared with the guest: ${NO_HOME_SHARE}`);
     ctx.log(`qemu: ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => {
-      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : null)));
-      child.on('error', (err) => {
-        ctx.log(`qemu: ${err.message}`);
-        resolve(-1);
-      });
+    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    proc.on('exit', (code, signal) => markExited(code ?? (signal ? 128 : null)));
+    proc.on('error', (err) => {
+      ctx.log(`qemu: ${err.message}`);
+      markExited(-1);
     });
     // QEMU's own complaints (a busy file, a bad option) go to the console log as well.
-    child.stderr.on('data', (d: Buffer) => ctx.log(`qemu: ${d.toString().trimEnd()}`));
-    let qmp: QmpClient | undefined;
-    const qmpReady = async (): Promise<QmpClient> => {
-      for (let i = 0; !qmp; i++) {
-        try {
-          qmp = await QmpClient.connect(ctx.paths.qmpSocket);
-        } catch (err) {
-          if (i > 100 || child.exitCode !== null) throw err;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-      return qmp;
-    };
+    proc.stderr.on('data', (d: Buffer) => ctx.log(`qemu: ${d.toString().trimEnd()}`));
+    // The TCP channels: QEMU's QMP connection is checked at once, so that the listeners close early.
+    if (channels.args.kind === 'tcp') void channels.qmp().catch(() => undefined);
     const rule = (f: PortForward) => `${f.protocol}:${f.hostIp}:${f.hostPort}`;
     return {
-      pid: child.pid ?? -1,
+      pid: proc.pid ?? -1,
       accel,
-      console: child.stdout,
+      console: proc.stdout,
       exited,
+      notes: io.homeShare ? [] : [`your home is not shared with the guest: ${NO_HOME_SHARE}`],
       apiAddress: async () => {
-        const port = parseUsernetPort(await (await qmpReady()).hmp('info usernet'), GUEST_API_PORT);
+        const port = parseUsernetPort(await (await channels.qmp()).hmp('info usernet'), GUEST_API_PORT);
         if (!port) throw new Error('QEMU did not report the API forward');
         return { host: '127.0.0.1', port };
       },
-      requestPoweroff: async () => {
-        const net = await import('node:net');
-        await new Promise<void>((resolve, reject) => {
-          const s = net.connect(ctx.paths.guestControlSocket, () => s.end('poweroff\n', () => resolve()));
-          s.on('error', reject);
-        });
-      },
+      requestPoweroff: () => channels.control('poweroff'),
       kill: () => {
-        qmp?.close();
-        child.kill('SIGKILL');
+        channels.close();
+        proc.kill('SIGKILL');
       },
       forwardPort: async (f) => {
-        const out = await (await qmpReady()).hmp(`hostfwd_add net0 ${rule(f)}-${SLIRP.guest}:${f.guestPort}`);
+        const out = await (await channels.qmp()).hmp(`hostfwd_add net0 ${rule(f)}-${SLIRP.guest}:${f.guestPort}`);
         if (out.trim()) throw new Error(out.trim().replace(/\r?\n/g, ' '));
       },
       unforwardPort: async (f) => {
-        const out = await (await qmpReady()).hmp(`hostfwd_remove net0 ${rule(f)}`);
+        const out = await (await channels.qmp()).hmp(`hostfwd_remove net0 ${rule(f)}`);
         if (out.trim() && !/not found/.test(out)) throw new Error(out.trim());
       },
     };
   }
 }
+
+/** Why the qemu driver on Windows shares no folder, and what does. */
+export const NO_HOME_SHARE =
+  'QEMU for Windows has no 9p (virtfs), and its other folder sharing (-netdev user,smb=) runs Samba, which Windows ' +
+  'does not have, so bind mounts of host folders see none of the host; the wsl driver (the default on Windows) ' +
+  'shares the drives: berth vm start --driver wsl';

@@ -1,5 +1,6 @@
-// A QMP client (QEMU's JSON machine protocol over the unix socket the VM's QEMU listens on): one command at a time,
-// answers matched by id. Small enough not to need a library (the npm ones wrap the same 60 lines).
+// A QMP client (QEMU's JSON machine protocol over the unix socket the VM's QEMU listens on, or over the connection a
+// QEMU made to the supervisor's loopback listener): answers matched by id. Small enough not to need a library (the
+// npm ones wrap the same 60 lines).
 import * as net from 'node:net';
 
 export class QmpClient {
@@ -60,10 +61,26 @@ export class QmpClient {
         reject(e);
       });
     });
+    return QmpClient.over(socket, timeoutMs);
+  }
+
+  /** QMP on a connected socket: the greeting, then the capabilities negotiation (the socket is closed on failure). */
+  static async over(socket: net.Socket, timeoutMs = 5000): Promise<QmpClient> {
     const c = new QmpClient(socket);
-    await c.greeted;
-    await c.execute('qmp_capabilities');
-    return c;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        c.greeted,
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('QMP: no greeting')), timeoutMs))),
+      ]);
+      await c.execute('qmp_capabilities');
+      return c;
+    } catch (err) {
+      c.close();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   execute(command: string, args?: Record<string, unknown>): Promise<any> {

@@ -25,6 +25,8 @@ export interface VmState {
   /** Milliseconds from the hypervisor's start to the first answered _ping. */
   bootMs?: number;
   error?: string;
+  /** The driver's notes for the user (Hypervisor.notes). */
+  notes?: string[];
   ports: PortState[];
 }
 

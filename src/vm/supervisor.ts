@@ -156,6 +156,7 @@ export async function supervise(dir: string): Promise<void> {
     hv = await driver.launch({ paths, bundleDir: __dirname, config, image, shares: defaultShares(paths), log });
     state.hypervisorPid = hv.pid;
     state.accel = hv.accel;
+    if (hv.notes?.length) state.notes = hv.notes;
     stage('hypervisor');
     const hvExit = hv.exited.then((code) => {
       log(`berth: the hypervisor exited (${code})`);

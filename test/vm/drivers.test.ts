@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { vmEnv } from '../../src/vm';
 import { makeVmTls } from '../../src/vm/certs';
 import { encodeCmdlinePath } from '../../src/vm/driver';
-import { platformDrivers } from '../../src/vm/drivers';
+import { platformDrivers, qemuPlatform } from '../../src/vm/drivers';
 import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../src/common/host/engine-process';
 import { imageHint, loadImage, sha256File } from '../../src/vm/image';
 import {
@@ -18,6 +18,8 @@ import {
   machineArgs,
   parseUsernetPort,
   qemuArgs,
+  qemuHostIo,
+  seedFiles,
   tcgTbMiB,
 } from '../../src/vm/qemu';
 import { ROOT } from '../helpers/engine';
@@ -32,6 +34,7 @@ const shares = [
 describe('vm drivers: command lines', () => {
   it('qemu: direct kernel boot, read-only root, sparse data disk, API forward, 9p shares, control port, QMP', () => {
     const args = qemuArgs({
+      platform: 'linux',
       arch: 'x64',
       accel: 'tcg',
       cpus: 2,
@@ -41,8 +44,8 @@ describe('vm drivers: command lines', () => {
       root: '/img/root.img',
       dataDisk: '/vm/data.img',
       shares,
-      qmpSocket: '/vm/qmp.sock',
-      controlSocket: '/vm/guest-control.sock',
+      seed: [],
+      channels: { kind: 'unix', qmpSocket: '/vm/qmp.sock', controlSocket: '/vm/guest-control.sock' },
       apiHostPort: 0,
     });
     const line = args.join(' ');
@@ -68,6 +71,67 @@ describe('vm drivers: command lines', () => {
     );
     // A path with a space is one argument for QEMU (fsdev path), no shell in between.
     assert.ok(args.includes('local,id=fs1,path=/Users/Jane Doe,security_model=none'));
+  });
+
+  it('qemu on Windows: the seed as fw_cfg files, no 9p, QEMU connecting out to loopback TCP for QMP and control', () => {
+    const seedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth seed,'));
+    try {
+      fs.mkdirSync(path.join(seedDir, 'tls'));
+      for (const f of ['tls/ca.pem', 'tls/server-cert.pem', 'tls/server-key.pem', 'daemon.json', 'host-ports'])
+        fs.writeFileSync(path.join(seedDir, f), f);
+      const seed = seedFiles(seedDir);
+      assert.deepEqual(
+        seed.map((f) => f.name),
+        ['daemon.json', 'host-ports', 'tls/ca.pem', 'tls/server-cert.pem', 'tls/server-key.pem'],
+      );
+      const input = {
+        platform: 'win32' as const,
+        arch: 'x64' as const,
+        accel: 'whpx' as const,
+        cpus: 2,
+        memoryMiB: 2048,
+        kernel: 'C:\\b\\vmlinuz',
+        initrd: 'C:\\b\\initrd.img',
+        root: 'C:\\b\\root.img',
+        dataDisk: 'C:\\Users\\Doe, Jane\\berth\\vm\\default\\data.img',
+        shares: [{ ...shares[0], hostPath: seedDir }, shares[1]],
+        seed,
+        channels: { kind: 'tcp' as const, qmpPort: 50001, controlPort: 50002, name: 'berth-0123' },
+        apiHostPort: 0,
+      };
+      const args = qemuArgs(input);
+      const line = args.join(' ');
+      for (const part of [
+        '-name berth-0123 ',
+        '-machine q35,accel=whpx -cpu host',
+        // A comma in a path is doubled, or QEMU would read what follows as another option.
+        'if=none,id=data,file=C:\\Users\\Doe,, Jane\\berth\\vm\\default\\data.img,format=raw,discard=unmap',
+        '-chardev socket,id=control,host=127.0.0.1,port=50002 ',
+        '-chardev socket,id=qmp,host=127.0.0.1,port=50001 -mon chardev=qmp,mode=control',
+        `-fw_cfg name=opt/berth/seed/tls/server-key.pem,file=${seedDir.replace(/,/g, ',,')}/tls/server-key.pem`,
+        `-fw_cfg name=opt/berth/seed/host-ports,file=`,
+      ])
+        assert.ok(line.includes(part), `${part} in ${line}`);
+      // QEMU listens on nothing: no server=on anywhere, no -qmp, no 9p.
+      assert.doesNotMatch(line, /server=on|-qmp |virtio-9p|-fsdev/);
+      assert.equal(args.filter((a) => a === '-fw_cfg').length, 5);
+      assert.equal(
+        args[args.indexOf('-append') + 1],
+        'console=ttyS0 quiet panic=-1 transparent_hugepage=madvise berth.net=10.0.2.15/24:10.0.2.2:10.0.2.3 berth.data=/dev/vdb berth.seed=fw_cfg',
+      );
+      // The channels must be what the platform's QEMU and Node can use.
+      assert.throws(
+        () => qemuArgs({ ...input, channels: { kind: 'unix', qmpSocket: 'q', controlSocket: 'c' } }),
+        /QEMU on win32 talks to the host over tcp, not unix/,
+      );
+      assert.deepEqual(qemuHostIo('darwin'), { seed: '9p', homeShare: true, channels: 'unix' });
+      assert.deepEqual(qemuHostIo('win32'), { seed: 'fw_cfg', homeShare: false, channels: 'tcp' });
+      assert.equal(qemuPlatform({ BERTH_QEMU_PLATFORM: 'win32' }, 'linux'), 'win32');
+      assert.equal(qemuPlatform({ BERTH_QEMU_PLATFORM: 'beos' }, 'linux'), 'linux');
+      assert.equal(qemuPlatform({}, 'darwin'), 'darwin');
+    } finally {
+      fs.rmSync(seedDir, { recursive: true, force: true });
+    }
   });
 
   it('qemu: the machine per architecture and accelerator', () => {

@@ -70,6 +70,7 @@ export function registerVmCommands(program: Command, cli: Cli): void {
             `VM "${name}" is running (${status.config?.driver}, ${status.state?.accel ?? status.config?.cpus + ' CPUs'}; engine answered after ${humanDuration(Date.now() - t0).toLowerCase()}).\n` +
               `To use it from this shell: eval "$(berth vm env${name === DEFAULT_VM ? '' : ` ${name}`})"\n`,
           );
+        for (const n of status.state?.notes ?? []) cli.err.write(`Note: ${n}\n`);
       },
     );
 
@@ -113,6 +114,7 @@ export function registerVmCommands(program: Command, cli: Cli): void {
           ...(s.running
             ? (s.state?.ports ?? []).map((p) => `  port 127.0.0.1:${p.hostPort}/${p.protocol} → ${p.container}`)
             : []),
+          ...(s.running ? (s.state?.notes ?? []).map((n) => `  note: ${n}`) : []),
           s.phase === 'failed' && s.state?.error ? `  error: ${s.state.error}` : '',
           `  console log: ${s.consoleLog}`,
         ];

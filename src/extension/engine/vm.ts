@@ -95,6 +95,13 @@ export async function startVmEngine(s: VmSettings, extensionPath: string, log: V
       `vm: engine ready on ${status.host} after ${((st?.bootMs ?? 0) / 1000).toFixed(1)} s (${st?.driver}, ${st?.accel}; console log: ${status.consoleLog})`,
     );
     if (st?.driver === 'wsl') log.appendLine(`vm: ${WSL_SIZING_NOTE}`);
+    // Not awaited: the engine is up whether or not the user reads it.
+    for (const n of st?.notes ?? []) {
+      log.appendLine(`vm: note: ${n}`);
+      void vscode.window.showWarningMessage(`Berth: ${n}`, 'Open Settings').then((pick) => {
+        if (pick) void vscode.commands.executeCommand('workbench.action.openSettings', 'berth.vm.driver');
+      });
+    }
     return true;
   } catch (err) {
     const msg = (err as Error).message;
