@@ -386,7 +386,7 @@ export function chardevLocalPort(chardevs: { label: string; filename: string }[]
  * secret name QEMU was started with; the control connection the one whose port QEMU reports for its control chardev
  * (query-chardev). Every other connection is closed, and so are both listeners once QEMU's two are known.
  */
-export async function tcpChannels(gone: Promise<unknown>): Promise<HostChannels> {
+export async function tcpChannels(gone: Promise<unknown>, timeoutMs = 120_000): Promise<HostChannels> {
   const name = `berth-${crypto.randomBytes(16).toString('hex')}`;
   const pending = new Set<net.Socket>();
   let controlPeerPort: number | undefined;
@@ -395,6 +395,12 @@ export async function tcpChannels(gone: Promise<unknown>): Promise<HostChannels>
   let settle!: { resolve: () => void; reject: (e: Error) => void };
   const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   ready.catch(() => undefined);
+  // A QEMU that never connects (or a stranger's stalling) fails the start instead of leaving it waiting.
+  const timer = setTimeout(
+    () => settle.reject(new Error(`QEMU did not connect its QMP and control channels within ${timeoutMs / 1000} s`)),
+    timeoutMs,
+  ).unref();
+  void ready.finally(() => clearTimeout(timer)).catch(() => undefined);
   const port = (srv: net.Server) => (srv.address() as net.AddressInfo).port;
   const finishIfKnown = () => {
     if (!qmp || !control) return;
@@ -423,7 +429,8 @@ export async function tcpChannels(gone: Promise<unknown>): Promise<HostChannels>
   });
   const qmpServer = await listenLoopback((s) => {
     track(s);
-    QmpClient.over(s)
+    // A slow start (TCG on a busy host) may greet late; a stranger's silence only holds its own connection.
+    QmpClient.over(s, timeoutMs)
       .then(async (c) => {
         const answer = await c.execute('query-name');
         if (qmp || answer?.name !== name) throw new Error('not our QEMU');

@@ -95,6 +95,12 @@ describe('vm: the qemu driver loopback channels (Windows) take only their own QE
     await assert.rejects(ch.control('poweroff'), /QEMU exited/);
   });
 
+  it('a QEMU that never connects fails the wait after the timeout', async () => {
+    const ch = await tcpChannels(new Promise<void>(() => undefined), 300);
+    await assert.rejects(ch.qmp(), /QEMU did not connect its QMP and control channels within 0\.3 s/);
+    ch.close();
+  });
+
   it("reads QEMU's port of a TCP chardev from query-chardev (as QEMU 7.2 prints it)", () => {
     const chardevs = [
       { 'frontend-open': true, filename: 'tcp:127.0.0.1:55700 <-> 127.0.0.1:51905', label: 'qmp' },
