@@ -22,6 +22,8 @@ import {
   deleteNetns,
   ensureBridgeRules,
   addLinkLocalIps,
+  bindBridge,
+  bridgeRules,
   iptablesRules,
   installDnsRedirect,
   loopbackUp,
@@ -472,26 +474,29 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
   }
 
   /**
-   * Engine start, for containers that kept running while it was down: their networks' rules (with each bridge back
-   * in firewalld's berth zone, and the reload watch on again) and their published ports' DNAT made again where
-   * missing — a firewall-cmd --reload meanwhile took both — as dockerd's network controller re-programs restored
-   * endpoints. A plain restart finds them in place: one iptables-save per network, no plugin run.
+   * Engine start, for containers that kept running while it was down: their networks' rules (each bridge back in
+   * firewalld's berth zone with the reload watch on again, in the background) and their published ports' DNAT made
+   * again where missing — a firewall-cmd --reload meanwhile took both — as dockerd's network controller re-programs
+   * restored endpoints. A plain restart finds them in place: one iptables-save per network, no plugin run.
    */
   async function restoreRules(restored: Sandbox[]): Promise<void> {
     const onNetworks = new Set(restored.flatMap((s) => s.attachments.map((a) => a.networkId)));
     for (const id of onNetworks) {
       const n = networks.get(id);
       if (!n?.bridge || !n.subnet) continue;
-      await withHostLock(() =>
-        ensureBridgeRules(
-          n.bridge!,
-          n.subnet!,
-          masquerades(n),
-          n.internal,
-          n.predefined ? undefined : n.gateway,
-          interContainer(n),
-        ),
-      ).catch((err) => log.warn("cannot make a network's rules again", { network: n.name, error: err.message }));
+      const args = [
+        n.bridge,
+        n.subnet,
+        masquerades(n),
+        n.internal,
+        n.predefined ? undefined : n.gateway,
+        interContainer(n),
+      ] as const;
+      // firewall-cmd takes seconds a call (tens under emulation): the engine's start does not wait for the zone.
+      void bindBridge(...args);
+      await withHostLock(() => bridgeRules(...args)).catch((err) =>
+        log.warn("cannot make a network's rules again", { network: n.name, error: err.message }),
+      );
     }
     const nat = await iptablesRules('nat');
     // portmap's rules carry the container's ID in their comments (as sweepContainerRules finds them).

@@ -466,11 +466,36 @@ export async function ensureBridgeRules(
   dnsAddress?: string,
   icc = true,
 ): Promise<void> {
-  // Where firewalld runs, the bridge goes in Berth's zone (its forward chain would reject our traffic otherwise);
-  // after a firewall-cmd --reload the zone binding and these rules are made again.
-  await firewalld().bind(bridge, () =>
+  await bindBridge(bridge, subnet, masquerade, internal, dnsAddress, icc);
+  await bridgeRules(bridge, subnet, masquerade, internal, dnsAddress, icc);
+}
+
+/**
+ * Where firewalld runs, the bridge goes in Berth's zone (its forward chain would reject our traffic otherwise);
+ * after a firewall-cmd --reload the zone binding and the bridge's rules are made again. Never rejects.
+ */
+export function bindBridge(
+  bridge: string,
+  subnet: string,
+  masquerade: boolean,
+  internal = false,
+  dnsAddress?: string,
+  icc = true,
+): Promise<void> {
+  return firewalld().bind(bridge, () =>
     withHostLock(() => ensureBridgeRules(bridge, subnet, masquerade, internal, dnsAddress, icc)),
   );
+}
+
+/** ensureBridgeRules' iptables part. */
+export async function bridgeRules(
+  bridge: string,
+  subnet: string,
+  masquerade: boolean,
+  internal = false,
+  dnsAddress?: string,
+  icc = true,
+): Promise<void> {
   if (!icc) await bridgeNetfilter();
   const { nat, filter } = await saveNatAndFilter();
   const tag = bridgeTag(bridge);
