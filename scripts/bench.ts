@@ -10,7 +10,7 @@ import { startEngine, type TestEngine, ROOT } from '../test/helpers/engine';
 import { IDLE_SETTLE_MS, soakRows } from './bench-soak';
 import { buildFixture, pushFixture, readLayer, startRegistry, type Registry } from '../test/fixtures';
 import { vmBenchRows } from './bench-vm';
-import { type ScaleEngine, scaleRows } from './bench/scale';
+import { type ScaleEngine, scaleCurves, scaleRows } from './bench/scale';
 import { type BreakdownEngine, runBreakdown } from './bench/run-breakdown';
 import { type ExecBreakdownEngine, execBreakdown } from './bench/exec-breakdown';
 import { rootlessBenchRows, rootlessBreakdownEngine } from './bench-rootless';
@@ -356,6 +356,7 @@ async function main() {
   const reg = await startRegistry();
   let berth: TestEngine | undefined;
   const results: string[] = [];
+  const scaleCurveLines: string[] = [];
   try {
     process.stderr.write('building and pushing fixture images…\n');
     await pushFixture(reg, 'busybox', 'library/busybox');
@@ -477,13 +478,17 @@ async function main() {
       }
       const fmt = (v?: number) => (v === undefined ? 'n/a' : `${v.toFixed(v < 10 ? 2 : 0)} ms`);
       try {
-        for (const r of await scaleRows(scaleEngines, busybox, (l) => process.stderr.write(`${l}\n`))) {
+        const rows = await scaleRows(scaleEngines, busybox, (l) => process.stderr.write(`${l}\n`));
+        for (const r of rows) {
           const [a, b] = [r.figures.berthd, r.figures.dockerd];
           const ratio = a !== undefined && b ? (a / b).toFixed(2) : 'n/a';
           results.push(
             `${r.name.padEnd(48)} ${fmt(a).padStart(12)} ${fmt(b).padStart(12)} ${ratio.padStart(8)}  grows linearly or better`,
           );
         }
+        // The same rows as curves, markdown ready for DEVELOPERS.md, after the rest of the output.
+        const names = scaleEngines.map((e) => e.name);
+        scaleCurveLines.push('', ...scaleCurves(rows, names));
       } catch (err: any) {
         results.push(`scale rows failed: ${err.message.split('\n')[0].slice(0, 120)}`);
       }
@@ -578,6 +583,7 @@ async function main() {
   console.log(
     `\n${RUNS} counted pairs per workload after one warm-up pair; ratio = median of per-pair berthd/dockerd.`,
   );
+  if (scaleCurveLines.length) console.log(scaleCurveLines.join('\n'));
 }
 
 main().catch((err) => {

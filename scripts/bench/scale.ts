@@ -1,8 +1,10 @@
 // Cost as work grows (issue 21): the same API calls against berthd and the reference dockerd with N = 100, 500 and
-// 2,000 containers, 100 and 500 images, an engine start with 100 and 500 running containers to recover, and 50
-// /events subscribers while 200 containers start. Calls go straight to the API (no docker CLI process per call):
-// what grows here is the engine's cost, not the CLI's start-up.
+// 2,000 containers, 100 and 500 images, an engine start with 100 and 500 running containers to recover, and 200
+// container starts under 10, 50 and 200 /events subscribers. Calls go straight to the API (no docker CLI process per
+// call): what grows here is the engine's cost, not the CLI's start-up. `scaleCurves` prints each as a curve, a
+// markdown table per axis (`npm run bench -- scale`; DEVELOPERS.md holds one run's).
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as tar from 'tar-stream';
 
 export interface ScaleEngine {
@@ -19,6 +21,8 @@ export interface ScaleRow {
   name: string;
   /** per engine name: the figure (ms) */
   figures: Record<string, number>;
+  /** The curve it is a point of: its axis (what N counts), what is measured, and N. */
+  curve: { axis: string; measure: string; n: number };
 }
 
 const LABEL = 'berth.bench.scale';
@@ -182,7 +186,7 @@ async function recovery(e: ScaleEngine, image: string, n: number): Promise<Recor
   return { ping, states };
 }
 
-/** 50 /events subscribers while 200 containers start: the time to start them all, and every subscriber's count. */
+/** S /events subscribers while N containers start: the time per start, once every subscriber has seen every start. */
 async function eventsUnderLoad(e: ScaleEngine, image: string, subscribers: number, n: number): Promise<number> {
   const since = Math.floor(Date.now() / 1000);
   const counts = new Array(subscribers).fill(0);
@@ -232,25 +236,30 @@ async function eventsUnderLoad(e: ScaleEngine, image: string, subscribers: numbe
 /** Every row of the scale bench, for each engine in turn (N grows within an engine). */
 export async function scaleRows(engines: ScaleEngine[], image: string, log: (s: string) => void): Promise<ScaleRow[]> {
   const rows = new Map<string, ScaleRow>();
-  const put = (name: string, engine: string, v: number) => {
-    if (!rows.has(name)) rows.set(name, { name, figures: {} });
+  const put = (name: string, curve: ScaleRow['curve'], engine: string, v: number) => {
+    if (!rows.has(name)) rows.set(name, { name, figures: {}, curve });
     rows.get(name)!.figures[engine] = v;
   };
+  const CONTAINERS = 'created containers';
+  const IMAGES = 'images';
+  const RECOVERY = 'running containers at engine start';
+  const SUBSCRIBERS = '/events subscribers, 200 containers started';
   for (const e of engines) {
     for (const n of [100, 500, 2000]) {
       const r = await containers(e, image, n);
-      put(`N=${n} created: create (per container)`, e.name, r.create);
-      put(`N=${n} created: list all`, e.name, r.list);
-      put(`N=${n} created: inspect one`, e.name, r.inspect);
-      put(`N=${n} created: rm (per container)`, e.name, r.rm);
+      const at = (measure: string) => ({ axis: CONTAINERS, measure, n });
+      put(`N=${n} created: create (per container)`, at('create (per container)'), e.name, r.create);
+      put(`N=${n} created: list all`, at('list all'), e.name, r.list);
+      put(`N=${n} created: inspect one`, at('inspect one'), e.name, r.inspect);
+      put(`N=${n} created: rm (per container)`, at('rm (per container)'), e.name, r.rm);
       log(`${e.name} containers N=${n}: ${JSON.stringify(r)}`);
     }
     let have = 0;
     for (const n of [100, 500]) {
       const r = await images(e, n, have);
       have = n;
-      put(`N=${n} images: docker images`, e.name, r.list);
-      put(`N=${n} images: rmi one`, e.name, r.rmi);
+      put(`N=${n} images: docker images`, { axis: IMAGES, measure: 'docker images', n }, e.name, r.list);
+      put(`N=${n} images: rmi one`, { axis: IMAGES, measure: 'rmi one', n }, e.name, r.rmi);
       log(`${e.name} images N=${n}: ${JSON.stringify(r)}`);
     }
     const list = JSON.parse(await must(e.socket, 'GET', '/images/json'));
@@ -259,13 +268,53 @@ export async function scaleRows(engines: ScaleEngine[], image: string, log: (s: 
         await must(e.socket, 'DELETE', `/images/${img.Id}?force=1`);
     for (const n of [100, 500]) {
       const r = await recovery(e, image, n);
-      put(`start with N=${n} running: first _ping`, e.name, r.ping);
-      put(`start with N=${n} running: all states right`, e.name, r.states);
+      const at = (measure: string) => ({ axis: RECOVERY, measure, n });
+      put(`start with N=${n} running: first _ping`, at('first _ping'), e.name, r.ping);
+      put(`start with N=${n} running: all states right`, at('all states right'), e.name, r.states);
       log(`${e.name} recovery N=${n}: ${JSON.stringify(r)}`);
     }
-    const ev = await eventsUnderLoad(e, image, 50, 200);
-    put('200 starts under 50 /events subscribers (per start)', e.name, ev);
-    log(`${e.name} events: ${ev}`);
+    for (const s of [10, 50, 200]) {
+      const ev = await eventsUnderLoad(e, image, s, 200);
+      put(
+        `200 starts under ${s} /events subscribers (per start)`,
+        { axis: SUBSCRIBERS, measure: 'per start', n: s },
+        e.name,
+        ev,
+      );
+      log(`${e.name} events, ${s} subscribers: ${ev}`);
+    }
   }
   return [...rows.values()];
+}
+
+/**
+ * The rows as curves: one markdown table per axis, a line per measure, a column per engine and N, and how much the
+ * figure grew from the first N to the last (linear growth of a whole-set call is the N ratio; of a per-item one, 1).
+ */
+export function scaleCurves(rows: ScaleRow[], engines: string[]): string[] {
+  const fmt = (v?: number) => (v === undefined ? 'n/a' : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0));
+  const lines = [`Cost as work grows (ms), load ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores:`, ''];
+  for (const axis of [...new Set(rows.map((r) => r.curve.axis))]) {
+    const ofAxis = rows.filter((r) => r.curve.axis === axis);
+    const ns = [...new Set(ofAxis.map((r) => r.curve.n))].sort((a, b) => a - b);
+    const span = `×${ns[ns.length - 1] / ns[0]} N`;
+    const cols = engines.flatMap((e) => ns.map((n) => `${e} ${n.toLocaleString('en')}`));
+    lines.push(
+      `| ${axis} | ${cols.join(' | ')} | ${engines.map((e) => `${e} growth (${span})`).join(' | ')} |`,
+      `|---|${[...cols, ...engines].map(() => '---:').join('|')}|`,
+    );
+    for (const measure of [...new Set(ofAxis.map((r) => r.curve.measure))]) {
+      const at = (e: string, n: number) =>
+        ofAxis.find((r) => r.curve.measure === measure && r.curve.n === n)?.figures[e];
+      const growth = (e: string) => {
+        const [a, b] = [at(e, ns[0]), at(e, ns[ns.length - 1])];
+        return a && b !== undefined ? `×${(b / a).toFixed(1)}` : 'n/a';
+      };
+      lines.push(
+        `| ${measure} | ${engines.flatMap((e) => ns.map((n) => fmt(at(e, n)))).join(' | ')} | ${engines.map(growth).join(' | ')} |`,
+      );
+    }
+    lines.push('');
+  }
+  return lines;
 }
