@@ -23,6 +23,8 @@ export interface ScaleRow {
   figures: Record<string, number>;
   /** The curve it is a point of: its axis (what N counts), what is measured, and N. */
   curve: { axis: string; measure: string; n: number };
+  /** per engine name: the machine's 1-minute load as its figure was taken */
+  load: Record<string, number>;
 }
 
 const LABEL = 'berth.bench.scale';
@@ -233,19 +235,23 @@ async function eventsUnderLoad(e: ScaleEngine, image: string, subscribers: numbe
   return took / n;
 }
 
-/** Every row of the scale bench, for each engine in turn (N grows within an engine). */
+/**
+ * Every row of the scale bench. Engines take turns at each N (A B A B, as the rest of the bench): a machine whose
+ * load changes during the run weighs on both sides of a ratio alike.
+ */
 export async function scaleRows(engines: ScaleEngine[], image: string, log: (s: string) => void): Promise<ScaleRow[]> {
   const rows = new Map<string, ScaleRow>();
   const put = (name: string, curve: ScaleRow['curve'], engine: string, v: number) => {
-    if (!rows.has(name)) rows.set(name, { name, figures: {}, curve });
+    if (!rows.has(name)) rows.set(name, { name, figures: {}, curve, load: {} });
     rows.get(name)!.figures[engine] = v;
+    rows.get(name)!.load[engine] = os.loadavg()[0];
   };
   const CONTAINERS = 'created containers';
   const IMAGES = 'images';
   const RECOVERY = 'running containers at engine start';
   const SUBSCRIBERS = '/events subscribers, 200 containers started';
-  for (const e of engines) {
-    for (const n of [100, 500, 2000]) {
+  for (const n of [100, 500, 2000])
+    for (const e of engines) {
       const r = await containers(e, image, n);
       const at = (measure: string) => ({ axis: CONTAINERS, measure, n });
       put(`N=${n} created: create (per container)`, at('create (per container)'), e.name, r.create);
@@ -254,36 +260,41 @@ export async function scaleRows(engines: ScaleEngine[], image: string, log: (s: 
       put(`N=${n} created: rm (per container)`, at('rm (per container)'), e.name, r.rm);
       log(`${e.name} containers N=${n}: ${JSON.stringify(r)}`);
     }
-    let have = 0;
-    for (const n of [100, 500]) {
+  let have = 0;
+  for (const n of [100, 500]) {
+    for (const e of engines) {
       const r = await images(e, n, have);
-      have = n;
       put(`N=${n} images: docker images`, { axis: IMAGES, measure: 'docker images', n }, e.name, r.list);
       put(`N=${n} images: rmi one`, { axis: IMAGES, measure: 'rmi one', n }, e.name, r.rmi);
       log(`${e.name} images N=${n}: ${JSON.stringify(r)}`);
     }
+    have = n;
+  }
+  for (const e of engines) {
     const list = JSON.parse(await must(e.socket, 'GET', '/images/json'));
     for (const img of list)
       if ((img.RepoTags ?? []).some((t: string) => t.startsWith('bench-scale-')))
         await must(e.socket, 'DELETE', `/images/${img.Id}?force=1`);
-    for (const n of [100, 500]) {
+  }
+  for (const n of [100, 500])
+    for (const e of engines) {
       const r = await recovery(e, image, n);
       const at = (measure: string) => ({ axis: RECOVERY, measure, n });
       put(`start with N=${n} running: first _ping`, at('first _ping'), e.name, r.ping);
       put(`start with N=${n} running: all states right`, at('all states right'), e.name, r.states);
       log(`${e.name} recovery N=${n}: ${JSON.stringify(r)}`);
     }
-    for (const s of [10, 50, 200]) {
-      const ev = await eventsUnderLoad(e, image, s, 200);
+  for (const subscribers of [10, 50, 200])
+    for (const e of engines) {
+      const ev = await eventsUnderLoad(e, image, subscribers, 200);
       put(
-        `200 starts under ${s} /events subscribers (per start)`,
-        { axis: SUBSCRIBERS, measure: 'per start', n: s },
+        `200 starts under ${subscribers} /events subscribers (per start)`,
+        { axis: SUBSCRIBERS, measure: 'per start', n: subscribers },
         e.name,
         ev,
       );
-      log(`${e.name} events, ${s} subscribers: ${ev}`);
+      log(`${e.name} events, ${subscribers} subscribers: ${ev}`);
     }
-  }
   return [...rows.values()];
 }
 
@@ -293,7 +304,9 @@ export async function scaleRows(engines: ScaleEngine[], image: string, log: (s: 
  */
 export function scaleCurves(rows: ScaleRow[], engines: string[]): string[] {
   const fmt = (v?: number) => (v === undefined ? 'n/a' : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0));
-  const lines = [`Cost as work grows (ms), load ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores:`, ''];
+  const loads = rows.flatMap((r) => Object.values(r.load));
+  const load = `load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (1-minute, as the points were taken)`;
+  const lines = [`Cost as work grows (ms), engines taking turns at each N, ${load} on ${os.cpus().length} cores:`, ''];
   for (const axis of [...new Set(rows.map((r) => r.curve.axis))]) {
     const ofAxis = rows.filter((r) => r.curve.axis === axis);
     const ns = [...new Set(ofAxis.map((r) => r.curve.n))].sort((a, b) => a - b);
