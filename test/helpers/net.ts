@@ -49,10 +49,26 @@ export async function eventually<T>(
   assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last!)}`);
 }
 
+/** The documentation networks (RFC 5737): a /30 of one that no address or route of this host touches — a host's
+ * own eth0 may well sit in one (this machine's is 192.0.2.2/24, and the far end would then be the host itself). */
+function unusedDocumentationNet(): [near: string, far: string] {
+  for (const prefix of ['192.0.2', '198.51.100', '203.0.113'])
+    for (const last of [248, 252]) {
+      const [near, far] = [`${prefix}.${last + 1}`, `${prefix}.${last + 2}`];
+      const taken = [near, far].some((a) => {
+        const r = spawnSync('ip', ['-4', '-o', 'route', 'get', a], { encoding: 'utf8' }).stdout;
+        // Local (dev lo) or on a network the host is on (a dev, no via); unroutable (no output) is free.
+        return / dev \S+/.test(r) && !/ via /.test(r);
+      });
+      if (!taken) return [near, far];
+    }
+  throw new Error('no documentation /30 (RFC 5737) free of this host’s addresses and routes');
+}
+
 /**
  * Another machine for the test: a network namespace it makes, linked by a veth pair to the test's own namespace,
- * where the veth's near end has 192.0.2.1 (TEST-NET-1) — a non-loopback address of the test's host, reached from
- * the far end (192.0.2.2) as from another machine on its network. Traffic stays between the two namespaces.
+ * where the veth's near end has a documentation address — a non-loopback address of the test's host, reached from
+ * the far end as from another machine on its network. Traffic stays between the two namespaces.
  */
 export function otherMachine(): {
   hostAddress: string;
@@ -60,6 +76,7 @@ export function otherMachine(): {
   close(): void;
 } {
   const ns = `berth-other-${process.pid}`;
+  const [hostAddress, otherAddress] = unusedDocumentationNet();
   const [near, far] = [`bon${process.pid}`, `bof${process.pid}`].map((n) => n.slice(0, 15));
   const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const close = () => {
@@ -70,9 +87,9 @@ export function otherMachine(): {
     ip('netns', 'add', ns);
     ip('link', 'add', near, 'type', 'veth', 'peer', 'name', far);
     ip('link', 'set', far, 'netns', ns);
-    ip('addr', 'add', '192.0.2.1/30', 'dev', near);
+    ip('addr', 'add', `${hostAddress}/30`, 'dev', near);
     ip('link', 'set', near, 'up');
-    ip('-n', ns, 'addr', 'add', '192.0.2.2/30', 'dev', far);
+    ip('-n', ns, 'addr', 'add', `${otherAddress}/30`, 'dev', far);
     ip('-n', ns, 'link', 'set', far, 'up');
     ip('-n', ns, 'link', 'set', 'lo', 'up');
   } catch (err) {
@@ -86,9 +103,9 @@ s.on('connect', () => s.write('GET ' + p + ' HTTP/1.0\\r\\n\\r\\n')); s.on('data
 s.on('error', (e) => (out = out || (e.code === 'ECONNREFUSED' ? 'refused' : e.code)));
 s.on('close', () => process.stdout.write(out));`;
   return {
-    hostAddress: '192.0.2.1',
+    hostAddress,
     httpGet: (port, pathName = '/') =>
-      execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', GET, '192.0.2.1', String(port), pathName], {
+      execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', GET, hostAddress, String(port), pathName], {
         encoding: 'utf8',
         timeout: 10_000,
       }),
