@@ -224,6 +224,44 @@ describe('vm: a RHEL-like host (systemd, cgroup v2, firewalld on nftables), Bert
     );
   });
 
+  it('firewall-cmd --reload while berth is stopped: the restored containers’ ports, outbound traffic and DNS work once it starts', async () => {
+    // A second container on appnet that lives through it, to ask the embedded DNS server for api.
+    ok(['run', '-d', '--name', 'client', '--network', 'appnet', 'busybox', 'sleep', '3600']);
+    const outbound = (name: string) =>
+      host.docker(['exec', name, 'wget', '-qO-', `http://${host.registryInGuest}/v2/`]);
+    host.ssh('sudo systemctl stop berth.service');
+    await reloadFirewalld();
+    // The reload took Berth's zone binding and rules with it: nothing answers while no engine is there to redo them.
+    const down = await get(webPort, 5000).then(
+      (body) => `answered: ${body.trim()}`,
+      (err: Error) => err.message,
+    );
+    console.log(`      (the published port with berth stopped after the reload: ${down})`);
+    host.ssh('sudo systemctl start berth.service');
+    await host.tunnel();
+    // Only containers that were there before: a new one would have its network's rules made on its attach.
+    const { body, ms } = await answerWithin(webPort, 150_000);
+    assert.equal(body, 'hello from web');
+    console.log(`      (published port answering ${ms} ms after the tunnel to the started engine)`);
+    // Outbound needs the bridges back in firewalld's zone: bound in the background, seconds of firewall-cmd.
+    for (const name of ['web', 'client']) {
+      const t0 = Date.now();
+      let r = outbound(name);
+      while (r.code !== 0 && Date.now() - t0 < 150_000) {
+        console.log(`      (${name} outbound: exit ${r.code} ${r.stderr.trim()}; again)`);
+        await new Promise((res) => setTimeout(res, 3000));
+        r = outbound(name);
+      }
+      assert.equal(`${r.code} ${r.stdout.trim()}`, '0 {}', `${name}: ${r.stderr}`);
+    }
+    assert.equal(ok(['exec', 'client', 'wget', '-qO-', 'http://api/']), 'hello from api');
+    // The started engine listens for firewalld again: a reload now re-applies the restored containers' rules.
+    await reloadFirewalld();
+    assert.equal((await answerWithin(webPort, 150_000)).body, 'hello from web');
+    const r = outbound('client');
+    assert.equal(`${r.code} ${r.stdout.trim()}`, '0 {}', r.stderr);
+  });
+
   it('native.cgroupdriver changed to cgroupfs across a restart: containers that kept running stay on their systemd scope', async () => {
     const scope = `/sys/fs/cgroup/system.slice/berth-${webId}.scope`;
     // Allocates past its limit once told to, to see the OOM kill of a container started under the other driver.
