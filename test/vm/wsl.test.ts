@@ -119,7 +119,8 @@ describe('vm: the wsl driver on Linux', () => {
           '-c',
           prepare,
         ],
-        { stdio: ['ignore', out, out] },
+        // A distribution gets a fresh environment from WSL, not the test run's (which other suites change).
+        { stdio: ['ignore', out, out], env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } },
       );
       fs.closeSync(out);
       const log = () => fs.readFileSync(consoleLog, 'utf8');
