@@ -30,7 +30,8 @@ const fakeBerth = () => {
   };
 };
 
-const COMMAND = 'sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice';
+// bob has 100000-165535: alice's are the next free ones, never bob's.
+const COMMAND = 'sudo usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice';
 
 describe('extension: the no-sub-ids notice of a rootless engine it started', () => {
   beforeEach(() => {

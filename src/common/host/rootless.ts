@@ -27,6 +27,80 @@ export interface RootlessHostProbe {
   tunUsable: boolean;
   subuidLines: boolean;
   subgidLines: boolean;
+  /** Where this user's sub-ids could go: the first ids free in /etc/subuid and /etc/subgid (undefined: none free). */
+  freeSubids: FreeSubids | undefined;
+}
+
+/** The first id of a free range of SUBID_COUNT ids in /etc/subuid and in /etc/subgid. */
+export interface FreeSubids {
+  uid: number;
+  gid: number;
+}
+
+/** As many sub-ids as useradd gives a new user (login.defs' SUB_UID_COUNT default), what images expect. */
+export const SUBID_COUNT = 65536;
+
+/** The ranges an /etc/subuid-style text hands out, to anyone. */
+function takenRanges(text: string | undefined): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  for (const line of (text ?? '').split('\n')) {
+    const [owner, start, count] = line.trim().split(':');
+    if (!owner || owner.startsWith('#')) continue;
+    const [s, c] = [Number(start), Number(count)];
+    if (Number.isInteger(s) && Number.isInteger(c) && c > 0) out.push({ start: s, end: s + c - 1 });
+  }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+/** The lowest start in [min, max] of `count` ids that overlap none of the ranges (useradd's search). */
+function firstFree(ranges: { start: number; end: number }[], min: number, max: number, count: number) {
+  let start = min;
+  for (const r of ranges) {
+    if (r.end < start) continue;
+    if (r.start >= start + count) break;
+    start = r.end + 1;
+  }
+  return start + count - 1 <= max ? start : undefined;
+}
+
+/**
+ * Sub-ids for a user who has none, as useradd would pick them: within login.defs' SUB_UID_MIN..SUB_UID_MAX
+ * (SUB_GID_… for gids; shadow's defaults 100000..600100000), clear of every range already handed out — on a shared
+ * host 100000 is usually the first user's, and two users sharing host ids see each other's files and processes.
+ * The same start in both files where one is free in both, so a file's owner reads the same in either.
+ */
+export function freeSubidRanges(
+  subuid: string | undefined,
+  subgid: string | undefined,
+  loginDefs: string | undefined,
+): FreeSubids | undefined {
+  const def = (key: string, fallback: number) => {
+    const m = new RegExp(`^\\s*${key}\\s+(\\d+)\\s*$`, 'm').exec(loginDefs ?? '');
+    return m ? Number(m[1]) : fallback;
+  };
+  const uidMin = def('SUB_UID_MIN', 100000);
+  const uidMax = def('SUB_UID_MAX', 600100000);
+  const gidMin = def('SUB_GID_MIN', 100000);
+  const gidMax = def('SUB_GID_MAX', 600100000);
+  const uids = takenRanges(subuid);
+  const gids = takenRanges(subgid);
+  const both = firstFree(
+    [...uids, ...gids].sort((a, b) => a.start - b.start),
+    Math.max(uidMin, gidMin),
+    Math.min(uidMax, gidMax),
+    SUBID_COUNT,
+  );
+  if (both !== undefined) return { uid: both, gid: both };
+  const uid = firstFree(uids, uidMin, uidMax, SUBID_COUNT);
+  const gid = firstFree(gids, gidMin, gidMax, SUBID_COUNT);
+  return uid === undefined || gid === undefined ? undefined : { uid, gid };
+}
+
+/** The command (as root) that gives the user its sub-ids; undefined when it has them or none are free. */
+export function addSubidsCommand(h: RootlessHostProbe): string | undefined {
+  if ((h.subuidLines && h.subgidLines) || !h.freeSubids) return undefined;
+  const range = (start: number) => `${start}-${start + SUBID_COUNT - 1}`;
+  return `usermod --add-subuids ${range(h.freeSubids.uid)} --add-subgids ${range(h.freeSubids.gid)} ${h.user}`;
 }
 
 export interface RootlessRequirement {
@@ -64,6 +138,7 @@ export function rootlessRequirements(h: RootlessHostProbe): RootlessRequirement[
             }
           : undefined;
   const subids = h.subuidLines && h.subgidLines;
+  const addSubids = addSubidsCommand(h);
   const idmap = h.commands.newuidmap && h.commands.newgidmap;
   return [
     {
@@ -85,10 +160,12 @@ export function rootlessRequirements(h: RootlessHostProbe): RootlessRequirement[
     {
       name: 'sub-ids',
       ok: subids,
-      found: subids ? `${h.user} has /etc/subuid and /etc/subgid lines` : `none for ${h.user}`,
+      found: subids
+        ? `${h.user} has /etc/subuid and /etc/subgid lines`
+        : `none for ${h.user}${addSubids ? '' : ` (and no ${SUBID_COUNT} ids free in /etc/subuid and /etc/subgid within /etc/login.defs' SUB_UID_MIN..SUB_UID_MAX)`}`,
       need: 'subordinate ids, or containers run with root as their only user',
       fatal: false,
-      fix: subids ? undefined : { note: `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${h.user}` },
+      fix: addSubids ? { note: addSubids } : undefined,
     },
     {
       name: 'newuidmap/newgidmap',
@@ -222,6 +299,7 @@ export function probeRootlessHost(r: ProbeReader = realProbeReader): RootlessHos
     return t === undefined || t === '' ? undefined : Number(t);
   };
   const { name, uid } = r.user;
+  const [subuid, subgid] = [r.read('/etc/subuid'), r.read('/etc/subgid')];
   return {
     user: name,
     uid,
@@ -239,7 +317,8 @@ export function probeRootlessHost(r: ProbeReader = realProbeReader): RootlessHos
       pasta: r.onPath('pasta'),
     },
     tunUsable: r.openable('/dev/net/tun'),
-    subuidLines: hasSubids(r.read('/etc/subuid'), name, uid),
-    subgidLines: hasSubids(r.read('/etc/subgid'), name, uid),
+    subuidLines: hasSubids(subuid, name, uid),
+    subgidLines: hasSubids(subgid, name, uid),
+    freeSubids: freeSubidRanges(subuid, subgid, r.read('/etc/login.defs')),
   };
 }

@@ -26,6 +26,8 @@ export interface RootlessInfo {
   user: string;
   /** Only the user's own id is mapped (no /etc/subuid lines). */
   singleId: boolean;
+  /** With a single id: the command that adds free sub-ids for the user (none when no range is free). */
+  addSubids?: string;
   /** The namespace's link out: slirp4netns (its API forwards published ports) or pasta (the parent relays them). */
   network: RootlessNetwork;
   /** The parent's directory for this run (removed when the engine exits). */

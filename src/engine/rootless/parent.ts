@@ -19,7 +19,7 @@ import {
   SLIRP_NAMESPACE_ADDRESS,
 } from './info';
 import { startPortRelay } from './relay';
-import { probeRootlessHost, rootlessVerdict } from '../../common/host/rootless';
+import { addSubidsCommand, probeRootlessHost, rootlessVerdict } from '../../common/host/rootless';
 
 const write = (s: string) => process.stderr.write(`berthd: ${s}\n`);
 
@@ -47,7 +47,8 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
     write(err.message);
     return 1;
   }
-  const missing = rootlessVerdict({ ...probeRootlessHost(), network });
+  const host = { ...probeRootlessHost(), network };
+  const missing = rootlessVerdict(host);
   if (missing.fatal.length) {
     write(`cannot run rootless:\n  - ${missing.fatal.join('\n  - ')}`);
     return 1;
@@ -69,6 +70,7 @@ export async function runRootlessParent(argv: string[]): Promise<number> {
     gid: user.gid,
     user: user.username,
     singleId: maps.single,
+    ...(maps.single ? { addSubids: addSubidsCommand(host) } : {}),
     network,
     stateDir,
     slirpApi: path.join(stateDir, 'slirp.sock'),

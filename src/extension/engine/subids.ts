@@ -3,20 +3,22 @@
 // that engine by itself, so nobody would read either: the extension says it once, with the command that fixes it.
 import * as vscode from 'vscode';
 import type { Berth } from '../berth';
-import { probeRootlessHost, type RootlessHostProbe, rootlessRequirements } from '../../common/host/rootless';
+import { addSubidsCommand, probeRootlessHost, type RootlessHostProbe, SUBID_COUNT } from '../../common/host/rootless';
 
 const SHOWN = 'berth.noSubidsShown';
 
 /** The notice for a host whose user has no sub-ids (undefined when it has them): its text and the fixing command. */
-export function noSubidsNotice(probe: RootlessHostProbe): { message: string; command: string } | undefined {
-  const subids = rootlessRequirements(probe).find((r) => r.name === 'sub-ids');
-  if (!subids || subids.ok || !subids.fix?.note) return undefined;
-  const command = `sudo ${subids.fix.note}`;
+export function noSubidsNotice(probe: RootlessHostProbe): { message: string; command?: string } | undefined {
+  if (probe.subuidLines && probe.subgidLines) return undefined;
+  const fix = addSubidsCommand(probe);
+  const command = fix && `sudo ${fix}`;
   return {
     message:
       `Berth: the rootless engine runs with a single id — ${probe.user} has no lines in /etc/subuid and ` +
-      `/etc/subgid — so images with files of other users fail to run. An administrator adds them with: ${command} ` +
-      '(then restart the engine).',
+      '/etc/subgid — so images with files of other users fail to run. ' +
+      (command
+        ? `An administrator adds them with: ${command} (then restart the engine).`
+        : `No ${SUBID_COUNT} ids are free in those files for an administrator to add (see /etc/login.defs' SUB_UID_MAX).`),
     command,
   };
 }
@@ -27,7 +29,8 @@ export async function showNoSubidsOnce(berth: Berth, probe = probeRootlessHost()
   const notice = noSubidsNotice(probe);
   if (!notice || state.get(SHOWN)) return;
   await state.update(SHOWN, true);
-  const pick = await vscode.window.showWarningMessage(notice.message, 'Copy Command', 'Diagnose');
-  if (pick === 'Copy Command') await vscode.env.clipboard.writeText(notice.command);
+  const actions = notice.command ? ['Copy Command', 'Diagnose'] : ['Diagnose'];
+  const pick = await vscode.window.showWarningMessage(notice.message, ...actions);
+  if (pick === 'Copy Command' && notice.command) await vscode.env.clipboard.writeText(notice.command);
   if (pick === 'Diagnose') await vscode.commands.executeCommand('berth.engine.diagnose');
 }

@@ -2,6 +2,7 @@
 // that tell a user what to run.
 import * as assert from 'node:assert/strict';
 import {
+  freeSubidRanges,
   overlayInUserns,
   probeRootlessHost,
   type RootlessHostProbe,
@@ -18,7 +19,22 @@ const ready: RootlessHostProbe = {
   tunUsable: true,
   subuidLines: true,
   subgidLines: true,
+  freeSubids: { uid: 165536, gid: 165536 },
 };
+
+/** The uid and gid ranges an add-sub-ids command names. */
+const suggested = (text: string) => {
+  const m = /usermod --add-subuids (\d+)-(\d+) --add-subgids (\d+)-(\d+) /.exec(text);
+  assert.ok(m, text);
+  const [us, ue, gs, ge] = m.slice(1).map(Number);
+  return { uids: { start: us, end: ue }, gids: { start: gs, end: ge } };
+};
+const overlaps = (r: { start: number; end: number }, file: string) =>
+  file
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(':').map(Number))
+    .some(([, s, c]) => r.start <= s + c - 1 && s <= r.end);
 
 describe('rootless host requirements', () => {
   it('a stock host needs nothing', () => {
@@ -41,7 +57,41 @@ describe('rootless host requirements', () => {
   it('without sub-ids it starts with a single id and says which command adds them', () => {
     const v = rootlessVerdict({ ...ready, subuidLines: false, commands: { ...ready.commands, newuidmap: false } });
     assert.deepEqual(v.fatal, []);
-    assert.match(v.warnings[0], /usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ann/);
+    assert.match(v.warnings[0], /usermod --add-subuids 165536-231071 --add-subgids 165536-231071 ann/);
+  });
+
+  it('the sub-ids it suggests are free: never a range another user has (useradd gave the first user 100000)', () => {
+    const subuid = 'bob:100000:65536\ncarol:200000:1000\n';
+    const subgid = 'bob:100000:65536\n';
+    const p = probeRootlessHost({
+      read: (f) => ({ '/etc/subuid': subuid, '/etc/subgid': subgid })[f],
+      onPath: () => true,
+      openable: () => true,
+      user: { name: 'ann', uid: 1000 },
+    });
+    const warning = rootlessVerdict(p).warnings.join('\n');
+    const { uids, gids } = suggested(warning);
+    assert.equal(overlaps(uids, subuid), false, warning);
+    assert.equal(overlaps(gids, subgid), false, warning);
+    assert.equal(uids.end - uids.start + 1, 65536);
+    // 165536 is free in subgid but carol has 200000-200999 in subuid: the same start in both goes past hers.
+    assert.deepEqual([uids.start, gids.start], [201000, 201000]);
+  });
+
+  it("free sub-ids: useradd's bounds from login.defs, a start of its own per file when none is free in both", () => {
+    assert.deepEqual(freeSubidRanges(undefined, undefined, undefined), { uid: 100000, gid: 100000 });
+    assert.deepEqual(freeSubidRanges('# none\n', '', 'SUB_UID_MIN 200000\nSUB_GID_MIN\t300000\n'), {
+      uid: 300000,
+      gid: 300000,
+    });
+    // Capped at 231071: 165536 is free for uids only, 100000 for gids only.
+    const defs = 'SUB_UID_MAX 231071\nSUB_GID_MAX 231071\n';
+    assert.deepEqual(freeSubidRanges('a:100000:65536\n', 'b:165536:65536\n', defs), { uid: 165536, gid: 100000 });
+    // Nothing free: no command, and the warning says so.
+    assert.equal(freeSubidRanges('a:100000:131072\n', '', defs), undefined);
+    const v = rootlessVerdict({ ...ready, subgidLines: false, freeSubids: undefined });
+    assert.match(v.warnings[0], /^sub-ids: none for ann \(and no 65536 ids free .*SUB_UID_MAX\), needs subordinate/);
+    assert.doesNotMatch(v.warnings[0], /usermod/);
   });
 
   it('a tun device the user cannot open is fatal, with the fix', () => {

@@ -2,6 +2,7 @@
 // two users' engines side by side, neither able to see or touch the other's.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { DOCKER_CLI, requireDeps } from '../../helpers/deps';
 import { eventually } from '../../helpers/net';
@@ -44,10 +45,27 @@ describe('rootless engines of several users', function () {
   it('a user with no sub-ids: warned with the fix, images still unpack, root is the only user', async () => {
     const user = testUser('berth-rl-nosub', false);
     const e = await start(user);
-    assert.match(e.log(), /warning: sub-ids: none for berth-rl-nosub.*usermod --add-subuids 100000-165535/);
+    const fix =
+      /warning: sub-ids: none for berth-rl-nosub.*as root: (usermod --add-subuids (\d+)-(\d+) --add-subgids (\d+)-(\d+) berth-rl-nosub)/.exec(
+        e.log(),
+      );
+    assert.ok(fix, e.log());
+    // The ids it suggests are nobody's yet (100000-165535 is usually the host's first user's): following the advice
+    // never makes two users share host ids.
+    const [uidStart, uidEnd, gidStart, gidEnd] = fix.slice(2).map(Number);
+    for (const [file, start, end] of [
+      ['/etc/subuid', uidStart, uidEnd],
+      ['/etc/subgid', gidStart, gidEnd],
+    ] as const) {
+      assert.equal(end - start + 1, 65536);
+      for (const line of fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+        const [, s, c] = line.split(':').map(Number);
+        assert.ok(end < s || start > s + c - 1, `${file}: ${start}-${end} overlaps ${line}`);
+      }
+    }
     const warnings = JSON.parse(ok(e, ['info', '--format', '{{json .Warnings}}']));
     assert.ok(
-      warnings.some((w: string) => /no subordinate ids for berth-rl-nosub/.test(w)),
+      warnings.some((w: string) => w.includes(`no subordinate ids for berth-rl-nosub`) && w.endsWith(fix[1])),
       warnings.join('\n'),
     );
     ok(e, ['pull', 'busybox']);

@@ -330,7 +330,7 @@ export function registerSystemRoutes(router: Router, s: EngineServices): void {
         ...(cfg.rootless?.singleId
           ? [
               `WARNING: no subordinate ids for ${cfg.rootless.user} in /etc/subuid and /etc/subgid: containers run ` +
-                `with root as their only user; as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${cfg.rootless.user}`,
+                `with root as their only user; ${cfg.rootless.addSubids ? `as root: ${cfg.rootless.addSubids}` : 'no 65536 ids are free in them for an administrator to add'}`,
             ]
           : []),
       ],
