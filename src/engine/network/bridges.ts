@@ -8,6 +8,7 @@ import { log } from '../log';
 import { CNI_VERSION, type CniConflist } from './cni';
 import type { DnsServer } from './dns';
 import {
+  type BridgeRuleSet,
   dropClaim,
   removeBridge,
   removeBridgeRules,
@@ -90,10 +91,17 @@ export function createBridges(store: NetworkStore, dns: DnsServer) {
     });
   }
 
-  const masquerades = (n: NetworkRecord) =>
-    !n.internal && parseGoBool(n.options['com.docker.network.bridge.enable_ip_masquerade'] ?? 'true') !== false;
-  /** enable_icc (default true): whether containers of the network may reach each other. */
-  const interContainer = (n: NetworkRecord) => parseGoBool(n.options[ENABLE_ICC] ?? 'true') !== false;
+  /** A network's host rules: enable_ip_masquerade and enable_icc default to true, as dockerd's. */
+  const ruleSet = (n: NetworkRecord): BridgeRuleSet => ({
+    bridge: n.bridge!,
+    subnet: n.subnet!,
+    masquerade:
+      !n.internal && parseGoBool(n.options['com.docker.network.bridge.enable_ip_masquerade'] ?? 'true') !== false,
+    internal: n.internal,
+    // The embedded DNS server serves user-defined networks only (the default bridge uses the host's resolvers).
+    dnsAddress: n.predefined ? undefined : n.gateway,
+    icc: parseGoBool(n.options[ENABLE_ICC] ?? 'true') !== false,
+  });
   /** host_binding_ipv4: the host address a `-p` without one binds on this network (dockerd's default 0.0.0.0). */
   const defaultHostIp = (n: NetworkRecord) => n.options[HOST_BINDING_IPV4] || '0.0.0.0';
   /** Endpoints made before the per-network rules carry the bridge plugin's own NAT chain: its DEL needs the netns. */
@@ -218,8 +226,7 @@ export function createBridges(store: NetworkStore, dns: DnsServer) {
 
   return {
     conflistFor,
-    masquerades,
-    interContainer,
+    ruleSet,
     defaultHostIp,
     pluginMasquerade,
     teardownBridge,

@@ -73,15 +73,7 @@ export interface ConnectRequest {
 
 export function createEndpoints(store: NetworkStore, bridges: Bridges, files: SandboxFiles, dns: DnsServer) {
   const { networks, sandboxes, ports, ipamDir, epDir } = store;
-  const {
-    conflistFor,
-    defaultHostIp,
-    masquerades,
-    interContainer,
-    pluginMasquerade,
-    claimDefaultSubnet,
-    teardownIfUnused,
-  } = bridges;
+  const { conflistFor, defaultHostIp, ruleSet, pluginMasquerade, claimDefaultSubnet, teardownIfUnused } = bridges;
   const { defaultGateway, hostsFor, resolvFor, writeInPlace, endpointInfo, dnsTarget } = files;
   /** The container's --dns servers on its own loopback (moby asks them from the container's namespace). */
   const loopbackDns = (s: Sandbox) => s.dns.filter((d) => /^127\./.test(d));
@@ -137,14 +129,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     let result: CniResult;
     try {
       result = await withHostLock(async () => {
-        await ensureBridgeRules(
-          n.bridge!,
-          n.subnet!,
-          masquerades(n),
-          n.internal,
-          n.predefined ? undefined : n.gateway,
-          interContainer(n),
-        );
+        await ensureBridgeRules(ruleSet(n));
         return addNetworkList(conflist, { containerId: s.containerId, netns: s.netnsPath!, ifName, runtimeConfig });
       });
     } catch (err: any) {
@@ -484,17 +469,10 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
     for (const id of onNetworks) {
       const n = networks.get(id);
       if (!n?.bridge || !n.subnet) continue;
-      const args = [
-        n.bridge,
-        n.subnet,
-        masquerades(n),
-        n.internal,
-        n.predefined ? undefined : n.gateway,
-        interContainer(n),
-      ] as const;
+      const rules = ruleSet(n);
       // firewall-cmd takes seconds a call (tens under emulation): the engine's start does not wait for the zone.
-      void bindBridge(...args);
-      await withHostLock(() => bridgeRules(...args)).catch((err) =>
+      void bindBridge(rules);
+      await withHostLock(() => bridgeRules(rules)).catch((err) =>
         log.warn("cannot make a network's rules again", { network: n.name, error: err.message }),
       );
     }

@@ -441,6 +441,20 @@ const ISOLATION_1 = 'BERTH-ISOLATION-STAGE-1';
 const ISOLATION_2 = 'BERTH-ISOLATION-STAGE-2';
 const bridgeTag = (bridge: string) => `"berth ${bridge}"`;
 
+/** What one bridge network's rules are made from (ensureBridgeRules). */
+export interface BridgeRuleSet {
+  bridge: string;
+  subnet: string;
+  /** MASQUERADE for traffic leaving the subnet (not for --internal or enable_ip_masquerade=false). */
+  masquerade: boolean;
+  /** --internal: nothing in or out of the subnet. */
+  internal: boolean;
+  /** Where the embedded DNS server listens (a user-defined network's gateway): INPUT accepts port 53 there. */
+  dnsAddress?: string;
+  /** enable_icc: containers of the network may reach each other. */
+  icc: boolean;
+}
+
 /**
  * Docker's rules for one bridge network, instead of the CNI firewall plugin's per-container ones and the bridge
  * plugin's NAT chain per container (those two plugin runs spent ~70 ms in iptables for every container):
@@ -458,44 +472,30 @@ const bridgeTag = (bridge: string) => `"berth ${bridge}"`;
  * and made whole again in one atomic restore when anything is missing or out of order: the host's tables are
  * shared with every other tool. Rules carry the comment "berth <bridge>". Runs under the host lock.
  */
-export async function ensureBridgeRules(
-  bridge: string,
-  subnet: string,
-  masquerade: boolean,
-  internal = false,
-  dnsAddress?: string,
-  icc = true,
-): Promise<void> {
-  await bindBridge(bridge, subnet, masquerade, internal, dnsAddress, icc);
-  await bridgeRules(bridge, subnet, masquerade, internal, dnsAddress, icc);
+export async function ensureBridgeRules(rules: BridgeRuleSet): Promise<void> {
+  await bindBridge(rules);
+  await bridgeRules(rules);
 }
 
 /**
  * Where firewalld runs, the bridge goes in Berth's zone (its forward chain would reject our traffic otherwise);
  * after a firewall-cmd --reload the zone binding and the bridge's rules are made again. Never rejects.
  */
-export function bindBridge(
-  bridge: string,
-  subnet: string,
-  masquerade: boolean,
-  internal = false,
-  dnsAddress?: string,
-  icc = true,
-): Promise<void> {
-  return firewalld().bind(bridge, () =>
-    withHostLock(() => ensureBridgeRules(bridge, subnet, masquerade, internal, dnsAddress, icc)),
-  );
+export function bindBridge(rules: BridgeRuleSet): Promise<void> {
+  return firewalld().bind(rules.bridge, reapplyAfterReload(rules));
 }
 
+const reapplyAfterReload = (rules: BridgeRuleSet) => () => withHostLock(() => ensureBridgeRules(rules));
+
 /** ensureBridgeRules' iptables part. */
-export async function bridgeRules(
-  bridge: string,
-  subnet: string,
-  masquerade: boolean,
-  internal = false,
-  dnsAddress?: string,
-  icc = true,
-): Promise<void> {
+export async function bridgeRules({
+  bridge,
+  subnet,
+  masquerade,
+  internal,
+  dnsAddress,
+  icc,
+}: BridgeRuleSet): Promise<void> {
   if (!icc) await bridgeNetfilter();
   const { nat, filter } = await saveNatAndFilter();
   const tag = bridgeTag(bridge);
