@@ -22,7 +22,7 @@ import {
   deleteNetns,
   ensureBridgeRules,
   addLinkLocalIps,
-  bindBridge,
+  bindBridgeInBackground,
   bridgeRules,
   iptablesRules,
   installDnsRedirect,
@@ -470,8 +470,8 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       const n = networks.get(id);
       if (!n?.bridge || !n.subnet) continue;
       const rules = ruleSet(n);
-      // firewall-cmd takes seconds a call (tens under emulation): the engine's start does not wait for the zone.
-      void bindBridge(rules);
+      // The engine's start does not wait for the zone.
+      bindBridgeInBackground(rules);
       await withHostLock(() => bridgeRules(rules)).catch((err) =>
         log.warn("cannot make a network's rules again", { network: n.name, error: err.message }),
       );

@@ -7,7 +7,7 @@
 // and re-applies each one's rules, then the published ports (portmap's DNAT chains: firewalld 1.x flushes the
 // iptables-nft tables too on a reload, as the RHEL-like host's suite saw). Nothing happens where firewalld is not
 // running.
-import { spawn, execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { log } from '../log';
 
 export const ZONE = 'berth';
@@ -50,18 +50,32 @@ export class Firewalld {
   private watcher: ReturnType<typeof spawn> | undefined;
   /** What else a reload removed, made again once the bridges' rules are back (published ports). */
   private readonly afterReload = new Set<() => Promise<void>>();
+  /** The engine is stopping: nothing new starts (no firewall-cmd, no dbus-monitor). */
+  private closed = false;
+  /** firewall-cmd runs not yet exited; `permanent`: part of the zone's set-up, which close() lets finish. */
+  private readonly inFlight = new Map<ChildProcess, { permanent: boolean; exited: Promise<void> }>();
+  /** Bindings going on in the background (bindInBackground). */
+  private readonly background = new Set<Promise<void>>();
 
   constructor(opts: FirewalldOptions = {}) {
     this.cmd = opts.firewallCmd ?? process.env.BERTH_FIREWALL_CMD ?? 'firewall-cmd';
     this.monitor = opts.dbusMonitor ?? process.env.BERTH_DBUS_MONITOR ?? 'dbus-monitor';
   }
 
-  private run(args: string[], timeout = 30_000): Promise<string> {
-    return new Promise((resolve, reject) =>
-      execFile(this.cmd, args, { timeout }, (err, stdout, stderr) =>
+  /**
+   * One firewall-cmd run. Once closed, none starts, but for the rest of a permanent set-up begun before (`permanent`):
+   * a zone made without its target, or a policy without its zones, would be taken as made by the next start.
+   */
+  private run(args: string[], timeout = 30_000, permanent = false): Promise<string> {
+    if (this.closed && !permanent) return Promise.reject(new Error('firewalld: the engine is stopping'));
+    return new Promise((resolve, reject) => {
+      const child = execFile(this.cmd, args, { timeout }, (err, stdout, stderr) =>
         err ? reject(new Error(`firewall-cmd ${args.join(' ')}: ${(stderr || err.message).trim()}`)) : resolve(stdout),
-      ),
-    );
+      );
+      const exited = new Promise<void>((done) => child.once('close', () => done()));
+      this.inFlight.set(child, { permanent, exited });
+      void exited.then(() => this.inFlight.delete(child));
+    });
   }
 
   /** Whether firewalld runs (`firewall-cmd --state`); asked once, and again after a reload. */
@@ -81,7 +95,7 @@ export class Firewalld {
         () => undefined,
       );
       const cmds = setupCommands({ zones, policies });
-      for (const c of cmds) await this.run(c);
+      for (const c of cmds) await this.run(c, undefined, true);
       if (cmds.length) await this.reload();
       this.watch();
     })().catch((err) => {
@@ -96,14 +110,14 @@ export class Firewalld {
    * "Did not receive a reply"): the reload goes on regardless, and `--state` says "running" once it is done.
    */
   private async reload(): Promise<void> {
-    const failed = await this.run(['--reload'], RELOAD_WAIT_MS).then(
+    const failed = await this.run(['--reload'], RELOAD_WAIT_MS, true).then(
       () => undefined,
       (err: Error) => err,
     );
     if (!failed) return;
     const deadline = Date.now() + RELOAD_WAIT_MS;
     do {
-      if ((await this.run(['--state']).catch(() => '')).trim() === 'running') return;
+      if ((await this.run(['--state'], undefined, true).catch(() => '')).trim() === 'running') return;
       await new Promise((r) => setTimeout(r, 1000));
     } while (Date.now() < deadline);
     throw failed;
@@ -120,11 +134,28 @@ export class Firewalld {
       await this.run(bindCommand(bridge));
       this.bridges.set(bridge, reapply);
     } catch (err: any) {
-      log.warn('firewalld: cannot put the bridge in the berth zone; containers may get no network', {
-        bridge,
-        error: err.message,
-      });
+      if (!this.closed)
+        log.warn('firewalld: cannot put the bridge in the berth zone; containers may get no network', {
+          bridge,
+          error: err.message,
+        });
     }
+  }
+
+  /**
+   * bind() without waiting for it: the engine's start, for the bridges of containers that kept running (after a
+   * firewall-cmd --reload while the engine was down, binding them takes a few firewall-cmd calls, seconds each
+   * and tens under emulation). close() ends what is left of it.
+   */
+  bindInBackground(bridge: string, reapply: () => Promise<void>): void {
+    this.inBackground(this.bind(bridge, reapply));
+  }
+
+  private inBackground(work: Promise<void>): void {
+    const p = work
+      .catch((err) => log.warn('firewalld: background work failed', { error: err?.message ?? String(err) }))
+      .finally(() => this.background.delete(p));
+    this.background.add(p);
   }
 
   async unbind(bridge: string): Promise<void> {
@@ -134,6 +165,7 @@ export class Firewalld {
 
   /** After firewalld reloaded: bind every bridge again and re-apply its rules. */
   async reloaded(): Promise<void> {
+    if (this.closed) return;
     this.running = undefined;
     this.setup = undefined;
     if (!(await this.isRunning())) return;
@@ -157,7 +189,7 @@ export class Firewalld {
 
   /** Listens for firewalld's Reloaded signal on the system bus, for as long as the engine runs. */
   private watch(): void {
-    if (this.watcher) return;
+    if (this.watcher || this.closed) return;
     const child = spawn(
       this.monitor,
       ['--system', "type='signal',interface='org.fedoraproject.FirewallD1',member='Reloaded'"],
@@ -177,20 +209,36 @@ export class Firewalld {
       buf += d.toString();
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
-      if (lines.some((l) => /member=Reloaded/.test(l))) void this.reloaded();
+      if (lines.some((l) => /member=Reloaded/.test(l))) this.inBackground(this.reloaded());
     });
     child.unref();
     (child.stdout as any)?.unref?.();
   }
 
-  close(): void {
-    this.watcher?.kill();
+  /**
+   * The engine stops: no firewall-cmd or dbus-monitor is left running or started after. The Reloaded watch and the
+   * firewall-cmd runs in flight (a background binding) end now; a permanent set-up begun goes to its end first.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (shared === this) shared = undefined;
+    const watcher = this.watcher;
     this.watcher = undefined;
+    const waits: Promise<unknown>[] = [...this.background];
+    if (watcher && watcher.exitCode === null && watcher.signalCode === null) {
+      waits.push(new Promise((done) => watcher.once('close', done)));
+      watcher.kill();
+    }
+    for (const [child, run] of this.inFlight) {
+      if (!run.permanent) child.kill();
+      waits.push(run.exited);
+    }
+    await Promise.all(waits);
   }
 }
 
 let shared: Firewalld | undefined;
-/** The engine's firewalld adapter (one per process: the zone is host-wide). */
+/** The engine's firewalld adapter (one per process: the zone is host-wide; a new one after close). */
 export function firewalld(): Firewalld {
   shared ??= new Firewalld();
   return shared;

@@ -485,6 +485,11 @@ export function bindBridge(rules: BridgeRuleSet): Promise<void> {
   return firewalld().bind(rules.bridge, reapplyAfterReload(rules));
 }
 
+/** bindBridge without waiting: firewall-cmd takes seconds a call (tens under emulation); the engine's stop ends it. */
+export function bindBridgeInBackground(rules: BridgeRuleSet): void {
+  firewalld().bindInBackground(rules.bridge, reapplyAfterReload(rules));
+}
+
 const reapplyAfterReload = (rules: BridgeRuleSet) => () => withHostLock(() => ensureBridgeRules(rules));
 
 /** ensureBridgeRules' iptables part. */

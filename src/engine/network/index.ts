@@ -136,7 +136,7 @@ export function createNetworkService(opts: NetworkServiceOptions): NetworkServic
         await dns.close();
         store.ports.releaseAll();
         stopRepublishing();
-        firewalld().close();
+        await firewalld().close();
       }),
   };
 }

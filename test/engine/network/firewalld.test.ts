@@ -8,6 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Firewalld, POLICY, setupCommands, ZONE } from '../../../src/engine/network/firewalld';
 import { probeRestoreWait } from '../../../src/engine/network/host';
+import { type Registry, seedMirror, startRegistry } from '../../fixtures';
+import { startEngine, type TestEngine } from '../../helpers/engine';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -20,6 +22,9 @@ function fakes(state: 'running' | 'not running', policies = true, reloadReply = 
     path.join(dir, 'firewall-cmd'),
     `#!/bin/sh
 echo "$*" >> ${calls}
+echo $$ >> ${dir}/pids
+# A slow firewalld (seconds a call under emulation): one process, as firewall-cmd is, killed with its pid.
+[ -e ${dir}/slow ] && case "$*" in --permanent*) ;; *) exec sleep 5 ;; esac
 case "$*" in
   --state) echo ${state}; [ ${state} = running ] ;;
   "--permanent --get-zones") cat ${zones} ;;
@@ -36,6 +41,7 @@ esac
     path.join(dir, 'dbus-monitor'),
     `#!/bin/sh
 echo "$*" > ${dir}/monitor-args
+echo $$ >> ${dir}/pids
 n=0
 while :; do
   if [ -e ${dir}/reload ]; then rm -f ${dir}/reload
@@ -56,8 +62,22 @@ done
     calls: () => (fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8').trim().split('\n') : []),
     reset: () => fs.rmSync(calls, { force: true }),
     reload: () => fs.writeFileSync(path.join(dir, 'reload'), ''),
-    cleanup: () => {
-      fw.close();
+    slow: () => fs.writeFileSync(path.join(dir, 'slow'), ''),
+    /** Fake firewall-cmd and dbus-monitor processes still running. */
+    alive: () =>
+      (fs.existsSync(path.join(dir, 'pids')) ? fs.readFileSync(path.join(dir, 'pids'), 'utf8').split('\n') : [])
+        .filter(Boolean)
+        .map(Number)
+        .filter((pid) => {
+          try {
+            process.kill(pid, 0);
+            return true;
+          } catch {
+            return false;
+          }
+        }),
+    cleanup: async () => {
+      await fw.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -87,7 +107,7 @@ describe('network: firewalld zone and forwarding policy', () => {
       assert.deepEqual(f.calls(), ['--state']);
       assert.equal(reapplied, 0);
     } finally {
-      f.cleanup();
+      await f.cleanup();
     }
   });
 
@@ -116,7 +136,7 @@ describe('network: firewalld zone and forwarding policy', () => {
       await f.fw.unbind('br-b');
       assert.deepEqual(f.calls(), [`--zone=${ZONE} --remove-interface=br-b`]);
     } finally {
-      f.cleanup();
+      await f.cleanup();
     }
   });
 
@@ -126,7 +146,7 @@ describe('network: firewalld zone and forwarding policy', () => {
       await f.fw.bind('br-a', async () => {});
       assert.deepEqual(f.calls().slice(-3), ['--reload', '--state', `--zone=${ZONE} --change-interface=br-a`]);
     } finally {
-      f.cleanup();
+      await f.cleanup();
     }
   });
 
@@ -150,8 +170,114 @@ describe('network: firewalld zone and forwarding policy', () => {
       // The zone exists now (permanent): no second creation, no reload loop.
       assert.ok(!calls.some((c) => c.includes('--new-zone') || c === '--reload'), calls.join('\n'));
     } finally {
-      f.cleanup();
+      await f.cleanup();
     }
+  });
+});
+
+describe('network: firewalld binding at start, and a quick stop', () => {
+  // The engine's start binds the restored bridges in the background; a stop soon after must leave no firewall-cmd
+  // or dbus-monitor running, nor start one later (the background binding would go on into a stopped engine's host).
+  it('a stop while the binding is still asking --state: nothing runs after, nothing starts later', async () => {
+    const f = fakes('running');
+    try {
+      f.slow();
+      f.fw.bindInBackground('br-a', async () => {});
+      for (let i = 0; i < 100 && !f.calls().length; i++) await sleep(20);
+      assert.deepEqual(f.calls(), ['--state']);
+      await f.fw.close();
+      assert.deepEqual(f.alive(), [], 'firewall-cmd still running after close');
+      await sleep(700);
+      assert.deepEqual(f.alive(), [], 'started after close');
+      assert.deepEqual(f.calls(), ['--state']);
+      assert.ok(!fs.existsSync(path.join(f.dir, 'monitor-args')), 'dbus-monitor started after close');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('a stop while a bridge is being bound, the Reloaded watch on: both end', async () => {
+    const f = fakes('running');
+    try {
+      await f.fw.bind('br-a', async () => {});
+      assert.ok(fs.existsSync(path.join(f.dir, 'monitor-args')), 'the watch is on');
+      f.slow();
+      f.reset();
+      f.fw.bindInBackground('br-b', async () => {});
+      for (let i = 0; i < 100 && !f.calls().length; i++) await sleep(20);
+      assert.deepEqual(f.calls(), [`--zone=${ZONE} --change-interface=br-b`]);
+      await f.fw.close();
+      assert.deepEqual(f.alive(), [], 'firewall-cmd or dbus-monitor still running after close');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('a permanent set-up begun goes to its end (a zone without its target would pass for made), then stops', async () => {
+    const f = fakes('running');
+    try {
+      f.fw.bindInBackground('br-a', async () => {});
+      for (let i = 0; i < 200 && !f.calls().some((c) => c.includes('--new-zone')); i++) await sleep(5);
+      await f.fw.close();
+      assert.deepEqual(f.alive(), []);
+      const calls = f.calls();
+      assert.ok(calls.includes(`--permanent --zone=${ZONE} --set-target=ACCEPT`), calls.join('\n'));
+      assert.ok(calls.includes('--reload'), calls.join('\n'));
+      assert.ok(!calls.some((c) => c.includes('--change-interface')), calls.join('\n'));
+      assert.ok(!fs.existsSync(path.join(f.dir, 'monitor-args')), 'dbus-monitor started after close');
+    } finally {
+      await f.cleanup();
+    }
+  });
+});
+
+describe('berthd with firewalld: a stop right after a start', function () {
+  this.timeout(180_000);
+  let registry: Registry;
+  let engine: TestEngine | undefined;
+  let f: ReturnType<typeof fakes>;
+
+  before(async () => {
+    registry = await startRegistry();
+    await seedMirror(registry);
+    f = fakes('running');
+  });
+
+  after(async () => {
+    if (engine) {
+      engine.docker(['rm', '-f', 'kept']);
+      await engine.cleanup();
+    }
+    await registry?.stop();
+    await f?.cleanup();
+  });
+
+  it('leaves no firewall-cmd or dbus-monitor of the restored bridges’ background binding', async () => {
+    engine = await startEngine({
+      config: { 'registry-mirrors': [registry.url], 'default-address-pools': [{ base: '10.197.0.0/16', size: 24 }] },
+      env: {
+        BERTH_FIREWALL_CMD: path.join(f.dir, 'firewall-cmd'),
+        BERTH_DBUS_MONITOR: path.join(f.dir, 'dbus-monitor'),
+      },
+    });
+    const ok = (...args: string[]) => {
+      const r = engine!.docker(args);
+      assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    ok('run', '-d', '--name', 'kept', 'busybox', 'sleep', '600');
+    const bridge = JSON.parse(ok('network', 'inspect', 'bridge'))[0].Options['com.docker.network.bridge.name'];
+    assert.ok(f.calls().includes(`--zone=${ZONE} --change-interface=${bridge}`), f.calls().join('\n'));
+    await engine.stop();
+    assert.deepEqual(f.alive(), [], 'the stop ends the Reloaded watch');
+    // The container kept running; the next start binds its bridge again in the background, each firewall-cmd
+    // taking seconds (as under emulation), and is stopped at once.
+    f.slow();
+    f.reset();
+    await engine.restart();
+    await engine.stop();
+    assert.deepEqual(f.calls(), ['--state'], 'the binding had begun');
+    assert.deepEqual(f.alive(), [], 'firewall-cmd or dbus-monitor left running by the stopped engine');
   });
 });
 
@@ -170,7 +296,7 @@ describe('network: firewalld reload, what comes after the bridges', () => {
       for (let i = 0; i < 100 && order.length < 3; i++) await sleep(50);
       assert.deepEqual(order, ['rules br-a', 'ports', 'rules br-a'], 'a removed hook runs no more');
     } finally {
-      f.cleanup();
+      await f.cleanup();
     }
   });
 });
