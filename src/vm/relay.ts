@@ -67,11 +67,10 @@ export async function startRelay(
       cut = true;
       onCut(`berth: relay: connection ${id} ${why}`);
     };
+    // An error on either side ends both at once.
     const end = () => {
       client.destroy();
       upstream.destroy();
-      open.delete(client);
-      open.delete(upstream);
     };
     client.on('error', (err) => {
       report(`failed on the client's side: ${err.message}`);
@@ -86,13 +85,15 @@ export async function startRelay(
     upstream.on('end', () => {
       if (unanswered) report(`closed by the guest with ${unanswered} bytes of the client unanswered`);
     });
-    // Done when both directions are: each side's end was passed on by pipe().
-    let ended = 0;
-    const oneEnded = () => ++ended === 2 && end();
-    client.on('end', oneEnded);
-    upstream.on('end', oneEnded);
-    client.on('close', end);
-    upstream.on('close', end);
+    // Otherwise each socket closes by itself once both its directions are done (pipe() passes each end on, and a
+    // socket ends its writing side only after what is queued was written): the guest's side closing first must not
+    // cut the client's, which may still hold answer bytes the client has not read. The client gone, nothing the
+    // guest sends has anywhere to go.
+    client.on('close', () => {
+      upstream.destroy();
+      open.delete(client);
+    });
+    upstream.on('close', () => open.delete(upstream));
   });
   const oldMask = process.platform !== 'win32' ? process.umask(0o177) : 0;
   try {
