@@ -1,6 +1,7 @@
 // What a user does with containers on a rootless engine, through the docker CLI: -p reachable on the host's
-// loopback, exec, -it, logs -f, restart policy, docker cp both ways, a named volume, a bind mount of the user's own
-// files (their owner on both sides), and two containers on a user network reaching each other by name.
+// loopback, exec, -it, attach to a running container and start -a of an existing one, logs -f, restart policy,
+// docker cp both ways, a named volume, a bind mount of the user's own files (their owner on both sides), and two
+// containers on a user network reaching each other by name.
 import * as assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
@@ -208,6 +209,60 @@ describe('rootless engine: containers', function () {
       await pty.waitFor(/EXIT=0/);
     } finally {
       pty.close();
+    }
+  });
+
+  it('docker attach to a running container and docker start -a / -ai of an existing one', async () => {
+    // Attached after it started: its input from here on, its output from here on (not what it wrote before), and
+    // attach ends with the container, with its exit status.
+    ok([
+      'run',
+      '-d',
+      '-i',
+      '--name',
+      'talk',
+      'busybox',
+      'sh',
+      '-c',
+      'echo early; while read l; do echo "got $l"; [ "$l" = bye ] && exit 7; done',
+    ]);
+    await eventually(
+      () => ok(['logs', 'talk']),
+      (l) => l === 'early\n',
+      'it runs',
+    );
+    const attached = await engine.dockerAsync(['attach', 'talk'], { input: 'hello\nbye\n', timeoutMs: 20_000 });
+    assert.deepEqual([attached.code, attached.stdout], [7, 'got hello\ngot bye\n'], attached.stderr);
+    assert.equal(ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'talk']).trim(), 'exited 7');
+    ok(['rm', 'talk']);
+
+    // Created, then started attached: both streams apart and the exit status; started again, the same once more.
+    ok(['create', '--name', 'once', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 5']);
+    for (const run of [1, 2]) {
+      const r = engine.docker(['start', '-a', 'once']);
+      assert.deepEqual([r.code, r.stdout, r.stderr], [5, 'out\n', 'err\n'], `start -a, run ${run}`);
+    }
+    assert.equal(ok(['logs', 'once']), 'out\nout\n');
+    ok(['rm', 'once']);
+    ok(['create', '-i', '--name', 'reader', 'busybox', 'sh', '-c', 'read l; echo "got $l"']);
+    const ai = engine.docker(['start', '-ai', 'reader'], { input: 'typed\n' });
+    assert.deepEqual([ai.code, ai.stdout], [0, 'got typed\n'], ai.stderr);
+    ok(['rm', 'reader']);
+  });
+
+  it('docker attach to a running -it container gives its terminal; ctrl-p ctrl-q leaves it running', async function () {
+    requireDeps(this, TMUX);
+    ok(['run', '-d', '-it', '--name', 'shell', 'busybox', 'sh']);
+    const pty = startPty(`DOCKER_HOST=${engine.host} docker attach shell`);
+    try {
+      await pty.typeUntil('echo tty=$(tty)', /tty=\/dev\/pts\/0/);
+      pty.send('C-p', 'C-q');
+      // The docker CLI leaves with status 1 on a detach (against dockerd too).
+      await pty.waitFor(/read escape sequence\s+EXIT=1/);
+      assert.equal(ok(['inspect', '-f', '{{.State.Running}}', 'shell']).trim(), 'true');
+    } finally {
+      pty.close();
+      ok(['rm', '-f', 'shell']);
     }
   });
 
