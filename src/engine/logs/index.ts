@@ -62,8 +62,12 @@ export interface ReadOptions {
 }
 
 export interface LogSink {
-  /** Writes one message (stream 1 = stdout, 2 = stderr); false = wait for drain. */
-  write(chunk: Buffer): boolean;
+  /**
+   * Takes a chunk of output; false = wait for drain. `written`, when the sink calls it without an error, says the
+   * chunk was written out and is no longer referenced: its memory is reused for a later chunk (a sink that never
+   * calls it keeps its chunks).
+   */
+  write(chunk: Buffer, written?: (err?: Error | null) => void): boolean;
   once(event: 'drain', fn: () => void): unknown;
 }
 
@@ -199,19 +203,28 @@ export async function readLogs(
   };
   const limits = opts.follow ? undefined : files.map(sizeNow);
   let [fileIndex, offset] = opts.tail !== undefined && opts.tail >= 0 ? tailStart(files, opts.tail, limits) : [0, 0];
-  // Output is assembled in place in 1 MiB buffers (header + payload per message): no allocation per line.
+  // Output is assembled in place in 1 MiB buffers (header + payload per message): no allocation per line. A
+  // buffer handed to the sink stays the sink's until it was written out (a socket holds it until then, also when
+  // its write() asked for more), then waits in `spare` for a later chunk: a reader cycles through a few buffers
+  // instead of allocating one per chunk.
   const OUT_SIZE = 1 << 20;
-  let out = Buffer.allocUnsafe(OUT_SIZE);
+  const spare: Buffer[] = [];
+  const nextOut = () => spare.pop() ?? Buffer.allocUnsafe(OUT_SIZE);
+  let out = nextOut();
   let used = 0;
   const sinceTime = opts.since;
   const flush = async () => {
     if (!used) return;
+    const filled = out;
     const chunk = out.subarray(0, used);
-    out = Buffer.allocUnsafe(OUT_SIZE);
+    out = nextOut();
     used = 0;
     frameAt = -1;
+    const written = (err?: Error | null) => {
+      if (!err && spare.length < 4) spare.push(filled);
+    };
     // A reader that went away never drains: the abort ends the wait (and the read, with its open file).
-    if (!sink.write(chunk) && !ctl.signal?.aborted)
+    if (!sink.write(chunk, written) && !ctl.signal?.aborted)
       await new Promise<void>((resolve) => {
         sink.once('drain', resolve);
         ctl.signal?.addEventListener('abort', () => resolve(), { once: true });
@@ -303,8 +316,10 @@ export async function readLogs(
     put(e.stream, e.text, opts.timestamps ? fixedTime(e.time) + ' ' : undefined);
   };
 
-  const buf = Buffer.allocUnsafe(1 << 20);
-  let carry: Buffer = Buffer.alloc(0);
+  // The file is read into one buffer; a line begun at the end of a read is moved to its start (`carried` bytes)
+  // and the next read goes after it. A line longer than the buffer grows it.
+  let buf = Buffer.allocUnsafe(1 << 20);
+  let carried = 0;
   /** Reads `file` from `from` to its current end (or to `limit`); returns the new offset. */
   const readFrom = async (file: string, from: number, limit = Infinity): Promise<number> => {
     let fh: fs.promises.FileHandle;
@@ -316,18 +331,25 @@ export async function readLogs(
     let pos = from;
     try {
       for (;;) {
-        const want = Math.min(buf.length, limit - pos);
+        if (carried === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, carried);
+          buf = bigger;
+        }
+        const want = Math.min(buf.length - carried, limit - pos);
         if (want <= 0) break;
-        const { bytesRead } = await fh.read(buf, 0, want, pos);
+        const { bytesRead } = await fh.read(buf, carried, want, pos);
         if (bytesRead === 0) break;
         pos += bytesRead;
+        const data = buf.subarray(0, carried + bytesRead);
         let start = 0;
-        const data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-        for (let nl = data.indexOf(0x0a, start); nl >= 0; nl = data.indexOf(0x0a, start)) {
+        // The carried bytes hold no newline: the search starts after them.
+        for (let nl = data.indexOf(0x0a, carried); nl >= 0; nl = data.indexOf(0x0a, start)) {
           emit(data, start, nl);
           start = nl + 1;
         }
-        carry = Buffer.from(data.subarray(start));
+        carried = data.length - start;
+        if (carried && start) buf.copyWithin(0, start, data.length);
         await flush();
         if (pastUntil || ctl.signal?.aborted) break;
       }
@@ -342,7 +364,7 @@ export async function readLogs(
   for (; fileIndex < files.length; fileIndex++, offset = 0) {
     const end = await readFrom(files[fileIndex], offset, limits?.[fileIndex]);
     if (files[fileIndex] === logPath) liveOffset = end;
-    carry = Buffer.alloc(0);
+    carried = 0;
     if (pastUntil || ctl.signal?.aborted) return;
   }
   if (!opts.follow) return;
@@ -389,14 +411,14 @@ export async function readLogs(
       if (st && st.ino !== ino) {
         // Rotated: the rest of the old file is in path.1 now.
         if (fs.existsSync(`${logPath}.1`)) await readFrom(`${logPath}.1`, offset);
-        carry = Buffer.alloc(0);
+        carried = 0;
         ino = st.ino;
         offset = 0;
         continue;
       }
       if (st && st.size < offset) {
         offset = 0;
-        carry = Buffer.alloc(0);
+        carried = 0;
         continue;
       } // truncated (max-file 1)
       if (finishing || pastUntil || ctl.signal?.aborted) return;

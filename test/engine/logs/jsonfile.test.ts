@@ -31,6 +31,7 @@ function collect() {
       return out;
     },
     raw: () => Buffer.concat(chunks).toString(),
+    chunks,
   };
 }
 
@@ -177,6 +178,67 @@ describe('logs: json-file reader', () => {
       'd1\nd2\ne1\ne2\n',
     );
     assert.deepEqual(c.frames().find((f) => f[1] === 'e1\n')?.[0], 2, 'e1 came on stderr');
+  });
+
+  it('reuses its output buffers only once the sink has written them: a chunk held is never overwritten', async () => {
+    // ~12 MB of lines of many lengths (they cross every 1 MiB read), escapes now and then (the slow path), both
+    // streams, and last one of 3 MiB (longer than the read buffer).
+    const lines: string[] = [];
+    let text = '';
+    const add = (t: string, stream: string) => {
+      lines.push(line(`${t}\n`, stream, '2024-01-01T00:00:01Z'));
+      text += `${t}\n`;
+    };
+    for (let i = 0; text.length < 12_000_000; i++)
+      add(`line ${i} ${'x'.repeat((i * 7919) % 3000)}${i % 13 ? '' : ' "q"\t'}`, i % 5 ? 'stdout' : 'stderr');
+    add('L'.repeat(3 << 20), 'stdout');
+    for (const rotated of [`${log}.1`, `${log}.2`]) fs.rmSync(rotated);
+    fs.writeFileSync(log, lines.join(''));
+    const copied = collect();
+    await readLogs(log, all, copied.sink);
+    // A sink like a socket: it keeps what it was handed until written (20 ms later), in order.
+    const handed: { chunk: Buffer; copy: Buffer }[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    let overwritten = 0;
+    let pending = 0;
+    let maxPending = 0;
+    let drained: (() => void) | undefined;
+    const sink = {
+      write: (chunk: Buffer, written?: (err?: Error | null) => void) => {
+        const copy = Buffer.from(chunk);
+        handed.push({ chunk, copy });
+        buffers.add(chunk.buffer);
+        pending++;
+        maxPending = Math.max(maxPending, pending);
+        setTimeout(() => {
+          if (!chunk.equals(copy)) overwritten++;
+          pending--;
+          written?.();
+          if (pending < 2) drained?.();
+        }, 20);
+        return pending < 4;
+      },
+      once: (_: 'drain', fn: () => void) => {
+        drained = () => {
+          drained = undefined;
+          fn();
+        };
+      },
+    };
+    await readLogs(log, all, sink);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(overwritten, 0, 'chunks changed while the sink still held them');
+    assert.ok(Buffer.concat(handed.map((h) => h.copy)).equals(Buffer.concat(copied.chunks)), 'the same output');
+    const payload = copied
+      .frames()
+      .map(([, t]) => t)
+      .join('');
+    assert.ok(payload === text, `the lines as written (${payload.length} of ${text.length} characters)`);
+    // As many buffers as the sink held at once, the one being filled and the one grown for the long line.
+    assert.ok(
+      buffers.size <= maxPending + 2 && buffers.size < handed.length,
+      `${buffers.size} buffers for ${handed.length} chunks, at most ${maxPending} held at once: not reused`,
+    );
   });
 
   it('validates log-opts like Docker (decimal sizes)', () => {

@@ -791,9 +791,9 @@ export function registerContainerRoutes(router: Router, s: EngineServices): void
     ctx.closed.then(() => abort.abort());
     let out: ReturnType<RequestContext['stream']> | undefined;
     const sink = {
-      write: (chunk: Buffer) => {
+      write: (chunk: Buffer, written?: (err?: Error | null) => void) => {
         out ??= ctx.stream(200, { 'Content-Type': streamType(ctx, c.config.tty) });
-        return out.write(chunk);
+        return out.write(chunk, written);
       },
       once: (ev: 'drain', fn: () => void) => {
         out?.once(ev, fn);
