@@ -25,7 +25,7 @@ const time = (fn: () => void) => {
 
 export async function rootlessBenchRows(reg: Registry, rootful: Run, runs: number): Promise<string[]> {
   stockTunDevice(); // this machine's /dev/net/tun is 0600; distributions ship 0666 (see test/helpers/rootless.ts)
-  const user = testUser('berth-rl-c', true); // not the rootless suites' user: a bench and those tests may run side by side
+  const user = testUser(process.env.BENCH_ROOTLESS_USER ?? 'berth-rl-c', true); // not the rootless suites' user: a bench and those tests may run side by side
   const engine = await startRootlessEngine(user, { config: { 'insecure-registries': [reg.host] } });
   // Rootless Podman as the same user, with its own storage: runc (crun refuses this host's hybrid cgroups), cgroupfs
   // and file events (no systemd user session here),
@@ -154,7 +154,7 @@ export async function rootlessBreakdownEngine(
 ): Promise<{ target: BreakdownEngine; pull: (image: string) => void; cleanup: () => Promise<void> } | undefined> {
   if (!ROOTLESS_TOOLS.present()) return undefined;
   stockTunDevice(); // as in rootlessBenchRows
-  const user = testUser('berth-rl-c', true);
+  const user = testUser(process.env.BENCH_ROOTLESS_USER ?? 'berth-rl-c', true);
   const engine = await startRootlessEngine(user, { config: { 'insecure-registries': [reg.host], debug: true } });
   return {
     target: { name: 'rootless berthd', socket: engine.socket, logFile: path.join(engine.dir, 'berthd.log') },
