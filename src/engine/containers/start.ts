@@ -49,7 +49,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
   const { runtime } = store.deps;
   const nofile = hostNofileHard();
 
-  const networkFor = async (c: ContainerRecord, extraHosts: string[]) => {
+  const networkFor = async (c: ContainerRecord, extraHosts: string[], netnsReady?: (netnsPath: string) => void) => {
     const mode = c.hostConfig.networkMode || 'default';
     if (mode === 'none') return { mode: 'private' as const };
     if (mode === 'host') return { mode: 'host' as const };
@@ -80,6 +80,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
       ipv4Address: first?.[1].ipv4Address,
       linkLocalIps: first?.[1].linkLocalIps,
       macAddress: first?.[1].macAddress,
+      netnsReady,
     });
     for (const [name, cfg] of others) await net.connect(name, c.id, cfg);
     if (ep.hostsPath && ep.hostsPath !== c.hostsPath) c.hostsPath = ep.hostsPath;
@@ -140,11 +141,36 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         fs.mkdirSync(path.join(upper, c.config.workingDir), { recursive: true, mode: 0o755 });
       }
       phases?.mark('prep');
+      const networkFailure = (err: unknown) => Object.assign(err as object, { [NETWORK_FAILURE]: true });
       let network: Awaited<ReturnType<typeof networkFor>>;
+      // A namespace of its own is there before its interfaces (the bridge plugin, the rules): runc creates the
+      // container in it meanwhile and its process starts once the network is whole (the runtime's gate).
+      let networkDone: Promise<unknown> | undefined;
       try {
-        network = await networkFor(c, links.extraHosts);
+        let early!: (netnsPath: string) => void;
+        const netnsReady = new Promise<string>((resolve) => {
+          early = resolve;
+        });
+        const attaching = networkFor(c, links.extraHosts, early);
+        const first = await Promise.race([netnsReady, attaching]);
+        if (typeof first !== 'string') network = first;
+        else {
+          network = { mode: 'path', netnsPath: first };
+          // runc binds them in now; attach fills them (in place) before the gate opens.
+          for (const f of [c.hostsPath, c.resolvConfPath]) fs.closeSync(fs.openSync(f, 'a'));
+          networkDone = attaching.then(
+            (n) => {
+              if (n.mode !== 'path' || n.netnsPath !== first) throw system(`network namespace changed during start`);
+            },
+            (err) => {
+              throw networkFailure(err);
+            },
+          );
+          // Awaited by the runtime; a start that fails before it gets there must not leave it unhandled.
+          networkDone.catch(() => {});
+        }
       } catch (err) {
-        throw Object.assign(err as object, { [NETWORK_FAILURE]: true });
+        throw networkFailure(err);
       }
       phases?.mark('network');
       if (network.mode !== 'path') {
@@ -259,6 +285,7 @@ export function createStart(store: ContainerStore, deps: StartDeps) {
         overlay: store.overlayOf(c),
         overlayOptions: [selinux.contextMountOption(c.mountLabel ?? '')].filter((o): o is string => !!o),
         runtime: c.hostConfig.runtime,
+        gate: networkDone,
       });
       phases?.mark('shim');
       store.setStatus(c, 'running');

@@ -62,6 +62,11 @@ export interface AttachRequest extends PortRequest {
   /** Where to write the container's hosts and resolv.conf (files in its state dir, bind-mounted read-write). */
   hostsPath?: string;
   resolvConfPath?: string;
+  /**
+   * Called once the container's own namespace exists, before its interfaces are made: a start creates the container
+   * in it meanwhile, and lets its process run only when attach has returned.
+   */
+  netnsReady?: (netnsPath: string) => void;
 }
 
 export interface ConnectRequest {
@@ -347,6 +352,7 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       // Saved before ADD: if the engine dies mid-way, init finds the record and cleans up.
       sandboxes.set(s.containerId, s);
       store.saveSandbox(s);
+      if (madeHere) req.netnsReady?.(s.netnsPath);
       // lo, eth0 and the embedded DNS server's address are independent: made side by side (each is a process
       // to wait for).
       const lo = madeHere ? undefined : loopbackUp(s.netnsPath);

@@ -269,6 +269,51 @@ describe('networking with the docker CLI', function () {
     assert.match(files, /^box1$/m);
   });
 
+  // runc creates the container while its interfaces are made (containers/start.ts): its process must still start
+  // with them whole. Before the shim's gate, a start could see no eth0 yet.
+  it('a container starts with its network whole: eth0, the route, /etc/hosts and resolv.conf at its first instruction', () => {
+    for (let i = 0; i < 5; i++) {
+      const out = ok(
+        ...['run', '--rm', 'busybox', 'sh', '-c'],
+        'ip -4 -o addr show eth0; ip route; cat /etc/hosts; grep -c nameserver /etc/resolv.conf',
+      );
+      const ip = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
+      assert.ok(ip, `no address on eth0 at the start:\n${out}`);
+      assert.match(out, /^default via \S+ dev eth0/m, out);
+      assert.match(out, new RegExp(`^${ip.replace(/\./g, '\\.')}\t[0-9a-f]{12}$`, 'm'), out);
+      assert.match(out, /^[1-9]\d*$/m, `no nameserver in resolv.conf:\n${out}`);
+    }
+  });
+
+  it('a network that fails after the namespace exists (--ip another container holds) starts nothing and leaves nothing', () => {
+    ok('network', 'create', '--subnet', '10.197.5.0/24', 'gatednet');
+    try {
+      run('--network', 'gatednet', '--ip', '10.197.5.9', 'busybox', 'sleep', '300');
+      const id = ok('create', '--network', 'gatednet', '--ip', '10.197.5.9', 'busybox', 'sleep', '300');
+      ids.push(id);
+      const r = docker('start', id);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Address already in use/);
+      const state = JSON.parse(ok('inspect', id))[0].State;
+      assert.equal(state.Running, false);
+      assert.equal(state.Pid, 0);
+      assert.match(state.Error, /Address already in use/);
+      // The shim that created the container was told not to start it: it deleted it and went.
+      const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+      assert.ok(!ps.split('\n').some((l) => l.includes('berth-shim') && l.includes(id)), 'a shim is left');
+      const runcList = execFileSync('runc', ['--root', `${engine.execRoot}/runc`, 'list', '-q'], { encoding: 'utf8' });
+      assert.ok(!runcList.includes(id), `runc still knows the container: ${runcList}`);
+      assert.ok(!execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(`berth-${id.slice(0, 16)}`));
+      // Started again once the address is free, it runs.
+      ok('rm', '-f', ids[ids.length - 2]);
+      ok('start', id);
+      assert.equal(JSON.parse(ok('inspect', id))[0].State.Running, true);
+      ok('rm', '-f', id);
+    } finally {
+      docker('network', 'rm', 'gatednet');
+    }
+  });
+
   it('leaves no veth, bridge, netns or iptables rule after rm -f, and after kill -9 + restart', async () => {
     const port = await freePort();
     const id = run(

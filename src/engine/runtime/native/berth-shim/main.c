@@ -16,6 +16,8 @@
  *  2. runs `runc run -d --pid-file` with pipes as the container's stdio (stdin a pipe with -I, else /dev/null), or
  *     with -t a TTY: runc creates the pty and sends us its master over a console socket (--console-socket);
  *     with -X `runc create`, then what fast exec needs is read from the waiting init, then `runc start`;
+ *     with -G FD too, `runc start` waits for one byte on FD from berthd (the container's network, set up while runc
+ *     created the container: its process runs only once eth0 is there); FD closed without one: no start;
  *  3. reports "ok <pid>\n" or "err <message>\n" on fd 3 (a pipe from berthd), and keeps it open for step 7;
  *  4. copies the container's output into the json-file log ({"log","stream","time"} per line, RFC3339Nano UTC,
  *     split at 16 KiB like Docker, rotated by max-size/max-file) and to attached clients;
@@ -33,7 +35,7 @@
  * (live-restore) like the rest of the container's stdio, and the shim already owns that stdio.
  *
  * Usage: berth-shim -i ID -b BUNDLE -r RUNC -R RUNC_ROOT [-g RUNTIME_FLAG]... -d STATE_DIR -S SOCKET
- *                   [-t] [-I [-O]] [-W] [-X] [-l LOG -s MAX_SIZE -n MAX_FILE] [-o OOM_COUNTER_FILE]
+ *                   [-t] [-I [-O]] [-W] [-X [-G FD]] [-l LOG -s MAX_SIZE -n MAX_FILE] [-o OOM_COUNTER_FILE]
  *                   [-M OVERLAY_DATA -T ROOTFS [-F FUSE_OVERLAYFS]]
  *
  * The parts: main.c (this: the container's life, from start to exit file), shim.h (options, small helpers),
@@ -138,9 +140,20 @@ static int mount_rootfs(char *why, size_t n) {
   return -1;
 }
 
+/* -G: berthd's word that the container may start (one byte), or its end of the pipe closed: it may not. */
+static int gate_opened(void) {
+  if (!opt.gate) return 1;
+  char byte;
+  ssize_t n;
+  while ((n = read(opt.gate, &byte, 1)) < 0 && errno == EINTR) {}
+  close(opt.gate);
+  opt.gate = 0;
+  return n == 1;
+}
+
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "i:b:r:R:g:d:S:l:s:n:o:M:T:F:tIOWX")) != -1) {
+  while ((c = getopt(argc, argv, "i:b:r:R:g:d:S:l:s:n:o:M:T:F:G:tIOWX")) != -1) {
     switch (c) {
       case 'i': opt.id = optarg; break;
       case 'b': opt.bundle = optarg; break;
@@ -159,6 +172,7 @@ int main(int argc, char **argv) {
       case 'M': opt.mount_data = optarg; break;
       case 'T': opt.rootfs = optarg; break;
       case 'F': opt.fuse = optarg; break;
+      case 'G': opt.gate = atoi(optarg) > 2 ? atoi(optarg) : 0; break;
       case 't': opt.tty = 1; break;
       case 'I': opt.stdin = 1; break;
       case 'O': opt.stdin_once = 1; break;
@@ -173,6 +187,7 @@ int main(int argc, char **argv) {
   /* fd 3 is berthd's status pipe; anything else inherited must not leak into the container. */
   int status_fd = fcntl(3, F_GETFD) >= 0 ? 3 : -1;
   if (status_fd >= 0) fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+  if (opt.gate && fcntl(opt.gate, F_SETFD, FD_CLOEXEC) < 0) opt.gate = 0;
   setsid(); /* our own session: berthd's terminal or process group going away must not touch us */
   signal(SIGPIPE, SIG_IGN);
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
@@ -246,15 +261,21 @@ int main(int argc, char **argv) {
   } else if (opt.fast) {
     int created = read_pid_file(pid_file);
     if (created > 0) fast_prepare(created);
-    failed = start_created(created, msg, sizeof msg) < 0;
+    if (!gate_opened()) {
+      failed = 1;
+      snprintf(msg, sizeof msg, "start cancelled by berthd");
+    } else {
+      failed = start_created(created, msg, sizeof msg) < 0;
+    }
   }
   if (failed) {
-    int l = snprintf(report, sizeof report, "err %s\n", msg);
-    if (status_fd >= 0) write_all(status_fd, report, (size_t)l);
+    /* Cleaned up before the word: when berthd answers, nothing of the container is left (as dockerd). */
     char *del[] = {"delete", "--force", (char *)opt.id, NULL};
     run_runc(del);
     unmount_rootfs();
     unlink(opt.sock);
+    int l = snprintf(report, sizeof report, "err %s\n", msg);
+    if (status_fd >= 0) write_all(status_fd, report, (size_t)l);
     return 1;
   }
 

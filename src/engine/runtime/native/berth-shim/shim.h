@@ -37,6 +37,7 @@ struct shim_options {
   int tty, stdin, stdin_once;      /* -t, -I, -O */
   int hold;                        /* -W: hold the init's output until berthd says "go" */
   int fast;                        /* -X: berthd allows the fast exec path (the shim binary is read-only) */
+  int gate;                        /* -G FD (with -X): read one byte from FD between create and start; 0: none */
 };
 extern struct shim_options opt;
 
