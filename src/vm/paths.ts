@@ -1,4 +1,5 @@
 // Where a VM lives on the host: one private directory per VM (0700) with its disk, certificates, sockets and logs.
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -57,13 +58,13 @@ export class VmPaths {
   get supervisorLog() {
     return this.f('supervisor.log');
   }
-  /** The engine's API for the host (0600). On Windows a named pipe. */
+  /** The engine's API for the host (0600). On Windows a named pipe of this user's (windowsPipeName). */
   get apiSocket() {
-    return process.platform === 'win32' ? `\\\\.\\pipe\\berth-${this.name}` : this.f('berth.sock');
+    return process.platform === 'win32' ? windowsPipeName(this.dir, this.name) : this.f('berth.sock');
   }
   /** The supervisor's own control socket: stop, status. */
   get controlSocket() {
-    return process.platform === 'win32' ? `\\\\.\\pipe\\berth-${this.name}-supervisor` : this.f('supervisor.sock');
+    return process.platform === 'win32' ? windowsPipeName(this.dir, this.name, 'supervisor') : this.f('supervisor.sock');
   }
   get qmpSocket() {
     return this.f('qmp.sock');
@@ -81,6 +82,25 @@ export class VmPaths {
     // An existing directory made by hand keeps nobody else out either.
     if (process.platform !== 'win32') fs.chmodSync(this.dir, 0o700);
   }
+}
+
+/**
+ * A VM's named pipe on Windows. Pipe names are one namespace for the whole machine, so `berth-default` would be the
+ * same pipe for every user: the second user's VM could not start, and whoever created the name first would hold it.
+ * So the name carries a hash of the user and of the VM's folder (both case-insensitive on Windows). Node's server
+ * (libuv's uv_pipe_bind, src/win/pipe.c) creates the pipe with FILE_FLAG_FIRST_PIPE_INSTANCE, so a pipe another
+ * process already made fails the start (EADDRINUSE) instead of joining it, and with the default security descriptor,
+ * which lets other users read but not write (Microsoft: "Named Pipe Security and Access Rights"), so nobody else
+ * can send the engine a request.
+ */
+export function windowsPipeName(
+  dir: string,
+  name: string,
+  role: 'api' | 'supervisor' = 'api',
+  user = os.userInfo().username,
+): string {
+  const id = crypto.createHash('sha256').update(`${user}\0${dir}`.toLowerCase()).digest('hex').slice(0, 16);
+  return `\\\\.\\pipe\\berth-${name}-${id}${role === 'supervisor' ? '-supervisor' : ''}`;
 }
 
 /** Names of the VMs that exist under the Berth home. */
