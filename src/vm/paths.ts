@@ -64,7 +64,9 @@ export class VmPaths {
   }
   /** The supervisor's own control socket: stop, status. */
   get controlSocket() {
-    return process.platform === 'win32' ? windowsPipeName(this.dir, this.name, 'supervisor') : this.f('supervisor.sock');
+    return process.platform === 'win32'
+      ? windowsPipeName(this.dir, this.name, 'supervisor')
+      : this.f('supervisor.sock');
   }
   get qmpSocket() {
     return this.f('qmp.sock');
@@ -85,13 +87,13 @@ export class VmPaths {
 }
 
 /**
- * A VM's named pipe on Windows. Pipe names are one namespace for the whole machine, so `berth-default` would be the
- * same pipe for every user: the second user's VM could not start, and whoever created the name first would hold it.
- * So the name carries a hash of the user and of the VM's folder (both case-insensitive on Windows). Node's server
- * (libuv's uv_pipe_bind, src/win/pipe.c) creates the pipe with FILE_FLAG_FIRST_PIPE_INSTANCE, so a pipe another
- * process already made fails the start (EADDRINUSE) instead of joining it, and with the default security descriptor,
- * which lets other users read but not write (Microsoft: "Named Pipe Security and Access Rights"), so nobody else
- * can send the engine a request.
+ * A VM's named pipe on Windows. Pipe names are one namespace for the whole machine, so `berth-default` was the same
+ * pipe for every user: a second user's VM could not start while the first ran. The name carries a hash of the user
+ * and of the VM's folder (case-insensitive, as Windows compares both). Node's pipe server (libuv's uv_pipe_bind,
+ * src/win/pipe.c) creates it with FILE_FLAG_FIRST_PIPE_INSTANCE, so a pipe someone else made under the name first
+ * fails the start (EADDRINUSE) rather than being joined, and with the default security descriptor, which grants
+ * other users read but not write (Microsoft, "Named Pipe Security and Access Rights"): nobody else can send the
+ * engine or the supervisor a request.
  */
 export function windowsPipeName(
   dir: string,

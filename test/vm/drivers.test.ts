@@ -11,6 +11,7 @@ import { encodeCmdlinePath } from '../../src/vm/driver';
 import { platformDrivers, qemuPlatform } from '../../src/vm/drivers';
 import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../src/common/host/engine-process';
 import { imageHint, loadImage, sha256File } from '../../src/vm/image';
+import { VmPaths, windowsPipeName } from '../../src/vm/paths';
 import {
   accelCandidates,
   bootKernel,
@@ -345,6 +346,32 @@ describe('vm drivers: command lines', () => {
       assert.match(vmEnv('default', 'powershell', home), /^\$Env:DOCKER_HOST = "/m);
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it("Windows: a VM's named pipes are the user's own (one pipe namespace for the whole machine)", () => {
+    const jane = 'C:\\Users\\jane\\AppData\\Local\\berth\\vm\\default';
+    const bob = 'C:\\Users\\bob\\AppData\\Local\\berth\\vm\\default';
+    const api = windowsPipeName(jane, 'default', 'api', 'jane');
+    assert.match(api, /^\\\\\.\\pipe\\berth-default-[0-9a-f]{16}$/);
+    assert.equal(windowsPipeName(jane, 'default', 'supervisor', 'jane'), `${api}-supervisor`);
+    // Another user's VM of the same name, or the same folder under another account: other pipes.
+    assert.notEqual(windowsPipeName(bob, 'default', 'api', 'bob'), api);
+    assert.notEqual(windowsPipeName(jane, 'default', 'api', 'bob'), api);
+    assert.notEqual(windowsPipeName(`${jane}2`, 'default', 'api', 'jane'), api);
+    // Windows compares user names and paths without case: the same user, the same pipe.
+    assert.equal(windowsPipeName(jane.toUpperCase(), 'default', 'api', 'JANE'), api);
+    assert.equal(windowsPipeName(jane, 'default', 'api', 'jane'), api, 'stable: the CLI and the supervisor agree');
+    // What a VM's paths give on Windows: those names, for this user and this VM's folder.
+    const platform = Object.getOwnPropertyDescriptor(process, 'platform')!;
+    Object.defineProperty(process, 'platform', { value: 'win32' });
+    try {
+      const p = new VmPaths('default', 'C:\\Users\\jane\\AppData\\Local\\berth');
+      assert.equal(p.apiSocket, windowsPipeName(p.dir, 'default'));
+      assert.equal(p.controlSocket, windowsPipeName(p.dir, 'default', 'supervisor'));
+      assert.match(p.apiSocket, /^\\\\\.\\pipe\\berth-default-[0-9a-f]{16}$/);
+    } finally {
+      Object.defineProperty(process, 'platform', platform);
     }
   });
 
