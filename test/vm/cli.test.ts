@@ -152,6 +152,10 @@ describe('berth vm (the CLI, as a user runs it)', function () {
         r.stdout,
         /^VM "default" is running \(qemu, (kvm|tcg); engine answered after .+\)\.\nTo use it from this shell: eval "\$\(berth vm env\)"\n$/,
       );
+      // The 4 GiB data disk is sparse: it takes what the guest wrote (its new file system's metadata).
+      const disk = fs.statSync(path.join(home, 'vm', 'default', 'data.img'));
+      assert.equal(disk.size, 4 * 1024 ** 3);
+      assert.ok(disk.blocks * 512 < disk.size / 16, `data.img takes ${disk.blocks * 512} bytes`);
       const again = await vm(['start']);
       assert.equal(again.code, 1);
       assert.match(

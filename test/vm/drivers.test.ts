@@ -23,6 +23,7 @@ import {
   seedFiles,
   tcgTbMiB,
 } from '../../src/vm/qemu';
+import { ensureDataDisk } from '../../src/vm/supervisor';
 import { ROOT } from '../helpers/engine';
 import { gvproxyArgs, gvproxyExpose, uncompressedKernel, vfkitArgs, vfkitCmdline } from '../../src/vm/vfkit';
 import { parseWslList, wslImportArgs, wslPath, wslRunArgs, wslRunEnv } from '../../src/vm/wsl';
@@ -272,6 +273,33 @@ describe('vm drivers: command lines', () => {
       remote: '192.168.127.2:8080',
       protocol: 'tcp',
     });
+  });
+
+  it('the data disk is sparse: its size, none of its blocks; it grows and never shrinks', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-disk-'));
+    try {
+      const disk = path.join(dir, 'data.img');
+      const GiB = 1024 ** 3;
+      ensureDataDisk(disk, 4);
+      let st = fs.statSync(disk);
+      assert.equal(st.size, 4 * GiB);
+      assert.ok(st.blocks * 512 < 1024 * 1024, `a new 4 GiB disk takes ${st.blocks * 512} bytes`);
+      assert.equal(st.mode & 0o777, 0o600);
+      fs.writeFileSync(disk, 'guest data', { flag: 'r+' });
+      ensureDataDisk(disk, 8);
+      st = fs.statSync(disk);
+      assert.equal(st.size, 8 * GiB);
+      assert.ok(st.blocks * 512 < 1024 * 1024, `grown to 8 GiB it takes ${st.blocks * 512} bytes`);
+      const head = Buffer.alloc(10);
+      const fd = fs.openSync(disk, 'r');
+      fs.readSync(fd, head, 0, 10, 0);
+      fs.closeSync(fd);
+      assert.equal(head.toString(), 'guest data', 'what the guest wrote stays');
+      ensureDataDisk(disk, 2);
+      assert.equal(fs.statSync(disk).size, 8 * GiB, 'a smaller --disk does not cut the file system');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('vfkit: a gzip-compressed kernel is handed over uncompressed', () => {
