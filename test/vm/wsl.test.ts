@@ -169,6 +169,38 @@ describe('vm: the wsl driver on Linux', () => {
       assert.match(r.stdout, /eth0\s+inet 172\.\d+\.\d+\.\d+\//);
     });
 
+    it("publishes -p on the distribution's 127.0.0.1 (which WSL forwards to the host's), gone after rm", () => {
+      const port = 18000 + crypto.randomInt(2000);
+      const get = () => inNetns(['curl', '-sS', '--max-time', '5', `http://127.0.0.1:${port}/index.html`]);
+      const run = docker([
+        'run',
+        '-d',
+        '--name',
+        'web',
+        '-p',
+        `${port}:80`,
+        'busybox',
+        'sh',
+        '-c',
+        'echo hello-from-wsl > /tmp/index.html && exec httpd -f -p 80 -h /tmp',
+      ]);
+      assert.equal(run.status, 0, `${run.stderr}\n${fs.readFileSync(consoleLog, 'utf8').slice(-3000)}`);
+      try {
+        let r = get();
+        for (let i = 0; i < 50 && r.stdout !== 'hello-from-wsl\n'; i++) {
+          spawnSync('sleep', ['0.2']);
+          r = get();
+        }
+        assert.equal(r.stdout, 'hello-from-wsl\n', r.stderr);
+      } finally {
+        const rm = docker(['rm', '-f', 'web']);
+        assert.equal(rm.status, 0, rm.stderr);
+      }
+      const after = get();
+      assert.notEqual(after.status, 0, 'nothing answers on the port after rm');
+      assert.match(after.stderr, /Connection refused|Couldn't connect/);
+    });
+
     it('wsl-init left cgroup v2 alone; limits whose controller v1 still binds are refused, docker info warns', () => {
       const info = docker(['info', '--format', '{{.CgroupVersion}} {{.MemoryLimit}}']);
       assert.equal(info.stdout.trim(), '2 false', info.stderr);
