@@ -62,6 +62,11 @@ export interface Hypervisor {
   requestPoweroff(): Promise<void>;
   /** Ends the hypervisor now. */
   kill(): void;
+  /**
+   * Where the guest reaches the host, where that is known only once the guest is up (vfkit's NAT: this machine's
+   * address on the network the guest leased an address on); the port service listens there too.
+   */
+  guestSideHost?(): Promise<string>;
   /** Publishes a guest port on the host; absent where the platform does it itself (WSL's localhost forwarding). */
   forwardPort?(f: PortForward): Promise<void>;
   unforwardPort?(f: PortForward): Promise<void>;
@@ -74,7 +79,7 @@ export interface VmDriver {
   launch(ctx: LaunchContext): Promise<Hypervisor>;
 }
 
-/** The guest's address on the user-mode networks (QEMU's slirp; gvproxy uses 192.168.127.2). */
+/** The guest's API port (with mutual TLS): forwarded from the host's loopback, or reached on the guest's address. */
 export const GUEST_API_PORT = 2376;
 
 /**

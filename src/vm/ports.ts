@@ -15,15 +15,17 @@ const key = (f: { protocol: string; hostPort: number }) => `${f.protocol}/${f.ho
 
 /**
  * The guest engine's port service (QEMU and vfkit): the guest's berthd asks here, through the user-mode network (the
- * host's loopback is 10.0.2.2 on QEMU's, 192.168.127.254 on gvproxy's), for each port it publishes, before the start
- * answers; the hypervisor forwards it (QMP hostfwd_add, gvproxy's expose). A host port another program holds is
- * refused and the guest's start fails as dockerd's does ("Error starting userland proxy: listen tcp4 …:
- * bind: address already in use"), the container left created. The token (in the VM's 0700 seed) keeps other local
- * users out of the loopback port. One JSON request per connection, one JSON answer, as slirp4netns's API.
+ * host's loopback is 10.0.2.2 on QEMU's, 192.168.127.254 on gvproxy's; on vfkit's NAT the host's address there), for
+ * each port it publishes, before the start answers; the hypervisor forwards it (QMP hostfwd_add, gvproxy's expose,
+ * the supervisor's own relay on vfkit's NAT). A host port another program holds is refused and the guest's start
+ * fails as dockerd's does ("Error starting userland proxy: listen tcp4 …: bind: address already in use"), the
+ * container left created. The token (in the VM's 0700 seed) keeps out other local users, the guest's containers and,
+ * on vfkit's NAT, whoever else is on that network. One JSON request per connection, one JSON answer, as
+ * slirp4netns's API.
  */
 export class GuestPortService {
   private readonly forwards = new Map<string, PortForward & { container: string }>();
-  private server?: net.Server;
+  private readonly servers: net.Server[] = [];
   readonly token = crypto.randomBytes(24).toString('hex');
 
   constructor(
@@ -32,8 +34,11 @@ export class GuestPortService {
     private readonly onChange: (ports: PortState[]) => void,
   ) {}
 
-  /** Listens on the host's loopback; the port the guest is to call. */
-  async listen(): Promise<number> {
+  /**
+   * Listens on the host's loopback (or `host`, on `port`: the address the guest reaches the host at behind vfkit's
+   * NAT, on the port the seed already names); the port the guest is to call.
+   */
+  async listen(host = '127.0.0.1', port = 0): Promise<number> {
     // Half-open: the guest ends its side after the request and reads the answer.
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
       let body = '';
@@ -48,17 +53,17 @@ export class GuestPortService {
         void this.answer(body).then((a) => socket.end(JSON.stringify(a)));
       });
     });
-    this.server = server;
+    this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(port, host, () => resolve());
     });
     return (server.address() as net.AddressInfo).port;
   }
 
   /** Removes every forward (the VM stops) and stops listening. */
   close(): void {
-    this.server?.close();
+    for (const s of this.servers) s.close();
     this.forwards.clear();
   }
 

@@ -14,7 +14,7 @@ import { driverFor } from './drivers';
 import { VmPaths } from './paths';
 import { GuestPortService } from './ports';
 import { SLIRP } from './qemu';
-import { GVPROXY } from './vfkit';
+import { GVPROXY, vfkitNetworkKind } from './vfkit';
 import { type BootStage, readJson, type VmState, writeJsonAtomic } from './state';
 import * as path from 'node:path';
 
@@ -36,11 +36,14 @@ export function writeSeed(paths: VmPaths, hostPorts?: string): void {
 
 /**
  * Where the guest reaches the host's loopback, so its engine asks the supervisor's port service for each port before
- * a start answers (a busy one fails it): 10.0.2.2 on QEMU's user network, gvproxy's host address with vfkit. None
- * with WSL, which forwards the guest's ports to the host's localhost itself.
+ * a start answers (a busy one fails it): 10.0.2.2 on QEMU's user network, gvproxy's host address with vfkit (whose
+ * bundle dir decides whether gvproxy is there), and on vfkit's own NAT `gateway` — the guest's default gateway, which
+ * is the host there (the service also listens on that address once the guest has it). None with WSL, which forwards
+ * the guest's ports to the host's localhost itself.
  */
-export function hostLoopbackFor(driver: DriverName): string | undefined {
-  return { qemu: SLIRP.host, vfkit: GVPROXY.host, wsl: undefined }[driver];
+export function hostLoopbackFor(driver: DriverName, bundleDir = __dirname): string | undefined {
+  if (driver === 'vfkit') return vfkitNetworkKind(bundleDir) === 'gvproxy' ? GVPROXY.host : 'gateway';
+  return { qemu: SLIRP.host, wsl: undefined }[driver];
 }
 
 /** The sparse data disk: made at first start, grown (never shrunk) when the configured size grew. */
@@ -92,6 +95,7 @@ export async function supervise(dir: string): Promise<void> {
   let relayClose: (() => Promise<void>) | undefined;
   let control: net.Server | undefined;
   let guestPorts: GuestPortService | undefined;
+  let guestPortsPort = 0;
   let stopping: Promise<void> | undefined;
   let consoleError: string | undefined;
 
@@ -140,7 +144,8 @@ export async function supervise(dir: string): Promise<void> {
           save();
         },
       );
-      writeSeed(paths, `${hostLoopback}:${await guestPorts.listen()} ${guestPorts.token}`);
+      guestPortsPort = await guestPorts.listen();
+      writeSeed(paths, `${hostLoopback}:${guestPortsPort} ${guestPorts.token}`);
     } else writeSeed(paths);
     if (config.driver !== 'wsl') ensureDataDisk(paths.dataDisk, config.diskGiB);
 
@@ -182,6 +187,11 @@ export async function supervise(dir: string): Promise<void> {
     const material = readVmTls(paths.tlsDir);
     const target = await Promise.race([hv.apiAddress(), hvExit.then(() => undefined)]);
     if (!target) throw new Error(consoleError ?? 'the hypervisor exited at start; see the console log');
+    if (guestPorts && hv.guestSideHost) {
+      const host = await hv.guestSideHost();
+      await guestPorts.listen(host, guestPortsPort);
+      log(`berth: the port service listens on ${host}:${guestPortsPort} for the guest`);
+    }
     state.apiPort = target.port;
     save();
     const { startRelay } = await import('./relay');

@@ -25,7 +25,16 @@ import {
 } from '../../src/vm/qemu';
 import { ensureDataDisk } from '../../src/vm/supervisor';
 import { ROOT } from '../helpers/engine';
-import { gvproxyArgs, gvproxyExpose, uncompressedKernel, vfkitArgs, vfkitCmdline } from '../../src/vm/vfkit';
+import {
+  gvproxyArgs,
+  gvproxyExpose,
+  hostAddressFacing,
+  leasedAddress,
+  natMac,
+  uncompressedKernel,
+  vfkitArgs,
+  vfkitCmdline,
+} from '../../src/vm/vfkit';
 import { parseWslList, wslImportArgs, wslPath, wslRunArgs, wslRunEnv } from '../../src/vm/wsl';
 
 const shares = [
@@ -239,7 +248,7 @@ describe('vm drivers: command lines', () => {
       root: '/img/root.img',
       dataDisk: '/vm/data.img',
       shares,
-      networkSocket: '/vm/gvproxy-vfkit.sock',
+      network: { kind: 'gvproxy', socket: '/vm/gvproxy-vfkit.sock' },
       restSocket: '/vm/vfkit.sock',
       consoleLog: '/vm/vfkit-console.log',
     });
@@ -300,6 +309,58 @@ describe('vm drivers: command lines', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("vfkit without gvproxy: its own NAT with the VM's MAC, DHCP in the guest; the lease and the host's address", () => {
+    const mac = natMac('/Users/jane/.berth/vm/default');
+    assert.match(mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    assert.equal(Number.parseInt(mac.slice(0, 2), 16) & 3, 2, 'locally administered, unicast');
+    assert.equal(natMac('/Users/jane/.berth/vm/default'), mac, 'stable: the same lease at each start');
+    assert.notEqual(natMac('/Users/bob/.berth/vm/default'), mac, "another user's VM: another MAC");
+    const args = vfkitArgs({
+      cpus: 2,
+      memoryMiB: 2048,
+      kernel: '/vm/vmlinux',
+      initrd: '/img/initrd.img',
+      root: '/img/root.img',
+      dataDisk: '/vm/data.img',
+      shares,
+      network: { kind: 'nat', mac },
+      restSocket: '/vm/vfkit.sock',
+      consoleLog: '/vm/vfkit-console.log',
+    });
+    assert.ok(args.includes(`virtio-net,nat,mac=${mac}`));
+    assert.ok(!args.some((a) => a.includes('unixSocketPath')), 'no gvproxy socket');
+    assert.equal(args[5], `linux,kernel=/vm/vmlinux,initrd=/img/initrd.img,cmdline="${vfkitCmdline(shares, 'nat')}"`);
+    assert.match(vfkitCmdline(shares, 'nat'), / berth\.net=dhcp /);
+    assert.doesNotMatch(vfkitCmdline(shares, 'nat'), /192\.168\.127/);
+    // macOS's /var/db/dhcpd_leases: bytes of the MAC without leading zeros, the newest of a MAC's leases wins.
+    const leases = [
+      '{\n\tname=other\n\tip_address=192.168.64.2\n\thw_address=1,2:0:0:0:0:1\n\tidentifier=1,2:0:0:0:0:1\n\tlease=0x6554c8f5\n}',
+      '{\n\tname=berth\n\tip_address=192.168.64.7\n\thw_address=1,2:a:b:c:d:e\n\tlease=0x6554c8f0\n}',
+      '{\n\tname=berth\n\tip_address=192.168.64.9\n\thw_address=1,2:a:b:c:d:e\n\tlease=0x6554c8ff\n}',
+    ].join('\n');
+    assert.equal(leasedAddress(leases, '02:0a:0b:0c:0d:0e'), '192.168.64.9');
+    assert.equal(leasedAddress(leases, '02:00:00:00:00:01'), '192.168.64.2');
+    assert.equal(leasedAddress(leases, '02:00:00:00:00:02'), undefined);
+    assert.equal(leasedAddress('', mac), undefined);
+    // The host's address on the guest's network: the bridge's, not the LAN's or the loopback.
+    const iface = (address: string, netmask: string, internal = false) => ({
+      address,
+      netmask,
+      family: 'IPv4' as const,
+      mac: '00:00:00:00:00:00',
+      internal,
+      cidr: null,
+    });
+    const interfaces = {
+      lo0: [iface('127.0.0.1', '255.0.0.0', true)],
+      en0: [iface('10.1.2.3', '255.255.0.0')],
+      bridge100: [iface('192.168.64.1', '255.255.255.0')],
+    };
+    assert.equal(hostAddressFacing('192.168.64.9', interfaces), '192.168.64.1');
+    assert.equal(hostAddressFacing('10.1.200.1', interfaces), '10.1.2.3');
+    assert.equal(hostAddressFacing('172.16.0.5', interfaces), undefined);
   });
 
   it('vfkit: a gzip-compressed kernel is handed over uncompressed', () => {

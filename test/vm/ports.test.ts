@@ -3,8 +3,14 @@
 // 0700 seed, which only the guest's engine reads) adds or removes host forwards. Driven here over TCP as the guest's
 // berthd calls it, with a hypervisor that records what it was asked to forward.
 import * as assert from 'node:assert/strict';
+import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { defaultGateway } from '../../src/engine/network';
 import type { PortForward } from '../../src/vm/driver';
+import { relayPort } from '../../src/vm/forward';
 import { GuestPortService, type PortState } from '../../src/vm/ports';
 
 /** One request per connection, the answer as JSON (as src/engine/network/vm-host-ports.ts calls it). */
@@ -71,3 +77,74 @@ describe('vm: the port service refuses callers without the VM token', () => {
     assert.deepEqual(changes.at(-1), []);
   });
 });
+
+describe("vm: the supervisor's own port relay (vfkit's NAT) and the guest's `gateway`", () => {
+  it('relays UDP datagrams both ways, one socket per client, and ends with the port', async () => {
+    const echo = dgram.createSocket('udp4');
+    echo.on('message', (m, from) => echo.send(Buffer.concat([Buffer.from('echo:'), m]), from.port, from.address));
+    await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r));
+    const guestPort = echo.address().port;
+    const hostPort = await freeUdpPort();
+    const end = await relayPort({ protocol: 'udp', hostIp: '127.0.0.1', hostPort, guestPort }, '127.0.0.1');
+    try {
+      const ask = async (text: string) => {
+        const c = dgram.createSocket('udp4');
+        const reply = new Promise<string>((r) => c.once('message', (m) => r(m.toString())));
+        c.send(text, hostPort, '127.0.0.1');
+        const answer = await Promise.race([reply, new Promise<string>((r) => setTimeout(() => r('(none)'), 2000))]);
+        c.close();
+        return answer;
+      };
+      assert.equal(await ask('one'), 'echo:one');
+      assert.equal(await ask('two'), 'echo:two');
+    } finally {
+      await end();
+    }
+    // The port is free again.
+    const again = dgram.createSocket('udp4');
+    await new Promise<void>((r) => again.bind(hostPort, '127.0.0.1', r));
+    again.close();
+    echo.close();
+  });
+
+  it('a TCP port another program holds is refused as listen refuses it', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const busy = (holder.address() as net.AddressInfo).port;
+    try {
+      await assert.rejects(
+        relayPort({ protocol: 'tcp', hostIp: '127.0.0.1', hostPort: busy, guestPort: 80 }, '127.0.0.1'),
+        { code: 'EADDRINUSE' },
+      );
+    } finally {
+      holder.close();
+    }
+  });
+
+  it("the guest engine finds `gateway` in its default route (/proc/net/route's little-endian hex)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-route-'));
+    try {
+      const routes = path.join(dir, 'route');
+      const head = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n';
+      fs.writeFileSync(
+        routes,
+        `${head}eth0\t0040A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\neth0\t00000000\t0140A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n`,
+      );
+      assert.equal(defaultGateway(routes), '192.168.64.1');
+      fs.writeFileSync(routes, `${head}eth0\t0040A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n`);
+      assert.equal(defaultGateway(routes), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  return new Promise((resolve) =>
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    }),
+  );
+}

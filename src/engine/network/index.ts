@@ -35,7 +35,7 @@ export type { AttachmentInfo, EndpointInfo } from './sandboxes';
 export type { NetworkEndpointSummary, NetworkInfo, NetworkRecord, NetworkServiceOptions } from './store';
 export { defaultBridgeName } from './store';
 export { cniBinDir } from './cni';
-export { parseVmHostPorts, vmHostPorts, type VmHostPortsAddress } from './vm-host-ports';
+export { defaultGateway, parseVmHostPorts, vmHostPorts, type VmHostPortsAddress } from './vm-host-ports';
 import { firewalld } from './firewalld';
 
 export interface NetworkService {

@@ -1,14 +1,31 @@
 // Published ports of the engine inside Berth's VM: the host's 127.0.0.1:PORT reaches the guest through the
 // hypervisor's host forward, which the host-side supervisor adds when this engine asks, before a start answers. A
 // port another program holds on the host then fails the start as a taken port does on Linux, and nothing runs.
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { OutsidePorts, PortMapping } from './ports';
 
-/** Where the supervisor listens, as the guest reaches it, and the VM's secret (seed file: "ADDR:PORT TOKEN"). */
+/**
+ * Where the supervisor listens, as the guest reaches it, and the VM's secret (seed file: "ADDR:PORT TOKEN"). ADDR
+ * `gateway` is this machine's default gateway, looked up at each call: behind vfkit's own NAT (no gvproxy) the host
+ * is the gateway its DHCP server hands out, which the host cannot know before the guest boots.
+ */
 export interface VmHostPortsAddress {
   host: string;
   port: number;
   token: string;
+}
+
+/** The IPv4 default route's gateway, from /proc/net/route (hex, in the kernel's byte order: little-endian here). */
+export function defaultGateway(routes = '/proc/net/route'): string | undefined {
+  for (const line of fs.readFileSync(routes, 'utf8').split('\n').slice(1)) {
+    const [, destination, gateway, flags] = line.trim().split(/\s+/);
+    // RTF_UP | RTF_GATEWAY
+    if (destination !== '00000000' || (Number.parseInt(flags, 16) & 3) !== 3) continue;
+    const n = Number.parseInt(gateway, 16);
+    return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.');
+  }
+  return undefined;
 }
 
 export function parseVmHostPorts(s: string | undefined): VmHostPortsAddress | undefined {
@@ -25,7 +42,9 @@ interface Answer {
 /** One request per connection, one JSON answer (as slirp4netns's API). */
 function call(to: VmHostPortsAddress, body: Record<string, unknown>): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: to.host, port: to.port });
+    const host = to.host === 'gateway' ? defaultGateway() : to.host;
+    if (!host) return reject(new Error("the VM host's port service: no default gateway to reach it at"));
+    const socket = net.connect({ host, port: to.port });
     let answer = '';
     socket.setEncoding('utf8');
     socket.setTimeout(60_000, () => socket.destroy(new Error('the VM host did not answer within 60 s')));
