@@ -243,7 +243,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       const p = choice ? { ...platform, runtime: choice } : id ? platformOf(id) : platform;
       execFile(
         p.runtime.path,
-        ['--root', rootOf(p.runtime), ...runtimeGlobalArgs(p), ...args],
+        [...runtimeGlobalArgs(p), '--root', rootOf(p.runtime), ...args],
         { encoding: 'utf8', maxBuffer: 16 << 20 },
         (err, stdout, stderr) => {
           if (err) reject(system((stderr || err.message).trim().replace(/^time="[^"]*" level=\w+ msg="(.*)"$/m, '$1')));

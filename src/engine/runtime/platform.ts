@@ -133,7 +133,8 @@ export function oomFile(p: Platform, id: string): string {
  * Global flags for every call of the runtime binary (runc and crun share them). Rootless: `--rootless=true` says
  * so instead of leaving runc to guess — its "auto" asks the user's systemd over D-Bus with the systemd driver and
  * takes the root manager when that fails (then cgroup writes it cannot make fail the start); crun takes the flag
- * too. A --rootless in daemon.json's runtimeArgs wins.
+ * as another --root (it finds out itself that it runs rootless), so callers put these before their --root. A
+ * --rootless in daemon.json's runtimeArgs wins.
  */
 export function runtimeGlobalArgs(p: Platform): string[] {
   const args = p.runtime.args ?? [];

@@ -15,6 +15,7 @@ import {
   namespaceHolders,
   namespaceOf,
   processesOf,
+  crunForRootless,
   ROOTLESS_TOOLS,
   type RootlessEngine,
   startRootlessEngine,
@@ -40,6 +41,7 @@ describe('rootless engine', function () {
     engine = await startRootlessEngine(user, {
       config: { 'registry-mirrors': [reg.url], debug: true },
       configAt: 'default',
+      env: { BERTH_CRUN: crunForRootless() },
     });
   });
   after(async () => {
@@ -124,6 +126,26 @@ describe('rootless engine', function () {
     assert.ok(info.Warnings.includes(`WARNING: ${reason}`), info.Warnings.join('\n'));
     assert.deepEqual([info.MemoryLimit, info.CpuCfsQuota, info.PidsLimit], [false, false, false]);
     assert.equal(engine.docker(['ps', '-aq']).stdout.trim(), '', 'nothing was created');
+  });
+
+  // crun took --rootless=VALUE as another --root: the runtime's global flags came after Berth's --root, so every
+  // call ran with a state root named "true" ("error opening file `true/<id>/status`").
+  it('runs containers on crun too (--runtime crun): output, exec, stop, remove', () => {
+    const run = engine.docker(['run', '--rm', '--runtime', 'crun', 'busybox', 'sh', '-c', 'id -u; echo on-crun']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split('\n'), ['0', 'on-crun']);
+    const id = engine.docker(['run', '-d', '--runtime', 'crun', 'busybox', 'sleep', '600']).stdout.trim();
+    try {
+      assert.equal(JSON.parse(engine.docker(['inspect', id]).stdout)[0].HostConfig.Runtime, 'crun');
+      const exec = engine.docker(['exec', id, 'cat', '/proc/1/cmdline']);
+      assert.equal(exec.code, 0, exec.stderr);
+      assert.equal(exec.stdout.replace(/\0/g, ' ').trim(), 'sleep 600');
+      const stop = engine.docker(['stop', '-t', '1', id]);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.equal(JSON.parse(engine.docker(['inspect', id]).stdout)[0].State.Running, false);
+    } finally {
+      assert.equal(engine.docker(['rm', '-f', id]).code, 0);
+    }
   });
 
   it('stops with nothing left: no process of the user, no mount, no namespace', async () => {

@@ -9,12 +9,14 @@
 
 struct runc_env runc_env = {.sigchld_fd = -1};
 
+/* The global flags before --root: crun takes --rootless=VALUE as another --root (its option table gives both one
+ * key, crun 1.8 and later), so only the last --root may be ours. runc reads them in any order. */
 int runc_argv(char **argv) {
   int i = 0;
   argv[i++] = (char *)opt.runc;
+  for (int j = 0; j < opt.nglobal; j++) argv[i++] = opt.global[j];
   argv[i++] = "--root";
   argv[i++] = (char *)opt.runc_root;
-  for (int j = 0; j < opt.nglobal; j++) argv[i++] = opt.global[j];
   return i;
 }
 
