@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { pushFixture, type Registry, startRegistry } from '../test/fixtures';
 import { startEngine } from '../test/helpers/engine';
-import { bootVm, ensureGuestImage, guestMemory, removeTestHomes, type TestVm } from '../test/helpers/vm';
+import { bootVm, ensureGuestImage, guestMemory, qemuParts, removeTestHomes, type TestVm } from '../test/helpers/vm';
 import { findQemu, TCG_TB_MIB } from '../src/vm/qemu';
 import type { VmState } from '../src/vm';
 import { DEFAULT_CONFIG } from '../src/vm/state';
@@ -22,39 +22,6 @@ const kB = (pid: number | undefined, field: 'VmRSS' | 'RssAnon' | 'RssFile'): nu
     return 0;
   }
 };
-
-/**
- * QEMU's resident memory by kind, kB: its guest-RAM mapping (the one anonymous mapping of exactly the VM's memory
- * size), TCG's translated-code cache (anonymous executable mappings: QEMU maps its code buffer rwx), QEMU's own
- * anonymous memory (the other anonymous mappings: heap, thread stacks, device state), and the unpacked kernel QEMU keeps
- * mapped after loading it (TCG boots the ELF, hardware acceleration the bzImage it copies). Summed from smaps: the
- * RssAnon counter of /proc/PID/status is approximate for a many-threaded process (5-7 MB more here).
- */
-function qemuParts(
-  pid: number | undefined,
-  memoryMiB: number,
-): { guestRam: number; tcgCache: number; ownAnon: number; kernelElf: number } {
-  const parts = { guestRam: 0, tcgCache: 0, ownAnon: 0, kernelElf: 0 };
-  if (!pid) return parts;
-  let kind: keyof typeof parts | undefined;
-  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(\S*)/.exec(line);
-    if (m) {
-      const anonymous = m[4] === '' || /^\[(heap|stack|anon)/.test(m[4]);
-      kind =
-        anonymous && (Number.parseInt(m[2], 16) - Number.parseInt(m[1], 16)) / 1048576 === memoryMiB
-          ? 'guestRam'
-          : anonymous && m[3].includes('x')
-            ? 'tcgCache'
-            : anonymous
-              ? 'ownAnon'
-              : m[4].endsWith('/vmlinux')
-                ? 'kernelElf'
-                : undefined;
-    } else if (kind && line.startsWith('Rss:')) parts[kind] += Number(/(\d+)/.exec(line)![1]);
-  }
-  return parts;
-}
 
 /** The kernel's own image (code, data, bss) from its "Memory: …" boot line, kB. */
 function kernelImageKB(line: string): number {
@@ -139,7 +106,7 @@ export async function vmBenchRows(reg: Registry, native: Docker, runs: number): 
     const q = again.hypervisorPid;
     const mb = (k: number) => `${(k / 1024).toFixed(0)} MB`;
     const qemuRss = kB(q, 'VmRSS');
-    const { guestRam, tcgCache, ownAnon: qemuOwnAnon, kernelElf } = qemuParts(q, memoryMiB);
+    const { guestRam, tcgCache, ownAnon: qemuOwnAnon, kernelElf, rootImage } = qemuParts(q, memoryMiB);
     const qemuFile = kB(q, 'RssFile');
     const supervisor = again.supervisorPid;
     const supRss = kB(supervisor, 'VmRSS');
@@ -174,7 +141,7 @@ export async function vmBenchRows(reg: Registry, native: Docker, runs: number): 
       'VM idle memory: hypervisor (qemu) RSS',
       mb(qemuRss),
       '',
-      `guest RAM touched ${mb(guestRam)}; TCG's translated-code cache ${mb(tcgCache)} (capped at ${TCG_TB_MIB} MiB; absent with KVM/HVF/Virtualization.framework); QEMU's own anonymous ${mb(qemuOwnAnon)}; file-backed ${mb(qemuFile)} (QEMU's binary and libraries ${mb(qemuFile - kernelElf)}${kernelElf ? `, the unpacked kernel TCG boots ${mb(kernelElf)}` : ''}: clean, shared page cache)`,
+      `guest RAM touched ${mb(guestRam)}; TCG's translated-code cache ${mb(tcgCache)} (capped at ${TCG_TB_MIB} MiB; absent with KVM/HVF/Virtualization.framework); QEMU's own anonymous ${mb(qemuOwnAnon)}; file-backed ${mb(qemuFile)} (QEMU's binary and libraries ${mb(qemuFile - kernelElf - rootImage)}${kernelElf ? `, the unpacked kernel TCG boots ${mb(kernelElf)}` : ''}${rootImage ? `, the root image the guest maps with DAX ${mb(rootImage)}: node's and berthd's files, shared by every VM` : ''}: clean, shared page cache)`,
     );
     row('VM idle memory: guest RAM resident on the host', mb(guestRam), '', guestView);
     row(

@@ -78,8 +78,10 @@ prefix=
 [[ $flavor == berth ]] || { [[ $flavor == rhel ]] && source "$repo/scripts/vm/rhel/flavor.sh"; } ||
   { echo "vm-image: unknown flavor $flavor (berth or rhel)" >&2; exit 2; }
 
-# Modules the initramfs loads, in this order (with their dependencies first) to reach and mount the root disk.
-initrd_modules=(virtio_pci virtio_mmio virtio_blk crc32c_generic crc32c-intel ext4 overlay)
+# Modules the initramfs loads, in this order (with their dependencies first) to reach and mount the root disk: a
+# virtio disk, or (QEMU on Linux and macOS) virtio-pmem, whose pages the guest maps directly (DAX) from the host's
+# page cache of root.img instead of copying them into its own memory.
+initrd_modules=(virtio_pci virtio_mmio virtio_blk virtio_pmem nd_pmem crc32c_generic crc32c-intel ext4 overlay)
 # Modules the root carries for modprobe (the kernel loads most of them on demand): devices, 9p, overlay, bridges,
 # veth, netfilter for iptables (nft and legacy), vsock for vfkit.
 root_module_dirs=(kernel/net/netfilter kernel/net/ipv4/netfilter kernel/net/ipv6/netfilter kernel/net/bridge
@@ -288,13 +290,15 @@ build_arch() {
       { echo "vm-image: unpacking the x64 kernel gave no ELF" >&2; exit 1; }
   fi
 
-  # The root image: ext4 without a journal (the guest mounts it read-only), sized to its content plus a margin.
+  # The root image: ext4 without a journal (the guest mounts it read-only), sized to its content plus a margin. DAX
+  # (the guest mapping its files from the host's page cache through virtio-pmem) needs blocks of the page size, and
+  # the pmem device a size in whole 2 MiB (the guest maps device memory in sections of that).
   local kb
   kb=$(du -sk --apparent-size "$root" | cut -f1)
   local files
   files=$(find "$root" | wc -l)
-  mkfs.ext4 -q -F -L berth-root -O ^has_journal,^resize_inode -m 0 -N $((files + 2048)) -E root_owner=0:0 \
-    -d "$root" "$stage/root.img" "$(((kb * 115 / 100 + 32768) / 1024))M" >/dev/null
+  mkfs.ext4 -q -F -L berth-root -b 4096 -O ^has_journal,^resize_inode -m 0 -N $((files + 2048)) -E root_owner=0:0 \
+    -d "$root" "$stage/root.img" "$((((kb * 115 / 100 + 32768) / 1024 + 1) / 2 * 2))M" >/dev/null
   if [[ $arch == x64 && $flavor == berth ]]; then tar --numeric-owner -C "$root" -cf - . | gzip -6 >"$stage/rootfs.tar.gz"; fi
 
   # The manifest the host checks before booting (a missing or corrupt file is an error, not a hung boot).

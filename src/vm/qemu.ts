@@ -5,7 +5,7 @@
 // in qemuHostIo: Linux and macOS share the seed and the user's home over 9p and talk to QEMU on unix sockets in the
 // VM's 0700 directory; QEMU for Windows has no 9p and Node there reaches no AF_UNIX socket, so the seed goes in as
 // firmware config files and QEMU connects out to the supervisor's loopback listeners.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -49,6 +49,8 @@ export interface QemuHostIo {
   homeShare: boolean;
   /** QMP and the control channel: unix sockets QEMU listens on, or loopback TCP listeners QEMU connects to. */
   channels: 'unix' | 'tcp';
+  /** Whether the root image can be guest memory backed by the file (memory-backend-file: POSIX hosts only). */
+  rootPmem: boolean;
 }
 
 /**
@@ -60,8 +62,8 @@ export interface QemuHostIo {
  */
 export function qemuHostIo(platform: NodeJS.Platform): QemuHostIo {
   return platform === 'win32'
-    ? { seed: 'fw_cfg', homeShare: false, channels: 'tcp' }
-    : { seed: '9p', homeShare: true, channels: 'unix' };
+    ? { seed: 'fw_cfg', homeShare: false, channels: 'tcp', rootPmem: false }
+    : { seed: '9p', homeShare: true, channels: 'unix', rootPmem: true };
 }
 
 export type QemuChannels =
@@ -105,6 +107,12 @@ export interface QemuArgsInput {
   kernel: string;
   initrd: string;
   root: string;
+  /**
+   * The root image's size when it goes in as virtio-pmem (rootAsPmem), which the guest mounts with DAX: its file
+   * pages are then the host's page cache of root.img, shared and reclaimable, not copies in the VM's private memory.
+   * Absent: a read-only virtio disk.
+   */
+  rootPmemBytes?: number;
   dataDisk: string;
   /** The VM's seed (tag berth-seed) and the user's home. */
   shares: Share[];
@@ -142,14 +150,24 @@ export function machineArgs(arch: GuestArch, accel: Accel, tbMiB = TCG_TB_MIB): 
   return ['-machine', `q35,accel=${accel}`, '-cpu', 'host'];
 }
 
-export function kernelCmdline(arch: GuestArch, shares: Share[], seed: QemuHostIo['seed'] = '9p'): string {
+export function kernelCmdline(
+  arch: GuestArch,
+  shares: Share[],
+  seed: QemuHostIo['seed'] = '9p',
+  rootPmem = false,
+): string {
   return [
     arch === 'arm64' ? 'console=ttyAMA0' : 'console=ttyS0',
     'quiet',
     'panic=-1',
     ...GUEST_KERNEL_OPTIONS,
+    // Bounce buffers: 2 MiB instead of 64 MiB. The kernel sets them up (and zeroes them: 64 MB resident on the host)
+    // once any memory lies above 4 GiB — the pmem root's slot does, and so does RAM from ~3 GiB on — but QEMU's
+    // virtio devices give the guest's physical addresses straight to the host and never bounce.
+    'swiotlb=1024',
     `berth.net=${SLIRP.guest}/${SLIRP.prefix}:${SLIRP.host}:${SLIRP.dns}`,
-    'berth.data=/dev/vdb',
+    // The virtio disks are named in the order they are found: the data disk is the first one when the root is pmem.
+    ...(rootPmem ? ['berth.root=/dev/pmem0', 'berth.data=/dev/vda'] : ['berth.data=/dev/vdb']),
     ...(seed === 'fw_cfg' ? ['berth.seed=fw_cfg'] : []),
     ...shares.map((s) => `berth.share=9p:${s.tag}:${encodeCmdlinePath(s.guestPath)}`),
   ].join(' ');
@@ -166,6 +184,8 @@ export function qemuArgs(i: QemuArgsInput): string[] {
     throw new Error(`QEMU on ${i.platform} talks to the host over ${io.channels}, not ${i.channels.kind}`);
   const shares = ninePShares(i.platform, i.shares);
   const ch = i.channels;
+  const pmem = i.rootPmemBytes !== undefined;
+  if (pmem && !io.rootPmem) throw new Error(`QEMU on ${i.platform} cannot map the root image as memory`);
   const args = [
     ...(ch.kind === 'tcp' ? ['-name', ch.name] : []),
     '-nodefaults',
@@ -177,20 +197,31 @@ export function qemuArgs(i: QemuArgsInput): string[] {
     '-smp',
     String(i.cpus),
     '-m',
-    `${i.memoryMiB}M`,
+    // Room for the pmem root beside the RAM (QEMU places memory devices in the space up to maxmem).
+    pmem ? `${i.memoryMiB}M,maxmem=${i.memoryMiB + Math.ceil(i.rootPmemBytes! / 1048576)}M` : `${i.memoryMiB}M`,
     '-kernel',
     i.kernel,
     '-initrd',
     i.initrd,
     '-append',
-    kernelCmdline(i.arch, shares, io.seed),
+    kernelCmdline(i.arch, shares, io.seed, pmem),
     // The console on stdout: the supervisor logs it and reads the boot stages from it.
     '-serial',
     'stdio',
-    '-drive',
-    `if=none,id=root,file=${optValue(i.root)},format=raw,readonly=on`,
-    '-device',
-    'virtio-blk-pci,drive=root',
+    // The root, read-only either way (one image serves every VM and boot): mapped shared from the file, or a disk.
+    ...(pmem
+      ? [
+          '-object',
+          `memory-backend-file,id=rootmem,mem-path=${optValue(i.root)},size=${i.rootPmemBytes},share=on,readonly=on`,
+          '-device',
+          'virtio-pmem-pci,memdev=rootmem',
+        ]
+      : [
+          '-drive',
+          `if=none,id=root,file=${optValue(i.root)},format=raw,readonly=on`,
+          '-device',
+          'virtio-blk-pci,drive=root',
+        ]),
     '-drive',
     `if=none,id=data,file=${optValue(i.dataDisk)},format=raw,discard=unmap`,
     '-device',
@@ -236,6 +267,25 @@ export function qemuArgs(i: QemuArgsInput): string[] {
  */
 export function bootKernel(image: Pick<GuestImage, 'kernel' | 'kernelElf'>, accel: Accel): string {
   return accel === 'tcg' && image.kernelElf ? image.kernelElf : image.kernel;
+}
+
+/**
+ * Whether the root goes in as virtio-pmem: an x64 guest (Debian's arm64 kernel is built without FS_DAX), the
+ * platform's QEMU can back guest memory with the file, this QEMU has the device, and the image's size is whole 2 MiB
+ * (the guest maps device memory in sections of that; images built before their size was rounded go in as a disk).
+ */
+export function rootAsPmem(
+  binary: string,
+  io: QemuHostIo,
+  arch: GuestArch,
+  root: string,
+  env = process.env,
+): number | undefined {
+  if (arch !== 'x64' || !io.rootPmem || env.BERTH_VM_ROOT === 'disk') return undefined;
+  const size = fs.statSync(root).size;
+  if (size % (2 * 1048576) !== 0) return undefined;
+  const r = spawnSync(binary, ['-device', 'help'], { encoding: 'utf8', timeout: 10_000 });
+  return /name "virtio-pmem-pci"/.test(r.stdout ?? '') ? size : undefined;
 }
 
 /** Where QEMU may be besides PATH: Homebrew, MacPorts, the Windows installer. */
@@ -507,6 +557,7 @@ export class QemuDriver implements VmDriver {
       kernel: bootKernel(ctx.image, accel),
       initrd: ctx.image.initrd,
       root: ctx.image.root,
+      rootPmemBytes: rootAsPmem(binary, io, arch, ctx.image.root),
       dataDisk: ctx.paths.dataDisk,
       shares: ctx.shares,
       seed: io.seed === 'fw_cfg' && seedShare ? seedFiles(seedShare.hostPath) : [],

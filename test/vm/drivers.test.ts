@@ -20,6 +20,7 @@ import {
   parseUsernetPort,
   qemuArgs,
   qemuHostIo,
+  rootAsPmem,
   seedFiles,
   tcgTbMiB,
 } from '../../src/vm/qemu';
@@ -78,7 +79,7 @@ describe('vm drivers: command lines', () => {
     const append = args[args.indexOf('-append') + 1];
     assert.equal(
       append,
-      'console=ttyS0 quiet panic=-1 transparent_hugepage=madvise berth.net=10.0.2.15/24:10.0.2.2:10.0.2.3 berth.data=/dev/vdb berth.share=9p:berth-seed:/run/berth-seed berth.share=9p:berth-home:/Users/Jane%20Doe',
+      'console=ttyS0 quiet panic=-1 transparent_hugepage=madvise swiotlb=1024 berth.net=10.0.2.15/24:10.0.2.2:10.0.2.3 berth.data=/dev/vdb berth.share=9p:berth-seed:/run/berth-seed berth.share=9p:berth-home:/Users/Jane%20Doe',
     );
     // A path with a space is one argument for QEMU (fsdev path), no shell in between.
     assert.ok(args.includes('local,id=fs1,path=/Users/Jane Doe,security_model=none'));
@@ -128,20 +129,80 @@ describe('vm drivers: command lines', () => {
       assert.equal(args.filter((a) => a === '-fw_cfg').length, 5);
       assert.equal(
         args[args.indexOf('-append') + 1],
-        'console=ttyS0 quiet panic=-1 transparent_hugepage=madvise berth.net=10.0.2.15/24:10.0.2.2:10.0.2.3 berth.data=/dev/vdb berth.seed=fw_cfg',
+        'console=ttyS0 quiet panic=-1 transparent_hugepage=madvise swiotlb=1024 berth.net=10.0.2.15/24:10.0.2.2:10.0.2.3 berth.data=/dev/vdb berth.seed=fw_cfg',
       );
       // The channels must be what the platform's QEMU and Node can use.
       assert.throws(
         () => qemuArgs({ ...input, channels: { kind: 'unix', qmpSocket: 'q', controlSocket: 'c' } }),
         /QEMU on win32 talks to the host over tcp, not unix/,
       );
-      assert.deepEqual(qemuHostIo('darwin'), { seed: '9p', homeShare: true, channels: 'unix' });
-      assert.deepEqual(qemuHostIo('win32'), { seed: 'fw_cfg', homeShare: false, channels: 'tcp' });
+      assert.deepEqual(qemuHostIo('darwin'), { seed: '9p', homeShare: true, channels: 'unix', rootPmem: true });
+      assert.deepEqual(qemuHostIo('win32'), { seed: 'fw_cfg', homeShare: false, channels: 'tcp', rootPmem: false });
+      // No file-backed guest memory in QEMU for Windows: the root stays a disk there.
+      assert.throws(() => qemuArgs({ ...input, rootPmemBytes: 2 * 1048576 }), /cannot map the root image/);
       assert.equal(qemuPlatform({ BERTH_QEMU_PLATFORM: 'win32' }, 'linux'), 'win32');
       assert.equal(qemuPlatform({ BERTH_QEMU_PLATFORM: 'beos' }, 'linux'), 'linux');
       assert.equal(qemuPlatform({}, 'darwin'), 'darwin');
     } finally {
       fs.rmSync(seedDir, { recursive: true, force: true });
+    }
+  });
+
+  it('qemu: the root image as virtio-pmem (mapped read-only from the file, DAX in the guest), room for it in maxmem', () => {
+    const args = qemuArgs({
+      platform: 'darwin',
+      arch: 'x64',
+      accel: 'hvf',
+      cpus: 2,
+      memoryMiB: 2048,
+      kernel: '/img/vmlinuz',
+      initrd: '/img/initrd.img',
+      root: '/img,x/root.img',
+      rootPmemBytes: 230 * 1048576 + 1,
+      dataDisk: '/vm/data.img',
+      shares,
+      seed: [],
+      channels: { kind: 'unix', qmpSocket: '/vm/qmp.sock', controlSocket: '/vm/guest-control.sock' },
+      apiHostPort: 0,
+    });
+    const line = args.join(' ');
+    for (const part of [
+      '-m 2048M,maxmem=2279M ',
+      '-object memory-backend-file,id=rootmem,mem-path=/img,,x/root.img,size=241172481,share=on,readonly=on',
+      '-device virtio-pmem-pci,memdev=rootmem',
+    ])
+      assert.ok(line.includes(part), `${part} in ${line}`);
+    assert.doesNotMatch(line, /id=root,file=/);
+    // The data disk is the first virtio disk then.
+    assert.match(args[args.indexOf('-append') + 1], / berth\.root=\/dev\/pmem0 berth\.data=\/dev\/vda /);
+  });
+
+  it('qemu: the root goes in as pmem only for x64 guests, where QEMU has the device and the image is whole 2 MiB', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-pmem-'));
+    try {
+      const even = path.join(dir, 'even.img');
+      const odd = path.join(dir, 'odd.img');
+      fs.writeFileSync(even, '');
+      fs.truncateSync(even, 4 * 1048576);
+      fs.writeFileSync(odd, '');
+      fs.truncateSync(odd, 3 * 1048576);
+      // A stand-in QEMU answering -device help as a build with or without virtio-pmem-pci does.
+      const fake = (devices: string) => {
+        const f = path.join(dir, `qemu-${crypto.randomBytes(4).toString('hex')}`);
+        fs.writeFileSync(f, `#!/bin/sh\nprintf '%s\\n' '${devices}'\n`, { mode: 0o755 });
+        return f;
+      };
+      const withPmem = fake('name "virtio-pmem-pci", bus PCI');
+      const without = fake('name "virtio-blk-pci", bus PCI');
+      const posix = qemuHostIo('linux');
+      assert.equal(rootAsPmem(withPmem, posix, 'x64', even, {}), 4 * 1048576);
+      assert.equal(rootAsPmem(without, posix, 'x64', even, {}), undefined);
+      assert.equal(rootAsPmem(withPmem, posix, 'x64', odd, {}), undefined);
+      assert.equal(rootAsPmem(withPmem, posix, 'arm64', even, {}), undefined);
+      assert.equal(rootAsPmem(withPmem, qemuHostIo('win32'), 'x64', even, {}), undefined);
+      assert.equal(rootAsPmem(withPmem, posix, 'x64', even, { BERTH_VM_ROOT: 'disk' }), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
