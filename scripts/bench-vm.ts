@@ -135,7 +135,7 @@ export async function vmBenchRows(reg: Registry, native: Docker, runs: number): 
       mb(qemuRss + supRss),
       '',
       `the VM ${memoryMiB} MB configured; with KVM/HVF (no TCG code cache, bzImage not kept mapped) ≈ ${mb(withoutTcg)}, ` +
-        `of which private (anonymous) ≈ ${mb(guestRam + qemuOwnAnon + supAnon)} — the rest shared, clean library pages (target < 150 MB)`,
+        `of which private (anonymous) ≈ ${mb(guestRam + qemuOwnAnon + supAnon)} — the rest shared, clean page cache the host can reclaim: libraries${rootImage ? ' and the root image' : ''} (target < 150 MB)`,
     );
     row(
       'VM idle memory: hypervisor (qemu) RSS',
