@@ -149,6 +149,8 @@ describe('vm: rootless berthd in a delegated cgroup v2 subtree (limits, OOM, upd
     const info = JSON.parse(ok(['info', '--format', '{{json .}}']));
     assert.equal(info.CgroupVersion, '2');
     assert.equal(info.CgroupDriver, 'cgroupfs');
+    // The guest has runc and crun: rootless takes crun (as rootless Podman), so the limits below run on crun.
+    assert.equal(info.DefaultRuntime, 'crun', JSON.stringify(info.Runtimes));
     assert.ok(info.SecurityOptions.includes('name=rootless'), info.SecurityOptions.join(','));
     assert.ok(info.SecurityOptions.includes('name=cgroupns'), info.SecurityOptions.join(','));
     assert.deepEqual(

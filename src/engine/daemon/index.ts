@@ -109,6 +109,7 @@ export async function startDaemon(initial: DaemonConfig): Promise<Daemon> {
       log.warn('kernel overlay refused in the user namespace: using fuse-overlayfs', { error: overlay.refusal });
     const platform = { ...resolved.platform, overlay };
     if (!runc && platform.runtime.name === 'runc') log.warn(RUNC_INSTALL_HINT);
+    if (resolved.crunRefused) log.info('rootless containers run on runc', { reason: resolved.crunRefused });
     const cgroupns = cfg.defaultCgroupnsMode ?? defaultCgroupnsMode(platform);
     log.info('platform', {
       cgroup: `v${platform.cgroup.version}`,

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   containerPolicyInstalled,
+  crunRefusal,
   defaultRuntimeName,
   packageFamily,
   preflightWarnings,
@@ -30,6 +31,35 @@ describe('host: preflight warnings', () => {
     assert.equal(defaultRuntimeName(undefined, { runc: false, crun: true }), 'crun');
     assert.equal(defaultRuntimeName(undefined, { runc: false, crun: false }), 'runc');
     assert.equal(defaultRuntimeName('crun', { runc: true, crun: true }), 'crun');
+  });
+
+  it('rootless, prefers crun where it is installed and can run containers here (as rootless Podman)', () => {
+    assert.equal(defaultRuntimeName(undefined, { runc: true, crun: true, crunRootless: true }), 'crun');
+    assert.equal(defaultRuntimeName(undefined, { runc: true, crun: true, crunRootless: false }), 'runc');
+    assert.equal(defaultRuntimeName(undefined, { runc: true, crun: false, crunRootless: false }), 'runc');
+    assert.equal(defaultRuntimeName('runc', { runc: true, crun: true, crunRootless: true }), 'runc');
+  });
+
+  it("tells when crun refuses the host's cgroups: hybrid with a controller on the unified mount", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cgroups-'));
+    try {
+      const write = (f: string, text: string) => {
+        fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
+        fs.writeFileSync(path.join(root, f), text);
+      };
+      assert.equal(crunRefusal(root), undefined, 'plain v1');
+      write('unified/cgroup.controllers', '\n');
+      assert.equal(crunRefusal(root), undefined, 'stock hybrid: nothing on the unified mount');
+      write('unified/cgroup.controllers', 'hugetlb\n');
+      assert.equal(
+        crunRefusal(root),
+        'crun refuses hybrid cgroups with controllers on the unified hierarchy (hugetlb)',
+      );
+      write('cgroup.controllers', 'cpu memory pids\n');
+      assert.equal(crunRefusal(root), undefined, 'unified');
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('says nothing when the host has what it needs', () => {

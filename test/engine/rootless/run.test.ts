@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Registry, seedMirror, startRegistry } from '../../fixtures';
+import { crunRefusal } from '../../../src/engine/host';
 import { DOCKER_CLI, requireDeps } from '../../helpers/deps';
 import { mountsUnder } from '../../helpers/engine';
 import { eventually } from '../../helpers/net';
@@ -130,6 +131,17 @@ describe('rootless engine', function () {
 
   // crun took --rootless=VALUE as another --root: the runtime's global flags came after Berth's --root, so every
   // call ran with a state root named "true" ("error opening file `true/<id>/status`").
+  it('prefers crun where crun can run its containers; on this host (hybrid, hugetlb on v2) runc, saying why', () => {
+    const info = JSON.parse(engine.docker(['info', '--format', '{{json .}}']).stdout);
+    assert.ok(info.Runtimes.crun && info.Runtimes.runc, JSON.stringify(info.Runtimes));
+    const refused = crunRefusal();
+    assert.equal(info.DefaultRuntime, refused ? 'runc' : 'crun');
+    if (refused)
+      assert.match(engine.log(), /msg="rootless containers run on runc" reason="crun refuses hybrid cgroups/);
+    const run = engine.docker(['run', '--rm', 'busybox', 'true']);
+    assert.equal(run.code, 0, run.stderr);
+  });
+
   it('runs containers on crun too (--runtime crun): output, exec, stop, remove', () => {
     const run = engine.docker(['run', '--rm', '--runtime', 'crun', 'busybox', 'sh', '-c', 'id -u; echo on-crun']);
     assert.equal(run.code, 0, run.stderr);
