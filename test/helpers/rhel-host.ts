@@ -4,7 +4,8 @@
 // engine-bin/, staged as an installed extension) and a Node runtime (this host's, standing in for the VS Code
 // server's) are shared read-only by 9p at ~/.vscode-server; the user runs the extension's one sudo command over SSH,
 // and the docker CLI talks to the service's socket through an SSH-forwarded unix socket (the user is in the berth
-// group from the next login on, as the command says).
+// group from the next login on, as the command says). One boot serves every suite of a run (sharedRhelHost): each
+// TCG boot of it costs about a minute of emulated systemd, firewalld and sshd.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -226,3 +227,45 @@ export async function bootRhelHost(opts: { memoryMiB?: number; cpus?: number } =
     },
   };
 }
+
+let shared: Promise<RhelHost> | undefined;
+let suitesLeft = 0;
+
+async function stopShared(): Promise<void> {
+  const host = await shared?.catch(() => undefined);
+  shared = undefined;
+  await host?.stop();
+}
+
+/**
+ * The run's one RHEL-like host, for a suite: call it in the describe body; `get()` (in the suite's before hook) boots
+ * it the first time, `release()` (in its after hook) stops it once the last suite that asked for it is done. Each
+ * suite leaves the host as it found it: no engine of its own running, no containers, no process of its own left.
+ * A boot that failed is tried again by the next suite.
+ */
+export function sharedRhelHost(): { get(): Promise<RhelHost>; release(): Promise<void> } {
+  suitesLeft++;
+  let released = false;
+  return {
+    get() {
+      shared ??= bootRhelHost().catch((err) => {
+        shared = undefined;
+        throw err;
+      });
+      return shared;
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      if (--suitesLeft === 0) await stopShared();
+    },
+  };
+}
+
+// Root-level hook (this module is loaded once): the host goes at the end of the run even where a suite's hooks did
+// not run (--grep). Outside mocha there is no hook: whoever boots stops.
+if (typeof after === 'function')
+  after(async function () {
+    this.timeout(120_000);
+    await stopShared();
+  });

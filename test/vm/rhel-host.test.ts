@@ -1,7 +1,7 @@
 // Berth on a host that looks like CentOS/RHEL 9 below its API (test/helpers/rhel-host.ts: systemd as PID 1 on cgroup
 // v2, firewalld on nftables, sshd, sudo), installed the way a user does it over Remote-SSH: the extension's one sudo
-// command (systemdInstallCommand) makes berth.service, and the docker CLI talks to it through SSH. One boot for the
-// suite; each scenario is one a user on such a host meets first: a published port from outside the host, outbound
+// command (systemdInstallCommand) makes berth.service, and the docker CLI talks to it through SSH. The run's one
+// boot of that host (shared with rhel-rootless, left with no engine running); each scenario is one a user on such a host meets first: a published port from outside the host, outbound
 // traffic from a container, DNS between containers, limits and stats on systemd's cgroups, firewalld reloading, the
 // service restarting with containers running.
 import * as assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import { systemdInstallCommand } from '../../src/extension/engine/launcher';
 import { requireDeps } from '../helpers/deps';
 import { requireDockerCli } from '../helpers/engine';
-import { bootRhelHost, EXTENSION_PATH, type RhelHost, SERVER_NODE, USER } from '../helpers/rhel-host';
+import { EXTENSION_PATH, type RhelHost, SERVER_NODE, sharedRhelHost, USER } from '../helpers/rhel-host';
 import { requireQemu } from '../helpers/vm';
 
 const get = (port: number, timeoutMs = 20_000) =>
@@ -38,6 +38,7 @@ async function answerWithin(port: number, ms: number): Promise<{ body: string; m
 
 describe('vm: a RHEL-like host (systemd, cgroup v2, firewalld on nftables), Berth installed as a service over SSH', function () {
   this.timeout(300_000);
+  const rhel = sharedRhelHost();
   let host: RhelHost;
   const ok = (args: string[]) => {
     const r = host.docker(args);
@@ -77,7 +78,7 @@ describe('vm: a RHEL-like host (systemd, cgroup v2, firewalld on nftables), Bert
       install: 'bash scripts/install-deps.sh --vm',
       present: () => require('node:child_process').spawnSync('ssh', ['-V']).status === 0,
     });
-    host = await bootRhelHost();
+    host = await rhel.get();
     // The user's registry mirror (the test registry on the host's loopback, 10.0.2.2 from the guest).
     const daemon = JSON.stringify({
       'registry-mirrors': [`http://${host.registryInGuest}`],
@@ -92,8 +93,18 @@ describe('vm: a RHEL-like host (systemd, cgroup v2, firewalld on nftables), Bert
   });
 
   after(async function () {
-    this.timeout(120_000);
-    await host?.stop();
+    this.timeout(180_000);
+    try {
+      // The shared host as the next suite expects it: no containers (live-restore would keep them past the stop),
+      // berth.service stopped.
+      if (host) {
+        const ids = host.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+        if (ids.length) ok(['rm', '-f', ...ids]);
+        host.ssh('sudo systemctl stop berth.service');
+      }
+    } finally {
+      await rhel.release();
+    }
   });
 
   it('the service: Delegate=yes, the engine on systemd cgroups (v2) as dockerd chooses there, firewalld running', () => {

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { buildSync } from 'esbuild';
 import { requireDeps } from '../helpers/deps';
 import { requireDockerCli, ROOT } from '../helpers/engine';
-import { bootRhelHost, EXTENSION_PATH, type RhelHost, SERVER_DIR, SERVER_NODE, USER } from '../helpers/rhel-host';
+import { EXTENSION_PATH, type RhelHost, SERVER_DIR, SERVER_NODE, sharedRhelHost, USER } from '../helpers/rhel-host';
 import { requireQemu } from '../helpers/vm';
 
 const UID = 1000;
@@ -48,6 +48,7 @@ net.createServer((c) => { const u = net.connect(port, '10.0.2.2'); c.pipe(u); u.
 
 describe('vm: rootless Berth on a RHEL-like host, started by the extension’s launcher in a delegated user service', function () {
   this.timeout(300_000);
+  const rhel = sharedRhelHost();
   let host: RhelHost;
   let registry = '';
   const ok = (args: string[]) => {
@@ -68,7 +69,7 @@ describe('vm: rootless Berth on a RHEL-like host, started by the extension’s l
       install: 'bash scripts/install-deps.sh --vm',
       present: () => spawnSync('ssh', ['-V']).status === 0,
     });
-    host = await bootRhelHost();
+    host = await rhel.get();
     registry = host.registryInGuest;
     // The launcher bundled as the extension is, beside the staged server (shared read-only at ~/.vscode-server).
     const server = path.join(host.dir, 'server');
@@ -87,13 +88,24 @@ describe('vm: rootless Berth on a RHEL-like host, started by the extension’s l
         'sudo mount --bind /var/lib/berth/rootless-data ~/.local/share/berth',
         `echo '{"insecure-registries":["${registry}"]}' > ~/.config/berth/daemon.json`,
         `setsid ${SERVER_NODE} ${SERVER_DIR}/stand-in.js ${registry.split(':')[1]} </dev/null >/dev/null 2>&1 &`,
+        'echo $! > ~/stand-in.pid',
       ].join('\n'),
     );
   });
 
   after(async function () {
-    this.timeout(120_000);
-    await host?.stop();
+    this.timeout(300_000);
+    try {
+      // The shared host as the next suite expects it: no rootless engine (the last test stops it; a failed run may
+      // not have), no stand-in server, the storage's bind mount gone.
+      if (host) {
+        if (host.ssh(`systemctl --user is-active ${UNIT}`, { allowFail: true }).out.trim() === 'active')
+          asExtension('stop');
+        host.ssh('kill $(cat ~/stand-in.pid) && rm ~/stand-in.pid && sudo umount ~/.local/share/berth');
+      }
+    } finally {
+      await rhel.release();
+    }
   });
 
   it('the launcher starts the engine as berthd.service of the user’s systemd, delegated, not in the SSH session’s scope', async function () {
