@@ -8,7 +8,6 @@
 // TCG boot of it costs about a minute of emulated systemd, firewalld and sshd.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Hypervisor, Share } from '../../src/vm/driver';
@@ -18,6 +17,7 @@ import { QemuDriver } from '../../src/vm/qemu';
 import { ensureDataDisk } from '../../src/vm/supervisor';
 import { type Registry, seedMirror, startRegistry } from '../fixtures';
 import { DIST, type DockerResult, ROOT } from './engine';
+import { freePort } from './net';
 
 export const USER = 'cloud-user';
 export const SERVER_DIR = `/home/${USER}/.vscode-server`;
@@ -59,17 +59,6 @@ export function ensureRhelImage(): string {
     });
   }
   return dir;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 /** The extension as installed under ~/.vscode-server/extensions: what systemdInstallCommand copies from. */

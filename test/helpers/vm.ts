@@ -3,6 +3,7 @@
 // guest reaches at 10.0.2.2 as its Docker Hub mirror. Suites get the VM's socket, the docker CLI pointed at it, and a
 // way to run commands in the guest (a privileged container that enters PID 1's namespaces). The VM is stopped after
 // the last test of the run, leaving no process behind. Made for reuse: the RHEL-host work runs its guest tests here.
+import * as assert from 'node:assert/strict';
 import { requireDeps } from './deps';
 import { type SpawnSyncReturns, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,6 +16,7 @@ import { VmPaths } from '../../src/vm/paths';
 import { findQemu } from '../../src/vm/qemu';
 import { type Registry, seedMirror, startRegistry } from '../fixtures';
 import { DIST, type DockerResult, ROOT } from './engine';
+import { eventually, httpGet } from './net';
 
 export interface TestVm {
   name: string;
@@ -309,4 +311,80 @@ export function processesMentioning(text: string): string[] {
     }
   }
   return out;
+}
+
+type Docker = (args: string[]) => DockerResult;
+
+/** The docker CLI where it must succeed: its output, trimmed, or a failed assertion with all it printed. */
+export function dockerOk(docker: Docker): (args: string[]) => string {
+  return (args) => {
+    const r = docker(args);
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    return r.stdout.trim();
+  };
+}
+
+/** A shell loop that doubles a string until the memory limit stops it. */
+export const ALLOCATE_UNTIL_KILLED = 'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done';
+
+/**
+ * Runs a busybox `name` that allocates past `-m memoryMiB` (no swap) and asserts the kernel's OOM kill as Berth
+ * reports it: exit 137, State.OOMKilled, the limit in HostConfig.Memory. `args` go before `-m` (--runtime …). The
+ * container is removed after.
+ */
+export function assertOomKilled(docker: Docker, name: string, memoryMiB: number, args: string[] = []): void {
+  const m = `${memoryMiB}m`;
+  const r = docker([
+    'run',
+    '--name',
+    name,
+    ...args,
+    '-m',
+    m,
+    '--memory-swap',
+    m,
+    'busybox',
+    'sh',
+    '-c',
+    ALLOCATE_UNTIL_KILLED,
+  ]);
+  try {
+    assert.equal(r.code, 137, `${r.stdout}${r.stderr}`);
+    const s = docker(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}} {{.HostConfig.Memory}}', name]);
+    assert.equal(s.stdout.trim(), `true 137 ${memoryMiB * 1024 * 1024}`, s.stderr);
+  } finally {
+    docker(['rm', '-f', name]);
+  }
+}
+
+/**
+ * `docker run -d --name NAME -p PORT:80 web` in a VM: the port answers on the host's loopback (HTTP 200) — `whileUp`
+ * checks more then — and is gone once the container is removed.
+ */
+export async function assertPublishedThenGone(
+  vm: TestVm,
+  name: string,
+  port: number,
+  whileUp: () => void = () => undefined,
+): Promise<void> {
+  const r = vm.docker(['run', '-d', '--name', name, '-p', `${port}:80`, 'web']);
+  assert.equal(r.code, 0, r.stderr);
+  try {
+    whileUp();
+    const body = await eventually(
+      () => httpGet(port, '/'),
+      (b) => /200 OK/.test(b),
+      `127.0.0.1:${port}`,
+      60_000,
+    );
+    assert.match(body, /200 OK/);
+  } finally {
+    assert.equal(vm.docker(['rm', '-f', name]).code, 0);
+  }
+  await eventually(
+    () => httpGet(port, '/'),
+    (b) => b === '',
+    `127.0.0.1:${port} gone`,
+    30_000,
+  );
 }

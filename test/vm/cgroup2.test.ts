@@ -4,16 +4,12 @@
 // the same container paths run on runc and on crun (RHEL 10 ships only crun).
 import * as assert from 'node:assert/strict';
 import { requireDockerCli } from '../helpers/engine';
-import { requireQemu, sharedVm, type TestVm } from '../helpers/vm';
+import { assertOomKilled, dockerOk, requireQemu, sharedVm, type TestVm } from '../helpers/vm';
 
 describe('vm: cgroup v2 in the guest (limits, update, stats, OOM, freeze, cgroupns, crun)', function () {
   this.timeout(300_000);
   let vm: TestVm;
-  const ok = (args: string[]) => {
-    const r = vm.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = dockerOk((args) => vm.docker(args));
   // The container's cgroup files as the guest sees them (one guest command: each costs a container under TCG)…
   const guestFiles = (id: string, files: string[]) =>
     vm
@@ -141,28 +137,7 @@ describe('vm: cgroup v2 in the guest (limits, update, stats, OOM, freeze, cgroup
       });
 
       it('OOM: State.OOMKilled from memory.events, exit 137', () => {
-        const name = `oom-${runtime}`;
-        const r = vm.docker([
-          'run',
-          '--name',
-          name,
-          '--runtime',
-          runtime,
-          '-m',
-          '24m',
-          '--memory-swap',
-          '24m',
-          'busybox',
-          'sh',
-          '-c',
-          'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done',
-        ]);
-        try {
-          assert.equal(r.code, 137, `${r.stdout}${r.stderr}`);
-          assert.equal(ok(['inspect', '-f', '{{.State.OOMKilled}}', name]).trim(), 'true');
-        } finally {
-          vm.docker(['rm', '-f', name]);
-        }
+        assertOomKilled(vm.docker, `oom-${runtime}`, 24, ['--runtime', runtime]);
       });
 
       it('pause freezes through cgroup.freeze; unpause thaws', () => {

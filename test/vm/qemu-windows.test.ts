@@ -11,8 +11,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startVm, VmPaths, type VmStartOptions, vmStatus } from '../../src/vm';
 import { DIST, requireDockerCli } from '../helpers/engine';
-import { eventually, httpGet } from '../helpers/net';
-import { bootVm, ensureGuestImage, processesMentioning, requireQemu, type TestVm } from '../helpers/vm';
+import {
+  assertPublishedThenGone,
+  bootVm,
+  ensureGuestImage,
+  processesMentioning,
+  requireQemu,
+  type TestVm,
+} from '../helpers/vm';
 
 /** Runs `fn` with the qemu driver making Windows' choices (the supervisor it spawns inherits the variable). */
 async function asWindows<T>(fn: () => Promise<T>): Promise<T> {
@@ -97,26 +103,7 @@ describe('vm: the qemu driver with Windows host-side transports (fw_cfg seed, lo
   });
 
   it('publishes -p through QMP over the TCP channel (host-ports came from the seed)', async () => {
-    const port = 20000 + Math.floor(Math.random() * 2000);
-    const r = vm.docker(['run', '-d', '--name', 'win-web', '-p', `${port}:80`, 'web']);
-    assert.equal(r.code, 0, r.stderr);
-    try {
-      const body = await eventually(
-        () => httpGet(port, '/'),
-        (b) => /200 OK/.test(b),
-        `127.0.0.1:${port}`,
-        60_000,
-      );
-      assert.match(body, /200 OK/);
-    } finally {
-      assert.equal(vm.docker(['rm', '-f', 'win-web']).code, 0);
-    }
-    await eventually(
-      () => httpGet(port, '/'),
-      (b) => b === '',
-      `127.0.0.1:${port} gone`,
-      30_000,
-    );
+    await assertPublishedThenGone(vm, 'win-web', 20000 + Math.floor(Math.random() * 2000));
   });
 
   it('QEMU listens on no port but the API forward; the supervisor only on its guest port service', () => {

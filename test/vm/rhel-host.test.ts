@@ -10,7 +10,7 @@ import { systemdInstallCommand } from '../../src/extension/engine/launcher';
 import { requireDeps } from '../helpers/deps';
 import { requireDockerCli } from '../helpers/engine';
 import { EXTENSION_PATH, type RhelHost, SERVER_NODE, sharedRhelHost, USER } from '../helpers/rhel-host';
-import { requireQemu } from '../helpers/vm';
+import { ALLOCATE_UNTIL_KILLED, assertOomKilled, dockerOk, requireQemu } from '../helpers/vm';
 
 const get = (port: number, timeoutMs = 20_000) =>
   new Promise<string>((resolve, reject) => {
@@ -40,11 +40,7 @@ describe('vm: a RHEL-like host (systemd, cgroup v2, firewalld on nftables), Bert
   this.timeout(300_000);
   const rhel = sharedRhelHost();
   let host: RhelHost;
-  const ok = (args: string[]) => {
-    const r = host.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const ok = dockerOk((args) => host.docker(args));
   // A web server answering "hello from <name>" on port 80 (busybox httpd).
   const web = (name: string) => [
     'busybox',
@@ -182,25 +178,7 @@ describe('vm: a RHEL-like host (systemd, cgroup v2, firewalld on nftables), Bert
   });
 
   it('OOM on systemd cgroups: the kill in the scope’s memory.events is State.OOMKilled, exit 137', () => {
-    const r = host.docker([
-      'run',
-      '--name',
-      'oom',
-      '-m',
-      '24m',
-      '--memory-swap',
-      '24m',
-      'busybox',
-      'sh',
-      '-c',
-      'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done',
-    ]);
-    try {
-      assert.equal(r.code, 137, `${r.stdout}${r.stderr}`);
-      assert.equal(ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'oom']), 'true 137');
-    } finally {
-      host.docker(['rm', '-f', 'oom']);
-    }
+    assertOomKilled(host.docker, 'oom', 24);
   });
 
   it('firewall-cmd --reload: published ports, outbound traffic and DNS still work', async () => {
@@ -286,7 +264,7 @@ describe('vm: a RHEL-like host (systemd, cgroup v2, firewalld on nftables), Bert
       'busybox',
       'sh',
       '-c',
-      'while [ ! -e /tmp/go ]; do sleep 0.2; done; x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done',
+      `while [ ! -e /tmp/go ]; do sleep 0.2; done; ${ALLOCATE_UNTIL_KILLED}`,
     ]);
     const daemon = JSON.stringify({
       'registry-mirrors': [`http://${host.registryInGuest}`],

@@ -18,7 +18,7 @@ import { buildSync } from 'esbuild';
 import { requireDeps } from '../helpers/deps';
 import { requireDockerCli, ROOT } from '../helpers/engine';
 import { EXTENSION_PATH, type RhelHost, SERVER_DIR, SERVER_NODE, sharedRhelHost, USER } from '../helpers/rhel-host';
-import { requireQemu } from '../helpers/vm';
+import { assertOomKilled, dockerOk, requireQemu } from '../helpers/vm';
 
 const UID = 1000;
 const SOCKET = `/run/user/${UID}/berth/berth.sock`;
@@ -51,11 +51,7 @@ describe('vm: rootless Berth on a RHEL-like host, started by the extension’s l
   const rhel = sharedRhelHost();
   let host: RhelHost;
   let registry = '';
-  const ok = (args: string[]) => {
-    const r = host.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const ok = dockerOk((args) => host.docker(args));
   const asExtension = (what: string) =>
     host.ssh(`${SERVER_NODE} ${SERVER_DIR}/as-extension.js ${what} ${EXTENSION_PATH} ${LOG}`, { timeoutMs: 240_000 });
   const engineLog = () => host.ssh(`cat ${LOG}`, { allowFail: true }).out;
@@ -174,16 +170,7 @@ describe('vm: rootless Berth on a RHEL-like host, started by the extension’s l
   });
 
   it('OOM: -m 24m kills the allocation, State.OOMKilled true, exit 137', () => {
-    const r = host.docker([
-      ...['run', '--name', 'oom', '-m', '24m', '--memory-swap', '24m', 'busybox', 'sh', '-c'],
-      'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done',
-    ]);
-    try {
-      assert.equal(r.code, 137, `${r.stdout}${r.stderr}`);
-      assert.equal(ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'oom']), 'true 137');
-    } finally {
-      host.docker(['rm', '-f', 'oom']);
-    }
+    assertOomKilled(host.docker, 'oom', 24);
   });
 
   it('Diagnose there: the user service, its controllers, and lingering off with what it means', () => {

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { requireDockerCli } from '../helpers/engine';
 import { freePort } from '../helpers/net';
-import { requireQemu, sharedVm, type TestVm } from '../helpers/vm';
+import { assertOomKilled, dockerOk, requireQemu, sharedVm, type TestVm } from '../helpers/vm';
 
 const USER = 'berth-rl';
 const ID = 1000;
@@ -76,11 +76,7 @@ describe('vm: rootless berthd in a delegated cgroup v2 subtree (limits, OOM, upd
     });
     return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   };
-  const ok = (args: string[]) => {
-    const r = rl(args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = dockerOk(rl);
   // In the guest as root, in its own cgroup namespace (the set-up writes cgroup.procs, see vm.guest()).
   const asRoot = (command: string) => vm.guest(command);
   const engineLog = () => {
@@ -177,16 +173,7 @@ describe('vm: rootless berthd in a delegated cgroup v2 subtree (limits, OOM, upd
   });
 
   it('OOM: the kernel kills at --memory, State.OOMKilled from memory.events, exit 137', () => {
-    const r = rl([
-      ...['run', '--name', 'rl-oom', '-m', '24m', '--memory-swap', '24m', 'busybox', 'sh', '-c'],
-      'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done',
-    ]);
-    try {
-      assert.equal(r.code, 137, `${r.stdout}${r.stderr}`);
-      assert.equal(ok(['inspect', '-f', '{{.State.OOMKilled}}', 'rl-oom']).trim(), 'true');
-    } finally {
-      rl(['rm', '-f', 'rl-oom']);
-    }
+    assertOomKilled(rl, 'rl-oom', 24);
   });
 
   describe('a running container', () => {

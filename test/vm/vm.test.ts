@@ -9,7 +9,16 @@ import * as tls from 'node:tls';
 import { startVm, VmPaths, vmStatus } from '../../src/vm';
 import { requireDockerCli } from '../helpers/engine';
 import { eventually, httpGet } from '../helpers/net';
-import { guestMemory, processesMentioning, qemuParts, requireQemu, sharedVm, type TestVm } from '../helpers/vm';
+import {
+  assertOomKilled,
+  assertPublishedThenGone,
+  guestMemory,
+  processesMentioning,
+  qemuParts,
+  requireQemu,
+  sharedVm,
+  type TestVm,
+} from '../helpers/vm';
 
 describe('vm: the engine in a Linux guest', function () {
   this.timeout(300_000);
@@ -120,26 +129,9 @@ describe('vm: the engine in a Linux guest', function () {
 
   it('publishes -p on the host loopback and takes it away with the container', async () => {
     const port = 18000 + Math.floor(Math.random() * 2000);
-    const r = vm.docker(['run', '-d', '--name', 'vm-web', '-p', `${port}:80`, 'web']);
-    assert.equal(r.code, 0, r.stderr);
-    try {
+    await assertPublishedThenGone(vm, 'vm-web', port, () =>
       // Forwarded on the host before the start answered.
-      assert.ok((vmStatus(vm.name, vm.home).state?.ports ?? []).some((x) => x.hostPort === port));
-      const body = await eventually(
-        () => httpGet(port, '/'),
-        (b) => /200 OK/.test(b),
-        `127.0.0.1:${port}`,
-        60_000,
-      );
-      assert.match(body, /200 OK/);
-    } finally {
-      assert.equal(vm.docker(['rm', '-f', 'vm-web']).code, 0);
-    }
-    await eventually(
-      () => httpGet(port, '/'),
-      (b) => b === '',
-      `127.0.0.1:${port} gone`,
-      30_000,
+      assert.ok((vmStatus(vm.name, vm.home).state?.ports ?? []).some((x) => x.hostPort === port)),
     );
   });
 
@@ -186,26 +178,7 @@ describe('vm: the engine in a Linux guest', function () {
   });
 
   it('enforces -m and reports OOMKilled from cgroup v2 memory.events', () => {
-    const r = vm.docker([
-      'run',
-      '--name',
-      'vm-oom',
-      '-m',
-      '32m',
-      '--memory-swap',
-      '32m',
-      'busybox',
-      'sh',
-      '-c',
-      'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done',
-    ]);
-    try {
-      assert.equal(r.code, 137, `${r.stdout}${r.stderr}`);
-      const s = vm.docker(['inspect', '-f', '{{.State.OOMKilled}} {{.HostConfig.Memory}}', 'vm-oom']);
-      assert.equal(s.stdout.trim(), `true ${32 * 1024 * 1024}`);
-    } finally {
-      vm.docker(['rm', '-f', 'vm-oom']);
-    }
+    assertOomKilled(vm.docker, 'vm-oom', 32);
   });
 
   it('pauses through cgroup.freeze and unpauses', () => {

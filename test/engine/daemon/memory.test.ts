@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { requireDockerCli, startEngine, type TestEngine } from '../../helpers/engine';
-import { pushFixture, type Registry, startRegistry } from '../../fixtures';
+import { type FixtureName, pushFixture, type Registry, startRegistry } from '../../fixtures';
 
 const LIMIT_MB = 60;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,6 +39,22 @@ async function bareNodeRss(): Promise<number> {
   } finally {
     child.kill('SIGKILL');
   }
+}
+
+/** In a describe body: a registry holding the fixture `name` as `repo`, and an engine started with `args`. */
+function engineWithFixture(name: FixtureName, repo: string, args?: string[]): { engine: TestEngine; reg: Registry } {
+  const t = {} as { engine: TestEngine; reg: Registry };
+  before(async function () {
+    requireDockerCli(this);
+    t.reg = await startRegistry();
+    await pushFixture(t.reg, name, repo);
+    t.engine = await startEngine(args ? { args } : {});
+  });
+  after(async () => {
+    await t.engine?.cleanup();
+    await t.reg?.stop();
+  });
+  return t;
 }
 
 describe('engine: idle memory', function () {
@@ -86,20 +102,10 @@ describe('engine: idle memory', function () {
 describe('engine: memory after work', function () {
   this.timeout(300_000);
   const AFTER_WORK_MB = 90;
-  let engine: TestEngine;
-  let reg: Registry;
-  before(async function () {
-    requireDockerCli(this);
-    reg = await startRegistry();
-    await pushFixture(reg, 'big', 'bench/big');
-    engine = await startEngine();
-  });
-  after(async () => {
-    await engine?.cleanup();
-    await reg?.stop();
-  });
+  const t = engineWithFixture('big', 'bench/big');
 
   it(`is back at ≤ ${AFTER_WORK_MB} MB resident after pulling a 150 MB image twice`, async () => {
+    const { engine, reg } = t;
     const image = `${reg.host}/bench/big:latest`;
     for (let i = 0; i < 2; i++) {
       const r = engine.docker(['pull', '-q', image], { timeoutMs: 240_000 });
@@ -128,20 +134,10 @@ describe('engine: memory after a burst of API work', function () {
   this.timeout(300_000);
   const CONTAINERS = 1000;
   const GIVEN_BACK_MB = 10;
-  let engine: TestEngine;
-  let reg: Registry;
-  before(async function () {
-    requireDockerCli(this);
-    reg = await startRegistry();
-    await pushFixture(reg, 'busybox', 'library/busybox');
-    engine = await startEngine();
-  });
-  after(async () => {
-    await engine?.cleanup();
-    await reg?.stop();
-  });
+  const t = engineWithFixture('busybox', 'library/busybox');
 
   it(`gives at least ${GIVEN_BACK_MB} MB of anonymous memory back within seconds of the work's end`, async () => {
+    const { engine, reg } = t;
     const image = `${reg.host}/library/busybox:latest`;
     const fresh = await settledRss(engine.process().pid!);
     assert.equal(engine.docker(['pull', '-q', image]).code, 0);
@@ -175,20 +171,10 @@ describe('engine: memory after a burst of API work', function () {
 describe('engine: memory after a 100 MB logs read', function () {
   this.timeout(600_000);
   const ANON_GROWTH_MB = 6;
-  let engine: TestEngine;
-  let reg: Registry;
-  before(async function () {
-    requireDockerCli(this);
-    reg = await startRegistry();
-    await pushFixture(reg, 'busybox', 'library/busybox');
-    engine = await startEngine({ args: ['-D'] });
-  });
-  after(async () => {
-    await engine?.cleanup();
-    await reg?.stop();
-  });
+  const t = engineWithFixture('busybox', 'library/busybox', ['-D']);
 
   it(`is back within ${ANON_GROWTH_MB} MB of a fresh engine's anonymous memory once idle`, async () => {
+    const { engine, reg } = t;
     const fresh = await settledRss(engine.process().pid!);
     const image = `${reg.host}/library/busybox:latest`;
     assert.equal(engine.docker(['pull', '-q', image]).code, 0);
