@@ -5,7 +5,7 @@ const strict = process.env.CI === 'true' || process.env.CI === '1';
 
 module.exports = {
   // test/helpers/order.ts: BERTH_TEST_ORDER=reverse or shuffle[:SEED] runs the tests in another order.
-  require: ['esbuild-register', 'test/helpers/order.ts'],
+  require: ['esbuild-register', 'test/helpers/order.ts', 'test/helpers/suite-times.ts'],
   extension: ['ts'],
   timeout: 60000,
   exit: true,
