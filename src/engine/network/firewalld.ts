@@ -6,7 +6,10 @@
 // the iptables backend, Berth's rules: firewalld's Reloaded signal (read with dbus-monitor) re-binds the bridges
 // and re-applies each one's rules, then the published ports (portmap's DNAT chains: firewalld 1.x flushes the
 // iptables-nft tables too on a reload, as the RHEL-like host's suite saw). Nothing happens where firewalld is not
-// running.
+// running. Berth talks to firewalld over D-Bus with systemd's busctl, as dockerd does with its D-Bus library:
+// firewall-cmd is Python that takes ~0.3 s a call to start on a real host and 4-13 s under emulation (busctl: 0.1 /
+// 0.6 s), and a container's first start made ten such calls. Only a firewalld before 0.9 (no policies, no zone
+// settings by name) gets its zone made with firewall-cmd.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { log } from '../log';
 
@@ -15,33 +18,70 @@ export const POLICY = 'berth-forwarding';
 /** How long a reload may take (seconds of Python and nftables on a small host; minutes under emulation). */
 const RELOAD_WAIT_MS = 120_000;
 
-/** `firewall-cmd` argument lists that make the zone and the policy, given what exists already. */
-export function setupCommands(existing: { zones: string[]; policies?: string[] }): string[][] {
-  const cmds: string[][] = [];
-  if (!existing.zones.includes(ZONE))
-    cmds.push(['--permanent', `--new-zone=${ZONE}`], ['--permanent', `--zone=${ZONE}`, '--set-target=ACCEPT']);
-  // Policies came with firewalld 0.9 (RHEL 8.3+); before, the zone's target alone governs forwarding.
-  if (existing.policies && !existing.policies.includes(POLICY))
-    cmds.push(
-      ['--permanent', `--new-policy=${POLICY}`],
-      ['--permanent', `--policy=${POLICY}`, '--add-ingress-zone=ANY'],
-      ['--permanent', `--policy=${POLICY}`, `--add-egress-zone=${ZONE}`],
-      ['--permanent', `--policy=${POLICY}`, '--set-target=ACCEPT'],
-    );
-  return cmds;
-}
+const FIREWALLD = 'org.fedoraproject.FirewallD1';
+const FIREWALLD_PATH = '/org/fedoraproject/FirewallD1';
+/** busctl's call of a firewalld method at run time (interface '' or '.zone'), or on its permanent configuration. */
+const runtime = (iface: '' | '.zone', ...method: string[]) => [
+  'call',
+  FIREWALLD,
+  FIREWALLD_PATH,
+  FIREWALLD + iface,
+  ...method,
+];
+const config = (...method: string[]) => [
+  'call',
+  FIREWALLD,
+  `${FIREWALLD_PATH}/config`,
+  `${FIREWALLD}.config`,
+  ...method,
+];
 
-/** Binds a bridge to the zone at run time (moving it from any zone it was in). */
-export const bindCommand = (bridge: string) => [`--zone=${ZONE}`, `--change-interface=${bridge}`];
-export const unbindCommand = (bridge: string) => [`--zone=${ZONE}`, `--remove-interface=${bridge}`];
+/** `busctl` argument lists for firewalld's D-Bus API (what firewall-cmd calls). */
+export const busCalls = {
+  state: () => ['get-property', FIREWALLD, FIREWALLD_PATH, FIREWALLD, 'state'],
+  zoneNames: () => config('getZoneNames'),
+  /** firewalld 0.9+ (policies, settings as dictionaries): fails before. */
+  policyNames: () => config('getPolicyNames'),
+  /** The permanent zone, target ACCEPT. */
+  addZone: () => config('addZone2', 'sa{sv}', ZONE, ...'1 target s ACCEPT'.split(' ')),
+  /** The permanent forwarding policy from ANY into the zone, target ACCEPT. */
+  addPolicy: () =>
+    config(
+      'addPolicy',
+      'sa{sv}',
+      POLICY,
+      ...`3 ingress_zones as 1 ANY egress_zones as 1 ${ZONE} target s ACCEPT`.split(' '),
+    ),
+  reload: () => runtime('', 'reload'),
+  /** Binds a bridge to the zone at run time (moving it from any zone it was in). */
+  bind: (bridge: string) => runtime('.zone', 'changeZoneOfInterface', 'ss', ZONE, bridge),
+  unbind: (bridge: string) => runtime('.zone', 'removeInterface', 'ss', ZONE, bridge),
+};
+
+/** The strings in busctl's answer (`as 2 "a" "b"`, `s "RUNNING"`). */
+export const busStrings = (out: string) => [...out.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
+
+/**
+ * `firewall-cmd` argument lists that make the zone, if missing, on a firewalld before 0.9 (no policies then: the
+ * zone's target alone governs forwarding).
+ */
+export function setupCommands(zones: string[]): string[][] {
+  if (zones.includes(ZONE)) return [];
+  return [
+    ['--permanent', `--new-zone=${ZONE}`],
+    ['--permanent', `--zone=${ZONE}`, '--set-target=ACCEPT'],
+  ];
+}
 
 export interface FirewalldOptions {
   firewallCmd?: string;
+  busctl?: string;
   dbusMonitor?: string;
 }
 
 export class Firewalld {
   private readonly cmd: string;
+  private readonly busctl: string;
   private readonly monitor: string;
   private running: Promise<boolean> | undefined;
   private setup: Promise<void> | undefined;
@@ -50,27 +90,29 @@ export class Firewalld {
   private watcher: ReturnType<typeof spawn> | undefined;
   /** What else a reload removed, made again once the bridges' rules are back (published ports). */
   private readonly afterReload = new Set<() => Promise<void>>();
-  /** The engine is stopping: nothing new starts (no firewall-cmd, no dbus-monitor). */
+  /** The engine is stopping: nothing new starts (no busctl or firewall-cmd, no dbus-monitor). */
   private closed = false;
-  /** firewall-cmd runs not yet exited; `permanent`: part of the zone's set-up, which close() lets finish. */
+  /** busctl and firewall-cmd runs not yet exited; `permanent`: part of the zone's set-up, which close() lets finish. */
   private readonly inFlight = new Map<ChildProcess, { permanent: boolean; exited: Promise<void> }>();
   /** Bindings going on in the background (bindInBackground). */
   private readonly background = new Set<Promise<void>>();
 
   constructor(opts: FirewalldOptions = {}) {
     this.cmd = opts.firewallCmd ?? process.env.BERTH_FIREWALL_CMD ?? 'firewall-cmd';
+    this.busctl = opts.busctl ?? process.env.BERTH_BUSCTL ?? 'busctl';
     this.monitor = opts.dbusMonitor ?? process.env.BERTH_DBUS_MONITOR ?? 'dbus-monitor';
   }
 
   /**
-   * One firewall-cmd run. Once closed, none starts, but for the rest of a permanent set-up begun before (`permanent`):
-   * a zone made without its target, or a policy without its zones, would be taken as made by the next start.
+   * One busctl or firewall-cmd run. Once closed, none starts, but for the rest of a permanent set-up begun before
+   * (`permanent`): a zone made without its target, or a policy without its zones, would be taken as made by the next
+   * start.
    */
-  private run(args: string[], timeout = 30_000, permanent = false): Promise<string> {
+  private exec(file: string, args: string[], timeout: number, permanent: boolean): Promise<string> {
     if (this.closed && !permanent) return Promise.reject(new Error('firewalld: the engine is stopping'));
     return new Promise((resolve, reject) => {
-      const child = execFile(this.cmd, args, { timeout }, (err, stdout, stderr) =>
-        err ? reject(new Error(`firewall-cmd ${args.join(' ')}: ${(stderr || err.message).trim()}`)) : resolve(stdout),
+      const child = execFile(file, args, { timeout }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${file} ${args.join(' ')}: ${(stderr || err.message).trim()}`)) : resolve(stdout),
       );
       const exited = new Promise<void>((done) => child.once('close', () => done()));
       this.inFlight.set(child, { permanent, exited });
@@ -78,10 +120,30 @@ export class Firewalld {
     });
   }
 
-  /** Whether firewalld runs (`firewall-cmd --state`); asked once, and again after a reload. */
+  private run(args: string[], permanent = false): Promise<string> {
+    return this.exec(this.cmd, args, 30_000, permanent);
+  }
+
+  /** A firewalld method called with busctl; its answer's strings. */
+  private async bus(args: string[], timeout = 30_000, permanent = false): Promise<string[]> {
+    const t = Math.ceil(timeout / 1000);
+    return busStrings(await this.exec(this.busctl, [`--timeout=${t}`, ...args], timeout + 5000, permanent));
+  }
+
+  /** Puts a bridge in the zone; already there is fine (firewall-cmd calls ZONE_ALREADY_SET a warning too). */
+  private bindNow(bridge: string): Promise<void> {
+    return this.bus(busCalls.bind(bridge)).then(
+      () => undefined,
+      (err: Error) => {
+        if (!/ZONE_ALREADY_SET/.test(err.message)) throw err;
+      },
+    );
+  }
+
+  /** Whether firewalld runs (its `state` property); asked once, and again after a reload. */
   isRunning(): Promise<boolean> {
-    this.running ??= this.run(['--state']).then(
-      (out) => out.trim() === 'running',
+    this.running ??= this.bus(busCalls.state()).then(
+      ([state]) => state === 'RUNNING',
       () => false,
     );
     return this.running;
@@ -89,14 +151,19 @@ export class Firewalld {
 
   private ensureSetup(): Promise<void> {
     this.setup ??= (async () => {
-      const zones = (await this.run(['--permanent', '--get-zones'])).split(/\s+/).filter(Boolean);
-      const policies = await this.run(['--permanent', '--get-policies']).then(
-        (out) => out.split(/\s+/).filter(Boolean),
-        () => undefined,
-      );
-      const cmds = setupCommands({ zones, policies });
-      for (const c of cmds) await this.run(c, undefined, true);
-      if (cmds.length) await this.reload();
+      const zones = await this.bus(busCalls.zoneNames());
+      const policies = await this.bus(busCalls.policyNames()).catch(() => undefined);
+      let made = false;
+      if (policies) {
+        if (!zones.includes(ZONE)) await this.bus(busCalls.addZone(), undefined, true);
+        if (!policies.includes(POLICY)) await this.bus(busCalls.addPolicy(), undefined, true);
+        made = !zones.includes(ZONE) || !policies.includes(POLICY);
+      } else {
+        const cmds = setupCommands(zones);
+        for (const c of cmds) await this.run(c, true);
+        made = cmds.length > 0;
+      }
+      if (made) await this.reload();
       this.watch();
     })().catch((err) => {
       this.setup = undefined;
@@ -106,18 +173,18 @@ export class Firewalld {
   }
 
   /**
-   * `firewall-cmd --reload`. On a slow host firewalld takes longer than firewall-cmd waits for its D-Bus reply (25 s:
-   * "Did not receive a reply"): the reload goes on regardless, and `--state` says "running" once it is done.
+   * firewalld's reload. Where it takes longer than the call waits for its reply, the reload goes on regardless, and
+   * the state property answers RUNNING once it is done.
    */
   private async reload(): Promise<void> {
-    const failed = await this.run(['--reload'], RELOAD_WAIT_MS, true).then(
+    const failed = await this.bus(busCalls.reload(), RELOAD_WAIT_MS, true).then(
       () => undefined,
       (err: Error) => err,
     );
     if (!failed) return;
     const deadline = Date.now() + RELOAD_WAIT_MS;
     do {
-      if ((await this.run(['--state'], undefined, true).catch(() => '')).trim() === 'running') return;
+      if ((await this.bus(busCalls.state(), undefined, true).catch(() => []))[0] === 'RUNNING') return;
       await new Promise((r) => setTimeout(r, 1000));
     } while (Date.now() < deadline);
     throw failed;
@@ -131,7 +198,7 @@ export class Firewalld {
     }
     try {
       await this.ensureSetup();
-      await this.run(bindCommand(bridge));
+      await this.bindNow(bridge);
       this.bridges.set(bridge, reapply);
     } catch (err: any) {
       if (!this.closed)
@@ -144,8 +211,8 @@ export class Firewalld {
 
   /**
    * bind() without waiting for it: the engine's start, for the bridges of containers that kept running (after a
-   * firewall-cmd --reload while the engine was down, binding them takes a few firewall-cmd calls, seconds each
-   * and tens under emulation). close() ends what is left of it.
+   * firewall-cmd --reload while the engine was down, binding them waits on firewalld: seconds under emulation).
+   * close() ends what is left of it.
    */
   bindInBackground(bridge: string, reapply: () => Promise<void>): void {
     this.inBackground(this.bind(bridge, reapply));
@@ -160,7 +227,7 @@ export class Firewalld {
 
   async unbind(bridge: string): Promise<void> {
     if (!this.bridges.delete(bridge) || !(await this.isRunning())) return;
-    await this.run(unbindCommand(bridge)).catch(() => {});
+    await this.bus(busCalls.unbind(bridge)).catch(() => {});
   }
 
   /** After firewalld reloaded: bind every bridge again and re-apply its rules. */
@@ -174,7 +241,7 @@ export class Firewalld {
     });
     await this.ensureSetup().catch((err) => log.warn('firewalld: set-up failed', { error: err.message }));
     for (const [bridge, reapply] of this.bridges) {
-      await this.run(bindCommand(bridge)).catch((err) => log.warn('firewalld: rebind failed', { error: err.message }));
+      await this.bindNow(bridge).catch((err) => log.warn('firewalld: rebind failed', { error: err.message }));
       await reapply().catch((err) => log.warn('firewalld: re-applying rules failed', { bridge, error: err.message }));
     }
     for (const fn of this.afterReload)
@@ -216,8 +283,8 @@ export class Firewalld {
   }
 
   /**
-   * The engine stops: no firewall-cmd or dbus-monitor is left running or started after. The Reloaded watch and the
-   * firewall-cmd runs in flight (a background binding) end now; a permanent set-up begun goes to its end first.
+   * The engine stops: no busctl, firewall-cmd or dbus-monitor is left running or started after. The Reloaded watch
+   * and the runs in flight (a background binding) end now; a permanent set-up begun goes to its end first.
    */
   async close(): Promise<void> {
     this.closed = true;

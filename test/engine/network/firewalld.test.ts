@@ -1,7 +1,8 @@
 // Hosts unlike Debian's: firewalld (CentOS/RHEL's default firewall): Berth's bridges go in a zone of their own with target ACCEPT and a
 // forwarding policy into it, as dockerd does, and a firewall-cmd --reload binds them again and re-applies their
-// rules. No firewalld here: a fake firewall-cmd records what it is asked (and keeps zones and policies as the
-// real one would), a fake dbus-monitor emits firewalld's Reloaded signal when told to.
+// rules. No firewalld here: a fake busctl records the D-Bus calls it is asked to make and answers as firewalld
+// would (keeping its zones), a fake firewall-cmd stands in where a firewalld before 0.9 needs it, a fake dbus-monitor
+// emits firewalld's Reloaded signal when told to.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,6 +13,13 @@ import { type Registry, seedMirror, startRegistry } from '../../fixtures';
 import { startEngine, type TestEngine } from '../../helpers/engine';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const F = 'org.fedoraproject.FirewallD1';
+const P = '/org/fedoraproject/FirewallD1';
+/** The busctl calls as the fake records them (its --timeout left out). */
+const STATE = `get-property ${F} ${P} ${F} state`;
+const bindCall = (bridge: string) => `call ${F} ${P} ${F}.zone changeZoneOfInterface ss ${ZONE} ${bridge}`;
+const RELOAD = `call ${F} ${P} ${F} reload`;
+const ADD_ZONE = `call ${F} ${P}/config ${F}.config addZone2 sa{sv} ${ZONE} 1 target s ACCEPT`;
 
 function fakes(state: 'running' | 'not running', policies = true, reloadReply = true) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firewalld-'));
@@ -19,18 +27,33 @@ function fakes(state: 'running' | 'not running', policies = true, reloadReply = 
   const zones = path.join(dir, 'zones');
   fs.writeFileSync(zones, 'block dmz drop external home internal public trusted work\n');
   fs.writeFileSync(
+    path.join(dir, 'busctl'),
+    `#!/bin/sh
+case "$1" in --timeout=*) shift ;; esac
+echo "$*" >> ${calls}
+echo $$ >> ${dir}/pids
+# A slow firewalld (seconds a call under emulation): one process, killed with its pid; the permanent set-up is not.
+[ -e ${dir}/slow ] && case "$*" in *" ${P}/config "*) ;; *) exec sleep 5 ;; esac
+case "$*" in
+  "${STATE}") ${state === 'running' ? `echo 's "RUNNING"'` : `echo "Failed to get property state on interface ${F}: The name ${F} was not provided by any .service files" >&2; exit 1`} ;;
+  *" getZoneNames") printf 'as %d' $(wc -w < ${zones}); for z in $(cat ${zones}); do printf ' "%s"' $z; done; echo ;;
+  *" getPolicyNames") ${policies ? `echo 'as 1 "allow-host-ipv6"'` : `echo "Call failed: No such method 'getPolicyNames'" >&2; exit 1`} ;;
+  "${ADD_ZONE}") echo "$(cat ${zones}) ${ZONE}" > ${zones}; echo 'o "${P}/config/zone/10"' ;;
+  *" addPolicy "*) echo 'o "${P}/config/policy/2"' ;;
+  "${RELOAD}") ${reloadReply ? 'true' : 'echo "Call failed: Connection timed out" >&2; exit 1'} ;;
+  *" changeZoneOfInterface ss ${ZONE} br-kept") echo "Call failed: ZONE_ALREADY_SET: '${ZONE}' already bound to 'br-kept'" >&2; exit 1 ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  // firewall-cmd: only a firewalld before 0.9 (no policies) has its zone made with it.
+  fs.writeFileSync(
     path.join(dir, 'firewall-cmd'),
     `#!/bin/sh
 echo "$*" >> ${calls}
 echo $$ >> ${dir}/pids
-# A slow firewalld (seconds a call under emulation): one process, as firewall-cmd is, killed with its pid.
-[ -e ${dir}/slow ] && case "$*" in --permanent*) ;; *) exec sleep 5 ;; esac
 case "$*" in
-  --state) echo ${state}; [ ${state} = running ] ;;
-  "--permanent --get-zones") cat ${zones} ;;
-  "--permanent --get-policies") ${policies ? 'echo allow-host-ipv6' : 'echo "unknown option" >&2; exit 2'} ;;
   "--permanent --new-zone=${ZONE}") echo "$(cat ${zones}) ${ZONE}" > ${zones}; echo success ;;
-  --reload) ${reloadReply ? 'echo success' : 'echo "Error: Did not receive a reply. Possible causes include: ..." >&2; exit 254'} ;;
   *) echo success ;;
 esac
 `,
@@ -54,6 +77,7 @@ done
   );
   const fw = new Firewalld({
     firewallCmd: path.join(dir, 'firewall-cmd'),
+    busctl: path.join(dir, 'busctl'),
     dbusMonitor: path.join(dir, 'dbus-monitor'),
   });
   return {
@@ -63,7 +87,7 @@ done
     reset: () => fs.rmSync(calls, { force: true }),
     reload: () => fs.writeFileSync(path.join(dir, 'reload'), ''),
     slow: () => fs.writeFileSync(path.join(dir, 'slow'), ''),
-    /** Fake firewall-cmd and dbus-monitor processes still running. */
+    /** Fake busctl, firewall-cmd and dbus-monitor processes still running. */
     alive: () =>
       (fs.existsSync(path.join(dir, 'pids')) ? fs.readFileSync(path.join(dir, 'pids'), 'utf8').split('\n') : [])
         .filter(Boolean)
@@ -84,27 +108,21 @@ done
 }
 
 describe('network: firewalld zone and forwarding policy', () => {
-  it('plans the zone (target ACCEPT) and the policy (ANY → berth, ACCEPT) only where missing', () => {
-    assert.deepEqual(setupCommands({ zones: ['public'], policies: [] }), [
+  it('plans the zone (target ACCEPT) with firewall-cmd only where missing (firewalld before 0.9)', () => {
+    assert.deepEqual(setupCommands(['public']), [
       ['--permanent', `--new-zone=${ZONE}`],
       ['--permanent', `--zone=${ZONE}`, '--set-target=ACCEPT'],
-      ['--permanent', `--new-policy=${POLICY}`],
-      ['--permanent', `--policy=${POLICY}`, '--add-ingress-zone=ANY'],
-      ['--permanent', `--policy=${POLICY}`, `--add-egress-zone=${ZONE}`],
-      ['--permanent', `--policy=${POLICY}`, '--set-target=ACCEPT'],
     ]);
-    assert.deepEqual(setupCommands({ zones: ['public', ZONE], policies: [POLICY] }), []);
-    // firewalld before 0.9 (no policies): the zone alone.
-    assert.equal(setupCommands({ zones: ['public'] }).length, 2);
+    assert.deepEqual(setupCommands(['public', ZONE]), []);
   });
 
-  it('does nothing but ask --state where firewalld is not running', async () => {
+  it('does nothing but ask for its state where firewalld is not running', async () => {
     const f = fakes('not running');
     try {
       let reapplied = 0;
       await f.fw.bind('br-x', async () => void reapplied++);
       await f.fw.bind('br-y', async () => void reapplied++);
-      assert.deepEqual(f.calls(), ['--state']);
+      assert.deepEqual(f.calls(), [STATE]);
       assert.equal(reapplied, 0);
     } finally {
       await f.cleanup();
@@ -116,35 +134,60 @@ describe('network: firewalld zone and forwarding policy', () => {
     try {
       await f.fw.bind('br-a', async () => {});
       assert.deepEqual(f.calls(), [
-        '--state',
-        '--permanent --get-zones',
-        '--permanent --get-policies',
-        `--permanent --new-zone=${ZONE}`,
-        `--permanent --zone=${ZONE} --set-target=ACCEPT`,
-        `--permanent --new-policy=${POLICY}`,
-        `--permanent --policy=${POLICY} --add-ingress-zone=ANY`,
-        `--permanent --policy=${POLICY} --add-egress-zone=${ZONE}`,
-        `--permanent --policy=${POLICY} --set-target=ACCEPT`,
-        '--reload',
-        `--zone=${ZONE} --change-interface=br-a`,
+        STATE,
+        `call ${F} ${P}/config ${F}.config getZoneNames`,
+        `call ${F} ${P}/config ${F}.config getPolicyNames`,
+        ADD_ZONE,
+        `call ${F} ${P}/config ${F}.config addPolicy sa{sv} ${POLICY} 3 ingress_zones as 1 ANY egress_zones as 1 ${ZONE} target s ACCEPT`,
+        RELOAD,
+        bindCall('br-a'),
       ]);
       f.reset();
       await f.fw.bind('br-a', async () => {}); // bound already: nothing to ask
       await f.fw.bind('br-b', async () => {});
-      assert.deepEqual(f.calls(), [`--zone=${ZONE} --change-interface=br-b`]);
+      assert.deepEqual(f.calls(), [bindCall('br-b')]);
       f.reset();
       await f.fw.unbind('br-b');
-      assert.deepEqual(f.calls(), [`--zone=${ZONE} --remove-interface=br-b`]);
+      assert.deepEqual(f.calls(), [`call ${F} ${P} ${F}.zone removeInterface ss ${ZONE} br-b`]);
     } finally {
       await f.cleanup();
     }
   });
 
-  it('a reload slower than firewall-cmd waits for its reply: --state says when it is done, then the bridge is bound', async () => {
+  it('a bridge still in the zone from before the engine restarted is bound (as firewall-cmd, ZONE_ALREADY_SET is no error)', async () => {
+    const f = fakes('running');
+    try {
+      const reapplied: string[] = [];
+      await f.fw.bind('br-kept', async () => void reapplied.push('br-kept'));
+      f.reload();
+      for (let i = 0; i < 100 && reapplied.length < 1; i++) await sleep(50);
+      assert.deepEqual(reapplied, ['br-kept'], 'tracked, so a reload re-applies its rules');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('a firewalld before 0.9 (no policies): the zone made with firewall-cmd, the rest over D-Bus', async () => {
+    const f = fakes('running', false);
+    try {
+      await f.fw.bind('br-a', async () => {});
+      assert.deepEqual(f.calls().slice(2), [
+        `call ${F} ${P}/config ${F}.config getPolicyNames`,
+        `--permanent --new-zone=${ZONE}`,
+        `--permanent --zone=${ZONE} --set-target=ACCEPT`,
+        RELOAD,
+        bindCall('br-a'),
+      ]);
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('a reload slower than its call waits for the reply: the state says when it is done, then the bridge is bound', async () => {
     const f = fakes('running', true, false);
     try {
       await f.fw.bind('br-a', async () => {});
-      assert.deepEqual(f.calls().slice(-3), ['--reload', '--state', `--zone=${ZONE} --change-interface=br-a`]);
+      assert.deepEqual(f.calls().slice(-3), [RELOAD, STATE, bindCall('br-a')]);
     } finally {
       await f.cleanup();
     }
@@ -165,10 +208,10 @@ describe('network: firewalld zone and forwarding policy', () => {
       for (let i = 0; i < 100 && reapplied.length < 2; i++) await sleep(50);
       assert.deepEqual(reapplied, ['br-a', 'br-b']);
       const calls = f.calls();
-      assert.ok(calls.includes(`--zone=${ZONE} --change-interface=br-a`), calls.join('\n'));
-      assert.ok(calls.includes(`--zone=${ZONE} --change-interface=br-b`), calls.join('\n'));
+      assert.ok(calls.includes(bindCall('br-a')), calls.join('\n'));
+      assert.ok(calls.includes(bindCall('br-b')), calls.join('\n'));
       // The zone exists now (permanent): no second creation, no reload loop.
-      assert.ok(!calls.some((c) => c.includes('--new-zone') || c === '--reload'), calls.join('\n'));
+      assert.ok(!calls.some((c) => c.includes('--new-zone') || c === RELOAD), calls.join('\n'));
     } finally {
       await f.cleanup();
     }
@@ -176,20 +219,20 @@ describe('network: firewalld zone and forwarding policy', () => {
 });
 
 describe('network: firewalld binding at start, and a quick stop', () => {
-  // The engine's start binds the restored bridges in the background; a stop soon after must leave no firewall-cmd
+  // The engine's start binds the restored bridges in the background; a stop soon after must leave no busctl
   // or dbus-monitor running, nor start one later (the background binding would go on into a stopped engine's host).
-  it('a stop while the binding is still asking --state: nothing runs after, nothing starts later', async () => {
+  it('a stop while the binding is still asking for the state: nothing runs after, nothing starts later', async () => {
     const f = fakes('running');
     try {
       f.slow();
       f.fw.bindInBackground('br-a', async () => {});
       for (let i = 0; i < 100 && !f.calls().length; i++) await sleep(20);
-      assert.deepEqual(f.calls(), ['--state']);
+      assert.deepEqual(f.calls(), [STATE]);
       await f.fw.close();
-      assert.deepEqual(f.alive(), [], 'firewall-cmd still running after close');
+      assert.deepEqual(f.alive(), [], 'busctl still running after close');
       await sleep(700);
       assert.deepEqual(f.alive(), [], 'started after close');
-      assert.deepEqual(f.calls(), ['--state']);
+      assert.deepEqual(f.calls(), [STATE]);
       assert.ok(!fs.existsSync(path.join(f.dir, 'monitor-args')), 'dbus-monitor started after close');
     } finally {
       await f.cleanup();
@@ -205,25 +248,28 @@ describe('network: firewalld binding at start, and a quick stop', () => {
       f.reset();
       f.fw.bindInBackground('br-b', async () => {});
       for (let i = 0; i < 100 && !f.calls().length; i++) await sleep(20);
-      assert.deepEqual(f.calls(), [`--zone=${ZONE} --change-interface=br-b`]);
+      assert.deepEqual(f.calls(), [bindCall('br-b')]);
       await f.fw.close();
-      assert.deepEqual(f.alive(), [], 'firewall-cmd or dbus-monitor still running after close');
+      assert.deepEqual(f.alive(), [], 'busctl or dbus-monitor still running after close');
     } finally {
       await f.cleanup();
     }
   });
 
-  it('a permanent set-up begun goes to its end (a zone without its target would pass for made), then stops', async () => {
+  it('a permanent set-up begun goes to its end (a zone without its policy would pass for made), then stops', async () => {
     const f = fakes('running');
     try {
       f.fw.bindInBackground('br-a', async () => {});
-      for (let i = 0; i < 200 && !f.calls().some((c) => c.includes('--new-zone')); i++) await sleep(5);
+      for (let i = 0; i < 200 && !f.calls().includes(ADD_ZONE); i++) await sleep(5);
       await f.fw.close();
       assert.deepEqual(f.alive(), []);
       const calls = f.calls();
-      assert.ok(calls.includes(`--permanent --zone=${ZONE} --set-target=ACCEPT`), calls.join('\n'));
-      assert.ok(calls.includes('--reload'), calls.join('\n'));
-      assert.ok(!calls.some((c) => c.includes('--change-interface')), calls.join('\n'));
+      assert.ok(
+        calls.some((c) => c.includes(' addPolicy ')),
+        calls.join('\n'),
+      );
+      assert.ok(calls.includes(RELOAD), calls.join('\n'));
+      assert.ok(!calls.some((c) => c.includes('changeZoneOfInterface')), calls.join('\n'));
       assert.ok(!fs.existsSync(path.join(f.dir, 'monitor-args')), 'dbus-monitor started after close');
     } finally {
       await f.cleanup();
@@ -252,11 +298,12 @@ describe('berthd with firewalld: a stop right after a start', function () {
     await f?.cleanup();
   });
 
-  it('leaves no firewall-cmd or dbus-monitor of the restored bridges’ background binding', async () => {
+  it('leaves no busctl or dbus-monitor of the restored bridges’ background binding', async () => {
     engine = await startEngine({
       config: { 'registry-mirrors': [registry.url], 'default-address-pools': [{ base: '10.197.0.0/16', size: 24 }] },
       env: {
         BERTH_FIREWALL_CMD: path.join(f.dir, 'firewall-cmd'),
+        BERTH_BUSCTL: path.join(f.dir, 'busctl'),
         BERTH_DBUS_MONITOR: path.join(f.dir, 'dbus-monitor'),
       },
     });
@@ -267,17 +314,17 @@ describe('berthd with firewalld: a stop right after a start', function () {
     };
     ok('run', '-d', '--name', 'kept', 'busybox', 'sleep', '600');
     const bridge = JSON.parse(ok('network', 'inspect', 'bridge'))[0].Options['com.docker.network.bridge.name'];
-    assert.ok(f.calls().includes(`--zone=${ZONE} --change-interface=${bridge}`), f.calls().join('\n'));
+    assert.ok(f.calls().includes(bindCall(bridge)), f.calls().join('\n'));
     await engine.stop();
     assert.deepEqual(f.alive(), [], 'the stop ends the Reloaded watch');
-    // The container kept running; the next start binds its bridge again in the background, each firewall-cmd
-    // taking seconds (as under emulation), and is stopped at once.
+    // The container kept running; the next start binds its bridge again in the background, each call taking
+    // seconds (as under emulation), and is stopped at once.
     f.slow();
     f.reset();
     await engine.restart();
     await engine.stop();
-    assert.deepEqual(f.calls(), ['--state'], 'the binding had begun');
-    assert.deepEqual(f.alive(), [], 'firewall-cmd or dbus-monitor left running by the stopped engine');
+    assert.deepEqual(f.calls(), [STATE], 'the binding had begun');
+    assert.deepEqual(f.alive(), [], 'busctl or dbus-monitor left running by the stopped engine');
   });
 });
 
