@@ -233,12 +233,14 @@ export function createEndpoints(store: NetworkStore, bridges: Bridges, files: Sa
       await teardownIfUnused([p.networkId]);
     }
     const touched = s.attachments.map((a) => a.networkId);
-    // The container has ended: removing its netns first lets the kernel drop the veths in the background (deleting
+    // The container has ended: removing its netns lets the kernel drop the veths in the background (deleting
     // a veth waits ~30 ms for the network stack to settle), and DEL without a netns only has rules and the IP
-    // lease to release. Endpoints with the bridge plugin's NAT chain need the netns for their DEL.
+    // lease to release — so the two go side by side (each is a process to wait for). Endpoints with the bridge
+    // plugin's NAT chain need the netns for their DEL.
     const netnsFirst = s.ownNetns && !!s.netnsPath && !s.attachments.some(pluginMasquerade);
-    if (netnsFirst) await deleteNetns(s.netnsPath!);
+    const netnsGone = netnsFirst ? deleteNetns(s.netnsPath!) : undefined;
     for (const a of [...s.attachments].reverse()) await cniDel(s, a, netnsFirst);
+    await netnsGone;
     ports.release(s.containerId);
     if (s.ownNetns && s.netnsPath && !netnsFirst) await deleteNetns(s.netnsPath);
     sandboxes.delete(s.containerId);
