@@ -370,36 +370,3 @@ export async function startRootlessEngine(
   };
   return engine;
 }
-
-let rootlessCrun: string | undefined;
-/**
- * crun as a rootless engine can run it on this host (BERTH_CRUN): crun itself where it can, else — a hybrid hierarchy
- * whose unified mount holds a controller (hugetlb here), which crun refuses — a wrapper that covers that mount
- * in a mount namespace of its own (a user namespace may not unmount what it inherited, it may mount over it): crun
- * then sees plain cgroup v1, as on stock hybrid hosts. Readable and runnable by test users.
- */
-export function crunForRootless(): string {
-  const crun = spawnSync('sh', ['-c', 'command -v crun'], { encoding: 'utf8' }).stdout.trim();
-  if (!crun) throw new Error('crun is not installed (scripts/install-deps.sh --test)');
-  let unified = '';
-  try {
-    unified = fs.existsSync('/sys/fs/cgroup/cgroup.controllers')
-      ? ''
-      : fs.readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').trim();
-  } catch {
-    /* plain v1 */
-  }
-  if (!unified) return crun;
-  if (!rootlessCrun) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-crun-rootless-'));
-    fs.chmodSync(dir, 0o755);
-    rootlessCrun = path.join(dir, 'crun');
-    fs.writeFileSync(
-      rootlessCrun,
-      `#!/bin/sh\nexec unshare -m --propagation private sh -c 'mount -t tmpfs none /sys/fs/cgroup/unified && exec "$0" "$@"' ${crun} "$@"\n`,
-      { mode: 0o755 },
-    );
-    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  }
-  return rootlessCrun;
-}

@@ -2,6 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { crunRefusal } from '../host';
+import { log } from '../log';
 import { type RootlessInfo, SLIRP_DNS } from './info';
 
 // /run as the host has it, except what an engine writes there as root (pinned network namespaces, the xtables
@@ -36,6 +38,18 @@ export function namespaceResolvConf(host: string, dns: string): string {
 
 export function prepareRootlessChild(info: RootlessInfo): void {
   execFileSync('/bin/sh', ['-c', COPY_UP_RUN], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // crun refuses a hybrid hierarchy whose unified mount holds a controller (host crunRefusal); rootless on a v1
+  // hierarchy the engine makes no cgroup at all, so an empty tmpfs over that mount in this namespace (a user
+  // namespace may mount over what it inherited, not unmount it) lets crun run here as on stock hybrid hosts.
+  if (!fs.existsSync('/sys/fs/cgroup/cgroup.controllers') && crunRefusal())
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,mode=0555', 'tmpfs', '/sys/fs/cgroup/unified'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+    } catch (err: any) {
+      // Then runc it is (the daemon logs why).
+      log.warn('cannot cover the unified cgroup mount for crun', { error: err.message });
+    }
   let host = '';
   try {
     host = fs.readFileSync('/etc/resolv.conf', 'utf8');

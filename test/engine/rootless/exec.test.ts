@@ -146,7 +146,8 @@ describe('rootless engine: exec', function () {
     for (const f of ['.', ...fs.readdirSync(tmp)]) fs.chownSync(path.join(tmp, f), user.uid, user.gid);
     reg = await startRegistry();
     await seedMirror(reg);
-    const config = { 'registry-mirrors': [reg.url] };
+    // The shim's exec against runc exec: both engines on runc (rootless, crun would be the default where installed).
+    const config = { 'registry-mirrors': [reg.url], 'default-runtime': 'runc' };
     fast = await startRootlessEngine(user, { config, env: { BERTH_RUNC: path.join(tmp, 'runc-fast') } });
     slow = await startRootlessEngine(user, {
       config,
