@@ -4,6 +4,7 @@ import { resolveConfig } from './config';
 import { startDaemon } from './daemon';
 import { isEngineError } from './errdefs';
 import { ENGINE_VERSION } from './api';
+import { crunRefusal } from './host';
 import { prepareRootlessChild, rootlessInfo, runRootlessParent, watchParent } from './rootless';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -38,7 +39,7 @@ const program = new Command('berthd')
       process.exit(await runRootlessParent(process.argv.slice(2)));
     }
     try {
-      if (rootless) prepareRootlessChild(rootless);
+      if (rootless) prepareRootlessChild(rootless, { coverUnifiedCgroup: !!crunRefusal() });
       const cfg = resolveConfig(opts, opts.configFile !== undefined);
       const daemon = await startDaemon(cfg);
       // The first signal stops in order (bounded); a second one means "now".

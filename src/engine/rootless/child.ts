@@ -2,7 +2,6 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { crunRefusal } from '../host';
 import { log } from '../log';
 import { type RootlessInfo, SLIRP_DNS } from './info';
 
@@ -36,12 +35,13 @@ export function namespaceResolvConf(host: string, dns: string): string {
   return [`nameserver ${dns}`, ...kept].join('\n') + '\n';
 }
 
-export function prepareRootlessChild(info: RootlessInfo): void {
+/** coverUnifiedCgroup: the host's hybrid unified mount holds a controller, which crun refuses (host's crunRefusal). */
+export function prepareRootlessChild(info: RootlessInfo, opts: { coverUnifiedCgroup: boolean }): void {
   execFileSync('/bin/sh', ['-c', COPY_UP_RUN], { stdio: ['ignore', 'inherit', 'inherit'] });
-  // crun refuses a hybrid hierarchy whose unified mount holds a controller (host crunRefusal); rootless on a v1
+  // crun refuses a hybrid hierarchy whose unified mount holds a controller; rootless on a v1
   // hierarchy the engine makes no cgroup at all, so an empty tmpfs over that mount in this namespace (a user
   // namespace may mount over what it inherited, not unmount it) lets crun run here as on stock hybrid hosts.
-  if (!fs.existsSync('/sys/fs/cgroup/cgroup.controllers') && crunRefusal())
+  if (opts.coverUnifiedCgroup)
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,mode=0555', 'tmpfs', '/sys/fs/cgroup/unified'], {
         stdio: ['ignore', 'ignore', 'pipe'],

@@ -36,9 +36,9 @@ describe('runtime: the cgroup driver a container was started with', () => {
     const rt = createRuntime({ execRoot: path.join(dir, 'exec'), platform: engine('cgroupfs') });
     leftBy('sd', { name: 'runc', path: fake, cgroupDriver: 'systemd' });
     await rt.pause('sd');
-    assert.equal(lastCall(), `--root ${dir}/exec/runc --systemd-cgroup pause sd`);
+    assert.equal(lastCall(), `--systemd-cgroup --root ${dir}/exec/runc pause sd`);
     await rt.update('sd', ['--memory', '1000000']);
-    assert.equal(lastCall(), `--root ${dir}/exec/runc --systemd-cgroup update --memory 1000000 sd`);
+    assert.equal(lastCall(), `--systemd-cgroup --root ${dir}/exec/runc update --memory 1000000 sd`);
     assert.equal(rt.cgroupDir('sd', ''), '/sys/fs/cgroup/system.slice/berth-sd.scope');
   });
 
@@ -54,7 +54,7 @@ describe('runtime: the cgroup driver a container was started with', () => {
     const rt = createRuntime({ execRoot: path.join(dir, 'exec'), platform: engine('systemd') });
     leftBy('old', { name: 'runc', path: fake });
     await rt.pause('old');
-    assert.equal(lastCall(), `--root ${dir}/exec/runc --systemd-cgroup pause old`);
+    assert.equal(lastCall(), `--systemd-cgroup --root ${dir}/exec/runc pause old`);
     assert.equal(rt.cgroupDir('none', ''), '/sys/fs/cgroup/system.slice/berth-none.scope');
   });
 });
