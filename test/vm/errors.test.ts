@@ -112,7 +112,7 @@ describe('vm: bad input is a clear error and leaves nothing running', function (
     fs.writeFileSync(manifestFile, JSON.stringify(manifest));
     await assert.rejects(
       startVm('badroot', { home, imageDir: dir, bundleDir: DIST, memoryMiB: 512 }),
-      /VM "badroot" did not start: cannot mount the root image \/dev\/vda \(corrupt\?\) \(console log: /,
+      /VM "badroot" did not start: cannot mount the root image \/dev\/(pmem0|vda) \(corrupt\?\) \(console log: /,
     );
     nothingLeft('badroot');
     assert.equal(vmStatus('badroot', home).phase, 'failed');
