@@ -43,23 +43,26 @@ const shares = [
   { tag: 'berth-home', hostPath: '/Users/Jane Doe', guestPath: '/Users/Jane Doe' },
 ];
 
+/** A 2-CPU x64 guest under TCG on Linux, the root as a disk: the inputs the command-line tests vary. */
+const linuxTcg: Parameters<typeof qemuArgs>[0] = {
+  platform: 'linux',
+  arch: 'x64',
+  accel: 'tcg',
+  cpus: 2,
+  memoryMiB: 2048,
+  kernel: '/img/vmlinuz',
+  initrd: '/img/initrd.img',
+  root: '/img/root.img',
+  dataDisk: '/vm/data.img',
+  shares,
+  seed: [],
+  channels: { kind: 'unix', qmpSocket: '/vm/qmp.sock', controlSocket: '/vm/guest-control.sock' },
+  apiHostPort: 0,
+};
+
 describe('vm drivers: command lines', () => {
   it('qemu: direct kernel boot, read-only root, sparse data disk, API forward, 9p shares, control port, QMP', () => {
-    const args = qemuArgs({
-      platform: 'linux',
-      arch: 'x64',
-      accel: 'tcg',
-      cpus: 2,
-      memoryMiB: 2048,
-      kernel: '/img/vmlinuz',
-      initrd: '/img/initrd.img',
-      root: '/img/root.img',
-      dataDisk: '/vm/data.img',
-      shares,
-      seed: [],
-      channels: { kind: 'unix', qmpSocket: '/vm/qmp.sock', controlSocket: '/vm/guest-control.sock' },
-      apiHostPort: 0,
-    });
+    const args = qemuArgs(linuxTcg);
     const line = args.join(' ');
     for (const part of [
       '-machine q35 -accel tcg,tb-size=128 -cpu max',
@@ -150,20 +153,11 @@ describe('vm drivers: command lines', () => {
 
   it('qemu: the root image as virtio-pmem (mapped read-only from the file, DAX in the guest), room for it in maxmem', () => {
     const args = qemuArgs({
+      ...linuxTcg,
       platform: 'darwin',
-      arch: 'x64',
       accel: 'hvf',
-      cpus: 2,
-      memoryMiB: 2048,
-      kernel: '/img/vmlinuz',
-      initrd: '/img/initrd.img',
       root: '/img,x/root.img',
       rootPmemBytes: 230 * 1048576 + 1,
-      dataDisk: '/vm/data.img',
-      shares,
-      seed: [],
-      channels: { kind: 'unix', qmpSocket: '/vm/qmp.sock', controlSocket: '/vm/guest-control.sock' },
-      apiHostPort: 0,
     });
     const line = args.join(' ');
     for (const part of [

@@ -53,6 +53,17 @@ function getUnix(socketPath: string, urlPath: string): Promise<string> {
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
+/** `docker run -d -p BUSY:80` in the guest, whose host port another program holds: dockerd's words, left created. */
+async function runOnBusyPort(guest: TestEngine, busy: number): Promise<void> {
+  const r = await guest.dockerAsync(['run', '-d', '--name', 'clash', '-p', `${busy}:80`, 'busybox', 'httpd', '-f']);
+  assert.equal(r.code, 125);
+  assert.match(
+    r.stderr,
+    new RegExp(`Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${busy}: bind: address already in use`),
+  );
+  assert.equal(guest.docker(['inspect', '--format', '{{.State.Status}}', 'clash']).stdout.trim(), 'created');
+}
+
 describe('vm: the vfkit driver on Linux (stand-ins for vfkit and gvproxy, the rest real)', function () {
   this.timeout(120_000);
   const suffix = crypto.randomBytes(3).toString('hex');
@@ -249,23 +260,7 @@ describe('vm: the vfkit driver on Linux (stand-ins for vfkit and gvproxy, the re
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
     const busy = (holder.address() as net.AddressInfo).port;
     try {
-      const r = await guest!.dockerAsync([
-        'run',
-        '-d',
-        '--name',
-        'clash',
-        '-p',
-        `${busy}:80`,
-        'busybox',
-        'httpd',
-        '-f',
-      ]);
-      assert.equal(r.code, 125);
-      assert.match(
-        r.stderr,
-        new RegExp(`Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${busy}: bind: address already in use`),
-      );
-      assert.equal(guest!.docker(['inspect', '--format', '{{.State.Status}}', 'clash']).stdout.trim(), 'created');
+      await runOnBusyPort(guest!, busy);
       assert.ok(!(await exposed()).some((e: { local: string }) => e.local.endsWith(`:${busy}`)));
       assert.ok(logged.some((l) => l.includes(`port ${busy}/tcp is not available on the host`)));
       // Once the port is free, the same container starts and is published.
@@ -488,23 +483,7 @@ describe("vm: the vfkit driver without gvproxy (vfkit's own NAT; stand-ins for v
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
     const busy = (holder.address() as net.AddressInfo).port;
     try {
-      const r = await guest!.dockerAsync([
-        'run',
-        '-d',
-        '--name',
-        'clash',
-        '-p',
-        `${busy}:80`,
-        'busybox',
-        'httpd',
-        '-f',
-      ]);
-      assert.equal(r.code, 125);
-      assert.match(
-        r.stderr,
-        new RegExp(`Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${busy}: bind: address already in use`),
-      );
-      assert.equal(guest!.docker(['inspect', '--format', '{{.State.Status}}', 'clash']).stdout.trim(), 'created');
+      await runOnBusyPort(guest!, busy);
       assert.ok(logged.some((l) => l.includes(`port ${busy}/tcp is not available on the host`)));
     } finally {
       holder.close();
